@@ -1,0 +1,30 @@
+# The README's two commands: `make demo` runs the main job, `make test` runs the suite. Both build the venv first.
+VENV ?= .venv
+PYTHON ?= python3
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+.PHONY: install demo test test-all lint
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/pamchain demo
+
+# Integration tests need a real Samba AD DC: install it (apt, once) before the suite.
+test: $(VENV)/.installed
+	bash .ci/install-samba.sh
+	$(VENV)/bin/pytest -q
+
+# Opt-in long runs: soak tests and the 10,000-step contract state machine.
+test-all: $(VENV)/.installed
+	bash .ci/install-samba.sh
+	$(VENV)/bin/pytest -q --run-slow
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,369 @@
+"""The typed client: every pamchain operation over any Ethereum JSON-RPC node, in the SDK's own types."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractLogicError
+from web3.middleware import ExtraDataToPOAMiddleware
+
+from .errors import ConfigError, SdkError, Timeout, revert_from_message
+from .events import Event, EventDecoder
+from .model import (
+    ZERO32,
+    Action,
+    Kind,
+    Outcome,
+    Principal,
+    PrincipalStatus,
+    Receipt,
+    Request,
+    Status,
+    to_bytes32,
+)
+from .transactions import Sender, wait_until
+
+DEPLOYABLE = "PamChain"
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """Where a pamchain suite lives: what the SDK and CLI need to find it again."""
+
+    chain_id: int
+    address: str
+    block: int
+    abi_version: str
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        Path(path).write_text(
+            json.dumps(
+                {
+                    "chain_id": self.chain_id,
+                    "contracts": {DEPLOYABLE: {"address": self.address, "block": self.block}},
+                    "abi_version": self.abi_version,
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Deployment:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            entry = data["contracts"][DEPLOYABLE]
+            return cls(int(data["chain_id"]), to_checksum_address(entry["address"]), int(entry["block"]), str(data["abi_version"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path} is not a pamchain deployment file") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class TxResult:
+    """A mined transaction and the pamchain events it emitted."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    events: tuple[Event, ...]
+
+    def first(self, event_type: type[Event]) -> Any:
+        for event in self.events:
+            if isinstance(event, event_type):
+                return event
+        raise LookupError(f"no {event_type.__name__} in {self.tx_hash}")
+
+
+def suite_artifacts() -> dict[str, Any]:
+    """ABI and bytecode of the deployable, compiled from the shipped Vyper sources (cached)."""
+    from pamchain.contracts import compile_suite
+
+    return compile_suite()[DEPLOYABLE]
+
+
+def abi_version(abi: Sequence[dict[str, Any]]) -> str:
+    """A short fingerprint of the ABI, so a client can refuse a deployment it does not speak."""
+    canonical = json.dumps(sorted(abi, key=lambda item: json.dumps(item, sort_keys=True)), sort_keys=True)
+    return keccak(text=canonical).hex()[:16]
+
+
+def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
+    """A web3 connection to any JSON-RPC node; Clique's long extraData is accepted."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+class PamClient:
+    """One account's handle on one pamchain deployment."""
+
+    def __init__(self, w3: Web3, address: str, account: LocalAccount | None = None, *, abi: Any = None) -> None:
+        self.w3 = w3
+        self.contract = w3.eth.contract(address=to_checksum_address(address), abi=abi or suite_artifacts()["abi"])
+        self.decoder = EventDecoder(self.contract)
+        self.account = account
+        self._sender = Sender(w3, account) if account is not None else None
+
+    # -- construction ------------------------------------------------------------------------------------
+
+    @classmethod
+    def deploy(
+        cls,
+        w3: Web3,
+        account: LocalAccount,
+        council: Sequence[str],
+        threshold: int,
+        proposal_ttl: int = 7 * 24 * 3600,
+    ) -> tuple[PamClient, Deployment]:
+        """Deploy the suite; ``account`` is the bootstrapper until :meth:`end_bootstrap`."""
+        artifacts = suite_artifacts()
+        factory = w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
+        sender = Sender(w3, account)
+        data = factory.constructor([to_checksum_address(a) for a in council], threshold, proposal_ttl).data_in_transaction
+        sent = sender.send({"data": data})
+        address = sent.receipt["contractAddress"]
+        deployment = Deployment(sender.chain_id(), address, int(sent.receipt["blockNumber"]), abi_version(artifacts["abi"]))
+        client = cls(w3, address, account, abi=artifacts["abi"])
+        client._sender = sender
+        return client, deployment
+
+    @classmethod
+    def from_deployment(cls, w3: Web3, deployment: Deployment, account: LocalAccount | None = None) -> PamClient:
+        abi = suite_artifacts()["abi"]
+        if abi_version(abi) != deployment.abi_version:
+            raise ConfigError(
+                f"deployment speaks ABI {deployment.abi_version}, this SDK speaks {abi_version(abi)}: upgrade one of them"
+            )
+        if int(w3.eth.chain_id) != deployment.chain_id:
+            raise ConfigError(f"node is chain {w3.eth.chain_id}, the deployment is on chain {deployment.chain_id}")
+        return cls(w3, deployment.address, account, abi=abi)
+
+    def as_account(self, account: LocalAccount) -> PamClient:
+        """The same deployment seen by another key (shares the connection, not the nonce counter)."""
+        return PamClient(self.w3, self.contract.address, account, abi=self.contract.abi)
+
+    @property
+    def address(self) -> str:
+        return self.contract.address
+
+    # -- sending -----------------------------------------------------------------------------------------
+
+    def _call(self, fn: str, *args: Any) -> Any:
+        try:
+            return getattr(self.contract.functions, fn)(*args).call()
+        except ContractLogicError as exc:
+            raise revert_from_message(str(exc.message or exc)) from exc
+
+    def transact(self, fn: str, *args: Any) -> TxResult:
+        """Send ``fn(*args)`` from this client's account and decode the events it emitted."""
+        if self._sender is None:
+            raise SdkError("this client has no account: it can only read")
+        data = getattr(self.contract.functions, fn)(*args)._encode_transaction_data()
+        sent = self._sender.send({"to": self.contract.address, "data": data})
+        receipt = sent.receipt
+        return TxResult(sent.tx_hash, int(receipt["blockNumber"]), int(receipt["gasUsed"]), tuple(self.decoder.decode_all(receipt["logs"])))
+
+    # -- requests ----------------------------------------------------------------------------------------
+
+    def request_unlock(self) -> int:
+        return self._new_request(self.transact("request_unlock"))
+
+    def request_password_reset(self, payload_hash: bytes) -> int:
+        return self._new_request(self.transact("request_password_reset", to_bytes32(payload_hash)))
+
+    def request_elevation(
+        self,
+        target: bytes,
+        duration: int,
+        justification: str = "",
+        ticket: bytes = ZERO32,
+        *,
+        break_glass: bool = False,
+    ) -> int:
+        """Ask for membership of ``target`` for ``duration`` seconds; only the justification's hash goes on chain."""
+        justification_hash = keccak(text=justification) if justification else ZERO32
+        result = self.transact("request_elevation", to_bytes32(target), int(duration), justification_hash, to_bytes32(ticket), break_glass)
+        return self._new_request(result)
+
+    @staticmethod
+    def _new_request(result: TxResult) -> int:
+        from .events import RequestCreated
+
+        created: RequestCreated = result.first(RequestCreated)
+        return created.request_id
+
+    def approve(self, request_id: int) -> TxResult:
+        return self.transact("approve", request_id)
+
+    def deny(self, request_id: int, reason: str = "") -> TxResult:
+        return self.transact("deny", request_id, keccak(text=reason) if reason else ZERO32)
+
+    def cancel(self, request_id: int) -> TxResult:
+        return self.transact("cancel", request_id)
+
+    def revoke(self, request_id: int) -> TxResult:
+        return self.transact("revoke", request_id)
+
+    def end_expired(self, request_id: int) -> TxResult:
+        return self.transact("end_expired", request_id)
+
+    def expire_request(self, request_id: int) -> TxResult:
+        return self.transact("expire_request", request_id)
+
+    def suspend(self, directory_id: bytes) -> TxResult:
+        return self.transact("suspend", to_bytes32(directory_id))
+
+    # -- oracle ------------------------------------------------------------------------------------------
+
+    def post_receipt(self, request_id: int, action: Action, outcome: Outcome, detail_hash: bytes, dc_id: bytes) -> TxResult:
+        return self.transact("post_receipt", request_id, int(action), int(outcome), to_bytes32(detail_hash), to_bytes32(dc_id))
+
+    def report_drift(self, domain: bytes, target: bytes, member_hash: bytes, dc_id: bytes, removed: bool) -> TxResult:
+        return self.transact(
+            "report_drift", to_bytes32(domain), to_bytes32(target), to_bytes32(member_hash), to_bytes32(dc_id), removed
+        )
+
+    # -- governance --------------------------------------------------------------------------------------
+
+    def bootstrapping(self) -> bool:
+        return bool(self._call("bootstrapping"))
+
+    def governed(self, fn: str, *args: Any) -> TxResult:
+        """Run a governed change: directly while this account bootstraps, otherwise as a council proposal."""
+        if self.account is not None and self.bootstrapping() and self._call("bootstrapper") == self.account.address:
+            return self.transact(fn, *args)
+        return self.propose(fn, *args)
+
+    def propose(self, fn: str, *args: Any) -> TxResult:
+        data = getattr(self.contract.functions, fn)(*args)._encode_transaction_data()
+        return self.transact("propose", bytes.fromhex(data[2:]))
+
+    def approve_proposal(self, proposal_id: int) -> TxResult:
+        return self.transact("approve_proposal", proposal_id)
+
+    def end_bootstrap(self) -> TxResult:
+        return self.transact("end_bootstrap")
+
+    def enrol(self, device: str, directory_id: bytes, domain: bytes) -> TxResult:
+        return self.governed("enrol", to_checksum_address(device), to_bytes32(directory_id), to_bytes32(domain))
+
+    def set_oracle(self, domain: bytes, oracle: str, enc_pubkey: bytes) -> TxResult:
+        return self.governed("set_oracle", to_bytes32(domain), to_checksum_address(oracle), to_bytes32(enc_pubkey))
+
+    def set_policy(
+        self,
+        target: bytes,
+        domain: bytes,
+        *,
+        approvers: Iterable[bytes] = (),
+        approvals_required: int = 1,
+        max_duration: int = 0,
+        max_pending: int = 3600,
+        self_service: bool = False,
+        enabled: bool = True,
+        break_glass_approvals: int = 0,
+        break_glass_max_duration: int = 0,
+    ) -> TxResult:
+        return self.governed(
+            "set_policy",
+            to_bytes32(target),
+            to_bytes32(domain),
+            approvals_required,
+            max_duration,
+            max_pending,
+            self_service,
+            enabled,
+            break_glass_approvals,
+            break_glass_max_duration,
+            [to_bytes32(a) for a in approvers],
+        )
+
+    # -- reads -------------------------------------------------------------------------------------------
+
+    def request(self, request_id: int) -> Request:
+        raw = self._call("request", request_id)
+        if int(raw[1]) == Status.NONE:
+            raise SdkError(f"no request {request_id}")
+        status = Status(int(self._call("status_of", request_id)))
+        fields = list(raw)
+        return Request(
+            id=request_id,
+            kind=Kind(int(fields[0])),
+            status=status,
+            requester=to_checksum_address(fields[2]),
+            subject=bytes(fields[3]),
+            target=bytes(fields[4]),
+            domain=bytes(fields[5]),
+            duration=int(fields[6]),
+            created=int(fields[7]),
+            deadline=int(fields[8]),
+            approvals=int(fields[9]),
+            approvals_required=int(fields[10]),
+            break_glass=bool(fields[11]),
+            justification_hash=bytes(fields[12]),
+            ticket_ref=bytes(fields[13]),
+            payload_hash=bytes(fields[14]),
+            start=int(fields[15]),
+            expiry=int(fields[16]),
+        )
+
+    def status(self, request_id: int) -> Status:
+        return Status(int(self._call("status_of", request_id)))
+
+    def request_count(self) -> int:
+        return int(self._call("request_count"))
+
+    def is_active(self, request_id: int) -> bool:
+        return bool(self._call("is_active", request_id))
+
+    def active_grants(self, directory_id: bytes) -> list[int]:
+        return [int(x) for x in self._call("active_grants", to_bytes32(directory_id))]
+
+    def principal(self, directory_id: bytes) -> Principal:
+        device, domain, status = self._call("principal", to_bytes32(directory_id))
+        return Principal(to_bytes32(directory_id), to_checksum_address(device), bytes(domain), PrincipalStatus(int(status)))
+
+    def principal_of(self, device: str) -> bytes:
+        return bytes(self._call("principal_of", to_checksum_address(device)))
+
+    def oracle_key(self, domain: bytes) -> bytes:
+        """The oracle's X25519 public key for ``domain``: what a requester encrypts a new password to."""
+        return bytes(self._call("oracle_enc_pubkey", to_bytes32(domain)))
+
+    def receipt(self, request_id: int, action: Action) -> Receipt | None:
+        outcome, detail_hash, dc_id, oracle = self._call("receipt", request_id, int(action))[:4]
+        if int(outcome) == 0:
+            return None
+        return Receipt(request_id, action, Outcome(int(outcome)), bytes(detail_hash), bytes(dc_id), to_checksum_address(oracle))
+
+    def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[Event]:
+        """Every pamchain event in the block range, in chain order."""
+        logs = self.w3.eth.get_logs({"address": self.contract.address, "fromBlock": from_block, "toBlock": to_block})
+        return self.decoder.decode_all(logs)
+
+    # -- waiting -----------------------------------------------------------------------------------------
+
+    def wait_for_status(self, request_id: int, statuses: Iterable[Status], timeout: float = 30.0) -> Status:
+        wanted = frozenset(statuses)
+        try:
+            return wait_until(lambda: (s := self.status(request_id)) in wanted and s, timeout)  # type: ignore[no-any-return]
+        except Timeout as exc:
+            raise Timeout(f"request {request_id} still {self.status(request_id).name} after {timeout} s") from exc
+
+    def wait_for_receipt(self, request_id: int, action: Action, timeout: float = 30.0) -> Receipt:
+        try:
+            return wait_until(lambda: self.receipt(request_id, action), timeout)  # type: ignore[no-any-return]
+        except Timeout as exc:
+            raise Timeout(f"no {action.name} receipt for request {request_id} after {timeout} s") from exc
+
+
+__all__ = ["Deployment", "PamClient", "TxResult", "abi_version", "connect", "revert_from_message"]

@@ -1,0 +1,95 @@
+"""The SDK's exceptions: one root, contract reverts decoded into one class per contract module."""
+
+from __future__ import annotations
+
+import re
+
+
+class SdkError(Exception):
+    """Root of every error the SDK raises."""
+
+
+class ConfigError(SdkError, ValueError):
+    """A deployment file, keystore or option is missing or malformed."""
+
+
+class KeystoreError(SdkError):
+    """A keystore could not be read or its passphrase is wrong."""
+
+
+class NodeUnavailable(SdkError, ConnectionError):
+    """The JSON-RPC node did not answer."""
+
+
+class TransactionFailed(SdkError):
+    """The node refused a transaction, or it was mined but failed without a reason."""
+
+    def __init__(self, message: str, tx_hash: str | None = None) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+
+
+class Timeout(SdkError, TimeoutError):
+    """An awaited outcome did not arrive in time."""
+
+
+class ContractRevert(SdkError):
+    """The contract reverted with ``module: reason``."""
+
+    module = ""
+
+    def __init__(self, reason: str, module: str | None = None) -> None:
+        self.module = module if module is not None else type(self).module
+        self.reason = reason
+        super().__init__(f"{self.module}: {reason}" if self.module else reason)
+
+
+class CouncilError(ContractRevert):
+    module = "council"
+
+
+class PrincipalsError(ContractRevert):
+    module = "principals"
+
+
+class PoliciesError(ContractRevert):
+    module = "policies"
+
+
+class RequestsError(ContractRevert):
+    module = "requests"
+
+
+class GrantsError(ContractRevert):
+    module = "grants"
+
+
+class ReceiptsError(ContractRevert):
+    module = "receipts"
+
+
+class RolesError(ContractRevert):
+    module = "roles"
+
+
+_BY_MODULE: dict[str, type[ContractRevert]] = {
+    cls.module: cls
+    for cls in (CouncilError, PrincipalsError, PoliciesError, RequestsError, GrantsError, ReceiptsError, RolesError)
+}
+_REASON = re.compile(r"([a-z_]+): (.+)$")
+
+
+def revert_from_message(message: str) -> ContractRevert:
+    """Turn a node's revert message (``execution reverted: grants: not active``) into a domain exception."""
+    text = message.strip()
+    for prefix in ("execution reverted:", "VM Exception while processing transaction: revert", "revert"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :].strip()
+    match = _REASON.match(text)
+    if match is None:
+        return ContractRevert(text or "reverted without a reason", module="")
+    module, reason = match.groups()
+    cls = _BY_MODULE.get(module)
+    if cls is None:
+        return ContractRevert(reason, module=module)
+    return cls(reason)

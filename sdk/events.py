@@ -1,0 +1,207 @@
+"""Contract logs decoded into the SDK's frozen event records."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+
+from .model import Action, AlarmKind, EndReason, Kind, Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class LogPosition:
+    """Where a log sits in the chain; (block_number, log_index) orders events totally."""
+
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Any contract event: its name, its arguments as decoded, and where it was logged."""
+
+    name: ClassVar[str] = ""
+    at: LogPosition
+
+
+@dataclass(frozen=True, slots=True)
+class GenericEvent(Event):
+    """An event the SDK has no dedicated record for (governance, enrolment, ...)."""
+
+    event: str
+    args: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCreated(Event):
+    name: ClassVar[str] = "RequestCreated"
+    request_id: int
+    kind: Kind
+    subject: bytes
+    target: bytes
+    domain: bytes
+    requester: str
+    duration: int
+    deadline: int
+    approvals_required: int
+    break_glass: bool
+    justification_hash: bytes
+    ticket_ref: bytes
+    payload_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalCast(Event):
+    name: ClassVar[str] = "ApprovalCast"
+    request_id: int
+    approver: bytes
+    approvals: int
+    approvals_required: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestApproved(Event):
+    name: ClassVar[str] = "RequestApproved"
+    request_id: int
+    kind: Kind
+    subject: bytes
+    target: bytes
+    domain: bytes
+    payload_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GrantActivated(Event):
+    name: ClassVar[str] = "GrantActivated"
+    request_id: int
+    subject: bytes
+    target: bytes
+    domain: bytes
+    start: int
+    expiry: int
+
+
+@dataclass(frozen=True, slots=True)
+class GrantEnded(Event):
+    name: ClassVar[str] = "GrantEnded"
+    request_id: int
+    subject: bytes
+    target: bytes
+    domain: bytes
+    reason: EndReason
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptPosted(Event):
+    name: ClassVar[str] = "ReceiptPosted"
+    request_id: int
+    action: Action
+    outcome: Outcome
+    domain: bytes
+    detail_hash: bytes
+    dc_id: bytes
+    oracle: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm(Event):
+    name: ClassVar[str] = "Alarm"
+    kind: AlarmKind
+    domain: bytes
+    request_id: int
+    target: bytes
+    subject: bytes
+    detail: bytes
+
+
+TYPED_EVENTS: dict[str, type[Event]] = {
+    cls.name: cls for cls in (RequestCreated, ApprovalCast, RequestApproved, GrantActivated, GrantEnded, ReceiptPosted, Alarm)
+}
+
+
+def _plain(value: Any) -> Any:
+    """web3's AttributeDict/HexBytes values to plain Python: bytes, checksummed addresses, ints."""
+    if isinstance(value, HexBytes | bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    if isinstance(value, list | tuple):
+        return tuple(_plain(item) for item in value)
+    return value
+
+
+def _position(log: Mapping[str, Any]) -> LogPosition:
+    return LogPosition(
+        block_number=int(log["blockNumber"]),
+        block_hash=HexBytes(log["blockHash"]).to_0x_hex(),
+        tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
+        log_index=int(log["logIndex"]),
+    )
+
+
+def build_event(name: str, args: Mapping[str, Any], at: LogPosition) -> Event:
+    """Make the typed record for ``name`` (or a generic one), coercing enums by the record's annotations."""
+    plain = {key: _plain(value) for key, value in args.items()}
+    cls = TYPED_EVENTS.get(name)
+    if cls is None:
+        return GenericEvent(at=at, event=name, args=plain)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if field.name == "at":
+            continue
+        value = plain[field.name]
+        enum_type = _ENUM_FIELDS.get(field.type if isinstance(field.type, str) else field.type.__name__)
+        values[field.name] = enum_type(value) if enum_type is not None else value
+    return cls(at=at, **values)
+
+
+_ENUM_FIELDS: dict[str, Any] = {
+    "Kind": Kind,
+    "Action": Action,
+    "Outcome": Outcome,
+    "EndReason": EndReason,
+    "AlarmKind": AlarmKind,
+}
+
+
+class EventDecoder:
+    """Decodes raw logs of one contract by topic0, using the contract's ABI."""
+
+    def __init__(self, contract: Any) -> None:
+        self._address = contract.address
+        self._by_topic: dict[bytes, Any] = {}
+        for item in contract.abi:
+            if item.get("type") == "event":
+                event = contract.events[item["name"]]()
+                self._by_topic[bytes(event.topic)] = event
+
+    @property
+    def topics(self) -> frozenset[bytes]:
+        return frozenset(self._by_topic)
+
+    def decode(self, log: Mapping[str, Any]) -> Event | None:
+        """Decode one log; None if it is not one of this contract's events."""
+        topics = log.get("topics") or []
+        if not topics or to_checksum_address(log["address"]) != self._address:
+            return None
+        event = self._by_topic.get(bytes(HexBytes(topics[0])))
+        if event is None:
+            return None
+        data = event.process_log(log)
+        return build_event(data["event"], data["args"], _position(log))
+
+    def decode_all(self, logs: Iterable[Mapping[str, Any]]) -> list[Event]:
+        out = []
+        for log in logs:
+            decoded = self.decode(log)
+            if decoded is not None:
+                out.append(decoded)
+        return out

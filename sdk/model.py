@@ -1,0 +1,159 @@
+"""The SDK's own view of on-chain state: enums mirroring the contract constants and frozen records."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from eth_utils import keccak
+
+UNLOCK_TARGET = keccak(text="pamchain:unlock")
+PASSWORD_RESET_TARGET = keccak(text="pamchain:password-reset")
+ZERO32 = b"\x00" * 32
+
+
+class Kind(enum.IntEnum):
+    """What a request asks for."""
+
+    UNLOCK = 1
+    ELEVATE = 2
+    PASSWORD_RESET = 3
+
+
+class Status(enum.IntEnum):
+    """A request's place in its status machine (see docs/contracts.md)."""
+
+    NONE = 0
+    PENDING = 1
+    APPROVED = 2
+    DENIED = 3
+    CANCELLED = 4
+    EXPIRED = 5
+    ACTIVE = 6
+    ENDED = 7
+    FULFILLED = 8
+    FAILED = 9
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset({Status.DENIED, Status.CANCELLED, Status.EXPIRED, Status.ENDED, Status.FULFILLED, Status.FAILED})
+
+
+class EndReason(enum.IntEnum):
+    """Why a grant ended."""
+
+    EXPIRED = 1
+    REVOKED = 2
+    SUSPENDED = 3
+
+
+class Action(enum.IntEnum):
+    """An AD change the oracle reports on."""
+
+    UNLOCK = 1
+    ADD_MEMBER = 2
+    REMOVE_MEMBER = 3
+    RESET_PASSWORD = 4
+
+
+class Outcome(enum.IntEnum):
+    """Whether the oracle's AD change took effect."""
+
+    APPLIED = 1
+    FAILED = 2
+
+
+class AlarmKind(enum.IntEnum):
+    """Events that security staff must look at."""
+
+    BREAK_GLASS = 1
+    DRIFT = 2
+
+
+class PrincipalStatus(enum.IntEnum):
+    """Whether an enrolled device may act."""
+
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+
+
+def to_bytes32(value: bytes | str) -> bytes:
+    """Accept 32 raw bytes or a 0x-hex string of 32 bytes; anything else is a caller error."""
+    if isinstance(value, str):
+        text = value[2:] if value.startswith(("0x", "0X")) else value
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError as exc:
+            raise ValueError(f"not a hex bytes32: {value!r}") from exc
+    else:
+        raw = bytes(value)
+    if len(raw) != 32:
+        raise ValueError(f"expected 32 bytes, got {len(raw)}")
+    return raw
+
+
+def ticket_ref(text: str) -> bytes:
+    """Encode a short ticket reference (e.g. ``INC-1234``) as a right-padded bytes32."""
+    raw = text.encode("ascii")
+    if len(raw) > 32:
+        raise ValueError("ticket reference longer than 32 ASCII characters")
+    return raw.ljust(32, b"\x00")
+
+
+def ticket_text(raw: bytes) -> str:
+    """Decode a bytes32 ticket reference written by :func:`ticket_ref`."""
+    return raw.rstrip(b"\x00").decode("ascii", errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An enrolled device and the pseudonymous directory id it acts for."""
+
+    directory_id: bytes
+    device: str
+    domain: bytes
+    status: PrincipalStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A request and, for an elevation, its grant window."""
+
+    id: int
+    kind: Kind
+    status: Status
+    requester: str
+    subject: bytes
+    target: bytes
+    domain: bytes
+    duration: int
+    created: int
+    deadline: int
+    approvals: int
+    approvals_required: int
+    break_glass: bool
+    justification_hash: bytes
+    ticket_ref: bytes
+    payload_hash: bytes
+    start: int
+    expiry: int
+
+    def is_active_at(self, timestamp: int) -> bool:
+        """A grant is active inside ``[start, expiry)`` and only while the contract says ACTIVE."""
+        return self.status is Status.ACTIVE and self.start <= timestamp < self.expiry
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The oracle's report that AD was changed, or why not."""
+
+    request_id: int
+    action: Action
+    outcome: Outcome
+    detail_hash: bytes
+    dc_id: bytes
+    oracle: str

@@ -1,0 +1,160 @@
+"""Signing and sending: nonces that survive concurrent senders and node restarts, EIP-1559 fees, reverts decoded."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+
+from .errors import NodeUnavailable, SdkError, Timeout, TransactionFailed, revert_from_message
+
+# Errors after which the node's view of our nonce is right and ours is stale: resync and re-sign.
+_STALE_NONCE = ("nonce too low", "already known", "replacement transaction underpriced", "nonce has already been used")
+_GAS_MARGIN_NUM, _GAS_MARGIN_DEN = 6, 5  # estimates get 20 % headroom: state can move between estimate and block
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A mined transaction: its hash and receipt."""
+
+    tx_hash: str
+    receipt: Any
+
+
+class Sender:
+    """Sends transactions for one account; thread-safe.
+
+    The next nonce is ``max(local counter, node's pending count)``: a second process using the same key, or a
+    node restart that dropped the pool, is repaired by resyncing on a stale-nonce error and signing again.
+    """
+
+    def __init__(self, w3: Web3, account: LocalAccount, *, receipt_timeout: float = 60.0) -> None:
+        self.w3 = w3
+        self.account = account
+        self.receipt_timeout = receipt_timeout
+        self._lock = threading.Lock()
+        self._next_nonce: int | None = None
+        self._chain_id: int | None = None
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
+    def _reserve_nonce(self, resync: bool) -> int:
+        with self._lock:
+            if resync or self._next_nonce is None:
+                self._next_nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+            nonce = self._next_nonce
+            self._next_nonce += 1
+            return nonce
+
+    def _forget_nonce(self) -> None:
+        with self._lock:
+            self._next_nonce = None
+
+    def _fees(self) -> dict[str, int]:
+        block = self.w3.eth.get_block("latest")
+        base_fee = int(block.get("baseFeePerGas", 0) or 0)
+        try:
+            tip = int(self.w3.eth.max_priority_fee)
+        except (Web3RPCError, ValueError):
+            tip = 1_000_000_000
+        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+
+    def estimate(self, tx: dict[str, Any]) -> int:
+        """Gas for ``tx`` with headroom; a revert surfaces here as the contract's domain exception."""
+        try:
+            gas = int(self.w3.eth.estimate_gas(tx))
+        except ContractLogicError as exc:
+            raise revert_from_message(str(exc.message or exc)) from exc
+        except Web3RPCError as exc:
+            raise _rpc_failure(exc) from exc
+        return gas * _GAS_MARGIN_NUM // _GAS_MARGIN_DEN
+
+    def send(self, tx: dict[str, Any], *, wait: bool = True) -> Sent:
+        """Fill in nonce, gas and fees, sign, send and (by default) wait for the receipt."""
+        base = {"from": self.address, "chainId": self.chain_id(), **tx}
+        if "gas" not in base:
+            base["gas"] = self.estimate({k: v for k, v in base.items() if k != "nonce"})
+        base.update({k: v for k, v in self._fees().items() if k not in base})
+        resync = False
+        for _attempt in range(4):
+            signed_tx = dict(base, nonce=self._reserve_nonce(resync))
+            signed = self.account.sign_transaction(signed_tx)
+            try:
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Web3RPCError as exc:
+                message = str(exc).lower()
+                if any(marker in message for marker in _STALE_NONCE):
+                    resync = True
+                    continue
+                self._forget_nonce()
+                raise _rpc_failure(exc) from exc
+            except (ConnectionError, OSError) as exc:
+                self._forget_nonce()
+                raise NodeUnavailable(f"node unreachable: {exc}") from exc
+            break
+        else:
+            raise TransactionFailed("could not find a free nonce after 4 attempts")
+        hex_hash = HexBytes(tx_hash).to_0x_hex()
+        if not wait:
+            return Sent(hex_hash, None)
+        receipt = self.wait(hex_hash)
+        if receipt["status"] != 1:
+            raise self._failure_reason(signed_tx, receipt, hex_hash)
+        return Sent(hex_hash, receipt)
+
+    def wait(self, tx_hash: str) -> Any:
+        try:
+            return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout, poll_latency=0.05)
+        except TimeExhausted as exc:
+            raise Timeout(f"no receipt for {tx_hash} after {self.receipt_timeout} s") from exc
+
+    def _failure_reason(self, tx: dict[str, Any], receipt: Any, tx_hash: str) -> SdkError:
+        """Replay a failed transaction as a call at its block's parent to recover the revert reason."""
+        call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
+        try:
+            self.w3.eth.call(call, receipt["blockNumber"] - 1)
+        except ContractLogicError as exc:
+            return revert_from_message(str(exc.message or exc))
+        except Web3RPCError:
+            pass
+        return TransactionFailed(f"transaction {tx_hash} failed", tx_hash=tx_hash)
+
+
+def _rpc_failure(exc: Web3RPCError) -> SdkError:
+    message = _rpc_message(exc)
+    if "revert" in message:
+        return revert_from_message(message)
+    return TransactionFailed(f"node refused the transaction: {message}")
+
+
+def _rpc_message(exc: Web3RPCError) -> str:
+    response = getattr(exc, "rpc_response", None) or {}
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and "message" in error:
+        return str(error["message"])
+    return str(exc)
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns a truthy value or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise Timeout(f"condition not met after {timeout} s")
+        time.sleep(interval)
