@@ -1,0 +1,106 @@
+"""Checks a candidate password before the directory does, so a rejection comes with a reason.
+
+Rules: length, character classes (3 of AD's categories), not containing the account name, not in the list of
+common/breached passwords shipped in `data/breached-passwords.txt`. No message ever repeats the password.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+
+from pamchain.sdk.directory import AccountRef, PasswordRejected
+
+
+class Rule(str, Enum):
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    CONTROL_CHARACTER = "control_character"
+    TOO_FEW_CLASSES = "too_few_classes"
+    CONTAINS_ACCOUNT_NAME = "contains_account_name"
+    BREACHED = "breached"
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: Rule
+    reason: str  # for people; never contains the password
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@functools.cache
+def shipped_breached_passwords() -> frozenset[str]:
+    """The list shipped with pamchain (see the header of the data file for its origin)."""
+    text = resources.files("pamchain.sdk").joinpath("data/breached-passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().casefold() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def character_classes(password: str) -> set[str]:
+    """AD's complexity categories present in the password."""
+    classes = set()
+    for ch in password:
+        if ch.isupper():
+            classes.add("uppercase")
+        elif ch.islower():
+            classes.add("lowercase")
+        elif ch.isdigit():
+            classes.add("digit")
+        elif ch.isalpha():
+            classes.add("other letter")  # letters without case (e.g. CJK): AD's fifth category
+        else:
+            classes.add("symbol")
+    return classes
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 12
+    # AD's unicodePwd limit is 256 characters; longer is refused by the DC anyway.
+    max_length: int = 256
+    min_classes: int = 3
+    breached: frozenset[str] | None = field(default=None, repr=False)  # None: the shipped list
+
+    def violations(self, password: str, account_name: str | None = None) -> tuple[Violation, ...]:
+        found: list[Violation] = []
+        length = len(password)
+        if length < self.min_length:
+            found.append(Violation(Rule.TOO_SHORT, f"shorter than {self.min_length} characters"))
+        if length > self.max_length:
+            found.append(Violation(Rule.TOO_LONG, f"longer than {self.max_length} characters"))
+        if any(unicodedata.category(ch) == "Cc" for ch in password):
+            found.append(Violation(Rule.CONTROL_CHARACTER, "contains a control character"))
+        classes = character_classes(password)
+        if len(classes) < self.min_classes:
+            found.append(
+                Violation(
+                    Rule.TOO_FEW_CLASSES,
+                    f"uses {len(classes)} of the character classes (uppercase, lowercase, digit, symbol), "
+                    f"needs {self.min_classes}",
+                )
+            )
+        # AD skips names shorter than 3 characters for the same reason: they match too much by chance.
+        if account_name and len(account_name) >= 3 and account_name.casefold() in password.casefold():
+            found.append(Violation(Rule.CONTAINS_ACCOUNT_NAME, "contains the account name"))
+        breached = self.breached if self.breached is not None else shipped_breached_passwords()
+        if password.casefold() in breached:
+            found.append(Violation(Rule.BREACHED, "is in the list of common or breached passwords"))
+        return tuple(found)
+
+    def check(self, account: AccountRef, password: str) -> None:
+        """Raise `PasswordRejected` with every reason the password fails."""
+        found = self.violations(password, account.sam_account_name)
+        if found:
+            raise PasswordRejected(account, (v.reason for v in found))
+
+
+def load_breached(lines: Iterable[str]) -> frozenset[str]:
+    """A breached-password set from lines of text (for `PasswordPolicy(breached=...)`)."""
+    return frozenset(s.strip().casefold() for s in lines if s.strip() and not s.startswith("#"))
