@@ -1,0 +1,23 @@
+# pragma version ~=0.4.3
+"""
+@title Alarms: the one event operators page on
+@custom:contract-name alarms
+@license Apache-2.0
+@notice Raised on every break-glass request and every drift report, so a
+        single log filter catches both.
+"""
+
+
+# Alarm kind: a break-glass elevation was requested.
+ALARM_BREAK_GLASS: public(constant(uint8)) = 1
+# Alarm kind: the oracle found a privileged member no grant explains (or removed one).
+ALARM_DRIFT: public(constant(uint8)) = 2
+
+
+event Alarm:
+    kind: indexed(uint8)
+    domain: indexed(bytes32)
+    request_id: indexed(uint256)
+    target: bytes32
+    subject: bytes32
+    detail: bytes32
