@@ -21,8 +21,10 @@ struct Oracle:
     enc_pubkey: bytes32
 
 
-# Domain -> its oracle and X25519 public key.
-_oracles: HashMap[bytes32, Oracle]
+# Domain -> its oracle account.
+oracle_of: public(HashMap[bytes32, address])
+# Domain -> its oracle's X25519 public key (what requesters encrypt payloads to).
+oracle_enc_pubkey: public(HashMap[bytes32, bytes32])
 # Oracle account -> number of domains it serves; it keeps ORACLE while > 0.
 oracle_domain_count: public(HashMap[address, uint256])
 
@@ -42,7 +44,7 @@ def oracle(domain: bytes32) -> Oracle:
     @param domain The domain id.
     @return The oracle record (zero if none).
     """
-    return self._oracles[domain]
+    return Oracle(account=self.oracle_of[domain], enc_pubkey=self.oracle_enc_pubkey[domain])
 
 
 @external
@@ -59,8 +61,9 @@ def set_oracle(domain: bytes32, oracle: address, enc_pubkey: bytes32):
     assert domain != empty(bytes32), "oracles: zero domain"
     assert oracle != empty(address), "oracles: zero address"
     assert enc_pubkey != empty(bytes32), "oracles: zero key"
-    previous: address = self._oracles[domain].account
-    self._oracles[domain] = Oracle(account=oracle, enc_pubkey=enc_pubkey)
+    previous: address = self.oracle_of[domain]
+    self.oracle_of[domain] = oracle
+    self.oracle_enc_pubkey[domain] = enc_pubkey
     if previous != oracle:
         if previous != empty(address):
             # `previous` serves `domain`, so its count is at least 1.
@@ -81,5 +84,5 @@ def _enforce_oracle(domain: bytes32, account: address):
     @param domain The domain id.
     @param account The caller.
     """
-    assert account != empty(address) and self._oracles[domain].account == account, "oracles: not oracle"
+    assert account != empty(address) and self.oracle_of[domain] == account, "oracles: not oracle"
     roles._enforce_role(account, roles.Role.ORACLE)
