@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from pamchain.sdk.errors import SdkError
+
 DIRECTORY_ID_LENGTH = 32
 
 
@@ -97,7 +99,7 @@ class Group:
 # Messages name accounts and groups (off-chain operator logs may) but never carry a password.
 
 
-class DirectoryError(Exception):
+class DirectoryError(SdkError):
     """Root of every directory failure."""
 
 
