@@ -1,0 +1,81 @@
+"""The node's exception hierarchy: one root, ``NodeError``, with subclasses that carry data."""
+
+from __future__ import annotations
+
+
+class NodeError(Exception):
+    """Root of every error the node raises on purpose."""
+
+
+class GenesisError(NodeError, ValueError):
+    """A genesis document is malformed or inconsistent."""
+
+
+class StorageError(NodeError):
+    """The persistent store cannot be opened or does not match the genesis it is asked to serve."""
+
+
+class KeystoreError(NodeError, ValueError):
+    """A keystore file cannot be read or decrypted."""
+
+
+class NotFound(NodeError, KeyError):
+    """A block, transaction or receipt the caller asked for does not exist."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+    def __str__(self) -> str:
+        return self.what
+
+
+class TransactionRejected(NodeError, ValueError):
+    """A transaction fails a validity rule (submission, building or import); ``reason`` is geth-like."""
+
+    def __init__(self, reason: str, tx_hash: bytes | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.tx_hash = tx_hash
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class AccountNotAllowed(TransactionRejected):
+    """The sender is neither on the genesis allowlist nor allowed by the permission contract."""
+
+    def __init__(self, sender: bytes, tx_hash: bytes | None = None) -> None:
+        super().__init__(f"account not allowed: 0x{sender.hex()} is not permitted to send transactions", tx_hash)
+        self.sender = sender
+
+
+class InvalidBlock(NodeError, ValueError):
+    """A block fails validation on import (seal, execution, permissioning)."""
+
+    def __init__(self, reason: str, number: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.number = number
+
+    def __str__(self) -> str:
+        where = f"block {self.number}: " if self.number is not None else ""
+        return f"{where}{self.reason}"
+
+
+class ExecutionReverted(NodeError):
+    """An ``eth_call`` / ``eth_estimateGas`` reverted; ``data`` is the revert payload (may be empty)."""
+
+    def __init__(self, data: bytes, reason: str | None = None) -> None:
+        self.data = data
+        self.reason = reason
+        message = "execution reverted" + (f": {reason}" if reason else "")
+        super().__init__(message)
+
+
+class ExecutionFailed(NodeError):
+    """An ``eth_call`` / ``eth_estimateGas`` failed for a reason other than REVERT (out of gas, bad opcode)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
