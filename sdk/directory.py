@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -330,6 +331,11 @@ class ChainedResolver:
             except DirectoryIdNotFound:
                 continue
         raise DirectoryIdNotFound(directory_id)
+
+
+def group_account_name(name: str) -> str:
+    """The sAMAccountName given to a new group named `name` (its CN): AD forbids `"/\\[]:;|=,+*?<>` there."""
+    return re.sub(r'["/\\\[\]:;|=,+*?<>]', "_", name).strip(" .") or "_"
 
 
 # --- DN comparison ----------------------------------------------------------------------------------------------

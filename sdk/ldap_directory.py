@@ -37,6 +37,7 @@ from pamchain.sdk.directory import (
     PasswordRejected,
     StaticIdMap,
     TlsVerificationFailed,
+    group_account_name,
 )
 from pamchain.sdk.password_policy import PasswordPolicy
 
@@ -405,7 +406,7 @@ class LdapDirectory:
         dn = f"CN={escape_rdn(name)},{self.config.container}"
 
         def run(conn: ldap3.Connection) -> Group:
-            conn.add(dn, ["top", "group"], {"sAMAccountName": name, "groupType": str(_GLOBAL_SECURITY_GROUP)})
+            conn.add(dn, ["top", "group"], {"sAMAccountName": group_account_name(name), "groupType": str(_GLOBAL_SECURITY_GROUP)})
             if conn.result.get("result") == _ENTRY_ALREADY_EXISTS:
                 raise AlreadyExists(name)
             _check(conn, "create group")

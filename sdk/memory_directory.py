@@ -22,6 +22,7 @@ from pamchain.sdk.directory import (
     GroupRef,
     IdResolver,
     StaticIdMap,
+    group_account_name,
     normalize_dn,
 )
 from pamchain.sdk.password_policy import PasswordPolicy
@@ -190,9 +191,10 @@ class MemoryDirectory:
         with self._lock:
             dn = f"CN={_escape_rdn(name)},CN=Users,{self.base_dn}"
             key = normalize_dn(dn)
-            if key in self._groups or name.casefold() in self._users:
+            sam = group_account_name(name)
+            if key in self._groups or sam.casefold() in self._users:
                 raise AlreadyExists(name)
-            group = _Group(dn=dn, sam=name, guid=secrets.token_bytes(16))
+            group = _Group(dn=dn, sam=sam, guid=secrets.token_bytes(16))
             self._groups[key] = group
             return Group(dn=group.dn, sam_account_name=group.sam, object_guid=group.guid)
 

@@ -1,0 +1,160 @@
+"""Fixtures for tests against real external parts: one Samba AD DC per session, fresh AD objects per test.
+
+The DC is a real Samba AD domain controller on a free loopback address (127.0.0.2 first), reached over LDAPS
+with certificate verification on. Samba missing is a failure, not a skip, unless PAMCHAIN_SKIP_SAMBA=1.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pamchain.scripts import samba_dc
+from pamchain.sdk.directory import Account, Group
+from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
+
+# Samba's ports that must be free on the address (LDAP, LDAPS, GC, Kerberos, SMB, DNS, RPC).
+_DC_PORTS = (53, 88, 135, 389, 445, 464, 636, 3268, 3269)
+TEST_PASSWORD = "Integration-Test-Pw-42!"
+
+
+def _address_free(ip: str) -> bool:
+    for port in _DC_PORTS:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((ip, port))
+            except OSError:
+                return False
+    return True
+
+
+def _free_loopback_ip() -> str:
+    forced = os.environ.get("PAMCHAIN_SAMBA_IP")
+    if forced:
+        return forced
+    for last in range(2, 40):
+        ip = f"127.0.0.{last}"
+        if _address_free(ip):
+            return ip
+    raise RuntimeError("no free loopback address 127.0.0.2-39 for a Samba DC")
+
+
+@dataclass
+class RunningDC:
+    """The session's DC and its current pid; tests may stop and restart it (`restart` keeps the pid right)."""
+
+    dc: samba_dc.SambaDC
+    pid: int
+    start_seconds: float = 0.0
+    provision_seconds: float = 0.0
+    password_file: Path = field(default=Path())
+
+    def stop(self) -> None:
+        samba_dc.stop(self.dc)
+
+    def start(self) -> None:
+        self.pid = samba_dc.start(self.dc, maximum_runtime=3600)
+
+
+@pytest.fixture(scope="session")
+def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDC]:
+    """One Samba AD DC for the whole session, torn down by pid."""
+    if os.environ.get("PAMCHAIN_SKIP_SAMBA") == "1":
+        pytest.skip("PAMCHAIN_SKIP_SAMBA=1: Samba AD DC tests skipped on request")
+    if not samba_dc.samba_available():
+        pytest.fail(
+            "Samba AD DC is not installed: run `bash .ci/install-samba.sh` (or set PAMCHAIN_SKIP_SAMBA=1 to "
+            "skip the directory integration tests explicitly)",
+            pytrace=False,
+        )
+    root = tmp_path_factory.mktemp("samba")
+    t0 = time.monotonic()
+    dc = samba_dc.provision(root / "dc", ip=_free_loopback_ip())
+    t1 = time.monotonic()
+    # A short maximum runtime: a DC left behind by a killed test run exits by itself.
+    pid = samba_dc.start(dc, maximum_runtime=3600)
+    running = RunningDC(dc, pid, start_seconds=time.monotonic() - t1, provision_seconds=t1 - t0)
+    running.password_file = root / "bind-password"
+    running.password_file.write_text(dc.admin_password)
+    running.password_file.chmod(0o600)
+    try:
+        yield running
+    finally:
+        samba_dc.stop(dc)
+
+
+@pytest.fixture(scope="session")
+def ldap_config(samba: RunningDC) -> LdapConfig:
+    """Admin bind over LDAPS, verified against Samba's own CA and the DC's name (its certificate has no IP SAN)."""
+    dc = samba.dc
+    return LdapConfig(
+        url=dc.ldaps_url,
+        bind_dn=dc.admin_dn,
+        base_dn=dc.base_dn,
+        password_file=samba.password_file,
+        ca_file=dc.ca_file,
+        valid_names=(dc.fqdn,),
+        connect_timeout=3.0,
+        receive_timeout=5,
+    )
+
+
+@pytest.fixture(scope="session")
+def ldap_directory(ldap_config: LdapConfig) -> Iterator[LdapDirectory]:
+    """One shared directory (one reused connection) for the session."""
+    directory = LdapDirectory(ldap_config)
+    yield directory
+    directory.close()
+
+
+class AdObjects:
+    """Creates uniquely named users and groups and deletes them when the test ends."""
+
+    def __init__(self, directory: LdapDirectory) -> None:
+        self.directory = directory
+        self.created: list[str] = []
+
+    def user(self, password: str = TEST_PASSWORD, *, name: str | None = None, enabled: bool = True) -> Account:
+        # sAMAccountName is at most 20 characters.
+        account = self.directory.create_user(name or f"t{secrets.token_hex(6)}", password, enabled=enabled)
+        self.created.append(account.dn)
+        return account
+
+    def group(self, name: str | None = None) -> Group:
+        group = self.directory.create_group(name or f"g{secrets.token_hex(6)}")
+        self.created.append(group.dn)
+        return group
+
+    def cleanup(self) -> None:
+        for dn in reversed(self.created):
+            try:
+                self.directory.delete(dn)
+            except Exception:  # best effort: a test may have stopped the DC or deleted the object itself
+                pass
+
+
+@pytest.fixture
+def ad(ldap_directory: LdapDirectory) -> Iterator[AdObjects]:
+    """Factory for fresh AD users and groups, removed after the test."""
+    objects = AdObjects(ldap_directory)
+    yield objects
+    objects.cleanup()
+
+
+@pytest.fixture
+def ad_user(ad: AdObjects) -> Account:
+    """A fresh enabled user whose password is TEST_PASSWORD."""
+    return ad.user()
+
+
+@pytest.fixture
+def ad_group(ad: AdObjects) -> Group:
+    """A fresh, empty global security group."""
+    return ad.group()

@@ -1,0 +1,213 @@
+"""LdapDirectory against a real Samba AD DC over LDAPS, certificate verification on."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+
+import pytest
+
+from pamchain.sdk.directory import (
+    AccountNotFound,
+    AccountRef,
+    AuthenticationFailed,
+    DirectoryUnavailable,
+    GroupNotFound,
+    GroupRef,
+    HmacGuidResolver,
+    PasswordRejected,
+    TlsVerificationFailed,
+    pseudonymous_id,
+)
+from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
+from pamchain.sdk.password_policy import PasswordPolicy
+
+from .conftest import TEST_PASSWORD, AdObjects, RunningDC
+
+pytestmark = pytest.mark.integration
+
+NEW_PASSWORD = "Rotated-Secret-Value-913"
+
+
+def _reason(exc_info: pytest.ExceptionInfo[AuthenticationFailed]) -> str:
+    return exc_info.value.reason
+
+
+def test_account__fresh_user__enabled_unlocked(ldap_directory: LdapDirectory, ad_user) -> None:
+    account = ldap_directory.account(ad_user.ref)
+    assert account == ad_user
+    assert len(account.object_guid) == 16
+    assert not account.locked and account.enabled and not account.must_change_password
+
+
+def test_three_bad_binds__lock__unlock__right_password_binds(ldap_directory: LdapDirectory, ad_user) -> None:
+    for _ in range(3):
+        with pytest.raises(AuthenticationFailed) as bad:
+            ldap_directory.authenticate(ad_user.ref, "Wrong-Password-123!")
+        assert _reason(bad) == AuthenticationFailed.INVALID_CREDENTIALS
+    assert ldap_directory.is_locked(ad_user.ref)
+    with pytest.raises(AuthenticationFailed) as locked:
+        ldap_directory.authenticate(ad_user.ref, TEST_PASSWORD)  # right password, still refused (data 775)
+    assert _reason(locked) == AuthenticationFailed.ACCOUNT_LOCKED
+
+    ldap_directory.unlock(ad_user.ref)
+
+    assert not ldap_directory.is_locked(ad_user.ref)
+    ldap_directory.authenticate(ad_user.ref, TEST_PASSWORD)
+
+
+def test_unlock__not_locked__is_a_no_op(ldap_directory: LdapDirectory, ad_user) -> None:
+    ldap_directory.unlock(ad_user.ref)
+    ldap_directory.unlock(ad_user.ref)
+    ldap_directory.authenticate(ad_user.ref, TEST_PASSWORD)
+
+
+def test_add_member_twice__remove_twice__idempotent(ldap_directory: LdapDirectory, ad_user, ad_group) -> None:
+    group, account = ad_group.ref, ad_user.ref
+    assert not ldap_directory.is_member(group, account)
+    ldap_directory.add_member(group, account)
+    ldap_directory.add_member(group, account)  # 68 entryAlreadyExists: success
+    assert ldap_directory.is_member(group, account)
+    assert ldap_directory.list_members(group) == frozenset({account})
+
+    ldap_directory.remove_member(group, account)
+    ldap_directory.remove_member(group, account)  # 53 unwillingToPerform: success
+    assert not ldap_directory.is_member(group, account)
+    assert ldap_directory.list_members(group) == frozenset()
+
+
+def test_membership__refs_compare_case_insensitively(ldap_directory: LdapDirectory, ad_user, ad_group) -> None:
+    shouting = AccountRef(ad_user.sam_account_name.upper())
+    ldap_directory.add_member(GroupRef(ad_group.dn.upper()), shouting)
+    assert ldap_directory.is_member(ad_group.ref, ad_user.ref)
+    assert ldap_directory.list_members(ad_group.ref) == {ad_user.ref}
+
+
+def test_list_members__several(ldap_directory: LdapDirectory, ad: AdObjects, ad_group) -> None:
+    users = [ad.user() for _ in range(3)]
+    for user in users:
+        ldap_directory.add_member(ad_group.ref, user.ref)
+    assert ldap_directory.list_members(ad_group.ref) == {u.ref for u in users}
+
+
+def test_membership__unknown_group__group_not_found(ldap_directory: LdapDirectory, ad_user) -> None:
+    missing = GroupRef(f"CN=nope-{secrets.token_hex(4)},CN=Users,{ldap_directory.config.base_dn}")
+    with pytest.raises(GroupNotFound):
+        ldap_directory.add_member(missing, ad_user.ref)
+    with pytest.raises(GroupNotFound):
+        ldap_directory.list_members(missing)
+    with pytest.raises(GroupNotFound):
+        ldap_directory.is_member(missing, ad_user.ref)
+
+
+def test_unknown_account__account_not_found(ldap_directory: LdapDirectory, ad_group) -> None:
+    ghost = AccountRef(f"ghost{secrets.token_hex(4)}")
+    with pytest.raises(AccountNotFound):
+        ldap_directory.unlock(ghost)
+    with pytest.raises(AccountNotFound):
+        ldap_directory.add_member(ad_group.ref, ghost)
+
+
+def test_reset_password__new_binds__old_fails(ldap_directory: LdapDirectory, ad_user) -> None:
+    ldap_directory.reset_password(ad_user.ref, NEW_PASSWORD)
+
+    ldap_directory.authenticate(ad_user.ref, NEW_PASSWORD)
+    with pytest.raises(AuthenticationFailed) as old:
+        ldap_directory.authenticate(ad_user.ref, TEST_PASSWORD)  # data 52e: `old password allowed period = 0`
+    assert _reason(old) == AuthenticationFailed.INVALID_CREDENTIALS
+
+
+def test_reset_password__must_change__bind_says_so(ldap_directory: LdapDirectory, ad_user) -> None:
+    ldap_directory.reset_password(ad_user.ref, NEW_PASSWORD, must_change=True)
+    assert ldap_directory.account(ad_user.ref).must_change_password
+    with pytest.raises(AuthenticationFailed) as must:
+        ldap_directory.authenticate(ad_user.ref, NEW_PASSWORD)  # data 773
+    assert _reason(must) == AuthenticationFailed.MUST_CHANGE_PASSWORD
+
+
+def test_reset_password__weak__rejected_by_ad_without_echo(ldap_config: LdapConfig, ad_user) -> None:
+    # No local policy: this is AD's own refusal (19 constraintViolation).
+    with LdapDirectory(ldap_config, policy=None) as directory:
+        with pytest.raises(PasswordRejected) as rejected:
+            directory.reset_password(ad_user.ref, "abc")
+        directory.authenticate(ad_user.ref, TEST_PASSWORD)  # unchanged
+    assert "abc" not in str(rejected.value) and "abc" not in repr(rejected.value)
+    assert "0000052D" in str(rejected.value)
+
+
+def test_reset_password__local_policy__precise_reason(ldap_config: LdapConfig, ad_user) -> None:
+    with LdapDirectory(ldap_config, policy=PasswordPolicy()) as directory:
+        with pytest.raises(PasswordRejected) as rejected:
+            directory.reset_password(ad_user.ref, "Password123!")  # passes AD's rules, but breached
+    assert any("breached" in r for r in rejected.value.reasons)
+    assert "Password123" not in str(rejected.value)
+
+
+def test_filter_injection__stays_escaped(ldap_directory: LdapDirectory, ad: AdObjects) -> None:
+    tricky = ad.user(name=f"o(b){secrets.token_hex(3)}")
+    assert ldap_directory.account(tricky.ref).dn == tricky.dn
+    for attempt in ("*", "Administrator)(sAMAccountName=*", "*)(|(objectClass=*", tricky.sam_account_name[:4] + "*"):
+        with pytest.raises(AccountNotFound):
+            ldap_directory.account(AccountRef(attempt))
+
+
+def test_dn_with_special_characters(ldap_directory: LdapDirectory, ad: AdObjects) -> None:
+    group = ad.group(name=f"#ops+, x{secrets.token_hex(3)}")  # '#' leading, '+' and ',' escaped in the RDN
+    user = ad.user()
+    ldap_directory.add_member(group.ref, user.ref)
+    assert ldap_directory.is_member(group.ref, user.ref)
+    assert ldap_directory.list_members(group.ref) == {user.ref}
+
+
+def test_resolve__hmac_of_object_guid(ldap_config: LdapConfig, ad_user) -> None:
+    key = secrets.token_bytes(32)
+    with LdapDirectory(ldap_config, resolver=HmacGuidResolver(key)) as directory:
+        assert directory.resolve(pseudonymous_id(key, ad_user.object_guid)) == ad_user.ref
+
+
+def test_tls__wrong_ca__refused(ldap_config: LdapConfig) -> None:
+    # The system bundle trusts public CAs, not the DC's own CA.
+    config = dataclasses.replace(ldap_config, ca_file=__import__("pathlib").Path("/etc/ssl/certs/ca-certificates.crt"))
+    with pytest.raises(TlsVerificationFailed):
+        LdapDirectory(config).account(AccountRef("Administrator"))
+
+
+def test_tls__wrong_name__refused(ldap_config: LdapConfig) -> None:
+    for names in ((), ("dc1.evil.example",)):  # no IP SAN in Samba's certificate: the IP alone must not pass
+        config = dataclasses.replace(ldap_config, valid_names=names)
+        with pytest.raises(TlsVerificationFailed):
+            LdapDirectory(config).account(AccountRef("Administrator"))
+
+
+def test_starttls_on_389__verified(ldap_config: LdapConfig, samba: RunningDC) -> None:
+    config = dataclasses.replace(ldap_config, url=f"ldap://{samba.dc.ip}:389")
+    with LdapDirectory(config) as directory:
+        assert directory.account(AccountRef("Administrator")).sam_account_name == "Administrator"
+    with pytest.raises(TlsVerificationFailed):
+        LdapDirectory(dataclasses.replace(config, valid_names=("dc1.evil.example",))).account(
+            AccountRef("Administrator")
+        )
+
+
+def test_latency__reused_connection(ldap_directory: LdapDirectory, ad_user, ad_group) -> None:
+    ldap_directory.unlock(ad_user.ref)  # warm: the connection is open
+    t0 = time.perf_counter()
+    for _ in range(10):
+        ldap_directory.add_member(ad_group.ref, ad_user.ref)
+        ldap_directory.remove_member(ad_group.ref, ad_user.ref)
+    per_op = (time.perf_counter() - t0) / 20
+    assert per_op < 0.25  # generous bound for a shared 2-core machine; typical is a few ms (lookup + modify)
+
+
+def test_dc_stopped__unavailable__then_reconnects(ldap_directory: LdapDirectory, samba: RunningDC, ad_user) -> None:
+    ldap_directory.account(ad_user.ref)  # an open, bound connection that the stop will break
+    samba.stop()
+    try:
+        with pytest.raises(DirectoryUnavailable):
+            ldap_directory.unlock(ad_user.ref)
+        with pytest.raises(DirectoryUnavailable):
+            ldap_directory.add_member(GroupRef(f"CN=x,{ldap_directory.config.base_dn}"), ad_user.ref)
+    finally:
+        samba.start()
+    ldap_directory.unlock(ad_user.ref)  # the same instance reconnects by itself
