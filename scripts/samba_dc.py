@@ -100,7 +100,10 @@ class SambaDC:
 
 
 def samba_available() -> bool:
-    return all(shutil.which(tool) for tool in ("samba", "samba-tool")) and Path("/usr/share/samba/setup").is_dir()
+    return (
+        all(shutil.which(tool) for tool in ("samba", "samba-tool"))
+        and Path("/usr/share/samba/setup").is_dir()
+    )
 
 
 def _require_samba() -> None:
@@ -160,10 +163,18 @@ def _provision_fresh(dc: SambaDC) -> None:
     dc.smb_conf.write_text(conf)
     _run(
         [
-            "samba-tool", "domain", "passwordsettings", "set", "-s", str(dc.smb_conf),
-            "--account-lockout-threshold=3", "--account-lockout-duration=30",
-            "--reset-account-lockout-after=30", "--min-pwd-age=0", "--max-pwd-age=0",
-        ],  # fmt: skip
+            "samba-tool",
+            "domain",
+            "passwordsettings",
+            "set",
+            "-s",
+            str(dc.smb_conf),
+            "--account-lockout-threshold=3",
+            "--account-lockout-duration=30",
+            "--reset-account-lockout-after=30",
+            "--min-pwd-age=0",
+            "--max-pwd-age=0",
+        ],
         "samba-tool domain passwordsettings set",
     )
 
@@ -386,10 +397,19 @@ def _tail(path: Path, size: int = 3000) -> str:
         return "(no log)"
 
 
-def up(target_dir: str | os.PathLike[str], ip: str = DEFAULT_IP, **kwargs: str) -> tuple[SambaDC, int]:
+def up(
+    target_dir: str | os.PathLike[str],
+    ip: str = DEFAULT_IP,
+    realm: str = DEFAULT_REALM,
+    domain: str = DEFAULT_DOMAIN,
+) -> tuple[SambaDC, int]:
     """Provision (if needed) and start; idempotent."""
     target = Path(target_dir)
-    dc = load(target) if (target / STATE_FILE).exists() else provision(target, ip=ip, **kwargs)
+    dc = (
+        load(target)
+        if (target / STATE_FILE).exists()
+        else provision(target, ip=ip, realm=realm, domain=domain)
+    )
     pid = dc.pid()
     if pid is None:
         pid = start(dc)
@@ -397,7 +417,9 @@ def up(target_dir: str | os.PathLike[str], ip: str = DEFAULT_IP, **kwargs: str) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pamchain.scripts.samba_dc", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pamchain.scripts.samba_dc", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--dir", required=True, help="DC directory (provisioned on first `up`)")
     parser.add_argument("--ip", default=DEFAULT_IP, help="loopback address to bind (127.0.0.N)")
@@ -415,10 +437,9 @@ def main(argv: list[str] | None = None) -> int:
             stop(load(args.dir))
             print("DC down")
         else:
-            dc = load(args.dir)
-            pid = dc.pid()
-            print(f"running, pid {pid}" if pid else "stopped")
-            return 0 if pid else 3
+            running = load(args.dir).pid()
+            print(f"running, pid {running}" if running else "stopped")
+            return 0 if running else 3
     except SambaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

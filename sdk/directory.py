@@ -1,8 +1,9 @@
 """The directory interface the oracle applies on-chain decisions through, in pamchain's own types.
 
 Two implementations: `memory_directory.MemoryDirectory` (embedded, demos and unit tests) and
-`ldap_directory.LdapDirectory` (Active Directory over LDAPS). Accounts are named by sAMAccountName and groups by
-DN, both only off chain; the chain carries pseudonymous 32-byte ids that `resolve` maps back to accounts.
+`ldap_directory.LdapDirectory` (Active Directory over LDAPS). Accounts are named by sAMAccountName and
+groups by DN, both only off chain; the chain carries pseudonymous 32-byte ids that `resolve` maps back to
+accounts.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class Group:
         return GroupRef(self.dn)
 
 
-# --- errors ---------------------------------------------------------------------------------------------------
+# --- errors -------------------------------------------------------------------------------------------------
 # Messages name accounts and groups (off-chain operator logs may) but never carry a password.
 
 
@@ -170,7 +171,7 @@ class DirectoryUnavailable(DirectoryError, ConnectionError):
         self.retry_after = retry_after
 
 
-# --- the interface ----------------------------------------------------------------------------------------------
+# --- the interface ------------------------------------------------------------------------------------------
 
 
 @runtime_checkable
@@ -220,7 +221,7 @@ class ManagedDirectory(Directory, Protocol):
         ...
 
 
-# --- pseudonymous ids -------------------------------------------------------------------------------------------
+# --- pseudonymous ids ---------------------------------------------------------------------------------------
 
 
 def pseudonymous_id(key: bytes, object_guid: bytes) -> bytes:
@@ -283,8 +284,8 @@ class StaticIdMap:
 class HmacGuidResolver:
     """Computes `pseudonymous_id(key, objectGUID)` for every account and caches the map.
 
-    A miss reloads the map, at most once per `min_refresh` seconds, so a newly created account is found without
-    letting unknown ids turn into a directory scan each.
+    A miss reloads the map, at most once per `min_refresh` seconds, so a newly created account is found
+    without letting unknown ids turn into a directory scan each.
     """
 
     def __init__(
@@ -338,7 +339,7 @@ def group_account_name(name: str) -> str:
     return re.sub(r'["/\\\[\]:;|=,+*?<>]', "_", name).strip(" .") or "_"
 
 
-# --- DN comparison ----------------------------------------------------------------------------------------------
+# --- DN comparison ------------------------------------------------------------------------------------------
 
 
 def normalize_dn(dn: str) -> str:

@@ -6,6 +6,7 @@ filter value is escaped; AD's result codes become pamchain's directory errors.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import ssl
@@ -20,7 +21,6 @@ import ldap3
 from ldap3.core import exceptions as ldap_exc
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn, safe_dn
-
 from pamchain.sdk.directory import (
     AccessDenied,
     Account,
@@ -165,7 +165,7 @@ class LdapDirectory:
     def __repr__(self) -> str:
         return f"LdapDirectory(url={self.config.url!r}, bind_dn={self.config.bind_dn!r})"
 
-    # --- connection ------------------------------------------------------------------------------------------
+    # --- connection -----------------------------------------------------------------------------------------
 
     def _server(self) -> ldap3.Server:
         tls = ldap3.Tls(
@@ -218,7 +218,9 @@ class LdapDirectory:
             _close_quietly(conn)
             if code in _TRANSIENT:
                 raise DirectoryUnavailable(f"service bind to {self._host}: {conn.result.get('description')}")
-            raise AccessDenied(f"service bind as {self.config.bind_dn} failed: {conn.result.get('description')}")
+            raise AccessDenied(
+                f"service bind as {self.config.bind_dn} failed: {conn.result.get('description')}"
+            )
         self._conn = conn
         return conn
 
@@ -255,7 +257,7 @@ class LdapDirectory:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- lookups ---------------------------------------------------------------------------------------------
+    # --- lookups --------------------------------------------------------------------------------------------
 
     def _find_account(self, conn: ldap3.Connection, account: AccountRef) -> ldap3.Entry:
         query = f"(&{_USER_FILTER}(sAMAccountName={escape_filter_chars(account.sam_account_name)}))"
@@ -290,7 +292,7 @@ class LdapDirectory:
     def resolve(self, directory_id: bytes) -> AccountRef:
         return self._resolver.account_for(directory_id, self)
 
-    # --- Directory ---------------------------------------------------------------------------------------------
+    # --- Directory ------------------------------------------------------------------------------------------
 
     def is_locked(self, account: AccountRef) -> bool:
         return self.account(account).locked
@@ -355,11 +357,15 @@ class LdapDirectory:
 
     def add_member(self, group: GroupRef, account: AccountRef) -> None:
         # AD answers 68 entryAlreadyExists to a second add; RFC servers 20 attributeOrValueExists.
-        self._modify_member(group, account, ldap3.MODIFY_ADD, {_SUCCESS, _ENTRY_ALREADY_EXISTS, _ATTRIBUTE_OR_VALUE_EXISTS})
+        self._modify_member(
+            group, account, ldap3.MODIFY_ADD, {_SUCCESS, _ENTRY_ALREADY_EXISTS, _ATTRIBUTE_OR_VALUE_EXISTS}
+        )
 
     def remove_member(self, group: GroupRef, account: AccountRef) -> None:
         # AD answers 53 unwillingToPerform to removing a non-member; RFC servers 16 noSuchAttribute.
-        self._modify_member(group, account, ldap3.MODIFY_DELETE, {_SUCCESS, _UNWILLING_TO_PERFORM, _NO_SUCH_ATTRIBUTE})
+        self._modify_member(
+            group, account, ldap3.MODIFY_DELETE, {_SUCCESS, _UNWILLING_TO_PERFORM, _NO_SUCH_ATTRIBUTE}
+        )
 
     def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> None:
         if self._policy is not None:
@@ -378,7 +384,7 @@ class LdapDirectory:
 
         self._call(run)
 
-    # --- ManagedDirectory (tests, demos, devnet) -------------------------------------------------------------
+    # --- ManagedDirectory (tests, demos, devnet) ------------------------------------------------------------
 
     def create_user(self, sam_account_name: str, password: str, *, enabled: bool = True) -> Account:
         ref = AccountRef(sam_account_name)
@@ -406,7 +412,11 @@ class LdapDirectory:
         dn = f"CN={escape_rdn(name)},{self.config.container}"
 
         def run(conn: ldap3.Connection) -> Group:
-            conn.add(dn, ["top", "group"], {"sAMAccountName": group_account_name(name), "groupType": str(_GLOBAL_SECURITY_GROUP)})
+            conn.add(
+                dn,
+                ["top", "group"],
+                {"sAMAccountName": group_account_name(name), "groupType": str(_GLOBAL_SECURITY_GROUP)},
+            )
             if conn.result.get("result") == _ENTRY_ALREADY_EXISTS:
                 raise AlreadyExists(name)
             _check(conn, "create group")
@@ -441,13 +451,15 @@ class LdapDirectory:
             if code != _INVALID_CREDENTIALS:
                 raise DirectoryError(f"bind as {account.sam_account_name}: {conn.result.get('description')}")
             match = _BIND_DATA_RE.search(str(conn.result.get("message", "")))
-            reason = _BIND_DATA.get(match.group(1).lower() if match else "", AuthenticationFailed.INVALID_CREDENTIALS)
+            reason = _BIND_DATA.get(
+                match.group(1).lower() if match else "", AuthenticationFailed.INVALID_CREDENTIALS
+            )
             raise AuthenticationFailed(account, reason)
         finally:
             _close_quietly(conn)
 
 
-# --- helpers ---------------------------------------------------------------------------------------------------
+# --- helpers ------------------------------------------------------------------------------------------------
 
 
 def _encode_password(password: str) -> bytes:
@@ -456,14 +468,12 @@ def _encode_password(password: str) -> bytes:
 
 
 def _close_quietly(conn: ldap3.Connection) -> None:
-    try:
+    with contextlib.suppress(Exception):
         conn.unbind()
-    except Exception:  # noqa: S110 - closing a broken socket may fail in many ways; nothing to do about it
-        pass
 
 
 def _check(conn: ldap3.Connection, what: str, *, account: AccountRef | None = None) -> None:
-    """Raise the directory error matching conn.result; the server's diagnostic text never carries a password."""
+    """Raise the directory error matching conn.result (AD's diagnostic text never carries a password)."""
     result = conn.result or {}
     code = result.get("result", _SUCCESS)
     if code == _SUCCESS:
@@ -498,7 +508,9 @@ def _translate(exc: Exception, host: str) -> DirectoryError:
 def _is_certificate_failure(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError | ldap_exc.LDAPCertificateError | ssl.CertificateError):
+        if isinstance(
+            seen, ssl.SSLCertVerificationError | ldap_exc.LDAPCertificateError | ssl.CertificateError
+        ):
             return True
         text = str(seen)
         if "CERTIFICATE_VERIFY_FAILED" in text or "doesn't match" in text:
@@ -533,7 +545,7 @@ def _make_account(dn: str, attrs: Mapping[str, Any], raw: Mapping[str, Sequence[
     uac = _flags(attrs.get("userAccountControl"))
     computed = attrs.get("msDS-User-Account-Control-Computed")
     if computed not in (None, [], ""):
-        # AD computes the lockout bit with the lockout duration applied; lockoutTime alone stays set after expiry.
+        # AD computes this bit with the lockout duration applied; lockoutTime stays set after expiry.
         locked = bool(_flags(computed) & _UF_LOCKOUT)
     else:
         lockout = _first(attrs.get("lockoutTime"))

@@ -76,9 +76,11 @@ class MemoryDirectory:
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
-        return f"MemoryDirectory(base_dn={self.base_dn!r}, users={len(self._users)}, groups={len(self._groups)})"
+        return (
+            f"MemoryDirectory(base_dn={self.base_dn!r}, users={len(self._users)}, groups={len(self._groups)})"
+        )
 
-    # --- lookups ---------------------------------------------------------------------------------------------
+    # --- lookups --------------------------------------------------------------------------------------------
 
     def _user(self, account: AccountRef) -> _User:
         user = self._users.get(account.key)
@@ -111,7 +113,7 @@ class MemoryDirectory:
             must_change_password=user.must_change,
         )
 
-    # --- Directory ---------------------------------------------------------------------------------------------
+    # --- Directory ------------------------------------------------------------------------------------------
 
     def account(self, account: AccountRef) -> Account:
         with self._lock:

@@ -10,13 +10,13 @@ import functools
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 
 from pamchain.sdk.directory import AccountRef, PasswordRejected
 
 
-class Rule(str, Enum):
+class Rule(StrEnum):
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
     CONTROL_CHARACTER = "control_character"

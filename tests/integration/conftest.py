@@ -6,6 +6,7 @@ with certificate verification on. Samba missing is a failure, not a skip, unless
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -15,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from pamchain.scripts import samba_dc
 from pamchain.sdk.directory import Account, Group
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
@@ -92,7 +92,7 @@ def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDC]:
 
 @pytest.fixture(scope="session")
 def ldap_config(samba: RunningDC) -> LdapConfig:
-    """Admin bind over LDAPS, verified against Samba's own CA and the DC's name (its certificate has no IP SAN)."""
+    """Admin bind over LDAPS, verified against Samba's own CA and the DC's name (no IP SAN in its cert)."""
     dc = samba.dc
     return LdapConfig(
         url=dc.ldaps_url,
@@ -121,7 +121,9 @@ class AdObjects:
         self.directory = directory
         self.created: list[str] = []
 
-    def user(self, password: str = TEST_PASSWORD, *, name: str | None = None, enabled: bool = True) -> Account:
+    def user(
+        self, password: str = TEST_PASSWORD, *, name: str | None = None, enabled: bool = True
+    ) -> Account:
         # sAMAccountName is at most 20 characters.
         account = self.directory.create_user(name or f"t{secrets.token_hex(6)}", password, enabled=enabled)
         self.created.append(account.dn)
@@ -134,10 +136,9 @@ class AdObjects:
 
     def cleanup(self) -> None:
         for dn in reversed(self.created):
-            try:
+            # Best effort: a test may have stopped the DC or deleted the object itself.
+            with contextlib.suppress(Exception):
                 self.directory.delete(dn)
-            except Exception:  # best effort: a test may have stopped the DC or deleted the object itself
-                pass
 
 
 @pytest.fixture
@@ -146,6 +147,12 @@ def ad(ldap_directory: LdapDirectory) -> Iterator[AdObjects]:
     objects = AdObjects(ldap_directory)
     yield objects
     objects.cleanup()
+
+
+@pytest.fixture
+def ad_password() -> str:
+    """The password `ad_user` and `ad.user()` set by default."""
+    return TEST_PASSWORD
 
 
 @pytest.fixture

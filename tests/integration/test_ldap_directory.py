@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from pathlib import Path
 
 import pytest
-
 from pamchain.sdk.directory import (
     AccountNotFound,
     AccountRef,
@@ -23,15 +23,18 @@ from pamchain.sdk.directory import (
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 from pamchain.sdk.password_policy import PasswordPolicy
 
-from .conftest import TEST_PASSWORD, AdObjects, RunningDC
-
 pytestmark = pytest.mark.integration
 
 NEW_PASSWORD = "Rotated-Secret-Value-913"
+TEST_PASSWORD = "Integration-Test-Pw-42!"  # what the `ad_user` fixture sets (conftest.TEST_PASSWORD)
 
 
 def _reason(exc_info: pytest.ExceptionInfo[AuthenticationFailed]) -> str:
     return exc_info.value.reason
+
+
+def test_fixture_password__matches(ad_password: str) -> None:
+    assert ad_password == TEST_PASSWORD
 
 
 def test_account__fresh_user__enabled_unlocked(ldap_directory: LdapDirectory, ad_user) -> None:
@@ -77,14 +80,16 @@ def test_add_member_twice__remove_twice__idempotent(ldap_directory: LdapDirector
     assert ldap_directory.list_members(group) == frozenset()
 
 
-def test_membership__refs_compare_case_insensitively(ldap_directory: LdapDirectory, ad_user, ad_group) -> None:
+def test_membership__refs_compare_case_insensitively(
+    ldap_directory: LdapDirectory, ad_user, ad_group
+) -> None:
     shouting = AccountRef(ad_user.sam_account_name.upper())
     ldap_directory.add_member(GroupRef(ad_group.dn.upper()), shouting)
     assert ldap_directory.is_member(ad_group.ref, ad_user.ref)
     assert ldap_directory.list_members(ad_group.ref) == {ad_user.ref}
 
 
-def test_list_members__several(ldap_directory: LdapDirectory, ad: AdObjects, ad_group) -> None:
+def test_list_members__several(ldap_directory: LdapDirectory, ad, ad_group) -> None:
     users = [ad.user() for _ in range(3)]
     for user in users:
         ldap_directory.add_member(ad_group.ref, user.ref)
@@ -137,22 +142,27 @@ def test_reset_password__weak__rejected_by_ad_without_echo(ldap_config: LdapConf
 
 
 def test_reset_password__local_policy__precise_reason(ldap_config: LdapConfig, ad_user) -> None:
-    with LdapDirectory(ldap_config, policy=PasswordPolicy()) as directory:
-        with pytest.raises(PasswordRejected) as rejected:
-            directory.reset_password(ad_user.ref, "Password123!")  # passes AD's rules, but breached
+    directory = LdapDirectory(ldap_config, policy=PasswordPolicy())
+    with directory, pytest.raises(PasswordRejected) as rejected:
+        directory.reset_password(ad_user.ref, "Password123!")  # passes AD's rules, but breached
     assert any("breached" in r for r in rejected.value.reasons)
     assert "Password123" not in str(rejected.value)
 
 
-def test_filter_injection__stays_escaped(ldap_directory: LdapDirectory, ad: AdObjects) -> None:
+def test_filter_injection__stays_escaped(ldap_directory: LdapDirectory, ad) -> None:
     tricky = ad.user(name=f"o(b){secrets.token_hex(3)}")
     assert ldap_directory.account(tricky.ref).dn == tricky.dn
-    for attempt in ("*", "Administrator)(sAMAccountName=*", "*)(|(objectClass=*", tricky.sam_account_name[:4] + "*"):
+    for attempt in (
+        "*",
+        "Administrator)(sAMAccountName=*",
+        "*)(|(objectClass=*",
+        tricky.sam_account_name[:4] + "*",
+    ):
         with pytest.raises(AccountNotFound):
             ldap_directory.account(AccountRef(attempt))
 
 
-def test_dn_with_special_characters(ldap_directory: LdapDirectory, ad: AdObjects) -> None:
+def test_dn_with_special_characters(ldap_directory: LdapDirectory, ad) -> None:
     group = ad.group(name=f"#ops+, x{secrets.token_hex(3)}")  # '#' leading, '+' and ',' escaped in the RDN
     user = ad.user()
     ldap_directory.add_member(group.ref, user.ref)
@@ -168,7 +178,7 @@ def test_resolve__hmac_of_object_guid(ldap_config: LdapConfig, ad_user) -> None:
 
 def test_tls__wrong_ca__refused(ldap_config: LdapConfig) -> None:
     # The system bundle trusts public CAs, not the DC's own CA.
-    config = dataclasses.replace(ldap_config, ca_file=__import__("pathlib").Path("/etc/ssl/certs/ca-certificates.crt"))
+    config = dataclasses.replace(ldap_config, ca_file=Path("/etc/ssl/certs/ca-certificates.crt"))
     with pytest.raises(TlsVerificationFailed):
         LdapDirectory(config).account(AccountRef("Administrator"))
 
@@ -180,7 +190,7 @@ def test_tls__wrong_name__refused(ldap_config: LdapConfig) -> None:
             LdapDirectory(config).account(AccountRef("Administrator"))
 
 
-def test_starttls_on_389__verified(ldap_config: LdapConfig, samba: RunningDC) -> None:
+def test_starttls_on_389__verified(ldap_config: LdapConfig, samba) -> None:
     config = dataclasses.replace(ldap_config, url=f"ldap://{samba.dc.ip}:389")
     with LdapDirectory(config) as directory:
         assert directory.account(AccountRef("Administrator")).sam_account_name == "Administrator"
@@ -200,7 +210,7 @@ def test_latency__reused_connection(ldap_directory: LdapDirectory, ad_user, ad_g
     assert per_op < 0.25  # generous bound for a shared 2-core machine; typical is a few ms (lookup + modify)
 
 
-def test_dc_stopped__unavailable__then_reconnects(ldap_directory: LdapDirectory, samba: RunningDC, ad_user) -> None:
+def test_dc_stopped__unavailable__then_reconnects(ldap_directory: LdapDirectory, samba, ad_user) -> None:
     ldap_directory.account(ad_user.ref)  # an open, bound connection that the stop will break
     samba.stop()
     try:
