@@ -12,10 +12,9 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
-from web3.exceptions import ContractLogicError
 from web3.middleware import ExtraDataToPOAMiddleware
 
-from .errors import ConfigError, SdkError, Timeout, revert_from_message
+from .errors import ConfigError, SdkError, Timeout, revert_from_message  # noqa: F401 (re-exported)
 from .events import Event, EventDecoder
 from .model import (
     ZERO32,
@@ -29,7 +28,7 @@ from .model import (
     Status,
     to_bytes32,
 )
-from .transactions import Sender, wait_until
+from .transactions import Sender, as_revert, wait_until
 
 DEPLOYABLE = "PamChain"
 
@@ -160,8 +159,11 @@ class PamClient:
     def _call(self, fn: str, *args: Any) -> Any:
         try:
             return getattr(self.contract.functions, fn)(*args).call()
-        except ContractLogicError as exc:
-            raise revert_from_message(str(exc.message or exc)) from exc
+        except Exception as exc:
+            revert = as_revert(exc)
+            if revert is None:
+                raise
+            raise revert from exc
 
     def transact(self, fn: str, *args: Any) -> TxResult:
         """Send ``fn(*args)`` from this client's account and decode the events it emitted."""

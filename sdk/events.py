@@ -181,7 +181,7 @@ class EventDecoder:
         for item in contract.abi:
             if item.get("type") == "event":
                 event = contract.events[item["name"]]()
-                self._by_topic[bytes(event.topic)] = event
+                self._by_topic[bytes(HexBytes(event.topic))] = event
 
     @property
     def topics(self) -> frozenset[bytes]:

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
@@ -15,7 +16,7 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from .errors import NodeUnavailable, SdkError, Timeout, TransactionFailed, revert_from_message
 
 # Errors after which the node's view of our nonce is right and ours is stale: resync and re-sign.
-_STALE_NONCE = ("nonce too low", "already known", "replacement transaction underpriced", "nonce has already been used")
+_STALE_NONCE = ("nonce too low", "invalid transaction nonce", "already known", "replacement transaction underpriced", "nonce has already been used")
 _GAS_MARGIN_NUM, _GAS_MARGIN_DEN = 6, 5  # estimates get 20 % headroom: state can move between estimate and block
 
 
@@ -76,10 +77,13 @@ class Sender:
         """Gas for ``tx`` with headroom; a revert surfaces here as the contract's domain exception."""
         try:
             gas = int(self.w3.eth.estimate_gas(tx))
-        except ContractLogicError as exc:
-            raise revert_from_message(str(exc.message or exc)) from exc
         except Web3RPCError as exc:
             raise _rpc_failure(exc) from exc
+        except Exception as exc:
+            revert = as_revert(exc)
+            if revert is None:
+                raise
+            raise revert from exc
         return gas * _GAS_MARGIN_NUM // _GAS_MARGIN_DEN
 
     def send(self, tx: dict[str, Any], *, wait: bool = True) -> Sent:
@@ -94,16 +98,18 @@ class Sender:
             signed = self.account.sign_transaction(signed_tx)
             try:
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            except Web3RPCError as exc:
+            except (ConnectionError, OSError, requests.exceptions.ConnectionError) as exc:
+                self._forget_nonce()
+                raise NodeUnavailable(f"node unreachable: {exc}") from exc
+            except Exception as exc:
                 message = str(exc).lower()
                 if any(marker in message for marker in _STALE_NONCE):
                     resync = True
                     continue
                 self._forget_nonce()
-                raise _rpc_failure(exc) from exc
-            except (ConnectionError, OSError) as exc:
-                self._forget_nonce()
-                raise NodeUnavailable(f"node unreachable: {exc}") from exc
+                if isinstance(exc, Web3RPCError):
+                    raise _rpc_failure(exc) from exc
+                raise
             break
         else:
             raise TransactionFailed("could not find a free nonce after 4 attempts")
@@ -126,11 +132,22 @@ class Sender:
         call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
         try:
             self.w3.eth.call(call, receipt["blockNumber"] - 1)
-        except ContractLogicError as exc:
-            return revert_from_message(str(exc.message or exc))
-        except Web3RPCError:
-            pass
+        except Exception as exc:
+            revert = as_revert(exc)
+            if revert is not None:
+                return revert
+
         return TransactionFailed(f"transaction {tx_hash} failed", tx_hash=tx_hash)
+
+
+def as_revert(exc: BaseException) -> SdkError | None:
+    """A contract revert from any provider (JSON-RPC's ContractLogicError, eth-tester's TransactionFailed)."""
+    if isinstance(exc, ContractLogicError):
+        return revert_from_message(str(exc.message or exc))
+    message = str(exc)
+    if "execution reverted" in message:
+        return revert_from_message(message)
+    return None
 
 
 def _rpc_failure(exc: Web3RPCError) -> SdkError:

@@ -1,0 +1,68 @@
+"""The ``pamchain`` command: one click group per area; user errors exit non-zero with one line, no traceback."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+
+class PamchainGroup(click.Group):
+    """Runs every command under one error boundary: a domain error becomes ``error: <reason>`` and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if _is_user_error(exc):
+                click.secho(f"error: {exc}", fg="red", err=True)
+                sys.exit(1)
+            raise
+
+
+def _is_user_error(exc: Exception) -> bool:
+    """Errors that describe bad input or a bad environment, not a bug: shown as one line."""
+    from pamchain.sdk.errors import SdkError
+
+    user_errors: tuple[type[Exception], ...] = (SdkError, FileNotFoundError, PermissionError)
+    try:
+        from pamchain.node.errors import NodeError
+
+        user_errors += (NodeError,)
+    except ImportError:
+        pass
+    return isinstance(exc, user_errors)
+
+
+@click.group(cls=PamchainGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pamchain")
+def main() -> None:
+    """pamchain: privileged access to Active Directory, decided and audited on a permissioned chain."""
+
+
+@main.command()
+@click.option("--grant-seconds", default=120, show_default=True, help="Duration of the demo elevation.")
+def demo(grant_seconds: int) -> None:
+    """Compile the contracts, deploy them on an in-process chain and play a full scenario, printing events."""
+    from .demo import run_demo
+
+    run_demo(grant_seconds=grant_seconds, echo=click.echo)
+
+
+def _register_optional_groups() -> None:
+    """Groups owned by other areas, added when their module is present."""
+    try:
+        from .node_commands import node
+    except ImportError:
+        return
+    main.add_command(node)
+
+
+_register_optional_groups()
+
+
+if __name__ == "__main__":
+    main()

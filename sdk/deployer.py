@@ -1,0 +1,84 @@
+"""Deploy a pamchain suite from a plan (council, oracles, principals, policies) and hand power to the council.
+
+The deployer acts only while bootstrapping; the last step ends bootstrap, after which every change needs the
+council's quorum. Used by ``scripts/``, the demo and the tests, so there is one way to stand a suite up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from .client import Deployment, PamClient
+
+
+@dataclass(frozen=True, slots=True)
+class OracleSpec:
+    domain: bytes
+    address: str
+    enc_pubkey: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalSpec:
+    device: str
+    directory_id: bytes
+    domain: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    target: bytes
+    domain: bytes
+    approvers: tuple[bytes, ...] = ()
+    approvals_required: int = 1
+    max_duration: int = 0
+    max_pending: int = 3600
+    self_service: bool = False
+    enabled: bool = True
+    break_glass_approvals: int = 0
+    break_glass_max_duration: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a new deployment starts with."""
+
+    council: Sequence[str]
+    threshold: int
+    proposal_ttl: int = 7 * 24 * 3600
+    oracles: Sequence[OracleSpec] = ()
+    principals: Sequence[PrincipalSpec] = ()
+    policies: Sequence[PolicySpec] = ()
+    roles: dict[str, int] = field(default_factory=dict)
+    end_bootstrap: bool = True
+
+
+def deploy_plan(w3: Web3, deployer: LocalAccount, plan: Plan) -> tuple[PamClient, Deployment]:
+    """Deploy the suite and apply ``plan`` while bootstrapping; end bootstrap unless the plan says not to."""
+    client, deployment = PamClient.deploy(w3, deployer, plan.council, plan.threshold, plan.proposal_ttl)
+    for account, roles in plan.roles.items():
+        client.governed("set_roles", Web3.to_checksum_address(account), roles)
+    for oracle in plan.oracles:
+        client.set_oracle(oracle.domain, oracle.address, oracle.enc_pubkey)
+    for principal in plan.principals:
+        client.enrol(principal.device, principal.directory_id, principal.domain)
+    for policy in plan.policies:
+        client.set_policy(
+            policy.target,
+            policy.domain,
+            approvers=policy.approvers,
+            approvals_required=policy.approvals_required,
+            max_duration=policy.max_duration,
+            max_pending=policy.max_pending,
+            self_service=policy.self_service,
+            enabled=policy.enabled,
+            break_glass_approvals=policy.break_glass_approvals,
+            break_glass_max_duration=policy.break_glass_max_duration,
+        )
+    if plan.end_bootstrap:
+        client.end_bootstrap()
+    return client, deployment

@@ -1,0 +1,1 @@
+"""The oracle daemon: makes Active Directory follow the chain's final decisions, and proves it on chain."""

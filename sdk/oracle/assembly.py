@@ -1,0 +1,131 @@
+"""Builds a ready daemon from its parts or from a configuration file: the one place the parts are wired."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from ..client import Deployment, PamClient, connect
+from ..directory import AccountRef, ChainedResolver, Directory, HmacGuidResolver, IdResolver, StaticIdMap
+from ..keys import load_account, read_passphrase
+from ..payload_store import PayloadClient
+from ..sealed import encryption_key
+from .config import OracleConfig
+from .daemon import OracleDaemon
+from .errors import ConfigError
+from .executor import Executor, PayloadSource, Retry
+from .follower import Finality, Follower
+from .journal import Journal
+from .reconciler import Reconciler
+from .reporter import Reporter
+
+log = logging.getLogger("pamchain.oracle")
+
+
+def assemble(
+    client: PamClient,
+    oracle_account: LocalAccount,
+    directory: Directory,
+    journal_path: str | Path,
+    *,
+    domain: bytes,
+    dc_id: bytes,
+    id_map: StaticIdMap,
+    start_block: int,
+    resolver: IdResolver | None = None,
+    payload_store_url: str | None = None,
+    pseudonym_key: bytes | None = None,
+    baseline: Mapping[bytes, frozenset[AccountRef]] | None = None,
+    remove_drift: bool = False,
+    finality: Finality = Finality(),
+    retry: Retry = Retry(),
+    poll_interval: float = 0.5,
+    reconcile_interval: float = 60.0,
+    clock: Callable[[], float] = time.time,
+) -> OracleDaemon:
+    """Wire a daemon: ``client`` must act as ``oracle_account``."""
+    journal = Journal(journal_path)
+    resolver = resolver or id_map
+    payloads = None
+    purge = None
+    if payload_store_url is not None:
+        store = PayloadClient(payload_store_url)
+        payloads = PayloadSource(lambda digest: store.get(oracle_account, digest), encryption_key(oracle_account.key))
+        purge = lambda digest: store.delete(oracle_account, digest)  # noqa: E731
+    follower = Follower(client, journal, domain, start_block=start_block, finality=finality)
+    executor = Executor(directory, journal, resolver, id_map, payloads=payloads, retry=retry, clock=clock)
+    reporter = Reporter(client, journal, dc_id, purge_payload=purge)
+    reconciler = None
+    if pseudonym_key is not None and id_map.groups:
+        reconciler = Reconciler(
+            directory, journal, resolver, id_map, pseudonym_key, domain, dc_id, baseline=baseline, remove=remove_drift, clock=clock
+        )
+    return OracleDaemon(
+        client,
+        journal,
+        follower,
+        executor,
+        reporter,
+        reconciler,
+        poll_interval=poll_interval,
+        reconcile_interval=reconcile_interval,
+        clock=clock,
+    )
+
+
+def build_directory(settings: Mapping[str, object], base: Path) -> Directory:
+    """The directory named by ``[directory] kind``: ``ldap`` (production) or ``memory`` (demos)."""
+    kind = settings.get("kind", "ldap")
+    if kind == "memory":
+        from ..memory_directory import MemoryDirectory
+
+        return MemoryDirectory()
+    if kind == "ldap":
+        from ..ldap_directory import LdapDirectory
+
+        return LdapDirectory.from_settings(settings, base=base)  # type: ignore[attr-defined,no-any-return]
+    raise ConfigError(f"unknown directory kind {kind!r} (ldap or memory)")
+
+
+def from_config(config: OracleConfig, *, config_dir: Path, passphrase: str | None = None) -> OracleDaemon:
+    """A daemon as the configuration file describes it: keystore, node, deployment, directory, tables."""
+    secret = passphrase if passphrase is not None else read_passphrase(file=config.password_file)
+    if secret is None:
+        raise ConfigError("no passphrase for the oracle keystore: set oracle.password_file or PAMCHAIN_PASSWORD")
+    account = load_account(config.keystore, secret)
+    deployment = Deployment.load(config.deployment)
+    client = PamClient.from_deployment(connect(config.rpc_url), deployment, account)
+    id_map = StaticIdMap.from_hex(config.accounts, config.groups)
+    pseudonym_key = config.pseudonym_key_file.read_bytes().strip() if config.pseudonym_key_file else None
+    if pseudonym_key is not None:
+        pseudonym_key = bytes.fromhex(pseudonym_key.decode().removeprefix("0x"))
+    resolver: IdResolver = id_map
+    if pseudonym_key is not None:
+        resolver = ChainedResolver(id_map, HmacGuidResolver(pseudonym_key))
+    baseline = {
+        bytes.fromhex(target.removeprefix("0x")): frozenset(AccountRef(m) for m in members)
+        for target, members in config.baseline.items()
+    }
+    return assemble(
+        client,
+        account,
+        build_directory(config.directory, config_dir),
+        config.journal,
+        domain=config.domain,
+        dc_id=config.dc_id,
+        id_map=id_map,
+        start_block=deployment.block,
+        resolver=resolver,
+        payload_store_url=config.payload_store,
+        pseudonym_key=pseudonym_key,
+        baseline=baseline,
+        remove_drift=config.remove_drift,
+        finality=config.finality,
+        retry=config.retry,
+        poll_interval=config.poll_interval,
+        reconcile_interval=config.reconcile_interval,
+    )

@@ -1,0 +1,111 @@
+"""The oracle's configuration file (TOML): chain, identity, directory, and the off-chain id tables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..model import to_bytes32
+from .errors import ConfigError
+from .executor import Retry
+from .follower import Finality
+
+
+def bytes32_label(text: str) -> bytes:
+    """A short ASCII label (a DC name such as ``DC1``) or 0x-hex as bytes32."""
+    if text.startswith("0x"):
+        return to_bytes32(text)
+    raw = text.encode("ascii")
+    if len(raw) > 32:
+        raise ConfigError(f"label longer than 32 characters: {text!r}")
+    return raw.ljust(32, b"\x00")
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    """Everything the daemon needs; paths are resolved against the configuration file's folder."""
+
+    rpc_url: str
+    deployment: Path
+    keystore: Path
+    password_file: Path | None
+    domain: bytes
+    dc_id: bytes
+    journal: Path
+    finality: Finality = Finality()
+    poll_interval: float = 0.5
+    payload_store: str | None = None
+    pseudonym_key_file: Path | None = None
+    reconcile_interval: float = 60.0
+    remove_drift: bool = False
+    retry: Retry = Retry()
+    health_host: str = "127.0.0.1"
+    health_port: int | None = None
+    directory: dict[str, Any] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)
+    baseline: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> OracleConfig:
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read oracle configuration {file}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
+        return cls.from_dict(data, base=file.parent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: Path = Path(".")) -> OracleConfig:
+        def section(name: str) -> dict[str, Any]:
+            value = data.get(name, {})
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{name}] must be a table")
+            return value
+
+        def required(table: dict[str, Any], key: str, where: str) -> Any:
+            if key not in table:
+                raise ConfigError(f"missing {where}.{key}")
+            return table[key]
+
+        def path(value: str | None) -> Path | None:
+            return None if value is None else (base / value).resolve()
+
+        chain, oracle = section("chain"), section("oracle")
+        try:
+            retry = Retry(
+                max_attempts=int(oracle.get("max_attempts", 5)),
+                base=float(oracle.get("retry_base", 0.5)),
+                cap=float(oracle.get("retry_cap", 60.0)),
+            )
+            return cls(
+                rpc_url=str(required(chain, "rpc_url", "chain")),
+                deployment=path(required(chain, "deployment", "chain")),  # type: ignore[arg-type]
+                keystore=path(required(oracle, "keystore", "oracle")),  # type: ignore[arg-type]
+                password_file=path(oracle.get("password_file")),
+                domain=bytes32_label(str(required(oracle, "domain", "oracle"))),
+                dc_id=bytes32_label(str(required(oracle, "dc_id", "oracle"))),
+                journal=path(oracle.get("journal", "oracle-journal.sqlite3")),  # type: ignore[arg-type]
+                finality=Finality.parse(chain.get("finality", "finalized")),
+                poll_interval=float(chain.get("poll_interval", 0.5)),
+                payload_store=oracle.get("payload_store"),
+                pseudonym_key_file=path(oracle.get("pseudonym_key_file")),
+                reconcile_interval=float(oracle.get("reconcile_interval", 60.0)),
+                remove_drift=bool(oracle.get("remove_drift", False)),
+                retry=retry,
+                health_host=str(oracle.get("health_host", "127.0.0.1")),
+                health_port=int(oracle["health_port"]) if "health_port" in oracle else None,
+                directory=section("directory"),
+                accounts={str(k): str(v) for k, v in section("accounts").items()},
+                groups={str(k): str(v) for k, v in section("groups").items()},
+                baseline={str(k): [str(m) for m in v] for k, v in section("baseline").items()},
+            )
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"bad oracle configuration: {exc}") from exc

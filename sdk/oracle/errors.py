@@ -1,0 +1,27 @@
+"""The oracle's exceptions."""
+
+from __future__ import annotations
+
+from ..errors import SdkError
+
+
+class OracleError(SdkError):
+    """Root of the oracle daemon's errors."""
+
+
+class ConfigError(OracleError, ValueError):
+    """The oracle's configuration file is missing something or is malformed."""
+
+
+class ChainReorganised(OracleError):
+    """A block the oracle treated as final changed: the node is misconfigured or the network forked badly."""
+
+    def __init__(self, number: int, expected: str, found: str) -> None:
+        super().__init__(f"final block {number} changed from {expected} to {found}: refusing to continue")
+        self.number = number
+        self.expected = expected
+        self.found = found
+
+
+class PermanentFailure(OracleError):
+    """An AD action that retrying cannot fix; it is reported on chain as FAILED with this reason."""

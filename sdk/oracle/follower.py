@@ -1,0 +1,89 @@
+"""Follows the chain from the journal's checkpoint, only over blocks that can no longer be reverted."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from hexbytes import HexBytes
+
+from ..actions import DirectoryAction, action_for
+from ..client import PamClient
+from .errors import ChainReorganised
+from .journal import Journal
+
+log = logging.getLogger("pamchain.oracle.follower")
+
+
+@dataclass(frozen=True, slots=True)
+class Finality:
+    """Which blocks are final: the node's ``finalized`` tag, or ``confirmations`` blocks under the head."""
+
+    confirmations: int | None = None
+
+    def final_block(self, client: PamClient) -> int:
+        if self.confirmations is None:
+            return int(client.w3.eth.get_block("finalized")["number"])
+        return max(int(client.w3.eth.block_number) - self.confirmations, -1)
+
+    @classmethod
+    def parse(cls, value: str | int) -> Finality:
+        if value in ("finalized", "tag"):
+            return cls(None)
+        return cls(int(value))
+
+
+class Follower:
+    """Turns the final blocks' events into journalled actions for one domain."""
+
+    def __init__(
+        self,
+        client: PamClient,
+        journal: Journal,
+        domain: bytes,
+        *,
+        start_block: int,
+        finality: Finality = Finality(),
+        chunk: int = 2000,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.domain = domain
+        self.start_block = start_block
+        self.finality = finality
+        self.chunk = chunk
+        self.final_head = -1
+
+    def poll(self) -> int:
+        """Journal every action up to the current final block; returns how many were new."""
+        final = self.finality.final_block(self.client)
+        self.final_head = final
+        checkpoint = self.journal.checkpoint()
+        if checkpoint is not None:
+            self._check_checkpoint(*checkpoint)
+        done = checkpoint[0] if checkpoint is not None else self.start_block - 1
+        added = 0
+        while done < final:
+            upto = min(done + self.chunk, final)
+            actions = self._actions(done + 1, upto)
+            block_hash = HexBytes(self.client.w3.eth.get_block(upto)["hash"]).to_0x_hex()
+            added += self.journal.record(actions, upto, block_hash)
+            log.debug("journalled blocks %d..%d: %d actions", done + 1, upto, len(actions))
+            done = upto
+        return added
+
+    def _actions(self, first: int, last: int) -> list[DirectoryAction]:
+        actions = []
+        for event in self.client.events(first, last):
+            action = action_for(event)
+            if action is not None and action.domain == self.domain:
+                actions.append(action)
+        return actions
+
+    def _check_checkpoint(self, number: int, block_hash: str) -> None:
+        """A final block never changes; if the checkpoint's hash did, the node is not the chain we followed."""
+        if number < 0:
+            return
+        current = HexBytes(self.client.w3.eth.get_block(number)["hash"]).to_0x_hex()
+        if current != block_hash:
+            raise ChainReorganised(number, block_hash, current)

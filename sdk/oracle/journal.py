@@ -1,0 +1,318 @@
+"""The oracle's persistent journal (SQLite): checkpoint, actions and their states, the local expiry schedule.
+
+Every state change is one SQLite transaction with ``synchronous=FULL``, so a crash at any point leaves either
+the state before or the state after it. The action lifecycle is
+
+    pending -> applied(outcome) -> reported
+
+An action is *pending* until AD has been changed (or has failed for good), *applied* until its receipt is
+on chain, *reported* after. Recording a block range's actions and moving the checkpoint past it happen in
+the same transaction: after a restart the follower resumes exactly where the journal says, so no event is
+skipped and, because actions are keyed by ``(request_id, action)``, none is recorded twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..actions import DirectoryAction
+from ..model import Action, Outcome
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    block_number INTEGER NOT NULL,
+    block_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS actions (
+    request_id INTEGER NOT NULL,
+    action INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    subject BLOB NOT NULL,
+    target BLOB NOT NULL,
+    domain BLOB NOT NULL,
+    payload_hash BLOB NOT NULL,
+    expiry INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'reported')),
+    outcome INTEGER,
+    detail_hash BLOB,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0,
+    receipt_tx TEXT,
+    updated REAL NOT NULL,
+    PRIMARY KEY (request_id, action)
+);
+CREATE INDEX IF NOT EXISTS actions_by_state ON actions (state, seq);
+CREATE TABLE IF NOT EXISTS grants (
+    request_id INTEGER PRIMARY KEY,
+    subject BLOB NOT NULL,
+    target BLOB NOT NULL,
+    domain BLOB NOT NULL,
+    expiry INTEGER NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS grants_by_expiry ON grants (ended, expiry);
+CREATE TABLE IF NOT EXISTS drift (
+    target BLOB NOT NULL,
+    member_hash BLOB NOT NULL,
+    reported_at REAL NOT NULL,
+    PRIMARY KEY (target, member_hash)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One journalled action with its progress."""
+
+    action: DirectoryAction
+    state: str
+    outcome: Outcome | None
+    detail_hash: bytes | None
+    attempts: int
+    not_before: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledGrant:
+    """A grant the oracle added to AD and must remove at ``expiry``, with or without the chain."""
+
+    request_id: int
+    subject: bytes
+    target: bytes
+    domain: bytes
+    expiry: int
+
+
+class Journal:
+    """Thread-safe access to the journal file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- checkpoint --------------------------------------------------------------------------------------
+
+    def checkpoint(self) -> tuple[int, str] | None:
+        """The last block whose actions are all recorded, or None before the first run."""
+        with self._lock:
+            row = self._db.execute("SELECT block_number, block_hash FROM checkpoint WHERE id = 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def record(self, actions: Iterable[DirectoryAction], block_number: int, block_hash: str) -> int:
+        """Record the actions found up to ``block_number`` and move the checkpoint there, atomically.
+
+        Returns how many actions were new (an action seen again after a crash is ignored).
+        """
+        now = time.time()
+        added = 0
+        with self._tx() as db:
+            seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM actions").fetchone()[0])
+            for item in actions:
+                seq += 1
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO actions (request_id, action, seq, subject, target, domain, payload_hash,"
+                    " expiry, state, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                    (
+                        item.request_id,
+                        int(item.action),
+                        seq,
+                        item.subject,
+                        item.target,
+                        item.domain,
+                        item.payload_hash,
+                        item.expiry,
+                        now,
+                    ),
+                )
+                added += cursor.rowcount
+                if item.action is Action.ADD_MEMBER:
+                    db.execute(
+                        "INSERT OR IGNORE INTO grants (request_id, subject, target, domain, expiry) VALUES (?, ?, ?, ?, ?)",
+                        (item.request_id, item.subject, item.target, item.domain, item.expiry),
+                    )
+                elif item.action is Action.REMOVE_MEMBER:
+                    db.execute("UPDATE grants SET ended = 1 WHERE request_id = ?", (item.request_id,))
+            db.execute(
+                "INSERT INTO checkpoint (id, block_number, block_hash) VALUES (1, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash",
+                (block_number, block_hash),
+            )
+        return added
+
+    # -- actions -----------------------------------------------------------------------------------------
+
+    def get(self, request_id: int, action: Action) -> JournalEntry | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM actions WHERE request_id = ? AND action = ?", (request_id, int(action))
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def due(self, state: str, now: float | None = None, limit: int = 100) -> list[JournalEntry]:
+        """Actions in ``state`` whose retry time has come, oldest first."""
+        moment = time.time() if now is None else now
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM actions WHERE state = ? AND not_before <= ? ORDER BY seq LIMIT ?",
+                (state, moment, limit),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def count(self, state: str) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM actions WHERE state = ?", (state,)).fetchone()[0])
+
+    def defer(self, request_id: int, action: Action, not_before: float) -> int:
+        """Count a failed attempt and hold the action until ``not_before``; returns the attempts so far."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE actions SET attempts = attempts + 1, not_before = ?, updated = ? WHERE request_id = ? AND action = ?",
+                (not_before, time.time(), request_id, int(action)),
+            )
+            row = db.execute(
+                "SELECT attempts FROM actions WHERE request_id = ? AND action = ?", (request_id, int(action))
+            ).fetchone()
+        return int(row[0])
+
+    def mark_applied(self, request_id: int, action: Action, outcome: Outcome, detail_hash: bytes) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE actions SET state = 'applied', outcome = ?, detail_hash = ?, not_before = 0, updated = ?"
+                " WHERE request_id = ? AND action = ? AND state = 'pending'",
+                (int(outcome), detail_hash, time.time(), request_id, int(action)),
+            )
+
+    def mark_reported(self, request_id: int, action: Action, tx_hash: str | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE actions SET state = 'reported', receipt_tx = ?, updated = ? WHERE request_id = ? AND action = ?",
+                (tx_hash, time.time(), request_id, int(action)),
+            )
+
+    def ensure_removal(self, grant: ScheduledGrant) -> bool:
+        """Journal the removal of an expired grant (idempotent); True if it was not journalled before."""
+        with self._tx() as db:
+            seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM actions").fetchone()[0]) + 1
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO actions (request_id, action, seq, subject, target, domain, payload_hash, expiry,"
+                " state, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                (
+                    grant.request_id,
+                    int(Action.REMOVE_MEMBER),
+                    seq,
+                    grant.subject,
+                    grant.target,
+                    grant.domain,
+                    b"",
+                    grant.expiry,
+                    time.time(),
+                ),
+            )
+            db.execute("UPDATE grants SET ended = 1 WHERE request_id = ?", (grant.request_id,))
+        return cursor.rowcount == 1
+
+    # -- grants ------------------------------------------------------------------------------------------
+
+    def expired_grants(self, now: float) -> list[ScheduledGrant]:
+        """Grants past their expiry that have not been ended yet: the removals the oracle owes AD."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT request_id, subject, target, domain, expiry FROM grants WHERE ended = 0 AND expiry <= ?",
+                (int(now),),
+            ).fetchall()
+        return [ScheduledGrant(int(r[0]), bytes(r[1]), bytes(r[2]), bytes(r[3]), int(r[4])) for r in rows]
+
+    def next_expiry(self) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT MIN(expiry) FROM grants WHERE ended = 0").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def live_grants(self, now: float) -> list[ScheduledGrant]:
+        """Grants the journal holds as current: what explains a privileged member during reconciliation."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT request_id, subject, target, domain, expiry FROM grants WHERE ended = 0 AND expiry > ?",
+                (int(now),),
+            ).fetchall()
+        return [ScheduledGrant(int(r[0]), bytes(r[1]), bytes(r[2]), bytes(r[3]), int(r[4])) for r in rows]
+
+    def pending_removals(self) -> list[tuple[bytes, bytes]]:
+        """(subject, target) of removals not done yet: members that are on their way out, not drift."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT subject, target FROM actions WHERE action = ? AND state = 'pending'", (int(Action.REMOVE_MEMBER),)
+            ).fetchall()
+        return [(bytes(r[0]), bytes(r[1])) for r in rows]
+
+    # -- drift -------------------------------------------------------------------------------------------
+
+    def drift_reported(self, target: bytes, member_hash: bytes) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM drift WHERE target = ? AND member_hash = ?", (target, member_hash)
+            ).fetchone()
+        return row is not None
+
+    def record_drift(self, target: bytes, member_hash: bytes) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO drift (target, member_hash, reported_at) VALUES (?, ?, ?)",
+                (target, member_hash, time.time()),
+            )
+
+    def clear_drift(self, target: bytes, keep: Iterable[bytes]) -> None:
+        """Forget drift records of members that are gone, so a member who comes back is reported again."""
+        kept = set(keep)
+        with self._tx() as db:
+            for (member_hash,) in db.execute("SELECT member_hash FROM drift WHERE target = ?", (target,)).fetchall():
+                if bytes(member_hash) not in kept:
+                    db.execute("DELETE FROM drift WHERE target = ? AND member_hash = ?", (target, member_hash))
+
+
+_COLUMNS = "request_id, action, subject, target, domain, payload_hash, expiry, state, outcome, detail_hash, attempts, not_before"
+
+
+def _entry(row: tuple) -> JournalEntry:  # type: ignore[type-arg]
+    action = DirectoryAction(
+        request_id=int(row[0]),
+        action=Action(int(row[1])),
+        subject=bytes(row[2]),
+        target=bytes(row[3]),
+        domain=bytes(row[4]),
+        payload_hash=bytes(row[5]),
+        expiry=int(row[6]),
+    )
+    return JournalEntry(
+        action=action,
+        state=str(row[7]),
+        outcome=Outcome(int(row[8])) if row[8] is not None else None,
+        detail_hash=bytes(row[9]) if row[9] is not None else None,
+        attempts=int(row[10]),
+        not_before=float(row[11]),
+    )

@@ -1,0 +1,59 @@
+"""Posts the oracle's receipts on chain, exactly once per (request, action), and purges used payloads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ..client import PamClient
+from ..errors import ReceiptsError, SdkError
+from ..model import Action
+from .journal import Journal
+
+log = logging.getLogger("pamchain.oracle.reporter")
+
+
+class Reporter:
+    """Receipts for applied actions. The chain is the arbiter of "once": a receipt already there is not re-sent."""
+
+    def __init__(
+        self,
+        client: PamClient,
+        journal: Journal,
+        dc_id: bytes,
+        *,
+        purge_payload: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.dc_id = dc_id
+        self.purge_payload = purge_payload
+
+    def run_due(self, limit: int = 100) -> int:
+        reported = 0
+        for entry in self.journal.due("applied", limit=limit):
+            item = entry.action
+            assert entry.outcome is not None and entry.detail_hash is not None
+            tx_hash: str | None = None
+            if self.client.receipt(item.request_id, item.action) is None:
+                try:
+                    tx_hash = self.client.post_receipt(
+                        item.request_id, item.action, entry.outcome, entry.detail_hash, self.dc_id
+                    ).tx_hash
+                except ReceiptsError as exc:
+                    # Another instance of this oracle (or a crash just after sending) may have won the race.
+                    if self.client.receipt(item.request_id, item.action) is None:
+                        log.error("receipt refused", extra={"request_id": item.request_id, "reason": str(exc)})
+                        raise
+            self.journal.mark_reported(item.request_id, item.action, tx_hash)
+            log.info(
+                "receipt on chain",
+                extra={"request_id": item.request_id, "action": item.action.name, "outcome": entry.outcome.name, "tx": tx_hash},
+            )
+            if item.action is Action.RESET_PASSWORD and self.purge_payload is not None:
+                try:
+                    self.purge_payload(item.payload_hash)
+                except SdkError as exc:
+                    log.warning("payload not purged", extra={"request_id": item.request_id, "error": str(exc)})
+            reported += 1
+        return reported

@@ -1,0 +1,274 @@
+"""The oracle daemon end to end on the real bytecode (eth-tester) and the in-memory directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eth_utils import keccak
+from web3 import Web3
+
+from pamchain.sdk.directory import AccountRef, DirectoryUnavailable, GroupRef, StaticIdMap, pseudonymous_id
+from pamchain.sdk.memory_directory import MemoryDirectory
+from pamchain.sdk.model import Action, Outcome, Status
+from pamchain.sdk.oracle.assembly import assemble
+from pamchain.sdk.oracle.daemon import OracleDaemon
+from pamchain.sdk.oracle.executor import Retry
+from pamchain.sdk.oracle.follower import Finality
+from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
+from pamchain.sdk.sealed import seal_password
+
+from .world import ADMINS, DOMAIN, Cast, directory_id, make_cast
+
+DC1 = b"DC1".ljust(32, b"\x00")
+PSEUDONYM_KEY = b"k" * 32
+ADMINS_DN = "CN=Domain Admins,CN=Users,DC=pamchain,DC=test"
+GOOD_PASSWORD = "Tr1cky-Blue-Harbour!"
+NEW_PASSWORD = "Quiet-Orange-Lantern-27"
+
+
+class ChainClock:
+    """The oracle's clock pinned to the chain's time, so tests can move both together."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return float(self.w3.eth.get_block("latest")["timestamp"]) + self.offset
+
+    def travel(self, seconds: int) -> None:
+        tester = self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+        tester.time_travel(int(self.w3.eth.get_block("latest")["timestamp"]) + seconds)
+        tester.mine_blocks(1)
+
+
+class FlakyDirectory(MemoryDirectory):
+    """Fails ``failures`` times with a transient error before each operation works."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def unlock(self, account: AccountRef) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise DirectoryUnavailable("simulated outage")
+        super().unlock(account)
+
+
+def build(cast: Cast, tmp_path: Path, directory: MemoryDirectory, **options: object) -> tuple[OracleDaemon, ChainClock]:
+    if not any(True for _ in directory.accounts()):
+        for name in ("alice", "bob", "carol", "mallory"):
+            directory.create_user(name, GOOD_PASSWORD)
+        directory.create_group("Domain Admins")
+    id_map = StaticIdMap.from_hex(
+        {"0x" + directory_id(n).hex(): n for n in ("alice", "bob", "carol")}, {"0x" + ADMINS.hex(): ADMINS_DN}
+    )
+    clock = ChainClock(cast.w3)
+    daemon = assemble(
+        cast.as_(cast.oracle),
+        cast.oracle,
+        directory,
+        tmp_path / "journal.sqlite3",
+        domain=DOMAIN,
+        dc_id=DC1,
+        id_map=id_map,
+        start_block=cast.deployment_block,
+        finality=Finality(confirmations=0),
+        retry=Retry(max_attempts=3, base=0.0, cap=0.0),
+        reconcile_interval=0,
+        clock=clock,
+        **options,  # type: ignore[arg-type]
+    )
+    return daemon, clock
+
+
+def lock_out(directory: MemoryDirectory, name: str) -> None:
+    for _ in range(3):
+        with pytest.raises(Exception):
+            directory.authenticate(AccountRef(name), "wrong password")
+    assert directory.is_locked(AccountRef(name))
+
+
+def test_unlock__request_applied_and_receipt_posted(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    daemon, _ = build(cast, tmp_path, directory)
+    lock_out(directory, "alice")
+    rid = cast.as_(cast.alice).request_unlock()
+    tick = daemon.run_once()
+    assert (tick.journalled, tick.applied, tick.reported) == (1, 1, 1)
+    assert not directory.is_locked(AccountRef("alice"))
+    directory.authenticate(AccountRef("alice"), GOOD_PASSWORD)
+    receipt = cast.client.receipt(rid, Action.UNLOCK)
+    assert receipt is not None and receipt.outcome is Outcome.APPLIED and receipt.dc_id == DC1
+    assert cast.client.status(rid) is Status.FULFILLED
+    assert daemon.run_once().reported == 0  # nothing is done twice
+
+
+def test_elevation__member_added_then_removed_at_expiry_without_end_call(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    daemon, clock = build(cast, tmp_path, directory)
+    rid = cast.as_(cast.alice).request_elevation(ADMINS, 120, "maintenance")
+    cast.as_(cast.bob).approve(rid)
+    cast.as_(cast.carol).approve(rid)
+    daemon.run_once()
+    admins = GroupRef(ADMINS_DN)
+    assert directory.is_member(admins, AccountRef("alice"))
+    assert cast.client.receipt(rid, Action.ADD_MEMBER) is not None
+    clock.travel(121)
+    tick = daemon.run_once()
+    assert tick.expired == 1
+    assert not directory.is_member(admins, AccountRef("alice"))
+    removal = cast.client.receipt(rid, Action.REMOVE_MEMBER)
+    assert removal is not None and removal.outcome is Outcome.APPLIED
+    assert not cast.client.is_active(rid)
+
+
+def test_expiry__node_unreachable__member_removed_receipt_later(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    daemon, clock = build(cast, tmp_path, directory)
+    rid = cast.as_(cast.alice).request_elevation(ADMINS, 60)
+    cast.as_(cast.bob).approve(rid)
+    cast.as_(cast.carol).approve(rid)
+    daemon.run_once()
+    clock.travel(61)
+    now = clock()
+    clock.offset = 0
+    real_provider = daemon.client.w3.provider
+    daemon.client.w3.provider = Web3.HTTPProvider("http://127.0.0.1:9", request_kwargs={"timeout": 0.5})
+    daemon.clock = daemon.executor.clock = lambda: now  # the chain is gone; the DC's clock goes on
+    tick = daemon.run_once()
+    assert not tick.chain_reachable and tick.expired == 1
+    assert not directory.is_member(GroupRef(ADMINS_DN), AccountRef("alice"))
+    assert daemon.journal.count("applied") == 1  # receipt owed
+    daemon.client.w3.provider = real_provider
+    assert daemon.run_once().reported == 1
+    assert cast.client.receipt(rid, Action.REMOVE_MEMBER) is not None
+
+
+def test_suspension__removes_every_membership(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    daemon, _ = build(cast, tmp_path, directory)
+    alice = cast.as_(cast.alice)
+    rid = alice.request_elevation(ADMINS, 600, break_glass=True)  # break-glass: active at once
+    daemon.run_once()
+    assert directory.is_member(GroupRef(ADMINS_DN), AccountRef("alice"))
+    cast.as_(cast.council[0]).suspend(directory_id("alice"))
+    daemon.run_once()
+    assert not directory.is_member(GroupRef(ADMINS_DN), AccountRef("alice"))
+    assert cast.client.receipt(rid, Action.REMOVE_MEMBER) is not None
+
+
+def test_drift__out_of_band_member_reported_and_removed(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    daemon, _ = build(cast, tmp_path, directory, pseudonym_key=PSEUDONYM_KEY, remove_drift=True)
+    directory.add_member(GroupRef(ADMINS_DN), AccountRef("mallory"))
+    tick = daemon.run_once()
+    assert tick.drift == 1
+    assert not directory.is_member(GroupRef(ADMINS_DN), AccountRef("mallory"))
+    drift = [e for e in cast.client.events(cast.deployment_block) if getattr(e, "event", "") == "DriftReported"]
+    expected = pseudonymous_id(PSEUDONYM_KEY, directory.account(AccountRef("mallory")).object_guid)
+    assert len(drift) == 1 and drift[0].args["member_hash"] == expected and drift[0].args["removed"] is True
+
+
+def test_directory_outage__retried_then_applied(cast: Cast, tmp_path: Path) -> None:
+    directory = FlakyDirectory(failures=2)
+    daemon, _ = build(cast, tmp_path, directory)
+    rid = cast.as_(cast.alice).request_unlock()
+    assert daemon.run_once().applied == 0
+    assert daemon.run_once().applied == 0
+    assert daemon.run_once().applied == 1
+    assert cast.client.receipt(rid, Action.UNLOCK).outcome is Outcome.APPLIED  # type: ignore[union-attr]
+
+
+def test_directory_outage__beyond_retries__failed_receipt(cast: Cast, tmp_path: Path) -> None:
+    directory = FlakyDirectory(failures=100)
+    daemon, _ = build(cast, tmp_path, directory)
+    rid = cast.as_(cast.alice).request_unlock()
+    for _ in range(3):
+        daemon.run_once()
+    assert cast.client.receipt(rid, Action.UNLOCK).outcome is Outcome.FAILED  # type: ignore[union-attr]
+    assert cast.client.status(rid) is Status.FAILED
+
+
+def test_restart_between_apply_and_report__one_receipt(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    daemon, _ = build(cast, tmp_path, directory)
+    rid = cast.as_(cast.alice).request_unlock()
+    daemon.follower.poll()
+    daemon.executor.run_due()  # AD changed, then the process "dies" before reporting
+    daemon.journal.close()
+    again, _ = build(cast, tmp_path, directory)
+    tick = again.run_once()
+    assert (tick.journalled, tick.applied, tick.reported) == (0, 0, 1)
+    assert again.run_once().reported == 0
+    receipts = [e for e in cast.client.events(cast.deployment_block) if type(e).__name__ == "ReceiptPosted"]
+    assert [e.request_id for e in receipts] == [rid]
+
+
+def test_password_reset__sealed_payload__applied_and_purged(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))
+    with ServedStore(store) as served:
+        daemon, _ = build(cast, tmp_path, directory, payload_store_url=served.url)
+        alice = cast.as_(cast.alice)
+        ciphertext = seal_password(alice.oracle_key(DOMAIN), directory_id("alice"), NEW_PASSWORD)
+        digest = PayloadClient(served.url).put(cast.alice, ciphertext)
+        assert NEW_PASSWORD.encode() not in ciphertext
+        rid = alice.request_password_reset(digest)
+        assert cast.client.request(rid).payload_hash == digest == keccak(ciphertext)
+        cast.as_(cast.bob).approve(rid)
+        daemon.run_once()
+        directory.authenticate(AccountRef("alice"), NEW_PASSWORD)
+        assert cast.client.receipt(rid, Action.RESET_PASSWORD).outcome is Outcome.APPLIED  # type: ignore[union-attr]
+        assert not (tmp_path / "payloads" / digest.hex()).exists()
+
+
+def test_password_reset__weak_password__failed_receipt_and_old_password_kept(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))
+    with ServedStore(store) as served:
+        daemon, _ = build(cast, tmp_path, directory, payload_store_url=served.url)
+        alice = cast.as_(cast.alice)
+        ciphertext = seal_password(alice.oracle_key(DOMAIN), directory_id("alice"), "password1")
+        rid = alice.request_password_reset(PayloadClient(served.url).put(cast.alice, ciphertext))
+        cast.as_(cast.bob).approve(rid)
+        daemon.run_once()
+        assert cast.client.receipt(rid, Action.RESET_PASSWORD).outcome is Outcome.FAILED  # type: ignore[union-attr]
+        directory.authenticate(AccountRef("alice"), GOOD_PASSWORD)
+
+
+def test_password_reset__payload_sealed_for_another_subject__refused(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))
+    with ServedStore(store) as served:
+        daemon, _ = build(cast, tmp_path, directory, payload_store_url=served.url)
+        alice = cast.as_(cast.alice)
+        ciphertext = seal_password(alice.oracle_key(DOMAIN), directory_id("bob"), NEW_PASSWORD)
+        rid = alice.request_password_reset(PayloadClient(served.url).put(cast.alice, ciphertext))
+        cast.as_(cast.carol).approve(rid)
+        daemon.run_once()
+        assert cast.client.receipt(rid, Action.RESET_PASSWORD).outcome is Outcome.FAILED  # type: ignore[union-attr]
+
+
+def test_payload_store__stranger_cannot_write_or_read(cast: Cast, tmp_path: Path) -> None:
+    from eth_account import Account
+
+    from pamchain.sdk.payload_store import PayloadStoreError
+
+    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))
+    with ServedStore(store) as served:
+        client = PayloadClient(served.url)
+        stranger = Account.create()
+        with pytest.raises(PayloadStoreError) as info:
+            client.put(stranger, b"x" * 64)
+        assert info.value.status == 403
+        digest = client.put(cast.alice, b"y" * 64)
+        with pytest.raises(PayloadStoreError) as info:
+            client.get(cast.alice, digest)  # requesters write, only oracles read
+        assert info.value.status == 403
+        assert client.get(cast.oracle, digest) == b"y" * 64
+
+
+_ = make_cast  # re-exported for fixtures in this package

@@ -1,0 +1,90 @@
+"""A funded in-process chain (eth-tester) and a deployed suite with a small cast of actors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import EthereumTesterProvider, Web3
+
+from pamchain.sdk.client import PamClient
+from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec, deploy_plan
+from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
+from pamchain.sdk.sealed import public_key
+
+DOMAIN = b"corp.example".ljust(32, b"\x00")
+ADMINS = keccak(text="CN=Domain Admins,CN=Users,DC=corp,DC=example")
+
+
+def directory_id(name: str) -> bytes:
+    return keccak(text=f"test-directory-id:{name}")
+
+
+@dataclass
+class Cast:
+    """A deployed suite and the keys of everyone who acts on it."""
+
+    w3: Web3
+    council: list[LocalAccount]
+    deployer: LocalAccount
+    oracle: LocalAccount
+    alice: LocalAccount
+    bob: LocalAccount
+    carol: LocalAccount
+    client: PamClient
+    deployment_block: int
+
+    def as_(self, account: LocalAccount) -> PamClient:
+        return self.client.as_account(account)
+
+
+def funded_accounts(w3: Web3, names: list[str]) -> dict[str, LocalAccount]:
+    funder = w3.eth.accounts[0]
+    out = {}
+    for name in names:
+        account = Account.from_key(keccak(text=f"pamchain-test-key:{name}"))
+        w3.eth.send_transaction({"from": funder, "to": account.address, "value": 10**20})
+        out[name] = account
+    return out
+
+
+def standard_plan(accounts: dict[str, LocalAccount], *, grant_cap: int = 3600) -> Plan:
+    ids = {name: directory_id(name) for name in ("alice", "bob", "carol")}
+    return Plan(
+        council=[accounts[n].address for n in ("c1", "c2", "c3")],
+        threshold=2,
+        oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
+        principals=[PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in ids],
+        policies=[
+            PolicySpec(UNLOCK_TARGET, DOMAIN, self_service=True, approvals_required=0, max_pending=600),
+            PolicySpec(PASSWORD_RESET_TARGET, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=1),
+            PolicySpec(
+                ADMINS,
+                DOMAIN,
+                approvers=(ids["bob"], ids["carol"]),
+                approvals_required=2,
+                max_duration=grant_cap,
+                break_glass_approvals=0,
+                break_glass_max_duration=900,
+            ),
+        ],
+    )
+
+
+def make_cast(w3: Web3 | None = None, **plan_options: int) -> Cast:
+    w3 = w3 or Web3(EthereumTesterProvider())
+    accounts = funded_accounts(w3, ["deployer", "c1", "c2", "c3", "oracle", "alice", "bob", "carol"])
+    client, deployment = deploy_plan(w3, accounts["deployer"], standard_plan(accounts, **plan_options))
+    return Cast(
+        w3=w3,
+        council=[accounts[n] for n in ("c1", "c2", "c3")],
+        deployer=accounts["deployer"],
+        oracle=accounts["oracle"],
+        alice=accounts["alice"],
+        bob=accounts["bob"],
+        carol=accounts["carol"],
+        client=client,
+        deployment_block=deployment.block,
+    )
