@@ -1,0 +1,211 @@
+"""Receipts and drift reports: only the domain's oracle, once per (request, action), matching the request."""
+
+import boa
+import pytest
+from pamkit import (
+    A_ADD_MEMBER,
+    A_REMOVE_MEMBER,
+    A_RESET_PASSWORD,
+    A_UNLOCK,
+    ALARM_DRIFT,
+    APPLIED,
+    DOMAIN,
+    FAILED,
+    FULFILLED,
+    GROUP,
+    HOUR,
+    OUTCOME_FAILED,
+    ZERO32,
+    ZERO_ADDRESS,
+    h,
+    one_event,
+)
+
+
+def test_post_receipt__unlock_applied__fulfilled(pam, act, world):
+    request_id = act.unlock()
+    act.approve(request_id, "bob")
+    act.receipt(request_id, A_UNLOCK)
+    posted = one_event(pam, "ReceiptPosted")
+    assert (posted.request_id, posted.action, posted.outcome, posted.domain) == (
+        request_id,
+        A_UNLOCK,
+        APPLIED,
+        DOMAIN,
+    )
+    assert (posted.detail_hash, posted.dc_id, posted.oracle) == (h("detail"), h("dc1"), world.oracle)
+    assert pam.status_of(request_id) == FULFILLED
+    assert pam.receipt(request_id, A_UNLOCK) == (
+        APPLIED,
+        h("detail"),
+        h("dc1"),
+        world.oracle,
+        boa.env.timestamp,
+    )
+
+
+def test_post_receipt__password_failed__failed(pam, act):
+    request_id = act.password_reset()
+    act.approve(request_id, "bob")
+    act.receipt(request_id, A_RESET_PASSWORD, OUTCOME_FAILED)
+    assert one_event(pam, "ReceiptPosted").outcome == OUTCOME_FAILED
+    assert pam.status_of(request_id) == FAILED
+
+
+def test_post_receipt__elevation_add_then_remove_after_expiry(pam, act):
+    request_id = act.grant(duration=HOUR)
+    act.receipt(request_id, A_ADD_MEMBER)
+    assert one_event(pam, "ReceiptPosted").action == A_ADD_MEMBER
+    boa.env.time_travel(seconds=HOUR)
+    act.receipt(request_id, A_REMOVE_MEMBER)  # nobody called end_expired
+    assert one_event(pam, "ReceiptPosted").action == A_REMOVE_MEMBER
+    assert pam.receipt(request_id, A_REMOVE_MEMBER).outcome == APPLIED
+
+
+def test_post_receipt__remove_after_revoke(pam, act):
+    request_id = act.grant()
+    with act.as_("alice"):
+        pam.revoke(request_id)
+    act.receipt(request_id, A_REMOVE_MEMBER)
+    assert one_event(pam, "ReceiptPosted").request_id == request_id
+
+
+@pytest.mark.parametrize("who", ["stranger", "council", "alice"])
+def test_post_receipt__not_oracle__reverts(pam, act, world, who):
+    request_id = act.unlock()
+    act.approve(request_id, "bob")
+    sender = {"stranger": world.stranger, "council": world.council[0], "alice": world.devices["alice"]}[who]
+    with boa.reverts("oracles: not oracle"):
+        act.receipt(request_id, A_UNLOCK, sender=sender)
+
+
+def test_post_receipt__oracle_of_other_domain__reverts(pam, act, world):
+    request_id = act.unlock()
+    act.approve(request_id, "bob")
+    with boa.reverts("oracles: not oracle"):
+        act.receipt(request_id, A_UNLOCK, sender=world.other_oracle)
+
+
+def test_post_receipt__oracle_role_withdrawn__reverts(pam, act, world):
+    request_id = act.unlock()
+    act.approve(request_id, "bob")
+    with boa.env.prank(world.deployer):
+        pam.set_roles(world.oracle, 0)
+    with boa.reverts("roles: missing role"):
+        act.receipt(request_id, A_UNLOCK)
+
+
+def test_post_receipt__replaced_oracle__reverts(pam, act, world):
+    request_id = act.unlock()
+    act.approve(request_id, "bob")
+    with boa.env.prank(world.deployer):
+        pam.set_oracle(DOMAIN, world.other_oracle, h("k"))
+    with boa.reverts("oracles: not oracle"):
+        act.receipt(request_id, A_UNLOCK)
+    act.receipt(request_id, A_UNLOCK, sender=world.other_oracle)
+    assert one_event(pam, "ReceiptPosted").oracle == world.other_oracle
+
+
+def test_post_receipt__duplicate__reverts(pam, act):
+    request_id = act.grant()
+    act.receipt(request_id, A_ADD_MEMBER)
+    with boa.reverts("receipts: duplicate"):
+        act.receipt(request_id, A_ADD_MEMBER, OUTCOME_FAILED)
+
+
+def test_post_receipt__duplicate_unlock__reverts(pam, act):
+    request_id = act.unlock()
+    act.approve(request_id, "bob")
+    act.receipt(request_id, A_UNLOCK, OUTCOME_FAILED)
+    with boa.reverts("receipts: duplicate"):
+        act.receipt(request_id, A_UNLOCK)
+
+
+@pytest.mark.parametrize(
+    ("kind", "action"),
+    [
+        ("unlock", A_RESET_PASSWORD),
+        ("unlock", A_ADD_MEMBER),
+        ("password", A_UNLOCK),
+        ("password", A_REMOVE_MEMBER),
+        ("elevate", A_UNLOCK),
+        ("elevate", A_RESET_PASSWORD),
+    ],
+)
+def test_post_receipt__wrong_action_for_kind__reverts(pam, act, kind, action):
+    if kind == "elevate":
+        request_id = act.grant()
+    else:
+        request_id = act.unlock() if kind == "unlock" else act.password_reset()
+        act.approve(request_id, "bob")
+    with boa.reverts("receipts: wrong action"):
+        act.receipt(request_id, action)
+
+
+@pytest.mark.parametrize("action", [0, 5, 255])
+def test_post_receipt__bad_action__reverts(pam, act, action):
+    request_id = act.grant()
+    with boa.reverts("receipts: bad action"):
+        act.receipt(request_id, action)
+
+
+@pytest.mark.parametrize("outcome", [0, 3])
+def test_post_receipt__bad_outcome__reverts(pam, act, outcome):
+    request_id = act.grant()
+    with boa.reverts("receipts: bad outcome"):
+        act.receipt(request_id, A_ADD_MEMBER, outcome)
+
+
+def test_post_receipt__unknown_request__reverts(pam, act):
+    with boa.reverts("receipts: unknown request"):
+        act.receipt(77, A_UNLOCK)
+
+
+def test_post_receipt__unlock_not_approved__reverts(pam, act):
+    request_id = act.unlock()
+    with boa.reverts("receipts: not approved"):
+        act.receipt(request_id, A_UNLOCK)
+
+
+def test_post_receipt__elevation_never_activated__reverts(pam, act):
+    request_id = act.elevate()
+    with boa.reverts("receipts: not activated"):
+        act.receipt(request_id, A_ADD_MEMBER)
+
+
+def test_report_drift__alarm(pam, world):
+    with boa.env.prank(world.oracle):
+        pam.report_drift(DOMAIN, GROUP, h("member:mallory"), h("dc2"), True)
+    drift = one_event(pam, "DriftReported")
+    assert (drift.domain, drift.target, drift.member_hash, drift.dc_id, drift.removed, drift.oracle) == (
+        DOMAIN,
+        GROUP,
+        h("member:mallory"),
+        h("dc2"),
+        True,
+        world.oracle,
+    )
+    alarm = one_event(pam, "Alarm")
+    assert (alarm.kind, alarm.domain, alarm.request_id, alarm.target, alarm.subject, alarm.detail) == (
+        ALARM_DRIFT,
+        DOMAIN,
+        0,
+        GROUP,
+        h("member:mallory"),
+        h("dc2"),
+    )
+
+
+@pytest.mark.parametrize("who", ["other_oracle", "stranger"])
+def test_report_drift__not_domain_oracle__reverts(pam, world, who):
+    with boa.env.prank(getattr(world, who)), boa.reverts("oracles: not oracle"):
+        pam.report_drift(DOMAIN, GROUP, h("m"), h("dc"), False)
+
+
+def test_report_drift__unregistered_domain__reverts(pam, world):
+    with boa.env.prank(ZERO_ADDRESS), boa.reverts("oracles: not oracle"):
+        pam.report_drift(h("domain:none"), GROUP, ZERO32, ZERO32, False)
+
+
+def test_receipt__none__zero(pam):
+    assert pam.receipt(1, A_UNLOCK).outcome == 0
