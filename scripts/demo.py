@@ -1,0 +1,193 @@
+"""The embedded demo: compile, deploy on an in-process chain, and play the three pamchain stories with an oracle."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import EthereumTesterProvider, Web3
+
+from pamchain.sdk.client import PamClient
+from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec, deploy_plan
+from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef, StaticIdMap, pseudonymous_id
+from pamchain.sdk.events import Event, GenericEvent
+from pamchain.sdk.memory_directory import MemoryDirectory
+from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET, ticket_ref
+from pamchain.sdk.oracle.assembly import assemble
+from pamchain.sdk.oracle.follower import Finality
+from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
+from pamchain.sdk.sealed import public_key, seal_password
+
+DOMAIN = b"corp.example".ljust(32, b"\x00")
+DC1 = b"DC1".ljust(32, b"\x00")
+ADMINS_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
+ADMINS = keccak(text=ADMINS_DN)
+PSEUDONYM_KEY = keccak(text="demo pseudonym key: generate your own with `openssl rand -hex 32`")
+PEOPLE = ("alice", "bob", "carol")
+FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
+NEW_PASSWORD = "Quiet-Orange-Lantern-27"
+
+
+def _short(value: object) -> str:
+    if isinstance(value, bytes):
+        text = value.rstrip(b"\x00")
+        if text and all(32 <= c < 127 for c in text) and len(value) == 32 and value.endswith(b"\x00"):
+            return text.decode()
+        return "0x" + value.hex()[:8] + "…"
+    if hasattr(value, "name") and hasattr(value, "value"):
+        return str(value.name)
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return value[:8] + "…"
+    return str(value)
+
+
+def describe(event: Event) -> str:
+    """One line per event: its name and its arguments, ids shortened."""
+    if isinstance(event, GenericEvent):
+        name, args = event.event, dict(event.args)
+    else:
+        name = type(event).__name__
+        args = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "at"}
+    body = ", ".join(f"{k}={_short(v)}" for k, v in args.items() if k not in {"approvers", "data"})
+    return f"  block {event.at.block_number:>3}  {name}({body})"
+
+
+def run_demo(*, grant_seconds: int = 120, echo: Callable[[str], None] = print) -> None:
+    t0 = time.monotonic()
+    logging.getLogger("pamchain").addHandler(logging.NullHandler())  # the demo prints events, not daemon logs
+    logging.getLogger("pamchain").propagate = False
+    echo("pamchain demo — in-process chain (py-evm via eth-tester), in-memory Active Directory")
+    from pamchain.contracts import compile_suite
+
+    artifacts = compile_suite()["PamChain"]
+    echo(f"compiled PamChain.vy: {len(artifacts['bytecode_runtime']) // 2 - 1:,} bytes of runtime code")
+
+    w3 = Web3(EthereumTesterProvider())
+    accounts = _fund(w3, ["deployer", "council-1", "council-2", "council-3", "oracle", *PEOPLE])
+    directory = MemoryDirectory(base_dn="DC=corp,DC=example")
+    ids = {}
+    for name in PEOPLE:
+        account = directory.create_user(name, FIRST_PASSWORD)
+        ids[name] = pseudonymous_id(PSEUDONYM_KEY, account.object_guid)
+    directory.create_group("Domain Admins")
+
+    plan = Plan(
+        council=[accounts[f"council-{i}"].address for i in (1, 2, 3)],
+        threshold=2,
+        oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
+        principals=[PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in PEOPLE],
+        policies=[
+            PolicySpec(UNLOCK_TARGET, DOMAIN, self_service=True, approvals_required=0, max_pending=600),
+            PolicySpec(PASSWORD_RESET_TARGET, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=1),
+            PolicySpec(ADMINS, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=2, max_duration=3600),
+        ],
+    )
+    client, deployment = deploy_plan(w3, accounts["deployer"], plan)
+    echo(f"deployed at {deployment.address}; council 2-of-3; bootstrap ended: {not client.bootstrapping()}")
+
+    with tempfile.TemporaryDirectory(prefix="pamchain-demo-") as tmp:
+        store = PayloadStore(Path(tmp) / "payloads", ChainAuthorizer(client))
+        with ServedStore(store) as served:
+            chain_time = _ChainClock(w3)
+            oracle = assemble(
+                client.as_account(accounts["oracle"]),
+                accounts["oracle"],
+                directory,
+                Path(tmp) / "journal.sqlite3",
+                domain=DOMAIN,
+                dc_id=DC1,
+                id_map=StaticIdMap.from_hex({"0x" + ids[n].hex(): n for n in PEOPLE}, {"0x" + ADMINS.hex(): ADMINS_DN}),
+                start_block=deployment.block,
+                payload_store_url=served.url,
+                pseudonym_key=PSEUDONYM_KEY,
+                finality=Finality(confirmations=0),
+                reconcile_interval=3600,
+                clock=chain_time,
+            )
+            alice = client.as_account(accounts["alice"])
+            as_bob, as_carol = client.as_account(accounts["bob"]), client.as_account(accounts["carol"])
+            seen = client.events(0, "latest")[-1].at.block_number
+
+            def show(title: str) -> None:
+                nonlocal seen
+                echo(f"\n== {title}")
+                oracle.run_once()
+                for event in client.events(seen + 1, "latest"):
+                    echo(describe(event))
+                seen = int(w3.eth.block_number)
+
+            echo("\n-- alice mistypes her password three times and is locked out")
+            for _ in range(3):
+                try:
+                    directory.authenticate(AccountRef("alice"), "hunter2")
+                except AuthenticationFailed:
+                    pass
+            echo(f"   locked in AD: {directory.is_locked(AccountRef('alice'))}")
+            alice.request_unlock()
+            show("unlock: self-service request, oracle applies it and posts its receipt")
+            echo(f"   locked in AD: {directory.is_locked(AccountRef('alice'))}")
+
+            admins = GroupRef(ADMINS_DN)
+            rid = alice.request_elevation(ADMINS, grant_seconds, "patch the DCs", ticket_ref("CHG-1042"))
+            as_bob.approve(rid)
+            as_carol.approve(rid)
+            show(f"elevation: Domain Admins for {grant_seconds} s, approved 2-of-2 by bob and carol")
+            echo(f"   alice in Domain Admins: {directory.is_member(admins, AccountRef('alice'))}")
+
+            _travel(w3, grant_seconds)
+            show(f"{grant_seconds} s later: the grant expires; the oracle removes alice without being asked")
+            echo(f"   alice in Domain Admins: {directory.is_member(admins, AccountRef('alice'))}; "
+                 f"grant active on chain: {client.is_active(rid)}")
+            client.as_account(accounts["carol"]).end_expired(rid)
+            show("anyone may mark the expired grant ended, for the record (nothing depends on it)")
+
+            payloads = PayloadClient(served.url)
+            sealed = seal_password(alice.oracle_key(DOMAIN), ids["alice"], NEW_PASSWORD)
+            digest = payloads.put(accounts["alice"], sealed)
+            reset = alice.request_password_reset(digest)
+            as_bob.approve(reset)
+            show("password reset: sealed to the oracle's key, only its hash on chain, approved by bob")
+            directory.authenticate(AccountRef("alice"), NEW_PASSWORD)
+            echo("   alice binds with her new password: yes")
+
+            directory.add_member(admins, AccountRef("carol"))
+            oracle.reconcile_interval = 0
+            show("drift: carol is added to Domain Admins behind pamchain's back; the oracle raises an alarm")
+            oracle.journal.close()
+    echo(f"\ndone in {time.monotonic() - t0:.1f} s. Run `make test` for the suite; see README.md for more.")
+
+
+class _ChainClock:
+    """The demo's oracle reads time from the chain, so fast-forwarding the chain fast-forwards expiries."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+
+    def __call__(self) -> float:
+        return float(self.w3.eth.get_block("latest")["timestamp"])
+
+
+def _travel(w3: Web3, seconds: int) -> None:
+    tester = w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds + 1)
+    tester.mine_blocks(1)
+
+
+def _fund(w3: Web3, names: list[str]) -> dict[str, LocalAccount]:
+    funder = w3.eth.accounts[0]
+    out = {}
+    for name in names:
+        account = Account.create()
+        w3.eth.send_transaction({"from": funder, "to": account.address, "value": 10**20})
+        out[name] = account
+    return out
+
+
+__all__ = ["PamClient", "run_demo"]
