@@ -201,7 +201,7 @@ class LdapDirectory:
                 raise DirectoryUnavailable(f"StartTLS refused by {self._host}")
             conn.bind()
         except DirectoryError:
-            conn.unbind()
+            _close_quietly(conn)
             raise
         except ldap_exc.LDAPException as exc:
             _close_quietly(conn)
@@ -499,6 +499,9 @@ def _ad_code(result: Mapping[str, Any]) -> str:
 def _translate(exc: Exception, host: str) -> DirectoryError:
     """An ldap3 exception raised before or outside an LDAP result, as a directory error."""
     if _is_certificate_failure(exc):
+        if "doesn't match" in str(exc):
+            # ldap3's own message embeds the whole peer certificate: say what matters instead.
+            return TlsVerificationFailed(f"TLS certificate of {host} does not match the expected names")
         return TlsVerificationFailed(f"TLS certificate of {host} not trusted: {_short(exc)}")
     if isinstance(exc, ldap_exc.LDAPPasswordIsMandatoryError):
         return AccessDenied("a password is mandatory for a simple bind")
