@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 DEFAULT_IP = "127.0.0.2"
@@ -54,7 +54,7 @@ class SambaDC:
     realm: str
     domain: str
     host_name: str
-    admin_password: str
+    admin_password: str = field(repr=False)
 
     @property
     def smb_conf(self) -> Path:

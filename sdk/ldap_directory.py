@@ -117,7 +117,10 @@ class LdapConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> LdapConfig:
         """From the oracle's configuration file section (keys as the field names)."""
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown LDAP configuration keys: {', '.join(unknown)}")
+        known = dict(data)
         for key in ("password_file", "ca_file"):
             if known.get(key) is not None:
                 known[key] = Path(known[key])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import subprocess
 import time
 from pathlib import Path
 
@@ -31,6 +32,27 @@ TEST_PASSWORD = "Integration-Test-Pw-42!"  # what the `ad_user` fixture sets (co
 
 def _reason(exc_info: pytest.ExceptionInfo[AuthenticationFailed]) -> str:
     return exc_info.value.reason
+
+
+def test_ldap_config__from_mapping() -> None:
+    config = LdapConfig.from_mapping(
+        {
+            "url": "ldaps://dc1.corp.example",
+            "bind_dn": "CN=svc-pamchain,OU=Service,DC=corp,DC=example",
+            "base_dn": "DC=corp,DC=example",
+            "password_file": "/etc/pamchain/ldap-password",
+            "valid_names": ["dc1.corp.example"],
+        }
+    )
+    assert config.valid_names == ("dc1.corp.example",)
+    with pytest.raises(ValueError, match="unknown"):
+        LdapConfig.from_mapping({"url": "ldaps://x", "pasword_file": "/x"})
+    with pytest.raises(ValueError, match="exactly one"):
+        LdapConfig(url="ldaps://x", bind_dn="x", base_dn="DC=x")
+    with pytest.raises(ValueError, match="disable"):
+        LdapConfig(url="ldaps://x", bind_dn="x", base_dn="DC=x", password_env="X", valid_names=("*",))
+    with pytest.raises(ValueError, match="ldaps"):
+        LdapConfig(url="http://x", bind_dn="x", base_dn="DC=x", password_env="X")
 
 
 def test_fixture_password__matches(ad_password: str) -> None:
@@ -176,17 +198,22 @@ def test_resolve__hmac_of_object_guid(ldap_config: LdapConfig, ad_user) -> None:
         assert directory.resolve(pseudonymous_id(key, ad_user.object_guid)) == ad_user.ref
 
 
-def test_tls__wrong_ca__refused(ldap_config: LdapConfig) -> None:
-    # The system bundle trusts public CAs, not the DC's own CA.
-    config = dataclasses.replace(ldap_config, ca_file=Path("/etc/ssl/certs/ca-certificates.crt"))
-    with pytest.raises(TlsVerificationFailed):
-        LdapDirectory(config).account(AccountRef("Administrator"))
+def test_tls__wrong_ca__refused(ldap_config: LdapConfig, tmp_path: Path) -> None:
+    # A CA that did not sign the DC's certificate: the handshake must fail although the name would match.
+    wrong_ca = tmp_path / "wrong-ca.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=wrong-ca",
+         "-keyout", str(tmp_path / "wrong-ca.key"), "-out", str(wrong_ca)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with pytest.raises(TlsVerificationFailed, match="not trusted"):
+        LdapDirectory(dataclasses.replace(ldap_config, ca_file=wrong_ca)).account(AccountRef("Administrator"))
 
 
 def test_tls__wrong_name__refused(ldap_config: LdapConfig) -> None:
     for names in ((), ("dc1.evil.example",)):  # no IP SAN in Samba's certificate: the IP alone must not pass
         config = dataclasses.replace(ldap_config, valid_names=names)
-        with pytest.raises(TlsVerificationFailed):
+        with pytest.raises(TlsVerificationFailed, match="does not match"):
             LdapDirectory(config).account(AccountRef("Administrator"))
 
 
