@@ -52,16 +52,18 @@ def demo(grant_seconds: int) -> None:
     run_demo(grant_seconds=grant_seconds, echo=click.echo)
 
 
-def _register_optional_groups() -> None:
-    """Groups owned by other areas, added when their module is present."""
+def _register_groups() -> None:
+    from .oracle_commands import oracle
+
+    main.add_command(oracle)
     try:
         from .node_commands import node
-    except ImportError:
+    except ImportError:  # the node's commands land with the node
         return
     main.add_command(node)
 
 
-_register_optional_groups()
+_register_groups()
 
 
 if __name__ == "__main__":

@@ -85,9 +85,16 @@ def build_directory(settings: Mapping[str, object], base: Path) -> Directory:
 
         return MemoryDirectory()
     if kind == "ldap":
-        from ..ldap_directory import LdapDirectory
+        from ..ldap_directory import LdapConfig, LdapDirectory
 
-        return LdapDirectory.from_settings(settings, base=base)  # type: ignore[attr-defined,no-any-return]
+        values = {k: v for k, v in settings.items() if k != "kind"}
+        for key in ("password_file", "ca_file"):
+            if values.get(key) is not None:
+                values[key] = str((base / str(values[key])).resolve())
+        try:
+            return LdapDirectory(LdapConfig.from_mapping(values))
+        except ValueError as exc:
+            raise ConfigError(f"[directory]: {exc}") from exc
     raise ConfigError(f"unknown directory kind {kind!r} (ldap or memory)")
 
 

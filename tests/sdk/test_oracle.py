@@ -272,3 +272,28 @@ def test_payload_store__stranger_cannot_write_or_read(cast: Cast, tmp_path: Path
 
 
 _ = make_cast  # re-exported for fixtures in this package
+
+
+def test_run_loop__health_endpoint_then_clean_stop(cast: Cast, tmp_path: Path) -> None:
+    import json
+    import threading
+    import urllib.request
+
+    directory = MemoryDirectory()
+    daemon, _ = build(cast, tmp_path, directory)
+    daemon.poll_interval = 0.05
+    rid = cast.as_(cast.alice).request_unlock()
+    thread = threading.Thread(target=daemon.run, kwargs={"health_port": 0, "install_signals": False})
+    thread.start()
+    try:
+        cast.client.wait_for_receipt(rid, Action.UNLOCK, timeout=20)
+        assert daemon._health is not None
+        with urllib.request.urlopen(f"http://127.0.0.1:{daemon._health.port}/healthz", timeout=5) as response:
+            state = json.load(response)
+        assert state["healthy"] and state["chain_reachable"] and state["reported_actions"] == 1
+        with urllib.request.urlopen(f"http://127.0.0.1:{daemon._health.port}/metrics", timeout=5) as response:
+            assert b"pamchain_oracle_reported_actions 1.0" in response.read()
+    finally:
+        daemon.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -1,0 +1,55 @@
+"""``pamchain oracle``: run the oracle daemon on a domain controller, and ask a running one how it is."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def oracle() -> None:
+    """The oracle daemon that makes Active Directory follow the chain."""
+
+
+@oracle.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Oracle TOML file.")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True)
+def run(config_path: Path, log_level: str) -> None:
+    """Follow the chain and apply final decisions to AD until SIGINT/SIGTERM (a second signal exits at once)."""
+    from pamchain.sdk.keys import read_passphrase
+    from pamchain.sdk.oracle import logs
+    from pamchain.sdk.oracle.assembly import from_config
+    from pamchain.sdk.oracle.config import OracleConfig
+
+    logs.configure(log_level)
+    config = OracleConfig.load(config_path)
+    passphrase = read_passphrase(file=config.password_file)
+    if passphrase is None:
+        passphrase = click.prompt("Oracle keystore passphrase", hide_input=True, err=True)
+    daemon = from_config(config, config_dir=config_path.parent, passphrase=passphrase)
+    daemon.run(health_host=config.health_host, health_port=config.health_port)
+
+
+@oracle.command()
+@click.option("--url", default="http://127.0.0.1:9464", show_default=True, help="The daemon's health endpoint.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON.")
+def status(url: str, as_json: bool) -> None:
+    """Show a running oracle's health: checkpoint, final head, queued actions."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/healthz", timeout=5) as response:  # noqa: S310 (loopback URL from the operator)
+            state = json.load(response)
+    except urllib.error.HTTPError as exc:
+        state = json.load(exc)
+    except (urllib.error.URLError, OSError) as exc:
+        raise click.ClickException(f"no oracle answers at {url}: {getattr(exc, 'reason', exc)}") from exc
+    if as_json:
+        click.echo(json.dumps(state, indent=2))
+    else:
+        for key, value in state.items():
+            click.echo(f"{key:>22}: {value}")
+    if not state.get("healthy"):
+        raise SystemExit(1)

@@ -1,0 +1,55 @@
+"""The oracle's configuration file: the sample parses, bad files give one clear error, the CLI reports them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pamchain.scripts.cli import main
+from pamchain.sdk.oracle.config import OracleConfig, bytes32_label
+from pamchain.sdk.oracle.errors import ConfigError
+
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "oracle.toml"
+
+
+def test_sample_config__parses_with_paths_resolved() -> None:
+    config = OracleConfig.load(SAMPLE)
+    assert config.rpc_url == "http://127.0.0.1:8545"
+    assert config.domain == bytes32_label("corp.example") and config.dc_id.startswith(b"DC1\x00")
+    assert config.keystore == (SAMPLE.parent / "oracle-keystore.json").resolve()
+    assert config.finality.confirmations is None and config.retry.max_attempts == 5
+    assert config.directory["kind"] == "ldap" and len(config.groups) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[chain]\nrpc_url = 'x'\n", "missing chain.deployment"),
+        ("[chain\n", "not valid TOML"),
+        ("chain = 3\n", "[chain] must be a table"),
+        (
+            "[chain]\nrpc_url='x'\ndeployment='d'\n[oracle]\nkeystore='k'\ndomain='d'\ndc_id='" + "x" * 40 + "'\n",
+            "longer than 32",
+        ),
+        ("[chain]\nrpc_url='x'\ndeployment='d'\nfinality='soon'\n[oracle]\nkeystore='k'\ndomain='d'\ndc_id='x'\n", "bad oracle configuration"),
+    ],
+)
+def test_bad_config__clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "oracle.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        OracleConfig.load(path)
+    assert message in str(info.value)
+
+
+def test_cli_oracle_run__missing_config__one_line_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["oracle", "run", "--config", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot read oracle configuration") and "Traceback" not in result.output
+
+
+def test_cli_oracle_status__nobody_listening__clean_error() -> None:
+    result = CliRunner().invoke(main, ["oracle", "status", "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1 and "no oracle answers" in result.output
