@@ -70,6 +70,7 @@ from .records import (
     CallRequest,
     HeaderRecord,
     LogRecord,
+    PoolTx,
     ReceiptRecord,
     TxRecord,
 )
@@ -116,23 +117,6 @@ class _LRU(OrderedDict[Any, Any]):
 
 
 @dataclass(frozen=True)
-class PoolTx:
-    """A decoded, signature-checked transaction as the txpool needs it; ``evm`` is opaque above this layer."""
-
-    hash: bytes
-    sender: bytes
-    nonce: int
-    gas: int
-    fee_cap: int
-    tip_cap: int
-    cost: int  # value + gas * fee_cap (+ blob gas * blob fee cap): the balance it needs in the worst case
-    size: int
-    raw: bytes
-    type: int
-    evm: Any
-
-
-@dataclass(frozen=True)
 class BuildResult:
     number: int
     hash: bytes
@@ -167,6 +151,7 @@ class Chain:
         self._receipts: _LRU = _LRU(256)
         self._senders: _LRU = _LRU(65_536)
         self._allowed: _LRU = _LRU(4096)
+        self._states: _LRU = _LRU(4)
         self._open()
 
     # ------------------------------------------------------------------------------------------------ setup
@@ -314,7 +299,13 @@ class Chain:
 
     # --------------------------------------------------------------------------------------- state reads
     def _state(self, header: BlockHeaderAPI) -> Any:
-        return self._vm(header).state
+        # Read-only state objects are reused per block: building one costs a VM, and its account cache
+        # makes repeated nonce/balance lookups (txpool admission, RPC) nearly free. Never mutated.
+        state = self._states.get(header.hash)
+        if state is None:
+            state = self._vm(header).state
+            self._states.put(header.hash, state)
+        return state
 
     def balance(self, address: bytes, header: BlockHeaderAPI) -> int:
         return self._state(header).get_balance(Address(address))

@@ -35,6 +35,7 @@ from eth.consensus.clique.constants import NONCE_DROP, SIGNATURE_LENGTH, VANITY_
 from eth.constants import ZERO_ADDRESS, ZERO_HASH32
 from eth.vm.base import VM
 from eth_keys import keys
+from eth_keys.exceptions import BadSignature
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError, encode_hex
 
@@ -49,6 +50,15 @@ class PamchainClique(CliqueConsensus):
     """py-evm's Clique with a bounded tolerance for future timestamps (see module docstring)."""
 
     max_future_drift = MAX_FUTURE_DRIFT
+
+    @classmethod
+    def get_fee_recipient(cls, header: BlockHeaderAPI) -> Address:
+        # py-evm only expects ValueError from an unsealed header; the genesis carries 65 zero seal bytes,
+        # which fail recovery with BadSignature. Neither has a signer, so fees (if any) go to the coinbase.
+        try:
+            return get_block_signer(header)
+        except (ValueError, BadSignature):
+            return header.coinbase
 
     def _integrity(self, header: BlockHeaderAPI) -> None:
         now = int(time.time())
@@ -139,7 +149,12 @@ def prepare_header(
     if checkpoint:
         extra += b"".join(ordered)
     extra += b"\0" * SIGNATURE_LENGTH
+    extra_fields = {}
+    if hasattr(header, "parent_beacon_block_root"):
+        # No beacon chain behind Clique: a zero root, as geth's dev mode uses.
+        extra_fields["parent_beacon_block_root"] = ZERO_HASH32
     return header.copy(
+        **extra_fields,
         difficulty=IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY,
         nonce=NONCE_DROP,  # no vote: pamchain does not propose signer changes yet
         coinbase=ZERO_ADDRESS,

@@ -135,6 +135,23 @@ class BlockRecord:
 
 
 @dataclass(frozen=True)
+class PoolTx:
+    """A decoded, signature-checked transaction as the txpool needs it; ``evm`` is opaque above this layer."""
+
+    hash: bytes
+    sender: bytes
+    nonce: int
+    gas: int
+    fee_cap: int
+    tip_cap: int
+    cost: int  # value + gas * fee_cap (+ blob gas * blob fee cap): the balance it needs in the worst case
+    size: int
+    raw: bytes
+    type: int
+    evm: Any
+
+
+@dataclass(frozen=True)
 class CallRequest:
     """An ``eth_call`` / ``eth_estimateGas`` request, already decoded."""
 

@@ -1,0 +1,105 @@
+"""The node's synchronous core: chain + txpool + signer, everything that must run on the one chain thread."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eth_keys import keys
+from eth_typing import Address
+
+from .chain import Chain
+from .consensus import MAX_FUTURE_DRIFT
+from .errors import NodeError
+from .records import SealedBlock
+from .txpool import TxPool
+
+log = logging.getLogger(__name__)
+
+
+class HeadView:
+    """``AccountView`` over the head state: the parent of the next block, which is what admission judges."""
+
+    def __init__(self, chain: Chain) -> None:
+        self._chain = chain
+        self._header = chain.head
+
+    def nonce(self, sender: bytes) -> int:
+        return self._chain.nonce(sender, self._header)
+
+    def balance(self, sender: bytes) -> int:
+        return self._chain.balance(sender, self._header)
+
+    def is_allowed(self, sender: bytes) -> bool:
+        return self._chain.is_allowed(sender, self._header)
+
+    @property
+    def block_gas_limit(self) -> int:
+        return int(self._header.gas_limit)
+
+
+@dataclass
+class Signer:
+    address: Address
+    key: keys.PrivateKey
+
+    @classmethod
+    def from_private_key(cls, secret: bytes) -> Signer:
+        key = keys.PrivateKey(secret)
+        return cls(Address(key.public_key.to_canonical_address()), key)
+
+
+class NodeCore:
+    """Admission and sealing; callers guarantee single-threaded use."""
+
+    def __init__(self, chain: Chain, pool: TxPool, signer: Signer | None) -> None:
+        self.chain = chain
+        self.pool = pool
+        self.signer = signer
+        self.on_pending: Callable[[], None] = lambda: None
+
+    def view(self) -> HeadView:
+        return HeadView(self.chain)
+
+    def submit(self, raw: bytes) -> bytes:
+        """Decode, validate and pool a raw transaction; returns its hash or raises TransactionRejected."""
+        tx = self.chain.decode_transaction(raw)
+        self.pool.add(tx, self.view())
+        self.on_pending()
+        return tx.hash
+
+    def next_timestamp(self) -> int:
+        return max(int(time.time()), self.chain.head.timestamp + 1)
+
+    def seal(self, allow_empty: bool = False, timestamp: int | None = None) -> SealedBlock | None:
+        """Seal one block from whatever is executable now; ``None`` if there was nothing to seal."""
+        if self.signer is None:
+            raise NodeError("this node has no signer key: it cannot seal")
+        if self.signer.address not in self.chain.signers():
+            raise NodeError(f"0x{self.signer.address.hex()} is not an authorized Clique signer")
+        head = self.chain.head
+        view = self.view()
+        txs = self.pool.executable(view, max_gas=int(head.gas_limit))
+        if not txs and not allow_empty:
+            return None
+        ts = max(timestamp if timestamp is not None else int(time.time()), head.timestamp + 1)
+        if ts > time.time() + MAX_FUTURE_DRIFT - 1:
+            return None  # bursting too far ahead of the clock; the producer retries once time catches up
+        result = self.chain.build_block(txs, self.signer.address, self.signer.key, timestamp=ts)
+        self.pool.remove(result.included)
+        self.pool.remove(h for h, _ in result.dropped)
+        for tx_hash, reason in result.dropped:
+            log.info("dropped 0x%s from the pool: %s", tx_hash.hex(), reason)
+        self.pool.prune(self.view(), {t.sender for t in txs})
+        return SealedBlock(
+            number=result.number,
+            hash=result.hash,
+            timestamp=result.timestamp,
+            tx_hashes=result.included,
+            dropped=result.dropped,
+        )
+
+    def has_work(self) -> bool:
+        return self.pool.has_executable(self.view())

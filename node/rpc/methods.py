@@ -1,0 +1,666 @@
+"""The JSON-RPC method table: ``eth_*``, ``net_*``, ``web3_*``, ``clique_*``, ``txpool_*`` (+ opt-in ``debug_*``, ``admin_*``).
+
+Each method decodes its params, then runs one closure on the chain thread (``node.on_chain``) that reads
+the chain and returns plain JSON, so a response is computed from a single consistent head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from eth_hash.auto import keccak
+
+from ..errors import (
+    AccountNotAllowed,
+    ExecutionFailed,
+    ExecutionReverted,
+    NotFound,
+    TransactionRejected,
+)
+from . import format as fmt
+from . import params as p
+from .errors import EXECUTION_REVERTED, INVALID_PARAMS, LIMIT_EXCEEDED, SERVER_ERROR, InvalidParams, RpcError
+from .filters import Filter, FilterRegistry, LogCriteria
+
+if TYPE_CHECKING:
+    from ..service import Node
+
+CLIENT_VERSION = "pamchain/0.1.0/py-evm-0.12.1b1/python3.11"
+ACCOUNT_NOT_ALLOWED = -32007  # in the -32000 family; "permission denied" as Besu reports permissioning
+Method = Callable[[list[Any]], Awaitable[Any]]
+
+
+class RpcApi:
+    """Binds method names to implementations over one ``Node``."""
+
+    def __init__(self, node: Node, *, enable_debug: bool = False, enable_admin: bool = False) -> None:
+        self.node = node
+        self.filters = FilterRegistry()
+        self.methods: dict[str, Method] = {}
+        for name in dir(self):
+            if name.startswith(("eth_", "net_", "web3_", "clique_", "txpool_")):
+                self.methods[name] = getattr(self, name)
+            elif name.startswith("debug_") and enable_debug:
+                self.methods[name] = getattr(self, name)
+            elif name.startswith("admin_") and enable_admin:
+                self.methods[name] = getattr(self, name)
+
+    @property
+    def chain(self) -> Any:
+        return self.node.chain
+
+    async def _on_chain(self, fn: Callable[[], Any]) -> Any:
+        return await self.node.on_chain(fn)
+
+    # --------------------------------------------------------------------------------------- resolution
+    def _header(self, ref: p.BlockRef) -> Any:
+        """Header for a state query; raises RpcError like geth when the block does not exist."""
+        chain = self.chain
+        if ref.hash is not None:
+            try:
+                header = chain.header_by_hash(ref.hash)
+            except NotFound:
+                raise RpcError(SERVER_ERROR, "header for hash not found") from None
+            if ref.require_canonical and not chain.is_canonical(header):
+                raise RpcError(SERVER_ERROR, "hash is not currently canonical")
+            return header
+        if ref.tag == "earliest":
+            return chain.header_by_number(0)
+        if ref.tag is not None:
+            return chain.head  # pending/safe/finalized: a sealed Clique block on one validator is final
+        try:
+            return chain.header_by_number(ref.number)
+        except NotFound:
+            raise RpcError(SERVER_ERROR, "header not found") from None
+
+    def _header_or_none(self, ref: p.BlockRef) -> Any:
+        try:
+            return self._header(ref)
+        except RpcError:
+            return None
+
+    def _number(self, ref: p.BlockRef) -> int:
+        if ref.tag == "earliest":
+            return 0
+        if ref.tag is not None:
+            return int(self.chain.head.block_number)
+        if ref.hash is not None:
+            return int(self._header(ref).block_number)
+        assert ref.number is not None
+        return ref.number
+
+    # --------------------------------------------------------------------------------------------- misc
+    async def web3_clientVersion(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return CLIENT_VERSION
+
+    async def web3_sha3(self, params: list[Any]) -> Any:
+        (payload,) = p.expect(params, 1, 1)
+        return fmt.d(keccak(p.data(payload, "argument 0")))
+
+    async def net_version(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return str(self.node.genesis.chain_id)
+
+    async def net_listening(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return True
+
+    async def net_peerCount(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return "0x0"
+
+    async def eth_chainId(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return fmt.q(self.node.genesis.chain_id)
+
+    async def eth_syncing(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return False
+
+    async def eth_accounts(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return []  # the node holds no user keys: clients sign locally
+
+    async def eth_blockNumber(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return fmt.q(self.chain.head.block_number)
+
+    # ------------------------------------------------------------------------------------------- fees
+    async def eth_gasPrice(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        base = await self._on_chain(self.chain.base_fee_next)
+        return fmt.q((base or 0) + self.node.suggested_tip)
+
+    async def eth_maxPriorityFeePerGas(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return fmt.q(self.node.suggested_tip)
+
+    async def eth_blobBaseFee(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return fmt.q(await self._on_chain(lambda: self.chain.blob_base_fee(self.chain.head)))
+
+    async def eth_feeHistory(self, params: list[Any]) -> Any:
+        count_raw, newest_raw, percentiles = p.expect(params, 2, 3)
+        if isinstance(count_raw, int) and not isinstance(count_raw, bool):
+            count = count_raw
+        else:
+            count = p.quantity(count_raw, "argument 0")
+        newest = p.block_ref(newest_raw, "argument 1", allow_hash=False)
+        if percentiles is not None:
+            if not isinstance(percentiles, list) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in percentiles
+            ):
+                raise InvalidParams("invalid argument 2: expected a list of numbers")
+            if any(x < 0 or x > 100 for x in percentiles) or percentiles != sorted(percentiles):
+                raise InvalidParams(f"invalid reward percentile: {percentiles}")
+        count = min(count, 1024)
+
+        def run() -> Any:
+            last = min(self._number(newest), self.chain.head.block_number)
+            first = max(0, last - count + 1)
+            if count == 0:
+                return {"oldestBlock": "0x0", "baseFeePerGas": [], "gasUsedRatio": []}
+            base_fees, ratios, rewards, blob_fees, blob_ratios = [], [], [], [], []
+            header = None
+            for n in range(first, last + 1):
+                header = self.chain.header_by_number(n)
+                base_fees.append(fmt.q(getattr(header, "base_fee_per_gas", 0) or 0))
+                ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0)
+                blob_fee = self.chain.header_blob_base_fee(header)
+                if blob_fee is not None:
+                    blob_fees.append(fmt.q(blob_fee))
+                    limit = self.chain.blob_limits(header) or 1
+                    blob_ratios.append(header.blob_gas_used / limit)
+                if percentiles:
+                    rewards.append(self._rewards(header, percentiles))
+            assert header is not None
+            base_fees.append(fmt.q(self._next_base_fee(header)))
+            out: dict[str, Any] = {"oldestBlock": fmt.q(first)}
+            if percentiles:
+                out["reward"] = rewards
+            if blob_fees:
+                blob_fees.append(fmt.q(self.chain.blob_base_fee(header)))
+                out["baseFeePerBlobGas"] = blob_fees
+                out["blobGasUsedRatio"] = blob_ratios
+            out["baseFeePerGas"] = base_fees
+            out["gasUsedRatio"] = ratios
+            return out
+
+        return await self._on_chain(run)
+
+    def _next_base_fee(self, header: Any) -> int:
+        chain = self.chain
+        vm_class = chain.vm_class_for(header.block_number + 1, header.timestamp + 1)
+        child = vm_class.create_header_from_parent(header, timestamp=header.timestamp + 1)
+        return getattr(child, "base_fee_per_gas", 0) or 0
+
+    def _rewards(self, header: Any, percentiles: list[float]) -> list[str]:
+        receipts = self.chain.block_receipts(header)
+        if not receipts:
+            return ["0x0" for _ in percentiles]
+        base = getattr(header, "base_fee_per_gas", 0) or 0
+        tips = sorted((r.effective_gas_price - base, r.gas_used) for r in receipts)
+        out = []
+        total = header.gas_used
+        for pct in percentiles:
+            threshold = total * pct / 100
+            acc = 0
+            chosen = tips[-1][0]
+            for tip, used in tips:
+                acc += used
+                if acc >= threshold:
+                    chosen = tip
+                    break
+            out.append(fmt.q(max(chosen, 0)))
+        return out
+
+    # ------------------------------------------------------------------------------------------- state
+    async def eth_getBalance(self, params: list[Any]) -> Any:
+        who, ref = p.expect(params, 1, 2)
+        address = p.address(who, "argument 0")
+        block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
+        return await self._on_chain(lambda: fmt.q(self.chain.balance(address, self._header(block))))
+
+    async def eth_getCode(self, params: list[Any]) -> Any:
+        who, ref = p.expect(params, 1, 2)
+        address = p.address(who, "argument 0")
+        block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
+        return await self._on_chain(lambda: fmt.d(self.chain.code(address, self._header(block))))
+
+    async def eth_getStorageAt(self, params: list[Any]) -> Any:
+        who, slot_raw, ref = p.expect(params, 2, 3)
+        address = p.address(who, "argument 0")
+        slot = _storage_key(slot_raw)
+        block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 2")
+        return await self._on_chain(lambda: fmt.h256(self.chain.storage_at(address, slot, self._header(block))))
+
+    async def eth_getTransactionCount(self, params: list[Any]) -> Any:
+        who, ref = p.expect(params, 1, 2)
+        address = p.address(who, "argument 0")
+        block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
+
+        def run() -> Any:
+            nonce = self.chain.nonce(address, self._header(block))
+            if block.tag == "pending":
+                nonce = self.node.core.pool.next_nonce(address, nonce)
+            return fmt.q(nonce)
+
+        return await self._on_chain(run)
+
+    async def eth_getProof(self, params: list[Any]) -> Any:
+        who, slots_raw, ref = p.expect(params, 3, 3)
+        address = p.address(who, "argument 0")
+        if not isinstance(slots_raw, list):
+            raise InvalidParams("invalid argument 1: expected a list of storage keys")
+        slots = [_storage_key(s) for s in slots_raw]
+        block = p.block_ref_or_hash(ref, "argument 2")
+
+        def run() -> Any:
+            proof = self.chain.account_proof(address, slots, self._header(block))
+            return {
+                "address": fmt.d(proof["address"]),
+                "accountProof": [fmt.d(n) for n in proof["accountProof"]],
+                "balance": fmt.q(proof["balance"]),
+                "codeHash": fmt.d(proof["codeHash"]),
+                "nonce": fmt.q(proof["nonce"]),
+                "storageHash": fmt.d(proof["storageHash"]),
+                "storageProof": [
+                    {"key": fmt.h256(s["key"]) if False else _slot_json(slots_raw[i]), "value": fmt.q(s["value"]),
+                     "proof": [fmt.d(n) for n in s["proof"]]}
+                    for i, s in enumerate(proof["storageProof"])
+                ],
+            }
+
+        return await self._on_chain(run)
+
+    # -------------------------------------------------------------------------------------- execution
+    async def eth_call(self, params: list[Any]) -> Any:
+        tx, ref, *_overrides = p.expect(params, 1, 4)
+        request = p.call_request(tx, "argument 0")
+        block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
+        return await self._on_chain(lambda: fmt.d(_execute(lambda: self.chain.call(request, self._header(block)))))
+
+    async def eth_estimateGas(self, params: list[Any]) -> Any:
+        tx, ref, *_overrides = p.expect(params, 1, 3)
+        request = p.call_request(tx, "argument 0")
+        block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
+        return await self._on_chain(
+            lambda: fmt.q(_execute(lambda: self.chain.estimate_gas(request, self._header(block))))
+        )
+
+    async def eth_sendRawTransaction(self, params: list[Any]) -> Any:
+        (raw_hex,) = p.expect(params, 1, 1)
+        raw = p.data(raw_hex, "argument 0")
+
+        def run() -> Any:
+            try:
+                return fmt.d(self.node.core.submit(raw))
+            except AccountNotAllowed as exc:
+                raise RpcError(ACCOUNT_NOT_ALLOWED, str(exc)) from exc
+            except TransactionRejected as exc:
+                raise RpcError(SERVER_ERROR, str(exc)) from exc
+
+        result = await self._on_chain(run)
+        self.filters.on_pending(bytes.fromhex(result[2:]))
+        self.node.notify_pending(bytes.fromhex(result[2:]))
+        return result
+
+    # ----------------------------------------------------------------------------------------- blocks
+    def _block_json(self, header: Any, full: bool) -> Any:
+        record = self.chain.block_record(header, full)
+        return fmt.block(record, full, () if full else self.chain.tx_hashes(header))
+
+    async def eth_getBlockByNumber(self, params: list[Any]) -> Any:
+        ref_raw, full_raw = p.expect(params, 2, 2)
+        ref = p.block_ref(ref_raw, "argument 0", allow_hash=False)
+        full = p.boolean(full_raw, "argument 1")
+
+        def run() -> Any:
+            header = self._header_or_none(ref)
+            return None if header is None else self._block_json(header, full)
+
+        return await self._on_chain(run)
+
+    async def eth_getBlockByHash(self, params: list[Any]) -> Any:
+        hash_raw, full_raw = p.expect(params, 2, 2)
+        block_hash = p.hash32(hash_raw, "argument 0")
+        full = p.boolean(full_raw, "argument 1")
+
+        def run() -> Any:
+            header = self._header_or_none(p.BlockRef(hash=block_hash))
+            return None if header is None else self._block_json(header, full)
+
+        return await self._on_chain(run)
+
+    async def eth_getBlockTransactionCountByNumber(self, params: list[Any]) -> Any:
+        (ref_raw,) = p.expect(params, 1, 1)
+        ref = p.block_ref(ref_raw, "argument 0", allow_hash=False)
+
+        def run() -> Any:
+            header = self._header_or_none(ref)
+            return None if header is None else fmt.q(self.chain.tx_count(header))
+
+        return await self._on_chain(run)
+
+    async def eth_getBlockTransactionCountByHash(self, params: list[Any]) -> Any:
+        (hash_raw,) = p.expect(params, 1, 1)
+        ref = p.BlockRef(hash=p.hash32(hash_raw, "argument 0"))
+
+        def run() -> Any:
+            header = self._header_or_none(ref)
+            return None if header is None else fmt.q(self.chain.tx_count(header))
+
+        return await self._on_chain(run)
+
+    async def eth_getUncleCountByBlockNumber(self, params: list[Any]) -> Any:
+        (ref_raw,) = p.expect(params, 1, 1)
+        ref = p.block_ref(ref_raw, "argument 0", allow_hash=False)
+        return await self._on_chain(lambda: None if self._header_or_none(ref) is None else "0x0")
+
+    async def eth_getUncleCountByBlockHash(self, params: list[Any]) -> Any:
+        (hash_raw,) = p.expect(params, 1, 1)
+        ref = p.BlockRef(hash=p.hash32(hash_raw, "argument 0"))
+        return await self._on_chain(lambda: None if self._header_or_none(ref) is None else "0x0")
+
+    async def eth_getBlockReceipts(self, params: list[Any]) -> Any:
+        (ref_raw,) = p.expect(params, 1, 1)
+        ref = p.block_ref_or_hash(ref_raw, "argument 0")
+
+        def run() -> Any:
+            header = self._header_or_none(ref)
+            if header is None:
+                return None
+            return [fmt.receipt(r) for r in self.chain.block_receipts(header)]
+
+        return await self._on_chain(run)
+
+    # ----------------------------------------------------------------------------------- transactions
+    async def eth_getTransactionByHash(self, params: list[Any]) -> Any:
+        (hash_raw,) = p.expect(params, 1, 1)
+        tx_hash = p.hash32(hash_raw, "argument 0")
+
+        def run() -> Any:
+            record = self.chain.transaction(tx_hash)
+            if record is not None:
+                return fmt.transaction(record)
+            pooled = self.node.core.pool.get(tx_hash)
+            if pooled is not None:
+                return fmt.transaction(self.chain.tx_record(pooled.evm))
+            return None
+
+        return await self._on_chain(run)
+
+    async def eth_getTransactionByBlockHashAndIndex(self, params: list[Any]) -> Any:
+        hash_raw, index_raw = p.expect(params, 2, 2)
+        ref = p.BlockRef(hash=p.hash32(hash_raw, "argument 0"))
+        index = p.quantity(index_raw, "argument 1")
+        return await self._on_chain(lambda: self._tx_at(ref, index))
+
+    async def eth_getTransactionByBlockNumberAndIndex(self, params: list[Any]) -> Any:
+        ref_raw, index_raw = p.expect(params, 2, 2)
+        ref = p.block_ref(ref_raw, "argument 0", allow_hash=False)
+        index = p.quantity(index_raw, "argument 1")
+        return await self._on_chain(lambda: self._tx_at(ref, index))
+
+    def _tx_at(self, ref: p.BlockRef, index: int) -> Any:
+        header = self._header_or_none(ref)
+        if header is None:
+            return None
+        record = self.chain.transaction_by_index(header, index)
+        return None if record is None else fmt.transaction(record)
+
+    async def eth_getTransactionReceipt(self, params: list[Any]) -> Any:
+        (hash_raw,) = p.expect(params, 1, 1)
+        tx_hash = p.hash32(hash_raw, "argument 0")
+
+        def run() -> Any:
+            record = self.chain.receipt(tx_hash)
+            return None if record is None else fmt.receipt(record)
+
+        return await self._on_chain(run)
+
+    # ------------------------------------------------------------------------------------------- logs
+    def _criteria(self, raw: Any) -> LogCriteria:
+        if not isinstance(raw, dict):
+            raise InvalidParams("invalid argument 0: expected a filter object")
+        block_hash = None
+        if raw.get("blockHash") is not None:
+            if raw.get("fromBlock") is not None or raw.get("toBlock") is not None:
+                raise InvalidParams(
+                    "invalid argument 0: cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other"
+                )
+            block_hash = p.hash32(raw["blockHash"], "argument 0.blockHash")
+
+        def bound(key: str) -> str | int:
+            value = raw.get(key)
+            if value is None:
+                return "latest"
+            ref = p.block_ref(value, f"argument 0.{key}", allow_hash=False)
+            return ref.tag if ref.tag is not None else ref.number  # type: ignore[return-value]
+
+        addresses_raw = raw.get("address")
+        if addresses_raw is None:
+            addresses: tuple[bytes, ...] = ()
+        elif isinstance(addresses_raw, list):
+            addresses = tuple(p.address(a, "argument 0.address") for a in addresses_raw)
+        else:
+            addresses = (p.address(addresses_raw, "argument 0.address"),)
+        topics_raw = raw.get("topics") or []
+        if not isinstance(topics_raw, list):
+            raise InvalidParams("invalid argument 0: topics must be a list")
+        if len(topics_raw) > 4:
+            raise InvalidParams("invalid argument 0: too many topics (max 4)")
+        topics: list[tuple[bytes, ...] | None] = []
+        for t in topics_raw:
+            if t is None:
+                topics.append(None)
+            elif isinstance(t, list):
+                topics.append(tuple(p.hash32(x, "argument 0.topics") for x in t if x is not None) or None)
+            else:
+                topics.append((p.hash32(t, "argument 0.topics"),))
+        return LogCriteria(bound("fromBlock"), bound("toBlock"), addresses, tuple(topics), block_hash)
+
+    def _resolve_bound(self, value: str | int) -> int:
+        head = int(self.chain.head.block_number)
+        if value == "earliest":
+            return 0
+        if isinstance(value, str):
+            return head
+        return value
+
+    def _query_logs(self, c: LogCriteria, first: int | None = None) -> list[Any]:
+        chain = self.chain
+        if c.block_hash is not None:
+            try:
+                chain.header_by_hash(c.block_hash)
+            except NotFound:
+                raise RpcError(SERVER_ERROR, "unknown block") from None
+            found = chain.logs(0, 0, c.addresses, c.topics, block_hash=c.block_hash)
+            return [fmt.log(x) for x in found]
+        head = int(chain.head.block_number)
+        lo = self._resolve_bound(c.first) if first is None else first
+        hi = self._resolve_bound(c.last)
+        if isinstance(c.last, int) and c.last > head:
+            if not isinstance(c.first, int) or c.first <= head:
+                hi = head
+            else:
+                raise InvalidParams("block range extends beyond current head block")
+        if lo > hi:
+            if first is not None:
+                return []
+            raise InvalidParams("invalid block range params")
+        try:
+            found = chain.logs(lo, hi, c.addresses, c.topics)
+        except TransactionRejected as exc:
+            raise RpcError(LIMIT_EXCEEDED, str(exc)) from exc
+        return [fmt.log(x) for x in found]
+
+    async def eth_getLogs(self, params: list[Any]) -> Any:
+        (raw,) = p.expect(params, 1, 1)
+        criteria = self._criteria(raw)
+        return await self._on_chain(lambda: self._query_logs(criteria))
+
+    async def eth_newFilter(self, params: list[Any]) -> Any:
+        (raw,) = p.expect(params, 1, 1)
+        criteria = self._criteria(raw)
+        start = self._resolve_bound(criteria.first) if criteria.first != "latest" else self.chain.head.block_number + 1
+        return self.filters.install(Filter("logs", criteria, next_block=int(start)))
+
+    async def eth_newBlockFilter(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return self.filters.install(Filter("block"))
+
+    async def eth_newPendingTransactionFilter(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 1)
+        return self.filters.install(Filter("pending"))
+
+    def _filter(self, params: list[Any]) -> tuple[str, Filter]:
+        (fid,) = p.expect(params, 1, 1)
+        if not isinstance(fid, str):
+            raise InvalidParams("invalid argument 0: filter id must be a string")
+        flt = self.filters.get(fid)
+        if flt is None:
+            raise RpcError(SERVER_ERROR, "filter not found")
+        return fid, flt
+
+    async def eth_getFilterChanges(self, params: list[Any]) -> Any:
+        _fid, flt = self._filter(params)
+        if flt.kind in ("block", "pending"):
+            out, flt.queue = flt.queue, []
+            return [fmt.d(h) for h in out]
+        assert flt.criteria is not None
+
+        def run() -> Any:
+            head = int(self.chain.head.block_number)
+            if flt.next_block > head:
+                return []
+            logs = self._query_logs(flt.criteria, first=flt.next_block)  # type: ignore[arg-type]
+            flt.next_block = head + 1
+            return logs
+
+        return await self._on_chain(run)
+
+    async def eth_getFilterLogs(self, params: list[Any]) -> Any:
+        _fid, flt = self._filter(params)
+        if flt.kind != "logs" or flt.criteria is None:
+            raise RpcError(SERVER_ERROR, "filter not found")
+        criteria = flt.criteria
+        return await self._on_chain(lambda: self._query_logs(criteria))
+
+    async def eth_uninstallFilter(self, params: list[Any]) -> Any:
+        (fid,) = p.expect(params, 1, 1)
+        if not isinstance(fid, str):
+            raise InvalidParams("invalid argument 0: filter id must be a string")
+        return self.filters.uninstall(fid)
+
+    # ----------------------------------------------------------------------------------- clique, txpool
+    async def clique_getSigners(self, params: list[Any]) -> Any:
+        (ref_raw,) = p.expect(params, 0, 1)
+        ref = p.block_ref_or_hash(ref_raw if ref_raw is not None else "latest", "argument 0")
+        return await self._on_chain(lambda: [fmt.d(s) for s in self.chain.signers(self._header(ref))])
+
+    async def clique_getSignersAtHash(self, params: list[Any]) -> Any:
+        (hash_raw,) = p.expect(params, 1, 1)
+        ref = p.BlockRef(hash=p.hash32(hash_raw, "argument 0"))
+        return await self._on_chain(lambda: [fmt.d(s) for s in self.chain.signers(self._header(ref))])
+
+    async def txpool_status(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+
+        def run() -> Any:
+            pending, queued = self.node.core.pool.split(self.node.core.view())
+            return {
+                "pending": fmt.q(sum(len(v) for v in pending.values())),
+                "queued": fmt.q(sum(len(v) for v in queued.values())),
+            }
+
+        return await self._on_chain(run)
+
+    async def txpool_content(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+
+        def run() -> Any:
+            pending, queued = self.node.core.pool.split(self.node.core.view())
+
+            def group(part: dict[bytes, list[Any]]) -> dict[str, Any]:
+                return {
+                    fmt.d(sender): {str(t.nonce): fmt.transaction(self.chain.tx_record(t.evm)) for t in txs}
+                    for sender, txs in part.items()
+                }
+
+            return {"pending": group(pending), "queued": group(queued)}
+
+        return await self._on_chain(run)
+
+    # -------------------------------------------------------------------------------- debug (opt-in)
+    async def debug_getRawBlock(self, params: list[Any]) -> Any:
+        (ref_raw,) = p.expect(params, 1, 1)
+        ref = p.block_ref_or_hash(ref_raw, "argument 0")
+        return await self._on_chain(lambda: fmt.d(self.chain.encode_block(self._header(ref).block_number)))
+
+    async def debug_getRawHeader(self, params: list[Any]) -> Any:
+        (ref_raw,) = p.expect(params, 1, 1)
+        ref = p.block_ref_or_hash(ref_raw, "argument 0")
+        return await self._on_chain(lambda: fmt.d(self.chain.raw_header(self._header(ref))))
+
+    async def debug_getRawReceipts(self, params: list[Any]) -> Any:
+        (ref_raw,) = p.expect(params, 1, 1)
+        ref = p.block_ref_or_hash(ref_raw, "argument 0")
+        return await self._on_chain(lambda: [fmt.d(r) for r in self.chain.raw_receipts(self._header(ref))])
+
+    async def debug_getRawTransaction(self, params: list[Any]) -> Any:
+        (hash_raw,) = p.expect(params, 1, 1)
+        if isinstance(hash_raw, str) and not hash_raw.startswith("0x"):
+            raise InvalidParams(
+                "invalid argument 0: json: cannot unmarshal hex string without 0x prefix into Go value of type common.Hash"
+            )
+        tx_hash = p.hash32(hash_raw, "argument 0")
+
+        def run() -> Any:
+            raw = self.chain.raw_transaction(tx_hash)
+            return "0x" if raw is None else fmt.d(raw)
+
+        return await self._on_chain(run)
+
+    # -------------------------------------------------------------------------------- admin (opt-in)
+    async def admin_nodeInfo(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return {
+            "name": CLIENT_VERSION,
+            "protocols": {"eth": {"network": self.node.genesis.chain_id, "genesis": fmt.d(self.chain.genesis_hash)}},
+        }
+
+    async def admin_peers(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return []
+
+
+def _execute(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except ExecutionReverted as exc:
+        raise RpcError(EXECUTION_REVERTED, str(exc), fmt.d(exc.data)) from exc
+    except ExecutionFailed as exc:
+        raise RpcError(SERVER_ERROR, exc.reason) from exc
+
+
+def _storage_key(value: Any) -> int:
+    """geth decodes storage keys leniently (any length up to 32 bytes) but with its own -32000 errors."""
+    if not isinstance(value, str):
+        raise InvalidParams("invalid argument 1: storage key must be a hex string")
+    digits = value[2:] if value.startswith(("0x", "0X")) else value
+    if len(digits) > 64:
+        raise RpcError(SERVER_ERROR, "unable to decode storage key: hex string too long, want at most 32 bytes")
+    try:
+        return int(digits, 16) if digits else 0
+    except ValueError:
+        raise RpcError(SERVER_ERROR, "unable to decode storage key: hex string invalid") from None
+
+
+def _slot_json(raw: str) -> str:
+    return raw
+
+
+__all__ = ["INVALID_PARAMS", "RpcApi"]

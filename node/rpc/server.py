@@ -1,0 +1,271 @@
+"""HTTP and WebSocket transport for JSON-RPC 2.0 (aiohttp).
+
+Why aiohttp: it is already a dependency of web3.py (no new package), serves HTTP and WebSocket on the same
+port from one asyncio loop, enforces a request-body limit before reading, and keeps per-request overhead low
+enough that the client, not the server, is the limit (see bench/node_throughput.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from ..errors import NodeError
+from . import format as fmt
+from .errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, SERVER_ERROR, RpcError
+from .filters import LogCriteria
+from .methods import RpcApi
+
+if TYPE_CHECKING:
+    from ..service import Node
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY = 5 * 1024 * 1024  # geth's default HTTP body limit
+MAX_BATCH = 1_000
+MAX_WS_SUBSCRIPTIONS = 1_000
+
+
+def _error(id_: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        err["data"] = data
+    return {"jsonrpc": "2.0", "id": id_, "error": err}
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+class RpcServer:
+    """Dispatches decoded requests to ``RpcApi`` and owns the HTTP/WS endpoint."""
+
+    def __init__(
+        self,
+        node: Node,
+        api: RpcApi,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        cors_origin: str | None = None,
+    ) -> None:
+        self.node = node
+        self.api = api
+        self.max_body = max_body
+        self.cors_origin = cors_origin
+        self._sockets: dict[web.WebSocketResponse, dict[str, tuple[str, LogCriteria | None]]] = {}
+        self.app = web.Application(client_max_size=max_body)
+        self.app.router.add_post("/", self._http)
+        self.app.router.add_get("/", self._ws_or_info)
+        self.app.router.add_route("OPTIONS", "/", self._preflight)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+    async def start(self, host: str, port: int) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound sockets only here
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ----------------------------------------------------------------------------------------- dispatch
+    async def handle_payload(self, text: str | bytes, ws: web.WebSocketResponse | None = None) -> Any:
+        """Decoded response object (dict or list) for one request body, or None when nothing is owed."""
+        try:
+            payload = json.loads(text)
+        except (ValueError, RecursionError):
+            return _error(None, PARSE_ERROR, "parse error")
+        if isinstance(payload, list):
+            if not payload:
+                return _error(None, INVALID_REQUEST, "empty batch")
+            if len(payload) > MAX_BATCH:
+                return _error(None, INVALID_REQUEST, f"batch too large: at most {MAX_BATCH} requests")
+            responses = []
+            for item in payload:
+                response = await self._handle_one(item, ws)
+                if response is not None:
+                    responses.append(response)
+            return responses or None
+        return await self._handle_one(payload, ws)
+
+    async def _handle_one(self, req: Any, ws: web.WebSocketResponse | None) -> dict[str, Any] | None:
+        if not isinstance(req, dict):
+            return _error(None, INVALID_REQUEST, "invalid request")
+        id_ = req.get("id")
+        is_notification = "id" not in req
+        if not isinstance(id_, (str, int, float, type(None))) or isinstance(id_, bool):
+            return _error(None, INVALID_REQUEST, "invalid request id")
+        if req.get("jsonrpc") != "2.0":
+            return _error(id_, INVALID_REQUEST, "invalid request: jsonrpc must be \"2.0\"")
+        method = req.get("method")
+        if not isinstance(method, str):
+            return _error(id_, INVALID_REQUEST, "invalid request: method must be a string")
+        params = req.get("params", [])
+        if params is None:
+            params = []
+        if not isinstance(params, list):
+            result: dict[str, Any] = _error(id_, INVALID_PARAMS, "non-array args")
+            return None if is_notification else result
+        try:
+            if method in ("eth_subscribe", "eth_unsubscribe"):
+                if ws is None:
+                    raise RpcError(METHOD_NOT_FOUND, "notifications not supported")
+                value = await (self._subscribe(ws, params) if method == "eth_subscribe" else self._unsubscribe(ws, params))
+            else:
+                handler = self.api.methods.get(method)
+                if handler is None:
+                    raise RpcError(METHOD_NOT_FOUND, f"the method {method} does not exist/is not available")
+                value = await handler(params)
+            response: dict[str, Any] = {"jsonrpc": "2.0", "id": id_, "result": value}
+        except RpcError as exc:
+            response = _error(id_, exc.code, exc.message, exc.data)
+        except NodeError as exc:
+            response = _error(id_, SERVER_ERROR, str(exc))
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+            # Parameters that got past decoding but are still unusable (e.g. absurd sizes).
+            response = _error(id_, INVALID_PARAMS, f"invalid argument: {exc}"[:300])
+        except Exception:  # noqa: BLE001 - one bad request must never take the node down
+            log.exception("internal error in %s", method)
+            response = _error(id_, INTERNAL_ERROR, "internal error")
+        return None if is_notification else response
+
+    # --------------------------------------------------------------------------------------------- HTTP
+    def _cors(self, request: web.Request, response: web.StreamResponse) -> None:
+        origin = request.headers.get("Origin")
+        if self.cors_origin is not None and origin is not None and (self.cors_origin in ("*", origin)):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+
+    async def _preflight(self, request: web.Request) -> web.StreamResponse:
+        response = web.Response(status=204)
+        self._cors(request, response)
+        if "Access-Control-Allow-Origin" in response.headers:
+            response.headers["Access-Control-Allow-Methods"] = "POST, GET, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    async def _http(self, request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > self.max_body:
+            return self._json(request, _error(None, INVALID_REQUEST, "request body too large"), status=413)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._json(request, _error(None, INVALID_REQUEST, "request body too large"), status=413)
+        result = await self.handle_payload(body)
+        if result is None:
+            response = web.Response(status=200)
+            self._cors(request, response)
+            return response
+        return self._json(request, result)
+
+    def _json(self, request: web.Request, obj: Any, status: int = 200) -> web.StreamResponse:
+        response = web.Response(text=_dumps(obj), status=status, content_type="application/json")
+        self._cors(request, response)
+        return response
+
+    async def _ws_or_info(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return self._json(request, _error(None, INVALID_REQUEST, "use POST for JSON-RPC"), status=405)
+        if self.cors_origin is None and request.headers.get("Origin") not in (None, ""):
+            # Browsers always send Origin: without an allowed origin, refuse cross-site WebSocket use.
+            origin = request.headers["Origin"]
+            if not origin.startswith(("http://127.0.0.1", "http://localhost")):
+                return web.Response(status=403, text="origin not allowed")
+        ws = web.WebSocketResponse(max_msg_size=self.max_body, heartbeat=30)
+        await ws.prepare(request)
+        self._sockets[ws] = {}
+        try:
+            async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    result = await self.handle_payload(msg.data, ws)
+                    if result is not None:
+                        await ws.send_str(_dumps(result))
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._sockets.pop(ws, None)
+        return ws
+
+    # ------------------------------------------------------------------------------------ subscriptions
+    async def _subscribe(self, ws: web.WebSocketResponse, params: list[Any]) -> str:
+        if not params or not isinstance(params[0], str):
+            raise RpcError(INVALID_PARAMS, "invalid argument 0: expected a subscription name")
+        kind = params[0]
+        subs = self._sockets[ws]
+        if len(subs) >= MAX_WS_SUBSCRIPTIONS:
+            raise RpcError(SERVER_ERROR, "too many subscriptions")
+        criteria = None
+        if kind == "logs":
+            criteria = self.api._criteria(params[1] if len(params) > 1 and params[1] is not None else {})
+        elif kind not in ("newHeads", "newPendingTransactions"):
+            raise RpcError(INVALID_PARAMS, f"no \"{kind}\" subscription in eth namespace")
+        sub_id = "0x" + secrets.token_hex(16)
+        subs[sub_id] = (kind, criteria)
+        return sub_id
+
+    async def _unsubscribe(self, ws: web.WebSocketResponse, params: list[Any]) -> bool:
+        if not params or not isinstance(params[0], str):
+            raise RpcError(INVALID_PARAMS, "invalid argument 0: expected a subscription id")
+        return self._sockets[ws].pop(params[0], None) is not None
+
+    async def publish_block(self, number: int, block_hash: bytes) -> None:
+        """Push ``newHeads`` and ``logs`` notifications for a new canonical block."""
+        self.api.filters.on_block(block_hash)
+        wanted = [(ws, sid, kind, c) for ws, subs in self._sockets.items() for sid, (kind, c) in subs.items()]
+        if not wanted:
+            return
+        chain = self.node.chain
+
+        def collect() -> tuple[Any, list[Any]]:
+            header = chain.header_by_hash(block_hash)
+            head_json = fmt.header(chain.header_record(header))
+            logs = [x for r in chain.block_receipts(header) for x in r.logs] if header.bloom else []
+            return head_json, logs
+
+        head_json, logs = await self.node.on_chain(collect)
+        for ws, sid, kind, criteria in wanted:
+            if kind == "newHeads":
+                await self._notify(ws, sid, head_json)
+            elif kind == "logs" and criteria is not None:
+                for entry in logs:
+                    if criteria.addresses and entry.address not in criteria.addresses:
+                        continue
+                    if not all(
+                        not alts or (pos < len(entry.topics) and entry.topics[pos] in alts)
+                        for pos, alts in enumerate(criteria.topics)
+                    ):
+                        continue
+                    await self._notify(ws, sid, fmt.log(entry))
+
+    async def publish_pending(self, tx_hash: bytes) -> None:
+        for ws, subs in list(self._sockets.items()):
+            for sid, (kind, _c) in list(subs.items()):
+                if kind == "newPendingTransactions":
+                    await self._notify(ws, sid, fmt.d(tx_hash))
+
+    async def _notify(self, ws: web.WebSocketResponse, sid: str, result: Any) -> None:
+        if ws.closed:
+            return
+        message = {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": sid, "result": result}}
+        try:
+            await ws.send_str(_dumps(message))
+        except (ConnectionError, RuntimeError):
+            pass
+
+
+Handler = Callable[[list[Any]], Awaitable[Any]]

@@ -1,0 +1,417 @@
+"""The node as a running service: startup -> block production loop + RPC -> shutdown.
+
+Threads: one asyncio loop (HTTP/WebSocket, producer timing) and one *chain thread* that runs every py-evm
+and SQLite operation in order. Funnelling all chain work through that single thread is what makes the
+layers below lock-free and guarantees that readers only ever see committed blocks.
+
+``run_node`` starts a node in-process on a free port (for the SDK, oracle and devnet tests);
+``serve`` runs one in the foreground for the CLI with graceful shutdown on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .chain import Chain
+from .chainfile import export_chain, import_chain
+from .core import NodeCore, Signer
+from .errors import NodeError, StorageError
+from .genesis import Genesis, load_genesis
+from .records import SealedBlock
+from .rpc.methods import RpcApi
+from .rpc.server import DEFAULT_MAX_BODY, RpcServer
+from .storage import open_store
+from .txpool import PoolLimits, TxPool
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+SEAL_MODES = ("on-demand", "period", "none")
+GENESIS_FILE = "genesis.json"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything about a node run that is not the genesis or the key."""
+
+    datadir: Path | None = None  # None: throwaway in-memory store
+    rpc_host: str = "127.0.0.1"
+    rpc_port: int = 0  # 0: pick a free port
+    seal_mode: str = "on-demand"  # "on-demand" | "period" | "none" (never seal: import/serve only)
+    period: int | None = None  # seconds; None: the genesis' clique.period, or 1 if that is 0
+    allow_empty: bool = False  # seal empty blocks every period when idle
+    cors_origin: str | None = None
+    enable_debug: bool = False
+    enable_admin: bool = False
+    max_body: int = DEFAULT_MAX_BODY
+    seal_check: bool = True  # False: import foreign chains without verifying Clique seals
+    suggested_tip: int = 1_000_000  # wei; eth_maxPriorityFeePerGas on an uncongested private chain
+    pool_limits: PoolLimits = field(default_factory=PoolLimits)
+
+    def __post_init__(self) -> None:
+        if self.seal_mode not in SEAL_MODES:
+            raise NodeError(f"seal mode must be one of {', '.join(SEAL_MODES)}, not {self.seal_mode!r}")
+
+
+class Node:
+    """A running node; create, then ``await start()`` on the loop that will serve it."""
+
+    def __init__(self, genesis: Genesis, signer_key: bytes | None, config: NodeConfig) -> None:
+        self.genesis = genesis
+        self.config = config
+        self.signer = Signer.from_private_key(signer_key) if signer_key is not None else None
+        if config.seal_mode != "none":
+            if self.signer is None:
+                raise NodeError("sealing needs a signer key (or run with seal mode 'none')")
+            if genesis.clique is None:
+                raise NodeError("this genesis has no Clique section: the node can only import, not seal")
+            if self.signer.address not in genesis.signers:
+                # Votes could add signers later; today pamchain never votes, so this is a misconfiguration.
+                log.warning("0x%s is not a genesis signer", self.signer.address.hex())
+        clique_period = genesis.clique.period if genesis.clique else 0
+        self.period = config.period if config.period is not None else (clique_period or 1)
+        self.suggested_tip = config.suggested_tip
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pamchain-chain")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._work = asyncio.Event()
+        self._stopping = False
+        self._producer: asyncio.Task[None] | None = None
+        self.chain: Chain
+        self.core: NodeCore
+        self.rpc: RpcServer
+        self.sealed_count = 0
+
+    # ------------------------------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._work = asyncio.Event()
+
+        def open_chain() -> None:
+            store = open_store(self.config.datadir)
+            try:
+                self.chain = Chain(self.genesis, store, seal_check=self.config.seal_check)
+            except BaseException:
+                store.close()
+                raise
+
+        await self.on_chain(open_chain)
+        self.core = NodeCore(self.chain, TxPool(self.config.pool_limits), self.signer)
+        self.core.on_pending = self._wake_from_chain_thread
+        api = RpcApi(self, enable_debug=self.config.enable_debug, enable_admin=self.config.enable_admin)
+        self.rpc = RpcServer(self, api, max_body=self.config.max_body, cors_origin=self.config.cors_origin)
+        await self.rpc.start(self.config.rpc_host, self.config.rpc_port)
+        if self.config.seal_mode != "none":
+            self._producer = asyncio.create_task(self._produce(), name="pamchain-producer")
+        log.info(
+            "node up: chain id %s, head #%s, rpc %s, sealing %s",
+            self.genesis.chain_id, self.chain.head.block_number, self.url, self.config.seal_mode,
+        )
+
+    async def stop(self) -> None:
+        """Drain: stop producing (an in-flight seal completes and commits), close RPC, close the store."""
+        self._stopping = True
+        self._work.set()
+        if self._producer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._producer
+        if hasattr(self, "rpc"):
+            await self.rpc.stop()
+        if hasattr(self, "chain"):
+            await self.on_chain(self.chain.store.close)
+        self._executor.shutdown(wait=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.rpc_host}:{self.rpc.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.config.rpc_host}:{self.rpc.port}"
+
+    async def on_chain(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` on the chain thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn)
+
+    # -------------------------------------------------------------------------------------- production
+    def _wake_from_chain_thread(self) -> None:
+        if self._loop is not None and self.config.seal_mode == "on-demand":
+            self._loop.call_soon_threadsafe(self._work.set)
+
+    def notify_pending(self, tx_hash: bytes) -> None:
+        if hasattr(self, "rpc"):
+            asyncio.get_running_loop().create_task(self.rpc.publish_pending(tx_hash))
+
+    async def seal_now(self, allow_empty: bool = True) -> SealedBlock | None:
+        sealed = await self.on_chain(lambda: self.core.seal(allow_empty=allow_empty))
+        if sealed is not None:
+            await self._published(sealed)
+        return sealed
+
+    async def _published(self, sealed: SealedBlock) -> None:
+        self.sealed_count += 1
+        log.debug("sealed #%s with %s txs", sealed.number, len(sealed.tx_hashes))
+        try:
+            await self.rpc.publish_block(sealed.number, sealed.hash)
+        except Exception:  # noqa: BLE001 - a subscriber problem must not stop block production
+            log.exception("publishing block %s failed", sealed.number)
+
+    async def _produce(self) -> None:
+        while not self._stopping:
+            try:
+                if self.config.seal_mode == "on-demand":
+                    await self._produce_on_demand()
+                else:
+                    await self._produce_periodic()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - log and keep producing; the failed block left no trace
+                log.exception("sealing failed")
+                await asyncio.sleep(0.5)
+
+    async def _produce_on_demand(self) -> None:
+        timeout = self.period if self.config.allow_empty else None
+        try:
+            await asyncio.wait_for(self._work.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._work.clear()
+        if self._stopping:
+            return
+        sealed = await self.on_chain(lambda: self.core.seal(allow_empty=self.config.allow_empty))
+        if sealed is not None:
+            await self._published(sealed)
+        if await self.on_chain(self.core.has_work):
+            if sealed is None:
+                await asyncio.sleep(0.25)  # ahead of the clock (burst); let time catch up
+            self._work.set()
+
+    async def _produce_periodic(self) -> None:
+        head_ts = self.chain.head.timestamp
+        target = head_ts + self.period
+        delay = target - time.time()
+        if delay > 0:
+            try:
+                await asyncio.wait_for(self._wait_stop(), delay)
+            except TimeoutError:
+                pass
+        if self._stopping:
+            return
+        ts = max(target, int(time.time()))
+        sealed = await self.on_chain(lambda: self.core.seal(allow_empty=self.config.allow_empty, timestamp=ts))
+        if sealed is not None:
+            await self._published(sealed)
+        else:
+            await asyncio.sleep(min(self.period, 1) / 4)  # nothing to seal: look again soon
+
+    async def _wait_stop(self) -> None:
+        while not self._stopping:
+            await self._work.wait()
+            self._work.clear()
+
+
+def _as_genesis(genesis: Genesis | Mapping[str, Any] | str | Path) -> Genesis:
+    return genesis if isinstance(genesis, Genesis) else load_genesis(genesis)
+
+
+def _as_key(key: Any) -> bytes | None:
+    if key is None:
+        return None
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, str):
+        return bytes.fromhex(key[2:] if key.startswith("0x") else key)
+    if hasattr(key, "to_bytes"):  # eth_keys.PrivateKey
+        return bytes(key.to_bytes())
+    if hasattr(key, "key"):  # eth_account LocalAccount
+        return bytes(key.key)
+    raise NodeError(f"unsupported signer key type {type(key).__name__}")
+
+
+class NodeHandle:
+    """An in-process node running on a background thread (see ``run_node``)."""
+
+    def __init__(self, node: Node, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+        self.node = node
+        self._loop = loop
+        self._thread = thread
+
+    @property
+    def url(self) -> str:
+        return self.node.url
+
+    @property
+    def ws_url(self) -> str:
+        return self.node.ws_url
+
+    @property
+    def port(self) -> int:
+        return self.node.rpc.port
+
+    @property
+    def chain_id(self) -> int:
+        return self.node.genesis.chain_id
+
+    @property
+    def signer_address(self) -> str | None:
+        return None if self.node.signer is None else "0x" + self.node.signer.address.hex()
+
+    def run(self, coro_fn: Callable[[], Any], timeout: float | None = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro_fn(), self._loop).result(timeout)
+
+    def seal(self, allow_empty: bool = True) -> SealedBlock | None:
+        """Seal a block now (tests: deterministic block boundaries), whatever the seal mode."""
+        return self.run(lambda: self.node.seal_now(allow_empty))
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self.node.stop(), self._loop).result(60)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(60)
+
+
+@contextlib.contextmanager
+def run_node(
+    genesis: Genesis | Mapping[str, Any] | str | Path,
+    signer_key: Any = None,
+    datadir: str | Path | None = None,
+    *,
+    seal_mode: str = "on-demand",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **options: Any,
+) -> Iterator[NodeHandle]:
+    """Run a node in this process on a free loopback port; yields a handle with ``.url``.
+
+    ``genesis``: a ``Genesis``, a decoded genesis dict or a path. ``signer_key``: raw 32 bytes, hex, an
+    eth_keys ``PrivateKey`` or an eth_account ``LocalAccount`` (None with ``seal_mode="none"``).
+    ``options`` are further ``NodeConfig`` fields (``period``, ``allow_empty``, ``enable_debug``, ...).
+    """
+    config = NodeConfig(
+        datadir=Path(datadir) if datadir is not None else None,
+        rpc_host=host,
+        rpc_port=port,
+        seal_mode=seal_mode,
+        **options,
+    )
+    node = Node(_as_genesis(genesis), _as_key(signer_key), config)
+    loop = asyncio.new_event_loop()
+    ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def boot() -> None:
+            try:
+                await node.start()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                await node.stop()
+                ready.set_exception(exc)
+                return
+            ready.set_result(None)
+
+        loop.create_task(boot())
+        loop.run_forever()
+        loop.close()
+
+    thread = threading.Thread(target=main, name="pamchain-node", daemon=True)
+    thread.start()
+    try:
+        ready.result(60)
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        raise
+    handle = NodeHandle(node, loop, thread)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+# ---------------------------------------------------------------------------------------- CLI services
+def init_datadir(datadir: str | Path, genesis_path: str | Path) -> tuple[Genesis, bytes]:
+    """``node init``: validate the genesis, store a copy in the datadir and write block 0."""
+    genesis = load_genesis(genesis_path)
+    target = Path(datadir)
+    target.mkdir(parents=True, exist_ok=True)
+    copy = target / GENESIS_FILE
+    if copy.exists() and json.loads(copy.read_text()) != dict(genesis.raw):
+        raise StorageError(f"{copy} already holds a different genesis")
+    copy.write_text(genesis.to_json())
+    store = open_store(target)
+    try:
+        chain = Chain(genesis, store)
+        return genesis, chain.genesis_hash
+    finally:
+        store.close()
+
+
+def datadir_genesis(datadir: str | Path) -> Genesis:
+    path = Path(datadir) / GENESIS_FILE
+    if not path.exists():
+        raise StorageError(f"{datadir} is not initialised: run `pamchain node init --datadir {datadir} --genesis G`")
+    return load_genesis(path)
+
+
+def import_file(datadir: str | Path, chain_file: str | Path, seal_check: bool = True) -> tuple[int, int]:
+    """``node import``: returns (imported blocks, head number)."""
+    genesis = datadir_genesis(datadir)
+    store = open_store(datadir)
+    try:
+        chain = Chain(genesis, store, seal_check=seal_check)
+        count = import_chain(chain, chain_file)
+        return count, int(chain.head.block_number)
+    finally:
+        store.close()
+
+
+def export_file(datadir: str | Path, chain_file: str | Path, first: int = 1, last: int | None = None) -> int:
+    genesis = datadir_genesis(datadir)
+    store = open_store(datadir)
+    try:
+        chain = Chain(genesis, store, seal_check=False)
+        with open(chain_file, "wb") as sink:
+            return export_chain(chain, sink, first, last)
+    finally:
+        store.close()
+
+
+def serve(genesis: Genesis, signer_key: bytes | None, config: NodeConfig, on_ready: Callable[[Node], None] | None = None) -> None:
+    """Run a node in the foreground until SIGINT/SIGTERM: the first signal drains, a second forces exit."""
+
+    async def main() -> None:
+        node = Node(genesis, signer_key, config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        signals = {"count": 0}
+
+        def on_signal() -> None:
+            signals["count"] += 1
+            if signals["count"] > 1:
+                os._exit(130)  # second signal: the operator insists
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        await node.start()
+        if on_ready is not None:
+            on_ready(node)
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting down")
+            await node.stop()
+
+    asyncio.run(main())

@@ -1,0 +1,192 @@
+"""The transaction pool: admission rules, per-sender nonce order, fee replacement, limits and eviction.
+
+Pure bookkeeping over ``PoolTx`` records; account facts come from an ``AccountView`` (head state), so the
+rules are unit-testable without a chain. Error messages follow geth's wording, which clients match on.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .abc import AccountView
+from .records import PoolTx
+from .errors import AccountNotAllowed, TransactionRejected
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    max_tx_size: int = 128 * 1024  # geth's txMaxSize (4 slots of 32 KiB)
+    global_slots: int = 16_384
+    per_sender: int = 4_096  # high on purpose: a deployer or oracle legitimately bursts thousands
+    price_bump_percent: int = 10
+    max_nonce_gap: int = 1_024  # refuse nonces this far ahead of the account: they would only squat slots
+
+
+class TxPool:
+    """Pending (executable) and queued (nonce-gapped) transactions, keyed by sender and nonce."""
+
+    def __init__(self, limits: PoolLimits | None = None) -> None:
+        self.limits = limits or PoolLimits()
+        self._by_hash: dict[bytes, PoolTx] = {}
+        self._by_sender: dict[bytes, dict[int, PoolTx]] = {}
+        self._arrival = itertools.count()
+        self._order: dict[bytes, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def __contains__(self, tx_hash: object) -> bool:
+        return tx_hash in self._by_hash
+
+    def get(self, tx_hash: bytes) -> PoolTx | None:
+        return self._by_hash.get(tx_hash)
+
+    # ------------------------------------------------------------------------------------------- admission
+    def add(self, tx: PoolTx, view: AccountView) -> bytes | None:
+        """Admit ``tx`` or raise ``TransactionRejected``. Returns the hash of a replaced tx, if any."""
+        limits = self.limits
+        if tx.hash in self._by_hash:
+            raise TransactionRejected("already known", tx.hash)
+        if tx.size > limits.max_tx_size and tx.type != 3:
+            raise TransactionRejected(f"oversized data: transaction size {tx.size}, limit {limits.max_tx_size}", tx.hash)
+        if tx.gas > view.block_gas_limit:
+            raise TransactionRejected("exceeds block gas limit", tx.hash)
+        if tx.tip_cap > tx.fee_cap:
+            raise TransactionRejected("max priority fee per gas higher than max fee per gas", tx.hash)
+        if not view.is_allowed(tx.sender):
+            raise AccountNotAllowed(tx.sender, tx.hash)
+        state_nonce = view.nonce(tx.sender)
+        if tx.nonce < state_nonce:
+            raise TransactionRejected(f"nonce too low: next nonce {state_nonce}, tx nonce {tx.nonce}", tx.hash)
+        if tx.nonce > state_nonce + limits.max_nonce_gap:
+            raise TransactionRejected(
+                f"nonce too high: next nonce {state_nonce}, tx nonce {tx.nonce} (gap limit {limits.max_nonce_gap})",
+                tx.hash,
+            )
+        queue = self._by_sender.get(tx.sender, {})
+        old = queue.get(tx.nonce)
+        if old is not None:
+            bump = 100 + limits.price_bump_percent
+            if tx.fee_cap * 100 < old.fee_cap * bump or tx.tip_cap * 100 < old.tip_cap * bump:
+                raise TransactionRejected("replacement transaction underpriced", tx.hash)
+        # The sender must afford this transaction after every cheaper-nonce one it already has queued.
+        balance = view.balance(tx.sender)
+        committed = sum(p.cost for n, p in queue.items() if n < tx.nonce)
+        if committed + tx.cost > balance:
+            raise TransactionRejected(
+                f"insufficient funds for gas * price + value: balance {balance}, "
+                f"tx cost {tx.cost}, overshot {committed + tx.cost - balance}",
+                tx.hash,
+            )
+        if old is None:
+            if len(queue) >= limits.per_sender:
+                raise TransactionRejected("txpool is full for this account", tx.hash)
+            if len(self._by_hash) >= limits.global_slots:
+                self._evict_for(tx)
+        if old is not None:
+            self._drop(old)
+        self._insert(tx)
+        return old.hash if old is not None else None
+
+    def _insert(self, tx: PoolTx) -> None:
+        self._by_hash[tx.hash] = tx
+        self._by_sender.setdefault(tx.sender, {})[tx.nonce] = tx
+        self._order[tx.hash] = next(self._arrival)
+
+    def _drop(self, tx: PoolTx) -> None:
+        self._by_hash.pop(tx.hash, None)
+        self._order.pop(tx.hash, None)
+        queue = self._by_sender.get(tx.sender)
+        if queue is not None:
+            if queue.get(tx.nonce) is tx:
+                del queue[tx.nonce]
+            if not queue:
+                del self._by_sender[tx.sender]
+
+    def _evict_for(self, incoming: PoolTx) -> None:
+        """Make room by dropping the cheapest highest-nonce transaction of another sender.
+
+        Only a sender's last transaction is a candidate, so eviction never opens a nonce gap.
+        """
+        tails = [q[max(q)] for s, q in self._by_sender.items() if s != incoming.sender and q]
+        if not tails:
+            raise TransactionRejected("txpool is full", incoming.hash)
+        victim = min(tails, key=lambda p: (p.fee_cap, -self._order[p.hash]))
+        if victim.fee_cap >= incoming.fee_cap:
+            raise TransactionRejected("txpool is full", incoming.hash)
+        self._drop(victim)
+
+    # ---------------------------------------------------------------------------------------- selection
+    def executable(self, view: AccountView, max_gas: int | None = None, max_count: int | None = None) -> list[PoolTx]:
+        """Transactions ready for the next block: per sender in nonce order from the account's nonce,
+        across senders by highest tip first (arrival order breaks ties), like geth's price-and-nonce set."""
+        heads: list[tuple[int, int, bytes, int]] = []
+        for sender, queue in self._by_sender.items():
+            nonce = view.nonce(sender)
+            first = queue.get(nonce)
+            if first is not None:
+                heads.append((-first.tip_cap, self._order[first.hash], sender, nonce))
+        heapq.heapify(heads)
+        chosen: list[PoolTx] = []
+        gas = 0
+        while heads:
+            _tip, _order, sender, nonce = heapq.heappop(heads)
+            tx = self._by_sender[sender][nonce]
+            if max_gas is not None and gas + tx.gas > max_gas:
+                continue  # this sender's chain stops here; others may still fit
+            chosen.append(tx)
+            gas += tx.gas
+            if max_count is not None and len(chosen) >= max_count:
+                break
+            nxt = self._by_sender[sender].get(nonce + 1)
+            if nxt is not None:
+                heapq.heappush(heads, (-nxt.tip_cap, self._order[nxt.hash], sender, nonce + 1))
+        return chosen
+
+    def has_executable(self, view: AccountView) -> bool:
+        return any(view.nonce(s) in q for s, q in self._by_sender.items())
+
+    def next_nonce(self, sender: bytes, state_nonce: int) -> int:
+        """The nonce a client should use next (``eth_getTransactionCount(..., "pending")``)."""
+        queue = self._by_sender.get(sender, {})
+        nonce = state_nonce
+        while nonce in queue:
+            nonce += 1
+        return nonce
+
+    # ---------------------------------------------------------------------------------------- upkeep
+    def remove(self, hashes: Iterable[bytes]) -> None:
+        for h in hashes:
+            tx = self._by_hash.get(h)
+            if tx is not None:
+                self._drop(tx)
+
+    def prune(self, view: AccountView, senders: Iterable[bytes] | None = None) -> list[bytes]:
+        """After a new head: drop transactions whose nonce is now used (included or replaced on chain)."""
+        dropped: list[bytes] = []
+        for sender in list(senders if senders is not None else self._by_sender):
+            queue = self._by_sender.get(sender)
+            if not queue:
+                continue
+            nonce = view.nonce(sender)
+            for n in [n for n in queue if n < nonce]:
+                dropped.append(queue[n].hash)
+                self._drop(queue[n])
+        return dropped
+
+    def split(self, view: AccountView) -> tuple[dict[bytes, list[PoolTx]], dict[bytes, list[PoolTx]]]:
+        """(pending, queued) per sender, for ``txpool_status`` / ``txpool_content``."""
+        pending: dict[bytes, list[PoolTx]] = {}
+        queued: dict[bytes, list[PoolTx]] = {}
+        for sender, queue in self._by_sender.items():
+            nonce = view.nonce(sender)
+            for n in sorted(queue):
+                if n == nonce:
+                    pending.setdefault(sender, []).append(queue[n])
+                    nonce += 1
+                else:
+                    queued.setdefault(sender, []).append(queue[n])
+        return pending, queued

@@ -1,0 +1,142 @@
+"""``pamchain node ...``: init a datadir, write a genesis, run the node, import/export chains (thin; logic in node/)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def node() -> None:
+    """Run and manage a pamchain validator node."""
+
+
+@node.command()
+@click.option("--datadir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--genesis", "genesis_path", required=True, type=click.Path(exists=True, dir_okay=False))
+def init(datadir: Path, genesis_path: str) -> None:
+    """Validate GENESIS, copy it into DATADIR and write block 0."""
+    from pamchain.node.service import init_datadir
+
+    genesis, block_hash = init_datadir(datadir, genesis_path)
+    click.echo(f"initialised {datadir}: chain id {genesis.chain_id}, genesis 0x{block_hash.hex()}")
+
+
+@node.command()
+@click.option("--signer", "signers", multiple=True, required=True, help="Clique signer address (repeatable).")
+@click.option("--chain-id", required=True, type=int)
+@click.option("--alloc", "allocs", multiple=True, help="ADDR=WEI funded at genesis (repeatable).")
+@click.option("--period", default=1, show_default=True, type=int, help="Clique block period in seconds.")
+@click.option("--epoch", default=30000, show_default=True, type=int)
+@click.option("--gas-limit", default=30_000_000, show_default=True, type=int)
+@click.option("--allow", "allowlist", multiple=True, help="Allowlisted sender (default: signers + funded accounts).")
+@click.option("--permission-contract", default=None, help="Address whose is_account_allowed(address) decides.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def genesis(
+    signers: tuple[str, ...],
+    chain_id: int,
+    allocs: tuple[str, ...],
+    period: int,
+    epoch: int,
+    gas_limit: int,
+    allowlist: tuple[str, ...],
+    permission_contract: str | None,
+    output: Path,
+) -> None:
+    """Write a geth-format genesis.json for a new network."""
+    import json
+
+    from pamchain.node.genesis import make_genesis
+
+    alloc: dict[str, int] = {}
+    for item in allocs:
+        addr, sep, wei = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected ADDR=WEI, got {item!r}", param_hint="--alloc")
+        try:
+            alloc[addr] = int(wei, 0)
+        except ValueError:
+            raise click.BadParameter(f"not an amount: {wei!r}", param_hint="--alloc") from None
+    doc = make_genesis(
+        list(signers), chain_id, alloc, period=period, epoch=epoch, gas_limit=gas_limit,
+        allowlist=list(allowlist) if allowlist else None, permission_contract=permission_contract,
+    )
+    output.write_text(json.dumps(doc, indent=2) + "\n")
+    click.echo(f"wrote {output}")
+
+
+@node.command()
+@click.option("--datadir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--keystore", type=click.Path(exists=True, dir_okay=False), help="Signer keystore (v3 JSON).")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--rpc-host", default="127.0.0.1", show_default=True)
+@click.option("--rpc-port", default=8545, show_default=True, type=int)
+@click.option("--period", default=None, type=int, help="Block period in seconds (default: genesis clique.period).")
+@click.option("--seal-on-demand", is_flag=True, help="Seal as soon as transactions are pending.")
+@click.option("--no-seal", is_flag=True, help="Do not seal (serve an imported chain read-only).")
+@click.option("--allow-empty", is_flag=True, help="Seal empty blocks when idle.")
+@click.option("--cors-origin", default=None, help="Allow this browser origin (CORS is off by default).")
+@click.option("--rpc-debug", is_flag=True, help="Enable the debug_* namespace.")
+@click.option("--rpc-admin", is_flag=True, help="Enable the admin_* namespace.")
+@click.option("--no-seal-check", is_flag=True, help="Accept blocks without verifying Clique seals (foreign chains).")
+@click.option("-v", "--verbose", count=True)
+def run(
+    datadir: Path,
+    keystore: str | None,
+    password_file: str | None,
+    rpc_host: str,
+    rpc_port: int,
+    period: int | None,
+    seal_on_demand: bool,
+    no_seal: bool,
+    allow_empty: bool,
+    cors_origin: str | None,
+    rpc_debug: bool,
+    rpc_admin: bool,
+    no_seal_check: bool,
+    verbose: int,
+) -> None:
+    """Run the node until SIGINT/SIGTERM."""
+    from pamchain.node.keys import load_keystore, read_password
+    from pamchain.node.service import NodeConfig, datadir_genesis, serve
+
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    genesis = datadir_genesis(datadir)
+    key = None
+    if keystore is not None:
+        password = read_password(password_file, prompt=lambda: click.prompt("keystore password", hide_input=True))
+        key = load_keystore(keystore, password)
+    mode = "none" if no_seal or keystore is None else ("on-demand" if seal_on_demand else "period")
+    config = NodeConfig(
+        datadir=datadir, rpc_host=rpc_host, rpc_port=rpc_port, seal_mode=mode, period=period,
+        allow_empty=allow_empty, cors_origin=cors_origin, enable_debug=rpc_debug, enable_admin=rpc_admin,
+        seal_check=not no_seal_check,
+    )
+    serve(genesis, key, config, on_ready=lambda n: click.echo(f"listening on {n.url} (chain id {genesis.chain_id})", err=True))
+
+
+@node.command("import")
+@click.option("--datadir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-seal-check", is_flag=True, help="Skip Clique seal checks (chains from other networks).")
+@click.argument("chain_file", type=click.Path(exists=True, dir_okay=False))
+def import_(datadir: Path, no_seal_check: bool, chain_file: str) -> None:
+    """Import an RLP chain file (geth import format)."""
+    from pamchain.node.service import import_file
+
+    count, head = import_file(datadir, chain_file, seal_check=not no_seal_check)
+    click.echo(f"imported {count} blocks; head #{head}")
+
+
+@node.command("export")
+@click.option("--datadir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--first", default=1, show_default=True, type=int)
+@click.option("--last", default=None, type=int)
+@click.argument("chain_file", type=click.Path(dir_okay=False))
+def export(datadir: Path, first: int, last: int | None, chain_file: str) -> None:
+    """Export canonical blocks as an RLP chain file (geth export format)."""
+    from pamchain.node.service import export_file
+
+    count = export_file(datadir, chain_file, first, last)
+    click.echo(f"exported {count} blocks")
