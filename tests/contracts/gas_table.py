@@ -1,0 +1,154 @@
+"""Gas of the suite's transactions, measured on eth-tester from the shipped bytecode; prints a Markdown table.
+
+Run: `python tests/contracts/gas_table.py`. Figures are whole-transaction `gasUsed` (intrinsic gas and refunds
+included) for principal `alice` holding N live grants of a 2-of-3 group policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_utils import keccak
+from pamchain.contracts import compile_suite
+from web3 import EthereumTesterProvider, Web3
+
+HOUR = 3600
+GRANT_COUNTS = (1, 4, 16)
+
+
+def h(text: str) -> bytes:
+    return keccak(text=text)
+
+
+UNLOCK_TARGET, PASSWORD_RESET_TARGET = h("pamchain:unlock"), h("pamchain:password-reset")
+DOMAIN, GROUP = h("domain:corp"), h("group:domain-admins")
+
+
+class Chain:
+    """A bootstrapped deployment on a fresh eth-tester chain."""
+
+    def __init__(self) -> None:
+        artifacts = compile_suite()["PamChain"]
+        self.tester = EthereumTester(PyEVMBackend())
+        self.w3 = Web3(EthereumTesterProvider(self.tester))
+        accounts = self.w3.eth.accounts
+        self.deployer, self.council, self.oracle = accounts[0], accounts[1:4], accounts[4]
+        self.alice, self.bob, self.carol = accounts[5:8]
+        ids = [h("alice"), h("bob"), h("carol")]
+        factory = self.w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
+        receipt = self._mine(
+            factory.constructor(list(self.council), 2, 86_400).transact({"from": self.deployer})
+        )
+        self.deploy_gas = receipt["gasUsed"]
+        self.pam = self.w3.eth.contract(address=receipt["contractAddress"], abi=artifacts["abi"])
+        self.send("set_oracle", DOMAIN, self.oracle, h("x25519"), sender=self.deployer)
+        for device, directory_id in zip((self.alice, self.bob, self.carol), ids, strict=True):
+            self.send("enrol", device, directory_id, DOMAIN, sender=self.deployer)
+        for target in (UNLOCK_TARGET, PASSWORD_RESET_TARGET):
+            self.send(
+                "set_policy", target, DOMAIN, 1, 0, HOUR, False, True, 0, 0, ids[1:], sender=self.deployer
+            )
+        self.set_policy_gas = self.send(
+            "set_policy",
+            GROUP,
+            DOMAIN,
+            2,
+            8 * HOUR,
+            HOUR,
+            False,
+            True,
+            1,
+            HOUR,
+            ids[1:],
+            sender=self.deployer,
+        )
+        self.send("end_bootstrap", sender=self.deployer)
+
+    def _mine(self, tx_hash: Any) -> Any:
+        return self.w3.eth.wait_for_transaction_receipt(tx_hash)
+
+    def send(self, fn: str, *args: Any, sender: str) -> int:
+        """Send `fn(*args)`; return its gasUsed."""
+        return int(self._mine(getattr(self.pam.functions, fn)(*args).transact({"from": sender}))["gasUsed"])
+
+    def request_count(self) -> int:
+        return int(self.pam.functions.request_count().call())
+
+    def grant(self) -> tuple[int, int]:
+        """A live grant for alice; returns (request id, gas of the activating approval)."""
+        self.send("request_elevation", GROUP, HOUR, h("why"), h("CHG-1"), False, sender=self.alice)
+        request_id = self.request_count()
+        self.send("approve", request_id, sender=self.bob)
+        return request_id, self.send("approve", request_id, sender=self.carol)
+
+
+def measure() -> dict[str, dict[int, int]]:
+    """Rows of operation -> {N: gas}; N-independent rows are keyed 0."""
+    rows: dict[str, dict[int, int]] = {}
+
+    def put(name: str, n: int, gas: int) -> None:
+        rows.setdefault(name, {})[n] = gas
+
+    base = Chain()
+    put("deploy PamChain", 0, base.deploy_gas)
+    put("set_policy (2 approvers, bootstrap)", 0, base.set_policy_gas)
+    put("request_unlock", 0, base.send("request_unlock", sender=base.alice))
+    put("approve (final: unlock APPROVED)", 0, base.send("approve", base.request_count(), sender=base.bob))
+    put(
+        "post_receipt (UNLOCK, APPLIED)",
+        0,
+        base.send("post_receipt", base.request_count(), 1, 1, h("d"), h("dc1"), sender=base.oracle),
+    )
+    put("request_password_reset", 0, base.send("request_password_reset", h("payload"), sender=base.alice))
+    put(
+        "request_elevation",
+        0,
+        base.send("request_elevation", GROUP, HOUR, h("w"), h("t"), False, sender=base.alice),
+    )
+    put("approve (not final)", 0, base.send("approve", base.request_count(), sender=base.bob))
+    put(
+        "request_elevation (break-glass, alarm)",
+        0,
+        base.send("request_elevation", GROUP, HOUR, h("w"), h("t"), True, sender=base.alice),
+    )
+    data = base.pam.encode_abi("set_threshold", args=[3])
+    put("propose", 0, base.send("propose", data, sender=base.council[0]))
+    put(
+        "approve_proposal (executes set_threshold)",
+        0,
+        base.send("approve_proposal", 1, sender=base.council[1]),
+    )
+
+    for n in GRANT_COUNTS:
+        chain = Chain()
+        ids = [chain.grant()[0] for _ in range(n - 1)]
+        last, gas = chain.grant()
+        ids.append(last)
+        put("approve (final: grant ACTIVE, N-th live grant)", n, gas)
+        put(
+            "post_receipt (ADD_MEMBER)",
+            n,
+            chain.send("post_receipt", last, 2, 1, h("d"), h("dc1"), sender=chain.oracle),
+        )
+        put("revoke (first of N live grants)", n, chain.send("revoke", ids[0], sender=chain.alice))
+        ids[0], _ = chain.grant()
+        put("suspend (ends N live grants)", n, chain.send("suspend", h("alice"), sender=chain.council[0]))
+    return rows
+
+
+def table(rows: dict[str, dict[int, int]]) -> str:
+    """Two Markdown tables: operations whose cost does not depend on N, then those that do."""
+    flat = ["| operation | gas |", "|---|---:|"]
+    scaled = ["| operation | " + " | ".join(f"N = {n}" for n in GRANT_COUNTS) + " |"]
+    scaled.append("|---|" + "---:|" * len(GRANT_COUNTS))
+    for name, by_n in rows.items():
+        if 0 in by_n:
+            flat.append(f"| {name} | {by_n[0]:,} |")
+        else:
+            scaled.append(f"| {name} | " + " | ".join(f"{by_n[n]:,}" for n in GRANT_COUNTS) + " |")
+    return "\n".join(flat) + "\n\n" + "\n".join(scaled)
+
+
+if __name__ == "__main__":
+    print(table(measure()))
