@@ -428,7 +428,9 @@ class Chain:
             raise ExecutionFailed("gas required exceeds allowance")
         if top.is_error:
             _raise_for_computation(top)
-        used = top.get_gas_used()
+        # Execution gas plus intrinsic gas, before refunds: an upper bound of what the receipt would show
+        # and usually enough on its own (geth tries this first too).
+        used = min(cap, self._spoof(request, header, state, cap).intrinsic_gas + top.get_gas_used())
         first = attempt(used)
         if first is not None and not first.is_error:
             return used

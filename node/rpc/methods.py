@@ -267,7 +267,7 @@ class RpcApi:
                 "nonce": fmt.q(proof["nonce"]),
                 "storageHash": fmt.d(proof["storageHash"]),
                 "storageProof": [
-                    {"key": fmt.h256(s["key"]) if False else _slot_json(slots_raw[i]), "value": fmt.q(s["value"]),
+                    {"key": _slot_json(slots_raw[i]), "value": fmt.q(s["value"]),
                      "proof": [fmt.d(n) for n in s["proof"]]}
                     for i, s in enumerate(proof["storageProof"])
                 ],
@@ -660,7 +660,11 @@ def _storage_key(value: Any) -> int:
 
 
 def _slot_json(raw: str) -> str:
-    return raw
+    """geth echoes a full 32-byte key as given and re-encodes a short one as a quantity ("0x00" -> "0x0")."""
+    digits = raw[2:] if raw.startswith(("0x", "0X")) else raw
+    if len(digits) == 64:
+        return "0x" + digits.lower()
+    return hex(int(digits or "0", 16))
 
 
 __all__ = ["INVALID_PARAMS", "RpcApi"]
