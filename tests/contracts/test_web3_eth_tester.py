@@ -1,11 +1,13 @@
 """The bytecode from compile_suite(), deployed through web3.py on eth-tester: a full elevation lifecycle."""
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed
-from pamchain.contracts import compile_suite
+from pamchain.contracts import compile_suite, source_dir
 from pamkit import A_ADD_MEMBER, A_REMOVE_MEMBER, APPLIED, DOMAIN, END_REVOKED, GROUP, HOUR, MAX_PENDING, h
 from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import ContractLogicError
@@ -108,3 +110,22 @@ def test_lifecycle__request_approve_active_revoke(chain):
     receipt = send(pam.functions.approve_proposal(proposal_id), council[1])
     assert pam.events.ProposalExecuted().process_receipt(receipt)[0].args.proposal_id == proposal_id
     assert pam.functions.council_threshold().call() == 3
+
+
+def test_compile_suite__artifacts_and_sources(pam_deployer):
+    artifacts = compile_suite()["PamChain"]
+    assert set(artifacts) == {"abi", "bytecode", "bytecode_runtime"}
+    assert compile_suite() is compile_suite()  # cached
+    assert (source_dir() / "PamChain.vy").is_file()
+    assert {p.name for p in (source_dir() / "modules").glob("*.vy")} >= {
+        "council.vy",
+        "requests.vy",
+        "grants.vy",
+    }
+    # titanoboa compiles the same sources to the same runtime code.
+    assert "0x" + pam_deployer.compiler_data.bytecode_runtime.hex() == artifacts["bytecode_runtime"]
+
+
+def test_import__needs_no_titanoboa():
+    code = "import sys, pamchain.contracts; assert 'boa' not in sys.modules and 'vyper' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
