@@ -1,0 +1,146 @@
+"""Chain backends for integration tests: pamchain's own node (in process, over HTTP) and anvil (a process).
+
+Both are plain Ethereum JSON-RPC endpoints to the SDK and the oracle: the same tests run on each, proving
+that nothing in the SDK or the oracle depends on pamchain's node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+
+from pamchain.node.genesis import contract_address, make_genesis
+from pamchain.node.service import run_node
+from pamchain.sdk.client import Deployment, PamClient, connect
+from pamchain.sdk.oracle.follower import Finality
+
+ROOT = Path(__file__).resolve().parents[2]
+ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64@1.7.1"
+ANVIL_CACHE = ROOT / ".cache" / "anvil"
+NAMES = ("deployer", "c1", "c2", "c3", "oracle", "alice", "bob", "carol")
+
+
+@dataclass
+class ChainEnv:
+    """A running chain with funded actors."""
+
+    kind: str
+    url: str
+    w3: Web3
+    accounts: dict[str, LocalAccount]
+    finality: Finality
+
+
+def test_accounts() -> dict[str, LocalAccount]:
+    return {n: Account.from_key(keccak(text=f"pamchain-test-key:{n}")) for n in NAMES}
+
+
+@contextlib.contextmanager
+def pamchain_node(tmp: Path, **options: object) -> Iterator[ChainEnv]:
+    """A single-validator pamchain node sealing on demand, with account permissioning on."""
+    accounts = test_accounts()
+    signer = Account.from_key(keccak(text="pamchain-test-signer"))
+    deployer = bytes.fromhex(accounts["deployer"].address[2:])
+    genesis = make_genesis(
+        [signer.address],
+        1337,
+        {a.address: 10**24 for a in accounts.values()},
+        allowlist=[accounts["deployer"].address],
+        permission_contract="0x" + contract_address(deployer, 0).hex(),
+    )
+    with run_node(genesis, signer.key, tmp / "node", **options) as node:  # type: ignore[arg-type]
+        yield ChainEnv("pamchain", node.url, connect(node.url), accounts, Finality())
+
+
+def anvil_binary() -> Path:
+    """anvil from npm, installed once into the repository's .cache (never a global install)."""
+    binary = ANVIL_CACHE / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+    if not binary.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is needed to install anvil for the anvil integration tests")
+        ANVIL_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(ANVIL_CACHE), ANVIL_PACKAGE],
+            check=True,
+            timeout=600,
+            env={**os.environ, "HOME": str(ANVIL_CACHE)},
+        )
+    return binary
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def anvil(tmp: Path) -> Iterator[ChainEnv]:
+    """anvil with automine, its HOME inside the test's temp dir, stopped by pid."""
+    home = tmp / "anvil-home"
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", "31337", "--silent"],
+        env={"HOME": str(home), "PATH": os.environ.get("PATH", "")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("anvil did not start") from None
+                time.sleep(0.1)
+        w3 = connect(url)
+        accounts = test_accounts()
+        for account in accounts.values():
+            w3.provider.make_request("anvil_setBalance", [account.address, hex(10**24)])  # type: ignore[arg-type]
+        # anvil's `finalized` trails the head by design; with automine every mined block is final here.
+        yield ChainEnv("anvil", url, w3, accounts, Finality(confirmations=0))
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@contextlib.contextmanager
+def chain_backend(kind: str, tmp: Path) -> Iterator[ChainEnv]:
+    if kind == "pamchain":
+        with pamchain_node(tmp) as env:
+            yield env
+    elif kind == "anvil":
+        with anvil(tmp) as env:
+            yield env
+    else:
+        raise ValueError(kind)
+
+
+def save_deployment(deployment: Deployment, path: Path) -> Path:
+    deployment.save(path)
+    return path
+
+
+__all__ = ["ChainEnv", "PamClient", "chain_backend", "free_port", "save_deployment"]

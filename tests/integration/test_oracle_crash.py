@@ -1,0 +1,134 @@
+"""The oracle as a real process, killed with SIGKILL at random points: every action applied once, every expiry
+revoked, exactly one receipt per (request, action); then SIGTERM drains and exits cleanly."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pamchain.sdk.client import Deployment
+from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
+from pamchain.sdk.keys import create_keystore
+from pamchain.sdk.model import Action
+
+from ..sdk.world import ADMINS, directory_id
+from .chains import free_port
+from .test_oracle_e2e import Suite, World, receipts_by_key, suite, world  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.integration
+KILLS = int(os.environ.get("PAMCHAIN_ORACLE_KILLS", "6"))
+
+
+def write_config(tmp: Path, suite: Suite, world: World, ldap_config: LdapConfig, health_port: int) -> Path:
+    keystore, _ = create_keystore(tmp / "keys", "oracle-pass", private_key=suite.oracle.key, iterations=2**14)
+    (tmp / "oracle.pass").write_text("oracle-pass\n")
+    (tmp / "oracle.pass").chmod(0o600)
+    Deployment(int(suite.env.w3.eth.chain_id), suite.client.address, int(suite.env.w3.eth.block_number) + 1, _abi_version(suite)).save(
+        tmp / "deployment.json"
+    )
+    accounts = "\n".join(f'"0x{directory_id(n).hex()}" = "{u.sam_account_name}"' for n, u in world.users.items())
+    config = f"""
+[chain]
+rpc_url = "{suite.env.url}"
+deployment = "deployment.json"
+poll_interval = 0.1
+
+[oracle]
+keystore = "{keystore}"
+password_file = "oracle.pass"
+domain = "corp.example"
+dc_id = "DC1"
+journal = "journal.sqlite3"
+max_attempts = 3
+retry_base = 0.05
+health_port = {health_port}
+
+[directory]
+kind = "ldap"
+url = "{ldap_config.url}"
+bind_dn = "{ldap_config.bind_dn}"
+base_dn = "{ldap_config.base_dn}"
+password_file = "{ldap_config.password_file}"
+ca_file = "{ldap_config.ca_file}"
+valid_names = {list(ldap_config.valid_names)!r}
+
+[accounts]
+{accounts}
+
+[groups]
+"0x{ADMINS.hex()}" = "{world.group.dn}"
+"""
+    path = tmp / "oracle.toml"
+    path.write_text(config.replace("'", '"'))
+    return path
+
+
+def _abi_version(suite: Suite) -> str:
+    from pamchain.sdk.client import abi_version
+
+    return abi_version(suite.client.contract.abi)
+
+
+def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pamchain.scripts.cli", "oracle", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+        cwd=config.parent,
+    )
+
+
+@pytest.mark.parametrize("suite", ["pamchain"], indirect=True)
+def test_oracle_killed_at_random_points__each_action_once(
+    suite: Suite, world: World, ldap_directory: LdapDirectory, ldap_config: LdapConfig, tmp_path: Path
+) -> None:
+    seed = int(os.environ.get("PAMCHAIN_SEED", time.time_ns() % 10**6))
+    rng = random.Random(seed)
+    config = write_config(tmp_path, suite, world, ldap_config, free_port())
+    first_block = int(suite.env.w3.eth.block_number) + 1
+    log = tmp_path / "oracle.log"
+    expected: set[tuple[int, int]] = set()
+    grants: list[int] = []
+
+    def new_requests() -> None:
+        for name in ("alice", "bob", "carol"):
+            expected.add((suite.as_(name).request_unlock(), int(Action.UNLOCK)))
+        if rng.random() < 0.7:
+            name = rng.choice(["bob", "carol"])
+            rid = suite.as_(name).request_elevation(ADMINS, rng.randint(3, 8), break_glass=True)
+            grants.append(rid)
+            expected.update({(rid, int(Action.ADD_MEMBER)), (rid, int(Action.REMOVE_MEMBER))})
+
+    process = start(config, log)
+    try:
+        for _ in range(KILLS):
+            new_requests()
+            time.sleep(rng.uniform(0.2, 2.5))
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            process = start(config, log)
+        deadline = time.monotonic() + 90
+        while set(receipts_by_key(suite.client, first_block)) != expected:
+            assert process.poll() is None, f"oracle died: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"seed {seed}: missing {expected - set(receipts_by_key(suite.client, first_block))}"
+            time.sleep(0.25)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0, log.read_text()[-2000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    counts = receipts_by_key(suite.client, first_block)
+    assert all(count == 1 for count in counts.values()), f"seed {seed}: duplicate receipts {counts}"
+    assert set(counts) == expected
+    for name in ("bob", "carol"):
+        assert not ldap_directory.is_member(world.group_ref, world.ref(name))
+    assert all(not suite.client.is_active(rid) for rid in grants)
+    assert "password" not in log.read_text().lower().replace("password_file", "")
