@@ -1,0 +1,153 @@
+"""Crash safety: SIGKILL the node process while it seals, restart, and find every receipt a client saw."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from eth_account.signers.local import LocalAccount
+
+from pamchain.node.keys import write_keystore
+
+from .conftest import CHAIN_ID
+
+ROUNDS = 5
+DEADLINE = 30.0  # seconds for the whole test, whatever the machine
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pamchain.node", *args], capture_output=True, text=True, timeout=60)
+
+
+class Client:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def call(self, method: str, *params: Any) -> Any:
+        reply = self.session.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10).json()
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply["result"]
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        replies = sorted(self.session.post(self.url, json=body, timeout=10).json(), key=lambda r: r["id"])
+        return [r.get("result") for r in replies]
+
+
+def _start(datadir: Path, keystore: Path, password: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pamchain.node", "run", "--datadir", str(datadir), "--keystore", str(keystore),
+         "--password-file", str(password), "--rpc-port", str(port), "--seal-on-demand"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _wait_up(client: Client, proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"node exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            client.call("eth_blockNumber")
+            return
+        except (requests.ConnectionError, RuntimeError):
+            time.sleep(0.05)
+    raise AssertionError("node did not come up")
+
+
+def test_sigkill_during_sealing_loses_nothing_a_client_saw(
+    tmp_path: Path, genesis_factory: Any, signer: LocalAccount, users: list[LocalAccount]
+) -> None:
+    started = time.monotonic()
+    datadir, genesis_file = tmp_path / "data", tmp_path / "genesis.json"
+    keystore, password = tmp_path / "signer.json", tmp_path / "password"
+    genesis_file.write_text(json.dumps(genesis_factory()))
+    password.write_text("correct horse\n")
+    write_keystore(keystore, bytes(signer.key), "correct horse", iterations=2)
+    result = _cli("init", "--datadir", str(datadir), "--genesis", str(genesis_file))
+    assert result.returncode == 0, result.stderr
+
+    rng = random.Random(7)
+    seen: dict[str, tuple[str, int]] = {}  # tx hash -> (block hash, block number) as the client saw it
+    sender = users[0]
+    nonce = 0
+    kills = 0
+    for _round in range(ROUNDS):
+        if time.monotonic() - started > DEADLINE - 8:
+            break
+        port = _free_port()
+        client = Client(f"http://127.0.0.1:{port}")
+        proc = _start(datadir, keystore, password, port)
+        try:
+            _wait_up(client, proc)
+            _check_seen(client, seen)
+            nonce = int(client.call("eth_getTransactionCount", sender.address, "latest"), 16)
+            kill_at = time.monotonic() + rng.uniform(0.3, 1.2)
+            while time.monotonic() < kill_at:
+                raws = [
+                    "0x" + sender.sign_transaction({"to": users[1].address, "value": 1, "gas": 21000, "maxFeePerGas": 10**10,
+                                                    "maxPriorityFeePerGas": 1, "nonce": nonce + i, "chainId": CHAIN_ID}).raw_transaction.hex()
+                    for i in range(10)
+                ]
+                hashes = client.batch([("eth_sendRawTransaction", [r]) for r in raws])
+                nonce += sum(1 for h in hashes if h)
+                receipts = client.batch([("eth_getTransactionReceipt", [h]) for h in hashes if h])
+                for r in receipts:
+                    if r:
+                        seen[r["transactionHash"]] = (r["blockHash"], int(r["blockNumber"], 16))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            kills += 1
+
+    # Final restart: consistent head, every receipt the client ever saw, intact parent links.
+    port = _free_port()
+    client = Client(f"http://127.0.0.1:{port}")
+    proc = _start(datadir, keystore, password, port)
+    try:
+        _wait_up(client, proc)
+        _check_seen(client, seen)
+        head = int(client.call("eth_blockNumber"), 16)
+        assert head >= max((n for _h, n in seen.values()), default=0)
+        parent = None
+        for n in range(head + 1):
+            block = client.call("eth_getBlockByNumber", hex(n), False)
+            if parent is not None:
+                assert block["parentHash"] == parent
+            parent = block["hash"]
+        assert int(client.call("eth_getBalance", users[1].address, "latest"), 16) >= 1000 * 10**18 + len(seen)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert kills >= 3 and len(seen) > 0
+    assert time.monotonic() - started < DEADLINE + 15
+
+
+def _check_seen(client: Client, seen: dict[str, tuple[str, int]]) -> None:
+    if not seen:
+        return
+    items = list(seen.items())
+    replies = client.batch([("eth_getTransactionReceipt", [h]) for h, _ in items])
+    for (tx_hash, (block_hash, number)), reply in zip(items, replies, strict=True):
+        assert reply is not None, f"receipt {tx_hash} (block {number}) lost after a crash"
+        assert reply["blockHash"] == block_hash and reply["status"] == "0x1"
