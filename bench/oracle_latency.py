@@ -1,0 +1,206 @@
+"""P2/P3: unlock end to end and expiry precision on a real Samba AD DC, pamchain's node vs anvil, one run.
+
+    .venv/bin/python -m bench.oracle_latency [--quick] [--iterations N] [--json bench/results/oracle.json]
+
+Unlock end to end: request sent → ``lockoutTime`` 0 on the DC → receipt mined, for pamchain's node sealing on
+demand, with 1 s blocks, and anvil (automine) as the peer, each with the same oracle (poll interval 50 ms).
+Expiry precision: grant expiry (chain time) → member gone from the group, with the node up and with the node
+stopped just after the grant was applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pamchain.scripts import samba_dc
+from pamchain.sdk.deployer import deploy_plan
+from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef, StaticIdMap
+from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
+from pamchain.sdk.model import Action
+from pamchain.sdk.oracle.assembly import assemble
+from pamchain.sdk.oracle.executor import Retry
+from tests.integration.chains import anvil, pamchain_node
+from tests.integration.conftest import _free_loopback_ip
+from tests.sdk.world import ADMINS, DOMAIN, directory_id, standard_plan
+
+PASSWORD = "Bench-Password-Lamp-81!"
+POLL = 0.05
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50_ms": round(1000 * statistics.median(values), 1),
+        "p99_ms": round(1000 * percentile(values, 0.99), 1),
+        "min_ms": round(1000 * min(values), 1),
+        "max_ms": round(1000 * max(values), 1),
+    }
+
+
+@contextlib.contextmanager
+def samba(tmp: Path) -> Iterator[tuple[LdapConfig, LdapDirectory, LdapDirectory]]:
+    dc = samba_dc.provision(tmp / "dc", ip=_free_loopback_ip())
+    samba_dc.start(dc, maximum_runtime=3600)
+    password_file = tmp / "bind.pass"
+    password_file.write_text(dc.admin_password)
+    password_file.chmod(0o600)
+    config = LdapConfig(
+        url=dc.ldaps_url, bind_dn=dc.admin_dn, base_dn=dc.base_dn, password_file=password_file,
+        ca_file=dc.ca_file, valid_names=(dc.fqdn,),
+    )
+    oracle_side, observer = LdapDirectory(config), LdapDirectory(config)  # observing must not queue behind the oracle
+    try:
+        yield config, oracle_side, observer
+    finally:
+        oracle_side.close()
+        observer.close()
+        samba_dc.stop(dc)
+
+
+def run_backend(name: str, env: Any, oracle_dir: LdapDirectory, observer: LdapDirectory, iterations: int,
+                tmp: Path, node: Any = None) -> dict[str, Any]:
+    client, deployment = deploy_plan(env.w3, env.accounts["deployer"], standard_plan(env.accounts))
+    tag = f"b{int(time.time() * 1000) % 10**8}"
+    users = {n: observer.create_user(f"{tag}{n[:3]}", PASSWORD) for n in ("alice", "bob", "carol")}
+    group = observer.create_group(f"{tag}adm")
+    id_map = StaticIdMap.from_hex(
+        {"0x" + directory_id(n).hex(): u.sam_account_name for n, u in users.items()}, {"0x" + ADMINS.hex(): group.dn}
+    )
+    daemon = assemble(
+        client.as_account(env.accounts["oracle"]), env.accounts["oracle"], oracle_dir, tmp / f"{name}.sqlite3",
+        domain=DOMAIN, dc_id=b"DC1".ljust(32, b"\0"), id_map=id_map, start_block=deployment.block,
+        finality=env.finality, retry=Retry(max_attempts=3, base=0.05, cap=0.2), poll_interval=POLL,
+        reconcile_interval=10**9,
+    )
+    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    alice_client, alice = client.as_account(env.accounts["alice"]), AccountRef(users["alice"].sam_account_name)
+    to_unlocked, to_receipt = [], []
+    try:
+        for _ in range(iterations):
+            for _ in range(3):
+                with contextlib.suppress(AuthenticationFailed):
+                    observer.authenticate(alice, "wrong")
+            assert observer.is_locked(alice)
+            t0 = time.perf_counter()
+            rid = alice_client.request_unlock()
+            while observer.is_locked(alice):
+                time.sleep(0.002)
+            t1 = time.perf_counter()
+            while client.receipt(rid, Action.UNLOCK) is None:
+                time.sleep(0.005)
+            t2 = time.perf_counter()
+            to_unlocked.append(t1 - t0)
+            to_receipt.append(t2 - t0)
+        result: dict[str, Any] = {"unlock_to_ad": summary(to_unlocked), "unlock_to_receipt": summary(to_receipt)}
+        result["expiry"] = expiry_precision(client, env, observer, group.ref, AccountRef(users["bob"].sam_account_name),
+                                            max(2, iterations // 2), stop_node=None)
+        if node is not None:
+            result["expiry_node_stopped"] = expiry_precision(
+                client, env, observer, group.ref, AccountRef(users["bob"].sam_account_name), 1, stop_node=node)
+        return result
+    finally:
+        daemon.stop()
+        thread.join(10)
+
+
+def expiry_precision(client: Any, env: Any, observer: LdapDirectory, group: GroupRef, bob: AccountRef,
+                     iterations: int, stop_node: Any) -> dict[str, float]:
+    """Seconds from the grant's expiry (chain time) to the member being gone from the group."""
+    bob_client = client.as_account(env.accounts["bob"])
+    lags = []
+    for _ in range(iterations):
+        rid = bob_client.request_elevation(ADMINS, 2, break_glass=True)
+        expiry = client.request(rid).expiry
+        while not observer.is_member(group, bob):
+            time.sleep(0.005)
+        if stop_node is not None:
+            stop_node.stop()
+        while observer.is_member(group, bob):
+            time.sleep(0.002)
+        lags.append(time.time() - expiry)
+    return summary(lags)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 iterations: proves the benchmark runs (CI)")
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--json", type=Path, default=Path("bench/results/oracle_latency.json"))
+    args = parser.parse_args()
+    logging.getLogger("pamchain").addHandler(logging.NullHandler())  # the daemon's warnings are expected here
+    logging.getLogger("pamchain").propagate = False
+    iterations = 3 if args.quick else args.iterations
+    results: dict[str, Any] = {"iterations": iterations, "oracle_poll_interval_s": POLL}
+    with tempfile.TemporaryDirectory(prefix="pamchain-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        with samba(tmp) as (_, oracle_dir, observer):
+            with pamchain_node(tmp / "ondemand") as env:
+                results["pamchain_on_demand"] = run_backend("ondemand", env, oracle_dir, observer, iterations, tmp)
+            with pamchain_node(tmp / "period", seal_mode="period", period=1) as env:
+                results["pamchain_1s_blocks"] = run_backend("period", env, oracle_dir, observer, iterations, tmp)
+            with anvil(tmp / "anvil") as env:
+                results["anvil_automine"] = run_backend("anvil", env, oracle_dir, observer, iterations, tmp)
+            with _node_handle(tmp / "stopped") as (env, handle):
+                results["pamchain_node_stopped"] = run_backend("stopped", env, oracle_dir, observer, 1, tmp, node=handle)
+    peer = results["anvil_automine"]["unlock_to_receipt"]["p50_ms"]
+    for key in ("pamchain_on_demand", "pamchain_1s_blocks"):
+        results[key]["unlock_to_receipt_p50_vs_anvil"] = round(results[key]["unlock_to_receipt"]["p50_ms"] / peer, 2)
+    print_table(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {args.json}")
+
+
+@contextlib.contextmanager
+def _node_handle(tmp: Path) -> Iterator[tuple[Any, Any]]:
+    """A node whose handle the benchmark can stop mid-run (expiry while the chain is unreachable)."""
+    import tests.integration.chains as chains
+
+    captured: dict[str, Any] = {}
+    original = chains.run_node
+
+    @contextlib.contextmanager
+    def capture(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with original(*args, **kwargs) as handle:
+            captured["handle"] = handle
+            yield handle
+
+    chains.run_node = capture  # type: ignore[assignment]
+    try:
+        with chains.pamchain_node(tmp) as env:
+            yield env, captured["handle"]
+    finally:
+        chains.run_node = original  # type: ignore[assignment]
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"\n{'backend':<24}{'metric':<22}{'p50 ms':>9}{'p99 ms':>9}{'min':>8}{'max':>8}{'n':>4}")
+    for backend, metrics in results.items():
+        if not isinstance(metrics, dict):
+            continue
+        for metric, s in metrics.items():
+            if isinstance(s, dict):
+                print(f"{backend:<24}{metric:<22}{s['p50_ms']:>9}{s['p99_ms']:>9}{s['min_ms']:>8}{s['max_ms']:>8}{s['n']:>4}")
+            else:
+                print(f"{backend:<24}{metric:<22}{s:>9}")
+
+
+if __name__ == "__main__":
+    main()
