@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import rlp
+from eth._utils.calculations import fake_exponential
 from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import ChainContext
 from eth.consensus.context import ConsensusContext
@@ -25,7 +26,7 @@ from eth.consensus.noproof import NoProofConsensus
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA256, EMPTY_UNCLE_HASH, GENESIS_PARENT_HASH, ZERO_HASH32
 from eth.db.account import AccountDB
 from eth.db.chain import ChainDB
-from eth.exceptions import BlockNotFound, HeaderNotFound, TransactionNotFound
+from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.vm.forks import (
     ArrowGlacierVM,
     BerlinVM,
@@ -46,7 +47,6 @@ from eth.vm.forks import (
     TangerineWhistleVM,
 )
 from eth.vm.spoof import SpoofTransaction
-from eth._utils.calculations import fake_exponential
 from eth_keys import keys
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError
@@ -321,8 +321,8 @@ class Chain:
 
     def account_proof(self, address: bytes, slots: Sequence[int], header: BlockHeaderAPI) -> dict[str, Any]:
         """EIP-1186 proof: account fields plus the trie nodes from the state root to the account/slots."""
-        from trie import HexaryTrie  # local: only eth_getProof needs it
         from eth_hash.auto import keccak
+        from trie import HexaryTrie  # local: only eth_getProof needs it
 
         state_trie = HexaryTrie(self.db, root_hash=header.state_root)
         account_key = keccak(address)
@@ -474,12 +474,12 @@ class Chain:
             if raw and raw[0] == 3:
                 raw = _strip_blob_sidecar(raw)
             tx = builder.decode(raw)
-        except Exception as exc:  # noqa: BLE001 - rlp/py-evm raise a zoo of types for malformed input
+        except Exception as exc:
             raise TransactionRejected(f"invalid transaction: {_short(exc)}") from exc
         try:
             tx.check_signature_validity()
             sender = tx.sender
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise TransactionRejected("invalid transaction: invalid sender signature") from exc
         chain_id = getattr(tx, "chain_id", None)
         if chain_id is not None and chain_id != self.genesis.chain_id:
@@ -489,7 +489,7 @@ class Chain:
             raise TransactionRejected("only replay-protected (EIP-155) transactions allowed over RPC")
         try:
             tx.validate()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise TransactionRejected(_geth_reason(str(exc))) from exc
         intrinsic = tx.intrinsic_gas
         if tx.gas < intrinsic:
@@ -665,7 +665,7 @@ class Chain:
         for tx in block.transactions:
             try:
                 sender = self._sender(tx)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise InvalidBlock(f"invalid transaction signature: {_short(exc)}", number) from exc
             if not self.is_allowed(sender, parent):
                 raise InvalidBlock(str(AccountNotAllowed(sender, tx.hash)), number)
@@ -932,10 +932,7 @@ class Chain:
                     criteria.append(
                         self.store.blocks_with([topic_key(pos, t) for t in alternatives], first, last)
                     )
-            if criteria:
-                candidates = sorted(set.intersection(*criteria))
-            else:
-                candidates = range(first, last + 1)
+            candidates = sorted(set.intersection(*criteria)) if criteria else range(first, last + 1)
             headers = (self.header_by_number(n) for n in candidates)  # type: ignore[assignment]
         found: list[LogRecord] = []
         address_set = set(addresses)
@@ -1003,7 +1000,7 @@ def _revert_reason(data: bytes) -> str | None:
             return None
     if len(data) == 36 and data[:4] == bytes.fromhex("4e487b71"):
         code = int.from_bytes(data[4:36], "big")
-        return f"assert(false)" if code == 1 else f"panic: {_PANICS.get(code, 'unknown panic code')} (0x{code:x})"
+        return "assert(false)" if code == 1 else f"panic: {_PANICS.get(code, 'unknown panic code')} (0x{code:x})"
     return None
 
 

@@ -164,7 +164,7 @@ class Node:
         log.debug("sealed #%s with %s txs", sealed.number, len(sealed.tx_hashes))
         try:
             await self.rpc.publish_block(sealed.number, sealed.hash)
-        except Exception:  # noqa: BLE001 - a subscriber problem must not stop block production
+        except Exception:
             log.exception("publishing block %s failed", sealed.number)
 
     async def _produce(self) -> None:
@@ -176,16 +176,14 @@ class Node:
                     await self._produce_periodic()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - log and keep producing; the failed block left no trace
+            except Exception:
                 log.exception("sealing failed")
                 await asyncio.sleep(0.5)
 
     async def _produce_on_demand(self) -> None:
         timeout = self.period if self.config.allow_empty else None
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._work.wait(), timeout)
-        except TimeoutError:
-            pass
         self._work.clear()
         if self._stopping:
             return
@@ -202,10 +200,8 @@ class Node:
         target = head_ts + self.period
         delay = target - time.time()
         if delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait_stop(), delay)
-            except TimeoutError:
-                pass
         if self._stopping:
             return
         ts = max(target, int(time.time()))
@@ -315,14 +311,15 @@ def run_node(
         async def boot() -> None:
             try:
                 await node.start()
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            except BaseException as exc:
                 await node.stop()
                 ready.set_exception(exc)
                 return
             ready.set_result(None)
 
-        loop.create_task(boot())
+        tasks = [loop.create_task(boot())]  # keep a reference: the loop holds tasks only weakly
         loop.run_forever()
+        tasks.clear()
         loop.close()
 
     thread = threading.Thread(target=main, name="pamchain-node", daemon=True)

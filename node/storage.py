@@ -12,6 +12,7 @@ either entirely on disk or not at all, and the head pointer never names a block 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -100,11 +101,8 @@ class SqliteStore:
         return found
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._conn.close()
 
 
 def address_key(address: bytes) -> bytes:

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .abc import AccountView
-from .records import PoolTx
 from .errors import AccountNotAllowed, TransactionRejected
+from .records import PoolTx
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,7 @@ class RpcApi:
         self.filters = FilterRegistry()
         self.methods: dict[str, Method] = {}
         for name in dir(self):
-            if name.startswith(("eth_", "net_", "web3_", "clique_", "txpool_")):
-                self.methods[name] = getattr(self, name)
-            elif name.startswith("debug_") and enable_debug:
-                self.methods[name] = getattr(self, name)
-            elif name.startswith("admin_") and enable_admin:
+            if name.startswith(("eth_", "net_", "web3_", "clique_", "txpool_")) or (name.startswith("debug_") and enable_debug) or (name.startswith("admin_") and enable_admin):
                 self.methods[name] = getattr(self, name)
 
     @property

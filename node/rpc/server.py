@@ -7,7 +7,7 @@ enough that the client, not the server, is the limit (see bench/node_throughput.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -18,7 +18,15 @@ from aiohttp import WSMsgType, web
 
 from ..errors import NodeError
 from . import format as fmt
-from .errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, SERVER_ERROR, RpcError
+from .errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    SERVER_ERROR,
+    RpcError,
+)
 from .filters import LogCriteria
 from .methods import RpcApi
 
@@ -138,7 +146,7 @@ class RpcServer:
         except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
             # Parameters that got past decoding but are still unusable (e.g. absurd sizes).
             response = _error(id_, INVALID_PARAMS, f"invalid argument: {exc}"[:300])
-        except Exception:  # noqa: BLE001 - one bad request must never take the node down
+        except Exception:
             log.exception("internal error in %s", method)
             response = _error(id_, INTERNAL_ERROR, "internal error")
         return None if is_notification else response
@@ -262,10 +270,8 @@ class RpcServer:
         if ws.closed:
             return
         message = {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": sid, "result": result}}
-        try:
+        with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_str(_dumps(message))
-        except (ConnectionError, RuntimeError):
-            pass
 
 
 Handler = Callable[[list[Any]], Awaitable[Any]]

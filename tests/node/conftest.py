@@ -9,11 +9,10 @@ import pytest
 import vyper
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import HTTPProvider, Web3
-from web3.middleware import ExtraDataToPOAMiddleware
-
 from pamchain.node import make_genesis, run_node
 from pamchain.node.service import NodeHandle
+from web3 import HTTPProvider, Web3
+from web3.middleware import ExtraDataToPOAMiddleware
 
 CHAIN_ID = 31337
 ETHER = 10**18

@@ -14,7 +14,6 @@ from eth.consensus.clique._utils import get_block_signer
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
-
 from pamchain.node import InvalidBlock, load_genesis
 from pamchain.node.chain import Chain
 from pamchain.node.consensus import seal_hash

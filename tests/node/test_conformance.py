@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from pamchain.node import load_genesis, run_node
 from pamchain.node.chain import Chain
 from pamchain.node.chainfile import import_chain

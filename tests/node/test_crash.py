@@ -15,7 +15,6 @@ from typing import Any
 
 import requests
 from eth_account.signers.local import LocalAccount
-
 from pamchain.node.keys import write_keystore
 
 from .conftest import CHAIN_ID

@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
-from web3 import Web3
-
 from pamchain.node import AccountNotAllowed, InvalidBlock, contract_address, load_genesis, run_node
 from pamchain.node.chain import Chain
 from pamchain.node.chainfile import export_chain, import_chain
 from pamchain.node.storage import open_store
+from web3 import Web3
 
 from .conftest import CHAIN_ID, make_web3
 

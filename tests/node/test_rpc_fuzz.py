@@ -10,7 +10,6 @@ import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from pamchain.node import run_node
 from pamchain.node.service import NodeHandle
 

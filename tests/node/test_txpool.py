@@ -6,7 +6,6 @@ import itertools
 from dataclasses import dataclass, field
 
 import pytest
-
 from pamchain.node import AccountNotAllowed, TransactionRejected
 from pamchain.node.records import PoolTx
 from pamchain.node.txpool import PoolLimits, TxPool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -90,7 +91,7 @@ def test_many_transactions_in_order(w3: Web3, users: list[LocalAccount], contrac
     numbers = [r.blockNumber for r in receipts]
     assert numbers == sorted(numbers)
     timestamps = [w3.eth.get_block(n).timestamp for n in range(1, w3.eth.block_number + 1)]
-    assert all(b > a for a, b in zip(timestamps, timestamps[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(timestamps))
 
 
 def test_filters(w3: Web3, users: list[LocalAccount], contract_artifact: dict[str, Any]) -> None:
