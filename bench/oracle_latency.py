@@ -29,6 +29,7 @@ from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 from pamchain.sdk.model import Action
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.executor import Retry
+
 from tests.integration.chains import anvil, pamchain_node
 from tests.integration.conftest import _free_loopback_ip
 from tests.sdk.world import ADMINS, DOMAIN, directory_id, standard_plan
@@ -61,10 +62,17 @@ def samba(tmp: Path) -> Iterator[tuple[LdapConfig, LdapDirectory, LdapDirectory]
     password_file.write_text(dc.admin_password)
     password_file.chmod(0o600)
     config = LdapConfig(
-        url=dc.ldaps_url, bind_dn=dc.admin_dn, base_dn=dc.base_dn, password_file=password_file,
-        ca_file=dc.ca_file, valid_names=(dc.fqdn,),
+        url=dc.ldaps_url,
+        bind_dn=dc.admin_dn,
+        base_dn=dc.base_dn,
+        password_file=password_file,
+        ca_file=dc.ca_file,
+        valid_names=(dc.fqdn,),
     )
-    oracle_side, observer = LdapDirectory(config), LdapDirectory(config)  # observing must not queue behind the oracle
+    oracle_side, observer = (
+        LdapDirectory(config),
+        LdapDirectory(config),
+    )  # observing must not queue behind the oracle
     try:
         yield config, oracle_side, observer
     finally:
@@ -73,24 +81,43 @@ def samba(tmp: Path) -> Iterator[tuple[LdapConfig, LdapDirectory, LdapDirectory]
         samba_dc.stop(dc)
 
 
-def run_backend(name: str, env: Any, oracle_dir: LdapDirectory, observer: LdapDirectory, iterations: int,
-                tmp: Path, node: Any = None) -> dict[str, Any]:
+def run_backend(
+    name: str,
+    env: Any,
+    oracle_dir: LdapDirectory,
+    observer: LdapDirectory,
+    iterations: int,
+    tmp: Path,
+    node: Any = None,
+) -> dict[str, Any]:
     client, deployment = deploy_plan(env.w3, env.accounts["deployer"], standard_plan(env.accounts))
     tag = f"b{int(time.time() * 1000) % 10**8}"
     users = {n: observer.create_user(f"{tag}{n[:3]}", PASSWORD) for n in ("alice", "bob", "carol")}
     group = observer.create_group(f"{tag}adm")
     id_map = StaticIdMap.from_hex(
-        {"0x" + directory_id(n).hex(): u.sam_account_name for n, u in users.items()}, {"0x" + ADMINS.hex(): group.dn}
+        {"0x" + directory_id(n).hex(): u.sam_account_name for n, u in users.items()},
+        {"0x" + ADMINS.hex(): group.dn},
     )
     daemon = assemble(
-        client.as_account(env.accounts["oracle"]), env.accounts["oracle"], oracle_dir, tmp / f"{name}.sqlite3",
-        domain=DOMAIN, dc_id=b"DC1".ljust(32, b"\0"), id_map=id_map, start_block=deployment.block,
-        finality=env.finality, retry=Retry(max_attempts=3, base=0.05, cap=0.2), poll_interval=POLL,
+        client.as_account(env.accounts["oracle"]),
+        env.accounts["oracle"],
+        oracle_dir,
+        tmp / f"{name}.sqlite3",
+        domain=DOMAIN,
+        dc_id=b"DC1".ljust(32, b"\0"),
+        id_map=id_map,
+        start_block=deployment.block,
+        finality=env.finality,
+        retry=Retry(max_attempts=3, base=0.05, cap=0.2),
+        poll_interval=POLL,
         reconcile_interval=10**9,
     )
     thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
     thread.start()
-    alice_client, alice = client.as_account(env.accounts["alice"]), AccountRef(users["alice"].sam_account_name)
+    alice_client, alice = (
+        client.as_account(env.accounts["alice"]),
+        AccountRef(users["alice"].sam_account_name),
+    )
     to_unlocked, to_receipt = [], []
     try:
         for _ in range(iterations):
@@ -108,20 +135,38 @@ def run_backend(name: str, env: Any, oracle_dir: LdapDirectory, observer: LdapDi
             t2 = time.perf_counter()
             to_unlocked.append(t1 - t0)
             to_receipt.append(t2 - t0)
-        result: dict[str, Any] = {"unlock_to_ad": summary(to_unlocked), "unlock_to_receipt": summary(to_receipt)}
-        result["expiry"] = expiry_precision(client, env, observer, group.ref, AccountRef(users["bob"].sam_account_name),
-                                            max(2, iterations // 2), stop_node=None)
+        result: dict[str, Any] = {
+            "unlock_to_ad": summary(to_unlocked),
+            "unlock_to_receipt": summary(to_receipt),
+        }
+        result["expiry"] = expiry_precision(
+            client,
+            env,
+            observer,
+            group.ref,
+            AccountRef(users["bob"].sam_account_name),
+            max(2, iterations // 2),
+            stop_node=None,
+        )
         if node is not None:
             result["expiry_node_stopped"] = expiry_precision(
-                client, env, observer, group.ref, AccountRef(users["bob"].sam_account_name), 1, stop_node=node)
+                client, env, observer, group.ref, AccountRef(users["bob"].sam_account_name), 1, stop_node=node
+            )
         return result
     finally:
         daemon.stop()
         thread.join(10)
 
 
-def expiry_precision(client: Any, env: Any, observer: LdapDirectory, group: GroupRef, bob: AccountRef,
-                     iterations: int, stop_node: Any) -> dict[str, float]:
+def expiry_precision(
+    client: Any,
+    env: Any,
+    observer: LdapDirectory,
+    group: GroupRef,
+    bob: AccountRef,
+    iterations: int,
+    stop_node: Any,
+) -> dict[str, float]:
     """Seconds from the grant's expiry (chain time) to the member being gone from the group."""
     bob_client = client.as_account(env.accounts["bob"])
     lags = []
@@ -139,7 +184,9 @@ def expiry_precision(client: Any, env: Any, observer: LdapDirectory, group: Grou
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="3 iterations: proves the benchmark runs (CI)")
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--json", type=Path, default=Path("bench/results/oracle_latency.json"))
@@ -152,16 +199,24 @@ def main() -> None:
         tmp = Path(tmp_name)
         with samba(tmp) as (_, oracle_dir, observer):
             with pamchain_node(tmp / "ondemand") as env:
-                results["pamchain_on_demand"] = run_backend("ondemand", env, oracle_dir, observer, iterations, tmp)
+                results["pamchain_on_demand"] = run_backend(
+                    "ondemand", env, oracle_dir, observer, iterations, tmp
+                )
             with pamchain_node(tmp / "period", seal_mode="period", period=1) as env:
-                results["pamchain_1s_blocks"] = run_backend("period", env, oracle_dir, observer, iterations, tmp)
+                results["pamchain_1s_blocks"] = run_backend(
+                    "period", env, oracle_dir, observer, iterations, tmp
+                )
             with anvil(tmp / "anvil") as env:
                 results["anvil_automine"] = run_backend("anvil", env, oracle_dir, observer, iterations, tmp)
             with _node_handle(tmp / "stopped") as (env, handle):
-                results["pamchain_node_stopped"] = run_backend("stopped", env, oracle_dir, observer, 1, tmp, node=handle)
+                results["pamchain_node_stopped"] = run_backend(
+                    "stopped", env, oracle_dir, observer, 1, tmp, node=handle
+                )
     peer = results["anvil_automine"]["unlock_to_receipt"]["p50_ms"]
     for key in ("pamchain_on_demand", "pamchain_1s_blocks"):
-        results[key]["unlock_to_receipt_p50_vs_anvil"] = round(results[key]["unlock_to_receipt"]["p50_ms"] / peer, 2)
+        results[key]["unlock_to_receipt_p50_vs_anvil"] = round(
+            results[key]["unlock_to_receipt"]["p50_ms"] / peer, 2
+        )
     print_table(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
@@ -197,7 +252,9 @@ def print_table(results: dict[str, Any]) -> None:
             continue
         for metric, s in metrics.items():
             if isinstance(s, dict):
-                print(f"{backend:<24}{metric:<22}{s['p50_ms']:>9}{s['p99_ms']:>9}{s['min_ms']:>8}{s['max_ms']:>8}{s['n']:>4}")
+                print(
+                    f"{backend:<24}{metric:<22}{s['p50_ms']:>9}{s['p99_ms']:>9}{s['min_ms']:>8}{s['max_ms']:>8}{s['n']:>4}"
+                )
             else:
                 print(f"{backend:<24}{metric:<22}{s:>9}")
 

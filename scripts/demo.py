@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import tempfile
@@ -12,8 +13,6 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from web3 import EthereumTesterProvider, Web3
-
 from pamchain.sdk.client import PamClient
 from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec, deploy_plan
 from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef, StaticIdMap, pseudonymous_id
@@ -24,6 +23,7 @@ from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.follower import Finality
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from pamchain.sdk.sealed import public_key, seal_password
+from web3 import EthereumTesterProvider, Web3
 
 DOMAIN = b"corp.example".ljust(32, b"\x00")
 DC1 = b"DC1".ljust(32, b"\x00")
@@ -85,8 +85,12 @@ def run_demo(*, grant_seconds: int = 120, echo: Callable[[str], None] = print) -
         principals=[PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in PEOPLE],
         policies=[
             PolicySpec(UNLOCK_TARGET, DOMAIN, self_service=True, approvals_required=0, max_pending=600),
-            PolicySpec(PASSWORD_RESET_TARGET, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=1),
-            PolicySpec(ADMINS, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=2, max_duration=3600),
+            PolicySpec(
+                PASSWORD_RESET_TARGET, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=1
+            ),
+            PolicySpec(
+                ADMINS, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=2, max_duration=3600
+            ),
         ],
     )
     client, deployment = deploy_plan(w3, accounts["deployer"], plan)
@@ -103,7 +107,9 @@ def run_demo(*, grant_seconds: int = 120, echo: Callable[[str], None] = print) -
                 Path(tmp) / "journal.sqlite3",
                 domain=DOMAIN,
                 dc_id=DC1,
-                id_map=StaticIdMap.from_hex({"0x" + ids[n].hex(): n for n in PEOPLE}, {"0x" + ADMINS.hex(): ADMINS_DN}),
+                id_map=StaticIdMap.from_hex(
+                    {"0x" + ids[n].hex(): n for n in PEOPLE}, {"0x" + ADMINS.hex(): ADMINS_DN}
+                ),
                 start_block=deployment.block,
                 payload_store_url=served.url,
                 pseudonym_key=PSEUDONYM_KEY,
@@ -125,10 +131,8 @@ def run_demo(*, grant_seconds: int = 120, echo: Callable[[str], None] = print) -
 
             echo("\n-- alice mistypes her password three times and is locked out")
             for _ in range(3):
-                try:
+                with contextlib.suppress(AuthenticationFailed):
                     directory.authenticate(AccountRef("alice"), "hunter2")
-                except AuthenticationFailed:
-                    pass
             echo(f"   locked in AD: {directory.is_locked(AccountRef('alice'))}")
             alice.request_unlock()
             show("unlock: self-service request, oracle applies it and posts its receipt")
@@ -143,8 +147,10 @@ def run_demo(*, grant_seconds: int = 120, echo: Callable[[str], None] = print) -
 
             _travel(w3, grant_seconds)
             show(f"{grant_seconds} s later: the grant expires; the oracle removes alice without being asked")
-            echo(f"   alice in Domain Admins: {directory.is_member(admins, AccountRef('alice'))}; "
-                 f"grant active on chain: {client.is_active(rid)}")
+            echo(
+                f"   alice in Domain Admins: {directory.is_member(admins, AccountRef('alice'))}; "
+                f"grant active on chain: {client.is_active(rid)}"
+            )
             client.as_account(accounts["carol"]).end_expired(rid)
             show("anyone may mark the expired grant ended, for the record (nothing depends on it)")
 

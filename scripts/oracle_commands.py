@@ -16,8 +16,16 @@ def oracle() -> None:
 
 
 @oracle.command()
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Oracle TOML file.")
-@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True)
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Oracle TOML file.",
+)
+@click.option(
+    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True
+)
 def run(config_path: Path, log_level: str) -> None:
     """Follow the chain and apply final decisions to AD until SIGINT/SIGTERM (a second signal exits at once)."""
     from pamchain.sdk.keys import read_passphrase
@@ -35,12 +43,14 @@ def run(config_path: Path, log_level: str) -> None:
 
 
 @oracle.command()
-@click.option("--url", default="http://127.0.0.1:9464", show_default=True, help="The daemon's health endpoint.")
+@click.option(
+    "--url", default="http://127.0.0.1:9464", show_default=True, help="The daemon's health endpoint."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON.")
 def status(url: str, as_json: bool) -> None:
     """Show a running oracle's health: checkpoint, final head, queued actions."""
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/healthz", timeout=5) as response:  # noqa: S310 (loopback URL from the operator)
+        with urllib.request.urlopen(f"{url.rstrip('/')}/healthz", timeout=5) as response:
             state = json.load(response)
     except urllib.error.HTTPError as exc:
         state = json.load(exc)

@@ -46,8 +46,15 @@ def action_for(event: Event) -> DirectoryAction | None:
         return None  # an approved elevation acts through GrantActivated
     if isinstance(event, GrantActivated):
         return DirectoryAction(
-            event.request_id, Action.ADD_MEMBER, event.subject, event.target, event.domain, expiry=event.expiry
+            event.request_id,
+            Action.ADD_MEMBER,
+            event.subject,
+            event.target,
+            event.domain,
+            expiry=event.expiry,
         )
     if isinstance(event, GrantEnded):
-        return DirectoryAction(event.request_id, Action.REMOVE_MEMBER, event.subject, event.target, event.domain)
+        return DirectoryAction(
+            event.request_id, Action.REMOVE_MEMBER, event.subject, event.target, event.domain
+        )
     return None

@@ -7,14 +7,15 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import FilterParams
 
-from .errors import ConfigError, SdkError, Timeout, revert_from_message  # noqa: F401 (re-exported)
+from .errors import ConfigError, SdkError, Timeout, revert_from_message
 from .events import Event, EventDecoder
 from .model import (
     ZERO32,
@@ -61,7 +62,12 @@ class Deployment:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             entry = data["contracts"][DEPLOYABLE]
-            return cls(int(data["chain_id"]), to_checksum_address(entry["address"]), int(entry["block"]), str(data["abi_version"]))
+            return cls(
+                int(data["chain_id"]),
+                to_checksum_address(entry["address"]),
+                int(entry["block"]),
+                str(data["abi_version"]),
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is not a pamchain deployment file") from exc
 
@@ -105,9 +111,13 @@ def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
 class PamClient:
     """One account's handle on one pamchain deployment."""
 
-    def __init__(self, w3: Web3, address: str, account: LocalAccount | None = None, *, abi: Any = None) -> None:
+    def __init__(
+        self, w3: Web3, address: str, account: LocalAccount | None = None, *, abi: Any = None
+    ) -> None:
         self.w3 = w3
-        self.contract = w3.eth.contract(address=to_checksum_address(address), abi=abi or suite_artifacts()["abi"])
+        self.contract = w3.eth.contract(
+            address=to_checksum_address(address), abi=abi or suite_artifacts()["abi"]
+        )
         self.decoder = EventDecoder(self.contract)
         self.account = account
         self._sender = Sender(w3, account) if account is not None else None
@@ -127,23 +137,31 @@ class PamClient:
         artifacts = suite_artifacts()
         factory = w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
         sender = Sender(w3, account)
-        data = factory.constructor([to_checksum_address(a) for a in council], threshold, proposal_ttl).data_in_transaction
+        data = factory.constructor(
+            [to_checksum_address(a) for a in council], threshold, proposal_ttl
+        ).data_in_transaction
         sent = sender.send({"data": data})
         address = sent.receipt["contractAddress"]
-        deployment = Deployment(sender.chain_id(), address, int(sent.receipt["blockNumber"]), abi_version(artifacts["abi"]))
+        deployment = Deployment(
+            sender.chain_id(), address, int(sent.receipt["blockNumber"]), abi_version(artifacts["abi"])
+        )
         client = cls(w3, address, account, abi=artifacts["abi"])
         client._sender = sender
         return client, deployment
 
     @classmethod
-    def from_deployment(cls, w3: Web3, deployment: Deployment, account: LocalAccount | None = None) -> PamClient:
+    def from_deployment(
+        cls, w3: Web3, deployment: Deployment, account: LocalAccount | None = None
+    ) -> PamClient:
         abi = suite_artifacts()["abi"]
         if abi_version(abi) != deployment.abi_version:
             raise ConfigError(
                 f"deployment speaks ABI {deployment.abi_version}, this SDK speaks {abi_version(abi)}: upgrade one of them"
             )
         if int(w3.eth.chain_id) != deployment.chain_id:
-            raise ConfigError(f"node is chain {w3.eth.chain_id}, the deployment is on chain {deployment.chain_id}")
+            raise ConfigError(
+                f"node is chain {w3.eth.chain_id}, the deployment is on chain {deployment.chain_id}"
+            )
         return cls(w3, deployment.address, account, abi=abi)
 
     def as_account(self, account: LocalAccount) -> PamClient:
@@ -172,7 +190,12 @@ class PamClient:
         data = getattr(self.contract.functions, fn)(*args)._encode_transaction_data()
         sent = self._sender.send({"to": self.contract.address, "data": data})
         receipt = sent.receipt
-        return TxResult(sent.tx_hash, int(receipt["blockNumber"]), int(receipt["gasUsed"]), tuple(self.decoder.decode_all(receipt["logs"])))
+        return TxResult(
+            sent.tx_hash,
+            int(receipt["blockNumber"]),
+            int(receipt["gasUsed"]),
+            tuple(self.decoder.decode_all(receipt["logs"])),
+        )
 
     # -- requests ----------------------------------------------------------------------------------------
 
@@ -193,7 +216,14 @@ class PamClient:
     ) -> int:
         """Ask for membership of ``target`` for ``duration`` seconds; only the justification's hash goes on chain."""
         justification_hash = keccak(text=justification) if justification else ZERO32
-        result = self.transact("request_elevation", to_bytes32(target), int(duration), justification_hash, to_bytes32(ticket), break_glass)
+        result = self.transact(
+            "request_elevation",
+            to_bytes32(target),
+            int(duration),
+            justification_hash,
+            to_bytes32(ticket),
+            break_glass,
+        )
         return self._new_request(result)
 
     @staticmethod
@@ -226,12 +256,23 @@ class PamClient:
 
     # -- oracle ------------------------------------------------------------------------------------------
 
-    def post_receipt(self, request_id: int, action: Action, outcome: Outcome, detail_hash: bytes, dc_id: bytes) -> TxResult:
-        return self.transact("post_receipt", request_id, int(action), int(outcome), to_bytes32(detail_hash), to_bytes32(dc_id))
-
-    def report_drift(self, domain: bytes, target: bytes, member_hash: bytes, dc_id: bytes, removed: bool) -> TxResult:
+    def post_receipt(
+        self, request_id: int, action: Action, outcome: Outcome, detail_hash: bytes, dc_id: bytes
+    ) -> TxResult:
         return self.transact(
-            "report_drift", to_bytes32(domain), to_bytes32(target), to_bytes32(member_hash), to_bytes32(dc_id), removed
+            "post_receipt", request_id, int(action), int(outcome), to_bytes32(detail_hash), to_bytes32(dc_id)
+        )
+
+    def report_drift(
+        self, domain: bytes, target: bytes, member_hash: bytes, dc_id: bytes, removed: bool
+    ) -> TxResult:
+        return self.transact(
+            "report_drift",
+            to_bytes32(domain),
+            to_bytes32(target),
+            to_bytes32(member_hash),
+            to_bytes32(dc_id),
+            removed,
         )
 
     # -- governance --------------------------------------------------------------------------------------
@@ -241,7 +282,11 @@ class PamClient:
 
     def governed(self, fn: str, *args: Any) -> TxResult:
         """Run a governed change: directly while this account bootstraps, otherwise as a council proposal."""
-        if self.account is not None and self.bootstrapping() and self._call("bootstrapper") == self.account.address:
+        if (
+            self.account is not None
+            and self.bootstrapping()
+            and self._call("bootstrapper") == self.account.address
+        ):
             return self.transact(fn, *args)
         return self.propose(fn, *args)
 
@@ -256,10 +301,14 @@ class PamClient:
         return self.transact("end_bootstrap")
 
     def enrol(self, device: str, directory_id: bytes, domain: bytes) -> TxResult:
-        return self.governed("enrol", to_checksum_address(device), to_bytes32(directory_id), to_bytes32(domain))
+        return self.governed(
+            "enrol", to_checksum_address(device), to_bytes32(directory_id), to_bytes32(domain)
+        )
 
     def set_oracle(self, domain: bytes, oracle: str, enc_pubkey: bytes) -> TxResult:
-        return self.governed("set_oracle", to_bytes32(domain), to_checksum_address(oracle), to_bytes32(enc_pubkey))
+        return self.governed(
+            "set_oracle", to_bytes32(domain), to_checksum_address(oracle), to_bytes32(enc_pubkey)
+        )
 
     def set_policy(
         self,
@@ -332,7 +381,9 @@ class PamClient:
 
     def principal(self, directory_id: bytes) -> Principal:
         device, domain, status = self._call("principal", to_bytes32(directory_id))
-        return Principal(to_bytes32(directory_id), to_checksum_address(device), bytes(domain), PrincipalStatus(int(status)))
+        return Principal(
+            to_bytes32(directory_id), to_checksum_address(device), bytes(domain), PrincipalStatus(int(status))
+        )
 
     def principal_of(self, device: str) -> bytes:
         return bytes(self._call("principal_of", to_checksum_address(device)))
@@ -345,11 +396,22 @@ class PamClient:
         outcome, detail_hash, dc_id, oracle = self._call("receipt", request_id, int(action))[:4]
         if int(outcome) == 0:
             return None
-        return Receipt(request_id, action, Outcome(int(outcome)), bytes(detail_hash), bytes(dc_id), to_checksum_address(oracle))
+        return Receipt(
+            request_id,
+            action,
+            Outcome(int(outcome)),
+            bytes(detail_hash),
+            bytes(dc_id),
+            to_checksum_address(oracle),
+        )
 
     def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[Event]:
         """Every pamchain event in the block range, in chain order."""
-        logs = self.w3.eth.get_logs({"address": self.contract.address, "fromBlock": from_block, "toBlock": to_block})
+        logs = self.w3.eth.get_logs(
+            cast(
+                FilterParams, {"address": self.contract.address, "fromBlock": from_block, "toBlock": to_block}
+            )
+        )
         return self.decoder.decode_all(logs)
 
     # -- waiting -----------------------------------------------------------------------------------------
@@ -357,13 +419,15 @@ class PamClient:
     def wait_for_status(self, request_id: int, statuses: Iterable[Status], timeout: float = 30.0) -> Status:
         wanted = frozenset(statuses)
         try:
-            return wait_until(lambda: (s := self.status(request_id)) in wanted and s, timeout)  # type: ignore[no-any-return]
+            return wait_until(lambda: (s := self.status(request_id)) in wanted and s, timeout)
         except Timeout as exc:
-            raise Timeout(f"request {request_id} still {self.status(request_id).name} after {timeout} s") from exc
+            raise Timeout(
+                f"request {request_id} still {self.status(request_id).name} after {timeout} s"
+            ) from exc
 
     def wait_for_receipt(self, request_id: int, action: Action, timeout: float = 30.0) -> Receipt:
         try:
-            return wait_until(lambda: self.receipt(request_id, action), timeout)  # type: ignore[no-any-return]
+            return wait_until(lambda: self.receipt(request_id, action), timeout)
         except Timeout as exc:
             raise Timeout(f"no {action.name} receipt for request {request_id} after {timeout} s") from exc
 

@@ -74,7 +74,15 @@ class RolesError(ContractRevert):
 
 _BY_MODULE: dict[str, type[ContractRevert]] = {
     cls.module: cls
-    for cls in (CouncilError, PrincipalsError, PoliciesError, RequestsError, GrantsError, ReceiptsError, RolesError)
+    for cls in (
+        CouncilError,
+        PrincipalsError,
+        PoliciesError,
+        RequestsError,
+        GrantsError,
+        ReceiptsError,
+        RolesError,
+    )
 }
 _REASON = re.compile(r"([a-z_]+): (.+)$")
 

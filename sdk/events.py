@@ -123,7 +123,16 @@ class Alarm(Event):
 
 
 TYPED_EVENTS: dict[str, type[Event]] = {
-    cls.name: cls for cls in (RequestCreated, ApprovalCast, RequestApproved, GrantActivated, GrantEnded, ReceiptPosted, Alarm)
+    cls.name: cls
+    for cls in (
+        RequestCreated,
+        ApprovalCast,
+        RequestApproved,
+        GrantActivated,
+        GrantEnded,
+        ReceiptPosted,
+        Alarm,
+    )
 }
 
 

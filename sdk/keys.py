@@ -29,7 +29,11 @@ def read_passphrase(*, file: str | os.PathLike[str] | None = None, env: str = PA
 
 
 def create_keystore(
-    directory: str | os.PathLike[str], passphrase: str, *, private_key: bytes | None = None, iterations: int | None = None
+    directory: str | os.PathLike[str],
+    passphrase: str,
+    *,
+    private_key: bytes | None = None,
+    iterations: int | None = None,
 ) -> tuple[Path, LocalAccount]:
     """Write a new (or imported) key as ``UTC--<address>.json`` with mode 0600; return its path and account."""
     account = Account.from_key(private_key) if private_key is not None else Account.create()

@@ -39,7 +39,9 @@ class Status(enum.IntEnum):
         return self in _FINAL
 
 
-_FINAL = frozenset({Status.DENIED, Status.CANCELLED, Status.EXPIRED, Status.ENDED, Status.FULFILLED, Status.FAILED})
+_FINAL = frozenset(
+    {Status.DENIED, Status.CANCELLED, Status.EXPIRED, Status.ENDED, Status.FULFILLED, Status.FAILED}
+)
 
 
 class EndReason(enum.IntEnum):

@@ -57,7 +57,9 @@ def _sign(account: LocalAccount, verb: str, digest: str, timestamp: int) -> str:
 
 
 def _recover(verb: str, digest: str, timestamp: int, signature: str) -> str:
-    return Account.recover_message(encode_defunct(text=_message(verb, digest, timestamp)), signature=signature)
+    return Account.recover_message(
+        encode_defunct(text=_message(verb, digest, timestamp)), signature=signature
+    )
 
 
 @dataclass
@@ -150,11 +152,18 @@ class PayloadClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
-        self._session.trust_env = False  # loopback service: never route it through a proxy from the environment
+        self._session.trust_env = (
+            False  # loopback service: never route it through a proxy from the environment
+        )
 
-    def _call(self, method: str, account: LocalAccount, verb: str, digest: str, body: bytes | None = None) -> requests.Response:
+    def _call(
+        self, method: str, account: LocalAccount, verb: str, digest: str, body: bytes | None = None
+    ) -> requests.Response:
         timestamp = int(time.time())
-        headers = {"X-Pamchain-Time": str(timestamp), "X-Pamchain-Signature": _sign(account, verb, digest, timestamp)}
+        headers = {
+            "X-Pamchain-Time": str(timestamp),
+            "X-Pamchain-Signature": _sign(account, verb, digest, timestamp),
+        }
         try:
             response = self._session.request(
                 method, f"{self.url}/v1/payloads/{digest}", data=body, headers=headers, timeout=self.timeout
@@ -162,7 +171,9 @@ class PayloadClient:
         except requests.RequestException as exc:
             raise PayloadStoreError(f"payload store unreachable at {self.url}") from exc
         if response.status_code >= 400:
-            raise PayloadStoreError(f"payload store: {response.status_code} {response.text.strip()}", response.status_code)
+            raise PayloadStoreError(
+                f"payload store: {response.status_code} {response.text.strip()}", response.status_code
+            )
         return response
 
     def put(self, account: LocalAccount, ciphertext: bytes) -> bytes:
@@ -206,7 +217,7 @@ class ServedStore:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
+        server: Any = site._server
         if server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
 

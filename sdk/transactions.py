@@ -5,19 +5,30 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import requests
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.types import TxParams
 
 from .errors import NodeUnavailable, SdkError, Timeout, TransactionFailed, revert_from_message
 
 # Errors after which the node's view of our nonce is right and ours is stale: resync and re-sign.
-_STALE_NONCE = ("nonce too low", "invalid transaction nonce", "already known", "replacement transaction underpriced", "nonce has already been used")
-_GAS_MARGIN_NUM, _GAS_MARGIN_DEN = 6, 5  # estimates get 20 % headroom: state can move between estimate and block
+_STALE_NONCE = (
+    "nonce too low",
+    "invalid transaction nonce",
+    "already known",
+    "replacement transaction underpriced",
+    "nonce has already been used",
+)
+_GAS_MARGIN_NUM, _GAS_MARGIN_DEN = (
+    6,
+    5,
+)  # estimates get 20 % headroom: state can move between estimate and block
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +66,9 @@ class Sender:
     def _reserve_nonce(self, resync: bool) -> int:
         with self._lock:
             if resync or self._next_nonce is None:
-                self._next_nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+                self._next_nonce = int(
+                    self.w3.eth.get_transaction_count(cast(ChecksumAddress, self.address), "pending")
+                )
             nonce = self._next_nonce
             self._next_nonce += 1
             return nonce
@@ -76,7 +89,7 @@ class Sender:
     def estimate(self, tx: dict[str, Any]) -> int:
         """Gas for ``tx`` with headroom; a revert surfaces here as the contract's domain exception."""
         try:
-            gas = int(self.w3.eth.estimate_gas(tx))
+            gas = int(self.w3.eth.estimate_gas(cast(TxParams, tx)))
         except Web3RPCError as exc:
             raise _rpc_failure(exc) from exc
         except Exception as exc:
@@ -123,7 +136,9 @@ class Sender:
 
     def wait(self, tx_hash: str) -> Any:
         try:
-            return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout, poll_latency=0.05)
+            return self.w3.eth.wait_for_transaction_receipt(
+                HexStr(tx_hash), timeout=self.receipt_timeout, poll_latency=0.05
+            )
         except TimeExhausted as exc:
             raise Timeout(f"no receipt for {tx_hash} after {self.receipt_timeout} s") from exc
 
@@ -131,7 +146,7 @@ class Sender:
         """Replay a failed transaction as a call at its block's parent to recover the revert reason."""
         call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
         try:
-            self.w3.eth.call(call, receipt["blockNumber"] - 1)
+            self.w3.eth.call(cast(TxParams, call), receipt["blockNumber"] - 1)
         except Exception as exc:
             revert = as_revert(exc)
             if revert is not None:

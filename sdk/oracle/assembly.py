@@ -54,7 +54,9 @@ def assemble(
     purge = None
     if payload_store_url is not None:
         store = PayloadClient(payload_store_url)
-        payloads = PayloadSource(lambda digest: store.get(oracle_account, digest), encryption_key(oracle_account.key))
+        payloads = PayloadSource(
+            lambda digest: store.get(oracle_account, digest), encryption_key(oracle_account.key)
+        )
         purge = lambda digest: store.delete(oracle_account, digest)  # noqa: E731
     follower = Follower(client, journal, domain, start_block=start_block, finality=finality)
     executor = Executor(directory, journal, resolver, id_map, payloads=payloads, retry=retry, clock=clock)
@@ -62,7 +64,16 @@ def assemble(
     reconciler = None
     if pseudonym_key is not None and id_map.groups:
         reconciler = Reconciler(
-            directory, journal, resolver, id_map, pseudonym_key, domain, dc_id, baseline=baseline, remove=remove_drift, clock=clock
+            directory,
+            journal,
+            resolver,
+            id_map,
+            pseudonym_key,
+            domain,
+            dc_id,
+            baseline=baseline,
+            remove=remove_drift,
+            clock=clock,
         )
     return OracleDaemon(
         client,
@@ -102,7 +113,9 @@ def from_config(config: OracleConfig, *, config_dir: Path, passphrase: str | Non
     """A daemon as the configuration file describes it: keystore, node, deployment, directory, tables."""
     secret = passphrase if passphrase is not None else read_passphrase(file=config.password_file)
     if secret is None:
-        raise ConfigError("no passphrase for the oracle keystore: set oracle.password_file or PAMCHAIN_PASSWORD")
+        raise ConfigError(
+            "no passphrase for the oracle keystore: set oracle.password_file or PAMCHAIN_PASSWORD"
+        )
     account = load_account(config.keystore, secret)
     deployment = Deployment.load(config.deployment)
     client = PamClient.from_deployment(connect(config.rpc_url), deployment, account)

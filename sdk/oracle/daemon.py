@@ -84,26 +84,29 @@ class OracleDaemon:
         report = TickReport()
         try:
             report.journalled = self.follower.poll()
-        except _CHAIN_DOWN + (Web3Exception,) as exc:
+        except (*_CHAIN_DOWN, Web3Exception) as exc:
             report.chain_reachable = False
             log.warning("node unreachable, continuing from the journal", extra={"error": type(exc).__name__})
         now = self.clock()
         for grant in self.journal.expired_grants(now):
             if self.journal.ensure_removal(grant):
                 report.expired += 1
-                log.info("grant expired, removal scheduled", extra={"request_id": grant.request_id, "expiry": grant.expiry})
+                log.info(
+                    "grant expired, removal scheduled",
+                    extra={"request_id": grant.request_id, "expiry": grant.expiry},
+                )
         report.applied = self.executor.run_due()
         if report.chain_reachable:
             try:
                 report.reported = self.reporter.run_due()
-            except _CHAIN_DOWN + (Web3Exception,) as exc:
+            except (*_CHAIN_DOWN, Web3Exception) as exc:
                 report.chain_reachable = False
                 log.warning("node unreachable while reporting", extra={"error": type(exc).__name__})
         if self.reconciler is not None and now - self._last_reconcile >= self.reconcile_interval:
             try:
                 report.drift = len(self.reconciler.run(self.client if report.chain_reachable else None))
                 self._last_reconcile = now
-            except _CHAIN_DOWN + (Web3Exception, SdkError) as exc:
+            except (*_CHAIN_DOWN, Web3Exception, SdkError) as exc:
                 log.warning("reconciliation deferred", extra={"error": type(exc).__name__})
         self._chain_reachable = report.chain_reachable
         self._last_tick = self.clock()
@@ -136,7 +139,9 @@ class OracleDaemon:
     def stop(self) -> None:
         self._stop.set()
 
-    def run(self, *, health_host: str = "127.0.0.1", health_port: int | None = None, install_signals: bool = True) -> None:
+    def run(
+        self, *, health_host: str = "127.0.0.1", health_port: int | None = None, install_signals: bool = True
+    ) -> None:
         """Run until stopped; the journal makes every exit point safe."""
         if install_signals:
             signal.signal(signal.SIGINT, self._on_signal)

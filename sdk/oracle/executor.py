@@ -16,6 +16,7 @@ from ..directory import (
     DirectoryError,
     DirectoryIdNotFound,
     DirectoryUnavailable,
+    GroupRef,
     IdResolver,
     PasswordRejected,
     StaticIdMap,
@@ -109,7 +110,13 @@ class Executor:
                 self.journal.defer(item.request_id, item.action, self.clock() + delay)
                 log.warning(
                     "transient failure, retrying",
-                    extra={"request_id": item.request_id, "action": item.action.name, "attempt": attempts, "retry_in": round(delay, 2), "error": type(exc).__name__},
+                    extra={
+                        "request_id": item.request_id,
+                        "action": item.action.name,
+                        "attempt": attempts,
+                        "retry_in": round(delay, 2),
+                        "error": type(exc).__name__,
+                    },
                 )
                 return False
             detail, outcome = f"directory unavailable after {attempts} attempts", Outcome.FAILED
@@ -118,7 +125,12 @@ class Executor:
         self.journal.mark_applied(item.request_id, item.action, outcome, detail_hash(detail))
         log.info(
             "action done",
-            extra={"request_id": item.request_id, "action": item.action.name, "outcome": outcome.name, "detail": detail},
+            extra={
+                "request_id": item.request_id,
+                "action": item.action.name,
+                "outcome": outcome.name,
+                "detail": detail,
+            },
         )
         return True
 
@@ -148,7 +160,7 @@ class Executor:
             return self._reset_password(entry)
         raise PermanentFailure(f"unknown action {item.action}")
 
-    def _group(self, target: bytes):  # type: ignore[no-untyped-def]
+    def _group(self, target: bytes) -> GroupRef:
         try:
             return self.groups.group_for(target)
         except LookupError as exc:

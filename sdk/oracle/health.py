@@ -16,7 +16,7 @@ class HealthServer:
         snapshot = status
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 state = snapshot()
                 if self.path == "/healthz":
                     body = json.dumps(state).encode()
@@ -38,7 +38,7 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # probes every few seconds would drown the structured log
 
         self._server = ThreadingHTTPServer((host, port), Handler)

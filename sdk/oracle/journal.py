@@ -170,7 +170,8 @@ class Journal:
     def get(self, request_id: int, action: Action) -> JournalEntry | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM actions WHERE request_id = ? AND action = ?", (request_id, int(action))
+                f"SELECT {_COLUMNS} FROM actions WHERE request_id = ? AND action = ?",
+                (request_id, int(action)),
             ).fetchone()
         return _entry(row) if row else None
 
@@ -186,7 +187,9 @@ class Journal:
 
     def count(self, state: str) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM actions WHERE state = ?", (state,)).fetchone()[0])
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM actions WHERE state = ?", (state,)).fetchone()[0]
+            )
 
     def defer(self, request_id: int, action: Action, not_before: float) -> int:
         """Count a failed attempt and hold the action until ``not_before``; returns the attempts so far."""
@@ -266,7 +269,8 @@ class Journal:
         """(subject, target) of removals not done yet: members that are on their way out, not drift."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT subject, target FROM actions WHERE action = ? AND state = 'pending'", (int(Action.REMOVE_MEMBER),)
+                "SELECT subject, target FROM actions WHERE action = ? AND state = 'pending'",
+                (int(Action.REMOVE_MEMBER),),
             ).fetchall()
         return [(bytes(r[0]), bytes(r[1])) for r in rows]
 
@@ -290,15 +294,19 @@ class Journal:
         """Forget drift records of members that are gone, so a member who comes back is reported again."""
         kept = set(keep)
         with self._tx() as db:
-            for (member_hash,) in db.execute("SELECT member_hash FROM drift WHERE target = ?", (target,)).fetchall():
+            for (member_hash,) in db.execute(
+                "SELECT member_hash FROM drift WHERE target = ?", (target,)
+            ).fetchall():
                 if bytes(member_hash) not in kept:
-                    db.execute("DELETE FROM drift WHERE target = ? AND member_hash = ?", (target, member_hash))
+                    db.execute(
+                        "DELETE FROM drift WHERE target = ? AND member_hash = ?", (target, member_hash)
+                    )
 
 
 _COLUMNS = "request_id, action, subject, target, domain, payload_hash, expiry, state, outcome, detail_hash, attempts, not_before"
 
 
-def _entry(row: tuple) -> JournalEntry:  # type: ignore[type-arg]
+def _entry(row: tuple) -> JournalEntry:
     action = DirectoryAction(
         request_id=int(row[0]),
         action=Action(int(row[1])),

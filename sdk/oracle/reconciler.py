@@ -7,7 +7,15 @@ import time
 from collections.abc import Callable, Mapping
 
 from ..client import PamClient
-from ..directory import AccountRef, Directory, DirectoryIdNotFound, GroupRef, IdResolver, StaticIdMap, pseudonymous_id
+from ..directory import (
+    AccountRef,
+    Directory,
+    DirectoryIdNotFound,
+    GroupRef,
+    IdResolver,
+    StaticIdMap,
+    pseudonymous_id,
+)
 from .journal import Journal
 
 log = logging.getLogger("pamchain.oracle.reconciler")
@@ -42,7 +50,9 @@ class Reconciler:
         self.clock = clock
 
     def _explained(self) -> dict[bytes, set[AccountRef]]:
-        by_target: dict[bytes, set[AccountRef]] = {t: set(self.baseline.get(t, ())) for t in self.groups.groups}
+        by_target: dict[bytes, set[AccountRef]] = {
+            t: set(self.baseline.get(t, ())) for t in self.groups.groups
+        }
         subjects = [(g.subject, g.target) for g in self.journal.live_grants(self.clock())]
         subjects += self.journal.pending_removals()
         for subject, target in subjects:
@@ -76,7 +86,14 @@ class Reconciler:
             self.journal.clear_drift(target, hashes)
         return found
 
-    def _handle(self, client: PamClient | None, target: bytes, group: GroupRef, account: AccountRef, member_hash: bytes) -> None:
+    def _handle(
+        self,
+        client: PamClient | None,
+        target: bytes,
+        group: GroupRef,
+        account: AccountRef,
+        member_hash: bytes,
+    ) -> None:
         if self.remove:
             self.directory.remove_member(group, account)
         if client is None or self.journal.drift_reported(target, member_hash):

@@ -43,17 +43,26 @@ class Reporter:
                 except ReceiptsError as exc:
                     # Another instance of this oracle (or a crash just after sending) may have won the race.
                     if self.client.receipt(item.request_id, item.action) is None:
-                        log.error("receipt refused", extra={"request_id": item.request_id, "reason": str(exc)})
+                        log.error(
+                            "receipt refused", extra={"request_id": item.request_id, "reason": str(exc)}
+                        )
                         raise
             self.journal.mark_reported(item.request_id, item.action, tx_hash)
             log.info(
                 "receipt on chain",
-                extra={"request_id": item.request_id, "action": item.action.name, "outcome": entry.outcome.name, "tx": tx_hash},
+                extra={
+                    "request_id": item.request_id,
+                    "action": item.action.name,
+                    "outcome": entry.outcome.name,
+                    "tx": tx_hash,
+                },
             )
             if item.action is Action.RESET_PASSWORD and self.purge_payload is not None:
                 try:
                     self.purge_payload(item.payload_hash)
                 except SdkError as exc:
-                    log.warning("payload not purged", extra={"request_id": item.request_id, "error": str(exc)})
+                    log.warning(
+                        "payload not purged", extra={"request_id": item.request_id, "error": str(exc)}
+                    )
             reported += 1
         return reported

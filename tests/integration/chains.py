@@ -20,12 +20,11 @@ import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from web3 import Web3
-
 from pamchain.node.genesis import contract_address, make_genesis
 from pamchain.node.service import run_node
 from pamchain.sdk.client import Deployment, PamClient, connect
 from pamchain.sdk.oracle.follower import Finality
+from web3 import Web3
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64@1.7.1"
@@ -74,7 +73,16 @@ def anvil_binary() -> Path:
             raise RuntimeError("npm is needed to install anvil for the anvil integration tests")
         ANVIL_CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(ANVIL_CACHE), ANVIL_PACKAGE],
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "--prefix",
+                str(ANVIL_CACHE),
+                ANVIL_PACKAGE,
+            ],
             check=True,
             timeout=600,
             env={**os.environ, "HOME": str(ANVIL_CACHE)},
@@ -105,7 +113,9 @@ def anvil(tmp: Path) -> Iterator[ChainEnv]:
         deadline = time.monotonic() + 20
         while True:
             try:
-                requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+                requests.post(
+                    url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1
+                )
                 break
             except requests.RequestException:
                 if time.monotonic() > deadline or process.poll() is not None:

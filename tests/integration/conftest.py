@@ -165,3 +165,7 @@ def ad_user(ad: AdObjects) -> Account:
 def ad_group(ad: AdObjects) -> Group:
     """A fresh, empty global security group."""
     return ad.group()
+
+
+# The oracle world's fixtures (chain backends x fresh AD objects), shared by the oracle test modules.
+from .oracle_world import suite, world  # noqa: E402, F401

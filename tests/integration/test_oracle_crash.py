@@ -12,15 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-
 from pamchain.sdk.client import Deployment
-from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 from pamchain.sdk.keys import create_keystore
+from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 from pamchain.sdk.model import Action
 
 from ..sdk.world import ADMINS, directory_id
 from .chains import free_port
-from .test_oracle_e2e import Suite, World, receipts_by_key, suite, world  # noqa: F401 (fixtures)
+from .oracle_world import Suite, World, receipts_by_key
 
 pytestmark = pytest.mark.integration
 KILLS = int(os.environ.get("PAMCHAIN_ORACLE_KILLS", "6"))
@@ -30,10 +29,15 @@ def write_config(tmp: Path, suite: Suite, world: World, ldap_config: LdapConfig,
     keystore, _ = create_keystore(tmp / "keys", "oracle-pass", private_key=suite.oracle.key, iterations=2**14)
     (tmp / "oracle.pass").write_text("oracle-pass\n")
     (tmp / "oracle.pass").chmod(0o600)
-    Deployment(int(suite.env.w3.eth.chain_id), suite.client.address, int(suite.env.w3.eth.block_number) + 1, _abi_version(suite)).save(
-        tmp / "deployment.json"
+    Deployment(
+        int(suite.env.w3.eth.chain_id),
+        suite.client.address,
+        int(suite.env.w3.eth.block_number) + 1,
+        _abi_version(suite),
+    ).save(tmp / "deployment.json")
+    accounts = "\n".join(
+        f'"0x{directory_id(n).hex()}" = "{u.sam_account_name}"' for n, u in world.users.items()
     )
-    accounts = "\n".join(f'"0x{directory_id(n).hex()}" = "{u.sam_account_name}"' for n, u in world.users.items())
     config = f"""
 [chain]
 rpc_url = "{suite.env.url}"
@@ -117,7 +121,9 @@ def test_oracle_killed_at_random_points__each_action_once(
         deadline = time.monotonic() + 90
         while set(receipts_by_key(suite.client, first_block)) != expected:
             assert process.poll() is None, f"oracle died: {log.read_text()[-2000:]}"
-            assert time.monotonic() < deadline, f"seed {seed}: missing {expected - set(receipts_by_key(suite.client, first_block))}"
+            assert time.monotonic() < deadline, (
+                f"seed {seed}: missing {expected - set(receipts_by_key(suite.client, first_block))}"
+            )
             time.sleep(0.25)
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0, log.read_text()[-2000:]

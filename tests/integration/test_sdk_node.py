@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-
 from pamchain.sdk import errors
 from pamchain.sdk.deployer import deploy_plan
 from pamchain.sdk.transactions import Sender
@@ -48,13 +47,23 @@ def test_sender__not_allowlisted__refused_and_nothing_mined(tmp_path: Path) -> N
         client, _ = deploy_plan(env.w3, env.accounts["deployer"], standard_plan(env.accounts))
         stranger = Account.create()
         env.w3.eth.send_raw_transaction(
-            env.accounts["c1"].sign_transaction(
-                {"to": stranger.address, "value": 10**18, "gas": 21000, "maxFeePerGas": 10**10,
-                 "maxPriorityFeePerGas": 10**9, "nonce": env.w3.eth.get_transaction_count(env.accounts["c1"].address),
-                 "chainId": 1337}
-            ).raw_transaction
+            env.accounts["c1"]
+            .sign_transaction(
+                {
+                    "to": stranger.address,
+                    "value": 10**18,
+                    "gas": 21000,
+                    "maxFeePerGas": 10**10,
+                    "maxPriorityFeePerGas": 10**9,
+                    "nonce": env.w3.eth.get_transaction_count(env.accounts["c1"].address),
+                    "chainId": 1337,
+                }
+            )
+            .raw_transaction
         )
-        env.w3.eth.wait_for_transaction_receipt(env.w3.eth.get_block("latest")["transactions"][-1], timeout=10)
+        env.w3.eth.wait_for_transaction_receipt(
+            env.w3.eth.get_block("latest")["transactions"][-1], timeout=10
+        )
         head = int(env.w3.eth.block_number)
         sender = Sender(env.w3, stranger)
         with pytest.raises(errors.TransactionFailed) as info:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from eth_utils import keccak
-
 from pamchain.sdk import errors
 from pamchain.sdk.events import ApprovalCast, GrantActivated, GrantEnded, RequestApproved, RequestCreated
 from pamchain.sdk.model import Action, EndReason, Kind, Outcome, Status, ticket_ref, ticket_text
@@ -17,7 +16,9 @@ def test_unlock__self_service__approved_at_once_with_events(cast: Cast) -> None:
     result = alice.transact("request_unlock")
     created = result.first(RequestCreated)
     approved = result.first(RequestApproved)
-    assert created.kind is Kind.UNLOCK and created.subject == directory_id("alice") and created.domain == DOMAIN
+    assert (
+        created.kind is Kind.UNLOCK and created.subject == directory_id("alice") and created.domain == DOMAIN
+    )
     assert approved.request_id == created.request_id and approved.kind is Kind.UNLOCK
     assert alice.request(created.request_id).status is Status.APPROVED
 
@@ -43,7 +44,9 @@ def test_approve__self_approval__raises_requests_error(cast: Cast) -> None:
     rid = bob.request_elevation(ADMINS, 60)
     with pytest.raises(errors.ContractRevert) as info:
         bob.approve(rid)
-    assert "self" in info.value.reason and isinstance(info.value, errors.RequestsError | errors.ContractRevert)
+    assert "self" in info.value.reason and isinstance(
+        info.value, errors.RequestsError | errors.ContractRevert
+    )
     assert bob.request(rid).approvals == 0
 
 
@@ -60,7 +63,9 @@ def test_post_receipt__by_oracle_once__and_by_stranger_refused(cast: Cast) -> No
         alice.post_receipt(rid, Action.UNLOCK, Outcome.APPLIED, b"\x01" * 32, b"DC1".ljust(32, b"\x00"))
     oracle.post_receipt(rid, Action.UNLOCK, Outcome.APPLIED, b"\x01" * 32, b"DC1".ljust(32, b"\x00"))
     receipt = alice.receipt(rid, Action.UNLOCK)
-    assert receipt is not None and receipt.outcome is Outcome.APPLIED and receipt.oracle == cast.oracle.address
+    assert (
+        receipt is not None and receipt.outcome is Outcome.APPLIED and receipt.oracle == cast.oracle.address
+    )
     assert alice.status(rid) is Status.FULFILLED
     with pytest.raises(errors.ReceiptsError):
         oracle.post_receipt(rid, Action.UNLOCK, Outcome.APPLIED, b"\x01" * 32, b"DC1".ljust(32, b"\x00"))
@@ -72,7 +77,9 @@ def test_governance__after_bootstrap__needs_council_quorum(cast: Cast) -> None:
     c1, c2 = cast.as_(cast.council[0]), cast.as_(cast.council[1])
     proposal = c1.enrol(newcomer, directory_id("dave"), DOMAIN)
     assert c1.principal(directory_id("dave")).device != newcomer.lower()  # not yet: one vote of two
-    proposal_id = next(e.args["proposal_id"] for e in proposal.events if getattr(e, "event", "") == "ProposalCreated")
+    proposal_id = next(
+        e.args["proposal_id"] for e in proposal.events if getattr(e, "event", "") == "ProposalCreated"
+    )
     c2.approve_proposal(proposal_id)
     assert c1.principal_of(newcomer) == directory_id("dave")
     with pytest.raises(errors.ContractRevert):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
 from pamchain.sdk.actions import DirectoryAction
 from pamchain.sdk.model import Action, Outcome
 from pamchain.sdk.oracle.journal import Journal, ScheduledGrant
@@ -53,7 +52,9 @@ class JournalMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(s == "pending" for s in self.states.values()))
     def apply(self, data: st.DataObject) -> None:
         key = data.draw(st.sampled_from(sorted(k for k, s in self.states.items() if s == "pending")))
-        self.journal.mark_applied(key[0], Action(key[1]), data.draw(st.sampled_from(list(Outcome))), b"h" * 32)
+        self.journal.mark_applied(
+            key[0], Action(key[1]), data.draw(st.sampled_from(list(Outcome))), b"h" * 32
+        )
         self.states[key] = "applied"
 
     @rule(data=st.data())

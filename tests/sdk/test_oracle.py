@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 from eth_utils import keccak
-from web3 import Web3
-
-from pamchain.sdk.directory import AccountRef, DirectoryUnavailable, GroupRef, StaticIdMap, pseudonymous_id
+from pamchain.sdk.directory import (
+    AccountRef,
+    AuthenticationFailed,
+    DirectoryUnavailable,
+    GroupRef,
+    StaticIdMap,
+    pseudonymous_id,
+)
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.model import Action, Outcome, Status
 from pamchain.sdk.oracle.assembly import assemble
@@ -17,6 +22,7 @@ from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.oracle.follower import Finality
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from pamchain.sdk.sealed import seal_password
+from web3 import Web3
 
 from .world import ADMINS, DOMAIN, Cast, directory_id, make_cast
 
@@ -57,7 +63,9 @@ class FlakyDirectory(MemoryDirectory):
         super().unlock(account)
 
 
-def build(cast: Cast, tmp_path: Path, directory: MemoryDirectory, **options: object) -> tuple[OracleDaemon, ChainClock]:
+def build(
+    cast: Cast, tmp_path: Path, directory: MemoryDirectory, **options: object
+) -> tuple[OracleDaemon, ChainClock]:
     if not any(True for _ in directory.accounts()):
         for name in ("alice", "bob", "carol", "mallory"):
             directory.create_user(name, GOOD_PASSWORD)
@@ -86,7 +94,7 @@ def build(cast: Cast, tmp_path: Path, directory: MemoryDirectory, **options: obj
 
 def lock_out(directory: MemoryDirectory, name: str) -> None:
     for _ in range(3):
-        with pytest.raises(Exception):
+        with pytest.raises(AuthenticationFailed):
             directory.authenticate(AccountRef(name), "wrong password")
     assert directory.is_locked(AccountRef(name))
 
@@ -167,7 +175,9 @@ def test_drift__out_of_band_member_reported_and_removed(cast: Cast, tmp_path: Pa
     tick = daemon.run_once()
     assert tick.drift == 1
     assert not directory.is_member(GroupRef(ADMINS_DN), AccountRef("mallory"))
-    drift = [e for e in cast.client.events(cast.deployment_block) if getattr(e, "event", "") == "DriftReported"]
+    drift = [
+        e for e in cast.client.events(cast.deployment_block) if getattr(e, "event", "") == "DriftReported"
+    ]
     expected = pseudonymous_id(PSEUDONYM_KEY, directory.account(AccountRef("mallory")).object_guid)
     assert len(drift) == 1 and drift[0].args["member_hash"] == expected and drift[0].args["removed"] is True
 
@@ -225,7 +235,9 @@ def test_password_reset__sealed_payload__applied_and_purged(cast: Cast, tmp_path
         assert not (tmp_path / "payloads" / digest.hex()).exists()
 
 
-def test_password_reset__weak_password__failed_receipt_and_old_password_kept(cast: Cast, tmp_path: Path) -> None:
+def test_password_reset__weak_password__failed_receipt_and_old_password_kept(
+    cast: Cast, tmp_path: Path
+) -> None:
     directory = MemoryDirectory()
     store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))
     with ServedStore(store) as served:
@@ -254,7 +266,6 @@ def test_password_reset__payload_sealed_for_another_subject__refused(cast: Cast,
 
 def test_payload_store__stranger_cannot_write_or_read(cast: Cast, tmp_path: Path) -> None:
     from eth_account import Account
-
     from pamchain.sdk.payload_store import PayloadStoreError
 
     store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))

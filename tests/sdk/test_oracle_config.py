@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from pamchain.scripts.cli import main
 from pamchain.sdk.oracle.config import OracleConfig, bytes32_label
 from pamchain.sdk.oracle.errors import ConfigError
@@ -30,10 +29,15 @@ def test_sample_config__parses_with_paths_resolved() -> None:
         ("[chain\n", "not valid TOML"),
         ("chain = 3\n", "[chain] must be a table"),
         (
-            "[chain]\nrpc_url='x'\ndeployment='d'\n[oracle]\nkeystore='k'\ndomain='d'\ndc_id='" + "x" * 40 + "'\n",
+            "[chain]\nrpc_url='x'\ndeployment='d'\n[oracle]\nkeystore='k'\ndomain='d'\ndc_id='"
+            + "x" * 40
+            + "'\n",
             "longer than 32",
         ),
-        ("[chain]\nrpc_url='x'\ndeployment='d'\nfinality='soon'\n[oracle]\nkeystore='k'\ndomain='d'\ndc_id='x'\n", "bad oracle configuration"),
+        (
+            "[chain]\nrpc_url='x'\ndeployment='d'\nfinality='soon'\n[oracle]\nkeystore='k'\ndomain='d'\ndc_id='x'\n",
+            "bad oracle configuration",
+        ),
     ],
 )
 def test_bad_config__clear_error(tmp_path: Path, text: str, message: str) -> None:
@@ -47,7 +51,10 @@ def test_bad_config__clear_error(tmp_path: Path, text: str, message: str) -> Non
 def test_cli_oracle_run__missing_config__one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["oracle", "run", "--config", str(tmp_path / "nope.toml")])
     assert result.exit_code == 1
-    assert result.output.startswith("error: cannot read oracle configuration") and "Traceback" not in result.output
+    assert (
+        result.output.startswith("error: cannot read oracle configuration")
+        and "Traceback" not in result.output
+    )
 
 
 def test_cli_oracle_status__nobody_listening__clean_error() -> None:

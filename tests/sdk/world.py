@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from web3 import EthereumTesterProvider, Web3
-
 from pamchain.sdk.client import PamClient
 from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec, deploy_plan
 from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
 from pamchain.sdk.sealed import public_key
+from web3 import EthereumTesterProvider, Web3
 
 DOMAIN = b"corp.example".ljust(32, b"\x00")
 ADMINS = keccak(text="CN=Domain Admins,CN=Users,DC=corp,DC=example")
@@ -59,7 +58,9 @@ def standard_plan(accounts: dict[str, LocalAccount], *, grant_cap: int = 3600) -
         principals=[PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in ids],
         policies=[
             PolicySpec(UNLOCK_TARGET, DOMAIN, self_service=True, approvals_required=0, max_pending=600),
-            PolicySpec(PASSWORD_RESET_TARGET, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=1),
+            PolicySpec(
+                PASSWORD_RESET_TARGET, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=1
+            ),
             PolicySpec(
                 ADMINS,
                 DOMAIN,

@@ -1,0 +1,115 @@
+"""The oracle's integration world: the suite deployed on a chain backend, fresh AD objects mapped to its ids."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from pamchain.sdk.client import PamClient
+from pamchain.sdk.deployer import deploy_plan
+from pamchain.sdk.directory import Account, AccountRef, Group, GroupRef, StaticIdMap
+from pamchain.sdk.events import ReceiptPosted
+from pamchain.sdk.ldap_directory import LdapDirectory
+from pamchain.sdk.oracle.assembly import assemble
+from pamchain.sdk.oracle.daemon import OracleDaemon
+from pamchain.sdk.oracle.executor import Retry
+
+from ..sdk.world import ADMINS, DOMAIN, directory_id, standard_plan
+from .chains import ChainEnv, chain_backend
+from .conftest import AdObjects
+
+DC1 = b"DC1".ljust(32, b"\x00")
+PSEUDONYM_KEY = b"integration-pseudonym-key-32byte"
+NEW_PASSWORD = "Quiet-Orange-Lantern-27"
+
+
+@dataclass
+class Suite:
+    env: ChainEnv
+    client: PamClient
+    deployment_block: int
+
+    def as_(self, name: str) -> PamClient:
+        return self.client.as_account(self.env.accounts[name])
+
+    @property
+    def oracle(self) -> LocalAccount:
+        return self.env.accounts["oracle"]
+
+
+@pytest.fixture(scope="module", params=["pamchain", "anvil"])
+def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    """The contract suite deployed once per chain backend (module scope: deployment is the slow part)."""
+    with chain_backend(request.param, tmp_path_factory.mktemp(request.param)) as env:
+        client, deployment = deploy_plan(
+            env.w3, env.accounts["deployer"], standard_plan(env.accounts, grant_cap=3600)
+        )
+        yield Suite(env, client, deployment.block)
+
+
+@dataclass
+class World:
+    """Fresh AD users for alice, bob, carol and a fresh privileged group, mapped to the chain's ids."""
+
+    users: dict[str, Account]
+    group: Group
+    id_map: StaticIdMap
+
+    def ref(self, name: str) -> AccountRef:
+        return self.users[name].ref
+
+    @property
+    def group_ref(self) -> GroupRef:
+        return self.group.ref
+
+
+@pytest.fixture
+def world(ad: AdObjects, ad_password: str) -> World:
+    users = {name: ad.user(ad_password) for name in ("alice", "bob", "carol")}
+    group = ad.group()
+    id_map = StaticIdMap.from_hex(
+        {"0x" + directory_id(n).hex(): users[n].sam_account_name for n in users},
+        {"0x" + ADMINS.hex(): group.dn},
+    )
+    return World(users, group, id_map)
+
+
+def make_oracle(
+    suite: Suite, world: World, directory: LdapDirectory, tmp_path: Path, **options: object
+) -> OracleDaemon:
+    return assemble(
+        suite.client.as_account(suite.oracle),
+        suite.oracle,
+        directory,
+        tmp_path / "journal.sqlite3",
+        domain=DOMAIN,
+        dc_id=DC1,
+        id_map=world.id_map,
+        start_block=int(suite.env.w3.eth.block_number) + 1,
+        finality=suite.env.finality,
+        retry=Retry(max_attempts=3, base=0.05, cap=0.2),
+        reconcile_interval=3600,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def tick_until(daemon: OracleDaemon, condition: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met after {timeout} s; oracle status {daemon.status()}")
+        daemon.run_once()
+        time.sleep(0.05)
+
+
+def receipts_by_key(client: PamClient, from_block: int) -> dict[tuple[int, int], int]:
+    counts: dict[tuple[int, int], int] = {}
+    for event in client.events(from_block):
+        if isinstance(event, ReceiptPosted):
+            key = (event.request_id, int(event.action))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
