@@ -25,9 +25,16 @@ class PamchainGroup(click.Group):
 
 def _is_user_error(exc: Exception) -> bool:
     """Errors that describe bad input or a bad environment, not a bug: shown as one line."""
+    import requests
     from pamchain.sdk.errors import SdkError
 
-    user_errors: tuple[type[Exception], ...] = (SdkError, FileNotFoundError, PermissionError)
+    user_errors: tuple[type[Exception], ...] = (
+        SdkError,
+        FileNotFoundError,
+        PermissionError,
+        ConnectionError,
+        requests.exceptions.ConnectionError,  # the node went away in the middle of a command
+    )
     try:
         from pamchain.node.errors import NodeError
 
@@ -53,9 +60,34 @@ def demo(grant_seconds: int) -> None:
 
 
 def _register_groups() -> None:
+    from .audit_commands import audit
+    from .council_commands import council
+    from .deploy_commands import deploy
+    from .devnet import devnet
+    from .keys_commands import keys
+    from .ledger_commands import grants, receipts
     from .oracle_commands import oracle
+    from .policy_commands import policy
+    from .principal_commands import principal
+    from .request_commands import approve, deny, request, revoke
 
-    main.add_command(oracle)
+    for command in (
+        keys,
+        deploy,
+        council,
+        principal,
+        policy,
+        request,
+        approve,
+        deny,
+        revoke,
+        grants,
+        receipts,
+        oracle,
+        audit,
+        devnet,
+    ):
+        main.add_command(command)
     try:
         from .node_commands import node
     except ImportError:  # the node's commands land with the node

@@ -1,0 +1,186 @@
+"""Deployment from a TOML file: the council, oracles, principals and policies a new suite starts with.
+
+The file is turned into an :class:`pamchain.sdk.deployer.Plan` and handed to ``deploy_plan``; this module only
+reads and checks the file. ``docs/deploy/deploy.example.toml`` documents every key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from eth_utils import is_address, keccak, to_checksum_address
+from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec
+from pamchain.sdk.errors import ConfigError
+from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
+
+ROLE_BITS = {"oracle": 1, "operator": 2}
+_POLICY_KEYS = {
+    "target",
+    "domain",
+    "approvers",
+    "approvals_required",
+    "max_duration",
+    "max_pending",
+    "self_service",
+    "enabled",
+    "break_glass_approvals",
+    "break_glass_max_duration",
+}
+
+
+def domain_id(text: str) -> bytes:
+    """``corp.example`` → right-padded bytes32; ``0x`` + 64 hex digits as is."""
+    if text.startswith("0x") and len(text) == 66:
+        return bytes.fromhex(text[2:])
+    raw = text.encode()
+    if not raw or len(raw) > 32:
+        raise ValueError(f"domain {text!r} must be 1-32 bytes or 0x + 64 hex digits")
+    return raw.ljust(32, b"\x00")
+
+
+def target_id(text: str) -> bytes:
+    """``unlock``, ``password-reset``, a group DN (its keccak) or 0x + 64 hex digits."""
+    if text == "unlock":
+        return UNLOCK_TARGET
+    if text == "password-reset":
+        return PASSWORD_RESET_TARGET
+    if text.startswith("0x"):
+        return _hex32(text, "target")
+    if "=" in text:
+        return keccak(text=text)
+    raise ValueError(f"target {text!r}: unlock, password-reset, a group DN or 0x + 64 hex digits")
+
+
+def _hex32(text: str, what: str) -> bytes:
+    try:
+        raw = bytes.fromhex(str(text).removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError(f"{what} {text!r} is not 0x + 64 hex digits")
+    return raw
+
+
+def _address(text: Any, what: str) -> str:
+    if not isinstance(text, str) or not is_address(text):
+        raise ValueError(f"{what} {text!r} is not an address")
+    return to_checksum_address(text)
+
+
+def _int(section: Mapping[str, Any], key: str, default: int) -> int:
+    value = section.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{key} must be a non-negative integer")
+    return value
+
+
+def load_plan(path: str | Path, *, passphrase_for: Callable[[Path], str] | None = None) -> Plan:
+    """Read a deployment TOML into a plan; every mistake is a :class:`ConfigError` naming the section.
+
+    An oracle given as ``keystore = "..."`` is decrypted (``passphrase_for(path)``) only to derive its
+    address and X25519 public key; the key itself is not kept.
+    """
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read deployment config {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    where = "[council]"
+    try:
+        council = doc.get("council") or {}
+        members = [_address(m, "council member") for m in council.get("members", [])]
+        threshold = _int(council, "threshold", 2)
+        if len(members) < 2 or not 2 <= threshold <= len(members):
+            raise ValueError("needs at least 2 members and 2 <= threshold <= members")
+        ids: dict[str, bytes] = {}
+        principals = []
+        for index, entry in enumerate(doc.get("principals", [])):
+            where = f"[[principals]] #{index + 1}"
+            directory_id = _hex32(entry["directory_id"], "directory_id")
+            if "name" in entry:
+                ids[str(entry["name"])] = directory_id
+            principals.append(
+                PrincipalSpec(_address(entry["device"], "device"), directory_id, domain_id(entry["domain"]))
+            )
+        oracles = []
+        for index, entry in enumerate(doc.get("oracles", [])):
+            where = f"[[oracles]] #{index + 1}"
+            oracles.append(_oracle(entry, path.parent, passphrase_for))
+        policies = []
+        for index, entry in enumerate(doc.get("policies", [])):
+            where = f"[[policies]] #{index + 1}"
+            unknown = set(entry) - _POLICY_KEYS
+            if unknown:
+                raise ValueError(f"unknown keys {', '.join(sorted(unknown))}")
+            approvers = tuple(
+                ids[a] if a in ids else _hex32(a, "approver") for a in entry.get("approvers", [])
+            )
+            self_service = bool(entry.get("self_service", False))
+            policies.append(
+                PolicySpec(
+                    target_id(entry["target"]),
+                    domain_id(entry["domain"]),
+                    approvers=approvers,
+                    approvals_required=0 if self_service else _int(entry, "approvals_required", 1),
+                    max_duration=_int(entry, "max_duration", 0),
+                    max_pending=_int(entry, "max_pending", 3600),
+                    self_service=self_service,
+                    enabled=bool(entry.get("enabled", True)),
+                    break_glass_approvals=_int(entry, "break_glass_approvals", 0),
+                    break_glass_max_duration=_int(entry, "break_glass_max_duration", 0),
+                )
+            )
+        where = "[roles]"
+        roles = {}
+        for account, names in (doc.get("roles") or {}).items():
+            bits = 0
+            for name in [names] if isinstance(names, str) else names:
+                if name not in ROLE_BITS:
+                    raise ValueError(f"unknown role {name!r} (operator)")
+                bits |= ROLE_BITS[name]
+            roles[_address(account, "role holder")] = bits
+        return Plan(
+            council=members,
+            threshold=threshold,
+            proposal_ttl=_int(council, "proposal_ttl", 7 * 24 * 3600),
+            oracles=oracles,
+            principals=principals,
+            policies=policies,
+            roles=roles,
+            end_bootstrap=bool(council.get("end_bootstrap", True)),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"{path}: {where}: missing key {exc.args[0]!r}") from exc
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: {where}: {exc}") from exc
+
+
+def _oracle(entry: Mapping[str, Any], base: Path, passphrase_for: Callable[[Path], str] | None) -> OracleSpec:
+    domain = domain_id(entry["domain"])
+    if "keystore" in entry:
+        from pamchain.sdk.keys import load_account
+        from pamchain.sdk.sealed import public_key
+
+        keystore = (base / str(entry["keystore"])).expanduser()
+        if passphrase_for is None:
+            raise ValueError("an oracle keystore needs its passphrase")
+        account = load_account(keystore, passphrase_for(keystore))
+        return OracleSpec(domain, account.address, public_key(account.key))
+    return OracleSpec(
+        domain, _address(entry["address"], "address"), _hex32(entry["enc_pubkey"], "enc_pubkey")
+    )
+
+
+def deploy_from_config(w3: Any, deployer: Any, plan: Plan, output: Path) -> Any:
+    """Deploy the plan and write the deployment file; returns the :class:`Deployment`."""
+    from pamchain.sdk.deployer import deploy_plan
+
+    _client, deployment = deploy_plan(w3, deployer, plan)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    deployment.save(output)
+    return deployment

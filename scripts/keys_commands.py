@@ -1,0 +1,92 @@
+"""``pamchain keys``: create, import and list device keys as standard encrypted keystore files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import emit, json_option, keystore_option, password_file_option, session
+
+
+def _new_passphrase() -> str:
+    """A new passphrase: from ``--password-file``/``PAMCHAIN_PASSWORD``, else prompted twice, hidden."""
+    from pamchain.sdk.keys import read_passphrase
+
+    secret = read_passphrase(file=session().password_file)
+    if secret is None:
+        secret = click.prompt("New keystore passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    if not secret:
+        raise click.UsageError("the passphrase may not be empty")
+    return secret
+
+
+@click.group()
+def keys() -> None:
+    """Device and service keys (Web3 Secret Storage keystore files, scrypt)."""
+
+
+@keys.command()
+@keystore_option
+@password_file_option
+@json_option
+def new(**_: object) -> None:
+    """Create a new key in the keystore folder."""
+    from pamchain.sdk.keys import create_keystore
+
+    folder = session().keystore_dir()
+    if folder.is_file():
+        raise click.UsageError(f"--keystore must be a folder for `keys new`: {folder} is a file")
+    path, account = create_keystore(folder, _new_passphrase())
+    emit(
+        {"address": account.address, "path": str(path)}, [f"created {account.address}", f"  keystore {path}"]
+    )
+
+
+@keys.command(name="import")
+@click.option(
+    "--private-key-file",
+    required=False,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File holding the hex private key (else a hidden prompt). Never pass a key on the command line.",
+)
+@keystore_option
+@password_file_option
+@json_option
+def import_(private_key_file: Path | None, **_: object) -> None:
+    """Import an existing private key into the keystore folder, encrypted."""
+    from pamchain.sdk.keys import create_keystore
+
+    if private_key_file is not None:
+        text = private_key_file.read_text(encoding="utf-8").strip()
+    else:
+        text = click.prompt("Private key (hex)", hide_input=True, err=True).strip()
+    try:
+        raw = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise click.UsageError("a private key is 32 bytes of hex")
+    folder = session().keystore_dir()
+    try:
+        path, account = create_keystore(folder, _new_passphrase(), private_key=raw)
+    except FileExistsError:
+        raise click.ClickException(f"that key is already in {folder}") from None
+    emit(
+        {"address": account.address, "path": str(path)}, [f"imported {account.address}", f"  keystore {path}"]
+    )
+
+
+@keys.command(name="list")
+@keystore_option
+@json_option
+def list_(**_: object) -> None:
+    """List the keys of the keystore folder (addresses only; nothing is decrypted)."""
+    from pamchain.sdk.keys import keystore_address
+
+    from .options import list_keystores
+
+    folder = session().keystore_dir()
+    files = [folder] if folder.is_file() else list_keystores(folder)
+    rows = [{"address": keystore_address(f), "path": str(f)} for f in files]
+    emit(rows, [f"{r['address']}  {r['path']}" for r in rows] or [f"no keys in {folder}"])

@@ -1,0 +1,116 @@
+"""``pamchain policy``: the rules of a target (unlock, password reset, an AD group) — set and show."""
+
+from __future__ import annotations
+
+import click
+
+from .options import BYTES32, DOMAIN, TARGET, emit, reader_options, report_tx, session, signer_options
+
+
+@click.group()
+def policy() -> None:
+    """Per-target policies: approvers, quorum, durations, self-service, break-glass."""
+
+
+@policy.command(name="set")
+@click.argument("target", type=TARGET)
+@click.option("--domain", required=True, type=DOMAIN, help="Domain id (e.g. corp.example).")
+@click.option(
+    "--approver", "approvers", multiple=True, type=BYTES32, help="Approver directory id (repeatable)."
+)
+@click.option(
+    "--approvals",
+    "approvals_required",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Approvals needed.",
+)
+@click.option(
+    "--max-duration", default=0, show_default=True, type=click.IntRange(0), help="Longest grant, seconds."
+)
+@click.option(
+    "--max-pending",
+    default=3600,
+    show_default=True,
+    type=click.IntRange(1),
+    help="How long a request may wait, seconds.",
+)
+@click.option("--self-service", is_flag=True, help="No approval needed (e.g. unlocking your own account).")
+@click.option("--disabled", is_flag=True, help="Refuse new requests for this target.")
+@click.option("--break-glass-approvals", default=0, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--break-glass-max-duration",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="0: no break-glass.",
+)
+@signer_options
+def set_(
+    target: bytes,
+    domain: bytes,
+    approvers: tuple[bytes, ...],
+    approvals_required: int,
+    max_duration: int,
+    max_pending: int,
+    self_service: bool,
+    disabled: bool,
+    break_glass_approvals: int,
+    break_glass_max_duration: int,
+) -> None:
+    """Set TARGET's policy (governed). TARGET: unlock, password-reset, a group DN, or 0x + 64 hex digits."""
+    if self_service:
+        approvals_required = 0
+    result = (
+        session()
+        .client()
+        .set_policy(
+            target,
+            domain,
+            approvers=approvers,
+            approvals_required=approvals_required,
+            max_duration=max_duration,
+            max_pending=max_pending,
+            self_service=self_service,
+            enabled=not disabled,
+            break_glass_approvals=break_glass_approvals,
+            break_glass_max_duration=break_glass_max_duration,
+        )
+    )
+    report_tx(result, f"policy set for 0x{target.hex()}")
+
+
+@policy.command()
+@click.argument("target", type=TARGET)
+@reader_options
+def show(target: bytes) -> None:
+    """Show TARGET's policy and approvers."""
+    from pamchain.sdk.errors import SdkError
+
+    client = session().client(signed=False)
+    fields = list(client._call("policy", target))
+    if bytes(fields[0]) == b"\x00" * 32:
+        raise SdkError(f"no policy for target 0x{target.hex()}")
+    names = (
+        "domain",
+        "approvals_required",
+        "max_duration",
+        "max_pending",
+        "self_service",
+        "enabled",
+        "break_glass_approvals",
+        "break_glass_max_duration",
+    )
+    data = {
+        "target": target,
+        **{n: bytes(v) if isinstance(v, bytes) else v for n, v in zip(names, fields, strict=True)},
+    }
+    data["approvers"] = [bytes(a) for a in client._call("policy_approvers", target)]
+    emit(
+        data,
+        lambda: [
+            f"{k:<25} {('0x' + v.hex()) if isinstance(v, bytes) else (', '.join('0x' + a.hex() for a in v) or 'none') if isinstance(v, list) else v}"
+            for k, v in data.items()
+        ],
+    )
