@@ -392,6 +392,10 @@ class PamClient:
         """The oracle's X25519 public key for ``domain``: what a requester encrypts a new password to."""
         return bytes(self._call("oracle_enc_pubkey", to_bytes32(domain)))
 
+    def is_oracle(self, account: str) -> bool:
+        """Whether ``account`` is the registered oracle of at least one domain."""
+        return int(self._call("oracle_domain_count", to_checksum_address(account))) > 0
+
     def receipt(self, request_id: int, action: Action) -> Receipt | None:
         outcome, detail_hash, dc_id, oracle = self._call("receipt", request_id, int(action))[:4]
         if int(outcome) == 0:

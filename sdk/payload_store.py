@@ -242,4 +242,4 @@ class ChainAuthorizer:
         return directory_id != ZERO32 and self.client.principal(directory_id).status is PrincipalStatus.ACTIVE
 
     def may_read(self, address: str) -> bool:
-        return int(self.client._call("oracle_domain_count", address)) > 0
+        return bool(self.client.is_oracle(address))
