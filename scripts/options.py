@@ -116,8 +116,9 @@ class Session:
         """A :class:`PamClient` on the deployment, acting as the chosen key when ``signed``."""
         from pamchain.sdk.client import PamClient
 
+        deployment = self.deployment()  # local mistakes first, then the passphrase, then the network
         account = self.signer() if signed else None
-        return PamClient.from_deployment(self.w3(), self.deployment(), account)
+        return PamClient.from_deployment(self.w3(), deployment, account)
 
 
 def list_keystores(folder: Path) -> list[Path]:

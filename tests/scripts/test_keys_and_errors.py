@@ -1,0 +1,176 @@
+"""Keys round trip, and user errors that must be one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from pamchain.scripts.deploy import load_plan
+from pamchain.sdk.errors import ConfigError
+from pamchain.sdk.keys import load_account
+
+from .conftest import invoke
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_keys__new_list_import_round_trip(tmp_path: Path) -> None:
+    folder = tmp_path / "keys"
+    env = {"PAMCHAIN_PASSWORD": "correct horse"}
+    created = invoke(["keys", "new", "--keystore", str(folder), "--json"], env=env)
+    assert created.exit_code == 0, created.output
+    new = json.loads(created.stdout)
+    assert Path(new["path"]).stat().st_mode & 0o777 == 0o600
+
+    key_file = tmp_path / "key.hex"
+    imported_account = Account.create()
+    key_file.write_text(imported_account.key.hex() + "\n")
+    imported = invoke(
+        ["keys", "import", "--private-key-file", str(key_file), "--keystore", str(folder)], env=env
+    )
+    assert imported.exit_code == 0, imported.output
+    assert imported_account.address in imported.stdout
+    again = invoke(
+        ["keys", "import", "--private-key-file", str(key_file), "--keystore", str(folder)], env=env
+    )
+    assert again.exit_code == 1 and "already in" in again.stderr
+
+    listed = json.loads(invoke(["keys", "list", "--keystore", str(folder), "--json"]).stdout)
+    assert sorted(k["address"] for k in listed) == sorted([new["address"], imported_account.address])
+    path = next(Path(k["path"]) for k in listed if k["address"] == imported_account.address)
+    assert load_account(path, "correct horse").address == imported_account.address
+
+
+def test_keys_new__prompts_twice_hidden(tmp_path: Path) -> None:
+    result = invoke(["keys", "new", "--keystore", str(tmp_path)], input="s3cret-pass\ns3cret-pass\n")
+    assert result.exit_code == 0, result.output
+    assert "s3cret-pass" not in result.output
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_keys_import__rejects_a_malformed_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.hex"
+    bad.write_text("not a key")
+    result = invoke(
+        ["keys", "import", "--private-key-file", str(bad), "--keystore", str(tmp_path / "k")],
+        env={"PAMCHAIN_PASSWORD": "x"},
+    )
+    assert result.exit_code == 2 and "32 bytes of hex" in result.stderr
+
+
+def test_wrong_passphrase__one_line_error(tmp_path: Path) -> None:
+    created = json.loads(
+        invoke(
+            ["keys", "new", "--keystore", str(tmp_path), "--json"], env={"PAMCHAIN_PASSWORD": "right"}
+        ).stdout
+    )
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("wrong\n")
+    deployment = tmp_path / "deployment.json"
+    deployment.write_text(
+        json.dumps(
+            {
+                "chain_id": 1,
+                "contracts": {"PamChain": {"address": "0x" + "11" * 20, "block": 1}},
+                "abi_version": "x",
+            }
+        )
+    )
+    result = invoke(
+        [
+            "request",
+            "unlock",
+            "--keystore",
+            str(tmp_path),
+            "--password-file",
+            str(wrong),
+            "--deployment",
+            str(deployment),
+        ]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: wrong passphrase for keystore {Path(created['path']).name}"
+
+
+def test_no_passphrase_option_on_the_command_line() -> None:
+    result = invoke(["request", "unlock", "--password", "x"])
+    assert result.exit_code == 2 and "No such option" in result.stderr
+
+
+def test_node_unreachable__clear_error(tmp_path: Path) -> None:
+    deployment = tmp_path / "deployment.json"
+    deployment.write_text(
+        json.dumps(
+            {
+                "chain_id": 1,
+                "contracts": {"PamChain": {"address": "0x" + "11" * 20, "block": 1}},
+                "abi_version": "x",
+            }
+        )
+    )
+    url = f"http://127.0.0.1:{_free_port()}"
+    result = invoke(["grants", "--rpc-url", url, "--deployment", str(deployment)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: no node answers at {url} (set --rpc-url or PAMCHAIN_RPC_URL)"
+    verify = invoke(["audit", "verify", "--rpc-url", url])
+    assert verify.exit_code == 1 and verify.stderr.startswith("error: no node answers at")
+
+
+def test_missing_deployment__clear_error(tmp_path: Path) -> None:
+    result = invoke(["receipts", "--deployment", str(tmp_path / "nope.json")])
+    assert result.exit_code == 1 and "no deployment file at" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["policy", "set", "nonsense", "--domain", "corp.example"], "use unlock, password-reset"),
+        (["request", "elevate", "unlock", "--duration", "0"], "--duration"),
+        (["principal", "enrol", "0x1234", "0x" + "00" * 32, "--domain", "d"], "is not an Ethereum address"),
+        (["principal", "suspend", "0xabc"], "is not 0x + 64 hex digits"),
+        (["audit", "export", "--format", "xlsx"], "'xlsx' is not one of"),
+    ],
+)
+def test_bad_arguments__usage_errors(args: list[str], message: str) -> None:
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_deploy_config__errors_name_the_section(tmp_path: Path) -> None:
+    config = tmp_path / "deploy.toml"
+    config.write_text(
+        '[council]\nmembers = ["0x' + "11" * 20 + '", "0x' + "22" * 20 + '"]\nthreshold = 2\n'
+        '[[policies]]\ntarget = "unlock"\ndomain = "corp.example"\nself_servise = true\n'
+    )
+    with pytest.raises(ConfigError, match=r"\[\[policies\]\] #1: unknown keys self_servise"):
+        load_plan(config)
+    config.write_text('[council]\nmembers = ["0x' + "11" * 20 + '"]\nthreshold = 2\n')
+    with pytest.raises(ConfigError, match=r"\[council\]: needs at least 2 members"):
+        load_plan(config)
+    result = invoke(
+        [
+            "deploy",
+            "--config",
+            str(config),
+            "--keystore",
+            str(tmp_path),
+            "--deployment",
+            str(tmp_path / "d.json"),
+        ]
+    )
+    assert result.exit_code == 1 and result.stderr.startswith("error: ")
+
+
+def test_example_deploy_config_parses() -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "deploy.example.toml"
+    plan = load_plan(example)
+    assert plan.threshold == 2 and len(plan.council) == 3 and len(plan.policies) == 3
