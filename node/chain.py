@@ -51,7 +51,7 @@ from eth_keys import keys
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
-from . import consensus
+from . import consensus, finality
 from .errors import (
     AccountNotAllowed,
     ExecutionFailed,
@@ -195,6 +195,8 @@ class Chain:
             self.db.discard()  # the genesis state we just recomputed is already on disk
         self.head = self.chaindb.get_canonical_head()
         self.genesis_hash = genesis_header.hash
+        self.finalized = genesis_header
+        self._advance_finality()
 
     @staticmethod
     def _empty_withdrawals(header: BlockHeaderAPI) -> dict[str, Any]:
@@ -526,6 +528,7 @@ class Chain:
         signer: Address,
         key: keys.PrivateKey,
         timestamp: int | None = None,
+        vote: consensus.Vote | None = None,
     ) -> BuildResult:
         """Execute ``txs`` (already in nonce order per sender) on the head, seal, validate and commit.
 
@@ -538,7 +541,7 @@ class Chain:
         vm_class = consensus.sealing_vm_class(base_class, signer)
         header = vm_class.create_header_from_parent(parent, timestamp=ts, gas_limit=parent.gas_limit)
         assert self.genesis.clique is not None
-        header = consensus.prepare_header(header, self.signers(parent), signer, self.genesis.clique.epoch)
+        header = consensus.prepare_header(header, self.signers(parent), signer, self.genesis.clique.epoch, vote=vote)
         base_fee = getattr(header, "base_fee_per_gas", None)
 
         chosen: list[PoolTx] = []
@@ -640,8 +643,65 @@ class Chain:
                     rows.add((topic_key(pos, _topic_bytes(topic)), number))
         self.db.commit(log_rows=rows)
         self.head = self.chaindb.get_canonical_head()
+        self._advance_finality()
         self._headers.put(block.hash, block.header)
         self._blocks.put(block.hash, block)
+
+    # ------------------------------------------------------------------------- fork choice and finality
+    def total_difficulty(self, header: BlockHeaderAPI) -> int:
+        return int(self.chaindb.get_score(header.hash))
+
+    def _signer_count(self, header: BlockHeaderAPI) -> int:
+        return max(1, len(self.signers(header)))
+
+    def _advance_finality(self) -> None:
+        """Move ``finalized`` forward along the head's branch (see finality.py); never backwards."""
+        if not (self.clique and self.seal_check):
+            self.finalized = self.head  # no seals to count: imported/foreign chains treat the head as final
+            return
+        floor = self.finalized
+        if not self.is_canonical(floor):  # cannot happen once imports are guarded; stay safe on odd datadirs
+            floor = self.header_by_number(0)
+        self.finalized = finality.majority_final(
+            self.head, lambda h: self.header_by_hash(h.parent_hash), self._signer_count(self.head), floor
+        )
+
+    def _descends_from_finalized(self, parent: BlockHeaderAPI) -> bool:
+        final = self.finalized
+        if parent.block_number < final.block_number:
+            return False
+        current = parent
+        while not self.is_canonical(current):
+            current = self.header_by_hash(current.parent_hash)
+        return current.block_number >= final.block_number
+
+    def _prefer_over_head(self, header: BlockHeaderAPI) -> bool:
+        """EIP-3436: does ``header`` beat the current head? (py-evm already switched if its score is higher.)"""
+        if not (self.clique and self.seal_check):
+            return False
+        head = self.head
+
+        def key(h: BlockHeaderAPI) -> tuple[int, int, int, int]:
+            parent = self.header_by_hash(h.parent_hash)
+            return consensus.fork_choice_key(h, self.total_difficulty(h), self.signers(parent))
+
+        return key(header) > key(head)
+
+    def _canonicalize(self, header: BlockHeaderAPI) -> tuple[Hash32, ...]:
+        """Make ``header`` the head (an EIP-3436 tie-break py-evm's score rule would not take)."""
+        with self.chaindb.db.atomic_batch() as db:
+            new, _old = ChainDB._set_as_canonical_chain_head(db, header, GENESIS_PARENT_HASH)
+            for h in new:
+                for i, tx_hash in enumerate(ChainDB._get_block_transaction_hashes(db, h)):
+                    ChainDB._add_transaction_to_canonical_chain(db, tx_hash, h, i)
+        return tuple(h.hash for h in new)
+
+    def raw_block(self, block_hash: bytes) -> bytes:
+        """RLP of any stored block, canonical or not (peers ask for branches by hash)."""
+        return rlp.encode(self._evm_block(self.header_by_hash(block_hash)))
+
+    def has_block(self, block_hash: bytes) -> bool:
+        return bool(self.chaindb.header_exists(Hash32(block_hash)))
 
     # ----------------------------------------------------------------------------------------- importing
     def import_block(self, block: BlockAPI) -> bool:
@@ -661,6 +721,8 @@ class Chain:
             parent = self.header_by_hash(header.parent_hash)
         except NotFound as exc:
             raise InvalidBlock("unknown parent", number) from exc
+        if not self._descends_from_finalized(parent):
+            raise InvalidBlock(f"conflicts with finalized block #{self.finalized.block_number}", number)
         vm_class = self.vm_class_for(number, header.timestamp)
         for tx in block.transactions:
             try:
@@ -679,6 +741,8 @@ class Chain:
             self._validate_header_chain(imported.header, parent)
             receipts = imported.get_receipts(self.chaindb)
             new_canonical, _old = self.chaindb.persist_block(imported)
+            if not new_canonical and self._prefer_over_head(imported.header):
+                new_canonical = self._canonicalize(imported.header)
         except ValidationError as exc:
             raise InvalidBlock(str(exc), number) from exc
         self._commit(imported, receipts)
@@ -818,7 +882,12 @@ class Chain:
             return None
         if number > self.head.block_number:
             return None
-        return self.header_by_number(number), index
+        header = self.header_by_number(number)
+        # py-evm never removes the lookups of blocks a reorganisation made non-canonical: check the hash.
+        txs = self._evm_block(header).transactions
+        if index >= len(txs) or txs[index].hash != tx_hash:
+            return None
+        return header, index
 
     def transaction(self, tx_hash: bytes) -> TxRecord | None:
         found = self._locate(tx_hash)

@@ -17,8 +17,11 @@ blocks within a second (timestamps must strictly increase); it tolerates a bound
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eth.abc import BlockHeaderAPI, VirtualMachineAPI
@@ -31,8 +34,12 @@ from eth.consensus.clique._utils import (
     is_in_turn,
     validate_header_integrity,
 )
-from eth.consensus.clique.constants import NONCE_DROP, SIGNATURE_LENGTH, VANITY_LENGTH
+from eth.consensus.clique.constants import NONCE_AUTH, NONCE_DROP, SIGNATURE_LENGTH, VANITY_LENGTH
+from eth.consensus.clique.datatypes import Snapshot, Tally, VoteAction
+from eth.consensus.clique.datatypes import Vote as CliqueVote
+from eth.consensus.clique.snapshot_manager import SnapshotManager
 from eth.constants import ZERO_ADDRESS, ZERO_HASH32
+from eth.db.chain import ChainDB
 from eth.vm.base import VM
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature
@@ -44,6 +51,30 @@ MAX_FUTURE_DRIFT = 15
 IN_TURN_DIFFICULTY = 2
 OUT_OF_TURN_DIFFICULTY = 1
 POST_MERGE_FORKS = ("paris", "shanghai", "cancun", "prague")
+#: geth's wiggle unit: an out-of-turn signer waits up to (N/2 + 1) * 500 ms so the in-turn block usually wins.
+WIGGLE_TIME = 0.5
+ERR_RECENTLY_SIGNED = "recently signed"
+ERR_UNAUTHORIZED = "unauthorized signer"
+
+_SIGNERS: OrderedDict[bytes, Address] = OrderedDict()
+
+
+def cached_signer(header: BlockHeaderAPI) -> Address:
+    """The sealer of ``header`` (ecrecover), memoised by header hash: fork choice, recency and finality
+    look at the same recent headers again and again."""
+    key = header.hash
+    found = _SIGNERS.get(key)
+    if found is None:
+        found = get_block_signer(header)
+        _SIGNERS[key] = found
+        if len(_SIGNERS) > 16_384:
+            _SIGNERS.popitem(last=False)
+    return found
+
+
+def signer_limit(signer_count: int) -> int:
+    """EIP-225: a signer may seal at most one block in any ``floor(N/2) + 1`` consecutive blocks."""
+    return signer_count // 2 + 1
 
 
 class PamchainClique(CliqueConsensus):
@@ -71,30 +102,126 @@ class PamchainClique(CliqueConsensus):
         self._integrity(header)
 
     def validate_seal_extension(self, header: BlockHeaderAPI, parents: Iterable[BlockHeaderAPI]) -> None:
-        # Same rules, order and messages as CliqueConsensus.validate_seal_extension.
+        # py-evm's CliqueConsensus.validate_seal_extension (same order and messages) plus two geth rules
+        # py-evm lacks: the checkpoint's signer list must equal the parent snapshot's signers, and the
+        # "recently signed" limit.
         if header.block_number == 0:
             return
+        parents = tuple(parents)
         self._integrity(header)
-        signer = get_block_signer(header)
+        signer = cached_signer(header)
         snapshot = self._snapshot_manager.get_or_create_snapshot(
             header.block_number - 1, header.parent_hash, parents
         )
         in_turn = is_in_turn(signer, snapshot, header)
         authorized = snapshot.get_sorted_signers()
+        if signer not in authorized:
+            raise ValidationError(
+                f"{ERR_UNAUTHORIZED}: {header} sealed by {encode_hex(signer)}, not in {authorized}"
+            )
         expected = IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY
         if header.difficulty != expected:
             raise ValidationError(
                 f"Expected difficulty of {header} to be {expected} but was {header.difficulty}. "
                 f"Header signer: {encode_hex(signer)}. Valid signers: {authorized}"
             )
+        if is_checkpoint(header.block_number, self._epoch_length):
+            listed = header.extra_data[VANITY_LENGTH:-SIGNATURE_LENGTH]
+            if listed != b"".join(authorized):
+                raise ValidationError(f"mismatching signer list on checkpoint block {header.block_number}")
+        if signer in self.recent_signers(header.parent_hash, header.block_number, len(authorized), parents):
+            raise ValidationError(
+                f"{ERR_RECENTLY_SIGNED}: {encode_hex(signer)} at block {header.block_number}"
+            )
         self._snapshot_manager.apply(snapshot, header)
-        if signer not in authorized:
-            raise ValidationError(f"Failed to validate {header}. Signer {encode_hex(signer)} not in {authorized}")
+
+    def recent_signers(
+        self, parent_hash: Hash32, number: int, signer_count: int, parents: Sequence[BlockHeaderAPI] = ()
+    ) -> set[Address]:
+        """Signers of the ``limit - 1`` blocks before block ``number`` (on the branch ending at ``parent_hash``).
+
+        Equivalent to geth's ``Snapshot.Recents`` after it drops ``number - limit``: geth trims at most one
+        entry per block, and both growing and shrinking the signer set leave exactly this window.
+        """
+        recent: set[Address] = set()
+        current = parent_hash
+        for _ in range(signer_limit(signer_count) - 1):
+            header = self._snapshot_manager._lookup_header(current, parents)
+            if header.block_number == 0:
+                break
+            recent.add(cached_signer(header))
+            current = header.parent_hash
+        return recent
+
+
+class PamchainSnapshotManager(SnapshotManager):
+    """py-evm's snapshot store and checkpoint handling with geth's vote tally (``Snapshot.apply``).
+
+    py-evm's own ``apply`` crashes on EIP-225 case 3 (it removes a vote twice while discarding votes about
+    a removed signer) and only re-evaluates a tally when a vote was cast; this is a straight port of geth's
+    rules, which pass all 24 published scenarios (tests/node/test_clique_conformance.py).
+    """
+
+    def apply(self, current_snapshot: Snapshot, header: BlockHeaderAPI) -> Snapshot:
+        if is_checkpoint(header.block_number, self._epoch_length):
+            return self._create_snapshot_from_checkpoint_header(header)
+        snap = current_snapshot.get_mutable_clone(header.hash)
+        subject = header.coinbase
+        if header.nonce in (NONCE_AUTH, NONCE_DROP) and subject != ZERO_ADDRESS:
+            signer = cached_signer(header)
+            action = VoteAction(header.nonce)
+            for vote in snap.votes:  # a signer's new vote on a subject replaces its previous one
+                if vote.signer == signer and vote.subject == subject:
+                    self._uncast(snap.tallies, vote.subject, vote.action)
+                    snap.votes.remove(vote)
+                    break
+            if self._cast(snap.signers, snap.tallies, subject, action):
+                snap.votes.append(CliqueVote(signer, header.block_number, subject, action))
+            tally = snap.tallies.get(subject)
+            if tally is not None and tally.votes > len(snap.signers) // 2:
+                if tally.action is VoteAction.NOMINATE:
+                    if subject not in snap.signers:
+                        snap.signers.append(subject)
+                else:
+                    if subject in snap.signers:
+                        snap.signers.remove(subject)
+                    for vote in list(snap.votes):  # votes the removed signer cast no longer count
+                        if vote.signer == subject:
+                            self._uncast(snap.tallies, vote.subject, vote.action)
+                            snap.votes.remove(vote)
+                snap.votes[:] = [v for v in snap.votes if v.subject != subject]
+                snap.tallies.pop(subject, None)
+        return self.add_snapshot(snap)
+
+    @staticmethod
+    def _cast(
+        signers: list[Address], tallies: dict[Address, Tally], subject: Address, action: VoteAction
+    ) -> bool:
+        if (subject in signers) == (action is VoteAction.NOMINATE):
+            return False  # adding a signer or dropping a non-signer: not a valid vote
+        tallies[subject] = tallies.get(subject, Tally(action)).upvote()
+        return True
+
+    @staticmethod
+    def _uncast(tallies: dict[Address, Tally], subject: Address, action: VoteAction) -> None:
+        tally = tallies.get(subject)
+        if tally is None or tally.action is not action:
+            return
+        if tally.votes > 1:
+            tallies[subject] = tally.downvote()
+        else:
+            del tallies[subject]
+
+
+class _Context(CliqueConsensusContext):
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.snapshot_manager = PamchainSnapshotManager(ChainDB(db), self.epoch_length)
 
 
 def context_class(epoch: int) -> type[CliqueConsensusContext]:
     """A consensus-context class with the genesis' epoch length (py-evm reads it as a class attribute)."""
-    return type("PamchainCliqueContext", (CliqueConsensusContext,), {"epoch_length": epoch})
+    return type("PamchainCliqueContext", (_Context,), {"epoch_length": epoch})
 
 
 def _pre_merge_validate_header(cls: Any, header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
@@ -120,7 +247,9 @@ def sealing_vm_class(vm_class: type[VirtualMachineAPI], signer: Address) -> type
     recover the signer from the finished seal. Naming the signer up front keeps both executions identical.
     """
     consensus = type(
-        "SealingClique", (vm_class.consensus_class,), {"get_fee_recipient": classmethod(lambda cls, h: signer)}
+        "SealingClique",
+        (vm_class.consensus_class,),
+        {"get_fee_recipient": classmethod(lambda cls, h: signer)},
     )
     return vm_class.configure(__name__=f"Sealing{vm_class.__name__}", consensus_class=consensus)
 
@@ -138,16 +267,30 @@ def signers_from_checkpoint(header: BlockHeaderAPI) -> tuple[Address, ...]:
     return tuple(get_signers_at_checkpoint(header))
 
 
+@dataclass(frozen=True)
+class Vote:
+    """A signer's vote carried in a header: ``coinbase`` = subject, nonce ``0xff..ff`` adds, ``0x00..00`` drops."""
+
+    subject: Address
+    authorize: bool
+
+
 def prepare_header(
-    header: BlockHeaderAPI, signers: Iterable[Address], signer: Address, epoch: int, vanity: bytes = b""
+    header: BlockHeaderAPI,
+    signers: Iterable[Address],
+    signer: Address,
+    epoch: int,
+    vanity: bytes = b"",
+    vote: Vote | None = None,
 ) -> BlockHeaderAPI:
-    """Fill the Clique fields of an unsealed header: difficulty by turn, no vote, seal space in extraData."""
+    """Fill the Clique fields of an unsealed header: difficulty by turn, the vote (if any), seal space."""
     ordered = sorted(signers)
     in_turn = bool(ordered) and ordered[header.block_number % len(ordered)] == signer
     checkpoint = is_checkpoint(header.block_number, epoch)
     extra = vanity[:VANITY_LENGTH].ljust(VANITY_LENGTH, b"\0")
     if checkpoint:
         extra += b"".join(ordered)
+        vote = None  # EIP-225: checkpoints carry no vote
     extra += b"\0" * SIGNATURE_LENGTH
     extra_fields = {}
     if hasattr(header, "parent_beacon_block_root"):
@@ -156,11 +299,52 @@ def prepare_header(
     return header.copy(
         **extra_fields,
         difficulty=IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY,
-        nonce=NONCE_DROP,  # no vote: pamchain does not propose signer changes yet
-        coinbase=ZERO_ADDRESS,
+        nonce=(NONCE_AUTH if vote.authorize else NONCE_DROP) if vote else NONCE_DROP,
+        coinbase=vote.subject if vote else ZERO_ADDRESS,
         mix_hash=ZERO_HASH32,
         extra_data=extra,
     )
+
+
+def choose_vote(
+    proposals: dict[Address, bool], signers: Sequence[Address], rng: random.Random | None = None
+) -> Vote | None:
+    """geth's pick: a random proposal that still makes sense (add a non-signer, drop a signer), else none."""
+    valid = [Vote(a, auth) for a, auth in proposals.items() if (a in signers) != auth]
+    return (rng or random).choice(valid) if valid else None
+
+
+def in_turn_signer(signers: Sequence[Address], number: int) -> Address | None:
+    ordered = sorted(signers)
+    return ordered[number % len(ordered)] if ordered else None
+
+
+def seal_delay(
+    signers: Sequence[Address], signer: Address, number: int, rng: random.Random | None = None
+) -> float:
+    """Extra wait beyond the block's timestamp: 0 in turn, else a random wiggle up to (N/2 + 1) * 500 ms."""
+    if in_turn_signer(signers, number) == signer:
+        return 0.0
+    return (rng or random).uniform(0, (len(signers) // 2 + 1) * WIGGLE_TIME)
+
+
+def fork_choice_key(
+    header: BlockHeaderAPI, score: int, signers: Sequence[Address]
+) -> tuple[int, int, int, int]:
+    """EIP-3436 preference as a sort key (bigger wins) for a chain head with total difficulty ``score``.
+
+    1. most total difficulty; 2. lowest block number; 3. the signer whose in-turn slot is least recent,
+    ``(number - signer_index) % N`` largest, ``signer_index`` in the sorted signer list of the parent
+    snapshot; 4. lowest hash as an unsigned 256-bit integer. Every node ranks two heads the same way,
+    whatever order it saw them in, so equal-difficulty forks cannot deadlock.
+    """
+    ordered = sorted(signers)
+    try:
+        index = ordered.index(cached_signer(header))
+        recency = (header.block_number - index) % len(ordered)
+    except (ValueError, BadSignature):
+        recency = -1
+    return (score, -header.block_number, recency, -int.from_bytes(header.hash, "big"))
 
 
 def seal_header(header: BlockHeaderAPI, private_key: keys.PrivateKey) -> BlockHeaderAPI:
