@@ -1,4 +1,4 @@
-# The README's two commands: `make demo` runs the main job, `make test` runs the suite. Both build the venv first.
+# The README's two commands: `make devnet` runs the main job, `make test` runs the suite. Both build the venv first.
 VENV ?= .venv
 PYTHON ?= python3
 
@@ -9,8 +9,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
-.PHONY: install demo test test-all lint
+.PHONY: install devnet demo test test-all lint
 install: $(VENV)/.installed
+
+# A whole pamchain on this machine until Ctrl-C (see README); `make demo` plays the stories and exits.
+devnet: $(VENV)/.installed
+	$(VENV)/bin/pamchain devnet
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/pamchain demo
