@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from .options import ADDRESS, BYTES32, DOMAIN, emit, reader_options, report_tx, session, signer_options
@@ -83,11 +85,11 @@ def show(who: str) -> None:
     )
 
 
-def _existing(client: object, directory_id: bytes) -> object:
+def _existing(client: Any, directory_id: bytes) -> Any:
     from pamchain.sdk.errors import SdkError
     from pamchain.sdk.model import PrincipalStatus
 
-    found = client.principal(directory_id)  # type: ignore[attr-defined]
+    found = client.principal(directory_id)
     if found.status is PrincipalStatus.NONE:
         raise SdkError(f"no principal enrolled as 0x{directory_id.hex()}")
     return found

@@ -31,9 +31,7 @@ def request() -> None:
     """Ask for access: unlock your account, temporary elevation, or a password reset."""
 
 
-def _requested(
-    client: Any, request_id: int, what: str, result_events: Any, wait_seconds: float | None
-) -> None:
+def _requested(client: Any, request_id: int, what: str, wait_seconds: float | None) -> None:
     from pamchain.sdk.model import Status
 
     found = client.request(request_id)
@@ -63,7 +61,7 @@ def _requested(
 def unlock(wait_seconds: float | None) -> None:
     """Ask for your locked-out AD account to be unlocked."""
     client = session().client()
-    _requested(client, client.request_unlock(), "unlock", (), wait_seconds)
+    _requested(client, client.request_unlock(), "unlock", wait_seconds)
 
 
 @request.command()
@@ -95,7 +93,7 @@ def elevate(
     request_id = client.request_elevation(
         target, duration, justification, ticket_raw, break_glass=break_glass
     )
-    _requested(client, request_id, "elevate", (), wait_seconds)
+    _requested(client, request_id, "elevate", wait_seconds)
 
 
 @request.command()
@@ -146,7 +144,7 @@ def password(
     if oracle_key == ZERO32:
         raise SdkError("no oracle is registered for your domain")
     digest = PayloadClient(payload_store).put(client.account, seal_password(oracle_key, subject, secret))
-    _requested(client, client.request_password_reset(digest), "password", (), wait_seconds)
+    _requested(client, client.request_password_reset(digest), "password", wait_seconds)
 
 
 @request.command()
