@@ -107,10 +107,16 @@ def show(target: bytes) -> None:
         **{n: bytes(v) if isinstance(v, bytes) else v for n, v in zip(names, fields, strict=True)},
     }
     data["approvers"] = [bytes(a) for a in client._call("policy_approvers", target)]
-    emit(
-        data,
-        lambda: [
-            f"{k:<25} {('0x' + v.hex()) if isinstance(v, bytes) else (', '.join('0x' + a.hex() for a in v) or 'none') if isinstance(v, list) else v}"
-            for k, v in data.items()
-        ],
-    )
+    emit(data, lambda: [f"{k:<25} {_text(k, v)}" for k, v in data.items()])
+
+
+def _text(key: str, value: object) -> str:
+    from .principal_commands import _domain
+
+    if key == "domain" and isinstance(value, bytes):
+        return _domain(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list):
+        return ", ".join("0x" + a.hex() for a in value) or "none"
+    return str(value)

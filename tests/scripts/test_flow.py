@@ -143,6 +143,36 @@ def test_governance__enrol_becomes_a_proposal_then_runs_at_quorum(live: Live) ->
     suspended = live.cli("c3", "principal", "suspend", new_id)  # one member may reduce privileges alone
     assert suspended.exit_code == 0, suspended.output
     assert live.json(None, "principal", "show", new_id)["status"] == "SUSPENDED"
+    # Any governed function can be proposed by name, its arguments converted by their ABI types.
+    proposal = live.json("c3", "council", "propose", "reinstate", new_id)["proposal_id"]
+    assert live.json("c1", "council", "approve", str(proposal))["executed"] is True
+    assert live.json(None, "principal", "show", new_id)["status"] == "ACTIVE"
+    wrong = live.cli("c1", "council", "propose", "reinstate")
+    assert wrong.exit_code == 2 and "reinstate takes 1 argument(s): directory_id: bytes32" in wrong.stderr
+
+
+def test_policy__set_becomes_a_proposal_and_show_reads_it(live: Live) -> None:
+    target = "CN=Backup Operators,CN=Builtin,DC=corp,DC=example"
+    proposed = live.json(
+        "c2",
+        "policy",
+        "set",
+        target,
+        "--domain",
+        "corp.example",
+        "--approver",
+        "0x" + live.ids["carol"].hex(),
+        "--approvals",
+        "1",
+        "--max-duration",
+        "900",
+    )
+    assert live.json("c3", "council", "approve", str(proposed["proposal_id"]))["executed"] is True
+    shown = live.json(None, "policy", "show", target)
+    assert shown["max_duration"] == 900 and shown["approvers"] == ["0x" + live.ids["carol"].hex()]
+    assert "corp.example" in live.cli(None, "policy", "show", target).stdout
+    missing = live.cli(None, "policy", "show", "CN=Nobody,DC=corp,DC=example")
+    assert missing.exit_code == 1 and missing.stderr.startswith("error: no policy for target 0x")
 
 
 def test_audit_export__csv_has_every_kind_of_row(live: Live) -> None:
