@@ -703,6 +703,14 @@ class Chain:
     def has_block(self, block_hash: bytes) -> bool:
         return bool(self.chaindb.header_exists(Hash32(block_hash)))
 
+    def can_seal(self, signer: bytes) -> bool:
+        """May ``signer`` seal the next block on the head (authorized, not within the recently-signed limit)?"""
+        signers = self.signers(self.head)
+        if signer not in signers:
+            return False
+        recent = consensus.recent_signers(self.header_by_hash, Hash32(self.head.hash), len(signers))
+        return signer not in recent
+
     # ----------------------------------------------------------------------------------------- importing
     def import_block(self, block: BlockAPI) -> bool:
         """Execute and validate a block from elsewhere; commit it. Returns True if it became the head."""

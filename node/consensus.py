@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,29 +129,31 @@ class PamchainClique(CliqueConsensus):
             listed = header.extra_data[VANITY_LENGTH:-SIGNATURE_LENGTH]
             if listed != b"".join(authorized):
                 raise ValidationError(f"mismatching signer list on checkpoint block {header.block_number}")
-        if signer in self.recent_signers(header.parent_hash, header.block_number, len(authorized), parents):
+        lookup = lambda h: self._snapshot_manager._lookup_header(h, parents)  # noqa: E731
+        if signer in recent_signers(lookup, header.parent_hash, len(authorized)):
             raise ValidationError(
                 f"{ERR_RECENTLY_SIGNED}: {encode_hex(signer)} at block {header.block_number}"
             )
         self._snapshot_manager.apply(snapshot, header)
 
-    def recent_signers(
-        self, parent_hash: Hash32, number: int, signer_count: int, parents: Sequence[BlockHeaderAPI] = ()
-    ) -> set[Address]:
-        """Signers of the ``limit - 1`` blocks before block ``number`` (on the branch ending at ``parent_hash``).
 
-        Equivalent to geth's ``Snapshot.Recents`` after it drops ``number - limit``: geth trims at most one
-        entry per block, and both growing and shrinking the signer set leave exactly this window.
-        """
-        recent: set[Address] = set()
-        current = parent_hash
-        for _ in range(signer_limit(signer_count) - 1):
-            header = self._snapshot_manager._lookup_header(current, parents)
-            if header.block_number == 0:
-                break
-            recent.add(cached_signer(header))
-            current = header.parent_hash
-        return recent
+def recent_signers(
+    lookup: Callable[[Hash32], BlockHeaderAPI], parent_hash: Hash32, signer_count: int
+) -> set[Address]:
+    """Signers of the ``limit - 1`` blocks before the next one (on the branch ending at ``parent_hash``).
+
+    Equivalent to geth's ``Snapshot.Recents`` after it drops ``number - limit``: geth trims at most one
+    entry per block, and both growing and shrinking the signer set leave exactly this window.
+    """
+    recent: set[Address] = set()
+    current = parent_hash
+    for _ in range(signer_limit(signer_count) - 1):
+        header = lookup(current)
+        if header.block_number == 0:
+            break
+        recent.add(cached_signer(header))
+        current = header.parent_hash
+    return recent
 
 
 class PamchainSnapshotManager(SnapshotManager):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from eth_keys import keys
 from eth_typing import Address
 
+from . import consensus
 from .chain import Chain
 from .consensus import MAX_FUTURE_DRIFT
 from .errors import NodeError
@@ -59,6 +60,7 @@ class NodeCore:
         self.pool = pool
         self.signer = signer
         self.on_pending: Callable[[], None] = lambda: None
+        self.proposals: dict[bytes, bool] = {}  # clique_propose: subject -> add (True) / drop (False)
 
     def view(self) -> HeadView:
         return HeadView(self.chain)
@@ -87,7 +89,8 @@ class NodeCore:
         ts = max(timestamp if timestamp is not None else int(time.time()), head.timestamp + 1)
         if ts > time.time() + MAX_FUTURE_DRIFT - 1:
             return None  # bursting too far ahead of the clock; the producer retries once time catches up
-        result = self.chain.build_block(txs, self.signer.address, self.signer.key, timestamp=ts)
+        vote = consensus.choose_vote(self.proposals, self.chain.signers(head)) if self.proposals else None
+        result = self.chain.build_block(txs, self.signer.address, self.signer.key, timestamp=ts, vote=vote)
         self.pool.remove(result.included)
         self.pool.remove(h for h, _ in result.dropped)
         for tx_hash, reason in result.dropped:

@@ -131,6 +131,13 @@ class Genesis:
     blob_gas_used: int | None
     raw: Mapping[str, Any]
 
+    @property
+    def node_allowlist(self) -> tuple[str, ...] | None:
+        """``config.pamchain.nodeAllowlist``: node ids/addresses allowed to peer (None: any node may)."""
+        pam = self.raw.get("config", {}).get("pamchain") or {}
+        allow = pam.get("nodeAllowlist")
+        return None if allow is None else tuple(allow)
+
     def to_json(self) -> str:
         return json.dumps(self.raw, indent=2, sort_keys=False) + "\n"
 
@@ -275,6 +282,9 @@ def parse_genesis(doc: Mapping[str, Any]) -> Genesis:
         if not isinstance(allow, list):
             raise GenesisError("config.pamchain.allowlist must be a list of addresses")
         contract = pam.get("permissionContract")
+        nodes = pam.get("nodeAllowlist")
+        if nodes is not None and (not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes)):
+            raise GenesisError("config.pamchain.nodeAllowlist must be a list of node ids or pamchain:// addresses")
         permissions = PermissionConfig(
             allowlist=frozenset(_address(a, "config.pamchain.allowlist[]") for a in allow),
             contract=_address(contract, "config.pamchain.permissionContract") if contract else None,
@@ -362,6 +372,7 @@ def make_genesis(
     allowlist: Iterable[bytes | str] | None = None,
     permission_contract: bytes | str | None = None,
     extra_alloc: Mapping[str, Mapping[str, Any]] | None = None,
+    node_allowlist: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """A geth-format genesis document for a new pamchain network (Clique, every fork up to Prague at 0).
 
@@ -390,6 +401,8 @@ def make_genesis(
     if permission_contract is not None:
         pc = permission_contract if isinstance(permission_contract, str) else "0x" + permission_contract.hex()
         pam["permissionContract"] = to_checksum_address(_address(pc, "permissionContract"))
+    if node_allowlist is not None:
+        pam["nodeAllowlist"] = list(node_allowlist)
     config["pamchain"] = pam
     alloc_doc: dict[str, Any] = {to_checksum_address(a): {"balance": hex(v)} for a, v in funded.items()}
     for k, v in (extra_alloc or {}).items():

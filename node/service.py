@@ -58,6 +58,12 @@ class NodeConfig:
     seal_check: bool = True  # False: import foreign chains without verifying Clique seals
     suggested_tip: int = 1_000_000  # wei; eth_maxPriorityFeePerGas on an uncongested private chain
     pool_limits: PoolLimits = field(default_factory=PoolLimits)
+    # Validator network (docs/network.md): p2p_port None = no peers; node_key None = <datadir>/nodekey.
+    p2p_host: str = "127.0.0.1"
+    p2p_port: int | None = None
+    bootnodes: tuple[str, ...] = ()
+    node_key: bytes | None = None
+    enable_voting: bool = False  # clique_propose / clique_discard over RPC
 
     def __post_init__(self) -> None:
         if self.seal_mode not in SEAL_MODES:
@@ -91,6 +97,8 @@ class Node:
         self.core: NodeCore
         self.rpc: RpcServer
         self.sealed_count = 0
+        self.p2p: Any = None  # p2p.service.P2PService when config.p2p_port is set
+        self._change = asyncio.Event()  # new head, new transaction or stop: wakes the network producer
 
     # ------------------------------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -111,6 +119,9 @@ class Node:
         api = RpcApi(self, enable_debug=self.config.enable_debug, enable_admin=self.config.enable_admin)
         self.rpc = RpcServer(self, api, max_body=self.config.max_body, cors_origin=self.config.cors_origin)
         await self.rpc.start(self.config.rpc_host, self.config.rpc_port)
+        self._change = asyncio.Event()
+        if self.config.p2p_port is not None:
+            await self._start_p2p()
         if self.config.seal_mode != "none":
             self._producer = asyncio.create_task(self._produce(), name="pamchain-producer")
         log.info(
@@ -122,6 +133,9 @@ class Node:
         """Drain: stop producing (an in-flight seal completes and commits), close RPC, close the store."""
         self._stopping = True
         self._work.set()
+        self._change.set()
+        if self.p2p is not None:
+            await self.p2p.stop()
         if self._producer is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._producer
@@ -145,13 +159,51 @@ class Node:
         return await loop.run_in_executor(self._executor, fn)
 
     # -------------------------------------------------------------------------------------- production
+    async def _start_p2p(self) -> None:
+        from .p2p.identity import Enode, NodeKey, load_or_create_node_key, parse_node_id
+        from .p2p.service import P2PService
+
+        if self.config.node_key is not None:
+            key = NodeKey.from_hex(self.config.node_key.hex())
+        elif self.config.datadir is not None:
+            key = load_or_create_node_key(self.config.datadir / "nodekey")
+        else:
+            key = NodeKey.generate()
+        listed = self.genesis.node_allowlist
+        allowlist = None if listed is None else frozenset(parse_node_id(n) for n in listed)
+        bootnodes = [Enode.parse(b) for b in self.config.bootnodes]
+        self.p2p = P2PService(self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, allowlist)
+        await self.p2p.start()
+
+    async def on_new_head(self) -> None:
+        """A block from a peer changed the head: tell subscribers, restart the production round."""
+        self._change.set()
+        head = self.chain.head
+        try:
+            await self.rpc.publish_block(head.block_number, head.hash)
+        except Exception:
+            log.exception("publishing block %s failed", head.block_number)
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds; True if a new head, a transaction or stop came first."""
+        self._change.clear()
+        try:
+            await asyncio.wait_for(self._change.wait(), max(timeout, 0))
+        except TimeoutError:
+            return self._stopping
+        return True
+
     def _wake_from_chain_thread(self) -> None:
+        if self._loop is not None and self.p2p is not None:
+            self._loop.call_soon_threadsafe(self._change.set)
         if self._loop is not None and self.config.seal_mode == "on-demand":
             self._loop.call_soon_threadsafe(self._work.set)
 
     def notify_pending(self, tx_hash: bytes) -> None:
         if hasattr(self, "rpc"):
             asyncio.get_running_loop().create_task(self.rpc.publish_pending(tx_hash))
+        if self.p2p is not None:
+            asyncio.get_running_loop().create_task(self.p2p.gossip_tx(tx_hash))
 
     async def seal_now(self, allow_empty: bool = True) -> SealedBlock | None:
         sealed = await self.on_chain(lambda: self.core.seal(allow_empty=allow_empty))
@@ -163,6 +215,8 @@ class Node:
         self.sealed_count += 1
         log.debug("sealed #%s with %s txs", sealed.number, len(sealed.tx_hashes))
         try:
+            if self.p2p is not None:  # peers first: propagation latency is what other validators wait on
+                await self.p2p.announce_block(sealed.hash)
             await self.rpc.publish_block(sealed.number, sealed.hash)
         except Exception:
             log.exception("publishing block %s failed", sealed.number)
@@ -170,7 +224,13 @@ class Node:
     async def _produce(self) -> None:
         while not self._stopping:
             try:
-                if self.config.seal_mode == "on-demand":
+                if self.p2p is not None:
+                    from .sealing import produce_round
+
+                    sealed = await produce_round(self)
+                    if sealed is not None:
+                        await self._published(sealed)
+                elif self.config.seal_mode == "on-demand":
                     await self._produce_on_demand()
                 else:
                     await self._produce_periodic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -81,6 +82,11 @@ def genesis(
 @click.option("--rpc-debug", is_flag=True, help="Enable the debug_* namespace.")
 @click.option("--rpc-admin", is_flag=True, help="Enable the admin_* namespace.")
 @click.option("--no-seal-check", is_flag=True, help="Accept blocks without verifying Clique seals (foreign chains).")
+@click.option("--p2p-port", default=None, type=int, help="Listen for validator peers on this port (enables p2p).")
+@click.option("--p2p-host", default="127.0.0.1", show_default=True)
+@click.option("--bootnodes", default="", help="Comma-separated pamchain://<pubkey>@host:port peers to dial.")
+@click.option("--node-key", "node_key_file", type=click.Path(dir_okay=False), help="Node key file (default DATADIR/nodekey).")
+@click.option("--rpc-clique-votes", is_flag=True, help="Enable clique_propose / clique_discard.")
 @click.option("-v", "--verbose", count=True)
 def run(
     datadir: Path,
@@ -96,6 +102,11 @@ def run(
     rpc_debug: bool,
     rpc_admin: bool,
     no_seal_check: bool,
+    p2p_port: int | None,
+    p2p_host: str,
+    bootnodes: str,
+    node_key_file: str | None,
+    rpc_clique_votes: bool,
     verbose: int,
 ) -> None:
     """Run the node until SIGINT/SIGTERM."""
@@ -112,9 +123,35 @@ def run(
     config = NodeConfig(
         datadir=datadir, rpc_host=rpc_host, rpc_port=rpc_port, seal_mode=mode, period=period,
         allow_empty=allow_empty, cors_origin=cors_origin, enable_debug=rpc_debug, enable_admin=rpc_admin,
-        seal_check=not no_seal_check,
+        seal_check=not no_seal_check, p2p_host=p2p_host, p2p_port=p2p_port,
+        bootnodes=tuple(b.strip() for b in bootnodes.split(",") if b.strip()),
+        node_key=_node_key(node_key_file), enable_voting=rpc_clique_votes,
     )
-    serve(genesis, key, config, on_ready=lambda n: click.echo(f"listening on {n.url} (chain id {genesis.chain_id})", err=True))
+    def ready(n: Any) -> None:
+        click.echo(f"listening on {n.url} (chain id {genesis.chain_id})", err=True)
+        if n.p2p is not None:
+            click.echo(f"p2p {n.p2p.enode}", err=True)
+
+    serve(genesis, key, config, on_ready=ready)
+
+
+def _node_key(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    from pamchain.node.p2p.identity import load_or_create_node_key
+
+    return bytes(load_or_create_node_key(path).private.to_bytes())
+
+
+@node.command("node-id")
+@click.option("--node-key", "node_key_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", required=True, type=int)
+def node_id(node_key_file: str, host: str, port: int) -> None:
+    """Print this node's pamchain:// address (creating the node key file if missing)."""
+    from pamchain.node.p2p.identity import Enode, load_or_create_node_key
+
+    click.echo(str(Enode(load_or_create_node_key(node_key_file).node_id, host, port)))
 
 
 @node.command("import")

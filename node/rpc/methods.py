@@ -15,9 +15,11 @@ from ..errors import (
     AccountNotAllowed,
     ExecutionFailed,
     ExecutionReverted,
+    NodeError,
     NotFound,
     TransactionRejected,
 )
+from . import clique as clique_rpc
 from . import format as fmt
 from . import params as p
 from .errors import EXECUTION_REVERTED, INVALID_PARAMS, LIMIT_EXCEEDED, SERVER_ERROR, InvalidParams, RpcError
@@ -41,6 +43,9 @@ class RpcApi:
         for name in dir(self):
             if name.startswith(("eth_", "net_", "web3_", "clique_", "txpool_")) or (name.startswith("debug_") and enable_debug) or (name.startswith("admin_") and enable_admin):
                 self.methods[name] = getattr(self, name)
+        if not getattr(node.config, "enable_voting", False):  # votes change who runs the chain: opt-in
+            for name in ("clique_propose", "clique_discard"):
+                self.methods.pop(name, None)
 
     @property
     def chain(self) -> Any:
@@ -63,8 +68,10 @@ class RpcApi:
             return header
         if ref.tag == "earliest":
             return chain.header_by_number(0)
+        if ref.tag in ("safe", "finalized"):
+            return chain.finalized  # node/finality.py; with one signer this is the head
         if ref.tag is not None:
-            return chain.head  # pending/safe/finalized: a sealed Clique block on one validator is final
+            return chain.head
         try:
             return chain.header_by_number(ref.number)
         except NotFound:
@@ -79,6 +86,8 @@ class RpcApi:
     def _number(self, ref: p.BlockRef) -> int:
         if ref.tag == "earliest":
             return 0
+        if ref.tag in ("safe", "finalized"):
+            return int(self.chain.finalized.block_number)
         if ref.tag is not None:
             return int(self.chain.head.block_number)
         if ref.hash is not None:
@@ -105,7 +114,7 @@ class RpcApi:
 
     async def net_peerCount(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
-        return "0x0"
+        return fmt.q(len(self.node.p2p.peers) if self.node.p2p is not None else 0)
 
     async def eth_chainId(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
@@ -113,7 +122,14 @@ class RpcApi:
 
     async def eth_syncing(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
-        return False
+        state = self.node.p2p.syncer.state if self.node.p2p is not None else None
+        if state is None or not state.active:
+            return False
+        return {
+            "startingBlock": fmt.q(state.starting_block),
+            "currentBlock": fmt.q(self.chain.head.block_number),
+            "highestBlock": fmt.q(max(state.highest_block, self.chain.head.block_number)),
+        }
 
     async def eth_accounts(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
@@ -562,6 +578,41 @@ class RpcApi:
         ref = p.BlockRef(hash=p.hash32(hash_raw, "argument 0"))
         return await self._on_chain(lambda: [fmt.d(s) for s in self.chain.signers(self._header(ref))])
 
+    async def clique_getSnapshot(self, params: list[Any]) -> Any:
+        (ref_raw,) = p.expect(params, 0, 1)
+        ref = p.block_ref_or_hash(ref_raw if ref_raw is not None else "latest", "argument 0")
+        return await self._on_chain(lambda: clique_rpc.snapshot_json(self.chain, self._header(ref)))
+
+    async def clique_getSnapshotAtHash(self, params: list[Any]) -> Any:
+        (hash_raw,) = p.expect(params, 1, 1)
+        ref = p.BlockRef(hash=p.hash32(hash_raw, "argument 0"))
+        return await self._on_chain(lambda: clique_rpc.snapshot_json(self.chain, self._header(ref)))
+
+    async def clique_getSigner(self, params: list[Any]) -> Any:
+        (ref_raw,) = p.expect(params, 1, 1)
+        ref = p.block_ref_or_hash(ref_raw, "argument 0")
+        return await self._on_chain(lambda: clique_rpc.signer_json(self._header(ref)))
+
+    async def clique_status(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return await self._on_chain(lambda: clique_rpc.status_json(self.chain, 64))
+
+    async def clique_proposals(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return {fmt.d(a): auth for a, auth in self.node.core.proposals.items()}
+
+    async def clique_propose(self, params: list[Any]) -> Any:
+        address_raw, auth = p.expect(params, 2, 2)
+        if not isinstance(auth, bool):
+            raise InvalidParams("invalid argument 1: expected a boolean")
+        self.node.core.proposals[p.address(address_raw, "argument 0")] = auth
+        return None
+
+    async def clique_discard(self, params: list[Any]) -> Any:
+        (address_raw,) = p.expect(params, 1, 1)
+        self.node.core.proposals.pop(p.address(address_raw, "argument 0"), None)
+        return None
+
     async def txpool_status(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
 
@@ -626,11 +677,37 @@ class RpcApi:
         return {
             "name": CLIENT_VERSION,
             "protocols": {"eth": {"network": self.node.genesis.chain_id, "genesis": fmt.d(self.chain.genesis_hash)}},
+            **({"enode": str(self.node.p2p.enode), "id": self.node.p2p.key.node_id.hex()} if self.node.p2p else {}),
         }
 
     async def admin_peers(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
-        return []
+        return self.node.p2p.peer_info() if self.node.p2p is not None else []
+
+    async def admin_addPeer(self, params: list[Any]) -> Any:
+        (enode_raw,) = p.expect(params, 1, 1)
+        if self.node.p2p is None:
+            raise RpcError(SERVER_ERROR, "p2p is disabled on this node")
+        self.node.p2p.unban(_enode(enode_raw))
+        return True
+
+    async def admin_removePeer(self, params: list[Any]) -> Any:
+        (enode_raw,) = p.expect(params, 1, 1)
+        if self.node.p2p is None:
+            raise RpcError(SERVER_ERROR, "p2p is disabled on this node")
+        self.node.p2p.ban(_enode(enode_raw).node_id)
+        return True
+
+
+def _enode(raw: Any) -> Any:
+    from ..p2p.identity import Enode
+
+    if not isinstance(raw, str):
+        raise InvalidParams("invalid argument 0: expected a pamchain:// node address")
+    try:
+        return Enode.parse(raw)
+    except NodeError as exc:
+        raise InvalidParams(f"invalid argument 0: {exc}") from None
 
 
 def _execute(fn: Callable[[], Any]) -> Any:

@@ -1,0 +1,416 @@
+"""The peer service: listens and dials over aiohttp WebSockets, keeps one authenticated link per allowlisted
+node, gossips transactions and sealed blocks to every peer, and hands catch-up to ``sync.Syncer``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import rlp
+from aiohttp import web
+from eth_utils import keccak
+
+from ..errors import NodeError
+from ..sync import BATCH, ImportOutcome, Syncer, import_on_chain, serve_blocks_on_chain
+from . import wire
+from .identity import Enode, NodeKey
+
+if TYPE_CHECKING:
+    from ..service import Node
+
+log = logging.getLogger(__name__)
+
+PATH = "/p2p"
+MAX_FRAME = 16 * 1024 * 1024
+REQUEST_TIMEOUT = 10.0
+HEARTBEAT = 2.0  # WebSocket ping interval: a silent peer is dropped within ~2 intervals
+REDIAL_MIN, REDIAL_MAX = 0.5, 5.0
+
+
+def _int(raw: bytes) -> int:
+    return int.from_bytes(raw, "big")
+
+
+class _Seen(OrderedDict[bytes, None]):
+    """Bounded set of hashes already handled, so gossip floods stop after one hop per node."""
+
+    def __init__(self, size: int = 32_768) -> None:
+        super().__init__()
+        self._size = size
+
+    def add(self, key: bytes) -> bool:
+        """True if ``key`` is new."""
+        if key in self:
+            return False
+        self[key] = None
+        if len(self) > self._size:
+            self.popitem(last=False)
+        return True
+
+
+@dataclass
+class Peer:
+    session: wire.Session
+    address: str  # host:port as seen (remote end of the socket) or dialled
+    td: int = 0
+    head_number: int = 0
+    head_hash: bytes = b""
+    connected_at: float = field(default_factory=time.time)
+    _next_id: int = 0
+    _pending: dict[int, asyncio.Future[list[bytes]]] = field(default_factory=dict)
+
+    @property
+    def node_id(self) -> bytes:
+        return self.session.remote_id
+
+    async def send(self, code: int, payload: bytes) -> bool:
+        try:
+            await self.session.send(code, payload)
+            return True
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+            log.debug("send to %s failed: %s", self.node_id.hex()[:12], exc)
+            return False
+
+    async def get_blocks(self, start: int, count: int) -> list[bytes]:
+        self._next_id += 1
+        rid = self._next_id
+        future: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        try:
+            if not await self.send(wire.GET_BLOCKS, rlp.encode([rid, start, count])):
+                return []
+            return await asyncio.wait_for(future, REQUEST_TIMEOUT)
+        except TimeoutError:
+            return []
+        finally:
+            self._pending.pop(rid, None)
+
+    def resolve(self, rid: int, blocks: list[bytes]) -> None:
+        future = self._pending.get(rid)
+        if future is not None and not future.done():
+            future.set_result(blocks)
+
+
+class P2PService:
+    """One per node. ``start()`` binds the listener and begins dialling the bootnodes."""
+
+    def __init__(
+        self,
+        node: Node,
+        key: NodeKey,
+        host: str,
+        port: int,
+        bootnodes: Iterable[Enode] = (),
+        allowlist: frozenset[bytes] | None = None,
+    ) -> None:
+        self.node = node
+        self.key = key
+        self.host = host
+        self.port = port
+        self.allowlist = allowlist
+        self.bootnodes: dict[bytes, Enode] = {e.node_id: e for e in bootnodes if e.node_id != key.node_id}
+        self.banned: set[bytes] = set()
+        self.peers: dict[bytes, Peer] = {}
+        self.refused = 0  # inbound/outbound links refused by the allowlist or a bad handshake
+        self.syncer = Syncer(node, self._after_import)
+        self._seen_blocks = _Seen()
+        self._seen_txs = _Seen()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self._client: aiohttp.ClientSession | None = None
+        self._dialing: set[bytes] = set()
+        self._stopping = False
+
+    # ----------------------------------------------------------------------------------------- lifecycle
+    @property
+    def genesis(self) -> bytes:
+        return self.node.chain.genesis_hash
+
+    @property
+    def enode(self) -> Enode:
+        return Enode(self.key.node_id, self.host, self.port)
+
+    def allowed(self, node_id: bytes) -> bool:
+        if node_id in self.banned or node_id == self.key.node_id:
+            return False
+        return self.allowlist is None or node_id in self.allowlist
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get(PATH, self._accept)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        if self.port == 0 and server is not None and server.sockets:  # type: ignore[union-attr]
+            self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=3))
+        self._spawn(self._dial_loop())
+        log.info("p2p listening as %s", self.enode)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in list(self._tasks):
+            task.cancel()
+        for peer in list(self.peers.values()):
+            with contextlib.suppress(Exception):
+                await peer.session.close()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._client is not None:
+            await self._client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -------------------------------------------------------------------------------------- connections
+    async def _accept(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME)
+        await ws.prepare(request)
+        try:
+            session = await wire.respond(ws, self.key, self.genesis, self.allowed)
+        except (wire.HandshakeError, TimeoutError, ValueError, rlp.exceptions.DecodingError) as exc:
+            self.refused += 1
+            log.warning("inbound link from %s refused: %s", request.remote, exc)
+            await ws.close(code=wire.CLOSE_BAD_HANDSHAKE)
+            return ws
+        peername = request.transport.get_extra_info("peername") if request.transport else None
+        await self._run_peer(session, f"{peername[0]}:{peername[1]}" if peername else "?")
+        return ws
+
+    async def _dial_loop(self) -> None:
+        delays: dict[bytes, float] = {}
+        due: dict[bytes, float] = {}
+        while not self._stopping:
+            now = time.monotonic()
+            for node_id, enode in list(self.bootnodes.items()):
+                if node_id in self.peers or node_id in self._dialing or node_id in self.banned:
+                    continue
+                if due.get(node_id, 0) > now:
+                    continue
+                delay = min(REDIAL_MAX, max(REDIAL_MIN, delays.get(node_id, 0) * 2))
+                delays[node_id] = delay
+                due[node_id] = now + delay * random.uniform(0.8, 1.2)
+                self._dialing.add(node_id)
+                self._spawn(self._dial(enode, delays))
+            await asyncio.sleep(0.2)
+
+    async def _dial(self, enode: Enode, delays: dict[bytes, float]) -> None:
+        assert self._client is not None
+        try:
+            ws = await self._client.ws_connect(
+                f"ws://{enode.host}:{enode.port}{PATH}", heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME
+            )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.debug("dial %s failed: %s", enode, exc)
+            self._dialing.discard(enode.node_id)
+            return
+        try:
+            session = await wire.initiate(ws, self.key, self.genesis, enode.node_id, self.allowed)
+        except (wire.HandshakeError, TimeoutError, ValueError, rlp.exceptions.DecodingError) as exc:
+            self.refused += 1
+            log.warning("outbound link to %s refused: %s", enode, exc)
+            await ws.close()
+            self._dialing.discard(enode.node_id)
+            return
+        self._dialing.discard(enode.node_id)
+        delays[enode.node_id] = 0
+        await self._run_peer(session, f"{enode.host}:{enode.port}")
+
+    def _keep(self, new: wire.Session) -> bool:
+        """Two nodes dialling each other at once end up with one link: the one the lower id dialled."""
+        old = self.peers.get(new.remote_id)
+        if old is None:
+            return True
+        i_am_lower = self.key.node_id < new.remote_id
+        new_good = i_am_lower == new.initiator
+        old_good = i_am_lower == old.session.initiator
+        return new_good or not old_good  # same direction twice: a reconnection, the new link wins
+
+    async def _run_peer(self, session: wire.Session, address: str) -> None:
+        if not self._keep(session):
+            await session.close(1000, b"duplicate link")
+            return
+        old = self.peers.get(session.remote_id)
+        peer = Peer(session, address)
+        self.peers[session.remote_id] = peer
+        if old is not None:
+            await old.session.close(1000, b"duplicate link")
+        log.info("peer up: %s at %s (%d peers)", session.remote_id.hex()[:12], address, len(self.peers))
+        try:
+            await peer.send(wire.STATUS, await self._status())
+            while not self._stopping:
+                message = await session.recv()
+                if message is None:
+                    break
+                code, payload = message
+                try:
+                    await self._handle(peer, code, payload)
+                except (rlp.exceptions.DecodingError, ValueError, IndexError, TypeError) as exc:
+                    log.warning("bad message %s from %s: %s", code, session.remote_id.hex()[:12], exc)
+                    break
+        except (ConnectionError, aiohttp.ClientError) as exc:
+            log.debug("peer %s link error: %s", session.remote_id.hex()[:12], exc)
+        finally:
+            if self.peers.get(session.remote_id) is peer:
+                del self.peers[session.remote_id]
+                log.info("peer down: %s (%d peers)", session.remote_id.hex()[:12], len(self.peers))
+            await session.close()
+
+    def ban(self, node_id: bytes) -> None:
+        """Drop the link to ``node_id`` and refuse it until ``unban`` (operators; partition tests)."""
+        self.banned.add(node_id)
+        peer = self.peers.get(node_id)
+        if peer is not None:
+            self._spawn(peer.session.close(1000, b"removed"))
+
+    def unban(self, enode: Enode) -> None:
+        self.banned.discard(enode.node_id)
+        if enode.node_id != self.key.node_id:
+            self.bootnodes[enode.node_id] = enode
+
+    # ---------------------------------------------------------------------------------------- messages
+    async def _status(self) -> bytes:
+        def read() -> bytes:
+            chain = self.node.chain
+            head = chain.head
+            return rlp.encode(
+                [head.block_number, head.hash, chain.total_difficulty(head), chain.finalized.block_number]
+            )
+
+        return await self.node.on_chain(read)
+
+    async def _handle(self, peer: Peer, code: int, payload: bytes) -> None:
+        if code == wire.STATUS:
+            number, head_hash, td, _finalized = rlp.decode(payload)
+            self._update_peer(peer, _int(number), bytes(head_hash), _int(td))
+            if peer.td > await self.syncer.our_td():
+                self._spawn(self.syncer.sync_from(peer))
+        elif code == wire.TXS:
+            raws = [bytes(r) for r in rlp.decode(payload)]
+            self._spawn(self._on_txs(peer, raws))
+        elif code == wire.NEW_BLOCK:
+            raw, td = rlp.decode(payload)
+            self._spawn(self._on_new_block(peer, bytes(raw), _int(td)))
+        elif code == wire.GET_BLOCKS:
+            rid, start, count = (_int(x) for x in rlp.decode(payload))
+            blocks = await self.node.on_chain(lambda: serve_blocks_on_chain(self.node, start, count))
+            await peer.send(wire.BLOCKS, rlp.encode([rid, blocks]))
+        elif code == wire.BLOCKS:
+            rid, blocks = rlp.decode(payload)
+            peer.resolve(_int(rid), [bytes(b) for b in blocks])
+        else:
+            log.debug("unknown message %s from %s", code, peer.node_id.hex()[:12])
+
+    @staticmethod
+    def _update_peer(peer: Peer, number: int, head_hash: bytes, td: int) -> None:
+        if td >= peer.td:
+            peer.td, peer.head_number, peer.head_hash = td, number, head_hash
+
+    async def _on_new_block(self, peer: Peer, raw: bytes, td: int) -> None:
+        block_hash = keccak(rlp.encode(rlp.decode(raw)[0]))
+        if not self._seen_blocks.add(block_hash):
+            return
+        number = _int(rlp.decode(raw)[0][8])
+        self._update_peer(peer, number, block_hash, td)
+        outcome = await self.node.on_chain(lambda: import_on_chain(self.node, [raw]))
+        if outcome.unknown_parent:
+            self._seen_blocks.pop(block_hash, None)  # let it in again once we have its ancestors
+            self._spawn(self.syncer.sync_from(peer))
+            return
+        if outcome.error:
+            log.warning("block from %s refused: %s", peer.node_id.hex()[:12], outcome.error)
+            return
+        if outcome.imported:
+            await self._after_import(outcome)
+            await self._broadcast(wire.NEW_BLOCK, rlp.encode([raw, td]), exclude=peer.node_id)
+
+    async def _after_import(self, outcome: ImportOutcome) -> None:
+        for _number, block_hash in outcome.imported:
+            self._seen_blocks.add(block_hash)
+        if outcome.head_changed:
+            await self.node.on_new_head()
+
+    async def _on_txs(self, peer: Peer, raws: list[bytes]) -> None:
+        fresh = [r for r in raws if self._seen_txs.add(keccak(r))]
+        if not fresh:
+            return
+
+        def admit() -> list[bytes]:
+            accepted = []
+            for raw in fresh:
+                try:
+                    self.node.core.submit(raw)
+                    accepted.append(raw)
+                except NodeError as exc:
+                    log.debug("gossiped tx refused: %s", exc)
+            return accepted
+
+        accepted = await self.node.on_chain(admit)
+        if accepted:
+            for raw in accepted:
+                with contextlib.suppress(Exception):
+                    await self.node.rpc.publish_pending(keccak(raw))
+            await self._broadcast(wire.TXS, rlp.encode(accepted), exclude=peer.node_id)
+
+    async def _broadcast(self, code: int, payload: bytes, exclude: bytes | None = None) -> None:
+        peers = [p for nid, p in self.peers.items() if nid != exclude]
+        if peers:
+            await asyncio.gather(*(p.send(code, payload) for p in peers))
+
+    # ------------------------------------------------------------------------------------ from the node
+    async def announce_block(self, block_hash: bytes) -> None:
+        """A block this node sealed: send it to every peer."""
+        self._seen_blocks.add(block_hash)
+
+        def read() -> bytes:
+            chain = self.node.chain
+            return rlp.encode(
+                [chain.raw_block(block_hash), chain.total_difficulty(chain.header_by_hash(block_hash))]
+            )
+
+        await self._broadcast(wire.NEW_BLOCK, await self.node.on_chain(read))
+
+    async def gossip_tx(self, tx_hash: bytes) -> None:
+        """A transaction submitted over this node's RPC: send it to every peer."""
+        pooled = await self.node.on_chain(lambda: self.node.core.pool.get(tx_hash))
+        if pooled is None:
+            return
+        self._seen_txs.add(keccak(pooled.raw))
+        await self._broadcast(wire.TXS, rlp.encode([pooled.raw]))
+
+    def peer_info(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": nid.hex(),
+                "enode": _enode_text(nid, p.address),
+                "network": {"remoteAddress": p.address, "inbound": not p.session.initiator},
+                "protocols": {
+                    "pamchain": {"head": "0x" + p.head_hash.hex(), "number": p.head_number, "td": p.td}
+                },
+            }
+            for nid, p in self.peers.items()
+        ]
+
+
+def _enode_text(node_id: bytes, address: str) -> str:
+    host, _, port = address.rpartition(":")
+    return str(Enode(node_id, host, int(port))) if port.isdigit() else node_id.hex()
+
+
+__all__ = ["BATCH", "P2PService", "Peer"]

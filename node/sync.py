@@ -1,0 +1,178 @@
+"""Block import from peers and catch-up sync: fetch the heavier peer's chain in batches, validate, commit.
+
+Every block is fully validated on import by the chain layer (Clique seal and signer at the parent snapshot,
+recently-signed limit, account permissioning at the parent state, execution and state root), whatever peer
+sent it; a batch stops at the first invalid block. Blocks that do not descend from this node's finalized
+block are refused (finality.py). Functions named ``*_on_chain`` run on the node's chain thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidBlock, NodeError
+
+if TYPE_CHECKING:
+    from .service import Node
+
+log = logging.getLogger(__name__)
+
+BATCH = 128  # blocks per request while catching up
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class ImportOutcome:
+    imported: list[tuple[int, bytes]] = field(default_factory=list)  # (number, hash) of new blocks
+    known: int = 0
+    head_before: bytes = b""
+    head_after: bytes = b""
+    unknown_parent: bool = False
+    error: str | None = None
+
+    @property
+    def head_changed(self) -> bool:
+        return self.head_before != self.head_after
+
+
+def import_on_chain(node: Node, raws: Sequence[bytes]) -> ImportOutcome:
+    """Import blocks in order; stop at the first one that is invalid or whose parent is unknown."""
+    chain, pool = node.chain, node.core.pool
+    outcome = ImportOutcome(head_before=chain.head.hash)
+    included: list[bytes] = []
+    for raw in raws:
+        try:
+            block = chain.decode_block(raw)
+        except InvalidBlock as exc:
+            outcome.error = str(exc)
+            break
+        if chain.has_block(block.hash):
+            outcome.known += 1
+            continue
+        if not chain.has_block(block.header.parent_hash):
+            outcome.unknown_parent = True
+            break
+        try:
+            chain.import_block(block)
+        except NodeError as exc:
+            outcome.error = f"block #{block.number} 0x{block.hash.hex()[:12]}: {exc}"
+            break
+        outcome.imported.append((block.number, block.hash))
+        included.extend(tx.hash for tx in block.transactions)
+    outcome.head_after = chain.head.hash
+    if included:
+        pool.remove(included)
+    if outcome.head_changed:
+        pool.prune(node.core.view())
+    return outcome
+
+
+def serve_blocks_on_chain(node: Node, start: int, count: int) -> list[bytes]:
+    """Canonical blocks ``start .. start+count-1`` (as far as this node has them), bounded in bytes."""
+    chain = node.chain
+    out: list[bytes] = []
+    size = 0
+    last = min(int(chain.head.block_number), start + min(count, BATCH) - 1)
+    for number in range(max(start, 0), last + 1):
+        raw = chain.encode_block(number)
+        size += len(raw)
+        if out and size > MAX_REPLY_BYTES:
+            break
+        out.append(raw)
+    return out
+
+
+class PeerView:
+    """What sync needs from a peer: its best chain and a way to ask for canonical blocks by number."""
+
+    node_id: bytes
+    td: int
+    head_number: int
+
+    async def get_blocks(self, start: int, count: int) -> list[bytes]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass
+class SyncState:
+    """For ``eth_syncing``."""
+
+    active: bool = False
+    starting_block: int = 0
+    highest_block: int = 0
+
+
+class Syncer:
+    """Catches the node up with heavier peers, one sync at a time."""
+
+    def __init__(self, node: Node, on_imported: Callable[[ImportOutcome], Awaitable[None]]) -> None:
+        self.node = node
+        self.on_imported = on_imported
+        self.state = SyncState()
+        self._lock = asyncio.Lock()
+
+    async def our_td(self) -> int:
+        return int(await self.node.on_chain(lambda: self.node.chain.total_difficulty(self.node.chain.head)))
+
+    async def sync_from(self, peer: Any) -> int:
+        """Import the peer's chain while it is heavier than ours; returns how many blocks were imported."""
+        if self._lock.locked():
+            return 0
+        async with self._lock:
+            try:
+                return await self._sync(peer)
+            finally:
+                self.state.active = False
+
+    async def _sync(self, peer: Any) -> int:
+        node = self.node
+        total = 0
+        back = 0
+        prefetch: asyncio.Task[list[bytes]] | None = None
+        prefetch_start = 0
+        self.state = SyncState(True, int(node.chain.head.block_number), int(peer.head_number))
+        while peer.td > await self.our_td():
+            head_number = int(node.chain.head.block_number)
+            start = max(1, head_number + 1 - back)
+            if prefetch is not None and back == 0 and prefetch_start == start:
+                raws = await prefetch
+            else:
+                if prefetch is not None:
+                    prefetch.cancel()
+                raws = await peer.get_blocks(start, BATCH)
+            prefetch = None
+            if not raws:
+                break
+            if len(raws) == BATCH:
+                # Ask for the next batch while this one executes (network and import overlap).
+                prefetch_start = start + BATCH
+                prefetch = asyncio.ensure_future(peer.get_blocks(prefetch_start, BATCH))
+            self.state.highest_block = max(self.state.highest_block, int(peer.head_number))
+            outcome = await node.on_chain(lambda raws=raws: import_on_chain(node, raws))
+            total += len(outcome.imported)
+            if outcome.imported or outcome.head_changed:
+                await self.on_imported(outcome)
+            if outcome.error:
+                log.warning("sync from %s stopped: %s", peer.node_id.hex()[:12], outcome.error)
+                break
+            if outcome.unknown_parent:
+                # We are on another branch: step back until the peer's blocks connect (not below finality).
+                finalized = int(node.chain.finalized.block_number)
+                if start <= finalized + 1:
+                    log.warning(
+                        "peer %s is on a branch that conflicts with our finalized block",
+                        peer.node_id.hex()[:12],
+                    )
+                    break
+                back = min(max(32, back * 2), head_number + 1 - (finalized + 1))
+                continue
+            back = 0
+            if not outcome.imported and len(raws) < BATCH:
+                break
+        if prefetch is not None:
+            prefetch.cancel()
+        return total
