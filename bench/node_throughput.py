@@ -1,283 +1,273 @@
-"""Grant-like workload throughput: pamchain node over JSON-RPC vs raw py-evm ``mine_all`` vs eth-tester.
+"""P1 throughput: pre-signed grant transactions over JSON-RPC to the last receipt, pamchain's node vs its peers.
 
-Workload (as in notes/performance-baseline.md): a Vyper ``grant(address,bytes32,uint256)`` writing a 3-slot
-struct, bumping a counter and logging an event; type-2 transactions, pre-signed (signing not timed), one
-sender. The node runs as a separate process (seal-on-demand, on-disk SQLite store); the client sends
-JSON-RPC batches of 100 ``eth_sendRawTransaction`` and waits for the last receipt. Figures are reported as
-ratios taken in the same run, plus the node's RSS.
+Configurations, all fed the same pre-signed transactions (``bench/workload.py``) in one run:
 
-    .venv/bin/python bench/node_throughput.py [--txs 2000]
+- pamchain's node as a process on an on-disk datadir, sealing on demand and with 1 s blocks;
+- anvil automine (the peer of seal-on-demand) and anvil ``--block-time 1`` (the peer of 1 s blocks), same
+  block gas limit;
+- each of those fed one HTTP request per transaction ("single") and JSON-RPC batches of 100 ("batch");
+- raw py-evm ``MiningChain.mine_all`` in memory (what the node's execution engine can do with no node around);
+- eth-tester (py-evm) through web3.py, automine, one ``send_raw_transaction`` per transaction.
+
+tx/s = transactions / (first send -> receipt of every sender's last transaction). Standalone:
+
+    .venv/bin/python -m bench.node_throughput [--txs 10000]
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
-import vyper
 from eth_account import Account
-from pamchain.node import contract_address, make_genesis
+from pamchain.node import make_genesis
 from pamchain.node.keys import write_keystore
 
-CHAIN_ID = 4242
-GRANT = """
-# pragma version ^0.4.0
-struct Grant:
-    who: address
-    role: bytes32
-    expiry: uint256
+from bench.peers import anvil_process, free_port, rss_mib, wait_for_rpc
+from bench.workload import CHAIN_ID, GAS_LIMIT, Workload, workload
 
-event Granted:
-    id: indexed(uint256)
-    who: indexed(address)
-    role: bytes32
-    expiry: uint256
-
-grants: public(HashMap[uint256, Grant])
-count: public(uint256)
-
-@external
-def grant(who: address, role: bytes32, expiry: uint256):
-    self.count += 1
-    self.grants[self.count] = Grant(who=who, role=role, expiry=expiry)
-    log Granted(id=self.count, who=who, role=role, expiry=expiry)
-"""
+BATCH = 100
+FUNDS = 10**24
 
 
-def compile_grant() -> tuple[list, str]:
-    out = vyper.compile_code(GRANT, output_formats=["abi", "bytecode"])
-    return out["abi"], out["bytecode"]
+class Rpc:
+    """A minimal JSON-RPC client (requests, proxy scanning off): what a busy sender would write."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def call(self, method: str, *params: Any) -> Any:
+        reply = self.session.post(
+            self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=120
+        ).json()
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def batch(self, method: str, param_lists: list[list[Any]]) -> list[Any]:
+        body = [{"jsonrpc": "2.0", "id": i, "method": method, "params": ps} for i, ps in enumerate(param_lists)]
+        replies = self.session.post(self.url, json=body, timeout=120).json()
+        errors = [r["error"] for r in replies if "error" in r]
+        if errors:
+            raise RuntimeError(f"{method}: {errors[:2]}")
+        return [r["result"] for r in sorted(replies, key=lambda r: r["id"])]
+
+    def wait_receipt(self, tx_hash: str, timeout: float = 1800) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt = self.call("eth_getTransactionReceipt", tx_hash)
+            if receipt is not None:
+                return receipt  # type: ignore[no-any-return]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no receipt for {tx_hash}")
+            time.sleep(0.01)
 
 
-def presign(sender, abi, bytecode, n: int, base_fee_cap: int = 10**10) -> tuple[bytes, list[bytes], bytes]:
-    from web3 import Web3
+@dataclass(frozen=True)
+class Sent:
+    tx_per_s: float
+    seconds: float
+    blocks: int
 
-    contract = Web3().eth.contract(abi=abi)
-    deploy = sender.sign_transaction(
-        {
-            "data": bytecode,
-            "gas": 2_000_000,
-            "maxFeePerGas": base_fee_cap,
-            "maxPriorityFeePerGas": 1,
-            "nonce": 0,
-            "chainId": CHAIN_ID,
-            "value": 0,
-        }
+
+def send_and_wait(rpc: Rpc, load: Workload, batched: bool) -> Sent:
+    """Send every transaction, then wait for each sender's last one; time from the first send."""
+    txs = ["0x" + raw.hex() for raw in load.txs]
+    first_block = int(rpc.call("eth_blockNumber"), 16)
+    t0 = time.perf_counter()
+    hashes: list[str] = []
+    if batched:
+        for i in range(0, len(txs), BATCH):
+            hashes.extend(rpc.batch("eth_sendRawTransaction", [[t] for t in txs[i : i + BATCH]]))
+    else:
+        hashes.extend(rpc.call("eth_sendRawTransaction", t) for t in txs)
+    senders = len(load.senders)
+    for tx_hash in hashes[-senders:]:
+        receipt = rpc.wait_receipt(tx_hash)
+        if receipt["status"] != "0x1":
+            raise RuntimeError(f"grant {tx_hash} failed")
+    seconds = time.perf_counter() - t0
+    blocks = int(rpc.call("eth_blockNumber"), 16) - first_block
+    return Sent(len(txs) / seconds, seconds, blocks)
+
+
+def deploy(rpc: Rpc, load: Workload) -> None:
+    rpc.wait_receipt(rpc.call("eth_sendRawTransaction", "0x" + load.deploy.hex()), timeout=60)
+
+
+# ----------------------------------------------------------------------------------------------- pamchain
+@contextlib.contextmanager
+def pamchain_process(tmp: Path, load: Workload, mode: str) -> Iterator[tuple[Rpc, subprocess.Popen[bytes]]]:
+    """pamchain's node as a process (on-disk datadir); ``mode`` is "on-demand" or "period" (1 s blocks)."""
+    signer = Account.from_key(b"\x01" * 32)
+    root = tmp / f"pamchain-{mode}"
+    root.mkdir(parents=True)
+    genesis = make_genesis([signer.address], load.chain_id, dict.fromkeys(load.funded, FUNDS), gas_limit=GAS_LIMIT)
+    (root / "genesis.json").write_text(json.dumps(genesis))
+    write_keystore(root / "key.json", bytes(signer.key), "pw", iterations=2)
+    (root / "pw").write_text("pw")
+    run = [sys.executable, "-m", "pamchain.node"]
+    subprocess.run(
+        [*run, "init", "--datadir", str(root / "d"), "--genesis", str(root / "genesis.json")],
+        check=True,
+        capture_output=True,
     )
-    target = Web3.to_checksum_address(contract_address(bytes.fromhex(sender.address[2:]), 0))
-    txs = []
-    for i in range(n):
-        data = contract.encode_abi("grant", [sender.address, b"\x01" * 32, 10_000 + i])
-        txs.append(
-            bytes(
-                sender.sign_transaction(
-                    {
-                        "to": target,
-                        "data": data,
-                        "gas": 150_000,
-                        "maxFeePerGas": base_fee_cap,
-                        "maxPriorityFeePerGas": 1,
-                        "nonce": i + 1,
-                        "chainId": CHAIN_ID,
-                        "value": 0,
-                    }
-                ).raw_transaction
-            )
-        )
-    return bytes(deploy.raw_transaction), txs, bytes.fromhex(target[2:])
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def bench_node(n: int) -> tuple[float, float, float]:
-    signer, sender = Account.from_key(b"\x01" * 32), Account.from_key(b"\x02" * 32)
-    abi, bytecode = compile_grant()
-    deploy, txs, _target = presign(sender, abi, bytecode, n)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "genesis.json").write_text(
-            json.dumps(
-                make_genesis([signer.address], CHAIN_ID, {sender.address: 10**24}, gas_limit=100_000_000)
-            )
-        )
-        write_keystore(root / "key.json", bytes(signer.key), "pw", iterations=2)
-        (root / "pw").write_text("pw")
-        run = [sys.executable, "-m", "pamchain.node"]
-        subprocess.run(
-            [*run, "init", "--datadir", str(root / "d"), "--genesis", str(root / "genesis.json")],
-            check=True,
-            capture_output=True,
-        )
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        proc = subprocess.Popen(
-            [
-                *run,
-                "run",
-                "--datadir",
-                str(root / "d"),
-                "--keystore",
-                str(root / "key.json"),
-                "--password-file",
-                str(root / "pw"),
-                "--rpc-port",
-                str(port),
-                "--seal-on-demand",
-            ],
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        session = requests.Session()
-        session.trust_env = False
-
-        def call(method: str, *params) -> object:
-            return (
-                session.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
-                .json()
-                .get("result")
-            )
-
+    port = free_port()
+    flags = ["--seal-on-demand"] if mode == "on-demand" else ["--period", "1"]
+    proc = subprocess.Popen(
+        [
+            *run, "run", "--datadir", str(root / "d"), "--keystore", str(root / "key.json"),
+            "--password-file", str(root / "pw"), "--rpc-port", str(port), *flags,
+        ],
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_rpc(url, proc)
+        yield Rpc(url), proc
+    finally:
+        proc.terminate()
         try:
-            for _ in range(300):
-                try:
-                    call("eth_blockNumber")
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.05)
-            h = call("eth_sendRawTransaction", "0x" + deploy.hex())
-            while call("eth_getTransactionReceipt", h) is None:
-                time.sleep(0.01)
-            start_block = int(call("eth_blockNumber"), 16)
-            t0 = time.perf_counter()
-            last = None
-            for i in range(0, n, 100):
-                body = [
-                    {
-                        "jsonrpc": "2.0",
-                        "id": j,
-                        "method": "eth_sendRawTransaction",
-                        "params": ["0x" + raw.hex()],
-                    }
-                    for j, raw in enumerate(txs[i : i + 100])
-                ]
-                replies = session.post(url, json=body).json()
-                errors = [r for r in replies if "error" in r]
-                assert not errors, errors[:2]
-                last = replies[-1]["result"]
-            while True:
-                receipt = call("eth_getTransactionReceipt", last)
-                if receipt is not None:
-                    break
-                time.sleep(0.005)
-            elapsed = time.perf_counter() - t0
-            blocks = int(call("eth_blockNumber"), 16) - start_block
-            assert receipt["status"] == "0x1"
-            return n / elapsed, rss_mib(proc.pid), blocks
-        finally:
-            proc.terminate()
-            proc.wait(30)
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
-def bench_raw_pyevm(n: int, block_size: int = 500) -> float:
+@contextlib.contextmanager
+def anvil_chain(tmp: Path, load: Workload, mode: str) -> Iterator[tuple[Rpc, subprocess.Popen[bytes]]]:
+    """anvil with the same chain id and block gas limit; automine or ``--block-time 1``."""
+    args = ["--chain-id", str(load.chain_id), "--gas-limit", str(GAS_LIMIT)]
+    if mode == "period":
+        args += ["--block-time", "1"]
+    home = tmp / f"anvil-{mode}"
+    with anvil_process(home, args) as (url, proc):
+        rpc = Rpc(url)
+        rpc.batch("anvil_setBalance", [[a, hex(FUNDS)] for a in load.funded])
+        yield rpc, proc
+
+
+def run_rpc_backend(backend: str, mode: str, batched: bool, load: Workload, tmp: Path) -> dict[str, float]:
+    opener = pamchain_process if backend == "pamchain" else anvil_chain
+    with tempfile.TemporaryDirectory(dir=tmp) as sub, opener(Path(sub), load, mode) as (rpc, proc):
+        deploy(rpc, load)
+        sent = send_and_wait(rpc, load, batched)
+        return {"tx_per_s": sent.tx_per_s, "blocks": sent.blocks, "rss_mib": rss_mib(proc.pid)}
+
+
+# ------------------------------------------------------------------------------------------ in-process peers
+def run_raw_pyevm(load: Workload, block_size: int = 666) -> dict[str, float]:
+    """py-evm's ``MiningChain.mine_all`` in memory, blocks as big as the node's (gas limit / tx gas)."""
     from eth import constants
     from eth.chains.base import MiningChain
     from eth.db.atomic import AtomicDB
     from eth.vm.forks import PragueVM
 
-    sender = Account.from_key(b"\x02" * 32)
-    abi, bytecode = compile_grant()
-    deploy, txs, _target = presign(sender, abi, bytecode, n)
-    klass = MiningChain.configure(__name__="Bench", vm_configuration=((0, PragueVM),), chain_id=CHAIN_ID)
+    klass = MiningChain.configure(__name__="Bench", vm_configuration=((0, PragueVM),), chain_id=load.chain_id)
+    ts = int(time.time()) - 1_000_000
     genesis_params = {
         "difficulty": 0,
-        "gas_limit": 100_000_000,
-        "timestamp": int(time.time()) - 100_000,
+        "gas_limit": GAS_LIMIT,
+        "timestamp": ts,
         "coinbase": constants.ZERO_ADDRESS,
         "base_fee_per_gas": 10**9,
     }
-    chain = klass.from_genesis(
-        AtomicDB(),
-        genesis_params,
-        {bytes.fromhex(sender.address[2:]): {"balance": 10**24, "nonce": 0, "code": b"", "storage": {}}},
-    )
+    alloc = {
+        bytes.fromhex(a[2:]): {"balance": FUNDS, "nonce": 0, "code": b"", "storage": {}} for a in load.funded
+    }
+    chain = klass.from_genesis(AtomicDB(), genesis_params, alloc)
     builder = PragueVM.get_transaction_builder()
-    ts = genesis_params["timestamp"]
     ts += 1
-    chain.mine_all([builder.decode(deploy)], timestamp=ts)
-    decoded = [builder.decode(raw) for raw in txs]
+    chain.mine_all([builder.decode(load.deploy)], timestamp=ts)
     t0 = time.perf_counter()
-    for i in range(0, n, block_size):
+    decoded = [builder.decode(raw) for raw in load.txs]  # decoding is part of a node's work: timed
+    for i in range(0, len(decoded), block_size):
         ts += 1
         chain.mine_all(decoded[i : i + block_size], timestamp=ts)
-    return n / (time.perf_counter() - t0)
+    return {"tx_per_s": len(decoded) / (time.perf_counter() - t0)}
 
 
-def bench_eth_tester(n: int) -> float:
+def run_eth_tester(n: int) -> dict[str, float]:
+    """eth-tester (py-evm) through web3.py, automine: one block per transaction."""
     from web3 import EthereumTesterProvider, Web3
 
     w3 = Web3(EthereumTesterProvider())
+    load = workload(n, chain_id=w3.eth.chain_id)
     funder = w3.eth.accounts[0]
-    sender = Account.from_key(b"\x02" * 32)
-    w3.eth.send_transaction({"from": funder, "to": sender.address, "value": 10**22})
-    abi, bytecode = compile_grant()
-    global CHAIN_ID
-    saved, CHAIN_ID = CHAIN_ID, w3.eth.chain_id
-    try:
-        deploy, txs, _ = presign(sender, abi, bytecode, n, base_fee_cap=10**11)
-    finally:
-        CHAIN_ID = saved
-    w3.eth.send_raw_transaction(deploy)
+    for address in load.funded:
+        w3.eth.send_transaction({"from": funder, "to": address, "value": 10**22})
+    w3.eth.send_raw_transaction(load.deploy)
     t0 = time.perf_counter()
-    for raw in txs:
-        w3.eth.send_raw_transaction(raw)
-    return n / (time.perf_counter() - t0)
+    hashes = [w3.eth.send_raw_transaction(raw) for raw in load.txs]
+    for tx_hash in hashes[-len(load.senders) :]:
+        assert w3.eth.get_transaction_receipt(tx_hash)["status"] == 1
+    return {"tx_per_s": n / (time.perf_counter() - t0)}
+
+
+# ------------------------------------------------------------------------------------------------- runner
+RPC_CONFIGS = (
+    # (name, backend, mode, batched)
+    ("pamchain on-demand batch", "pamchain", "on-demand", True),
+    ("anvil automine batch", "anvil", "on-demand", True),
+    ("pamchain on-demand single", "pamchain", "on-demand", False),
+    ("anvil automine single", "anvil", "on-demand", False),
+    ("pamchain 1s-blocks batch", "pamchain", "period", True),
+    ("anvil 1s-blocks batch", "anvil", "period", True),
+    ("pamchain 1s-blocks single", "pamchain", "period", False),
+    ("anvil 1s-blocks single", "anvil", "period", False),
+)
+# Each pamchain figure is reported as a ratio to these peers (same run, runs paired in order).
+PEERS = {
+    "pamchain on-demand batch": ("anvil automine batch", "raw py-evm mine_all", "eth-tester web3 single"),
+    "pamchain on-demand single": ("anvil automine single", "raw py-evm mine_all", "eth-tester web3 single"),
+    "pamchain 1s-blocks batch": ("anvil 1s-blocks batch", "raw py-evm mine_all"),
+    "pamchain 1s-blocks single": ("anvil 1s-blocks single", "raw py-evm mine_all"),
+}
+
+
+def run(
+    txs: int, repeat: int, tmp: Path, tester_txs: int | None = None, only: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Every configuration ``repeat`` times, interleaved so that each repeat measures all of them together."""
+    load = workload(txs, CHAIN_ID)
+    tester_n = tester_txs or min(txs, 1000)
+    runs: dict[str, list[dict[str, float]]] = {}
+    for _ in range(repeat):
+        for name, backend, mode, batched in RPC_CONFIGS:
+            if only and not any(o in name for o in only):
+                continue
+            runs.setdefault(name, []).append(run_rpc_backend(backend, mode, batched, load, tmp))
+        if not only or any(o in "raw py-evm mine_all" for o in only):
+            runs.setdefault("raw py-evm mine_all", []).append(run_raw_pyevm(load))
+        if not only or any(o in "eth-tester web3 single" for o in only):
+            runs.setdefault("eth-tester web3 single", []).append(run_eth_tester(tester_n))
+    return {"txs": txs, "eth_tester_txs": tester_n, "senders": len(load.senders), "repeat": repeat, "runs": runs}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--txs", type=int, default=2000)
-    parser.add_argument("--tester-txs", type=int, default=300)
+    import argparse
+
+    from bench.run import summarize_throughput
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--txs", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--only", action="append", default=[], help="substring of a configuration name")
     args = parser.parse_args()
-    node_tps, rss, blocks = bench_node(args.txs)
-    raw_tps = bench_raw_pyevm(args.txs)
-    tester_tps = bench_eth_tester(args.tester_txs)
-    print(
-        json.dumps(
-            {
-                "txs": args.txs,
-                "node_jsonrpc_tx_per_s": round(node_tps, 1),
-                "node_blocks": blocks,
-                "node_rss_mib": round(rss, 1),
-                "raw_pyevm_mine_all_tx_per_s": round(raw_tps, 1),
-                "eth_tester_web3_automine_tx_per_s": round(tester_tps, 1),
-                "node_vs_raw_pyevm": round(node_tps / raw_tps, 2),
-                "node_vs_eth_tester": round(node_tps / tester_tps, 2),
-                "coincurve": _has_coincurve(),
-                "pid": os.getpid(),
-            },
-            indent=2,
-        )
-    )
-
-
-def _has_coincurve() -> bool:
-    from eth_keys.backends import get_backend
-
-    return type(get_backend()).__name__ == "CoinCurveECCBackend"
+    with tempfile.TemporaryDirectory(prefix="pamchain-bench-") as tmp:
+        raw = run(args.txs, args.repeat, Path(tmp), only=tuple(args.only))
+    print(json.dumps(summarize_throughput(raw), indent=2))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -26,9 +25,8 @@ from pamchain.sdk.client import Deployment, PamClient, connect
 from pamchain.sdk.oracle.follower import Finality
 from web3 import Web3
 
-ROOT = Path(__file__).resolve().parents[2]
-ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64@1.7.1"
-ANVIL_CACHE = ROOT / ".cache" / "anvil"
+from bench.peers import anvil_binary  # one installer for the tests and the benchmarks
+
 NAMES = ("deployer", "c1", "c2", "c3", "oracle", "alice", "bob", "carol")
 
 
@@ -62,32 +60,6 @@ def pamchain_node(tmp: Path, **options: object) -> Iterator[ChainEnv]:
     )
     with run_node(genesis, signer.key, tmp / "node", **options) as node:  # type: ignore[arg-type]
         yield ChainEnv("pamchain", node.url, connect(node.url), accounts, Finality())
-
-
-def anvil_binary() -> Path:
-    """anvil from npm, installed once into the repository's .cache (never a global install)."""
-    binary = ANVIL_CACHE / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-    if not binary.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError("npm is needed to install anvil for the anvil integration tests")
-        ANVIL_CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                "--prefix",
-                str(ANVIL_CACHE),
-                ANVIL_PACKAGE,
-            ],
-            check=True,
-            timeout=600,
-            env={**os.environ, "HOME": str(ANVIL_CACHE)},
-        )
-    return binary
 
 
 def free_port() -> int:

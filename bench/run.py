@@ -1,0 +1,159 @@
+"""The one benchmark command: runs P1-P4, prints a table of figures and ratios to peers, writes JSON.
+
+    .venv/bin/python -m bench                 # P1 (10,000 txs, 3 repeats), P2/P3 (Samba DC), ~30-40 min
+    .venv/bin/python -m bench --quick         # every benchmark on tiny inputs (CI: tests/bench), < 2 min
+    .venv/bin/python -m bench --scale         # adds P4 (1,000,000 grants; hours) and RSS at 10k/100k blocks
+    .venv/bin/python -m bench --only p1 --txs 2000 --repeat 1
+
+Every pamchain figure is measured in the same run as its peers (anvil, raw py-evm, eth-tester) and reported
+as a ratio, with the median, min and max over the repeats; absolute figures drift between machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.stats import ratio, spread
+
+DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
+SECTIONS = ("p1", "p2", "p4")  # p2 covers P2 (unlock) and P3 (expiry): one DC, one oracle run
+
+
+def summarize_throughput(raw: dict[str, Any]) -> dict[str, Any]:
+    """tx/s per configuration (median/min/max over repeats) and each pamchain figure's ratios to its peers."""
+    from bench.node_throughput import PEERS
+
+    runs = raw["runs"]
+    figures: dict[str, Any] = {}
+    for name, values in runs.items():
+        entry: dict[str, Any] = {"tx_per_s": spread([v["tx_per_s"] for v in values])}
+        if "rss_mib" in values[0]:
+            entry["rss_mib"] = spread([v["rss_mib"] for v in values])
+            entry["blocks"] = spread([v["blocks"] for v in values], 0)
+        figures[name] = entry
+    for name, peers in PEERS.items():
+        if name not in runs:
+            continue
+        ours = [v["tx_per_s"] for v in runs[name]]
+        figures[name]["vs"] = {
+            peer: ratio(ours, [v["tx_per_s"] for v in runs[peer]]) for peer in peers if peer in runs
+        }
+    return {k: v for k, v in raw.items() if k != "runs"} | {"figures": figures}
+
+
+def environment() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    from eth_hash.auto import keccak
+    from eth_keys.backends import get_backend
+
+    from bench.peers import ANVIL_PACKAGE
+
+    keccak(b"")  # makes eth-hash pick its backend
+    return {
+        "python": platform.python_version(),
+        "cpus": __import__("os").cpu_count(),
+        "py-evm": version("py-evm"),
+        "web3": version("web3"),
+        "eth-tester": version("eth-tester"),
+        "anvil": ANVIL_PACKAGE,
+        "ecc_backend": type(get_backend()).__name__,
+        "keccak_backend": type(keccak.hasher).__name__,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+# ------------------------------------------------------------------------------------------------- table
+def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
+    def row(*cells: Any) -> None:
+        print("| " + " | ".join(str(c) for c in cells) + " |", file=out)
+
+    p1 = results.get("p1")
+    if p1:
+        print(
+            f"\nP1 throughput: {p1['txs']} grant txs from {p1['senders']} senders "
+            f"(eth-tester: {p1['eth_tester_txs']}), {p1['repeat']} repeat(s); tx/s to the last receipt",
+            file=out,
+        )
+        row("configuration", "tx/s median", "min", "max", "ratio to peer (median [min-max])")
+        row("---", "---:", "---:", "---:", "---")
+        for name, fig in p1["figures"].items():
+            s = fig["tx_per_s"]
+            vs = "; ".join(
+                f"{r['median']}x {peer} [{r['min']}-{r['max']}]" for peer, r in fig.get("vs", {}).items()
+            )
+            row(name, s["median"], s["min"], s["max"], vs)
+    p2 = results.get("p2")
+    if p2:
+        print("\nP2 unlock end to end / P3 expiry precision (real Samba DC; ms)", file=out)
+        row("backend", "metric", "p50", "p99", "min", "max", "n", "p50 ratio to anvil")
+        row("---", "---", "---:", "---:", "---:", "---:", "---:", "---:")
+        for backend, metrics in p2.items():
+            if not isinstance(metrics, dict):
+                continue
+            for metric, s in metrics.items():
+                if isinstance(s, dict) and "p50_ms" in s:
+                    rel = s.get("p50_vs_anvil", "")
+                    row(backend, metric, s["p50_ms"], s["p99_ms"], s["min_ms"], s["max_ms"], s["n"], rel)
+    p4 = results.get("p4")
+    if p4:
+        print(f"\nP4 scale: {p4['grants']} grants in {p4['blocks']} blocks", file=out)
+        row("figure", "value")
+        row("---", "---:")
+        for key, value in p4["figures"].items():
+            row(key, value)
+
+
+# -------------------------------------------------------------------------------------------------- main
+def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {"command": "python -m bench " + " ".join(sys.argv[1:]), "env": environment()}
+    sections = args.only or (["p1", "p2", "p4"] if args.scale else ["p1", "p2"])
+    if "p1" in sections:
+        from bench import node_throughput
+
+        txs = args.txs or (200 if args.quick else 10_000)
+        repeat = args.repeat or (1 if args.quick else 3)
+        raw = node_throughput.run(txs, repeat, tmp, tester_txs=100 if args.quick else None)
+        results["p1"] = summarize_throughput(raw)
+    if "p2" in sections:
+        from bench import oracle_latency
+
+        results["p2"] = oracle_latency.run(2 if args.quick else args.iterations, tmp / "oracle")
+    if "p4" in sections:
+        from bench import scale
+
+        results["p4"] = scale.run(args.grants or (2_000 if args.quick else 1_000_000), tmp / "scale", args.quick)
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny inputs: proves every benchmark runs (CI)")
+    parser.add_argument("--scale", action="store_true", help="also P4 (long: 1,000,000 grants)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--txs", type=int, default=None, help="P1 transactions (default 10,000)")
+    parser.add_argument("--repeat", type=int, default=None, help="P1 repeats (default 3)")
+    parser.add_argument("--iterations", type=int, default=30, help="P2/P3 iterations (default 30)")
+    parser.add_argument("--grants", type=int, default=None, help="P4 grants (default 1,000,000)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"output (default {DEFAULT_JSON})")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="pamchain-bench-") as tmp:
+        results = run(args, Path(tmp))
+    print_table(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {args.json}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
