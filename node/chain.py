@@ -700,6 +700,11 @@ class Chain:
         """RLP of any stored block, canonical or not (peers ask for branches by hash)."""
         return rlp.encode(self._evm_block(self.header_by_hash(block_hash)))
 
+    def raw_transactions(self, block_hash: bytes) -> list[bytes]:
+        """Raw (network-less) transactions of any stored block, canonical or not."""
+        block = self._evm_block(self.header_by_hash(block_hash))
+        return [tx.encode() if hasattr(tx, "encode") else rlp.encode(tx) for tx in block.transactions]
+
     def has_block(self, block_hash: bytes) -> bool:
         return bool(self.chaindb.header_exists(Hash32(block_hash)))
 

@@ -9,6 +9,7 @@ block are refused (finality.py). Functions named ``*_on_chain`` run on the node'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -67,8 +68,24 @@ def import_on_chain(node: Node, raws: Sequence[bytes]) -> ImportOutcome:
     if included:
         pool.remove(included)
     if outcome.head_changed:
+        _reinject_orphaned(node, outcome.head_before)
         pool.prune(node.core.view())
     return outcome
+
+
+def _reinject_orphaned(node: Node, old_head: bytes) -> None:
+    """After a reorganisation, put the transactions of blocks that left the canonical chain back in the pool
+    (those already included in the new branch are refused as 'nonce too low' and simply dropped)."""
+    chain = node.chain
+    header = chain.header_by_hash(old_head)
+    orphaned: list[bytes] = []
+    while header.block_number > 0 and not chain.is_canonical(header):
+        orphaned.append(header.hash)
+        header = chain.header_by_hash(header.parent_hash)
+    for block_hash in reversed(orphaned):
+        for raw in chain.raw_transactions(block_hash):
+            with contextlib.suppress(NodeError):
+                node.core.submit(raw)
 
 
 def serve_blocks_on_chain(node: Node, start: int, count: int) -> list[bytes]:

@@ -1,0 +1,152 @@
+"""A validator network on loopback, one process per node: liveness with a minority down, resync after a
+restart, split and heal without reverting a final block, signers voted out and in, node permissioning."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .cluster import Cluster, Member, wait_for
+
+
+def _peers(m: Member) -> int:
+    return int(m.rpc.call("net_peerCount"), 16)
+
+
+def _mesh(cluster: Cluster, members: list[Member], timeout: float = 20) -> None:
+    want = len(members) - 1
+    wait_for(lambda: all(_peers(m) == want for m in members), timeout, f"{want} peers on every node")
+
+
+def _final_block_of(m: Member, tx_hash: str) -> dict[str, Any] | None:
+    receipt = m.rpc.call("eth_getTransactionReceipt", tx_hash)
+    if receipt is None:
+        return None
+    if m.rpc.number("finalized") < int(receipt["blockNumber"], 16):
+        return None
+    return receipt
+
+
+def _record_finalized(cluster: Cluster, seen: set[tuple[int, str]]) -> None:
+    for m in cluster.running():
+        block = m.rpc.block("finalized")
+        seen.add((int(block["number"], 16), block["hash"]))
+
+
+def test_minority_down_resync_and_node_permissioning(cluster_factory: Callable[..., Cluster]) -> None:
+    cluster = cluster_factory(4, start=False, signers=3, allowed=3)
+    a, b, c, outsider = cluster.members
+    for m in (a, b, c):
+        cluster.start(m, wait=False)
+    for m in (a, b, c):
+        cluster.wait_up(m)
+    _mesh(cluster, [a, b, c])
+
+    # A transaction sent to one validator is gossiped, sealed, propagated and final on all three.
+    tx0 = cluster.send_transfer(b, 0)
+    receipts = [wait_for(lambda m=m: _final_block_of(m, tx0), 20, "tx0 final") for m in (a, b, c)]
+    assert len({r["blockHash"] for r in receipts}) == 1
+    assert a.rpc.number("finalized") < a.rpc.number("latest")  # 3 signers: final lags the head
+
+    # A node whose key is not in the genesis node allowlist is refused by everyone (and learns nothing).
+    cluster.start(outsider)
+    time.sleep(3)
+    assert _peers(outsider) == 0
+    assert outsider.rpc.number() == 0
+    assert all(_peers(m) == 2 for m in (a, b, c))
+    cluster.kill(outsider)
+
+    # One of three down: the other two keep sealing (each may sign every other block) and finalizing.
+    cluster.kill(c)
+    wait_for(lambda: _peers(a) == 1 and _peers(b) == 1, 10, "the dead peer dropped")
+    tx1 = cluster.send_transfer(a, 1)
+    final = wait_for(lambda: _final_block_of(b, tx1), 20, "tx1 final with one validator down")
+    head_while_down = a.rpc.number()
+
+    # The node restarts, catches up from its peers (validating every block) and rejoins sealing.
+    cluster.start(c)
+    wait_for(lambda: c.rpc.call("eth_getTransactionReceipt", tx1) is not None, 30, "restarted node resynced")
+    assert c.rpc.call("eth_getTransactionReceipt", tx1)["blockHash"] == final["blockHash"]
+    wait_for(lambda: c.rpc.number() >= head_while_down, 20, "restarted node at the head")
+    signer_c = c.signer.address.lower()
+
+    def sealed_by_c() -> bool:
+        head = a.rpc.number()
+        return any(a.rpc.call("clique_getSigner", hex(n)) == signer_c for n in range(max(1, head - 4), head + 1))
+
+    wait_for(sealed_by_c, 20, "the restarted validator sealing again")
+
+
+def test_split_and_heal_never_reverts_a_final_block(cluster_factory: Callable[..., Cluster]) -> None:
+    cluster = cluster_factory(5)
+    nodes = cluster.members
+    _mesh(cluster, nodes, timeout=30)
+    wait_for(lambda: all(m.rpc.number("finalized") >= 2 for m in nodes), 20, "a finalized block everywhere")
+    finalized: set[tuple[int, str]] = set()
+    _record_finalized(cluster, finalized)
+
+    majority, minority = nodes[:3], nodes[3:]
+    cluster.partition(majority, minority)
+    split_head = max(m.rpc.number() for m in minority)
+    tx_major = cluster.send_transfer(majority[0], 0)
+    end = time.monotonic() + 8
+    while time.monotonic() < end:
+        _record_finalized(cluster, finalized)
+        time.sleep(0.3)
+    # The majority side keeps sealing and finalizing; the minority (2 of 5) can add at most 2 blocks.
+    assert wait_for(lambda: _final_block_of(majority[1], tx_major), 15, "tx final on the majority side")
+    assert max(m.rpc.number() for m in minority) <= split_head + 2
+    minority_final = max(m.rpc.number("finalized") for m in minority)
+    assert minority_final <= split_head
+
+    cluster.heal()
+    _mesh(cluster, nodes, timeout=30)
+
+    def converged() -> bool:
+        _record_finalized(cluster, finalized)
+        heads = {m.rpc.block("latest")["hash"] for m in nodes}
+        return len(heads) == 1
+
+    wait_for(converged, 30, "one head on every node after healing", interval=0.1)
+    for m in nodes:
+        assert _final_block_of(m, tx_major) is not None or wait_for(
+            lambda m=m: _final_block_of(m, tx_major), 15, "tx final everywhere"
+        )
+    # No block any node ever reported as finalized was reverted on any node.
+    for number, block_hash in sorted(finalized):
+        for m in nodes:
+            assert m.rpc.block(number)["hash"] == block_hash, (number, m.index)
+
+
+def test_signer_voted_out_then_in(cluster_factory: Callable[..., Cluster]) -> None:
+    epoch = 8  # short epochs: votes reset and checkpoints list the signers every 8 blocks
+    cluster = cluster_factory(3, epoch=epoch)
+    a, b, c = cluster.members
+    _mesh(cluster, [a, b, c])
+    everyone = {m.signer.address.lower() for m in cluster.members}
+
+    def signers_everywhere(expected: set[str]) -> Callable[[], bool]:
+        return lambda: all({s.lower() for s in m.rpc.call("clique_getSigners")} == expected for m in (a, b, c))
+
+    for voter in (a, b):
+        voter.rpc.call("clique_propose", c.signer.address, False)
+    wait_for(signers_everywhere(everyone - {c.signer.address.lower()}), 30, "C voted out")
+    for voter in (a, b):
+        voter.rpc.call("clique_discard", c.signer.address)
+    removed_at = a.rpc.number()
+
+    # While out, C follows the chain but seals nothing; the next checkpoint lists two signers.
+    checkpoint = (removed_at // epoch + 1) * epoch
+    wait_for(lambda: a.rpc.number() >= checkpoint, 30, "next checkpoint")
+    extra = bytes.fromhex(a.rpc.block(checkpoint)["extraData"][2:])
+    assert len(extra) == 32 + 2 * 20 + 65
+    assert c.rpc.block(checkpoint)["hash"] == a.rpc.block(checkpoint)["hash"]
+    snapshot = a.rpc.call("clique_getSnapshot", "latest")
+    assert c.signer.address.lower() not in {s.lower() for s in snapshot["signers"]}
+
+    for voter in (a, b):
+        voter.rpc.call("clique_propose", c.signer.address, True)
+    wait_for(signers_everywhere(everyone), 30, "C voted back in")
+    status = a.rpc.call("clique_status")
+    assert status["finalized"] < status["head"]
