@@ -52,7 +52,7 @@ def verify(genesis_hash: str | None, to_block: int | None) -> None:
     Exits 0 and prints OK on an intact chain; otherwise names the first bad block and exits 1. State roots
     are taken as served (not replayed).
     """
-    from pamchain.sdk.audit import ChainRpc, verify_chain
+    from pamchain.sdk.chain_check import ChainRpc, verify_chain
 
     rpc = ChainRpc(session().rpc_url)
     head = int(rpc.call("eth_blockNumber"), 16) if to_block is None else to_block

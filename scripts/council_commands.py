@@ -105,28 +105,21 @@ def end_bootstrap() -> None:
 
 
 def _proposal(client: Any, proposal_id: int) -> dict[str, Any]:
-    from pamchain.sdk.errors import SdkError
-
-    proposer, data, created, expires, approvals, executed, cancelled = client._call("proposal", proposal_id)
-    if int(created) == 0:
-        raise SdkError(f"no proposal {proposal_id}")
+    proposal = client.proposal(proposal_id)
     try:
-        fn, args = client.contract.decode_function_input(bytes(data))
+        fn, args = client.contract.decode_function_input(proposal.data)
         call = f"{fn.fn_name}({', '.join(f'{k}={_show(v)}' for k, v in args.items())})"
     except ValueError:
-        call = "0x" + bytes(data).hex()
+        call = "0x" + proposal.data.hex()
     now = int(client.w3.eth.get_block("latest")["timestamp"])
-    state = (
-        "executed" if executed else "cancelled" if cancelled else "expired" if now >= int(expires) else "open"
-    )
     return {
         "id": proposal_id,
-        "proposer": proposer,
+        "proposer": proposal.proposer,
         "call": call,
-        "approvals": int(approvals),
-        "state": state,
-        "created": int(created),
-        "expires": int(expires),
+        "approvals": proposal.approvals,
+        "state": proposal.state(now),
+        "created": proposal.created,
+        "expires": proposal.expires,
     }
 
 
@@ -144,9 +137,9 @@ def _show(value: Any) -> str:
 def list_(only_open: bool) -> None:
     """List proposals with their decoded call, approvals and state; also shows the council."""
     client = session().client(signed=False)
-    threshold = int(client._call("council_threshold"))
-    members = list(client._call("council_members"))
-    rows = [_proposal(client, i) for i in range(1, int(client._call("proposal_count")) + 1)]
+    council_ = client.council()
+    threshold, members = council_.threshold, list(council_.members)
+    rows = [_proposal(client, i) for i in range(1, client.proposal_count() + 1)]
     if only_open:
         rows = [r for r in rows if r["state"] == "open"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from .options import BYTES32, DOMAIN, TARGET, emit, reader_options, report_tx, session, signer_options
@@ -86,27 +88,9 @@ def set_(
 @reader_options
 def show(target: bytes) -> None:
     """Show TARGET's policy and approvers."""
-    from pamchain.sdk.errors import SdkError
-
-    client = session().client(signed=False)
-    fields = list(client._call("policy", target))
-    if bytes(fields[0]) == b"\x00" * 32:
-        raise SdkError(f"no policy for target 0x{target.hex()}")
-    names = (
-        "domain",
-        "approvals_required",
-        "max_duration",
-        "max_pending",
-        "self_service",
-        "enabled",
-        "break_glass_approvals",
-        "break_glass_max_duration",
-    )
-    data = {
-        "target": target,
-        **{n: bytes(v) if isinstance(v, bytes) else v for n, v in zip(names, fields, strict=True)},
-    }
-    data["approvers"] = [bytes(a) for a in client._call("policy_approvers", target)]
+    policy_ = session().client(signed=False).policy(target)
+    data: dict[str, object] = dataclasses.asdict(policy_)
+    data["approvers"] = list(policy_.approvers)
     emit(data, lambda: [f"{k:<25} {_text(k, v)}" for k, v in data.items()])
 
 

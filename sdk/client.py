@@ -20,10 +20,13 @@ from .events import Event, EventDecoder
 from .model import (
     ZERO32,
     Action,
+    Council,
     Kind,
     Outcome,
+    Policy,
     Principal,
     PrincipalStatus,
+    Proposal,
     Receipt,
     Request,
     Status,
@@ -391,6 +394,49 @@ class PamClient:
     def oracle_key(self, domain: bytes) -> bytes:
         """The oracle's X25519 public key for ``domain``: what a requester encrypts a new password to."""
         return bytes(self._call("oracle_enc_pubkey", to_bytes32(domain)))
+
+    def council(self) -> Council:
+        members = tuple(to_checksum_address(m) for m in self._call("council_members"))
+        return Council(members, int(self._call("council_threshold")))
+
+    def proposal_count(self) -> int:
+        return int(self._call("proposal_count"))
+
+    def proposal(self, proposal_id: int) -> Proposal:
+        proposer, data, created, expires, approvals, executed, cancelled = self._call("proposal", proposal_id)
+        if int(created) == 0:
+            raise SdkError(f"no proposal {proposal_id}")
+        return Proposal(
+            proposal_id,
+            to_checksum_address(proposer),
+            bytes(data),
+            int(created),
+            int(expires),
+            int(approvals),
+            bool(executed),
+            bool(cancelled),
+        )
+
+    def policy(self, target: bytes) -> Policy:
+        target = to_bytes32(target)
+        domain, required, max_duration, max_pending, self_service, enabled, bg_required, bg_max = self._call(
+            "policy", target
+        )
+        if bytes(domain) == ZERO32:
+            raise SdkError(f"no policy for target 0x{target.hex()}")
+        approvers = tuple(bytes(a) for a in self._call("policy_approvers", target))
+        return Policy(
+            target,
+            bytes(domain),
+            int(required),
+            int(max_duration),
+            int(max_pending),
+            bool(self_service),
+            bool(enabled),
+            int(bg_required),
+            int(bg_max),
+            approvers,
+        )
 
     def is_oracle(self, account: str) -> bool:
         """Whether ``account`` is the registered oracle of at least one domain."""

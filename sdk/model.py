@@ -150,6 +150,51 @@ class Request:
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """Who must approve what, for how long, for one target (an AD group or a well-known action)."""
+
+    target: bytes
+    domain: bytes
+    approvals_required: int
+    max_duration: int
+    max_pending: int
+    self_service: bool
+    enabled: bool
+    break_glass_approvals: int
+    break_glass_max_duration: int
+    approvers: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A council proposal: an encoded call to one of the contract's governed functions."""
+
+    id: int
+    proposer: str
+    data: bytes
+    created: int
+    expires: int
+    approvals: int
+    executed: bool
+    cancelled: bool
+
+    def state(self, now: int) -> str:
+        if self.executed:
+            return "executed"
+        if self.cancelled:
+            return "cancelled"
+        return "expired" if now >= self.expires else "open"
+
+
+@dataclass(frozen=True, slots=True)
+class Council:
+    """The council's members and its threshold k."""
+
+    members: tuple[str, ...]
+    threshold: int
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """The oracle's report that AD was changed, or why not."""
 

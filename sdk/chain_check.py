@@ -1,0 +1,361 @@
+"""Chain integrity for auditors: parent links, header hashes, Clique seals against the signer set, and the
+transaction and receipt roots, recomputed from what any node serves over JSON-RPC."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import rlp
+from eth_keys import keys
+from eth_utils import keccak, to_checksum_address
+from trie import HexaryTrie
+
+from .errors import NodeUnavailable, SdkError
+
+# Header fields in RLP order; fields a block's fork does not have are absent from its JSON and skipped.
+_HEADER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("parentHash", "bytes"),
+    ("sha3Uncles", "bytes"),
+    ("miner", "bytes"),
+    ("stateRoot", "bytes"),
+    ("transactionsRoot", "bytes"),
+    ("receiptsRoot", "bytes"),
+    ("logsBloom", "bytes"),
+    ("difficulty", "int"),
+    ("number", "int"),
+    ("gasLimit", "int"),
+    ("gasUsed", "int"),
+    ("timestamp", "int"),
+    ("extraData", "bytes"),
+    ("mixHash", "bytes"),
+    ("nonce", "bytes"),
+    ("baseFeePerGas", "int"),
+    ("withdrawalsRoot", "bytes"),
+    ("blobGasUsed", "int"),
+    ("excessBlobGas", "int"),
+    ("parentBeaconBlockRoot", "bytes"),
+    ("requestsHash", "bytes"),
+)
+_VANITY, _SEAL, _ADDRESS = 32, 65, 20
+_EMPTY_UNCLES = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
+DIFF_IN_TURN, DIFF_NO_TURN = 2, 1
+
+
+class ChainRpc:
+    """Raw JSON-RPC reads (no web3 formatting: verification needs the node's fields exactly as served)."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+
+        self.url = url
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.trust_env = False
+        self._ids = 0
+
+    def call(self, method: str, *params: Any) -> Any:
+
+        self._ids += 1
+        try:
+            response = self._session.post(
+                self.url,
+                json={"jsonrpc": "2.0", "id": self._ids, "method": method, "params": list(params)},
+                timeout=self.timeout,
+            )
+            body = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise NodeUnavailable(f"no node answers at {self.url}") from exc
+        if "error" in body:
+            raise SdkError(f"{method}: {body['error'].get('message', body['error'])}")
+        return body.get("result")
+
+    def block(self, number: int) -> dict[str, Any]:
+        block = self.call("eth_getBlockByNumber", hex(number), True)
+        if block is None:
+            raise SdkError(f"the node has no block {number}")
+        return dict(block)
+
+    def receipts(self, block: dict[str, Any]) -> list[dict[str, Any]]:
+
+        if not block.get("transactions"):
+            return []
+        try:
+            result = self.call("eth_getBlockReceipts", block["number"])
+            if result is not None:
+                return list(result)
+        except SdkError:
+            pass  # not every node has eth_getBlockReceipts
+        return [self.call("eth_getTransactionReceipt", tx["hash"]) for tx in block["transactions"]]
+
+
+@dataclass(frozen=True, slots=True)
+class BadBlock:
+    number: int
+    hash: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainVerdict:
+    """What :func:`verify_chain` found: ``bad`` is the first block that fails a check, or None."""
+
+    checked: int
+    head: int
+    genesis_hash: str
+    signers: tuple[str, ...]
+    bad: BadBlock | None
+
+    @property
+    def ok(self) -> bool:
+        return self.bad is None
+
+
+def _b(value: str | None) -> bytes:
+    return bytes.fromhex(value[2:]) if value else b""
+
+
+def _i(value: str | int | None) -> int:
+    if value is None:
+        return 0
+    return value if isinstance(value, int) else int(value, 16)
+
+
+def header_fields(block: dict[str, Any]) -> list[Any]:
+    """The header as RLP items, from a JSON-RPC block."""
+    items: list[Any] = []
+    for name, kind in _HEADER_FIELDS:
+        if name not in block or block[name] is None:
+            continue
+        items.append(_b(block[name]) if kind == "bytes" else _i(block[name]))
+    return items
+
+
+def header_hash(block: dict[str, Any]) -> bytes:
+
+    return keccak(rlp.encode(header_fields(block)))
+
+
+def seal_hash(block: dict[str, Any]) -> bytes:
+    """Clique's signing hash: the header with the 65-byte seal cut from ``extraData`` (py-evm's definition)."""
+
+    return keccak(
+        rlp.encode(header_fields(dict(block, extraData="0x" + _b(block["extraData"])[:-_SEAL].hex())))
+    )
+
+
+def seal_signer(block: dict[str, Any]) -> bytes:
+    """The address that sealed ``block``, recovered from the last 65 bytes of ``extraData``."""
+
+    signature = _b(block["extraData"])[-_SEAL:]
+    v = signature[64]
+    sig = keys.Signature(
+        vrs=(v, int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"))
+    )
+    return bytes(sig.recover_public_key_from_msg_hash(seal_hash(block)).to_canonical_address())
+
+
+def checkpoint_signers(extra: bytes) -> tuple[bytes, ...]:
+    body = extra[_VANITY : len(extra) - _SEAL]
+    return tuple(body[i : i + _ADDRESS] for i in range(0, len(body), _ADDRESS))
+
+
+def _access_list(items: Any) -> list[Any]:
+    return [[_b(entry["address"]), [_b(k) for k in entry.get("storageKeys", [])]] for entry in items or []]
+
+
+def encode_transaction(tx: dict[str, Any]) -> bytes:
+    """A transaction's canonical encoding (what the transactions trie holds), rebuilt from its JSON."""
+
+    kind = _i(tx.get("type", "0x0"))
+    to = _b(tx.get("to"))
+    sig = [_i(tx.get("yParity", tx.get("v"))), _i(tx["r"]), _i(tx["s"])]
+    if kind == 0:
+        return bytes(
+            rlp.encode(
+                [
+                    _i(tx["nonce"]),
+                    _i(tx["gasPrice"]),
+                    _i(tx["gas"]),
+                    to,
+                    _i(tx["value"]),
+                    _b(tx["input"]),
+                    _i(tx["v"]),
+                    _i(tx["r"]),
+                    _i(tx["s"]),
+                ]
+            )
+        )
+    common = [_i(tx["chainId"]), _i(tx["nonce"])]
+    if kind == 1:
+        body = [
+            *common,
+            _i(tx["gasPrice"]),
+            _i(tx["gas"]),
+            to,
+            _i(tx["value"]),
+            _b(tx["input"]),
+            _access_list(tx.get("accessList")),
+        ]
+    else:
+        body = [
+            *common,
+            _i(tx["maxPriorityFeePerGas"]),
+            _i(tx["maxFeePerGas"]),
+            _i(tx["gas"]),
+            to,
+            _i(tx["value"]),
+            _b(tx["input"]),
+            _access_list(tx.get("accessList")),
+        ]
+        if kind == 3:
+            body += [_i(tx["maxFeePerBlobGas"]), [_b(h) for h in tx.get("blobVersionedHashes", [])]]
+        elif kind == 4:
+            body.append(
+                [
+                    [
+                        _i(a["chainId"]),
+                        _b(a["address"]),
+                        _i(a["nonce"]),
+                        _i(a["yParity"]),
+                        _i(a["r"]),
+                        _i(a["s"]),
+                    ]
+                    for a in tx.get("authorizationList", [])
+                ]
+            )
+        elif kind != 2:
+            raise ValueError(f"unknown transaction type {kind}")
+    return bytes([kind]) + bytes(rlp.encode(body + sig))
+
+
+def encode_receipt(receipt: dict[str, Any]) -> bytes:
+
+    kind = _i(receipt.get("type", "0x0"))
+    logs = [[_b(log["address"]), [_b(t) for t in log["topics"]], _b(log["data"])] for log in receipt["logs"]]
+    status: Any = _i(receipt["status"]) if "status" in receipt else _b(receipt["root"])
+    encoded = bytes(rlp.encode([status, _i(receipt["cumulativeGasUsed"]), _b(receipt["logsBloom"]), logs]))
+    return encoded if kind == 0 else bytes([kind]) + encoded
+
+
+def trie_root(values: Iterable[bytes]) -> bytes:
+
+    trie = HexaryTrie({})
+    for index, value in enumerate(values):
+        trie[rlp.encode(index)] = value
+    return bytes(trie.root_hash)
+
+
+def check_block(
+    block: dict[str, Any], receipts: list[dict[str, Any]], parent_hash: bytes | None
+) -> str | None:
+    """Everything about one block that does not depend on the signer set; the reason it fails, or None."""
+
+    if parent_hash is not None and _b(block["parentHash"]) != parent_hash:
+        return "parent hash does not match the previous block"
+    if header_hash(block) != _b(block["hash"]):
+        return "header does not hash to the block hash (header fields were altered)"
+    if _b(block["sha3Uncles"]) != _EMPTY_UNCLES or block.get("uncles"):
+        return "a Clique block has no uncles"
+    transactions = block.get("transactions", [])
+    encoded = []
+    for tx in transactions:
+        if not isinstance(tx, dict):
+            return "the node returned transaction hashes, not bodies"
+        raw = encode_transaction(tx)
+        if keccak(raw) != _b(tx["hash"]):
+            return f"transaction {tx['hash']} does not hash to its fields"
+        encoded.append(raw)
+    if trie_root(encoded) != _b(block["transactionsRoot"]):
+        return "transactions root does not match the transactions"
+    if len(receipts) != len(transactions):
+        return "receipts and transactions differ in number"
+    ordered = sorted(receipts, key=lambda r: _i(r["transactionIndex"]))
+    if trie_root(encode_receipt(r) for r in ordered) != _b(block["receiptsRoot"]):
+        return "receipts root does not match the receipts"
+    return None
+
+
+def verify_chain(
+    rpc: ChainRpc,
+    *,
+    first: int = 0,
+    last: int | None = None,
+    genesis_hash: str | None = None,
+    on_block: Callable[[int], None] | None = None,
+) -> ChainVerdict:
+    """Re-check the chain from genesis: links, hashes, Clique seals and signer turns, transaction/receipt roots.
+
+    The signer set comes from the genesis ``extraData`` and is re-read at every checkpoint (a block whose
+    ``extraData`` lists signers); blocks must be sealed by a current signer, with the in-turn difficulty
+    rule and the "no signer seals twice within N/2+1 blocks" rule of EIP-225. State roots are not replayed.
+    """
+    head = int(rpc.call("eth_blockNumber"), 16) if last is None else last
+    genesis = rpc.block(0)
+    zero = "0x" + header_hash(genesis).hex()
+    if zero != genesis["hash"]:
+        return ChainVerdict(
+            0,
+            head,
+            genesis["hash"],
+            (),
+            BadBlock(0, genesis["hash"], "genesis header does not hash to its hash"),
+        )
+    if genesis_hash is not None and genesis_hash.lower() != zero:
+        return ChainVerdict(
+            0, head, zero, (), BadBlock(0, zero, f"genesis is not the expected {genesis_hash}")
+        )
+    signers = checkpoint_signers(_b(genesis["extraData"]))
+    checked = 1
+    parent = _b(genesis["hash"])
+    recent: dict[bytes, int] = {}
+    start = max(first, 1)
+    if start > 1:
+        parent = _b(rpc.block(start - 1)["hash"])
+    for number in range(start, head + 1):
+        block = rpc.block(number)
+        reason = check_block(block, rpc.receipts(block), parent)
+        if reason is None:
+            reason, signers = _check_seal(block, number, signers, recent)
+        if reason is not None:
+            return ChainVerdict(
+                checked, head, zero, _hex_all(signers), BadBlock(number, block["hash"], reason)
+            )
+        parent = _b(block["hash"])
+        checked += 1
+        if on_block is not None:
+            on_block(number)
+    return ChainVerdict(checked, head, zero, _hex_all(signers), None)
+
+
+def _check_seal(
+    block: dict[str, Any], number: int, signers: tuple[bytes, ...], recent: dict[bytes, int]
+) -> tuple[str | None, tuple[bytes, ...]]:
+    extra = _b(block["extraData"])
+    if len(extra) < _VANITY + _SEAL or (len(extra) - _VANITY - _SEAL) % _ADDRESS:
+        return "extraData is not Clique's vanity + signers + seal", signers
+    try:
+        signer = seal_signer(block)
+    except Exception:  # eth_keys raises several types for a malformed signature
+        return "the seal is not a valid signature", signers
+    if signer not in signers:
+        return f"sealed by 0x{signer.hex()}, not a signer", signers
+    last = recent.get(signer)
+    if last is not None and number - last < len(signers) // 2 + 1:
+        return f"0x{signer.hex()} sealed again within {len(signers) // 2 + 1} blocks", signers
+    recent[signer] = number
+    in_turn = signers[number % len(signers)] == signer
+    if _i(block["difficulty"]) != (DIFF_IN_TURN if in_turn else DIFF_NO_TURN):
+        return "difficulty does not match the signer's turn", signers
+    listed = checkpoint_signers(extra)
+    if listed:  # a checkpoint: the signer set from here on
+        signers = tuple(sorted(listed))
+    return None, signers
+
+
+def _hex_all(items: Iterable[bytes]) -> tuple[str, ...]:
+    return tuple(to_checksum_address(item) for item in items)
+
+
+__all__ = ["BadBlock", "ChainRpc", "ChainVerdict", "header_hash", "seal_signer", "verify_chain"]
