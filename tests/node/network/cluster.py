@@ -194,6 +194,7 @@ def make_cluster(
     signers: int | None = None,
     allowed: int | None = None,
     extra_alloc: dict[str, int] | None = None,
+    genesis_options: dict[str, Any] | None = None,
 ) -> Cluster:
     """Create (not start) ``size`` nodes; the first ``signers`` (default all) are genesis signers and the first
     ``allowed`` (default all) are in the genesis node allowlist."""
@@ -219,6 +220,7 @@ def make_cluster(
     genesis = make_genesis(
         [m.signer.address for m in members[:count]], CHAIN_ID, alloc, period=period, epoch=epoch,
         node_allowlist=[m.enode for m in members[: size if allowed is None else allowed]],
+        **(genesis_options or {}),
     )  # fmt: skip
     genesis_file = root / "genesis.json"
     genesis_file.write_text(json.dumps(genesis))

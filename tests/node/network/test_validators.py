@@ -73,7 +73,9 @@ def test_minority_down_resync_and_node_permissioning(cluster_factory: Callable[.
 
     def sealed_by_c() -> bool:
         head = a.rpc.number()
-        return any(a.rpc.call("clique_getSigner", hex(n)) == signer_c for n in range(max(1, head - 4), head + 1))
+        return any(
+            a.rpc.call("clique_getSigner", hex(n)) == signer_c for n in range(max(1, head - 4), head + 1)
+        )
 
     wait_for(sealed_by_c, 20, "the restarted validator sealing again")
 
@@ -127,7 +129,9 @@ def test_signer_voted_out_then_in(cluster_factory: Callable[..., Cluster]) -> No
     everyone = {m.signer.address.lower() for m in cluster.members}
 
     def signers_everywhere(expected: set[str]) -> Callable[[], bool]:
-        return lambda: all({s.lower() for s in m.rpc.call("clique_getSigners")} == expected for m in (a, b, c))
+        return lambda: all(
+            {s.lower() for s in m.rpc.call("clique_getSigners")} == expected for m in (a, b, c)
+        )
 
     for voter in (a, b):
         voter.rpc.call("clique_propose", c.signer.address, False)
