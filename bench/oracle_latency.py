@@ -31,7 +31,6 @@ from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.executor import Retry
 
 from tests.integration.chains import anvil, pamchain_node
-from tests.integration.conftest import _free_loopback_ip
 from tests.sdk.world import ADMINS, DOMAIN, directory_id, standard_plan
 
 PASSWORD = "Bench-Password-Lamp-81!"
@@ -56,19 +55,9 @@ def summary(values: list[float]) -> dict[str, float]:
 
 @contextlib.contextmanager
 def samba(tmp: Path) -> Iterator[tuple[LdapConfig, LdapDirectory, LdapDirectory]]:
-    dc = samba_dc.provision(tmp / "dc", ip=_free_loopback_ip())
+    dc = samba_dc.provision(tmp / "dc", ip=samba_dc.free_loopback_ip())
     samba_dc.start(dc, maximum_runtime=3600)
-    password_file = tmp / "bind.pass"
-    password_file.write_text(dc.admin_password)
-    password_file.chmod(0o600)
-    config = LdapConfig(
-        url=dc.ldaps_url,
-        bind_dn=dc.admin_dn,
-        base_dn=dc.base_dn,
-        password_file=password_file,
-        ca_file=dc.ca_file,
-        valid_names=(dc.fqdn,),
-    )
+    config = samba_dc.admin_ldap_config(dc, tmp / "bind.pass")
     oracle_side, observer = (
         LdapDirectory(config),
         LdapDirectory(config),

@@ -24,6 +24,7 @@ from pamchain.sdk.oracle.follower import Finality
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from pamchain.sdk.sealed import public_key, seal_password
 from web3 import EthereumTesterProvider, Web3
+from web3.types import Wei
 
 DOMAIN = b"corp.example".ljust(32, b"\x00")
 DC1 = b"DC1".ljust(32, b"\x00")
@@ -191,7 +192,7 @@ def _fund(w3: Web3, names: list[str]) -> dict[str, LocalAccount]:
     out = {}
     for name in names:
         account = Account.create()
-        w3.eth.send_transaction({"from": funder, "to": account.address, "value": 10**20})
+        w3.eth.send_transaction({"from": funder, "to": account.address, "value": Wei(10**20)})
         out[name] = account
     return out
 

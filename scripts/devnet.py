@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import tempfile
 import threading
 import time
@@ -56,19 +55,6 @@ class DevnetInfo:
     directory: str = "in-memory"
 
 
-def _free_loopback_ip() -> str:
-    """A loopback address whose LDAPS port is free, for a throwaway Samba DC."""
-    for last in range(2, 40):
-        ip = f"127.0.0.{last}"
-        with socket.socket() as sock:
-            try:
-                sock.bind((ip, 636))
-            except OSError:
-                continue
-        return ip
-    raise click.ClickException("no free loopback address 127.0.0.2-39 for a Samba DC")
-
-
 @contextlib.contextmanager
 def _directory(root: Path, samba: bool, echo: Callable[[str], None]) -> Iterator[tuple[Any, str, str]]:
     """The directory, the elevation group's DN, and a label; a Samba DC is stopped on exit, by its pid."""
@@ -81,25 +67,15 @@ def _directory(root: Path, samba: bool, echo: Callable[[str], None]) -> Iterator
         return
     from pamchain.scripts import samba_dc
     from pamchain.sdk.directory import AlreadyExists
-    from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
+    from pamchain.sdk.ldap_directory import LdapDirectory
 
     if not samba_dc.samba_available():
         raise click.ClickException("--samba needs Samba AD DC installed (bash .ci/install-samba.sh)")
     echo("provisioning a throwaway Samba AD DC (the first time takes a minute)...")
-    dc = samba_dc.provision(root / "samba", ip=_free_loopback_ip())
+    dc = samba_dc.provision(root / "samba", ip=samba_dc.free_loopback_ip())
     samba_dc.start(dc, maximum_runtime=24 * 3600)
     try:
-        password_file = root / "samba" / "bind-password"
-        password_file.write_text(dc.admin_password)
-        password_file.chmod(0o600)
-        config = LdapConfig(
-            url=dc.ldaps_url,
-            bind_dn=dc.admin_dn,
-            base_dn=dc.base_dn,
-            password_file=password_file,
-            ca_file=dc.ca_file,
-            valid_names=(dc.fqdn,),
-        )
+        config = samba_dc.admin_ldap_config(dc, root / "samba" / "bind-password")
         directory = LdapDirectory(config)
         try:
             group_dn = directory.create_group("Tier0 Admins").dn

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pamchain.sdk.ldap_directory import LdapConfig
+
 DEFAULT_IP = "127.0.0.2"
 DEFAULT_REALM = "PAMCHAIN.TEST"
 DEFAULT_DOMAIN = "PAMCHAIN"
@@ -448,3 +450,45 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# Ports a DC binds on its address (LDAP, LDAPS, GC, Kerberos, SMB, DNS, RPC): all must be free.
+DC_PORTS = (53, 88, 135, 389, 445, 464, 636, 3268, 3269)
+
+
+def free_loopback_ip(first: int = 2, last: int = 39) -> str:
+    """The first loopback address on which every DC port is free (``PAMCHAIN_SAMBA_IP`` forces one)."""
+    forced = os.environ.get("PAMCHAIN_SAMBA_IP")
+    if forced:
+        return forced
+    for octet in range(first, last + 1):
+        ip = f"127.0.0.{octet}"
+        if all(_port_free(ip, port) for port in DC_PORTS):
+            return ip
+    raise SambaError(f"no free loopback address 127.0.0.{first}-{last} for a Samba DC")
+
+
+def _port_free(ip: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((ip, port))
+        except OSError:
+            return False
+    return True
+
+
+def admin_ldap_config(dc: SambaDC, password_file: Path) -> LdapConfig:
+    """An LDAPS configuration binding as the DC's administrator, verified against the DC's own CA and name.
+
+    Writes the bind password to ``password_file`` (mode 0600): configurations never hold a secret inline.
+    """
+    password_file.write_text(dc.admin_password)
+    password_file.chmod(0o600)
+    return LdapConfig(
+        url=dc.ldaps_url,
+        bind_dn=dc.admin_dn,
+        base_dn=dc.base_dn,
+        password_file=password_file,
+        ca_file=dc.ca_file,
+        valid_names=(dc.fqdn,),  # Samba's certificate names the host, not its IP
+    )

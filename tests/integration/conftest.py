@@ -7,43 +7,19 @@ with certificate verification on. Samba missing is a failure, not a skip, unless
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
-import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import pytest
 from pamchain.scripts import samba_dc
 from pamchain.sdk.directory import Account, Group
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 
-# Samba's ports that must be free on the address (LDAP, LDAPS, GC, Kerberos, SMB, DNS, RPC).
-_DC_PORTS = (53, 88, 135, 389, 445, 464, 636, 3268, 3269)
 TEST_PASSWORD = "Integration-Test-Pw-42!"
-
-
-def _address_free(ip: str) -> bool:
-    for port in _DC_PORTS:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((ip, port))
-            except OSError:
-                return False
-    return True
-
-
-def _free_loopback_ip() -> str:
-    forced = os.environ.get("PAMCHAIN_SAMBA_IP")
-    if forced:
-        return forced
-    for last in range(2, 40):
-        ip = f"127.0.0.{last}"
-        if _address_free(ip):
-            return ip
-    raise RuntimeError("no free loopback address 127.0.0.2-39 for a Samba DC")
 
 
 @dataclass
@@ -54,7 +30,7 @@ class RunningDC:
     pid: int
     start_seconds: float = 0.0
     provision_seconds: float = 0.0
-    password_file: Path = field(default=Path())
+    config: LdapConfig | None = None
 
     def stop(self) -> None:
         samba_dc.stop(self.dc)
@@ -76,14 +52,12 @@ def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDC]:
         )
     root = tmp_path_factory.mktemp("samba")
     t0 = time.monotonic()
-    dc = samba_dc.provision(root / "dc", ip=_free_loopback_ip())
+    dc = samba_dc.provision(root / "dc", ip=samba_dc.free_loopback_ip())
     t1 = time.monotonic()
     # A short maximum runtime: a DC left behind by a killed test run exits by itself.
     pid = samba_dc.start(dc, maximum_runtime=3600)
     running = RunningDC(dc, pid, start_seconds=time.monotonic() - t1, provision_seconds=t1 - t0)
-    running.password_file = root / "bind-password"
-    running.password_file.write_text(dc.admin_password)
-    running.password_file.chmod(0o600)
+    running.config = samba_dc.admin_ldap_config(dc, root / "bind-password")
     try:
         yield running
     finally:
@@ -93,17 +67,8 @@ def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDC]:
 @pytest.fixture(scope="session")
 def ldap_config(samba: RunningDC) -> LdapConfig:
     """Admin bind over LDAPS, verified against Samba's own CA and the DC's name (no IP SAN in its cert)."""
-    dc = samba.dc
-    return LdapConfig(
-        url=dc.ldaps_url,
-        bind_dn=dc.admin_dn,
-        base_dn=dc.base_dn,
-        password_file=samba.password_file,
-        ca_file=dc.ca_file,
-        valid_names=(dc.fqdn,),
-        connect_timeout=3.0,
-        receive_timeout=5,
-    )
+    assert samba.config is not None
+    return dataclasses.replace(samba.config, connect_timeout=3.0, receive_timeout=5)
 
 
 @pytest.fixture(scope="session")
