@@ -70,6 +70,7 @@ def _register_groups() -> None:
     from .policy_commands import policy
     from .principal_commands import principal
     from .request_commands import approve, deny, request, revoke
+    from .web_commands import web
 
     for command in (
         keys,
@@ -86,6 +87,7 @@ def _register_groups() -> None:
         oracle,
         audit,
         devnet,
+        web,
     ):
         main.add_command(command)
     try:

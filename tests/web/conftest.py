@@ -1,0 +1,303 @@
+"""The phone app's world: a real node, the suite, an oracle on an in-memory directory, the payload store,
+`pamchain web`, and Debian's Chromium driven by Playwright at phone size (360x740)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from pamchain.node.genesis import contract_address, make_genesis
+from pamchain.node.service import NodeHandle, run_node
+from pamchain.sdk.client import Deployment, PamClient, connect
+from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, deploy_plan
+from pamchain.sdk.directory import StaticIdMap
+from pamchain.sdk.memory_directory import MemoryDirectory
+from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
+from pamchain.sdk.oracle.assembly import assemble
+from pamchain.sdk.oracle.follower import Finality
+from pamchain.sdk.payload_store import ChainAuthorizer, PayloadStore, ServedStore
+from pamchain.sdk.sealed import public_key
+from pamchain.sdk.transactions import Sender
+from pamchain.web.server import WebHandle, group_targets, start_web
+
+from ..integration.chains import free_port
+
+CHROMIUM = os.environ.get("PAMCHAIN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 360, "height": 740}
+DOMAIN = b"corp.example".ljust(32, b"\x00")
+DC1 = b"DC1".ljust(32, b"\x00")
+GROUP_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
+ADMINS = keccak(text=GROUP_DN)
+PEOPLE = ("alice", "bob", "dave", "erin", "frank")
+APPROVERS = ("bob",)
+FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
+PASSPHRASE = "correct horse battery"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+NAMES = ("deployer", "c1", "c2", "c3", "oracle")
+
+
+def directory_id(name: str) -> bytes:
+    return keccak(text=f"web-test-directory-id:{name}")
+
+
+class _OracleLoop:
+    """The oracle ticking on a thread; survives the node going away (the daemon's own loop would stop)."""
+
+    def __init__(self, daemon: Any) -> None:
+        self.daemon = daemon
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="web-test-oracle", daemon=True)
+        self.errors = 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.daemon.run_once()
+            except Exception:  # node down: try again, as a supervised daemon would be restarted
+                self.errors += 1
+                self._stop.wait(0.3)
+            self._stop.wait(0.1)
+
+    def start(self) -> _OracleLoop:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        self.daemon.journal.close()
+
+
+@dataclass
+class Stack:
+    """Everything the browser talks to, and the SDK handles the tests act and assert with."""
+
+    tmp: Path
+    genesis: dict[str, Any]
+    signer: LocalAccount
+    port: int
+    node: NodeHandle
+    accounts: dict[str, LocalAccount]
+    client: PamClient
+    deployment: Deployment
+    directory: MemoryDirectory
+    users: dict[str, Any]
+    web: WebHandle
+    oracle: _OracleLoop
+    funder: Sender
+    enrolled: dict[str, str] = field(default_factory=dict)
+
+    def enrol(self, name: str, device: str) -> None:
+        """The council's side of enrolment: map the phone's address to the person, and fund its fees."""
+        self.client.enrol(device, directory_id(name), DOMAIN)
+        self.funder.send({"to": device, "value": 10**18})
+        self.enrolled[name] = device
+
+    def sdk_device(self, name: str) -> PamClient:
+        """A device key held by the test (an approver's second phone, say), enrolled and funded."""
+        account = Account.from_key(keccak(text=f"web-test-sdk-device:{name}"))
+        if name not in self.enrolled:
+            self.enrol(name, account.address)
+        return self.client.as_account(account)
+
+    def stop_node(self) -> None:
+        self.node.stop()
+
+    def start_node(self) -> None:
+        """The same node again (same data, same port), as after a restart."""
+        self.node = _start_node(self.genesis, self.signer, self.tmp / "node", self.port)
+
+
+_RUNNING: list[Any] = []  # run_node's context managers: a collected one would stop its node
+
+
+def _start_node(genesis: dict[str, Any], signer: LocalAccount, datadir: Path, port: int) -> NodeHandle:
+    manager = run_node(genesis, signer.key, datadir, port=port)
+    handle = manager.__enter__()
+    _RUNNING.append(manager)
+    return handle
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("web")
+    accounts = {n: Account.from_key(keccak(text=f"pamchain-web-test-key:{n}")) for n in NAMES}
+    signer = Account.from_key(keccak(text="pamchain-web-test-signer"))
+    deployer = bytes.fromhex(accounts["deployer"].address[2:])
+    genesis = make_genesis(
+        [signer.address],
+        1337,
+        {a.address: 10**24 for a in accounts.values()},
+        allowlist=[accounts["deployer"].address],
+        permission_contract="0x" + contract_address(deployer, 0).hex(),
+    )
+    port = free_port()
+    with contextlib.ExitStack() as stop:
+        node = _start_node(genesis, signer, tmp / "node", port)
+        holder: dict[str, NodeHandle] = {"node": node}
+        stop.callback(lambda: holder["node"].stop())
+        w3 = connect(node.url)
+        approvers = tuple(directory_id(n) for n in APPROVERS)
+        plan = Plan(
+            council=[accounts[n].address for n in ("c1", "c2", "c3")],
+            threshold=2,
+            oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
+            policies=[
+                PolicySpec(UNLOCK_TARGET, DOMAIN, self_service=True, approvals_required=0, max_pending=600),
+                PolicySpec(PASSWORD_RESET_TARGET, DOMAIN, approvers=approvers, approvals_required=1),
+                PolicySpec(ADMINS, DOMAIN, approvers=approvers, approvals_required=1, max_duration=3600),
+            ],
+            end_bootstrap=False,  # the test enrols phones as they are created, as the bootstrapper
+        )
+        client, deployment = deploy_plan(w3, accounts["deployer"], plan)
+
+        directory = MemoryDirectory(base_dn="DC=corp,DC=example")
+        group = directory.create_group("Domain Admins")
+        assert group.dn == GROUP_DN
+        users = {name: directory.create_user(name, FIRST_PASSWORD) for name in PEOPLE}
+        id_map = StaticIdMap.from_hex(
+            {"0x" + directory_id(n).hex(): n for n in PEOPLE}, {"0x" + ADMINS.hex(): GROUP_DN}
+        )
+        store = PayloadStore(tmp / "payloads", ChainAuthorizer(PamClient(connect(node.url), deployment.address)))
+        served = stop.enter_context(ServedStore(store))
+        (tmp / "oracle").mkdir()
+        daemon = assemble(
+            PamClient(connect(node.url), deployment.address, accounts["oracle"]),
+            accounts["oracle"],
+            directory,
+            tmp / "oracle" / "journal.sqlite3",
+            domain=DOMAIN,
+            dc_id=DC1,
+            id_map=id_map,
+            start_block=deployment.block,
+            payload_store_url=served.url,
+            finality=Finality(),
+            poll_interval=0.1,
+            reconcile_interval=3600,
+        )
+        oracle = _OracleLoop(daemon).start()
+        stop.callback(oracle.stop)
+        people = {
+            "0x" + directory_id(n).hex(): {"label": n.capitalize(), "account": n} for n in PEOPLE
+        }
+        web = start_web(
+            rpc_url=node.url,
+            deployment=deployment,
+            payload_store_url=served.url,
+            domain_name="corp.example",
+            people=people,
+            groups=group_targets([GROUP_DN]),
+            kdf_log_n=12,  # fast scrypt for tests; real phones use 2**17
+            poll_ms=500,
+        )
+        stop.callback(web.stop)
+        result = Stack(
+            tmp=tmp,
+            genesis=genesis,
+            signer=signer,
+            port=port,
+            node=node,
+            accounts=accounts,
+            client=client,
+            deployment=deployment,
+            directory=directory,
+            users=users,
+            web=web,
+            oracle=oracle,
+            funder=Sender(w3, accounts["c1"]),
+        )
+        try:
+            yield result
+        finally:
+            holder["node"] = result.node
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: run bash .ci/install-browser.sh")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Phone:
+    """One person's phone: a browser context at 360x740 with its own storage."""
+
+    page: Any
+    context: Any
+
+    def shot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+@pytest.fixture
+def phone(browser: Any, stack: Stack) -> Iterator[Callable[..., Phone]]:
+    contexts: list[Any] = []
+
+    def make(locale: str = "en-GB") -> Phone:
+        context = browser.new_context(viewport=PHONE, locale=locale, device_scale_factor=1, has_touch=True)
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("console", lambda msg: msg.type in ("error", "warning") and print(f"[browser {msg.type}] {msg.text}"))
+        page.on("pageerror", lambda exc: print(f"[browser pageerror] {exc}"))
+        page.goto(stack.web.url)
+        return Phone(page, context)
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def create_key(phone: Phone, passphrase: str = PASSPHRASE) -> str:
+    """Create the device key in the browser; returns the address the page shows."""
+    page = phone.page
+    page.get_by_label("Passphrase", exact=True).fill(passphrase)
+    page.get_by_label("Passphrase again").fill(passphrase)
+    page.get_by_role("button", name="Create the key").click()
+    address = page.locator("#device-address")
+    address.wait_for()
+    return str(address.inner_text()).strip()
+
+
+def enrolled_phone(phone_factory: Callable[..., Phone], stack: Stack, name: str) -> Phone:
+    """A phone whose key was created in the browser and enrolled for `name`, on its home screen."""
+    phone = phone_factory()
+    address = create_key(phone)
+    stack.enrol(name, address)
+    phone.page.get_by_role("heading", name="Unlock my account").wait_for()
+    return phone
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met after {timeout} s")
+        time.sleep(0.1)

@@ -1,0 +1,1 @@
+"""The phone app (built assets in static/) and `pamchain web`, its server and same-origin relay."""

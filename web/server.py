@@ -1,0 +1,348 @@
+"""`pamchain web`: serves the phone app, its `/config.json`, and a same-origin relay to the node and payload store.
+
+The relay holds no key and cannot change what the phone signed: JSON-RPC bodies are forwarded byte for byte
+(only methods a phone needs are let through, so admin and debug methods stay unreachable even on a node that
+enables them), and sealed payload PUTs are forwarded with their signature headers. The breached-password
+check answers hash ranges (k-anonymity), so no password or full hash ever reaches this server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from eth_utils import keccak
+
+log = logging.getLogger("pamchain.web")
+
+# What a phone needs: reads, fee data, and sending the raw transactions it signed.
+RELAYED_METHODS = frozenset(
+    {
+        "eth_chainId",
+        "net_version",
+        "eth_blockNumber",
+        "eth_call",
+        "eth_estimateGas",
+        "eth_getLogs",
+        "eth_getBlockByNumber",
+        "eth_getBalance",
+        "eth_getTransactionCount",
+        "eth_getTransactionReceipt",
+        "eth_sendRawTransaction",
+        "eth_maxPriorityFeePerGas",
+        "eth_gasPrice",
+        "eth_feeHistory",
+    }
+)
+MAX_RPC_BODY = 128 * 1024
+MAX_PAYLOAD_BODY = 2 * 4096
+_DIGEST = re.compile(r"^0x[0-9a-f]{64}$")
+_PREFIX = re.compile(r"^[0-9a-f]{5}$")
+CSP = (
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class WebError(Exception):
+    """`pamchain web` cannot start with what it was given."""
+
+
+def static_dir() -> Path:
+    """The built app shipped in the package (web/static, built by `npm run build`)."""
+    return Path(str(resources.files("pamchain.web").joinpath("static")))
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """What the phone app is told in `/config.json`, plus where the relay forwards to."""
+
+    rpc_url: str
+    chain_id: int
+    contract: str
+    deployment_block: int
+    payload_store_url: str | None = None
+    domain_name: str | None = None
+    # directory id (0x hex) -> {"label": shown to approvers, "account": sAMAccountName for the password rule}
+    people: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    groups: Mapping[str, str] = field(default_factory=dict)  # target id (0x hex) -> group DN
+    kdf_log_n: int = 17  # scrypt N = 2**17 (ethers' default); lower only for demos and tests
+    poll_ms: int = 1000
+
+    def public(self) -> dict[str, Any]:
+        domain = None
+        if self.domain_name:
+            domain = "0x" + self.domain_name.encode().ljust(32, b"\x00").hex()
+        return {
+            "chain_id": self.chain_id,
+            "contract": self.contract,
+            "deployment_block": self.deployment_block,
+            "domain": domain,
+            "domain_name": self.domain_name,
+            "rpc_path": "rpc",
+            "payload_path": "payloads",
+            "breached_path": "api/breached-range/",
+            "people": {k.lower(): dict(v) for k, v in self.people.items()},
+            "groups": {k.lower(): v for k, v in self.groups.items()},
+            "kdf_log_n": self.kdf_log_n,
+            "poll_ms": self.poll_ms,
+        }
+
+
+def group_targets(dns: Iterable[str]) -> dict[str, str]:
+    """Group DNs keyed by their on-chain target id, keccak(DN) as the CLI and devnet compute it."""
+    return {"0x" + keccak(text=dn).hex(): dn for dn in dns}
+
+
+def load_labels(path: str | Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """A labels file (TOML): `[people."0x<id>"] label = "...", account = "..."` and `groups = ["CN=..."]`."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise WebError(f"{path}: {exc}") from exc
+    people = {str(k).lower(): {str(a): str(b) for a, b in dict(v).items()} for k, v in data.get("people", {}).items()}
+    groups = group_targets(str(dn) for dn in data.get("groups", []))
+    return people, groups
+
+
+class BreachedRanges:
+    """SHA-256 of every breached password (case-folded), grouped by 5-hex-digit prefix."""
+
+    def __init__(self, passwords: Iterable[str]) -> None:
+        self._ranges: dict[str, list[str]] = {}
+        for password in passwords:
+            digest = hashlib.sha256(password.casefold().encode()).hexdigest()
+            self._ranges.setdefault(digest[:5], []).append(digest[5:])
+
+    @classmethod
+    def shipped(cls) -> BreachedRanges:
+        from pamchain.sdk.password_policy import shipped_breached_passwords
+
+        return cls(shipped_breached_passwords())
+
+    def range(self, prefix: str) -> list[str]:
+        return sorted(self._ranges.get(prefix, ()))
+
+
+def _rpc_error(message: str, code: int = -32000, id_: Any = None) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": id_, "error": {"code": code, "message": message}}
+
+
+def _disallowed(body: bytes) -> str | None:
+    """The first method the relay must not forward, or why the body is not JSON-RPC; None when fine."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return "not JSON"
+    calls = payload if isinstance(payload, list) else [payload]
+    if not calls or len(calls) > 20:
+        return "empty or oversized batch"
+    for call in calls:
+        method = call.get("method") if isinstance(call, dict) else None
+        if method not in RELAYED_METHODS:
+            return f"method {method!r} is not relayed"
+    return None
+
+
+class WebApp:
+    """The aiohttp application: static app, config, relays, breached ranges."""
+
+    def __init__(self, config: WebConfig, static: Path | None = None) -> None:
+        self.config = config
+        self.static = static or static_dir()
+        if not (self.static / "index.html").exists():
+            raise WebError(f"no built app in {self.static}: run `npm ci && npm run build` in web/")
+        self.breached = BreachedRanges.shipped()
+        self._session: aiohttp.ClientSession | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_RPC_BODY, middlewares=[self._headers])
+        app.router.add_get("/", self._index)
+        app.router.add_get("/index.html", self._index)
+        app.router.add_get("/config.json", self._config)
+        app.router.add_post("/rpc", self._rpc)
+        app.router.add_put("/payloads/v1/payloads/{digest}", self._payload)
+        app.router.add_get("/api/breached-range/{prefix}", self._breached)
+        app.router.add_get("/healthz", self._health)
+        app.router.add_static("/assets/", self.static / "assets", follow_symlinks=False)
+        app.on_startup.append(self._open)
+        app.on_cleanup.append(self._close)
+        return app
+
+    async def _open(self, app: web.Application) -> None:
+        # trust_env=False: loopback services, never through a proxy from the environment.
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30), trust_env=False)
+
+    async def _close(self, app: web.Application) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @web.middleware
+    async def _headers(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if request.path.startswith("/assets/"):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # hashed names
+        else:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(self.static / "index.html")
+
+    async def _config(self, request: web.Request) -> web.Response:
+        return web.json_response(self.config.public())
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _rpc(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        refused = _disallowed(body)
+        if refused is not None:
+            return web.json_response(_rpc_error(f"relay: {refused}", -32601), status=403)
+        assert self._session is not None
+        try:
+            async with self._session.post(
+                self.config.rpc_url, data=body, headers={"Content-Type": "application/json"}
+            ) as upstream:
+                answer = await upstream.read()
+                return web.Response(body=answer, status=upstream.status, content_type="application/json")
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return web.json_response(_rpc_error("relay: node unreachable"), status=502)
+
+    async def _payload(self, request: web.Request) -> web.Response:
+        if self.config.payload_store_url is None:
+            raise web.HTTPNotFound(text="no payload store configured (--payload-store-url)")
+        digest = request.match_info["digest"]
+        if not _DIGEST.match(digest):
+            raise web.HTTPBadRequest(text="payload hash must be 0x + 64 lowercase hex digits")
+        body = await request.read()
+        if len(body) > MAX_PAYLOAD_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_PAYLOAD_BODY, actual_size=len(body))
+        headers = {
+            name: request.headers[name]
+            for name in ("X-Pamchain-Time", "X-Pamchain-Signature")
+            if name in request.headers
+        }
+        headers["Content-Type"] = "application/octet-stream"
+        assert self._session is not None
+        url = f"{self.config.payload_store_url.rstrip('/')}/v1/payloads/{digest}"
+        try:
+            async with self._session.put(url, data=body, headers=headers) as upstream:
+                return web.Response(text=await upstream.text(), status=upstream.status)
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return web.Response(text="payload store unreachable", status=502)
+
+    async def _breached(self, request: web.Request) -> web.Response:
+        prefix = request.match_info["prefix"].lower()
+        if not _PREFIX.match(prefix):
+            raise web.HTTPBadRequest(text="prefix must be 5 hex digits")
+        return web.json_response(self.breached.range(prefix))
+
+
+class WebHandle:
+    """A running `pamchain web` on a background thread: `.url` and `.stop()` (devnet, tests)."""
+
+    def __init__(self, app: WebApp, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, name="pamchain-web", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def start(self) -> WebHandle:
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
+        except BaseException:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            raise
+        return self
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(self.app.app(), access_log=None)  # never log request lines
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server: Any = site._server
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        if self._runner is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def __enter__(self) -> WebHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_web(
+    *,
+    rpc_url: str,
+    deployment: Any,
+    payload_store_url: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    domain_name: str | None = None,
+    people: Mapping[str, Mapping[str, str]] | None = None,
+    groups: Mapping[str, str] | None = None,
+    kdf_log_n: int = 17,
+    poll_ms: int = 1000,
+) -> WebHandle:
+    """Serve the phone app on ``host:port`` in a background thread; returns a handle with ``.url``/``.stop()``.
+
+    ``deployment`` is a :class:`pamchain.sdk.client.Deployment` (or a path to its file).
+    """
+    from pamchain.sdk.client import Deployment
+
+    if not isinstance(deployment, Deployment):
+        deployment = Deployment.load(deployment)
+    config = WebConfig(
+        rpc_url=rpc_url,
+        chain_id=deployment.chain_id,
+        contract=deployment.address,
+        deployment_block=deployment.block,
+        payload_store_url=payload_store_url,
+        domain_name=domain_name,
+        people=dict(people or {}),
+        groups=dict(groups or {}),
+        kdf_log_n=kdf_log_n,
+        poll_ms=poll_ms,
+    )
+    return WebHandle(WebApp(config), host, port).start()
+
+
+__all__ = ["RELAYED_METHODS", "WebApp", "WebConfig", "WebError", "WebHandle", "load_labels", "start_web"]

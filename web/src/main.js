@@ -1,0 +1,761 @@
+// The phone app: key gate, screens, live updates from chain events. Every write is signed in this browser.
+
+import { ZeroHash, keccak256, toUtf8Bytes } from "ethers";
+import QRCode from "qrcode";
+import { Chain, OfflineError, ticketRef, ticketText } from "./chain.js";
+import { KNOWN, LANGUAGES, formatDuration, formatTime, language, setLanguage, t } from "./i18n.js";
+import { Action, Kind, Ledger, PASSWORD_RESET_TARGET, Status, isFinal } from "./ledger.js";
+import { MIN_LENGTH, isBreached, localRules } from "./policy.js";
+import { KeyStore, WrongPassphrase, putPayload, sealPassword } from "./secrets.js";
+import "./style.css";
+
+const ROUTES = ["home", "elevate", "password", "approvals", "history", "device"];
+const JUSTIFICATIONS = "pamchain:justifications"; // hash -> text, this phone's own requests only
+
+const app = {
+  config: null,
+  chain: null,
+  keys: null,
+  wallet: null, // the decrypted key: memory only, gone at reload or "lock"
+  address: null,
+  me: null, // directory id (0x-hex bytes32) once enrolled
+  principal: null, // {domain, status}
+  balance: null,
+  online: true,
+  loaded: false,
+  scanned: 0,
+  ledger: new Ledger(),
+  blockTimes: new Map(),
+  announced: new Map(), // request id -> last announced key
+  principalSeen: -1,
+  gate: null,
+  route: "home",
+  rendered: new Map(), // container id -> last html, so unchanged lists keep their focus
+};
+
+// --- helpers ----------------------------------------------------------------------------------------------
+
+function esc(value) {
+  return String(value).replace(
+    /[&<>"']/g,
+    (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch],
+  );
+}
+
+const $ = (selector) => document.querySelector(selector);
+const now = () => Math.floor(Date.now() / 1000);
+const short = (hex) => `${hex.slice(0, 6)}…${hex.slice(-4)}`;
+
+function personLabel(id) {
+  const entry = (app.config.people || {})[id.toLowerCase()];
+  return entry && entry.label ? `${entry.label} (${short(id)})` : short(id);
+}
+
+function groupLabel(target) {
+  const dn = (app.config.groups || {})[target.toLowerCase()];
+  if (!dn) return short(target);
+  const cn = /^CN=((?:\\,|[^,])+)/i.exec(dn);
+  return cn ? cn[1].replace(/\\,/g, ",") : dn;
+}
+
+function dcLabel(bytes32) {
+  const text = ticketText(bytes32);
+  return /^[\x20-\x7e]+$/.test(text) ? text : short(bytes32);
+}
+
+function announce(text) {
+  const live = $("#live");
+  live.textContent = "";
+  // A fresh text node each time so screen readers announce repeated messages too.
+  setTimeout(() => {
+    live.textContent = text;
+  }, 30);
+}
+
+function setFormStatus(id, text, isError = false) {
+  const el = document.getElementById(id);
+  if (!el) return;
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+  el.setAttribute("role", isError ? "alert" : "status");
+}
+
+function savedJustifications() {
+  try {
+    return JSON.parse(localStorage.getItem(JUSTIFICATIONS) || "{}");
+  } catch {
+    return {};
+  }
+}
+
+function justificationText(hash) {
+  if (hash === ZeroHash) return t("noJustification");
+  const text = savedJustifications()[hash] || (app.config.justifications || {})[hash];
+  return text ? text : t("hashOnly", { hash: short(hash) });
+}
+
+// --- shell ------------------------------------------------------------------------------------------------
+
+function renderShell() {
+  document.documentElement.lang = language();
+  document.title = t("appTitle");
+  const options = KNOWN.map(
+    (code) =>
+      `<option value="${code}" lang="${code}"${code === language() ? " selected" : ""}>${LANGUAGES[code]}</option>`,
+  ).join("");
+  document.getElementById("app").innerHTML = `
+    <a class="skip" href="#main">${esc(t("skip"))}</a>
+    <header class="top">
+      <h1 class="brand">pamchain</h1>
+      <label class="lang"><span class="visually-hidden">${esc(t("language"))}</span>
+        <select id="lang" aria-label="${esc(t("language"))}">${options}</select></label>
+    </header>
+    <div id="offline" class="banner" role="status" aria-live="polite" ${app.online ? "hidden" : ""}>${esc(app.online ? "" : t("offline"))}</div>
+    <nav id="nav" aria-label="${esc(t("nav"))}" hidden></nav>
+    <main id="main" tabindex="-1"></main>
+    <div id="live" class="visually-hidden" role="status" aria-live="polite"></div>`;
+  $("#lang").addEventListener("change", (event) => {
+    setLanguage(event.target.value);
+    app.rendered.clear();
+    renderShell();
+    render(true);
+    $("#lang").focus();
+  });
+}
+
+function renderNav() {
+  const nav = $("#nav");
+  if (app.gate !== "app") {
+    nav.hidden = true;
+    nav.innerHTML = "";
+    return;
+  }
+  const waiting = app.me ? app.ledger.waitingFor(app.me, now()).length : 0;
+  const items = ROUTES.filter((r) => r !== "approvals" || app.ledger.isApprover(app.me)).map((route) => {
+    const name = t(`nav${route[0].toUpperCase()}${route.slice(1)}`);
+    const badge = route === "approvals" && waiting ? ` <span class="badge">${waiting}</span>` : "";
+    const current = route === app.route ? ' aria-current="page"' : "";
+    return `<li><a href="#/${route}"${current}>${esc(name)}${badge}</a></li>`;
+  });
+  const html = `<ul>${items.join("")}</ul>`;
+  if (app.rendered.get("nav") !== html) {
+    nav.innerHTML = html;
+    app.rendered.set("nav", html);
+  }
+  nav.hidden = false;
+}
+
+function currentGate() {
+  if (!app.keys.exists()) return "create";
+  if (!app.wallet) return "unlock";
+  if (!app.me) return "enrol";
+  return "app";
+}
+
+/** Render the current screen; `force` rebuilds forms too (route, gate or language changed). */
+function render(force = false) {
+  const gate = currentGate();
+  const route = (location.hash.replace(/^#\/?/, "") || "home").split("?")[0];
+  const nextRoute = ROUTES.includes(route) ? route : "home";
+  const changed = force || gate !== app.gate || (gate === "app" && nextRoute !== app.route);
+  app.gate = gate;
+  app.route = nextRoute;
+  renderNav();
+  if (changed) {
+    app.rendered.delete("main-dynamic");
+    const main = $("#main");
+    main.innerHTML = screen();
+    bindScreen();
+    const heading = main.querySelector("h2");
+    if (heading && !force) heading.focus();
+  }
+  renderDynamic();
+}
+
+function screen() {
+  switch (app.gate) {
+    case "create":
+      return `<h2 tabindex="-1">${esc(t("createTitle"))}</h2>
+        <p>${esc(t("createIntro"))}</p>
+        <form id="create-form" novalidate>
+          <label for="pass1">${esc(t("passphrase"))}</label>
+          <input id="pass1" type="password" autocomplete="new-password" required minlength="8" aria-describedby="pass-hint">
+          <p id="pass-hint" class="hint">${esc(t("passphraseHint"))}</p>
+          <label for="pass2">${esc(t("passphraseConfirm"))}</label>
+          <input id="pass2" type="password" autocomplete="new-password" required>
+          <button type="submit" class="primary">${esc(t("create"))}</button>
+          <p id="create-status" class="form-status" role="status"></p>
+        </form>`;
+    case "unlock":
+      return `<h2 tabindex="-1">${esc(t("unlockKeyTitle"))}</h2>
+        <p>${esc(t("unlockKeyIntro"))}</p>
+        <p class="mono">${esc(app.keys.address() || "")}</p>
+        <form id="unlock-form" novalidate>
+          <label for="pass">${esc(t("passphrase"))}</label>
+          <input id="pass" type="password" autocomplete="current-password" required aria-describedby="unlock-status">
+          <button type="submit" class="primary">${esc(t("unlockKey"))}</button>
+          <p id="unlock-status" class="form-status" role="status"></p>
+        </form>
+        <button type="button" class="link" data-action="forget">${esc(t("forgetKey"))}</button>`;
+    case "enrol":
+      return deviceScreen();
+    default:
+      return routeScreen();
+  }
+}
+
+function deviceScreen() {
+  return `<h2 tabindex="-1">${esc(t("deviceTitle"))}</h2>
+    <p id="enrol-state" role="status" aria-live="polite"></p>
+    <h3>${esc(t("deviceAddress"))}</h3>
+    <p id="device-address" class="mono address">${esc(app.address)}</p>
+    <div id="qr" class="qr"></div>
+    <p id="funds" class="hint" role="status"></p>
+    <div class="row">
+      <button type="button" data-action="lock">${esc(t("lockKey"))}</button>
+      <button type="button" class="link" data-action="forget">${esc(t("forgetKey"))}</button>
+    </div>`;
+}
+
+function routeScreen() {
+  switch (app.route) {
+    case "elevate":
+      return elevateScreen();
+    case "password":
+      return passwordScreen();
+    case "approvals":
+      return `<h2 tabindex="-1">${esc(t("approvalsTitle"))}</h2><div id="pending-list"></div>`;
+    case "history":
+      return `<h2 tabindex="-1">${esc(t("historyTitle"))}</h2><div id="history-list"></div>`;
+    case "device":
+      return deviceScreen();
+    default:
+      return `<h2 tabindex="-1">${esc(t("homeTitle"))}</h2>
+        <p>${esc(t("homeIntro"))}</p>
+        <button type="button" class="primary big" id="unlock-account" data-action="unlock-account">${esc(t("unlockAccount"))}</button>
+        <p id="home-status" class="form-status" role="status"></p>
+        <h3>${esc(t("myRequests"))}</h3>
+        <div id="mine-list"></div>`;
+  }
+}
+
+function elevateScreen() {
+  const groups = app.ledger.groups();
+  if (!groups.length) return `<h2 tabindex="-1">${esc(t("elevateTitle"))}</h2><p>${esc(t("noGroups"))}</p>`;
+  const options = groups
+    .map((p) => `<option value="${p.target}">${esc(groupLabel(p.target))}</option>`)
+    .join("");
+  return `<h2 tabindex="-1">${esc(t("elevateTitle"))}</h2>
+    <form id="elevate-form" novalidate>
+      <label for="group">${esc(t("group"))}</label>
+      <select id="group" required>${options}</select>
+      <fieldset class="duration">
+        <legend>${esc(t("duration"))}</legend>
+        <div class="row">
+          <label class="visually-hidden" for="duration">${esc(t("duration"))}</label>
+          <input id="duration" type="number" inputmode="numeric" min="1" step="1" value="30" required aria-describedby="duration-hint">
+          <label class="visually-hidden" for="unit">${esc(t("unit"))}</label>
+          <select id="unit">
+            <option value="1">${esc(t("seconds"))}</option>
+            <option value="60" selected>${esc(t("minutes"))}</option>
+            <option value="3600">${esc(t("hours"))}</option>
+          </select>
+        </div>
+        <p id="duration-hint" class="hint"></p>
+      </fieldset>
+      <label for="justification">${esc(t("justification"))}</label>
+      <textarea id="justification" rows="3" aria-describedby="justification-hint"></textarea>
+      <p id="justification-hint" class="hint">${esc(t("justificationHint"))}</p>
+      <label for="ticket">${esc(t("ticket"))}</label>
+      <input id="ticket" type="text" maxlength="32" autocomplete="off" aria-describedby="ticket-hint">
+      <p id="ticket-hint" class="hint">${esc(t("ticketHint"))}</p>
+      <button type="submit" class="primary">${esc(t("askElevation"))}</button>
+      <p id="elevate-status" class="form-status" role="status"></p>
+    </form>`;
+}
+
+function passwordScreen() {
+  const rule = (id, text) => `<li id="rule-${id}" data-ok="false">${esc(text)}</li>`;
+  return `<h2 tabindex="-1">${esc(t("passwordTitle"))}</h2>
+    <p>${esc(t("passwordIntro"))}</p>
+    <form id="password-form" novalidate>
+      <label for="pw1">${esc(t("newPassword"))}</label>
+      <input id="pw1" type="password" autocomplete="new-password" required aria-describedby="rules">
+      <label for="pw2">${esc(t("newPasswordConfirm"))}</label>
+      <input id="pw2" type="password" autocomplete="new-password" required>
+      <label class="check"><input id="pw-show" type="checkbox"> ${esc(t("showPassword"))}</label>
+      <h3 id="rules-title">${esc(t("rules"))}</h3>
+      <ul id="rules" class="rules" aria-labelledby="rules-title">
+        ${rule("length", t("ruleLength", { min: MIN_LENGTH }))}
+        ${rule("classes", t("ruleClasses"))}
+        ${rule("name", t("ruleName"))}
+        ${rule("control", t("ruleControl"))}
+        <li id="rule-breached" data-ok="unknown">${esc(t("ruleBreached"))}</li>
+      </ul>
+      <button type="submit" class="primary">${esc(t("sendPassword"))}</button>
+      <p id="password-status" class="form-status" role="status"></p>
+    </form>`;
+}
+
+// --- dynamic parts (lists, countdowns, enrolment state) ---------------------------------------------------
+
+function update(id, html) {
+  const el = document.getElementById(id);
+  if (!el || app.rendered.get(id) === html) return;
+  const focused = document.activeElement && el.contains(document.activeElement) ? document.activeElement.id : null;
+  el.innerHTML = html;
+  app.rendered.set(id, html);
+  if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+}
+
+function receiptText(receipt) {
+  const vars = { dc: dcLabel(receipt.dc), time: receipt.time ? formatTime(receipt.time) : "…" };
+  return receipt.outcome === 1 ? t(`receiptApplied${receipt.action}`, vars) : t("receiptFailed", vars);
+}
+
+function requestTitle(r) {
+  const what = r.kind === Kind.ELEVATE ? `${t("kind2")} · ${groupLabel(r.target)}` : t(`kind${r.kind}`);
+  return `${t("requestN", { id: r.id })} · ${what}`;
+}
+
+function requestItem(r, { actions = true } = {}) {
+  const status = Ledger.status(r, now());
+  let timer = "";
+  if (status === Status.ACTIVE) {
+    timer = `<p class="countdown" data-until="${r.expiry}" data-label="endsIn"></p>`;
+  } else if (status === Status.PENDING) {
+    timer = `<p class="countdown" data-until="${r.deadline}" data-label="expiresIn"></p>`;
+  }
+  const receipts = r.receipts
+    .map((rc) => `<li class="receipt ${rc.outcome === 1 ? "ok" : "bad"}">${esc(receiptText(rc))}</li>`)
+    .join("");
+  let buttons = "";
+  if (actions && status === Status.PENDING) {
+    buttons = `<button type="button" id="cancel-${r.id}" data-action="cancel" data-id="${r.id}" aria-label="${esc(t("cancelLabel", { id: r.id }))}">${esc(t("cancel"))}</button>`;
+  } else if (actions && status === Status.ACTIVE) {
+    buttons = `<button type="button" id="revoke-${r.id}" data-action="revoke" data-id="${r.id}" aria-label="${esc(t("revokeLabel", { id: r.id }))}">${esc(t("revoke"))}</button>`;
+  }
+  const detail =
+    r.kind === Kind.ELEVATE
+      ? `<p class="meta">${esc(formatDuration(r.duration))} · ${esc(t("approvalsCount"))} ${r.approvals}/${r.approvalsRequired}</p>`
+      : "";
+  return `<li class="request" id="request-${r.id}" data-status="${status}">
+      <h4>${esc(requestTitle(r))}</h4>
+      <p class="status status-${status}">${esc(t(`status${status}`))}</p>
+      ${detail}${timer}
+      ${receipts ? `<ul class="receipts">${receipts}</ul>` : ""}
+      ${buttons}
+    </li>`;
+}
+
+function pendingItem(r) {
+  const policy = app.ledger.policies.get(r.target);
+  const what = r.kind === Kind.ELEVATE ? `${t("kind2")} · ${groupLabel(r.target)}` : t(`kind${r.kind}`);
+  const ticket = ticketText(r.ticket);
+  return `<li class="request" id="pending-${r.id}">
+      <h4>${esc(t("requestN", { id: r.id }))}</h4>
+      <dl>
+        <dt>${esc(t("who"))}</dt><dd>${esc(personLabel(r.subject))}</dd>
+        <dt>${esc(t("what"))}</dt><dd>${esc(what)}</dd>
+        <dt>${esc(t("why"))}</dt><dd>${esc(justificationText(r.justificationHash))}</dd>
+        ${r.kind === Kind.ELEVATE ? `<dt>${esc(t("howLong"))}</dt><dd>${esc(formatDuration(r.duration))}</dd>` : ""}
+        ${ticket ? `<dt>${esc(t("ticketRef"))}</dt><dd>${esc(ticket)}</dd>` : ""}
+        <dt>${esc(t("approvalsCount"))}</dt><dd>${r.approvals}/${r.approvalsRequired || (policy ? policy.approvalsRequired : "?")}</dd>
+        <dt>${esc(t("deadline"))}</dt><dd class="countdown" data-until="${r.deadline}"></dd>
+      </dl>
+      <div class="row">
+        <button type="button" class="primary" id="approve-${r.id}" data-action="approve" data-id="${r.id}" aria-label="${esc(t("approveLabel", { id: r.id }))}">${esc(t("approve"))}</button>
+        <button type="button" class="danger" id="deny-${r.id}" data-action="deny" data-id="${r.id}" aria-label="${esc(t("denyLabel", { id: r.id }))}">${esc(t("deny"))}</button>
+      </div>
+    </li>`;
+}
+
+function renderDynamic() {
+  const t0 = now();
+  if (app.gate === "enrol" || (app.gate === "app" && app.route === "device")) {
+    let text = t("enrolWaiting");
+    if (app.me) {
+      text =
+        app.principal && app.principal.status === 2 ? t("suspended") : t("enrolled", { who: personLabel(app.me) });
+    }
+    const el = $("#enrol-state");
+    if (el && el.textContent !== text) el.textContent = text;
+    const funds = $("#funds");
+    if (funds) funds.textContent = app.me && app.balance === 0n ? t("fundsLow") : "";
+  }
+  if (app.gate === "app" && app.me) {
+    const mine = app.ledger.mine(app.me);
+    const live = mine.filter((r) => !isFinal(Ledger.status(r, t0)) || recentlyFinal(r, t0));
+    update(
+      "mine-list",
+      live.length ? `<ul class="requests">${live.map((r) => requestItem(r)).join("")}</ul>` : `<p>${esc(t("noRequests"))}</p>`,
+    );
+    update(
+      "history-list",
+      mine.length
+        ? `<ul class="requests">${mine.map((r) => requestItem(r, { actions: false })).join("")}</ul>`
+        : `<p>${esc(t("noHistory"))}</p>`,
+    );
+    const waiting = app.ledger.waitingFor(app.me, t0);
+    update(
+      "pending-list",
+      waiting.length ? `<ul class="requests">${waiting.map(pendingItem).join("")}</ul>` : `<p>${esc(t("noPending"))}</p>`,
+    );
+    renderElevateHint();
+  }
+  tickCountdowns();
+}
+
+/** A request that finished in the last minute stays on the home screen, so its receipt can be read there. */
+function recentlyFinal(r, t0) {
+  const last = r.receipts.length ? r.receipts[r.receipts.length - 1].time : null;
+  return last !== null && t0 - last < 60;
+}
+
+function tickCountdowns() {
+  const t0 = Date.now() / 1000;
+  for (const el of document.querySelectorAll(".countdown[data-until]")) {
+    const left = Number(el.dataset.until) - t0;
+    const time = formatDuration(Math.max(0, Math.ceil(left)));
+    el.textContent = el.dataset.label ? t(el.dataset.label, { time }) : time;
+  }
+}
+
+function renderElevateHint() {
+  const hint = $("#duration-hint");
+  const select = $("#group");
+  if (!hint || !select) return;
+  const policy = app.ledger.policies.get(select.value);
+  const text = policy && policy.maxDuration ? t("maxDuration", { max: formatDuration(policy.maxDuration) }) : "";
+  if (hint.textContent !== text && !hint.classList.contains("error")) hint.textContent = text;
+}
+
+// --- actions ----------------------------------------------------------------------------------------------
+
+async function transact(statusId, fn, args, onDone) {
+  setFormStatus(statusId, t("signing"));
+  try {
+    const result = await app.chain.send(app.wallet, fn, args);
+    const created = result.events.find((e) => e.name === "RequestCreated");
+    const message = created ? t("sent", { id: Number(created.args.request_id) }) : t("done");
+    setFormStatus(statusId, message);
+    announce(message);
+    await poll(); // show the new state at once, not at the next tick
+    if (onDone) onDone(result);
+  } catch (exc) {
+    const reason = exc instanceof OfflineError ? t("offline") : exc.message || String(exc);
+    setFormStatus(statusId, t("txFailed", { reason }), true);
+  }
+}
+
+function bindScreen() {
+  const main = $("#main");
+  const createForm = $("#create-form");
+  if (createForm) {
+    createForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const p1 = $("#pass1").value;
+      const p2 = $("#pass2").value;
+      if (p1.length < 8) return setFormStatus("create-status", t("passphraseShort"), true);
+      if (p1 !== p2) return setFormStatus("create-status", t("passphraseMismatch"), true);
+      setFormStatus("create-status", t("creating"));
+      createForm.querySelector("button").disabled = true;
+      app.wallet = await app.keys.create(p1);
+      app.address = app.wallet.address;
+      await poll();
+      render();
+    });
+  }
+  const unlockForm = $("#unlock-form");
+  if (unlockForm) {
+    unlockForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = unlockForm.querySelector("button");
+      button.disabled = true;
+      setFormStatus("unlock-status", t("unlockingKey"));
+      try {
+        app.wallet = await app.keys.unlock($("#pass").value);
+        app.address = app.wallet.address;
+        await poll();
+        render();
+      } catch (exc) {
+        button.disabled = false;
+        const message = exc instanceof WrongPassphrase ? t("wrongPassphrase") : String(exc.message || exc);
+        setFormStatus("unlock-status", message, true);
+        $("#pass").setAttribute("aria-invalid", "true");
+        $("#pass").select();
+        $("#pass").focus();
+      }
+    });
+  }
+  const elevateForm = $("#elevate-form");
+  if (elevateForm) {
+    $("#group").addEventListener("change", renderElevateHint);
+    elevateForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submitElevation();
+    });
+  }
+  const passwordForm = $("#password-form");
+  if (passwordForm) {
+    const check = () => showRules();
+    $("#pw1").addEventListener("input", check);
+    $("#pw-show").addEventListener("change", (e) => {
+      for (const id of ["pw1", "pw2"]) document.getElementById(id).type = e.target.checked ? "text" : "password";
+    });
+    passwordForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submitPassword();
+    });
+  }
+  const qr = $("#qr");
+  if (qr && app.address) {
+    QRCode.toString(app.address, { type: "svg", margin: 1, errorCorrectionLevel: "M" }).then((svg) => {
+      qr.innerHTML = svg;
+      const el = qr.querySelector("svg");
+      el.setAttribute("role", "img");
+      el.setAttribute("aria-label", t("qrLabel", { address: app.address }));
+    });
+  }
+  main.onclick = (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const id = Number(button.dataset.id);
+    switch (button.dataset.action) {
+      case "unlock-account":
+        return transact("home-status", "request_unlock", []);
+      case "approve":
+        return transact(`pending-status`, "approve", [id]);
+      case "deny":
+        return transact(`pending-status`, "deny", [id, ZeroHash]);
+      case "cancel":
+        return transact("home-status", "cancel", [id]);
+      case "revoke":
+        return transact("home-status", "revoke", [id]);
+      case "lock":
+        app.wallet = null;
+        return render();
+      case "forget":
+        if (window.confirm(t("forgetConfirm"))) {
+          app.keys.forget();
+          app.wallet = null;
+          app.me = null;
+          app.address = null;
+          render();
+        }
+        return undefined;
+      default:
+        return undefined;
+    }
+  };
+  if (app.route === "approvals" && !$("#pending-status")) {
+    main.insertAdjacentHTML("beforeend", '<p id="pending-status" class="form-status" role="status"></p>');
+  }
+}
+
+function submitElevation() {
+  const target = $("#group").value;
+  const policy = app.ledger.policies.get(target);
+  const seconds = Math.round(Number($("#duration").value) * Number($("#unit").value));
+  const hint = $("#duration-hint");
+  hint.classList.remove("error");
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    hint.textContent = t("durationInvalid");
+    hint.classList.add("error");
+    $("#duration").setAttribute("aria-invalid", "true");
+    return $("#duration").focus();
+  }
+  if (policy && policy.maxDuration && seconds > policy.maxDuration) {
+    hint.textContent = t("durationTooLong", { max: formatDuration(policy.maxDuration) });
+    hint.classList.add("error");
+    $("#duration").setAttribute("aria-invalid", "true");
+    return $("#duration").focus();
+  }
+  $("#duration").removeAttribute("aria-invalid");
+  let ticket;
+  try {
+    ticket = ticketRef($("#ticket").value.trim());
+  } catch {
+    setFormStatus("elevate-status", t("ticketInvalid"), true);
+    return $("#ticket").focus();
+  }
+  const text = $("#justification").value.trim();
+  const hash = text ? keccak256(toUtf8Bytes(text)) : ZeroHash;
+  if (text) {
+    const saved = savedJustifications();
+    saved[hash] = text;
+    localStorage.setItem(JUSTIFICATIONS, JSON.stringify(saved));
+  }
+  return transact("elevate-status", "request_elevation", [target, seconds, hash, ticket, false], () => {
+    $("#justification").value = "";
+    $("#ticket").value = "";
+  });
+}
+
+function accountName() {
+  const entry = (app.config.people || {})[app.me.toLowerCase()];
+  return entry ? entry.account : null;
+}
+
+function showRules() {
+  const rules = localRules($("#pw1").value, accountName());
+  for (const [name, ok] of Object.entries(rules)) {
+    document.getElementById(`rule-${name}`).dataset.ok = String(ok);
+  }
+  $("#rule-breached").dataset.ok = "unknown";
+  return rules;
+}
+
+async function submitPassword() {
+  const pw1 = $("#pw1").value;
+  const pw2 = $("#pw2").value;
+  const rules = showRules();
+  if (!Object.values(rules).every(Boolean)) {
+    setFormStatus("password-status", t("passwordWeak"), true);
+    return $("#pw1").focus();
+  }
+  if (pw1 !== pw2) {
+    setFormStatus("password-status", t("passwordMismatch"), true);
+    return $("#pw2").focus();
+  }
+  try {
+    if (await isBreached(app.config.breached_path, pw1)) {
+      $("#rule-breached").dataset.ok = "false";
+      setFormStatus("password-status", t("passwordBreached"), true);
+      return $("#pw1").focus();
+    }
+    $("#rule-breached").dataset.ok = "true";
+    const oracleKey = await app.chain.call("oracle_enc_pubkey", [app.principal.domain]);
+    if (oracleKey === ZeroHash) return setFormStatus("password-status", t("noOracle"), true);
+    setFormStatus("password-status", t("sealing"));
+    const sealed = await sealPassword(oracleKey, app.me, pw1);
+    const digest = await putPayload(app.config.payload_path, app.wallet, sealed);
+    return transact("password-status", "request_password_reset", [digest], () => {
+      $("#pw1").value = "";
+      $("#pw2").value = "";
+    });
+  } catch (exc) {
+    const reason = exc instanceof OfflineError ? t("offline") : exc.message || String(exc);
+    return setFormStatus("password-status", t("txFailed", { reason }), true);
+  }
+}
+
+// --- live updates -----------------------------------------------------------------------------------------
+
+let polling = null;
+
+/** One round: new logs since the last block seen, enrolment, receipts' times; marks online/offline. */
+async function poll() {
+  if (polling) return polling;
+  polling = (async () => {
+    try {
+      await pollOnce();
+      setOnline(true);
+    } catch (exc) {
+      if (exc instanceof OfflineError) setOnline(false);
+      else console.error(exc);
+    } finally {
+      polling = null;
+    }
+  })();
+  return polling;
+}
+
+async function pollOnce() {
+  const chain = app.chain;
+  const head = await chain.blockNumber();
+  if (head > app.scanned) {
+    for (let from = app.scanned + 1; from <= head; from += 2000) {
+      const to = Math.min(head, from + 1999);
+      for (const event of await chain.logs(from, to)) app.ledger.apply(event);
+      app.scanned = to;
+    }
+  }
+  const address = app.address || app.keys.address();
+  if (address && (!app.me || app.principalSeen !== app.ledger.principalEvents)) {
+    const id = await chain.call("principal_of", [address]);
+    app.me = id === ZeroHash ? null : id;
+    if (app.me) {
+      const [, domain, status] = await chain.call("principal", [app.me]);
+      app.principal = { domain, status: Number(status) };
+      app.balance = await chain.balance(address);
+    }
+    app.principalSeen = app.ledger.principalEvents;
+  }
+  for (const r of app.ledger.requests.values()) {
+    for (const receipt of r.receipts) {
+      if (receipt.time === null) {
+        if (!app.blockTimes.has(receipt.block)) app.blockTimes.set(receipt.block, await chain.blockTime(receipt.block));
+        receipt.time = app.blockTimes.get(receipt.block);
+      }
+    }
+  }
+  announceChanges();
+  app.loaded = true;
+  render();
+}
+
+/** Speak what changed since the last round (not on first load): my statuses, receipts, new requests to approve. */
+function announceChanges() {
+  if (!app.me) return;
+  const t0 = now();
+  const messages = [];
+  for (const r of app.ledger.mine(app.me)) {
+    const status = Ledger.status(r, t0);
+    const key = `${status}:${r.receipts.length}`;
+    const before = app.announced.get(r.id);
+    app.announced.set(r.id, key);
+    if (!app.loaded || before === key) continue;
+    if (r.receipts.length && (!before || !before.endsWith(`:${r.receipts.length}`))) {
+      messages.push(t("announceReceipt", { id: r.id, receipt: receiptText(r.receipts[r.receipts.length - 1]) }));
+    } else {
+      messages.push(t("announceStatus", { id: r.id, kind: t(`kind${r.kind}`), status: t(`status${status}`) }));
+    }
+  }
+  for (const r of app.ledger.waitingFor(app.me, t0)) {
+    const key = `waiting:${r.id}`;
+    if (app.announced.has(key)) continue;
+    app.announced.set(key, true);
+    if (app.loaded) messages.push(t("announcePending", { id: r.id }));
+  }
+  if (messages.length) announce(messages.join(" "));
+}
+
+function setOnline(online) {
+  if (online === app.online) return;
+  app.online = online;
+  const banner = $("#offline");
+  banner.hidden = online;
+  banner.textContent = online ? "" : t("offline");
+  document.body.dataset.online = String(online);
+  if (online) announce(t("online"));
+}
+
+function loop() {
+  poll().finally(() => setTimeout(loop, app.config.poll_ms || 1000));
+}
+
+// --- start ------------------------------------------------------------------------------------------------
+
+async function start() {
+  const response = await fetch("config.json", { cache: "no-store" });
+  app.config = await response.json();
+  app.chain = new Chain(app.config);
+  app.keys = new KeyStore(app.config);
+  app.scanned = Math.max(0, (app.config.deployment_block || 0) - 1);
+  setLanguage(language());
+  document.body.dataset.online = "true";
+  renderShell();
+  render(true);
+  window.addEventListener("hashchange", () => render());
+  setInterval(() => {
+    tickCountdowns();
+    // Time alone ends grants and expires requests: refresh the lists when a status flips by the clock.
+    if (app.gate === "app") renderDynamic();
+  }, 1000);
+  loop();
+}
+
+start();
+
+export { Action, PASSWORD_RESET_TARGET };

@@ -1,0 +1,109 @@
+// Everything secret stays here: the device keystore (scrypt-encrypted, in localStorage) and the sealed password.
+
+import { Wallet, encryptKeystoreJson, getBytes, hexlify, keccak256 } from "ethers";
+import sodium from "libsodium-wrappers";
+
+// --- device key ------------------------------------------------------------------------------------------
+
+export class KeyStore {
+  constructor(config) {
+    // One key per deployment: the same phone may be enrolled on a test and a production chain.
+    this.slot = `pamchain:keystore:${config.chain_id}:${config.contract.toLowerCase()}`;
+    this.logN = config.kdf_log_n || 17;
+  }
+
+  exists() {
+    return localStorage.getItem(this.slot) !== null;
+  }
+
+  address() {
+    const json = localStorage.getItem(this.slot);
+    if (!json) return null;
+    try {
+      return "0x" + JSON.parse(json).address.replace(/^0x/, "");
+    } catch {
+      return null;
+    }
+  }
+
+  /** Create a random key, store it encrypted (standard keystore JSON v3, scrypt) and return the wallet. */
+  async create(passphrase) {
+    const wallet = Wallet.createRandom();
+    const json = await encryptKeystoreJson(
+      { address: wallet.address, privateKey: wallet.privateKey },
+      passphrase,
+      { scrypt: { N: 2 ** this.logN } },
+    );
+    localStorage.setItem(this.slot, json);
+    return new Wallet(wallet.privateKey);
+  }
+
+  /** Decrypt the stored key; throws WrongPassphrase when the passphrase does not open it. */
+  async unlock(passphrase) {
+    const json = localStorage.getItem(this.slot);
+    try {
+      const wallet = await Wallet.fromEncryptedJson(json, passphrase);
+      return new Wallet(wallet.privateKey);
+    } catch (exc) {
+      if (/password|invalid/i.test(String(exc && exc.message))) throw new WrongPassphrase();
+      throw exc;
+    }
+  }
+
+  forget() {
+    localStorage.removeItem(this.slot);
+  }
+}
+
+export class WrongPassphrase extends Error {}
+
+// --- sealed password payload (sdk/sealed.py seal_password) ---------------------------------------------
+
+/** Python's json.dumps(..., ensure_ascii=True) for a string: the exact bytes seal_password encrypts. */
+function pyJsonString(text) {
+  return JSON.stringify(text).replace(
+    /[\u0080-\uffff]/g,
+    (ch) => "\\u" + ch.charCodeAt(0).toString(16).padStart(4, "0"),
+  );
+}
+
+export function passwordPlaintext(subject, password) {
+  const hex = subject.replace(/^0x/, "").toLowerCase();
+  return `{"v": 1, "subject": "${hex}", "password": ${pyJsonString(password)}}`;
+}
+
+/** A libsodium sealed box (crypto_box_seal) to the oracle's X25519 key, as PyNaCl's SealedBox makes. */
+export async function sealPassword(oraclePublicKey, subject, password) {
+  await sodium.ready;
+  const plaintext = new TextEncoder().encode(passwordPlaintext(subject, password));
+  const ciphertext = sodium.crypto_box_seal(plaintext, getBytes(oraclePublicKey));
+  if (ciphertext.length > 4096) throw new RangeError("password too long");
+  return ciphertext;
+}
+
+/** PUT a sealed payload exactly as sdk/payload_store.py PayloadClient.put does; returns its keccak hash. */
+export async function putPayload(basePath, wallet, ciphertext) {
+  const digest = keccak256(ciphertext);
+  const timestamp = Math.floor(Date.now() / 1000);
+  const signature = await wallet.signMessage(`pamchain-payload:put:${digest}:${timestamp}`);
+  let response;
+  try {
+    response = await fetch(`${basePath}/v1/payloads/${digest}`, {
+      method: "PUT",
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "X-Pamchain-Time": String(timestamp),
+        "X-Pamchain-Signature": signature,
+      },
+      body: ciphertext,
+    });
+  } catch (exc) {
+    throw new Error(`payload store unreachable (${exc})`);
+  }
+  if (response.status >= 400) {
+    throw new Error(`payload store: ${response.status} ${(await response.text()).trim()}`);
+  }
+  return digest;
+}
+
+export { hexlify };
