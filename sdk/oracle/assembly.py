@@ -12,6 +12,7 @@ from eth_account.signers.local import LocalAccount
 from ..client import Deployment, PamClient, connect
 from ..directory import AccountRef, ChainedResolver, Directory, HmacGuidResolver, IdResolver, StaticIdMap
 from ..keys import load_account, read_passphrase
+from ..model import PrincipalStatus
 from ..payload_store import PayloadClient
 from ..sealed import encryption_key
 from .config import OracleConfig
@@ -59,7 +60,16 @@ def assemble(
         )
         purge = lambda digest: store.delete(oracle_account, digest)  # noqa: E731
     follower = Follower(client, journal, domain, start_block=start_block, finality=finality)
-    executor = Executor(directory, journal, resolver, id_map, payloads=payloads, retry=retry, clock=clock)
+    executor = Executor(
+        directory,
+        journal,
+        resolver,
+        id_map,
+        payloads=payloads,
+        retry=retry,
+        clock=clock,
+        principal_active=lambda subject: client.principal(subject).status is PrincipalStatus.ACTIVE,
+    )
     reporter = Reporter(client, journal, dc_id, purge_payload=purge)
     reconciler = None
     if pseudonym_key is not None and id_map.groups:

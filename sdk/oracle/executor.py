@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_utils import keccak
+from requests import RequestException
 
 from ..directory import (
     AccountRef,
@@ -21,6 +22,7 @@ from ..directory import (
     PasswordRejected,
     StaticIdMap,
 )
+from ..errors import NodeUnavailable
 from ..model import Action, Outcome
 from ..password_policy import PasswordPolicy
 from ..sealed import PayloadError, open_password
@@ -79,8 +81,11 @@ class Executor:
         password_policy: PasswordPolicy | None = None,
         retry: Retry = Retry(),
         clock: Callable[[], float] = time.time,
+        principal_active: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.directory = directory
+        # Suspension does not withdraw an approved unlock or reset on chain: the oracle checks before acting.
+        self.principal_active = principal_active
         self.journal = journal
         self.resolver = resolver
         self.groups = groups
@@ -103,7 +108,13 @@ class Executor:
         try:
             detail = self._do(entry)
             outcome = Outcome.APPLIED
-        except (DirectoryUnavailable, ConnectionError, TimeoutError) as exc:
+        except (
+            DirectoryUnavailable,
+            ConnectionError,
+            TimeoutError,
+            RequestException,
+            NodeUnavailable,
+        ) as exc:
             attempts = entry.attempts + 1
             if attempts < self.retry.max_attempts:
                 delay = self.retry.defer(attempts)
@@ -142,6 +153,9 @@ class Executor:
 
     def _do(self, entry: JournalEntry) -> str:
         item = entry.action
+        needs_active = item.action in (Action.UNLOCK, Action.RESET_PASSWORD) and self.principal_active is not None
+        if needs_active and not self.principal_active(item.subject):  # type: ignore[misc]
+            raise PermanentFailure("principal suspended before the action was applied")
         if item.action is Action.UNLOCK:
             self.directory.unlock(self._account(item.subject))
             return "unlocked"

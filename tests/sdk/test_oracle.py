@@ -114,6 +114,20 @@ def test_unlock__request_applied_and_receipt_posted(cast: Cast, tmp_path: Path) 
     assert daemon.run_once().reported == 0  # nothing is done twice
 
 
+def test_unlock__principal_suspended_before_oracle_acts__failed_and_still_locked(
+    cast: Cast, tmp_path: Path
+) -> None:
+    directory = MemoryDirectory()
+    daemon, _ = build(cast, tmp_path, directory)
+    lock_out(directory, "alice")
+    rid = cast.as_(cast.alice).request_unlock()  # self-service: APPROVED at once
+    cast.as_(cast.council[0]).suspend(directory_id("alice"))
+    daemon.run_once()
+    assert directory.is_locked(AccountRef("alice"))
+    receipt = cast.client.receipt(rid, Action.UNLOCK)
+    assert receipt is not None and receipt.outcome is Outcome.FAILED
+
+
 def test_elevation__member_added_then_removed_at_expiry_without_end_call(cast: Cast, tmp_path: Path) -> None:
     directory = MemoryDirectory()
     daemon, clock = build(cast, tmp_path, directory)
