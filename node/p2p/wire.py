@@ -154,8 +154,12 @@ async def initiate(
 async def respond(ws: Any, key: NodeKey, genesis: bytes, allowed: Callable[[bytes], bool]) -> Session:
     """Listener side. Refuses (closing with 4003) a dialer whose node id is not allowlisted."""
     hello = await asyncio.wait_for(_receive_bytes(ws), HANDSHAKE_TIMEOUT)
-    fields = rlp.decode(hello)
-    _check_hello(fields, genesis, 5)
+    try:
+        fields = rlp.decode(hello)
+        _check_hello(fields, genesis, 5)
+    except (HandshakeError, rlp.exceptions.DecodingError) as exc:
+        await ws.close(code=CLOSE_BAD_HANDSHAKE, message=str(exc).encode()[:120])
+        raise HandshakeError(str(exc)) from exc
     remote_id, remote_eph = bytes(fields[2]), bytes(fields[3])
     if not allowed(remote_id):
         await ws.close(code=CLOSE_NOT_ALLOWED, message=b"node not allowlisted")
