@@ -22,6 +22,7 @@ demo: $(VENV)/.installed
 # Integration tests need a real Samba AD DC: install it (apt, once) before the suite.
 test: $(VENV)/.installed
 	bash .ci/install-samba.sh
+	bash .ci/install-browser.sh
 	$(VENV)/bin/pytest -q
 
 # Opt-in long runs: soak tests and the 10,000-step contract state machine.

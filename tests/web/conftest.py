@@ -48,7 +48,7 @@ DOMAIN = b"corp.example".ljust(32, b"\x00")
 DC1 = b"DC1".ljust(32, b"\x00")
 GROUP_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
 ADMINS = keccak(text=GROUP_DN)
-PEOPLE = ("alice", "bob", "dave", "erin", "frank")
+PEOPLE = ("alice", "bob", "dave", "erin", "frank", "gina", "hank")
 APPROVERS = ("bob",)
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"
@@ -256,23 +256,39 @@ class Phone:
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
 
+def _new_phone(browser: Any, stack: Stack, locale: str) -> Phone:
+    context = browser.new_context(viewport=PHONE, locale=locale, device_scale_factor=1, has_touch=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.on("console", lambda msg: msg.type in ("error", "warning") and print(f"[browser {msg.type}] {msg.text}"))
+    page.on("pageerror", lambda exc: print(f"[browser pageerror] {exc}"))
+    page.goto(stack.web.url)
+    return Phone(page, context)
+
+
 @pytest.fixture
 def phone(browser: Any, stack: Stack) -> Iterator[Callable[..., Phone]]:
-    contexts: list[Any] = []
+    """A factory of fresh phones (empty storage), closed after the test."""
+    phones: list[Phone] = []
 
     def make(locale: str = "en-GB") -> Phone:
-        context = browser.new_context(viewport=PHONE, locale=locale, device_scale_factor=1, has_touch=True)
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("console", lambda msg: msg.type in ("error", "warning") and print(f"[browser {msg.type}] {msg.text}"))
-        page.on("pageerror", lambda exc: print(f"[browser pageerror] {exc}"))
-        page.goto(stack.web.url)
-        return Phone(page, context)
+        phones.append(_new_phone(browser, stack, locale))
+        return phones[-1]
 
     yield make
-    for context in contexts:
-        context.close()
+    for made in phones:
+        made.context.close()
+
+
+@pytest.fixture(scope="session")
+def approver(browser: Any, stack: Stack) -> Iterator[Phone]:
+    """Bob's phone, the approver of elevations and password changes, kept for the whole session."""
+    bob = _new_phone(browser, stack, "en-GB")
+    address = create_key(bob)
+    stack.enrol("bob", address)
+    bob.page.get_by_role("heading", name="Unlock my account").wait_for()
+    yield bob
+    bob.context.close()
 
 
 def create_key(phone: Phone, passphrase: str = PASSPHRASE) -> str:

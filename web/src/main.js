@@ -498,7 +498,10 @@ function bindScreen() {
   }
   const passwordForm = $("#password-form");
   if (passwordForm) {
-    const check = () => showRules();
+    const check = () => {
+      showRules();
+      setFormStatus("password-status", "");
+    };
     $("#pw1").addEventListener("input", check);
     $("#pw-show").addEventListener("change", (e) => {
       for (const id of ["pw1", "pw2"]) document.getElementById(id).type = e.target.checked ? "text" : "password";

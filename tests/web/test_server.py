@@ -1,0 +1,69 @@
+"""`pamchain web` without a browser: config, the relay's limits, breached ranges, and the bundled ABI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import requests
+from pamchain.sdk.client import suite_artifacts
+from pamchain.web.server import RELAYED_METHODS, static_dir
+
+from .conftest import GROUP_DN, Stack
+
+ABI = static_dir().parent / "src" / "abi.json"
+
+
+def _post(stack: Stack, body: object) -> requests.Response:
+    return requests.post(stack.web.url + "rpc", data=json.dumps(body), timeout=10)
+
+
+def test_config__describes_the_deployment_and_relay_paths(stack: Stack) -> None:
+    config = requests.get(stack.web.url + "config.json", timeout=10).json()
+    assert config["chain_id"] == 1337
+    assert config["contract"] == stack.deployment.address
+    assert config["deployment_block"] == stack.deployment.block
+    assert config["rpc_path"] == "rpc" and config["payload_path"] == "payloads"
+    assert GROUP_DN in config["groups"].values()
+
+
+def test_index__served_with_a_strict_csp_and_no_external_origin(stack: Stack) -> None:
+    response = requests.get(stack.web.url, timeout=10)
+    assert response.status_code == 200
+    csp = response.headers["Content-Security-Policy"]
+    assert "connect-src 'self'" in csp and "default-src 'none'" in csp
+    for asset in (static_dir() / "assets").iterdir():
+        text = asset.read_text(encoding="utf-8", errors="replace")
+        assert "fonts.googleapis" not in text and "cdn.jsdelivr" not in text and "unpkg.com" not in text
+
+
+def test_relay__forwards_reads_unchanged(stack: Stack) -> None:
+    body = {"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []}
+    direct = requests.post(stack.node.url, json=body, timeout=10).json()
+    assert _post(stack, body).json() == direct == {"jsonrpc": "2.0", "id": 7, "result": hex(1337)}
+
+
+def test_relay__refuses_methods_a_phone_does_not_need(stack: Stack) -> None:
+    for method in ("admin_addPeer", "debug_traceTransaction", "eth_sendTransaction", "personal_sign"):
+        assert method not in RELAYED_METHODS
+        response = _post(stack, {"jsonrpc": "2.0", "id": 1, "method": method, "params": []})
+        assert response.status_code == 403
+        assert "not relayed" in response.json()["error"]["message"]
+    batch = [{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, {"jsonrpc": "2.0", "id": 2, "method": "admin_peers"}]
+    assert _post(stack, batch).status_code == 403
+
+
+def test_payload_relay__checks_the_hash_shape(stack: Stack) -> None:
+    response = requests.put(stack.web.url + "payloads/v1/payloads/0x1234", data=b"x", timeout=10)
+    assert response.status_code == 400
+
+
+def test_breached_range__k_anonymity(stack: Stack) -> None:
+    digest = hashlib.sha256(b"password123!").hexdigest()
+    suffixes = requests.get(stack.web.url + f"api/breached-range/{digest[:5]}", timeout=10).json()
+    assert digest[5:] in suffixes
+    assert requests.get(stack.web.url + "api/breached-range/password", timeout=10).status_code == 400
+
+
+def test_bundled_abi__matches_the_compiled_suite() -> None:
+    assert json.loads(ABI.read_text()) == suite_artifacts()["abi"]
