@@ -279,8 +279,8 @@ class Vote:
 
 def prepare_header(
     header: BlockHeaderAPI,
-    signers: Iterable[Address],
-    signer: Address,
+    signers: Iterable[bytes],
+    signer: bytes,
     epoch: int,
     vanity: bytes = b"",
     vote: Vote | None = None,
@@ -309,20 +309,20 @@ def prepare_header(
 
 
 def choose_vote(
-    proposals: dict[Address, bool], signers: Sequence[Address], rng: random.Random | None = None
+    proposals: dict[bytes, bool], signers: Sequence[bytes], rng: random.Random | None = None
 ) -> Vote | None:
     """geth's pick: a random proposal that still makes sense (add a non-signer, drop a signer), else none."""
-    valid = [Vote(a, auth) for a, auth in proposals.items() if (a in signers) != auth]
+    valid = [Vote(Address(a), auth) for a, auth in proposals.items() if (a in signers) != auth]
     return (rng or random).choice(valid) if valid else None
 
 
-def in_turn_signer(signers: Sequence[Address], number: int) -> Address | None:
+def in_turn_signer(signers: Sequence[bytes], number: int) -> bytes | None:
     ordered = sorted(signers)
     return ordered[number % len(ordered)] if ordered else None
 
 
 def seal_delay(
-    signers: Sequence[Address], signer: Address, number: int, rng: random.Random | None = None
+    signers: Sequence[bytes], signer: bytes, number: int, rng: random.Random | None = None
 ) -> float:
     """Extra wait beyond the block's timestamp: 0 in turn, else a random wiggle up to (N/2 + 1) * 500 ms."""
     if in_turn_signer(signers, number) == signer:
@@ -331,7 +331,7 @@ def seal_delay(
 
 
 def fork_choice_key(
-    header: BlockHeaderAPI, score: int, signers: Sequence[Address]
+    header: BlockHeaderAPI, score: int, signers: Sequence[bytes]
 ) -> tuple[int, int, int, int]:
     """EIP-3436 preference as a sort key (bigger wins) for a chain head with total difficulty ``score``.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -169,7 +170,7 @@ class Syncer:
                 prefetch_start = start + BATCH
                 prefetch = asyncio.ensure_future(peer.get_blocks(prefetch_start, BATCH))
             self.state.highest_block = max(self.state.highest_block, int(peer.head_number))
-            outcome = await node.on_chain(lambda raws=raws: import_on_chain(node, raws))
+            outcome = await node.on_chain(functools.partial(import_on_chain, node, raws))
             total += len(outcome.imported)
             if outcome.imported or outcome.head_changed:
                 await self.on_imported(outcome)

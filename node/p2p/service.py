@@ -150,9 +150,9 @@ class P2PService:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        if self.port == 0 and server is not None and server.sockets:  # type: ignore[union-attr]
-            self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        server: Any = site._server
+        if self.port == 0 and server is not None and server.sockets:
+            self.port = int(server.sockets[0].getsockname()[1])
         self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=3))
         self._spawn(self._dial_loop())
         log.info("p2p listening as %s", self.enode)
