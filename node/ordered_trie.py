@@ -1,0 +1,92 @@
+"""Roots of ordered tries (transactions, receipts, withdrawals of a block) built in one pass, with their nodes.
+
+py-evm builds these tries by inserting ``rlp(index) -> item`` one key at a time into a ``HexaryTrie``, which
+re-encodes and re-hashes the path to the root after every insert; with hundreds of transactions per block
+that is a seventh of the node's block-building time. All keys are known up front, so the trie can be built
+bottom-up, each node encoded and hashed exactly once. Root and node set are identical to py-evm's
+(``tests/node/test_ordered_trie.py`` compares them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import rlp
+from eth.constants import BLANK_ROOT_HASH
+from eth_hash.auto import keccak
+from eth_typing import Hash32
+
+_BIG_INT = rlp.sedes.big_endian_int
+
+
+def _nibbles(key: bytes) -> bytes:
+    out = bytearray()
+    for byte in key:
+        out.append(byte >> 4)
+        out.append(byte & 0x0F)
+    return bytes(out)
+
+
+def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:
+    flag = 2 if leaf else 0
+    if len(nibbles) % 2:
+        packed = bytes([(flag + 1) << 4 | nibbles[0]])
+        rest = nibbles[1:]
+    else:
+        packed = bytes([flag << 4])
+        rest = nibbles
+    return packed + bytes(rest[i] << 4 | rest[i + 1] for i in range(0, len(rest), 2))
+
+
+def _common_prefix(a: bytes, b: bytes, start: int) -> int:
+    n = start
+    limit = min(len(a), len(b))
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return n - start
+
+
+def _build(items: Sequence[tuple[bytes, bytes]], depth: int, nodes: dict[Hash32, bytes]) -> Any:
+    """The node for ``items`` (sorted by nibble key, all sharing ``key[:depth]``), as an RLP structure."""
+    if len(items) == 1:
+        key, value = items[0]
+        return [_hex_prefix(key[depth:], leaf=True), value]
+    shared = _common_prefix(items[0][0], items[-1][0], depth)  # sorted: first and last bound the rest
+    if shared:
+        child = _build(items, depth + shared, nodes)
+        return [_hex_prefix(items[0][0][depth : depth + shared], leaf=False), _reference(child, nodes)]
+    branch: list[Any] = [b""] * 17
+    start = 0
+    if len(items[0][0]) == depth:  # a key ending here (sorted first) is the branch's own value
+        branch[16] = items[0][1]
+        start = 1
+    while start < len(items):
+        nibble = items[start][0][depth]
+        end = start
+        while end < len(items) and items[end][0][depth] == nibble:
+            end += 1
+        branch[nibble] = _reference(_build(items[start:end], depth + 1, nodes), nodes)
+        start = end
+    return branch
+
+
+def _reference(node: Any, nodes: dict[Hash32, bytes]) -> Any:
+    encoded = rlp.encode(node)
+    if len(encoded) < 32:
+        return node  # embedded in its parent, as the trie specification requires
+    digest = Hash32(keccak(encoded))
+    nodes[digest] = encoded
+    return digest
+
+
+def ordered_trie_root(encoded_items: Sequence[bytes]) -> tuple[Hash32, dict[Hash32, bytes]]:
+    """Root hash and node set of the trie ``rlp(index) -> encoded_items[index]``."""
+    if not encoded_items:
+        return BLANK_ROOT_HASH, {}
+    keyed = sorted((_nibbles(rlp.encode(i, sedes=_BIG_INT)), item) for i, item in enumerate(encoded_items))
+    nodes: dict[Hash32, bytes] = {}
+    encoded_root = rlp.encode(_build(keyed, 0, nodes))
+    root = Hash32(keccak(encoded_root))
+    nodes[root] = encoded_root
+    return root, nodes

@@ -1,0 +1,20 @@
+"""The one-pass ordered trie (transactions/receipts/withdrawals roots) against py-evm's insert-by-insert trie."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from eth.db.trie import _make_trie_root_and_nodes
+from pamchain.node.ordered_trie import ordered_trie_root
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 15, 16, 17, 127, 128, 129, 255, 256, 257, 700])
+@pytest.mark.parametrize("max_size", [1, 8, 31, 32, 120])
+def test_root_and_nodes_match_py_evm(count: int, max_size: int) -> None:
+    rng = random.Random(count * 1000 + max_size)
+    items = tuple(rng.randbytes(rng.randint(1, max_size)) for _ in range(count))
+    expected_root, expected_nodes = _make_trie_root_and_nodes.__wrapped__(items)
+    root, nodes = ordered_trie_root(items)
+    assert root == expected_root
+    assert nodes == dict(expected_nodes)
