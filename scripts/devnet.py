@@ -270,6 +270,20 @@ def run_devnet(
         if ready is not None:
             ready(info)
         if keep_running:
+            from pamchain.web.devnet import devnet_web  # the phone app (issue 8), stopped with the rest
+
+            stack.enter_context(
+                devnet_web(
+                    rpc_url=node.url,
+                    deployment=deployment,
+                    payload_store_url=served.url,
+                    client=client,
+                    council=(accounts["council-1"], accounts["council-2"]),
+                    ids=info.ids,
+                    group_dn=info.group_dn,
+                    echo=echo,
+                )
+            )
             _print_howto(info, echo)
             _wait_for_signal()
             echo("\nstopping: oracle, payload store, node" + (", Samba DC" if samba else "") + "...")

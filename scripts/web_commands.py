@@ -12,7 +12,9 @@ from .options import DEFAULT_DEPLOYMENT, DEFAULT_RPC_URL, DEPLOYMENT_ENV, PAYLOA
 
 
 @click.command()
-@click.option("--rpc-url", envvar=RPC_URL_ENV, default=DEFAULT_RPC_URL, show_default=True, help="The node's JSON-RPC.")
+@click.option(
+    "--rpc-url", envvar=RPC_URL_ENV, default=DEFAULT_RPC_URL, show_default=True, help="The node's JSON-RPC."
+)
 @click.option(
     "--deployment",
     envvar=DEPLOYMENT_ENV,

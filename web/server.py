@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -80,6 +80,7 @@ class WebConfig:
     groups: Mapping[str, str] = field(default_factory=dict)  # target id (0x hex) -> group DN
     kdf_log_n: int = 17  # scrypt N = 2**17 (ethers' default); lower only for demos and tests
     poll_ms: int = 1000
+    demo_label: str | None = None  # devnet only: who a phone is enrolled as by the demo button
 
     def public(self) -> dict[str, Any]:
         domain = None
@@ -98,6 +99,7 @@ class WebConfig:
             "groups": {k.lower(): v for k, v in self.groups.items()},
             "kdf_log_n": self.kdf_log_n,
             "poll_ms": self.poll_ms,
+            "demo": {"label": self.demo_label} if self.demo_label else None,
         }
 
 
@@ -114,7 +116,10 @@ def load_labels(path: str | Path) -> tuple[dict[str, dict[str, str]], dict[str, 
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise WebError(f"{path}: {exc}") from exc
-    people = {str(k).lower(): {str(a): str(b) for a, b in dict(v).items()} for k, v in data.get("people", {}).items()}
+    people = {
+        str(k).lower(): {str(a): str(b) for a, b in dict(v).items()}
+        for k, v in data.get("people", {}).items()
+    }
     groups = group_targets(str(dn) for dn in data.get("groups", []))
     return people, groups
 
@@ -161,8 +166,14 @@ def _disallowed(body: bytes) -> str | None:
 class WebApp:
     """The aiohttp application: static app, config, relays, breached ranges."""
 
-    def __init__(self, config: WebConfig, static: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: WebConfig,
+        static: Path | None = None,
+        demo_enrol: Callable[[str], None] | None = None,
+    ) -> None:
         self.config = config
+        self.demo_enrol = demo_enrol
         self.static = static or static_dir()
         if not (self.static / "index.html").exists():
             raise WebError(f"no built app in {self.static}: run `npm ci && npm run build` in web/")
@@ -178,6 +189,8 @@ class WebApp:
         app.router.add_put("/payloads/v1/payloads/{digest}", self._payload)
         app.router.add_get("/api/breached-range/{prefix}", self._breached)
         app.router.add_get("/healthz", self._health)
+        if self.demo_enrol is not None:
+            app.router.add_post("/api/demo-enrol", self._demo_enrol)
         app.router.add_static("/assets/", self.static / "assets", follow_symlinks=False)
         app.on_startup.append(self._open)
         app.on_cleanup.append(self._close)
@@ -225,7 +238,7 @@ class WebApp:
             ) as upstream:
                 answer = await upstream.read()
                 return web.Response(body=answer, status=upstream.status, content_type="application/json")
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return web.json_response(_rpc_error("relay: node unreachable"), status=502)
 
     async def _payload(self, request: web.Request) -> web.Response:
@@ -248,8 +261,23 @@ class WebApp:
         try:
             async with self._session.put(url, data=body, headers=headers) as upstream:
                 return web.Response(text=await upstream.text(), status=upstream.status)
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return web.Response(text="payload store unreachable", status=502)
+
+    async def _demo_enrol(self, request: web.Request) -> web.Response:
+        """Devnet only: the council's demo keys enrol this phone's address (never enabled by `pamchain web`)."""
+        try:
+            address = str((await request.json())["address"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise web.HTTPBadRequest(text='expected {"address": "0x..."}') from exc
+        if not re.match(r"^0x[0-9a-fA-F]{40}$", address):
+            raise web.HTTPBadRequest(text="not an address")
+        assert self.demo_enrol is not None
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.demo_enrol, address)
+        except Exception as exc:  # shown to the demo user; the devnet keeps running
+            return web.Response(status=409, text=str(exc))
+        return web.json_response({"enrolled": address})
 
     async def _breached(self, request: web.Request) -> web.Response:
         prefix = request.match_info["prefix"].lower()
@@ -321,6 +349,8 @@ def start_web(
     groups: Mapping[str, str] | None = None,
     kdf_log_n: int = 17,
     poll_ms: int = 1000,
+    demo_label: str | None = None,
+    demo_enrol: Callable[[str], None] | None = None,
 ) -> WebHandle:
     """Serve the phone app on ``host:port`` in a background thread; returns a handle with ``.url``/``.stop()``.
 
@@ -341,8 +371,9 @@ def start_web(
         groups=dict(groups or {}),
         kdf_log_n=kdf_log_n,
         poll_ms=poll_ms,
+        demo_label=demo_label if demo_enrol is not None else None,
     )
-    return WebHandle(WebApp(config), host, port).start()
+    return WebHandle(WebApp(config, demo_enrol=demo_enrol), host, port).start()
 
 
 __all__ = ["RELAYED_METHODS", "WebApp", "WebConfig", "WebError", "WebHandle", "load_labels", "start_web"]

@@ -52,7 +52,9 @@ PEOPLE = ("alice", "bob", "dave", "erin", "frank", "gina", "hank")
 APPROVERS = ("bob",)
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to docs/screenshots/ only when asked (PAMCHAIN_WEB_SCREENSHOTS=1), so a test run leaves the
+# work tree clean; otherwise they land in the session's temp dir.
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NAMES = ("deployer", "c1", "c2", "c3", "oracle")
 
 
@@ -178,7 +180,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         id_map = StaticIdMap.from_hex(
             {"0x" + directory_id(n).hex(): n for n in PEOPLE}, {"0x" + ADMINS.hex(): GROUP_DN}
         )
-        store = PayloadStore(tmp / "payloads", ChainAuthorizer(PamClient(connect(node.url), deployment.address)))
+        store = PayloadStore(
+            tmp / "payloads", ChainAuthorizer(PamClient(connect(node.url), deployment.address))
+        )
         served = stop.enter_context(ServedStore(store))
         (tmp / "oracle").mkdir()
         daemon = assemble(
@@ -197,9 +201,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         oracle = _OracleLoop(daemon).start()
         stop.callback(oracle.stop)
-        people = {
-            "0x" + directory_id(n).hex(): {"label": n.capitalize(), "account": n} for n in PEOPLE
-        }
+        people = {"0x" + directory_id(n).hex(): {"label": n.capitalize(), "account": n} for n in PEOPLE}
         web = start_web(
             rpc_url=node.url,
             deployment=deployment,
@@ -250,20 +252,24 @@ class Phone:
 
     page: Any
     context: Any
+    shots: Path
 
     def shot(self, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=False)
 
 
 def _new_phone(browser: Any, stack: Stack, locale: str) -> Phone:
     context = browser.new_context(viewport=PHONE, locale=locale, device_scale_factor=1, has_touch=True)
     context.set_default_timeout(20_000)
     page = context.new_page()
-    page.on("console", lambda msg: msg.type in ("error", "warning") and print(f"[browser {msg.type}] {msg.text}"))
+    page.on(
+        "console", lambda msg: msg.type in ("error", "warning") and print(f"[browser {msg.type}] {msg.text}")
+    )
     page.on("pageerror", lambda exc: print(f"[browser pageerror] {exc}"))
     page.goto(stack.web.url)
-    return Phone(page, context)
+    shots = DOC_SCREENSHOTS if os.environ.get("PAMCHAIN_WEB_SCREENSHOTS") else stack.tmp / "screenshots"
+    return Phone(page, context, shots)
 
 
 @pytest.fixture

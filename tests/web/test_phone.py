@@ -23,7 +23,9 @@ def test_enrol__key_created_in_browser__council_enrols__ui_shows_enrolled(phone,
     stored = page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('pamchain:keystore'))")
     assert len(stored) == 1
     keystore = page.evaluate(f"() => JSON.parse(localStorage.getItem({stored[0]!r}))")
-    assert (keystore.get("crypto") or keystore["Crypto"])["kdf"] == "scrypt" and address.lower().endswith(keystore["address"].lower())
+    assert (keystore.get("crypto") or keystore["Crypto"])["kdf"] == "scrypt" and address.lower().endswith(
+        keystore["address"].lower()
+    )
     p.shot("02-enrol-qr")
 
     stack.enrol("alice", address)
@@ -97,7 +99,10 @@ def test_elevation__approved_in_a_second_browser__active_then_expires(phone, app
 
     page.get_by_role("link", name="Unlock").click()
     mine = page.locator(f"#request-{rid}")
-    wait_for(lambda: "Active" in mine.inner_text() and "Added to the group on DC1" in mine.inner_text(), what="active")
+    wait_for(
+        lambda: "Active" in mine.inner_text() and "Added to the group on DC1" in mine.inner_text(),
+        what="active",
+    )
     assert "ends in" in mine.inner_text()
     assert stack.directory.is_member(GroupRef(GROUP_DN), stack.users["erin"].ref)
     p.shot("06-grant-active")
@@ -130,7 +135,9 @@ def test_denied__approver_denies__requester_sees_denied(phone, approver, stack: 
     assert stack.client.status(rid) is Status.DENIED
 
 
-def test_password__checked_sealed_in_browser__directory_takes_new_password(phone, approver, stack: Stack) -> None:
+def test_password__checked_sealed_in_browser__directory_takes_new_password(
+    phone, approver, stack: Stack
+) -> None:
     p = enrolled_phone(phone, stack, "gina")
     page = p.page
     page.get_by_role("link", name="Password").click()
@@ -159,7 +166,8 @@ def test_password__checked_sealed_in_browser__directory_takes_new_password(phone
 
     page.get_by_role("link", name="Unlock").click()
     wait_for(
-        lambda: "Password changed on DC1" in page.locator(f"#request-{rid}").inner_text(), what="reset receipt"
+        lambda: "Password changed on DC1" in page.locator(f"#request-{rid}").inner_text(),
+        what="reset receipt",
     )
     stack.directory.authenticate(stack.users["gina"].ref, new_password)
     wait_for(lambda: not (stack.tmp / "payloads" / payload_hash.hex()).exists(), what="payload purged")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import requests
 from pamchain.sdk.client import suite_artifacts
@@ -38,7 +39,7 @@ def test_index__served_with_a_strict_csp_and_no_external_origin(stack: Stack) ->
 
 
 def test_relay__forwards_reads_unchanged(stack: Stack) -> None:
-    body = {"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []}
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []}
     direct = requests.post(stack.node.url, json=body, timeout=10).json()
     assert _post(stack, body).json() == direct == {"jsonrpc": "2.0", "id": 7, "result": hex(1337)}
 
@@ -49,7 +50,10 @@ def test_relay__refuses_methods_a_phone_does_not_need(stack: Stack) -> None:
         response = _post(stack, {"jsonrpc": "2.0", "id": 1, "method": method, "params": []})
         assert response.status_code == 403
         assert "not relayed" in response.json()["error"]["message"]
-    batch = [{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, {"jsonrpc": "2.0", "id": 2, "method": "admin_peers"}]
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
+        {"jsonrpc": "2.0", "id": 2, "method": "admin_peers"},
+    ]
     assert _post(stack, batch).status_code == 403
 
 

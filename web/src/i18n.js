@@ -35,6 +35,8 @@ const STRINGS = {
       "Not enrolled yet. Show this address or QR code to the council: once they enrol it against your account, this page continues by itself.",
     enrolled: "Enrolled: this device acts for {who}.",
     suspended: "This device's account is suspended: it cannot ask for anything.",
+    demoEnrol: "Enrol as {label} (devnet demo)",
+    demoHint: "Demo only: the devnet's council keys enrol this phone at once.",
     fundsLow: "This device has no funds for transaction fees yet: ask the council to fund it.",
     // navigation
     nav: "Main",
@@ -172,6 +174,8 @@ const STRINGS = {
       "Pas encore enrôlé. Montrez cette adresse ou ce QR code au conseil : dès qu'il l'aura enrôlée pour votre compte, cette page continuera d'elle-même.",
     enrolled: "Enrôlé : cet appareil agit pour {who}.",
     suspended: "Le compte de cet appareil est suspendu : il ne peut rien demander.",
+    demoEnrol: "Enrôler comme {label} (démo devnet)",
+    demoHint: "Démo uniquement : les clés du conseil du devnet enrôlent ce téléphone immédiatement.",
     fundsLow: "Cet appareil n'a pas encore de fonds pour les frais de transaction : demandez au conseil de l'approvisionner.",
     nav: "Principal",
     navHome: "Déverrouiller",

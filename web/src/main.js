@@ -178,6 +178,7 @@ function screen() {
       return `<h2 tabindex="-1">${esc(t("createTitle"))}</h2>
         <p>${esc(t("createIntro"))}</p>
         <form id="create-form" novalidate>
+          <input type="text" autocomplete="username" value="pamchain-device" hidden aria-hidden="true">
           <label for="pass1">${esc(t("passphrase"))}</label>
           <input id="pass1" type="password" autocomplete="new-password" required minlength="8" aria-describedby="pass-hint">
           <p id="pass-hint" class="hint">${esc(t("passphraseHint"))}</p>
@@ -191,6 +192,7 @@ function screen() {
         <p>${esc(t("unlockKeyIntro"))}</p>
         <p class="mono">${esc(app.keys.address() || "")}</p>
         <form id="unlock-form" novalidate>
+          <input type="text" autocomplete="username" value="pamchain-device" hidden aria-hidden="true">
           <label for="pass">${esc(t("passphrase"))}</label>
           <input id="pass" type="password" autocomplete="current-password" required aria-describedby="unlock-status">
           <button type="submit" class="primary">${esc(t("unlockKey"))}</button>
@@ -211,10 +213,30 @@ function deviceScreen() {
     <p id="device-address" class="mono address">${esc(app.address)}</p>
     <div id="qr" class="qr"></div>
     <p id="funds" class="hint" role="status"></p>
+    ${demoButton()}
     <div class="row">
       <button type="button" data-action="lock">${esc(t("lockKey"))}</button>
       <button type="button" class="link" data-action="forget">${esc(t("forgetKey"))}</button>
     </div>`;
+}
+
+function demoButton() {
+  const demo = app.config.demo;
+  if (!demo || app.me) return "";
+  return `<button type="button" class="primary" data-action="demo-enrol" aria-describedby="demo-hint">${esc(t("demoEnrol", { label: demo.label }))}</button>
+    <p id="demo-hint" class="hint">${esc(t("demoHint"))}</p>
+    <p id="demo-status" class="form-status" role="status"></p>`;
+}
+
+async function demoEnrol() {
+  setFormStatus("demo-status", t("signing"));
+  const response = await fetch("api/demo-enrol", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ address: app.address }),
+  });
+  if (!response.ok) return setFormStatus("demo-status", t("txFailed", { reason: await response.text() }), true);
+  return poll();
 }
 
 function routeScreen() {
@@ -535,6 +557,8 @@ function bindScreen() {
         return transact("home-status", "cancel", [id]);
       case "revoke":
         return transact("home-status", "revoke", [id]);
+      case "demo-enrol":
+        return demoEnrol();
       case "lock":
         app.wallet = null;
         return render();

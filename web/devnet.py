@@ -1,0 +1,79 @@
+"""The phone app on `pamchain devnet`: served beside the node, with a demo button that makes a phone alice's device.
+
+On a real deployment the council enrols a phone with a governed `enrol` (or `rotate_device`); on the devnet
+the demo council keys do it at the press of a button, so anyone can try the app in a minute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+from .server import WebHandle, start_web
+
+DEMO_USER = "alice"
+DEMO_PORT = 8600
+
+
+def demo_enroller(
+    client: Any, council: tuple[LocalAccount, LocalAccount], directory_id: bytes
+) -> Callable[[str], None]:
+    """Make ``address`` the device of ``directory_id`` (2-of-2 demo council keys) and fund its fees."""
+    from pamchain.sdk.transactions import Sender
+
+    first, second = (client.as_account(member) for member in council)
+    funder = Sender(client.w3, council[0])
+
+    def enrol(address: str) -> None:
+        if client.principal_of(address) == directory_id:
+            return
+        data = client.contract.functions.rotate_device(directory_id, address)._encode_transaction_data()
+        result = first.transact("propose", bytes.fromhex(data[2:]))
+        created = next(e for e in result.events if getattr(e, "event", "") == "ProposalCreated")
+        second.approve_proposal(int(created.args["proposal_id"]))
+        funder.send({"to": address, "value": 10**18})
+
+    return enrol
+
+
+@contextlib.contextmanager
+def devnet_web(
+    *,
+    rpc_url: str,
+    deployment: Any,
+    payload_store_url: str,
+    client: Any,
+    council: tuple[LocalAccount, LocalAccount],
+    ids: Mapping[str, bytes],
+    group_dn: str,
+    echo: Callable[[str], None],
+    port: int = DEMO_PORT,
+) -> Iterator[WebHandle]:
+    """Start the phone app for a devnet (port 8600, or any free port if taken); stopped on exit."""
+    people = {"0x" + i.hex(): {"label": n.capitalize(), "account": n} for n, i in ids.items()}
+    options: dict[str, Any] = {
+        "rpc_url": rpc_url,
+        "deployment": deployment,
+        "payload_store_url": payload_store_url,
+        "people": people,
+        "groups": {"0x" + keccak(text=group_dn).hex(): group_dn},
+        "kdf_log_n": 14,  # demo keys: quick to open on any phone
+        "demo_label": DEMO_USER.capitalize(),
+        "demo_enrol": demo_enroller(client, council, ids[DEMO_USER]),
+    }
+    try:
+        handle = start_web(port=port, **options)
+    except OSError:
+        handle = start_web(port=0, **options)
+    echo(
+        f"  phone app: {handle.url} — create a key, then press 'Enrol as {DEMO_USER.capitalize()}' "
+        f"(demo: the council's demo keys make that phone {DEMO_USER}'s device; her CLI keystore stops working)"
+    )
+    try:
+        yield handle
+    finally:
+        handle.stop()
