@@ -36,6 +36,16 @@ def test_enrol__key_created_in_browser__council_enrols__ui_shows_enrolled(phone,
     assert "Alice" in page.locator("#enrol-state").inner_text()
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input:not([hidden]), select, textarea, button')]
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+  .map(el => el.outerHTML)"""
+
+
+def assert_labelled(page) -> None:
+    """Every control a screen reader meets has a name (a label, aria-label or text)."""
+    assert page.evaluate(UNLABELLED) == []
+
+
 def _sent_request_id(page, status_id: str) -> int:
     status = page.locator(f"#{status_id}")
     wait_for(lambda: "Sent: request" in status.inner_text() or "Refused" in status.inner_text(), what="sent")
@@ -80,6 +90,7 @@ def test_elevation__approved_in_a_second_browser__active_then_expires(phone, app
     page.get_by_label("Unit").select_option(label="seconds")
     page.get_by_label("Justification").fill("patch the domain controllers")
     page.get_by_label("Ticket reference").fill("CHG-1042")
+    assert_labelled(page)
     p.shot("04-elevation-form")
     page.get_by_role("button", name="Ask").click()
     rid = _sent_request_id(page, "elevate-status")
@@ -153,6 +164,7 @@ def test_password__checked_sealed_in_browser__directory_takes_new_password(
     new_password = "Quiet-Orange-Lantern-27"
     page.get_by_label("New password", exact=True).fill(new_password)
     page.get_by_label("New password again").fill(new_password)
+    assert_labelled(page)
     p.shot("07-password")
     page.get_by_role("button", name="Send the change").click()
     rid = _sent_request_id(page, "password-status")
@@ -180,7 +192,7 @@ def test_wrong_passphrase__clear_error__right_one_opens(phone, stack: Stack) -> 
     page.reload()
     page.get_by_role("heading", name="Unlock this phone's key").wait_for()
     page.get_by_label("Passphrase").fill("not the passphrase")
-    page.get_by_role("button", name="Unlock", exact=True).click()
+    page.get_by_label("Passphrase").press("Enter")  # keyboard only
     alert = page.get_by_role("alert")
     alert.wait_for()
     assert "Wrong passphrase" in alert.inner_text()
