@@ -29,10 +29,21 @@ def anvil_binary() -> Path:
     if not binary.exists():
         npm = shutil.which("npm")
         if npm is None:
-            raise RuntimeError("npm is needed to install anvil (the peer of the benchmarks and integration tests)")
+            raise RuntimeError(
+                "npm is needed to install anvil (the peer of the benchmarks and integration tests)"
+            )
         ANVIL_CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(ANVIL_CACHE), ANVIL_PACKAGE],
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "--prefix",
+                str(ANVIL_CACHE),
+                ANVIL_PACKAGE,
+            ],
             check=True,
             timeout=600,
             env={**os.environ, "HOME": str(ANVIL_CACHE)},
@@ -58,7 +69,9 @@ def wait_for_rpc(url: str, process: subprocess.Popen[bytes] | None = None, timeo
     session.trust_env = False
     while True:
         try:
-            session.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+            session.post(
+                url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1
+            )
             return
         except requests.RequestException:
             if time.monotonic() > deadline or (process is not None and process.poll() is not None):

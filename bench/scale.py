@@ -1,0 +1,247 @@
+"""P4 scale (opt-in, long): a chain holding many grants, then what an operator and an oracle feel at that size.
+
+The chain is built in-process with the node's own core (``NodeCore.submit`` + ``seal`` with timestamps one
+second apart from a genesis far in the past, so block count is not bound to the wall clock), on an on-disk
+datadir; then pamchain's node runs on it as a process and is measured over JSON-RPC:
+
+- one principal's grants by ``eth_getLogs`` (indexed ``who`` topic over the whole chain), ms;
+- log catch-up from block 0 (``eth_getLogs`` windows + ABI decoding: what the oracle's follower does), events/s;
+- node restart time (process start -> first JSON-RPC answer), bytes on disk per grant, node RSS;
+- issue 3: node RSS on chains of 10,000 and 100,000 blocks (one grant per block).
+
+    .venv/bin/python -m bench --only p4 [--grants 1000000]     # hours at full size; --quick: seconds
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from eth.vm.forks import PragueVM
+from eth_account import Account
+from eth_keys import keys
+from eth_utils import keccak
+from pamchain.node import make_genesis
+from pamchain.node.keys import write_keystore
+
+from bench.node_throughput import FUNDS, Rpc
+from bench.peers import free_port, rss_mib, wait_for_rpc
+from bench.workload import CHAIN_ID, GAS_LIMIT, MAX_FEE, compile_grant, contract_address
+
+PRINCIPALS = 1_000
+SENDERS = 10
+PER_BLOCK = 600
+
+
+def _key(name: str) -> keys.PrivateKey:
+    return keys.PrivateKey(keccak(text=f"pamchain-bench:{name}"))
+
+
+def principal(i: int) -> bytes:
+    return keccak(text=f"principal:{i}")[:20]
+
+
+def _grant_txs(first: int, count: int, nonces: dict[int, int], target: bytes) -> Iterator[bytes]:
+    """Signed grant calls, round-robin over senders, ``who`` cycling over the principals."""
+    builder = PragueVM.get_transaction_builder()
+    selector = keccak(text="grant(address,bytes32,uint256)")[:4]
+    for i in range(first, first + count):
+        s = i % SENDERS
+        data = (
+            selector
+            + principal(i % PRINCIPALS).rjust(32, b"\0")
+            + b"\x01" * 32
+            + (10_000 + i).to_bytes(32, "big")
+        )
+        unsigned = builder.new_unsigned_dynamic_fee_transaction(
+            CHAIN_ID, nonces[s], 1, MAX_FEE, 150_000, target, 0, data, ()
+        )
+        nonces[s] += 1
+        yield unsigned.as_signed_transaction(_key(f"sender{s}"), chain_id=CHAIN_ID).encode()
+
+
+def build_chain(root: Path, grants: int, per_block: int) -> dict[str, Any]:
+    """Genesis + deployment + ``grants`` grant transactions in blocks of ``per_block``; returns build facts."""
+    from pamchain.node.chain import Chain
+    from pamchain.node.core import NodeCore, Signer
+    from pamchain.node.service import init_datadir
+    from pamchain.node.storage import open_store
+    from pamchain.node.txpool import PoolLimits, TxPool
+
+    signer = Account.from_key(b"\x01" * 32)
+    deployer = _key("deployer")
+    senders = [_key(f"sender{s}").public_key.to_checksum_address() for s in range(SENDERS)]
+    blocks = -(-grants // per_block) + 2
+    start = int(time.time()) - blocks - 3600
+    doc = make_genesis(
+        [signer.address],
+        CHAIN_ID,
+        dict.fromkeys([deployer.public_key.to_checksum_address(), *senders], FUNDS),
+        gas_limit=GAS_LIMIT,
+        timestamp=start,
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "genesis.json").write_text(json.dumps(doc))
+    genesis, _ = init_datadir(root / "d", root / "genesis.json")
+    store = open_store(root / "d")
+    chain = Chain(genesis, store)
+    core = NodeCore(
+        chain,
+        TxPool(PoolLimits(global_slots=10**6, per_sender=10**6)),
+        Signer.from_private_key(bytes(signer.key)),
+    )
+    _, bytecode = compile_grant()
+    builder = PragueVM.get_transaction_builder()
+    deploy = builder.new_unsigned_dynamic_fee_transaction(
+        CHAIN_ID, 0, 1, MAX_FEE, 2_000_000, b"", 0, bytes.fromhex(bytecode.removeprefix("0x")), ()
+    ).as_signed_transaction(deployer, chain_id=CHAIN_ID)
+    target = contract_address(deployer.public_key.to_canonical_address(), 0)
+    ts = start + 1
+    core.submit(deploy.encode())
+    core.seal(timestamp=ts)
+    nonces = dict.fromkeys(range(SENDERS), 0)
+    t0 = time.perf_counter()
+    done = 0
+    try:
+        while done < grants:
+            count = min(per_block, grants - done)
+            for raw in _grant_txs(done, count, nonces, target):
+                core.submit(raw)
+            ts += 1
+            sealed = core.seal(timestamp=ts)
+            assert sealed is not None and len(sealed.tx_hashes) == count, "a grant did not fit its block"
+            done += count
+    finally:
+        store.close()
+    return {
+        "grants": grants,
+        "blocks": chain.head.block_number,
+        "target": target,
+        "build_s": time.perf_counter() - t0,
+        "signer": signer,
+    }
+
+
+def _node(root: Path, signer: Any) -> tuple[subprocess.Popen[bytes], Rpc, float]:
+    """Start pamchain's node on ``root/d`` (no sealing); returns the process, a client and the start time."""
+    write_keystore(root / "key.json", bytes(signer.key), "pw", iterations=2)
+    (root / "pw").write_text("pw")
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pamchain.node", "run", "--datadir", str(root / "d"), "--keystore",
+         str(root / "key.json"), "--password-file", str(root / "pw"), "--rpc-port", str(port), "--no-seal"],
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_for_rpc(url, proc, timeout=600)
+    return proc, Rpc(url), time.perf_counter() - t0
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def _disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def measure(root: Path, built: dict[str, Any]) -> dict[str, Any]:
+    from web3 import Web3
+
+    abi, _ = compile_grant()
+    event = Web3().eth.contract(abi=list(abi)).events.Granted()
+    target = "0x" + built["target"].hex()
+    topic0 = "0x" + keccak(text="Granted(uint256,address,bytes32,uint256)").hex()
+    proc, rpc, _first_start = _node(root, built["signer"])
+    try:
+        head = int(rpc.call("eth_blockNumber"), 16)
+        who = "0x" + principal(7).rjust(32, b"\0").hex()
+        times, found = [], 0
+        for _ in range(5):
+            t0 = time.perf_counter()
+            logs = rpc.call(
+                "eth_getLogs",
+                {"fromBlock": "0x0", "toBlock": "latest", "address": target, "topics": [topic0, None, who]},
+            )
+            times.append(time.perf_counter() - t0)
+            found = len(logs)
+        per_block = max(1, built["grants"] // max(1, head - 1))
+        window = max(1, 9_000 // per_block)  # under the node's 10,000-result cap
+        t0 = time.perf_counter()
+        events = 0
+        for first in range(0, head + 1, window):
+            last = min(head, first + window - 1)
+            for entry in rpc.call(
+                "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last), "address": target}
+            ):
+                event.process_log(_web3_log(entry))
+                events += 1
+        catch_up_s = time.perf_counter() - t0
+        rss = rss_mib(proc.pid)
+    finally:
+        _stop(proc)
+    proc, rpc, restart_s = _node(root, built["signer"])
+    _stop(proc)
+    disk = _disk_bytes(root / "d")
+    return {
+        "grants_in_chain": built["grants"],
+        "build_in_process_incl_signing_tx_per_s": round(built["grants"] / built["build_s"], 1),
+        "one_principal_getLogs_ms_median": round(1000 * statistics.median(times), 1),
+        "one_principal_grants_found": found,
+        "log_catch_up_events_per_s": round(events / catch_up_s, 1),
+        "log_catch_up_events": events,
+        "node_restart_s": round(restart_s, 2),
+        "disk_bytes_per_grant": round(disk / built["grants"]),
+        "disk_mib": round(disk / 2**20, 1),
+        "node_rss_mib_after_catch_up": round(rss, 1),
+    }
+
+
+def _web3_log(entry: dict[str, Any]) -> dict[str, Any]:
+    from hexbytes import HexBytes
+
+    return {
+        "address": entry["address"],
+        "topics": [HexBytes(t) for t in entry["topics"]],
+        "data": HexBytes(entry["data"]),
+        "blockNumber": int(entry["blockNumber"], 16),
+        "transactionHash": HexBytes(entry["transactionHash"]),
+        "transactionIndex": int(entry["transactionIndex"], 16),
+        "blockHash": HexBytes(entry["blockHash"]),
+        "logIndex": int(entry["logIndex"], 16),
+    }
+
+
+def rss_at_blocks(root: Path, blocks: int) -> float:
+    """Node RSS (MiB) serving a chain of ``blocks`` one-grant blocks, after reading logs and sampled blocks."""
+    built = build_chain(root, blocks, 1)
+    proc, rpc, _ = _node(root, built["signer"])
+    try:
+        head = int(rpc.call("eth_blockNumber"), 16)
+        for n in range(1, head + 1, max(1, head // 200)):
+            rpc.call("eth_getBlockByNumber", hex(n), True)
+        for first in range(0, head + 1, 5_000):
+            rpc.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(min(head, first + 4_999))})
+        return round(rss_mib(proc.pid), 1)
+    finally:
+        _stop(proc)
+
+
+def run(grants: int, tmp: Path, quick: bool = False) -> dict[str, Any]:
+    built = build_chain(tmp / "grants", grants, PER_BLOCK)
+    figures = measure(tmp / "grants", built)
+    for blocks in (30, 60) if quick else (10_000, 100_000):
+        figures[f"node_rss_mib_at_{blocks}_blocks"] = rss_at_blocks(tmp / f"blocks{blocks}", blocks)
+    return {"grants": grants, "blocks": built["blocks"], "figures": figures}
