@@ -12,10 +12,14 @@ from eth_typing import Address
 
 from . import consensus
 from .chain import Chain
-from .consensus import MAX_FUTURE_DRIFT
 from .errors import NodeError
 from .records import SealedBlock
 from .txpool import TxPool
+
+# How far ahead of this node's clock it may seal (timestamps must strictly increase, so a burst of blocks in
+# one second runs ahead). Kept small because grants are timed by block timestamps: a grant can outlast its
+# approved duration by at most this much. Importing tolerates more (consensus.MAX_FUTURE_DRIFT, as geth does).
+MAX_SEAL_AHEAD = 2
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +91,8 @@ class NodeCore:
         if not txs and not allow_empty:
             return None
         ts = max(timestamp if timestamp is not None else int(time.time()), head.timestamp + 1)
-        if ts > time.time() + MAX_FUTURE_DRIFT - 1:
-            return None  # bursting too far ahead of the clock; the producer retries once time catches up
+        if ts > time.time() + MAX_SEAL_AHEAD:
+            return None  # bursting ahead of the clock; the producer retries once time catches up
         vote = consensus.choose_vote(self.proposals, self.chain.signers(head)) if self.proposals else None
         result = self.chain.build_block(txs, self.signer.address, self.signer.key, timestamp=ts, vote=vote)
         self.pool.remove(result.included)

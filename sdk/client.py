@@ -35,6 +35,7 @@ from .model import (
 from .transactions import Sender, as_revert, wait_until
 
 DEPLOYABLE = "PamChain"
+BATCH_GAS = 1_500_000  # per call of a batch: above the dearest governed call (set_policy with 16 approvers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,12 +187,15 @@ class PamClient:
                 raise
             raise revert from exc
 
-    def transact(self, fn: str, *args: Any) -> TxResult:
-        """Send ``fn(*args)`` from this client's account and decode the events it emitted."""
+    def _signing(self) -> Sender:
         if self._sender is None:
             raise SdkError("this client has no account: it can only read")
-        data = getattr(self.contract.functions, fn)(*args)._encode_transaction_data()
-        sent = self._sender.send({"to": self.contract.address, "data": data})
+        return self._sender
+
+    def _encode(self, fn: str, *args: Any) -> str:
+        return str(getattr(self.contract.functions, fn)(*args)._encode_transaction_data())
+
+    def _result(self, sent: Any) -> TxResult:
         receipt = sent.receipt
         return TxResult(
             sent.tx_hash,
@@ -199,6 +203,21 @@ class PamClient:
             int(receipt["gasUsed"]),
             tuple(self.decoder.decode_all(receipt["logs"])),
         )
+
+    def transact(self, fn: str, *args: Any) -> TxResult:
+        """Send ``fn(*args)`` from this client's account and decode the events it emitted."""
+        return self._result(
+            self._signing().send({"to": self.contract.address, "data": self._encode(fn, *args)})
+        )
+
+    def transact_all(
+        self, calls: Sequence[tuple[str, Sequence[Any]]], *, gas: int = BATCH_GAS
+    ) -> list[TxResult]:
+        """Send several calls back to back and wait once (see ``Sender.send_all``); each gets ``gas``."""
+        txs = [
+            {"to": self.contract.address, "data": self._encode(fn, *args), "gas": gas} for fn, args in calls
+        ]
+        return [self._result(sent) for sent in self._signing().send_all(txs)]
 
     # -- requests ----------------------------------------------------------------------------------------
 

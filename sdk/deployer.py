@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from .client import Deployment, PamClient
+from .model import to_bytes32
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,25 +62,55 @@ class Plan:
 def deploy_plan(w3: Web3, deployer: LocalAccount, plan: Plan) -> tuple[PamClient, Deployment]:
     """Deploy the suite and apply ``plan`` while bootstrapping; end bootstrap unless the plan says not to."""
     client, deployment = PamClient.deploy(w3, deployer, plan.council, plan.threshold, plan.proposal_ttl)
+    client.transact_all(bootstrap_calls(plan))
+    return client, deployment
+
+
+def bootstrap_calls(plan: Plan) -> list[tuple[str, tuple[Any, ...]]]:
+    """The bootstrapper's calls that apply ``plan``, in order (roles, oracles, principals, policies, end)."""
+    calls: list[tuple[str, tuple[Any, ...]]] = []
     for account, roles in plan.roles.items():
-        client.governed("set_roles", Web3.to_checksum_address(account), roles)
+        calls.append(("set_roles", (Web3.to_checksum_address(account), roles)))
     for oracle in plan.oracles:
-        client.set_oracle(oracle.domain, oracle.address, oracle.enc_pubkey)
+        calls.append(
+            (
+                "set_oracle",
+                (
+                    to_bytes32(oracle.domain),
+                    Web3.to_checksum_address(oracle.address),
+                    to_bytes32(oracle.enc_pubkey),
+                ),
+            )
+        )
     for principal in plan.principals:
-        client.enrol(principal.device, principal.directory_id, principal.domain)
+        calls.append(
+            (
+                "enrol",
+                (
+                    Web3.to_checksum_address(principal.device),
+                    to_bytes32(principal.directory_id),
+                    to_bytes32(principal.domain),
+                ),
+            )
+        )
     for policy in plan.policies:
-        client.set_policy(
-            policy.target,
-            policy.domain,
-            approvers=policy.approvers,
-            approvals_required=policy.approvals_required,
-            max_duration=policy.max_duration,
-            max_pending=policy.max_pending,
-            self_service=policy.self_service,
-            enabled=policy.enabled,
-            break_glass_approvals=policy.break_glass_approvals,
-            break_glass_max_duration=policy.break_glass_max_duration,
+        calls.append(
+            (
+                "set_policy",
+                (
+                    to_bytes32(policy.target),
+                    to_bytes32(policy.domain),
+                    policy.approvals_required,
+                    policy.max_duration,
+                    policy.max_pending,
+                    policy.self_service,
+                    policy.enabled,
+                    policy.break_glass_approvals,
+                    policy.break_glass_max_duration,
+                    [to_bytes32(a) for a in policy.approvers],
+                ),
+            )
         )
     if plan.end_bootstrap:
-        client.end_bootstrap()
-    return client, deployment
+        calls.append(("end_bootstrap", ()))
+    return calls

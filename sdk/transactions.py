@@ -134,6 +134,28 @@ class Sender:
             raise self._failure_reason(signed_tx, receipt, hex_hash)
         return Sent(hex_hash, receipt)
 
+    def send_all(self, txs: list[dict[str, Any]]) -> list[Sent]:
+        """Send transactions back to back with consecutive nonces, then wait for every receipt.
+
+        For a batch whose calls depend on each other's effects (so cannot be estimated one by one), each
+        transaction must carry its own ``gas``. The batch lands in a block or two instead of one block per
+        call. The first failure is raised with its revert reason once every receipt is in.
+        """
+        if any("gas" not in tx for tx in txs):
+            raise ValueError("every transaction of a batch needs an explicit gas limit")
+        fees = self._fees()
+        signed_txs, hashes = [], []
+        for tx in txs:
+            full = {"from": self.address, "chainId": self.chain_id(), **fees, **tx}
+            sent = self.send(full, wait=False)
+            signed_txs.append(full)
+            hashes.append(sent.tx_hash)
+        receipts = [self.wait(tx_hash) for tx_hash in hashes]
+        for full, receipt, tx_hash in zip(signed_txs, receipts, hashes, strict=True):
+            if receipt["status"] != 1:
+                raise self._failure_reason(full, receipt, tx_hash)
+        return [Sent(tx_hash, receipt) for tx_hash, receipt in zip(hashes, receipts, strict=True)]
+
     def wait(self, tx_hash: str) -> Any:
         try:
             return self.w3.eth.wait_for_transaction_receipt(
