@@ -153,16 +153,14 @@ def pamchain_process(tmp: Path, load: Workload, mode: str) -> Iterator[tuple[Rpc
 def anvil_chain(tmp: Path, load: Workload, mode: str) -> Iterator[tuple[Rpc, subprocess.Popen[bytes]]]:
     """anvil with the same chain id and block gas limit; automine or ``--block-time 1``."""
     # By default anvil keeps every block's state in memory: 3,000 one-transaction blocks took 12 GB here
-    # (4 GB and growing with a bare --prune-history). At most 64 states and 64 blocks of transactions keep it
-    # under 200 MB, and make it faster: the strongest peer, not a handicapped one.
+    # (4 GB and growing with a bare --prune-history). At most 64 states keep it small and make it faster:
+    # the strongest peer, not a handicapped one. (--transaction-block-keeper would lose the receipts.)
     args = [
         "--chain-id",
         str(load.chain_id),
         "--gas-limit",
         str(GAS_LIMIT),
         "--prune-history",
-        "64",
-        "--transaction-block-keeper",
         "64",
     ]
     if mode == "period":

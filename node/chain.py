@@ -379,7 +379,9 @@ class Chain:
         vm_class = self.vm_class_for(header.block_number, header.timestamp)
         builder = vm_class.get_transaction_builder()
         sender = Address(request.sender or b"\0" * 20)
-        nonce = request.nonce if request.nonce is not None else state.get_nonce(sender)
+        # Like geth (SkipNonceChecks): a call never checks the nonce it names; clients such as ethers.js send
+        # one from their own (possibly stale) cache with eth_estimateGas.
+        nonce = state.get_nonce(sender)
         to = Address(request.to) if request.to is not None else b""
         london = hasattr(header, "base_fee_per_gas")
         access_list = tuple((e.address, e.storage_keys) for e in request.access_list)
@@ -487,7 +489,7 @@ class Chain:
         current = request.access_list
         for _ in range(16):  # geth loops to a fixed point; a list only grows, so a few rounds suffice
             tracer = _AccessTracer(exclude, current)
-            attempt = dataclasses.replace(request, access_list=current, nonce=None)
+            attempt = dataclasses.replace(request, access_list=current)
             state = self._call_state(attempt, header, tracer.vm_class(vm_class))
             gas = request.gas if request.gas is not None else header.gas_limit
             tx = self._spoof(attempt, header, state, gas)
@@ -533,7 +535,8 @@ class Chain:
     # ------------------------------------------------------------------------------------- transactions
     def decode_transaction(self, raw: bytes) -> PoolTx:
         """Decode and statically validate a raw transaction for the txpool (no state involved)."""
-        vm_class = self.vm_class_for(self.head.block_number + 1, max(int(time.time()), self.head.timestamp + 1))
+        number, timestamp = self.head.block_number + 1, max(int(time.time()), self.head.timestamp + 1)
+        vm_class = self.vm_class_for(number, timestamp)
         builder = vm_class.get_transaction_builder()
         try:
             if raw and raw[0] == 3:
@@ -542,10 +545,13 @@ class Chain:
         except Exception as exc:
             raise TransactionRejected(f"invalid transaction: {_short(exc)}") from exc
         try:
-            tx.check_signature_validity()
-            sender = tx.sender
+            sender = _checked_sender(tx)
         except Exception as exc:
             raise TransactionRejected("invalid transaction: invalid sender signature") from exc
+        if tx.s > _SECP256K1_HALF_N and self.genesis.schedule.fork_at(number, timestamp) != "frontier":
+            # EIP-2 (Homestead on): the VM refuses high-s signatures, so the pool must too; admitting one made
+            # the next block fail and fall back to probing transactions one by one.
+            raise TransactionRejected("invalid transaction v, r, s values")
         chain_id = getattr(tx, "chain_id", None)
         if chain_id is not None and chain_id != self.genesis.chain_id:
             raise TransactionRejected(f"invalid chain id: have {chain_id} want {self.genesis.chain_id}")
@@ -1146,6 +1152,25 @@ def _set_block_transactions_and_withdrawals(
     return base_block.copy(**block_fields)
 
 
+def _checked_sender(tx: SignedTransactionAPI) -> Address:
+    """``tx.check_signature_validity()`` then ``tx.sender``, with one public-key recovery instead of two.
+
+    For typed transactions this is py-evm's ``validate_transaction_signature`` and
+    ``extract_transaction_sender`` merged (a fifth of admission time went to the second recovery); legacy
+    transactions keep py-evm's own path (their ``v`` carries the chain id).
+    """
+    if getattr(tx, "type_id", None) is None:
+        tx.check_signature_validity()
+        return tx.sender
+    message = tx.get_message_for_signing()
+    signature = keys.Signature(vrs=(tx.y_parity, tx.r, tx.s))
+    public_key = signature.recover_public_key_from_msg(message)
+    if not signature.verify_msg(message, public_key):
+        raise ValidationError("Invalid Signature")
+    return Address(public_key.to_canonical_address())
+
+
+_SECP256K1_HALF_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141 // 2
 _SLOT_OPS = frozenset({0x54, 0x55})  # SLOAD, SSTORE
 _ADDRESS_OPS = frozenset({0x31, 0x3B, 0x3C, 0x3F, 0xFF})  # BALANCE, EXTCODESIZE/COPY/HASH, SELFDESTRUCT
 _CALL_OPS = frozenset({0xF1, 0xF2, 0xF4, 0xFA})  # CALL, CALLCODE, DELEGATECALL, STATICCALL
