@@ -31,8 +31,10 @@ ECRECOVER = "0x0000000000000000000000000000000000000001"
 
 
 def _deploy(w3: Web3, account: LocalAccount, abi: list[Any], bytecode: str, nonce: int) -> Any:
-    tx = w3.eth.contract(abi=abi, bytecode=bytecode).constructor().build_transaction(
-        {"from": account.address, "nonce": nonce, "chainId": CHAIN_ID, "gas": 1_000_000}
+    tx = (
+        w3.eth.contract(abi=abi, bytecode=bytecode)
+        .constructor()
+        .build_transaction({"from": account.address, "nonce": nonce, "chainId": CHAIN_ID, "gas": 1_000_000})
     )
     receipt = w3.eth.wait_for_transaction_receipt(
         w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
@@ -125,7 +127,9 @@ def test_create_access_list__reverting_call__reports_the_error_beside_the_list(
     w3: Web3, users: list[LocalAccount], contracts: tuple[Any, Any]
 ) -> None:
     _other, caller = contracts
-    result = _create(w3, {"from": users[1].address, "to": caller.address, "data": caller.encode_abi("fail", [])})
+    result = _create(
+        w3, {"from": users[1].address, "to": caller.address, "data": caller.encode_abi("fail", [])}
+    )
     assert "nope" in result["error"]
     assert result["accessList"] == []
     assert int(result["gasUsed"], 16) > 21_000
