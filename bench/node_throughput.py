@@ -21,6 +21,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -172,12 +173,60 @@ def anvil_chain(tmp: Path, load: Workload, mode: str) -> Iterator[tuple[Rpc, sub
         yield rpc, proc
 
 
-def run_rpc_backend(backend: str, mode: str, batched: bool, load: Workload, tmp: Path) -> dict[str, float]:
+class Watchdog:
+    """Stops a chain process that runs away (memory over ``max_rss_mib`` or no result within ``deadline``
+    seconds): on this shared machine anvil automine fed 100-transaction batches grew to 12 GB in minutes.
+    The run is then recorded as failed, with the reason, instead of a figure."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], max_rss_mib: float, deadline: float) -> None:
+        self.proc, self.max_rss_mib, self.deadline = proc, max_rss_mib, deadline
+        self.peak = 0.0
+        self.reason: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(5)
+
+    def _watch(self) -> None:
+        start = time.monotonic()
+        while not self._done.wait(0.5):
+            with contextlib.suppress(OSError):
+                self.peak = max(self.peak, rss_mib(self.proc.pid))
+            if self.peak > self.max_rss_mib:
+                self.reason = f"stopped: RSS {self.peak:.0f} MiB over {self.max_rss_mib:.0f} MiB"
+            elif time.monotonic() - start > self.deadline:
+                self.reason = f"stopped: no result in {self.deadline:.0f} s"
+            if self.reason:
+                self.proc.kill()
+                return
+
+
+def run_rpc_backend(
+    backend: str, mode: str, batched: bool, load: Workload, tmp: Path, max_rss_mib: float = 2048
+) -> dict[str, Any]:
     opener = pamchain_process if backend == "pamchain" else anvil_chain
     with tempfile.TemporaryDirectory(dir=tmp) as sub, opener(Path(sub), load, mode) as (rpc, proc):
         deploy(rpc, load)
-        sent = send_and_wait(rpc, load, batched)
-        return {"tx_per_s": sent.tx_per_s, "blocks": sent.blocks, "rss_mib": rss_mib(proc.pid)}
+        deadline = 120 + len(load.txs) / 5  # slower than 5 tx/s is not a throughput worth waiting for
+        with Watchdog(proc, max_rss_mib, deadline) as dog:
+            try:
+                sent = send_and_wait(rpc, load, batched)
+            except (requests.RequestException, RuntimeError) as exc:
+                if dog.reason is None:
+                    raise
+                return {
+                    "tx_per_s": None,
+                    "failed": dog.reason,
+                    "rss_mib": dog.peak,
+                    "error": type(exc).__name__,
+                }
+        return {"tx_per_s": sent.tx_per_s, "blocks": sent.blocks, "rss_mib": max(dog.peak, rss_mib(proc.pid))}
 
 
 # ------------------------------------------------------------------------------------------ in-process peers

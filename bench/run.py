@@ -34,18 +34,29 @@ def summarize_throughput(raw: dict[str, Any]) -> dict[str, Any]:
     runs = raw["runs"]
     figures: dict[str, Any] = {}
     for name, values in runs.items():
-        entry: dict[str, Any] = {"tx_per_s": spread([v["tx_per_s"] for v in values])}
+        ok = [v for v in values if v["tx_per_s"] is not None]
+        entry: dict[str, Any] = {"tx_per_s": spread([v["tx_per_s"] for v in ok]) if ok else None}
         if "rss_mib" in values[0]:
             entry["rss_mib"] = spread([v["rss_mib"] for v in values])
-            entry["blocks"] = spread([v["blocks"] for v in values], 0)
+        if ok and "blocks" in ok[0]:
+            entry["blocks"] = spread([v["blocks"] for v in ok], 0)
+        failed = [v["failed"] for v in values if v["tx_per_s"] is None]
+        if failed:
+            entry["failed_runs"] = failed
         figures[name] = entry
     for name, peers in PEERS.items():
         if name not in runs:
             continue
         ours = [v["tx_per_s"] for v in runs[name]]
-        figures[name]["vs"] = {
-            peer: ratio(ours, [v["tx_per_s"] for v in runs[peer]]) for peer in peers if peer in runs
-        }
+        figures[name]["vs"] = {}
+        for peer in peers:
+            if peer not in runs:
+                continue
+            pairs = [
+                (a, b["tx_per_s"]) for a, b in zip(ours, runs[peer], strict=False) if a and b["tx_per_s"]
+            ]
+            if pairs:
+                figures[name]["vs"][peer] = ratio([a for a, _ in pairs], [b for _, b in pairs])
     return {k: v for k, v in raw.items() if k != "runs"} | {"figures": figures}
 
 
@@ -90,7 +101,12 @@ def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
             vs = "; ".join(
                 f"{r['median']}x {peer} [{r['min']}-{r['max']}]" for peer, r in fig.get("vs", {}).items()
             )
-            row(name, s["median"], s["min"], s["max"], vs)
+            if fig.get("failed_runs"):
+                vs = (vs + "; " if vs else "") + f"{len(fig['failed_runs'])} run(s) {fig['failed_runs'][0]}"
+            if s is None:
+                row(name, "-", "-", "-", vs)
+            else:
+                row(name, s["median"], s["min"], s["max"], vs)
     p2 = results.get("p2")
     if p2:
         print("\nP2 unlock end to end / P3 expiry precision (real Samba DC; ms)", file=out)

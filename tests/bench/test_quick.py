@@ -39,11 +39,15 @@ def test_quick__p1_throughput__every_configuration_and_ratio(tmp_path: Path) -> 
     figures = results["p1"]["figures"]
     expected = {name for name, *_ in RPC_CONFIGS} | {"raw py-evm mine_all", "eth-tester web3 single"}
     assert set(figures) == expected
-    for fig in figures.values():
+    for name, fig in figures.items():
+        if fig["tx_per_s"] is None:  # a peer stopped by the watchdog is reported, not hidden
+            assert not name.startswith("pamchain") and fig["failed_runs"], (name, fig)
+            continue
         assert _positive(fig["tx_per_s"]["median"])
         assert fig["tx_per_s"]["min"] <= fig["tx_per_s"]["median"] <= fig["tx_per_s"]["max"]
     for name, peers in PEERS.items():
-        assert set(figures[name]["vs"]) == set(peers)
+        measured = {p for p in peers if figures[p]["tx_per_s"] is not None}
+        assert set(figures[name]["vs"]) == measured
         assert all(_positive(r["median"]) for r in figures[name]["vs"].values())
     assert _positive(figures["pamchain on-demand batch"]["rss_mib"]["median"])
     assert results["env"]["keccak_backend"] and results["env"]["ecc_backend"]
