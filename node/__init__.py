@@ -19,7 +19,7 @@ from .errors import (
     StorageError,
     TransactionRejected,
 )
-from .genesis import Genesis, contract_address, load_genesis, make_genesis
+from .genesis import Genesis, contract_address, deployment_genesis, load_genesis, make_genesis
 from .service import Node, NodeConfig, NodeHandle, run_node
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "StorageError",
     "TransactionRejected",
     "contract_address",
+    "deployment_genesis",
     "load_genesis",
     "make_genesis",
     "run_node",

@@ -198,7 +198,9 @@ def _schedule(config: Mapping[str, Any]) -> ForkSchedule:
     if "eip155Block" in config and _int(config["eip155Block"], "config.eip155Block") != (
         _int(config.get("eip158Block", 0), "config.eip158Block")
     ):
-        raise GenesisError("config.eip155Block must equal eip158Block (py-evm activates both at Spurious Dragon)")
+        raise GenesisError(
+            "config.eip155Block must equal eip158Block (py-evm activates both at Spurious Dragon)"
+        )
     last_time = 0
     for key, name in TIME_FORKS:
         if key in config and config[key] is not None:
@@ -284,7 +286,9 @@ def parse_genesis(doc: Mapping[str, Any]) -> Genesis:
         contract = pam.get("permissionContract")
         nodes = pam.get("nodeAllowlist")
         if nodes is not None and (not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes)):
-            raise GenesisError("config.pamchain.nodeAllowlist must be a list of node ids or pamchain:// addresses")
+            raise GenesisError(
+                "config.pamchain.nodeAllowlist must be a list of node ids or pamchain:// addresses"
+            )
         permissions = PermissionConfig(
             allowlist=frozenset(_address(a, "config.pamchain.allowlist[]") for a in allow),
             contract=_address(contract, "config.pamchain.permissionContract") if contract else None,
@@ -322,7 +326,13 @@ def parse_genesis(doc: Mapping[str, Any]) -> Genesis:
         raise GenesisError("gasLimit: at least 5000")
     base_fee = opt("baseFeePerGas")
     if base_fee is None and schedule.fork_at(0, _int(doc.get("timestamp", 0), "timestamp")) in (
-        "london", "arrow_glacier", "gray_glacier", "paris", "shanghai", "cancun", "prague",
+        "london",
+        "arrow_glacier",
+        "gray_glacier",
+        "paris",
+        "shanghai",
+        "cancun",
+        "prague",
     ):
         base_fee = DEFAULT_BASE_FEE  # geth's default initial base fee
     return Genesis(
@@ -383,7 +393,8 @@ def make_genesis(
     if not signer_addrs:
         raise GenesisError("at least one signer is required")
     funded = {
-        _address(k if isinstance(k, str) else "0x" + k.hex(), "alloc"): int(v) for k, v in (alloc or {}).items()
+        _address(k if isinstance(k, str) else "0x" + k.hex(), "alloc"): int(v)
+        for k, v in (alloc or {}).items()
     }
     allowed = (
         [_address(a if isinstance(a, str) else "0x" + a.hex(), "allowlist") for a in allowlist]
@@ -421,3 +432,24 @@ def make_genesis(
     }
     parse_genesis(doc)  # fail here, not at node start, if the inputs were inconsistent
     return doc
+
+
+def deployment_genesis(
+    signers: Iterable[bytes | str],
+    chain_id: int,
+    alloc: Mapping[bytes | str, int],
+    deployer: bytes | str,
+    **options: Any,
+) -> dict[str, Any]:
+    """The genesis of a new pamchain deployment: only ``deployer`` may send at first, and the permission
+    contract is the deployer's first contract (its address is known before it exists), so once the suite is
+    deployed its council decides who may send."""
+    deployer_address = _address(deployer if isinstance(deployer, str) else "0x" + deployer.hex(), "deployer")
+    return make_genesis(
+        signers,
+        chain_id,
+        alloc,
+        allowlist=["0x" + deployer_address.hex()],
+        permission_contract="0x" + contract_address(deployer_address, 0).hex(),
+        **options,
+    )

@@ -166,7 +166,7 @@ def run_devnet(
     ready: Callable[[DevnetInfo], None] | None = None,
 ) -> DevnetInfo:
     """Start everything, play the scenario, then (``keep_running``) wait for SIGINT/SIGTERM; stop everything."""
-    from pamchain.node.genesis import contract_address, make_genesis
+    from pamchain.node.genesis import deployment_genesis
     from pamchain.node.service import run_node
     from pamchain.sdk.client import PamClient, connect
     from pamchain.sdk.deployer import deploy_plan
@@ -204,13 +204,11 @@ def run_devnet(
         echo(f"  directory: {info.directory}; users {', '.join(PEOPLE)}; group {info.group_dn}")
 
         signer = Account.create()
-        deployer = bytes.fromhex(accounts["deployer"].address[2:])
-        genesis = make_genesis(
+        genesis = deployment_genesis(
             [signer.address],
             CHAIN_ID,
             {a.address: 10**24 for a in accounts.values()},
-            allowlist=[accounts["deployer"].address],
-            permission_contract="0x" + contract_address(deployer, 0).hex(),
+            accounts["deployer"].address,
         )
         try:
             node = stack.enter_context(run_node(genesis, signer.key, root / "node", port=port))

@@ -27,6 +27,7 @@ from eth_utils import keccak
 
 from .errors import SdkError
 from .sealed import MAX_PAYLOAD_BYTES
+from .served import ServedApp
 
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 SIGNATURE_WINDOW = 120  # seconds a signed read/delete stays valid: bounds replay of a captured request
@@ -192,41 +193,16 @@ class PayloadClient:
         self._call("DELETE", account, "delete", "0x" + digest.hex())
 
 
-class ServedStore:
+class ServedStore(ServedApp):
     """Runs a :class:`PayloadStore` on a loopback port in a background thread (devnet, tests)."""
 
     def __init__(self, store: PayloadStore, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(store.app, host, port, name="payload-store")
         self.store = store
-        self.host = host
-        self.port = port
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="payload-store", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def __enter__(self) -> ServedStore:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    async def _start(self) -> None:
-        self._runner = web.AppRunner(self.store.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server: Any = site._server
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        return self.base_url
 
 
 class ChainAuthorizer:

@@ -9,12 +9,10 @@ check answers hash ranges (k-anonymity), so no password or full hash ever reache
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from eth_utils import keccak
+from pamchain.sdk.served import ServedApp
 
 log = logging.getLogger("pamchain.web")
 
@@ -286,55 +285,16 @@ class WebApp:
         return web.json_response(self.breached.range(prefix))
 
 
-class WebHandle:
+class WebHandle(ServedApp):
     """A running `pamchain web` on a background thread: `.url` and `.stop()` (devnet, tests)."""
 
     def __init__(self, app: WebApp, host: str, port: int) -> None:
+        super().__init__(app.app, host, port, name="pamchain-web")
         self.app = app
-        self.host = host
-        self.port = port
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="pamchain-web", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
-
-    def start(self) -> WebHandle:
-        self._thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
-        except BaseException:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            raise
-        return self
-
-    async def _start(self) -> None:
-        self._runner = web.AppRunner(self.app.app(), access_log=None)  # never log request lines
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server: Any = site._server
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        if self._runner is not None:
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    def __enter__(self) -> WebHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.base_url + "/"
 
 
 def start_web(

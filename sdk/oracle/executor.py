@@ -153,7 +153,9 @@ class Executor:
 
     def _do(self, entry: JournalEntry) -> str:
         item = entry.action
-        needs_active = item.action in (Action.UNLOCK, Action.RESET_PASSWORD) and self.principal_active is not None
+        needs_active = (
+            item.action in (Action.UNLOCK, Action.RESET_PASSWORD) and self.principal_active is not None
+        )
         if needs_active and not self.principal_active(item.subject):  # type: ignore[misc]
             raise PermanentFailure("principal suspended before the action was applied")
         if item.action is Action.UNLOCK:

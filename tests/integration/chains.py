@@ -19,7 +19,7 @@ import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from pamchain.node.genesis import contract_address, make_genesis
+from pamchain.node.genesis import deployment_genesis
 from pamchain.node.service import run_node
 from pamchain.sdk.client import Deployment, PamClient, connect
 from pamchain.sdk.oracle.follower import Finality
@@ -50,13 +50,8 @@ def pamchain_node(tmp: Path, **options: object) -> Iterator[ChainEnv]:
     """A single-validator pamchain node sealing on demand, with account permissioning on."""
     accounts = test_accounts()
     signer = Account.from_key(keccak(text="pamchain-test-signer"))
-    deployer = bytes.fromhex(accounts["deployer"].address[2:])
-    genesis = make_genesis(
-        [signer.address],
-        1337,
-        {a.address: 10**24 for a in accounts.values()},
-        allowlist=[accounts["deployer"].address],
-        permission_contract="0x" + contract_address(deployer, 0).hex(),
+    genesis = deployment_genesis(
+        [signer.address], 1337, {a.address: 10**24 for a in accounts.values()}, accounts["deployer"].address
     )
     with run_node(genesis, signer.key, tmp / "node", **options) as node:  # type: ignore[arg-type]
         yield ChainEnv("pamchain", node.url, connect(node.url), accounts, Finality())

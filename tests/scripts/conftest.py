@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from pamchain.node.genesis import contract_address, make_genesis
+from pamchain.node.genesis import deployment_genesis
 from pamchain.node.service import run_node
 from pamchain.scripts.cli import main
 from pamchain.scripts.devnet import _OracleThread
@@ -129,13 +129,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     ids = {n: pseudonymous_id(PSEUDONYM_KEY, users[n].object_guid) for n in PEOPLE}
 
     signer = Account.from_key(keccak(text="cli-test-signer"))
-    deployer = bytes.fromhex(accounts["deployer"].address[2:])
-    genesis = make_genesis(
-        [signer.address],
-        1337,
-        {a.address: 10**24 for a in accounts.values()},
-        allowlist=[accounts["deployer"].address],
-        permission_contract="0x" + contract_address(deployer, 0).hex(),
+    genesis = deployment_genesis(
+        [signer.address], 1337, {a.address: 10**24 for a in accounts.values()}, accounts["deployer"].address
     )
     with run_node(genesis, signer.key, root / "node") as node:
         deployment_file = root / "deployment.json"

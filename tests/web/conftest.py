@@ -16,7 +16,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from pamchain.node.genesis import contract_address, make_genesis
+from pamchain.node.genesis import deployment_genesis
 from pamchain.node.service import NodeHandle, run_node
 from pamchain.sdk.client import Deployment, PamClient, connect
 from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, deploy_plan
@@ -145,13 +145,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("web")
     accounts = {n: Account.from_key(keccak(text=f"pamchain-web-test-key:{n}")) for n in NAMES}
     signer = Account.from_key(keccak(text="pamchain-web-test-signer"))
-    deployer = bytes.fromhex(accounts["deployer"].address[2:])
-    genesis = make_genesis(
-        [signer.address],
-        1337,
-        {a.address: 10**24 for a in accounts.values()},
-        allowlist=[accounts["deployer"].address],
-        permission_contract="0x" + contract_address(deployer, 0).hex(),
+    genesis = deployment_genesis(
+        [signer.address], 1337, {a.address: 10**24 for a in accounts.values()}, accounts["deployer"].address
     )
     port = free_port()
     with contextlib.ExitStack() as stop:
