@@ -181,8 +181,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     if "p4" in sections:
         from bench import scale
 
+        rss_blocks = tuple(int(n) for n in args.rss_blocks.split(",")) if args.rss_blocks else ()
         results["p4"] = scale.run(
-            args.grants or (600 if args.quick else 1_000_000), tmp / "scale", args.quick
+            args.grants or (600 if args.quick else 1_000_000), tmp / "scale", args.quick, rss_blocks
         )
     return results
 
@@ -198,6 +199,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeat", type=int, default=None, help="P1 repeats (default 3)")
     parser.add_argument("--iterations", type=int, default=30, help="P2/P3 iterations (default 30)")
     parser.add_argument("--grants", type=int, default=None, help="P4 grants (default 1,000,000)")
+    parser.add_argument("--rss-blocks", default=None, help="P4 chain lengths for RSS (default 10000,100000)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"output (default {DEFAULT_JSON})")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so every node/anvil process is stopped and the temp dir removed.

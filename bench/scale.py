@@ -239,9 +239,9 @@ def rss_at_blocks(root: Path, blocks: int) -> float:
         _stop(proc)
 
 
-def run(grants: int, tmp: Path, quick: bool = False) -> dict[str, Any]:
+def run(grants: int, tmp: Path, quick: bool = False, rss_blocks: tuple[int, ...] = ()) -> dict[str, Any]:
     built = build_chain(tmp / "grants", grants, PER_BLOCK)
     figures = measure(tmp / "grants", built)
-    for blocks in (30, 60) if quick else (10_000, 100_000):
+    for blocks in rss_blocks or ((30, 60) if quick else (10_000, 100_000)):
         figures[f"node_rss_mib_at_{blocks}_blocks"] = rss_at_blocks(tmp / f"blocks{blocks}", blocks)
     return {"grants": grants, "blocks": built["blocks"], "figures": figures}

@@ -185,7 +185,12 @@ class Chain:
         return vm.configure(__name__=f"Imported{vm.__name__}", consensus_class=NoProofConsensus)
 
     def _fast_tries(self, vm_class: Any) -> Any:
-        return vm_class.configure(set_block_transactions_and_withdrawals=_set_block_transactions_and_withdrawals)
+        overrides: dict[str, Any] = {"set_block_transactions_and_withdrawals": _set_block_transactions_and_withdrawals}
+        if hasattr(vm_class, "process_deposit_request_data"):  # Prague on
+            overrides["process_deposit_request_data"] = _deposits_from_built_receipts(
+                vm_class.process_deposit_request_data
+            )
+        return vm_class.configure(**overrides)
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:
         return self._vm_classes[self.genesis.schedule.fork_at(number, timestamp)]
@@ -672,6 +677,7 @@ class Chain:
         filled = vm.set_block_transactions_and_withdrawals(
             vm.get_block(), new_header, txs, receipts, withdrawals=withdrawals
         )
+        vm._built_receipts = receipts  # see _deposits_from_built_receipts
         processed = vm.block_postprocessing(filled)
         return vm.mine_block(processed).block, receipts
 
@@ -1231,6 +1237,31 @@ class _AccessTracer:
 def _refund_quotient(header: BlockHeaderAPI) -> int:
     """EIP-3529: refunds are capped at a fifth of the gas used from London on, a half before."""
     return 5 if hasattr(header, "base_fee_per_gas") else 2
+
+
+class _ReceiptsAtHand:
+    """A block whose ``get_receipts`` answers with the receipts the builder already holds."""
+
+    def __init__(self, block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> None:
+        self._block = block
+        self._receipts = tuple(receipts)
+
+    def get_receipts(self, chaindb: Any) -> tuple[ReceiptAPI, ...]:
+        return self._receipts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._block, name)
+
+
+def _deposits_from_built_receipts(original: Callable[[Any, BlockAPI], None]) -> Callable[[Any, BlockAPI], None]:
+    """Prague's deposit-request scan (EIP-6110) re-reads every receipt of the block from the receipt trie;
+    when the builder has them in hand (``vm._built_receipts``), hand those over instead (3% of building)."""
+
+    def process_deposit_request_data(vm: Any, block: BlockAPI) -> None:
+        receipts = vm.__dict__.get("_built_receipts")
+        original(vm, block if receipts is None else _ReceiptsAtHand(block, receipts))  # type: ignore[arg-type]
+
+    return process_deposit_request_data
 
 
 def _topics_match(actual: Sequence[bytes], wanted: Sequence[Sequence[bytes] | None]) -> bool:
