@@ -72,6 +72,14 @@ class RolesError(ContractRevert):
     module = "roles"
 
 
+class OraclesError(ContractRevert):
+    module = "oracles"
+
+
+class SuspensionError(ContractRevert):
+    module = "suspension"
+
+
 _BY_MODULE: dict[str, type[ContractRevert]] = {
     cls.module: cls
     for cls in (
@@ -82,6 +90,8 @@ _BY_MODULE: dict[str, type[ContractRevert]] = {
         GrantsError,
         ReceiptsError,
         RolesError,
+        OraclesError,
+        SuspensionError,
     )
 }
 _REASON = re.compile(r"([a-z_]+): (.+)$")

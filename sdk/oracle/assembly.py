@@ -70,7 +70,7 @@ def assemble(
         clock=clock,
         principal_active=lambda subject: client.principal(subject).status is PrincipalStatus.ACTIVE,
     )
-    reporter = Reporter(client, journal, dc_id, purge_payload=purge)
+    reporter = Reporter(client, journal, dc_id, purge_payload=purge, clock=clock)
     reconciler = None
     if pseudonym_key is not None and id_map.groups:
         reconciler = Reconciler(

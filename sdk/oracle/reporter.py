@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from ..client import PamClient
-from ..errors import ReceiptsError, SdkError
+from ..errors import ContractRevert, SdkError
 from ..model import Action
 from .journal import Journal
 
 log = logging.getLogger("pamchain.oracle.reporter")
+REFUSED_RETRY = 300.0  # seconds before a refused receipt is tried again
 
 
 class Reporter:
@@ -23,7 +25,9 @@ class Reporter:
         dc_id: bytes,
         *,
         purge_payload: Callable[[bytes], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock
         self.client = client
         self.journal = journal
         self.dc_id = dc_id
@@ -31,7 +35,7 @@ class Reporter:
 
     def run_due(self, limit: int = 100) -> int:
         reported = 0
-        for entry in self.journal.due("applied", limit=limit):
+        for entry in self.journal.due("applied", self.clock(), limit):
             item = entry.action
             assert entry.outcome is not None and entry.detail_hash is not None
             tx_hash: str | None = None
@@ -40,13 +44,21 @@ class Reporter:
                     tx_hash = self.client.post_receipt(
                         item.request_id, item.action, entry.outcome, entry.detail_hash, self.dc_id
                     ).tx_hash
-                except ReceiptsError as exc:
+                except ContractRevert as exc:
                     # Another instance of this oracle (or a crash just after sending) may have won the race.
                     if self.client.receipt(item.request_id, item.action) is None:
+                        # Refused for good (e.g. the council moved the domain to another oracle): keep it,
+                        # retry later, and let the receipts queued behind it go on.
+                        self.journal.defer(item.request_id, item.action, self.clock() + REFUSED_RETRY)
                         log.error(
-                            "receipt refused", extra={"request_id": item.request_id, "reason": str(exc)}
+                            "receipt refused by the contract, retrying later",
+                            extra={
+                                "request_id": item.request_id,
+                                "action": item.action.name,
+                                "reason": exc.reason,
+                            },
                         )
-                        raise
+                        continue
             self.journal.mark_reported(item.request_id, item.action, tx_hash)
             log.info(
                 "receipt on chain",

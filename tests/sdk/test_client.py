@@ -93,3 +93,18 @@ def test_sender__stale_nonce_from_another_process__resyncs(cast: Cast) -> None:
     second.request_unlock()
     first.request_unlock()  # its counter is stale now; the node's answer repairs it
     assert first.request_count() == 3
+
+
+def test_every_contract_revert_module_has_its_error_class() -> None:
+    import re
+    from pathlib import Path
+
+    sources = (Path(__file__).resolve().parents[2] / "contracts" / "modules").glob("*.vy")
+    modules = {m for path in sources for m in re.findall(r'"([a-z_]+): [^"]+"', path.read_text())}
+    for module in modules:
+        error = errors.revert_from_message(f"execution reverted: {module}: some reason")
+        assert (
+            type(error) is not errors.ContractRevert
+            and error.module == module
+            and error.reason == "some reason"
+        )

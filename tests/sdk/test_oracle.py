@@ -128,6 +128,26 @@ def test_unlock__principal_suspended_before_oracle_acts__failed_and_still_locked
     assert receipt is not None and receipt.outcome is Outcome.FAILED
 
 
+def test_receipt_refused__oracle_replaced__deferred_without_blocking(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    daemon, _ = build(cast, tmp_path, directory)
+    c1, c2 = cast.as_(cast.council[0]), cast.as_(cast.council[1])
+    proposal = c1.propose("set_oracle", DOMAIN, cast.carol.address, b"\x07" * 32)
+    c2.approve_proposal(
+        next(e.args["proposal_id"] for e in proposal.events if getattr(e, "event", "") == "ProposalCreated")
+    )
+    first, second = cast.as_(cast.alice).request_unlock(), cast.as_(cast.bob).request_unlock()
+    tick = (
+        daemon.run_once()
+    )  # AD is changed; both receipts are refused: this oracle no longer serves the domain
+    assert (tick.applied, tick.reported) == (2, 0)
+    assert daemon.journal.count("applied") == 2 and daemon.journal.due("applied", daemon.clock()) == []
+    assert (
+        cast.client.receipt(first, Action.UNLOCK) is None
+        and cast.client.receipt(second, Action.UNLOCK) is None
+    )
+
+
 def test_elevation__member_added_then_removed_at_expiry_without_end_call(cast: Cast, tmp_path: Path) -> None:
     directory = MemoryDirectory()
     daemon, clock = build(cast, tmp_path, directory)
