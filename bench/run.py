@@ -176,8 +176,10 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         repeat = args.repeat or (1 if args.quick else 3)
         raw = node_throughput.run(txs, repeat, tmp, tester_txs=100 if args.quick else None)
         results["p1"] = summarize_throughput(raw)
+        _save(results, args.json)  # a long run keeps what it measured if a later section fails
     if "p2" in sections:
         results["p2"] = run_oracle(2 if args.quick else args.iterations, tmp / "oracle")
+        _save(results, args.json)
     if "p4" in sections:
         from bench import scale
 
@@ -186,6 +188,11 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             args.grants or (600 if args.quick else 1_000_000), tmp / "scale", args.quick, rss_blocks
         )
     return results
+
+
+def _save(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -207,8 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pamchain-bench-") as tmp:
         results = run(args, Path(tmp))
     print_table(results)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    _save(results, args.json)
     print(f"\nwritten to {args.json}")
     return results
 
