@@ -77,7 +77,7 @@ def environment() -> dict[str, Any]:
         "eth-tester": version("eth-tester"),
         "anvil": ANVIL_PACKAGE,
         "ecc_backend": type(get_backend()).__name__,
-        "keccak_backend": type(keccak.hasher).__name__,
+        "keccak_backend": type(getattr(keccak.hasher, "__self__", keccak.hasher)).__name__,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
 
