@@ -93,7 +93,7 @@ def _use_fast_keccak() -> None:
     except ImportError:
         return
     shared._backend = backend
-    shared.hasher = backend.keccak256
+    shared.hasher = backend.keccak256  # type: ignore[assignment]  # a bound method of the same shape
 
 
 _use_fast_keccak()
@@ -1004,7 +1004,7 @@ class Chain:
         if cached is None:
             cached = self._block_receipts(header)
             self._receipt_records.put(header.hash, cached)
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def _block_receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptRecord, ...]:
         block = self._evm_block(header)
