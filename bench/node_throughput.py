@@ -26,12 +26,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import requests
 from eth_account import Account
 from pamchain.node import make_genesis
 from pamchain.node.keys import write_keystore
+from web3.types import Wei
 
 from bench.peers import anvil_process, free_port, rss_mib, wait_for_rpc
 from bench.workload import CHAIN_ID, GAS_LIMIT, Workload, workload
@@ -60,7 +61,7 @@ class Rpc:
         body = [
             {"jsonrpc": "2.0", "id": i, "method": method, "params": ps} for i, ps in enumerate(param_lists)
         ]
-        replies = self.session.post(self.url, json=body, timeout=120).json()
+        replies = self.session.post(self.url, json=cast(Any, body), timeout=120).json()
         errors = [r["error"] for r in replies if "error" in r]
         if errors:
             raise RuntimeError(f"{method}: {errors[:2]}")
@@ -71,7 +72,7 @@ class Rpc:
         while True:
             receipt = self.call("eth_getTransactionReceipt", tx_hash)
             if receipt is not None:
-                return receipt  # type: ignore[no-any-return]
+                return cast(dict[str, Any], receipt)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no receipt for {tx_hash}")
             time.sleep(0.01)
@@ -249,8 +250,8 @@ def run_raw_pyevm(load: Workload, block_size: int = 666) -> dict[str, float]:
     alloc = {
         bytes.fromhex(a[2:]): {"balance": FUNDS, "nonce": 0, "code": b"", "storage": {}} for a in load.funded
     }
-    chain = klass.from_genesis(AtomicDB(), genesis_params, alloc)
-    builder = PragueVM.get_transaction_builder()
+    chain: Any = klass.from_genesis(AtomicDB(), genesis_params, alloc)  # type: ignore[arg-type]
+    builder: Any = PragueVM.get_transaction_builder()
     ts += 1
     chain.mine_all([builder.decode(load.deploy)], timestamp=ts)
     t0 = time.perf_counter()
@@ -269,7 +270,7 @@ def run_eth_tester(n: int) -> dict[str, float]:
     load = workload(n, chain_id=w3.eth.chain_id)
     funder = w3.eth.accounts[0]
     for address in load.funded:
-        w3.eth.send_transaction({"from": funder, "to": address, "value": 10**22})
+        w3.eth.send_transaction({"from": funder, "to": address, "value": Wei(10**22)})
     w3.eth.send_raw_transaction(load.deploy)
     t0 = time.perf_counter()
     hashes = [w3.eth.send_raw_transaction(raw) for raw in load.txs]

@@ -39,7 +39,7 @@ SENDERS = 10
 PER_BLOCK = 600
 
 
-def _key(name: str) -> keys.PrivateKey:
+def _key(name: str) -> Any:  # an eth_keys PrivateKey
     return keys.PrivateKey(keccak(text=f"pamchain-bench:{name}"))
 
 
@@ -49,7 +49,7 @@ def principal(i: int) -> bytes:
 
 def _grant_txs(first: int, count: int, nonces: dict[int, int], target: bytes) -> Iterator[bytes]:
     """Signed grant calls, round-robin over senders, ``who`` cycling over the principals."""
-    builder = PragueVM.get_transaction_builder()
+    builder: Any = PragueVM.get_transaction_builder()
     selector = keccak(text="grant(address,bytes32,uint256)")[:4]
     for i in range(first, first + count):
         s = i % SENDERS
@@ -97,7 +97,7 @@ def build_chain(root: Path, grants: int, per_block: int) -> dict[str, Any]:
         Signer.from_private_key(bytes(signer.key)),
     )
     _, bytecode = compile_grant()
-    builder = PragueVM.get_transaction_builder()
+    builder: Any = PragueVM.get_transaction_builder()
     deploy = builder.new_unsigned_dynamic_fee_transaction(
         CHAIN_ID, 0, 1, MAX_FEE, 2_000_000, b"", 0, bytes.fromhex(bytecode.removeprefix("0x")), ()
     ).as_signed_transaction(deployer, chain_id=CHAIN_ID)

@@ -80,7 +80,7 @@ def workload(n: int, chain_id: int = CHAIN_ID, senders: int = 10) -> Workload:
     accounts = tuple(account(f"sender{i}") for i in range(senders))
     deploy = deployer.sign_transaction(
         {
-            "data": bytecode,
+            "data": bytecode,  # type: ignore[dict-item]  # hex str, which eth-account accepts
             "gas": 2_000_000,
             "maxFeePerGas": MAX_FEE,
             "maxPriorityFeePerGas": 1,
