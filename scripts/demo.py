@@ -14,26 +14,23 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pamchain.sdk.client import PamClient
-from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec, deploy_plan
+from pamchain.sdk.deployer import deploy_plan
 from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef, StaticIdMap, pseudonymous_id
 from pamchain.sdk.events import Event, GenericEvent
 from pamchain.sdk.memory_directory import MemoryDirectory
-from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET, ticket_ref
+from pamchain.sdk.model import ticket_ref
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.follower import Finality
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
-from pamchain.sdk.sealed import public_key, seal_password
+from pamchain.sdk.sealed import seal_password
 from web3 import EthereumTesterProvider, Web3
 from web3.types import Wei
 
-DOMAIN = b"corp.example".ljust(32, b"\x00")
+from .devnet import COUNCIL, DOMAIN, FIRST_PASSWORD, NEW_PASSWORD, PEOPLE, PSEUDONYM_KEY, demo_plan
+
 DC1 = b"DC1".ljust(32, b"\x00")
 ADMINS_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
 ADMINS = keccak(text=ADMINS_DN)
-PSEUDONYM_KEY = keccak(text="demo pseudonym key: generate your own with `openssl rand -hex 32`")
-PEOPLE = ("alice", "bob", "carol")
-FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
-NEW_PASSWORD = "Quiet-Orange-Lantern-27"
 
 
 def _short(value: object) -> str:
@@ -71,7 +68,7 @@ def run_demo(*, grant_seconds: int = 120, echo: Callable[[str], None] = print) -
     echo(f"compiled PamChain.vy: {len(artifacts['bytecode_runtime']) // 2 - 1:,} bytes of runtime code")
 
     w3 = Web3(EthereumTesterProvider())
-    accounts = _fund(w3, ["deployer", "council-1", "council-2", "council-3", "oracle", *PEOPLE])
+    accounts = _fund(w3, ["deployer", *COUNCIL, "oracle", *PEOPLE])
     directory = MemoryDirectory(base_dn="DC=corp,DC=example")
     ids = {}
     for name in PEOPLE:
@@ -79,21 +76,7 @@ def run_demo(*, grant_seconds: int = 120, echo: Callable[[str], None] = print) -
         ids[name] = pseudonymous_id(PSEUDONYM_KEY, account.object_guid)
     directory.create_group("Domain Admins")
 
-    plan = Plan(
-        council=[accounts[f"council-{i}"].address for i in (1, 2, 3)],
-        threshold=2,
-        oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
-        principals=[PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in PEOPLE],
-        policies=[
-            PolicySpec(UNLOCK_TARGET, DOMAIN, self_service=True, approvals_required=0, max_pending=600),
-            PolicySpec(
-                PASSWORD_RESET_TARGET, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=1
-            ),
-            PolicySpec(
-                ADMINS, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=2, max_duration=3600
-            ),
-        ],
-    )
+    plan = demo_plan(accounts, ids, ADMINS)
     client, deployment = deploy_plan(w3, accounts["deployer"], plan)
     echo(f"deployed at {deployment.address}; council 2-of-3; bootstrap ended: {not client.bootstrapping()}")
 

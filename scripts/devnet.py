@@ -103,7 +103,8 @@ def _write_keys(root: Path) -> tuple[dict[str, LocalAccount], dict[str, Path], P
     return accounts, paths, password_file
 
 
-def _plan(accounts: dict[str, LocalAccount], ids: dict[str, bytes], group: bytes) -> Any:
+def demo_plan(accounts: dict[str, LocalAccount], ids: dict[str, bytes], group: bytes) -> Any:
+    """The demo world's deployment: a 2-of-3 council, one oracle, alice/bob/carol, three policies."""
     from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec
     from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
     from pamchain.sdk.sealed import public_key
@@ -220,7 +221,7 @@ def run_devnet(
         echo(f"  node: {node.url} (chain {CHAIN_ID}, Clique, one validator sealing on demand, permissioned)")
 
         w3 = connect(node.url)
-        client, deployment = deploy_plan(w3, accounts["deployer"], _plan(accounts, info.ids, group))
+        client, deployment = deploy_plan(w3, accounts["deployer"], demo_plan(accounts, info.ids, group))
         info.deployment_file = root / "deployment.json"
         deployment.save(info.deployment_file)
         echo(
