@@ -24,7 +24,7 @@ from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadSt
 from pamchain.sdk.sealed import seal_password
 from web3 import Web3
 
-from .world import ADMINS, DOMAIN, Cast, directory_id, make_cast
+from .world import ADMINS, DOMAIN, Cast, directory_id
 
 DC1 = b"DC1".ljust(32, b"\x00")
 PSEUDONYM_KEY = b"k" * 32
@@ -315,8 +315,6 @@ def test_payload_store__stranger_cannot_write_or_read(cast: Cast, tmp_path: Path
         assert info.value.status == 403
         assert client.get(cast.oracle, digest) == b"y" * 64
 
-
-_ = make_cast  # re-exported for fixtures in this package
 
 
 def test_run_loop__health_endpoint_then_clean_stop(cast: Cast, tmp_path: Path) -> None:
