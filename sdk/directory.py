@@ -24,9 +24,14 @@ DIRECTORY_ID_LENGTH = 32
 
 @dataclass(frozen=True, eq=False)
 class AccountRef:
-    """An account by sAMAccountName; compared case-insensitively, as AD does."""
+    """An account by sAMAccountName; compared case-insensitively, as AD does.
+
+    With ``object_guid`` set the account is found by its objectGUID and the name is only a label: a name can
+    be reused by another person after a deletion, a GUID never is. Actions always carry the GUID.
+    """
 
     sam_account_name: str
+    object_guid: bytes | None = None
 
     def __post_init__(self) -> None:
         if not self.sam_account_name or self.sam_account_name != self.sam_account_name.strip():
@@ -44,6 +49,10 @@ class AccountRef:
 
     def __str__(self) -> str:
         return self.sam_account_name
+
+    def pinned(self, object_guid: bytes) -> AccountRef:
+        """This account bound to ``object_guid``."""
+        return AccountRef(self.sam_account_name, bytes(object_guid))
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,10 +89,42 @@ class Account:
     locked: bool
     enabled: bool = True
     must_change_password: bool = False
+    primary_group_id: int = 513  # RID of the primary group (513: Domain Users)
+    lockout_time: int = 0  # AD's lockoutTime (100 ns since 1601), 0 when not locked out
+    password_last_set: int = 0  # AD's pwdLastSet (100 ns since 1601): read back after a reset
 
     @property
     def ref(self) -> AccountRef:
-        return AccountRef(self.sam_account_name)
+        """A reference bound to this account's objectGUID."""
+        return AccountRef(self.sam_account_name, self.object_guid)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A direct or primary-group member of a group, whatever its object class (user, group, computer,
+    foreign security principal): drift detection must see every one of them."""
+
+    dn: str
+    object_guid: bytes
+    kind: str  # "user", "group", "computer", "foreign", "other"
+    sam_account_name: str | None = None
+    primary: bool = False  # a member through primaryGroupID rather than the group's member attribute
+
+
+@dataclass(frozen=True)
+class Membership:
+    """How an account belongs to a group: what a privilege check must look at is the effective membership."""
+
+    direct: bool  # the group's member attribute names the account
+    nested: bool  # a member through a chain of groups (LDAP_MATCHING_RULE_IN_CHAIN)
+    primary: bool  # the account's primaryGroupID is the group's RID: in its token, absent from member
+
+    @property
+    def effective(self) -> bool:
+        return self.direct or self.nested or self.primary
+
+    def evidence(self) -> dict[str, bool]:
+        return {"direct": self.direct, "nested": self.nested, "primary": self.primary}
 
 
 @dataclass(frozen=True)
@@ -193,15 +234,30 @@ class Directory(Protocol):
 
     def unlock(self, account: AccountRef) -> None: ...
 
-    def is_member(self, group: GroupRef, account: AccountRef) -> bool: ...
+    def is_member(self, group: GroupRef, account: AccountRef) -> bool:
+        """Effective membership: direct, nested or primary group."""
+        ...
+
+    def membership(self, group: GroupRef, account: AccountRef) -> Membership: ...
 
     def list_members(self, group: GroupRef) -> frozenset[AccountRef]:
         """Direct members by sAMAccountName (nested groups appear under their own sAMAccountName)."""
         ...
 
+    def members(self, group: GroupRef) -> frozenset[Member]:
+        """Every direct member whatever its object class, and the accounts whose primary group it is."""
+        ...
+
     def add_member(self, group: GroupRef, account: AccountRef) -> None: ...
 
-    def remove_member(self, group: GroupRef, account: AccountRef) -> None: ...
+    def remove_member(self, group: GroupRef, account: AccountRef) -> None:
+        """Take the account out of the group: the direct membership and, if the group is its primary group,
+        the primary group too (set back to Domain Users). Nested paths are left to drift handling."""
+        ...
+
+    def remove_object(self, group: GroupRef, member: Member) -> None:
+        """Take any member object out of the group (drift removal), primary-group members included."""
+        ...
 
     def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> None: ...
 

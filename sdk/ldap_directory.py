@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import ldap3
 from ldap3.core import exceptions as ldap_exc
-from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn, safe_dn
 from pamchain.sdk.directory import (
     AccessDenied,
@@ -34,6 +34,8 @@ from pamchain.sdk.directory import (
     GroupNotFound,
     GroupRef,
     IdResolver,
+    Member,
+    Membership,
     PasswordRejected,
     StaticIdMap,
     TlsVerificationFailed,
@@ -83,7 +85,11 @@ _ACCOUNT_ATTRIBUTES = [
     "msDS-User-Account-Control-Computed",
     "lockoutTime",
     "pwdLastSet",
+    "primaryGroupID",
 ]
+_DOMAIN_USERS_RID = 513
+_IN_CHAIN = "1.2.840.113556.1.4.1941"  # LDAP_MATCHING_RULE_IN_CHAIN: transitive membership
+_MEMBER_ATTRIBUTES = ["objectGUID", "objectClass", "sAMAccountName"]
 _USER_FILTER = "(&(objectCategory=person)(objectClass=user))"
 
 
@@ -263,7 +269,11 @@ class LdapDirectory:
     # --- lookups --------------------------------------------------------------------------------------------
 
     def _find_account(self, conn: ldap3.Connection, account: AccountRef) -> ldap3.Entry:
-        query = f"(&{_USER_FILTER}(sAMAccountName={escape_filter_chars(account.sam_account_name)}))"
+        if account.object_guid is not None:
+            # Bound to the objectGUID: a reused name can never redirect an action to somebody else.
+            query = f"(&{_USER_FILTER}(objectGUID={escape_bytes(account.object_guid)}))"
+        else:
+            query = f"(&{_USER_FILTER}(sAMAccountName={escape_filter_chars(account.sam_account_name)}))"
         conn.search(self.config.base_dn, query, ldap3.SUBTREE, attributes=_ACCOUNT_ATTRIBUTES, size_limit=2)
         _check(conn, "search")
         if len(conn.entries) != 1:
@@ -309,16 +319,38 @@ class LdapDirectory:
         self._call(run)
 
     def is_member(self, group: GroupRef, account: AccountRef) -> bool:
-        def run(conn: ldap3.Connection) -> bool:
-            dn = self._account_dn(conn, account)
+        return self.membership(group, account).effective
+
+    def _group_entry(self, conn: ldap3.Connection, group: GroupRef) -> ldap3.Entry:
+        conn.search(group.dn, "(objectClass=group)", ldap3.BASE, attributes=["objectGUID", "objectSid"])
+        if conn.result.get("result") == _NO_SUCH_OBJECT or not conn.entries:
+            raise GroupNotFound(group)
+        _check(conn, "search")
+        entry: ldap3.Entry = conn.entries[0]
+        return entry
+
+    def membership(self, group: GroupRef, account: AccountRef) -> Membership:
+        def run(conn: ldap3.Connection) -> Membership:
+            user = self._find_account(conn, account)
+            dn = str(user.entry_dn)
+            found = self._group_entry(conn, group)
+            group_dn = str(found.entry_dn)
             # A base search on the group with an equality filter on member: the server compares DNs properly.
             conn.search(
-                group.dn, f"(member={escape_filter_chars(dn)})", ldap3.BASE, attributes=["objectGUID"]
+                group_dn, f"(member={escape_filter_chars(dn)})", ldap3.BASE, attributes=["objectGUID"]
             )
-            if conn.result.get("result") == _NO_SUCH_OBJECT:
-                raise GroupNotFound(group)
             _check(conn, "search")
-            return len(conn.entries) == 1
+            direct = len(conn.entries) == 1
+            conn.search(
+                dn,
+                f"(memberOf:{_IN_CHAIN}:={escape_filter_chars(group_dn)})",
+                ldap3.BASE,
+                attributes=["objectGUID"],
+            )
+            _check(conn, "search")
+            nested = len(conn.entries) == 1
+            primary = _flags(user["primaryGroupID"].value) == _rid(_sid_bytes(found))
+            return Membership(direct=direct, nested=nested, primary=primary)
 
         return self._call(run)
 
@@ -345,30 +377,114 @@ class LdapDirectory:
 
         return self._call(run)
 
-    def _modify_member(self, group: GroupRef, account: AccountRef, change: str, done: set[int]) -> None:
+    def members(self, group: GroupRef) -> frozenset[Member]:
+        def run(conn: ldap3.Connection) -> frozenset[Member]:
+            found = self._group_entry(conn, group)
+            conn.search(str(found.entry_dn), "(objectClass=group)", ldap3.BASE, attributes=["member"])
+            _check(conn, "search")
+            member_dns = [str(dn) for dn in (conn.entries[0]["member"].values if conn.entries else [])]
+            out: set[Member] = set()
+            for dn in member_dns:
+                # One base search per member: whatever its class or container (foreign security principals
+                # live outside the users' subtree), every member is seen and none can abort the listing.
+                conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=_MEMBER_ATTRIBUTES)
+                if conn.result.get("result") == _NO_SUCH_OBJECT or not conn.entries:
+                    continue  # a dangling link the server no longer resolves grants nothing
+                _check(conn, "search")
+                out.add(_member(conn.entries[0]))
+            rid = _rid(_sid_bytes(found))
+            entries = conn.extend.standard.paged_search(
+                self.config.base_dn,
+                f"(primaryGroupID={rid})",
+                ldap3.SUBTREE,
+                attributes=_MEMBER_ATTRIBUTES,
+                paged_size=self.config.page_size,
+                generator=False,
+            )
+            _check(conn, "search")
+            for item in entries:
+                if item.get("type") == "searchResEntry":
+                    out.add(_member_from_response(item, primary=True))
+            return frozenset(out)
+
+        return self._call(run)
+
+    def _modify_member(
+        self, conn: ldap3.Connection, group_dn: str, dn: str, change: str, done: set[int]
+    ) -> None:
+        conn.modify(group_dn, {"member": [(change, [dn])]})
+        code = conn.result.get("result")
+        if code in done:
+            return  # the desired state already holds (read back by the caller before anything is claimed)
+        if code == _NO_SUCH_OBJECT:
+            raise GroupNotFound(GroupRef(group_dn))
+        _check(conn, "membership change")
+
+    def add_member(self, group: GroupRef, account: AccountRef) -> None:
         def run(conn: ldap3.Connection) -> None:
             dn = self._account_dn(conn, account)
-            conn.modify(group.dn, {"member": [(change, [dn])]})
-            code = conn.result.get("result")
-            if code in done:
-                return  # the desired state already holds: idempotent success
-            if code == _NO_SUCH_OBJECT:
-                raise GroupNotFound(group)
-            _check(conn, "membership change", account=account)
+            # AD answers 68 entryAlreadyExists to a second add; RFC servers 20 attributeOrValueExists.
+            self._modify_member(
+                conn,
+                group.dn,
+                dn,
+                ldap3.MODIFY_ADD,
+                {_SUCCESS, _ENTRY_ALREADY_EXISTS, _ATTRIBUTE_OR_VALUE_EXISTS},
+            )
 
         self._call(run)
 
-    def add_member(self, group: GroupRef, account: AccountRef) -> None:
-        # AD answers 68 entryAlreadyExists to a second add; RFC servers 20 attributeOrValueExists.
-        self._modify_member(
-            group, account, ldap3.MODIFY_ADD, {_SUCCESS, _ENTRY_ALREADY_EXISTS, _ATTRIBUTE_OR_VALUE_EXISTS}
-        )
-
-    def remove_member(self, group: GroupRef, account: AccountRef) -> None:
+    def _leave(self, conn: ldap3.Connection, group: ldap3.Entry, dn: str, primary_group_id: int) -> None:
+        """Out of ``group`` for good: primary group reset to Domain Users first (AD refuses to remove the
+        primary group's membership and keeps its SID in the token), then the member link deleted."""
+        sid = _sid_bytes(group)
+        if primary_group_id == _rid(sid):
+            users = self._group_by_sid(conn, sid[:-4] + _DOMAIN_USERS_RID.to_bytes(4, "little"))
+            # AD only accepts a primary group the account is a member of.
+            self._modify_member(
+                conn,
+                users,
+                dn,
+                ldap3.MODIFY_ADD,
+                {_SUCCESS, _ENTRY_ALREADY_EXISTS, _ATTRIBUTE_OR_VALUE_EXISTS},
+            )
+            conn.modify(dn, {"primaryGroupID": [(ldap3.MODIFY_REPLACE, [str(_DOMAIN_USERS_RID)])]})
+            _check(conn, "primary group reset")
         # AD answers 53 unwillingToPerform to removing a non-member; RFC servers 16 noSuchAttribute.
         self._modify_member(
-            group, account, ldap3.MODIFY_DELETE, {_SUCCESS, _UNWILLING_TO_PERFORM, _NO_SUCH_ATTRIBUTE}
+            conn,
+            str(group.entry_dn),
+            dn,
+            ldap3.MODIFY_DELETE,
+            {_SUCCESS, _UNWILLING_TO_PERFORM, _NO_SUCH_ATTRIBUTE},
         )
+
+    def _group_by_sid(self, conn: ldap3.Connection, sid: bytes) -> str:
+        conn.search(
+            self.config.base_dn, f"(objectSid={escape_bytes(sid)})", ldap3.SUBTREE, attributes=["objectGUID"]
+        )
+        _check(conn, "search")
+        if len(conn.entries) != 1:
+            raise DirectoryError("the domain's Domain Users group was not found")
+        return str(conn.entries[0].entry_dn)
+
+    def remove_member(self, group: GroupRef, account: AccountRef) -> None:
+        def run(conn: ldap3.Connection) -> None:
+            user = self._find_account(conn, account)
+            found = self._group_entry(conn, group)
+            self._leave(conn, found, str(user.entry_dn), _flags(user["primaryGroupID"].value))
+
+        self._call(run)
+
+    def remove_object(self, group: GroupRef, member: Member) -> None:
+        def run(conn: ldap3.Connection) -> None:
+            found = self._group_entry(conn, group)
+            conn.search(member.dn, "(objectClass=*)", ldap3.BASE, attributes=["primaryGroupID"])
+            _check(conn, "search")
+            primary = _flags(conn.entries[0]["primaryGroupID"].value) if conn.entries else 0
+            self._leave(conn, found, member.dn, primary)
+
+        self._call(run)
 
     def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> None:
         if self._policy is not None:
@@ -461,8 +577,92 @@ class LdapDirectory:
         finally:
             _close_quietly(conn)
 
+    # --- what a grantee (or an intruder) can do behind the oracle's back, for tests ------------------------
+
+    def set_primary_group(self, account: AccountRef, group: GroupRef) -> None:
+        """Make ``group`` the account's primary group (AD requires a direct membership first)."""
+
+        def run(conn: ldap3.Connection) -> None:
+            dn = self._account_dn(conn, account)
+            rid = _rid(_sid_bytes(self._group_entry(conn, group)))
+            conn.modify(dn, {"primaryGroupID": [(ldap3.MODIFY_REPLACE, [str(rid)])]})
+            _check(conn, "primary group change", account=account)
+
+        self._call(run)
+
+    def add_group_member(self, group: GroupRef, child: GroupRef) -> None:
+        """Nest ``child`` in ``group``."""
+
+        def run(conn: ldap3.Connection) -> None:
+            child_dn = str(self._group_entry(conn, child).entry_dn)
+            self._modify_member(
+                conn,
+                group.dn,
+                child_dn,
+                ldap3.MODIFY_ADD,
+                {_SUCCESS, _ENTRY_ALREADY_EXISTS, _ATTRIBUTE_OR_VALUE_EXISTS},
+            )
+
+        self._call(run)
+
+    def add_dn_member(self, group: GroupRef, dn: str) -> None:
+        """Put any object (a computer, a foreign security principal) in ``group`` by DN."""
+        self._call(
+            lambda conn: self._modify_member(
+                conn,
+                group.dn,
+                dn,
+                ldap3.MODIFY_ADD,
+                {_SUCCESS, _ENTRY_ALREADY_EXISTS, _ATTRIBUTE_OR_VALUE_EXISTS},
+            )
+        )
+
 
 # --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _sid_bytes(entry: ldap3.Entry) -> bytes:
+    return bytes(entry["objectSid"].raw_values[0])
+
+
+def _rid(sid: bytes) -> int:
+    """The relative id: the last sub-authority of a binary SID."""
+    return int.from_bytes(sid[-4:], "little")
+
+
+_KINDS = (
+    ("foreignSecurityPrincipal", "foreign"),
+    ("computer", "computer"),
+    ("group", "group"),
+    ("user", "user"),
+)
+
+
+def _kind(classes: Sequence[str]) -> str:
+    lowered = {str(c).casefold() for c in classes}
+    return next((kind for cls, kind in _KINDS if cls.casefold() in lowered), "other")
+
+
+def _member(entry: ldap3.Entry) -> Member:
+    sam = entry["sAMAccountName"].value if "sAMAccountName" in entry.entry_attributes else None
+    return Member(
+        dn=str(entry.entry_dn),
+        object_guid=_guid_bytes(entry.objectGUID),
+        kind=_kind(entry["objectClass"].values),
+        sam_account_name=str(sam) if sam else None,
+    )
+
+
+def _member_from_response(item: Mapping[str, Any], *, primary: bool = False) -> Member:
+    attrs, raw = item["attributes"], item["raw_attributes"]
+    sam = _first(attrs.get("sAMAccountName"))
+    return Member(
+        dn=item["dn"],
+        object_guid=bytes(raw["objectGUID"][0]),
+        kind=_kind(attrs.get("objectClass") or []),
+        sam_account_name=str(sam) if sam else None,
+        primary=primary,
+    )
 
 
 def _encode_password(password: str) -> bytes:
@@ -557,6 +757,7 @@ def _make_account(dn: str, attrs: Mapping[str, Any], raw: Mapping[str, Sequence[
         lockout = _first(attrs.get("lockoutTime"))
         locked = bool(lockout) and getattr(lockout, "year", 1601) > 1601 if lockout is not None else False
     pwd_last_set = _first(raw.get("pwdLastSet") or [b""])
+    lockout_raw = _first(raw.get("lockoutTime") or [b"0"])
     return Account(
         dn=dn,
         sam_account_name=str(_first(attrs["sAMAccountName"])),
@@ -564,6 +765,9 @@ def _make_account(dn: str, attrs: Mapping[str, Any], raw: Mapping[str, Sequence[
         locked=locked,
         enabled=not uac & _UF_ACCOUNTDISABLE,
         must_change_password=pwd_last_set == b"0",
+        primary_group_id=_flags(attrs.get("primaryGroupID")) or 513,
+        lockout_time=int(lockout_raw or b"0"),
+        password_last_set=int(pwd_last_set or b"0"),
     )
 
 

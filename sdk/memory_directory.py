@@ -21,11 +21,15 @@ from pamchain.sdk.directory import (
     GroupNotFound,
     GroupRef,
     IdResolver,
+    Member,
+    Membership,
     StaticIdMap,
     group_account_name,
     normalize_dn,
 )
 from pamchain.sdk.password_policy import PasswordPolicy
+
+DOMAIN_USERS_RID = 513
 
 
 @dataclass
@@ -38,6 +42,8 @@ class _User:
     must_change: bool = False
     bad_count: int = 0
     locked_at: float | None = None  # AD's lockoutTime; None is 0
+    primary_group: int = DOMAIN_USERS_RID
+    password_set_at: int = 0  # pwdLastSet's stand-in: a counter that grows with every reset
 
 
 @dataclass
@@ -45,7 +51,8 @@ class _Group:
     dn: str
     sam: str
     guid: bytes
-    members: set[str] = field(default_factory=set)  # casefolded sAMAccountNames
+    rid: int
+    members: set[str] = field(default_factory=set)  # casefolded sAMAccountNames (users and nested groups)
 
 
 class MemoryDirectory:
@@ -73,6 +80,8 @@ class MemoryDirectory:
         self._clock = clock
         self._users: dict[str, _User] = {}
         self._groups: dict[str, _Group] = {}
+        self._next_rid = 1100
+        self._password_counter = 1
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -83,6 +92,12 @@ class MemoryDirectory:
     # --- lookups --------------------------------------------------------------------------------------------
 
     def _user(self, account: AccountRef) -> _User:
+        if account.object_guid is not None:
+            # Bound to an objectGUID: the name is only a label (it may now belong to somebody else).
+            for user in self._users.values():
+                if user.guid == account.object_guid:
+                    return user
+            raise AccountNotFound(account)
         user = self._users.get(account.key)
         if user is None:
             raise AccountNotFound(account)
@@ -111,6 +126,9 @@ class MemoryDirectory:
             locked=self._locked(user),
             enabled=user.enabled,
             must_change_password=user.must_change,
+            primary_group_id=user.primary_group,
+            lockout_time=0 if user.locked_at is None else 1,
+            password_last_set=0 if user.must_change else user.password_set_at,
         )
 
     # --- Directory ------------------------------------------------------------------------------------------
@@ -138,14 +156,50 @@ class MemoryDirectory:
             user.bad_count = 0
 
     def is_member(self, group: GroupRef, account: AccountRef) -> bool:
+        return self.membership(group, account).effective
+
+    def membership(self, group: GroupRef, account: AccountRef) -> Membership:
         with self._lock:
-            self._user(account)
-            return account.key in self._group(group).members
+            user = self._user(account)
+            found = self._group(group)
+            key = user.sam.casefold()
+            return Membership(
+                direct=key in found.members,
+                nested=self._nested(found, key, set()),
+                primary=user.primary_group == found.rid,
+            )
+
+    def _nested(self, group: _Group, key: str, seen: set[str]) -> bool:
+        """Member through a chain of groups (AD's LDAP_MATCHING_RULE_IN_CHAIN also counts direct)."""
+        if key in group.members:
+            return True
+        seen.add(group.sam.casefold())
+        for child in self._groups.values():
+            name = child.sam.casefold()
+            if name in group.members and name not in seen and self._nested(child, key, seen):
+                return True
+        return False
 
     def list_members(self, group: GroupRef) -> frozenset[AccountRef]:
         with self._lock:
             found = self._group(group)
             return frozenset(AccountRef(self._name_of(key)) for key in found.members)
+
+    def members(self, group: GroupRef) -> frozenset[Member]:
+        with self._lock:
+            found = self._group(group)
+            out = set()
+            for key in found.members:
+                if key in self._users:
+                    user = self._users[key]
+                    out.add(Member(user.dn, user.guid, "user", user.sam))
+                else:
+                    child = next(g for g in self._groups.values() if g.sam.casefold() == key)
+                    out.add(Member(child.dn, child.guid, "group", child.sam))
+            for user in self._users.values():
+                if user.primary_group == found.rid:
+                    out.add(Member(user.dn, user.guid, "user", user.sam, primary=True))
+            return frozenset(out)
 
     def _name_of(self, key: str) -> str:
         if key in self._users:
@@ -155,14 +209,42 @@ class MemoryDirectory:
     def add_member(self, group: GroupRef, account: AccountRef) -> None:
         with self._lock:
             found = self._group(group)
-            self._user(account)
-            found.members.add(account.key)  # already a member: the desired state holds
+            user = self._user(account)
+            found.members.add(user.sam.casefold())  # already a member: the desired state holds
 
     def remove_member(self, group: GroupRef, account: AccountRef) -> None:
         with self._lock:
             found = self._group(group)
-            self._user(account)
-            found.members.discard(account.key)  # not a member: the desired state holds
+            user = self._user(account)
+            if user.primary_group == found.rid:
+                user.primary_group = DOMAIN_USERS_RID
+            found.members.discard(user.sam.casefold())  # not a member: the desired state holds
+
+    def remove_object(self, group: GroupRef, member: Member) -> None:
+        with self._lock:
+            found = self._group(group)
+            for user in self._users.values():
+                if user.guid == member.object_guid and user.primary_group == found.rid:
+                    user.primary_group = DOMAIN_USERS_RID
+            if member.sam_account_name is not None:
+                found.members.discard(member.sam_account_name.casefold())
+
+    # --- what a grantee (or an intruder) can do behind the oracle's back, for tests ---------------------------
+
+    def set_primary_group(self, account: AccountRef, group: GroupRef) -> None:
+        """AD refuses a primary group the account is not a direct member of."""
+        with self._lock:
+            user, found = self._user(account), self._group(group)
+            if user.sam.casefold() not in found.members:
+                raise ValueError("the primary group must be one the account is a member of")
+            user.primary_group = found.rid
+            found.members.discard(user.sam.casefold())  # AD keeps the primary group out of `member`
+
+    def add_group_member(self, group: GroupRef, child: GroupRef) -> None:
+        """Nest ``child`` in ``group``."""
+        with self._lock:
+            found, nested = self._group(group), self._group(child)
+            found.members.add(nested.sam.casefold())
 
     def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> None:
         with self._lock:
@@ -170,6 +252,8 @@ class MemoryDirectory:
             self._policy.check(AccountRef(user.sam), new_password)
             user.password = new_password
             user.must_change = must_change
+            self._password_counter += 1
+            user.password_set_at = self._password_counter
 
     # --- ManagedDirectory -----------------------------------------------------------------------------------
 
@@ -185,6 +269,7 @@ class MemoryDirectory:
                 guid=secrets.token_bytes(16),
                 password=password,
                 enabled=enabled,
+                password_set_at=self._password_counter,
             )
             self._users[ref.key] = user
             return self._snapshot(user)
@@ -196,7 +281,8 @@ class MemoryDirectory:
             sam = group_account_name(name)
             if key in self._groups or sam.casefold() in self._users:
                 raise AlreadyExists(name)
-            group = _Group(dn=dn, sam=sam, guid=secrets.token_bytes(16))
+            self._next_rid += 1
+            group = _Group(dn=dn, sam=sam, guid=secrets.token_bytes(16), rid=self._next_rid)
             self._groups[key] = group
             return Group(dn=group.dn, sam_account_name=group.sam, object_guid=group.guid)
 

@@ -248,3 +248,56 @@ def test_dc_stopped__unavailable__then_reconnects(ldap_directory: LdapDirectory,
     finally:
         samba.start()
     ldap_directory.unlock(ad_user.ref)  # the same instance reconnects by itself
+
+
+# --- effective membership: primary group, nesting, every member class (issue 11, items 3 and 4) ---------------
+
+
+def test_primary_group__member_delete_refused__membership_seen_and_removed(
+    ldap_directory: LdapDirectory, ad_user, ad_group
+) -> None:
+    """A grantee who makes the privileged group their primary group keeps its SID in their token."""
+    user, group = ad_user.ref, ad_group.ref
+    ldap_directory.add_member(group, user)
+    ldap_directory.set_primary_group(user, group)
+    membership = ldap_directory.membership(group, user)
+    assert membership.primary and not membership.direct and membership.effective
+    assert ldap_directory.is_member(group, user)
+    assert any(m.object_guid == ad_user.object_guid and m.primary for m in ldap_directory.members(group))
+    ldap_directory.remove_member(group, user)
+    after = ldap_directory.membership(group, user)
+    assert not after.effective, after
+    assert ldap_directory.account(user).primary_group_id == 513  # back to Domain Users
+
+
+def test_nested_group__effective_member__listed_as_a_group(
+    ldap_directory: LdapDirectory, ad, ad_user
+) -> None:
+    outer, inner = ad.group(), ad.group()
+    ldap_directory.add_member(inner.ref, ad_user.ref)
+    ldap_directory.add_group_member(outer.ref, inner.ref)
+    membership = ldap_directory.membership(outer.ref, ad_user.ref)
+    assert membership.nested and not membership.direct and not membership.primary
+    members = ldap_directory.members(outer.ref)
+    assert {(m.object_guid, m.kind) for m in members} == {(inner.object_guid, "group")}
+
+
+def test_members__computer_and_foreign_principal_listed(ldap_directory: LdapDirectory, ad, samba) -> None:
+    group = ad.group()
+    base = ldap_directory.config.base_dn
+    computers = [m.dn for m in ldap_directory.members(GroupRef(f"CN=Domain Controllers,CN=Users,{base}"))]
+    ldap_directory.add_dn_member(group.ref, computers[0])
+    # S-1-5-11 (Authenticated Users) is a well-known foreign security principal in every domain.
+    ldap_directory.add_dn_member(group.ref, f"CN=S-1-5-11,CN=ForeignSecurityPrincipals,{base}")
+    kinds = sorted(m.kind for m in ldap_directory.members(group.ref))
+    assert kinds == ["computer", "foreign"]
+
+
+def test_account_bound_to_guid__name_reused__not_found(ldap_directory: LdapDirectory, ad) -> None:
+    old = ad.user(name=f"r{secrets.token_hex(5)}")
+    ldap_directory.delete(old.dn)
+    new = ad.user(name=old.sam_account_name)
+    assert new.object_guid != old.object_guid
+    with pytest.raises(AccountNotFound):
+        ldap_directory.account(old.ref)  # bound to the deleted account's GUID: never the new hire
+    assert ldap_directory.account(new.ref).object_guid == new.object_guid
