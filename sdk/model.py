@@ -73,6 +73,7 @@ class AlarmKind(enum.IntEnum):
 
     BREAK_GLASS = 1
     DRIFT = 2
+    REMOVAL_LATE = 3
 
 
 class PrincipalStatus(enum.IntEnum):

@@ -3,8 +3,8 @@
 @title Alarms: the one event operators page on
 @custom:contract-name alarms
 @license Apache-2.0
-@notice Raised on every break-glass request and every drift report, so a
-        single log filter catches both.
+@notice Raised on every break-glass request, every drift report and every
+        late removal, so a single log filter catches them all.
 """
 
 
@@ -12,6 +12,8 @@
 ALARM_BREAK_GLASS: public(constant(uint8)) = 1
 # Alarm kind: the oracle found a privileged member no grant explains (or removed one).
 ALARM_DRIFT: public(constant(uint8)) = 2
+# Alarm kind: a grant has ended but the oracle could not yet take the member out of the group.
+ALARM_REMOVAL_LATE: public(constant(uint8)) = 3
 
 
 event Alarm:

@@ -7,7 +7,8 @@
         at most once per (request, action), and only for an action the
         request calls for. A receipt on an unlock or password reset closes
         it as FULFILLED or FAILED; receipts on an elevation only record.
-        The oracle also reports drift: privileged members no grant explains.
+        The oracle also reports drift (privileged members no grant explains)
+        and removals it could not complete in time.
 """
 
 from . import alarms
@@ -151,4 +152,38 @@ def report_drift(domain: bytes32, target: bytes32, member_hash: bytes32, dc_id: 
     )
     log alarms.Alarm(
         kind=alarms.ALARM_DRIFT, domain=domain, request_id=0, target=target, subject=member_hash, detail=dc_id
+    )
+
+
+@external
+def report_late_removal(request_id: uint256, dc_id: bytes32, due_since: uint256):
+    """
+    @notice Raises an alarm: the grant has ended but its member is still in
+            the group (AD unreachable, or the removal could not be confirmed).
+    @dev Only the oracle of the request's domain, only for an activated
+         elevation without an APPLIED REMOVE_MEMBER receipt. Raises
+         Alarm(REMOVAL_LATE) with the grant's subject and target and the DC
+         id as detail; the oracle keeps retrying the removal.
+    @param request_id The elevation's request id.
+    @param dc_id The domain controller that is late.
+    @param due_since When the removal became due (unix seconds).
+    """
+    kind: uint8 = ledger._requests[request_id].kind
+    assert kind != 0, "receipts: unknown request"
+    assert kind == ledger.KIND_ELEVATE, "receipts: wrong action"
+    domain: bytes32 = ledger._requests[request_id].domain
+    oracles._enforce_oracle(domain, msg.sender)
+    status: uint8 = ledger._requests[request_id].status
+    assert status == ledger.STATUS_ACTIVE or status == ledger.STATUS_ENDED, "receipts: not activated"
+    assert (
+        self._receipts[request_id][ACTION_REMOVE_MEMBER].outcome != OUTCOME_APPLIED
+    ), "receipts: already removed"
+    assert due_since <= block.timestamp, "receipts: not due"
+    log alarms.Alarm(
+        kind=alarms.ALARM_REMOVAL_LATE,
+        domain=domain,
+        request_id=request_id,
+        target=ledger._requests[request_id].target,
+        subject=ledger._requests[request_id].subject,
+        detail=dc_id,
     )

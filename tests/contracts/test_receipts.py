@@ -8,6 +8,7 @@ from pamkit import (
     A_RESET_PASSWORD,
     A_UNLOCK,
     ALARM_DRIFT,
+    ALARM_REMOVAL_LATE,
     APPLIED,
     DOMAIN,
     FAILED,
@@ -209,3 +210,61 @@ def test_report_drift__unregistered_domain__reverts(pam, world):
 
 def test_receipt__none__zero(pam):
     assert pam.receipt(1, A_UNLOCK).outcome == 0
+
+
+# --- late removals (the oracle keeps retrying; security staff are paged) ---------------------------------------
+
+
+def test_report_late_removal__expired_grant__alarm_with_subject_and_target(pam, act, world):
+    request_id = act.grant(duration=HOUR)
+    boa.env.time_travel(seconds=HOUR + 60)
+    with boa.env.prank(world.oracle):
+        pam.report_late_removal(request_id, h("dc1"), boa.env.evm.patch.timestamp - 60)
+    alarm = one_event(pam, "Alarm")
+    request = pam.request(request_id)
+    assert (alarm.kind, alarm.domain, alarm.request_id, alarm.target, alarm.subject, alarm.detail) == (
+        ALARM_REMOVAL_LATE,
+        DOMAIN,
+        request_id,
+        GROUP,
+        request.subject,
+        h("dc1"),
+    )
+
+
+def test_report_late_removal__already_removed__reverts(pam, act, world):
+    request_id = act.grant(duration=HOUR)
+    boa.env.time_travel(seconds=HOUR)
+    act.receipt(request_id, A_REMOVE_MEMBER)
+    with boa.env.prank(world.oracle), boa.reverts("receipts: already removed"):
+        pam.report_late_removal(request_id, h("dc1"), 0)
+
+
+@pytest.mark.parametrize("who", ["other_oracle", "stranger"])
+def test_report_late_removal__not_domain_oracle__reverts(pam, act, world, who):
+    request_id = act.grant()
+    with boa.env.prank(getattr(world, who)), boa.reverts("oracles: not oracle"):
+        pam.report_late_removal(request_id, h("dc1"), 0)
+
+
+def test_report_late_removal__not_an_elevation__reverts(pam, act, world):
+    request_id = act.unlock()
+    with boa.env.prank(world.oracle), boa.reverts("receipts: wrong action"):
+        pam.report_late_removal(request_id, h("dc1"), 0)
+
+
+def test_report_late_removal__unknown_request__reverts(pam, world):
+    with boa.env.prank(world.oracle), boa.reverts("receipts: unknown request"):
+        pam.report_late_removal(999, h("dc1"), 0)
+
+
+def test_report_late_removal__never_activated__reverts(pam, act, world):
+    request_id = act.elevate()
+    with boa.env.prank(world.oracle), boa.reverts("receipts: not activated"):
+        pam.report_late_removal(request_id, h("dc1"), 0)
+
+
+def test_report_late_removal__due_in_the_future__reverts(pam, act, world):
+    request_id = act.grant()
+    with boa.env.prank(world.oracle), boa.reverts("receipts: not due"):
+        pam.report_late_removal(request_id, h("dc1"), boa.env.evm.patch.timestamp + 10)
