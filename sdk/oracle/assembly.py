@@ -18,7 +18,7 @@ from ..sealed import encryption_key
 from .config import OracleConfig
 from .daemon import OracleDaemon
 from .errors import ConfigError
-from .executor import Executor, PayloadSource, Retry
+from .executor import REMOVAL_RETRY, Executor, PayloadSource, Retry
 from .follower import Finality, Follower
 from .journal import Journal
 from .reconciler import Reconciler
@@ -44,11 +44,18 @@ def assemble(
     remove_drift: bool = False,
     finality: Finality = Finality(),
     retry: Retry = Retry(),
+    removal_retry: Retry = REMOVAL_RETRY,
+    removal_directory: Directory | None = None,
+    late_after: float = 60.0,
     poll_interval: float = 0.5,
     reconcile_interval: float = 60.0,
     clock: Callable[[], float] = time.time,
 ) -> OracleDaemon:
-    """Wire a daemon: ``client`` must act as ``oracle_account``."""
+    """Wire a daemon: ``client`` must act as ``oracle_account``.
+
+    ``removal_directory`` is a second connection to the directory for the removal lane, so that nothing the
+    other lane waits on (a slow reset, a hung connection) can hold a removal up.
+    """
     journal = Journal(journal_path)
     resolver = resolver or id_map
     payloads = None
@@ -67,9 +74,22 @@ def assemble(
         id_map,
         payloads=payloads,
         retry=retry,
+        removal_retry=removal_retry,
         clock=clock,
         principal_active=lambda subject: client.principal(subject).status is PrincipalStatus.ACTIVE,
+        dc_id=dc_id,
     )
+    removal_executor = None
+    if removal_directory is not None:
+        removal_executor = Executor(
+            removal_directory,
+            journal,
+            resolver,
+            id_map,
+            removal_retry=removal_retry,
+            clock=clock,
+            dc_id=dc_id,
+        )
     reporter = Reporter(client, journal, dc_id, purge_payload=purge, clock=clock)
     reconciler = None
     if pseudonym_key is not None and id_map.groups:
@@ -92,8 +112,10 @@ def assemble(
         executor,
         reporter,
         reconciler,
+        removal_executor=removal_executor,
         poll_interval=poll_interval,
         reconcile_interval=reconcile_interval,
+        late_after=late_after,
         clock=clock,
     )
 
@@ -156,6 +178,9 @@ def from_config(config: OracleConfig, *, config_dir: Path, passphrase: str | Non
         remove_drift=config.remove_drift,
         finality=config.finality,
         retry=config.retry,
+        removal_retry=config.removal_retry,
+        removal_directory=build_directory(config.directory, config_dir),
+        late_after=config.late_after,
         poll_interval=config.poll_interval,
         reconcile_interval=config.reconcile_interval,
     )

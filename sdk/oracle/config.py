@@ -10,7 +10,7 @@ from typing import Any
 
 from ..model import to_bytes32
 from .errors import ConfigError
-from .executor import Retry
+from .executor import REMOVAL_RETRY, Retry
 from .follower import Finality
 
 
@@ -22,6 +22,9 @@ def bytes32_label(text: str) -> bytes:
     if len(raw) > 32:
         raise ConfigError(f"label longer than 32 characters: {text!r}")
     return raw.ljust(32, b"\x00")
+
+
+_RETRY = Retry()
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class OracleConfig:
     reconcile_interval: float = 60.0
     remove_drift: bool = False
     retry: Retry = Retry()
+    removal_retry: Retry = REMOVAL_RETRY
+    late_after: float = 60.0
     health_host: str = "127.0.0.1"
     health_port: int | None = None
     directory: dict[str, Any] = field(default_factory=dict)
@@ -79,9 +84,14 @@ class OracleConfig:
         chain, oracle = section("chain"), section("oracle")
         try:
             retry = Retry(
-                max_attempts=int(oracle.get("max_attempts", 5)),
-                base=float(oracle.get("retry_base", 0.5)),
-                cap=float(oracle.get("retry_cap", 60.0)),
+                max_attempts=int(oracle.get("max_attempts", _RETRY.max_attempts)),
+                base=float(oracle.get("retry_base", _RETRY.base)),
+                cap=float(oracle.get("retry_cap", _RETRY.cap)),
+            )
+            removal_retry = Retry(
+                max_attempts=None,  # a removal is retried until AD confirms it
+                base=REMOVAL_RETRY.base,
+                cap=float(oracle.get("removal_retry_cap", REMOVAL_RETRY.cap)),
             )
             return cls(
                 rpc_url=str(required(chain, "rpc_url", "chain")),
@@ -98,6 +108,8 @@ class OracleConfig:
                 reconcile_interval=float(oracle.get("reconcile_interval", 60.0)),
                 remove_drift=bool(oracle.get("remove_drift", False)),
                 retry=retry,
+                removal_retry=removal_retry,
+                late_after=float(oracle.get("late_removal_alarm", 60.0)),
                 health_host=str(oracle.get("health_host", "127.0.0.1")),
                 health_port=int(oracle["health_port"]) if "health_port" in oracle else None,
                 directory=section("directory"),

@@ -1,8 +1,10 @@
-"""The oracle daemon's life: startup, a loop of ticks (follow, expire, apply, report, reconcile), shutdown.
+"""The oracle daemon's life: startup, a loop of ticks (follow, apply, report, alarm, reconcile), shutdown.
 
 Each tick is safe to interrupt anywhere (the journal is the truth). The first SIGINT/SIGTERM lets the current
-tick finish and stops; a second one exits at once. Expiries come from the journal and the local clock, so
-members are removed on time even while the node is unreachable; their receipts follow when it is back.
+tick finish and stops; a second one exits at once. Removals run in a thread of their own, on their own
+directory connection: expiries come from the journal and the local clock, so members are removed on time
+even while the node is unreachable, and no unlock, reset, addition or chain call can hold a removal up. A
+removal AD has not confirmed ``late_after`` seconds after it fell due raises an alarm on chain.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import requests
 from web3.exceptions import Web3Exception
 
 from ..client import PamClient
-from ..errors import NodeUnavailable, SdkError, Timeout
-from .executor import Executor
+from ..errors import ContractRevert, NodeUnavailable, SdkError, Timeout
+from ..model import Action
+from .executor import OTHER, Executor
 from .follower import Follower
 from .health import HealthServer
 from .journal import Journal
@@ -42,6 +45,7 @@ class TickReport:
     applied: int = 0
     reported: int = 0
     drift: int = 0
+    alarms: int = 0
     chain_reachable: bool = True
 
 
@@ -57,14 +61,21 @@ class OracleDaemon:
         reporter: Reporter,
         reconciler: Reconciler | None = None,
         *,
+        removal_executor: Executor | None = None,
         poll_interval: float = 0.5,
         reconcile_interval: float = 60.0,
+        late_after: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.journal = journal
         self.follower = follower
         self.executor = executor
+        # The removal lane's own executor (its own directory connection); the main one when not given.
+        self.removal_executor = removal_executor or executor
+        self.late_after = late_after
+        self._removal_thread: threading.Thread | None = None
+        self._removal_wake = threading.Event()
         self.reporter = reporter
         self.reconciler = reconciler
         self.poll_interval = poll_interval
@@ -80,25 +91,28 @@ class OracleDaemon:
     # -- one tick ----------------------------------------------------------------------------------------
 
     def run_once(self) -> TickReport:
-        """Follow the final blocks, schedule due expiries, apply due actions, post receipts, reconcile."""
+        """Follow the final blocks, apply due actions (removals first), post receipts and alarms, reconcile.
+
+        With the removal thread running (``run``), this tick leaves removals to it.
+        """
         report = TickReport()
         try:
             report.journalled = self.follower.poll()
         except (*_CHAIN_DOWN, Web3Exception) as exc:
             report.chain_reachable = False
             log.warning("node unreachable, continuing from the journal", extra={"error": type(exc).__name__})
+        if report.journalled:
+            self._removal_wake.set()
         now = self.clock()
-        for grant in self.journal.expired_grants(now):
-            if self.journal.ensure_removal(grant):
-                report.expired += 1
-                log.info(
-                    "grant expired, removal scheduled",
-                    extra={"request_id": grant.request_id, "expiry": grant.expiry},
-                )
-        report.applied = self.executor.run_due()
+        if self._removal_thread is None:
+            report.expired = self.executor.schedule_expiries()
+            report.applied = self.executor.run_due()
+        else:
+            report.applied = self.executor.run_due(lane=OTHER)
         if report.chain_reachable:
             try:
                 report.reported = self.reporter.run_due()
+                report.alarms = self._alarm_late_removals()
             except (*_CHAIN_DOWN, Web3Exception) as exc:
                 report.chain_reachable = False
                 log.warning("node unreachable while reporting", extra={"error": type(exc).__name__})
@@ -112,11 +126,58 @@ class OracleDaemon:
         self._last_tick = self.clock()
         return report
 
+    def _alarm_late_removals(self) -> int:
+        """Page security staff once per removal AD has not confirmed in time (or that failed for good)."""
+        raised = 0
+        for entry in self.journal.late_removals(self.clock(), self.late_after):
+            item = entry.action
+            try:
+                self.client.report_late_removal(item.request_id, self.reporter.dc_id, int(entry.due_since))
+                raised += 1
+            except ContractRevert as exc:
+                # Removed meanwhile (its receipt is on chain) or not ours to report: nothing to page about.
+                log.info(
+                    "late removal not alarmed", extra={"request_id": item.request_id, "reason": exc.reason}
+                )
+            self.journal.mark_alarmed(item.request_id, Action.REMOVE_MEMBER)
+            log.error(
+                "removal late: alarm raised",
+                extra={
+                    "request_id": item.request_id,
+                    "due_since": entry.due_since,
+                    "attempts": entry.attempts,
+                },
+            )
+        return raised
+
+    # -- the removal lane ----------------------------------------------------------------------------------
+
+    def _removal_loop(self) -> None:
+        """Removals only, until stopped: due expiries and ended grants, woken early when the follower finds
+        new ones; each deferred removal is retried at its own time."""
+        while not self._stop.is_set():
+            try:
+                self.removal_executor.run_removals()
+            except Exception as exc:  # the journal failing must not end the lane; say so and go on
+                log.error("removal lane error", extra={"error": type(exc).__name__})
+            self._removal_wake.wait(self._removal_sleep())
+            self._removal_wake.clear()
+
+    def _removal_sleep(self) -> float:
+        now = self.clock()
+        delay = self.poll_interval
+        for moment in (self.journal.next_expiry(), self.journal.next_retry(lane="removal")):
+            if moment is not None:
+                delay = min(delay, max(moment - now, 0.0) + 0.001)
+        return delay
+
     # -- the loop ----------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         checkpoint = self.journal.checkpoint()
-        age = self.clock() - self._last_tick if self._last_tick else None
+        now = self.clock()
+        age = now - self._last_tick if self._last_tick else None
+        oldest = self.journal.oldest_pending()
         return {
             "healthy": bool(self._last_tick) and age is not None and age < max(10 * self.poll_interval, 30),
             "chain_reachable": self._chain_reachable,
@@ -125,6 +186,9 @@ class OracleDaemon:
             "pending_actions": self.journal.count("pending"),
             "unreported_actions": self.journal.count("applied"),
             "reported_actions": self.journal.count("reported"),
+            "deferred_actions": self.journal.deferred(),
+            "oldest_pending_seconds": round(max(now - oldest, 0.0), 3) if oldest is not None else 0.0,
+            "removal_lane_alive": self._removal_thread is not None and self._removal_thread.is_alive(),
             "seconds_since_tick": round(age, 3) if age is not None else None,
         }
 
@@ -138,6 +202,7 @@ class OracleDaemon:
 
     def stop(self) -> None:
         self._stop.set()
+        self._removal_wake.set()
 
     def run(
         self, *, health_host: str = "127.0.0.1", health_port: int | None = None, install_signals: bool = True
@@ -148,6 +213,10 @@ class OracleDaemon:
             signal.signal(signal.SIGTERM, self._on_signal)
         if health_port is not None:
             self._health = HealthServer(self.status, health_host, health_port).start()
+        self._removal_thread = threading.Thread(
+            target=self._removal_loop, name="oracle-removals", daemon=True
+        )
+        self._removal_thread.start()
         log.info("oracle started", extra={"checkpoint": self.status()["checkpoint"]})
         try:
             while not self._stop.is_set():
@@ -157,17 +226,19 @@ class OracleDaemon:
                     log.error("tick failed", extra={"error": str(exc)})
                 self._stop.wait(self._sleep_time())
         finally:
+            self._stop.set()
+            self._removal_wake.set()
+            self._removal_thread.join(timeout=30)
             if self._health is not None:
                 self._health.stop()
             self.journal.close()
             log.info("oracle stopped")
 
     def _sleep_time(self) -> float:
-        """Poll interval, shortened so that the next expiry is acted on within a few milliseconds."""
+        """Poll interval, shortened so that a deferred action is retried at its time (removals have their
+        own thread and clock)."""
         delay = self.poll_interval
-        next_expiry = self.journal.next_expiry()
-        if next_expiry is not None:
-            delay = min(delay, max(next_expiry - self.clock(), 0.0) + 0.001)
-        if self.journal.due("pending", limit=1):
-            delay = min(delay, 0.05)
+        retry = self.journal.next_retry(lane=OTHER)
+        if retry is not None:
+            delay = min(delay, max(retry - self.clock(), 0.0) + 0.001)
         return delay

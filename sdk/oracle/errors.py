@@ -25,3 +25,8 @@ class ChainReorganised(OracleError):
 
 class PermanentFailure(OracleError):
     """An AD action that retrying cannot fix; it is reported on chain as FAILED with this reason."""
+
+
+class NotConfirmed(OracleError):
+    """AD accepted a change but reading it back does not show it (e.g. a member the group still holds
+    through its primary group): never reported as applied; retried, and a late removal raises an alarm."""

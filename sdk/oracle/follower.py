@@ -9,6 +9,8 @@ from hexbytes import HexBytes
 
 from ..actions import DirectoryAction, action_for
 from ..client import PamClient
+from ..events import ReceiptPosted
+from ..model import Action
 from .errors import ChainReorganised
 from .journal import Journal
 
@@ -62,23 +64,41 @@ class Follower:
         if checkpoint is not None:
             self._check_checkpoint(*checkpoint)
         done = checkpoint[0] if checkpoint is not None else self.start_block - 1
+        # A new (or lost and rebuilt) journal: learn first which actions already have a receipt on chain, so
+        # that replaying history never applies an old unlock or reset again.
+        reported = self._receipted(done + 1, final) if checkpoint is None else set()
         added = 0
         while done < final:
             upto = min(done + self.chunk, final)
-            actions = self._actions(done + 1, upto)
+            actions, receipted = self._actions(done + 1, upto)
             block_hash = HexBytes(self.client.w3.eth.get_block(upto)["hash"]).to_0x_hex()
-            added += self.journal.record(actions, upto, block_hash)
+            added += self.journal.record(actions, upto, block_hash, reported=reported | receipted)
             log.debug("journalled blocks %d..%d: %d actions", done + 1, upto, len(actions))
             done = upto
+        if checkpoint is None and reported:
+            log.info("journal rebuilt from the chain", extra={"receipted_actions": len(reported)})
         return added
 
-    def _actions(self, first: int, last: int) -> list[DirectoryAction]:
+    def _actions(self, first: int, last: int) -> tuple[list[DirectoryAction], set[tuple[int, int]]]:
+        """This domain's actions in the range, and the keys of the receipts posted in it."""
         actions = []
+        receipted: set[tuple[int, int]] = set()
         for event in self.client.events(first, last):
+            if isinstance(event, ReceiptPosted):
+                if event.domain == self.domain:
+                    receipted.add(_settled(event))
+                continue
             action = action_for(event)
             if action is not None and action.domain == self.domain:
                 actions.append(action)
-        return actions
+        receipted.discard(_NOTHING)
+        return actions, receipted
+
+    def _receipted(self, first: int, last: int) -> set[tuple[int, int]]:
+        keys: set[tuple[int, int]] = set()
+        for start in range(first, last + 1, self.chunk):
+            keys |= self._actions(start, min(start + self.chunk - 1, last))[1]
+        return keys
 
     def _check_checkpoint(self, number: int, block_hash: str) -> None:
         """A final block never changes; if the checkpoint's hash did, the node is not the chain we followed."""
@@ -87,3 +107,14 @@ class Follower:
         current = HexBytes(self.client.w3.eth.get_block(number)["hash"]).to_0x_hex()
         if current != block_hash:
             raise ChainReorganised(number, block_hash, current)
+
+
+_NOTHING = (0, 0)
+
+
+def _settled(event: ReceiptPosted) -> tuple[int, int]:
+    """The journal key a receipt settles. A removal is never settled by a receipt alone: replayed, it runs
+    again as "ensure absent" (idempotent), and the reporter finds its receipt on chain and sends none."""
+    if event.action is Action.REMOVE_MEMBER:
+        return _NOTHING
+    return (event.request_id, int(event.action))

@@ -8,7 +8,11 @@ the state before or the state after it. The action lifecycle is
 An action is *pending* until AD has been changed (or has failed for good), *applied* until its receipt is
 on chain, *reported* after. Recording a block range's actions and moving the checkpoint past it happen in
 the same transaction: after a restart the follower resumes exactly where the journal says, so no event is
-skipped and, because actions are keyed by ``(request_id, action)``, none is recorded twice.
+skipped and, because actions are keyed by ``(request_id, action)``, none is recorded twice. An action whose
+receipt is already on chain is recorded as reported: a journal rebuilt from the chain never re-applies it.
+
+Pending actions are served in two lanes: removals, which always come first and never wait behind anything,
+and the rest. Each action carries its own retry time, so one that keeps failing only delays itself.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +50,9 @@ CREATE TABLE IF NOT EXISTS actions (
     not_before REAL NOT NULL DEFAULT 0,
     receipt_tx TEXT,
     updated REAL NOT NULL,
+    due_since REAL NOT NULL DEFAULT 0,
+    alarmed INTEGER NOT NULL DEFAULT 0,
+    evidence TEXT,
     PRIMARY KEY (request_id, action)
 );
 CREATE INDEX IF NOT EXISTS actions_by_state ON actions (state, seq);
@@ -58,6 +65,11 @@ CREATE TABLE IF NOT EXISTS grants (
     ended INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS grants_by_expiry ON grants (ended, expiry);
+CREATE TABLE IF NOT EXISTS bindings (
+    subject BLOB PRIMARY KEY,
+    object_guid BLOB NOT NULL,
+    bound_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS drift (
     target BLOB NOT NULL,
     member_hash BLOB NOT NULL,
@@ -77,6 +89,8 @@ class JournalEntry:
     detail_hash: bytes | None
     attempts: int
     not_before: float
+    due_since: float = 0.0
+    alarmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +114,14 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Journals written by an older oracle get the columns added since (SQLite adds them in place)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(actions)")}
+        for name, ddl in _ADDED_COLUMNS.items():
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE actions ADD COLUMN {name} {ddl}")
 
     def close(self) -> None:
         with self._lock:
@@ -124,10 +146,19 @@ class Journal:
             row = self._db.execute("SELECT block_number, block_hash FROM checkpoint WHERE id = 1").fetchone()
         return (int(row[0]), str(row[1])) if row else None
 
-    def record(self, actions: Iterable[DirectoryAction], block_number: int, block_hash: str) -> int:
+    def record(
+        self,
+        actions: Iterable[DirectoryAction],
+        block_number: int,
+        block_hash: str,
+        *,
+        reported: Collection[tuple[int, int]] = frozenset(),
+    ) -> int:
         """Record the actions found up to ``block_number`` and move the checkpoint there, atomically.
 
-        Returns how many actions were new (an action seen again after a crash is ignored).
+        ``reported`` holds the ``(request_id, action)`` keys whose receipt is already on chain: they are
+        recorded as done and never applied again. Returns how many actions were new (an action seen again
+        after a crash is ignored).
         """
         now = time.time()
         added = 0
@@ -135,9 +166,10 @@ class Journal:
             seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM actions").fetchone()[0])
             for item in actions:
                 seq += 1
+                state = "reported" if item.key in reported else "pending"
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO actions (request_id, action, seq, subject, target, domain, payload_hash,"
-                    " expiry, state, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                    " expiry, state, updated, due_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         item.request_id,
                         int(item.action),
@@ -147,6 +179,8 @@ class Journal:
                         item.domain,
                         item.payload_hash,
                         item.expiry,
+                        state,
+                        now,
                         now,
                     ),
                 )
@@ -158,6 +192,13 @@ class Journal:
                     )
                 elif item.action is Action.REMOVE_MEMBER:
                     db.execute("UPDATE grants SET ended = 1 WHERE request_id = ?", (item.request_id,))
+            for request_id, action in reported:
+                # Receipts of actions recorded in earlier ranges: settled, never applied (again).
+                db.execute(
+                    "UPDATE actions SET state = 'reported', updated = ? WHERE request_id = ? AND action = ?"
+                    " AND state = 'pending'",
+                    (now, request_id, action),
+                )
             db.execute(
                 "INSERT INTO checkpoint (id, block_number, block_hash) VALUES (1, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash",
@@ -175,15 +216,66 @@ class Journal:
             ).fetchone()
         return _entry(row) if row else None
 
-    def due(self, state: str, now: float | None = None, limit: int = 100) -> list[JournalEntry]:
-        """Actions in ``state`` whose retry time has come, oldest first."""
+    def due(
+        self, state: str, now: float | None = None, limit: int = 100, *, lane: str | None = None
+    ) -> list[JournalEntry]:
+        """Actions in ``state`` whose retry time has come: removals first, then the oldest.
+
+        ``lane`` narrows it to ``"removal"`` (REMOVE_MEMBER only) or ``"other"`` (everything else).
+        """
         moment = time.time() if now is None else now
+        where = {None: "", "removal": " AND action = ?", "other": " AND action != ?"}[lane]
+        params: tuple[object, ...] = (state, moment) + (() if lane is None else (int(Action.REMOVE_MEMBER),))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM actions WHERE state = ? AND not_before <= ? ORDER BY seq LIMIT ?",
-                (state, moment, limit),
+                f"SELECT {_COLUMNS} FROM actions WHERE state = ? AND not_before <= ?{where}"
+                f" ORDER BY action = {int(Action.REMOVE_MEMBER)} DESC, not_before, seq LIMIT ?",
+                (*params, limit),
             ).fetchall()
         return [_entry(row) for row in rows]
+
+    def next_retry(self, *, lane: str) -> float | None:
+        """When the next deferred action of ``lane`` may be tried again (None: nothing pending)."""
+        op = "=" if lane == "removal" else "!="
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT MIN(not_before) FROM actions WHERE state = 'pending' AND action {op} ?",
+                (int(Action.REMOVE_MEMBER),),
+            ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def late_removals(self, now: float, late_after: float) -> list[JournalEntry]:
+        """Removals still not confirmed ``late_after`` seconds after they fell due, not yet alarmed; also
+        removals that failed for good. Security staff must hear about each once."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM actions WHERE action = ? AND alarmed = 0 AND"
+                " ((state = 'pending' AND due_since <= ?) OR (state != 'pending' AND outcome = ?))",
+                (int(Action.REMOVE_MEMBER), now - late_after, int(Outcome.FAILED)),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def mark_alarmed(self, request_id: int, action: Action) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE actions SET alarmed = 1, updated = ? WHERE request_id = ? AND action = ?",
+                (time.time(), request_id, int(action)),
+            )
+
+    def oldest_pending(self) -> float | None:
+        """Since when the oldest pending action has been due (for the health view and alerts)."""
+        with self._lock:
+            row = self._db.execute("SELECT MIN(due_since) FROM actions WHERE state = 'pending'").fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def deferred(self) -> int:
+        """Pending actions that failed at least once and wait for their next attempt."""
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "SELECT COUNT(*) FROM actions WHERE state = 'pending' AND attempts > 0"
+                ).fetchone()[0]
+            )
 
     def count(self, state: str) -> int:
         with self._lock:
@@ -203,13 +295,24 @@ class Journal:
             ).fetchone()
         return int(row[0])
 
-    def mark_applied(self, request_id: int, action: Action, outcome: Outcome, detail_hash: bytes) -> None:
+    def mark_applied(
+        self, request_id: int, action: Action, outcome: Outcome, detail_hash: bytes, evidence: str = ""
+    ) -> None:
+        """The action's outcome, with the read-back evidence its ``detail_hash`` commits to."""
         with self._tx() as db:
             db.execute(
-                "UPDATE actions SET state = 'applied', outcome = ?, detail_hash = ?, not_before = 0, updated = ?"
-                " WHERE request_id = ? AND action = ? AND state = 'pending'",
-                (int(outcome), detail_hash, time.time(), request_id, int(action)),
+                "UPDATE actions SET state = 'applied', outcome = ?, detail_hash = ?, evidence = ?, not_before = 0,"
+                " updated = ? WHERE request_id = ? AND action = ? AND state = 'pending'",
+                (int(outcome), detail_hash, evidence, time.time(), request_id, int(action)),
             )
+
+    def evidence(self, request_id: int, action: Action) -> str | None:
+        """The read-back record a receipt's detail hash commits to (kept on the DC host, never on chain)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT evidence FROM actions WHERE request_id = ? AND action = ?", (request_id, int(action))
+            ).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
 
     def mark_reported(self, request_id: int, action: Action, tx_hash: str | None) -> None:
         with self._tx() as db:
@@ -219,12 +322,15 @@ class Journal:
             )
 
     def ensure_removal(self, grant: ScheduledGrant) -> bool:
-        """Journal the removal of an expired grant (idempotent); True if it was not journalled before."""
+        """Journal the removal of an expired grant (idempotent); True if it was not journalled before.
+
+        It is due since the expiry, whatever time the oracle notices: lateness is measured from there.
+        """
         with self._tx() as db:
             seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM actions").fetchone()[0]) + 1
             cursor = db.execute(
                 "INSERT OR IGNORE INTO actions (request_id, action, seq, subject, target, domain, payload_hash, expiry,"
-                " state, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                " state, updated, due_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
                 (
                     grant.request_id,
                     int(Action.REMOVE_MEMBER),
@@ -235,6 +341,7 @@ class Journal:
                     b"",
                     grant.expiry,
                     time.time(),
+                    float(grant.expiry),
                 ),
             )
             db.execute("UPDATE grants SET ended = 1 WHERE request_id = ?", (grant.request_id,))
@@ -264,6 +371,37 @@ class Journal:
                 (int(now),),
             ).fetchall()
         return [ScheduledGrant(int(r[0]), bytes(r[1]), bytes(r[2]), bytes(r[3]), int(r[4])) for r in rows]
+
+    def other_live_grants(self, subject: bytes, target: bytes, now: float, *, besides: int) -> list[int]:
+        """Live grants of the same account and group other than ``besides``: while one remains, ending a
+        grant must not take the member out."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT request_id FROM grants WHERE ended = 0 AND expiry > ? AND subject = ? AND target = ?"
+                " AND request_id != ? ORDER BY request_id",
+                (int(now), subject, target, besides),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    # -- bindings ----------------------------------------------------------------------------------------
+
+    def binding(self, subject: bytes) -> bytes | None:
+        """The objectGUID a pseudonymous id was first resolved to."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT object_guid FROM bindings WHERE subject = ?", (subject,)
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def bind(self, subject: bytes, object_guid: bytes) -> bytes:
+        """Pin ``subject`` to ``object_guid`` unless already pinned; returns the GUID it is pinned to."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO bindings (subject, object_guid, bound_at) VALUES (?, ?, ?)",
+                (subject, object_guid, time.time()),
+            )
+            row = db.execute("SELECT object_guid FROM bindings WHERE subject = ?", (subject,)).fetchone()
+        return bytes(row[0])
 
     def pending_removals(self) -> list[tuple[bytes, bytes]]:
         """(subject, target) of removals not done yet: members that are on their way out, not drift."""
@@ -303,7 +441,15 @@ class Journal:
                     )
 
 
-_COLUMNS = "request_id, action, subject, target, domain, payload_hash, expiry, state, outcome, detail_hash, attempts, not_before"
+_COLUMNS = (
+    "request_id, action, subject, target, domain, payload_hash, expiry, state, outcome, detail_hash, attempts,"
+    " not_before, due_since, alarmed"
+)
+_ADDED_COLUMNS = {
+    "due_since": "REAL NOT NULL DEFAULT 0",
+    "alarmed": "INTEGER NOT NULL DEFAULT 0",
+    "evidence": "TEXT",
+}
 
 
 def _entry(row: tuple) -> JournalEntry:
@@ -323,4 +469,6 @@ def _entry(row: tuple) -> JournalEntry:
         detail_hash=bytes(row[9]) if row[9] is not None else None,
         attempts=int(row[10]),
         not_before=float(row[11]),
+        due_since=float(row[12]),
+        alarmed=bool(row[13]),
     )

@@ -10,9 +10,10 @@ from ..client import PamClient
 from ..directory import (
     AccountRef,
     Directory,
-    DirectoryIdNotFound,
+    DirectoryError,
     GroupRef,
     IdResolver,
+    Member,
     StaticIdMap,
     pseudonymous_id,
 )
@@ -22,7 +23,8 @@ log = logging.getLogger("pamchain.oracle.reconciler")
 
 
 class Reconciler:
-    """Compares each managed group with the grants the journal holds as live."""
+    """Compares each managed group's members (every object class, primary-group members included) with the
+    grants the journal holds as live; one odd member never stops the pass."""
 
     def __init__(
         self,
@@ -49,40 +51,68 @@ class Reconciler:
         self.remove = remove
         self.clock = clock
 
-    def _explained(self) -> dict[bytes, set[AccountRef]]:
-        by_target: dict[bytes, set[AccountRef]] = {
-            t: set(self.baseline.get(t, ())) for t in self.groups.groups
-        }
+    def _explained(self) -> dict[bytes, set[bytes]]:
+        """Per target, the objectGUIDs a live grant (or a removal under way) explains."""
+        by_target: dict[bytes, set[bytes]] = {t: set() for t in self.groups.groups}
         subjects = [(g.subject, g.target) for g in self.journal.live_grants(self.clock())]
         subjects += self.journal.pending_removals()
         for subject, target in subjects:
-            try:
-                by_target.setdefault(target, set()).add(self.resolver.account_for(subject, self.directory))
-            except DirectoryIdNotFound:
-                continue
+            guid = self.journal.binding(subject)
+            if guid is None:
+                try:
+                    ref = self.resolver.account_for(subject, self.directory)
+                    guid = ref.object_guid or self.directory.account(ref).object_guid
+                except DirectoryError:
+                    continue  # not resolvable: its member, if any, is reported as drift
+            by_target.setdefault(target, set()).add(guid)
         return by_target
 
-    def member_hash(self, account: AccountRef) -> bytes:
-        """The member's pseudonymous id: the same keyed hash of objectGUID that principals are enrolled under."""
-        return pseudonymous_id(self.pseudonym_key, self.directory.account(account).object_guid)
+    def _baseline(self, target: bytes, member: Member) -> bool:
+        names = {a.key for a in self.baseline.get(target, ())}
+        return member.sam_account_name is not None and member.sam_account_name.casefold() in names
 
-    def run(self, client: PamClient | None) -> list[tuple[bytes, AccountRef]]:
+    def member_hash(self, member: Member) -> bytes:
+        """The member's pseudonymous id: the same keyed hash of objectGUID that principals are enrolled under."""
+        return pseudonymous_id(self.pseudonym_key, member.object_guid)
+
+    def run(self, client: PamClient | None) -> list[tuple[bytes, Member]]:
         """One pass over every managed group; returns the unexplained (target, member) pairs it found.
 
         Reports go on chain once per (group, member) while the member stays; with ``client`` None (chain
-        unreachable) drift is still found and, if configured, removed, and reported on a later pass.
+        unreachable) drift is still found and, if configured, removed, and reported on a later pass. A group
+        that cannot be read, or a member that cannot be handled, is logged and the pass goes on.
         """
         explained = self._explained()
-        found: list[tuple[bytes, AccountRef]] = []
+        found: list[tuple[bytes, Member]] = []
         for target, group in self.groups.groups.items():
-            members = self.directory.list_members(group)
-            unexplained = sorted(members - explained.get(target, set()), key=lambda a: a.key)
+            try:
+                members = self.directory.members(group)
+            except DirectoryError as exc:
+                log.error(
+                    "managed group unreadable", extra={"target": "0x" + target.hex(), "error": str(exc)}
+                )
+                continue
+            known = explained.get(target, set())
+            unexplained = sorted(
+                (m for m in members if m.object_guid not in known and not self._baseline(target, m)),
+                key=lambda m: m.object_guid,
+            )
             hashes = []
-            for account in unexplained:
-                found.append((target, account))
-                member_hash = self.member_hash(account)
+            for member in unexplained:
+                found.append((target, member))
+                member_hash = self.member_hash(member)
                 hashes.append(member_hash)
-                self._handle(client, target, group, account, member_hash)
+                try:
+                    self._handle(client, target, group, member, member_hash)
+                except DirectoryError as exc:
+                    log.error(
+                        "drift not handled",
+                        extra={
+                            "target": "0x" + target.hex(),
+                            "member": "0x" + member_hash.hex(),
+                            "error": str(exc),
+                        },
+                    )
             self.journal.clear_drift(target, hashes)
         return found
 
@@ -91,16 +121,22 @@ class Reconciler:
         client: PamClient | None,
         target: bytes,
         group: GroupRef,
-        account: AccountRef,
+        member: Member,
         member_hash: bytes,
     ) -> None:
         if self.remove:
-            self.directory.remove_member(group, account)
+            self.directory.remove_object(group, member)
         if client is None or self.journal.drift_reported(target, member_hash):
             return
         client.report_drift(self.domain, target, member_hash, self.dc_id, self.remove)
         self.journal.record_drift(target, member_hash)
         log.warning(
             "unexplained privileged member",
-            extra={"target": "0x" + target.hex(), "member": "0x" + member_hash.hex(), "removed": self.remove},
+            extra={
+                "target": "0x" + target.hex(),
+                "member": "0x" + member_hash.hex(),
+                "kind": member.kind,
+                "primary": member.primary,
+                "removed": self.remove,
+            },
         )
