@@ -297,9 +297,9 @@ class PamClient:
             removed,
         )
 
-    def report_late_removal(self, request_id: int, dc_id: bytes, due_since: int) -> TxResult:
+    def report_late_removal(self, request_id: int, dc_id: bytes) -> TxResult:
         """Raise Alarm(REMOVAL_LATE): the grant ended, its member is not out of the group yet."""
-        return self.transact("report_late_removal", request_id, to_bytes32(dc_id), int(due_since))
+        return self.transact("report_late_removal", request_id, to_bytes32(dc_id))
 
     # -- governance --------------------------------------------------------------------------------------
 

@@ -383,7 +383,7 @@ class LdapDirectory:
             conn.search(str(found.entry_dn), "(objectClass=group)", ldap3.BASE, attributes=["member"])
             _check(conn, "search")
             member_dns = [str(dn) for dn in (conn.entries[0]["member"].values if conn.entries else [])]
-            out: set[Member] = set()
+            out: dict[bytes, Member] = {}
             for dn in member_dns:
                 # One base search per member: whatever its class or container (foreign security principals
                 # live outside the users' subtree), every member is seen and none can abort the listing.
@@ -391,7 +391,8 @@ class LdapDirectory:
                 if conn.result.get("result") == _NO_SUCH_OBJECT or not conn.entries:
                     continue  # a dangling link the server no longer resolves grants nothing
                 _check(conn, "search")
-                out.add(_member(conn.entries[0]))
+                member = _member(conn.entries[0])
+                out[member.object_guid] = member
             rid = _rid(_sid_bytes(found))
             entries = conn.extend.standard.paged_search(
                 self.config.base_dn,
@@ -404,8 +405,9 @@ class LdapDirectory:
             _check(conn, "search")
             for item in entries:
                 if item.get("type") == "searchResEntry":
-                    out.add(_member_from_response(item, primary=True))
-            return frozenset(out)
+                    member = _member_from_response(item, primary=True)
+                    out[member.object_guid] = member  # one entry per object, primary if it is both
+            return frozenset(out.values())
 
         return self._call(run)
 

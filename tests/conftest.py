@@ -6,12 +6,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # CI runs the bounded profile; `PAMCHAIN_HYPOTHESIS_PROFILE=long` (or --run-slow) runs the 10k-step one.
-settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "long", max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck)
-)
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

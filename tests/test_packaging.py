@@ -22,7 +22,9 @@ def test_every_python_package_folder_is_listed() -> None:
                 continue
             relative = init.parent.relative_to(ROOT / top)
             found.add(".".join([name, *relative.parts]))
-    assert found <= set(config["packages"]), f"not listed in pyproject packages: {sorted(found - set(config['packages']))}"
+    assert found <= set(config["packages"]), (
+        f"not listed in pyproject packages: {sorted(found - set(config['packages']))}"
+    )
     for package in config["packages"]:
         assert package in config["package-dir"], f"{package} has no package-dir entry"
 

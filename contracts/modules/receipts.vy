@@ -156,7 +156,7 @@ def report_drift(domain: bytes32, target: bytes32, member_hash: bytes32, dc_id: 
 
 
 @external
-def report_late_removal(request_id: uint256, dc_id: bytes32, due_since: uint256):
+def report_late_removal(request_id: uint256, dc_id: bytes32):
     """
     @notice Raises an alarm: the grant has ended but its member is still in
             the group (AD unreachable, or the removal could not be confirmed).
@@ -166,7 +166,6 @@ def report_late_removal(request_id: uint256, dc_id: bytes32, due_since: uint256)
          id as detail; the oracle keeps retrying the removal.
     @param request_id The elevation's request id.
     @param dc_id The domain controller that is late.
-    @param due_since When the removal became due (unix seconds).
     """
     kind: uint8 = ledger._requests[request_id].kind
     assert kind != 0, "receipts: unknown request"
@@ -178,7 +177,6 @@ def report_late_removal(request_id: uint256, dc_id: bytes32, due_since: uint256)
     assert (
         self._receipts[request_id][ACTION_REMOVE_MEMBER].outcome != OUTCOME_APPLIED
     ), "receipts: already removed"
-    assert due_since <= block.timestamp, "receipts: not due"
     log alarms.Alarm(
         kind=alarms.ALARM_REMOVAL_LATE,
         domain=domain,

@@ -132,22 +132,23 @@ class OracleDaemon:
         for entry in self.journal.late_removals(self.clock(), self.late_after):
             item = entry.action
             try:
-                self.client.report_late_removal(item.request_id, self.reporter.dc_id, int(entry.due_since))
-                raised += 1
+                self.client.report_late_removal(item.request_id, self.reporter.dc_id)
             except ContractRevert as exc:
                 # Removed meanwhile (its receipt is on chain) or not ours to report: nothing to page about.
                 log.info(
                     "late removal not alarmed", extra={"request_id": item.request_id, "reason": exc.reason}
                 )
+            else:
+                raised += 1
+                log.error(
+                    "removal late: alarm raised",
+                    extra={
+                        "request_id": item.request_id,
+                        "due_since": entry.due_since,
+                        "attempts": entry.attempts,
+                    },
+                )
             self.journal.mark_alarmed(item.request_id, Action.REMOVE_MEMBER)
-            log.error(
-                "removal late: alarm raised",
-                extra={
-                    "request_id": item.request_id,
-                    "due_since": entry.due_since,
-                    "attempts": entry.attempts,
-                },
-            )
         return raised
 
     # -- the removal lane ----------------------------------------------------------------------------------

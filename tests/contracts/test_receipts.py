@@ -219,7 +219,7 @@ def test_report_late_removal__expired_grant__alarm_with_subject_and_target(pam, 
     request_id = act.grant(duration=HOUR)
     boa.env.time_travel(seconds=HOUR + 60)
     with boa.env.prank(world.oracle):
-        pam.report_late_removal(request_id, h("dc1"), boa.env.evm.patch.timestamp - 60)
+        pam.report_late_removal(request_id, h("dc1"))
     alarm = one_event(pam, "Alarm")
     request = pam.request(request_id)
     assert (alarm.kind, alarm.domain, alarm.request_id, alarm.target, alarm.subject, alarm.detail) == (
@@ -237,34 +237,28 @@ def test_report_late_removal__already_removed__reverts(pam, act, world):
     boa.env.time_travel(seconds=HOUR)
     act.receipt(request_id, A_REMOVE_MEMBER)
     with boa.env.prank(world.oracle), boa.reverts("receipts: already removed"):
-        pam.report_late_removal(request_id, h("dc1"), 0)
+        pam.report_late_removal(request_id, h("dc1"))
 
 
 @pytest.mark.parametrize("who", ["other_oracle", "stranger"])
 def test_report_late_removal__not_domain_oracle__reverts(pam, act, world, who):
     request_id = act.grant()
     with boa.env.prank(getattr(world, who)), boa.reverts("oracles: not oracle"):
-        pam.report_late_removal(request_id, h("dc1"), 0)
+        pam.report_late_removal(request_id, h("dc1"))
 
 
 def test_report_late_removal__not_an_elevation__reverts(pam, act, world):
     request_id = act.unlock()
     with boa.env.prank(world.oracle), boa.reverts("receipts: wrong action"):
-        pam.report_late_removal(request_id, h("dc1"), 0)
+        pam.report_late_removal(request_id, h("dc1"))
 
 
 def test_report_late_removal__unknown_request__reverts(pam, world):
     with boa.env.prank(world.oracle), boa.reverts("receipts: unknown request"):
-        pam.report_late_removal(999, h("dc1"), 0)
+        pam.report_late_removal(999, h("dc1"))
 
 
 def test_report_late_removal__never_activated__reverts(pam, act, world):
     request_id = act.elevate()
     with boa.env.prank(world.oracle), boa.reverts("receipts: not activated"):
-        pam.report_late_removal(request_id, h("dc1"), 0)
-
-
-def test_report_late_removal__due_in_the_future__reverts(pam, act, world):
-    request_id = act.grant()
-    with boa.env.prank(world.oracle), boa.reverts("receipts: not due"):
-        pam.report_late_removal(request_id, h("dc1"), boa.env.evm.patch.timestamp + 10)
+        pam.report_late_removal(request_id, h("dc1"))

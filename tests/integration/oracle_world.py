@@ -81,6 +81,12 @@ def world(ad: AdObjects, ad_password: str) -> World:
 def make_oracle(
     suite: Suite, world: World, directory: LdapDirectory, tmp_path: Path, **options: object
 ) -> OracleDaemon:
+    settings: dict[str, object] = {
+        "start_block": int(suite.env.w3.eth.block_number) + 1,
+        "retry": Retry(max_attempts=3, base=0.05, cap=0.2),
+        "reconcile_interval": 3600,
+        **options,
+    }
     return assemble(
         suite.client.as_account(suite.oracle),
         suite.oracle,
@@ -89,11 +95,8 @@ def make_oracle(
         domain=DOMAIN,
         dc_id=DC1,
         id_map=world.id_map,
-        start_block=int(suite.env.w3.eth.block_number) + 1,
         finality=suite.env.finality,
-        retry=Retry(max_attempts=3, base=0.05, cap=0.2),
-        reconcile_interval=3600,
-        **options,  # type: ignore[arg-type]
+        **settings,  # type: ignore[arg-type]
     )
 
 

@@ -66,7 +66,9 @@ def test_block_sealed_by_non_signer_is_rejected(genesis_factory: Any, signer: Lo
 
     parent = honest.head
     vm_class = consensus.sealing_vm_class(honest.vm_class_for(1, parent.timestamp + 1), me)
-    header = vm_class.create_header_from_parent(parent, timestamp=parent.timestamp + 1, gas_limit=parent.gas_limit)
+    header = vm_class.create_header_from_parent(
+        parent, timestamp=parent.timestamp + 1, gas_limit=parent.gas_limit
+    )
     header = consensus.prepare_header(header, honest.signers(), me, 30000)
     block, _ = honest._execute_block(vm_class, header, [])
     honest.db.discard()

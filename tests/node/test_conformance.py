@@ -102,7 +102,9 @@ def test_rpc_compat(compat_node: NodeHandle, path: Path) -> None:
     session = requests.Session()
     session.trust_env = False
     for request, response in exchanges:
-        actual = session.post(compat_node.url, data=request, headers={"Content-Type": "application/json"}).json()
+        actual = session.post(
+            compat_node.url, data=request, headers={"Content-Type": "application/json"}
+        ).json()
         compare(json.loads(response), actual, speconly)
 
 

@@ -30,7 +30,9 @@ def _free_port() -> int:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pamchain.node", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pamchain.node", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 class Client:
@@ -40,7 +42,9 @@ class Client:
         self.session.trust_env = False
 
     def call(self, method: str, *params: Any) -> Any:
-        reply = self.session.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10).json()
+        reply = self.session.post(
+            self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10
+        ).json()
         if "error" in reply:
             raise RuntimeError(reply["error"])
         return reply["result"]
@@ -53,9 +57,24 @@ class Client:
 
 def _start(datadir: Path, keystore: Path, password: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "pamchain.node", "run", "--datadir", str(datadir), "--keystore", str(keystore),
-         "--password-file", str(password), "--rpc-port", str(port), "--seal-on-demand"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "pamchain.node",
+            "run",
+            "--datadir",
+            str(datadir),
+            "--keystore",
+            str(keystore),
+            "--password-file",
+            str(password),
+            "--rpc-port",
+            str(port),
+            "--seal-on-demand",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
 
@@ -102,8 +121,18 @@ def test_sigkill_during_sealing_loses_nothing_a_client_saw(
             kill_at = time.monotonic() + rng.uniform(0.3, 1.2)
             while time.monotonic() < kill_at:
                 raws = [
-                    "0x" + sender.sign_transaction({"to": users[1].address, "value": 1, "gas": 21000, "maxFeePerGas": 10**10,
-                                                    "maxPriorityFeePerGas": 1, "nonce": nonce + i, "chainId": CHAIN_ID}).raw_transaction.hex()
+                    "0x"
+                    + sender.sign_transaction(
+                        {
+                            "to": users[1].address,
+                            "value": 1,
+                            "gas": 21000,
+                            "maxFeePerGas": 10**10,
+                            "maxPriorityFeePerGas": 1,
+                            "nonce": nonce + i,
+                            "chainId": CHAIN_ID,
+                        }
+                    ).raw_transaction.hex()
                     for i in range(10)
                 ]
                 hashes = client.batch([("eth_sendRawTransaction", [r]) for r in raws])

@@ -18,8 +18,16 @@ from .conftest import CHAIN_ID, make_web3
 
 
 def _raw(account: LocalAccount, nonce: int, **fields: Any) -> bytes:
-    tx = {"to": "0x" + "11" * 20, "value": 1, "gas": 100_000, "maxFeePerGas": 10**10,
-          "maxPriorityFeePerGas": 1, "nonce": nonce, "chainId": CHAIN_ID, **fields}
+    tx = {
+        "to": "0x" + "11" * 20,
+        "value": 1,
+        "gas": 100_000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 1,
+        "nonce": nonce,
+        "chainId": CHAIN_ID,
+        **fields,
+    }
     if tx["to"] is None:
         del tx["to"]
     else:
@@ -34,12 +42,16 @@ def _call_data(contract: Any, fn: str, *args: Any) -> str:
 @pytest.fixture
 def permissioned(genesis_factory: Any, users: list[LocalAccount]) -> dict[str, Any]:
     admin = users[0]
-    return genesis_factory(allowlist=[admin.address], permission_contract=contract_address(
-        bytes.fromhex(admin.address[2:]), 0))
+    return genesis_factory(
+        allowlist=[admin.address], permission_contract=contract_address(bytes.fromhex(admin.address[2:]), 0)
+    )
 
 
 def test_non_allowlisted_sender_is_refused_and_nothing_is_mined(
-    permissioned: dict[str, Any], signer: LocalAccount, users: list[LocalAccount], contract_artifact: dict[str, Any]
+    permissioned: dict[str, Any],
+    signer: LocalAccount,
+    users: list[LocalAccount],
+    contract_artifact: dict[str, Any],
 ) -> None:
     admin, outsider = users[0], users[1]
     with run_node(permissioned, signer.key) as node:
@@ -53,10 +65,20 @@ def test_non_allowlisted_sender_is_refused_and_nothing_is_mined(
         assert status == {"pending": "0x0", "queued": "0x0"}
 
         # The admin deploys the permission contract at the address genesis named in advance.
-        deploy = {"data": contract_artifact["bytecode"], "gas": 1_000_000, "maxFeePerGas": 10**10,
-                  "maxPriorityFeePerGas": 1, "nonce": 0, "chainId": CHAIN_ID, "value": 0}
+        deploy = {
+            "data": contract_artifact["bytecode"],
+            "gas": 1_000_000,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 1,
+            "nonce": 0,
+            "chainId": CHAIN_ID,
+            "value": 0,
+        }
         receipt = w3.eth.wait_for_transaction_receipt(
-            w3.eth.send_raw_transaction(admin.sign_transaction(deploy).raw_transaction), timeout=10, poll_latency=0.01)
+            w3.eth.send_raw_transaction(admin.sign_transaction(deploy).raw_transaction),
+            timeout=10,
+            poll_latency=0.01,
+        )
         assert receipt.contractAddress.lower() == "0x" + load_genesis(permissioned).permissions.contract.hex()
         gate = w3.eth.contract(address=receipt.contractAddress, abi=contract_artifact["abi"])
 
@@ -64,10 +86,21 @@ def test_non_allowlisted_sender_is_refused_and_nothing_is_mined(
         response = w3.provider.make_request("eth_sendRawTransaction", ["0x" + _raw(outsider, 0).hex()])
         assert response["error"]["code"] == -32007
 
-        allow = {"to": gate.address, "data": _call_data(gate, "allow", outsider.address, True), "gas": 100_000,
-                 "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1, "nonce": 1, "chainId": CHAIN_ID, "value": 0}
+        allow = {
+            "to": gate.address,
+            "data": _call_data(gate, "allow", outsider.address, True),
+            "gas": 100_000,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 1,
+            "nonce": 1,
+            "chainId": CHAIN_ID,
+            "value": 0,
+        }
         w3.eth.wait_for_transaction_receipt(
-            w3.eth.send_raw_transaction(admin.sign_transaction(allow).raw_transaction), timeout=10, poll_latency=0.01)
+            w3.eth.send_raw_transaction(admin.sign_transaction(allow).raw_transaction),
+            timeout=10,
+            poll_latency=0.01,
+        )
 
         # Allowed by the contract view: accepted and mined.
         tx_hash = w3.eth.send_raw_transaction(_raw(outsider, 0))
@@ -100,7 +133,10 @@ def test_import_rejects_block_from_sender_not_allowed_at_parent(
 
 
 def test_later_revocation_does_not_break_resync(
-    permissioned: dict[str, Any], signer: LocalAccount, users: list[LocalAccount], contract_artifact: dict[str, Any]
+    permissioned: dict[str, Any],
+    signer: LocalAccount,
+    users: list[LocalAccount],
+    contract_artifact: dict[str, Any],
 ) -> None:
     admin, member = users[0], users[1]
     key = keys.PrivateKey(signer.key)

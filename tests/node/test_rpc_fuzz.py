@@ -15,20 +15,46 @@ from pamchain.node.service import NodeHandle
 
 STANDARD_CODES = {-32700, -32600, -32601, -32602, -32603, -32000, -32005, -32007, 3}
 METHODS = [
-    "eth_getBalance", "eth_getBlockByNumber", "eth_getBlockByHash", "eth_call", "eth_estimateGas", "eth_getLogs",
-    "eth_sendRawTransaction", "eth_getTransactionReceipt", "eth_getStorageAt", "eth_feeHistory", "eth_newFilter",
-    "eth_getFilterChanges", "web3_sha3", "eth_getCode", "eth_getTransactionCount", "txpool_content", "nope_nothing",
+    "eth_getBalance",
+    "eth_getBlockByNumber",
+    "eth_getBlockByHash",
+    "eth_call",
+    "eth_estimateGas",
+    "eth_getLogs",
+    "eth_sendRawTransaction",
+    "eth_getTransactionReceipt",
+    "eth_getStorageAt",
+    "eth_feeHistory",
+    "eth_newFilter",
+    "eth_getFilterChanges",
+    "web3_sha3",
+    "eth_getCode",
+    "eth_getTransactionCount",
+    "txpool_content",
+    "nope_nothing",
 ]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False)
-    | st.text(max_size=80) | st.sampled_from(["0x", "0x0", "0x00", "latest", "pending", "0x" + "ff" * 40, "0x" + "1" * 64]),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=80)
+    | st.sampled_from(["0x", "0x0", "0x00", "latest", "pending", "0x" + "ff" * 40, "0x" + "1" * 64]),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 requests_ = st.fixed_dictionaries(
-    {"jsonrpc": st.sampled_from(["2.0", "1.0", 2]), "method": st.sampled_from(METHODS) | st.text(max_size=20)},
-    optional={"id": st.integers() | st.text(max_size=10) | st.none(), "params": st.lists(json_values, max_size=4) | json_values},
+    {
+        "jsonrpc": st.sampled_from(["2.0", "1.0", 2]),
+        "method": st.sampled_from(METHODS) | st.text(max_size=20),
+    },
+    optional={
+        "id": st.integers() | st.text(max_size=10) | st.none(),
+        "params": st.lists(json_values, max_size=4) | json_values,
+    },
 )
 
 

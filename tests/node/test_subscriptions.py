@@ -12,17 +12,31 @@ from pamchain.node.service import NodeHandle
 from .conftest import CHAIN_ID
 
 
-def test_new_heads_and_logs(node: NodeHandle, users: list[LocalAccount], contract_artifact: dict[str, Any]) -> None:
+def test_new_heads_and_logs(
+    node: NodeHandle, users: list[LocalAccount], contract_artifact: dict[str, Any]
+) -> None:
     import aiohttp
 
     deployer = users[0]
-    deploy = deployer.sign_transaction({"data": contract_artifact["bytecode"], "gas": 1_000_000, "maxFeePerGas": 10**10,
-                                        "maxPriorityFeePerGas": 1, "nonce": 0, "chainId": CHAIN_ID, "value": 0})
+    deploy = deployer.sign_transaction(
+        {
+            "data": contract_artifact["bytecode"],
+            "gas": 1_000_000,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 1,
+            "nonce": 0,
+            "chainId": CHAIN_ID,
+            "value": 0,
+        }
+    )
 
     async def scenario() -> tuple[list[Any], list[Any]]:
         async with aiohttp.ClientSession() as session, session.ws_connect(node.ws_url) as ws:
+
             async def rpc(method: str, *params: Any) -> Any:
-                await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}))
+                await ws.send_str(
+                    json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+                )
                 while True:
                     msg = json.loads((await ws.receive()).data)
                     if msg.get("id") == 1:

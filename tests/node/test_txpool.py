@@ -31,9 +31,28 @@ class View:
         return sender not in self.blocked
 
 
-def tx(sender: bytes = A, nonce: int = 0, fee: int = 100, tip: int = 10, gas: int = 21_000, value: int = 0, size: int = 120) -> PoolTx:
-    return PoolTx(hash=next(_ids).to_bytes(32, "big"), sender=sender, nonce=nonce, gas=gas, fee_cap=fee, tip_cap=tip,
-                  cost=value + gas * fee, size=size, raw=b"", type=2, evm=None)
+def tx(
+    sender: bytes = A,
+    nonce: int = 0,
+    fee: int = 100,
+    tip: int = 10,
+    gas: int = 21_000,
+    value: int = 0,
+    size: int = 120,
+) -> PoolTx:
+    return PoolTx(
+        hash=next(_ids).to_bytes(32, "big"),
+        sender=sender,
+        nonce=nonce,
+        gas=gas,
+        fee_cap=fee,
+        tip_cap=tip,
+        cost=value + gas * fee,
+        size=size,
+        raw=b"",
+        type=2,
+        evm=None,
+    )
 
 
 def test_nonce_gap_is_held_until_filled() -> None:

@@ -26,7 +26,9 @@ def _send(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> Any:
 
 def _deploy(w3: Web3, account: LocalAccount, artifact: dict[str, Any]) -> Any:
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    tx = factory.constructor().build_transaction({"from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending")})
+    tx = factory.constructor().build_transaction(
+        {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending")}
+    )
     receipt = _send(w3, account, tx)
     assert receipt.status == 1
     return w3.eth.contract(address=receipt.contractAddress, abi=artifact["abi"])
@@ -45,7 +47,9 @@ def test_basic_queries(w3: Web3, signer: LocalAccount, users: list[LocalAccount]
     assert w3.eth.syncing is False
 
 
-def test_deploy_transact_and_read(w3: Web3, users: list[LocalAccount], contract_artifact: dict[str, Any]) -> None:
+def test_deploy_transact_and_read(
+    w3: Web3, users: list[LocalAccount], contract_artifact: dict[str, Any]
+) -> None:
     alice, bob = users[0], users[1]
     counter = _deploy(w3, alice, contract_artifact)
     assert counter.functions.owner().call() == alice.address
@@ -67,7 +71,9 @@ def test_deploy_transact_and_read(w3: Web3, users: list[LocalAccount], contract_
     assert w3.eth.get_block_receipts(receipt.blockNumber)[0]["transactionHash"] == receipt.transactionHash
 
 
-def test_revert_reason_reaches_web3(w3: Web3, users: list[LocalAccount], contract_artifact: dict[str, Any]) -> None:
+def test_revert_reason_reaches_web3(
+    w3: Web3, users: list[LocalAccount], contract_artifact: dict[str, Any]
+) -> None:
     counter = _deploy(w3, users[0], contract_artifact)
     with pytest.raises(ContractLogicError, match="zero amount"):
         counter.functions.bump(0).call({"from": users[1].address})
@@ -75,7 +81,9 @@ def test_revert_reason_reaches_web3(w3: Web3, users: list[LocalAccount], contrac
         counter.functions.bump(0).estimate_gas({"from": users[1].address})
 
 
-def test_many_transactions_in_order(w3: Web3, users: list[LocalAccount], contract_artifact: dict[str, Any]) -> None:
+def test_many_transactions_in_order(
+    w3: Web3, users: list[LocalAccount], contract_artifact: dict[str, Any]
+) -> None:
     alice = users[0]
     counter = _deploy(w3, alice, contract_artifact)
     start = w3.eth.get_transaction_count(alice.address)
@@ -98,7 +106,9 @@ def test_filters(w3: Web3, users: list[LocalAccount], contract_artifact: dict[st
     counter = _deploy(w3, users[0], contract_artifact)
     block_filter = w3.eth.filter("latest")
     log_filter = counter.events.Bumped.create_filter(from_block="latest")
-    receipt = _send(w3, users[1], counter.functions.bump(7).build_transaction({"from": users[1].address, "nonce": 0}))
+    receipt = _send(
+        w3, users[1], counter.functions.bump(7).build_transaction({"from": users[1].address, "nonce": 0})
+    )
     assert receipt.blockHash in block_filter.get_new_entries()
     entries = log_filter.get_new_entries()
     assert [e.args.amount for e in entries] == [7]
@@ -108,8 +118,15 @@ def test_filters(w3: Web3, users: list[LocalAccount], contract_artifact: dict[st
 
 def test_nonce_too_low_is_a_clean_error(w3: Web3, users: list[LocalAccount]) -> None:
     alice = users[2]
-    tx = {"to": users[3].address, "value": 1, "gas": 21000, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1,
-          "nonce": 0, "chainId": CHAIN_ID}
+    tx = {
+        "to": users[3].address,
+        "value": 1,
+        "gas": 21000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 1,
+        "nonce": 0,
+        "chainId": CHAIN_ID,
+    }
     _send(w3, alice, dict(tx))
     response = w3.provider.make_request(
         "eth_sendRawTransaction", ["0x" + alice.sign_transaction(tx).raw_transaction.hex()]

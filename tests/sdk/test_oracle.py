@@ -316,7 +316,6 @@ def test_payload_store__stranger_cannot_write_or_read(cast: Cast, tmp_path: Path
         assert client.get(cast.oracle, digest) == b"y" * 64
 
 
-
 def test_run_loop__health_endpoint_then_clean_stop(cast: Cast, tmp_path: Path) -> None:
     import json
     import threading
