@@ -341,7 +341,7 @@ def _is_permanent(exc: BaseException) -> bool:
     """Failures retrying cannot fix (for unlocks, additions, resets; a removal is retried whatever)."""
     if isinstance(exc, NotConfirmed | DirectoryUnavailable):
         return False
-    return isinstance(exc, DirectoryError | LookupError)
+    return isinstance(exc, DirectoryError)  # anything else (a payload store gone, a bug) may pass: retried
 
 
 def _safe_reason(exc: BaseException) -> str:

@@ -74,6 +74,12 @@ def build(
         {"0x" + directory_id(n).hex(): n for n in ("alice", "bob", "carol")}, {"0x" + ADMINS.hex(): ADMINS_DN}
     )
     clock = ChainClock(cast.w3)
+    settings: dict[str, object] = {
+        "finality": Finality(confirmations=0),
+        "retry": Retry(max_attempts=3, base=0.0, cap=0.0),
+        "reconcile_interval": 0,
+        **options,
+    }
     daemon = assemble(
         cast.as_(cast.oracle),
         cast.oracle,
@@ -83,11 +89,8 @@ def build(
         dc_id=DC1,
         id_map=id_map,
         start_block=cast.deployment_block,
-        finality=Finality(confirmations=0),
-        retry=Retry(max_attempts=3, base=0.0, cap=0.0),
-        reconcile_interval=0,
         clock=clock,
-        **options,  # type: ignore[arg-type]
+        **settings,  # type: ignore[arg-type]
     )
     return daemon, clock
 
