@@ -178,16 +178,17 @@ class Executor:
                 outcome = Outcome.FAILED
         evidence = self._evidence(entry, outcome, observed)
         self.journal.mark_applied(item.request_id, item.action, outcome, evidence_hash(evidence), evidence)
-        log.info(
-            "action done",
-            extra={
-                "request_id": item.request_id,
-                "action": item.action.name,
-                "outcome": outcome.name,
-                "evidence_hash": "0x" + evidence_hash(evidence).hex(),
-                "detail": observed.get("failed", "confirmed by read-back"),
-            },
-        )
+        extra: dict[str, Any] = {
+            "request_id": item.request_id,
+            "action": item.action.name,
+            "outcome": outcome.name,
+            "attempts": entry.attempts + 1,
+            "evidence_hash": "0x" + evidence_hash(evidence).hex(),
+            "detail": observed.get("failed", "confirmed by read-back"),
+        }
+        if removal:
+            extra["late_by"] = round(max(self.clock() - entry.due_since, 0.0), 3)  # seconds after it fell due
+        log.info("action done", extra=extra)
         return True
 
     def _defer(self, entry: JournalEntry, attempts: int, delay: float, exc: BaseException) -> None:

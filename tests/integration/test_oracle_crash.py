@@ -3,6 +3,7 @@ revoked, exactly one receipt per (request, action); then SIGTERM drains and exit
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -22,10 +23,22 @@ from .chains import free_port
 from .oracle_world import Suite, World, receipts_by_key
 
 pytestmark = pytest.mark.integration
-KILLS = int(os.environ.get("PAMCHAIN_ORACLE_KILLS", "6"))
+KILLS = int(os.environ.get("PAMCHAIN_ORACLE_KILLS", "10"))
 
 
-def write_config(tmp: Path, suite: Suite, world: World, ldap_config: LdapConfig, health_port: int) -> Path:
+def write_config(
+    tmp: Path,
+    suite: Suite,
+    world: World,
+    ldap_config: LdapConfig,
+    health_port: int,
+    *,
+    rpc_url: str | None = None,
+    oracle: dict[str, object] | None = None,
+) -> Path:
+    """The oracle's TOML for this world; ``rpc_url`` (e.g. a proxy) and ``[oracle]`` settings optional."""
+    settings = {"max_attempts": 3, "retry_base": 0.05, **(oracle or {})}
+    oracle_lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
     keystore, _ = create_keystore(tmp / "keys", "oracle-pass", private_key=suite.oracle.key, iterations=2**14)
     (tmp / "oracle.pass").write_text("oracle-pass\n")
     (tmp / "oracle.pass").chmod(0o600)
@@ -40,7 +53,7 @@ def write_config(tmp: Path, suite: Suite, world: World, ldap_config: LdapConfig,
     )
     config = f"""
 [chain]
-rpc_url = "{suite.env.url}"
+rpc_url = "{rpc_url or suite.env.url}"
 deployment = "deployment.json"
 poll_interval = 0.1
 
@@ -50,9 +63,8 @@ password_file = "oracle.pass"
 domain = "corp.example"
 dc_id = "DC1"
 journal = "journal.sqlite3"
-max_attempts = 3
-retry_base = 0.05
 health_port = {health_port}
+{oracle_lines}
 
 [directory]
 kind = "ldap"
@@ -89,9 +101,31 @@ def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def outcomes_logged(log: Path) -> dict[tuple[int, str], int]:
+    """How many times each (request, action) reached an outcome, from the oracles' JSON logs."""
+    counts: dict[tuple[int, str], int] = {}
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("msg") == "action done":
+            key = (int(entry["request_id"]), str(entry["action"]))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 @pytest.mark.parametrize("suite", ["pamchain"], indirect=True)
+@pytest.mark.parametrize(
+    "kills", [pytest.param(KILLS, id="ci"), pytest.param(100, id="long", marks=pytest.mark.slow)]
+)
 def test_oracle_killed_at_random_points__each_action_once(
-    suite: Suite, world: World, ldap_directory: LdapDirectory, ldap_config: LdapConfig, tmp_path: Path
+    suite: Suite,
+    world: World,
+    ldap_directory: LdapDirectory,
+    ldap_config: LdapConfig,
+    tmp_path: Path,
+    kills: int,
 ) -> None:
     seed = int(os.environ.get("PAMCHAIN_SEED", time.time_ns() % 10**6))
     rng = random.Random(seed)
@@ -112,7 +146,7 @@ def test_oracle_killed_at_random_points__each_action_once(
 
     process = start(config, log)
     try:
-        for _ in range(KILLS):
+        for _ in range(kills):
             new_requests()
             time.sleep(rng.uniform(0.2, 2.5))
             process.send_signal(signal.SIGKILL)
@@ -133,6 +167,8 @@ def test_oracle_killed_at_random_points__each_action_once(
             process.wait(10)
     counts = receipts_by_key(suite.client, first_block)
     assert all(count == 1 for count in counts.values()), f"seed {seed}: duplicate receipts {counts}"
+    applied = outcomes_logged(log)
+    assert all(count == 1 for count in applied.values()), f"seed {seed}: an outcome reached twice {applied}"
     assert set(counts) == expected
     for name in ("bob", "carol"):
         assert not ldap_directory.is_member(world.group_ref, world.ref(name))
