@@ -9,14 +9,16 @@ its receipt is on chain.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import requests
 from aiohttp import web
@@ -25,11 +27,18 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from .client import PamClient
 from .errors import SdkError
+from .events import RequestCreated
+from .model import ZERO32, Kind, PrincipalStatus, Status
+from .payload_index import PayloadIndex, ResetRequest, StoredPayload
 from .sealed import MAX_PAYLOAD_BYTES
 from .served import ServedApp
 
+log = logging.getLogger("pamchain.payload_store")
+T = TypeVar("T")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
+_FILE = re.compile(r"^[0-9a-f]{64}$")
 SIGNATURE_WINDOW = 120  # seconds a signed read/delete stays valid: bounds replay of a captured request
 
 
@@ -39,14 +48,6 @@ class PayloadStoreError(SdkError):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
-
-
-class Authorizer(Protocol):
-    """Who may write (active principals) and who may read and delete (oracles)."""
-
-    def may_write(self, address: str) -> bool: ...
-
-    def may_read(self, address: str) -> bool: ...
 
 
 def _message(verb: str, digest: str, timestamp: int) -> str:
@@ -63,17 +64,91 @@ def _recover(verb: str, digest: str, timestamp: int, signature: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What one principal may hold in the store at once: a bound on disk use that a single device cannot
+    exceed, however many requests it makes."""
+
+    max_payloads: int = 4
+    max_bytes: int = 4 * MAX_PAYLOAD_BYTES
+
+    def __post_init__(self) -> None:
+        if self.max_payloads < 1 or self.max_bytes < 1:
+            raise ValueError("payload quota: max_payloads and max_bytes must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """The principal behind a device key allowed to write: its directory id and its domain."""
+
+    subject: bytes
+    domain: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    """What one purge pass did."""
+
+    purged: int
+    kept: int
+    new_requests: int
+
+
+class Authorizer(Protocol):
+    """What the store asks the chain: who writes (active principals), who reads (each domain's oracle), and
+    the password-reset requests that name payloads, with their status."""
+
+    start_block: int
+
+    def writer(self, address: str) -> Writer | None: ...
+
+    def oracle_of(self, domain: bytes) -> str | None: ...
+
+    def is_oracle(self, address: str) -> bool: ...
+
+    def password_resets(self, from_block: int) -> tuple[list[ResetRequest], int]:
+        """Password-reset requests created from ``from_block`` on, and the next block to scan."""
+        ...
+
+    def status(self, request_id: int) -> Status: ...
+
+
+_LIVE = frozenset({Status.PENDING, Status.APPROVED})  # a payload these requests name may still be used
+
+
 @dataclass
 class PayloadStore:
-    """The server side: files named by hash under ``directory`` (mode 0700), written atomically."""
+    """The server side: files named by hash under ``directory`` (mode 0700), written atomically, with an index
+    beside them. A purge pass (every ``purge_interval`` seconds; None: only when :meth:`purge_once` is called)
+    drops payloads no request can use any more: their writer's requests naming them are all final and not
+    approved, or none names them ``orphan_ttl`` seconds after they were stored."""
 
     directory: Path
     authorizer: Authorizer
     clock: Callable[[], float] = time.time
+    quota: Quota = field(default_factory=Quota)
+    orphan_ttl: float = 3600.0
+    purge_interval: float | None = 60.0
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.index = PayloadIndex(self.directory / "index.sqlite3")
+        self._purge_lock = threading.Lock()
+        self._adopt_files()
+
+    def _adopt_files(self) -> None:
+        """Make the index match the folder after a crash or an upgrade: a file without a record is kept as an
+        orphan of unknown writer (its TTL runs from its mtime), a record without a file is dropped."""
+        for tmp in self.directory.glob("*.tmp"):
+            tmp.unlink(missing_ok=True)
+        on_disk = {bytes.fromhex(p.name): p for p in self.directory.iterdir() if _FILE.match(p.name)}
+        known = {payload.digest for payload in self.index.payloads()}
+        for digest in known - on_disk.keys():
+            self.index.remove(digest)
+        for digest in on_disk.keys() - known:
+            stat = on_disk[digest].stat()
+            self.index.add(StoredPayload(digest, None, None, stat.st_size, stat.st_mtime))
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES * 2 + 1024)
@@ -81,7 +156,67 @@ class PayloadStore:
         app.router.add_get("/v1/payloads/{digest}", self._get)
         app.router.add_delete("/v1/payloads/{digest}", self._delete)
         app.router.add_get("/healthz", self._health)
+        if self.purge_interval is not None:
+            app.cleanup_ctx.append(self._purging)
         return app
+
+    async def _purging(self, app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(self._purge_loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _purge_loop(self) -> None:
+        assert self.purge_interval is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.purge_interval)
+            try:
+                report = await loop.run_in_executor(None, self.purge_once)
+            except Exception as exc:  # the node may be away: try again next time, keep serving
+                log.warning("payload purge failed: %s", type(exc).__name__)
+                continue
+            if report.purged:
+                log.info("payloads purged: %d, kept: %d", report.purged, report.kept)
+
+    # -- purge ----------------------------------------------------------------------------------------------
+
+    def purge_once(self) -> PurgeReport:
+        """Learn the new password-reset requests from the chain, then drop every payload none can use."""
+        with self._purge_lock:
+            first = self.index.next_block(self.authorizer.start_block)
+            resets, next_block = self.authorizer.password_resets(first)
+            self.index.add_resets(resets, next_block)
+            now = self.clock()
+            purged = kept = 0
+            for payload in self.index.payloads():
+                if self._usable(payload, now):
+                    kept += 1
+                else:
+                    self._remove(payload.digest)
+                    purged += 1
+            return PurgeReport(purged, kept, len(resets))
+
+    def _usable(self, payload: StoredPayload, now: float) -> bool:
+        naming = self.index.resets_naming(payload)
+        if not naming:
+            return now - payload.stored_at < self.orphan_ttl
+        for reset in naming:
+            status = reset.status
+            if not status.is_final:  # final statuses never change: no need to ask again
+                status = self.authorizer.status(reset.request_id)
+                if status is not reset.status:
+                    self.index.set_status(reset.request_id, status)
+            if status in _LIVE:
+                return True
+        return False
+
+    def _remove(self, digest: bytes) -> None:
+        (self.directory / digest.hex()).unlink(missing_ok=True)
+        self.index.remove(digest)
+
+    # -- requests -------------------------------------------------------------------------------------------
 
     def _path(self, digest: str) -> Path:
         if not _HASH.match(digest):
@@ -101,10 +236,9 @@ class PayloadStore:
         except Exception as exc:  # eth-account raises several types for bad signatures
             raise web.HTTPUnauthorized(text="bad signature") from exc
 
-    async def _authorize(self, check: Callable[[str], bool], address: str) -> None:
-        allowed = await asyncio.get_running_loop().run_in_executor(None, check, address)
-        if not allowed:
-            raise web.HTTPForbidden(text=f"{address} may not do this")
+    async def _ask(self, fn: Callable[..., T], *args: Any) -> T:
+        """A chain lookup off the event loop: the node's latency must not stall other requests."""
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     async def _put(self, request: web.Request) -> web.Response:
         digest = request.match_info["digest"]
@@ -115,9 +249,13 @@ class PayloadStore:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_PAYLOAD_BYTES, actual_size=len(body))
         if "0x" + keccak(body).hex() != digest:
             raise web.HTTPBadRequest(text="payload does not match its hash")
-        await self._authorize(self.authorizer.may_write, signer)
-        if path.exists():
+        writer = await self._ask(self.authorizer.writer, signer)
+        if writer is None:
+            raise web.HTTPForbidden(text=f"{signer} is not the device of an active principal")
+        raw = bytes.fromhex(digest[2:])
+        if path.exists() and self.index.get(raw) is not None:
             return web.Response(status=200, text="already stored")
+        self._enforce_quota(writer, len(body))
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
@@ -125,21 +263,54 @@ class PayloadStore:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        self.index.add(StoredPayload(raw, writer.subject, writer.domain, len(body), self.clock()))
         return web.Response(status=201, text="stored")
+
+    def _enforce_quota(self, writer: Writer, size: int) -> None:
+        count, used = self.index.usage(writer.subject)
+        if count + 1 <= self.quota.max_payloads and used + size <= self.quota.max_bytes:
+            return
+        raise web.HTTPTooManyRequests(
+            text=(
+                f"payload quota reached: this principal holds {count} payloads ({used} bytes); the limit is "
+                f"{self.quota.max_payloads} payloads and {self.quota.max_bytes} bytes. A payload is freed "
+                "once its request is fulfilled, denied, cancelled or expired: cancel a pending password "
+                f"request you no longer need, or wait {int(self.orphan_ttl)} s for a payload no request "
+                "names to be purged."
+            )
+        )
+
+    async def _reader_may(self, signer: str, digest: str) -> StoredPayload | None:
+        """The payload if ``signer`` is its domain's oracle; None if there is none and ``signer`` is an
+        oracle (a 404 is no news to an oracle: payload hashes are on chain); 403 otherwise."""
+        payload = self.index.get(bytes.fromhex(digest[2:]))
+        if payload is None:
+            if await self._ask(self.authorizer.is_oracle, signer):
+                return None
+            raise web.HTTPForbidden(text=f"{signer} may not read or delete payloads")
+        domain = payload.domain
+        if domain is None:  # adopted file: the domain of the requests that name it, if any
+            naming = self.index.resets_naming(payload)
+            domain = naming[0].domain if naming else None
+        oracle = None if domain is None else await self._ask(self.authorizer.oracle_of, domain)
+        if oracle is None or oracle.lower() != signer.lower():
+            raise web.HTTPForbidden(text=f"{signer} is not the oracle of this payload's domain")
+        return payload
 
     async def _get(self, request: web.Request) -> web.Response:
         digest = request.match_info["digest"]
         path = self._path(digest)
-        await self._authorize(self.authorizer.may_read, self._signer(request, "get", digest))
-        if not path.exists():
+        payload = await self._reader_may(self._signer(request, "get", digest), digest)
+        if payload is None or not path.exists():
             raise web.HTTPNotFound(text="no such payload")
         return web.Response(body=path.read_bytes(), content_type="application/octet-stream")
 
     async def _delete(self, request: web.Request) -> web.Response:
         digest = request.match_info["digest"]
-        path = self._path(digest)
-        await self._authorize(self.authorizer.may_read, self._signer(request, "delete", digest))
-        path.unlink(missing_ok=True)
+        self._path(digest)
+        payload = await self._reader_may(self._signer(request, "delete", digest), digest)
+        if payload is not None:
+            self._remove(payload.digest)
         return web.Response(status=204)
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -206,16 +377,42 @@ class ServedStore(ServedApp):
 
 
 class ChainAuthorizer:
-    """Decides from the chain: writers are active principals' devices, readers are registered oracles."""
+    """Decides from the chain: writers are active principals' devices, each domain's payloads are read by that
+    domain's registered oracle, and password-reset requests are learnt from ``RequestCreated`` events from
+    ``start_block`` (the deployment's block) on."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: PamClient, *, start_block: int = 0, chunk: int = 2000) -> None:
         self.client = client
+        self.start_block = start_block
+        self.chunk = chunk
 
-    def may_write(self, address: str) -> bool:
-        from .model import ZERO32, PrincipalStatus
-
+    def writer(self, address: str) -> Writer | None:
         directory_id = self.client.principal_of(address)
-        return directory_id != ZERO32 and self.client.principal(directory_id).status is PrincipalStatus.ACTIVE
+        if directory_id == ZERO32:
+            return None
+        principal = self.client.principal(directory_id)
+        if principal.status is not PrincipalStatus.ACTIVE:
+            return None
+        return Writer(directory_id, principal.domain)
 
-    def may_read(self, address: str) -> bool:
-        return bool(self.client.is_oracle(address))
+    def oracle_of(self, domain: bytes) -> str | None:
+        return self.client.oracle_of(domain)
+
+    def is_oracle(self, address: str) -> bool:
+        return self.client.is_oracle(address)
+
+    def password_resets(self, from_block: int) -> tuple[list[ResetRequest], int]:
+        head = int(self.client.w3.eth.block_number)
+        found: list[ResetRequest] = []
+        for first in range(from_block, head + 1, self.chunk):
+            for event in self.client.events(
+                first, min(first + self.chunk - 1, head), names=["RequestCreated"]
+            ):
+                if isinstance(event, RequestCreated) and event.kind is Kind.PASSWORD_RESET:
+                    found.append(
+                        ResetRequest(event.request_id, event.payload_hash, event.subject, event.domain)
+                    )
+        return found, max(from_block, head + 1)
+
+    def status(self, request_id: int) -> Status:
+        return self.client.status(request_id)

@@ -15,7 +15,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pamchain.sdk.client import PamClient
-from pamchain.sdk.deployer import OracleSpec, PolicySpec, PrincipalSpec, deploy_plan
+from pamchain.sdk.deployer import OracleSpec, PrincipalSpec, deploy_plan
 from pamchain.sdk.model import PASSWORD_RESET_TARGET, Status
 from pamchain.sdk.payload_store import (
     ChainAuthorizer,
@@ -29,7 +29,7 @@ from pamchain.sdk.sealed import public_key
 from pamchain.sdk.transactions import wait_until
 
 from ..integration.chains import pamchain_node
-from .world import DOMAIN, directory_id, standard_plan
+from .world import directory_id, standard_plan
 
 DOMAIN_B = b"lab.example".ljust(32, b"\x00")
 ORACLE_B = Account.from_key(keccak(text="pamchain-test-key:oracle-b"))
@@ -114,7 +114,9 @@ def test_delete__oracle_of_another_domain__403_and_payload_kept(world: World, tm
         assert client.get(world.accounts["oracle"], digest) == sealed("alice-delete")
 
 
-def test_get_delete__own_domain_oracle__allowed_and_other_oracle_refused(world: World, tmp_path: Path) -> None:
+def test_get_delete__own_domain_oracle__allowed_and_other_oracle_refused(
+    world: World, tmp_path: Path
+) -> None:
     with world.store(tmp_path / "p") as (_, client):
         digest = client.put(DAVE, sealed("dave"))
         with pytest.raises(PayloadStoreError) as info:
@@ -179,17 +181,19 @@ def test_purge__approved_request__payload_kept_for_the_oracle(world: World, tmp_
 
 
 def test_purge__expired_request__payload_removed(tmp_path: Path) -> None:
-    with running_world(tmp_path / "chain", reset_max_pending=2) as short:
-        with short.store(tmp_path / "p") as (store, client):
-            digest = client.put(short.accounts["alice"], sealed("expired"))
-            rid = short.as_("alice").request_password_reset(digest)
-            deadline = short.client.request(rid).deadline
-            assert store.purge_once().purged == 0
-            wait_until(lambda: time.time() > deadline + 1, timeout=30)
-            short.as_("alice").request_unlock()  # any transaction: a block whose time is past the deadline
-            short.client.wait_for_status(rid, [Status.EXPIRED], timeout=30)
-            assert store.purge_once().purged == 1
-            assert not held(tmp_path / "p", digest)
+    with (
+        running_world(tmp_path / "chain", reset_max_pending=2) as short,
+        short.store(tmp_path / "p") as (store, client),
+    ):
+        digest = client.put(short.accounts["alice"], sealed("expired"))
+        rid = short.as_("alice").request_password_reset(digest)
+        deadline = short.client.request(rid).deadline
+        assert store.purge_once().purged == 0
+        wait_until(lambda: time.time() > deadline + 1, timeout=30)
+        short.as_("alice").request_unlock()  # any transaction: a block whose time is past the deadline
+        short.client.wait_for_status(rid, [Status.EXPIRED], timeout=30)
+        assert store.purge_once().purged == 1
+        assert not held(tmp_path / "p", digest)
 
 
 def test_purge__orphan__removed_after_its_ttl_only(world: World, tmp_path: Path) -> None:
