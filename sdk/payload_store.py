@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -175,10 +176,10 @@ class PayloadStore:
             try:
                 report = await loop.run_in_executor(None, self.purge_once)
             except Exception as exc:  # the node may be away: try again next time, keep serving
-                log.warning("payload purge failed: %s", type(exc).__name__)
+                log.warning("payload purge failed", extra={"error": type(exc).__name__})
                 continue
             if report.purged:
-                log.info("payloads purged: %d, kept: %d", report.purged, report.kept)
+                log.info("payloads purged", extra={"purged": report.purged, "kept": report.kept})
 
     # -- purge ----------------------------------------------------------------------------------------------
 
@@ -320,10 +321,12 @@ class PayloadStore:
 class PayloadClient:
     """The client side, for requesters (put) and the oracle (get, delete)."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, verify: bool | str = True) -> None:
+        """``verify``: for an https store, False or the path of a CA bundle to trust instead of the system's."""
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
+        self._session.verify = verify
         self._session.trust_env = (
             False  # loopback service: never route it through a proxy from the environment
         )
@@ -365,10 +368,17 @@ class PayloadClient:
 
 
 class ServedStore(ServedApp):
-    """Runs a :class:`PayloadStore` on a loopback port in a background thread (devnet, tests)."""
+    """Runs a :class:`PayloadStore` in a background thread: devnet, tests, and ``pamchain payload-store run``."""
 
-    def __init__(self, store: PayloadStore, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(store.app, host, port, name="payload-store")
+    def __init__(
+        self,
+        store: PayloadStore,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(store.app, host, port, name="payload-store", ssl_context=ssl_context)
         self.store = store
 
     @property
