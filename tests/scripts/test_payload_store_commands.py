@@ -223,3 +223,18 @@ def test_request_password__store_quota_full__one_line_error_and_nothing_requeste
     assert "cancel a pending password request" in lines[0]
     assert "Traceback" not in result.output and "Quiet-Orange-Lantern-27" not in result.output
     assert live.client().request_count() == before
+
+
+def test_sample_configuration__loads_with_the_documented_defaults() -> None:
+    from pamchain.sdk.payload_service import PayloadStoreConfig
+
+    sample = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "payload-store.toml"
+    config = PayloadStoreConfig.load(sample)
+    default = PayloadStoreConfig()
+    assert (config.port, config.quota, config.orphan_ttl, config.purge_interval) == (
+        default.port,
+        default.quota,
+        default.orphan_ttl,
+        default.purge_interval,
+    )
+    assert config.data_dir == Path("/var/lib/pamchain-payload-store") and config.tls_cert is None
