@@ -1,9 +1,10 @@
 """A small hash-addressed store for sealed password payloads, run beside the node (like Tessera for GoQuorum).
 
-Writes are signed by the requester's device key and accepted only from an active principal; reads and
-deletes are signed by an oracle. Payloads are opaque sealed boxes addressed by their keccak hash, so the
-store never sees a password and cannot substitute a payload for another. The oracle deletes a payload once
-its receipt is on chain.
+Writes are signed by the requester's device key and accepted only from an active principal, within a quota;
+reads and deletes are signed by the oracle of the writer's domain. Payloads are opaque sealed boxes addressed
+by their keccak hash, so the store never sees a password and cannot substitute a payload for another. The
+oracle deletes a payload once its receipt is on chain; the store purges those no request can use any more.
+Signatures are bound to this store, its chain and a nonce (``payload_auth``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import re
+import secrets
 import ssl
 import threading
 import time
@@ -23,15 +26,14 @@ from typing import Any, Protocol, TypeVar
 
 import requests
 from aiohttp import web
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from .client import PamClient
 from .errors import SdkError
-from .events import RequestCreated
+from .events import GenericEvent, RequestCreated
 from .model import ZERO32, Kind, PrincipalStatus, Status
+from .payload_auth import NonceMemory, RateLimiter, SignatureRefused, StoreInfo, signed_headers, verify
 from .payload_index import PayloadIndex, ResetRequest, StoredPayload
 from .sealed import MAX_PAYLOAD_BYTES
 from .served import ServedApp
@@ -40,7 +42,7 @@ log = logging.getLogger("pamchain.payload_store")
 T = TypeVar("T")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 _FILE = re.compile(r"^[0-9a-f]{64}$")
-SIGNATURE_WINDOW = 120  # seconds a signed read/delete stays valid: bounds replay of a captured request
+_STORE_ID = re.compile(r"^[0-9A-Za-z._-]{8,64}$")
 
 
 class PayloadStoreError(SdkError):
@@ -49,20 +51,6 @@ class PayloadStoreError(SdkError):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _message(verb: str, digest: str, timestamp: int) -> str:
-    return f"pamchain-payload:{verb}:{digest}:{timestamp}"
-
-
-def _sign(account: LocalAccount, verb: str, digest: str, timestamp: int) -> str:
-    return account.sign_message(encode_defunct(text=_message(verb, digest, timestamp))).signature.to_0x_hex()
-
-
-def _recover(verb: str, digest: str, timestamp: int, signature: str) -> str:
-    return Account.recover_message(
-        encode_defunct(text=_message(verb, digest, timestamp)), signature=signature
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +89,13 @@ class Authorizer(Protocol):
 
     start_block: int
 
+    def chain_id(self) -> int: ...
+
+    def known_signers(self) -> frozenset[str]:
+        """Every address that may sign anything here (enrolled devices and oracles, checksummed): the cheap
+        first gate, before any lookup of what a signer may do."""
+        ...
+
     def writer(self, address: str) -> Writer | None: ...
 
     def oracle_of(self, domain: bytes) -> str | None: ...
@@ -122,7 +117,12 @@ class PayloadStore:
     """The server side: files named by hash under ``directory`` (mode 0700), written atomically, with an index
     beside them. A purge pass (every ``purge_interval`` seconds; None: only when :meth:`purge_once` is called)
     drops payloads no request can use any more: their writer's requests naming them are all final and not
-    approved, or none names them ``orphan_ttl`` seconds after they were stored."""
+    approved, or none names them ``orphan_ttl`` seconds after they were stored.
+
+    Each request is checked cheapest first: the client's rate (``rate`` per second, ``burst`` at once, per
+    connecting address), the signature (bound to ``store_id``, the chain id and a nonce), the signer among the
+    known signers (a set read from the chain at most once per ``signer_refresh`` seconds), the nonce's first
+    use; only then what the signer may do, asked of the chain."""
 
     directory: Path
     authorizer: Authorizer
@@ -130,13 +130,40 @@ class PayloadStore:
     quota: Quota = field(default_factory=Quota)
     orphan_ttl: float = 3600.0
     purge_interval: float | None = 60.0
+    store_id: str | None = None
+    signer_refresh: float = 10.0
+    rate: float = 5.0
+    burst: int = 20
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.store_id = self._load_store_id(self.store_id)
         self.index = PayloadIndex(self.directory / "index.sqlite3")
         self._purge_lock = threading.Lock()
+        self._nonces = NonceMemory()
+        self._limiter = RateLimiter(self.rate, self.burst)
+        self._signers: frozenset[str] = frozenset()
+        self._signers_at = -math.inf
+        self._chain_id: int | None = None
         self._adopt_files()
+
+    def _load_store_id(self, configured: str | None) -> str:
+        """The configured id, else the one kept in the data folder (made at first start): signatures for
+        another store, or for this one before its data was wiped, do not verify here."""
+        if configured is not None:
+            if not _STORE_ID.match(configured):
+                raise ValueError("store_id: 8 to 64 letters, digits, '.', '_' or '-'")
+            return configured
+        path = self.directory / "store-id"
+        if not path.exists():
+            fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(16) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(path.with_suffix(".tmp"), path)
+        return path.read_text(encoding="ascii").strip()
 
     def _adopt_files(self) -> None:
         """Make the index match the folder after a crash or an upgrade: a file without a record is kept as an
@@ -152,7 +179,8 @@ class PayloadStore:
             self.index.add(StoredPayload(digest, None, None, stat.st_size, stat.st_mtime))
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_PAYLOAD_BYTES * 2 + 1024)
+        app = web.Application(client_max_size=MAX_PAYLOAD_BYTES * 2 + 1024, middlewares=[self._rate_limit])
+        app.router.add_get("/v1/info", self._info_route)
         app.router.add_put("/v1/payloads/{digest}", self._put)
         app.router.add_get("/v1/payloads/{digest}", self._get)
         app.router.add_delete("/v1/payloads/{digest}", self._delete)
@@ -224,18 +252,49 @@ class PayloadStore:
             raise web.HTTPBadRequest(text="payload hash must be 0x + 64 lowercase hex digits")
         return self.directory / digest[2:]
 
-    def _signer(self, request: web.Request, verb: str, digest: str) -> str:
+    @web.middleware
+    async def _rate_limit(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/v1/payloads/") and not self._limiter.allow(request.remote or "?"):
+            raise web.HTTPTooManyRequests(
+                text=f"rate limit: at most {self.burst} requests at once, then {self.rate:g} per second; retry later"
+            )
+        return await handler(request)
+
+    async def _info(self) -> StoreInfo:
+        if self._chain_id is None:
+            self._chain_id = await self._ask(self.authorizer.chain_id)
+        assert self.store_id is not None
+        return StoreInfo(self.store_id, self._chain_id)
+
+    async def _info_route(self, request: web.Request) -> web.Response:
+        info = await self._info()
+        return web.json_response(
+            {"store_id": info.store_id, "chain_id": info.chain_id, "signature_window": info.signature_window}
+        )
+
+    async def _known(self, signer: str) -> bool:
+        """Whether ``signer`` is in the chain's signer set; on a miss the set is read again, but no more
+        often than every ``signer_refresh`` seconds, so random keys cannot make the store query the chain."""
+        if signer in self._signers:
+            return True
+        if time.monotonic() - self._signers_at < self.signer_refresh:
+            return False
+        self._signers_at = time.monotonic()
+        self._signers = await self._ask(self.authorizer.known_signers)
+        return signer in self._signers
+
+    async def _signer(self, request: web.Request, verb: str, digest: str) -> str:
         try:
-            timestamp = int(request.headers["X-Pamchain-Time"])
-            signature = request.headers["X-Pamchain-Signature"]
-        except (KeyError, ValueError) as exc:
-            raise web.HTTPUnauthorized(text="missing or malformed signature headers") from exc
-        if abs(self.clock() - timestamp) > SIGNATURE_WINDOW:
-            raise web.HTTPUnauthorized(text="signature outside its time window")
-        try:
-            return _recover(verb, digest, timestamp, signature)
-        except Exception as exc:  # eth-account raises several types for bad signatures
-            raise web.HTTPUnauthorized(text="bad signature") from exc
+            signed = verify(request.headers, verb, digest, await self._info(), self.clock())
+        except SignatureRefused as exc:
+            raise web.HTTPUnauthorized(text=str(exc)) from exc
+        if not await self._known(signed.signer):
+            raise web.HTTPForbidden(
+                text=f"unknown signer {signed.signer}: neither an enrolled device nor an oracle"
+            )
+        if not self._nonces.first_use(signed, self.clock()):
+            raise web.HTTPUnauthorized(text="replayed request: this nonce was already used")
+        return signed.signer
 
     async def _ask(self, fn: Callable[..., T], *args: Any) -> T:
         """A chain lookup off the event loop: the node's latency must not stall other requests."""
@@ -244,12 +303,12 @@ class PayloadStore:
     async def _put(self, request: web.Request) -> web.Response:
         digest = request.match_info["digest"]
         path = self._path(digest)
-        signer = self._signer(request, "put", digest)
         body = await request.read()
         if not body or len(body) > MAX_PAYLOAD_BYTES:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_PAYLOAD_BYTES, actual_size=len(body))
         if "0x" + keccak(body).hex() != digest:
             raise web.HTTPBadRequest(text="payload does not match its hash")
+        signer = await self._signer(request, "put", digest)
         writer = await self._ask(self.authorizer.writer, signer)
         if writer is None:
             raise web.HTTPForbidden(text=f"{signer} is not the device of an active principal")
@@ -301,7 +360,7 @@ class PayloadStore:
     async def _get(self, request: web.Request) -> web.Response:
         digest = request.match_info["digest"]
         path = self._path(digest)
-        payload = await self._reader_may(self._signer(request, "get", digest), digest)
+        payload = await self._reader_may(await self._signer(request, "get", digest), digest)
         if payload is None or not path.exists():
             raise web.HTTPNotFound(text="no such payload")
         return web.Response(body=path.read_bytes(), content_type="application/octet-stream")
@@ -309,7 +368,7 @@ class PayloadStore:
     async def _delete(self, request: web.Request) -> web.Response:
         digest = request.match_info["digest"]
         self._path(digest)
-        payload = await self._reader_may(self._signer(request, "delete", digest), digest)
+        payload = await self._reader_may(await self._signer(request, "delete", digest), digest)
         if payload is not None:
             self._remove(payload.digest)
         return web.Response(status=204)
@@ -330,19 +389,11 @@ class PayloadClient:
         self._session.trust_env = (
             False  # loopback service: never route it through a proxy from the environment
         )
+        self._info: StoreInfo | None = None
 
-    def _call(
-        self, method: str, account: LocalAccount, verb: str, digest: str, body: bytes | None = None
-    ) -> requests.Response:
-        timestamp = int(time.time())
-        headers = {
-            "X-Pamchain-Time": str(timestamp),
-            "X-Pamchain-Signature": _sign(account, verb, digest, timestamp),
-        }
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
-            response = self._session.request(
-                method, f"{self.url}/v1/payloads/{digest}", data=body, headers=headers, timeout=self.timeout
-            )
+            response = self._session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise PayloadStoreError(f"payload store unreachable at {self.url}") from exc
         if response.status_code >= 400:
@@ -351,20 +402,46 @@ class PayloadClient:
             )
         return response
 
+    def info(self) -> StoreInfo:
+        """The store's id and chain id (asked once): what every signature is bound to."""
+        if self._info is None:
+            try:
+                data = self._request("GET", "/v1/info").json()
+                self._info = StoreInfo(
+                    str(data["store_id"]), int(data["chain_id"]), int(data["signature_window"])
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise PayloadStoreError(
+                    f"{self.url} does not answer as a payload store (GET /v1/info)"
+                ) from exc
+        return self._info
+
+    def signed_headers(
+        self, account: LocalAccount, verb: str, digest: bytes, *, info: StoreInfo | None = None
+    ) -> dict[str, str]:
+        """The headers of one signed request for this store (each call a new nonce: one use only)."""
+        return signed_headers(account, verb, "0x" + digest.hex(), info or self.info())
+
+    def _call(
+        self, method: str, account: LocalAccount, verb: str, digest: bytes, body: bytes | None = None
+    ) -> requests.Response:
+        headers = self.signed_headers(account, verb, digest)
+        return self._request(method, f"/v1/payloads/0x{digest.hex()}", data=body, headers=headers)
+
     def put(self, account: LocalAccount, ciphertext: bytes) -> bytes:
         """Store a sealed payload; returns its hash, the value for ``request_password_reset``."""
         digest = keccak(ciphertext)
-        self._call("PUT", account, "put", "0x" + digest.hex(), ciphertext)
+        self._call("PUT", account, "put", digest, ciphertext)
         return digest
 
     def get(self, account: LocalAccount, digest: bytes) -> bytes:
-        body = self._call("GET", account, "get", "0x" + digest.hex()).content
+        body = self._call("GET", account, "get", digest).content
         if keccak(body) != digest:
             raise PayloadStoreError("payload store returned a payload that does not match its hash")
         return body
 
     def delete(self, account: LocalAccount, digest: bytes) -> None:
-        self._call("DELETE", account, "delete", "0x" + digest.hex())
+        self._call("DELETE", account, "delete", digest)
 
 
 class ServedStore(ServedApp):
@@ -395,6 +472,32 @@ class ChainAuthorizer:
         self.client = client
         self.start_block = start_block
         self.chunk = chunk
+        self._lock = threading.Lock()
+        self._next_block = start_block  # of the signer scan
+        self._devices: dict[bytes, str] = {}  # directory id -> its current device
+        self._oracles: dict[bytes, str] = {}  # domain -> its oracle
+
+    def chain_id(self) -> int:
+        return int(self.client.w3.eth.chain_id)
+
+    def known_signers(self) -> frozenset[str]:
+        """Devices ever enrolled (still current) and oracles, from the events since the last call."""
+        with self._lock:
+            head = int(self.client.w3.eth.block_number)
+            names = ["PrincipalEnrolled", "DeviceRotated", "OracleSet"]
+            for first in range(self._next_block, head + 1, self.chunk):
+                for event in self.client.events(first, min(first + self.chunk - 1, head), names=names):
+                    if not isinstance(event, GenericEvent):
+                        continue
+                    args = event.args
+                    if event.event == "PrincipalEnrolled":
+                        self._devices[bytes(args["directory_id"])] = str(args["device"])
+                    elif event.event == "DeviceRotated":
+                        self._devices[bytes(args["directory_id"])] = str(args["new_device"])
+                    else:
+                        self._oracles[bytes(args["domain"])] = str(args["oracle"])
+            self._next_block = max(self._next_block, head + 1)
+            return frozenset(self._devices.values()) | frozenset(self._oracles.values())
 
     def writer(self, address: str) -> Writer | None:
         directory_id = self.client.principal_of(address)

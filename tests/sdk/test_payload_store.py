@@ -23,6 +23,7 @@ from pamchain.sdk.payload_store import (
     PayloadStore,
     PayloadStoreError,
     Quota,
+    RateLimiter,
     ServedStore,
 )
 from pamchain.sdk.sealed import public_key
@@ -263,3 +264,155 @@ def test_quota__bad_values__refused() -> None:
         Quota(max_payloads=0, max_bytes=100)
     with pytest.raises(ValueError):
         Quota(max_payloads=1, max_bytes=0)
+
+
+# -- replay, binding to store and chain, unknown signers, rate limit (issue 13 item 9) -------------------------
+
+
+class CountingAuthorizer:
+    """The real chain authorizer, counting the lookups the store asks of it."""
+
+    def __init__(self, inner: ChainAuthorizer) -> None:
+        self.inner = inner
+        self.start_block = inner.start_block
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if not callable(target):
+            return target
+
+        def counted(*args: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return target(*args)
+
+        return counted
+
+
+def raw(url: str, method: str, digest: bytes, headers: dict[str, str], body: bytes | None = None) -> Any:
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    return session.request(
+        method, f"{url}/v1/payloads/0x{digest.hex()}", headers=headers, data=body, timeout=30
+    )
+
+
+def test_info__names_the_store_and_its_chain(world: World, tmp_path: Path) -> None:
+    with world.store(tmp_path / "p") as (store, client):
+        info = client.info()
+        assert info.chain_id == 1337 and info.store_id == store.store_id and len(info.store_id) >= 16
+    with world.store(tmp_path / "p") as (again, _):
+        assert again.store_id == store.store_id  # kept in the data folder across restarts
+    with world.store(tmp_path / "other") as (other, _):
+        assert other.store_id != store.store_id
+
+
+def test_put__captured_and_replayed_to_another_store__refused(world: World, tmp_path: Path) -> None:
+    body = sealed("replay-put")
+    digest = keccak(body)
+    with world.store(tmp_path / "one") as (_, one), world.store(tmp_path / "two") as (_, two):
+        headers = one.signed_headers(world.accounts["alice"], "put", digest)
+        assert raw(one.url, "PUT", digest, headers, body).status_code == 201
+        replayed = raw(two.url, "PUT", digest, headers, body)
+        assert replayed.status_code == 401
+        assert "not signed for this store" in replayed.text
+        assert not held(tmp_path / "two", digest)
+
+
+def test_put__signed_for_another_chain__refused(world: World, tmp_path: Path) -> None:
+    body = sealed("other-chain")
+    digest = keccak(body)
+    with world.store(tmp_path / "p") as (_, client):
+        info = client.info()
+        headers = client.signed_headers(
+            world.accounts["alice"], "put", digest, info=dataclasses.replace(info, chain_id=info.chain_id + 1)
+        )
+        response = raw(client.url, "PUT", digest, headers, body)
+        assert response.status_code == 401 and "not signed for this store" in response.text
+        assert not held(tmp_path / "p", digest)
+
+
+def test_get__captured_and_replayed_within_its_window__refused(world: World, tmp_path: Path) -> None:
+    with world.store(tmp_path / "p") as (_, client):
+        digest = client.put(world.accounts["alice"], sealed("replay-get"))
+        headers = client.signed_headers(world.accounts["oracle"], "get", digest)
+        assert raw(client.url, "GET", digest, headers).content == sealed("replay-get")
+        again = raw(client.url, "GET", digest, headers)
+        assert again.status_code == 401 and "replayed" in again.text
+        delete = client.signed_headers(world.accounts["oracle"], "delete", digest)
+        assert raw(client.url, "DELETE", digest, delete).status_code == 204
+        assert raw(client.url, "DELETE", digest, delete).status_code == 401
+
+
+def test_request__bad_nonce_or_missing_headers__401(world: World, tmp_path: Path) -> None:
+    with world.store(tmp_path / "p") as (_, client):
+        digest = client.put(world.accounts["alice"], sealed("nonce"))
+        good = client.signed_headers(world.accounts["oracle"], "get", digest)
+        for broken in (
+            {**good, "X-Pamchain-Nonce": "short"},
+            {k: v for k, v in good.items() if k != "X-Pamchain-Nonce"},
+            {k: v for k, v in good.items() if k != "X-Pamchain-Signer"},
+            {**good, "X-Pamchain-Signer": ORACLE_B.address},
+        ):
+            assert raw(client.url, "GET", digest, broken).status_code == 401
+        assert raw(client.url, "GET", digest, good).status_code == 200  # the refusals burnt nothing
+
+
+def test_unknown_signer__refused_before_any_chain_lookup(world: World, tmp_path: Path) -> None:
+    counting = CountingAuthorizer(ChainAuthorizer(world.client, start_block=world.deployment_block))
+    store = PayloadStore(tmp_path / "p", counting, purge_interval=None, signer_refresh=3600)  # type: ignore[arg-type]
+    with ServedStore(store) as served:
+        client = PayloadClient(served.url)
+        client.put(world.accounts["alice"], sealed("known"))
+        before = dict(counting.calls)
+        for _ in range(5):
+            stranger = Account.create()
+            with pytest.raises(PayloadStoreError) as info:
+                client.put(stranger, sealed("stranger"))
+            assert info.value.status == 403 and "unknown signer" in str(info.value)
+            with pytest.raises(PayloadStoreError) as info:
+                client.get(stranger, keccak(sealed("known")))
+            assert info.value.status == 403
+        assert counting.calls == before  # no writer/oracle lookup, no refresh before its time
+
+
+def test_unknown_signer__newly_enrolled__accepted_once_the_signer_set_is_refreshed(
+    world: World, tmp_path: Path
+) -> None:
+    newcomer = Account.create()
+    with world.store(tmp_path / "p", signer_refresh=0) as (_, client):
+        with pytest.raises(PayloadStoreError) as info:
+            client.put(newcomer, sealed("newcomer"))
+        assert info.value.status == 403
+        world.as_("c1").enrol(newcomer.address, directory_id("newcomer"), b"lab.example".ljust(32, b"\x00"))
+        world.as_("c2").approve_proposal(world.client.proposal_count())
+        assert world.client.principal_of(newcomer.address) == directory_id("newcomer")
+        client.put(newcomer, sealed("newcomer"))
+
+
+def test_rate_limit__one_client_over_its_budget__429_and_nothing_stored(world: World, tmp_path: Path) -> None:
+    with world.store(tmp_path / "p", rate=0.001, burst=3) as (_, client):
+        for i in range(3):
+            client.put(world.accounts["alice"], sealed(f"rate-{i}"))
+        with pytest.raises(PayloadStoreError) as info:
+            client.put(world.accounts["alice"], sealed("rate-3"))
+        assert info.value.status == 429 and "rate limit" in str(info.value)
+        assert not held(tmp_path / "p", keccak(sealed("rate-3")))
+
+
+def test_rate_limiter__per_key_buckets_refill_with_time() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=1.0, burst=2, clock=lambda: now[0])
+    assert limiter.allow("a") and limiter.allow("a") and not limiter.allow("a")
+    assert limiter.allow("b")  # another client has its own budget
+    now[0] = 1.0
+    assert limiter.allow("a") and not limiter.allow("a")
+
+
+def test_rate_limiter__bad_values__refused() -> None:
+    with pytest.raises(ValueError):
+        RateLimiter(rate=0, burst=1)
+    with pytest.raises(ValueError):
+        RateLimiter(rate=1, burst=0)
