@@ -50,6 +50,18 @@ def payload_store() -> None:
 )
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="PEM private key.")
 @click.option(
+    "--store-id", help="Id signatures are bound to [default: made at first start, kept in the data dir]."
+)
+@click.option(
+    "--signer-refresh",
+    type=click.FloatRange(min=0),
+    help="Least seconds between two reads of the chain's signer set [default 2].",
+)
+@click.option(
+    "--rate", type=click.FloatRange(min=0, min_open=True), help="Requests per second per client [default 5]."
+)
+@click.option("--burst", type=click.IntRange(min=1), help="Requests a client may send at once [default 20].")
+@click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True
 )
 def run(config_path: Path | None, log_level: str, **overrides: object) -> None:

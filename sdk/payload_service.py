@@ -33,6 +33,10 @@ _STORE_KEYS = {
     "purge_interval",
     "tls_cert",
     "tls_key",
+    "store_id",
+    "signer_refresh",
+    "rate",
+    "burst",
 }
 
 
@@ -50,6 +54,10 @@ class PayloadStoreConfig:
     purge_interval: float = 60.0
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    store_id: str | None = None  # None: the id kept in data_dir (made at first start)
+    signer_refresh: float = 2.0
+    rate: float = 5.0
+    burst: int = 20
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -58,6 +66,10 @@ class PayloadStoreConfig:
             raise ConfigError("orphan_ttl must be 0 or more seconds")
         if self.purge_interval <= 0:
             raise ConfigError("purge_interval must be more than 0 seconds")
+        if self.signer_refresh < 0:
+            raise ConfigError("signer_refresh must be 0 or more seconds")
+        if self.rate <= 0 or self.burst < 1:
+            raise ConfigError("rate must be more than 0 requests per second and burst at least 1")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError(
                 "TLS needs both tls_cert and tls_key (or neither, behind a TLS proxy or on loopback)"
@@ -77,7 +89,8 @@ class PayloadStoreConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path = Path(".")) -> PayloadStoreConfig:
         """``[chain] rpc_url, deployment`` and ``[store] data_dir, host, port, max_payloads, max_bytes,
-        orphan_ttl, purge_interval, tls_cert, tls_key``; anything else is refused (a typo must not pass)."""
+        orphan_ttl, purge_interval, tls_cert, tls_key, store_id, signer_refresh, rate, burst``; anything else
+        is refused (a typo must not pass)."""
         chain, store = _table(data, "chain"), _table(data, "store")
         unknown = sorted(
             {f"[{k}]" for k in data if k not in ("chain", "store")}
@@ -116,6 +129,10 @@ class PayloadStoreConfig:
                 "purge_interval": float,
                 "tls_cert": Path,
                 "tls_key": Path,
+                "store_id": str,
+                "signer_refresh": float,
+                "rate": float,
+                "burst": int,
             }
             changes = {key: converters[key](value) for key, value in given.items()}
         except (TypeError, ValueError) as exc:
@@ -156,12 +173,23 @@ def build_store(config: PayloadStoreConfig) -> PayloadStore:
     except (requests.exceptions.RequestException, OSError) as exc:
         raise NodeUnavailable(f"no node answers at {config.rpc_url}") from exc
     authorizer = ChainAuthorizer(PamClient(w3, deployment.address), start_block=deployment.block)
+    try:
+        return _store(config, authorizer)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _store(config: PayloadStoreConfig, authorizer: ChainAuthorizer) -> PayloadStore:
     return PayloadStore(
         config.data_dir,
         authorizer,
         quota=config.quota,
         orphan_ttl=config.orphan_ttl,
         purge_interval=config.purge_interval,
+        store_id=config.store_id,
+        signer_refresh=config.signer_refresh,
+        rate=config.rate,
+        burst=config.burst,
     )
 
 

@@ -131,7 +131,7 @@ class PayloadStore:
     orphan_ttl: float = 3600.0
     purge_interval: float | None = 60.0
     store_id: str | None = None
-    signer_refresh: float = 10.0
+    signer_refresh: float = 2.0
     rate: float = 5.0
     burst: int = 20
 
@@ -145,6 +145,7 @@ class PayloadStore:
         self._limiter = RateLimiter(self.rate, self.burst)
         self._signers: frozenset[str] = frozenset()
         self._signers_at = -math.inf
+        self._refreshing: asyncio.Future[frozenset[str]] | None = None
         self._chain_id: int | None = None
         self._adopt_files()
 
@@ -274,13 +275,21 @@ class PayloadStore:
 
     async def _known(self, signer: str) -> bool:
         """Whether ``signer`` is in the chain's signer set; on a miss the set is read again, but no more
-        often than every ``signer_refresh`` seconds, so random keys cannot make the store query the chain."""
+        often than every ``signer_refresh`` seconds, so random keys cannot make the store query the chain.
+        A request that misses while a read is under way waits for that read."""
         if signer in self._signers:
             return True
-        if time.monotonic() - self._signers_at < self.signer_refresh:
-            return False
-        self._signers_at = time.monotonic()
-        self._signers = await self._ask(self.authorizer.known_signers)
+        if self._refreshing is None:
+            if time.monotonic() - self._signers_at < self.signer_refresh:
+                return False
+            self._signers_at = time.monotonic()
+            self._refreshing = asyncio.ensure_future(self._ask(self.authorizer.known_signers))
+            try:
+                self._signers = await self._refreshing
+            finally:
+                self._refreshing = None
+        else:
+            await asyncio.shield(self._refreshing)
         return signer in self._signers
 
     async def _signer(self, request: web.Request, verb: str, digest: str) -> str:
@@ -297,8 +306,13 @@ class PayloadStore:
         return signed.signer
 
     async def _ask(self, fn: Callable[..., T], *args: Any) -> T:
-        """A chain lookup off the event loop: the node's latency must not stall other requests."""
-        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        """A chain lookup off the event loop: the node's latency must not stall other requests. A node that
+        cannot answer is the client's 503 (retry later), not a crash of the request."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        except Exception as exc:  # web3 and requests raise many types for an absent or failing node
+            log.warning("chain lookup failed", extra={"error": type(exc).__name__})
+            raise web.HTTPServiceUnavailable(text="the chain cannot be read now: retry later") from exc
 
     async def _put(self, request: web.Request) -> web.Response:
         digest = request.match_info["digest"]

@@ -155,6 +155,7 @@ def test_run__options_only__quota_from_the_command_line(
         ('[store]\nport = "eighty"\n', "bad payload store setting"),
         ("[store\n", "is not valid TOML"),
         ('[chain]\ndeployment = "absent.json"\n', "no deployment file at"),
+        ("[store]\nrate = 0\n", "rate must be more than 0"),
     ],
 )
 def test_run__bad_configuration__one_line_error(tmp_path: Path, toml: str | None, expected: str) -> None:
@@ -177,6 +178,17 @@ def test_run__no_node__one_line_error(live: Live, tmp_path: Path) -> None:
         )  # fmt: skip
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: no node answers at http://127.0.0.1:{port}"
+
+
+def test_run__bad_store_id__one_line_error(live: Live, tmp_path: Path) -> None:
+    result = invoke(
+        [
+            "payload-store", "run", "--rpc-url", live.url, "--deployment", str(live.deployment_file),
+            "--data-dir", str(tmp_path / "d"), "--store-id", "no spaces allowed",
+        ]
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: store_id: 8 to 64 letters, digits, '.', '_' or '-'"
 
 
 def test_run__port_taken__one_line_error(live: Live, tmp_path: Path) -> None:

@@ -416,3 +416,20 @@ def test_rate_limiter__bad_values__refused() -> None:
         RateLimiter(rate=0, burst=1)
     with pytest.raises(ValueError):
         RateLimiter(rate=1, burst=0)
+
+
+def test_node_unreachable__503_retry_later_and_nothing_stored(world: World, tmp_path: Path) -> None:
+    import socket
+
+    from pamchain.sdk.client import connect
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    blind = ChainAuthorizer(PamClient(connect(dead, timeout=5), world.client.contract.address))
+    with ServedStore(PayloadStore(tmp_path / "p", blind, purge_interval=None)) as served:
+        client = PayloadClient(served.url)
+        with pytest.raises(PayloadStoreError) as info:
+            client.put(world.accounts["alice"], sealed("no-node"))
+        assert info.value.status == 503 and "retry later" in str(info.value)
+    assert not held(tmp_path / "p", keccak(sealed("no-node")))
