@@ -375,9 +375,13 @@ class PayloadStore:
         digest = request.match_info["digest"]
         path = self._path(digest)
         payload = await self._reader_may(await self._signer(request, "get", digest), digest)
-        if payload is None or not path.exists():
-            raise web.HTTPNotFound(text="no such payload")
-        return web.Response(body=path.read_bytes(), content_type="application/octet-stream")
+        try:
+            if payload is None:
+                raise FileNotFoundError(path)
+            body = path.read_bytes()
+        except FileNotFoundError as exc:  # also when a purge removed it a moment ago
+            raise web.HTTPNotFound(text="no such payload") from exc
+        return web.Response(body=body, content_type="application/octet-stream")
 
     async def _delete(self, request: web.Request) -> web.Response:
         digest = request.match_info["digest"]
