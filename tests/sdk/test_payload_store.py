@@ -433,3 +433,22 @@ def test_node_unreachable__503_retry_later_and_nothing_stored(world: World, tmp_
             client.put(world.accounts["alice"], sealed("no-node"))
         assert info.value.status == 503 and "retry later" in str(info.value)
     assert not held(tmp_path / "p", keccak(sealed("no-node")))
+
+
+def test_file_without_a_record__adopted__read_by_the_domain_of_the_request_naming_it(
+    world: World, tmp_path: Path
+) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    body = sealed("from an older store")
+    digest = keccak(body)
+    (folder / digest.hex()).write_bytes(body)  # as a store without an index left it
+    with world.store(folder, orphan_ttl=3600) as (store, client):
+        with pytest.raises(PayloadStoreError) as info:
+            client.get(world.accounts["oracle"], digest)  # no writer known, no request yet: nobody reads
+        assert info.value.status == 403
+        world.as_("alice").request_password_reset(digest)
+        store.purge_once()  # learns the request
+        assert client.get(world.accounts["oracle"], digest) == body
+        with pytest.raises(PayloadStoreError):
+            client.get(ORACLE_B, digest)
