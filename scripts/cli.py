@@ -67,6 +67,7 @@ def _register_groups() -> None:
     from .keys_commands import keys
     from .ledger_commands import grants, receipts
     from .oracle_commands import oracle
+    from .payload_store_commands import payload_store
     from .policy_commands import policy
     from .principal_commands import principal
     from .request_commands import approve, deny, request, revoke
@@ -85,6 +86,7 @@ def _register_groups() -> None:
         grants,
         receipts,
         oracle,
+        payload_store,
         audit,
         devnet,
         web,

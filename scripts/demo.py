@@ -81,7 +81,10 @@ def run_demo(*, grant_seconds: int = 120, echo: Callable[[str], None] = print) -
     echo(f"deployed at {deployment.address}; council 2-of-3; bootstrap ended: {not client.bootstrapping()}")
 
     with tempfile.TemporaryDirectory(prefix="pamchain-demo-") as tmp:
-        store = PayloadStore(Path(tmp) / "payloads", ChainAuthorizer(client))
+        # No background purge: eth-tester is not to be shared between threads, and the demo's store is temporary.
+        store = PayloadStore(
+            Path(tmp) / "payloads", ChainAuthorizer(client, start_block=deployment.block), purge_interval=None
+        )
         with ServedStore(store) as served:
             chain_time = _ChainClock(w3)
             oracle = assemble(

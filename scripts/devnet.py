@@ -229,7 +229,8 @@ def run_devnet(
         )
 
         store = PayloadStore(
-            root / "payloads", ChainAuthorizer(PamClient(connect(node.url), deployment.address))
+            root / "payloads",
+            ChainAuthorizer(PamClient(connect(node.url), deployment.address), start_block=deployment.block),
         )
         try:
             served = stack.enter_context(ServedStore(store, port=payload_port))

@@ -461,6 +461,11 @@ class PamClient:
             approvers,
         )
 
+    def oracle_of(self, domain: bytes) -> str | None:
+        """The registered oracle account of ``domain``, or None if the domain has none."""
+        account = to_checksum_address(self._call("oracle_of", to_bytes32(domain)))
+        return None if int(account, 16) == 0 else account
+
     def is_oracle(self, account: str) -> bool:
         """Whether ``account`` is the registered oracle of at least one domain."""
         return int(self._call("oracle_domain_count", to_checksum_address(account))) > 0
@@ -478,13 +483,19 @@ class PamClient:
             to_checksum_address(oracle),
         )
 
-    def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[Event]:
-        """Every pamchain event in the block range, in chain order."""
-        logs = self.w3.eth.get_logs(
-            cast(
-                FilterParams, {"address": self.contract.address, "fromBlock": from_block, "toBlock": to_block}
-            )
-        )
+    def events(
+        self, from_block: int = 0, to_block: int | str = "latest", *, names: Iterable[str] = ()
+    ) -> list[Event]:
+        """Every pamchain event in the block range, in chain order; only the events ``names`` when given."""
+        params: dict[str, Any] = {
+            "address": self.contract.address,
+            "fromBlock": from_block,
+            "toBlock": to_block,
+        }
+        wanted = list(names)
+        if wanted:
+            params["topics"] = [[self.decoder.topic(name) for name in wanted]]
+        logs = self.w3.eth.get_logs(cast(FilterParams, params))
         return self.decoder.decode_all(logs)
 
     # -- waiting -----------------------------------------------------------------------------------------

@@ -196,6 +196,13 @@ class EventDecoder:
     def topics(self) -> frozenset[bytes]:
         return frozenset(self._by_topic)
 
+    def topic(self, name: str) -> str:
+        """The 0x-hex topic0 of the event ``name`` (a filter for ``eth_getLogs``)."""
+        for topic, event in self._by_topic.items():
+            if event.event_name == name:
+                return "0x" + topic.hex()
+        raise KeyError(f"no event {name!r} in the contract's ABI")
+
     def decode(self, log: Mapping[str, Any]) -> Event | None:
         """Decode one log; None if it is not one of this contract's events."""
         topics = log.get("topics") or []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -23,9 +24,11 @@ class ServedApp:
         port: int = 0,
         *,
         name: str = "served-app",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
         self._make_app = make_app
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -33,7 +36,9 @@ class ServedApp:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> ServedApp:
         self._thread.start()
@@ -48,7 +53,7 @@ class ServedApp:
     async def _start(self) -> None:
         self._runner = web.AppRunner(self._make_app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
         await site.start()
         server: Any = site._server
         if server is not None and server.sockets:

@@ -186,6 +186,7 @@ class WebApp:
         app.router.add_get("/config.json", self._config)
         app.router.add_post("/rpc", self._rpc)
         app.router.add_put("/payloads/v1/payloads/{digest}", self._payload)
+        app.router.add_get("/payloads/v1/info", self._payload_info)
         app.router.add_get("/api/breached-range/{prefix}", self._breached)
         app.router.add_get("/healthz", self._health)
         if self.demo_enrol is not None:
@@ -251,7 +252,7 @@ class WebApp:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_PAYLOAD_BODY, actual_size=len(body))
         headers = {
             name: request.headers[name]
-            for name in ("X-Pamchain-Time", "X-Pamchain-Signature")
+            for name in ("X-Pamchain-Time", "X-Pamchain-Nonce", "X-Pamchain-Signer", "X-Pamchain-Signature")
             if name in request.headers
         }
         headers["Content-Type"] = "application/octet-stream"
@@ -260,6 +261,19 @@ class WebApp:
         try:
             async with self._session.put(url, data=body, headers=headers) as upstream:
                 return web.Response(text=await upstream.text(), status=upstream.status)
+        except (TimeoutError, aiohttp.ClientError):
+            return web.Response(text="payload store unreachable", status=502)
+
+    async def _payload_info(self, request: web.Request) -> web.Response:
+        """The store's id and chain id, which the phone binds its payload signature to."""
+        if self.config.payload_store_url is None:
+            raise web.HTTPNotFound(text="no payload store configured (--payload-store-url)")
+        assert self._session is not None
+        try:
+            async with self._session.get(f"{self.config.payload_store_url.rstrip('/')}/v1/info") as upstream:
+                return web.Response(
+                    body=await upstream.read(), status=upstream.status, content_type="application/json"
+                )
         except (TimeoutError, aiohttp.ClientError):
             return web.Response(text="payload store unreachable", status=502)
 

@@ -256,7 +256,7 @@ def test_restart_between_apply_and_report__one_receipt(cast: Cast, tmp_path: Pat
 
 def test_password_reset__sealed_payload__applied_and_purged(cast: Cast, tmp_path: Path) -> None:
     directory = MemoryDirectory()
-    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))
+    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client), purge_interval=None)
     with ServedStore(store) as served:
         daemon, _ = build(cast, tmp_path, directory, payload_store_url=served.url)
         alice = cast.as_(cast.alice)
@@ -276,7 +276,7 @@ def test_password_reset__weak_password__failed_receipt_and_old_password_kept(
     cast: Cast, tmp_path: Path
 ) -> None:
     directory = MemoryDirectory()
-    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))
+    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client), purge_interval=None)
     with ServedStore(store) as served:
         daemon, _ = build(cast, tmp_path, directory, payload_store_url=served.url)
         alice = cast.as_(cast.alice)
@@ -290,7 +290,7 @@ def test_password_reset__weak_password__failed_receipt_and_old_password_kept(
 
 def test_password_reset__payload_sealed_for_another_subject__refused(cast: Cast, tmp_path: Path) -> None:
     directory = MemoryDirectory()
-    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))
+    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client), purge_interval=None)
     with ServedStore(store) as served:
         daemon, _ = build(cast, tmp_path, directory, payload_store_url=served.url)
         alice = cast.as_(cast.alice)
@@ -305,7 +305,7 @@ def test_payload_store__stranger_cannot_write_or_read(cast: Cast, tmp_path: Path
     from eth_account import Account
     from pamchain.sdk.payload_store import PayloadStoreError
 
-    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client))
+    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client), purge_interval=None)
     with ServedStore(store) as served:
         client = PayloadClient(served.url)
         stranger = Account.create()

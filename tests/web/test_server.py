@@ -62,6 +62,31 @@ def test_payload_relay__checks_the_hash_shape(stack: Stack) -> None:
     assert response.status_code == 400
 
 
+def test_payload_relay__forwards_the_store_info_and_every_signature_header(stack: Stack) -> None:
+    from pamchain.sdk.payload_store import PayloadClient, PayloadStoreError
+    from pamchain.sdk.transactions import wait_until
+
+    device = stack.sdk_device("relay-tester").account
+    assert device is not None
+    through_relay = PayloadClient(stack.web.url + "payloads")
+    assert through_relay.info().chain_id == 1337
+    body = b"sealed through the relay" * 4
+
+    def put() -> bytes | None:
+        try:
+            return through_relay.put(device, body)
+        except PayloadStoreError as exc:  # a new device is known once the store re-reads its signer set
+            assert exc.status == 403 and "unknown signer" in str(exc)
+            return None
+
+    digest = wait_until(put, timeout=30, interval=0.5)
+    headers = through_relay.signed_headers(device, "put", digest)
+    url = stack.web.url + f"payloads/v1/payloads/0x{digest.hex()}"
+    assert requests.put(url, data=body, headers=headers, timeout=10).status_code == 200  # already stored
+    replayed = requests.put(url, data=body, headers=headers, timeout=10)
+    assert replayed.status_code == 401 and "replayed" in replayed.text
+
+
 def test_breached_range__k_anonymity(stack: Stack) -> None:
     digest = hashlib.sha256(b"password123!").hexdigest()
     suffixes = requests.get(stack.web.url + f"api/breached-range/{digest[:5]}", timeout=10).json()

@@ -1,6 +1,6 @@
 // Everything secret stays here: the device keystore (scrypt-encrypted, in localStorage) and the sealed password.
 
-import { Wallet, encryptKeystoreJson, getBytes, hexlify, keccak256 } from "ethers";
+import { Wallet, encryptKeystoreJson, getBytes, hexlify, keccak256, randomBytes } from "ethers";
 import sodium from "libsodium-wrappers";
 
 // --- device key ------------------------------------------------------------------------------------------
@@ -82,10 +82,27 @@ export async function sealPassword(oraclePublicKey, subject, password) {
 }
 
 /** PUT a sealed payload exactly as sdk/payload_store.py PayloadClient.put does; returns its keccak hash. */
+// Signatures are bound to the store (its id), the chain and a one-use nonce: see sdk/payload_auth.py.
+async function storeInfo(basePath) {
+  let response;
+  try {
+    response = await fetch(`${basePath}/v1/info`);
+  } catch (exc) {
+    throw new Error(`payload store unreachable (${exc})`);
+  }
+  if (response.status >= 400) {
+    throw new Error(`payload store: ${response.status} ${(await response.text()).trim()}`);
+  }
+  return response.json();
+}
+
 export async function putPayload(basePath, wallet, ciphertext) {
   const digest = keccak256(ciphertext);
+  const info = await storeInfo(basePath);
   const timestamp = Math.floor(Date.now() / 1000);
-  const signature = await wallet.signMessage(`pamchain-payload:put:${digest}:${timestamp}`);
+  const nonce = hexlify(randomBytes(16)).slice(2);
+  const message = `pamchain-payload:v2:put:${digest}:${timestamp}:${nonce}:${info.chain_id}:${info.store_id}`;
+  const signature = await wallet.signMessage(message);
   let response;
   try {
     response = await fetch(`${basePath}/v1/payloads/${digest}`, {
@@ -93,6 +110,8 @@ export async function putPayload(basePath, wallet, ciphertext) {
       headers: {
         "Content-Type": "application/octet-stream",
         "X-Pamchain-Time": String(timestamp),
+        "X-Pamchain-Nonce": nonce,
+        "X-Pamchain-Signer": wallet.address,
         "X-Pamchain-Signature": signature,
       },
       body: ciphertext,
