@@ -9,10 +9,12 @@ Set PAMCHAIN_FAULT_REPORT=file to collect the figures (docs/reliability.md).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,9 +51,12 @@ def _grant(suite: Suite, name: str, seconds: int) -> int:
 
 
 @contextmanager
-def oracle_process(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def oracle_process(config: Path, log: Path, health_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """The oracle as a process, once it answers on its health port (start-up compiles the contracts, which
+    takes seconds on a loaded machine: grants made before would expire before it starts)."""
     process = start(config, log)
     try:
+        wait_for(lambda: _healthy(process, log, health_port), 180, "oracle started", every=0.2)
         yield process
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0, log.read_text()[-3000:]
@@ -86,6 +91,15 @@ def _removed_times(
     return gone
 
 
+def _healthy(process: subprocess.Popen[bytes], log: Path, port: int) -> bool:
+    assert process.poll() is None, log.read_text()[-3000:]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return bool(json.load(response)["healthy"])
+    except (OSError, ValueError):
+        return False
+
+
 def _answers(directory: LdapDirectory) -> bool:
     try:
         directory.accounts()
@@ -104,9 +118,10 @@ def test_fault__ad_unreachable_across_expiries__removed_on_return_alarmed_once(
 ) -> None:
     figures = FaultFigures("AD unreachable", notes={"outage_seconds": OUTAGE})
     first_block = int(suite.env.w3.eth.block_number) + 1
-    config = write_config(tmp_path, suite, world, ldap_config, free_port(), oracle={"late_removal_alarm": 5})
+    port = free_port()
+    config = write_config(tmp_path, suite, world, ldap_config, port, oracle={"late_removal_alarm": 5})
     log = tmp_path / "oracle.log"
-    with oracle_process(config, log) as process:
+    with oracle_process(config, log, port) as process:
         grants = {name: _grant(suite, name, 6 + 2 * i) for i, name in enumerate(NAMES)}
         wait_for(
             lambda: all(ldap_directory.is_member(world.group_ref, world.ref(n)) for n in NAMES),
@@ -153,10 +168,11 @@ def test_fault__node_unreachable_across_expiries__removed_on_time_receipts_later
     target = urlsplit(suite.env.url)
     proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 80))
     first_block = int(suite.env.w3.eth.block_number) + 1
-    config = write_config(tmp_path, suite, world, ldap_config, free_port(), rpc_url=proxy.url)
+    port = free_port()
+    config = write_config(tmp_path, suite, world, ldap_config, port, rpc_url=proxy.url)
     log = tmp_path / "oracle.log"
     try:
-        with oracle_process(config, log) as process:
+        with oracle_process(config, log, port) as process:
             grants = {name: _grant(suite, name, 6 + 2 * i) for i, name in enumerate(NAMES)}
             expiries = {name: suite.client.request(rid).expiry for name, rid in grants.items()}
             wait_for(
@@ -208,17 +224,18 @@ def test_fault__payload_store_unreachable_and_payload_missing__nothing_else_wait
     with ServedStore(store) as served:
         proxy = TcpProxy(("127.0.0.1", served.port))
         first_block = int(suite.env.w3.eth.block_number) + 1
+        port = free_port()
         config = write_config(
             tmp_path,
             suite,
             world,
             ldap_config,
-            free_port(),
+            port,
             oracle={"payload_store": proxy.url, "retry_cap": 3, "retry_base": 0.2, "max_attempts": 8},
         )
         log = tmp_path / "oracle.log"
         try:
-            with oracle_process(config, log):
+            with oracle_process(config, log, port):
                 carol = suite.as_("carol")
                 sealed = seal_password(carol.oracle_key(DOMAIN), directory_id("carol"), NEW_PASSWORD)
                 stored = carol.request_password_reset(
