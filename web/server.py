@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from eth_utils import keccak
+from pamchain.sdk import jsonsafe
 from pamchain.sdk.served import ServedApp
 
 log = logging.getLogger("pamchain.web")
@@ -149,7 +149,9 @@ def _rpc_error(message: str, code: int = -32000, id_: Any = None) -> dict[str, A
 def _disallowed(body: bytes) -> str | None:
     """The first method the relay must not forward, or why the body is not JSON-RPC; None when fine."""
     try:
-        payload = json.loads(body)
+        payload = jsonsafe.loads(body)
+    except jsonsafe.TooDeep:
+        return "nested too deep"
     except ValueError:
         return "not JSON"
     calls = payload if isinstance(payload, list) else [payload]
@@ -280,7 +282,7 @@ class WebApp:
     async def _demo_enrol(self, request: web.Request) -> web.Response:
         """Devnet only: the council's demo keys enrol this phone's address (never enabled by `pamchain web`)."""
         try:
-            address = str((await request.json())["address"])
+            address = str(jsonsafe.loads(await request.read())["address"])
         except (ValueError, KeyError, TypeError) as exc:
             raise web.HTTPBadRequest(text='expected {"address": "0x..."}') from exc
         if not re.match(r"^0x[0-9a-fA-F]{40}$", address):

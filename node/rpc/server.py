@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
+from pamchain.sdk import jsonsafe
 
 from ..errors import NodeError
 from . import format as fmt
@@ -94,7 +95,9 @@ class RpcServer:
     async def handle_payload(self, text: str | bytes, ws: web.WebSocketResponse | None = None) -> Any:
         """Decoded response object (dict or list) for one request body, or None when nothing is owed."""
         try:
-            payload = json.loads(text)
+            payload = jsonsafe.loads(text)
+        except jsonsafe.TooDeep as exc:
+            return _error(None, PARSE_ERROR, f"parse error: {exc}")
         except (ValueError, RecursionError):
             return _error(None, PARSE_ERROR, "parse error")
         if isinstance(payload, list):
@@ -118,7 +121,7 @@ class RpcServer:
         if not isinstance(id_, (str, int, float, type(None))) or isinstance(id_, bool):
             return _error(None, INVALID_REQUEST, "invalid request id")
         if req.get("jsonrpc") != "2.0":
-            return _error(id_, INVALID_REQUEST, "invalid request: jsonrpc must be \"2.0\"")
+            return _error(id_, INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"')
         method = req.get("method")
         if not isinstance(method, str):
             return _error(id_, INVALID_REQUEST, "invalid request: method must be a string")
@@ -132,7 +135,11 @@ class RpcServer:
             if method in ("eth_subscribe", "eth_unsubscribe"):
                 if ws is None:
                     raise RpcError(METHOD_NOT_FOUND, "notifications not supported")
-                value = await (self._subscribe(ws, params) if method == "eth_subscribe" else self._unsubscribe(ws, params))
+                value = await (
+                    self._subscribe(ws, params)
+                    if method == "eth_subscribe"
+                    else self._unsubscribe(ws, params)
+                )
             else:
                 handler = self.api.methods.get(method)
                 if handler is None:
@@ -221,7 +228,7 @@ class RpcServer:
         if kind == "logs":
             criteria = self.api._criteria(params[1] if len(params) > 1 and params[1] is not None else {})
         elif kind not in ("newHeads", "newPendingTransactions"):
-            raise RpcError(INVALID_PARAMS, f"no \"{kind}\" subscription in eth namespace")
+            raise RpcError(INVALID_PARAMS, f'no "{kind}" subscription in eth namespace')
         sub_id = "0x" + secrets.token_hex(16)
         subs[sub_id] = (kind, criteria)
         return sub_id
@@ -269,7 +276,11 @@ class RpcServer:
     async def _notify(self, ws: web.WebSocketResponse, sid: str, result: Any) -> None:
         if ws.closed:
             return
-        message = {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": sid, "result": result}}
+        message = {
+            "jsonrpc": "2.0",
+            "method": "eth_subscription",
+            "params": {"subscription": sid, "result": result},
+        }
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_str(_dumps(message))
 
