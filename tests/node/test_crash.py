@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from eth_account.signers.local import LocalAccount
 from pamchain.node.keys import write_keystore
 
 from .conftest import CHAIN_ID
 
-ROUNDS = 5
-DEADLINE = 30.0  # seconds for the whole test, whatever the machine
+ROUNDS = int(os.environ.get("PAMCHAIN_NODE_KILLS", "10"))
 
 
 def _free_port() -> int:
@@ -91,10 +93,14 @@ def _wait_up(client: Client, proc: subprocess.Popen[bytes], timeout: float = 15)
     raise AssertionError("node did not come up")
 
 
+@pytest.mark.parametrize(
+    "rounds", [pytest.param(ROUNDS, id="ci"), pytest.param(100, id="long", marks=pytest.mark.slow)]
+)
 def test_sigkill_during_sealing_loses_nothing_a_client_saw(
-    tmp_path: Path, genesis_factory: Any, signer: LocalAccount, users: list[LocalAccount]
+    tmp_path: Path, genesis_factory: Any, signer: LocalAccount, users: list[LocalAccount], rounds: int
 ) -> None:
-    started = time.monotonic()
+    """Killed while sealing under load, ``rounds`` times: after every restart the store opens, the chain links
+    from genesis to head and every receipt a client was ever shown is still there."""
     datadir, genesis_file = tmp_path / "data", tmp_path / "genesis.json"
     keystore, password = tmp_path / "signer.json", tmp_path / "password"
     genesis_file.write_text(json.dumps(genesis_factory()))
@@ -108,15 +114,17 @@ def test_sigkill_during_sealing_loses_nothing_a_client_saw(
     sender = users[0]
     nonce = 0
     kills = 0
-    for _round in range(ROUNDS):
-        if time.monotonic() - started > DEADLINE - 8:
-            break
+    restarts: list[float] = []
+    for _round in range(rounds):
         port = _free_port()
         client = Client(f"http://127.0.0.1:{port}")
+        spawned = time.monotonic()
         proc = _start(datadir, keystore, password, port)
         try:
             _wait_up(client, proc)
+            restarts.append(time.monotonic() - spawned)
             _check_seen(client, seen)
+            _check_links(client)
             nonce = int(client.call("eth_getTransactionCount", sender.address, "latest"), 16)
             kill_at = time.monotonic() + rng.uniform(0.3, 1.2)
             while time.monotonic() < kill_at:
@@ -153,22 +161,40 @@ def test_sigkill_during_sealing_loses_nothing_a_client_saw(
     try:
         _wait_up(client, proc)
         _check_seen(client, seen)
-        head = int(client.call("eth_blockNumber"), 16)
+        head = _check_links(client)
         assert head >= max((n for _h, n in seen.values()), default=0)
-        parent = None
-        for n in range(head + 1):
-            block = client.call("eth_getBlockByNumber", hex(n), False)
-            if parent is not None:
-                assert block["parentHash"] == parent
-            parent = block["hash"]
         assert int(client.call("eth_getBalance", users[1].address, "latest"), 16) >= 1000 * 10**18 + len(seen)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert kills >= 3 and len(seen) > 0
-    assert time.monotonic() - started < DEADLINE + 15
+    assert kills == rounds and len(seen) > 0
+    figures = {
+        "fault": "node SIGKILLed while sealing",
+        "kills": kills,
+        "receipts_seen": len(seen),
+        "receipts_lost": 0,
+        "restart_s_median": round(statistics.median(restarts), 2),
+        "restart_s_max": round(max(restarts), 2),
+    }
+    target = os.environ.get("PAMCHAIN_FAULT_REPORT")
+    if target:
+        with Path(target).open("a") as out:
+            out.write(json.dumps(figures) + "\n")
+
+
+def _check_links(client: Client) -> int:
+    """Every block from genesis to head links to its parent (no corrupt or missing block); returns the head."""
+    head = int(client.call("eth_blockNumber"), 16)
+    blocks: list[Any] = []
+    for start in range(0, head + 1, 500):  # batches stay under the node's batch limit
+        blocks += client.batch(
+            [("eth_getBlockByNumber", [hex(n), False]) for n in range(start, min(start + 500, head + 1))]
+        )
+    for parent, block in itertools.pairwise(blocks):
+        assert block is not None and block["parentHash"] == parent["hash"], f"chain broken at {block}"
+    return head
 
 
 def _check_seen(client: Client, seen: dict[str, tuple[str, int]]) -> None:
