@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -9,16 +10,39 @@ import click
 from .options import emit, json_option, keystore_option, password_file_option, session
 
 
-def _new_passphrase() -> str:
-    """A new passphrase: from ``--password-file``/``PAMCHAIN_PASSWORD``, else prompted twice, hidden."""
-    from pamchain.sdk.keys import read_passphrase
+def _new_passphrase(from_env: bool) -> str:
+    """A new passphrase: from ``--password-file``, from ``PAMCHAIN_PASSWORD`` only when asked with
+    ``--password-from-env``, else prompted twice, hidden; refused if a guessing attack would find it."""
+    from pamchain.sdk.keys import PASSPHRASE_ENV, WeakPassphrase, check_new_passphrase, read_passphrase
 
-    secret = read_passphrase(file=session().password_file)
-    if secret is None:
+    password_file = session().password_file
+    if password_file is not None:
+        secret: str | None = read_passphrase(file=password_file)
+    elif from_env:
+        secret = os.environ.get(PASSPHRASE_ENV)
+        if not secret:
+            raise click.UsageError(f"--password-from-env given but {PASSPHRASE_ENV} is not set")
+    else:
+        if os.environ.get(PASSPHRASE_ENV):
+            raise click.UsageError(
+                f"{PASSPHRASE_ENV} is set, but a new key's passphrase is not taken from the environment unless "
+                "you pass --password-from-env (other processes of your user can read it); or use --password-file"
+            )
         secret = click.prompt("New keystore passphrase", hide_input=True, confirmation_prompt=True, err=True)
     if not secret:
         raise click.UsageError("the passphrase may not be empty")
+    try:
+        check_new_passphrase(secret)
+    except WeakPassphrase as exc:
+        raise click.UsageError(str(exc)) from None
     return secret
+
+
+password_from_env_option = click.option(
+    "--password-from-env",
+    is_flag=True,
+    help="Take the new key's passphrase from PAMCHAIN_PASSWORD (unattended setups; else --password-file or a prompt).",
+)
 
 
 @click.group()
@@ -29,15 +53,16 @@ def keys() -> None:
 @keys.command()
 @keystore_option
 @password_file_option
+@password_from_env_option
 @json_option
-def new(**_: object) -> None:
+def new(password_from_env: bool, **_: object) -> None:
     """Create a new key in the keystore folder."""
     from pamchain.sdk.keys import create_keystore
 
     folder = session().keystore_dir()
     if folder.is_file():
         raise click.UsageError(f"--keystore must be a folder for `keys new`: {folder} is a file")
-    path, account = create_keystore(folder, _new_passphrase())
+    path, account = create_keystore(folder, _new_passphrase(password_from_env))
     emit(
         {"address": account.address, "path": str(path)}, [f"created {account.address}", f"  keystore {path}"]
     )
@@ -52,8 +77,9 @@ def new(**_: object) -> None:
 )
 @keystore_option
 @password_file_option
+@password_from_env_option
 @json_option
-def import_(private_key_file: Path | None, **_: object) -> None:
+def import_(private_key_file: Path | None, password_from_env: bool, **_: object) -> None:
     """Import an existing private key into the keystore folder, encrypted."""
     from pamchain.sdk.keys import create_keystore
 
@@ -69,7 +95,7 @@ def import_(private_key_file: Path | None, **_: object) -> None:
         raise click.UsageError("a private key is 32 bytes of hex")
     folder = session().keystore_dir()
     try:
-        path, account = create_keystore(folder, _new_passphrase(), private_key=raw)
+        path, account = create_keystore(folder, _new_passphrase(password_from_env), private_key=raw)
     except FileExistsError:
         raise click.ClickException(f"that key is already in {folder}") from None
     emit(

@@ -26,7 +26,12 @@ def oracle() -> None:
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True
 )
-def run(config_path: Path, log_level: str) -> None:
+@click.option(
+    "--demo",
+    is_flag=True,
+    help='Allow [directory] kind = "memory" (nothing reaches AD; for demonstrations only).',
+)
+def run(config_path: Path, log_level: str, demo: bool) -> None:
     """Follow the chain and apply final decisions to AD until SIGINT/SIGTERM (a second signal exits at once)."""
     from pamchain.sdk.keys import read_passphrase
     from pamchain.sdk.oracle import logs
@@ -38,7 +43,7 @@ def run(config_path: Path, log_level: str) -> None:
     passphrase = read_passphrase(file=config.password_file)
     if passphrase is None:
         passphrase = click.prompt("Oracle keystore passphrase", hide_input=True, err=True)
-    daemon = from_config(config, config_dir=config_path.parent, passphrase=passphrase)
+    daemon = from_config(config, config_dir=config_path.parent, passphrase=passphrase, demo=demo)
     daemon.run(health_host=config.health_host, health_port=config.health_port)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+from zxcvbn import zxcvbn
 
 from .errors import KeystoreError
 
@@ -26,6 +27,31 @@ def read_passphrase(*, file: str | os.PathLike[str] | None = None, env: str = PA
         except (OSError, IndexError) as exc:
             raise KeystoreError(f"cannot read passphrase file {file}") from exc
     return os.environ.get(env)
+
+
+MIN_PASSPHRASE_SCORE = 3  # zxcvbn: "safely unguessable", against an offline attack on the (scrypt) keystore
+
+
+class WeakPassphrase(KeystoreError, ValueError):
+    """A new keystore passphrase that a guessing attack would find; ``advice`` says how to make a better one."""
+
+    def __init__(self, advice: str) -> None:
+        super().__init__(f"passphrase too easy to guess: {advice}")
+        self.advice = advice
+
+
+def check_new_passphrase(passphrase: str, *, context: tuple[str, ...] = ()) -> None:
+    """Refuse a new keystore passphrase that zxcvbn scores below ``MIN_PASSPHRASE_SCORE`` (never echoing it).
+
+    ``context`` holds words an attacker knows (an address, a user name) that must not make it stronger.
+    """
+    result = zxcvbn(passphrase[:100], user_inputs=list(context))  # zxcvbn is slow on very long inputs
+    if int(result["score"]) >= MIN_PASSPHRASE_SCORE:
+        return
+    feedback = result.get("feedback") or {}
+    hints = [feedback.get("warning") or "", *(feedback.get("suggestions") or [])]
+    advice = " ".join(h.strip() for h in hints if h and h.strip()) or "use four or more uncommon words."
+    raise WeakPassphrase(advice)
 
 
 def create_keystore(

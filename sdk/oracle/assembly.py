@@ -120,12 +120,19 @@ def assemble(
     )
 
 
-def build_directory(settings: Mapping[str, object], base: Path) -> Directory:
-    """The directory named by ``[directory] kind``: ``ldap`` (production) or ``memory`` (demos)."""
+def build_directory(settings: Mapping[str, object], base: Path, *, demo: bool = False) -> Directory:
+    """The directory named by ``[directory] kind``: ``ldap`` (production) or ``memory`` (``demo`` only: it
+    changes nothing in AD, so an oracle on it would post receipts for changes that never happened)."""
     kind = settings.get("kind", "ldap")
     if kind == "memory":
+        if not demo:
+            raise ConfigError(
+                '[directory] kind = "memory" changes nothing in Active Directory (its receipts would claim '
+                'changes that never happened): use kind = "ldap", or start the oracle with --demo'
+            )
         from ..memory_directory import MemoryDirectory
 
+        log.warning("demo mode: in-memory directory, nothing is applied to Active Directory")
         return MemoryDirectory()
     if kind == "ldap":
         from ..ldap_directory import LdapConfig, LdapDirectory
@@ -141,8 +148,11 @@ def build_directory(settings: Mapping[str, object], base: Path) -> Directory:
     raise ConfigError(f"unknown directory kind {kind!r} (ldap or memory)")
 
 
-def from_config(config: OracleConfig, *, config_dir: Path, passphrase: str | None = None) -> OracleDaemon:
+def from_config(
+    config: OracleConfig, *, config_dir: Path, passphrase: str | None = None, demo: bool = False
+) -> OracleDaemon:
     """A daemon as the configuration file describes it: keystore, node, deployment, directory, tables."""
+    directory = build_directory(config.directory, config_dir, demo=demo)  # refused early if not for real
     secret = passphrase if passphrase is not None else read_passphrase(file=config.password_file)
     if secret is None:
         raise ConfigError(
@@ -162,10 +172,14 @@ def from_config(config: OracleConfig, *, config_dir: Path, passphrase: str | Non
         bytes.fromhex(target.removeprefix("0x")): frozenset(AccountRef(m) for m in members)
         for target, members in config.baseline.items()
     }
+    # The removal lane gets a connection of its own; an in-memory directory must stay one and the same.
+    removal_directory = (
+        None if config.directory.get("kind") == "memory" else build_directory(config.directory, config_dir)
+    )
     return assemble(
         client,
         account,
-        build_directory(config.directory, config_dir),
+        directory,
         config.journal,
         domain=config.domain,
         dc_id=config.dc_id,
@@ -179,7 +193,7 @@ def from_config(config: OracleConfig, *, config_dir: Path, passphrase: str | Non
         finality=config.finality,
         retry=config.retry,
         removal_retry=config.removal_retry,
-        removal_directory=build_directory(config.directory, config_dir),
+        removal_directory=removal_directory,
         late_after=config.late_after,
         poll_interval=config.poll_interval,
         reconcile_interval=config.reconcile_interval,

@@ -24,7 +24,7 @@ def _free_port() -> int:
 def test_keys__new_list_import_round_trip(tmp_path: Path) -> None:
     folder = tmp_path / "keys"
     env = {"PAMCHAIN_PASSWORD": "correct horse"}
-    created = invoke(["keys", "new", "--keystore", str(folder), "--json"], env=env)
+    created = invoke(["keys", "new", "--keystore", str(folder), "--json", "--password-from-env"], env=env)
     assert created.exit_code == 0, created.output
     new = json.loads(created.stdout)
     assert Path(new["path"]).stat().st_mode & 0o777 == 0o600
@@ -33,12 +33,30 @@ def test_keys__new_list_import_round_trip(tmp_path: Path) -> None:
     imported_account = Account.create()
     key_file.write_text(imported_account.key.hex() + "\n")
     imported = invoke(
-        ["keys", "import", "--private-key-file", str(key_file), "--keystore", str(folder)], env=env
+        [
+            "keys",
+            "import",
+            "--private-key-file",
+            str(key_file),
+            "--keystore",
+            str(folder),
+            "--password-from-env",
+        ],
+        env=env,
     )
     assert imported.exit_code == 0, imported.output
     assert imported_account.address in imported.stdout
     again = invoke(
-        ["keys", "import", "--private-key-file", str(key_file), "--keystore", str(folder)], env=env
+        [
+            "keys",
+            "import",
+            "--private-key-file",
+            str(key_file),
+            "--keystore",
+            str(folder),
+            "--password-from-env",
+        ],
+        env=env,
     )
     assert again.exit_code == 1 and "already in" in again.stderr
 
@@ -49,10 +67,35 @@ def test_keys__new_list_import_round_trip(tmp_path: Path) -> None:
 
 
 def test_keys_new__prompts_twice_hidden(tmp_path: Path) -> None:
-    result = invoke(["keys", "new", "--keystore", str(tmp_path)], input="s3cret-pass\ns3cret-pass\n")
+    phrase = "quiet orange lantern harbour"
+    result = invoke(["keys", "new", "--keystore", str(tmp_path)], input=f"{phrase}\n{phrase}\n")
     assert result.exit_code == 0, result.output
-    assert "s3cret-pass" not in result.output
+    assert phrase not in result.output
     assert len(list(tmp_path.iterdir())) == 1
+
+
+@pytest.mark.parametrize("phrase", ["x", "s3cret-pass", "password123", "aaaaaaaaaaaaaaaa"])
+def test_keys_new__guessable_passphrase__refused_with_advice_never_echoed(
+    tmp_path: Path, phrase: str
+) -> None:
+    result = invoke(["keys", "new", "--keystore", str(tmp_path / "k")], input=f"{phrase}\n{phrase}\n")
+    assert result.exit_code == 2 and "too easy to guess" in result.stderr
+    assert phrase not in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "k").exists() or not list((tmp_path / "k").iterdir())
+
+
+def test_keys_new__environment_passphrase__only_with_the_explicit_flag(tmp_path: Path) -> None:
+    env = {"PAMCHAIN_PASSWORD": "quiet orange lantern harbour"}
+    refused = invoke(["keys", "new", "--keystore", str(tmp_path / "a")], env=env)
+    assert refused.exit_code == 2 and "--password-from-env" in refused.stderr
+    assert not (tmp_path / "a").exists() or not list((tmp_path / "a").iterdir())
+    accepted = invoke(["keys", "new", "--keystore", str(tmp_path / "b"), "--password-from-env"], env=env)
+    assert accepted.exit_code == 0, accepted.output
+    weak = invoke(
+        ["keys", "new", "--keystore", str(tmp_path / "c"), "--password-from-env"],
+        env={"PAMCHAIN_PASSWORD": "x"},
+    )
+    assert weak.exit_code == 2 and "too easy to guess" in weak.stderr
 
 
 def test_keys_import__rejects_a_malformed_key(tmp_path: Path) -> None:
@@ -68,7 +111,8 @@ def test_keys_import__rejects_a_malformed_key(tmp_path: Path) -> None:
 def test_wrong_passphrase__one_line_error(tmp_path: Path) -> None:
     created = json.loads(
         invoke(
-            ["keys", "new", "--keystore", str(tmp_path), "--json"], env={"PAMCHAIN_PASSWORD": "right"}
+            ["keys", "new", "--keystore", str(tmp_path), "--json", "--password-from-env"],
+            env={"PAMCHAIN_PASSWORD": "right horse battery staple"},
         ).stdout
     )
     wrong = tmp_path / "wrong.txt"

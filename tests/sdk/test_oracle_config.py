@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from pamchain.scripts.cli import main
+from pamchain.sdk.memory_directory import MemoryDirectory
+from pamchain.sdk.oracle.assembly import build_directory
 from pamchain.sdk.oracle.config import OracleConfig, bytes32_label
 from pamchain.sdk.oracle.errors import ConfigError
 
@@ -18,7 +20,9 @@ def test_sample_config__parses_with_paths_resolved() -> None:
     assert config.rpc_url == "http://127.0.0.1:8545"
     assert config.domain == bytes32_label("corp.example") and config.dc_id.startswith(b"DC1\x00")
     assert config.keystore == (SAMPLE.parent / "oracle-keystore.json").resolve()
-    assert config.finality.confirmations is None and config.retry.max_attempts == 5
+    assert (
+        config.finality.confirmations is None and config.retry.max_attempts == 8 and config.late_after == 60
+    )
     assert config.directory["kind"] == "ldap" and len(config.groups) == 1
 
 
@@ -60,3 +64,21 @@ def test_cli_oracle_run__missing_config__one_line_error(tmp_path: Path) -> None:
 def test_cli_oracle_status__nobody_listening__clean_error() -> None:
     result = CliRunner().invoke(main, ["oracle", "status", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 1 and "no oracle answers" in result.output
+
+
+def test_memory_directory__refused_unless_demo(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--demo"):
+        build_directory({"kind": "memory"}, tmp_path)
+    assert isinstance(build_directory({"kind": "memory"}, tmp_path, demo=True), MemoryDirectory)
+
+
+def test_cli_oracle_run__memory_directory__one_line_error(tmp_path: Path) -> None:
+    text = SAMPLE.read_text().replace('kind = "ldap"', 'kind = "memory"')
+    config = tmp_path / "oracle.toml"
+    config.write_text(text)
+    (tmp_path / "oracle.pass").write_text("irrelevant\n")
+    result = CliRunner().invoke(
+        main, ["oracle", "run", "--config", str(config)], env={"PAMCHAIN_PASSWORD": "irrelevant"}
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith('error: [directory] kind = "memory" changes nothing in Active Directory')
