@@ -32,6 +32,12 @@ from .options import DEFAULT_DEPLOYMENT, DEFAULT_RPC_URL, DEPLOYMENT_ENV, PAYLOA
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help='TOML: [people."0x<id>"] label/account, groups = ["CN=...", ...] (shown to approvers).',
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A host name phones reach this app by (e.g. pam.corp.example behind your proxy); loopback always.",
+)
 def web(
     rpc_url: str,
     deployment: Path,
@@ -40,6 +46,7 @@ def web(
     port: int,
     domain_name: str | None,
     labels: Path | None,
+    allowed_hosts: tuple[str, ...],
 ) -> None:
     """Serve the phone app: device key kept in the browser, requests and approvals signed on the phone.
 
@@ -59,6 +66,7 @@ def web(
             domain_name=domain_name,
             people=people,
             groups=groups,
+            allowed_hosts=allowed_hosts,
         )
     except WebError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -80,6 +81,9 @@ class WebConfig:
     kdf_log_n: int = 17  # scrypt N = 2**17 (ethers' default); lower only for demos and tests
     poll_ms: int = 1000
     demo_label: str | None = None  # devnet only: who a phone is enrolled as by the demo button
+    # Host names (with or without :port) the app is reached by besides loopback: a request naming any other
+    # Host is refused, so a DNS-rebinding page cannot read /config.json or use the relays.
+    allowed_hosts: tuple[str, ...] = ()
 
     def public(self) -> dict[str, Any]:
         domain = None
@@ -182,7 +186,7 @@ class WebApp:
         self._session: aiohttp.ClientSession | None = None
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_RPC_BODY, middlewares=[self._headers])
+        app = web.Application(client_max_size=MAX_RPC_BODY, middlewares=[self._headers, self._same_origin])
         app.router.add_get("/", self._index)
         app.router.add_get("/index.html", self._index)
         app.router.add_get("/config.json", self._config)
@@ -208,7 +212,11 @@ class WebApp:
 
     @web.middleware
     async def _headers(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        response: web.StreamResponse = await handler(request)
+        """Security headers on every response: errors and refusals included."""
+        try:
+            response: web.StreamResponse = await handler(request)
+        except web.HTTPException as exc:
+            response = web.Response(status=exc.status, text=exc.text, content_type="text/plain")
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -218,6 +226,36 @@ class WebApp:
         else:
             response.headers["Cache-Control"] = "no-store"
         return response
+
+    @web.middleware
+    async def _same_origin(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Only this app, at a host name it answers to, may use it: Host allowlisted (DNS rebinding), writes
+        same-origin with their exact content type (a cross-site form or text/plain POST never reaches a
+        handler: only JSON or a byte payload, which a browser sends cross-site only after a preflight that
+        this server never grants)."""
+        host = request.headers.get("Host", "").casefold()
+        if host not in self._allowed_hosts(request):
+            raise web.HTTPMisdirectedRequest(text="unknown host name: add it with --allowed-host")
+        if request.method in ("POST", "PUT", "DELETE", "PATCH"):
+            origin = request.headers.get("Origin")
+            # The host part only: behind the HTTPS reverse proxy the page is https:// and this server http://.
+            if origin is not None and urlsplit(origin).netloc.casefold() != host:
+                raise web.HTTPForbidden(text="cross-origin request refused")
+            if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+                raise web.HTTPForbidden(text="cross-site request refused")
+            wanted = "application/octet-stream" if request.method == "PUT" else "application/json"
+            if request.content_type != wanted:
+                raise web.HTTPUnsupportedMediaType(text=f"Content-Type must be {wanted}")
+        return await handler(request)
+
+    def _allowed_hosts(self, request: web.Request) -> frozenset[str]:
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        port = sockname[1] if sockname else None
+        names = {h.casefold() for h in self.config.allowed_hosts}
+        names |= {f"{h.casefold()}:{port}" for h in self.config.allowed_hosts if ":" not in h}
+        if port is not None:
+            names |= {f"{loopback}:{port}" for loopback in ("127.0.0.1", "localhost", "[::1]")}
+        return frozenset(names)
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(self.static / "index.html")
@@ -327,6 +365,7 @@ def start_web(
     poll_ms: int = 1000,
     demo_label: str | None = None,
     demo_enrol: Callable[[str], None] | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> WebHandle:
     """Serve the phone app on ``host:port`` in a background thread; returns a handle with ``.url``/``.stop()``.
 
@@ -348,6 +387,7 @@ def start_web(
         kdf_log_n=kdf_log_n,
         poll_ms=poll_ms,
         demo_label=demo_label if demo_enrol is not None else None,
+        allowed_hosts=tuple(allowed_hosts),
     )
     return WebHandle(WebApp(config, demo_enrol=demo_enrol), host, port).start()
 
