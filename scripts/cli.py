@@ -61,6 +61,7 @@ def demo(grant_seconds: int) -> None:
 
 def _register_groups() -> None:
     from .audit_commands import audit
+    from .backup_commands import backup, restore
     from .council_commands import council
     from .deploy_commands import deploy
     from .devnet import devnet
@@ -88,6 +89,8 @@ def _register_groups() -> None:
         oracle,
         payload_store,
         audit,
+        backup,
+        restore,
         devnet,
         web,
     ):

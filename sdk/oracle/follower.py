@@ -64,9 +64,10 @@ class Follower:
         if checkpoint is not None:
             self._check_checkpoint(*checkpoint)
         done = checkpoint[0] if checkpoint is not None else self.start_block - 1
-        # A new (or lost and rebuilt) journal: learn first which actions already have a receipt on chain, so
-        # that replaying history never applies an old unlock or reset again.
-        reported = self._receipted(done + 1, final) if checkpoint is None else set()
+        # Catching up on history (a new journal, a lost one rebuilt, one restored from a backup, or a long
+        # stop): learn first which actions already have a receipt on chain, so that replaying history never
+        # applies an old unlock or reset again. Following the head block by block needs no such scan.
+        reported = self._receipted(done + 1, final) if checkpoint is None or final - done > 1 else set()
         added = 0
         while done < final:
             upto = min(done + self.chunk, final)
@@ -75,8 +76,10 @@ class Follower:
             added += self.journal.record(actions, upto, block_hash, reported=reported | receipted)
             log.debug("journalled blocks %d..%d: %d actions", done + 1, upto, len(actions))
             done = upto
-        if checkpoint is None and reported:
-            log.info("journal rebuilt from the chain", extra={"receipted_actions": len(reported)})
+        if reported:
+            log.info(
+                "history replayed against the chain's receipts", extra={"receipted_actions": len(reported)}
+            )
         return added
 
     def _actions(self, first: int, last: int) -> tuple[list[DirectoryAction], set[tuple[int, int]]]:
