@@ -8,8 +8,10 @@ import click
 
 from .options import emit, json_option
 
-# What a node's datadir holds that matters (docs/operations.md): the chain store and the p2p identity.
-NODE_FILES = ("chain.sqlite", "nodekey")
+# What a node's datadir holds (docs/operations.md): its genesis, the chain store and the p2p identity. Named
+# here rather than imported, so that every CLI command does not load py-evm; tests/scripts/test_backup.py
+# checks them against the node's own constants.
+NODE_FILES = ("genesis.json", "chain.sqlite", "nodekey")
 # A payload store's folder: payload files, its index and its id (docs/oracle.md).
 PAYLOAD_FILES = ("*",)
 

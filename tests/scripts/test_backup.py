@@ -64,7 +64,7 @@ def test_node_backed_up_while_sealing__restored_node_has_every_receipt_seen_befo
         assert result.exit_code == 0, result.output
         head_after = int(str(_rpc(node.url, "eth_blockNumber")), 16)
     assert archive.stat().st_mode & 0o777 == 0o600
-    assert json.loads(result.stdout)["files"] == {"node": 2}
+    assert json.loads(result.stdout)["files"] == {"node": 2}  # an in-process node has no genesis.json
 
     restored = tmp_path / "restored"
     again = invoke(["restore", str(archive), "--node-datadir", str(restored)])
@@ -181,3 +181,13 @@ def test_tampered_archive__refused_before_anything_is_written(tmp_path: Path) ->
     garbage.write_bytes(b"not an archive")
     assert invoke(["restore", str(garbage), "--check-only"]).exit_code == 1
     assert invoke(["backup", "--out", str(tmp_path / "x.tar.gz")]).exit_code == 2  # nothing named
+
+
+def test_node_file_names__match_the_node() -> None:
+    from pamchain.node.p2p.identity import NODE_KEY_FILE
+    from pamchain.node.service import GENESIS_FILE
+    from pamchain.node.storage import open_store
+    from pamchain.scripts.backup_commands import NODE_FILES
+
+    assert NODE_FILES == (GENESIS_FILE, "chain.sqlite", NODE_KEY_FILE)
+    assert "chain.sqlite" in open_store.__code__.co_consts
