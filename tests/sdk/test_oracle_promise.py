@@ -276,3 +276,33 @@ def test_unknown_group_target__only_that_action_fails(cast: Cast, tmp_path: Path
     assert cast.client.receipt(grant, Action.ADD_MEMBER).outcome is Outcome.FAILED  # type: ignore[union-attr]
     assert cast.client.receipt(unlock, Action.UNLOCK).outcome is Outcome.APPLIED  # type: ignore[union-attr]
     assert directory_id("bob")  # the unlock went through for its own subject
+
+
+def test_journal_restored_from_an_old_backup__later_actions_not_reapplied(cast: Cast, tmp_path: Path) -> None:
+    from pamchain.sdk.backup import Part, create, restore
+
+    directory = MemoryDirectory()
+    daemon, _ = build(cast, tmp_path, directory)
+    first = cast.as_(cast.alice).request_unlock()
+    daemon.run_once()
+    archive = tmp_path / "oracle.tar.gz"
+    create([Part("oracle-journal", tmp_path / "journal.sqlite3")], archive)  # online, the daemon still runs
+    lock_out(directory, "bob")
+    later = cast.as_(cast.bob).request_unlock()  # applied after the backup was taken
+    daemon.run_once()
+    assert cast.client.receipt(later, Action.UNLOCK) is not None
+    daemon.journal.close()
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"journal.sqlite3{suffix}").unlink(missing_ok=True)  # the host's disk is lost
+    restore(archive, {"oracle-journal": tmp_path / "journal.sqlite3"})
+    lock_out(directory, "bob")  # bob locked out again since: replaying the old unlock would free him
+    recovered, _ = build(cast, tmp_path, directory)
+    recovered.run_once()
+    assert directory.is_locked(AccountRef("bob"))
+    keys = [
+        (e.request_id, e.action)
+        for e in cast.client.events(cast.deployment_block)
+        if type(e).__name__ == "ReceiptPosted"
+    ]
+    assert sorted(keys) == sorted([(first, Action.UNLOCK), (later, Action.UNLOCK)])
+    assert recovered.journal.get(later, Action.UNLOCK).state == "reported"  # type: ignore[union-attr]
