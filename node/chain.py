@@ -812,6 +812,15 @@ class Chain:
             raise InvalidBlock("unknown parent", number) from exc
         if not self._descends_from_finalized(parent):
             raise InvalidBlock(f"conflicts with finalized block #{self.finalized.block_number}", number)
+        # Every check that needs no execution comes first: header fields against the parent (gas limit within
+        # its bounds, timestamp, number), the Clique seal, the signer's right to seal at the parent's snapshot and
+        # the recently-signed rule. A block from a peer that is not a signer is never executed.
+        try:
+            self._validate_header_chain(header, parent)
+        except ValidationError as exc:
+            raise InvalidBlock(str(exc), number) from exc
+        if sum(int(tx.gas) for tx in block.transactions) > header.gas_limit:
+            raise InvalidBlock("transactions ask for more gas than the block's limit", number)
         vm_class = self.vm_class_for(number, header.timestamp)
         for tx in block.transactions:
             try:
@@ -827,7 +836,6 @@ class Chain:
             imported = result.block
             if imported.header != header:
                 raise InvalidBlock(_header_mismatch(imported.header, header), number)
-            self._validate_header_chain(imported.header, parent)
             receipts = imported.get_receipts(self.chaindb)
             new_canonical, _old = self.chaindb.persist_block(imported)
             if not new_canonical and self._prefer_over_head(imported.header):

@@ -107,3 +107,58 @@ def test_seal_hash_matches_published_vectors() -> None:
         assert get_block_signer(header) == bytes.fromhex(item["recovered_signer"].removeprefix("0x"))
         checked += 1
     assert checked > 10
+
+
+def _forged(chain: Chain, sealer: LocalAccount, txs: list[Any], **header_fields: Any) -> Any:
+    """A block on ``chain``'s head sealed by ``sealer`` (executed on a throwaway copy to get its roots)."""
+    from pamchain.node import consensus
+
+    me, key = _key(sealer)
+    parent = chain.head
+    vm_class = consensus.sealing_vm_class(chain.vm_class_for(1, parent.timestamp + 1), me)
+    header = vm_class.create_header_from_parent(
+        parent, timestamp=parent.timestamp + 1, gas_limit=parent.gas_limit
+    )
+    header = consensus.prepare_header(header, chain.signers(), me, 30000)
+    block, _ = chain._execute_block(vm_class, header, txs)
+    chain.db.discard()
+    block = block.copy(header=block.header.copy(**header_fields)) if header_fields else block
+    return block.copy(header=consensus.seal_header(block.header, key))
+
+
+def test_forged_block__refused_before_any_execution(
+    genesis_factory: Any, signer: LocalAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer that is not a signer sends a block: the seal check refuses it; the EVM never runs it."""
+    from eth.vm.base import VM
+
+    honest = _chain(genesis_factory())
+    intruder = Account.from_key(b"\x42" * 32)
+    forged = _forged(honest, intruder, [])
+    executed: list[int] = []
+    real = VM.import_block
+    monkeypatch.setattr(
+        VM, "import_block", lambda self, block: executed.append(block.number) or real(self, block)
+    )
+    with pytest.raises(InvalidBlock, match="not in"):
+        honest.import_block(forged)
+    assert executed == [] and honest.head.block_number == 0
+
+
+def test_signer_block_with_a_gas_limit_out_of_bounds__refused_before_execution(
+    genesis_factory: Any, signer: LocalAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eth.vm.base import VM
+
+    honest = _chain(genesis_factory())
+    heavy = _forged(honest, signer, [], gas_limit=honest.head.gas_limit * 4)
+    executed: list[int] = []
+    real = VM.import_block
+    monkeypatch.setattr(
+        VM, "import_block", lambda self, block: executed.append(block.number) or real(self, block)
+    )
+    with pytest.raises(InvalidBlock, match=r"(?i)gas limit"):
+        honest.import_block(heavy)
+    assert executed == []
+    good = _forged(honest, signer, [])
+    assert honest.import_block(good) and executed == [1]  # an honest block still runs (once)
