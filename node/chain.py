@@ -56,6 +56,7 @@ from eth_utils import ValidationError
 from . import consensus, finality
 from .errors import (
     AccountNotAllowed,
+    ConflictsWithFinality,
     ExecutionFailed,
     ExecutionReverted,
     GenesisError,
@@ -811,7 +812,7 @@ class Chain:
         except NotFound as exc:
             raise InvalidBlock("unknown parent", number) from exc
         if not self._descends_from_finalized(parent):
-            raise InvalidBlock(f"conflicts with finalized block #{self.finalized.block_number}", number)
+            raise ConflictsWithFinality(f"conflicts with finalized block #{self.finalized.block_number}", number)
         # Every check that needs no execution comes first: header fields against the parent (gas limit within
         # its bounds, timestamp, number), the Clique seal, the signer's right to seal at the parent's snapshot and
         # the recently-signed rule. A block from a peer that is not a signer is never executed.

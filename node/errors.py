@@ -46,7 +46,9 @@ class AccountNotAllowed(TransactionRejected):
     """The sender is neither on the genesis allowlist nor allowed by the permission contract."""
 
     def __init__(self, sender: bytes, tx_hash: bytes | None = None) -> None:
-        super().__init__(f"account not allowed: 0x{sender.hex()} is not permitted to send transactions", tx_hash)
+        super().__init__(
+            f"account not allowed: 0x{sender.hex()} is not permitted to send transactions", tx_hash
+        )
         self.sender = sender
 
 
@@ -61,6 +63,11 @@ class InvalidBlock(NodeError, ValueError):
     def __str__(self) -> str:
         where = f"block {self.number}: " if self.number is not None else ""
         return f"{where}{self.reason}"
+
+
+class ConflictsWithFinality(InvalidBlock):
+    """A well-formed block on a branch that left this node's finalized chain: a fork (say a healed partition's
+    minority side), not proof that its sender misbehaves."""
 
 
 class ExecutionReverted(NodeError):

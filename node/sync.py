@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidBlock, NodeError
+from .errors import ConflictsWithFinality, InvalidBlock, NodeError
 
 if TYPE_CHECKING:
     from .service import Node
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 128  # blocks per request while catching up
 MAX_REPLY_BYTES = 8 * 1024 * 1024
+SLICE = 16  # blocks imported per turn on the chain thread: sealing and reads get their turn in between
+STALL_LIMIT = 2  # batches in a row that import nothing: the peer's claim is unproven, sync from another
 
 
 @dataclass
@@ -35,6 +37,7 @@ class ImportOutcome:
     head_after: bytes = b""
     unknown_parent: bool = False
     error: str | None = None
+    fork: bool = False  # the error is a branch off our finalized chain, not a malformed or forged block
 
     @property
     def head_changed(self) -> bool:
@@ -62,6 +65,7 @@ def import_on_chain(node: Node, raws: Sequence[bytes]) -> ImportOutcome:
             chain.import_block(block)
         except NodeError as exc:
             outcome.error = f"block #{block.number} 0x{block.hash.hex()[:12]}: {exc}"
+            outcome.fork = isinstance(exc, ConflictsWithFinality)
             break
         outcome.imported.append((block.number, block.hash))
         included.extend(tx.hash for tx in block.transactions)
@@ -125,13 +129,43 @@ class SyncState:
 
 
 class Syncer:
-    """Catches the node up with heavier peers, one sync at a time."""
+    """Catches the node up with heavier peers, one sync at a time.
 
-    def __init__(self, node: Node, on_imported: Callable[[ImportOutcome], Awaitable[None]]) -> None:
+    A peer's claimed total difficulty only starts a sync; what keeps it going is progress. A peer that sends
+    invalid blocks, or batches that import nothing, is reported through ``on_misbehaving`` (the p2p service
+    drops it) and the sync stops, so another peer can be used; no peer can hold the sync lock for long.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        on_imported: Callable[[ImportOutcome], Awaitable[None]],
+        on_misbehaving: Callable[[Any, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.node = node
         self.on_imported = on_imported
+        self.on_misbehaving = on_misbehaving
         self.state = SyncState()
         self._lock = asyncio.Lock()
+
+    async def _import(self, raws: Sequence[bytes]) -> ImportOutcome:
+        """Import a batch a slice at a time, giving the chain thread back between slices."""
+        node = self.node
+        total = ImportOutcome(head_before=node.chain.head.hash)
+        for first in range(0, len(raws), SLICE):
+            part = await node.on_chain(functools.partial(import_on_chain, node, raws[first : first + SLICE]))
+            total.imported += part.imported
+            total.known += part.known
+            total.head_after = part.head_after
+            if part.error or part.unknown_parent:
+                total.error, total.unknown_parent, total.fork = part.error, part.unknown_parent, part.fork
+                break
+        return total
+
+    async def _misbehaving(self, peer: Any, reason: str) -> None:
+        log.warning("peer %s: %s", peer.node_id.hex()[:12], reason)
+        if self.on_misbehaving is not None:
+            await self.on_misbehaving(peer, reason)
 
     async def our_td(self) -> int:
         return int(await self.node.on_chain(lambda: self.node.chain.total_difficulty(self.node.chain.head)))
@@ -150,6 +184,7 @@ class Syncer:
         node = self.node
         total = 0
         back = 0
+        stalled = 0
         prefetch: asyncio.Task[list[bytes]] | None = None
         prefetch_start = 0
         self.state = SyncState(True, int(node.chain.head.block_number), int(peer.head_number))
@@ -170,12 +205,15 @@ class Syncer:
                 prefetch_start = start + BATCH
                 prefetch = asyncio.ensure_future(peer.get_blocks(prefetch_start, BATCH))
             self.state.highest_block = max(self.state.highest_block, int(peer.head_number))
-            outcome = await node.on_chain(functools.partial(import_on_chain, node, raws))
+            outcome = await self._import(raws)
             total += len(outcome.imported)
             if outcome.imported or outcome.head_changed:
                 await self.on_imported(outcome)
             if outcome.error:
-                log.warning("sync from %s stopped: %s", peer.node_id.hex()[:12], outcome.error)
+                if outcome.fork:
+                    log.warning("sync from %s stopped: %s", peer.node_id.hex()[:12], outcome.error)
+                else:
+                    await self._misbehaving(peer, f"sent an invalid block during sync: {outcome.error}")
                 break
             if outcome.unknown_parent:
                 # We are on another branch: step back until the peer's blocks connect (not below finality).
@@ -189,8 +227,14 @@ class Syncer:
                 back = min(max(32, back * 2), head_number + 1 - (finalized + 1))
                 continue
             back = 0
-            if not outcome.imported and len(raws) < BATCH:
-                break
+            if outcome.imported:
+                stalled = 0
+            else:
+                stalled += 1
+                if len(raws) < BATCH or stalled >= STALL_LIMIT:
+                    if peer.td > await self.our_td():
+                        await self._misbehaving(peer, "claims a heavier chain but sends no block we lack")
+                    break
         if prefetch is not None:
             prefetch.cancel()
         return total

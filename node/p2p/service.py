@@ -26,6 +26,8 @@ from .identity import Enode, NodeKey
 if TYPE_CHECKING:
     from ..service import Node
 
+CLOSE_MISBEHAVING = 4008  # WebSocket close code: invalid blocks or an unproven sync claim
+
 log = logging.getLogger(__name__)
 
 PATH = "/p2p"
@@ -120,7 +122,7 @@ class P2PService:
         self.banned: set[bytes] = set()
         self.peers: dict[bytes, Peer] = {}
         self.refused = 0  # inbound/outbound links refused by the allowlist or a bad handshake
-        self.syncer = Syncer(node, self._after_import)
+        self.syncer = Syncer(node, self._after_import, self._drop_misbehaving)
         self._seen_blocks = _Seen()
         self._seen_txs = _Seen()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -334,11 +336,19 @@ class P2PService:
             self._spawn(self.syncer.sync_from(peer))
             return
         if outcome.error:
-            log.warning("block from %s refused: %s", peer.node_id.hex()[:12], outcome.error)
+            if outcome.fork:  # a branch off our finalized chain (a healed partition): not the peer's fault
+                log.warning("block from %s refused: %s", peer.node_id.hex()[:12], outcome.error)
+            else:
+                await self._drop_misbehaving(peer, f"sent an invalid block: {outcome.error}")
             return
         if outcome.imported:
             await self._after_import(outcome)
             await self._broadcast(wire.NEW_BLOCK, rlp.encode([raw, td]), exclude=peer.node_id)
+
+    async def _drop_misbehaving(self, peer: Peer, reason: str) -> None:
+        """An invalid block or a sync that goes nowhere: the link is closed (the peer may redial later)."""
+        log.warning("dropping peer %s: %s", peer.node_id.hex()[:12], reason)
+        await peer.session.close(CLOSE_MISBEHAVING, reason.encode()[:120])
 
     async def _after_import(self, outcome: ImportOutcome) -> None:
         for _number, block_hash in outcome.imported:
