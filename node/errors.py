@@ -46,7 +46,9 @@ class AccountNotAllowed(TransactionRejected):
     """The sender is neither on the genesis allowlist nor allowed by the permission contract."""
 
     def __init__(self, sender: bytes, tx_hash: bytes | None = None) -> None:
-        super().__init__(f"account not allowed: 0x{sender.hex()} is not permitted to send transactions", tx_hash)
+        super().__init__(
+            f"account not allowed: 0x{sender.hex()} is not permitted to send transactions", tx_hash
+        )
         self.sender = sender
 
 
@@ -79,3 +81,12 @@ class ExecutionFailed(NodeError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ExecutionTimeout(NodeError, TimeoutError):
+    """A user call ran past its time budget (``--rpc-evm-timeout``) and was aborted."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        shown = f"{timeout:g}s"
+        super().__init__(f"execution aborted (timeout = {shown})")

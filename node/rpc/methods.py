@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from eth_hash.auto import keccak
 
+from ..calls import CallBudget
 from ..errors import (
     AccountNotAllowed,
     ExecutionFailed,
     ExecutionReverted,
+    ExecutionTimeout,
     NodeError,
     NotFound,
     TransactionRejected,
@@ -24,6 +26,7 @@ from . import format as fmt
 from . import params as p
 from .errors import EXECUTION_REVERTED, INVALID_PARAMS, LIMIT_EXCEEDED, SERVER_ERROR, InvalidParams, RpcError
 from .filters import Filter, FilterRegistry, LogCriteria
+from .limits import RpcLimits
 
 if TYPE_CHECKING:
     from ..service import Node
@@ -36,12 +39,24 @@ Method = Callable[[list[Any]], Awaitable[Any]]
 class RpcApi:
     """Binds method names to implementations over one ``Node``."""
 
-    def __init__(self, node: Node, *, enable_debug: bool = False, enable_admin: bool = False) -> None:
+    def __init__(
+        self,
+        node: Node,
+        *,
+        enable_debug: bool = False,
+        enable_admin: bool = False,
+        limits: RpcLimits | None = None,
+    ) -> None:
         self.node = node
-        self.filters = FilterRegistry()
+        self.limits = limits or RpcLimits()
+        self.filters = FilterRegistry(self.limits.max_filters, self.limits.filter_timeout)
         self.methods: dict[str, Method] = {}
         for name in dir(self):
-            if name.startswith(("eth_", "net_", "web3_", "clique_", "txpool_")) or (name.startswith("debug_") and enable_debug) or (name.startswith("admin_") and enable_admin):
+            if (
+                name.startswith(("eth_", "net_", "web3_", "clique_", "txpool_"))
+                or (name.startswith("debug_") and enable_debug)
+                or (name.startswith("admin_") and enable_admin)
+            ):
                 self.methods[name] = getattr(self, name)
         if not getattr(node.config, "enable_voting", False):  # votes change who runs the chain: opt-in
             for name in ("clique_propose", "clique_discard"):
@@ -246,7 +261,9 @@ class RpcApi:
         address = p.address(who, "argument 0")
         slot = _storage_key(slot_raw)
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 2")
-        return await self._on_chain(lambda: fmt.h256(self.chain.storage_at(address, slot, self._header(block))))
+        return await self._on_chain(
+            lambda: fmt.h256(self.chain.storage_at(address, slot, self._header(block)))
+        )
 
     async def eth_getTransactionCount(self, params: list[Any]) -> Any:
         who, ref = p.expect(params, 1, 2)
@@ -279,8 +296,11 @@ class RpcApi:
                 "nonce": fmt.q(proof["nonce"]),
                 "storageHash": fmt.d(proof["storageHash"]),
                 "storageProof": [
-                    {"key": _slot_json(slots_raw[i]), "value": fmt.q(s["value"]),
-                     "proof": [fmt.d(n) for n in s["proof"]]}
+                    {
+                        "key": _slot_json(slots_raw[i]),
+                        "value": fmt.q(s["value"]),
+                        "proof": [fmt.d(n) for n in s["proof"]],
+                    }
                     for i, s in enumerate(proof["storageProof"])
                 ],
             }
@@ -288,27 +308,34 @@ class RpcApi:
         return await self._on_chain(run)
 
     # -------------------------------------------------------------------------------------- execution
+    def _budget(self) -> CallBudget:
+        return CallBudget.starting_now(self.limits.gas_cap, self.limits.evm_timeout)
+
+    async def _user_call(self, ref: p.BlockRef, run: Callable[[Any, Any, CallBudget], Any]) -> Any:
+        """Resolve the block on the chain thread, then run ``run(reader, header, budget)`` off it."""
+        budget = self._budget()
+        header = await self._on_chain(lambda: self._header(ref))
+        return await self.node.off_chain(lambda reader: _execute(lambda: run(reader, header, budget)))
+
     async def eth_call(self, params: list[Any]) -> Any:
         tx, ref, *_overrides = p.expect(params, 1, 4)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
-        return await self._on_chain(lambda: fmt.d(_execute(lambda: self.chain.call(request, self._header(block)))))
+        return await self._user_call(block, lambda r, h, b: fmt.d(r.call(request, h, b)))
 
     async def eth_estimateGas(self, params: list[Any]) -> Any:
         tx, ref, *_overrides = p.expect(params, 1, 3)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
-        return await self._on_chain(
-            lambda: fmt.q(_execute(lambda: self.chain.estimate_gas(request, self._header(block))))
-        )
+        return await self._user_call(block, lambda r, h, b: fmt.q(r.estimate_gas(request, h, b)))
 
     async def eth_createAccessList(self, params: list[Any]) -> Any:
         tx, ref = p.expect(params, 1, 2)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
 
-        def run() -> Any:
-            entries, gas_used, error = self.chain.create_access_list(request, self._header(block))
+        def run(reader: Any, header: Any, budget: CallBudget) -> Any:
+            entries, gas_used, error = reader.create_access_list(request, header, budget)
             result: dict[str, Any] = {
                 "accessList": [
                     {"address": fmt.d(e.address), "storageKeys": [fmt.h256(k) for k in e.storage_keys]}
@@ -320,7 +347,7 @@ class RpcApi:
                 result["error"] = error  # geth reports a reverting call beside the list, not as an RPC error
             return result
 
-        return await self._on_chain(lambda: _execute(run))
+        return await self._user_call(block, run)
 
     async def eth_sendRawTransaction(self, params: list[Any]) -> Any:
         (raw_hex,) = p.expect(params, 1, 1)
@@ -537,7 +564,11 @@ class RpcApi:
     async def eth_newFilter(self, params: list[Any]) -> Any:
         (raw,) = p.expect(params, 1, 1)
         criteria = self._criteria(raw)
-        start = self._resolve_bound(criteria.first) if criteria.first != "latest" else self.chain.head.block_number + 1
+        start = (
+            self._resolve_bound(criteria.first)
+            if criteria.first != "latest"
+            else self.chain.head.block_number + 1
+        )
         return self.filters.install(Filter("logs", criteria, next_block=int(start)))
 
     async def eth_newBlockFilter(self, params: list[Any]) -> Any:
@@ -696,8 +727,14 @@ class RpcApi:
         p.expect(params, 0, 0)
         return {
             "name": CLIENT_VERSION,
-            "protocols": {"eth": {"network": self.node.genesis.chain_id, "genesis": fmt.d(self.chain.genesis_hash)}},
-            **({"enode": str(self.node.p2p.enode), "id": self.node.p2p.key.node_id.hex()} if self.node.p2p else {}),
+            "protocols": {
+                "eth": {"network": self.node.genesis.chain_id, "genesis": fmt.d(self.chain.genesis_hash)}
+            },
+            **(
+                {"enode": str(self.node.p2p.enode), "id": self.node.p2p.key.node_id.hex()}
+                if self.node.p2p
+                else {}
+            ),
         }
 
     async def admin_peers(self, params: list[Any]) -> Any:
@@ -737,6 +774,8 @@ def _execute(fn: Callable[[], Any]) -> Any:
         raise RpcError(EXECUTION_REVERTED, str(exc), fmt.d(exc.data)) from exc
     except ExecutionFailed as exc:
         raise RpcError(SERVER_ERROR, exc.reason) from exc
+    except ExecutionTimeout as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from exc
 
 
 def _storage_key(value: Any) -> int:
@@ -745,7 +784,9 @@ def _storage_key(value: Any) -> int:
         raise InvalidParams("invalid argument 1: storage key must be a hex string")
     digits = value[2:] if value.startswith(("0x", "0X")) else value
     if len(digits) > 64:
-        raise RpcError(SERVER_ERROR, "unable to decode storage key: hex string too long, want at most 32 bytes")
+        raise RpcError(
+            SERVER_ERROR, "unable to decode storage key: hex string too long, want at most 32 bytes"
+        )
     try:
         return int(digits, 16) if digits else 0
     except ValueError:
