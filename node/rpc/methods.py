@@ -6,6 +6,7 @@ the chain and returns plain JSON, so a response is computed from a single consis
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from ..service import Node
 
 CLIENT_VERSION = "pamchain/0.1.0/py-evm-0.12.1b1/python3.11"
+# Blocks per chain-thread job for range queries (eth_getLogs, eth_feeHistory): sealing waits at most one slice.
+CHAIN_SLICE = 256
 ACCOUNT_NOT_ALLOWED = -32007  # in the -32000 family; "permission denied" as Besu reports permissioning
 Method = Callable[[list[Any]], Awaitable[Any]]
 
@@ -168,30 +171,48 @@ class RpcApi:
         p.expect(params, 0, 0)
         return fmt.q(await self._on_chain(lambda: self.chain.blob_base_fee(self.chain.head)))
 
+    def _percentiles(self, raw: Any) -> list[float]:
+        """geth's checks: at most the limit (100), each in [0, 100], strictly increasing."""
+        if raw is None:
+            return []
+        if not isinstance(raw, list) or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw
+        ):
+            raise InvalidParams("invalid argument 2: expected a list of numbers")
+        limit = self.limits.fee_history_percentiles
+        if limit and len(raw) > limit:
+            raise InvalidParams(f"invalid reward percentile: over the query limit {limit}")
+        for i, pct in enumerate(raw):
+            if pct < 0 or pct > 100:
+                raise InvalidParams(f"invalid reward percentile: {pct:f}")
+            if i > 0 and pct <= raw[i - 1]:
+                raise InvalidParams(f"invalid reward percentile: #{i - 1}:{raw[i - 1]:f} >= #{i}:{pct:f}")
+        return raw
+
     async def eth_feeHistory(self, params: list[Any]) -> Any:
-        count_raw, newest_raw, percentiles = p.expect(params, 2, 3)
+        count_raw, newest_raw, percentiles_raw = p.expect(params, 2, 3)
         if isinstance(count_raw, int) and not isinstance(count_raw, bool):
             count = count_raw
         else:
             count = p.quantity(count_raw, "argument 0")
         newest = p.block_ref(newest_raw, "argument 1", allow_hash=False)
-        if percentiles is not None:
-            if not isinstance(percentiles, list) or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) for x in percentiles
-            ):
-                raise InvalidParams("invalid argument 2: expected a list of numbers")
-            if any(x < 0 or x > 100 for x in percentiles) or percentiles != sorted(percentiles):
-                raise InvalidParams(f"invalid reward percentile: {percentiles}")
-        count = min(count, 1024)
+        percentiles = self._percentiles(percentiles_raw)
+        if self.limits.fee_history_blocks:
+            count = min(count, self.limits.fee_history_blocks)
+        if count == 0:
+            return {"oldestBlock": "0x0", "baseFeePerGas": [], "gasUsedRatio": []}
+        last = await self._on_chain(lambda: min(self._number(newest), self.chain.head.block_number))
+        first = max(0, last - count + 1)
+        base_fees: list[str] = []
+        ratios: list[float] = []
+        rewards: list[list[str]] = []
+        blob_fees: list[str] = []
+        blob_ratios: list[float] = []
+        header: Any = None
 
-        def run() -> Any:
-            last = min(self._number(newest), self.chain.head.block_number)
-            first = max(0, last - count + 1)
-            if count == 0:
-                return {"oldestBlock": "0x0", "baseFeePerGas": [], "gasUsedRatio": []}
-            base_fees, ratios, rewards, blob_fees, blob_ratios = [], [], [], [], []
+        def run(lo: int, hi: int) -> Any:
             header = None
-            for n in range(first, last + 1):
+            for n in range(lo, hi + 1):
                 header = self.chain.header_by_number(n)
                 base_fees.append(fmt.q(getattr(header, "base_fee_per_gas", 0) or 0))
                 ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0)
@@ -202,20 +223,26 @@ class RpcApi:
                     blob_ratios.append(header.blob_gas_used / limit)
                 if percentiles:
                     rewards.append(self._rewards(header, percentiles))
-            assert header is not None
-            base_fees.append(fmt.q(self._next_base_fee(header)))
-            out: dict[str, Any] = {"oldestBlock": fmt.q(first)}
-            if percentiles:
-                out["reward"] = rewards
-            if blob_fees:
-                blob_fees.append(fmt.q(self.chain.blob_base_fee(header)))
-                out["baseFeePerBlobGas"] = blob_fees
-                out["blobGasUsedRatio"] = blob_ratios
-            out["baseFeePerGas"] = base_fees
-            out["gasUsedRatio"] = ratios
-            return out
+            return header
 
-        return await self._on_chain(run)
+        # In slices, so a long history never holds the chain thread (and sealing) for long.
+        for lo in range(first, last + 1, CHAIN_SLICE):
+            header = await self._on_chain(lambda lo=lo: run(lo, min(lo + CHAIN_SLICE - 1, last)))  # type: ignore[misc]
+        assert header is not None
+        tail = await self._on_chain(
+            lambda: (self._next_base_fee(header), self.chain.blob_base_fee(header) if blob_fees else None)
+        )
+        base_fees.append(fmt.q(tail[0]))
+        out: dict[str, Any] = {"oldestBlock": fmt.q(first)}
+        if percentiles:
+            out["reward"] = rewards
+        if blob_fees:
+            blob_fees.append(fmt.q(tail[1]))
+            out["baseFeePerBlobGas"] = blob_fees
+            out["blobGasUsedRatio"] = blob_ratios
+        out["baseFeePerGas"] = base_fees
+        out["gasUsedRatio"] = ratios
+        return out
 
     def _next_base_fee(self, header: Any) -> int:
         chain = self.chain
@@ -529,16 +556,9 @@ class RpcApi:
             return head
         return value
 
-    def _query_logs(self, c: LogCriteria, first: int | None = None) -> list[Any]:
-        chain = self.chain
-        if c.block_hash is not None:
-            try:
-                chain.header_by_hash(c.block_hash)
-            except NotFound:
-                raise RpcError(SERVER_ERROR, "unknown block") from None
-            found = chain.logs(0, 0, c.addresses, c.topics, block_hash=c.block_hash)
-            return [fmt.log(x) for x in found]
-        head = int(chain.head.block_number)
+    def _log_range(self, c: LogCriteria, first: int | None) -> tuple[int, int] | None:
+        """The block range of a query (chain thread), checked against the range cap; None: nothing to read."""
+        head = int(self.chain.head.block_number)
         lo = self._resolve_bound(c.first) if first is None else first
         hi = self._resolve_bound(c.last)
         if isinstance(c.last, int) and c.last > head:
@@ -548,18 +568,51 @@ class RpcApi:
                 raise InvalidParams("block range extends beyond current head block")
         if lo > hi:
             if first is not None:
-                return []
+                return None
             raise InvalidParams("invalid block range params")
-        try:
-            found = chain.logs(lo, hi, c.addresses, c.topics)
-        except TransactionRejected as exc:
-            raise RpcError(LIMIT_EXCEEDED, str(exc)) from exc
-        return [fmt.log(x) for x in found]
+        cap = self.limits.logs_block_range
+        if cap and hi - lo + 1 > cap:
+            raise RpcError(LIMIT_EXCEEDED, f"query exceeds max block range {cap}")
+        return lo, hi
+
+    async def _query_logs(self, c: LogCriteria, first: int | None = None) -> list[Any]:
+        """Matching logs as JSON, read in slices of blocks so a long range never holds the chain thread."""
+        chain = self.chain
+        limit = self.limits.logs_max_results or 2**62
+
+        def by_hash() -> list[Any]:
+            try:
+                chain.header_by_hash(c.block_hash)
+            except NotFound:
+                raise RpcError(SERVER_ERROR, "unknown block") from None
+            try:
+                return chain.logs(0, 0, c.addresses, c.topics, block_hash=c.block_hash, limit=limit)
+            except TransactionRejected:
+                raise RpcError(LIMIT_EXCEEDED, f"query returned more than {limit} results") from None
+
+        if c.block_hash is not None:
+            found = await self._on_chain(by_hash)
+            return [fmt.log(x) for x in found]
+        bounds = await self._on_chain(lambda: self._log_range(c, first))
+        if bounds is None:
+            return []
+        out: list[Any] = []
+        for lo in range(bounds[0], bounds[1] + 1, CHAIN_SLICE):
+            hi = min(lo + CHAIN_SLICE - 1, bounds[1])
+            left = limit - len(out)
+            try:
+                found = await self._on_chain(
+                    lambda lo=lo, hi=hi, left=left: chain.logs(lo, hi, c.addresses, c.topics, limit=left)  # type: ignore[misc]
+                )
+            except TransactionRejected:
+                raise RpcError(LIMIT_EXCEEDED, f"query returned more than {limit} results") from None
+            out.extend(fmt.log(x) for x in found)
+        return out
 
     async def eth_getLogs(self, params: list[Any]) -> Any:
         (raw,) = p.expect(params, 1, 1)
         criteria = self._criteria(raw)
-        return await self._on_chain(lambda: self._query_logs(criteria))
+        return await self._query_logs(criteria)
 
     async def eth_newFilter(self, params: list[Any]) -> Any:
         (raw,) = p.expect(params, 1, 1)
@@ -594,23 +647,22 @@ class RpcApi:
             out, flt.queue = flt.queue, []
             return [fmt.d(h) for h in out]
         assert flt.criteria is not None
-
-        def run() -> Any:
-            head = int(self.chain.head.block_number)
-            if flt.next_block > head:
-                return []
-            logs = self._query_logs(flt.criteria, first=flt.next_block)  # type: ignore[arg-type]
-            flt.next_block = head + 1
-            return logs
-
-        return await self._on_chain(run)
+        head = int(self.chain.head.block_number)
+        if flt.next_block > head:
+            return []
+        # Up to the head seen now: the next poll starts after it, so no block is reported twice.
+        last = flt.criteria.last
+        if last != "earliest":
+            last = min(last, head) if isinstance(last, int) else head
+        logs = await self._query_logs(dataclasses.replace(flt.criteria, last=last), first=flt.next_block)
+        flt.next_block = head + 1
+        return logs
 
     async def eth_getFilterLogs(self, params: list[Any]) -> Any:
         _fid, flt = self._filter(params)
         if flt.kind != "logs" or flt.criteria is None:
             raise RpcError(SERVER_ERROR, "filter not found")
-        criteria = flt.criteria
-        return await self._on_chain(lambda: self._query_logs(criteria))
+        return await self._query_logs(flt.criteria)
 
     async def eth_uninstallFilter(self, params: list[Any]) -> Any:
         (fid,) = p.expect(params, 1, 1)
