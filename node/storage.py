@@ -128,7 +128,10 @@ class StoreReader:
         if store.path is not None:
             try:
                 self._conn = sqlite3.connect(
-                    f"file:{store.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                    store.path.absolute().as_uri() + "?mode=ro",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             except sqlite3.Error as exc:
                 raise StorageError(f"cannot open a reader on {store.path}: {exc}") from exc

@@ -73,6 +73,7 @@ class _Connection:
         self.subs: dict[str, tuple[str, LogCriteria | None]] = {}
         self.queue: asyncio.Queue[str] = asyncio.Queue(limits.ws_send_queue or 0)
         self.dropped: str | None = None
+        self.closing: asyncio.Task[None] | None = None
         self.writer = asyncio.get_running_loop().create_task(self._write(), name="pamchain-ws-writer")
 
     def offer(self, text: str) -> None:
@@ -89,7 +90,8 @@ class _Connection:
         self.dropped = reason
         log.warning("dropping WebSocket client %s: %s", self.request.remote, reason)
         self.writer.cancel()
-        asyncio.get_running_loop().create_task(self._close(reason), name="pamchain-ws-close")
+        # Kept on the connection: the loop holds tasks only weakly.
+        self.closing = asyncio.get_running_loop().create_task(self._close(reason), name="pamchain-ws-close")
 
     async def _close(self, reason: str) -> None:
         with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
