@@ -25,6 +25,9 @@ PASSWORD = "node process test"
 # Runtime code of an endless loop: JUMPDEST, PUSH1 0, JUMP. It burns whatever gas a call is given.
 LOOP_CODE = "0x5b600056"
 LOOP_ADDRESS = "0x" + "10" * 20
+# Runtime code that logs once per call (LOG0 of nothing) and stops: PUSH1 0, PUSH1 0, LOG0, STOP.
+LOGGER_CODE = "0x60006000a000"
+LOGGER_ADDRESS = "0x" + "20" * 20
 
 
 def free_port() -> int:
@@ -70,6 +73,23 @@ class RpcClient:
         return int(self.call("eth_blockNumber"), 16)
 
 
+def log_in_one_block(client: RpcClient, sender: LocalAccount, count: int, chain_id: int = 31337) -> int:
+    """Send ``count`` calls to the logger at once (they land in one block); returns that block's number."""
+    fees = {"maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1, "chainId": chain_id, "value": 0, "gas": 50_000}
+    first = int(client.call("eth_getTransactionCount", sender.address, "pending"), 16)
+    hashes = [
+        client.call("eth_sendRawTransaction", "0x" + sender.sign_transaction(
+            {"to": LOGGER_ADDRESS, "nonce": first + i, **fees}).raw_transaction.hex())
+        for i in range(count)
+    ]  # fmt: skip
+    receipts = [
+        wait_until(lambda h=h: client.call("eth_getTransactionReceipt", h), 30, "a log") for h in hashes
+    ]
+    blocks = {r["blockNumber"] for r in receipts}
+    assert len(blocks) == 1, blocks
+    return int(blocks.pop(), 16)
+
+
 @dataclass
 class NodeProcess:
     proc: subprocess.Popen[bytes]
@@ -95,11 +115,15 @@ class NodeProcess:
 def node_process(
     root: Path, signer: LocalAccount, funded: Sequence[str], extra_args: Sequence[str] = (), period: int = 1
 ) -> Iterator[NodeProcess]:
-    """A single-validator node sealing a block every ``period`` s (empty ones too), with the loop contract."""
+    """A single-validator node sealing a block every ``period`` s (empty ones too), with the loop and logger
+    contracts in its genesis."""
     root.mkdir(parents=True, exist_ok=True)
     genesis = make_genesis(
         [signer.address], 31337, {a: 10**24 for a in funded}, period=period,
-        extra_alloc={LOOP_ADDRESS: {"balance": "0x0", "code": LOOP_CODE}},
+        extra_alloc={
+            LOOP_ADDRESS: {"balance": "0x0", "code": LOOP_CODE},
+            LOGGER_ADDRESS: {"balance": "0x0", "code": LOGGER_CODE},
+        },
     )  # fmt: skip
     (root / "genesis.json").write_text(json.dumps(genesis))
     write_keystore(root / "signer.json", bytes(signer.key), PASSWORD, iterations=2)

@@ -15,16 +15,27 @@ import requests
 from eth_account import Account
 from pamchain.web.server import WebApp, WebConfig, WebHandle
 
-from ..node.node_process import LOOP_ADDRESS, NodeProcess, RpcClient, node_process, wait_until
+from ..node.node_process import (
+    LOOP_ADDRESS,
+    NodeProcess,
+    RpcClient,
+    log_in_one_block,
+    node_process,
+    wait_until,
+)
 
 SIGNER = Account.from_key((0xA11CE).to_bytes(32, "big"))
-ARGS = ["--rpc-logs-block-range", "4", "--rpc-logs-max-results", "3", "--rpc-response-max-bytes", "3000"]
+USER = Account.from_key((0xB0B).to_bytes(32, "big"))
+ARGS = [
+    "--rpc-logs-block-range", "4", "--rpc-logs-max-results", "3", "--rpc-response-max-bytes", "3000",
+    "--rpc-batch-limit", "5",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def relayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess, str]]:
-    """A node process with small log and response limits, and `pamchain web` relaying to it."""
-    with node_process(tmp_path_factory.mktemp("relayed"), SIGNER, [], ARGS) as node:
+    """A node process with small log, batch and response limits, and `pamchain web` relaying to it."""
+    with node_process(tmp_path_factory.mktemp("relayed"), SIGNER, [USER.address], ARGS) as node:
         config = WebConfig(rpc_url=node.url, chain_id=31337, contract="0x" + "00" * 20, deployment_block=0)
         web = WebHandle(WebApp(config), "127.0.0.1", 0).start()
         try:
@@ -65,11 +76,31 @@ def test_relay__fee_history_with_120_kb_of_percentiles__refused_small_and_fast(
 
 
 def test_relay__get_logs_range_and_result_caps(relayed: tuple[NodeProcess, str]) -> None:
-    _node, url = relayed
+    node, url = relayed
     wide = _relay(url, _call("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest"})).json()
     assert wide["error"] == {"code": -32005, "message": "query exceeds max block range 4"}
     narrow = _relay(url, _call("eth_getLogs", {"fromBlock": "0x1", "toBlock": "0x4"})).json()
     assert narrow["result"] == []
+    block = log_in_one_block(RpcClient(node.url), USER, 4)
+    many = _relay(url, _call("eth_getLogs", {"fromBlock": hex(block), "toBlock": hex(block)})).json()
+    assert many["error"] == {"code": -32005, "message": "query returned more than 3 results"}
+    three = _relay(url, _call("eth_getLogs", {"fromBlock": hex(block - 1), "toBlock": hex(block - 1)})).json()
+    assert three["result"] == []
+
+
+def test_relay__batch_limits__the_relay_s_own_and_the_node_s(relayed: tuple[NodeProcess, str]) -> None:
+    _node, url = relayed
+    six = [_call("eth_chainId", id_=i) for i in range(6)]
+    assert _relay(url, six).json() == {
+        "jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batch too large (limit 5 requests)"}
+    }  # fmt: skip
+    assert _relay(url, [_call("eth_chainId", id_=i) for i in range(21)]).status_code == 403  # the relay's 20
+
+
+def test_relay__filters__not_relayed(relayed: tuple[NodeProcess, str]) -> None:
+    _node, url = relayed
+    for method in ("eth_newFilter", "eth_newBlockFilter", "eth_getFilterChanges", "eth_subscribe"):
+        assert _relay(url, _call(method)).status_code == 403  # filter limits are tested on the node directly
 
 
 def test_relay__response_size_cap(relayed: tuple[NodeProcess, str]) -> None:
