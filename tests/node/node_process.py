@@ -73,18 +73,31 @@ class RpcClient:
         return int(self.call("eth_blockNumber"), 16)
 
 
+def receipt(client: RpcClient, tx_hash: str, timeout: float = 30) -> dict[str, Any]:
+    """The receipt of ``tx_hash`` once it is sealed."""
+
+    def found() -> Any:
+        return client.call("eth_getTransactionReceipt", tx_hash)
+
+    result: dict[str, Any] = wait_until(found, timeout, f"the receipt of {tx_hash}")
+    return result
+
+
 def log_in_one_block(client: RpcClient, sender: LocalAccount, count: int, chain_id: int = 31337) -> int:
     """Send ``count`` calls to the logger at once (they land in one block); returns that block's number."""
-    fees = {"maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1, "chainId": chain_id, "value": 0, "gas": 50_000}
+    fees: dict[str, Any] = {
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 1,
+        "chainId": chain_id,
+        "gas": 50_000,
+    }
     first = int(client.call("eth_getTransactionCount", sender.address, "pending"), 16)
-    hashes = [
-        client.call("eth_sendRawTransaction", "0x" + sender.sign_transaction(
-            {"to": LOGGER_ADDRESS, "nonce": first + i, **fees}).raw_transaction.hex())
-        for i in range(count)
-    ]  # fmt: skip
-    receipts = [
-        wait_until(lambda h=h: client.call("eth_getTransactionReceipt", h), 30, "a log") for h in hashes
-    ]
+    hashes = []
+    for i in range(count):
+        tx: dict[str, Any] = {"to": LOGGER_ADDRESS, "nonce": first + i, "value": 0, **fees}
+        raw = sender.sign_transaction(tx).raw_transaction
+        hashes.append(client.call("eth_sendRawTransaction", "0x" + raw.hex()))
+    receipts = [receipt(client, h) for h in hashes]
     blocks = {r["blockNumber"] for r in receipts}
     assert len(blocks) == 1, blocks
     return int(blocks.pop(), 16)

@@ -15,7 +15,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from .node_process import NodeProcess, RpcClient, node_process, wait_until
+from .node_process import NodeProcess, RpcClient, node_process, receipt, wait_until
 
 # Small limits so that each is reached in a few blocks.
 LIMIT_ARGS = [
@@ -34,17 +34,14 @@ def _deploy_and_bump(
     fees = {"maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1, "chainId": CHAIN_ID, "value": 0}
     deploy = user.sign_transaction({"data": artifact["bytecode"], "gas": 1_000_000, "nonce": 0, **fees})
     tx_hash = client.call("eth_sendRawTransaction", "0x" + deploy.raw_transaction.hex())
-    receipt = wait_until(lambda: client.call("eth_getTransactionReceipt", tx_hash), 30, "the deployment")
-    address = Web3.to_checksum_address(receipt["contractAddress"])
+    address = Web3.to_checksum_address(receipt(client, tx_hash)["contractAddress"])
     contract = w3.eth.contract(address=address, abi=artifact["abi"])
     data = contract.encode_abi("bump", [1])
     hashes = []
     for nonce in range(1, bumps + 1):
         tx = user.sign_transaction({"to": address, "data": data, "gas": 100_000, "nonce": nonce, **fees})
         hashes.append(client.call("eth_sendRawTransaction", "0x" + tx.raw_transaction.hex()))
-    receipts = [
-        wait_until(lambda h=h: client.call("eth_getTransactionReceipt", h), 30, "a bump") for h in hashes
-    ]
+    receipts = [receipt(client, h) for h in hashes]
     return address, int(receipts[-1]["blockNumber"], 16)
 
 
