@@ -27,8 +27,9 @@ from eth.consensus.context import ConsensusContext
 from eth.consensus.noproof import NoProofConsensus
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA256, EMPTY_UNCLE_HASH, GENESIS_PARENT_HASH, ZERO_HASH32
 from eth.db.account import AccountDB
+from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
-from eth.exceptions import HeaderNotFound, TransactionNotFound
+from eth.exceptions import HeaderNotFound, OutOfGas, TransactionNotFound
 from eth.vm.forks import (
     ArrowGlacierVM,
     BerlinVM,
@@ -54,6 +55,7 @@ from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
 from . import consensus, finality
+from .calls import CallBudget, budget_scope, deadline_vm_class
 from .errors import (
     AccountNotAllowed,
     ConflictsWithFinality,
@@ -78,7 +80,7 @@ from .records import (
     ReceiptRecord,
     TxRecord,
 )
-from .storage import NodeDB, SqliteStore, address_key, topic_key
+from .storage import NodeDB, OverlayDB, SqliteStore, StoreReader, address_key, topic_key
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +152,225 @@ def _topic_bytes(topic: int | bytes) -> bytes:
     return topic if isinstance(topic, bytes) else topic.to_bytes(32, "big")
 
 
-class Chain:
+class _Calls:
+    """Calls on a header's state (``eth_call``, ``eth_estimateGas``, ``eth_createAccessList``), shared by
+    ``Chain`` (its own calls, e.g. permission checks, on the chain thread) and ``CallReader`` (user calls, on
+    other threads). Subclasses provide the genesis, the VM classes and ``_vm``."""
+
+    genesis: Genesis
+    _timed_classes: dict[Any, Any]
+
+    def vm_class_for(self, number: int, timestamp: int) -> Any:
+        raise NotImplementedError
+
+    def _vm(self, header: BlockHeaderAPI, vm_class: Any = None) -> Any:
+        raise NotImplementedError
+
+    def _spoof(self, request: CallRequest, header: BlockHeaderAPI, state: Any, gas: int) -> Any:
+        vm_class = self.vm_class_for(header.block_number, header.timestamp)
+        builder = vm_class.get_transaction_builder()
+        sender = Address(request.sender or b"\0" * 20)
+        # Like geth (SkipNonceChecks): a call never checks the nonce it names; clients such as ethers.js send
+        # one from their own (possibly stale) cache with eth_estimateGas.
+        nonce = state.get_nonce(sender)
+        to = Address(request.to) if request.to is not None else b""
+        london = hasattr(header, "base_fee_per_gas")
+        access_list = tuple((e.address, e.storage_keys) for e in request.access_list)
+        if request.blob_versioned_hashes and hasattr(builder, "new_unsigned_blob_transaction"):
+            unsigned = builder.new_unsigned_blob_transaction(
+                chain_id=self.genesis.chain_id,
+                nonce=nonce,
+                max_priority_fee_per_gas=request.max_priority_fee or 0,
+                max_fee_per_gas=request.max_fee or 0,
+                gas=gas,
+                to=to,
+                value=request.value,
+                data=request.data,
+                access_list=access_list,
+                max_fee_per_blob_gas=request.max_fee_per_blob_gas or 0,
+                blob_versioned_hashes=request.blob_versioned_hashes,
+            )
+        elif london and (request.max_fee is not None or request.max_priority_fee is not None):
+            max_fee = (
+                request.max_fee
+                if request.max_fee is not None
+                else (header.base_fee_per_gas * 2 + (request.max_priority_fee or 0))
+            )
+            unsigned = builder.new_unsigned_dynamic_fee_transaction(
+                chain_id=self.genesis.chain_id,
+                nonce=nonce,
+                max_priority_fee_per_gas=request.max_priority_fee or 0,
+                max_fee_per_gas=max_fee,
+                gas=gas,
+                to=to,
+                value=request.value,
+                data=request.data,
+                access_list=access_list,
+            )
+        elif access_list and hasattr(builder, "new_unsigned_access_list_transaction"):
+            unsigned = builder.new_unsigned_access_list_transaction(
+                chain_id=self.genesis.chain_id,
+                nonce=nonce,
+                gas_price=request.gas_price or 0,
+                gas=gas,
+                to=to,
+                value=request.value,
+                data=request.data,
+                access_list=access_list,
+            )
+        else:
+            unsigned = builder.create_unsigned_transaction(
+                nonce=nonce,
+                gas_price=request.gas_price or 0,
+                gas=gas,
+                to=to,
+                value=request.value,
+                data=request.data,
+            )
+        return SpoofTransaction(unsigned, from_=sender)
+
+    def _call_state(
+        self,
+        request: CallRequest,
+        header: BlockHeaderAPI,
+        vm_class: Any = None,
+        budget: CallBudget | None = None,
+    ) -> Any:
+        if budget is not None:
+            vm_class = self._timed(vm_class or self.vm_class_for(header.block_number, header.timestamp))
+        # Like geth: a call that names no fee runs with gas price 0 and a zero base fee, so that accounts
+        # without ether can call views; a call that names fees is checked against the real base fee.
+        no_fee = (
+            request.gas_price in (None, 0) and request.max_fee in (None, 0) and not request.max_priority_fee
+        )
+        if no_fee and getattr(header, "base_fee_per_gas", None):
+            header = header.copy(base_fee_per_gas=0)
+        return self._vm(header, vm_class).state
+
+    def _timed(self, vm_class: Any) -> Any:
+        timed = self._timed_classes.get(vm_class)
+        if timed is None:
+            timed = self._timed_classes[vm_class] = deadline_vm_class(vm_class)
+        return timed
+
+    def call(self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None) -> bytes:
+        """Execute ``request`` on top of ``header``'s state; return output or raise ExecutionReverted/Failed
+        (or ExecutionTimeout past the budget's deadline; the budget also caps the gas)."""
+        gas = request.gas or header.gas_limit
+        with budget_scope(budget):
+            computation = self._execute(request, header, budget.gas(gas) if budget else gas, budget)
+        return computation.output
+
+    def _execute(
+        self, request: CallRequest, header: BlockHeaderAPI, gas: int, budget: CallBudget | None = None
+    ) -> ComputationAPI:
+        state = self._call_state(request, header, budget=budget)
+        tx = self._spoof(request, header, state, gas)
+        try:
+            computation = state.apply_transaction(tx)
+        except ValidationError as exc:
+            raise ExecutionFailed(_geth_reason(str(exc))) from exc
+        _raise_for_computation(computation)
+        return computation
+
+    def estimate_gas(
+        self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None
+    ) -> int:
+        """geth's strategy: run at the cap (revert -> error), try the gas used, then binary-search."""
+        cap = request.gas or header.gas_limit
+        if budget is not None:
+            cap = budget.gas(cap)  # geth: "caller gas above allowance, capping"
+        with budget_scope(budget):
+            return self._estimate(request, header, cap, budget)
+
+    def _estimate(
+        self, request: CallRequest, header: BlockHeaderAPI, cap: int, budget: CallBudget | None
+    ) -> int:
+        state = self._call_state(request, header, budget=budget)
+
+        def attempt(gas: int) -> ComputationAPI | None:
+            snapshot = state.snapshot()
+            try:
+                computation = state.apply_transaction(self._spoof(request, header, state, gas))
+            except ValidationError as exc:
+                if "intrinsic" in str(exc).lower() or "gas" in str(exc).lower():
+                    return None
+                raise ExecutionFailed(_geth_reason(str(exc))) from exc
+            finally:
+                state.revert(snapshot)
+            return computation
+
+        top = attempt(cap)
+        if top is None:
+            raise ExecutionFailed(f"gas required exceeds allowance ({cap})")
+        if top.is_error:
+            if isinstance(top.error, OutOfGas):  # geth: out of gas at the cap is "exceeds allowance"
+                raise ExecutionFailed(f"gas required exceeds allowance ({cap})")
+            _raise_for_computation(top)
+        # Execution gas plus intrinsic gas, before refunds: an upper bound of what the receipt would show
+        # and usually enough on its own (geth tries this first too).
+        used = min(cap, self._spoof(request, header, state, cap).intrinsic_gas + top.get_gas_used())
+        first = attempt(used)
+        if first is not None and not first.is_error:
+            return used
+        lo, hi = used, cap
+        while hi - lo > 1 and (hi - lo) * 1000 > hi * 15:  # geth stops within 1.5 %
+            mid = (lo + hi) // 2
+            result = attempt(mid)
+            if result is None or result.is_error:
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    def create_access_list(
+        self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None
+    ) -> tuple[tuple[AccessListEntry, ...], int, str | None]:
+        """geth's ``eth_createAccessList``: run the call with an opcode tracer until the list stops changing.
+
+        Returns (access list, gas used with that list after refunds, execution error or None). Like geth, the
+        sender, the recipient and precompiles are listed only for storage slots they touch; the nonce is not
+        checked (the account's own is used).
+        """
+        with budget_scope(budget):
+            return self._access_list(request, header, budget)
+
+    def _access_list(
+        self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None
+    ) -> tuple[tuple[AccessListEntry, ...], int, str | None]:
+        vm_class = self.vm_class_for(header.block_number, header.timestamp)
+        sender = request.sender or b"\0" * 20
+        exclude = {sender, *vm_class.get_state_class().computation_class.get_precompiles()}
+        if request.to is not None:
+            exclude.add(request.to)
+        current = request.access_list
+        for _ in range(16):  # geth loops to a fixed point; a list only grows, so a few rounds suffice
+            tracer = _AccessTracer(exclude, current)
+            attempt = dataclasses.replace(request, access_list=current)
+            state = self._call_state(attempt, header, tracer.vm_class(vm_class), budget)
+            gas = request.gas if request.gas is not None else header.gas_limit
+            gas = budget.gas(gas) if budget is not None else gas
+            tx = self._spoof(attempt, header, state, gas)
+            try:
+                computation = state.apply_transaction(tx)
+            except ValidationError as exc:
+                raise ExecutionFailed(_geth_reason(str(exc))) from exc
+            found = tracer.access_list()
+            if found == _AccessTracer(exclude, current).access_list():
+                used = tx.intrinsic_gas + computation.get_gas_used()
+                used -= min(computation.get_gas_refund(), used // _refund_quotient(header))
+                error = None
+                if computation.is_error:
+                    try:
+                        _raise_for_computation(computation)
+                    except (ExecutionReverted, ExecutionFailed) as exc:
+                        error = str(exc)
+                return found, used, error
+            current = found
+        raise ExecutionFailed("access list did not converge")
+
+
+class Chain(_Calls):
     """One chain on one store. Create with ``Chain.open(genesis, store)``."""
 
     def __init__(self, genesis: Genesis, store: SqliteStore, *, seal_check: bool = True) -> None:
@@ -163,9 +383,11 @@ class Chain:
         self.seal_check = seal_check
         if self.clique and seal_check:
             assert genesis.clique is not None
-            self.consensus_context: Any = consensus.context_class(genesis.clique.epoch)(self.db)
+            self.context_class: Any = consensus.context_class(genesis.clique.epoch)
         else:
-            self.consensus_context = ConsensusContext(self.db)
+            self.context_class = ConsensusContext
+        self.consensus_context: Any = self.context_class(self.db)
+        self._timed_classes = {}
         self._vm_classes = {name: self._fast_tries(self._configure_vm(name, vm)) for name, vm in _VMS.items()}
         self._headers: _LRU = _LRU(4096)
         self._blocks: _LRU = _LRU(256)
@@ -186,7 +408,9 @@ class Chain:
         return vm.configure(__name__=f"Imported{vm.__name__}", consensus_class=NoProofConsensus)
 
     def _fast_tries(self, vm_class: Any) -> Any:
-        overrides: dict[str, Any] = {"set_block_transactions_and_withdrawals": _set_block_transactions_and_withdrawals}
+        overrides: dict[str, Any] = {
+            "set_block_transactions_and_withdrawals": _set_block_transactions_and_withdrawals
+        }
         if hasattr(vm_class, "process_deposit_request_data"):  # Prague on
             overrides["process_deposit_request_data"] = _deposits_from_built_receipts(
                 vm_class.process_deposit_request_data
@@ -214,7 +438,10 @@ class Chain:
             )
             self.chaindb.persist_block(block)
             self.db.commit(
-                meta=[(META_GENESIS, genesis_header.hash), (META_CHAIN_ID, str(self.genesis.chain_id).encode())]
+                meta=[
+                    (META_GENESIS, genesis_header.hash),
+                    (META_CHAIN_ID, str(self.genesis.chain_id).encode()),
+                ]
             )
         elif stored != genesis_header.hash:
             self.db.discard()
@@ -312,8 +539,10 @@ class Chain:
     def _evm_block(self, header: BlockHeaderAPI) -> BlockAPI:
         block = self._blocks.get(header.hash)
         if block is None:
-            block = self.vm_class_for(header.block_number, header.timestamp).get_block_class().from_header(
-                header, self.chaindb
+            block = (
+                self.vm_class_for(header.block_number, header.timestamp)
+                .get_block_class()
+                .from_header(header, self.chaindb)
             )
             self._blocks.put(header.hash, block)
         return block
@@ -326,7 +555,9 @@ class Chain:
         header = header or self.head
         if not self.seal_check:
             return tuple(self.genesis.signers)
-        snapshot = self.consensus_context.snapshot_manager.get_or_create_snapshot(header.block_number, header.hash)
+        snapshot = self.consensus_context.snapshot_manager.get_or_create_snapshot(
+            header.block_number, header.hash
+        )
         return tuple(snapshot.get_sorted_signers())
 
     # --------------------------------------------------------------------------------------- state reads
@@ -369,7 +600,9 @@ class Chain:
         for slot in slots:
             key = keccak(slot.to_bytes(32, "big"))
             proof = storage_trie.get_proof(key)
-            storage.append({"key": slot, "value": state.get_storage(addr, slot), "proof": [rlp.encode(n) for n in proof]})
+            storage.append(
+                {"key": slot, "value": state.get_storage(addr, slot), "proof": [rlp.encode(n) for n in proof]}
+            )
         return {
             "address": address,
             "balance": state.get_balance(addr),
@@ -379,143 +612,6 @@ class Chain:
             "accountProof": [rlp.encode(n) for n in account_proof],
             "storageProof": storage,
         }
-
-    # -------------------------------------------------------------------------------------------- calls
-    def _spoof(self, request: CallRequest, header: BlockHeaderAPI, state: Any, gas: int) -> Any:
-        vm_class = self.vm_class_for(header.block_number, header.timestamp)
-        builder = vm_class.get_transaction_builder()
-        sender = Address(request.sender or b"\0" * 20)
-        # Like geth (SkipNonceChecks): a call never checks the nonce it names; clients such as ethers.js send
-        # one from their own (possibly stale) cache with eth_estimateGas.
-        nonce = state.get_nonce(sender)
-        to = Address(request.to) if request.to is not None else b""
-        london = hasattr(header, "base_fee_per_gas")
-        access_list = tuple((e.address, e.storage_keys) for e in request.access_list)
-        if request.blob_versioned_hashes and hasattr(builder, "new_unsigned_blob_transaction"):
-            unsigned = builder.new_unsigned_blob_transaction(
-                chain_id=self.genesis.chain_id, nonce=nonce,
-                max_priority_fee_per_gas=request.max_priority_fee or 0, max_fee_per_gas=request.max_fee or 0,
-                gas=gas, to=to, value=request.value, data=request.data, access_list=access_list,
-                max_fee_per_blob_gas=request.max_fee_per_blob_gas or 0,
-                blob_versioned_hashes=request.blob_versioned_hashes,
-            )
-        elif london and (request.max_fee is not None or request.max_priority_fee is not None):
-            max_fee = request.max_fee if request.max_fee is not None else (header.base_fee_per_gas * 2 + (request.max_priority_fee or 0))
-            unsigned = builder.new_unsigned_dynamic_fee_transaction(
-                chain_id=self.genesis.chain_id, nonce=nonce,
-                max_priority_fee_per_gas=request.max_priority_fee or 0, max_fee_per_gas=max_fee,
-                gas=gas, to=to, value=request.value, data=request.data, access_list=access_list,
-            )
-        elif access_list and hasattr(builder, "new_unsigned_access_list_transaction"):
-            unsigned = builder.new_unsigned_access_list_transaction(
-                chain_id=self.genesis.chain_id, nonce=nonce, gas_price=request.gas_price or 0,
-                gas=gas, to=to, value=request.value, data=request.data, access_list=access_list,
-            )
-        else:
-            unsigned = builder.create_unsigned_transaction(
-                nonce=nonce, gas_price=request.gas_price or 0, gas=gas, to=to, value=request.value, data=request.data
-            )
-        return SpoofTransaction(unsigned, from_=sender)
-
-    def _call_state(self, request: CallRequest, header: BlockHeaderAPI, vm_class: Any = None) -> Any:
-        # Like geth: a call that names no fee runs with gas price 0 and a zero base fee, so that accounts
-        # without ether can call views; a call that names fees is checked against the real base fee.
-        no_fee = request.gas_price in (None, 0) and request.max_fee in (None, 0) and not request.max_priority_fee
-        if no_fee and getattr(header, "base_fee_per_gas", None):
-            header = header.copy(base_fee_per_gas=0)
-        return self._vm(header, vm_class).state
-
-    def call(self, request: CallRequest, header: BlockHeaderAPI) -> bytes:
-        """Execute ``request`` on top of ``header``'s state; return output or raise ExecutionReverted/Failed."""
-        computation = self._execute(request, header, request.gas or header.gas_limit)
-        return computation.output
-
-    def _execute(self, request: CallRequest, header: BlockHeaderAPI, gas: int) -> ComputationAPI:
-        state = self._call_state(request, header)
-        tx = self._spoof(request, header, state, gas)
-        try:
-            computation = state.apply_transaction(tx)
-        except ValidationError as exc:
-            raise ExecutionFailed(_geth_reason(str(exc))) from exc
-        _raise_for_computation(computation)
-        return computation
-
-    def estimate_gas(self, request: CallRequest, header: BlockHeaderAPI) -> int:
-        """geth's strategy: run at the cap (revert -> error), try the gas used, then binary-search."""
-        cap = request.gas or header.gas_limit
-        state = self._call_state(request, header)
-
-        def attempt(gas: int) -> ComputationAPI | None:
-            snapshot = state.snapshot()
-            try:
-                computation = state.apply_transaction(self._spoof(request, header, state, gas))
-            except ValidationError as exc:
-                if "intrinsic" in str(exc).lower() or "gas" in str(exc).lower():
-                    return None
-                raise ExecutionFailed(_geth_reason(str(exc))) from exc
-            finally:
-                state.revert(snapshot)
-            return computation
-
-        top = attempt(cap)
-        if top is None:
-            raise ExecutionFailed("gas required exceeds allowance")
-        if top.is_error:
-            _raise_for_computation(top)
-        # Execution gas plus intrinsic gas, before refunds: an upper bound of what the receipt would show
-        # and usually enough on its own (geth tries this first too).
-        used = min(cap, self._spoof(request, header, state, cap).intrinsic_gas + top.get_gas_used())
-        first = attempt(used)
-        if first is not None and not first.is_error:
-            return used
-        lo, hi = used, cap
-        while hi - lo > 1 and (hi - lo) * 1000 > hi * 15:  # geth stops within 1.5 %
-            mid = (lo + hi) // 2
-            result = attempt(mid)
-            if result is None or result.is_error:
-                lo = mid
-            else:
-                hi = mid
-        return hi
-
-    def create_access_list(
-        self, request: CallRequest, header: BlockHeaderAPI
-    ) -> tuple[tuple[AccessListEntry, ...], int, str | None]:
-        """geth's ``eth_createAccessList``: run the call with an opcode tracer until the list stops changing.
-
-        Returns (access list, gas used with that list after refunds, execution error or None). Like geth, the
-        sender, the recipient and precompiles are listed only for storage slots they touch; the nonce is not
-        checked (the account's own is used).
-        """
-        vm_class = self.vm_class_for(header.block_number, header.timestamp)
-        sender = request.sender or b"\0" * 20
-        exclude = {sender, *vm_class.get_state_class().computation_class.get_precompiles()}
-        if request.to is not None:
-            exclude.add(request.to)
-        current = request.access_list
-        for _ in range(16):  # geth loops to a fixed point; a list only grows, so a few rounds suffice
-            tracer = _AccessTracer(exclude, current)
-            attempt = dataclasses.replace(request, access_list=current)
-            state = self._call_state(attempt, header, tracer.vm_class(vm_class))
-            gas = request.gas if request.gas is not None else header.gas_limit
-            tx = self._spoof(attempt, header, state, gas)
-            try:
-                computation = state.apply_transaction(tx)
-            except ValidationError as exc:
-                raise ExecutionFailed(_geth_reason(str(exc))) from exc
-            found = tracer.access_list()
-            if found == _AccessTracer(exclude, current).access_list():
-                used = tx.intrinsic_gas + computation.get_gas_used()
-                used -= min(computation.get_gas_refund(), used // _refund_quotient(header))
-                error = None
-                if computation.is_error:
-                    try:
-                        _raise_for_computation(computation)
-                    except (ExecutionReverted, ExecutionFailed) as exc:
-                        error = str(exc)
-                return found, used, error
-            current = found
-        raise ExecutionFailed("access list did not converge")
 
     # --------------------------------------------------------------------------------------- permissions
     def is_allowed(self, sender: bytes, parent: BlockHeaderAPI) -> bool:
@@ -579,8 +675,17 @@ class Chain:
             cost += len(tx.blob_versioned_hashes) * GAS_PER_BLOB * tx.max_fee_per_blob_gas
         self._senders.put(tx.hash, sender)
         return PoolTx(
-            hash=tx.hash, sender=sender, nonce=tx.nonce, gas=tx.gas, fee_cap=fee_cap, tip_cap=tip_cap,
-            cost=cost, size=len(raw), raw=raw, type=type_id, evm=tx,
+            hash=tx.hash,
+            sender=sender,
+            nonce=tx.nonce,
+            gas=tx.gas,
+            fee_cap=fee_cap,
+            tip_cap=tip_cap,
+            cost=cost,
+            size=len(raw),
+            raw=raw,
+            type=type_id,
+            evm=tx,
         )
 
     def _sender(self, tx: SignedTransactionAPI) -> bytes:
@@ -616,7 +721,9 @@ class Chain:
         vm_class = consensus.sealing_vm_class(base_class, signer)
         header = vm_class.create_header_from_parent(parent, timestamp=ts, gas_limit=parent.gas_limit)
         assert self.genesis.clique is not None
-        header = consensus.prepare_header(header, self.signers(parent), signer, self.genesis.clique.epoch, vote=vote)
+        header = consensus.prepare_header(
+            header, self.signers(parent), signer, self.genesis.clique.epoch, vote=vote
+        )
         base_fee = getattr(header, "base_fee_per_gas", None)
 
         chosen: list[PoolTx] = []
@@ -830,7 +937,9 @@ class Chain:
                 raise InvalidBlock(f"invalid transaction signature: {_short(exc)}", number) from exc
             if not self.is_allowed(sender, parent):
                 raise InvalidBlock(str(AccountNotAllowed(sender, tx.hash)), number)
-        base = vm_class.create_header_from_parent(parent, timestamp=header.timestamp, gas_limit=header.gas_limit)
+        base = vm_class.create_header_from_parent(
+            parent, timestamp=header.timestamp, gas_limit=header.gas_limit
+        )
         vm = self._vm(base.copy(gas_used=header.gas_used), vm_class)
         try:
             result = vm.import_block(block)
@@ -927,7 +1036,9 @@ class Chain:
             v = tx.v
             chain_id = (v - 35) // 2 if v >= 35 else None
             return TxRecord(v=v, r=tx.r, s=tx.s, chain_id=chain_id, gas_price=tx.gas_price, **common)
-        access_list = tuple(AccessListEntry(bytes(a), tuple(int(k) for k in keys_)) for a, keys_ in tx.access_list)
+        access_list = tuple(
+            AccessListEntry(bytes(a), tuple(int(k) for k in keys_)) for a, keys_ in tx.access_list
+        )
         fields: dict[str, Any] = {
             "v": tx.y_parity,
             "r": tx.r,
@@ -956,7 +1067,12 @@ class Chain:
         withdrawals = None
         if hasattr(block, "withdrawals"):
             withdrawals = tuple(
-                {"index": w.index, "validatorIndex": w.validator_index, "address": w.address, "amount": w.amount}
+                {
+                    "index": w.index,
+                    "validatorIndex": w.validator_index,
+                    "address": w.address,
+                    "amount": w.amount,
+                }
                 for w in block.withdrawals
             )
         return BlockRecord(
@@ -1143,6 +1259,38 @@ class Chain:
         return {"cancun": 6 * GAS_PER_BLOB, "prague": 9 * GAS_PER_BLOB}.get(fork)
 
 
+class CallReader(_Calls):
+    """User calls on committed state from a thread other than the chain thread, so they never hold up sealing.
+
+    It shares only what never changes after ``Chain`` is built (genesis, VM classes); state comes through its
+    own ``StoreReader`` and every call writes into a throwaway ``OverlayDB``. One per thread.
+    """
+
+    def __init__(self, chain: Chain) -> None:
+        self.genesis = chain.genesis
+        self.chain_context = chain.chain_context
+        self._vm_classes = chain._vm_classes
+        self._context_class = chain.context_class
+        self._reader: StoreReader = chain.store.reader()
+        self._timed_classes = {}
+
+    def vm_class_for(self, number: int, timestamp: int) -> Any:
+        return self._vm_classes[self.genesis.schedule.fork_at(number, timestamp)]
+
+    def _vm(self, header: BlockHeaderAPI, vm_class: Any = None) -> Any:
+        cls = vm_class or self.vm_class_for(header.block_number, header.timestamp)
+        db = AtomicDB(OverlayDB(self._reader))
+        return cls(
+            header=header,
+            chaindb=ChainDB(db),
+            chain_context=self.chain_context,
+            consensus_context=self._context_class(db),
+        )
+
+    def close(self) -> None:
+        self._reader.close()
+
+
 def _set_block_transactions_and_withdrawals(
     vm: Any,
     base_block: BlockAPI,
@@ -1262,7 +1410,9 @@ class _ReceiptsAtHand:
         return getattr(self._block, name)
 
 
-def _deposits_from_built_receipts(original: Callable[[Any, BlockAPI], None]) -> Callable[[Any, BlockAPI], None]:
+def _deposits_from_built_receipts(
+    original: Callable[[Any, BlockAPI], None],
+) -> Callable[[Any, BlockAPI], None]:
     """Prague's deposit-request scan (EIP-6110) re-reads every receipt of the block from the receipt trie;
     when the builder has them in hand (``vm._built_receipts``), hand those over instead (3% of building)."""
 
@@ -1304,7 +1454,9 @@ def _revert_reason(data: bytes) -> str | None:
             return None
     if len(data) == 36 and data[:4] == bytes.fromhex("4e487b71"):
         code = int.from_bytes(data[4:36], "big")
-        return "assert(false)" if code == 1 else f"panic: {_PANICS.get(code, 'unknown panic code')} (0x{code:x})"
+        return (
+            "assert(false)" if code == 1 else f"panic: {_PANICS.get(code, 'unknown panic code')} (0x{code:x})"
+        )
     return None
 
 

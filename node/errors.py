@@ -86,3 +86,12 @@ class ExecutionFailed(NodeError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ExecutionTimeout(NodeError, TimeoutError):
+    """A user call ran past its time budget (``--rpc-evm-timeout``) and was aborted."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        shown = f"{timeout:g}s"
+        super().__init__(f"execution aborted (timeout = {shown})")

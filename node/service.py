@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .chain import Chain
+from .chain import CallReader, Chain
 from .chainfile import export_chain, import_chain
 from .core import NodeCore, Signer
 from .errors import NodeError, StorageError
 from .genesis import Genesis, load_genesis
 from .records import SealedBlock
+from .rpc.limits import RpcLimits
 from .rpc.methods import RpcApi
 from .rpc.server import DEFAULT_MAX_BODY, RpcServer
 from .storage import open_store
@@ -58,6 +59,9 @@ class NodeConfig:
     seal_check: bool = True  # False: import foreign chains without verifying Clique seals
     suggested_tip: int = 1_000_000  # wei; eth_maxPriorityFeePerGas on an uncongested private chain
     pool_limits: PoolLimits = field(default_factory=PoolLimits)
+    rpc_limits: RpcLimits = field(
+        default_factory=RpcLimits
+    )  # gas cap, timeouts, ranges, queues (rpc/limits.py)
     # Validator network (docs/network.md): p2p_port None = no peers; node_key None = <datadir>/nodekey.
     p2p_host: str = "127.0.0.1"
     p2p_port: int | None = None
@@ -89,6 +93,11 @@ class Node:
         self.period = config.period if config.period is not None else (clique_period or 1)
         self.suggested_tip = config.suggested_tip
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pamchain-chain")
+        # User calls run here, never on the chain thread: a slow eth_call must not delay a seal.
+        self._calls = concurrent.futures.ThreadPoolExecutor(
+            config.rpc_limits.call_workers, thread_name_prefix="pamchain-call"
+        )
+        self._call_readers = threading.local()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work = asyncio.Event()
         self._stopping = False
@@ -116,8 +125,19 @@ class Node:
         await self.on_chain(open_chain)
         self.core = NodeCore(self.chain, TxPool(self.config.pool_limits), self.signer)
         self.core.on_pending = self._wake_from_chain_thread
-        api = RpcApi(self, enable_debug=self.config.enable_debug, enable_admin=self.config.enable_admin)
-        self.rpc = RpcServer(self, api, max_body=self.config.max_body, cors_origin=self.config.cors_origin)
+        api = RpcApi(
+            self,
+            enable_debug=self.config.enable_debug,
+            enable_admin=self.config.enable_admin,
+            limits=self.config.rpc_limits,
+        )
+        self.rpc = RpcServer(
+            self,
+            api,
+            max_body=self.config.max_body,
+            cors_origin=self.config.cors_origin,
+            limits=self.config.rpc_limits,
+        )
         await self.rpc.start(self.config.rpc_host, self.config.rpc_port)
         self._change = asyncio.Event()
         if self.config.p2p_port is not None:
@@ -126,7 +146,10 @@ class Node:
             self._producer = asyncio.create_task(self._produce(), name="pamchain-producer")
         log.info(
             "node up: chain id %s, head #%s, rpc %s, sealing %s",
-            self.genesis.chain_id, self.chain.head.block_number, self.url, self.config.seal_mode,
+            self.genesis.chain_id,
+            self.chain.head.block_number,
+            self.url,
+            self.config.seal_mode,
         )
 
     async def stop(self) -> None:
@@ -141,6 +164,10 @@ class Node:
                 await self._producer
         if hasattr(self, "rpc"):
             await self.rpc.stop()
+        # Calls in flight end by their own deadline; queued ones are dropped.
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self._calls.shutdown(wait=True, cancel_futures=True)
+        )
         if hasattr(self, "chain"):
             await self.on_chain(self.chain.store.close)
         self._executor.shutdown(wait=True)
@@ -158,6 +185,17 @@ class Node:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn)
 
+    async def off_chain(self, fn: Callable[[CallReader], _T]) -> _T:
+        """Run ``fn`` with this worker thread's ``CallReader`` (committed state), beside the chain thread."""
+
+        def run() -> _T:
+            reader = getattr(self._call_readers, "reader", None)
+            if reader is None:
+                reader = self._call_readers.reader = CallReader(self.chain)
+            return fn(reader)
+
+        return await asyncio.get_running_loop().run_in_executor(self._calls, run)
+
     # -------------------------------------------------------------------------------------- production
     async def _start_p2p(self) -> None:
         from .p2p.identity import Enode, NodeKey, load_or_create_node_key, parse_node_id
@@ -172,7 +210,9 @@ class Node:
         listed = self.genesis.node_allowlist
         allowlist = None if listed is None else frozenset(parse_node_id(n) for n in listed)
         bootnodes = [Enode.parse(b) for b in self.config.bootnodes]
-        self.p2p = P2PService(self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, allowlist)
+        self.p2p = P2PService(
+            self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, allowlist
+        )
         await self.p2p.start()
 
     async def on_new_head(self) -> None:
@@ -265,7 +305,9 @@ class Node:
         if self._stopping:
             return
         ts = max(target, int(time.time()))
-        sealed = await self.on_chain(lambda: self.core.seal(allow_empty=self.config.allow_empty, timestamp=ts))
+        sealed = await self.on_chain(
+            lambda: self.core.seal(allow_empty=self.config.allow_empty, timestamp=ts)
+        )
         if sealed is not None:
             await self._published(sealed)
         else:
@@ -418,7 +460,9 @@ def init_datadir(datadir: str | Path, genesis_path: str | Path) -> tuple[Genesis
 def datadir_genesis(datadir: str | Path) -> Genesis:
     path = Path(datadir) / GENESIS_FILE
     if not path.exists():
-        raise StorageError(f"{datadir} is not initialised: run `pamchain node init --datadir {datadir} --genesis G`")
+        raise StorageError(
+            f"{datadir} is not initialised: run `pamchain node init --datadir {datadir} --genesis G`"
+        )
     return load_genesis(path)
 
 
@@ -445,7 +489,12 @@ def export_file(datadir: str | Path, chain_file: str | Path, first: int = 1, las
         store.close()
 
 
-def serve(genesis: Genesis, signer_key: bytes | None, config: NodeConfig, on_ready: Callable[[Node], None] | None = None) -> None:
+def serve(
+    genesis: Genesis,
+    signer_key: bytes | None,
+    config: NodeConfig,
+    on_ready: Callable[[Node], None] | None = None,
+) -> None:
     """Run a node in the foreground until SIGINT/SIGTERM: the first signal drains, a second forces exit."""
 
     async def main() -> None:

@@ -44,6 +44,7 @@ class SqliteStore:
 
     def __init__(self, path: str | Path | None) -> None:
         target = ":memory:" if path is None else str(path)
+        self.path = None if path is None else Path(path)
         try:
             self._conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
             if path is not None:
@@ -103,6 +104,94 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):
             self._conn.close()
+
+    def reader(self) -> StoreReader:
+        """A reader for another thread (user calls), which never waits for the chain thread's work."""
+        return StoreReader(self)
+
+    def _locked_get(self, key: bytes) -> bytes | None:
+        with self._lock:  # never in the middle of a commit on this shared connection
+            return self.get(key)
+
+
+class StoreReader:
+    """Committed key-value reads for one thread other than the chain thread, with an LRU of its own.
+
+    A file store gets its own read-only connection (WAL: a reader neither blocks nor waits for the writer);
+    an in-memory store has a single connection, shared under the store's lock (SQLite is in serialized mode).
+    Keys are content hashes of trie nodes, code and headers, so any committed value read is the right one.
+    """
+
+    def __init__(self, store: SqliteStore, cache_entries: int = 65_536) -> None:
+        self._store = store
+        self._conn: sqlite3.Connection | None = None
+        if store.path is not None:
+            try:
+                self._conn = sqlite3.connect(
+                    store.path.absolute().as_uri() + "?mode=ro",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot open a reader on {store.path}: {exc}") from exc
+        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._cache_entries = cache_entries
+
+    def get(self, key: bytes) -> bytes | None:
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        if self._conn is None:
+            value = self._store._locked_get(key)
+        else:
+            row = self._conn.execute("SELECT v FROM kv WHERE k=?", (key,)).fetchone()
+            value = None if row is None else row[0]
+        if value is not None:
+            self._cache[key] = value
+            if len(self._cache) > self._cache_entries:
+                for _ in range(self._cache_entries // 8):
+                    self._cache.popitem(last=False)
+        return value
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+
+
+class OverlayDB(BaseDB):
+    """A throwaway write layer over a ``StoreReader``: whatever a call writes stays here and dies with it."""
+
+    def __init__(self, reader: StoreReader) -> None:
+        self._reader = reader
+        self._written: dict[bytes, bytes | None] = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        written = self._written.get(key, _MISSING)
+        if written is not _MISSING:
+            if written is None:
+                raise KeyError(key)
+            return written  # type: ignore[return-value]
+        value = self._reader.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._written[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._written[key] = None
+
+    def _exists(self, key: bytes) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
 
 
 def address_key(address: bytes) -> bytes:
@@ -171,7 +260,9 @@ class StagedDB(BaseDB):
     def has_staged(self) -> bool:
         return bool(self._staged)
 
-    def commit(self, log_rows: Iterable[tuple[bytes, int]] = (), meta: Iterable[tuple[str, bytes]] = ()) -> None:
+    def commit(
+        self, log_rows: Iterable[tuple[bytes, int]] = (), meta: Iterable[tuple[str, bytes]] = ()
+    ) -> None:
         """Make every staged write durable in one transaction, with index rows and metadata."""
         staged = self._staged
         puts = [(k, v) for k, v in staged.items() if v is not None]
@@ -195,7 +286,9 @@ class NodeDB(AtomicDB):
         self.store = store
         super().__init__(self.staged)
 
-    def commit(self, log_rows: Iterable[tuple[bytes, int]] = (), meta: Iterable[tuple[str, bytes]] = ()) -> None:
+    def commit(
+        self, log_rows: Iterable[tuple[bytes, int]] = (), meta: Iterable[tuple[str, bytes]] = ()
+    ) -> None:
         self.staged.commit(log_rows, meta)
 
     def discard(self) -> None:

@@ -47,6 +47,9 @@ RELAYED_METHODS = frozenset(
     }
 )
 MAX_RPC_BODY = 128 * 1024
+# A phone never needs a bigger answer; the node caps its own responses too (--rpc-response-max-bytes), this
+# keeps the relay's memory bounded whatever node it forwards to.
+MAX_RPC_ANSWER = 4 * 1024 * 1024
 MAX_PAYLOAD_BODY = 2 * 4096
 _DIGEST = re.compile(r"^0x[0-9a-f]{64}$")
 _PREFIX = re.compile(r"^[0-9a-f]{5}$")
@@ -276,8 +279,15 @@ class WebApp:
             async with self._session.post(
                 self.config.rpc_url, data=body, headers={"Content-Type": "application/json"}
             ) as upstream:
-                answer = await upstream.read()
-                return web.Response(body=answer, status=upstream.status, content_type="application/json")
+                answer = bytearray()
+                async for chunk in upstream.content.iter_chunked(64 * 1024):
+                    answer += chunk
+                    if len(answer) > MAX_RPC_ANSWER:
+                        message = f"relay: answer over {MAX_RPC_ANSWER} bytes"
+                        return web.json_response(_rpc_error(message, -32003), status=502)
+                return web.Response(
+                    body=bytes(answer), status=upstream.status, content_type="application/json"
+                )
         except (TimeoutError, aiohttp.ClientError):
             return web.json_response(_rpc_error("relay: node unreachable"), status=502)
 

@@ -6,15 +6,18 @@ the chain and returns plain JSON, so a response is computed from a single consis
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from eth_hash.auto import keccak
 
+from ..calls import CallBudget
 from ..errors import (
     AccountNotAllowed,
     ExecutionFailed,
     ExecutionReverted,
+    ExecutionTimeout,
     NodeError,
     NotFound,
     TransactionRejected,
@@ -24,11 +27,14 @@ from . import format as fmt
 from . import params as p
 from .errors import EXECUTION_REVERTED, INVALID_PARAMS, LIMIT_EXCEEDED, SERVER_ERROR, InvalidParams, RpcError
 from .filters import Filter, FilterRegistry, LogCriteria
+from .limits import RpcLimits
 
 if TYPE_CHECKING:
     from ..service import Node
 
 CLIENT_VERSION = "pamchain/0.1.0/py-evm-0.12.1b1/python3.11"
+# Blocks per chain-thread job for range queries (eth_getLogs, eth_feeHistory): sealing waits at most one slice.
+CHAIN_SLICE = 256
 ACCOUNT_NOT_ALLOWED = -32007  # in the -32000 family; "permission denied" as Besu reports permissioning
 Method = Callable[[list[Any]], Awaitable[Any]]
 
@@ -36,12 +42,24 @@ Method = Callable[[list[Any]], Awaitable[Any]]
 class RpcApi:
     """Binds method names to implementations over one ``Node``."""
 
-    def __init__(self, node: Node, *, enable_debug: bool = False, enable_admin: bool = False) -> None:
+    def __init__(
+        self,
+        node: Node,
+        *,
+        enable_debug: bool = False,
+        enable_admin: bool = False,
+        limits: RpcLimits | None = None,
+    ) -> None:
         self.node = node
-        self.filters = FilterRegistry()
+        self.limits = limits or RpcLimits()
+        self.filters = FilterRegistry(self.limits.max_filters, self.limits.filter_timeout)
         self.methods: dict[str, Method] = {}
         for name in dir(self):
-            if name.startswith(("eth_", "net_", "web3_", "clique_", "txpool_")) or (name.startswith("debug_") and enable_debug) or (name.startswith("admin_") and enable_admin):
+            if (
+                name.startswith(("eth_", "net_", "web3_", "clique_", "txpool_"))
+                or (name.startswith("debug_") and enable_debug)
+                or (name.startswith("admin_") and enable_admin)
+            ):
                 self.methods[name] = getattr(self, name)
         if not getattr(node.config, "enable_voting", False):  # votes change who runs the chain: opt-in
             for name in ("clique_propose", "clique_discard"):
@@ -153,30 +171,48 @@ class RpcApi:
         p.expect(params, 0, 0)
         return fmt.q(await self._on_chain(lambda: self.chain.blob_base_fee(self.chain.head)))
 
+    def _percentiles(self, raw: Any) -> list[float]:
+        """geth's checks: at most the limit (100), each in [0, 100], strictly increasing."""
+        if raw is None:
+            return []
+        if not isinstance(raw, list) or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw
+        ):
+            raise InvalidParams("invalid argument 2: expected a list of numbers")
+        limit = self.limits.fee_history_percentiles
+        if limit and len(raw) > limit:
+            raise InvalidParams(f"invalid reward percentile: over the query limit {limit}")
+        for i, pct in enumerate(raw):
+            if pct < 0 or pct > 100:
+                raise InvalidParams(f"invalid reward percentile: {pct:f}")
+            if i > 0 and pct <= raw[i - 1]:
+                raise InvalidParams(f"invalid reward percentile: #{i - 1}:{raw[i - 1]:f} >= #{i}:{pct:f}")
+        return raw
+
     async def eth_feeHistory(self, params: list[Any]) -> Any:
-        count_raw, newest_raw, percentiles = p.expect(params, 2, 3)
+        count_raw, newest_raw, percentiles_raw = p.expect(params, 2, 3)
         if isinstance(count_raw, int) and not isinstance(count_raw, bool):
             count = count_raw
         else:
             count = p.quantity(count_raw, "argument 0")
         newest = p.block_ref(newest_raw, "argument 1", allow_hash=False)
-        if percentiles is not None:
-            if not isinstance(percentiles, list) or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) for x in percentiles
-            ):
-                raise InvalidParams("invalid argument 2: expected a list of numbers")
-            if any(x < 0 or x > 100 for x in percentiles) or percentiles != sorted(percentiles):
-                raise InvalidParams(f"invalid reward percentile: {percentiles}")
-        count = min(count, 1024)
+        percentiles = self._percentiles(percentiles_raw)
+        if self.limits.fee_history_blocks:
+            count = min(count, self.limits.fee_history_blocks)
+        if count == 0:
+            return {"oldestBlock": "0x0", "baseFeePerGas": [], "gasUsedRatio": []}
+        last = await self._on_chain(lambda: min(self._number(newest), self.chain.head.block_number))
+        first = max(0, last - count + 1)
+        base_fees: list[str] = []
+        ratios: list[float] = []
+        rewards: list[list[str]] = []
+        blob_fees: list[str] = []
+        blob_ratios: list[float] = []
+        header: Any = None
 
-        def run() -> Any:
-            last = min(self._number(newest), self.chain.head.block_number)
-            first = max(0, last - count + 1)
-            if count == 0:
-                return {"oldestBlock": "0x0", "baseFeePerGas": [], "gasUsedRatio": []}
-            base_fees, ratios, rewards, blob_fees, blob_ratios = [], [], [], [], []
+        def run(lo: int, hi: int) -> Any:
             header = None
-            for n in range(first, last + 1):
+            for n in range(lo, hi + 1):
                 header = self.chain.header_by_number(n)
                 base_fees.append(fmt.q(getattr(header, "base_fee_per_gas", 0) or 0))
                 ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0)
@@ -187,20 +223,26 @@ class RpcApi:
                     blob_ratios.append(header.blob_gas_used / limit)
                 if percentiles:
                     rewards.append(self._rewards(header, percentiles))
-            assert header is not None
-            base_fees.append(fmt.q(self._next_base_fee(header)))
-            out: dict[str, Any] = {"oldestBlock": fmt.q(first)}
-            if percentiles:
-                out["reward"] = rewards
-            if blob_fees:
-                blob_fees.append(fmt.q(self.chain.blob_base_fee(header)))
-                out["baseFeePerBlobGas"] = blob_fees
-                out["blobGasUsedRatio"] = blob_ratios
-            out["baseFeePerGas"] = base_fees
-            out["gasUsedRatio"] = ratios
-            return out
+            return header
 
-        return await self._on_chain(run)
+        # In slices, so a long history never holds the chain thread (and sealing) for long.
+        for lo in range(first, last + 1, CHAIN_SLICE):
+            header = await self._on_chain(lambda lo=lo: run(lo, min(lo + CHAIN_SLICE - 1, last)))  # type: ignore[misc]
+        assert header is not None
+        tail = await self._on_chain(
+            lambda: (self._next_base_fee(header), self.chain.blob_base_fee(header) if blob_fees else None)
+        )
+        base_fees.append(fmt.q(tail[0]))
+        out: dict[str, Any] = {"oldestBlock": fmt.q(first)}
+        if percentiles:
+            out["reward"] = rewards
+        if blob_fees:
+            blob_fees.append(fmt.q(tail[1]))
+            out["baseFeePerBlobGas"] = blob_fees
+            out["blobGasUsedRatio"] = blob_ratios
+        out["baseFeePerGas"] = base_fees
+        out["gasUsedRatio"] = ratios
+        return out
 
     def _next_base_fee(self, header: Any) -> int:
         chain = self.chain
@@ -246,7 +288,9 @@ class RpcApi:
         address = p.address(who, "argument 0")
         slot = _storage_key(slot_raw)
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 2")
-        return await self._on_chain(lambda: fmt.h256(self.chain.storage_at(address, slot, self._header(block))))
+        return await self._on_chain(
+            lambda: fmt.h256(self.chain.storage_at(address, slot, self._header(block)))
+        )
 
     async def eth_getTransactionCount(self, params: list[Any]) -> Any:
         who, ref = p.expect(params, 1, 2)
@@ -279,8 +323,11 @@ class RpcApi:
                 "nonce": fmt.q(proof["nonce"]),
                 "storageHash": fmt.d(proof["storageHash"]),
                 "storageProof": [
-                    {"key": _slot_json(slots_raw[i]), "value": fmt.q(s["value"]),
-                     "proof": [fmt.d(n) for n in s["proof"]]}
+                    {
+                        "key": _slot_json(slots_raw[i]),
+                        "value": fmt.q(s["value"]),
+                        "proof": [fmt.d(n) for n in s["proof"]],
+                    }
                     for i, s in enumerate(proof["storageProof"])
                 ],
             }
@@ -288,27 +335,34 @@ class RpcApi:
         return await self._on_chain(run)
 
     # -------------------------------------------------------------------------------------- execution
+    def _budget(self) -> CallBudget:
+        return CallBudget.starting_now(self.limits.gas_cap, self.limits.evm_timeout)
+
+    async def _user_call(self, ref: p.BlockRef, run: Callable[[Any, Any, CallBudget], Any]) -> Any:
+        """Resolve the block on the chain thread, then run ``run(reader, header, budget)`` off it."""
+        budget = self._budget()
+        header = await self._on_chain(lambda: self._header(ref))
+        return await self.node.off_chain(lambda reader: _execute(lambda: run(reader, header, budget)))
+
     async def eth_call(self, params: list[Any]) -> Any:
         tx, ref, *_overrides = p.expect(params, 1, 4)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
-        return await self._on_chain(lambda: fmt.d(_execute(lambda: self.chain.call(request, self._header(block)))))
+        return await self._user_call(block, lambda r, h, b: fmt.d(r.call(request, h, b)))
 
     async def eth_estimateGas(self, params: list[Any]) -> Any:
         tx, ref, *_overrides = p.expect(params, 1, 3)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
-        return await self._on_chain(
-            lambda: fmt.q(_execute(lambda: self.chain.estimate_gas(request, self._header(block))))
-        )
+        return await self._user_call(block, lambda r, h, b: fmt.q(r.estimate_gas(request, h, b)))
 
     async def eth_createAccessList(self, params: list[Any]) -> Any:
         tx, ref = p.expect(params, 1, 2)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
 
-        def run() -> Any:
-            entries, gas_used, error = self.chain.create_access_list(request, self._header(block))
+        def run(reader: Any, header: Any, budget: CallBudget) -> Any:
+            entries, gas_used, error = reader.create_access_list(request, header, budget)
             result: dict[str, Any] = {
                 "accessList": [
                     {"address": fmt.d(e.address), "storageKeys": [fmt.h256(k) for k in e.storage_keys]}
@@ -320,7 +374,7 @@ class RpcApi:
                 result["error"] = error  # geth reports a reverting call beside the list, not as an RPC error
             return result
 
-        return await self._on_chain(lambda: _execute(run))
+        return await self._user_call(block, run)
 
     async def eth_sendRawTransaction(self, params: list[Any]) -> Any:
         (raw_hex,) = p.expect(params, 1, 1)
@@ -502,16 +556,9 @@ class RpcApi:
             return head
         return value
 
-    def _query_logs(self, c: LogCriteria, first: int | None = None) -> list[Any]:
-        chain = self.chain
-        if c.block_hash is not None:
-            try:
-                chain.header_by_hash(c.block_hash)
-            except NotFound:
-                raise RpcError(SERVER_ERROR, "unknown block") from None
-            found = chain.logs(0, 0, c.addresses, c.topics, block_hash=c.block_hash)
-            return [fmt.log(x) for x in found]
-        head = int(chain.head.block_number)
+    def _log_range(self, c: LogCriteria, first: int | None) -> tuple[int, int] | None:
+        """The block range of a query (chain thread), checked against the range cap; None: nothing to read."""
+        head = int(self.chain.head.block_number)
         lo = self._resolve_bound(c.first) if first is None else first
         hi = self._resolve_bound(c.last)
         if isinstance(c.last, int) and c.last > head:
@@ -521,23 +568,60 @@ class RpcApi:
                 raise InvalidParams("block range extends beyond current head block")
         if lo > hi:
             if first is not None:
-                return []
+                return None
             raise InvalidParams("invalid block range params")
-        try:
-            found = chain.logs(lo, hi, c.addresses, c.topics)
-        except TransactionRejected as exc:
-            raise RpcError(LIMIT_EXCEEDED, str(exc)) from exc
-        return [fmt.log(x) for x in found]
+        cap = self.limits.logs_block_range
+        if cap and hi - lo + 1 > cap:
+            raise RpcError(LIMIT_EXCEEDED, f"query exceeds max block range {cap}")
+        return lo, hi
+
+    async def _query_logs(self, c: LogCriteria, first: int | None = None) -> list[Any]:
+        """Matching logs as JSON, read in slices of blocks so a long range never holds the chain thread."""
+        chain = self.chain
+        limit = self.limits.logs_max_results or 2**62
+
+        def by_hash() -> list[Any]:
+            try:
+                chain.header_by_hash(c.block_hash)
+            except NotFound:
+                raise RpcError(SERVER_ERROR, "unknown block") from None
+            try:
+                return chain.logs(0, 0, c.addresses, c.topics, block_hash=c.block_hash, limit=limit)
+            except TransactionRejected:
+                raise RpcError(LIMIT_EXCEEDED, f"query returned more than {limit} results") from None
+
+        if c.block_hash is not None:
+            found = await self._on_chain(by_hash)
+            return [fmt.log(x) for x in found]
+        bounds = await self._on_chain(lambda: self._log_range(c, first))
+        if bounds is None:
+            return []
+        out: list[Any] = []
+        for lo in range(bounds[0], bounds[1] + 1, CHAIN_SLICE):
+            hi = min(lo + CHAIN_SLICE - 1, bounds[1])
+            left = limit - len(out)
+            try:
+                found = await self._on_chain(
+                    lambda lo=lo, hi=hi, left=left: chain.logs(lo, hi, c.addresses, c.topics, limit=left)  # type: ignore[misc]
+                )
+            except TransactionRejected:
+                raise RpcError(LIMIT_EXCEEDED, f"query returned more than {limit} results") from None
+            out.extend(fmt.log(x) for x in found)
+        return out
 
     async def eth_getLogs(self, params: list[Any]) -> Any:
         (raw,) = p.expect(params, 1, 1)
         criteria = self._criteria(raw)
-        return await self._on_chain(lambda: self._query_logs(criteria))
+        return await self._query_logs(criteria)
 
     async def eth_newFilter(self, params: list[Any]) -> Any:
         (raw,) = p.expect(params, 1, 1)
         criteria = self._criteria(raw)
-        start = self._resolve_bound(criteria.first) if criteria.first != "latest" else self.chain.head.block_number + 1
+        start = (
+            self._resolve_bound(criteria.first)
+            if criteria.first != "latest"
+            else self.chain.head.block_number + 1
+        )
         return self.filters.install(Filter("logs", criteria, next_block=int(start)))
 
     async def eth_newBlockFilter(self, params: list[Any]) -> Any:
@@ -563,23 +647,22 @@ class RpcApi:
             out, flt.queue = flt.queue, []
             return [fmt.d(h) for h in out]
         assert flt.criteria is not None
-
-        def run() -> Any:
-            head = int(self.chain.head.block_number)
-            if flt.next_block > head:
-                return []
-            logs = self._query_logs(flt.criteria, first=flt.next_block)  # type: ignore[arg-type]
-            flt.next_block = head + 1
-            return logs
-
-        return await self._on_chain(run)
+        head = int(self.chain.head.block_number)
+        if flt.next_block > head:
+            return []
+        # Up to the head seen now: the next poll starts after it, so no block is reported twice.
+        last = flt.criteria.last
+        if last != "earliest":
+            last = min(last, head) if isinstance(last, int) else head
+        logs = await self._query_logs(dataclasses.replace(flt.criteria, last=last), first=flt.next_block)
+        flt.next_block = head + 1
+        return logs
 
     async def eth_getFilterLogs(self, params: list[Any]) -> Any:
         _fid, flt = self._filter(params)
         if flt.kind != "logs" or flt.criteria is None:
             raise RpcError(SERVER_ERROR, "filter not found")
-        criteria = flt.criteria
-        return await self._on_chain(lambda: self._query_logs(criteria))
+        return await self._query_logs(flt.criteria)
 
     async def eth_uninstallFilter(self, params: list[Any]) -> Any:
         (fid,) = p.expect(params, 1, 1)
@@ -696,8 +779,14 @@ class RpcApi:
         p.expect(params, 0, 0)
         return {
             "name": CLIENT_VERSION,
-            "protocols": {"eth": {"network": self.node.genesis.chain_id, "genesis": fmt.d(self.chain.genesis_hash)}},
-            **({"enode": str(self.node.p2p.enode), "id": self.node.p2p.key.node_id.hex()} if self.node.p2p else {}),
+            "protocols": {
+                "eth": {"network": self.node.genesis.chain_id, "genesis": fmt.d(self.chain.genesis_hash)}
+            },
+            **(
+                {"enode": str(self.node.p2p.enode), "id": self.node.p2p.key.node_id.hex()}
+                if self.node.p2p
+                else {}
+            ),
         }
 
     async def admin_peers(self, params: list[Any]) -> Any:
@@ -737,6 +826,8 @@ def _execute(fn: Callable[[], Any]) -> Any:
         raise RpcError(EXECUTION_REVERTED, str(exc), fmt.d(exc.data)) from exc
     except ExecutionFailed as exc:
         raise RpcError(SERVER_ERROR, exc.reason) from exc
+    except ExecutionTimeout as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from exc
 
 
 def _storage_key(value: Any) -> int:
@@ -745,7 +836,9 @@ def _storage_key(value: Any) -> int:
         raise InvalidParams("invalid argument 1: storage key must be a hex string")
     digits = value[2:] if value.startswith(("0x", "0X")) else value
     if len(digits) > 64:
-        raise RpcError(SERVER_ERROR, "unable to decode storage key: hex string too long, want at most 32 bytes")
+        raise RpcError(
+            SERVER_ERROR, "unable to decode storage key: hex string too long, want at most 32 bytes"
+        )
     try:
         return int(digits, 16) if digits else 0
     except ValueError:

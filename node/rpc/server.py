@@ -7,10 +7,12 @@ enough that the client, not the server, is the limit (see bench/node_throughput.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +25,14 @@ from .errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
+    LIMIT_EXCEEDED,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     SERVER_ERROR,
     RpcError,
 )
 from .filters import LogCriteria
+from .limits import RpcLimits
 from .methods import RpcApi
 
 if TYPE_CHECKING:
@@ -37,8 +41,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024  # geth's default HTTP body limit
-MAX_BATCH = 1_000
-MAX_WS_SUBSCRIPTIONS = 1_000
+RESPONSE_TOO_LARGE = -32003  # geth's code for "response too large"
+WS_POLICY_VIOLATION = 1008  # RFC 6455 close codes
+# Kernel send buffer of a WebSocket: small enough that a client which stops reading is noticed within a few
+# blocks (and cannot pin megabytes of kernel memory per connection), large enough for any burst of notifications.
+WS_SOCKET_SEND_BUFFER = 256 * 1024
 
 
 def _error(id_: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
@@ -52,6 +59,63 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
+class _Connection:
+    """One WebSocket client: its subscriptions and a bounded queue of messages a writer task sends.
+
+    Publishing only enqueues (``offer``), so neither sealing nor other clients ever wait for this one; a
+    client whose queue fills up, or whose socket does not take a message within the write timeout, is
+    dropped with a close reason (what geth's per-subscriber feeds and write deadlines achieve).
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, limits: RpcLimits) -> None:
+        self.ws = ws
+        self.request = request
+        self.limits = limits
+        self.subs: dict[str, tuple[str, LogCriteria | None]] = {}
+        self.queue: asyncio.Queue[str] = asyncio.Queue(limits.ws_send_queue or 0)
+        self.dropped: str | None = None
+        self.closing: asyncio.Task[None] | None = None
+        self.writer = asyncio.get_running_loop().create_task(self._write(), name="pamchain-ws-writer")
+
+    def offer(self, text: str) -> None:
+        if self.dropped is not None:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.drop(f"slow consumer: more than {self.limits.ws_send_queue} messages queued")
+
+    def drop(self, reason: str) -> None:
+        if self.dropped is not None:
+            return
+        self.dropped = reason
+        log.warning("dropping WebSocket client %s: %s", self.request.remote, reason)
+        self.writer.cancel()
+        # Kept on the connection: the loop holds tasks only weakly.
+        self.closing = asyncio.get_running_loop().create_task(self._close(reason), name="pamchain-ws-close")
+
+    async def _close(self, reason: str) -> None:
+        with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+            await asyncio.wait_for(
+                self.ws.close(code=WS_POLICY_VIOLATION, message=reason.encode()[:120]), 1.0
+            )
+        transport = self.request.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()  # its buffers are full: a close frame cannot get through, reset it
+
+    async def _write(self) -> None:
+        timeout = self.limits.ws_write_timeout or None
+        while True:
+            text = await self.queue.get()
+            try:
+                await asyncio.wait_for(self.ws.send_str(text), timeout)
+            except TimeoutError:
+                self.drop(f"slow consumer: a message took over {self.limits.ws_write_timeout:g}s to send")
+                return
+            except (ConnectionError, RuntimeError):
+                return  # closed under us; the reader loop ends too
+
+
 class RpcServer:
     """Dispatches decoded requests to ``RpcApi`` and owns the HTTP/WS endpoint."""
 
@@ -62,12 +126,14 @@ class RpcServer:
         *,
         max_body: int = DEFAULT_MAX_BODY,
         cors_origin: str | None = None,
+        limits: RpcLimits | None = None,
     ) -> None:
         self.node = node
         self.api = api
         self.max_body = max_body
         self.cors_origin = cors_origin
-        self._sockets: dict[web.WebSocketResponse, dict[str, tuple[str, LogCriteria | None]]] = {}
+        self.limits = limits or RpcLimits()
+        self._sockets: dict[web.WebSocketResponse, _Connection] = {}
         self.app = web.Application(client_max_size=max_body)
         self.app.router.add_post("/", self._http)
         self.app.router.add_get("/", self._ws_or_info)
@@ -86,32 +152,58 @@ class RpcServer:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close()
+        for ws, conn in list(self._sockets.items()):
+            conn.writer.cancel()
+            with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+                await asyncio.wait_for(ws.close(), 1.0)
         if self._runner is not None:
             await self._runner.cleanup()
 
     # ----------------------------------------------------------------------------------------- dispatch
-    async def handle_payload(self, text: str | bytes, ws: web.WebSocketResponse | None = None) -> Any:
-        """Decoded response object (dict or list) for one request body, or None when nothing is owed."""
+    async def handle_payload(self, text: str | bytes, ws: web.WebSocketResponse | None = None) -> str | None:
+        """The encoded response for one request body, or None when nothing is owed."""
         try:
             payload = jsonsafe.loads(text)
         except jsonsafe.TooDeep as exc:
             return _error(None, PARSE_ERROR, f"parse error: {exc}")
         except (ValueError, RecursionError):
-            return _error(None, PARSE_ERROR, "parse error")
+            return _dumps(_error(None, PARSE_ERROR, "parse error"))
+        cap = self.limits.response_max_bytes
         if isinstance(payload, list):
             if not payload:
-                return _error(None, INVALID_REQUEST, "empty batch")
-            if len(payload) > MAX_BATCH:
-                return _error(None, INVALID_REQUEST, f"batch too large: at most {MAX_BATCH} requests")
-            responses = []
+                return _dumps(_error(None, INVALID_REQUEST, "empty batch"))
+            limit = self.limits.batch_limit
+            if limit and len(payload) > limit:
+                return _dumps(_error(None, INVALID_REQUEST, f"batch too large (limit {limit} requests)"))
+            parts: list[str] = []
+            size = 2
             for item in payload:
-                response = await self._handle_one(item, ws)
+                response: dict[str, Any] | None
+                if cap and size > cap:  # geth: once over, the rest only get the error
+                    response = self._too_large(item) if isinstance(item, dict) and "id" in item else None
+                else:
+                    response = await self._handle_one(item, ws)
                 if response is not None:
-                    responses.append(response)
-            return responses or None
-        return await self._handle_one(payload, ws)
+                    part = _dumps(response)
+                    if cap and size + len(part) + 1 > cap:
+                        part = _dumps(self._too_large(item))
+                    size += len(part) + 1
+                    parts.append(part)
+            return "[" + ",".join(parts) + "]" if parts else None
+        single = await self._handle_one(payload, ws)
+        if single is None:
+            return None
+        encoded = _dumps(single)
+        if cap and len(encoded) > cap:
+            return _dumps(self._too_large(payload))
+        return encoded
+
+    def _too_large(self, req: Any) -> dict[str, Any]:
+        id_ = req.get("id") if isinstance(req, dict) else None
+        if not isinstance(id_, (str, int, float, type(None))) or isinstance(id_, bool):
+            id_ = None
+        limit = self.limits.response_max_bytes
+        return _error(id_, RESPONSE_TOO_LARGE, f"response too large (limit {limit} bytes)")
 
     async def _handle_one(self, req: Any, ws: web.WebSocketResponse | None) -> dict[str, Any] | None:
         if not isinstance(req, dict):
@@ -186,10 +278,13 @@ class RpcServer:
             response = web.Response(status=200)
             self._cors(request, response)
             return response
-        return self._json(request, result)
+        return self._text(request, result)
 
     def _json(self, request: web.Request, obj: Any, status: int = 200) -> web.StreamResponse:
-        response = web.Response(text=_dumps(obj), status=status, content_type="application/json")
+        return self._text(request, _dumps(obj), status)
+
+    def _text(self, request: web.Request, text: str, status: int = 200) -> web.StreamResponse:
+        response = web.Response(text=text, status=status, content_type="application/json")
         self._cors(request, response)
         return response
 
@@ -201,19 +296,32 @@ class RpcServer:
             origin = request.headers["Origin"]
             if not origin.startswith(("http://127.0.0.1", "http://localhost")):
                 return web.Response(status=403, text="origin not allowed")
+        limit = self.limits.ws_max_connections
+        if limit and len(self._sockets) >= limit:
+            # Before the upgrade, so the client reads a JSON-RPC error rather than a dead socket.
+            message = f"too many WebSocket connections (limit {limit})"
+            return self._json(request, _error(None, LIMIT_EXCEEDED, message), status=503)
         ws = web.WebSocketResponse(max_msg_size=self.max_body, heartbeat=30)
         await ws.prepare(request)
-        self._sockets[ws] = {}
+        sock = request.transport.get_extra_info("socket") if request.transport is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, WS_SOCKET_SEND_BUFFER)
+        conn = _Connection(ws, request, self.limits)
+        self._sockets[ws] = conn
         try:
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     result = await self.handle_payload(msg.data, ws)
                     if result is not None:
-                        await ws.send_str(_dumps(result))
+                        conn.offer(result)
                 elif msg.type == WSMsgType.ERROR:
+                    break
+                if conn.dropped is not None:
                     break
         finally:
             self._sockets.pop(ws, None)
+            conn.writer.cancel()
         return ws
 
     # ------------------------------------------------------------------------------------ subscriptions
@@ -221,9 +329,10 @@ class RpcServer:
         if not params or not isinstance(params[0], str):
             raise RpcError(INVALID_PARAMS, "invalid argument 0: expected a subscription name")
         kind = params[0]
-        subs = self._sockets[ws]
-        if len(subs) >= MAX_WS_SUBSCRIPTIONS:
-            raise RpcError(SERVER_ERROR, "too many subscriptions")
+        subs = self._sockets[ws].subs
+        limit = self.limits.ws_max_subscriptions
+        if limit and len(subs) >= limit:
+            raise RpcError(LIMIT_EXCEEDED, f"too many subscriptions on this connection (limit {limit})")
         criteria = None
         if kind == "logs":
             criteria = self.api._criteria(params[1] if len(params) > 1 and params[1] is not None else {})
@@ -236,12 +345,14 @@ class RpcServer:
     async def _unsubscribe(self, ws: web.WebSocketResponse, params: list[Any]) -> bool:
         if not params or not isinstance(params[0], str):
             raise RpcError(INVALID_PARAMS, "invalid argument 0: expected a subscription id")
-        return self._sockets[ws].pop(params[0], None) is not None
+        return self._sockets[ws].subs.pop(params[0], None) is not None
 
     async def publish_block(self, number: int, block_hash: bytes) -> None:
-        """Push ``newHeads`` and ``logs`` notifications for a new canonical block."""
+        """Queue ``newHeads`` and ``logs`` notifications for a new canonical block (never waits for a client)."""
         self.api.filters.on_block(block_hash)
-        wanted = [(ws, sid, kind, c) for ws, subs in self._sockets.items() for sid, (kind, c) in subs.items()]
+        wanted = [
+            (conn, sid, kind, c) for conn in self._sockets.values() for sid, (kind, c) in conn.subs.items()
+        ]
         if not wanted:
             return
         chain = self.node.chain
@@ -253,9 +364,10 @@ class RpcServer:
             return head_json, logs
 
         head_json, logs = await self.node.on_chain(collect)
-        for ws, sid, kind, criteria in wanted:
+        head_text = _dumps(head_json)
+        for conn, sid, kind, criteria in wanted:
             if kind == "newHeads":
-                await self._notify(ws, sid, head_json)
+                conn.offer(_notification(sid, head_text))
             elif kind == "logs" and criteria is not None:
                 for entry in logs:
                     if criteria.addresses and entry.address not in criteria.addresses:
@@ -265,24 +377,24 @@ class RpcServer:
                         for pos, alts in enumerate(criteria.topics)
                     ):
                         continue
-                    await self._notify(ws, sid, fmt.log(entry))
+                    conn.offer(_notification(sid, _dumps(fmt.log(entry))))
 
     async def publish_pending(self, tx_hash: bytes) -> None:
-        for ws, subs in list(self._sockets.items()):
-            for sid, (kind, _c) in list(subs.items()):
+        text = _dumps(fmt.d(tx_hash))
+        for conn in list(self._sockets.values()):
+            for sid, (kind, _c) in list(conn.subs.items()):
                 if kind == "newPendingTransactions":
-                    await self._notify(ws, sid, fmt.d(tx_hash))
+                    conn.offer(_notification(sid, text))
 
-    async def _notify(self, ws: web.WebSocketResponse, sid: str, result: Any) -> None:
-        if ws.closed:
-            return
-        message = {
-            "jsonrpc": "2.0",
-            "method": "eth_subscription",
-            "params": {"subscription": sid, "result": result},
-        }
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await ws.send_str(_dumps(message))
+
+def _notification(sid: str, result_json: str) -> str:
+    return (
+        '{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"'
+        + sid
+        + '","result":'
+        + result_json
+        + "}}"
+    )
 
 
 Handler = Callable[[list[Any]], Awaitable[Any]]

@@ -112,7 +112,7 @@ class Cluster:
         if wait:
             self.wait_up(member)
 
-    def wait_up(self, member: Member, timeout: float = 30) -> None:
+    def wait_up(self, member: Member, timeout: float = 90) -> None:  # a cold start under load is slow
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if not member.alive:
@@ -182,6 +182,61 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+def wait_blocks(
+    watch: Member,
+    predicate: Callable[[], Any],
+    blocks: int,
+    what: str,
+    stall: float = 60,
+    interval: float = 0.2,
+) -> Any:
+    """Wait for ``predicate`` with a budget in *chain progress*: fail once ``watch`` has sealed or imported
+    ``blocks`` more blocks without it, or when its head has not moved for ``stall`` seconds.
+
+    A loaded machine seals more slowly and so gets proportionally more wall-clock time; a budget in seconds
+    is what made the vote tests flaky under load (a vote that straddles an epoch boundary needs a second
+    epoch, which on a slow machine takes longer than any fixed timeout chosen on a fast one).
+    """
+    start = watch.rpc.number()
+    head, moved = start, time.monotonic()
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (requests.RequestException, RuntimeError, KeyError, TypeError) as exc:
+            last_error = exc
+        try:
+            now = watch.rpc.number()
+        except (requests.RequestException, RuntimeError) as exc:
+            now, last_error = head, exc
+        if now != head:
+            head, moved = now, time.monotonic()
+        if head - start > blocks:
+            raise AssertionError(
+                f"{what}: not after {blocks} blocks (#{start} to #{head}; last error: {last_error})"
+            )
+        if time.monotonic() - moved > stall:
+            raise AssertionError(
+                f"{what}: the chain stalled at #{head} for {stall}s (last error: {last_error})"
+            )
+        time.sleep(interval)
+
+
+def same_head(members: Sequence[Member], blocks: int = 20) -> str:
+    """Wait until every member reports the same head block (the network converged); returns its hash."""
+    return str(
+        wait_blocks(
+            members[0],
+            lambda: len(heads := {m.rpc.block("latest")["hash"] for m in members}) == 1 and heads.pop(),
+            blocks,
+            "one head on every node",
+            interval=0.05,
+        )
+    )
 
 
 def make_cluster(

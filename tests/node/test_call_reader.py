@@ -1,0 +1,62 @@
+"""User calls read committed state through their own reader, off the chain thread (``CallReader``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from pamchain.node import run_node
+from pamchain.node.service import NodeHandle
+from pamchain.node.storage import SqliteStore
+from web3 import Web3
+
+from .conftest import make_web3
+from .test_web3 import _deploy, _send
+
+
+def test_store_reader__sees_commits_and_never_writes(tmp_path: Path) -> None:
+    for store in (SqliteStore(tmp_path / "chain.sqlite"), SqliteStore(None)):
+        reader = store.reader()
+        assert reader.get(b"k") is None
+        store.commit([(b"k", b"v")])
+        assert reader.get(b"k") == b"v"
+        reader.close()
+        store.close()
+
+
+def _history(w3: Web3, users: list[LocalAccount], artifact: dict[str, Any]) -> None:
+    counter = _deploy(w3, users[0], artifact)
+    first = _send(
+        w3, users[1], counter.functions.bump(5).build_transaction({"from": users[1].address, "nonce": 0})
+    )
+    second = _send(
+        w3, users[1], counter.functions.bump(2).build_transaction({"from": users[1].address, "nonce": 1})
+    )
+    # Each call runs on the state of the block it names, read off the chain thread.
+    assert counter.functions.count().call(block_identifier=first.blockNumber - 1) == 0
+    assert counter.functions.count().call(block_identifier=first.blockNumber) == 5
+    assert counter.functions.count().call(block_identifier=second.blockNumber) == 7
+    assert counter.functions.count().call() == 7
+    # A call's writes stay in its overlay: state is unchanged afterwards.
+    bump = counter.functions.bump(100)
+    bump.call({"from": users[2].address})
+    assert counter.functions.count().call() == 7
+    assert bump.estimate_gas({"from": users[2].address}) > 21_000
+
+
+def test_calls__on_historical_state__in_memory_store(
+    node: NodeHandle, users: list[LocalAccount], contract_artifact: dict[str, Any]
+) -> None:
+    _history(make_web3(node.url), users, contract_artifact)
+
+
+def test_calls__on_historical_state__file_store(
+    tmp_path: Path,
+    genesis_factory: Any,
+    signer: LocalAccount,
+    users: list[LocalAccount],
+    contract_artifact: dict[str, Any],
+) -> None:
+    with run_node(genesis_factory(), signer.key, tmp_path / "data", seal_mode="on-demand") as handle:
+        _history(make_web3(handle.url), users, contract_artifact)
