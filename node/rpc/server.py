@@ -116,6 +116,10 @@ class _Connection:
                 return  # closed under us; the reader loop ends too
 
 
+# geth's accepted JSON-RPC content types.
+_JSON_TYPES = ("application/json", "application/json-rpc", "application/jsonrequest")
+
+
 class RpcServer:
     """Dispatches decoded requests to ``RpcApi`` and owns the HTTP/WS endpoint."""
 
@@ -266,7 +270,25 @@ class RpcServer:
             response.headers["Access-Control-Max-Age"] = "600"
         return response
 
+    def _origin_allowed(self, request: web.Request) -> bool:
+        """Non-browser clients send no Origin; a browser page only from the exact ``--cors-origin`` (or any,
+        when it is ``*``): never by prefix, and no other option turns the check off."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True
+        return self.cors_origin is not None and (
+            self.cors_origin == "*" or origin.casefold() == self.cors_origin.casefold()
+        )
+
     async def _http(self, request: web.Request) -> web.StreamResponse:
+        # A cross-site page can POST text/plain or a form without asking first; JSON needs a CORS preflight,
+        # which this server grants only to the configured origin. So: JSON only, and the origin checked.
+        if request.content_type not in _JSON_TYPES:
+            return self._json(
+                request, _error(None, INVALID_REQUEST, "Content-Type must be application/json"), status=415
+            )
+        if not self._origin_allowed(request):
+            return self._json(request, _error(None, INVALID_REQUEST, "origin not allowed"), status=403)
         if request.content_length is not None and request.content_length > self.max_body:
             return self._json(request, _error(None, INVALID_REQUEST, "request body too large"), status=413)
         try:
@@ -291,11 +313,8 @@ class RpcServer:
     async def _ws_or_info(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return self._json(request, _error(None, INVALID_REQUEST, "use POST for JSON-RPC"), status=405)
-        if self.cors_origin is None and request.headers.get("Origin") not in (None, ""):
-            # Browsers always send Origin: without an allowed origin, refuse cross-site WebSocket use.
-            origin = request.headers["Origin"]
-            if not origin.startswith(("http://127.0.0.1", "http://localhost")):
-                return web.Response(status=403, text="origin not allowed")
+        if not self._origin_allowed(request):  # browsers always send Origin on a WebSocket upgrade
+            return web.Response(status=403, text="origin not allowed")
         limit = self.limits.ws_max_connections
         if limit and len(self._sockets) >= limit:
             # Before the upgrade, so the client reads a JSON-RPC error rather than a dead socket.
