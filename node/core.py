@@ -94,6 +94,7 @@ class NodeCore:
         if ts > time.time() + MAX_SEAL_AHEAD:
             return None  # bursting ahead of the clock; the producer retries once time catches up
         vote = consensus.choose_vote(self.proposals, self.chain.signers(head)) if self.proposals else None
+        started = time.perf_counter()
         result = self.chain.build_block(txs, self.signer.address, self.signer.key, timestamp=ts, vote=vote)
         self.pool.remove(result.included)
         self.pool.remove(h for h, _ in result.dropped)
@@ -106,6 +107,7 @@ class NodeCore:
             timestamp=result.timestamp,
             tx_hashes=result.included,
             dropped=result.dropped,
+            seconds=time.perf_counter() - started,
         )
 
     def has_work(self) -> bool:

@@ -178,3 +178,4 @@ class SealedBlock:
     timestamp: int
     tx_hashes: tuple[bytes, ...]
     dropped: tuple[tuple[bytes, str], ...] = field(default=())
+    seconds: float = 0.0  # building, sealing and committing it took this long (metrics)

@@ -29,6 +29,7 @@ from .chainfile import export_chain, import_chain
 from .core import NodeCore, Signer
 from .errors import NodeError, StorageError
 from .genesis import Genesis, load_genesis
+from .metrics import NodeMetrics, head_age
 from .records import SealedBlock
 from .rpc.limits import RpcLimits
 from .rpc.methods import RpcApi
@@ -68,6 +69,7 @@ class NodeConfig:
     bootnodes: tuple[str, ...] = ()
     node_key: bytes | None = None
     enable_voting: bool = False  # clique_propose / clique_discard over RPC
+    enable_metrics: bool = False  # GET /metrics (Prometheus text) on the RPC port
 
     def __post_init__(self) -> None:
         if self.seal_mode not in SEAL_MODES:
@@ -131,12 +133,14 @@ class Node:
             enable_admin=self.config.enable_admin,
             limits=self.config.rpc_limits,
         )
+        self.metrics = self._metrics() if self.config.enable_metrics else None
         self.rpc = RpcServer(
             self,
             api,
             max_body=self.config.max_body,
             cors_origin=self.config.cors_origin,
             limits=self.config.rpc_limits,
+            metrics=self.metrics,
         )
         await self.rpc.start(self.config.rpc_host, self.config.rpc_port)
         self._change = asyncio.Event()
@@ -251,8 +255,21 @@ class Node:
             await self._published(sealed)
         return sealed
 
+    def _metrics(self) -> NodeMetrics:
+        return NodeMetrics(
+            {
+                "head": lambda: float(self.chain.head.block_number),
+                "finalized": lambda: float(self.chain.finalized.block_number),
+                "peers": lambda: float(len(self.p2p.peers)) if self.p2p is not None else 0.0,
+                "pool": lambda: float(len(self.core.pool)),
+                "head_age": head_age(lambda: int(self.chain.head.timestamp)),
+            }
+        )
+
     async def _published(self, sealed: SealedBlock) -> None:
         self.sealed_count += 1
+        if self.metrics is not None:
+            self.metrics.seal_seconds.observe(sealed.seconds)
         log.debug("sealed #%s with %s txs", sealed.number, len(sealed.tx_hashes))
         try:
             if self.p2p is not None:  # peers first: propagation latency is what other validators wait on

@@ -142,6 +142,7 @@ def genesis(
 @click.option("--cors-origin", default=None, help="Allow this browser origin (CORS is off by default).")
 @click.option("--rpc-debug", is_flag=True, help="Enable the debug_* namespace.")
 @click.option("--rpc-admin", is_flag=True, help="Enable the admin_* namespace.")
+@click.option("--metrics", is_flag=True, help="Serve Prometheus metrics at GET /metrics on the RPC port.")
 @click.option(
     "--no-seal-check", is_flag=True, help="Accept blocks without verifying Clique seals (foreign chains)."
 )
@@ -175,6 +176,7 @@ def run(
     cors_origin: str | None,
     rpc_debug: bool,
     rpc_admin: bool,
+    metrics: bool,
     no_seal_check: bool,
     p2p_port: int | None,
     p2p_host: str,
@@ -211,6 +213,7 @@ def run(
         cors_origin=cors_origin,
         enable_debug=rpc_debug,
         enable_admin=rpc_admin,
+        enable_metrics=metrics,
         seal_check=not no_seal_check,
         p2p_host=p2p_host,
         p2p_port=p2p_port,

@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from aiohttp import WSMsgType, web
 from pamchain.sdk import jsonsafe
 
 from ..errors import NodeError
+from ..metrics import CONTENT_TYPE, NodeMetrics
 from . import format as fmt
 from .errors import (
     INTERNAL_ERROR,
@@ -131,9 +133,11 @@ class RpcServer:
         max_body: int = DEFAULT_MAX_BODY,
         cors_origin: str | None = None,
         limits: RpcLimits | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.node = node
         self.api = api
+        self.metrics = metrics
         self.max_body = max_body
         self.cors_origin = cors_origin
         self.limits = limits or RpcLimits()
@@ -142,6 +146,8 @@ class RpcServer:
         self.app.router.add_post("/", self._http)
         self.app.router.add_get("/", self._ws_or_info)
         self.app.router.add_route("OPTIONS", "/", self._preflight)
+        if metrics is not None:
+            self.app.router.add_get("/metrics", self._metrics)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -210,6 +216,18 @@ class RpcServer:
         return _error(id_, RESPONSE_TOO_LARGE, f"response too large (limit {limit} bytes)")
 
     async def _handle_one(self, req: Any, ws: web.WebSocketResponse | None) -> dict[str, Any] | None:
+        if self.metrics is None:
+            return await self._dispatch_one(req, ws)
+        started = time.perf_counter()
+        response = await self._dispatch_one(req, ws)
+        self.metrics.observe_rpc(req, response, time.perf_counter() - started, self.api.methods)
+        return response
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        assert self.metrics is not None
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def _dispatch_one(self, req: Any, ws: web.WebSocketResponse | None) -> dict[str, Any] | None:
         if not isinstance(req, dict):
             return _error(None, INVALID_REQUEST, "invalid request")
         id_ = req.get("id")
