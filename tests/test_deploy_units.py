@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -61,3 +63,34 @@ def test_unit__systemd_analyze_verify(unit: Path) -> None:
         if line.strip() and "is not executable" not in line  # /opt/pamchain is where the docs install it
     ]
     assert problems == [], problems
+
+
+def _metric_names() -> set[str]:
+    """Every metric a node or an oracle exports, from the code itself."""
+    from pamchain.node.metrics import NodeMetrics
+
+    node = NodeMetrics({k: (lambda: 0.0) for k in ("head", "finalized", "peers", "pool", "head_age")})
+    names = {metric.name for metric in node.registry.collect()}
+    names |= {f"{n}_{suffix}" for n in names for suffix in ("bucket", "count", "sum", "total")}
+    oracle_status = (DEPLOY.parents[1] / "sdk" / "oracle" / "daemon.py").read_text()
+    names |= {f"pamchain_oracle_{key}" for key in re.findall(r'^\s+"(\w+)":', oracle_status, re.M)}
+    return names | {"up"}
+
+
+def test_alert_rules_and_dashboard__name_only_metrics_that_exist() -> None:
+    import yaml
+
+    rules = yaml.safe_load((DEPLOY / "prometheus-alerts.yml").read_text())
+    expressions = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    dashboard = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
+    expressions += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    known = _metric_names()
+    used = {name for expr in expressions for name in re.findall(r"\b(pamchain_\w+|up)\b", expr)}
+    assert used and used <= known, used - known
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    assert {
+        "PamchainRemovalLate",
+        "PamchainOracleBehind",
+        "PamchainValidatorDown",
+        "PamchainChainNotSealing",
+    } <= alerts

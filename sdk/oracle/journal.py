@@ -255,6 +255,15 @@ class Journal:
             ).fetchall()
         return [_entry(row) for row in rows]
 
+    def late_removal_count(self, now: float, late_after: float) -> int:
+        """Removals still pending ``late_after`` seconds after they fell due (alarmed or not): the gauge to page on."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM actions WHERE action = ? AND state = 'pending' AND due_since <= ?",
+                (int(Action.REMOVE_MEMBER), now - late_after),
+            ).fetchone()
+        return int(row[0])
+
     def mark_alarmed(self, request_id: int, action: Action) -> None:
         with self._tx() as db:
             db.execute(
