@@ -175,7 +175,7 @@ class RpcServer:
         try:
             payload = jsonsafe.loads(text)
         except jsonsafe.TooDeep as exc:
-            return _error(None, PARSE_ERROR, f"parse error: {exc}")
+            return _dumps(_error(None, PARSE_ERROR, f"parse error: {exc}"))
         except (ValueError, RecursionError):
             return _dumps(_error(None, PARSE_ERROR, "parse error"))
         cap = self.limits.response_max_bytes
