@@ -259,7 +259,9 @@ class Directory(Protocol):
         """Take any member object out of the group (drift removal), primary-group members included."""
         ...
 
-    def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> None: ...
+    def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> bool:
+        """Set the password; True when the directory applied its own history and age rules to the reset."""
+        ...
 
 
 @runtime_checkable

@@ -59,7 +59,12 @@ _BUSY = 51
 _UNAVAILABLE = 52
 _UNWILLING_TO_PERFORM = 53
 _ENTRY_ALREADY_EXISTS = 68
+_UNAVAILABLE_CRITICAL_EXTENSION = 12
 _TRANSIENT = {_TIME_LIMIT_EXCEEDED, _BUSY, _UNAVAILABLE}
+# LDAP_SERVER_POLICY_HINTS (Windows Server 2012+): an admin reset is held to the password history and minimum
+# age like a user's own change. Value: BER SEQUENCE { flags INTEGER 1 }.
+_POLICY_HINTS_OID = "1.2.840.113556.1.4.2239"
+_POLICY_HINTS_ON = b"\x30\x03\x02\x01\x01"
 
 # userAccountControl / msDS-User-Account-Control-Computed bits.
 _UF_ACCOUNTDISABLE = 0x2
@@ -165,6 +170,7 @@ class LdapDirectory:
         # Checked before AD so a rejection has a precise reason; None leaves it to AD alone.
         self._policy = policy
         self._conn: ldap3.Connection | None = None
+        self._policy_hints: bool | None = None  # does the DC honour LDAP_SERVER_POLICY_HINTS? (None: not tried)
         self._lock = threading.RLock()
         parts = urlsplit(config.url)
         self._use_ssl = parts.scheme.lower() == "ldaps"
@@ -488,11 +494,17 @@ class LdapDirectory:
 
         self._call(run)
 
-    def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> None:
+    def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> bool:
+        """Set the password; True when the DC applied its own password policy (history, minimum age) to it.
+
+        An administrative ``unicodePwd`` reset skips AD's history and age rules unless the LDAP policy-hints
+        control is sent. It is sent (critical) on every reset; a DC that does not know it (Samba answers
+        unavailableCriticalExtension) gets a plain reset, and False tells the caller to keep history itself.
+        """
         if self._policy is not None:
             self._policy.check(account, new_password)
 
-        def run(conn: ldap3.Connection) -> None:
+        def run(conn: ldap3.Connection) -> bool:
             dn = self._account_dn(conn, account)
             # Not extend.microsoft.modify_password: pwdLastSet must go in the same modify, atomically.
             changes: dict[str, list[tuple[str, list[Any]]]] = {
@@ -500,10 +512,23 @@ class LdapDirectory:
             }
             if must_change:
                 changes["pwdLastSet"] = [(ldap3.MODIFY_REPLACE, ["0"])]
+            if self._policy_hints is not False:
+                conn.modify(dn, changes, controls=[(_POLICY_HINTS_OID, True, _POLICY_HINTS_ON)])
+                if conn.result.get("result") != _UNAVAILABLE_CRITICAL_EXTENSION:
+                    _check(conn, "password reset", account=account)
+                    self._policy_hints = True
+                    return True
+                self._policy_hints = False  # remembered: this DC applies no policy to resets
             conn.modify(dn, changes)
             _check(conn, "password reset", account=account)
+            return False
 
-        self._call(run)
+        return self._call(run)
+
+    @property
+    def applies_password_policy(self) -> bool | None:
+        """Whether the DC enforces its history and age rules on resets (None until the first reset)."""
+        return self._policy_hints
 
     # --- ManagedDirectory (tests, demos, devnet) ------------------------------------------------------------
 

@@ -246,7 +246,8 @@ class MemoryDirectory:
             found, nested = self._group(group), self._group(child)
             found.members.add(nested.sam.casefold())
 
-    def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> None:
+    def reset_password(self, account: AccountRef, new_password: str, must_change: bool = False) -> bool:
+        """Like an admin reset on a DC without policy hints: no history kept (False: the caller keeps it)."""
         with self._lock:
             user = self._user(account)
             self._policy.check(AccountRef(user.sam), new_password)
@@ -254,6 +255,7 @@ class MemoryDirectory:
             user.must_change = must_change
             self._password_counter += 1
             user.password_set_at = self._password_counter
+            return False
 
     # --- ManagedDirectory -----------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from ..password_policy import PasswordPolicy
 from ..sealed import PayloadError, open_password
 from .errors import NotConfirmed, PermanentFailure
 from .journal import Journal, JournalEntry
+from .password_history import PasswordHistory
 
 log = logging.getLogger("pamchain.oracle.executor")
 
@@ -118,6 +119,7 @@ class Executor:
         self.removal_retry = removal_retry
         self.clock = clock
         self.dc_id = dc_id
+        self.history = PasswordHistory(journal)
 
     # -- lanes ---------------------------------------------------------------------------------------------
 
@@ -290,11 +292,20 @@ class Executor:
         before = self._read(account)
         password = self.payloads.password(item.payload_hash, item.subject)
         self.password_policy.check(account, password)
-        self.directory.reset_password(account, password)
+        if self.history.used_recently(before.object_guid, password):
+            raise PasswordRejected(
+                account, [f"used recently: choose one that is not among the last {self.history.keep}"]
+            )
+        dc_policy = self.directory.reset_password(account, password)
         after = self._read(account)
         if after.password_last_set == before.password_last_set:
             raise NotConfirmed("pwdLastSet unchanged after the reset")
-        return {"object_guid": after.object_guid.hex(), "pwd_last_set": after.password_last_set}
+        self.history.remember(after.object_guid, password)
+        return {
+            "object_guid": after.object_guid.hex(),
+            "pwd_last_set": after.password_last_set,
+            "dc_applied_policy": bool(dc_policy),
+        }
 
     # -- which account, which group ------------------------------------------------------------------------
 

@@ -70,6 +70,13 @@ CREATE TABLE IF NOT EXISTS bindings (
     object_guid BLOB NOT NULL,
     bound_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS password_history (
+    object_guid BLOB NOT NULL,
+    salt BLOB NOT NULL,
+    digest BLOB NOT NULL,
+    set_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS password_history_by_account ON password_history (object_guid, set_at);
 CREATE TABLE IF NOT EXISTS drift (
     target BLOB NOT NULL,
     member_hash BLOB NOT NULL,
@@ -411,6 +418,29 @@ class Journal:
             )
             row = db.execute("SELECT object_guid FROM bindings WHERE subject = ?", (subject,)).fetchone()
         return bytes(row[0])
+
+    # -- password history (see password_history.py) -------------------------------------------------------
+
+    def password_digests(self, object_guid: bytes) -> list[tuple[bytes, bytes]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT salt, digest FROM password_history WHERE object_guid = ? ORDER BY set_at DESC",
+                (object_guid,),
+            ).fetchall()
+        return [(bytes(r[0]), bytes(r[1])) for r in rows]
+
+    def remember_password(self, object_guid: bytes, salt: bytes, digest: bytes, keep: int) -> None:
+        """Add a digest and keep only the ``keep`` most recent for the account."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO password_history (object_guid, salt, digest, set_at) VALUES (?, ?, ?, ?)",
+                (object_guid, salt, digest, time.time()),
+            )
+            db.execute(
+                "DELETE FROM password_history WHERE object_guid = ? AND rowid NOT IN (SELECT rowid FROM"
+                " password_history WHERE object_guid = ? ORDER BY set_at DESC, rowid DESC LIMIT ?)",
+                (object_guid, object_guid, keep),
+            )
 
     def pending_removals(self) -> list[tuple[bytes, bytes]]:
         """(subject, target) of removals not done yet: members that are on their way out, not drift."""

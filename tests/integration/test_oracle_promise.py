@@ -330,3 +330,39 @@ def test_journal_lost__rebuilt_from_chain__nothing_applied_twice(
     assert ldap_directory.is_member(world.group_ref, world.ref("bob"))  # live grant untouched
     assert receipts_by_key(suite.client, start) == receipts_before  # not one receipt more
     assert all(count == 1 for count in receipts_before.values())
+
+
+# --- issue 16 item 5: AD's password history applies to resets too -----------------------------------------------
+
+
+def test_password_reset__recent_password_reused__refused_with_a_reason(
+    suite: Suite, world: World, ldap_directory: LdapDirectory, tmp_path: Path
+) -> None:
+    store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(suite.client))
+    with ServedStore(store) as served:
+        daemon = make_oracle(suite, world, ldap_directory, tmp_path, payload_store_url=served.url)
+        alice = suite.as_("alice")
+
+        def reset(password: str) -> int:
+            sealed = seal_password(alice.oracle_key(DOMAIN), directory_id("alice"), password)
+            rid = alice.request_password_reset(
+                PayloadClient(served.url).put(suite.env.accounts["alice"], sealed)
+            )
+            suite.as_("bob").approve(rid)
+            tick_until(daemon, lambda: suite.client.receipt(rid, Action.RESET_PASSWORD) is not None)
+            return rid
+
+        first = reset(NEW_PASSWORD)
+        again = reset(NEW_PASSWORD)  # the same password once more: AD's history rule must hold
+        other = reset("Calm-Purple-Meadow-58")
+    assert suite.client.receipt(first, Action.RESET_PASSWORD).outcome is Outcome.APPLIED  # type: ignore[union-attr]
+    assert suite.client.receipt(again, Action.RESET_PASSWORD).outcome is Outcome.FAILED  # type: ignore[union-attr]
+    assert suite.client.receipt(other, Action.RESET_PASSWORD).outcome is Outcome.APPLIED  # type: ignore[union-attr]
+    refused = json.loads(daemon.journal.evidence(again, Action.RESET_PASSWORD) or "{}")["observed"]
+    assert refused["failed"].startswith("password rejected: used recently")
+    applied = json.loads(daemon.journal.evidence(first, Action.RESET_PASSWORD) or "{}")["observed"]
+    # Samba ignores the policy-hints control (it answers unavailableCriticalExtension): the oracle's own
+    # history did the refusing, and the evidence says the DC applied no policy.
+    assert applied["dc_applied_policy"] is False and ldap_directory.applies_password_policy is False
+    ldap_directory.authenticate(world.ref("alice"), "Calm-Purple-Meadow-58")
+    assert NEW_PASSWORD not in (daemon.journal.evidence(again, Action.RESET_PASSWORD) or "")

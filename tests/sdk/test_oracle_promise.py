@@ -306,3 +306,19 @@ def test_journal_restored_from_an_old_backup__later_actions_not_reapplied(cast: 
     ]
     assert sorted(keys) == sorted([(first, Action.UNLOCK), (later, Action.UNLOCK)])
     assert recovered.journal.get(later, Action.UNLOCK).state == "reported"  # type: ignore[union-attr]
+
+
+def test_password_history__last_entries_kept_oldest_forgotten(tmp_path: Path) -> None:
+    from pamchain.sdk.oracle.password_history import PasswordHistory
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    history = PasswordHistory(journal, keep=3)
+    guid = b"\x01" * 16
+    for n in range(4):
+        history.remember(guid, f"Password-Number-{n}!")
+    assert not history.used_recently(guid, "Password-Number-0!")  # fell out of the last 3
+    assert all(history.used_recently(guid, f"Password-Number-{n}!") for n in (1, 2, 3))
+    assert not history.used_recently(b"\x02" * 16, "Password-Number-3!")  # per account
+    stored = journal.password_digests(guid)
+    assert len(stored) == 3 and all(b"Password" not in salt + digest for salt, digest in stored)
+    journal.close()
