@@ -11,7 +11,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from pamchain.sdk.client import PamClient
 from pamchain.sdk.deployer import deploy_plan
-from pamchain.sdk.directory import Account, AccountRef, Group, GroupRef, StaticIdMap
+from pamchain.sdk.directory import Account, AccountRef, DirectoryUnavailable, Group, GroupRef, StaticIdMap
 from pamchain.sdk.events import ReceiptPosted
 from pamchain.sdk.ldap_directory import LdapDirectory
 from pamchain.sdk.oracle.assembly import assemble
@@ -116,3 +116,23 @@ def receipts_by_key(client: PamClient, from_block: int) -> dict[tuple[int, int],
             key = (event.request_id, int(event.action))
             counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def grant(suite: Suite, name: str, seconds: int) -> int:
+    """An active grant of the world's group: alice's approved by bob and carol (the policy's approvers); bob's
+    and carol's by break-glass."""
+    if name != "alice":
+        return suite.as_(name).request_elevation(ADMINS, seconds, "incident", break_glass=True)
+    rid = suite.as_(name).request_elevation(ADMINS, seconds, "maintenance")
+    for approver in ("bob", "carol"):
+        suite.as_(approver).approve(rid)
+    return rid
+
+
+def answers(directory: LdapDirectory) -> bool:
+    """Whether the DC answers a search (a probe while it restarts)."""
+    try:
+        directory.accounts()
+        return True
+    except DirectoryUnavailable:
+        return False

@@ -22,32 +22,24 @@ from urllib.parse import urlsplit
 
 import pytest
 from eth_utils import keccak
-from pamchain.sdk.directory import AuthenticationFailed, DirectoryUnavailable
+from pamchain.sdk.directory import AuthenticationFailed
 from pamchain.sdk.events import Alarm
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 from pamchain.sdk.model import Action, AlarmKind, Outcome
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from pamchain.sdk.sealed import seal_password
 
-from ..sdk.world import ADMINS, DOMAIN, directory_id
+from ..sdk.world import DOMAIN, directory_id
 from .chains import free_port
 from .conftest import RunningDC
 from .faults import FaultFigures, TcpProxy, removal_lateness, wait_for
-from .oracle_world import NEW_PASSWORD, Suite, World, receipts_by_key
+from .oracle_world import NEW_PASSWORD, Suite, World, answers, receipts_by_key
+from .oracle_world import grant as make_grant
 from .test_oracle_crash import outcomes_logged, start, write_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("suite", ["pamchain"], indirect=True)]
 OUTAGE = float(os.environ.get("PAMCHAIN_FAULT_OUTAGE", "60"))
 NAMES = ("alice", "bob", "carol")
-
-
-def _grant(suite: Suite, name: str, seconds: int) -> int:
-    if name != "alice":  # bob and carol are the policy's approvers: their elevations are break-glass
-        return suite.as_(name).request_elevation(ADMINS, seconds, "incident", break_glass=True)
-    rid = suite.as_(name).request_elevation(ADMINS, seconds, "maintenance")
-    for approver in ("bob", "carol"):
-        suite.as_(approver).approve(rid)
-    return rid
 
 
 @contextmanager
@@ -100,14 +92,6 @@ def _healthy(process: subprocess.Popen[bytes], log: Path, port: int) -> bool:
         return False
 
 
-def _answers(directory: LdapDirectory) -> bool:
-    try:
-        directory.accounts()
-        return True
-    except DirectoryUnavailable:
-        return False
-
-
 def test_fault__ad_unreachable_across_expiries__removed_on_return_alarmed_once(
     suite: Suite,
     world: World,
@@ -122,7 +106,7 @@ def test_fault__ad_unreachable_across_expiries__removed_on_return_alarmed_once(
     config = write_config(tmp_path, suite, world, ldap_config, port, oracle={"late_removal_alarm": 5})
     log = tmp_path / "oracle.log"
     with oracle_process(config, log, port) as process:
-        grants = {name: _grant(suite, name, 6 + 2 * i) for i, name in enumerate(NAMES)}
+        grants = {name: make_grant(suite, name, 6 + 2 * i) for i, name in enumerate(NAMES)}
         wait_for(
             lambda: all(ldap_directory.is_member(world.group_ref, world.ref(n)) for n in NAMES),
             30,
@@ -137,7 +121,7 @@ def test_fault__ad_unreachable_across_expiries__removed_on_return_alarmed_once(
         finally:
             samba.start()
         probe = LdapDirectory(ldap_config)
-        back = wait_for(lambda: _answers(probe), 60, "DC answers again")
+        back = wait_for(lambda: answers(probe), 60, "DC answers again")
         probe.close()
         gone = _removed_times(ldap_directory, world, list(NAMES), 60)
         figures.removal_delays_after_outage = [round(gone[n] - back, 3) for n in NAMES]
@@ -173,7 +157,7 @@ def test_fault__node_unreachable_across_expiries__removed_on_time_receipts_later
     log = tmp_path / "oracle.log"
     try:
         with oracle_process(config, log, port) as process:
-            grants = {name: _grant(suite, name, 6 + 2 * i) for i, name in enumerate(NAMES)}
+            grants = {name: make_grant(suite, name, 6 + 2 * i) for i, name in enumerate(NAMES)}
             expiries = {name: suite.client.request(rid).expiry for name, rid in grants.items()}
             wait_for(
                 lambda: all(ldap_directory.is_member(world.group_ref, world.ref(n)) for n in NAMES),
@@ -249,7 +233,7 @@ def test_fault__payload_store_unreachable_and_payload_missing__nothing_else_wait
                     with pytest.raises(AuthenticationFailed):
                         ldap_directory.authenticate(world.ref("bob"), "wrong")
                 unlock = suite.as_("bob").request_unlock()
-                grant = _grant(suite, "alice", 4)
+                grant = make_grant(suite, "alice", 4)
                 expiry = suite.client.request(grant).expiry
                 wait_for(lambda: suite.client.receipt(unlock, Action.UNLOCK) is not None, 30, "unlock")
                 wait_for(lambda: suite.client.receipt(grant, Action.REMOVE_MEMBER) is not None, 30, "removal")

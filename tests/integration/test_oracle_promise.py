@@ -20,7 +20,6 @@ from eth_utils import keccak
 from pamchain.sdk.directory import (
     AccountRef,
     AuthenticationFailed,
-    DirectoryUnavailable,
     GroupRef,
     pseudonymous_id,
 )
@@ -34,19 +33,21 @@ from pamchain.sdk.sealed import seal_password
 
 from ..sdk.world import ADMINS, DOMAIN, directory_id
 from .conftest import AdObjects, RunningDC
-from .oracle_world import NEW_PASSWORD, PSEUDONYM_KEY, Suite, World, make_oracle, receipts_by_key, tick_until
+from .oracle_world import (
+    NEW_PASSWORD,
+    PSEUDONYM_KEY,
+    Suite,
+    World,
+    answers,
+    make_oracle,
+    receipts_by_key,
+    tick_until,
+)
+from .oracle_world import (
+    grant as make_grant,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("suite", ["pamchain"], indirect=True)]
-
-
-def _grant(suite: Suite, name: str, seconds: int) -> int:
-    """An active grant: alice's approved by bob and carol (the policy's approvers); theirs by break-glass."""
-    if name != "alice":
-        return suite.as_(name).request_elevation(ADMINS, seconds, "incident", break_glass=True)
-    rid = suite.as_(name).request_elevation(ADMINS, seconds, "maintenance")
-    for approver in ("bob", "carol"):
-        suite.as_(approver).approve(rid)
-    return rid
 
 
 def _wait(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
@@ -90,7 +91,7 @@ def test_missing_payload__reset_deferred__unlock_and_removal_not_delayed(
         daemon = make_oracle(
             suite, world, ldap_directory, tmp_path, payload_store_url=served.url, retry=Retry(8, 0.2, 2.0)
         )
-        grant = _grant(suite, "alice", 3)
+        grant = make_grant(suite, "alice", 3)
         tick_until(daemon, lambda: ldap_directory.is_member(world.group_ref, world.ref("alice")))
         # A reset whose sealed payload was never stored (or was deleted): approved all the same.
         reset = suite.as_("carol").request_password_reset(keccak(b"never stored"))
@@ -122,7 +123,7 @@ def test_ad_outage_across_expiry__removal_retried__late_alarm__done_when_ad_retu
     suite: Suite, world: World, ldap_directory: LdapDirectory, samba: RunningDC, tmp_path: Path
 ) -> None:
     daemon = make_oracle(suite, world, ldap_directory, tmp_path, late_after=1.0)
-    rid = _grant(suite, "alice", 3)
+    rid = make_grant(suite, "alice", 3)
     tick_until(daemon, lambda: ldap_directory.is_member(world.group_ref, world.ref("alice")))
     with running(daemon):
         samba.stop()
@@ -134,7 +135,7 @@ def test_ad_outage_across_expiry__removal_retried__late_alarm__done_when_ad_retu
         finally:
             samba.start()
         probe = LdapDirectory(ldap_directory.config)
-        _wait(lambda: _answers(probe), timeout=30, what="DC back")
+        _wait(lambda: answers(probe), timeout=30, what="DC back")
         back = time.monotonic()
         _wait(lambda: daemon.journal.get(rid, Action.REMOVE_MEMBER).state != "pending", what="removal")  # type: ignore[union-attr]
         done = time.monotonic()
@@ -147,14 +148,6 @@ def test_ad_outage_across_expiry__removal_retried__late_alarm__done_when_ad_retu
     assert done - back < 5, f"removal took {done - back:.2f} s after AD came back"
 
 
-def _answers(directory: LdapDirectory) -> bool:
-    try:
-        directory.accounts()
-        return True
-    except DirectoryUnavailable:
-        return False
-
-
 # --- 3. "removed" while still privileged -----------------------------------------------------------------------
 
 
@@ -162,7 +155,7 @@ def test_primary_group_hijack__removal_restores_primary_group__receipt_commits_t
     suite: Suite, world: World, ldap_directory: LdapDirectory, tmp_path: Path
 ) -> None:
     daemon = make_oracle(suite, world, ldap_directory, tmp_path)
-    rid = _grant(suite, "alice", 4)
+    rid = make_grant(suite, "alice", 4)
     alice = world.ref("alice")
     tick_until(daemon, lambda: suite.client.receipt(rid, Action.ADD_MEMBER) is not None)
     # As a member of the group, the grantee makes it their primary group: its SID stays in their token and
@@ -192,7 +185,7 @@ def test_removal_not_confirmed__nested_path_left__never_reported_applied(
     suite: Suite, world: World, ldap_directory: LdapDirectory, ad: AdObjects, tmp_path: Path
 ) -> None:
     daemon = make_oracle(suite, world, ldap_directory, tmp_path, late_after=0.5)
-    rid = _grant(suite, "alice", 3)
+    rid = make_grant(suite, "alice", 3)
     tick_until(daemon, lambda: ldap_directory.is_member(world.group_ref, world.ref("alice")))
     back_door = ad.group()  # the grantee nests a group of their own in the privileged one
     ldap_directory.add_member(back_door.ref, world.ref("alice"))
@@ -277,7 +270,7 @@ def test_overlapping_grants__first_expiry_keeps_membership__last_end_removes(
     suite: Suite, world: World, ldap_directory: LdapDirectory, tmp_path: Path
 ) -> None:
     daemon = make_oracle(suite, world, ldap_directory, tmp_path)
-    short, long = _grant(suite, "alice", 3), _grant(suite, "alice", 600)
+    short, long = make_grant(suite, "alice", 3), make_grant(suite, "alice", 600)
     alice = world.ref("alice")
     tick_until(daemon, lambda: suite.client.receipt(long, Action.ADD_MEMBER) is not None)
     tick_until(daemon, lambda: suite.client.receipt(short, Action.REMOVE_MEMBER) is not None, timeout=30)
@@ -298,8 +291,8 @@ def test_journal_lost__rebuilt_from_chain__nothing_applied_twice(
     start = int(suite.env.w3.eth.block_number) + 1
     daemon = make_oracle(suite, world, ldap_directory, tmp_path)
     unlock = suite.as_("carol").request_unlock()
-    ended = _grant(suite, "alice", 600)
-    live = _grant(suite, "bob", 600)
+    ended = make_grant(suite, "alice", 600)
+    live = make_grant(suite, "bob", 600)
     tick_until(daemon, lambda: suite.client.receipt(live, Action.ADD_MEMBER) is not None)
     tick_until(daemon, lambda: suite.client.receipt(ended, Action.ADD_MEMBER) is not None)
     suite.as_("alice").revoke(ended)

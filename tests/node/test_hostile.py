@@ -12,21 +12,20 @@ import os
 import random
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import requests
-from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pamchain.node.keys import write_keystore
 from pamchain.node.rpc.methods import RpcApi
 
+from .node_process import NodeProcess, free_port, node_process
 from .test_rpc_fuzz import STANDARD_CODES, json_values
 
 REQUESTS = 10_000
@@ -85,100 +84,46 @@ requests_ = st.fixed_dictionaries(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass
+class HostileTarget:
+    """A node process (tests/node/node_process.py) with its p2p port, and raw-body posting."""
 
+    process: NodeProcess
+    p2p_port: int
 
-class NodeProcess:
-    """A node process sealing every second (empty blocks included), with RPC and p2p on loopback."""
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        return self.process.proc
 
-    def __init__(self, tmp: Path, genesis: dict[str, Any], signer: LocalAccount) -> None:
-        self.rpc_port, self.p2p_port = _free_port(), _free_port()
-        datadir, genesis_file = tmp / "data", tmp / "genesis.json"
-        keystore, password = tmp / "signer.json", tmp / "password"
-        genesis_file.write_text(json.dumps(genesis))
-        password.write_text("correct horse\n")
-        write_keystore(keystore, bytes(signer.key), "correct horse", iterations=2)
-        run = [sys.executable, "-m", "pamchain.node"]
-        subprocess.run([*run, "init", "--datadir", str(datadir), "--genesis", str(genesis_file)], check=True)
-        self.log = (tmp / "node.log").open("wb")
-        self.proc = subprocess.Popen(
-            [
-                *run,
-                "run",
-                "--datadir",
-                str(datadir),
-                "--keystore",
-                str(keystore),
-                "--password-file",
-                str(password),
-                "--rpc-port",
-                str(self.rpc_port),
-                "--p2p-port",
-                str(self.p2p_port),
-                "--period",
-                "1",
-                "--allow-empty",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
-        )
-        self.url = f"http://127.0.0.1:{self.rpc_port}"
-        self.session = requests.Session()
-        self.session.trust_env = False
-        deadline = time.monotonic() + 60
-        while not self._answers():
-            assert self.proc.poll() is None, "node exited at start"
-            assert time.monotonic() < deadline, "node did not come up"
-            time.sleep(0.1)
-
-    def _answers(self) -> bool:
-        try:
-            return self.call("eth_chainId") is not None
-        except requests.RequestException:
-            return False
+    @property
+    def rpc_port(self) -> int:
+        return self.process.port
 
     def call(self, method: str, *args: Any) -> Any:
-        reply = self.session.post(
-            self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(args)}, timeout=30
-        )
-        return reply.json()["result"]
+        return self.process.rpc().call(method, *args)
 
     def post(self, body: bytes) -> requests.Response:
-        return self.session.post(
-            self.url, data=body, headers={"Content-Type": "application/json"}, timeout=30
+        client = self.process.rpc()
+        return client.session.post(
+            client.url, data=body, headers={"Content-Type": "application/json"}, timeout=30
         )
 
     def head(self) -> int:
-        return int(self.call("eth_blockNumber"), 16)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
+        return self.process.rpc().head()
 
 
 @pytest.fixture(scope="module")
-def hostile_node(tmp_path_factory: pytest.TempPathFactory, signer: Any, users: Any) -> Iterator[NodeProcess]:
-    from pamchain.node import make_genesis
-
-    node = NodeProcess(
-        tmp_path_factory.mktemp("hostile"),
-        make_genesis([signer.address], 31337, {u.address: 10**21 for u in users}, period=1),
-        signer,
-    )
-    try:
-        yield node
-    finally:
-        node.stop()
-    assert node.proc.returncode == 0  # shut down cleanly: never crashed
+def hostile_node(
+    tmp_path_factory: pytest.TempPathFactory, signer: Any, users: Any
+) -> Iterator[HostileTarget]:
+    p2p = free_port()
+    root = tmp_path_factory.mktemp("hostile")
+    with node_process(
+        root, signer, [u.address for u in users], extra_args=("--p2p-port", str(p2p))
+    ) as process:
+        target = HostileTarget(process, p2p)
+        yield target
+        assert process.proc.poll() is None, process.tail()  # never crashed
 
 
 def _check(obj: Any) -> int:
@@ -212,7 +157,7 @@ class Tally:
     database=None,
 )
 @given(st.lists(requests_, min_size=PER_BATCH, max_size=PER_BATCH))
-def _hostile_batches(node: NodeProcess, batch: list[dict[str, Any]]) -> None:
+def _hostile_batches(node: HostileTarget, batch: list[dict[str, Any]]) -> None:
     started = time.monotonic()
     reply = node.post(json.dumps(batch).encode())
     Tally.slowest = max(Tally.slowest, time.monotonic() - started)
@@ -221,7 +166,7 @@ def _hostile_batches(node: NodeProcess, batch: list[dict[str, Any]]) -> None:
     Tally.sent += len(batch)
 
 
-def _sealing_gaps(node: NodeProcess, first: int, last: int) -> list[int]:
+def _sealing_gaps(node: HostileTarget, first: int, last: int) -> list[int]:
     stamps = [
         int(node.call("eth_getBlockByNumber", hex(n), False)["timestamp"], 16) for n in range(first, last + 1)
     ]
@@ -229,7 +174,7 @@ def _sealing_gaps(node: NodeProcess, first: int, last: int) -> list[int]:
 
 
 def test_ten_thousand_hostile_requests__standard_errors__sealing_never_stops(
-    hostile_node: NodeProcess,
+    hostile_node: HostileTarget,
 ) -> None:
     node = hostile_node
     first, started = node.head(), time.monotonic()
@@ -270,7 +215,7 @@ def test_ten_thousand_hostile_requests__standard_errors__sealing_never_stops(
     assert max(gaps, default=0) <= 5, figures
 
 
-def test_websocket_abuse__garbage_frames_and_a_reader_that_never_reads(hostile_node: NodeProcess) -> None:
+def test_websocket_abuse__garbage_frames_and_a_reader_that_never_reads(hostile_node: HostileTarget) -> None:
     node = hostile_node
     ws_url = f"ws://127.0.0.1:{node.rpc_port}"
 
@@ -309,7 +254,7 @@ def test_websocket_abuse__garbage_frames_and_a_reader_that_never_reads(hostile_n
     assert node.proc.poll() is None
 
 
-def test_garbage_p2p_frames__refused__listener_and_sealing_go_on(hostile_node: NodeProcess) -> None:
+def test_garbage_p2p_frames__refused__listener_and_sealing_go_on(hostile_node: HostileTarget) -> None:
     node = hostile_node
     rng = random.Random(1)
     before = node.head()
