@@ -38,7 +38,7 @@ from .oracle_world import grant as make_grant
 from .test_oracle_crash import outcomes_logged, start, write_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("suite", ["pamchain"], indirect=True)]
-OUTAGE = float(os.environ.get("PAMCHAIN_FAULT_OUTAGE", "60"))
+OUTAGE = max(float(os.environ.get("PAMCHAIN_FAULT_OUTAGE", "60")), 20.0)  # the grants expire inside it
 NAMES = ("alice", "bob", "carol")
 
 
@@ -103,7 +103,7 @@ def test_fault__ad_unreachable_across_expiries__removed_on_return_alarmed_once(
     figures = FaultFigures("AD unreachable", notes={"outage_seconds": OUTAGE})
     first_block = int(suite.env.w3.eth.block_number) + 1
     port = free_port()
-    config = write_config(tmp_path, suite, world, ldap_config, port, oracle={"late_removal_alarm": 5})
+    config = write_config(tmp_path, suite, world, ldap_config, port, oracle={"late_removal_alarm": 2})
     log = tmp_path / "oracle.log"
     with oracle_process(config, log, port) as process:
         grants = {name: make_grant(suite, name, 6 + 2 * i) for i, name in enumerate(NAMES)}
@@ -215,7 +215,7 @@ def test_fault__payload_store_unreachable_and_payload_missing__nothing_else_wait
             world,
             ldap_config,
             port,
-            oracle={"payload_store": proxy.url, "retry_cap": 3, "retry_base": 0.2, "max_attempts": 8},
+            oracle={"payload_store": proxy.url, "retry_cap": 2, "retry_base": 0.2, "max_attempts": 30},
         )
         log = tmp_path / "oracle.log"
         try:
