@@ -242,7 +242,7 @@ def test_fault__payload_store_unreachable_and_payload_missing__nothing_else_wait
                 proxy.restore()
                 wait_for(lambda: suite.client.receipt(stored, Action.RESET_PASSWORD) is not None, 30, "reset")
                 wait_for(
-                    lambda: suite.client.receipt(missing, Action.RESET_PASSWORD) is not None, 60, "missing"
+                    lambda: suite.client.receipt(missing, Action.RESET_PASSWORD) is not None, 150, "missing"
                 )
         finally:
             proxy.close()
