@@ -1,0 +1,61 @@
+"""``pamchain notify``: run the notifier daemon, and ask a running one how it is."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def notify() -> None:
+    """Tell approvers, requesters and security officers of on-chain events (e-mail, webhooks)."""
+
+
+@notify.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Notifier TOML file.",
+)
+@click.option(
+    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True
+)
+def run(config_path: Path, log_level: str) -> None:
+    """Follow final blocks and deliver notifications until SIGINT/SIGTERM (a second signal exits at once)."""
+    from pamchain.sdk.notify.assembly import from_config
+    from pamchain.sdk.notify.config import NotifyConfig
+    from pamchain.sdk.oracle import logs
+
+    logs.configure(log_level)
+    config = NotifyConfig.load(config_path)
+    daemon = from_config(config)
+    daemon.run(health_host=config.health_host, health_port=config.health_port)
+
+
+@notify.command()
+@click.option(
+    "--url", default="http://127.0.0.1:9465", show_default=True, help="The notifier's health endpoint."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON.")
+def status(url: str, as_json: bool) -> None:
+    """Show a running notifier's health: checkpoint, queued, sent and failed notifications."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/healthz", timeout=5) as response:
+            state = json.load(response)
+    except urllib.error.HTTPError as exc:
+        state = json.load(exc)
+    except (urllib.error.URLError, OSError) as exc:
+        raise click.ClickException(f"no notifier answers at {url}: {getattr(exc, 'reason', exc)}") from exc
+    if as_json:
+        click.echo(json.dumps(state, indent=2))
+    else:
+        for key, value in state.items():
+            click.echo(f"{key:>24}: {value}")
+    if not state.get("healthy"):
+        raise SystemExit(1)
