@@ -32,8 +32,8 @@ def run(config_path: Path, log_level: str) -> None:
     from pamchain.sdk.notify.config import NotifyConfig
     from pamchain.sdk.oracle import logs
 
-    logs.configure(log_level)
     config = NotifyConfig.load(config_path)
+    logs.configure(log_level)
     daemon = from_config(config)
     daemon.run(health_host=config.health_host, health_port=config.health_port)
 

@@ -317,12 +317,11 @@ def test_bad_address__refused_by_smtp_server__failed_for_good_others_sent(
 ) -> None:
     daemon, _ = world
     mailbox.refuse.add(EMAIL["bob"])
-    rid = cast.as_(cast.alice).request_elevation(ADMINS, 600)
+    cast.as_(cast.alice).request_elevation(ADMINS, 600)
     tick = daemon.run_once()
     assert (tick.sent, tick.failed) == (1, 1)
     assert len(mailbox.to(EMAIL["carol"])) == 1
     assert daemon.status()["failed_notifications"] == 1
-    del rid
 
 
 def test_smtp_certificate_from_another_ca__not_sent_and_retried(

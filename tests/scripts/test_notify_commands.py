@@ -1,0 +1,95 @@
+"""``pamchain notify``: a bad configuration or an absent node is one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pamchain.sdk.client import Deployment, abi_version, suite_artifacts
+
+from .conftest import invoke
+
+
+@pytest.fixture(autouse=True)
+def _keep_log_handlers() -> Iterator[None]:
+    """``notify run`` points pamchain's logs at the (captured) stderr; put them back afterwards."""
+    root = logging.getLogger("pamchain")
+    saved = (root.handlers[:], root.level, root.propagate)
+    yield
+    root.handlers[:], root.level, root.propagate = saved
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "notify.toml"
+    path.write_text(text)
+    return path
+
+
+def run(path: Path) -> tuple[int, str]:
+    result = invoke(["notify", "run", "--config", str(path)])
+    return result.exit_code, result.stderr
+
+
+def test_run__missing_config_file__one_line(tmp_path: Path) -> None:
+    code, err = run(tmp_path / "absent.toml")
+    assert code == 1
+    assert err.strip().startswith("error: cannot read notifier configuration") and err.count("\n") == 1
+
+
+def test_run__invalid_toml__one_line(tmp_path: Path) -> None:
+    code, err = run(write_config(tmp_path, "[chain\nrpc_url = 1\n"))
+    assert code == 1 and "is not valid TOML" in err and err.count("\n") == 1
+
+
+def test_run__credentials_without_tls__refused_one_line(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        """
+[chain]
+rpc_url = "http://127.0.0.1:8545"
+deployment = "deployment.json"
+
+[smtp]
+host = "127.0.0.1"
+sender = "pamchain@corp.example"
+tls = "none"
+username = "relay"
+password_file = "smtp.password"
+""",
+    )
+    code, err = run(path)
+    assert code == 1
+    assert (
+        err.strip() == "error: smtp: credentials are never sent without TLS (set tls = starttls or implicit)"
+    )
+
+
+def test_run__missing_deployment_file__one_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[chain]\nrpc_url = "http://127.0.0.1:1"\ndeployment = "nope.json"\n')
+    code, err = run(path)
+    assert code == 1 and "is not a pamchain deployment file" in err and "Traceback" not in err
+
+
+def test_run__node_unreachable__one_line(tmp_path: Path) -> None:
+    version = abi_version(suite_artifacts()["abi"])  # the right ABI: the node is the next thing checked
+    Deployment(1, "0x" + "11" * 20, 1, version).save(tmp_path / "deployment.json")
+    path = write_config(
+        tmp_path, f'[chain]\nrpc_url = "http://127.0.0.1:{unused_port()}"\ndeployment = "deployment.json"\n'
+    )
+    code, err = run(path)
+    assert code == 1
+    assert err.startswith("error: ") and err.count("\n") == 1 and "127.0.0.1" in err
+
+
+def test_status__nothing_listening__one_line() -> None:
+    result = invoke(["notify", "status", "--url", f"http://127.0.0.1:{unused_port()}"])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: no notifier answers at")
