@@ -90,3 +90,15 @@ def test_load__missing_file_and_bad_toml(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text("[chain\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         NotifyConfig.load(tmp_path / "bad.toml")
+
+
+def test_shipped_sample__parses(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "notify.toml"
+    (tmp_path / "notify.toml").write_text(sample.read_text())
+    for name in ("soc-webhook.secret", "chatops-webhook.secret"):
+        (tmp_path / name).write_text("0123456789abcdef0123456789abcdef\n")
+    (tmp_path / "corp-root-ca.pem").write_text("placeholder\n")
+    config = NotifyConfig.load(tmp_path / "notify.toml")
+    assert config.security_officers == ("soc",) and set(config.webhooks) == {"soc", "chatops"}
+    assert config.smtp is not None and config.smtp.tls == "starttls" and config.health_port == 9465
+    assert list(config.targets.values()) == ["Domain Admins"]
