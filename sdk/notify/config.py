@@ -131,10 +131,12 @@ def _parse(data: dict[str, Any], base: Path) -> NotifyConfig:
 
     chain, notify = _table(data, "chain"), _table(data, "notify")
     retry = Retry(
-        max_attempts=int(notify.get("max_attempts", NOTIFY_RETRY.max_attempts)),
+        max_attempts=int(notify["max_attempts"]) if "max_attempts" in notify else NOTIFY_RETRY.max_attempts,
         base=_positive(notify.get("retry_base", NOTIFY_RETRY.base), "notify.retry_base"),
         cap=_positive(notify.get("retry_cap", NOTIFY_RETRY.cap), "notify.retry_cap"),
     )
+    if retry.max_attempts is not None and retry.max_attempts < 1:
+        raise ConfigError("notify.max_attempts must be at least 1")
     webhooks = {str(name): _webhook(str(name), spec, path) for name, spec in _table(data, "webhooks").items()}
     recipients: dict[str, Recipient] = {}
     for key, spec in _table(data, "recipients").items():

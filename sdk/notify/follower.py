@@ -118,7 +118,7 @@ class NotifyFollower:
 
 def _generic(client: PamClient, raw: Any) -> Event | None:
     topic0 = HexBytes(raw["topics"][0]).to_0x_hex()
-    for item in client.contract.abi:
+    for item in cast(list[dict[str, Any]], client.contract.abi):
         if item.get("type") == "event" and client.decoder.topic(item["name"]) == topic0:
             data = client.contract.events[item["name"]]().process_log(raw)
             at = LogPosition(

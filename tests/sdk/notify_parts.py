@@ -81,11 +81,12 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.content or b""
         with self.lock:
             self.messages.append(
                 {
                     "to": list(envelope.rcpt_tos),
-                    "content": bytes(envelope.content or b"").decode(),
+                    "content": content.decode() if isinstance(content, bytes) else content,
                     "tls": session.ssl is not None,
                     "authenticated": bool(session.authenticated),
                 }

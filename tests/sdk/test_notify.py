@@ -257,7 +257,7 @@ def test_smtp_down_then_up__delivered_once_and_webhooks_not_held_up(
     assert (tick.sent, tick.deferred) == (1, 1)  # the webhook went, the mail waits
     assert len(receiver.accepted()) == 1
     event_id = receiver.accepted()[0].document["event_id"]
-    state, attempts, error = daemon.journal.state_of(event_id, "soc", "email")  # type: ignore[misc]
+    state, attempts, error = daemon.journal.state_of(event_id, "soc", "email")
     assert (state, attempts) == (PENDING, 1) and error is not None and "unreachable" in error
     assert daemon.run_once().sent == 0  # not yet due
     with smtp_server(pki, smtp_port, mailbox):
@@ -266,7 +266,7 @@ def test_smtp_down_then_up__delivered_once_and_webhooks_not_held_up(
         clock.advance(5)
         assert daemon.run_once().sent == 0
     assert len(mailbox.to(SOC_EMAIL)) == 1 and len(receiver.hooks) == 1
-    assert daemon.journal.state_of(event_id, "soc", "email")[0] == SENT  # type: ignore[index]
+    assert daemon.journal.state_of(event_id, "soc", "email")[0] == SENT
 
 
 def test_webhook_500_then_200__retried_and_delivered_once(
@@ -302,7 +302,7 @@ def test_webhook_wrong_secret__refused_by_receiver__failed_for_good_and_logged(
     assert (tick.sent, tick.failed) == (1, 1)
     (hook,) = receiver.hooks
     assert (hook.status, hook.verified) == (401, False)
-    assert daemon.journal.state_of(hook.document["event_id"], "soc", "webhook")[:2] == (FAILED, 0)  # type: ignore[index]
+    assert daemon.journal.state_of(hook.document["event_id"], "soc", "webhook")[:2] == (FAILED, 0)
     clock.advance(3600)
     assert daemon.run_once().sent == 0 and len(receiver.hooks) == 1  # a permanent failure is not retried
     failure = next(r for r in caplog.records if r.getMessage() == "notification failed for good")
