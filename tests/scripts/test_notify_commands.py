@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pamchain.sdk.client import Deployment, abi_version, suite_artifacts
+from pamchain.sdk.oracle.health import HealthServer
 
 from .conftest import invoke
 
@@ -93,3 +95,34 @@ def test_run__node_unreachable__one_line(tmp_path: Path) -> None:
 def test_status__nothing_listening__one_line() -> None:
     result = invoke(["notify", "status", "--url", f"http://127.0.0.1:{unused_port()}"])
     assert result.exit_code == 1 and result.stderr.startswith("Error: no notifier answers at")
+
+
+@pytest.mark.parametrize(("healthy", "code"), [(True, 0), (False, 1)])
+def test_status__prints_the_snapshot__exit_code_follows_health(healthy: bool, code: int) -> None:
+    snapshot = {"healthy": healthy, "pending_notifications": 2, "failed_notifications": 0}
+    server = HealthServer(lambda: snapshot, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        table = invoke(["notify", "status", "--url", url])
+        raw = invoke(["notify", "status", "--url", url, "--json"])
+    finally:
+        server.stop()
+    assert table.exit_code == code and "pending_notifications: 2" in table.stdout
+    assert raw.exit_code == code and json.loads(raw.stdout) == snapshot
+
+
+def test_oracle_status__shares_the_helper() -> None:
+    server = HealthServer(lambda: {"healthy": True, "oldest_pending_seconds": 0.0}, "127.0.0.1", 0).start()
+    try:
+        result = invoke(["oracle", "status", "--url", f"http://127.0.0.1:{server.port}"])
+    finally:
+        server.stop()
+    assert (
+        result.exit_code == 0
+        and result.stdout
+        == "      healthy: True\noldest_pending_seconds: 0.0\n".replace(
+            "      healthy", "               healthy"
+        )
+    )
+    missing = invoke(["oracle", "status", "--url", f"http://127.0.0.1:{unused_port()}"])
+    assert missing.exit_code == 1 and "no oracle answers at" in missing.stderr
