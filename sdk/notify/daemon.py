@@ -7,17 +7,15 @@ Every exit point is safe (the journal is the truth). The first SIGINT/SIGTERM le
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 import requests
 from web3.exceptions import Web3Exception
 
+from ..drain import Drain
 from ..errors import NodeUnavailable, SdkError, Timeout
 from ..oracle.health import HealthServer
 from .dispatcher import Dispatcher
@@ -57,8 +55,7 @@ class NotifyDaemon:
         self.dispatcher = dispatcher
         self.poll_interval = poll_interval
         self.clock = clock
-        self._stop = threading.Event()
-        self._signals = 0
+        self._drain = Drain(log)
         self._last_tick = 0.0
         self._chain_reachable = False
         self._health: HealthServer | None = None
@@ -73,7 +70,7 @@ class NotifyDaemon:
             tick.chain_reachable = False
             log.warning("node unreachable, delivering from the journal", extra={"error": type(exc).__name__})
         self._chain_reachable = tick.chain_reachable
-        delivered = self.dispatcher.deliver_due(stop=self._stop.is_set)
+        delivered = self.dispatcher.deliver_due(stop=self._drain.stopping.is_set)
         tick.sent, tick.deferred, tick.failed = delivered.sent, delivered.deferred, delivered.failed
         self._last_tick = self.clock()
         return tick
@@ -97,36 +94,27 @@ class NotifyDaemon:
             "seconds_since_tick": round(age, 3) if age is not None else None,
         }
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._signals += 1
-        if self._signals == 1:
-            log.info("signal received: draining, send again to exit at once", extra={"signal": signum})
-            self._stop.set()
-        else:
-            raise SystemExit(128 + signum)
-
     def stop(self) -> None:
-        self._stop.set()
+        self._drain.request()
 
     def run(
         self, *, health_host: str = "127.0.0.1", health_port: int | None = None, install_signals: bool = True
     ) -> None:
         """Run until stopped."""
         if install_signals:
-            signal.signal(signal.SIGINT, self._on_signal)
-            signal.signal(signal.SIGTERM, self._on_signal)
+            self._drain.install()
         if health_port is not None:
             self._health = HealthServer(self.status, health_host, health_port).start()
         log.info("notifier started", extra={"checkpoint": self.status()["checkpoint"]})
         try:
-            while not self._stop.is_set():
+            while not self._drain.stopping.is_set():
                 try:
                     self.run_once()
                 except SdkError as exc:
                     log.error("tick failed", extra={"error": str(exc)})
-                self._stop.wait(self._sleep_time())
+                self._drain.stopping.wait(self._sleep_time())
         finally:
-            self._stop.set()
+            self._drain.request()
             if self._health is not None:
                 self._health.stop()
             self.journal.close()

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eth_utils import keccak
 from pamchain.sdk.client import Deployment, abi_version, suite_artifacts
 from pamchain.sdk.oracle.health import HealthServer
+from pamchain.sdk.transactions import wait_until
 
-from .conftest import invoke
+from ..sdk.notify_parts import Hook, WebhookReceiver
+from .conftest import GROUP_DN, Live, invoke
+
+HOOK_SECRET = b"team-webhook-secret-for-the-cli-test"
 
 
 @pytest.fixture(autouse=True)
@@ -121,3 +129,67 @@ def test_oracle_status__shares_the_helper() -> None:
     assert result.stdout == f"{'healthy':>22}: True\noldest_pending_seconds: 0.0\n"  # as before the move
     missing = invoke(["oracle", "status", "--url", f"http://127.0.0.1:{unused_port()}"])
     assert missing.exit_code == 1 and "no oracle answers at" in missing.stderr
+
+
+def test_run__real_node__approvers_get_signed_webhooks__first_sigterm_drains(
+    live: Live, tmp_path: Path
+) -> None:
+    """``pamchain notify run`` as its own process against the node process: a new request reaches both
+    approvers (not the requester) as verified webhooks; SIGTERM stops it cleanly; the logs hold no secret."""
+    with WebhookReceiver(HOOK_SECRET) as receiver:
+        (tmp_path / "hook.secret").write_bytes(HOOK_SECRET)
+        recipients = "\n".join(
+            f'[recipients."0x{live.ids[name].hex()}"]\nwebhook = "team"\n'
+            for name in ("alice", "bob", "carol")
+        )
+        config = write_config(
+            tmp_path,
+            f"""
+[chain]
+rpc_url = "{live.url}"
+deployment = "{live.deployment_file}"
+poll_interval = 0.1
+
+[notify]
+journal = "notify.sqlite3"
+retry_base = 0.2
+retry_cap = 1.0
+
+[webhooks.team]
+url = "{receiver.url}"
+secret_file = "hook.secret"
+
+{recipients}
+""",
+        )
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "pamchain"), "notify", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            alice = live.client().as_account(live.accounts["alice"])
+            rid = alice.request_elevation(keccak(text=GROUP_DN), 600)
+
+            def told() -> dict[str, Hook] | None:
+                mine = {
+                    h.document["recipient"]: h
+                    for h in receiver.accepted()
+                    if h.document.get("request_id") == rid and h.document["kind"] == "approval_needed"
+                }
+                return mine if len(mine) >= 2 else None
+
+            hooks = wait_until(told, 120)
+            assert set(hooks) == {"0x" + live.ids["bob"].hex(), "0x" + live.ids["carol"].hex()}
+            assert all(h.verified for h in receiver.hooks)
+            assert (
+                hooks["0x" + live.ids["bob"].hex()].document["target"] == "0x" + keccak(text=GROUP_DN).hex()
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    entries = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    assert entries[-1]["msg"] == "notifier stopped"
+    assert HOOK_SECRET.decode() not in stderr
