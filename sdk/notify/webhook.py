@@ -24,6 +24,17 @@ TIMESTAMP_HEADER = "X-Pamchain-Timestamp"
 _TRANSIENT = {408, 425, 429}
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a delivery: following it would re-send the signed headers elsewhere
+    (and turn the POST into a GET), so a 3xx surfaces as an HTTP error."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:
     """The signature header's value; receivers recompute it and compare in constant time."""
     return "v1=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -64,11 +75,12 @@ class WebhookChannel:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=endpoint.timeout) as response:
+            with _OPENER.open(request, timeout=endpoint.timeout) as response:
                 response.read(1024)
         except urllib.error.HTTPError as exc:
             code = exc.code
-            permanent = 400 <= code < 500 and code not in _TRANSIENT
+            # 3xx (moved: the configuration must change) and 4xx other than "later" will not heal by retrying.
+            permanent = 300 <= code < 500 and code not in _TRANSIENT
             raise DeliveryFailed(f"HTTP {code}", permanent=permanent, destination=where) from exc
         except (urllib.error.URLError, OSError) as exc:  # refused, unreachable, timed out, TLS failure
             reason = getattr(exc, "reason", exc)

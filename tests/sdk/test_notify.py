@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from pamchain.sdk.client import PamClient
 from pamchain.sdk.events import GenericEvent, LogPosition
 from pamchain.sdk.model import Action, Outcome
@@ -389,3 +390,33 @@ def test_health_endpoint_while_running(
         daemon.stop()
         thread.join(timeout=30)
     assert not thread.is_alive()
+
+
+def test_webhook_redirect__not_followed__failed_for_good(
+    cast: Cast, world: tuple[NotifyDaemon, Clock], receiver: WebhookReceiver
+) -> None:
+    daemon, _ = world
+    receiver.script = [302]
+    cast.as_(cast.oracle).report_drift(DOMAIN, ADMINS, b"\x88" * 32, DC1, True)
+    tick = daemon.run_once()
+    assert (tick.sent, tick.failed) == (1, 1)  # the mail went; the webhook is not re-sent anywhere
+    (hook,) = receiver.hooks
+    assert daemon.journal.state_of(hook.document["event_id"], "soc", "webhook") == (FAILED, 0, "HTTP 302")
+
+
+def test_smtp_server_without_starttls__nothing_sent_in_clear(
+    cast: Cast, tmp_path: Path, pki: Pki, smtp_port: int, receiver: WebhookReceiver, mailbox: Mailbox
+) -> None:
+    daemon, _ = build(cast, tmp_path, settings(tmp_path, pki, smtp_port, receiver.url))
+    plain = Controller(mailbox, hostname="127.0.0.1", port=smtp_port, ready_timeout=30)  # offers no STARTTLS
+    plain.start()
+    try:
+        cast.as_(cast.alice).request_elevation(ADMINS, 600)
+        tick = daemon.run_once()
+    finally:
+        plain.stop()
+    assert (tick.sent, tick.deferred) == (0, 1)
+    assert mailbox.messages == []
+    (event_id,) = {n.event_id for n in daemon.journal.due(float("inf"))}
+    errors = {daemon.journal.state_of(event_id, key(n), "email")[2] for n in ("bob", "carol")}
+    assert errors == {"server does not offer STARTTLS", None}  # one tried, the other waits for the next round
