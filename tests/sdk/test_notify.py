@@ -420,3 +420,48 @@ def test_smtp_server_without_starttls__nothing_sent_in_clear(
     (event_id,) = {n.event_id for n in daemon.journal.due(float("inf"))}
     errors = {daemon.journal.state_of(event_id, key(n), "email")[2] for n in ("bob", "carol")}
     assert errors == {"server does not offer STARTTLS", None}  # one tried, the other waits for the next round
+
+
+def test_transient_failures_beyond_max_attempts__given_up_and_recorded(
+    cast: Cast, tmp_path: Path, pki: Pki, smtp: int, receiver: WebhookReceiver
+) -> None:
+    data = settings(tmp_path, pki, smtp, receiver.url)
+    data["notify"]["max_attempts"] = 3
+    daemon, clock = build(cast, tmp_path, data)
+    receiver.script = [503, 503, 503, 200]
+    cast.as_(cast.oracle).report_drift(DOMAIN, ADMINS, b"\x99" * 32, DC1, True)
+    daemon.run_once()
+    for _ in range(3):
+        clock.advance(5)
+        daemon.run_once()
+    assert [h.status for h in receiver.hooks] == [503, 503, 503]
+    state, attempts, error = daemon.journal.state_of(receiver.hooks[0].document["event_id"], "soc", "webhook")
+    assert (state, attempts, error) == (FAILED, 3, "gave up after 3 attempts: HTTP 503")
+
+
+def test_crash_between_send_and_journal__resent_once_with_the_same_idempotency_key(
+    cast: Cast,
+    tmp_path: Path,
+    pki: Pki,
+    smtp: int,
+    receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = settings(tmp_path, pki, smtp, receiver.url)
+    del data["recipients"]["soc"]["email"]
+    daemon, clock = build(cast, tmp_path, data)
+    cast.as_(cast.oracle).report_drift(DOMAIN, ADMINS, b"\xaa" * 32, DC1, True)
+
+    def crash(*args: object) -> None:
+        raise SystemExit("killed after the send, before the journal write")
+
+    monkeypatch.setattr(daemon.journal, "mark_sent", crash)
+    with pytest.raises(SystemExit):
+        daemon.run_once()
+    monkeypatch.undo()
+    daemon.journal.close()
+    again, _ = build(cast, tmp_path, data, clock)
+    assert again.run_once().sent == 1
+    assert again.run_once().sent == 0
+    first, second = receiver.hooks
+    assert first.idempotency_key == second.idempotency_key and first.document == second.document
