@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +16,9 @@ from .journal import NotifyJournal
 from .messages import Notification
 
 log = logging.getLogger("pamchain.notify")
+
+# Destinations served at once in a round (each is one relay or endpoint; more wait for a free thread).
+MAX_LANES = 8
 
 
 class Channel(Protocol):
@@ -36,9 +40,8 @@ class DeliveryReport:
 
 
 class Dispatcher:
-    """Works through the journal's due notifications; a failure defers only that notification (capped
-    exponential backoff with jitter) and skips the rest of this round for the same destination, so a relay
-    that times out costs one timeout per round, not one per message."""
+    """Works through the journal's due notifications, one lane per destination; a failure defers only that
+    notification (capped exponential backoff with jitter) and the rest of its destination's round."""
 
     def __init__(
         self,
@@ -58,11 +61,11 @@ class Dispatcher:
         self.clock = clock
 
     def deliver_due(self, stop: Callable[[], bool] = lambda: False) -> DeliveryReport:
+        """Deliver what is due, each destination (the SMTP relay, each webhook endpoint) in a thread of its
+        own: a relay that hangs until its timeout holds up its own messages only."""
         report = DeliveryReport()
-        down: set[str] = set()
+        lanes: dict[str, list[tuple[Notification, Recipient, Channel]]] = {}
         for n in self.journal.due(self.clock(), self.batch):
-            if stop():
-                break
             recipient = self.recipients.get(n.recipient)
             channel = self.channels.get(n.channel)
             if recipient is None or channel is None or n.channel not in recipient.channels():
@@ -71,16 +74,33 @@ class Dispatcher:
                 log.warning("notification dropped: no longer configured", extra=_context(n))
                 report.failed += 1
                 continue
-            where = channel.destination(recipient)
-            if where in down:
-                report.skipped += 1
-                continue
+            lanes.setdefault(channel.destination(recipient), []).append((n, recipient, channel))
+        if not lanes:
+            return report
+        with ThreadPoolExecutor(max_workers=min(len(lanes), MAX_LANES), thread_name_prefix="notify") as pool:
+            for lane in pool.map(lambda work: self._deliver_lane(work, stop), lanes.values()):
+                report.sent += lane.sent
+                report.deferred += lane.deferred
+                report.failed += lane.failed
+                report.skipped += lane.skipped
+        return report
+
+    def _deliver_lane(
+        self, work: list[tuple[Notification, Recipient, Channel]], stop: Callable[[], bool]
+    ) -> DeliveryReport:
+        """One destination's due notifications in order; after a transient failure the rest wait for the
+        next round (the destination is down: one timeout per round, not one per message)."""
+        report = DeliveryReport()
+        for index, (n, recipient, channel) in enumerate(work):
+            if stop():
+                break
             try:
                 channel.send(n, recipient)
             except DeliveryFailed as exc:
                 self._failed(n, exc, report)
                 if not exc.permanent:
-                    down.add(where)
+                    report.skipped += len(work) - index - 1
+                    break
                 continue
             self.journal.mark_sent(n.id, self.clock())
             log.info("notification sent", extra=_context(n))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +19,11 @@ from pamchain.sdk.events import GenericEvent, LogPosition
 from pamchain.sdk.model import Action, Outcome
 from pamchain.sdk.notify.assembly import assemble
 from pamchain.sdk.notify.config import NotifyConfig
-from pamchain.sdk.notify.daemon import NotifyDaemon
+from pamchain.sdk.notify.daemon import NotifyDaemon, NotifyTick
 from pamchain.sdk.notify.journal import FAILED, PENDING, SENT
 from pamchain.sdk.notify.routing import Router
 from pamchain.sdk.oracle.logs import JsonFormatter
+from pamchain.sdk.transactions import wait_until
 
 from .notify_parts import (
     SMTP_PASSWORD,
@@ -362,10 +365,7 @@ def test_alarm_of_a_kind_this_sdk_does_not_know__still_sent_to_officers(cast: Ca
 def test_health_endpoint_while_running(
     cast: Cast, tmp_path: Path, pki: Pki, smtp: int, receiver: WebhookReceiver
 ) -> None:
-    import threading
     import urllib.request
-
-    from pamchain.sdk.transactions import wait_until
 
     data = settings(tmp_path, pki, smtp, receiver.url)
     port = free_port()
@@ -465,3 +465,30 @@ def test_crash_between_send_and_journal__resent_once_with_the_same_idempotency_k
     assert again.run_once().sent == 0
     first, second = receiver.hooks
     assert first.idempotency_key == second.idempotency_key and first.document == second.document
+
+
+def test_smtp_relay_hanging__webhook_delivered_meanwhile(
+    cast: Cast, tmp_path: Path, pki: Pki, receiver: WebhookReceiver
+) -> None:
+    """A relay that accepts the connection and never greets holds up its own mail, not the webhook."""
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(8)
+    hang.settimeout(60)
+    data = settings(tmp_path, pki, hang.getsockname()[1], receiver.url)
+    data["smtp"]["timeout"] = 300
+    daemon, _ = build(cast, tmp_path, data)
+    cast.as_(cast.oracle).report_drift(DOMAIN, ADMINS, b"\xbb" * 32, DC1, True)
+    ticks: list[NotifyTick] = []
+    worker = threading.Thread(target=lambda: ticks.append(daemon.run_once()))
+    worker.start()
+    try:
+        wait_until(receiver.accepted, 60)
+        assert worker.is_alive()  # the mail still waits for the relay's greeting
+    finally:
+        connection, _ = hang.accept()  # then the relay hangs up: a transient failure
+        connection.close()
+        hang.close()
+        worker.join(60)
+    (tick,) = ticks
+    assert (tick.sent, tick.deferred) == (1, 1)
