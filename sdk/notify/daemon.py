@@ -17,6 +17,7 @@ from web3.exceptions import Web3Exception
 
 from ..drain import Drain
 from ..errors import NodeUnavailable, SdkError, Timeout
+from ..oracle.errors import ChainReorganised
 from ..oracle.health import HealthServer
 from .dispatcher import Dispatcher
 from .follower import NotifyFollower
@@ -110,6 +111,8 @@ class NotifyDaemon:
             while not self._drain.stopping.is_set():
                 try:
                     self.run_once()
+                except ChainReorganised:
+                    raise  # not the chain we followed: stop, and let the operator look (exit 1, one line)
                 except SdkError as exc:
                     log.error("tick failed", extra={"error": str(exc)})
                 self._drain.stopping.wait(self._sleep_time())

@@ -22,6 +22,7 @@ from pamchain.sdk.notify.config import NotifyConfig
 from pamchain.sdk.notify.daemon import NotifyDaemon, NotifyTick
 from pamchain.sdk.notify.journal import FAILED, PENDING, SENT
 from pamchain.sdk.notify.routing import Router
+from pamchain.sdk.oracle.errors import ChainReorganised
 from pamchain.sdk.oracle.logs import JsonFormatter
 from pamchain.sdk.transactions import wait_until
 
@@ -492,3 +493,14 @@ def test_smtp_relay_hanging__webhook_delivered_meanwhile(
         worker.join(60)
     (tick,) = ticks
     assert (tick.sent, tick.deferred) == (1, 1)
+
+
+def test_final_block_changed__refuses_to_go_on(cast: Cast, world: tuple[NotifyDaemon, Clock]) -> None:
+    daemon, clock = world
+    daemon.run_once()
+    number, _ = daemon.journal.checkpoint()
+    daemon.journal.record([], [], number, "0x" + "00" * 32, clock())
+    with pytest.raises(ChainReorganised):
+        daemon.run_once()
+    with pytest.raises(ChainReorganised):
+        daemon.run(install_signals=False)
