@@ -20,7 +20,6 @@ TITLES = {
     "grant_active": "Request {request_id}: access granted",
     "grant_ended": "Request {request_id}: access ended",
     "receipt": "Request {request_id}: {action} {outcome}",
-    "alarm": "ALARM {alarm} (request {request_id})",
 }
 
 
@@ -65,6 +64,11 @@ def as_json(notification: Notification) -> bytes:
 
 
 def subject_line(notification: Notification) -> str:
+    if notification.kind == "alarm":
+        fields = notification.fields
+        about = [f"request {fields['request_id']}"] if "request_id" in fields else []
+        about += [str(fields[k]) for k in ("target", "dc") if k in fields]
+        return f"[pamchain] ALARM {fields.get('alarm', '?')}" + (f" ({', '.join(about)})" if about else "")
     template = TITLES.get(notification.kind, "pamchain: {kind}")
     values = {"kind": notification.kind, "request_id": "?", **notification.fields}
     try:

@@ -54,6 +54,14 @@ def _name(enum_type: Any, value: int) -> str:
         return f"KIND_{int(value)}"  # a kind a later contract added: still delivered, by number
 
 
+def _label(raw: bytes) -> str:
+    """A bytes32 label written as ASCII (a DC name such as ``DC1``), else its hex."""
+    text = bytes(raw).rstrip(b"\x00")
+    if text and all(32 <= c < 127 for c in text):
+        return text.decode("ascii")
+    return id_key(raw)
+
+
 class Router:
     """Turns one event into the notices it calls for; reads a policy's approver set from the chain."""
 
@@ -80,10 +88,19 @@ class Router:
         if isinstance(event, RequestCreated):
             return self._approvers(event)
         if isinstance(event, Alarm):
-            return self._alarm(event, int(event.kind), event.request_id, event.target)
+            return self._alarm(
+                event, int(event.kind), event.request_id, event.target, event.subject, event.detail
+            )
         if isinstance(event, GenericEvent) and event.event == "Alarm":
-            args = event.args
-            return self._alarm(event, int(args["kind"]), int(args["request_id"]), bytes(args["target"]))
+            a = event.args
+            return self._alarm(
+                event,
+                int(a["kind"]),
+                int(a["request_id"]),
+                bytes(a["target"]),
+                bytes(a["subject"]),
+                bytes(a["detail"]),
+            )
         if isinstance(event, RequestApproved):
             return self._requester(event, "request_approved", event.request_id)
         if isinstance(event, GenericEvent) and event.event in _DECISIONS:
@@ -144,10 +161,18 @@ class Router:
         }
         return [Notice(event_id(event), kind, id_key(info.subject), fields)]
 
-    def _alarm(self, event: Event, kind: int, request_id: int, target: bytes) -> list[Notice]:
-        fields = {"alarm": _name(AlarmKind, kind), "alarm_kind": kind, "request_id": request_id}
+    def _alarm(
+        self, event: Event, kind: int, request_id: int, target: bytes, subject: bytes, detail: bytes
+    ) -> list[Notice]:
+        fields: dict[str, Any] = {"alarm": _name(AlarmKind, kind), "alarm_kind": kind}
+        if request_id:
+            fields["request_id"] = request_id
         if any(target):
             fields["target"] = self.target_name(target)
+        if any(subject):
+            fields["subject"] = id_key(subject)  # the grantee's id, or a drifted member's keyed hash
+        if kind in (AlarmKind.DRIFT, AlarmKind.REMOVAL_LATE) and any(detail):
+            fields["dc"] = _label(detail)  # these alarms carry the reporting DC; break-glass a hash, left out
         return [Notice(event_id(event), "alarm", officer, fields) for officer in self.officers]
 
     def _info(self, request_id: int) -> RequestInfo | None:

@@ -21,6 +21,7 @@ from pamchain.sdk.notify.assembly import assemble
 from pamchain.sdk.notify.config import NotifyConfig
 from pamchain.sdk.notify.daemon import NotifyDaemon, NotifyTick
 from pamchain.sdk.notify.journal import FAILED, PENDING, SENT
+from pamchain.sdk.notify.messages import Notification, notification_id, subject_line
 from pamchain.sdk.notify.routing import Router
 from pamchain.sdk.oracle.errors import ChainReorganised
 from pamchain.sdk.oracle.logs import JsonFormatter
@@ -209,9 +210,12 @@ def test_break_glass_and_drift_alarms__security_officers_told_by_mail_and_signed
     assert len({h.idempotency_key for h in receiver.hooks}) == 2
     glass = next(h.document for h in receiver.accepted() if h.document["alarm"] == "BREAK_GLASS")
     assert glass["request_id"] == rid and glass["target"] == "Domain Admins" and glass["kind"] == "alarm"
+    assert glass["subject"] == key("alice") and "dc" not in glass  # its detail is a justification hash
+    drift = next(h.document for h in receiver.accepted() if h.document["alarm"] == "DRIFT")
+    assert drift["subject"] == "0x" + "22" * 32 and drift["dc"] == "DC1" and "request_id" not in drift
     assert sorted(subjects(mailbox, SOC_EMAIL)) == [
-        f"[pamchain] ALARM BREAK_GLASS (request {rid})",
-        "[pamchain] ALARM DRIFT (request 0)",
+        f"[pamchain] ALARM BREAK_GLASS (request {rid}, Domain Admins)",
+        "[pamchain] ALARM DRIFT (Domain Admins, DC1)",
     ]
 
 
@@ -358,9 +362,23 @@ def test_alarm_of_a_kind_this_sdk_does_not_know__still_sent_to_officers(cast: Ca
         PamClient(cast.w3, cast.client.address), officers=["soc"], targets={}, known_request=lambda _: None
     )
     at = LogPosition(7, "0x" + "ab" * 32, "0x" + "cd" * 32, 3)
-    args = {"kind": 9, "domain": DOMAIN, "request_id": 0, "target": b"\x00" * 32, "subject": b"\x00" * 32}
+    zero = b"\x00" * 32
+    args = {"kind": 9, "domain": DOMAIN, "request_id": 0, "target": zero, "subject": zero, "detail": zero}
     (notice,) = router.notices(GenericEvent(at=at, event="Alarm", args=args))
-    assert (notice.recipient, notice.kind, notice.fields["alarm"]) == ("soc", "alarm", "KIND_9")
+    assert (notice.recipient, notice.kind, dict(notice.fields)) == (
+        "soc",
+        "alarm",
+        {"alarm": "KIND_9", "alarm_kind": 9},
+    )
+    message = Notification(
+        notification_id(notice.event_id, "soc", "email"),
+        notice.event_id,
+        "alarm",
+        "soc",
+        "email",
+        notice.fields,
+    )
+    assert subject_line(message) == "[pamchain] ALARM KIND_9"
 
 
 def test_health_endpoint_while_running(
@@ -504,3 +522,26 @@ def test_final_block_changed__refuses_to_go_on(cast: Cast, world: tuple[NotifyDa
         daemon.run_once()
     with pytest.raises(ChainReorganised):
         daemon.run(install_signals=False)
+
+
+def test_late_removal_alarm__officers_told_with_grantee_target_and_dc(
+    cast: Cast, world: tuple[NotifyDaemon, Clock], receiver: WebhookReceiver, mailbox: Mailbox
+) -> None:
+    daemon, _ = world
+    rid = cast.as_(cast.alice).request_elevation(ADMINS, 600)
+    cast.as_(cast.bob).approve(rid)
+    cast.as_(cast.carol).approve(rid)
+    cast.as_(cast.alice).revoke(rid)
+    cast.as_(cast.oracle).report_late_removal(rid, DC1)
+    daemon.run_once()
+    (late,) = [h.document for h in receiver.accepted()]
+    assert (late["alarm"], late["request_id"], late["subject"], late["dc"]) == (
+        "REMOVAL_LATE",
+        rid,
+        key("alice"),
+        "DC1",
+    )
+    assert subjects(mailbox, SOC_EMAIL) == [
+        f"[pamchain] ALARM REMOVAL_LATE (request {rid}, Domain Admins, DC1)"
+    ]
+    assert f"[pamchain] Request {rid}: access ended" in subjects(mailbox, EMAIL["alice"])
