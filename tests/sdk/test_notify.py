@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 from pamchain.sdk.client import PamClient
 from pamchain.sdk.events import GenericEvent, LogPosition
@@ -545,3 +546,21 @@ def test_late_removal_alarm__officers_told_with_grantee_target_and_dc(
         f"[pamchain] ALARM REMOVAL_LATE (request {rid}, Domain Admins, DC1)"
     ]
     assert f"[pamchain] Request {rid}: access ended" in subjects(mailbox, EMAIL["alice"])
+
+
+def test_node_unreachable__queued_notifications_still_delivered(
+    cast: Cast, tmp_path: Path, pki: Pki, smtp_port: int, receiver: WebhookReceiver, mailbox: Mailbox
+) -> None:
+    daemon, clock = build(cast, tmp_path, settings(tmp_path, pki, smtp_port, receiver.url))
+    cast.as_(cast.alice).request_elevation(ADMINS, 600)
+    assert daemon.run_once().queued == 2  # the relay is down: both wait
+
+    def node_down() -> int:
+        raise requests.exceptions.ConnectionError("node gone")
+
+    daemon.follower.poll = node_down
+    with smtp_server(pki, smtp_port, mailbox):
+        clock.advance(5)
+        tick = daemon.run_once()
+    assert (tick.chain_reachable, tick.sent) == (False, 2)
+    assert daemon.status()["chain_reachable"] is False
