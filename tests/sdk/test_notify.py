@@ -564,3 +564,22 @@ def test_node_unreachable__queued_notifications_still_delivered(
         tick = daemon.run_once()
     assert (tick.chain_reachable, tick.sent) == (False, 2)
     assert daemon.status()["chain_reachable"] is False
+
+
+def test_smtp_implicit_tls__delivered_over_tls(
+    cast: Cast, tmp_path: Path, pki: Pki, smtp_port: int, receiver: WebhookReceiver, mailbox: Mailbox
+) -> None:
+    data = settings(tmp_path, pki, smtp_port, receiver.url)
+    data["smtp"].update(tls="implicit")
+    del data["smtp"]["username"], data["smtp"]["password_file"]
+    daemon, _ = build(cast, tmp_path, data)
+    server = Controller(
+        mailbox, hostname="127.0.0.1", port=smtp_port, ssl_context=pki.server_context(), ready_timeout=30
+    )
+    server.start()
+    try:
+        cast.as_(cast.alice).request_elevation(ADMINS, 600)
+        assert daemon.run_once().sent == 2
+    finally:
+        server.stop()
+    assert [len(mailbox.to(EMAIL[n])) for n in ("bob", "carol")] == [1, 1]
