@@ -2,7 +2,7 @@
 
 | event | told | notice |
 |---|---|---|
-| RequestCreated (needing approvals) | the policy's approvers, never the requester | approval_needed |
+| RequestCreated (needing approvals) | the policy's active approvers, never the requester | approval_needed |
 | RequestApproved / RequestDenied / RequestExpired | the requester | request_approved / _denied / _expired |
 | GrantActivated / GrantEnded | the requester | grant_active / grant_ended |
 | ReceiptPosted | the requester | receipt |
@@ -27,7 +27,16 @@ from ..events import (
     RequestApproved,
     RequestCreated,
 )
-from ..model import PASSWORD_RESET_TARGET, UNLOCK_TARGET, Action, AlarmKind, EndReason, Kind, Outcome
+from ..model import (
+    PASSWORD_RESET_TARGET,
+    UNLOCK_TARGET,
+    Action,
+    AlarmKind,
+    EndReason,
+    Kind,
+    Outcome,
+    PrincipalStatus,
+)
 from .journal import RequestInfo
 from .messages import Notice
 
@@ -142,12 +151,15 @@ class Router:
             "deadline": event.deadline,
             "break_glass": event.break_glass,
         }
-        # Never the requester, even if the policy lists them: they cannot approve their own request.
+        # Only those who can decide: never the requester (even if the policy lists them), nor a suspended one.
         return [
             Notice(event_id(event), "approval_needed", id_key(a), fields)
             for a in dict.fromkeys(approvers)
-            if bytes(a) != bytes(event.subject)
+            if bytes(a) != bytes(event.subject) and self._active(a)
         ]
+
+    def _active(self, directory_id: bytes) -> bool:
+        return self.client.principal(directory_id).status is PrincipalStatus.ACTIVE
 
     def _requester(self, event: Event, kind: str, request_id: int, **extra: Any) -> list[Notice]:
         info = self._info(request_id)

@@ -583,3 +583,14 @@ def test_smtp_implicit_tls__delivered_over_tls(
     finally:
         server.stop()
     assert [len(mailbox.to(EMAIL[n])) for n in ("bob", "carol")] == [1, 1]
+
+
+def test_suspended_approver__not_asked_to_decide(
+    cast: Cast, world: tuple[NotifyDaemon, Clock], mailbox: Mailbox
+) -> None:
+    daemon, _ = world
+    cast.as_(cast.council[0]).suspend(directory_id("carol"))
+    cast.as_(cast.alice).request_elevation(ADMINS, 600)
+    daemon.run_once()
+    assert len(mailbox.to(EMAIL["bob"])) == 1
+    assert mailbox.to(EMAIL["carol"]) == []
