@@ -20,11 +20,12 @@ def assemble(
     client: PamClient,
     config: NotifyConfig,
     *,
-    start_block: int,
+    start_block: int | None,
     journal_path: str | Path | None = None,
     clock: Callable[[], float] = time.time,
 ) -> NotifyDaemon:
-    """Wire a notifier reading through ``client`` (read-only: it sends no transaction)."""
+    """Wire a notifier reading through ``client`` (read-only: it sends no transaction); a new journal starts
+    at ``start_block``, or at the current final block when None."""
     journal = NotifyJournal(journal_path if journal_path is not None else config.journal)
     follower = NotifyFollower(
         client,
@@ -47,4 +48,5 @@ def from_config(config: NotifyConfig) -> NotifyDaemon:
     """A notifier as the configuration file describes it: node, deployment, channels, recipients."""
     deployment = Deployment.load(config.deployment)
     client = PamClient.from_deployment(connect(config.rpc_url), deployment)
-    return assemble(client, config, start_block=deployment.block)
+    start = {"deployment": deployment.block, "head": None}.get(str(config.start), config.start)
+    return assemble(client, config, start_block=None if start is None else int(start))

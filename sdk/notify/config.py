@@ -75,6 +75,9 @@ class NotifyConfig:
     journal: Path
     finality: Finality = Finality()
     poll_interval: float = 1.0
+    start: str | int = (
+        "head"  # where a new journal begins: "head" (the current final block), "deployment", or a block
+    )
     retry: Retry = NOTIFY_RETRY
     health_host: str = "127.0.0.1"
     health_port: int | None = None
@@ -152,12 +155,16 @@ def _parse(data: dict[str, Any], base: Path) -> NotifyConfig:
         if officer not in recipients:
             raise ConfigError(f"security officer {officer!r} is not in [recipients]")
     targets = {to_bytes32(str(k)): str(v) for k, v in _table(data, "targets").items()}
+    start = notify.get("start", "head")
+    if start not in ("head", "deployment") and not (isinstance(start, int) and start >= 0):
+        raise ConfigError('notify.start must be "head", "deployment" or a block number')
     return NotifyConfig(
         rpc_url=str(_required(chain, "rpc_url", "chain")),
         deployment=path(_required(chain, "deployment", "chain")),  # type: ignore[arg-type]
         journal=path(notify.get("journal", "notify-journal.sqlite3")),  # type: ignore[arg-type]
         finality=Finality.parse(chain.get("finality", "finalized")),
         poll_interval=_positive(chain.get("poll_interval", 1.0), "chain.poll_interval"),
+        start=start,
         retry=retry,
         health_host=str(notify.get("health_host", "127.0.0.1")),
         health_port=int(notify["health_port"]) if "health_port" in notify else None,

@@ -33,7 +33,7 @@ class NotifyFollower:
         *,
         officers: tuple[str, ...],
         targets: Mapping[bytes, str],
-        start_block: int,
+        start_block: int | None,
         finality: Finality = Finality(),
         chunk: int = 2000,
         clock: Callable[[], float] = time.time,
@@ -51,13 +51,23 @@ class NotifyFollower:
         self.router = Router(client, officers=officers, targets=targets, known_request=self._known)
 
     def poll(self) -> int:
-        """Queue every notification up to the current final block; returns how many were new."""
+        """Queue every notification up to the current final block; returns how many were new.
+
+        A new journal with no ``start_block`` begins at the current final block: a notifier installed on a
+        chain with a history does not page everyone about years of old requests."""
         final = self.finality.final_block(self.client)
         self.final_head = final
         checkpoint = self.journal.checkpoint()
         if checkpoint is not None:
             self._check(*checkpoint)
-        done = checkpoint[0] if checkpoint is not None else self.start_block - 1
+        elif final < 0:
+            return 0  # not one final block yet
+        elif self.start_block is None:
+            block_hash = HexBytes(self.client.w3.eth.get_block(final)["hash"]).to_0x_hex()
+            self.journal.record([], [], final, block_hash, self.clock())
+            log.info("new journal: notifying from the current final block on", extra={"block": final})
+            return 0
+        done = checkpoint[0] if checkpoint is not None else (self.start_block or 0) - 1
         added = 0
         while done < final:
             upto = min(done + self.chunk, final)

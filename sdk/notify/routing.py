@@ -36,6 +36,7 @@ from ..model import (
     Kind,
     Outcome,
     PrincipalStatus,
+    Status,
 )
 from .journal import RequestInfo
 from .messages import Notice
@@ -135,6 +136,8 @@ class Router:
     def _approvers(self, event: RequestCreated) -> list[Notice]:
         if event.approvals_required == 0:
             return []  # self-service: nothing to decide
+        if self.client.status(event.request_id) is not Status.PENDING:
+            return []  # decided, cancelled or expired before this block was followed (catching up): too late
         try:
             approvers = self.client.policy(event.target).approvers
         except SdkError as exc:

@@ -152,6 +152,7 @@ poll_interval = 0.1
 
 [notify]
 journal = "notify.sqlite3"
+start = "deployment"  # the request below may be final before the process has started
 retry_base = 0.2
 retry_cap = 1.0
 

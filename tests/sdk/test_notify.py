@@ -122,12 +122,13 @@ def settings(
 
 
 def build(
-    cast: Cast, tmp_path: Path, data: dict[str, Any], clock: Clock | None = None
+    cast: Cast, tmp_path: Path, data: dict[str, Any], clock: Clock | None = None, *, from_head: bool = False
 ) -> tuple[NotifyDaemon, Clock]:
     clock = clock or Clock()
     config = NotifyConfig.from_dict(data, base=tmp_path)
     reader = PamClient(cast.w3, cast.client.address)
-    return assemble(reader, config, start_block=cast.deployment_block, clock=clock), clock
+    start = None if from_head else cast.deployment_block
+    return assemble(reader, config, start_block=start, clock=clock), clock
 
 
 @pytest.fixture
@@ -594,3 +595,25 @@ def test_suspended_approver__not_asked_to_decide(
     daemon.run_once()
     assert len(mailbox.to(EMAIL["bob"])) == 1
     assert mailbox.to(EMAIL["carol"]) == []
+
+
+def test_new_journal_from_head__history_not_paged__new_events_are(
+    cast: Cast, tmp_path: Path, pki: Pki, smtp: int, receiver: WebhookReceiver, mailbox: Mailbox
+) -> None:
+    cast.as_(cast.oracle).report_drift(DOMAIN, ADMINS, b"\xcc" * 32, DC1, True)  # before the notifier existed
+    daemon, _ = build(cast, tmp_path, settings(tmp_path, pki, smtp, receiver.url), from_head=True)
+    assert daemon.run_once().queued == 0
+    cast.as_(cast.alice).request_elevation(ADMINS, 600)
+    assert daemon.run_once().sent == 2
+    assert receiver.hooks == [] and mailbox.to(SOC_EMAIL) == []
+
+
+def test_request_already_decided_when_followed__approvers_not_asked(
+    cast: Cast, world: tuple[NotifyDaemon, Clock], mailbox: Mailbox
+) -> None:
+    daemon, _ = world
+    rid = cast.as_(cast.alice).request_elevation(ADMINS, 600)
+    cast.as_(cast.bob).deny(rid)
+    daemon.run_once()  # catching up: the request is already denied
+    assert mailbox.to(EMAIL["bob"]) == [] and mailbox.to(EMAIL["carol"]) == []
+    assert subjects(mailbox, EMAIL["alice"]) == [f"[pamchain] Request {rid} denied"]

@@ -30,7 +30,7 @@ def test_minimal__defaults_and_keys_normalised(tmp_path: Path) -> None:
     assert ALICE.lower() in config.recipients  # directory ids match however they were typed
     assert config.smtp is not None and (config.smtp.port, config.smtp.tls) == (587, "starttls")
     assert config.webhooks["soc"].secret == b"s" * 32 and "secret" not in repr(config.webhooks["soc"])
-    assert config.security_officers == ("soc",)
+    assert config.security_officers == ("soc",) and config.start == "head"
 
 
 def test_signature__is_over_timestamp_and_body() -> None:
@@ -66,6 +66,8 @@ def test_signature__is_over_timestamp_and_body() -> None:
         (lambda d: d["notify"].update(retry_cap="soon"), "bad notifier configuration"),
         (lambda d: d.update(recipients=["alice"]), "[recipients] must be a table"),
         (lambda d: d.update(targets={"Domain Admins": "0x00"}), "not a hex bytes32"),
+        (lambda d: d["notify"].update(start="tail"), "notify.start must be"),
+        (lambda d: d["notify"].update(start=-1), "notify.start must be"),
     ],
 )
 def test_bad_configuration__one_clear_error(tmp_path: Path, change: Any, message: str) -> None:
