@@ -78,7 +78,11 @@ class EmailChannel:
             raise DeliveryFailed(f"SMTP {exc.smtp_code}", permanent=permanent, destination=where) from exc
         except ssl.SSLError as exc:
             raise DeliveryFailed(f"TLS failed: {exc.reason}", permanent=False, destination=where) from exc
-        except (smtplib.SMTPException, OSError) as exc:
+        except smtplib.SMTPException as exc:  # disconnected, AUTH not offered, ...
+            raise DeliveryFailed(
+                f"SMTP error: {type(exc).__name__}", permanent=False, destination=where
+            ) from exc
+        except OSError as exc:  # refused, unreachable, timed out
             raise DeliveryFailed(
                 f"unreachable: {type(exc).__name__}", permanent=False, destination=where
             ) from exc
