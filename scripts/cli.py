@@ -67,6 +67,7 @@ def _register_groups() -> None:
     from .devnet import devnet
     from .keys_commands import keys
     from .ledger_commands import grants, receipts
+    from .notify_commands import notify
     from .oracle_commands import oracle
     from .payload_store_commands import payload_store
     from .policy_commands import policy
@@ -87,6 +88,7 @@ def _register_groups() -> None:
         grants,
         receipts,
         oracle,
+        notify,
         payload_store,
         audit,
         backup,

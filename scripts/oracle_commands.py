@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import click
+
+from .health_status import show_health
 
 
 @click.group()
@@ -54,17 +53,4 @@ def run(config_path: Path, log_level: str, demo: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON.")
 def status(url: str, as_json: bool) -> None:
     """Show a running oracle's health: checkpoint, final head, queued actions."""
-    try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/healthz", timeout=5) as response:
-            state = json.load(response)
-    except urllib.error.HTTPError as exc:
-        state = json.load(exc)
-    except (urllib.error.URLError, OSError) as exc:
-        raise click.ClickException(f"no oracle answers at {url}: {getattr(exc, 'reason', exc)}") from exc
-    if as_json:
-        click.echo(json.dumps(state, indent=2))
-    else:
-        for key, value in state.items():
-            click.echo(f"{key:>22}: {value}")
-    if not state.get("healthy"):
-        raise SystemExit(1)
+    show_health(url, as_json=as_json, daemon="oracle")

@@ -1,0 +1,23 @@
+"""The notifier's exceptions."""
+
+from __future__ import annotations
+
+from ..errors import SdkError
+
+
+class NotifyError(SdkError):
+    """Root of the notifier's errors."""
+
+
+class ConfigError(NotifyError, ValueError):
+    """The notifier's configuration file is missing something or is malformed."""
+
+
+class DeliveryFailed(NotifyError):
+    """A channel could not deliver one notification; ``permanent`` says whether retrying can help."""
+
+    def __init__(self, reason: str, *, permanent: bool, destination: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.destination = destination
