@@ -221,12 +221,16 @@ def _check_hello(frame: tuple[int, bytes], genesis: bytes) -> None:
         raise HandshakeError(f"peer is on another chain (genesis 0x{fields[1][:32].hex()})")
 
 
-def _authenticate(writer: asyncio.StreamWriter, allowed: Callable[[bytes], bool]) -> bytes:
+def _authenticate(
+    writer: asyncio.StreamWriter, allowed: Callable[[bytes], bool], expected_id: bytes | None = None
+) -> bytes:
     tls = writer.get_extra_info("ssl_object")
     try:
         remote_id = peer_node_id(tls)
     except IdentityError as exc:
         raise HandshakeError(str(exc)) from exc
+    if expected_id is not None and remote_id != expected_id:
+        raise HandshakeError("listener's node id differs from the dialled address")
     if not allowed(remote_id):
         raise HandshakeError(f"node {remote_id.hex()[:16]}... is not in the node allowlist")
     return remote_id
@@ -254,9 +258,7 @@ async def initiate(
                 ssl_handshake_timeout=limits.handshake_timeout,
                 limit=2**16,
             )
-            remote_id = _authenticate(writer, allowed)
-            if remote_id != expected_id:
-                raise HandshakeError("listener's node id differs from the dialled address")
+            remote_id = _authenticate(writer, allowed, expected_id)
             writer.write(_hello(genesis))
             await writer.drain()
             _check_hello(await _read_hello(reader, limits), genesis)
