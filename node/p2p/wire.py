@@ -44,6 +44,7 @@ class LinkLimits:
     byte_burst: float = 64 * 1024 * 1024
     heartbeat: float = 2.0  # each side sends PING this often ...
     idle_timeout: float = 8.0  # ... and drops a link that sent nothing for this long
+    min_transfer_rate: float = 64 * 1024  # bytes/s below which a frame's body is given up on (slowloris)
 
 
 class HandshakeError(NodeError):
@@ -76,11 +77,16 @@ def _frame(code: int, payload: bytes) -> bytes:
     return (1 + len(payload)).to_bytes(_HEADER, "big") + bytes([code]) + payload
 
 
-async def _read_frame(reader: asyncio.StreamReader, limit: int) -> tuple[int, bytes] | None:
+async def _read_frame(
+    reader: asyncio.StreamReader, limit: int, idle: float | None = None, min_rate: float = 1.0
+) -> tuple[int, bytes] | None:
     """One frame, None at a clean end of stream; ``PeerMisbehaved`` if its length is 0 or above ``limit``
-    (checked before reading the body, so an oversized announcement costs us 4 bytes)."""
+    (checked before reading the body, so an oversized announcement costs us 4 bytes), if no header comes
+    within ``idle`` seconds, or if the body comes slower than ``idle`` + ``min_rate`` bytes per second."""
     try:
-        header = await reader.readexactly(_HEADER)
+        header = await asyncio.wait_for(reader.readexactly(_HEADER), idle)
+    except TimeoutError:
+        raise PeerMisbehaved(f"silent for {idle:g} s") from None
     except asyncio.IncompleteReadError as exc:
         if exc.partial:
             raise PeerMisbehaved("link closed inside a frame header") from None
@@ -88,8 +94,11 @@ async def _read_frame(reader: asyncio.StreamReader, limit: int) -> tuple[int, by
     length = int.from_bytes(header, "big")
     if length == 0 or length > limit:
         raise PeerMisbehaved(f"frame of {length} bytes (limit {limit})")
+    deadline = None if idle is None else idle + length / min_rate
     try:
-        body = await reader.readexactly(length)
+        body = await asyncio.wait_for(reader.readexactly(length), deadline)
+    except TimeoutError:
+        raise PeerMisbehaved(f"frame of {length} bytes not received within {deadline:g} s") from None
     except asyncio.IncompleteReadError:
         raise PeerMisbehaved("link closed inside a frame") from None
     return body[0], body[1:]
@@ -146,11 +155,9 @@ class Session:
         limits = self.limits
         while True:
             try:
-                frame = await asyncio.wait_for(
-                    _read_frame(self.reader, limits.max_message), limits.idle_timeout
+                frame = await _read_frame(
+                    self.reader, limits.max_message, limits.idle_timeout, limits.min_transfer_rate
                 )
-            except TimeoutError:
-                raise PeerMisbehaved(f"silent for {limits.idle_timeout:g} s") from None
             except (ConnectionError, OSError) as exc:
                 raise PeerMisbehaved(f"link error: {type(exc).__name__}") from None
             if frame is None:

@@ -219,9 +219,26 @@ def test_after_authentication_message_size_and_rate_are_limited() -> None:
                 received += 1
         return received, caught.value.reason
 
+    async def trickle(ours: wire.Session, theirs: wire.Session) -> str:
+        ours.writer.write(raw_frame(wire.TXS, b"x" * 10, length=1000))  # announces 1000 bytes, sends 11
+        with pytest.raises(wire.PeerMisbehaved) as caught:
+            await theirs.recv()
+        return caught.value.reason
+
+    async def silent(ours: wire.Session, theirs: wire.Session) -> str:
+        with pytest.raises(wire.PeerMisbehaved) as caught:
+            await theirs.recv()
+        return caught.value.reason
+
     assert asyncio.run(_link(tb, ta, limits=limits, then=oversized)) == "frame of 5001 bytes (limit 4096)"
+    slow = wire.LinkLimits(handshake_timeout=2.0, idle_timeout=0.5, min_transfer_rate=1000)
+    assert (
+        asyncio.run(_link(tb, ta, limits=slow, then=trickle))
+        == "frame of 1000 bytes not received within 1.5 s"
+    )
+    assert asyncio.run(_link(tb, ta, limits=slow, then=silent)) == "silent for 0.5 s"
     received, reason = asyncio.run(_link(tb, ta, limits=limits, then=flood))
-    assert 90 <= received <= 110 and reason == "more than 50 messages/s"
+    assert 100 <= received < 1000 and reason == "more than 50 messages/s"  # burst 100, then refill only
 
 
 def test_certificate_binding_is_checked_byte_for_byte() -> None:
