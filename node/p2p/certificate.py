@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
@@ -177,7 +178,12 @@ def peer_node_id(tls: ssl.SSLObject | None) -> bytes:
         value = cert.extensions.get_extension_for_oid(EXTENSION_OID).value
     except x509.ExtensionNotFound:
         raise IdentityError("peer certificate carries no node identity") from None
-    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+    except (
+        ValueError,
+        UnsupportedAlgorithm,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+    ) as exc:
         raise IdentityError(f"malformed peer certificate: {type(exc).__name__}") from exc
     signed = value.value if isinstance(value, x509.UnrecognizedExtension) else b""
     if len(signed) != _EXT_LEN or signed[:5] != _EXT_HEAD or signed[69:71] != _EXT_MIDDLE:
