@@ -230,6 +230,9 @@ class P2PService:
                     self.allowed,
                     self.limits,
                 )
+            except wire.Unreachable as exc:
+                log.debug("dial %s failed: %s", enode, exc)
+                return
             except wire.HandshakeError as exc:
                 self.refused += 1
                 log.warning("outbound link to %s refused: %s", enode, exc)

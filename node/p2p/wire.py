@@ -51,6 +51,10 @@ class HandshakeError(NodeError):
     """The peer failed authentication, is not allowlisted, is on another chain, or broke the protocol."""
 
 
+class Unreachable(HandshakeError):
+    """The dialled address did not accept a TCP connection (nothing listening, host down)."""
+
+
 class PeerMisbehaved(NodeError):
     """An authenticated peer broke a limit (message size, rate) or the framing; ``reason`` goes to the log."""
 
@@ -258,13 +262,16 @@ async def initiate(
     writer: asyncio.StreamWriter | None = None
     try:
         async with asyncio.timeout(limits.handshake_timeout):
-            reader, writer = await asyncio.open_connection(
-                host,
-                port,
-                ssl=identity.client_context,
-                ssl_handshake_timeout=limits.handshake_timeout,
-                limit=2**16,
-            )
+            try:
+                reader, writer = await asyncio.open_connection(
+                    host,
+                    port,
+                    ssl=identity.client_context,
+                    ssl_handshake_timeout=limits.handshake_timeout,
+                    limit=2**16,
+                )
+            except ConnectionRefusedError as exc:
+                raise Unreachable(f"{type(exc).__name__}: {exc}") from None
             remote_id = _authenticate(writer, allowed, expected_id)
             writer.write(_hello(genesis))
             await writer.drain()
@@ -334,6 +341,7 @@ __all__ = [
     "PeerMisbehaved",
     "Session",
     "TlsIdentity",
+    "Unreachable",
     "initiate",
     "respond",
 ]
