@@ -1,5 +1,5 @@
-"""The peer service: listens and dials over aiohttp WebSockets, keeps one authenticated link per allowlisted
-node, gossips transactions and sealed blocks to every peer, and hands catch-up to ``sync.Syncer``."""
+"""The peer service: listens and dials over mutual TLS 1.3 (``wire``), keeps one authenticated link per
+allowlisted node, gossips transactions and sealed blocks to every peer, and hands catch-up to ``sync.Syncer``."""
 
 from __future__ import annotations
 
@@ -13,28 +13,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import rlp
-from aiohttp import web
 from eth_utils import keccak
 
 from ..errors import NodeError
 from ..sync import BATCH, ImportOutcome, Syncer, import_on_chain, serve_blocks_on_chain
 from . import wire
+from .certificate import TlsIdentity
 from .identity import Enode, NodeKey
 
 if TYPE_CHECKING:
     from ..service import Node
 
-CLOSE_MISBEHAVING = 4008  # WebSocket close code: invalid blocks or an unproven sync claim
-
 log = logging.getLogger(__name__)
 
-PATH = "/p2p"
-MAX_FRAME = 16 * 1024 * 1024
 REQUEST_TIMEOUT = 10.0
-HEARTBEAT = 2.0  # WebSocket ping interval: a silent peer is dropped within ~2 intervals
-REDIAL_MIN, REDIAL_MAX = 0.5, 5.0
+REDIAL_MIN, REDIAL_MAX = 0.5, 5.0  # backoff after a failed dial, doubling, with +-20 % jitter
 
 
 def _int(raw: bytes) -> int:
@@ -77,7 +71,7 @@ class Peer:
         try:
             await self.session.send(code, payload)
             return True
-        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+        except (ConnectionError, OSError, RuntimeError) as exc:
             log.debug("send to %s failed: %s", self.node_id.hex()[:12], exc)
             return False
 
@@ -112,6 +106,7 @@ class P2PService:
         port: int,
         bootnodes: Iterable[Enode] = (),
         allowlist: frozenset[bytes] | None = None,
+        limits: wire.LinkLimits | None = None,
     ) -> None:
         self.node = node
         self.key = key
@@ -121,13 +116,14 @@ class P2PService:
         self.bootnodes: dict[bytes, Enode] = {e.node_id: e for e in bootnodes if e.node_id != key.node_id}
         self.banned: set[bytes] = set()
         self.peers: dict[bytes, Peer] = {}
+        self.limits = limits or wire.LinkLimits()
         self.refused = 0  # inbound/outbound links refused by the allowlist or a bad handshake
+        self.identity = TlsIdentity.create(key)
         self.syncer = Syncer(node, self._after_import, self._drop_misbehaving)
         self._seen_blocks = _Seen()
         self._seen_txs = _Seen()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
+        self._server: asyncio.Server | None = None
         self._dialing: set[bytes] = set()
         self._stopping = False
 
@@ -146,33 +142,31 @@ class P2PService:
         return self.allowlist is None or node_id in self.allowlist
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get(PATH, self._accept)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server: Any = site._server
-        if self.port == 0 and server is not None and server.sockets:
-            self.port = int(server.sockets[0].getsockname()[1])
-        self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=3))
+        self._server = await asyncio.start_server(
+            self._accept,
+            self.host,
+            self.port,
+            ssl=self.identity.server_context,
+            ssl_handshake_timeout=self.limits.handshake_timeout,
+            limit=2**16,
+        )
+        if self.port == 0:
+            self.port = int(self._server.sockets[0].getsockname()[1])
         self._spawn(self._dial_loop())
         log.info("p2p listening as %s", self.enode)
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._server is not None:
+            self._server.close()
         for task in list(self._tasks):
             task.cancel()
         for peer in list(self.peers.values()):
             with contextlib.suppress(Exception):
-                await peer.session.close()
+                await peer.session.close("node stopping")
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._client is not None:
-            await self._client.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -181,19 +175,29 @@ class P2PService:
         return task
 
     # -------------------------------------------------------------------------------------- connections
-    async def _accept(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME)
-        await ws.prepare(request)
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A dialer whose TLS handshake completed (asyncio bounds that by ``handshake_timeout``)."""
+        peername = writer.get_extra_info("peername")
+        address = f"{peername[0]}:{peername[1]}" if peername else "?"
         try:
-            session = await wire.respond(ws, self.key, self.genesis, self.allowed)
-        except (wire.HandshakeError, TimeoutError, ValueError, rlp.exceptions.DecodingError) as exc:
+            session = await wire.respond(reader, writer, self.genesis, self.allowed, self.limits)
+        except wire.HandshakeError as exc:
             self.refused += 1
-            log.warning("inbound link from %s refused: %s", request.remote, exc)
-            await ws.close(code=wire.CLOSE_BAD_HANDSHAKE)
-            return ws
-        peername = request.transport.get_extra_info("peername") if request.transport else None
-        await self._run_peer(session, f"{peername[0]}:{peername[1]}" if peername else "?")
-        return ws
+            log.warning("inbound link from %s refused: %s", address, exc)
+            return
+        except Exception:  # a bug here must not take the listener down with it
+            self.refused += 1
+            log.exception("inbound link from %s failed", address)
+            writer.transport.abort()
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # so that stop() ends inbound links as it ends outbound ones
+        try:
+            await self._run_peer(session, address)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
 
     async def _dial_loop(self) -> None:
         delays: dict[bytes, float] = {}
@@ -213,24 +217,32 @@ class P2PService:
             await asyncio.sleep(0.2)
 
     async def _dial(self, enode: Enode, delays: dict[bytes, float]) -> None:
-        assert self._client is not None
+        """One attempt. Whatever the listener does (nothing, garbage, a wrong certificate), the attempt ends
+        within ``handshake_timeout`` and the node goes back to the dial loop's backoff."""
         try:
-            ws = await self._client.ws_connect(
-                f"ws://{enode.host}:{enode.port}{PATH}", heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME
-            )
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            log.debug("dial %s failed: %s", enode, exc)
+            try:
+                session = await wire.initiate(
+                    enode.host,
+                    enode.port,
+                    self.identity,
+                    self.genesis,
+                    enode.node_id,
+                    self.allowed,
+                    self.limits,
+                )
+            except wire.Unreachable as exc:
+                log.debug("dial %s failed: %s", enode, exc)
+                return
+            except wire.HandshakeError as exc:
+                self.refused += 1
+                log.warning("outbound link to %s refused: %s", enode, exc)
+                return
+            except Exception:  # a bug must not stop redialling this validator
+                self.refused += 1
+                log.exception("dial %s failed", enode)
+                return
+        finally:
             self._dialing.discard(enode.node_id)
-            return
-        try:
-            session = await wire.initiate(ws, self.key, self.genesis, enode.node_id, self.allowed)
-        except (wire.HandshakeError, TimeoutError, ValueError, rlp.exceptions.DecodingError) as exc:
-            self.refused += 1
-            log.warning("outbound link to %s refused: %s", enode, exc)
-            await ws.close()
-            self._dialing.discard(enode.node_id)
-            return
-        self._dialing.discard(enode.node_id)
         delays[enode.node_id] = 0
         await self._run_peer(session, f"{enode.host}:{enode.port}")
 
@@ -246,32 +258,43 @@ class P2PService:
 
     async def _run_peer(self, session: wire.Session, address: str) -> None:
         if not self._keep(session):
-            await session.close(1000, b"duplicate link")
+            await session.close("duplicate link")
             return
         old = self.peers.get(session.remote_id)
         peer = Peer(session, address)
         self.peers[session.remote_id] = peer
         if old is not None:
-            await old.session.close(1000, b"duplicate link")
-        log.info("peer up: %s at %s (%d peers)", session.remote_id.hex()[:12], address, len(self.peers))
+            await old.session.close("duplicate link")
+        session.start()
+        short = session.remote_id.hex()[:12]
+        log.info("peer up: %s at %s (%d peers)", short, address, len(self.peers))
+        reason = "closed by peer"
         try:
             await peer.send(wire.STATUS, await self._status())
             while not self._stopping:
                 message = await session.recv()
                 if message is None:
+                    if session.remote_reason:
+                        reason = f"peer said: {session.remote_reason!r}"
                     break
                 code, payload = message
                 try:
                     await self._handle(peer, code, payload)
                 except (rlp.exceptions.DecodingError, ValueError, IndexError, TypeError) as exc:
-                    log.warning("bad message %s from %s: %s", code, session.remote_id.hex()[:12], exc)
+                    reason = f"bad message {code}: {type(exc).__name__}"
+                    log.warning("peer %s disconnected: %s", short, reason)
+                    await session.close(reason)
                     break
-        except (ConnectionError, aiohttp.ClientError) as exc:
-            log.debug("peer %s link error: %s", session.remote_id.hex()[:12], exc)
+        except wire.PeerMisbehaved as exc:
+            reason = exc.reason
+            log.warning("peer %s disconnected: %s", short, reason)
+            await session.close(reason)
+        except (ConnectionError, OSError) as exc:
+            reason = f"link error: {type(exc).__name__}"
         finally:
             if self.peers.get(session.remote_id) is peer:
                 del self.peers[session.remote_id]
-                log.info("peer down: %s (%d peers)", session.remote_id.hex()[:12], len(self.peers))
+                log.info("peer down: %s (%s; %d peers)", short, reason, len(self.peers))
             await session.close()
 
     def ban(self, node_id: bytes) -> None:
@@ -279,7 +302,7 @@ class P2PService:
         self.banned.add(node_id)
         peer = self.peers.get(node_id)
         if peer is not None:
-            self._spawn(peer.session.close(1000, b"removed"))
+            self._spawn(peer.session.close("removed by the operator"))
 
     def unban(self, enode: Enode) -> None:
         self.banned.discard(enode.node_id)
@@ -348,7 +371,7 @@ class P2PService:
     async def _drop_misbehaving(self, peer: Peer, reason: str) -> None:
         """An invalid block or a sync that goes nowhere: the link is closed (the peer may redial later)."""
         log.warning("dropping peer %s: %s", peer.node_id.hex()[:12], reason)
-        await peer.session.close(CLOSE_MISBEHAVING, reason.encode()[:120])
+        await peer.session.close(reason[:120])
 
     async def _after_import(self, outcome: ImportOutcome) -> None:
         for _number, block_hash in outcome.imported:
