@@ -105,7 +105,9 @@ class NotifyDaemon:
         if install_signals:
             self._drain.install()
         if health_port is not None:
-            self._health = HealthServer(self.status, health_host, health_port).start()
+            self._health = HealthServer(
+                self.status, health_host, health_port, prefix="pamchain_notify_"
+            ).start()
         log.info("notifier started", extra={"checkpoint": self.status()["checkpoint"]})
         try:
             while not self._drain.stopping.is_set():

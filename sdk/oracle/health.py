@@ -12,7 +12,14 @@ from typing import Any
 class HealthServer:
     """Serves a snapshot produced by ``status()``; 200 when healthy, 503 otherwise."""
 
-    def __init__(self, status: Callable[[], dict[str, Any]], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        status: Callable[[], dict[str, Any]],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        prefix: str = "pamchain_oracle_",
+    ) -> None:
         snapshot = status
 
         class Handler(BaseHTTPRequestHandler):
@@ -23,7 +30,7 @@ class HealthServer:
                     self._reply(200 if state.get("healthy") else 503, "application/json", body)
                 elif self.path == "/metrics":
                     lines = [
-                        f"pamchain_oracle_{key} {float(value)}"
+                        f"{prefix}{key} {float(value)}"
                         for key, value in state.items()
                         if isinstance(value, int | float | bool)
                     ]
