@@ -75,6 +75,17 @@ class AlarmKind(enum.IntEnum):
     DRIFT = 2
     REMOVAL_LATE = 3
 
+    @classmethod
+    def _missing_(cls, value: object) -> AlarmKind | None:
+        """A kind a newer contract raises keeps its number (``KIND_<n>``) instead of failing the decoder:
+        an alarm must never be lost because the SDK is older than the chain."""
+        if not isinstance(value, int) or value < 0:
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = f"KIND_{value}"
+        member._value_ = value
+        return member
+
 
 class PrincipalStatus(enum.IntEnum):
     """Whether an enrolled device may act."""

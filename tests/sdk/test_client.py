@@ -108,3 +108,13 @@ def test_every_contract_revert_module_has_its_error_class() -> None:
             and error.module == module
             and error.reason == "some reason"
         )
+
+
+def test_alarm_kind__unknown_to_this_sdk__kept_by_number() -> None:
+    from pamchain.sdk.model import AlarmKind
+
+    newer = AlarmKind(9)  # raised by a newer contract
+    assert int(newer) == 9 and newer.name == "KIND_9"
+    assert AlarmKind(2) is AlarmKind.DRIFT
+    with pytest.raises(ValueError):
+        AlarmKind(-1)
