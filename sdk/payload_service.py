@@ -5,19 +5,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import signal
 import ssl
-import threading
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import requests
 
 from .client import Deployment, PamClient, connect
+from .drain import Drain
 from .errors import ConfigError, NodeUnavailable
 from .payload_store import ChainAuthorizer, PayloadStore, Quota, ServedStore
 
@@ -199,16 +197,8 @@ class PayloadService:
 
     def __init__(self, config: PayloadStoreConfig) -> None:
         self.config = config
-        self._stop = threading.Event()
-        self._signals = 0
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._signals += 1
-        if self._signals == 1:
-            log.info("signal received: draining, send again to exit at once", extra={"signal": signum})
-            self._stop.set()
-        else:
-            raise SystemExit(128 + signum)
+        self._drain = Drain(log)
+        self._stop = self._drain.stopping
 
     def stop(self) -> None:
         self._stop.set()
@@ -227,8 +217,7 @@ class PayloadService:
                 f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror or exc}"
             ) from exc
         if install_signals:
-            signal.signal(signal.SIGINT, self._on_signal)
-            signal.signal(signal.SIGTERM, self._on_signal)
+            self._drain.install()
         log.info("payload store started", extra={"url": served.url})
         on_ready(served.url)
         try:

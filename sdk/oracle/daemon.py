@@ -10,18 +10,17 @@ removal AD has not confirmed ``late_after`` seconds after it fell due raises an 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 import requests
 from web3.exceptions import Web3Exception
 
 from ..client import PamClient
+from ..drain import Drain
 from ..errors import ContractRevert, NodeUnavailable, SdkError, Timeout
 from ..model import Action
 from .executor import OTHER, Executor
@@ -81,8 +80,8 @@ class OracleDaemon:
         self.poll_interval = poll_interval
         self.reconcile_interval = reconcile_interval
         self.clock = clock
-        self._stop = threading.Event()
-        self._signals = 0
+        self._drain = Drain(log)
+        self._stop = self._drain.stopping
         self._last_reconcile = 0.0
         self._last_tick = 0.0
         self._chain_reachable = False
@@ -194,14 +193,6 @@ class OracleDaemon:
             "seconds_since_tick": round(age, 3) if age is not None else None,
         }
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._signals += 1
-        if self._signals == 1:
-            log.info("signal received: draining, send again to exit at once", extra={"signal": signum})
-            self._stop.set()
-        else:
-            raise SystemExit(128 + signum)
-
     def stop(self) -> None:
         self._stop.set()
         self._removal_wake.set()
@@ -211,8 +202,7 @@ class OracleDaemon:
     ) -> None:
         """Run until stopped; the journal makes every exit point safe."""
         if install_signals:
-            signal.signal(signal.SIGINT, self._on_signal)
-            signal.signal(signal.SIGTERM, self._on_signal)
+            self._drain.install()
         if health_port is not None:
             self._health = HealthServer(self.status, health_host, health_port).start()
         self._removal_thread = threading.Thread(
