@@ -322,7 +322,10 @@ def test_payload_store__stranger_cannot_write_or_read(cast: Cast, tmp_path: Path
 def test_run_loop__health_endpoint_then_clean_stop(cast: Cast, tmp_path: Path) -> None:
     import json
     import threading
+    import urllib.error
     import urllib.request
+
+    from pamchain.sdk.transactions import wait_until
 
     directory = MemoryDirectory()
     daemon, _ = build(cast, tmp_path, directory)
@@ -333,8 +336,17 @@ def test_run_loop__health_endpoint_then_clean_stop(cast: Cast, tmp_path: Path) -
     try:
         cast.client.wait_for_receipt(rid, Action.UNLOCK, timeout=20)
         assert daemon._health is not None
-        with urllib.request.urlopen(f"http://127.0.0.1:{daemon._health.port}/healthz", timeout=5) as response:
-            state = json.load(response)
+        url = f"http://127.0.0.1:{daemon._health.port}/healthz"
+
+        def healthy() -> dict[str, object] | None:
+            try:  # 503 until the first tick has completed (the receipt is posted inside it)
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return dict(json.load(response))
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 503
+                return None
+
+        state = wait_until(healthy, timeout=20)
         assert state["healthy"] and state["chain_reachable"] and state["reported_actions"] == 1
         with urllib.request.urlopen(f"http://127.0.0.1:{daemon._health.port}/metrics", timeout=5) as response:
             assert b"pamchain_oracle_reported_actions 1.0" in response.read()
