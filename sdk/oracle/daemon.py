@@ -188,6 +188,7 @@ class OracleDaemon:
             "reported_actions": self.journal.count("reported"),
             "deferred_actions": self.journal.deferred(),
             "late_removals": self.journal.late_removal_count(now, self.late_after),
+            **self.journal.tallies(),
             "oldest_pending_seconds": round(max(now - oldest, 0.0), 3) if oldest is not None else 0.0,
             "removal_lane_alive": self._removal_thread is not None and self._removal_thread.is_alive(),
             "seconds_since_tick": round(age, 3) if age is not None else None,

@@ -271,6 +271,15 @@ class Journal:
             ).fetchone()
         return int(row[0])
 
+    def tallies(self) -> dict[str, int]:
+        """Running totals for the metrics: outcomes that failed, removal alarms raised, drift members on record."""
+        with self._lock:
+            failed = self._db.execute("SELECT COUNT(*) FROM actions WHERE outcome = ?", (int(Outcome.FAILED),))
+            failed_count = int(failed.fetchone()[0])
+            alarmed = int(self._db.execute("SELECT COUNT(*) FROM actions WHERE alarmed = 1").fetchone()[0])
+            drift = int(self._db.execute("SELECT COUNT(*) FROM drift").fetchone()[0])
+        return {"failed_actions": failed_count, "late_removal_alarms": alarmed, "drift_members": drift}
+
     def mark_alarmed(self, request_id: int, action: Action) -> None:
         with self._tx() as db:
             db.execute(

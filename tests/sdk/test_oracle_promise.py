@@ -134,6 +134,8 @@ def test_late_removal__alarm_once__then_receipt(cast: Cast, tmp_path: Path) -> N
     assert daemon.run_once().alarms == 0  # once
     alarms = [e for e in cast.client.events(cast.deployment_block) if type(e).__name__ == "Alarm"]
     assert [(int(a.kind), a.request_id) for a in alarms] == [(3, grant)]
+    status = daemon.status()
+    assert status["late_removal_alarms"] == 1 and status["late_removals"] == 1 and status["failed_actions"] == 0
     directory.remove_member = real_remove  # type: ignore[method-assign]
     clock.travel(2)  # the next retry, at most a second away
     daemon.run_once()
