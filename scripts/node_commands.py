@@ -144,6 +144,9 @@ def genesis(
 @click.option("--rpc-admin", is_flag=True, help="Enable the admin_* namespace.")
 @click.option("--metrics", is_flag=True, help="Serve Prometheus metrics at GET /metrics on the RPC port.")
 @click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log line format."
+)
+@click.option(
     "--no-seal-check", is_flag=True, help="Accept blocks without verifying Clique seals (foreign chains)."
 )
 @click.option(
@@ -177,6 +180,7 @@ def run(
     rpc_debug: bool,
     rpc_admin: bool,
     metrics: bool,
+    log_format: str,
     no_seal_check: bool,
     p2p_port: int | None,
     p2p_host: str,
@@ -195,6 +199,11 @@ def run(
     logging.basicConfig(
         level=logging.WARNING - 10 * min(verbose, 2), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if log_format == "json":  # one JSON object per line, as the oracle writes (journald, log shippers)
+        from pamchain.sdk.oracle.logs import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     genesis = datadir_genesis(datadir)
     key = None
     if keystore is not None:

@@ -50,3 +50,17 @@ def test_metrics__head_seal_rpc_latency_and_errors(signer: LocalAccount) -> None
         dict(labels).get("method") for name, labels in samples if name.startswith("pamchain_node_rpc_request")
     }
     assert "x" * 200 not in methods and "no_such_method" not in methods
+
+
+def test_node_process__json_logs_and_metrics_flag(tmp_path, signer: LocalAccount) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from .node_process import node_process
+
+    with node_process(tmp_path, signer, [], extra_args=("--log-format", "json", "--metrics", "-v")) as node:
+        samples = _samples(node.url)
+        assert samples[("pamchain_node_head_block", ())] >= 1
+        lines = [line for line in node.log.read_text().splitlines() if line.startswith("{")]
+    entries = [json.loads(line) for line in lines]
+    assert entries and all({"ts", "level", "logger", "msg"} <= set(e) for e in entries)
+    assert any(e["logger"].startswith("pamchain.node") for e in entries)
