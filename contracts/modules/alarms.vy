@@ -3,8 +3,9 @@
 @title Alarms: the one event operators page on
 @custom:contract-name alarms
 @license Apache-2.0
-@notice Raised on every break-glass request and every drift report, so a
-        single log filter catches both.
+@notice Raised on every break-glass request, every drift report and every
+        principal reaching its unlock rate limit, so a single log filter
+        catches all three.
 """
 
 
@@ -12,6 +13,9 @@
 ALARM_BREAK_GLASS: public(constant(uint8)) = 1
 # Alarm kind: the oracle found a privileged member no grant explains (or removed one).
 ALARM_DRIFT: public(constant(uint8)) = 2
+# Alarm kind: a principal used its last self-service unlock of the window
+# (a stolen device key racing AD's lockout policy looks like this).
+ALARM_UNLOCK_LIMIT: public(constant(uint8)) = 3
 
 
 event Alarm:
