@@ -32,8 +32,12 @@ def init(datadir: Path, genesis_path: str) -> None:
 @click.option("--period", default=1, show_default=True, type=int, help="Clique block period in seconds.")
 @click.option("--epoch", default=30000, show_default=True, type=int)
 @click.option("--gas-limit", default=30_000_000, show_default=True, type=int)
-@click.option("--allow", "allowlist", multiple=True, help="Allowlisted sender (default: signers + funded accounts).")
-@click.option("--permission-contract", default=None, help="Address whose is_account_allowed(address) decides.")
+@click.option(
+    "--allow", "allowlist", multiple=True, help="Allowlisted sender (default: signers + funded accounts)."
+)
+@click.option(
+    "--permission-contract", default=None, help="Address whose is_account_allowed(address) decides."
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def genesis(
     signers: tuple[str, ...],
@@ -61,8 +65,14 @@ def genesis(
         except ValueError:
             raise click.BadParameter(f"not an amount: {wei!r}", param_hint="--alloc") from None
     doc = make_genesis(
-        list(signers), chain_id, alloc, period=period, epoch=epoch, gas_limit=gas_limit,
-        allowlist=list(allowlist) if allowlist else None, permission_contract=permission_contract,
+        list(signers),
+        chain_id,
+        alloc,
+        period=period,
+        epoch=epoch,
+        gas_limit=gas_limit,
+        allowlist=list(allowlist) if allowlist else None,
+        permission_contract=permission_contract,
     )
     output.write_text(json.dumps(doc, indent=2) + "\n")
     click.echo(f"wrote {output}")
@@ -74,18 +84,29 @@ def genesis(
 @click.option("--password-file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--rpc-host", default="127.0.0.1", show_default=True)
 @click.option("--rpc-port", default=8545, show_default=True, type=int)
-@click.option("--period", default=None, type=int, help="Block period in seconds (default: genesis clique.period).")
+@click.option(
+    "--period", default=None, type=int, help="Block period in seconds (default: genesis clique.period)."
+)
 @click.option("--seal-on-demand", is_flag=True, help="Seal as soon as transactions are pending.")
 @click.option("--no-seal", is_flag=True, help="Do not seal (serve an imported chain read-only).")
 @click.option("--allow-empty", is_flag=True, help="Seal empty blocks when idle.")
 @click.option("--cors-origin", default=None, help="Allow this browser origin (CORS is off by default).")
 @click.option("--rpc-debug", is_flag=True, help="Enable the debug_* namespace.")
 @click.option("--rpc-admin", is_flag=True, help="Enable the admin_* namespace.")
-@click.option("--no-seal-check", is_flag=True, help="Accept blocks without verifying Clique seals (foreign chains).")
-@click.option("--p2p-port", default=None, type=int, help="Listen for validator peers on this port (enables p2p).")
+@click.option(
+    "--no-seal-check", is_flag=True, help="Accept blocks without verifying Clique seals (foreign chains)."
+)
+@click.option(
+    "--p2p-port", default=None, type=int, help="Listen for validator peers on this port (enables p2p)."
+)
 @click.option("--p2p-host", default="127.0.0.1", show_default=True)
 @click.option("--bootnodes", default="", help="Comma-separated pamchain://<pubkey>@host:port peers to dial.")
-@click.option("--node-key", "node_key_file", type=click.Path(dir_okay=False), help="Node key file (default DATADIR/nodekey).")
+@click.option(
+    "--node-key",
+    "node_key_file",
+    type=click.Path(dir_okay=False),
+    help="Node key file (default DATADIR/nodekey).",
+)
 @click.option("--rpc-clique-votes", is_flag=True, help="Enable clique_propose / clique_discard.")
 @click.option("-v", "--verbose", count=True)
 def run(
@@ -113,20 +134,35 @@ def run(
     from pamchain.node.keys import load_keystore, read_password
     from pamchain.node.service import NodeConfig, datadir_genesis, serve
 
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(verbose, 2), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     genesis = datadir_genesis(datadir)
     key = None
     if keystore is not None:
-        password = read_password(password_file, prompt=lambda: click.prompt("keystore password", hide_input=True))
+        password = read_password(
+            password_file, prompt=lambda: click.prompt("keystore password", hide_input=True)
+        )
         key = load_keystore(keystore, password)
     mode = "none" if no_seal or keystore is None else ("on-demand" if seal_on_demand else "period")
     config = NodeConfig(
-        datadir=datadir, rpc_host=rpc_host, rpc_port=rpc_port, seal_mode=mode, period=period,
-        allow_empty=allow_empty, cors_origin=cors_origin, enable_debug=rpc_debug, enable_admin=rpc_admin,
-        seal_check=not no_seal_check, p2p_host=p2p_host, p2p_port=p2p_port,
+        datadir=datadir,
+        rpc_host=rpc_host,
+        rpc_port=rpc_port,
+        seal_mode=mode,
+        period=period,
+        allow_empty=allow_empty,
+        cors_origin=cors_origin,
+        enable_debug=rpc_debug,
+        enable_admin=rpc_admin,
+        seal_check=not no_seal_check,
+        p2p_host=p2p_host,
+        p2p_port=p2p_port,
         bootnodes=tuple(b.strip() for b in bootnodes.split(",") if b.strip()),
-        node_key=_node_key(node_key_file), enable_voting=rpc_clique_votes,
+        node_key=_node_key(node_key_file),
+        enable_voting=rpc_clique_votes,
     )
+
     def ready(n: Any) -> None:
         click.echo(f"listening on {n.url} (chain id {genesis.chain_id})", err=True)
         if n.p2p is not None:

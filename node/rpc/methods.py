@@ -77,6 +77,12 @@ class RpcApi:
         except NotFound:
             raise RpcError(SERVER_ERROR, "header not found") from None
 
+    def _exec_header(self, ref: p.BlockRef) -> Any:
+        """Header to execute a call on: for ``pending``, the next block's (its timestamp is the clock's)."""
+        if ref.tag == "pending":
+            return self.chain.pending_header()
+        return self._header(ref)
+
     def _header_or_none(self, ref: p.BlockRef) -> Any:
         try:
             return self._header(ref)
@@ -292,14 +298,14 @@ class RpcApi:
         tx, ref, *_overrides = p.expect(params, 1, 4)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
-        return await self._on_chain(lambda: fmt.d(_execute(lambda: self.chain.call(request, self._header(block)))))
+        return await self._on_chain(lambda: fmt.d(_execute(lambda: self.chain.call(request, self._exec_header(block)))))
 
     async def eth_estimateGas(self, params: list[Any]) -> Any:
         tx, ref, *_overrides = p.expect(params, 1, 3)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
         return await self._on_chain(
-            lambda: fmt.q(_execute(lambda: self.chain.estimate_gas(request, self._header(block))))
+            lambda: fmt.q(_execute(lambda: self.chain.estimate_gas(request, self._exec_header(block))))
         )
 
     async def eth_createAccessList(self, params: list[Any]) -> Any:

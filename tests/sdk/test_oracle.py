@@ -193,7 +193,8 @@ def test_suspension__removes_every_membership(cast: Cast, tmp_path: Path) -> Non
     directory = MemoryDirectory()
     daemon, _ = build(cast, tmp_path, directory)
     alice = cast.as_(cast.alice)
-    rid = alice.request_elevation(ADMINS, 600, break_glass=True)  # break-glass: active at once
+    rid = alice.request_elevation(ADMINS, 600, break_glass=True)
+    cast.as_(cast.bob).approve(rid)  # break-glass: one approval by somebody else
     daemon.run_once()
     assert directory.is_member(GroupRef(ADMINS_DN), AccountRef("alice"))
     cast.as_(cast.council[0]).suspend(directory_id("alice"))
@@ -314,7 +315,6 @@ def test_payload_store__stranger_cannot_write_or_read(cast: Cast, tmp_path: Path
             client.get(cast.alice, digest)  # requesters write, only oracles read
         assert info.value.status == 403
         assert client.get(cast.oracle, digest) == b"y" * 64
-
 
 
 def test_run_loop__health_endpoint_then_clean_stop(cast: Cast, tmp_path: Path) -> None:
