@@ -83,10 +83,12 @@ def post_receipt(request_id: uint256, action: uint8, outcome: uint8, detail_hash
          unlock and RESET_PASSWORD an APPROVED password reset (they move it
          to FULFILLED or FAILED); ADD_MEMBER and REMOVE_MEMBER need an
          elevation that was activated, and must be what its state explains:
-         ADD_MEMBER APPLIED only while the grant is live, REMOVE_MEMBER
-         (either outcome) only once it is not (revoked, suspended, or at or
-         past expiry whether or not end_expired was called); ADD_MEMBER
-         FAILED at any time after activation.
+         REMOVE_MEMBER (either outcome) only once the grant is not live
+         (revoked, suspended, or at or past expiry whether or not
+         end_expired was called), so a premature removal can never take the
+         slot of the honest one; ADD_MEMBER at any time after activation (an
+         add done while live may be reported after the end by an oracle
+         that crashed in between; refusing it would lose the evidence).
     @param request_id The request id.
     @param action One of the ACTION_* constants.
     @param outcome OUTCOME_APPLIED or OUTCOME_FAILED.
@@ -115,11 +117,8 @@ def post_receipt(request_id: uint256, action: uint8, outcome: uint8, detail_hash
         assert (
             status == ledger.STATUS_ACTIVE or status == ledger.STATUS_ENDED
         ), "receipts: not activated"
-        live: bool = ledger._is_live(request_id)
         if action == ACTION_REMOVE_MEMBER:
-            assert not live, "receipts: grant live"
-        elif outcome == OUTCOME_APPLIED:
-            assert live, "receipts: grant not live"
+            assert not ledger._is_live(request_id), "receipts: grant live"
     else:
         raise "receipts: bad action"
     self._receipts[request_id][action] = Receipt(

@@ -257,9 +257,9 @@ def _expected(state, action, outcome):
         return "receipts: not activated"
     if action == A_REMOVE_MEMBER:
         return "receipts: grant live" if state == LIVE else None
-    if outcome == APPLIED:
-        return None if state == LIVE else "receipts: grant not live"
-    return None  # ADD_MEMBER FAILED: the member is not in the group, true in every activated state
+    # ADD_MEMBER after activation, live or not: FAILED is true in every state, and an add done while live may
+    # be reported late by an oracle that crashed in between (refusing it would lose the evidence).
+    return None
 
 
 CELLS = [
