@@ -53,7 +53,7 @@ class Sender:
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
         self._chain_id: int | None = None
-        self._estimate_block: str | None = "pending"  # None once the provider proves it lacks "pending"
+        self._pending_estimates = True  # False once the provider proves it lacks "pending" estimates
 
     @property
     def address(self) -> str:
@@ -104,11 +104,11 @@ class Sender:
         """Estimate against the block the transaction will land in (``pending``: its timestamp, not the last
         block's, which matters on a chain sealing on demand); providers without ``pending`` estimates
         (eth-tester) fall back to their default."""
-        if self._estimate_block is not None:
+        if self._pending_estimates:
             try:
-                return int(self.w3.eth.estimate_gas(cast(TxParams, tx), self._estimate_block))
+                return int(self.w3.eth.estimate_gas(cast(TxParams, tx), "pending"))
             except MethodUnavailable:
-                self._estimate_block = None
+                self._pending_estimates = False
         return int(self.w3.eth.estimate_gas(cast(TxParams, tx)))
 
     def send(self, tx: dict[str, Any], *, wait: bool = True) -> Sent:
