@@ -1,5 +1,6 @@
 # pragma version ~=0.4.3
 # pragma evm-version cancun
+# pragma optimize codesize
 """
 @title PamChain: privileged access management for Active Directory
 @custom:contract-name PamChain
@@ -50,11 +51,14 @@ exports: (
 
 
 @deploy
-def __init__(members: DynArray[address, council.MAX_COUNCIL], threshold: uint256, proposal_ttl: uint256):
+def __init__(
+    members: DynArray[address, council.MAX_COUNCIL], threshold: uint256, proposal_ttl: uint256, bootstrap_ttl: uint256
+):
     """
     @dev Seeds the council; the deployer becomes the bootstrapper.
     @param members The initial council members.
     @param threshold The council threshold k (2 <= k <= len(members)).
     @param proposal_ttl Seconds a proposal stays approvable.
+    @param bootstrap_ttl Seconds the deployer may govern alone at most.
     """
-    council.__init__(members, threshold, proposal_ttl)
+    council.__init__(members, threshold, proposal_ttl, bootstrap_ttl)

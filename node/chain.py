@@ -695,6 +695,18 @@ class Chain(_Calls):
             self._senders.put(tx.hash, sender)
         return sender
 
+    def pending_header(self) -> BlockHeaderAPI:
+        """The header of the block that would be built on the head now: geth's ``pending`` for calls.
+
+        Calls and gas estimates against ``pending`` see the timestamp the next block will have, so a
+        transaction that is valid only from a time on (a grant's removal receipt at its expiry) can be
+        estimated on an idle chain that seals on demand and has no later block yet.
+        """
+        parent = self.head
+        ts = max(int(time.time()), parent.timestamp + 1)
+        vm_class = self.vm_class_for(parent.block_number + 1, ts)
+        return vm_class.create_header_from_parent(parent, timestamp=ts, gas_limit=parent.gas_limit)
+
     def base_fee_next(self) -> int | None:
         """Base fee of the block that would be built on the head now."""
         vm_class = self.vm_class_for(self.head.block_number + 1, self.head.timestamp + 1)

@@ -100,8 +100,11 @@ def cancel(proposal_id: int) -> None:
 @council.command(name="end-bootstrap")
 @signer_options
 def end_bootstrap() -> None:
-    """End the deployer's bootstrap power for good: from now on every change needs the council."""
-    report_tx(session().client().end_bootstrap(), "bootstrap ended")
+    """End the deployer's bootstrap power for good: from now on every change needs the council.
+
+    Run by the bootstrapper it ends at once; run by a council member it is proposed to the council.
+    """
+    report_tx(session().client().end_bootstrap(), "bootstrap ended (or proposed)")
 
 
 def _proposal(client: Any, proposal_id: int) -> dict[str, Any]:

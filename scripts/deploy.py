@@ -28,7 +28,17 @@ _POLICY_KEYS = {
     "enabled",
     "break_glass_approvals",
     "break_glass_max_duration",
+    "break_glass_cooldown",
+    "requesters",
+    "unlock_limit",
+    "unlock_window",
 }
+# Defaults that keep a file that leaves them out safe: a day of bootstrap at most, a few unlocks a day, and
+# four hours between one person's break-glass grants.
+DEFAULT_BOOTSTRAP_TTL = 24 * 3600
+DEFAULT_UNLOCK_LIMIT = 3
+DEFAULT_UNLOCK_WINDOW = 24 * 3600
+DEFAULT_BREAK_GLASS_COOLDOWN = 4 * 3600
 
 
 def domain_id(text: str) -> bytes:
@@ -120,10 +130,15 @@ def load_plan(path: str | Path, *, passphrase_for: Callable[[Path], str] | None 
             approvers = tuple(
                 ids[a] if a in ids else _hex32(a, "approver") for a in entry.get("approvers", [])
             )
+            requesters = tuple(
+                ids[r] if r in ids else _hex32(r, "requester") for r in entry.get("requesters", [])
+            )
+            target = target_id(entry["target"])
+            unlock = target == UNLOCK_TARGET
             self_service = bool(entry.get("self_service", False))
             policies.append(
                 PolicySpec(
-                    target_id(entry["target"]),
+                    target,
                     domain_id(entry["domain"]),
                     approvers=approvers,
                     approvals_required=0 if self_service else _int(entry, "approvals_required", 1),
@@ -133,6 +148,10 @@ def load_plan(path: str | Path, *, passphrase_for: Callable[[Path], str] | None 
                     enabled=bool(entry.get("enabled", True)),
                     break_glass_approvals=_int(entry, "break_glass_approvals", 0),
                     break_glass_max_duration=_int(entry, "break_glass_max_duration", 0),
+                    requesters=requesters,
+                    break_glass_cooldown=_int(entry, "break_glass_cooldown", DEFAULT_BREAK_GLASS_COOLDOWN),
+                    unlock_limit=_int(entry, "unlock_limit", DEFAULT_UNLOCK_LIMIT if unlock else 0),
+                    unlock_window=_int(entry, "unlock_window", DEFAULT_UNLOCK_WINDOW if unlock else 0),
                 )
             )
         where = "[roles]"
@@ -148,6 +167,7 @@ def load_plan(path: str | Path, *, passphrase_for: Callable[[Path], str] | None 
             council=members,
             threshold=threshold,
             proposal_ttl=_int(council, "proposal_ttl", 7 * 24 * 3600),
+            bootstrap_ttl=_int(council, "bootstrap_ttl", DEFAULT_BOOTSTRAP_TTL),
             oracles=oracles,
             principals=principals,
             policies=policies,

@@ -116,7 +116,15 @@ def demo_plan(accounts: dict[str, LocalAccount], ids: dict[str, bytes], group: b
         oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
         principals=[PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in PEOPLE],
         policies=[
-            PolicySpec(UNLOCK_TARGET, DOMAIN, self_service=True, approvals_required=0, max_pending=600),
+            PolicySpec(
+                UNLOCK_TARGET,
+                DOMAIN,
+                self_service=True,
+                approvals_required=0,
+                max_pending=600,
+                unlock_limit=5,
+                unlock_window=24 * 3600,
+            ),
             PolicySpec(PASSWORD_RESET_TARGET, DOMAIN, approvers=approvers, approvals_required=1),
             PolicySpec(
                 group,
@@ -126,6 +134,8 @@ def demo_plan(accounts: dict[str, LocalAccount], ids: dict[str, bytes], group: b
                 max_duration=3600,
                 break_glass_approvals=1,
                 break_glass_max_duration=900,
+                requesters=tuple(ids[n] for n in PEOPLE),
+                break_glass_cooldown=4 * 3600,
             ),
         ],
     )

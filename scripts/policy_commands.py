@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import click
+from pamchain.sdk.model import UNLOCK_TARGET
 
 from .options import BYTES32, DOMAIN, TARGET, emit, reader_options, report_tx, session, signer_options
 
 
 @click.group()
 def policy() -> None:
-    """Per-target policies: approvers, quorum, durations, self-service, break-glass."""
+    """Per-target policies: requesters, approvers, quorum, durations, self-service, break-glass, unlock limit."""
 
 
 @policy.command(name="set")
@@ -19,6 +20,13 @@ def policy() -> None:
 @click.option("--domain", required=True, type=DOMAIN, help="Domain id (e.g. corp.example).")
 @click.option(
     "--approver", "approvers", multiple=True, type=BYTES32, help="Approver directory id (repeatable)."
+)
+@click.option(
+    "--requester",
+    "requesters",
+    multiple=True,
+    type=BYTES32,
+    help="Directory id that may request this group (repeatable; none: nobody may).",
 )
 @click.option(
     "--approvals",
@@ -48,6 +56,27 @@ def policy() -> None:
     type=click.IntRange(0),
     help="0: no break-glass.",
 )
+@click.option(
+    "--break-glass-cooldown",
+    default=4 * 3600,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Seconds after a person's break-glass grant expires before the next one.",
+)
+@click.option(
+    "--unlock-limit",
+    default=3,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Unlock requests per person per window (unlock target only).",
+)
+@click.option(
+    "--unlock-window",
+    default=24 * 3600,
+    show_default=True,
+    type=click.IntRange(0),
+    help="The unlock rate-limit window, seconds (unlock target only).",
+)
 @signer_options
 def set_(
     target: bytes,
@@ -60,10 +89,16 @@ def set_(
     disabled: bool,
     break_glass_approvals: int,
     break_glass_max_duration: int,
+    requesters: tuple[bytes, ...],
+    break_glass_cooldown: int,
+    unlock_limit: int,
+    unlock_window: int,
 ) -> None:
     """Set TARGET's policy (governed). TARGET: unlock, password-reset, a group DN, or 0x + 64 hex digits."""
     if self_service:
         approvals_required = 0
+    if target != UNLOCK_TARGET:
+        unlock_limit = unlock_window = 0
     result = (
         session()
         .client()
@@ -78,6 +113,10 @@ def set_(
             enabled=not disabled,
             break_glass_approvals=break_glass_approvals,
             break_glass_max_duration=break_glass_max_duration,
+            requesters=requesters,
+            break_glass_cooldown=break_glass_cooldown,
+            unlock_limit=unlock_limit,
+            unlock_window=unlock_window,
         )
     )
     report_tx(result, f"policy set for 0x{target.hex()}")
@@ -91,6 +130,7 @@ def show(target: bytes) -> None:
     policy_ = session().client(signed=False).policy(target)
     data: dict[str, object] = dataclasses.asdict(policy_)
     data["approvers"] = list(policy_.approvers)
+    data["requesters"] = list(policy_.requesters)
     emit(data, lambda: [f"{k:<25} {_text(k, v)}" for k, v in data.items()])
 
 

@@ -136,13 +136,14 @@ class PamClient:
         council: Sequence[str],
         threshold: int,
         proposal_ttl: int = 7 * 24 * 3600,
+        bootstrap_ttl: int = 24 * 3600,
     ) -> tuple[PamClient, Deployment]:
-        """Deploy the suite; ``account`` is the bootstrapper until :meth:`end_bootstrap`."""
+        """Deploy the suite; ``account`` is the bootstrapper until :meth:`end_bootstrap` or ``bootstrap_ttl``."""
         artifacts = suite_artifacts()
         factory = w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
         sender = Sender(w3, account)
         data = factory.constructor(
-            [to_checksum_address(a) for a in council], threshold, proposal_ttl
+            [to_checksum_address(a) for a in council], threshold, proposal_ttl, bootstrap_ttl
         ).data_in_transaction
         sent = sender.send({"data": data})
         address = sent.receipt["contractAddress"]
@@ -324,7 +325,8 @@ class PamClient:
         return self.transact("approve_proposal", proposal_id)
 
     def end_bootstrap(self) -> TxResult:
-        return self.transact("end_bootstrap")
+        """End bootstrap: directly as the bootstrapper, otherwise as a council proposal (k-of-n ends it)."""
+        return self.governed("end_bootstrap")
 
     def enrol(self, device: str, directory_id: bytes, domain: bytes) -> TxResult:
         return self.governed(
@@ -349,6 +351,10 @@ class PamClient:
         enabled: bool = True,
         break_glass_approvals: int = 0,
         break_glass_max_duration: int = 0,
+        requesters: Iterable[bytes] = (),
+        break_glass_cooldown: int = 0,
+        unlock_limit: int = 0,
+        unlock_window: int = 0,
     ) -> TxResult:
         return self.governed(
             "set_policy",
@@ -362,6 +368,10 @@ class PamClient:
             break_glass_approvals,
             break_glass_max_duration,
             [to_bytes32(a) for a in approvers],
+            [to_bytes32(r) for r in requesters],
+            break_glass_cooldown,
+            unlock_limit,
+            unlock_window,
         )
 
     # -- reads -------------------------------------------------------------------------------------------
@@ -442,12 +452,23 @@ class PamClient:
 
     def policy(self, target: bytes) -> Policy:
         target = to_bytes32(target)
-        domain, required, max_duration, max_pending, self_service, enabled, bg_required, bg_max = self._call(
-            "policy", target
-        )
+        (
+            domain,
+            required,
+            max_duration,
+            max_pending,
+            self_service,
+            enabled,
+            bg_required,
+            bg_max,
+            bg_cooldown,
+            unlock_limit,
+            unlock_window,
+        ) = self._call("policy", target)
         if bytes(domain) == ZERO32:
             raise SdkError(f"no policy for target 0x{target.hex()}")
         approvers = tuple(bytes(a) for a in self._call("policy_approvers", target))
+        requesters = tuple(bytes(r) for r in self._call("policy_requesters", target))
         return Policy(
             target,
             bytes(domain),
@@ -459,6 +480,10 @@ class PamClient:
             int(bg_required),
             int(bg_max),
             approvers,
+            requesters,
+            int(bg_cooldown),
+            int(unlock_limit),
+            int(unlock_window),
         )
 
     def oracle_of(self, domain: bytes) -> str | None:

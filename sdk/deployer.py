@@ -43,6 +43,10 @@ class PolicySpec:
     enabled: bool = True
     break_glass_approvals: int = 0
     break_glass_max_duration: int = 0
+    requesters: tuple[bytes, ...] = ()  # who may request a group target; empty: nobody
+    break_glass_cooldown: int = 0
+    unlock_limit: int = 0  # nonzero for the unlock target
+    unlock_window: int = 0  # nonzero for the unlock target
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class Plan:
     council: Sequence[str]
     threshold: int
     proposal_ttl: int = 7 * 24 * 3600
+    # The deployer's direct power ends at end_bootstrap or after this many seconds, whichever is first.
+    bootstrap_ttl: int = 24 * 3600
     oracles: Sequence[OracleSpec] = ()
     principals: Sequence[PrincipalSpec] = ()
     policies: Sequence[PolicySpec] = ()
@@ -61,7 +67,9 @@ class Plan:
 
 def deploy_plan(w3: Web3, deployer: LocalAccount, plan: Plan) -> tuple[PamClient, Deployment]:
     """Deploy the suite and apply ``plan`` while bootstrapping; end bootstrap unless the plan says not to."""
-    client, deployment = PamClient.deploy(w3, deployer, plan.council, plan.threshold, plan.proposal_ttl)
+    client, deployment = PamClient.deploy(
+        w3, deployer, plan.council, plan.threshold, plan.proposal_ttl, plan.bootstrap_ttl
+    )
     client.transact_all(bootstrap_calls(plan))
     return client, deployment
 
@@ -108,6 +116,10 @@ def bootstrap_calls(plan: Plan) -> list[tuple[str, tuple[Any, ...]]]:
                     policy.break_glass_approvals,
                     policy.break_glass_max_duration,
                     [to_bytes32(a) for a in policy.approvers],
+                    [to_bytes32(r) for r in policy.requesters],
+                    policy.break_glass_cooldown,
+                    policy.unlock_limit,
+                    policy.unlock_window,
                 ),
             )
         )

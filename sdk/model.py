@@ -73,7 +73,8 @@ class AlarmKind(enum.IntEnum):
 
     BREAK_GLASS = 1
     DRIFT = 2
-    REMOVAL_LATE = 3
+    UNLOCK_LIMIT = 3  # a principal used its last self-service unlock of the window
+    REMOVAL_LATE = 4  # a grant ended and the oracle could not yet take the member out
 
     @classmethod
     def _missing_(cls, value: object) -> AlarmKind | None:
@@ -175,6 +176,10 @@ class Policy:
     break_glass_approvals: int
     break_glass_max_duration: int
     approvers: tuple[bytes, ...]
+    requesters: tuple[bytes, ...] = ()  # who may request a group target; empty: nobody
+    break_glass_cooldown: int = 0  # seconds after a break-glass grant's expiry before the next one
+    unlock_limit: int = 0  # unlock requests per principal per window (unlock target)
+    unlock_window: int = 0  # the unlock rate-limit window, seconds
 
 
 @dataclass(frozen=True, slots=True)

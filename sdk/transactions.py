@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import ContractLogicError, MethodUnavailable, TimeExhausted, Web3RPCError
 from web3.types import TxParams
 
 from .errors import NodeUnavailable, SdkError, Timeout, TransactionFailed, revert_from_message
@@ -53,6 +53,7 @@ class Sender:
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
         self._chain_id: int | None = None
+        self._pending_estimates = True  # False once the provider proves it lacks "pending" estimates
 
     @property
     def address(self) -> str:
@@ -89,7 +90,7 @@ class Sender:
     def estimate(self, tx: dict[str, Any]) -> int:
         """Gas for ``tx`` with headroom; a revert surfaces here as the contract's domain exception."""
         try:
-            gas = int(self.w3.eth.estimate_gas(cast(TxParams, tx)))
+            gas = self._estimate(tx)
         except Web3RPCError as exc:
             raise _rpc_failure(exc) from exc
         except Exception as exc:
@@ -98,6 +99,17 @@ class Sender:
                 raise
             raise revert from exc
         return gas * _GAS_MARGIN_NUM // _GAS_MARGIN_DEN
+
+    def _estimate(self, tx: dict[str, Any]) -> int:
+        """Estimate against the block the transaction will land in (``pending``: its timestamp, not the last
+        block's, which matters on a chain sealing on demand); providers without ``pending`` estimates
+        (eth-tester) fall back to their default."""
+        if self._pending_estimates:
+            try:
+                return int(self.w3.eth.estimate_gas(cast(TxParams, tx), "pending"))
+            except MethodUnavailable:
+                self._pending_estimates = False
+        return int(self.w3.eth.estimate_gas(cast(TxParams, tx)))
 
     def send(self, tx: dict[str, Any], *, wait: bool = True) -> Sent:
         """Fill in nonce, gas and fees, sign, send and (by default) wait for the receipt."""

@@ -3,8 +3,9 @@
 @title Alarms: the one event operators page on
 @custom:contract-name alarms
 @license Apache-2.0
-@notice Raised on every break-glass request, every drift report and every
-        late removal, so a single log filter catches them all.
+@notice Raised on every break-glass request, every drift report, every
+        principal reaching its unlock rate limit and every late removal, so a
+        single log filter catches them all.
 """
 
 
@@ -12,8 +13,11 @@
 ALARM_BREAK_GLASS: public(constant(uint8)) = 1
 # Alarm kind: the oracle found a privileged member no grant explains (or removed one).
 ALARM_DRIFT: public(constant(uint8)) = 2
+# Alarm kind: a principal used its last self-service unlock of the window
+# (a stolen device key racing AD's lockout policy looks like this).
+ALARM_UNLOCK_LIMIT: public(constant(uint8)) = 3
 # Alarm kind: a grant has ended but the oracle could not yet take the member out of the group.
-ALARM_REMOVAL_LATE: public(constant(uint8)) = 3
+ALARM_REMOVAL_LATE: public(constant(uint8)) = 4
 
 
 event Alarm:

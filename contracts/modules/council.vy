@@ -7,7 +7,9 @@
         council itself) goes through a proposal that `threshold` council
         members approve; the approval that reaches the threshold executes the
         proposal's calldata against this contract at once. The deployer may
-        call governed functions directly only until `end_bootstrap()`.
+        call governed functions directly only until `end_bootstrap()` (by
+        the deployer or an executed proposal) or the bootstrap deadline set
+        at deployment, whichever comes first.
 @dev Other modules call `_enforce_governance()` at the top of every governed
      function and `_enforce_member()` for single-member emergency actions.
 """
@@ -19,6 +21,9 @@ MAX_COUNCIL: constant(uint256) = 16
 MAX_PROPOSAL_DATA: constant(uint256) = 2048
 # Revert data bubbled from a failing proposal call; revert strings are short.
 MAX_REVERT_DATA: constant(uint256) = 256
+# Longest bootstrap window a deployment may open (30 days): the deployer's
+# single key must never govern indefinitely.
+MAX_BOOTSTRAP_TTL: constant(uint256) = 30 * 86400
 
 
 # A pending, executed or cancelled governance proposal.
@@ -32,10 +37,11 @@ struct Proposal:
     cancelled: bool
 
 
-# Deployer; may call governed functions directly while `bootstrapping`.
+# Deployer; may call governed functions directly while `bootstrapping()`.
 bootstrapper: public(address)
-# True from deployment until `end_bootstrap()`; never true again.
-bootstrapping: public(bool)
+# End of the bootstrap window: set at deployment, moved to the present by
+# `end_bootstrap()`; bootstrap power exists only before it, never again.
+bootstrap_deadline: public(uint256)
 # k: approvals of current members needed to execute a proposal.
 council_threshold: public(uint256)
 # Seconds a proposal stays approvable after its creation.
@@ -46,10 +52,15 @@ proposal_count: public(uint256)
 _members: DynArray[address, MAX_COUNCIL]
 # Membership index of `_members`.
 is_council: public(HashMap[address, bool])
+# Member -> its seat: a fresh number each time it joins, 0 when not a member.
+_seat_of: HashMap[address, uint256]
+# Last seat number handed out.
+_seat_count: uint256
 # Proposal id -> proposal.
 _proposals: HashMap[uint256, Proposal]
-# Proposal id -> member -> has approved (removed members stop counting).
-has_approved_proposal: public(HashMap[uint256, HashMap[address, bool]])
+# Proposal id -> member -> seat it approved under; counts only while it is
+# still the member's seat (removal, and removal then re-adding, void it).
+_approval_seat: HashMap[uint256, HashMap[address, uint256]]
 
 
 event ProposalCreated:
@@ -86,20 +97,50 @@ event ThresholdSet:
 
 
 @deploy
-def __init__(members: DynArray[address, MAX_COUNCIL], threshold: uint256, proposal_ttl: uint256):
+def __init__(
+    members: DynArray[address, MAX_COUNCIL], threshold: uint256, proposal_ttl: uint256, bootstrap_ttl: uint256
+):
     """
     @dev Seeds the council and opens the bootstrap window for `msg.sender`.
     @param members The initial council; no zero address, no duplicates.
     @param threshold The initial k; 2 <= k <= len(members).
     @param proposal_ttl Seconds a proposal stays approvable; nonzero.
+    @param bootstrap_ttl Seconds the bootstrap window stays open at most;
+           1..MAX_BOOTSTRAP_TTL.
     """
     assert proposal_ttl != 0, "council: zero ttl"
+    assert bootstrap_ttl != 0 and bootstrap_ttl <= MAX_BOOTSTRAP_TTL, "council: bad bootstrap ttl"
     for member: address in members:
         self._add_member(member)
     self._set_threshold(threshold)
     self.proposal_ttl = proposal_ttl
     self.bootstrapper = msg.sender
-    self.bootstrapping = True
+    self.bootstrap_deadline = block.timestamp + bootstrap_ttl
+
+
+@external
+@view
+def bootstrapping() -> bool:
+    """
+    @notice Whether the bootstrapper may still govern alone.
+    @return True before the bootstrap deadline, unless bootstrap was ended.
+    """
+    return self._bootstrapping()
+
+
+@external
+@view
+def has_approved_proposal(proposal_id: uint256, member: address) -> bool:
+    """
+    @notice Whether `member`'s approval of the proposal counts now.
+    @dev False for a removed member, and for a re-added member until it
+         approves again.
+    @param proposal_id The proposal id.
+    @param member The account.
+    @return True if it approved under its current seat.
+    """
+    seat: uint256 = self._seat_of[member]
+    return seat != 0 and self._approval_seat[proposal_id][member] == seat
 
 
 @external
@@ -146,7 +187,7 @@ def propose(data: Bytes[MAX_PROPOSAL_DATA]) -> uint256:
         executed=False,
         cancelled=False,
     )
-    self.has_approved_proposal[proposal_id][msg.sender] = True
+    self._approval_seat[proposal_id][msg.sender] = self._seat_of[msg.sender]
     log ProposalCreated(proposal_id=proposal_id, proposer=msg.sender, expires=expires, data=data)
     log ProposalApproved(
         proposal_id=proposal_id, member=msg.sender, approvals=1, threshold=self.council_threshold
@@ -160,16 +201,18 @@ def approve_proposal(proposal_id: uint256):
     """
     @notice Approves an open proposal; the approval that reaches the
             threshold executes it in the same transaction.
-    @dev Approvals are recounted over the current members, so a removed
-         member's approval no longer counts. If the call fails, the whole
+    @dev Approvals are recounted over the current members under their
+         current seats, so a removed member's approval no longer counts, and
+         re-adding it does not revive it. If the call fails, the whole
          transaction reverts with the inner revert data and the proposal
          stays open.
     @param proposal_id The proposal id.
     """
     self._enforce_member(msg.sender)
     self._enforce_open(proposal_id)
-    assert not self.has_approved_proposal[proposal_id][msg.sender], "council: already approved"
-    self.has_approved_proposal[proposal_id][msg.sender] = True
+    seat: uint256 = self._seat_of[msg.sender]
+    assert self._approval_seat[proposal_id][msg.sender] != seat, "council: already approved"
+    self._approval_seat[proposal_id][msg.sender] = seat
     approvals: uint256 = self._count_approvals(proposal_id)
     self._proposals[proposal_id].approvals = approvals
     threshold: uint256 = self.council_threshold
@@ -210,12 +253,14 @@ def cancel_proposal(proposal_id: uint256):
 def end_bootstrap():
     """
     @notice Ends the deployer's direct governance power, forever.
-    @dev Only the bootstrapper, only once.
+    @dev The bootstrapper, or the council through an executed proposal (so
+         a deployment left bootstrapping is closed by k-of-n, not only by
+         waiting for the deadline); only while bootstrapping.
     """
-    assert msg.sender == self.bootstrapper, "council: not bootstrapper"
-    assert self.bootstrapping, "council: bootstrap ended"
-    self.bootstrapping = False
-    log BootstrapEnded(bootstrapper=msg.sender)
+    assert msg.sender == self.bootstrapper or msg.sender == self, "council: not bootstrapper"
+    assert self._bootstrapping(), "council: bootstrap ended"
+    self.bootstrap_deadline = block.timestamp
+    log BootstrapEnded(bootstrapper=self.bootstrapper)
 
 
 @external
@@ -240,6 +285,7 @@ def remove_council_member(member: address):
     assert self.is_council[member], "council: not member"
     assert len(self._members) > self.council_threshold, "council: below threshold"
     self.is_council[member] = False
+    self._seat_of[member] = 0
     last: address = self._members.pop()
     if last != member:
         for i: uint256 in range(MAX_COUNCIL):
@@ -268,7 +314,7 @@ def _enforce_governance():
          or the bootstrapper during the bootstrap window.
     """
     assert msg.sender == self or (
-        self.bootstrapping and msg.sender == self.bootstrapper
+        msg.sender == self.bootstrapper and self._bootstrapping()
     ), "council: not governance"
 
 
@@ -294,8 +340,18 @@ def _is_governance_or_member(account: address) -> bool:
     return (
         self.is_council[account]
         or account == self
-        or (self.bootstrapping and account == self.bootstrapper)
+        or (account == self.bootstrapper and self._bootstrapping())
     )
+
+
+@internal
+@view
+def _bootstrapping() -> bool:
+    """
+    @dev Whether the bootstrap window is open.
+    @return True before `bootstrap_deadline`.
+    """
+    return block.timestamp < self.bootstrap_deadline
 
 
 @internal
@@ -316,13 +372,15 @@ def _enforce_open(proposal_id: uint256):
 @view
 def _count_approvals(proposal_id: uint256) -> uint256:
     """
-    @dev Counts the current members who approved the proposal.
+    @dev Counts the current members who approved the proposal under their
+         current seat.
     @param proposal_id The proposal id.
     @return The number of approvals that count.
     """
     approvals: uint256 = 0
     for member: address in self._members:
-        if self.has_approved_proposal[proposal_id][member]:
+        # Members hold nonzero seats, so an absent approval (0) never matches.
+        if self._approval_seat[proposal_id][member] == self._seat_of[member]:
             # At most MAX_COUNCIL increments: cannot overflow.
             approvals = unsafe_add(approvals, 1)
     return approvals
@@ -339,6 +397,10 @@ def _add_member(member: address):
     assert len(self._members) < MAX_COUNCIL, "council: full"
     self._members.append(member)
     self.is_council[member] = True
+    # One seat per joining, never reused: far below 2**256.
+    seat: uint256 = unsafe_add(self._seat_count, 1)
+    self._seat_count = seat
+    self._seat_of[member] = seat
     log CouncilMemberAdded(member=member)
 
 

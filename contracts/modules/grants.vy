@@ -8,6 +8,9 @@
         `end_expired` only records what is already true and nothing depends
         on it being called. Each principal holds at most MAX_ACTIVE_GRANTS
         live grants; expired entries are pruned when a new grant is added.
+        A break-glass grant activates only `break_glass_cooldown` seconds
+        after the scheduled expiry of the principal's previous one, so a
+        principal never holds two live break-glass grants.
 """
 
 from . import council
@@ -42,6 +45,8 @@ struct GrantEnd:
 _grants_of: HashMap[bytes32, DynArray[uint256, MAX_ACTIVE_GRANTS]]
 # Grant id -> how it was recorded as ended.
 _ends: HashMap[uint256, GrantEnd]
+# Directory id -> scheduled expiry of its latest break-glass grant.
+_break_glass_until: HashMap[bytes32, uint256]
 
 
 event GrantActivated:
@@ -112,7 +117,7 @@ def revoke(request_id: uint256):
         (caller_id != empty(bytes32) and caller_id == subject)
         or (
             caller_id != empty(bytes32)
-            and policies.is_approver[ledger._requests[request_id].target][caller_id]
+            and policies._approver_seat[ledger._requests[request_id].target][caller_id] != 0
         )
         or council._is_governance_or_member(msg.sender)
     ), "grants: not authorized"
@@ -136,10 +141,19 @@ def end_expired(request_id: uint256):
 @internal
 def _activate(request_id: uint256):
     """
-    @dev Makes an approved elevation live for [now, now + duration).
+    @dev Makes an approved elevation live for [now, now + duration); a
+         break-glass one only past the previous one's expiry plus the
+         target policy's cooldown.
     @param request_id The elevation request id.
     """
     subject: bytes32 = ledger._requests[request_id].subject
+    expiry: uint256 = block.timestamp + ledger._requests[request_id].duration
+    if ledger._requests[request_id].break_glass:
+        target: bytes32 = ledger._requests[request_id].target
+        assert (
+            block.timestamp >= self._break_glass_until[subject] + policies._policies[target].break_glass_cooldown
+        ), "grants: break-glass cooldown"
+        self._break_glass_until[subject] = expiry
     kept: DynArray[uint256, MAX_ACTIVE_GRANTS] = []
     for grant_id: uint256 in self._grants_of[subject]:
         if ledger._is_live(grant_id):
@@ -148,7 +162,6 @@ def _activate(request_id: uint256):
     kept.append(request_id)
     self._grants_of[subject] = kept
     start: uint256 = block.timestamp
-    expiry: uint256 = start + ledger._requests[request_id].duration
     ledger._requests[request_id].status = ledger.STATUS_ACTIVE
     ledger._requests[request_id].start = start
     ledger._requests[request_id].expiry = expiry

@@ -28,7 +28,7 @@ def is_account_allowed(account: address) -> bool:
     """
     if council.is_council[account]:
         return True
-    if council.bootstrapping and account == council.bootstrapper:
+    if account == council.bootstrapper and council._bootstrapping():
         return True
     if roles.roles_of[account] != empty(roles.Role):
         return True

@@ -5,9 +5,15 @@
 @license Apache-2.0
 @notice A target is an AD group id, or one of the well-known targets
         `UNLOCK_TARGET` and `PASSWORD_RESET_TARGET`. Its policy says which
-        domain it belongs to, how many approvals a request needs and from
-        whom, how long a grant may last, how long a request may wait, and
-        whether self-service and break-glass are allowed.
+        domain it belongs to, who may request it (a group's requester set;
+        empty means nobody), how many approvals a request needs and from
+        whom, how long a grant may last, how long a request may wait,
+        whether self-service and break-glass are allowed, the cooldown
+        between a principal's break-glass grants and, for unlocks, a rate
+        limit per principal.
+@dev An approver's seat on a target is a fresh number each time it joins
+     the target's approver set; approvals are stamped with it, so an
+     approver removed (and perhaps re-added) loses its pending approvals.
 """
 
 from . import council
@@ -17,6 +23,8 @@ uses: council
 
 # Most approvers a policy may list; also the bound of approver loops.
 MAX_APPROVERS: constant(uint256) = 16
+# Most principals a group policy may name as eligible requesters.
+MAX_REQUESTERS: constant(uint256) = 16
 # Policy target of account unlock requests.
 UNLOCK_TARGET: public(constant(bytes32)) = keccak256("pamchain:unlock")
 # Policy target of password reset requests.
@@ -33,14 +41,23 @@ struct Policy:
     enabled: bool
     break_glass_approvals: uint256
     break_glass_max_duration: uint256
+    break_glass_cooldown: uint256
+    unlock_limit: uint256
+    unlock_window: uint256
 
 
 # Target -> policy.
 _policies: HashMap[bytes32, Policy]
 # Target -> approver directory ids (current set).
 _approvers: HashMap[bytes32, DynArray[bytes32, MAX_APPROVERS]]
-# Target -> directory id -> member of the current approver set.
-is_approver: public(HashMap[bytes32, HashMap[bytes32, bool]])
+# Target -> directory id -> seat in the current approver set (0: not an approver).
+_approver_seat: HashMap[bytes32, HashMap[bytes32, uint256]]
+# Last approver seat number handed out.
+_seat_count: uint256
+# Target -> requester directory ids (current set; group targets only).
+_requesters: HashMap[bytes32, DynArray[bytes32, MAX_REQUESTERS]]
+# Target -> directory id -> may request the group.
+is_requester: public(HashMap[bytes32, HashMap[bytes32, bool]])
 
 
 event PolicySet:
@@ -54,6 +71,13 @@ event PolicySet:
     break_glass_approvals: uint256
     break_glass_max_duration: uint256
     approvers: DynArray[bytes32, MAX_APPROVERS]
+
+event PolicyLimitsSet:
+    target: indexed(bytes32)
+    break_glass_cooldown: uint256
+    unlock_limit: uint256
+    unlock_window: uint256
+    requesters: DynArray[bytes32, MAX_REQUESTERS]
 
 
 @external
@@ -79,6 +103,29 @@ def policy_approvers(target: bytes32) -> DynArray[bytes32, MAX_APPROVERS]:
 
 
 @external
+@view
+def policy_requesters(target: bytes32) -> DynArray[bytes32, MAX_REQUESTERS]:
+    """
+    @notice The principals who may request the group `target`.
+    @param target The target id.
+    @return Their directory ids (empty: nobody).
+    """
+    return self._requesters[target]
+
+
+@external
+@view
+def is_approver(target: bytes32, directory_id: bytes32) -> bool:
+    """
+    @notice Whether `directory_id` is in the current approver set of `target`.
+    @param target The target id.
+    @param directory_id The principal.
+    @return True if it holds a seat.
+    """
+    return self._approver_seat[target][directory_id] != 0
+
+
+@external
 def set_policy(
     target: bytes32,
     domain: bytes32,
@@ -90,11 +137,19 @@ def set_policy(
     break_glass_approvals: uint256,
     break_glass_max_duration: uint256,
     approvers: DynArray[bytes32, MAX_APPROVERS],
+    requesters: DynArray[bytes32, MAX_REQUESTERS],
+    break_glass_cooldown: uint256,
+    unlock_limit: uint256,
+    unlock_window: uint256,
 ):
     """
-    @notice Creates or replaces the policy of `target`, approver set included.
+    @notice Creates or replaces the policy of `target`, approver and
+            requester sets included.
     @dev Governed. Pending requests keep the approvals required at their
-         creation but are approved by the approver set current at approval.
+         creation; at every approval the quorum is recounted over the
+         approver set current then: an approver dropped from the set loses
+         its approvals, and re-adding it does not revive them. Approvers
+         kept in the set keep their seats and approvals.
     @param target The target id; nonzero.
     @param domain The domain the target belongs to; nonzero.
     @param approvals_required Approvals per request: 0 if self-service,
@@ -103,10 +158,21 @@ def set_policy(
     @param max_pending Seconds a request may wait for approval; nonzero.
     @param self_service Requests are approved at creation.
     @param enabled Requests are accepted.
-    @param break_glass_approvals Approvals per break-glass request, 0..len(approvers).
+    @param break_glass_approvals Approvals per break-glass request,
+           1..len(approvers) when break-glass is enabled: somebody other
+           than the requester always takes part.
     @param break_glass_max_duration Cap on a break-glass duration; 0 disables
            break-glass; at most `max_duration`.
     @param approvers The approver directory ids; nonzero, no duplicates.
+    @param requesters Who may request the group (empty: nobody); must be
+           empty for UNLOCK_TARGET and PASSWORD_RESET_TARGET, which every
+           ACTIVE principal of the domain may request for its own account.
+    @param break_glass_cooldown Seconds after a principal's break-glass
+           grant's expiry before its next break-glass grant (any group).
+    @param unlock_limit Unlock requests per principal per window; nonzero
+           for UNLOCK_TARGET (ignored elsewhere).
+    @param unlock_window The unlock rate-limit window, in seconds; nonzero
+           for UNLOCK_TARGET (ignored elsewhere).
     """
     council._enforce_governance()
     assert target != empty(bytes32), "policies: zero target"
@@ -119,13 +185,32 @@ def set_policy(
         assert approvals_required >= 1 and approvals_required <= count, "policies: bad approvals"
     assert break_glass_max_duration <= max_duration, "policies: bad break-glass"
     assert break_glass_approvals <= count, "policies: bad break-glass"
+    assert break_glass_max_duration == 0 or break_glass_approvals != 0, "policies: zero break-glass quorum"
+    if target == UNLOCK_TARGET or target == PASSWORD_RESET_TARGET:
+        assert len(requesters) == 0, "policies: requesters on action"
+    if target == UNLOCK_TARGET:
+        assert unlock_limit != 0 and unlock_window != 0, "policies: no unlock limit"
     for old: bytes32 in self._approvers[target]:
-        self.is_approver[target][old] = False
+        if old not in approvers:
+            self._approver_seat[target][old] = 0
+    seen: DynArray[bytes32, MAX_APPROVERS] = []
     for approver: bytes32 in approvers:
         assert approver != empty(bytes32), "policies: zero approver"
-        assert not self.is_approver[target][approver], "policies: duplicate approver"
-        self.is_approver[target][approver] = True
+        assert approver not in seen, "policies: duplicate approver"
+        seen.append(approver)
+        if self._approver_seat[target][approver] == 0:
+            # One seat per joining, never reused: far below 2**128.
+            seat: uint256 = unsafe_add(self._seat_count, 1)
+            self._seat_count = seat
+            self._approver_seat[target][approver] = seat
     self._approvers[target] = approvers
+    for old: bytes32 in self._requesters[target]:
+        self.is_requester[target][old] = False
+    for requester: bytes32 in requesters:
+        assert requester != empty(bytes32), "policies: zero requester"
+        assert not self.is_requester[target][requester], "policies: duplicate requester"
+        self.is_requester[target][requester] = True
+    self._requesters[target] = requesters
     self._policies[target] = Policy(
         domain=domain,
         approvals_required=approvals_required,
@@ -135,6 +220,9 @@ def set_policy(
         enabled=enabled,
         break_glass_approvals=break_glass_approvals,
         break_glass_max_duration=break_glass_max_duration,
+        break_glass_cooldown=break_glass_cooldown,
+        unlock_limit=unlock_limit,
+        unlock_window=unlock_window,
     )
     log PolicySet(
         target=target,
@@ -148,3 +236,11 @@ def set_policy(
         break_glass_max_duration=break_glass_max_duration,
         approvers=approvers,
     )
+    log PolicyLimitsSet(
+        target=target,
+        break_glass_cooldown=break_glass_cooldown,
+        unlock_limit=unlock_limit,
+        unlock_window=unlock_window,
+        requesters=requesters,
+    )
+

@@ -33,6 +33,10 @@ struct Principal:
 _principals: HashMap[bytes32, Principal]
 # Device key -> directory id (zero if none).
 principal_of: public(HashMap[address, bytes32])
+# Directory id -> generation, bumped on suspension and device rotation: an
+# approval cast under an older generation (perhaps by a stolen device) no
+# longer counts, even after reinstatement.
+generation: public(HashMap[bytes32, uint256])
 
 
 event PrincipalEnrolled:
@@ -89,7 +93,8 @@ def rotate_device(directory_id: bytes32, new_device: address):
     """
     @notice Replaces a principal's device key (lost or compromised device).
     @dev Governed. The old key maps to nothing from this block on; the
-         principal's status, requests, approvals and grants are unchanged.
+         principal's status, requests and grants are unchanged; approvals
+         it cast on pending requests stop counting (a new generation).
     @param directory_id The principal.
     @param new_device The new device key; nonzero and unbound.
     """
@@ -101,6 +106,7 @@ def rotate_device(directory_id: bytes32, new_device: address):
     self.principal_of[old_device] = empty(bytes32)
     self.principal_of[new_device] = directory_id
     self._principals[directory_id].device = new_device
+    self.generation[directory_id] += 1
     log DeviceRotated(directory_id=directory_id, old_device=old_device, new_device=new_device)
 
 
@@ -132,11 +138,13 @@ def _active_id(device: address) -> bytes32:
 @internal
 def _suspend(directory_id: bytes32):
     """
-    @dev Marks an ACTIVE principal SUSPENDED and logs it.
+    @dev Marks an ACTIVE principal SUSPENDED, voids its pending approvals
+         (a new generation) and logs it.
     @param directory_id The principal.
     """
     assert self._principals[directory_id].status == PRINCIPAL_ACTIVE, "principals: not active"
     self._principals[directory_id].status = PRINCIPAL_SUSPENDED
+    self.generation[directory_id] += 1
     log PrincipalSuspended(directory_id=directory_id, by=msg.sender)
 
 

@@ -83,8 +83,13 @@ def post_receipt(request_id: uint256, action: uint8, outcome: uint8, detail_hash
     @dev Only the oracle of the request's domain. UNLOCK needs an APPROVED
          unlock and RESET_PASSWORD an APPROVED password reset (they move it
          to FULFILLED or FAILED); ADD_MEMBER and REMOVE_MEMBER need an
-         elevation that was activated (ACTIVE or ENDED, expired or not: the
-         oracle removes at expiry whether or not end_expired was called).
+         elevation that was activated, and must be what its state explains:
+         REMOVE_MEMBER (either outcome) only once the grant is not live
+         (revoked, suspended, or at or past expiry whether or not
+         end_expired was called), so a premature removal can never take the
+         slot of the honest one; ADD_MEMBER at any time after activation (an
+         add done while live may be reported after the end by an oracle
+         that crashed in between; refusing it would lose the evidence).
     @param request_id The request id.
     @param action One of the ACTION_* constants.
     @param outcome OUTCOME_APPLIED or OUTCOME_FAILED.
@@ -113,6 +118,8 @@ def post_receipt(request_id: uint256, action: uint8, outcome: uint8, detail_hash
         assert (
             status == ledger.STATUS_ACTIVE or status == ledger.STATUS_ENDED
         ), "receipts: not activated"
+        if action == ACTION_REMOVE_MEMBER:
+            assert not ledger._is_live(request_id), "receipts: grant live"
     else:
         raise "receipts: bad action"
     self._receipts[request_id][action] = Receipt(

@@ -4,10 +4,18 @@
 @custom:contract-name requests
 @license Apache-2.0
 @notice An ACTIVE principal's device asks for an unlock, a password reset
-        or a time-bound elevation under the target's policy. Approvers of
-        the policy's current set approve (never the requester, whatever
-        device it uses) until the quorum fixed at request time; one denial
-        ends the request; a request not approved by its deadline expires.
+        or a time-bound elevation under the target's policy; a group only
+        if the policy names it as a requester. Approvers of the policy's
+        current set approve (never the requester, whatever device it uses)
+        until the quorum fixed at request time, recounted at every approval
+        over the approvals still valid then; one denial ends the request; a
+        request not approved by its deadline expires. Break-glass grants
+        are one live at a time per principal with a cooldown between them,
+        and unlock requests are rate-limited per principal.
+@dev An approval is stamped with the approver's seat on the target and its
+     principal generation; it counts only while both are unchanged, so
+     leaving the approver set, suspension and device rotation void it for
+     good.
 """
 
 from . import alarms
@@ -22,8 +30,12 @@ uses: policies
 uses: principals
 
 
-# Request id -> approver directory id -> approved.
-has_approved: public(HashMap[uint256, HashMap[bytes32, bool]])
+# Request id -> approver directory id -> stamp of its approval (0: none).
+_approval_stamp: HashMap[uint256, HashMap[bytes32, uint256]]
+# Directory id -> start of its current unlock rate-limit window.
+_unlock_window_start: HashMap[bytes32, uint256]
+# Directory id -> unlock requests in its current window.
+_unlocks_in_window: HashMap[bytes32, uint256]
 
 
 event RequestCreated:
@@ -74,10 +86,30 @@ event RequestExpired:
 
 
 @external
+@view
+def has_approved(request_id: uint256, approver_id: bytes32) -> bool:
+    """
+    @notice Whether `approver_id` has an approval of the request that counts now.
+    @dev False once the approver left the target's approver set, was
+         suspended or had its device rotated after approving.
+    @param request_id The request id.
+    @param approver_id The approver's directory id.
+    @return True if its approval carries its current stamp.
+    """
+    stamp: uint256 = self._stamp(ledger._requests[request_id].target, approver_id)
+    return policies._approver_seat[ledger._requests[request_id].target][approver_id] != 0 and (
+        self._approval_stamp[request_id][approver_id] == stamp
+    )
+
+
+@external
 def request_unlock() -> uint256:
     """
     @notice Asks for the caller's AD account to be unlocked.
     @dev Policy UNLOCK_TARGET; caller must be an ACTIVE principal's device.
+         At most `unlock_limit` requests per principal per `unlock_window`
+         (a fixed window opened by the first request); the request that
+         uses the last one raises Alarm(UNLOCK_LIMIT), further ones revert.
     @return The request id.
     """
     return self._create(
@@ -122,8 +154,10 @@ def request_elevation(
 ) -> uint256:
     """
     @notice Asks for temporary membership of the privileged group `target`.
-    @dev Break-glass uses the policy's break-glass quorum and cap and
-         raises Alarm(BREAK_GLASS).
+    @dev Only a principal in the policy's requester set. Break-glass uses
+         the policy's break-glass quorum and cap, raises Alarm(BREAK_GLASS),
+         and is refused until `break_glass_cooldown` seconds after the
+         expiry of the principal's previous break-glass grant.
     @param target The group id; not a well-known action target.
     @param duration Seconds of the grant; 0 < duration <= the applicable cap.
     @param justification_hash Hash of the justification text kept off chain.
@@ -151,18 +185,25 @@ def approve(request_id: uint256):
     @notice Approves a pending request; at quorum an unlock or password reset
             becomes APPROVED and an elevation becomes an ACTIVE grant.
     @dev The caller's device must map to an ACTIVE principal in the target's
-         current approver set, other than the requester.
+         current approver set, other than the requester. The quorum is
+         recounted over the current approver set: only approvals carrying
+         their approver's current stamp count.
     @param request_id The request id.
     """
     approver: bytes32 = self._enforce_decidable(request_id)
-    assert not self.has_approved[request_id][approver], "requests: already approved"
+    target: bytes32 = ledger._requests[request_id].target
+    stamp: uint256 = self._stamp(target, approver)
+    assert self._approval_stamp[request_id][approver] != stamp, "requests: already approved"
     subject: bytes32 = ledger._requests[request_id].subject
     assert (
         principals._status(subject) == principals.PRINCIPAL_ACTIVE
     ), "requests: requester not active"
-    self.has_approved[request_id][approver] = True
-    # Bounded by the approver set size (<= 16): cannot overflow.
-    approvals: uint256 = unsafe_add(ledger._requests[request_id].approvals, 1)
+    self._approval_stamp[request_id][approver] = stamp
+    approvals: uint256 = 0
+    for member: bytes32 in policies._approvers[target]:
+        if self._approval_stamp[request_id][member] == self._stamp(target, member):
+            # Bounded by the approver set size (<= 16): cannot overflow.
+            approvals = unsafe_add(approvals, 1)
     ledger._requests[request_id].approvals = approvals
     required: uint256 = ledger._requests[request_id].approvals_required
     log ApprovalCast(
@@ -254,13 +295,27 @@ def _create(
     assert policy.enabled, "requests: policy disabled"
     assert policy.domain == principals._principals[subject].domain, "requests: wrong domain"
     required: uint256 = policy.approvals_required
+    unlocks: uint256 = 0
     if kind == ledger.KIND_ELEVATE:
+        assert policies.is_requester[target][subject], "requests: not eligible"
         cap: uint256 = policy.max_duration
         if break_glass:
             assert policy.break_glass_max_duration != 0, "requests: no break-glass"
+            assert (
+                block.timestamp >= grants._break_glass_until[subject] + policy.break_glass_cooldown
+            ), "requests: break-glass cooldown"
             cap = policy.break_glass_max_duration
             required = policy.break_glass_approvals
         assert duration != 0 and duration <= cap, "requests: bad duration"
+    elif kind == ledger.KIND_UNLOCK:
+        if block.timestamp >= self._unlock_window_start[subject] + policy.unlock_window:
+            self._unlock_window_start[subject] = block.timestamp
+        else:
+            unlocks = self._unlocks_in_window[subject]
+        assert unlocks < policy.unlock_limit, "requests: unlock limit"
+        # Below unlock_limit, so below 2**256 - 1.
+        unlocks = unsafe_add(unlocks, 1)
+        self._unlocks_in_window[subject] = unlocks
     request_id: uint256 = ledger.request_count + 1
     ledger.request_count = request_id
     deadline: uint256 = block.timestamp + policy.max_pending
@@ -307,6 +362,15 @@ def _create(
             subject=subject,
             detail=justification_hash,
         )
+    if unlocks != 0 and unlocks == policy.unlock_limit:
+        log alarms.Alarm(
+            kind=alarms.ALARM_UNLOCK_LIMIT,
+            domain=policy.domain,
+            request_id=request_id,
+            target=target,
+            subject=subject,
+            detail=convert(self._unlock_window_start[subject] + policy.unlock_window, bytes32),
+        )
     if required == 0:
         self._approve(request_id)
     return request_id
@@ -316,10 +380,15 @@ def _create(
 def _approve(request_id: uint256):
     """
     @dev Quorum reached: logs RequestApproved, then marks an unlock or
-         password reset APPROVED, or activates an elevation's grant.
+         password reset APPROVED, or activates an elevation's grant if its
+         requester is still in the group's requester set.
     @param request_id The request id.
     """
     kind: uint8 = ledger._requests[request_id].kind
+    if kind == ledger.KIND_ELEVATE:
+        assert policies.is_requester[ledger._requests[request_id].target][
+            ledger._requests[request_id].subject
+        ], "requests: not eligible"
     log RequestApproved(
         request_id=request_id,
         subject=ledger._requests[request_id].subject,
@@ -358,9 +427,23 @@ def _enforce_decidable(request_id: uint256) -> bytes32:
     assert approver != ledger._requests[request_id].subject, "requests: self-approval"
     assert (
         approver != empty(bytes32)
-        and policies.is_approver[ledger._requests[request_id].target][approver]
+        and policies._approver_seat[ledger._requests[request_id].target][approver] != 0
     ), "requests: not approver"
     assert (
         principals._status(approver) == principals.PRINCIPAL_ACTIVE
     ), "requests: approver not active"
     return approver
+
+
+@internal
+@view
+def _stamp(target: bytes32, approver: bytes32) -> uint256:
+    """
+    @dev The stamp an approval by `approver` on `target` carries now: its
+         seat in the approver set (high 128 bits) and its principal
+         generation (low 128 bits). Nonzero for an approver.
+    @param target The target id.
+    @param approver The approver's directory id.
+    @return The stamp.
+    """
+    return (policies._approver_seat[target][approver] << 128) | principals.generation[approver]

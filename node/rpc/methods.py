@@ -95,6 +95,12 @@ class RpcApi:
         except NotFound:
             raise RpcError(SERVER_ERROR, "header not found") from None
 
+    def _exec_header(self, ref: p.BlockRef) -> Any:
+        """Header to execute a call on: for ``pending``, the next block's (its timestamp is the clock's)."""
+        if ref.tag == "pending":
+            return self.chain.pending_header()
+        return self._header(ref)
+
     def _header_or_none(self, ref: p.BlockRef) -> Any:
         try:
             return self._header(ref)
@@ -341,7 +347,7 @@ class RpcApi:
     async def _user_call(self, ref: p.BlockRef, run: Callable[[Any, Any, CallBudget], Any]) -> Any:
         """Resolve the block on the chain thread, then run ``run(reader, header, budget)`` off it."""
         budget = self._budget()
-        header = await self._on_chain(lambda: self._header(ref))
+        header = await self._on_chain(lambda: self._exec_header(ref))  # "pending": the next block's header
         return await self.node.off_chain(lambda reader: _execute(lambda: run(reader, header, budget)))
 
     async def eth_call(self, params: list[Any]) -> Any:

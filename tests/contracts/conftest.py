@@ -14,7 +14,7 @@ from pamchain.contracts import source_dir
 # Tests import their shared vocabulary as `pamkit`; the import mode may not put this folder on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pamkit import DAY, PEOPLE, Actions, World, bootstrap
+from pamkit import BOOTSTRAP_TTL, DAY, PEOPLE, Actions, World, bootstrap
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,7 @@ def world() -> World:
 def _pam_base(pam_deployer: Any, world: World) -> Any:
     """One bootstrapped deployment shared by the session; every test runs in a snapshot of it."""
     with boa.env.prank(world.deployer):
-        contract = pam_deployer.deploy(list(world.council), 2, DAY)
+        contract = pam_deployer.deploy(list(world.council), 2, DAY, BOOTSTRAP_TTL)
     bootstrap(contract, world)
     return contract
 
@@ -58,9 +58,15 @@ def _isolate() -> Iterator[None]:
 def deploy(pam_deployer: Any, world: World) -> Callable[..., Any]:
     """Factory: a fresh PamChain deployed by `world.deployer` (not bootstrapped)."""
 
-    def _deploy(members: list[str] | None = None, threshold: int = 2, ttl: int = DAY) -> Any:
+    def _deploy(
+        members: list[str] | None = None,
+        threshold: int = 2,
+        ttl: int = DAY,
+        bootstrap_ttl: int = BOOTSTRAP_TTL,
+    ) -> Any:
         with boa.env.prank(world.deployer):
-            return pam_deployer.deploy(list(world.council) if members is None else members, threshold, ttl)
+            council = list(world.council) if members is None else members
+            return pam_deployer.deploy(council, threshold, ttl, bootstrap_ttl)
 
     return _deploy
 

@@ -38,16 +38,18 @@ class Chain:
         ids = [h("alice"), h("bob"), h("carol")]
         factory = self.w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
         receipt = self._mine(
-            factory.constructor(list(self.council), 2, 86_400).transact({"from": self.deployer})
+            factory.constructor(list(self.council), 2, 86_400, 86_400).transact({"from": self.deployer})
         )
         self.deploy_gas = receipt["gasUsed"]
         self.pam = self.w3.eth.contract(address=receipt["contractAddress"], abi=artifacts["abi"])
         self.send("set_oracle", DOMAIN, self.oracle, h("x25519"), sender=self.deployer)
         for device, directory_id in zip((self.alice, self.bob, self.carol), ids, strict=True):
             self.send("enrol", device, directory_id, DOMAIN, sender=self.deployer)
-        for target in (UNLOCK_TARGET, PASSWORD_RESET_TARGET):
+        for target, limit in ((UNLOCK_TARGET, 1000), (PASSWORD_RESET_TARGET, 0)):
             self.send(
-                "set_policy", target, DOMAIN, 1, 0, HOUR, False, True, 0, 0, ids[1:], sender=self.deployer
+                "set_policy",
+                *(target, DOMAIN, 1, 0, HOUR, False, True, 0, 0, ids[1:], [], 0, limit, limit),
+                sender=self.deployer,
             )
         self.set_policy_gas = self.send(
             "set_policy",
@@ -61,6 +63,10 @@ class Chain:
             1,
             HOUR,
             ids[1:],
+            ids[:1],
+            0,
+            0,
+            0,
             sender=self.deployer,
         )
         self.send("end_bootstrap", sender=self.deployer)

@@ -13,6 +13,10 @@ DAY = 24 * HOUR
 MAX_PENDING = HOUR
 GROUP_MAX = 8 * HOUR
 BREAK_GLASS_MAX = HOUR
+BREAK_GLASS_COOLDOWN = 4 * HOUR
+UNLOCK_LIMIT = 3
+UNLOCK_WINDOW = DAY
+BOOTSTRAP_TTL = DAY
 
 # The suite's constants (docs/contracts.md lists them all).
 UNLOCK, ELEVATE, PASSWORD_RESET = 1, 2, 3
@@ -20,7 +24,7 @@ NONE, PENDING, APPROVED, DENIED, CANCELLED, EXPIRED, ACTIVE, ENDED, FULFILLED, F
 END_EXPIRED, END_REVOKED, END_SUSPENDED = 1, 2, 3
 A_UNLOCK, A_ADD_MEMBER, A_REMOVE_MEMBER, A_RESET_PASSWORD = 1, 2, 3, 4
 APPLIED, OUTCOME_FAILED = 1, 2
-ALARM_BREAK_GLASS, ALARM_DRIFT, ALARM_REMOVAL_LATE = 1, 2, 3
+ALARM_BREAK_GLASS, ALARM_DRIFT, ALARM_UNLOCK_LIMIT, ALARM_REMOVAL_LATE = 1, 2, 3, 4
 P_NONE, P_ACTIVE, P_SUSPENDED = 0, 1, 2
 ORACLE_ROLE, OPERATOR_ROLE = 1, 2
 ZERO32 = b"\x00" * 32
@@ -44,6 +48,8 @@ ENC_KEY = h("x25519:corp")
 OTHER_ENC_KEY = h("x25519:lab")
 PEOPLE = ("alice", "bob", "carol", "erin", "dave")  # dave lives in OTHER_DOMAIN; bob, carol, erin approve
 APPROVERS = ("bob", "carol", "erin")
+# Who may request GROUP and SELF_GROUP (gina and hank are enrolled only by the state machine).
+REQUESTERS = ("alice", "bob", "carol", "erin", "gina", "hank")
 
 
 @dataclass(frozen=True)
@@ -67,13 +73,50 @@ class World:
     def policies() -> list[tuple[Any, ...]]:
         """set_policy argument tuples of the default policies."""
         corp_approvers = [World.id(n) for n in APPROVERS]
+        corp = [World.id(n) for n in REQUESTERS]
+        unlock_limit = (UNLOCK_LIMIT, UNLOCK_WINDOW)
         return [
-            (UNLOCK_TARGET, DOMAIN, 1, 0, MAX_PENDING, False, True, 0, 0, corp_approvers),
-            (PASSWORD_RESET_TARGET, DOMAIN, 1, 0, MAX_PENDING, False, True, 0, 0, corp_approvers),
-            (GROUP, DOMAIN, 2, GROUP_MAX, MAX_PENDING, False, True, 1, BREAK_GLASS_MAX, corp_approvers),
-            (SELF_GROUP, DOMAIN, 0, HOUR, MAX_PENDING, True, True, 0, 0, [World.id("bob")]),
-            (OTHER_GROUP, OTHER_DOMAIN, 1, HOUR, MAX_PENDING, False, True, 0, 0, [World.id("dave")]),
-            (DISABLED_GROUP, DOMAIN, 1, HOUR, MAX_PENDING, False, False, 0, 0, corp_approvers),
+            (
+                UNLOCK_TARGET,
+                DOMAIN,
+                1,
+                0,
+                MAX_PENDING,
+                False,
+                True,
+                0,
+                0,
+                corp_approvers,
+                [],
+                0,
+                *unlock_limit,
+            ),
+            (
+                PASSWORD_RESET_TARGET,
+                DOMAIN,
+                1,
+                0,
+                MAX_PENDING,
+                False,
+                True,
+                0,
+                0,
+                corp_approvers,
+                [],
+                0,
+                0,
+                0,
+            ),
+            (
+                *(GROUP, DOMAIN, 2, GROUP_MAX, MAX_PENDING, False, True, 1, BREAK_GLASS_MAX, corp_approvers),
+                *(corp, BREAK_GLASS_COOLDOWN, 0, 0),
+            ),
+            (SELF_GROUP, DOMAIN, 0, HOUR, MAX_PENDING, True, True, 0, 0, [World.id("bob")], corp, 0, 0, 0),
+            (
+                *(OTHER_GROUP, OTHER_DOMAIN, 1, HOUR, MAX_PENDING, False, True, 0, 0, [World.id("dave")]),
+                *([World.id("dave")], 0, 0, 0),
+            ),
+            (DISABLED_GROUP, DOMAIN, 1, HOUR, MAX_PENDING, False, False, 0, 0, corp_approvers, corp, 0, 0, 0),
         ]
 
 

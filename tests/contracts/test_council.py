@@ -2,12 +2,12 @@
 
 import boa
 import pytest
-from pamkit import DAY, OPERATOR_ROLE, ZERO_ADDRESS, events, one_event
+from pamkit import BOOTSTRAP_TTL, DAY, HOUR, OPERATOR_ROLE, ZERO_ADDRESS, World, events, one_event
 
 
 def test_init__seeds_council_and_bootstrap(pam_deployer, world):
     with boa.env.prank(world.deployer):
-        pam = pam_deployer.deploy(list(world.council), 2, DAY)
+        pam = pam_deployer.deploy(list(world.council), 2, DAY, DAY)
     added = events(pam, "CouncilMemberAdded")
     assert [e.member for e in added] == list(world.council)
     assert one_event(pam, "ThresholdSet").threshold == 2
@@ -230,3 +230,91 @@ def test_remove_council_member__last_in_list(pam, world):
 def test_set_threshold__bad__reverts(pam, world, threshold):
     with boa.env.prank(world.deployer), boa.reverts("council: bad threshold"):
         pam.set_threshold(threshold)
+
+
+# -- issue 12: bootstrap that ends, approvals of removed members that stay dead -------------------------
+
+
+@pytest.mark.parametrize("bootstrap_ttl", [0, 30 * DAY + 1])
+def test_init__bad_bootstrap_ttl__reverts(deploy, bootstrap_ttl):
+    with boa.reverts("council: bad bootstrap ttl"):
+        deploy(bootstrap_ttl=bootstrap_ttl)
+
+
+def test_init__bootstrap_deadline(deploy):
+    pam = deploy(bootstrap_ttl=HOUR)
+    assert pam.bootstrap_deadline() == boa.env.timestamp + HOUR
+    assert pam.bootstrapping()
+
+
+def test_bootstrap__expires_at_deadline(pam, world):
+    boa.env.time_travel(seconds=BOOTSTRAP_TTL)
+    assert not pam.bootstrapping()
+    assert not pam.is_account_allowed(world.deployer)
+    with boa.env.prank(world.deployer):
+        with boa.reverts("council: not governance"):
+            pam.add_council_member(world.stranger)
+        with boa.reverts("council: bootstrap ended"):
+            pam.end_bootstrap()
+    with boa.env.prank(world.deployer), boa.reverts("suspension: not council"):
+        pam.suspend(World.id("alice"))
+
+
+def test_bootstrap__one_second_before_deadline_still_open(pam, world):
+    boa.env.time_travel(seconds=BOOTSTRAP_TTL - 1)
+    assert pam.bootstrapping()
+    with boa.env.prank(world.deployer):
+        pam.add_council_member(world.stranger)
+    assert one_event(pam, "CouncilMemberAdded").member == world.stranger
+
+
+def test_end_bootstrap__by_council_proposal(pam, act, world):
+    # Issue 12: a deployment left bootstrapping used to be closable by its deployer only.
+    proposal_id = act.govern(act.calldata("end_bootstrap"))
+    assert one_event(pam, "BootstrapEnded").bootstrapper == world.deployer
+    assert one_event(pam, "ProposalExecuted").proposal_id == proposal_id
+    assert not pam.bootstrapping()
+    assert pam.bootstrap_deadline() == boa.env.timestamp
+    with boa.env.prank(world.deployer), boa.reverts("council: not governance"):
+        pam.add_council_member(world.stranger)
+
+
+def test_end_bootstrap__after_deadline_by_council__reverts(pam, act, world):
+    boa.env.time_travel(seconds=BOOTSTRAP_TTL)
+    with boa.env.prank(world.council[0]):
+        proposal_id = pam.propose(act.calldata("end_bootstrap"))
+    with boa.env.prank(world.council[1]), boa.reverts("council: bootstrap ended"):
+        pam.approve_proposal(proposal_id)
+
+
+def test_approve_proposal__removed_then_readded_member__old_approval_void(governed, act, world):
+    c0, c1 = world.council[:2]
+    with boa.env.prank(c0):
+        proposal_id = governed.propose(act.calldata("set_threshold", 3))
+    act.govern(act.calldata("remove_council_member", c0), approvers=(1, 2))
+    act.govern(act.calldata("add_council_member", c0), approvers=(1, 2))
+    assert not governed.has_approved_proposal(proposal_id, c0)
+    with boa.env.prank(c1):
+        governed.approve_proposal(proposal_id)
+    approved = one_event(governed, "ProposalApproved")
+    assert (approved.member, approved.approvals, approved.threshold) == (c1, 1, 2)
+    assert events(governed, "ProposalExecuted") == []
+    assert governed.council_threshold() == 2
+    # The re-added member approves afresh, and that approval counts.
+    with boa.env.prank(c0):
+        governed.approve_proposal(proposal_id)
+    assert one_event(governed, "ThresholdSet").threshold == 3
+    assert one_event(governed, "ProposalApproved").approvals == 2
+
+
+def test_approve_proposal__removed_member__approval_stops_counting(governed, act, world):
+    c0, c1 = world.council[:2]
+    act.govern(act.calldata("add_council_member", world.stranger), approvers=(1, 2))
+    with boa.env.prank(c0):
+        proposal_id = governed.propose(act.calldata("set_threshold", 3))
+    act.govern(act.calldata("remove_council_member", c0), approvers=(1, 2))
+    assert not governed.has_approved_proposal(proposal_id, c0)
+    with boa.env.prank(c1):
+        governed.approve_proposal(proposal_id)
+    assert one_event(governed, "ProposalApproved").approvals == 1
+    assert not governed.proposal(proposal_id).executed

@@ -18,6 +18,7 @@ from pamkit import (
     OUTCOME_FAILED,
     ZERO32,
     ZERO_ADDRESS,
+    World,
     h,
     one_event,
 )
@@ -262,3 +263,125 @@ def test_report_late_removal__never_activated__reverts(pam, act, world):
     request_id = act.elevate()
     with boa.env.prank(world.oracle), boa.reverts("receipts: not activated"):
         pam.report_late_removal(request_id, h("dc1"))
+
+
+# -- issue 12: every receipt is one the request's state explains ----------------------------------------
+
+LIVE, EXPIRED_UNRECORDED, EXPIRED_RECORDED, REVOKED, SUSPENDED = (
+    "live",
+    "expired-unrecorded",
+    "expired-recorded",
+    "revoked",
+    "suspended",
+)
+NOT_ACTIVATED = ("pending", "denied", "cancelled", "request-expired")
+
+
+def _elevation_in(pam, act, world, state):
+    """An elevation of alice's brought into `state`."""
+    if state in NOT_ACTIVATED:
+        request_id = act.elevate()
+        if state == "denied":
+            with act.as_("bob"):
+                pam.deny(request_id, h("no"))
+        elif state == "cancelled":
+            with act.as_("alice"):
+                pam.cancel(request_id)
+        elif state == "request-expired":
+            boa.env.time_travel(seconds=HOUR)
+        return request_id
+    request_id = act.grant(duration=HOUR)
+    if state in (EXPIRED_UNRECORDED, EXPIRED_RECORDED):
+        boa.env.time_travel(seconds=HOUR)
+        if state == EXPIRED_RECORDED:
+            pam.end_expired(request_id)
+    elif state == REVOKED:
+        with act.as_("bob"):
+            pam.revoke(request_id)
+    elif state == SUSPENDED:
+        with boa.env.prank(world.council[0]):
+            pam.suspend(World.id("alice"))
+    return request_id
+
+
+def _expected(state, action, outcome):
+    """None if the receipt is consistent with the grant's state, else the revert reason."""
+    if state in NOT_ACTIVATED:
+        return "receipts: not activated"
+    if action == A_REMOVE_MEMBER:
+        return "receipts: grant live" if state == LIVE else None
+    # ADD_MEMBER after activation, live or not: FAILED is true in every state, and an add done while live may
+    # be reported late by an oracle that crashed in between (refusing it would lose the evidence).
+    return None
+
+
+CELLS = [
+    (state, action, outcome)
+    for state in (LIVE, EXPIRED_UNRECORDED, EXPIRED_RECORDED, REVOKED, SUSPENDED, *NOT_ACTIVATED)
+    for action in (A_ADD_MEMBER, A_REMOVE_MEMBER)
+    for outcome in (APPLIED, OUTCOME_FAILED)
+]
+
+
+@pytest.mark.parametrize(("state", "action", "outcome"), CELLS)
+def test_post_receipt__elevation_cell(pam, act, world, state, action, outcome):
+    request_id = _elevation_in(pam, act, world, state)
+    reason = _expected(state, action, outcome)
+    if reason is not None:
+        with boa.reverts(reason):
+            act.receipt(request_id, action, outcome)
+        assert pam.receipt(request_id, action).outcome == 0
+        return
+    act.receipt(request_id, action, outcome)
+    posted = one_event(pam, "ReceiptPosted")
+    assert (posted.request_id, posted.action, posted.outcome) == (request_id, action, outcome)
+    assert pam.receipt(request_id, action).outcome == outcome
+
+
+def test_post_receipt__remove_while_live_refused__honest_one_accepted_later(pam, act):
+    # The finding: a premature REMOVE_MEMBER APPLIED used to be accepted and then block the honest receipt.
+    request_id = act.grant(duration=HOUR)
+    act.receipt(request_id, A_ADD_MEMBER)
+    with boa.reverts("receipts: grant live"):
+        act.receipt(request_id, A_REMOVE_MEMBER)
+    boa.env.time_travel(seconds=HOUR)
+    act.receipt(request_id, A_REMOVE_MEMBER)
+    assert one_event(pam, "ReceiptPosted").action == A_REMOVE_MEMBER
+
+
+def test_post_receipt__remove_one_second_before_expiry__reverts(pam, act):
+    request_id = act.grant(duration=HOUR)
+    boa.env.time_travel(seconds=HOUR - 1)
+    with boa.reverts("receipts: grant live"):
+        act.receipt(request_id, A_REMOVE_MEMBER)
+
+
+SIMPLE_STATES = ("pending", "approved", "denied", "cancelled", "request-expired", "fulfilled", "failed")
+
+
+@pytest.mark.parametrize("kind", ["unlock", "password"])
+@pytest.mark.parametrize("state", SIMPLE_STATES)
+@pytest.mark.parametrize("outcome", [APPLIED, OUTCOME_FAILED])
+def test_post_receipt__unlock_and_password_cell(pam, act, kind, state, outcome):
+    action = A_UNLOCK if kind == "unlock" else A_RESET_PASSWORD
+    request_id = act.unlock() if kind == "unlock" else act.password_reset()
+    if state in ("approved", "fulfilled", "failed"):
+        act.approve(request_id, "bob")
+    if state in ("fulfilled", "failed"):
+        act.receipt(request_id, action, APPLIED if state == "fulfilled" else OUTCOME_FAILED)
+    elif state == "denied":
+        with act.as_("bob"):
+            pam.deny(request_id, h("no"))
+    elif state == "cancelled":
+        with act.as_("alice"):
+            pam.cancel(request_id)
+    elif state == "request-expired":
+        boa.env.time_travel(seconds=HOUR)
+    if state == "approved":
+        act.receipt(request_id, action, outcome)
+        assert one_event(pam, "ReceiptPosted").outcome == outcome
+        assert pam.status_of(request_id) == (FULFILLED if outcome == APPLIED else FAILED)
+        return
+    reason = "receipts: duplicate" if state in ("fulfilled", "failed") else "receipts: not approved"
+    with boa.reverts(reason):
+        act.receipt(request_id, action, outcome)

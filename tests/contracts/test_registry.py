@@ -3,6 +3,7 @@
 import boa
 import pytest
 from pamkit import (
+    DAY,
     DOMAIN,
     ENC_KEY,
     GROUP,
@@ -238,6 +239,10 @@ def _policy_args(**overrides):
         "break_glass_approvals": 1,
         "break_glass_max_duration": HOUR,
         "approvers": [World.id("bob"), World.id("carol")],
+        "requesters": [World.id("alice")],
+        "break_glass_cooldown": HOUR,
+        "unlock_limit": 0,
+        "unlock_window": 0,
     }
     args.update(overrides)
     return list(args.values())
@@ -266,10 +271,52 @@ def test_set_policy__stores_and_logs(pam, world):
     assert pam.is_approver(h("group:new"), World.id("bob"))
 
 
+def test_set_policy__stores_and_logs_limits(pam, world):
+    with boa.env.prank(world.deployer):
+        pam.set_policy(
+            *_policy_args(requesters=[World.id("alice"), World.id("erin")], break_glass_cooldown=DAY)
+        )
+    limits = one_event(pam, "PolicyLimitsSet")
+    assert (limits.target, limits.break_glass_cooldown, limits.unlock_limit, limits.unlock_window) == (
+        h("group:new"),
+        DAY,
+        0,
+        0,
+    )
+    assert list(limits.requesters) == [World.id("alice"), World.id("erin")]
+    assert pam.policy(h("group:new")).break_glass_cooldown == DAY
+    assert pam.policy_requesters(h("group:new")) == [World.id("alice"), World.id("erin")]
+    assert pam.is_requester(h("group:new"), World.id("erin"))
+    assert not pam.is_requester(h("group:new"), World.id("bob"))
+
+
+def test_set_policy__replaces_requester_set(pam, world):
+    with boa.env.prank(world.deployer):
+        pam.set_policy(*_policy_args(requesters=[World.id("alice")]))
+        pam.set_policy(*_policy_args(requesters=[World.id("erin")]))
+    assert one_event(pam, "PolicyLimitsSet").requesters == [World.id("erin")]
+    assert not pam.is_requester(h("group:new"), World.id("alice"))
+    assert pam.is_requester(h("group:new"), World.id("erin"))
+
+
+def test_set_policy__unlock_limit_stored(pam, world):
+    with boa.env.prank(world.deployer):
+        pam.set_policy(*_policy_args(target=UNLOCK_TARGET, requesters=[], unlock_limit=5, unlock_window=HOUR))
+    limits = one_event(pam, "PolicyLimitsSet")
+    assert (limits.target, limits.unlock_limit, limits.unlock_window, list(limits.requesters)) == (
+        UNLOCK_TARGET,
+        5,
+        HOUR,
+        [],
+    )
+    policy = pam.policy(UNLOCK_TARGET)
+    assert (policy.unlock_limit, policy.unlock_window) == (5, HOUR)
+
+
 def test_set_policy__replaces_approver_set(pam, world):
     with boa.env.prank(world.deployer):
         pam.set_policy(
-            *_policy_args(approvals_required=1, approvers=[World.id("erin")], break_glass_approvals=0)
+            *_policy_args(approvals_required=1, approvers=[World.id("erin")], break_glass_max_duration=0)
         )
     assert one_event(pam, "PolicySet").approvers == [World.id("erin")]
     assert not pam.is_approver(h("group:new"), World.id("bob"))
@@ -280,7 +327,13 @@ def test_set_policy__replaces_approver_set(pam, world):
 def test_set_policy__self_service_without_approvers(pam, world):
     with boa.env.prank(world.deployer):
         pam.set_policy(
-            *_policy_args(approvals_required=0, self_service=True, approvers=[], break_glass_approvals=0)
+            *_policy_args(
+                approvals_required=0,
+                self_service=True,
+                approvers=[],
+                break_glass_approvals=0,
+                break_glass_max_duration=0,
+            )
         )
     assert one_event(pam, "PolicySet").self_service
 
@@ -298,6 +351,16 @@ def test_set_policy__self_service_without_approvers(pam, world):
         ({"break_glass_approvals": 3}, "policies: bad break-glass"),
         ({"approvers": [World.id("bob"), ZERO32]}, "policies: zero approver"),
         ({"approvers": [World.id("bob"), World.id("bob")]}, "policies: duplicate approver"),
+        ({"break_glass_approvals": 0}, "policies: zero break-glass quorum"),
+        ({"requesters": [World.id("alice"), ZERO32]}, "policies: zero requester"),
+        ({"requesters": [World.id("alice"), World.id("alice")]}, "policies: duplicate requester"),
+        (
+            {"target": UNLOCK_TARGET, "unlock_limit": 3, "unlock_window": HOUR},
+            "policies: requesters on action",
+        ),
+        ({"target": PASSWORD_RESET_TARGET}, "policies: requesters on action"),
+        ({"target": UNLOCK_TARGET, "requesters": [], "unlock_window": HOUR}, "policies: no unlock limit"),
+        ({"target": UNLOCK_TARGET, "requesters": [], "unlock_limit": 3}, "policies: no unlock limit"),
     ],
 )
 def test_set_policy__bad_args__reverts(pam, world, overrides, reason):

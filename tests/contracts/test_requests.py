@@ -5,7 +5,9 @@ import pytest
 from pamkit import (
     ACTIVE,
     ALARM_BREAK_GLASS,
+    ALARM_UNLOCK_LIMIT,
     APPROVED,
+    BREAK_GLASS_COOLDOWN,
     BREAK_GLASS_MAX,
     CANCELLED,
     DENIED,
@@ -24,7 +26,9 @@ from pamkit import (
     PENDING,
     SELF_GROUP,
     UNLOCK,
+    UNLOCK_LIMIT,
     UNLOCK_TARGET,
+    UNLOCK_WINDOW,
     ZERO32,
     World,
     events,
@@ -135,24 +139,13 @@ def test_request_elevation__break_glass__alarm_and_own_quorum(pam, act):
     assert pam.is_active(request_id)
 
 
-def test_request_elevation__break_glass_zero_approvals__active_at_once(pam, act, world):
-    with boa.env.prank(world.deployer):
+def test_set_policy__break_glass_zero_approvals__reverts(pam, act, world):
+    # Issue 12: a zero break-glass quorum let one key make itself Domain Admin with nobody else involved.
+    with boa.env.prank(world.deployer), boa.reverts("policies: zero break-glass quorum"):
         pam.set_policy(
-            GROUP,
-            DOMAIN,
-            2,
-            GROUP_MAX,
-            MAX_PENDING,
-            False,
-            True,
-            0,
-            HOUR,
-            [World.id("bob"), World.id("carol")],
+            *(GROUP, DOMAIN, 1, GROUP_MAX, MAX_PENDING, False, True, 0, HOUR, [World.id("bob")]),
+            *([World.id("alice")], 0, 0, 0),
         )
-    request_id = act.elevate(break_glass=True)
-    names = [type(e).__name__ for e in pam.get_logs()]
-    assert names == ["RequestCreated", "Alarm", "RequestApproved", "GrantActivated"]
-    assert pam.is_active(request_id)
 
 
 def test_request_elevation__break_glass_disabled__reverts(pam, act):
@@ -310,12 +303,17 @@ def test_approve__twice__reverts(pam, act):
         pam.approve(request_id)
 
 
-def test_approve__twice_after_rotation__reverts(pam, act, world):
+def test_approve__after_rotation__old_approval_void_new_one_counts_once(pam, act, world):
+    # A rotated device may have been stolen: what it approved no longer counts; the new device approves afresh.
     request_id = act.elevate()
     act.approve(request_id, "bob")
     new_device = boa.env.generate_address("bob-new-phone")
     with boa.env.prank(world.deployer):
         pam.rotate_device(World.id("bob"), new_device)
+    assert not pam.has_approved(request_id, World.id("bob"))
+    with boa.env.prank(new_device):
+        pam.approve(request_id)
+    assert one_event(pam, "ApprovalCast").approvals == 1
     with boa.env.prank(new_device), boa.reverts("requests: already approved"):
         pam.approve(request_id)
 
@@ -331,7 +329,10 @@ def test_approve__not_approver__reverts(pam, act, world, who):
 def test_approve__removed_from_approver_set__reverts(pam, act, world):
     request_id = act.elevate()
     with boa.env.prank(world.deployer):
-        pam.set_policy(GROUP, DOMAIN, 1, GROUP_MAX, MAX_PENDING, False, True, 0, 0, [World.id("carol")])
+        pam.set_policy(
+            *(GROUP, DOMAIN, 1, GROUP_MAX, MAX_PENDING, False, True, 0, 0, [World.id("carol")]),
+            *([World.id("alice")], 0, 0, 0),
+        )
     with act.as_("bob"), boa.reverts("requests: not approver"):
         pam.approve(request_id)
     act.approve(request_id, "carol")
@@ -485,3 +486,244 @@ def test_status_of__unknown__none(pam):
 def test_request_ids__increase_from_one(pam, act):
     assert [act.unlock(), act.elevate(), act.password_reset("bob")] == [1, 2, 3]
     assert pam.request_count() == 3
+
+
+# -- issue 12: who may request, break-glass limits, stale approvals, unlock rate limit ------------------
+
+TIER0 = h("group:tier0")
+
+
+def _tier0(pam, world, requesters, approvers=("bob", "carol"), bg_approvals=1, cooldown=0):
+    """A Domain-Admins-like policy: 2 approvals, break-glass with its own quorum, named requesters."""
+    with boa.env.prank(world.deployer):
+        pam.set_policy(
+            *(TIER0, DOMAIN, 2, GROUP_MAX, MAX_PENDING, False, True, bg_approvals, BREAK_GLASS_MAX),
+            [World.id(n) for n in approvers],
+            [World.id(n) for n in requesters],
+            *(cooldown, 0, 0),
+        )
+
+
+def test_request_elevation__eligible_requester__pending(pam, act, world):
+    _tier0(pam, world, ["alice"])
+    request_id = act.elevate(target=TIER0)
+    created = one_event(pam, "RequestCreated")
+    assert (created.request_id, created.subject, created.target) == (request_id, ALICE, TIER0)
+
+
+def test_request_elevation__not_in_requester_set__reverts(pam, act, world):
+    _tier0(pam, world, ["alice"])
+    with boa.reverts("requests: not eligible"):
+        act.elevate("erin", target=TIER0)
+
+
+@pytest.mark.parametrize("break_glass", [False, True])
+def test_request_elevation__empty_requester_set__nobody__reverts(pam, act, world, break_glass):
+    _tier0(pam, world, [])
+    for name in ("alice", "bob", "carol", "erin"):
+        with boa.reverts("requests: not eligible"):
+            act.elevate(name, target=TIER0, duration=HOUR, break_glass=break_glass)
+
+
+def test_approve__requester_dropped_from_set_while_pending__reverts(pam, act, world):
+    _tier0(pam, world, ["alice"])
+    request_id = act.elevate(target=TIER0)
+    act.approve(request_id, "bob")
+    _tier0(pam, world, ["erin"])
+    with act.as_("carol"), boa.reverts("requests: not eligible"):
+        pam.approve(request_id)
+    assert pam.status_of(request_id) == PENDING
+
+
+def test_break_glass__second_while_first_live__reverts(pam, act):
+    first = act.elevate(duration=HOUR, break_glass=True)
+    act.approve(first, "bob")
+    assert one_event(pam, "GrantActivated").request_id == first
+    with boa.reverts("requests: break-glass cooldown"):
+        act.elevate(duration=HOUR, break_glass=True)
+
+
+def test_break_glass__within_cooldown_after_expiry__reverts(pam, act):
+    first = act.elevate(duration=HOUR, break_glass=True)
+    act.approve(first, "bob")
+    boa.env.time_travel(seconds=HOUR + BREAK_GLASS_COOLDOWN - 1)
+    with boa.reverts("requests: break-glass cooldown"):
+        act.elevate(duration=HOUR, break_glass=True)
+    boa.env.time_travel(seconds=1)
+    second = act.elevate(duration=HOUR, break_glass=True)
+    assert one_event(pam, "Alarm").request_id == second
+
+
+def test_break_glass__cooldown_spans_groups(pam, act, world):
+    # The cooldown is per principal: another group's break-glass does not reset it.
+    _tier0(pam, world, ["alice"], cooldown=0)
+    first = act.elevate(target=TIER0, duration=HOUR, break_glass=True)
+    act.approve(first, "bob")
+    with boa.reverts("requests: break-glass cooldown"):
+        act.elevate(duration=HOUR, break_glass=True)  # GROUP, cooldown 4 h, alice's TIER0 grant live
+
+
+def test_break_glass__two_pending__second_activation__reverts(pam, act):
+    first = act.elevate(duration=HOUR, break_glass=True)
+    second = act.elevate(duration=HOUR, break_glass=True)
+    act.approve(first, "bob")
+    assert pam.is_active(first)
+    with act.as_("carol"), boa.reverts("grants: break-glass cooldown"):
+        pam.approve(second)
+
+
+def test_break_glass__revoked_early__cooldown_from_scheduled_expiry(pam, act):
+    first = act.elevate(duration=HOUR, break_glass=True)
+    act.approve(first, "bob")
+    with act.as_("alice"):
+        pam.revoke(first)
+    assert one_event(pam, "GrantEnded").request_id == first
+    with boa.reverts("requests: break-glass cooldown"):
+        act.elevate(duration=HOUR, break_glass=True)
+
+
+def test_break_glass__other_principal_unaffected(pam, act):
+    first = act.elevate(duration=HOUR, break_glass=True)
+    act.approve(first, "bob")
+    other = act.elevate("erin", duration=HOUR, break_glass=True)
+    act.approve(other, "bob")
+    assert one_event(pam, "GrantActivated").request_id == other
+
+
+def test_break_glass__requester_cannot_complete_own_quorum(pam, act):
+    # Break-glass always involves another person: the requester's own approval never counts.
+    request_id = act.elevate("bob", duration=HOUR, break_glass=True)
+    with act.as_("bob"), boa.reverts("requests: self-approval"):
+        pam.approve(request_id)
+    assert pam.status_of(request_id) == PENDING
+
+
+# Stale approvals: only approvals of currently eligible approvers count when the quorum is recounted.
+
+
+def test_approve__approver_suspended_after_approving__approval_void(pam, act, world):
+    request_id = act.elevate()
+    act.approve(request_id, "bob")
+    with boa.env.prank(world.council[0]):
+        pam.suspend(World.id("bob"))
+    act.approve(request_id, "carol")
+    cast = one_event(pam, "ApprovalCast")
+    assert (cast.approver, cast.approvals, cast.approvals_required) == (World.id("carol"), 1, 2)
+    assert events(pam, "GrantActivated") == []
+    assert pam.status_of(request_id) == PENDING
+    assert pam.request(request_id).approvals == 1
+
+
+def test_approve__approver_reinstated__old_approval_stays_void(pam, act, world):
+    request_id = act.elevate()
+    act.approve(request_id, "bob")
+    with boa.env.prank(world.council[0]):
+        pam.suspend(World.id("bob"))
+    with boa.env.prank(world.deployer):
+        pam.reinstate(World.id("bob"))
+    assert not pam.has_approved(request_id, World.id("bob"))
+    act.approve(request_id, "carol")
+    assert one_event(pam, "ApprovalCast").approvals == 1
+    act.approve(request_id, "bob")  # approves afresh
+    assert one_event(pam, "ApprovalCast").approvals == 2
+    assert one_event(pam, "GrantActivated").request_id == request_id
+
+
+def _set_group_approvers(pam, world, names):
+    with boa.env.prank(world.deployer):
+        pam.set_policy(
+            *(GROUP, DOMAIN, 2, GROUP_MAX, MAX_PENDING, False, True, 1, BREAK_GLASS_MAX),
+            [World.id(n) for n in names],
+            [ALICE],
+            *(0, 0, 0),
+        )
+
+
+def test_approve__approver_removed_from_set__approval_void(pam, act, world):
+    request_id = act.elevate()
+    act.approve(request_id, "bob")
+    _set_group_approvers(pam, world, ["carol", "erin"])
+    act.approve(request_id, "carol")
+    assert one_event(pam, "ApprovalCast").approvals == 1
+    assert pam.status_of(request_id) == PENDING
+    act.approve(request_id, "erin")
+    assert one_event(pam, "ApprovalCast").approvals == 2
+    assert one_event(pam, "GrantActivated").request_id == request_id
+
+
+def test_approve__approver_removed_and_readded__approval_not_revived(pam, act, world):
+    request_id = act.elevate()
+    act.approve(request_id, "bob")
+    _set_group_approvers(pam, world, ["carol", "erin"])
+    _set_group_approvers(pam, world, ["bob", "carol", "erin"])
+    assert not pam.has_approved(request_id, World.id("bob"))
+    act.approve(request_id, "carol")
+    assert one_event(pam, "ApprovalCast").approvals == 1
+    assert pam.status_of(request_id) == PENDING
+
+
+def test_approve__approver_kept_across_policy_change__approval_counts(pam, act, world):
+    request_id = act.elevate()
+    act.approve(request_id, "bob")
+    _set_group_approvers(pam, world, ["erin", "bob", "carol"])  # same set, new order
+    assert pam.has_approved(request_id, World.id("bob"))
+    act.approve(request_id, "carol")
+    assert one_event(pam, "ApprovalCast").approvals == 2
+    assert one_event(pam, "GrantActivated").request_id == request_id
+
+
+# Unlock rate limit: UNLOCK_LIMIT per principal per UNLOCK_WINDOW, an alarm on the last one.
+
+
+def test_request_unlock__up_to_limit__alarm_on_last(pam, act):
+    start = boa.env.timestamp
+    for _ in range(UNLOCK_LIMIT - 1):
+        act.unlock()
+        assert events(pam, "Alarm") == []
+    request_id = act.unlock()
+    alarm = one_event(pam, "Alarm")
+    assert (alarm.kind, alarm.domain, alarm.request_id, alarm.target, alarm.subject) == (
+        ALARM_UNLOCK_LIMIT,
+        DOMAIN,
+        request_id,
+        UNLOCK_TARGET,
+        ALICE,
+    )
+    assert int.from_bytes(alarm.detail, "big") == start + UNLOCK_WINDOW
+    assert one_event(pam, "RequestCreated").request_id == request_id
+
+
+def test_request_unlock__over_limit__reverts(pam, act):
+    for _ in range(UNLOCK_LIMIT):
+        act.unlock()
+    with boa.reverts("requests: unlock limit"):
+        act.unlock()
+    boa.env.time_travel(seconds=UNLOCK_WINDOW - 2)
+    with boa.reverts("requests: unlock limit"):
+        act.unlock()
+
+
+def test_request_unlock__new_window__allowed_again(pam, act):
+    for _ in range(UNLOCK_LIMIT):
+        act.unlock()
+    boa.env.time_travel(seconds=UNLOCK_WINDOW)
+    request_id = act.unlock()
+    assert one_event(pam, "RequestCreated").request_id == request_id
+    assert events(pam, "Alarm") == []
+
+
+def test_request_unlock__limit_is_per_principal(pam, act):
+    for _ in range(UNLOCK_LIMIT):
+        act.unlock()
+    request_id = act.unlock("erin")
+    assert one_event(pam, "RequestCreated").subject == World.id("erin")
+    assert pam.status_of(request_id) == PENDING
+
+
+def test_request_unlock__self_service_counts_too(pam, act, world):
+    with boa.env.prank(world.deployer):
+        pam.set_policy(UNLOCK_TARGET, DOMAIN, 0, 0, MAX_PENDING, True, True, 0, 0, [], [], 0, 1, HOUR)
+    act.unlock()
+    assert one_event(pam, "Alarm").kind == ALARM_UNLOCK_LIMIT
+    with boa.reverts("requests: unlock limit"):
+        act.unlock()

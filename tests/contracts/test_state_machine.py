@@ -2,6 +2,12 @@
 
 Each rule predicts from the model whether the call must succeed or revert and checks that it did; the model
 changes only on predicted successes. Invariants then compare the chain with the model after every step.
+
+Issue 12 added what the first machine missed: approvers are suspended, rotated and moved in and out of the
+approver set, council members are removed and re-added, requester sets change, break-glass has a cooldown,
+unlocks a rate limit, bootstrap ends three ways; the invariants check from the chain alone that a grant is
+active only with a quorum counted under the approvers' current seats, that nobody holds two live
+break-glass grants, that bootstrap power is over, and that every receipt is one its grant's state explains.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -28,6 +35,9 @@ from pamkit import (
     ACTIVE,
     APPLIED,
     APPROVED,
+    BOOTSTRAP_TTL,
+    BREAK_GLASS_COOLDOWN,
+    BREAK_GLASS_MAX,
     CANCELLED,
     DENIED,
     DOMAIN,
@@ -37,15 +47,19 @@ from pamkit import (
     FAILED,
     FULFILLED,
     GROUP,
+    GROUP_MAX,
     HOUR,
     OTHER_GROUP,
     OUTCOME_FAILED,
     PASSWORD_RESET,
     PENDING,
     PEOPLE,
+    REQUESTERS,
     SELF_GROUP,
     UNLOCK,
+    UNLOCK_LIMIT,
     UNLOCK_TARGET,
+    UNLOCK_WINDOW,
     World,
     h,
 )
@@ -58,8 +72,9 @@ APPROVERS_OF = {
     SELF_GROUP: {"bob"},
     OTHER_GROUP: {"dave"},
 }
+REQUESTERS_OF = {GROUP: set(REQUESTERS), SELF_GROUP: set(REQUESTERS), OTHER_GROUP: {"dave"}}
 MAX_PENDING = HOUR
-GROUP_CAP, BREAK_GLASS_CAP, SELF_CAP, OTHER_CAP = 8 * HOUR, HOUR, HOUR, HOUR
+GROUP_CAP, BREAK_GLASS_CAP, SELF_CAP, OTHER_CAP = GROUP_MAX, BREAK_GLASS_MAX, HOUR, HOUR
 MAX_LIVE = 16
 # Not enrolled at first: the `enrol` rule enrols them (in DOMAIN) through a proposal.
 EXTRA = ("gina", "hank")
@@ -78,8 +93,11 @@ class Req:
     required: int
     deadline: int
     duration: int
+    break_glass: bool = False
     status: int = PENDING
-    approvals: set[str] = field(default_factory=set)
+    # Approver -> the (seat, generation) stamp its approval carries; it counts only while still current.
+    approvals: dict[str, tuple[int, int]] = field(default_factory=dict)
+    quorum: frozenset[str] = frozenset()  # the approvals counted when the quorum was reached
     expiry: int = 0
 
 
@@ -93,8 +111,7 @@ class PamMachine(RuleBasedStateMachine):
         super().__init__()
         self._anchor = boa.env.anchor()
         self._anchor.__enter__()
-        with boa.env.prank(self.world.deployer):
-            self.pam.end_bootstrap()
+        self.bootstrap_over = False  # set by the `end_bootstrap` initialize rule
         self.status = {name: 1 if name in PEOPLE else 0 for name in EVERYONE}  # 0 NONE, 1 ACTIVE, 2 SUSPENDED
         self.device = dict(self.world.devices)
         self.device.update({name: boa.env.generate_address() for name in EXTRA})
@@ -104,6 +121,15 @@ class PamMachine(RuleBasedStateMachine):
         self.threshold = 2
         self.proposals: dict[int, dict[str, Any]] = {}
         self.oracle = self.world.oracle
+        self.members = [0, 1, 2]  # council seats in on-chain order (removal swaps the last one in)
+        self.approvers_of = {key: set(names) for key, names in APPROVERS_OF.items()}
+        self.requesters_of = {key: set(names) for key, names in REQUESTERS_OF.items()}
+        self._seats = itertools.count(1)
+        self.seat = {(key, n): next(self._seats) for key, names in APPROVERS_OF.items() for n in names}
+        self.gen = dict.fromkeys(EVERYONE, 0)  # bumped by suspension and device rotation
+        self.bg_until = dict.fromkeys(EVERYONE, 0)  # scheduled expiry of the latest break-glass grant
+        self.unlock_window = dict.fromkeys(EVERYONE, 0)
+        self.unlocks = dict.fromkeys(EVERYONE, 0)
         STATS["examples"] += 1
         STATS["steps"] -= 1  # the invariants also run once before the first step
 
@@ -136,13 +162,32 @@ class PamMachine(RuleBasedStateMachine):
     def live_count(self, name: str) -> int:
         return sum(1 for i, r in self.reqs.items() if r.subject == name and self.live(i))
 
+    @staticmethod
+    def key(req: Req) -> Any:
+        return "password" if req.kind == PASSWORD_RESET else req.target
+
     def approvers(self, req: Req) -> set[str]:
-        return APPROVERS_OF["password" if req.kind == PASSWORD_RESET else req.target]
+        return self.approvers_of[self.key(req)]
+
+    def stamp(self, req: Req, name: str) -> tuple[int, int] | None:
+        """The stamp an approval by `name` on `req` would carry now (None: not an approver)."""
+        seat = self.seat.get((self.key(req), name))
+        return None if seat is None else (seat, self.gen[name])
+
+    def counted(self, req: Req) -> frozenset[str]:
+        return frozenset(a for a, st_ in req.approvals.items() if st_ == self.stamp(req, a))
+
+    def bg_free(self, name: str) -> bool:
+        """Whether `name` may start a break-glass grant now (GROUP is the only break-glass policy)."""
+        return self.now >= self.bg_until[name] + BREAK_GLASS_COOLDOWN
 
     def activate(self, request_id: int) -> None:
         req = self.reqs[request_id]
+        req.quorum = self.counted(req)
         if req.kind == ELEVATE:
             req.status, req.expiry = ACTIVE, self.now + req.duration
+            if req.break_glass:
+                self.bg_until[req.subject] = req.expiry
         else:
             req.status = APPROVED
 
@@ -155,8 +200,17 @@ class PamMachine(RuleBasedStateMachine):
     def request_simple(self, who: str, kind: str) -> None:
         ok = self.status[who] == 1 and who != "dave"
         if kind == "unlock":
+            new_window = self.now >= self.unlock_window[who] + UNLOCK_WINDOW
+            used = 0 if new_window else self.unlocks[who]
+            ok = ok and used < UNLOCK_LIMIT
             request_id = self.expect(ok, self.device[who], "request_unlock")
             target, code = UNLOCK_TARGET, UNLOCK
+            if ok:
+                if new_window:
+                    self.unlock_window[who] = self.now
+                self.unlocks[who] = used + 1
+                alarms = [e for e in self.pam.get_logs() if type(e).__name__ == "Alarm"]
+                assert len(alarms) == (used + 1 == UNLOCK_LIMIT), "Alarm(UNLOCK_LIMIT) exactly on the last"
         else:
             request_id = self.expect(ok, self.device[who], "request_password_reset", h("payload"))
             target, code = "password", PASSWORD_RESET
@@ -181,36 +235,48 @@ class PamMachine(RuleBasedStateMachine):
         ok = (
             self.status[who] == 1
             and in_domain
+            and who in self.requesters_of[target]
             and 0 < duration <= cap
+            and (not break_glass or self.bg_free(who))
             and (not immediate or self.live_count(who) < MAX_LIVE)
         )
         request_id = self.expect(
             ok, self.device[who], "request_elevation", target, duration, h("why"), h("ticket"), break_glass
         )
         if ok:
-            self.reqs[request_id] = Req(ELEVATE, who, target, required, self.now + MAX_PENDING, duration)
+            deadline = self.now + MAX_PENDING
+            self.reqs[request_id] = Req(ELEVATE, who, target, required, deadline, duration, break_glass)
             if immediate:
                 self.activate(request_id)
 
     @precondition(lambda self: self.reqs)
     @rule(who=st.sampled_from(EVERYONE), data=st.data())
     def approve(self, who: str, data: st.DataObject) -> None:
-        request_id = self.pick(data)
+        self.approve_as(who, self.pick(data))
+
+    def approve_as(self, who: str, request_id: int) -> None:
         req = self.reqs[request_id]
-        reaches = len(req.approvals) + 1 >= req.required
+        stamp = self.stamp(req, who)
+        after = dict(req.approvals, **{who: stamp}) if stamp is not None else req.approvals
+        reaches = len([a for a, st_ in after.items() if st_ == self.stamp(req, a)]) >= req.required
+        activation_ok = req.kind != ELEVATE or (
+            req.subject in self.requesters_of[req.target]
+            and self.live_count(req.subject) < MAX_LIVE
+            and (not req.break_glass or self.bg_free(req.subject))
+        )
         ok = (
             req.status == PENDING
             and self.now < req.deadline
             and who != req.subject
             and who in self.approvers(req)
             and self.status[who] == 1
-            and who not in req.approvals
+            and req.approvals.get(who) != stamp
             and self.status[req.subject] == 1
-            and not (reaches and req.kind == ELEVATE and self.live_count(req.subject) >= MAX_LIVE)
+            and (not reaches or activation_ok)
         )
         self.expect(ok, self.device[who], "approve", request_id)
         if ok:
-            req.approvals.add(who)
+            req.approvals[who] = stamp  # type: ignore[assignment]
             if reaches:
                 self.activate(request_id)
 
@@ -294,6 +360,7 @@ class PamMachine(RuleBasedStateMachine):
         self.expect(ok, sender[by], "suspend", World.id(who))
         if ok:
             self.status[who] = 2
+            self.gen[who] += 1
             for req in self.reqs.values():
                 if req.subject == who and req.status == ACTIVE:
                     req.status = ENDED
@@ -312,6 +379,7 @@ class PamMachine(RuleBasedStateMachine):
         if self.govern(ok, "rotate_device", World.id(who), new_device):
             self.old_devices.append(self.device[who])
             self.device[who] = new_device
+            self.gen[who] += 1
 
     @rule(who=st.sampled_from(EVERYONE), reuse_device=st.booleans())
     def enrol(self, who: str, reuse_device: bool) -> None:
@@ -340,7 +408,7 @@ class PamMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.reqs)
     @rule(
-        sender=st.sampled_from(["oracle", "other_oracle", "stranger", "alice"]),
+        sender=st.sampled_from(["oracle", "oracle", "oracle", "other_oracle", "stranger", "alice"]),
         action=st.sampled_from([A_UNLOCK, A_ADD_MEMBER, A_REMOVE_MEMBER, A_RESET_PASSWORD, 9]),
         outcome=st.sampled_from([APPLIED, OUTCOME_FAILED]),
         data=st.data(),
@@ -359,7 +427,9 @@ class PamMachine(RuleBasedStateMachine):
             A_UNLOCK: req.kind == UNLOCK and req.status == APPROVED,
             A_RESET_PASSWORD: req.kind == PASSWORD_RESET and req.status == APPROVED,
             A_ADD_MEMBER: req.kind == ELEVATE and req.status in (ACTIVE, ENDED),
-            A_REMOVE_MEMBER: req.kind == ELEVATE and req.status in (ACTIVE, ENDED),
+            A_REMOVE_MEMBER: req.kind == ELEVATE
+            and req.status in (ACTIVE, ENDED)
+            and not self.live(request_id),
         }.get(action, False)
         ok = address == domain_oracle and (request_id, action) not in self.receipts and matches
         self.expect(ok, address, "post_receipt", request_id, action, outcome, h("detail"), h("dc"))
@@ -368,6 +438,44 @@ class PamMachine(RuleBasedStateMachine):
             if action in (A_UNLOCK, A_RESET_PASSWORD):
                 req.status = FULFILLED if outcome == APPLIED else FAILED
 
+    @precondition(
+        lambda self: any(r.kind == ELEVATE and r.status in (ACTIVE, ENDED) for r in self.reqs.values())
+    )
+    @rule(data=st.data())
+    def membership_receipts_through_a_grant(self, data: st.DataObject) -> None:
+        """The domain oracle tries the removal receipts on an activated grant, first as it is (live or not),
+        then past its expiry, then a (possibly late) add receipt: a removal only once the grant is over."""
+        grants = sorted(i for i, r in self.reqs.items() if r.kind == ELEVATE and r.status in (ACTIVE, ENDED))
+        request_id = data.draw(st.sampled_from(grants), label="grant")
+        req = self.reqs[request_id]
+        oracle = self.world.other_oracle if req.target == OTHER_GROUP else self.world.oracle
+        cells = [(A_REMOVE_MEMBER, OUTCOME_FAILED), (A_REMOVE_MEMBER, APPLIED)]
+        for past_expiry in (False, True):
+            if past_expiry and self.now < req.expiry:
+                boa.env.time_travel(seconds=req.expiry - self.now)
+            last = [
+                (A_ADD_MEMBER, data.draw(st.sampled_from([APPLIED, OUTCOME_FAILED]), label="add outcome"))
+            ]
+            for action, outcome in [*cells, *last] if past_expiry else cells:
+                live = self.live(request_id)
+                consistent = action == A_ADD_MEMBER or not live  # a removal only once the grant is over
+                ok = (request_id, action) not in self.receipts and consistent
+                self.expect(ok, oracle, "post_receipt", request_id, action, outcome, h("detail"), h("dc"))
+                if ok:
+                    self.receipts.add((request_id, action))
+
+    @rule(who=st.sampled_from(EVERYONE), data=st.data())
+    def two_break_glass_requests(self, who: str, data: st.DataObject) -> None:
+        """Two break-glass requests pending at once; the second may not activate while the first is live."""
+        before = set(self.reqs)
+        self.request_elevation(who, GROUP, HOUR, True)
+        self.request_elevation(who, GROUP, HOUR, True)
+        for request_id in sorted(set(self.reqs) - before):
+            approver = data.draw(
+                st.sampled_from(sorted(self.approvers(self.reqs[request_id]))), label="approver"
+            )
+            self.approve_as(approver, request_id)
+
     @rule(sender=st.sampled_from(["oracle", "other_oracle", "stranger"]))
     def report_drift(self, sender: str) -> None:
         address = getattr(self.world, sender)
@@ -375,21 +483,74 @@ class PamMachine(RuleBasedStateMachine):
 
     # -- governance ----------------------------------------------------------------------------------
 
-    def govern(self, inner_ok: bool, fn: str, *args: Any) -> bool:
-        """Propose from member 0 and approve with members 1.. up to the threshold.
+    def govern(self, inner_ok: bool, fn: str, *args: Any, members: tuple[int, ...] = (0, 1, 2)) -> bool:
+        """Propose from the first of `members` and approve with the next ones up to the threshold.
 
         It executes iff the inner call succeeds; a proposal whose call fails is cancelled by its proposer
         at once (it could succeed later, in a state the model does not replay). Returns whether it executed.
         """
         data = getattr(self.pam, fn).prepare_calldata(*args)
-        proposal_id = self.expect(True, self.world.council[0], "propose", data)
-        approvers = [1, 2][: self.threshold - 1]
+        proposer, *rest = members
+        proposal_id = self.expect(True, self.world.council[proposer], "propose", data)
+        approvers = rest[: self.threshold - 1]
         for member in approvers:
             last = member == approvers[-1]
             self.expect(inner_ok or not last, self.world.council[member], "approve_proposal", proposal_id)
         if not inner_ok:
-            self.expect(True, self.world.council[0], "cancel_proposal", proposal_id)
+            self.expect(True, self.world.council[proposer], "cancel_proposal", proposal_id)
         return inner_ok
+
+    @initialize(how=st.sampled_from(["deployer", "council", "deadline"]))
+    def end_bootstrap(self, how: str) -> None:
+        """Bootstrap ends by the deployer, by a council proposal, or on its own at the deadline."""
+        if how == "deployer":
+            self.expect(True, self.world.deployer, "end_bootstrap")
+        elif how == "council":
+            assert self.govern(True, "end_bootstrap")
+        else:
+            boa.env.time_travel(seconds=BOOTSTRAP_TTL)
+        self.bootstrap_over = True
+
+    @precondition(lambda self: self.bootstrap_over)
+    @rule()
+    def bootstrapper_is_powerless(self) -> None:
+        self.expect(False, self.world.deployer, "end_bootstrap")
+        self.expect(False, self.world.deployer, "add_council_member", self.world.deployer)
+        self.expect(False, self.world.deployer, "suspend", World.id("alice"))
+
+    @rule(member=st.integers(0, 2))
+    def remove_and_readd_council_member(self, member: int) -> None:
+        """Both through proposals; the member's approvals of open proposals must not come back."""
+        if not self.govern(self.threshold < 3, "remove_council_member", self.world.council[member]):
+            return
+        position, last = self.members.index(member), self.members.pop()
+        if last != member:
+            self.members[position] = last
+        for proposal in self.proposals.values():
+            proposal["approvals"].discard(member)
+        others = tuple(m for m in self.members if m != member)
+        assert self.govern(True, "add_council_member", self.world.council[member], members=others)
+        self.members.append(member)
+
+    @rule(
+        approvers=st.sets(st.sampled_from(["alice", "bob", "carol", "erin"])),
+        requesters=st.sets(st.sampled_from(REQUESTERS)),
+    )
+    def set_group_policy(self, approvers: set[str], requesters: set[str]) -> None:
+        """GROUP's approver and requester sets change; a quorum of 2 needs at least 2 approvers."""
+        args = (
+            *(GROUP, DOMAIN, 2, GROUP_CAP, MAX_PENDING, False, True, 1, BREAK_GLASS_CAP),
+            [World.id(n) for n in sorted(approvers)],
+            [World.id(n) for n in sorted(requesters)],
+            *(BREAK_GLASS_COOLDOWN, 0, 0),
+        )
+        if not self.govern(len(approvers) >= 2, "set_policy", *args):
+            return
+        for name in self.approvers_of[GROUP] - approvers:
+            del self.seat[(GROUP, name)]
+        for name in approvers - self.approvers_of[GROUP]:
+            self.seat[(GROUP, name)] = next(self._seats)
+        self.approvers_of[GROUP], self.requesters_of[GROUP] = set(approvers), set(requesters)
 
     @rule(member=st.integers(0, 2), k=st.integers(1, 4))
     def propose_threshold(self, member: int, k: int) -> None:
@@ -400,7 +561,9 @@ class PamMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.proposals)
     @rule(member=st.sampled_from([0, 1, 2, "stranger"]), data=st.data())
     def approve_proposal(self, member: int | str, data: st.DataObject) -> None:
-        proposal_id = data.draw(st.sampled_from(sorted(self.proposals)), label="proposal")
+        self.approve_proposal_as(member, data.draw(st.sampled_from(sorted(self.proposals)), label="proposal"))
+
+    def approve_proposal_as(self, member: int | str, proposal_id: int) -> None:
         proposal = self.proposals[proposal_id]
         is_member = member != "stranger"
         open_ = not proposal["closed"] and self.now < proposal["created"] + 24 * HOUR
@@ -416,13 +579,58 @@ class PamMachine(RuleBasedStateMachine):
                 proposal["closed"] = True
                 self.threshold = k
 
+    @rule(member=st.integers(0, 2), data=st.data())
+    def proposal_across_member_churn(self, member: int, data: st.DataObject) -> None:
+        """A member approves (proposes), is removed and re-added, another approves: no revived approval."""
+        self.propose_threshold(member, self.threshold)
+        proposal_id = max(self.proposals)
+        self.remove_and_readd_council_member(member)
+        other = data.draw(st.sampled_from([m for m in (0, 1, 2) if m != member]), label="other")
+        self.approve_proposal_as(other, proposal_id)
+
+    @rule(
+        requester=st.sampled_from(EVERYONE),
+        how=st.sampled_from(["suspend", "rotate", "drop", "drop-and-readd"]),
+        data=st.data(),
+    )
+    def approval_then_eligibility_lost(self, requester: str, how: str, data: st.DataObject) -> None:
+        """An approver approves a GROUP request, then is suspended, rotated or moved out of (and back into)
+        the approver set; the next approval must not reach the quorum with the stale one."""
+        before = set(self.reqs)
+        self.request_elevation(requester, GROUP, HOUR, False)
+        created = set(self.reqs) - before
+        if not created:
+            return
+        request_id = created.pop()
+        req = self.reqs[request_id]
+        candidates = sorted(self.approvers(req) - {req.subject})
+        if not candidates:
+            return
+        first = data.draw(st.sampled_from(candidates), label="first approver")
+        self.approve_as(first, request_id)
+        if how == "suspend":
+            self.suspend(first, "council")
+        elif how == "rotate":
+            self.rotate_device(first)
+        else:
+            kept = self.approvers_of[GROUP] - {first}
+            for name in ("alice", "bob", "carol", "erin"):
+                if len(kept) < 2 and name != first:
+                    kept.add(name)
+            requesters = set(self.requesters_of[GROUP])
+            self.set_group_policy(kept, requesters)
+            if how == "drop-and-readd":
+                self.set_group_policy(kept | {first}, requesters)
+        second = data.draw(st.sampled_from(EVERYONE), label="second approver")
+        self.approve_as(second, request_id)
+
     @rule(who=st.sampled_from(["council", "stranger", "oracle"]), k=st.integers(2, 3))
     def governance_without_quorum(self, who: str, k: int) -> None:
         sender = {"council": self.world.council[2], "stranger": self.world.stranger, "oracle": self.oracle}[
             who
         ]
         self.expect(False, sender, "set_threshold", k)
-        self.expect(False, sender, "set_policy", GROUP, DOMAIN, 0, 1, 1, True, True, 0, 0, [])
+        self.expect(False, sender, "set_policy", GROUP, DOMAIN, 0, 1, 1, True, True, 0, 0, [], [], 0, 0, 0)
         self.expect(False, sender, "enrol", sender, h("intruder"), DOMAIN)
         self.expect(False, sender, "set_roles", sender, 3)
 
@@ -445,10 +653,12 @@ class PamMachine(RuleBasedStateMachine):
             if req.kind != ELEVATE or req.status not in (ACTIVE, ENDED):
                 continue
             record = self.pam.request(request_id)
-            # Never approved by the requester; quorum reached (or none required) before activation.
+            # Never approved by the requester; quorum reached (or none required) before activation, counted
+            # only over approvals whose approver was, at that moment, in the set, active and on its device.
             assert not self.pam.has_approved(request_id, World.id(req.subject))
             assert record.approvals >= record.approvals_required == req.required
-            assert record.approvals == len(req.approvals)
+            assert record.approvals == len(req.quorum) >= req.required
+            assert req.subject not in req.quorum
             if self.pam.is_active(request_id):
                 assert self.now < record.expiry, "active at or after expiry"
                 assert self.status[req.subject] == 1, "suspended principal holds a live grant"
@@ -473,8 +683,36 @@ class PamMachine(RuleBasedStateMachine):
     @invariant()
     def governance_only_by_quorum(self) -> None:
         assert self.pam.council_threshold() == self.threshold
-        assert self.pam.council_members() == list(self.world.council)
-        assert not self.pam.bootstrapping()
+        assert self.pam.council_members() == [self.world.council[m] for m in self.members]
+        for proposal_id, proposal in self.proposals.items():
+            for member in (0, 1, 2):
+                counted = self.pam.has_approved_proposal(proposal_id, self.world.council[member])
+                assert counted == (member in proposal["approvals"]), (proposal_id, member)
+
+    @invariant()
+    def bootstrap_power_ends(self) -> None:
+        if self.bootstrap_over:
+            assert not self.pam.bootstrapping()
+            assert not self.pam.is_account_allowed(self.world.deployer)
+
+    @invariant()
+    def one_live_break_glass_per_principal(self) -> None:
+        holders = [r.subject for i, r in self.reqs.items() if r.break_glass and self.pam.is_active(i)]
+        assert len(holders) == len(set(holders)), f"two live break-glass grants: {holders}"
+
+    @invariant()
+    def receipts_explained_by_state(self) -> None:
+        """From the chain alone: every receipt is one its request's state at posting time explains."""
+        for request_id, action in self.receipts:
+            receipt = self.pam.receipt(request_id, action)
+            record = self.pam.request(request_id)
+            if action in (A_UNLOCK, A_RESET_PASSWORD):
+                assert record.status == (FULFILLED if receipt.outcome == APPLIED else FAILED)
+                continue
+            end = self.pam.grant_end(request_id)
+            assert record.start <= receipt.posted
+            if action == A_REMOVE_MEMBER:
+                assert receipt.posted >= record.expiry or (end.reason != 0 and end.at <= receipt.posted)
 
 
 def test_state_machine(_pam_base: Any, world: World) -> None:

@@ -24,7 +24,7 @@ def chain() -> tuple[Web3, Any]:
     accounts = w3.eth.accounts
     deployer, council, devices, oracle = accounts[0], accounts[1:4], accounts[4:7], accounts[7]
     factory = w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
-    tx = factory.constructor(list(council), 2, 86_400).transact({"from": deployer})
+    tx = factory.constructor(list(council), 2, 86_400, 86_400).transact({"from": deployer})
     receipt = w3.eth.wait_for_transaction_receipt(tx)
     pam = w3.eth.contract(address=receipt["contractAddress"], abi=artifacts["abi"])
     ids = [h(f"principal:{n}") for n in ("alice", "bob", "carol")]
@@ -36,7 +36,9 @@ def chain() -> tuple[Web3, Any]:
     for device, directory_id in zip(devices, ids, strict=True):
         send(pam.functions.enrol(device, directory_id, DOMAIN), deployer)
     send(
-        pam.functions.set_policy(GROUP, DOMAIN, 2, 8 * HOUR, MAX_PENDING, False, True, 0, 0, ids[1:]),
+        pam.functions.set_policy(
+            GROUP, DOMAIN, 2, 8 * HOUR, MAX_PENDING, False, True, 0, 0, ids[1:], ids[:1], 0, 0, 0
+        ),
         deployer,
     )
     send(pam.functions.end_bootstrap(), deployer)

@@ -80,20 +80,24 @@ def test_suspension__every_membership_removed(
     suite: Suite, world: World, ldap_directory: LdapDirectory, tmp_path: Path
 ) -> None:
     daemon = make_oracle(suite, world, ldap_directory, tmp_path)
-    carol = suite.as_("carol")
-    first = carol.request_elevation(ADMINS, 600, break_glass=True)
-    second = carol.request_elevation(ADMINS, 300, break_glass=True)
-    tick_until(daemon, lambda: ldap_directory.is_member(world.group_ref, world.ref("carol")))
-    suite.client.as_account(suite.env.accounts["c1"]).suspend(directory_id("carol"))
+    alice = suite.as_("alice")
+    # Two live grants of alice's: a break-glass one (one approval by somebody else) and a normal 2-of-2 one.
+    first = alice.request_elevation(ADMINS, 600, break_glass=True)
+    suite.as_("bob").approve(first)
+    second = alice.request_elevation(ADMINS, 300)
+    suite.as_("bob").approve(second)
+    suite.as_("carol").approve(second)
+    tick_until(daemon, lambda: ldap_directory.is_member(world.group_ref, world.ref("alice")))
+    suite.client.as_account(suite.env.accounts["c1"]).suspend(directory_id("alice"))
     try:
-        tick_until(daemon, lambda: not ldap_directory.is_member(world.group_ref, world.ref("carol")))
+        tick_until(daemon, lambda: not ldap_directory.is_member(world.group_ref, world.ref("alice")))
         tick_until(
             daemon, lambda: all(suite.client.receipt(r, Action.REMOVE_MEMBER) for r in (first, second))
         )
-        assert suite.client.active_grants(directory_id("carol")) == []
+        assert suite.client.active_grants(directory_id("alice")) == []
     finally:
         c1, c2 = suite.as_("c1"), suite.as_("c2")
-        proposal = c1.governed("reinstate", directory_id("carol"))
+        proposal = c1.governed("reinstate", directory_id("alice"))
         pid = next(
             e.args["proposal_id"]
             for e in proposal.events

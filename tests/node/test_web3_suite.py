@@ -82,7 +82,7 @@ def test_web3__deploy_and_grant_lifecycle(suite_node: NodeHandle, actors: dict[s
 
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
     receipt = w3.eth.wait_for_transaction_receipt(
-        factory.constructor([a["c1"], a["c2"], a["c3"]], 2, 86_400).transact({"from": a["deployer"]})
+        factory.constructor([a["c1"], a["c2"], a["c3"]], 2, 86_400, 86_400).transact({"from": a["deployer"]})
     )
     pam = w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
     assert w3.eth.get_code(pam.address).to_0x_hex() == artifact["bytecode_runtime"]
@@ -93,7 +93,8 @@ def test_web3__deploy_and_grant_lifecycle(suite_node: NodeHandle, actors: dict[s
         send(pam.functions.enrol(a[name], directory_id, DOMAIN), a["deployer"])
     send(
         pam.functions.set_policy(
-            GROUP, DOMAIN, 2, 8 * HOUR, HOUR, False, True, 0, 0, [ids["bob"], ids["carol"]]
+            *(GROUP, DOMAIN, 2, 8 * HOUR, HOUR, False, True, 0, 0, [ids["bob"], ids["carol"]]),
+            *([ids["alice"]], 0, 0, 0),
         ),
         a["deployer"],
     )
@@ -145,14 +146,14 @@ async function main() {
   const addr = Object.fromEntries(Object.entries(keys).map(([n, k]) => [n, new ethers.Wallet(k).address]));
   const send = async (p) => { const r = await (await p).wait(); if (r.status !== 1) throw new Error("failed"); return r; };
   const factory = new ethers.ContractFactory(artifact.abi, artifact.bytecode, w.deployer);
-  const deployed = await factory.deploy([addr.c1, addr.c2, addr.c3], 2, 86400);
+  const deployed = await factory.deploy([addr.c1, addr.c2, addr.c3], 2, 86400, 86400);
   await deployed.waitForDeployment();
   const pam = (who) => deployed.connect(w[who]);
   const ids = { alice: h("principal:alice"), bob: h("principal:bob"), carol: h("principal:carol") };
   const DOMAIN = h("domain:corp"), GROUP = h("group:domain-admins");
   await send(pam("deployer").set_oracle(DOMAIN, addr.oracle, h("x25519")));
   for (const n of ["alice", "bob", "carol"]) await send(pam("deployer").enrol(addr[n], ids[n], DOMAIN));
-  await send(pam("deployer").set_policy(GROUP, DOMAIN, 2, 8 * 3600, 3600, false, true, 0, 0, [ids.bob, ids.carol]));
+  await send(pam("deployer").set_policy(GROUP, DOMAIN, 2, 8 * 3600, 3600, false, true, 0, 0, [ids.bob, ids.carol], [ids.alice], 0, 0, 0));
   await send(pam("deployer").end_bootstrap());
   const events = (r, name) => r.logs.map((l) => { try { return deployed.interface.parseLog(l); } catch { return null; } })
     .filter((e) => e && e.name === name);

@@ -97,6 +97,8 @@ target = "unlock"
 domain = "corp.example"
 self_service = true
 max_pending = 600
+unlock_limit = 1000
+unlock_window = 3600
 
 [[policies]]
 target = "password-reset"
@@ -108,6 +110,7 @@ approvals_required = 1
 target = "{GROUP_DN}"
 domain = "corp.example"
 approvers = ["bob", "carol"]
+requesters = ["alice", "bob", "carol"]
 approvals_required = 2
 max_duration = 3600
 """

@@ -15,6 +15,8 @@ from web3 import EthereumTesterProvider, Web3
 
 DOMAIN = b"corp.example".ljust(32, b"\x00")
 ADMINS = keccak(text="CN=Domain Admins,CN=Users,DC=corp,DC=example")
+# Generous for tests that unlock many times; the contract suite tests the limit itself.
+UNLOCK_LIMIT, UNLOCK_WINDOW = 1000, 3600
 
 
 def directory_id(name: str) -> bytes:
@@ -57,7 +59,15 @@ def standard_plan(accounts: dict[str, LocalAccount], *, grant_cap: int = 3600) -
         oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
         principals=[PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in ids],
         policies=[
-            PolicySpec(UNLOCK_TARGET, DOMAIN, self_service=True, approvals_required=0, max_pending=600),
+            PolicySpec(
+                UNLOCK_TARGET,
+                DOMAIN,
+                self_service=True,
+                approvals_required=0,
+                max_pending=600,
+                unlock_limit=UNLOCK_LIMIT,
+                unlock_window=UNLOCK_WINDOW,
+            ),
             PolicySpec(
                 PASSWORD_RESET_TARGET, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=1
             ),
@@ -67,8 +77,9 @@ def standard_plan(accounts: dict[str, LocalAccount], *, grant_cap: int = 3600) -
                 approvers=(ids["bob"], ids["carol"]),
                 approvals_required=2,
                 max_duration=grant_cap,
-                break_glass_approvals=0,
+                break_glass_approvals=1,  # break-glass always involves a second person
                 break_glass_max_duration=900,
+                requesters=(ids["alice"], ids["bob"], ids["carol"]),
             ),
         ],
     )

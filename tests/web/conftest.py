@@ -160,9 +160,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             threshold=2,
             oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
             policies=[
-                PolicySpec(UNLOCK_TARGET, DOMAIN, self_service=True, approvals_required=0, max_pending=600),
+                PolicySpec(
+                    UNLOCK_TARGET,
+                    DOMAIN,
+                    self_service=True,
+                    approvals_required=0,
+                    max_pending=600,
+                    unlock_limit=1000,
+                    unlock_window=3600,
+                ),
                 PolicySpec(PASSWORD_RESET_TARGET, DOMAIN, approvers=approvers, approvals_required=1),
-                PolicySpec(ADMINS, DOMAIN, approvers=approvers, approvals_required=1, max_duration=3600),
+                PolicySpec(
+                    ADMINS,
+                    DOMAIN,
+                    approvers=approvers,
+                    approvals_required=1,
+                    max_duration=3600,
+                    requesters=tuple(directory_id(n) for n in PEOPLE),
+                ),
             ],
             end_bootstrap=False,  # the test enrols phones as they are created, as the bootstrapper
         )
