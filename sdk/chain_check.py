@@ -71,6 +71,34 @@ class ChainRpc:
             raise SdkError(f"{method}: {body['error'].get('message', body['error'])}")
         return body.get("result")
 
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Several calls in one JSON-RPC batch; results in call order (an error entry raises)."""
+        if not calls:
+            return []
+        first = self._ids + 1
+        self._ids += len(calls)
+        payload: list[Any] = [
+            {"jsonrpc": "2.0", "id": first + i, "method": method, "params": params}
+            for i, (method, params) in enumerate(calls)
+        ]
+        try:
+            response = self._session.post(self.url, json=payload, timeout=self.timeout)
+            body = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise NodeUnavailable(f"no node answers at {self.url}") from exc
+        if isinstance(body, dict):  # the whole batch was refused
+            raise SdkError(f"batch: {body.get('error', {}).get('message', body)}")
+        by_id = {entry.get("id"): entry for entry in body if isinstance(entry, dict)}
+        results = []
+        for i, (method, _) in enumerate(calls):
+            entry = by_id.get(first + i)
+            if entry is None:
+                raise SdkError(f"{method}: no answer in the batch")
+            if "error" in entry:
+                raise SdkError(f"{method}: {entry['error'].get('message', entry['error'])}")
+            results.append(entry.get("result"))
+        return results
+
     def block(self, number: int) -> dict[str, Any]:
         block = self.call("eth_getBlockByNumber", hex(number), True)
         if block is None:
