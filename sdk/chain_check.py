@@ -39,6 +39,7 @@ _HEADER_FIELDS: tuple[tuple[str, str], ...] = (
     ("parentBeaconBlockRoot", "bytes"),
     ("requestsHash", "bytes"),
 )
+HEADER_FIELDS = _HEADER_FIELDS  # public: tests turn other encodings into JSON-RPC headers with it
 _VANITY, _SEAL, _ADDRESS = 32, 65, 20
 _EMPTY_UNCLES = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
 DIFF_IN_TURN, DIFF_NO_TURN = 2, 1
