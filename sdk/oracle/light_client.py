@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from eth_utils import keccak
@@ -124,6 +124,16 @@ def _public(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
+class JsonRpc(Protocol):
+    """Raw JSON-RPC reads (``chain_check.ChainRpc``): answers exactly as served, for verification."""
+
+    url: str
+
+    def call(self, method: str, *params: Any) -> Any: ...
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]: ...
+
+
 class LightClient:
     """Verifies headers from the anchor, tracks the final block, and serves logs proven against receipts.
 
@@ -133,7 +143,7 @@ class LightClient:
 
     def __init__(
         self,
-        rpc: ChainRpc,
+        rpc: JsonRpc,
         store: SnapshotStore,
         anchor: Anchor,
         *,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import rlp
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from eth_utils import ValidationError, keccak
 from pamchain.node import make_genesis
 from pamchain.node.chain import Chain
@@ -33,8 +33,8 @@ ERRORS = {"errUnauthorizedSigner": "unauthorized signer", "errRecentlySigned": "
 ZERO = b"\0" * 20
 
 
-def key(label: str) -> keys.PrivateKey:
-    return keys.PrivateKey(keccak(b"clique-voting-" + label.encode()))
+def key(label: str) -> PrivateKey:
+    return PrivateKey(keccak(b"clique-voting-" + label.encode()))
 
 
 def address(label: str | None) -> bytes:
@@ -51,7 +51,7 @@ def as_json(header: Any) -> dict[str, Any]:
     return out
 
 
-def reseal(block: dict[str, Any], signer: keys.PrivateKey, **fields: str) -> dict[str, Any]:
+def reseal(block: dict[str, Any], signer: PrivateKey, **fields: str) -> dict[str, Any]:
     """``block`` with ``fields`` changed, sealed again by ``signer`` (a faulty or colluding signer)."""
     changed = dict(block, **fields)
     extra = bytes.fromhex(changed["extraData"][2:])[:-65] + b"\0" * 65
@@ -111,7 +111,7 @@ def test_real_chain__rinkeby_block_out_of_place__does_not_link() -> None:
 # -- voting scenarios sealed by the node ----------------------------------------------------------------
 
 
-def _forge(chain: Chain, signer: keys.PrivateKey, timestamp: int, vote: NodeVote | None, epoch: int) -> Any:
+def _forge(chain: Chain, signer: PrivateKey, timestamp: int, vote: NodeVote | None, epoch: int) -> Any:
     """The block the node refused to build, sealed anyway (as a faulty signer would)."""
     parent = chain.head
     vm_class = chain.vm_class_for(parent.block_number + 1, timestamp)
@@ -173,7 +173,7 @@ def _until(snapshot: Snapshot, blocks: list[dict[str, Any]], number: int) -> Sna
     return snapshot
 
 
-def _signer_of(block: dict[str, Any]) -> keys.PrivateKey:
+def _signer_of(block: dict[str, Any]) -> PrivateKey:
     found = seal_signer(block)
     return next(key(s) for s in "ABCD" if address(s) == found)
 

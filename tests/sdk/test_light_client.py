@@ -56,7 +56,7 @@ def blocks() -> list[dict[str, Any]]:
 
 
 def client(served: ServedChain, path: Path, anchor: Anchor) -> LightClient:
-    return LightClient(served, SnapshotStore(path), anchor, epoch=EPOCH, batch=3)  # type: ignore[arg-type]
+    return LightClient(served, SnapshotStore(path), anchor, epoch=EPOCH, batch=3)
 
 
 def anchor_at(blocks: list[dict[str, Any]], number: int) -> Anchor:
@@ -108,7 +108,9 @@ def test_sync__next_block_from_another_chain__refused_for_good(
     signers = sorted(address(s) for s in "ABC")
     for number in range(1, 6):
         signer = next(key(s) for s in "ABC" if address(s) == signers[number % 3])
-        other.build_block([], signer.public_key.to_canonical_address(), signer, timestamp=start + 100 + number)
+        other.build_block(
+            [], signer.public_key.to_canonical_address(), signer, timestamp=start + 100 + number
+        )
     served.blocks = [*blocks[:4], *(as_json(other.header_by_number(n)) for n in (4, 5))]
     with pytest.raises(EndpointLies, match="does not link to the verified final block"):
         light.sync()
