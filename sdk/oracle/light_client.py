@@ -13,9 +13,10 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from eth_utils import keccak
@@ -33,11 +34,12 @@ from ..clique import (
     parse_header,
     signer_limit,
 )
-from ..errors import SdkError
+from ..errors import NodeUnavailable, SdkError
 from ..events import Event
-from .errors import EndpointLies, UnverifiedBlock
+from .errors import EndpointLies, OracleError, UnverifiedBlock
 
 log = logging.getLogger("pamchain.oracle.light_client")
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS light_client (
@@ -220,8 +222,8 @@ class LightClient:
         checkpoint = number - number % self.epoch
         blocks = self._fetch(checkpoint, number)
         if len(blocks) != number - checkpoint + 1:
-            raise SdkError(f"the node does not serve blocks {checkpoint}..{number} yet")
-        self._link_back(blocks, self.anchor.hash)
+            raise NodeUnavailable(f"the node does not serve blocks {checkpoint}..{number} yet")
+        self._link_back(blocks, self.anchor.hash, " (or the configured anchor is wrong)")
         first = Snapshot.at_checkpoint(blocks[0], self.epoch)
         recents: list[tuple[int, bytes]] = []
         if checkpoint > 0:  # who sealed the blocks just before: they may not seal again yet
@@ -271,7 +273,7 @@ class LightClient:
         try:
             block = self.rpc.call("eth_getBlockByHash", block_hash, True)
             if block is None:
-                raise SdkError(f"the node does not serve block {block_hash}")
+                raise NodeUnavailable(f"the node does not serve block {block_hash}")
             transactions = list(block.get("transactions") or [])
             encoded = [encode_transaction(tx) for tx in transactions]
             if trie_root(encoded) != header.transactions_root:
@@ -322,7 +324,7 @@ class LightClient:
             pass  # not every node has eth_getBlockReceipts
         answers = self.rpc.batch([("eth_getTransactionReceipt", [tx["hash"]]) for tx in transactions])
         if any(answer is None for answer in answers):
-            raise SdkError(f"the node does not serve the receipts of {block_hash}")
+            raise NodeUnavailable(f"the node does not serve the receipts of {block_hash}")
         return list(answers)
 
     # -- plumbing ----------------------------------------------------------------------------------------
@@ -347,12 +349,12 @@ class LightClient:
         expected = self._cache[above].parent_hash if above is not None else self._final.hash
         blocks = self._fetch(first, top)
         if len(blocks) != top - first + 1:
-            raise SdkError(f"the node does not serve blocks {first}..{top}")
+            raise NodeUnavailable(f"the node does not serve blocks {first}..{top}")
         headers = self._link_back(blocks, expected)
         for header in headers:
             self._remember(header)
 
-    def _link_back(self, blocks: list[dict[str, Any]], expected: bytes) -> list[Header]:
+    def _link_back(self, blocks: list[dict[str, Any]], expected: bytes, hint: str = "") -> list[Header]:
         """Check consecutive ``blocks`` hash-link down from ``expected`` (the last one's trusted hash)."""
         headers: list[Header] = []
         for block in reversed(blocks):
@@ -361,7 +363,7 @@ class LightClient:
             except (KeyError, TypeError, ValueError) as exc:
                 raise self._refuse_header(block, f"malformed header ({type(exc).__name__})") from exc
             if header.hash != expected:
-                raise self._refuse_header(block, "does not hash to the verified chain")
+                raise self._refuse_header(block, "does not hash to the verified chain" + hint)
             headers.append(header)
             expected = header.parent_hash
         return headers[::-1]
@@ -416,13 +418,15 @@ class VerifiedChain:
         self.address = bytes(HexBytes(client.address))
 
     def final_block(self) -> int:
-        return self.light.sync()
+        return _unavailable_on_error(self.light.sync)
 
     def events(self, first: int, last: int) -> list[Event]:
-        return self.decoder.decode_all(self.light.logs(first, last, self.address))
+        return self.decoder.decode_all(
+            _unavailable_on_error(lambda: self.light.logs(first, last, self.address))
+        )
 
     def block_hash(self, number: int) -> str:
-        return self.light.headers(number, number)[0].hex_hash
+        return _unavailable_on_error(lambda: self.light.headers(number, number)[0].hex_hash)
 
     def health(self) -> dict[str, Any]:
         refused = self.light.refused
@@ -432,6 +436,17 @@ class VerifiedChain:
             "headers_verified": self.light.headers_verified,
             "endpoint_lies": None if refused is None else str(refused),
         }
+
+
+def _unavailable_on_error(read: Callable[[], _T]) -> _T:
+    """An RPC error answer is an unreachable chain to the daemon (it goes on from its journal); a lie or
+    an unverified block stays what it is."""
+    try:
+        return read()
+    except (OracleError, NodeUnavailable):
+        raise
+    except SdkError as exc:
+        raise NodeUnavailable(str(exc)) from exc
 
 
 def build_light_client(

@@ -7,11 +7,13 @@ them; tests/integration/test_oracle_light_client.py runs the same client against
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+from pamchain.sdk.errors import NodeUnavailable, SdkError
 from pamchain.sdk.oracle.errors import EndpointLies, UnverifiedBlock
-from pamchain.sdk.oracle.light_client import Anchor, LightClient, SnapshotStore
+from pamchain.sdk.oracle.light_client import Anchor, LightClient, SnapshotStore, VerifiedChain
 
 from .test_clique import address, as_json, key, node_chain
 
@@ -138,3 +140,21 @@ def test_logs__bloom_excludes_the_contract__no_receipts_fetched(
     served.calls.clear()
     assert light.logs(1, final, b"\x01" * 20) == []
     assert served.calls == []  # empty blooms: no receipts, no block bodies asked
+
+
+def test_verified_chain__rpc_error_answer__node_unavailable_not_a_lie(
+    blocks: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """An error answer is an unreachable chain to the daemon (removals at expiry go on); not a refusal."""
+
+    class Refusing(ServedChain):
+        def call(self, method: str, *params: Any) -> Any:
+            if method == "eth_getBlockByNumber":
+                raise SdkError("eth_getBlockByNumber: rate limited")
+            return super().call(method, *params)
+
+    light = client(Refusing(blocks), tmp_path / "j.sqlite3", anchor_at(blocks, 0))
+    stub = cast(Any, SimpleNamespace(decoder=None, address="0x" + "11" * 20))
+    with pytest.raises(NodeUnavailable, match="rate limited"):
+        VerifiedChain(light, stub).final_block()
+    assert light.refused is None
