@@ -176,6 +176,11 @@ class LightClient:
         """The last block verified final (-1 before the first sync)."""
         return self._final.number if self._final is not None else -1
 
+    @property
+    def signers(self) -> tuple[bytes, ...]:
+        """The signer set at the last block verified final (empty before the first sync)."""
+        return self._final.signers if self._final is not None else ()
+
     def sync(self) -> int:
         """Verify the headers after the final block (at most ``max_headers``) and move the final block on."""
         self._check_not_refused()
