@@ -65,7 +65,7 @@ class TrustedNode:
         return HexBytes(self.client.w3.eth.get_block(number)["hash"]).to_0x_hex()
 
     def health(self) -> dict[str, Any]:
-        return {"chain_verification": "none", "endpoint_lies": None}
+        return {"chain_verification": "none", "endpoint_lies": None, "endpoint_refused": False}
 
 
 class Follower:

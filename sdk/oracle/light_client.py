@@ -440,6 +440,7 @@ class VerifiedChain:
             "verified_final": self.light.final,
             "headers_verified": self.light.headers_verified,
             "endpoint_lies": None if refused is None else str(refused),
+            "endpoint_refused": refused is not None,  # the same as a number for /metrics
         }
 
 

@@ -226,7 +226,7 @@ def test_lying_endpoint__forged_approval__refused_nothing_journalled(
             daemon.run_once()  # the refusal sticks
         status = daemon.status()
         assert directory.is_locked(AccountRef("bob"))  # the forged approval changed nothing in AD
-        assert reason in status["endpoint_lies"] and not status["healthy"]
+        assert reason in status["endpoint_lies"] and not status["healthy"] and status["endpoint_refused"]
         assert directory.is_locked(AccountRef("alice"))  # nothing from that endpoint is acted upon
         assert daemon.journal.get(FORGED_REQUEST, Action.UNLOCK) is None
         assert daemon.journal.get(rid, Action.UNLOCK) is None and journalled(daemon) == before
