@@ -47,8 +47,15 @@ CREATE TABLE IF NOT EXISTS light_client (
     anchor TEXT NOT NULL,       -- "number:0xhash" the state below was verified from
     snapshot TEXT NOT NULL,     -- the signer snapshot at the last verified final block (JSON)
     updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS light_client_marks (
+    number INTEGER PRIMARY KEY, -- a verified final block every MARK_EVERY blocks, and the anchor
+    hash TEXT NOT NULL          -- so that older headers are re-verified from nearby, not from the tip
 )
 """
+#: A verified final block's hash is kept every this many blocks: re-reading old blocks (a journal rebuilt
+#: from the chain) walks parent hashes down from the nearest mark above, never further.
+MARK_EVERY = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +109,7 @@ class SnapshotStore:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
 
     def load(self, anchor: Anchor) -> Snapshot | None:
         row = self._db.execute("SELECT anchor, snapshot FROM light_client WHERE id = 1").fetchone()
@@ -115,6 +122,25 @@ class SnapshotStore:
             "INSERT OR REPLACE INTO light_client (id, anchor, snapshot, updated) VALUES (1, ?, ?, ?)",
             (str(anchor), snapshot.to_json(), time.time()),
         )
+
+    def mark(self, anchor: Anchor, headers: list[Header]) -> None:
+        """Keep the hashes of ``headers`` (verified final) as marks for later walks down the chain."""
+        if self._db.execute("SELECT anchor FROM light_client WHERE id = 1").fetchone() not in (
+            None,
+            (str(anchor),),
+        ):
+            self._db.execute("DELETE FROM light_client_marks")  # verified from another anchor before
+        self._db.executemany(
+            "INSERT OR REPLACE INTO light_client_marks (number, hash) VALUES (?, ?)",
+            [(h.number, h.hex_hash) for h in headers],
+        )
+
+    def mark_above(self, number: int) -> tuple[int, bytes] | None:
+        """The lowest marked block above ``number``."""
+        row = self._db.execute(
+            "SELECT number, hash FROM light_client_marks WHERE number > ? ORDER BY number LIMIT 1", (number,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), bytes.fromhex(str(row[1])[2:]))
 
     def close(self) -> None:
         self._db.close()
@@ -206,6 +232,7 @@ class LightClient:
         if index is not None:
             for _, header in verified[: index + 1]:
                 self._remember(header)
+            self.store.mark(self.anchor, [h for _, h in verified[: index + 1] if h.number % MARK_EVERY == 0])
             self._final = verified[index][0]
             self.store.save(self.anchor, self._final)
         return self._final.number if self._final is not None else final.number
@@ -217,6 +244,7 @@ class LightClient:
             log.info("light client resumes", extra={"block": stored.number, "anchor": str(self.anchor)})
             return stored
         snapshot = self._bootstrap()
+        self.store.mark(self.anchor, [self._cache[self.anchor.number]])
         self.store.save(self.anchor, snapshot)
         self._final = snapshot
         return snapshot
@@ -256,10 +284,11 @@ class LightClient:
         self._check_not_refused()
         if self._final is None or last > self._final.number or first < 0:
             raise UnverifiedBlock(last, self.final)
-        missing = [n for n in range(first, last + 1) if n not in self._cache]
+        found = {n: self._cache[n] for n in range(first, last + 1) if n in self._cache}
+        missing = [n for n in range(first, last + 1) if n not in found]
         if missing:
-            self._fill(missing[0], missing[-1])
-        return [self._cache[n] for n in range(first, last + 1)]
+            found.update((h.number, h) for h in self._fill(missing[0], missing[-1]))
+        return [found[n] for n in range(first, last + 1)]
 
     def logs(self, first: int, last: int, address: bytes) -> list[dict[str, Any]]:
         """``address``'s logs in blocks ``first..last``, each taken from receipts proven by the header.
@@ -346,18 +375,24 @@ class LightClient:
                 out.append(answer)
         return out
 
-    def _fill(self, first: int, last: int) -> None:
-        """Verify ``first..last`` below a known verified block by walking parent hashes down from it."""
+    def _fill(self, first: int, last: int) -> list[Header]:
+        """Verify ``first..last`` below a known verified block by walking parent hashes down from it: the
+        nearest of a cached header, a stored mark, or the final block."""
         assert self._final is not None
-        above = next((n for n in range(last + 1, self._final.number + 1) if n in self._cache), None)
-        top = above - 1 if above is not None else self._final.number
-        expected = self._cache[above].parent_hash if above is not None else self._final.hash
+        top, expected = self._final.number, self._final.hash
+        mark = self.store.mark_above(last - 1)
+        if mark is not None and mark[0] < top:
+            top, expected = mark
+        cached = next((n for n in range(last + 1, top + 1) if n in self._cache), None)
+        if cached is not None:
+            top, expected = cached - 1, self._cache[cached].parent_hash
         blocks = self._fetch(first, top)
         if len(blocks) != top - first + 1:
             raise NodeUnavailable(f"the node does not serve blocks {first}..{top}")
         headers = self._link_back(blocks, expected)
-        for header in headers:
+        for header in headers[-self._cache_size :]:
             self._remember(header)
+        return headers
 
     def _link_back(self, blocks: list[dict[str, Any]], expected: bytes, hint: str = "") -> list[Header]:
         """Check consecutive ``blocks`` hash-link down from ``expected`` (the last one's trusted hash)."""

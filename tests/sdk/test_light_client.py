@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import pytest
 from pamchain.sdk.errors import NodeUnavailable, SdkError
+from pamchain.sdk.oracle import light_client
 from pamchain.sdk.oracle.errors import EndpointLies, UnverifiedBlock
 from pamchain.sdk.oracle.light_client import Anchor, LightClient, SnapshotStore, VerifiedChain
 
@@ -158,3 +159,18 @@ def test_verified_chain__rpc_error_answer__node_unavailable_not_a_lie(
     with pytest.raises(NodeUnavailable, match="rate limited"):
         VerifiedChain(light, stub).final_block()
     assert light.refused is None
+
+
+def test_headers__far_below_the_tip__walked_down_from_the_nearest_mark(
+    blocks: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-reading old blocks (a journal rebuilt from the chain) costs the distance to the next mark, not
+    to the tip."""
+    monkeypatch.setattr(light_client, "MARK_EVERY", 4)
+    client(ServedChain(blocks), tmp_path / "j.sqlite3", anchor_at(blocks, 0)).sync()
+    served = ServedChain(blocks)
+    light = client(served, tmp_path / "j.sqlite3", anchor_at(blocks, 0))  # restarted: nothing cached
+    light.sync()
+    served.calls.clear()
+    assert [h.hex_hash for h in light.headers(1, 2)] == [b["hash"] for b in blocks[1:3]]
+    assert max(served.asked_blocks()) == 4  # the mark at block 4, not the final block 9
