@@ -19,8 +19,9 @@ from eth_utils import keccak
 from pamchain.sdk.chain_check import encode_receipt, header_hash, trie_root
 from pamchain.sdk.client import Deployment, PamClient, connect
 from pamchain.sdk.deployer import deploy_plan
-from pamchain.sdk.directory import AccountRef, AuthenticationFailed, StaticIdMap
+from pamchain.sdk.directory import AccountRef, AuthenticationFailed, Directory, StaticIdMap
 from pamchain.sdk.events import RequestApproved
+from pamchain.sdk.ldap_directory import LdapDirectory
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.model import UNLOCK_TARGET, Action, Kind
 from pamchain.sdk.oracle.assembly import assemble
@@ -29,6 +30,7 @@ from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.oracle.light_client import NO_VERIFICATION, Anchor, Verification
 
 from ..sdk.world import ADMINS, DOMAIN, directory_id, standard_plan
+from .conftest import AdObjects
 from .rpc_proxy import NodeProcess, RpcProxy, node_process, rpc_proxy
 
 pytestmark = pytest.mark.integration
@@ -122,15 +124,23 @@ class Forger:
 
 
 def make_oracle(
-    chain: Chain, url: str, directory: MemoryDirectory, journal: Path, *, verify: bool = True
+    chain: Chain,
+    url: str,
+    directory: Directory,
+    journal: Path,
+    *,
+    verify: bool = True,
+    id_map: StaticIdMap | None = None,
 ) -> OracleDaemon:
-    for name in ("alice", "bob", "carol"):
-        if not any(a.sam_account_name == name for a in directory.accounts()):
-            directory.create_user(name, PASSWORD)
-    id_map = StaticIdMap.from_hex(
-        {"0x" + directory_id(n).hex(): n for n in ("alice", "bob", "carol")},
-        {"0x" + ADMINS.hex(): "CN=Domain Admins,CN=Users,DC=pamchain,DC=test"},
-    )
+    if id_map is None:
+        assert isinstance(directory, MemoryDirectory)
+        for name in ("alice", "bob", "carol"):
+            if not any(a.sam_account_name == name for a in directory.accounts()):
+                directory.create_user(name, PASSWORD)
+        id_map = StaticIdMap.from_hex(
+            {"0x" + directory_id(n).hex(): n for n in ("alice", "bob", "carol")},
+            {"0x" + ADMINS.hex(): "CN=Domain Admins,CN=Users,DC=pamchain,DC=test"},
+        )
     oracle = chain.node.accounts["oracle"]
     assert chain.deployment.block_hash is not None  # recorded at deployment: the oracle's anchor
     anchor = Anchor.parse(chain.deployment.block, chain.deployment.block_hash)
@@ -266,4 +276,33 @@ def test_trusting_oracle__forged_approval__acted_upon(chain: Chain, tmp_path: Pa
         tick_until(daemon, lambda: not directory.is_locked(AccountRef("bob")))
         assert daemon.journal.get(FORGED_REQUEST, Action.UNLOCK) is not None
         assert daemon.status()["chain_verification"] == "none"
+        daemon.journal.close()
+
+
+def test_lying_endpoint__real_ad__forged_unlock_leaves_the_account_locked(
+    chain: Chain, tmp_path: Path, ad: AdObjects, ldap_directory: LdapDirectory, ad_password: str
+) -> None:
+    """The same forgery against a real Samba AD DC over LDAPS: bob's account stays locked."""
+    users = {name: ad.user(ad_password) for name in ("alice", "bob", "carol")}
+    id_map = StaticIdMap.from_hex(
+        {"0x" + directory_id(n).hex(): users[n].sam_account_name for n in users},
+        {"0x" + ADMINS.hex(): ad.group().dn},
+    )
+    bob = users["bob"].ref
+    with rpc_proxy(chain.node.url) as proxy:
+        daemon = make_oracle(chain, proxy.url, ldap_directory, tmp_path / "journal.sqlite3", id_map=id_map)
+        daemon.run_once()
+        for _ in range(3):
+            with pytest.raises(AuthenticationFailed):
+                ldap_directory.authenticate(bob, "not-the-password")
+        sent = chain.client.as_account(chain.node.accounts["alice"]).transact("request_unlock")
+        proxy.tamper = Forger(chain, sent.block_number, receipts=True, header=True)
+        tick_until(daemon, lambda: daemon.status().get("endpoint_lies") or not ldap_directory.is_locked(bob))
+        for _ in range(3):
+            daemon.run_once()
+        with pytest.raises(AuthenticationFailed) as info:
+            ldap_directory.authenticate(bob, ad_password)
+        assert info.value.reason == AuthenticationFailed.ACCOUNT_LOCKED
+        assert "unauthorized signer" in daemon.status()["endpoint_lies"]
+        assert daemon.journal.get(FORGED_REQUEST, Action.UNLOCK) is None
         daemon.journal.close()
