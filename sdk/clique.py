@@ -1,10 +1,11 @@
 """EIP-225 (Clique) rules over headers as JSON-RPC serves them: seal, signer-set snapshot with votes, finality.
 
 Pure functions over plain data, no I/O and no py-evm objects (the SDK runs on a domain controller that does
-not import the node). The header hash, seal hash and signer recovery are :mod:`.chain_check`'s (keccak of
-the RLP header; the seal hash cuts the 65-byte seal from ``extraData``, py-evm's definition); the vote tally
-is a port of geth's ``Snapshot.apply``, checked against the 24 EIP-225 scenarios and against blocks sealed
-by pamchain's node (tests/sdk/test_clique.py).
+not import the node); the oracle's light client and the auditor's ``verify_chain`` both use them. The header
+hash is keccak of the RLP header; the seal hash cuts the 65-byte seal from ``extraData`` (py-evm's
+definition, checked against real Goerli/Rinkeby headers); the vote tally is a port of geth's
+``Snapshot.apply``, checked against the 24 EIP-225 scenarios sealed by pamchain's node
+(tests/sdk/test_clique.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import rlp
 from eth_bloom import BloomFilter
+from eth_keys import keys
+from eth_utils import keccak
 
-from .chain_check import checkpoint_signers, header_hash, seal_signer
 from .errors import SdkError
 
 VANITY, SEAL, ADDRESS = 32, 65, 20
@@ -29,6 +32,31 @@ DEFAULT_EPOCH = 30_000
 # geth's error texts, so operators can search for them
 ERR_UNAUTHORIZED = "unauthorized signer"
 ERR_RECENTLY_SIGNED = "recently signed"
+
+# Header fields in RLP order; fields a block's fork does not have are absent from its JSON and skipped.
+HEADER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("parentHash", "bytes"),
+    ("sha3Uncles", "bytes"),
+    ("miner", "bytes"),
+    ("stateRoot", "bytes"),
+    ("transactionsRoot", "bytes"),
+    ("receiptsRoot", "bytes"),
+    ("logsBloom", "bytes"),
+    ("difficulty", "int"),
+    ("number", "int"),
+    ("gasLimit", "int"),
+    ("gasUsed", "int"),
+    ("timestamp", "int"),
+    ("extraData", "bytes"),
+    ("mixHash", "bytes"),
+    ("nonce", "bytes"),
+    ("baseFeePerGas", "int"),
+    ("withdrawalsRoot", "bytes"),
+    ("blobGasUsed", "int"),
+    ("excessBlobGas", "int"),
+    ("parentBeaconBlockRoot", "bytes"),
+    ("requestsHash", "bytes"),
+)
 
 
 class BadHeader(SdkError, ValueError):
@@ -91,6 +119,45 @@ def _i(value: str | int | None) -> int:
     if value is None:
         return 0
     return value if isinstance(value, int) else int(value, 16)
+
+
+def header_fields(block: dict[str, Any]) -> list[Any]:
+    """The header as RLP items, from a JSON-RPC block."""
+    items: list[Any] = []
+    for name, kind in HEADER_FIELDS:
+        if name not in block or block[name] is None:
+            continue
+        items.append(_b(block[name]) if kind == "bytes" else _i(block[name]))
+    return items
+
+
+def header_hash(block: dict[str, Any]) -> bytes:
+
+    return keccak(rlp.encode(header_fields(block)))
+
+
+def seal_hash(block: dict[str, Any]) -> bytes:
+    """Clique's signing hash: the header with the 65-byte seal cut from ``extraData`` (py-evm's definition)."""
+
+    return keccak(
+        rlp.encode(header_fields(dict(block, extraData="0x" + _b(block["extraData"])[:-SEAL].hex())))
+    )
+
+
+def seal_signer(block: dict[str, Any]) -> bytes:
+    """The address that sealed ``block``, recovered from the last 65 bytes of ``extraData``."""
+
+    signature = _b(block["extraData"])[-SEAL:]
+    v = signature[64]
+    sig = keys.Signature(
+        vrs=(v, int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"))
+    )
+    return bytes(sig.recover_public_key_from_msg_hash(seal_hash(block)).to_canonical_address())
+
+
+def checkpoint_signers(extra: bytes) -> tuple[bytes, ...]:
+    body = extra[VANITY : len(extra) - SEAL]
+    return tuple(body[i : i + ADDRESS] for i in range(0, len(body), ADDRESS))
 
 
 def parse_header(block: Mapping[str, Any], signer: bytes = b"") -> Header:

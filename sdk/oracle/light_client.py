@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from eth_utils import keccak
 from hexbytes import HexBytes
 
-from ..chain_check import ChainRpc, encode_receipt, encode_transaction, seal_signer, trie_root
+from ..chain_check import ChainRpc, encode_receipt, encode_transaction, trie_root
 from ..client import PamClient
 from ..clique import (
     DEFAULT_EPOCH,
@@ -32,6 +32,7 @@ from ..clique import (
     UnlinkedHeader,
     majority_final,
     parse_header,
+    seal_signer,
     signer_limit,
 )
 from ..errors import NodeUnavailable, SdkError

@@ -1,5 +1,6 @@
 """The oracle's light client follows a real 3-validator network (one process per node, 1 s blocks, epoch 8)
-through a signer voted out and back in: its signer set, checkpoints and finality match the nodes'."""
+through a signer voted out and back in: its signer set, checkpoints and finality match the nodes'; the
+auditor's ``verify_chain`` (same Clique rules) accepts the voted chain."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pamchain.sdk.chain_check import ChainRpc
+from pamchain.sdk.chain_check import ChainRpc, verify_chain
 from pamchain.sdk.oracle.light_client import Anchor, LightClient, SnapshotStore
 
 from ..node.network.cluster import Cluster, make_cluster, wait_for
@@ -68,3 +69,8 @@ def test_light_client__signer_voted_out_and_in__follows_the_signer_set(
     assert light.headers(final, final)[0].hex_hash == b.rpc.block(final)["hash"]
     assert final <= a.rpc.number("finalized")
     assert light.refused is None
+
+    # The auditor's whole-chain check applies the same rules (votes included) and finds the chain intact.
+    verdict = verify_chain(ChainRpc(c.rpc.url), last=final, epoch=EPOCH)
+    assert verdict.ok, verdict.bad
+    assert {bytes.fromhex(s[2:].lower()) for s in verdict.signers} == everyone
