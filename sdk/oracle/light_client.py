@@ -193,6 +193,7 @@ class LightClient:
         self.endpoint = _public(rpc.url)
         self._final: Snapshot | None = None
         self._cache: OrderedDict[int, Header] = OrderedDict()
+        self._proven: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()  # by block hash + address
         self._cache_size = max(cache, 2 * max_headers)
         self.headers_verified = 0  # seals checked since start (for metrics)
 
@@ -299,8 +300,15 @@ class LightClient:
         """
         out: list[dict[str, Any]] = []
         for header in self.headers(first, last):
-            if header.may_contain(address):
-                out.extend(self._proven_logs(header, address))
+            if not header.may_contain(address):
+                continue
+            key = header.hash + address
+            proven = self._proven.get(key)
+            if proven is None:  # the follower may read a range twice (receipts first, then actions)
+                proven = self._proven[key] = self._proven_logs(header, address)
+                while len(self._proven) > 512:
+                    self._proven.popitem(last=False)
+            out.extend(proven)
         return out
 
     def _proven_logs(self, header: Header, address: bytes) -> list[dict[str, Any]]:
