@@ -44,9 +44,16 @@ def export(fmt: str, output: Path | None, from_block: int | None) -> None:
 @audit.command()
 @click.option("--genesis-hash", default=None, help="The published genesis hash to anchor the check to.")
 @click.option("--to-block", type=click.IntRange(0), default=None, help="Default: the head.")
+@click.option(
+    "--epoch",
+    type=click.IntRange(1),
+    default=30_000,
+    show_default=True,
+    help="The chain's Clique epoch (genesis config.clique.epoch): checkpoints restate the signers.",
+)
 @rpc_option
 @json_option
-def verify(genesis_hash: str | None, to_block: int | None) -> None:
+def verify(genesis_hash: str | None, to_block: int | None, epoch: int) -> None:
     """Re-check every block from genesis: parent links, header hashes, Clique seals, tx and receipt roots.
 
     Exits 0 and prints OK on an intact chain; otherwise names the first bad block and exits 1. State roots
@@ -59,7 +66,11 @@ def verify(genesis_hash: str | None, to_block: int | None) -> None:
     with progress(range(head + 1), head + 1, "verifying blocks") as bar:
         update = getattr(bar, "update", None)
         verdict = verify_chain(
-            rpc, last=head, genesis_hash=genesis_hash, on_block=(lambda _n: update(1)) if update else None
+            rpc,
+            last=head,
+            genesis_hash=genesis_hash,
+            on_block=(lambda _n: update(1)) if update else None,
+            epoch=epoch,
         )
     data = {
         "ok": verdict.ok,

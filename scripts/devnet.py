@@ -184,6 +184,7 @@ def run_devnet(
     from pamchain.sdk.directory import StaticIdMap, pseudonymous_id
     from pamchain.sdk.oracle.assembly import assemble
     from pamchain.sdk.oracle.follower import Finality
+    from pamchain.sdk.oracle.light_client import Anchor, Verification
     from pamchain.sdk.payload_store import ChainAuthorizer, PayloadStore, ServedStore
 
     t0 = time.monotonic()
@@ -270,6 +271,8 @@ def run_devnet(
             finality=Finality(),
             poll_interval=0.2,
             reconcile_interval=3600,
+            # as in production: the oracle verifies the node's blocks from the deployment block's hash
+            verification=Verification("clique", Anchor.parse(deployment.block, str(deployment.block_hash))),
         )
         oracle = stack.enter_context(_OracleThread(daemon))
         echo(f"  oracle: {accounts['oracle'].address} for {DOMAIN_NAME}, following final blocks")

@@ -9,39 +9,22 @@ from typing import Any
 
 import requests
 import rlp
-from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 from trie import HexaryTrie
 
-from .errors import NodeUnavailable, SdkError
-
-# Header fields in RLP order; fields a block's fork does not have are absent from its JSON and skipped.
-_HEADER_FIELDS: tuple[tuple[str, str], ...] = (
-    ("parentHash", "bytes"),
-    ("sha3Uncles", "bytes"),
-    ("miner", "bytes"),
-    ("stateRoot", "bytes"),
-    ("transactionsRoot", "bytes"),
-    ("receiptsRoot", "bytes"),
-    ("logsBloom", "bytes"),
-    ("difficulty", "int"),
-    ("number", "int"),
-    ("gasLimit", "int"),
-    ("gasUsed", "int"),
-    ("timestamp", "int"),
-    ("extraData", "bytes"),
-    ("mixHash", "bytes"),
-    ("nonce", "bytes"),
-    ("baseFeePerGas", "int"),
-    ("withdrawalsRoot", "bytes"),
-    ("blobGasUsed", "int"),
-    ("excessBlobGas", "int"),
-    ("parentBeaconBlockRoot", "bytes"),
-    ("requestsHash", "bytes"),
+from .clique import (
+    DEFAULT_EPOCH,
+    EMPTY_UNCLES,
+    HEADER_FIELDS,
+    BadHeader,
+    Snapshot,
+    checkpoint_signers,
+    header_fields,
+    header_hash,
+    seal_hash,
+    seal_signer,
 )
-_VANITY, _SEAL, _ADDRESS = 32, 65, 20
-_EMPTY_UNCLES = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
-DIFF_IN_TURN, DIFF_NO_TURN = 2, 1
+from .errors import NodeUnavailable, SdkError
 
 
 class ChainRpc:
@@ -70,6 +53,34 @@ class ChainRpc:
         if "error" in body:
             raise SdkError(f"{method}: {body['error'].get('message', body['error'])}")
         return body.get("result")
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Several calls in one JSON-RPC batch; results in call order (an error entry raises)."""
+        if not calls:
+            return []
+        first = self._ids + 1
+        self._ids += len(calls)
+        payload: list[Any] = [
+            {"jsonrpc": "2.0", "id": first + i, "method": method, "params": params}
+            for i, (method, params) in enumerate(calls)
+        ]
+        try:
+            response = self._session.post(self.url, json=payload, timeout=self.timeout)
+            body = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise NodeUnavailable(f"no node answers at {self.url}") from exc
+        if isinstance(body, dict):  # the whole batch was refused
+            raise SdkError(f"batch: {body.get('error', {}).get('message', body)}")
+        by_id = {entry.get("id"): entry for entry in body if isinstance(entry, dict)}
+        results = []
+        for i, (method, _) in enumerate(calls):
+            entry = by_id.get(first + i)
+            if entry is None:
+                raise SdkError(f"{method}: no answer in the batch")
+            if "error" in entry:
+                raise SdkError(f"{method}: {entry['error'].get('message', entry['error'])}")
+            results.append(entry.get("result"))
+        return results
 
     def block(self, number: int) -> dict[str, Any]:
         block = self.call("eth_getBlockByNumber", hex(number), True)
@@ -120,45 +131,6 @@ def _i(value: str | int | None) -> int:
     if value is None:
         return 0
     return value if isinstance(value, int) else int(value, 16)
-
-
-def header_fields(block: dict[str, Any]) -> list[Any]:
-    """The header as RLP items, from a JSON-RPC block."""
-    items: list[Any] = []
-    for name, kind in _HEADER_FIELDS:
-        if name not in block or block[name] is None:
-            continue
-        items.append(_b(block[name]) if kind == "bytes" else _i(block[name]))
-    return items
-
-
-def header_hash(block: dict[str, Any]) -> bytes:
-
-    return keccak(rlp.encode(header_fields(block)))
-
-
-def seal_hash(block: dict[str, Any]) -> bytes:
-    """Clique's signing hash: the header with the 65-byte seal cut from ``extraData`` (py-evm's definition)."""
-
-    return keccak(
-        rlp.encode(header_fields(dict(block, extraData="0x" + _b(block["extraData"])[:-_SEAL].hex())))
-    )
-
-
-def seal_signer(block: dict[str, Any]) -> bytes:
-    """The address that sealed ``block``, recovered from the last 65 bytes of ``extraData``."""
-
-    signature = _b(block["extraData"])[-_SEAL:]
-    v = signature[64]
-    sig = keys.Signature(
-        vrs=(v, int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"))
-    )
-    return bytes(sig.recover_public_key_from_msg_hash(seal_hash(block)).to_canonical_address())
-
-
-def checkpoint_signers(extra: bytes) -> tuple[bytes, ...]:
-    body = extra[_VANITY : len(extra) - _SEAL]
-    return tuple(body[i : i + _ADDRESS] for i in range(0, len(body), _ADDRESS))
 
 
 def _access_list(items: Any) -> list[Any]:
@@ -256,7 +228,7 @@ def check_block(
         return "parent hash does not match the previous block"
     if header_hash(block) != _b(block["hash"]):
         return "header does not hash to the block hash (header fields were altered)"
-    if _b(block["sha3Uncles"]) != _EMPTY_UNCLES or block.get("uncles"):
+    if _b(block["sha3Uncles"]) != EMPTY_UNCLES or block.get("uncles"):
         return "a Clique block has no uncles"
     transactions = block.get("transactions", [])
     encoded = []
@@ -284,12 +256,14 @@ def verify_chain(
     last: int | None = None,
     genesis_hash: str | None = None,
     on_block: Callable[[int], None] | None = None,
+    epoch: int = DEFAULT_EPOCH,
 ) -> ChainVerdict:
     """Re-check the chain from genesis: links, hashes, Clique seals and signer turns, transaction/receipt roots.
 
-    The signer set comes from the genesis ``extraData`` and is re-read at every checkpoint (a block whose
-    ``extraData`` lists signers); blocks must be sealed by a current signer, with the in-turn difficulty
-    rule and the "no signer seals twice within N/2+1 blocks" rule of EIP-225. State roots are not replayed.
+    The Clique rules are :class:`~.clique.Snapshot`'s (the oracle's light client uses the same): the signer
+    set from the genesis ``extraData``, changed by votes and restated at every ``epoch`` checkpoint; every
+    block sealed by a current signer, in-turn difficulty, no signer twice within ``floor(N/2)+1`` blocks.
+    Blocks before ``first`` are checked for their seals only. State roots are not replayed.
     """
     head = int(rpc.call("eth_blockNumber"), 16) if last is None else last
     genesis = rpc.block(0)
@@ -306,56 +280,51 @@ def verify_chain(
         return ChainVerdict(
             0, head, zero, (), BadBlock(0, zero, f"genesis is not the expected {genesis_hash}")
         )
-    signers = checkpoint_signers(_b(genesis["extraData"]))
+    try:
+        snapshot = Snapshot.at_checkpoint(genesis, epoch)
+    except BadHeader as exc:
+        return ChainVerdict(0, head, zero, (), BadBlock(0, zero, exc.reason))
     checked = 1
     parent = _b(genesis["hash"])
-    recent: dict[bytes, int] = {}
     start = max(first, 1)
-    if start > 1:
-        parent = _b(rpc.block(start - 1)["hash"])
-    for number in range(start, head + 1):
+    for number in range(1, head + 1):
         block = rpc.block(number)
-        reason = check_block(block, rpc.receipts(block), parent)
+        reason = None
+        if number >= start:
+            reason = check_block(block, rpc.receipts(block), parent)
         if reason is None:
-            reason, signers = _check_seal(block, number, signers, recent)
+            try:
+                snapshot, _ = snapshot.verify(block)
+            except BadHeader as exc:
+                reason = exc.reason
         if reason is not None:
             return ChainVerdict(
-                checked, head, zero, _hex_all(signers), BadBlock(number, block["hash"], reason)
+                checked, head, zero, _hex_all(snapshot.signers), BadBlock(number, block["hash"], reason)
             )
         parent = _b(block["hash"])
-        checked += 1
-        if on_block is not None:
-            on_block(number)
-    return ChainVerdict(checked, head, zero, _hex_all(signers), None)
-
-
-def _check_seal(
-    block: dict[str, Any], number: int, signers: tuple[bytes, ...], recent: dict[bytes, int]
-) -> tuple[str | None, tuple[bytes, ...]]:
-    extra = _b(block["extraData"])
-    if len(extra) < _VANITY + _SEAL or (len(extra) - _VANITY - _SEAL) % _ADDRESS:
-        return "extraData is not Clique's vanity + signers + seal", signers
-    try:
-        signer = seal_signer(block)
-    except Exception:  # eth_keys raises several types for a malformed signature
-        return "the seal is not a valid signature", signers
-    if signer not in signers:
-        return f"sealed by 0x{signer.hex()}, not a signer", signers
-    last = recent.get(signer)
-    if last is not None and number - last < len(signers) // 2 + 1:
-        return f"0x{signer.hex()} sealed again within {len(signers) // 2 + 1} blocks", signers
-    recent[signer] = number
-    in_turn = signers[number % len(signers)] == signer
-    if _i(block["difficulty"]) != (DIFF_IN_TURN if in_turn else DIFF_NO_TURN):
-        return "difficulty does not match the signer's turn", signers
-    listed = checkpoint_signers(extra)
-    if listed:  # a checkpoint: the signer set from here on
-        signers = tuple(sorted(listed))
-    return None, signers
+        if number >= start:
+            checked += 1
+            if on_block is not None:
+                on_block(number)
+    return ChainVerdict(checked, head, zero, _hex_all(snapshot.signers), None)
 
 
 def _hex_all(items: Iterable[bytes]) -> tuple[str, ...]:
     return tuple(to_checksum_address(item) for item in items)
 
 
-__all__ = ["BadBlock", "ChainRpc", "ChainVerdict", "header_hash", "seal_signer", "verify_chain"]
+__all__ = [
+    "HEADER_FIELDS",
+    "BadBlock",
+    "ChainRpc",
+    "ChainVerdict",
+    "checkpoint_signers",
+    "encode_receipt",
+    "encode_transaction",
+    "header_fields",
+    "header_hash",
+    "seal_hash",
+    "seal_signer",
+    "trie_root",
+    "verify_chain",
+]

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import FilterParams
@@ -46,13 +47,17 @@ class Deployment:
     address: str
     block: int
     abi_version: str
+    block_hash: str | None = None  # the deployment block's hash: the oracle's light client trusts it
 
     def save(self, path: str | os.PathLike[str]) -> None:
+        entry: dict[str, Any] = {"address": self.address, "block": self.block}
+        if self.block_hash is not None:
+            entry["block_hash"] = self.block_hash
         Path(path).write_text(
             json.dumps(
                 {
                     "chain_id": self.chain_id,
-                    "contracts": {DEPLOYABLE: {"address": self.address, "block": self.block}},
+                    "contracts": {DEPLOYABLE: entry},
                     "abi_version": self.abi_version,
                 },
                 indent=2,
@@ -71,6 +76,7 @@ class Deployment:
                 to_checksum_address(entry["address"]),
                 int(entry["block"]),
                 str(data["abi_version"]),
+                str(entry["block_hash"]) if entry.get("block_hash") else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is not a pamchain deployment file") from exc
@@ -148,7 +154,11 @@ class PamClient:
         sent = sender.send({"data": data})
         address = sent.receipt["contractAddress"]
         deployment = Deployment(
-            sender.chain_id(), address, int(sent.receipt["blockNumber"]), abi_version(artifacts["abi"])
+            sender.chain_id(),
+            address,
+            int(sent.receipt["blockNumber"]),
+            abi_version(artifacts["abi"]),
+            HexBytes(sent.receipt["blockHash"]).to_0x_hex(),
         )
         client = cls(w3, address, account, abi=artifacts["abi"])
         client._sender = sender

@@ -19,8 +19,9 @@ from .config import OracleConfig
 from .daemon import OracleDaemon
 from .errors import ConfigError
 from .executor import REMOVAL_RETRY, Executor, PayloadSource, Retry
-from .follower import Finality, Follower
+from .follower import ChainView, Finality, Follower
 from .journal import Journal
+from .light_client import NO_VERIFICATION, Anchor, Verification, VerifiedChain, build_light_client
 from .reconciler import Reconciler
 from .reporter import Reporter
 
@@ -50,11 +51,15 @@ def assemble(
     poll_interval: float = 0.5,
     reconcile_interval: float = 60.0,
     clock: Callable[[], float] = time.time,
+    verification: Verification = NO_VERIFICATION,
 ) -> OracleDaemon:
     """Wire a daemon: ``client`` must act as ``oracle_account``.
 
     ``removal_directory`` is a second connection to the directory for the removal lane, so that nothing the
     other lane waits on (a slow reset, a hung connection) can hold a removal up.
+
+    ``verification``: ``Verification("clique", anchor)`` makes the oracle check every block it acts on
+    (light client); the default takes the endpoint's word and says so in the log.
     """
     journal = Journal(journal_path)
     resolver = resolver or id_map
@@ -66,7 +71,14 @@ def assemble(
             lambda digest: store.get(oracle_account, digest), encryption_key(oracle_account.key)
         )
         purge = lambda digest: store.delete(oracle_account, digest)  # noqa: E731
-    follower = Follower(client, journal, domain, start_block=start_block, finality=finality)
+    follower = Follower(
+        client,
+        journal,
+        domain,
+        start_block=start_block,
+        finality=finality,
+        source=chain_view(client, journal_path, verification),
+    )
     executor = Executor(
         directory,
         journal,
@@ -118,6 +130,32 @@ def assemble(
         late_after=late_after,
         clock=clock,
     )
+
+
+def chain_view(client: PamClient, store: str | Path, verification: Verification) -> ChainView | None:
+    """The follower's source of blocks: a light client over the client's endpoint, or None (trust it)."""
+    if not verification.enabled:
+        log.warning(
+            "chain verification is off: the oracle acts on whatever its RPC endpoint says (dev chains only)"
+        )
+        return None
+    if verification.anchor is None:
+        raise ConfigError("verify = 'clique' needs a trusted anchor (a block number and its hash)")
+    url = getattr(client.w3.provider, "endpoint_uri", None)
+    if not url:
+        raise ConfigError("chain verification needs an HTTP JSON-RPC endpoint")
+    light = build_light_client(str(url), store, verification.anchor, epoch=verification.epoch)
+    return VerifiedChain(light, client)
+
+
+def anchor_for(config: OracleConfig, deployment: Deployment) -> Anchor | None:
+    """The configured anchor, else the deployment block's hash when the deployment file records it."""
+    if config.anchor_hash is not None:
+        number = config.anchor_block if config.anchor_block is not None else deployment.block
+        return Anchor.parse(number, config.anchor_hash)
+    if deployment.block_hash is not None:
+        return Anchor.parse(deployment.block, deployment.block_hash)
+    return None
 
 
 def build_directory(settings: Mapping[str, object], base: Path, *, demo: bool = False) -> Directory:
@@ -176,6 +214,15 @@ def from_config(
     removal_directory = (
         None if config.directory.get("kind") == "memory" else build_directory(config.directory, config_dir)
     )
+    verification = NO_VERIFICATION
+    if config.verify == "clique":
+        anchor = anchor_for(config, deployment)
+        if anchor is None:
+            raise ConfigError(
+                "[chain] verify = 'clique' needs a trusted anchor: set anchor_hash (and anchor_block), or use "
+                "a deployment file that records block_hash; verify = 'none' only for dev chains"
+            )
+        verification = Verification("clique", anchor, config.epoch)
     return assemble(
         client,
         account,
@@ -197,4 +244,5 @@ def from_config(
         late_after=config.late_after,
         poll_interval=config.poll_interval,
         reconcile_interval=config.reconcile_interval,
+        verification=verification,
     )

@@ -53,6 +53,10 @@ class OracleConfig:
     accounts: dict[str, str] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
     baseline: dict[str, list[str]] = field(default_factory=dict)
+    verify: str = "clique"  # "none": take the endpoint's word (dev chains without Clique seals)
+    anchor_block: int | None = None  # trusted block for the light client (default: the deployment block)
+    anchor_hash: str | None = None  # its hash (default: the deployment file's block_hash)
+    epoch: int = 30_000  # the chain's Clique epoch (genesis config.clique.epoch)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> OracleConfig:
@@ -116,8 +120,38 @@ class OracleConfig:
                 accounts={str(k): str(v) for k, v in section("accounts").items()},
                 groups={str(k): str(v) for k, v in section("groups").items()},
                 baseline={str(k): [str(m) for m in v] for k, v in section("baseline").items()},
+                verify=_verify_mode(chain.get("verify", "clique")),
+                anchor_block=int(chain["anchor_block"]) if "anchor_block" in chain else None,
+                anchor_hash=_anchor_hash(chain.get("anchor_hash")),
+                epoch=_epoch(chain.get("epoch", 30_000)),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, ConfigError):
                 raise
             raise ConfigError(f"bad oracle configuration: {exc}") from exc
+
+
+def _verify_mode(value: object) -> str:
+    if value not in ("clique", "none"):
+        raise ConfigError(f"[chain] verify must be 'clique' or 'none', not {value!r}")
+    return str(value)
+
+
+def _anchor_hash(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        ok = len(bytes.fromhex(text.removeprefix("0x"))) == 32
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"[chain] anchor_hash must be a 32-byte hex block hash, not {text!r}")
+    return text
+
+
+def _epoch(value: object) -> int:
+    epoch = int(str(value))
+    if epoch <= 0:
+        raise ConfigError(f"[chain] epoch must be a positive block count, not {value!r}")
+    return epoch

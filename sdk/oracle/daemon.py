@@ -178,8 +178,13 @@ class OracleDaemon:
         now = self.clock()
         age = now - self._last_tick if self._last_tick else None
         oldest = self.journal.oldest_pending()
+        chain = self.follower.health()  # light client (issue 11/9): what was verified, a lying endpoint
         return {
-            "healthy": bool(self._last_tick) and age is not None and age < max(10 * self.poll_interval, 30),
+            **chain,
+            "healthy": bool(self._last_tick)
+            and age is not None
+            and age < max(10 * self.poll_interval, 30)
+            and chain.get("endpoint_lies") is None,
             "chain_reachable": self._chain_reachable,
             "checkpoint": checkpoint[0] if checkpoint else -1,
             "final_head": self.follower.final_head,

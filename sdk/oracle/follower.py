@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from hexbytes import HexBytes
 
 from ..actions import DirectoryAction, action_for
 from ..client import PamClient
-from ..events import ReceiptPosted
+from ..events import Event, ReceiptPosted
 from ..model import Action
-from .errors import ChainReorganised
+from .errors import ChainReorganised, EndpointLies
 from .journal import Journal
 
 log = logging.getLogger("pamchain.oracle.follower")
@@ -35,6 +36,38 @@ class Finality:
         return cls(int(value))
 
 
+class ChainView(Protocol):
+    """Where the follower reads the chain: the final block, the contract's events, a block's hash."""
+
+    def final_block(self) -> int: ...
+
+    def events(self, first: int, last: int) -> list[Event]: ...
+
+    def block_hash(self, number: int) -> str: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
+class TrustedNode:
+    """The endpoint's word taken as is (``verify = "none"``: dev chains without Clique seals, such as anvil)."""
+
+    def __init__(self, client: PamClient, finality: Finality = Finality()) -> None:
+        self.client = client
+        self.finality = finality
+
+    def final_block(self) -> int:
+        return self.finality.final_block(self.client)
+
+    def events(self, first: int, last: int) -> list[Event]:
+        return self.client.events(first, last)
+
+    def block_hash(self, number: int) -> str:
+        return HexBytes(self.client.w3.eth.get_block(number)["hash"]).to_0x_hex()
+
+    def health(self) -> dict[str, Any]:
+        return {"chain_verification": "none", "endpoint_lies": None, "endpoint_refused": False}
+
+
 class Follower:
     """Turns the final blocks' events into journalled actions for one domain."""
 
@@ -47,6 +80,7 @@ class Follower:
         start_block: int,
         finality: Finality = Finality(),
         chunk: int = 2000,
+        source: ChainView | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
@@ -55,10 +89,33 @@ class Follower:
         self.finality = finality
         self.chunk = chunk
         self.final_head = -1
+        self.source: ChainView = source if source is not None else TrustedNode(client, finality)
+        self.refusal: EndpointLies | None = None
 
     def poll(self) -> int:
-        """Journal every action up to the current final block; returns how many were new."""
-        final = self.finality.final_block(self.client)
+        """Journal every action up to the current final block; returns how many were new.
+
+        An endpoint caught serving data that fails verification is not followed any more: nothing is
+        journalled, the error is logged once and shown by :meth:`health` (the daemon's other duties, such
+        as removals at expiry from the journal, go on).
+        """
+        if self.refusal is not None:
+            return 0
+        try:
+            return self._poll()
+        except EndpointLies as exc:
+            self.refusal = exc
+            log.error(
+                "RPC endpoint served unverifiable chain data: no longer acting on it",
+                extra={"endpoint": exc.endpoint, "block": exc.number, "reason": exc.reason},
+            )
+            return 0
+
+    def health(self) -> dict[str, Any]:
+        return self.source.health()
+
+    def _poll(self) -> int:
+        final = self.source.final_block()
         self.final_head = final
         checkpoint = self.journal.checkpoint()
         if checkpoint is not None:
@@ -72,7 +129,7 @@ class Follower:
         while done < final:
             upto = min(done + self.chunk, final)
             actions, receipted = self._actions(done + 1, upto)
-            block_hash = HexBytes(self.client.w3.eth.get_block(upto)["hash"]).to_0x_hex()
+            block_hash = self.source.block_hash(upto)
             added += self.journal.record(actions, upto, block_hash, reported=reported | receipted)
             log.debug("journalled blocks %d..%d: %d actions", done + 1, upto, len(actions))
             done = upto
@@ -86,7 +143,7 @@ class Follower:
         """This domain's actions in the range, and the keys of the receipts posted in it."""
         actions = []
         receipted: set[tuple[int, int]] = set()
-        for event in self.client.events(first, last):
+        for event in self.source.events(first, last):
             if isinstance(event, ReceiptPosted):
                 if event.domain == self.domain:
                     receipted.add(_settled(event))
@@ -107,7 +164,7 @@ class Follower:
         """A final block never changes; if the checkpoint's hash did, the node is not the chain we followed."""
         if number < 0:
             return
-        current = HexBytes(self.client.w3.eth.get_block(number)["hash"]).to_0x_hex()
+        current = self.source.block_hash(number)
         if current != block_hash:
             raise ChainReorganised(number, block_hash, current)
 

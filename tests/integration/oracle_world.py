@@ -17,6 +17,7 @@ from pamchain.sdk.ldap_directory import LdapDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.executor import Retry
+from pamchain.sdk.oracle.light_client import NO_VERIFICATION, Anchor, Verification
 
 from ..sdk.world import ADMINS, DOMAIN, directory_id, standard_plan
 from .chains import ChainEnv, chain_backend
@@ -32,6 +33,7 @@ class Suite:
     env: ChainEnv
     client: PamClient
     deployment_block: int
+    deployment_hash: str | None = None
 
     def as_(self, name: str) -> PamClient:
         return self.client.as_account(self.env.accounts[name])
@@ -48,7 +50,7 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         client, deployment = deploy_plan(
             env.w3, env.accounts["deployer"], standard_plan(env.accounts, grant_cap=3600)
         )
-        yield Suite(env, client, deployment.block)
+        yield Suite(env, client, deployment.block, deployment.block_hash)
 
 
 @dataclass
@@ -85,6 +87,7 @@ def make_oracle(
         "start_block": int(suite.env.w3.eth.block_number) + 1,
         "retry": Retry(max_attempts=3, base=0.05, cap=0.2),
         "reconcile_interval": 3600,
+        "verification": verification(suite),
         **options,
     }
     return assemble(
@@ -98,6 +101,13 @@ def make_oracle(
         finality=suite.env.finality,
         **settings,  # type: ignore[arg-type]
     )
+
+
+def verification(suite: Suite) -> Verification:
+    """pamchain's node is Clique: verify it from the deployment block; anvil is not, so opt out."""
+    if suite.env.kind != "pamchain" or suite.deployment_hash is None:
+        return NO_VERIFICATION
+    return Verification("clique", Anchor.parse(suite.deployment_block, suite.deployment_hash))
 
 
 def tick_until(daemon: OracleDaemon, condition: Callable[[], object], timeout: float = 30.0) -> None:

@@ -51,11 +51,17 @@ def write_config(
     accounts = "\n".join(
         f'"0x{directory_id(n).hex()}" = "{u.sam_account_name}"' for n, u in world.users.items()
     )
+    head = suite.env.w3.eth.get_block("latest")
+    # pamchain: the light client verifies from the current head's hash; anvil has no Clique seals
+    verify = "clique" if suite.env.kind == "pamchain" else "none"
     config = f"""
 [chain]
 rpc_url = "{rpc_url or suite.env.url}"
 deployment = "deployment.json"
 poll_interval = 0.1
+verify = "{verify}"
+anchor_block = {int(head["number"])}
+anchor_hash = "0x{bytes(head["hash"]).hex()}"
 
 [oracle]
 keystore = "{keystore}"

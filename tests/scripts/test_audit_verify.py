@@ -82,7 +82,7 @@ def test_verify__rehashed_header_breaks_the_seal_and_the_link(live: Live) -> Non
     with tampering_proxy(live.url, tamper) as url:
         verdict = json.loads(invoke(["audit", "verify", "--rpc-url", url, "--json"]).stdout)
     assert verdict["ok"] is False and verdict["bad_block"]["number"] == 2
-    assert "not a signer" in verdict["bad_block"]["reason"]
+    assert "unauthorized signer" in verdict["bad_block"]["reason"]
 
 
 def test_verify__altered_receipt_is_named(live: Live) -> None:

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from pamchain.scripts.cli import main
+from pamchain.sdk.client import Deployment
 from pamchain.sdk.memory_directory import MemoryDirectory
-from pamchain.sdk.oracle.assembly import build_directory
+from pamchain.sdk.oracle.assembly import anchor_for, build_directory
 from pamchain.sdk.oracle.config import OracleConfig, bytes32_label
 from pamchain.sdk.oracle.errors import ConfigError
+from pamchain.sdk.oracle.light_client import Anchor
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "oracle.toml"
 
@@ -82,3 +84,48 @@ def test_cli_oracle_run__memory_directory__one_line_error(tmp_path: Path) -> Non
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith('error: [directory] kind = "memory" changes nothing in Active Directory')
+
+
+def test_sample_config__verifies_the_chain_by_default() -> None:
+    config = OracleConfig.load(SAMPLE)
+    assert config.verify == "clique" and config.epoch == 30_000
+    assert config.anchor_hash is None and config.anchor_block is None  # from the deployment file
+
+
+BASE = "[chain]\nrpc_url='x'\ndeployment='d'\n{chain}\n[oracle]\nkeystore='k'\ndomain='d'\ndc_id='x'\n"
+
+
+@pytest.mark.parametrize(
+    ("chain", "message"),
+    [
+        ("verify = 'maybe'", "verify must be 'clique' or 'none'"),
+        ("anchor_hash = '0x1234'", "anchor_hash must be a 32-byte hex block hash"),
+        ("epoch = 0", "epoch must be a positive block count"),
+    ],
+)
+def test_bad_verification_settings__clear_error(tmp_path: Path, chain: str, message: str) -> None:
+    path = tmp_path / "oracle.toml"
+    path.write_text(BASE.format(chain=chain))
+    with pytest.raises(ConfigError, match=message):
+        OracleConfig.load(path)
+
+
+def test_anchor__configured_or_from_the_deployment_file(tmp_path: Path) -> None:
+    hash_a, hash_b = "0x" + "aa" * 32, "0x" + "bb" * 32
+    deployment = Deployment(1, "0x" + "11" * 20, 7, "abi", hash_a)
+    path = tmp_path / "oracle.toml"
+    path.write_text(BASE.format(chain=""))
+    assert anchor_for(OracleConfig.load(path), deployment) == Anchor.parse(7, hash_a)
+    path.write_text(BASE.format(chain=f"anchor_block = 3\nanchor_hash = '{hash_b}'"))
+    assert anchor_for(OracleConfig.load(path), deployment) == Anchor.parse(3, hash_b)
+    path.write_text(BASE.format(chain=""))
+    assert anchor_for(OracleConfig.load(path), Deployment(1, "0x" + "11" * 20, 7, "abi")) is None
+
+
+def test_deployment_file__records_the_block_hash(tmp_path: Path) -> None:
+    deployment = Deployment(1, "0x" + "11" * 20, 7, "abi", "0x" + "aa" * 32)
+    deployment.save(tmp_path / "d.json")
+    assert Deployment.load(tmp_path / "d.json") == deployment
+    old = Deployment(1, "0x" + "11" * 20, 7, "abi")  # files written before the hash was recorded still load
+    old.save(tmp_path / "old.json")
+    assert Deployment.load(tmp_path / "old.json") == old
