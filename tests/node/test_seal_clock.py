@@ -6,7 +6,6 @@ import time
 
 from eth_account import Account
 from eth_utils import keccak
-
 from pamchain.node.core import MAX_SEAL_AHEAD
 from pamchain.node.genesis import make_genesis
 from pamchain.node.service import run_node
