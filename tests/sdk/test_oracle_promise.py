@@ -15,7 +15,7 @@ import pytest
 from eth_utils import keccak
 from pamchain.sdk.directory import AccountRef, GroupRef, HmacGuidResolver, StaticIdMap, pseudonymous_id
 from pamchain.sdk.memory_directory import MemoryDirectory
-from pamchain.sdk.model import Action, Outcome
+from pamchain.sdk.model import Action, AlarmKind, Outcome
 from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.oracle.journal import Journal
 
@@ -133,7 +133,7 @@ def test_late_removal__alarm_once__then_receipt(cast: Cast, tmp_path: Path) -> N
     assert daemon.run_once().alarms == 1
     assert daemon.run_once().alarms == 0  # once
     alarms = [e for e in cast.client.events(cast.deployment_block) if type(e).__name__ == "Alarm"]
-    assert [(int(a.kind), a.request_id) for a in alarms] == [(3, grant)]
+    assert [(a.kind, a.request_id) for a in alarms] == [(AlarmKind.REMOVAL_LATE, grant)]
     status = daemon.status()
     assert status["late_removal_alarms"] == 1 and status["late_removals"] == 1 and status["failed_actions"] == 0
     directory.remove_member = real_remove  # type: ignore[method-assign]
