@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import os
 import ssl
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import requests
 
 from .client import Deployment, PamClient, connect
+from .config_file import read_toml
 from .drain import Drain
 from .errors import ConfigError, NodeUnavailable
 from .payload_store import ChainAuthorizer, PayloadStore, Quota, ServedStore
@@ -75,14 +75,8 @@ class PayloadStoreConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PayloadStoreConfig:
-        file = Path(path)
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read payload store configuration {file}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
-        return cls.from_dict(data, base=file.parent)
+        data, base = read_toml(path, "payload store configuration", ConfigError)
+        return cls.from_dict(data, base=base)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path = Path(".")) -> PayloadStoreConfig:

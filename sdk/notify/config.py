@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config_file import read_toml
 from ..model import to_bytes32
 from ..oracle.executor import Retry
 from ..oracle.follower import Finality
@@ -89,14 +89,8 @@ class NotifyConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> NotifyConfig:
-        file = Path(path)
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read notifier configuration {file}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
-        return cls.from_dict(data, base=file.parent)
+        data, base = read_toml(path, "notifier configuration", ConfigError)
+        return cls.from_dict(data, base=base)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path = Path(".")) -> NotifyConfig:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config_file import read_toml
 from ..model import to_bytes32
 from .errors import ConfigError
 from .executor import REMOVAL_RETRY, Retry
@@ -60,14 +60,8 @@ class OracleConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> OracleConfig:
-        file = Path(path)
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read oracle configuration {file}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
-        return cls.from_dict(data, base=file.parent)
+        data, base = read_toml(path, "oracle configuration", ConfigError)
+        return cls.from_dict(data, base=base)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path = Path(".")) -> OracleConfig:
