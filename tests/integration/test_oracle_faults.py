@@ -3,7 +3,7 @@
 AD unreachable across expiries, the node unreachable across expiries, the payload store unreachable and a
 payload missing (SIGKILL at random points is test_oracle_crash.py). Each run counts what the promise is
 about: actions lost, outcomes reached twice, receipts duplicated, how long removals took once the outage
-ended, and removals that waited behind another action. Outages last PAMCHAIN_FAULT_OUTAGE seconds: 30 in the
+ended, and removals that waited behind another action. Outages last PAMCHAIN_FAULT_OUTAGE seconds: 20 in the
 default suite (its time budget), 60 with --run-slow (the figures in docs/reliability.md), at least 20.
 Set PAMCHAIN_FAULT_REPORT=file to collect the figures (docs/reliability.md).
 """
@@ -45,7 +45,7 @@ _OUTAGE_SETTING = os.environ.get("PAMCHAIN_FAULT_OUTAGE")
 @pytest.fixture(scope="module")
 def outage(request: pytest.FixtureRequest) -> float:
     """Seconds a fault lasts (the grants expire inside it, hence the floor of 20)."""
-    default = 60.0 if request.config.getoption("--run-slow") else 30.0
+    default = 60.0 if request.config.getoption("--run-slow") else 20.0
     return max(float(_OUTAGE_SETTING) if _OUTAGE_SETTING else default, 20.0)
 
 
@@ -231,7 +231,7 @@ def test_fault__payload_store_unreachable_and_payload_missing__nothing_else_wait
             world,
             ldap_config,
             port,
-            oracle={"payload_store": proxy.url, "retry_cap": 2, "retry_base": 0.2, "max_attempts": 30},
+            oracle={"payload_store": proxy.url, "retry_cap": 2, "retry_base": 0.2, "max_attempts": 16},
         )
         log = tmp_path / "oracle.log"
         try:
