@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import requests
+
 
 class SdkError(Exception):
     """Root of every error the SDK raises."""
@@ -111,3 +113,13 @@ def revert_from_message(message: str) -> ContractRevert:
     if cls is None:
         return ContractRevert(reason, module=module)
     return cls(reason)
+
+
+# What a daemon treats as "the node is unreachable": it goes on from its journal and tries again later.
+CHAIN_DOWN: tuple[type[BaseException], ...] = (
+    requests.exceptions.RequestException,
+    ConnectionError,
+    OSError,
+    NodeUnavailable,
+    Timeout,
+)

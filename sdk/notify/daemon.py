@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from web3.exceptions import Web3Exception
 
 from ..drain import Drain
-from ..errors import NodeUnavailable, SdkError, Timeout
+from ..errors import CHAIN_DOWN, SdkError
 from ..oracle.errors import ChainReorganised
 from ..oracle.health import HealthServer
 from .dispatcher import Dispatcher
@@ -24,8 +23,6 @@ from .follower import NotifyFollower
 from .journal import FAILED, PENDING, SENT, NotifyJournal
 
 log = logging.getLogger("pamchain.notify")
-
-_CHAIN_DOWN = (requests.exceptions.RequestException, ConnectionError, OSError, NodeUnavailable, Timeout)
 
 
 @dataclass
@@ -67,7 +64,7 @@ class NotifyDaemon:
         tick = NotifyTick()
         try:
             tick.queued = self.follower.poll()
-        except (*_CHAIN_DOWN, Web3Exception) as exc:
+        except (*CHAIN_DOWN, Web3Exception) as exc:
             tick.chain_reachable = False
             log.warning("node unreachable, delivering from the journal", extra={"error": type(exc).__name__})
         self._chain_reachable = tick.chain_reachable

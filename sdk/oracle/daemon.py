@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from web3.exceptions import Web3Exception
 
 from ..client import PamClient
 from ..drain import Drain
-from ..errors import ContractRevert, NodeUnavailable, SdkError, Timeout
+from ..errors import CHAIN_DOWN, ContractRevert, SdkError
 from ..model import Action
 from .executor import OTHER, Executor
 from .follower import Follower
@@ -31,8 +30,6 @@ from .reconciler import Reconciler
 from .reporter import Reporter
 
 log = logging.getLogger("pamchain.oracle")
-
-_CHAIN_DOWN = (requests.exceptions.RequestException, ConnectionError, OSError, NodeUnavailable, Timeout)
 
 
 @dataclass
@@ -97,7 +94,7 @@ class OracleDaemon:
         report = TickReport()
         try:
             report.journalled = self.follower.poll()
-        except (*_CHAIN_DOWN, Web3Exception) as exc:
+        except (*CHAIN_DOWN, Web3Exception) as exc:
             report.chain_reachable = False
             log.warning("node unreachable, continuing from the journal", extra={"error": type(exc).__name__})
         if report.journalled:
@@ -112,14 +109,14 @@ class OracleDaemon:
             try:
                 report.reported = self.reporter.run_due()
                 report.alarms = self._alarm_late_removals()
-            except (*_CHAIN_DOWN, Web3Exception) as exc:
+            except (*CHAIN_DOWN, Web3Exception) as exc:
                 report.chain_reachable = False
                 log.warning("node unreachable while reporting", extra={"error": type(exc).__name__})
         if self.reconciler is not None and now - self._last_reconcile >= self.reconcile_interval:
             try:
                 report.drift = len(self.reconciler.run(self.client if report.chain_reachable else None))
                 self._last_reconcile = now
-            except (*_CHAIN_DOWN, Web3Exception, SdkError) as exc:
+            except (*CHAIN_DOWN, Web3Exception, SdkError) as exc:
                 log.warning("reconciliation deferred", extra={"error": type(exc).__name__})
         self._chain_reachable = report.chain_reachable
         self._last_tick = self.clock()
