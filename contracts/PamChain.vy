@@ -10,7 +10,7 @@
 """
 
 from .modules import alarms
-from .modules import council
+from .modules import governance
 from .modules import grants
 from .modules import ledger
 from .modules import oracles
@@ -22,20 +22,20 @@ from .modules import requests
 from .modules import roles
 from .modules import suspension
 
-initializes: council
-initializes: roles[council := council]
-initializes: oracles[council := council, roles := roles]
-initializes: principals[council := council]
-initializes: policies[council := council]
+initializes: governance
+initializes: roles[governance := governance]
+initializes: oracles[governance := governance, roles := roles]
+initializes: principals[governance := governance]
+initializes: policies[governance := governance]
 initializes: ledger
-initializes: grants[council := council, ledger := ledger, policies := policies, principals := principals]
+initializes: grants[governance := governance, ledger := ledger, policies := policies, principals := principals]
 initializes: requests[grants := grants, ledger := ledger, policies := policies, principals := principals]
 initializes: receipts[ledger := ledger, oracles := oracles]
-initializes: suspension[council := council, grants := grants, principals := principals]
-initializes: permissioning[council := council, principals := principals, roles := roles]
+initializes: suspension[governance := governance, grants := grants, principals := principals]
+initializes: permissioning[governance := governance, principals := principals, roles := roles]
 
 exports: (
-    council.__interface__,
+    governance.__interface__,
     roles.__interface__,
     oracles.__interface__,
     principals.__interface__,
@@ -51,14 +51,9 @@ exports: (
 
 
 @deploy
-def __init__(
-    members: DynArray[address, council.MAX_COUNCIL], threshold: uint256, proposal_ttl: uint256, bootstrap_ttl: uint256
-):
+def __init__(council: address):
     """
-    @dev Seeds the council; the deployer becomes the bootstrapper.
-    @param members The initial council members.
-    @param threshold The council threshold k (2 <= k <= len(members)).
-    @param proposal_ttl Seconds a proposal stays approvable.
-    @param bootstrap_ttl Seconds the deployer may govern alone at most.
+    @dev Binds the deployment to its council contract (Council.vy).
+    @param council The council whose executed proposals govern it.
     """
-    council.__init__(members, threshold, proposal_ttl, bootstrap_ttl)
+    governance.__init__(council)

@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 __all__ = ["DEPLOYABLES", "Artifacts", "compile_suite", "source_dir"]
 
 # The contracts that are deployed; each is a thin composition of the modules under `modules/`.
-DEPLOYABLES: tuple[str, ...] = ("PamChain",)
+DEPLOYABLES: tuple[str, ...] = ("Council", "PamChain", "PamNetwork")
 
 
 class Artifacts(TypedDict):

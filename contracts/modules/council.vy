@@ -4,14 +4,16 @@
 @custom:contract-name council
 @license Apache-2.0
 @notice Every governed change (roles, oracles, principals, policies, the
-        council itself) goes through a proposal that `threshold` council
-        members approve; the approval that reaches the threshold executes the
-        proposal's calldata against this contract at once. The deployer may
+        node allowlist, the council itself) goes through a proposal that
+        `threshold` council members approve; the approval that reaches the
+        threshold executes the proposal's calldata against its target (this
+        contract, or a contract it governs) at once. The deployer may
         call governed functions directly only until `end_bootstrap()` (by
         the deployer or an executed proposal) or the bootstrap deadline set
         at deployment, whichever comes first.
-@dev Other modules call `_enforce_governance()` at the top of every governed
-     function and `_enforce_member()` for single-member emergency actions.
+@dev Governed contracts accept calls from this contract (an executed
+     proposal) and, while `bootstrapping()`, from `bootstrapper()`; see
+     governance.vy.
 """
 
 
@@ -29,6 +31,7 @@ MAX_BOOTSTRAP_TTL: constant(uint256) = 30 * 86400
 # A pending, executed or cancelled governance proposal.
 struct Proposal:
     proposer: address
+    target: address
     data: Bytes[MAX_PROPOSAL_DATA]
     created: uint256
     expires: uint256
@@ -66,6 +69,7 @@ _approval_seat: HashMap[uint256, HashMap[address, uint256]]
 event ProposalCreated:
     proposal_id: indexed(uint256)
     proposer: indexed(address)
+    target: indexed(address)
     expires: uint256
     data: Bytes[MAX_PROPOSAL_DATA]
 
@@ -165,21 +169,24 @@ def proposal(proposal_id: uint256) -> Proposal:
 
 
 @external
-def propose(data: Bytes[MAX_PROPOSAL_DATA]) -> uint256:
+def propose(target: address, data: Bytes[MAX_PROPOSAL_DATA]) -> uint256:
     """
-    @notice Proposes calldata to be executed against this contract; the
+    @notice Proposes calldata to be executed against `target`; the
             proposer's approval counts.
     @dev Only council members. The proposal expires `proposal_ttl` seconds later.
-    @param data ABI-encoded call of a governed function of this contract.
+    @param target This contract or a contract it governs; not zero.
+    @param data ABI-encoded call of a governed function of `target`.
     @return The new proposal id.
     """
     self._enforce_member(msg.sender)
+    assert target.is_contract, "council: target not a contract"
     assert len(data) >= 4, "council: empty proposal"
     proposal_id: uint256 = self.proposal_count + 1
     self.proposal_count = proposal_id
     expires: uint256 = block.timestamp + self.proposal_ttl
     self._proposals[proposal_id] = Proposal(
         proposer=msg.sender,
+        target=target,
         data=data,
         created=block.timestamp,
         expires=expires,
@@ -188,7 +195,9 @@ def propose(data: Bytes[MAX_PROPOSAL_DATA]) -> uint256:
         cancelled=False,
     )
     self._approval_seat[proposal_id][msg.sender] = self._seat_of[msg.sender]
-    log ProposalCreated(proposal_id=proposal_id, proposer=msg.sender, expires=expires, data=data)
+    log ProposalCreated(
+        proposal_id=proposal_id, proposer=msg.sender, target=target, expires=expires, data=data
+    )
     log ProposalApproved(
         proposal_id=proposal_id, member=msg.sender, approvals=1, threshold=self.council_threshold
     )
@@ -226,7 +235,7 @@ def approve_proposal(proposal_id: uint256):
     success: bool = False
     response: Bytes[MAX_REVERT_DATA] = b""
     success, response = raw_call(
-        self,
+        self._proposals[proposal_id].target,
         self._proposals[proposal_id].data,
         max_outsize=MAX_REVERT_DATA,
         revert_on_failure=False,
@@ -326,22 +335,6 @@ def _enforce_member(account: address):
     @param account The account to check.
     """
     assert self.is_council[account], "council: not member"
-
-
-@internal
-@view
-def _is_governance_or_member(account: address) -> bool:
-    """
-    @dev True for a council member, this contract (an executed proposal) or
-         the bootstrapper during the bootstrap window.
-    @param account The account to check.
-    @return Whether `account` may take single-member emergency actions.
-    """
-    return (
-        self.is_council[account]
-        or account == self
-        or (account == self.bootstrapper and self._bootstrapping())
-    )
 
 
 @internal

@@ -13,12 +13,12 @@
         principal never holds two live break-glass grants.
 """
 
-from . import council
+from . import governance
 from . import ledger
 from . import policies
 from . import principals
 
-uses: council
+uses: governance
 uses: ledger
 uses: policies
 uses: principals
@@ -119,7 +119,7 @@ def revoke(request_id: uint256):
             caller_id != empty(bytes32)
             and policies._approver_seat[ledger._requests[request_id].target][caller_id] != 0
         )
-        or council._is_governance_or_member(msg.sender)
+        or governance._is_governance_or_member(msg.sender)
     ), "grants: not authorized"
     assert ledger._requests[request_id].status == ledger.STATUS_ACTIVE, "grants: not active"
     assert block.timestamp < ledger._requests[request_id].expiry, "grants: expired"

@@ -1,29 +1,25 @@
 # pragma version ~=0.4.3
 """
-@title Oracles: one receipt-posting oracle per AD domain, with its encryption key
+@title Oracles: the receipt-posting oracles of each AD domain, and its encryption key
 @custom:contract-name oracles
 @license Apache-2.0
-@notice Requesters encrypt password payloads to the domain oracle's X25519
-        public key published here; only the registered oracle, holding the
-        ORACLE role, may post receipts and drift reports for its domain.
+@notice A domain has one or more oracles (one per domain controller site, so
+        no single host matters); each may post receipts and drift reports for
+        it, and the first receipt for an action wins. Requesters encrypt
+        password payloads to the domain's X25519 public key published here;
+        every oracle of the domain holds its private key.
 """
 
-from . import council
+from . import governance
 from . import roles
 
-uses: council
+uses: governance
 uses: roles
 
 
-# The oracle registered for a domain.
-struct Oracle:
-    account: address
-    enc_pubkey: bytes32
-
-
-# Domain -> its oracle account.
-oracle_of: public(HashMap[bytes32, address])
-# Domain -> its oracle's X25519 public key (what requesters encrypt payloads to).
+# Domain -> account -> whether it is one of the domain's oracles.
+is_domain_oracle: public(HashMap[bytes32, HashMap[address, bool]])
+# Domain -> the X25519 public key its oracles decrypt payloads with.
 oracle_enc_pubkey: public(HashMap[bytes32, bytes32])
 # Oracle account -> number of domains it serves; it keeps ORACLE while > 0.
 oracle_domain_count: public(HashMap[address, uint256])
@@ -33,56 +29,57 @@ event OracleSet:
     domain: indexed(bytes32)
     oracle: indexed(address)
     enc_pubkey: bytes32
-    previous: address
-
-
-@external
-@view
-def oracle(domain: bytes32) -> Oracle:
-    """
-    @notice The oracle of `domain` and its X25519 public key.
-    @param domain The domain id.
-    @return The oracle record (zero if none).
-    """
-    return Oracle(account=self.oracle_of[domain], enc_pubkey=self.oracle_enc_pubkey[domain])
+    active: bool
 
 
 @external
 def set_oracle(domain: bytes32, oracle: address, enc_pubkey: bytes32):
     """
-    @notice Registers (or replaces) the oracle of `domain` and its key.
-    @dev Governed. Grants ORACLE to the new oracle; withdraws it from the
-         previous one once it serves no domain.
+    @notice Adds `oracle` to the oracles of `domain` (or keeps it) and sets
+            the domain's encryption key.
+    @dev Governed. Grants ORACLE to the oracle.
     @param domain The domain id; nonzero.
     @param oracle The oracle account; nonzero.
-    @param enc_pubkey Its X25519 public key; nonzero.
+    @param enc_pubkey The domain's X25519 public key; nonzero.
     """
-    council._enforce_governance()
+    governance._enforce_governance()
     assert domain != empty(bytes32), "oracles: zero domain"
     assert oracle != empty(address), "oracles: zero address"
     assert enc_pubkey != empty(bytes32), "oracles: zero key"
-    previous: address = self.oracle_of[domain]
-    self.oracle_of[domain] = oracle
     self.oracle_enc_pubkey[domain] = enc_pubkey
-    if previous != oracle:
-        if previous != empty(address):
-            # `previous` serves `domain`, so its count is at least 1.
-            remaining: uint256 = unsafe_sub(self.oracle_domain_count[previous], 1)
-            self.oracle_domain_count[previous] = remaining
-            if remaining == 0:
-                roles._set_roles(previous, roles.roles_of[previous] & ~roles.Role.ORACLE)
+    if not self.is_domain_oracle[domain][oracle]:
+        self.is_domain_oracle[domain][oracle] = True
         self.oracle_domain_count[oracle] += 1
         roles._set_roles(oracle, roles.roles_of[oracle] | roles.Role.ORACLE)
-    log OracleSet(domain=domain, oracle=oracle, enc_pubkey=enc_pubkey, previous=previous)
+    log OracleSet(domain=domain, oracle=oracle, enc_pubkey=enc_pubkey, active=True)
+
+
+@external
+def remove_oracle(domain: bytes32, oracle: address):
+    """
+    @notice Removes `oracle` from the oracles of `domain`.
+    @dev Governed. Withdraws ORACLE once it serves no domain.
+    @param domain The domain id.
+    @param oracle One of its oracles.
+    """
+    governance._enforce_governance()
+    assert self.is_domain_oracle[domain][oracle], "oracles: not oracle"
+    self.is_domain_oracle[domain][oracle] = False
+    # `oracle` serves `domain`, so its count is at least 1.
+    remaining: uint256 = unsafe_sub(self.oracle_domain_count[oracle], 1)
+    self.oracle_domain_count[oracle] = remaining
+    if remaining == 0:
+        roles._set_roles(oracle, roles.roles_of[oracle] & ~roles.Role.ORACLE)
+    log OracleSet(domain=domain, oracle=oracle, enc_pubkey=self.oracle_enc_pubkey[domain], active=False)
 
 
 @internal
 @view
 def _enforce_oracle(domain: bytes32, account: address):
     """
-    @dev Reverts unless `account` is the oracle of `domain` and holds ORACLE.
+    @dev Reverts unless `account` is an oracle of `domain` and holds ORACLE.
     @param domain The domain id.
     @param account The caller.
     """
-    assert account != empty(address) and self.oracle_of[domain] == account, "oracles: not oracle"
+    assert self.is_domain_oracle[domain][account], "oracles: not oracle"
     roles._enforce_role(account, roles.Role.ORACLE)

@@ -7,11 +7,11 @@
         state at submission, block building and import.
 """
 
-from . import council
+from . import governance
 from . import principals
 from . import roles
 
-uses: council
+uses: governance
 uses: principals
 uses: roles
 
@@ -26,9 +26,7 @@ def is_account_allowed(account: address) -> bool:
     @param account The sender.
     @return Whether it is allowed.
     """
-    if council.is_council[account]:
-        return True
-    if account == council.bootstrapper and council._bootstrapping():
+    if governance._is_governance_or_member(account):
         return True
     if roles.roles_of[account] != empty(roles.Role):
         return True

@@ -16,9 +16,9 @@
      approver removed (and perhaps re-added) loses its pending approvals.
 """
 
-from . import council
+from . import governance
 
-uses: council
+uses: governance
 
 
 # Most approvers a policy may list; also the bound of approver loops.
@@ -174,7 +174,7 @@ def set_policy(
     @param unlock_window The unlock rate-limit window, in seconds; nonzero
            for UNLOCK_TARGET (ignored elsewhere).
     """
-    council._enforce_governance()
+    governance._enforce_governance()
     assert target != empty(bytes32), "policies: zero target"
     assert domain != empty(bytes32), "policies: zero domain"
     assert max_pending != 0, "policies: zero max_pending"

@@ -9,9 +9,9 @@
         key of all power at once.
 """
 
-from . import council
+from . import governance
 
-uses: council
+uses: governance
 
 
 # Principal status: never enrolled.
@@ -77,7 +77,7 @@ def enrol(device: address, directory_id: bytes32, domain: bytes32):
     @param directory_id The pseudonymous directory id; nonzero, not enrolled.
     @param domain The AD domain id; nonzero.
     """
-    council._enforce_governance()
+    governance._enforce_governance()
     assert device != empty(address), "principals: zero address"
     assert directory_id != empty(bytes32), "principals: zero id"
     assert domain != empty(bytes32), "principals: zero domain"
@@ -98,7 +98,7 @@ def rotate_device(directory_id: bytes32, new_device: address):
     @param directory_id The principal.
     @param new_device The new device key; nonzero and unbound.
     """
-    council._enforce_governance()
+    governance._enforce_governance()
     assert self._principals[directory_id].status != PRINCIPAL_NONE, "principals: unknown principal"
     assert new_device != empty(address), "principals: zero address"
     assert self.principal_of[new_device] == empty(bytes32), "principals: device in use"

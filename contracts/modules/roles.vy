@@ -10,9 +10,9 @@
 @dev `_enforce_role` is the only role check in the suite.
 """
 
-from . import council
+from . import governance
 
-uses: council
+uses: governance
 
 
 # The roles an account may hold (ABI: uint256 bit set, ORACLE=1, OPERATOR=2).
@@ -50,7 +50,7 @@ def set_roles(account: address, roles: Role):
     @param account The account; not zero.
     @param roles The complete new set of roles (empty to clear).
     """
-    council._enforce_governance()
+    governance._enforce_governance()
     assert account != empty(address), "roles: zero address"
     self._set_roles(account, roles)
 

@@ -9,11 +9,11 @@
         suspension adds privilege back, so it is governed.
 """
 
-from . import council
+from . import governance
 from . import grants
 from . import principals
 
-uses: council
+uses: governance
 uses: grants
 uses: principals
 
@@ -26,7 +26,7 @@ def suspend(directory_id: bytes32):
          then GrantEnded(SUSPENDED) for every live grant.
     @param directory_id The principal.
     """
-    assert council._is_governance_or_member(msg.sender), "suspension: not council"
+    assert governance._is_governance_or_member(msg.sender), "suspension: not council"
     principals._suspend(directory_id)
     grants._end_all(directory_id)
 
@@ -38,5 +38,5 @@ def reinstate(directory_id: bytes32):
     @dev Governed.
     @param directory_id The principal.
     """
-    council._enforce_governance()
+    governance._enforce_governance()
     principals._reinstate(directory_id)
