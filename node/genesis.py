@@ -28,6 +28,10 @@ DEFAULT_GAS_LIMIT = 30_000_000
 DEFAULT_BASE_FEE = 1_000_000_000  # 1 gwei: web3.py's default fee strategies work unchanged
 #: ``bytes4(keccak("is_account_allowed(address)"))`` - the view a permission contract must expose.
 PERMISSION_SELECTOR = keccak(b"is_account_allowed(address)")[:4]
+#: The views a node permission contract must expose (PamNetwork): ``is_node_allowed(keccak256(pubkey))`` and
+#: ``node_count()`` (zero: the contract does not decide yet, the genesis ``nodeAllowlist`` does).
+NODE_ALLOWED_SELECTOR = keccak(b"is_node_allowed(bytes32)")[:4]
+NODE_COUNT_SELECTOR = keccak(b"node_count()")[:4]
 
 # geth's config keys in activation order, mapped to the fork names the chain layer understands.
 # Paris is activated by ``mergeNetsplitBlock`` (a block number, as geth records it for merged chains).
@@ -95,6 +99,7 @@ class PermissionConfig:
 
     allowlist: frozenset[bytes] = frozenset()
     contract: bytes | None = None
+    node_contract: bytes | None = None  # the node permission contract (PamNetwork), if any
 
     @property
     def enabled(self) -> bool:
@@ -284,6 +289,7 @@ def parse_genesis(doc: Mapping[str, Any]) -> Genesis:
         if not isinstance(allow, list):
             raise GenesisError("config.pamchain.allowlist must be a list of addresses")
         contract = pam.get("permissionContract")
+        node_contract = pam.get("nodePermissionContract")
         nodes = pam.get("nodeAllowlist")
         if nodes is not None and (not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes)):
             raise GenesisError(
@@ -292,6 +298,9 @@ def parse_genesis(doc: Mapping[str, Any]) -> Genesis:
         permissions = PermissionConfig(
             allowlist=frozenset(_address(a, "config.pamchain.allowlist[]") for a in allow),
             contract=_address(contract, "config.pamchain.permissionContract") if contract else None,
+            node_contract=(
+                _address(node_contract, "config.pamchain.nodePermissionContract") if node_contract else None
+            ),
         )
 
     raw_alloc = doc.get("alloc", {})
@@ -381,6 +390,7 @@ def make_genesis(
     timestamp: int | None = None,
     allowlist: Iterable[bytes | str] | None = None,
     permission_contract: bytes | str | None = None,
+    node_permission_contract: bytes | str | None = None,
     extra_alloc: Mapping[str, Mapping[str, Any]] | None = None,
     node_allowlist: Iterable[str] | None = None,
 ) -> dict[str, Any]:
@@ -412,6 +422,13 @@ def make_genesis(
     if permission_contract is not None:
         pc = permission_contract if isinstance(permission_contract, str) else "0x" + permission_contract.hex()
         pam["permissionContract"] = to_checksum_address(_address(pc, "permissionContract"))
+    if node_permission_contract is not None:
+        npc = (
+            node_permission_contract
+            if isinstance(node_permission_contract, str)
+            else "0x" + node_permission_contract.hex()
+        )
+        pam["nodePermissionContract"] = to_checksum_address(_address(npc, "nodePermissionContract"))
     if node_allowlist is not None:
         pam["nodeAllowlist"] = list(node_allowlist)
     config["pamchain"] = pam
@@ -442,14 +459,16 @@ def deployment_genesis(
     **options: Any,
 ) -> dict[str, Any]:
     """The genesis of a new pamchain deployment: only ``deployer`` may send at first, and the permission
-    contract is the deployer's first contract (its address is known before it exists), so once the suite is
-    deployed its council decides who may send."""
+    contracts are the deployer's second and third contracts (PamChain after the Council, then PamNetwork; their
+    addresses are known before they exist), so once the suite is deployed its council decides who may send and
+    which nodes may connect."""
     deployer_address = _address(deployer if isinstance(deployer, str) else "0x" + deployer.hex(), "deployer")
     return make_genesis(
         signers,
         chain_id,
         alloc,
         allowlist=["0x" + deployer_address.hex()],
-        permission_contract="0x" + contract_address(deployer_address, 0).hex(),
+        permission_contract="0x" + contract_address(deployer_address, 1).hex(),
+        node_permission_contract="0x" + contract_address(deployer_address, 2).hex(),
         **options,
     )

@@ -27,10 +27,11 @@ from typing import Any, TypeVar
 from .chain import CallReader, Chain
 from .chainfile import export_chain, import_chain
 from .core import NodeCore, Signer
-from .errors import NodeError, StorageError
+from .errors import ExecutionFailed, ExecutionReverted, NodeError, StorageError
 from .genesis import Genesis, load_genesis
 from .metrics import NodeMetrics, head_age
-from .records import SealedBlock
+from .node_rules import NodeRules
+from .records import CallRequest, SealedBlock
 from .rpc.limits import RpcLimits
 from .rpc.methods import RpcApi
 from .rpc.server import DEFAULT_MAX_BODY, RpcServer
@@ -214,10 +215,22 @@ class Node:
         listed = self.genesis.node_allowlist
         allowlist = None if listed is None else frozenset(parse_node_id(n) for n in listed)
         bootnodes = [Enode.parse(b) for b in self.config.bootnodes]
-        self.p2p = P2PService(
-            self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, allowlist
+        rules = NodeRules(
+            allowlist,
+            self.genesis.permissions.node_contract,
+            self._call_at_head,
+            (b.node_id for b in bootnodes),
         )
+        self.p2p = P2PService(self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, rules)
         await self.p2p.start()
+
+    def _call_at_head(self, to: bytes, data: bytes) -> tuple[bytes, bytes | None]:
+        """A read-only call against the current head (the node rules' view of the chain)."""
+        head = self.chain.head
+        try:
+            return head.hash, self.chain.call(CallRequest(to=to, data=data, gas=1_000_000), head)
+        except (ExecutionReverted, ExecutionFailed):
+            return head.hash, None
 
     async def on_new_head(self) -> None:
         """A block from a peer changed the head: tell subscribers, restart the production round."""

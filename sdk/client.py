@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -35,7 +36,9 @@ from .model import (
 )
 from .transactions import Sender, as_revert, wait_until
 
-DEPLOYABLE = "PamChain"
+DEPLOYABLE = "PamChain"  # the contract requests, grants and receipts live on
+COUNCIL = "Council"  # the k-of-n governor of the deployment
+NETWORK = "PamNetwork"  # the node allowlist
 BATCH_GAS = 1_500_000  # per call of a batch: above the dearest governed call (set_policy with 16 approvers)
 
 
@@ -48,16 +51,23 @@ class Deployment:
     block: int
     abi_version: str
     block_hash: str | None = None  # the deployment block's hash: the oracle's light client trusts it
+    council: str | None = None  # the Council contract (PamChain also names it: ``council()``)
+    network: str | None = None  # the PamNetwork contract, if deployed
 
     def save(self, path: str | os.PathLike[str]) -> None:
         entry: dict[str, Any] = {"address": self.address, "block": self.block}
         if self.block_hash is not None:
             entry["block_hash"] = self.block_hash
+        contracts: dict[str, Any] = {DEPLOYABLE: entry}
+        if self.council is not None:
+            contracts[COUNCIL] = {"address": self.council}
+        if self.network is not None:
+            contracts[NETWORK] = {"address": self.network}
         Path(path).write_text(
             json.dumps(
                 {
                     "chain_id": self.chain_id,
-                    "contracts": {DEPLOYABLE: entry},
+                    "contracts": contracts,
                     "abi_version": self.abi_version,
                 },
                 indent=2,
@@ -71,12 +81,19 @@ class Deployment:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             entry = data["contracts"][DEPLOYABLE]
+            others = {
+                name: to_checksum_address(data["contracts"][name]["address"])
+                for name in (COUNCIL, NETWORK)
+                if name in data["contracts"]
+            }
             return cls(
                 int(data["chain_id"]),
                 to_checksum_address(entry["address"]),
                 int(entry["block"]),
                 str(data["abi_version"]),
                 str(entry["block_hash"]) if entry.get("block_hash") else None,
+                others.get(COUNCIL),
+                others.get(NETWORK),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is not a pamchain deployment file") from exc
@@ -98,15 +115,19 @@ class TxResult:
         raise LookupError(f"no {event_type.__name__} in {self.tx_hash}")
 
 
-def suite_artifacts() -> dict[str, Any]:
-    """ABI and bytecode of the deployable, compiled from the shipped Vyper sources (cached)."""
+def suite_artifacts(name: str = DEPLOYABLE) -> dict[str, Any]:
+    """ABI and bytecode of one deployable, compiled from the shipped Vyper sources (cached)."""
     from pamchain.contracts import compile_suite
 
-    return compile_suite()[DEPLOYABLE]
+    return dict(compile_suite()[name])
 
 
-def abi_version(abi: Sequence[dict[str, Any]]) -> str:
-    """A short fingerprint of the ABI, so a client can refuse a deployment it does not speak."""
+@functools.cache
+def abi_version() -> str:
+    """A short fingerprint of the suite's ABIs, so a client can refuse a deployment it does not speak."""
+    abi = [
+        {**item, "contract": name} for name in (DEPLOYABLE, COUNCIL, NETWORK) for item in suite_artifacts(name)["abi"]
+    ]
     canonical = json.dumps(sorted(abi, key=lambda item: json.dumps(item, sort_keys=True)), sort_keys=True)
     return keccak(text=canonical).hex()[:16]
 
@@ -119,16 +140,31 @@ def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
 
 
 class PamClient:
-    """One account's handle on one pamchain deployment."""
+    """One account's handle on one pamchain deployment: PamChain, its Council and, when known, its PamNetwork.
+
+    Every call is routed by function name to the contract that has it (PamChain first), so callers name what
+    they want done, not where it lives.
+    """
 
     def __init__(
-        self, w3: Web3, address: str, account: LocalAccount | None = None, *, abi: Any = None
+        self,
+        w3: Web3,
+        address: str,
+        account: LocalAccount | None = None,
+        *,
+        council: str | None = None,
+        network: str | None = None,
     ) -> None:
         self.w3 = w3
-        self.contract = w3.eth.contract(
-            address=to_checksum_address(address), abi=abi or suite_artifacts()["abi"]
+        self.contract = w3.eth.contract(address=to_checksum_address(address), abi=suite_artifacts()["abi"])
+        self._council_address = None if council is None else to_checksum_address(council)
+        self.network_contract = (
+            None
+            if network is None
+            else w3.eth.contract(address=to_checksum_address(network), abi=suite_artifacts(NETWORK)["abi"])
         )
-        self.decoder = EventDecoder(self.contract)
+        self._routes: dict[str, Any] | None = None
+        self._decoder: EventDecoder | None = None
         self.account = account
         self._sender = Sender(w3, account) if account is not None else None
 
@@ -144,23 +180,30 @@ class PamClient:
         proposal_ttl: int = 7 * 24 * 3600,
         bootstrap_ttl: int = 24 * 3600,
     ) -> tuple[PamClient, Deployment]:
-        """Deploy the suite; ``account`` is the bootstrapper until :meth:`end_bootstrap` or ``bootstrap_ttl``."""
-        artifacts = suite_artifacts()
-        factory = w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
+        """Deploy the suite (Council, PamChain, PamNetwork, in that order, from ``account``); ``account`` is the
+        bootstrapper until :meth:`end_bootstrap` or ``bootstrap_ttl``."""
         sender = Sender(w3, account)
-        data = factory.constructor(
-            [to_checksum_address(a) for a in council], threshold, proposal_ttl, bootstrap_ttl
-        ).data_in_transaction
-        sent = sender.send({"data": data})
-        address = sent.receipt["contractAddress"]
+
+        def create(name: str, *args: Any) -> Any:
+            artifacts = suite_artifacts(name)
+            factory = w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
+            return sender.send({"data": factory.constructor(*args).data_in_transaction}).receipt
+
+        members = [to_checksum_address(a) for a in council]
+        council_address = create(COUNCIL, members, threshold, proposal_ttl, bootstrap_ttl)["contractAddress"]
+        receipt = create(DEPLOYABLE, council_address)
+        network_address = create(NETWORK, council_address)["contractAddress"]
+        address = receipt["contractAddress"]
         deployment = Deployment(
             sender.chain_id(),
             address,
-            int(sent.receipt["blockNumber"]),
-            abi_version(artifacts["abi"]),
-            HexBytes(sent.receipt["blockHash"]).to_0x_hex(),
+            int(receipt["blockNumber"]),
+            abi_version(),
+            HexBytes(receipt["blockHash"]).to_0x_hex(),
+            to_checksum_address(council_address),
+            to_checksum_address(network_address),
         )
-        client = cls(w3, address, account, abi=artifacts["abi"])
+        client = cls(w3, address, account, council=council_address, network=network_address)
         client._sender = sender
         return client, deployment
 
@@ -168,30 +211,75 @@ class PamClient:
     def from_deployment(
         cls, w3: Web3, deployment: Deployment, account: LocalAccount | None = None
     ) -> PamClient:
-        abi = suite_artifacts()["abi"]
-        if abi_version(abi) != deployment.abi_version:
+        if abi_version() != deployment.abi_version:
             raise ConfigError(
-                f"deployment speaks ABI {deployment.abi_version}, this SDK speaks {abi_version(abi)}: upgrade one of them"
+                f"deployment speaks ABI {deployment.abi_version}, this SDK speaks {abi_version()}: upgrade one of them"
             )
         if int(w3.eth.chain_id) != deployment.chain_id:
             raise ConfigError(
                 f"node is chain {w3.eth.chain_id}, the deployment is on chain {deployment.chain_id}"
             )
-        return cls(w3, deployment.address, account, abi=abi)
+        return cls(w3, deployment.address, account, council=deployment.council, network=deployment.network)
 
     def as_account(self, account: LocalAccount) -> PamClient:
         """The same deployment seen by another key (shares the connection, not the nonce counter)."""
-        return PamClient(self.w3, self.contract.address, account, abi=self.contract.abi)
+        return PamClient(
+            self.w3,
+            self.contract.address,
+            account,
+            council=self._council_address or self.council_contract.address,
+            network=None if self.network_contract is None else self.network_contract.address,
+        )
 
     @property
     def address(self) -> str:
         return self.contract.address
 
+    @functools.cached_property
+    def council_contract(self) -> Any:
+        """The deployment's Council (asked of PamChain on first use when the client was not told)."""
+        address = self._council_address or str(self.contract.functions.council().call())
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=suite_artifacts(COUNCIL)["abi"])
+
+    def _contracts(self) -> list[Any]:
+        return [c for c in (self.contract, self.council_contract, self.network_contract) if c is not None]
+
+    @property
+    def decoder(self) -> EventDecoder:
+        if self._decoder is None:
+            self._decoder = EventDecoder(*self._contracts())
+        return self._decoder
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every contract of the deployment this client knows (what an event filter should cover)."""
+        return list(self.decoder.addresses)
+
+    def _contract_for(self, fn: str) -> Any | None:
+        if any(item.get("name") == fn and item.get("type") == "function" for item in self.contract.abi):
+            return self.contract  # PamChain wins a name two contracts share (``council``), without a lookup
+        if self._routes is None:
+            self._routes = {}
+            for contract in reversed(self._contracts()):
+                for item in contract.abi:
+                    if item.get("type") == "function":
+                        self._routes[item["name"]] = contract
+        return self._routes.get(fn)
+
+    def _function(self, fn: str, *args: Any) -> Any:
+        contract = self._contract_for(fn)
+        if contract is None:
+            raise SdkError(
+                f"no contract of this deployment has {fn}()"
+                + ("" if self.network_contract is not None else " (PamNetwork address unknown)")
+            )
+        return getattr(contract.functions, fn)(*args)
+
     # -- sending -----------------------------------------------------------------------------------------
 
     def _call(self, fn: str, *args: Any) -> Any:
         try:
-            return getattr(self.contract.functions, fn)(*args).call()
+            return self._function(fn, *args).call()
         except Exception as exc:
             revert = as_revert(exc)
             if revert is None:
@@ -204,7 +292,13 @@ class PamClient:
         return self._sender
 
     def _encode(self, fn: str, *args: Any) -> str:
-        return str(getattr(self.contract.functions, fn)(*args)._encode_transaction_data())
+        return str(self._function(fn, *args)._encode_transaction_data())
+
+    def _to(self, fn: str) -> str:
+        contract = self._contract_for(fn)
+        if contract is None:
+            raise SdkError(f"no contract of this deployment has {fn}()")
+        return str(contract.address)
 
     def _result(self, sent: Any) -> TxResult:
         receipt = sent.receipt
@@ -218,7 +312,7 @@ class PamClient:
     def transact(self, fn: str, *args: Any) -> TxResult:
         """Send ``fn(*args)`` from this client's account and decode the events it emitted."""
         return self._result(
-            self._signing().send({"to": self.contract.address, "data": self._encode(fn, *args)})
+            self._signing().send({"to": self._to(fn), "data": self._encode(fn, *args)})
         )
 
     def transact_all(
@@ -226,7 +320,7 @@ class PamClient:
     ) -> list[TxResult]:
         """Send several calls back to back and wait once (see ``Sender.send_all``); each gets ``gas``."""
         txs = [
-            {"to": self.contract.address, "data": self._encode(fn, *args), "gas": gas} for fn, args in calls
+            {"to": self._to(fn), "data": self._encode(fn, *args), "gas": gas} for fn, args in calls
         ]
         return [self._result(sent) for sent in self._signing().send_all(txs)]
 
@@ -328,8 +422,9 @@ class PamClient:
         return self.propose(fn, *args)
 
     def propose(self, fn: str, *args: Any) -> TxResult:
-        data = getattr(self.contract.functions, fn)(*args)._encode_transaction_data()
-        return self.transact("propose", bytes.fromhex(data[2:]))
+        """Propose ``fn(*args)`` to the council, aimed at the contract that has ``fn``."""
+        data = self._encode(fn, *args)
+        return self.transact("propose", self._to(fn), bytes.fromhex(data[2:]))
 
     def approve_proposal(self, proposal_id: int) -> TxResult:
         return self.transact("approve_proposal", proposal_id)
@@ -344,9 +439,21 @@ class PamClient:
         )
 
     def set_oracle(self, domain: bytes, oracle: str, enc_pubkey: bytes) -> TxResult:
+        """Add ``oracle`` to the oracles of ``domain`` (each domain controller site may run one) and set the
+        domain's encryption key, which every oracle of the domain holds."""
         return self.governed(
             "set_oracle", to_bytes32(domain), to_checksum_address(oracle), to_bytes32(enc_pubkey)
         )
+
+    def remove_oracle(self, domain: bytes, oracle: str) -> TxResult:
+        return self.governed("remove_oracle", to_bytes32(domain), to_checksum_address(oracle))
+
+    def set_node(self, node_id: bytes, allowed: bool) -> TxResult:
+        """Allow or disallow a node (``node_id`` = keccak256 of its 64-byte public key) on PamNetwork."""
+        return self.governed("set_node", to_bytes32(node_id), allowed)
+
+    def is_node_allowed(self, node_id: bytes) -> bool:
+        return bool(self._call("is_node_allowed", to_bytes32(node_id)))
 
     def set_policy(
         self,
@@ -446,12 +553,15 @@ class PamClient:
         return int(self._call("proposal_count"))
 
     def proposal(self, proposal_id: int) -> Proposal:
-        proposer, data, created, expires, approvals, executed, cancelled = self._call("proposal", proposal_id)
+        proposer, target, data, created, expires, approvals, executed, cancelled = self._call(
+            "proposal", proposal_id
+        )
         if int(created) == 0:
             raise SdkError(f"no proposal {proposal_id}")
         return Proposal(
             proposal_id,
             to_checksum_address(proposer),
+            to_checksum_address(target),
             bytes(data),
             int(created),
             int(expires),
@@ -496,13 +606,12 @@ class PamClient:
             int(unlock_window),
         )
 
-    def oracle_of(self, domain: bytes) -> str | None:
-        """The registered oracle account of ``domain``, or None if the domain has none."""
-        account = to_checksum_address(self._call("oracle_of", to_bytes32(domain)))
-        return None if int(account, 16) == 0 else account
+    def is_domain_oracle(self, domain: bytes, account: str) -> bool:
+        """Whether ``account`` is one of the oracles of ``domain``."""
+        return bool(self._call("is_domain_oracle", to_bytes32(domain), to_checksum_address(account)))
 
     def is_oracle(self, account: str) -> bool:
-        """Whether ``account`` is the registered oracle of at least one domain."""
+        """Whether ``account`` is a registered oracle of at least one domain."""
         return int(self._call("oracle_domain_count", to_checksum_address(account))) > 0
 
     def receipt(self, request_id: int, action: Action) -> Receipt | None:
@@ -523,7 +632,7 @@ class PamClient:
     ) -> list[Event]:
         """Every pamchain event in the block range, in chain order; only the events ``names`` when given."""
         params: dict[str, Any] = {
-            "address": self.contract.address,
+            "address": self.addresses,
             "fromBlock": from_block,
             "toBlock": to_block,
         }

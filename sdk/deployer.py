@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 
 from .client import Deployment, PamClient
@@ -62,6 +63,8 @@ class Plan:
     principals: Sequence[PrincipalSpec] = ()
     policies: Sequence[PolicySpec] = ()
     roles: dict[str, int] = field(default_factory=dict)
+    # Node ids (64-byte public keys) PamNetwork allows to peer; empty: the genesis nodeAllowlist keeps deciding.
+    nodes: Sequence[bytes] = ()
     end_bootstrap: bool = True
 
 
@@ -75,7 +78,7 @@ def deploy_plan(w3: Web3, deployer: LocalAccount, plan: Plan) -> tuple[PamClient
 
 
 def bootstrap_calls(plan: Plan) -> list[tuple[str, tuple[Any, ...]]]:
-    """The bootstrapper's calls that apply ``plan``, in order (roles, oracles, principals, policies, end)."""
+    """The bootstrapper's calls that apply ``plan``, in order (roles, oracles, principals, policies, nodes, end)."""
     calls: list[tuple[str, tuple[Any, ...]]] = []
     for account, roles in plan.roles.items():
         calls.append(("set_roles", (Web3.to_checksum_address(account), roles)))
@@ -123,6 +126,8 @@ def bootstrap_calls(plan: Plan) -> list[tuple[str, tuple[Any, ...]]]:
                 ),
             )
         )
+    for node_id in plan.nodes:
+        calls.append(("set_node", (keccak(node_id), True)))
     if plan.end_bootstrap:
         calls.append(("end_bootstrap", ()))
     return calls

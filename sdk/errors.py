@@ -82,6 +82,14 @@ class SuspensionError(ContractRevert):
     module = "suspension"
 
 
+class GovernanceError(ContractRevert):
+    module = "governance"
+
+
+class NodesError(ContractRevert):
+    module = "nodes"
+
+
 _BY_MODULE: dict[str, type[ContractRevert]] = {
     cls.module: cls
     for cls in (
@@ -94,6 +102,8 @@ _BY_MODULE: dict[str, type[ContractRevert]] = {
         RolesError,
         OraclesError,
         SuspensionError,
+        GovernanceError,
+        NodesError,
     )
 }
 _REASON = re.compile(r"([a-z_]+): (.+)$")

@@ -182,33 +182,40 @@ _ENUM_FIELDS: dict[str, Any] = {
 
 
 class EventDecoder:
-    """Decodes raw logs of one contract by topic0, using the contract's ABI."""
+    """Decodes raw logs of a deployment's contracts by address and topic0, using each contract's ABI."""
 
-    def __init__(self, contract: Any) -> None:
-        self._address = contract.address
-        self._by_topic: dict[bytes, Any] = {}
-        for item in contract.abi:
-            if item.get("type") == "event":
-                event = contract.events[item["name"]]()
-                self._by_topic[bytes(HexBytes(event.topic))] = event
+    def __init__(self, *contracts: Any) -> None:
+        self._by_address: dict[str, dict[bytes, Any]] = {}
+        for contract in contracts:
+            by_topic = self._by_address.setdefault(contract.address, {})
+            for item in contract.abi:
+                if item.get("type") == "event":
+                    event = contract.events[item["name"]]()
+                    by_topic[bytes(HexBytes(event.topic))] = event
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(self._by_address)
 
     @property
     def topics(self) -> frozenset[bytes]:
-        return frozenset(self._by_topic)
+        return frozenset(topic for by_topic in self._by_address.values() for topic in by_topic)
 
     def topic(self, name: str) -> str:
         """The 0x-hex topic0 of the event ``name`` (a filter for ``eth_getLogs``)."""
-        for topic, event in self._by_topic.items():
-            if event.event_name == name:
-                return "0x" + topic.hex()
-        raise KeyError(f"no event {name!r} in the contract's ABI")
+        for by_topic in self._by_address.values():
+            for topic, event in by_topic.items():
+                if event.event_name == name:
+                    return "0x" + topic.hex()
+        raise KeyError(f"no event {name!r} in the deployment's ABIs")
 
     def decode(self, log: Mapping[str, Any]) -> Event | None:
-        """Decode one log; None if it is not one of this contract's events."""
+        """Decode one log; None if it is not one of these contracts' events."""
         topics = log.get("topics") or []
-        if not topics or to_checksum_address(log["address"]) != self._address:
+        by_topic = self._by_address.get(to_checksum_address(log["address"])) if topics else None
+        if by_topic is None:
             return None
-        event = self._by_topic.get(bytes(HexBytes(topics[0])))
+        event = by_topic.get(bytes(HexBytes(topics[0])))
         if event is None:
             return None
         data = event.process_log(log)

@@ -184,10 +184,12 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
-    """A council proposal: an encoded call to one of the contract's governed functions."""
+    """A council proposal: an encoded call to a governed function of ``target`` (PamChain, PamNetwork or the
+    Council itself)."""
 
     id: int
     proposer: str
+    target: str
     data: bytes
     created: int
     expires: int

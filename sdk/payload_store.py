@@ -98,7 +98,7 @@ class Authorizer(Protocol):
 
     def writer(self, address: str) -> Writer | None: ...
 
-    def oracle_of(self, domain: bytes) -> str | None: ...
+    def is_domain_oracle(self, domain: bytes, address: str) -> bool: ...
 
     def is_oracle(self, address: str) -> bool: ...
 
@@ -366,9 +366,8 @@ class PayloadStore:
         if domain is None:  # adopted file: the domain of the requests that name it, if any
             naming = self.index.resets_naming(payload)
             domain = naming[0].domain if naming else None
-        oracle = None if domain is None else await self._ask(self.authorizer.oracle_of, domain)
-        if oracle is None or oracle.lower() != signer.lower():
-            raise web.HTTPForbidden(text=f"{signer} is not the oracle of this payload's domain")
+        if domain is None or not await self._ask(self.authorizer.is_domain_oracle, domain, signer):
+            raise web.HTTPForbidden(text=f"{signer} is not an oracle of this payload's domain")
         return payload
 
     async def _get(self, request: web.Request) -> web.Response:
@@ -493,7 +492,7 @@ class ChainAuthorizer:
         self._lock = threading.Lock()
         self._next_block = start_block  # of the signer scan
         self._devices: dict[bytes, str] = {}  # directory id -> its current device
-        self._oracles: dict[bytes, str] = {}  # domain -> its oracle
+        self._oracles: set[str] = set()  # every account ever registered as an oracle
 
     def chain_id(self) -> int:
         return int(self.client.w3.eth.chain_id)
@@ -513,9 +512,9 @@ class ChainAuthorizer:
                     elif event.event == "DeviceRotated":
                         self._devices[bytes(args["directory_id"])] = str(args["new_device"])
                     else:
-                        self._oracles[bytes(args["domain"])] = str(args["oracle"])
+                        self._oracles.add(str(args["oracle"]))
             self._next_block = max(self._next_block, head + 1)
-            return frozenset(self._devices.values()) | frozenset(self._oracles.values())
+            return frozenset(self._devices.values()) | frozenset(self._oracles)
 
     def writer(self, address: str) -> Writer | None:
         directory_id = self.client.principal_of(address)
@@ -526,8 +525,8 @@ class ChainAuthorizer:
             return None
         return Writer(directory_id, principal.domain)
 
-    def oracle_of(self, domain: bytes) -> str | None:
-        return self.client.oracle_of(domain)
+    def is_domain_oracle(self, domain: bytes, address: str) -> bool:
+        return self.client.is_domain_oracle(domain, address)
 
     def is_oracle(self, address: str) -> bool:
         return self.client.is_oracle(address)

@@ -17,6 +17,7 @@ import rlp
 from eth_utils import keccak
 
 from ..errors import NodeError
+from ..node_rules import NodeRules
 from ..sync import BATCH, ImportOutcome, Syncer, import_on_chain, serve_blocks_on_chain
 from . import wire
 from .certificate import TlsIdentity
@@ -105,14 +106,14 @@ class P2PService:
         host: str,
         port: int,
         bootnodes: Iterable[Enode] = (),
-        allowlist: frozenset[bytes] | None = None,
+        rules: NodeRules | None = None,
         limits: wire.LinkLimits | None = None,
     ) -> None:
         self.node = node
         self.key = key
         self.host = host
         self.port = port
-        self.allowlist = allowlist
+        self.rules = rules  # None: any node may peer
         self.bootnodes: dict[bytes, Enode] = {e.node_id: e for e in bootnodes if e.node_id != key.node_id}
         self.banned: set[bytes] = set()
         self.peers: dict[bytes, Peer] = {}
@@ -139,7 +140,16 @@ class P2PService:
     def allowed(self, node_id: bytes) -> bool:
         if node_id in self.banned or node_id == self.key.node_id:
             return False
-        return self.allowlist is None or node_id in self.allowlist
+        return self.rules is None or self.rules.allowed(node_id)
+
+    async def _enforce_rules(self) -> None:
+        """Close the links of peers the node rules no longer allow (the council removed their site)."""
+        for peer in list(self.peers.values()):
+            if not self.allowed(peer.node_id):
+                self.refused += 1
+                log.warning("dropping peer %s: no longer in the node allowlist", peer.node_id.hex()[:12])
+                with contextlib.suppress(Exception):
+                    await peer.session.close("not in the node allowlist")
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -204,8 +214,10 @@ class P2PService:
         due: dict[bytes, float] = {}
         while not self._stopping:
             now = time.monotonic()
+            if self.rules is not None:
+                await self._enforce_rules()
             for node_id, enode in list(self.bootnodes.items()):
-                if node_id in self.peers or node_id in self._dialing or node_id in self.banned:
+                if node_id in self.peers or node_id in self._dialing or not self.allowed(node_id):
                     continue
                 if due.get(node_id, 0) > now:
                     continue

@@ -131,11 +131,11 @@ def test_unlock__principal_suspended_before_oracle_acts__failed_and_still_locked
     assert receipt is not None and receipt.outcome is Outcome.FAILED
 
 
-def test_receipt_refused__oracle_replaced__deferred_without_blocking(cast: Cast, tmp_path: Path) -> None:
+def test_receipt_refused__oracle_removed__deferred_without_blocking(cast: Cast, tmp_path: Path) -> None:
     directory = MemoryDirectory()
     daemon, _ = build(cast, tmp_path, directory)
     c1, c2 = cast.as_(cast.council[0]), cast.as_(cast.council[1])
-    proposal = c1.propose("set_oracle", DOMAIN, cast.carol.address, b"\x07" * 32)
+    proposal = c1.propose("remove_oracle", DOMAIN, cast.oracle.address)
     c2.approve_proposal(
         next(e.args["proposal_id"] for e in proposal.events if getattr(e, "event", "") == "ProposalCreated")
     )

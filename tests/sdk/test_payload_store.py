@@ -101,7 +101,7 @@ def test_get__oracle_of_another_domain__403_and_payload_kept(world: World, tmp_p
         with pytest.raises(PayloadStoreError) as info:
             client.get(ORACLE_B, digest)
         assert info.value.status == 403
-        assert "not the oracle of this payload's domain" in str(info.value)
+        assert "not an oracle of this payload's domain" in str(info.value)
         assert client.get(world.accounts["oracle"], digest) == sealed("alice-get")
 
 
