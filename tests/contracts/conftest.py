@@ -1,4 +1,8 @@
-"""Fixtures for the contract suite: one session compile, one bootstrapped deployment, a snapshot per test."""
+"""Fixtures for the contract suite: one session compile, one bootstrapped deployment, a snapshot per test.
+
+The deployment is three contracts, all deployed by `world.deployer`: the Council, then PamChain and PamNetwork
+bound to it. The deployer is the council's bootstrapper, so it governs both directly until bootstrap ends.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,25 @@ from pamchain.contracts import source_dir
 # Tests import their shared vocabulary as `pamkit`; the import mode may not put this folder on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pamkit import BOOTSTRAP_TTL, DAY, PEOPLE, Actions, World, bootstrap
+from pamkit import BOOTSTRAP_TTL, DAY, PEOPLE, Actions, Suite, World, bootstrap
+
+
+@pytest.fixture(scope="session")
+def council_deployer() -> Any:
+    """The compiled Council deployable (compiled once per session)."""
+    return boa.load_partial(str(source_dir() / "Council.vy"))
 
 
 @pytest.fixture(scope="session")
 def pam_deployer() -> Any:
     """The compiled PamChain deployable (compiled once per session)."""
     return boa.load_partial(str(source_dir() / "PamChain.vy"))
+
+
+@pytest.fixture(scope="session")
+def network_deployer() -> Any:
+    """The compiled PamNetwork deployable (compiled once per session)."""
+    return boa.load_partial(str(source_dir() / "PamNetwork.vy"))
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +55,17 @@ def world() -> World:
 
 
 @pytest.fixture(scope="session")
-def _pam_base(pam_deployer: Any, world: World) -> Any:
+def _suite_base(council_deployer: Any, pam_deployer: Any, network_deployer: Any, world: World) -> Suite:
     """One bootstrapped deployment shared by the session; every test runs in a snapshot of it."""
     with boa.env.prank(world.deployer):
-        contract = pam_deployer.deploy(list(world.council), 2, DAY, BOOTSTRAP_TTL)
-    bootstrap(contract, world)
-    return contract
+        council = council_deployer.deploy(list(world.council), 2, DAY, BOOTSTRAP_TTL)
+        suite = Suite(
+            council=council,
+            pam=pam_deployer.deploy(council.address),
+            network=network_deployer.deploy(council.address),
+        )
+    bootstrap(suite, world)
+    return suite
 
 
 @pytest.fixture(autouse=True)
@@ -55,37 +76,61 @@ def _isolate() -> Iterator[None]:
 
 
 @pytest.fixture
-def deploy(pam_deployer: Any, world: World) -> Callable[..., Any]:
-    """Factory: a fresh PamChain deployed by `world.deployer` (not bootstrapped)."""
+def deploy_council(council_deployer: Any, world: World) -> Callable[..., Any]:
+    """Factory: a fresh Council deployed by `world.deployer` (its bootstrapper)."""
 
     def _deploy(
         members: list[str] | None = None,
         threshold: int = 2,
         ttl: int = DAY,
         bootstrap_ttl: int = BOOTSTRAP_TTL,
+        deployer: str | None = None,
     ) -> Any:
-        with boa.env.prank(world.deployer):
-            council = list(world.council) if members is None else members
-            return pam_deployer.deploy(council, threshold, ttl, bootstrap_ttl)
+        with boa.env.prank(deployer or world.deployer):
+            seats = list(world.council) if members is None else members
+            return council_deployer.deploy(seats, threshold, ttl, bootstrap_ttl)
 
     return _deploy
 
 
 @pytest.fixture
-def pam(_pam_base: Any) -> Any:
-    """The bootstrapped deployment, still in its bootstrap window."""
-    return _pam_base
+def deploy_pam(pam_deployer: Any, world: World) -> Callable[[str], Any]:
+    """Factory: a fresh PamChain bound to the council at `council` (an address), deployed by `world.deployer`."""
+
+    def _deploy(council: str) -> Any:
+        with boa.env.prank(world.deployer):
+            return pam_deployer.deploy(council)
+
+    return _deploy
 
 
 @pytest.fixture
-def governed(pam: Any, world: World) -> Any:
-    """The bootstrapped deployment after end_bootstrap: only proposals govern."""
+def council(_suite_base: Suite) -> Any:
+    """The Council of the bootstrapped deployment, still in its bootstrap window."""
+    return _suite_base.council
+
+
+@pytest.fixture
+def pam(_suite_base: Suite) -> Any:
+    """The bootstrapped PamChain, its council still in the bootstrap window."""
+    return _suite_base.pam
+
+
+@pytest.fixture
+def network(_suite_base: Suite) -> Any:
+    """The bootstrapped PamNetwork, its council still in the bootstrap window."""
+    return _suite_base.network
+
+
+@pytest.fixture
+def governed(council: Any, pam: Any, world: World) -> Any:
+    """The bootstrapped PamChain after `council.end_bootstrap()`: only proposals govern (PamNetwork too)."""
     with boa.env.prank(world.deployer):
-        pam.end_bootstrap()
+        council.end_bootstrap()
     return pam
 
 
 @pytest.fixture
-def act(pam: Any, world: World) -> Actions:
+def act(council: Any, pam: Any, world: World) -> Actions:
     """Flow helpers bound to the bootstrapped deployment."""
-    return Actions(pam, world)
+    return Actions(council, pam, world)

@@ -23,25 +23,24 @@ def h(text: str) -> bytes:
 
 UNLOCK_TARGET, PASSWORD_RESET_TARGET = h("pamchain:unlock"), h("pamchain:password-reset")
 DOMAIN, GROUP = h("domain:corp"), h("group:domain-admins")
+NODE = h("node:site-a")
 
 
 class Chain:
-    """A bootstrapped deployment on a fresh eth-tester chain."""
+    """A bootstrapped deployment (Council, PamChain and PamNetwork bound to it) on a fresh eth-tester chain."""
 
     def __init__(self) -> None:
-        artifacts = compile_suite()["PamChain"]
         self.tester = EthereumTester(PyEVMBackend())
         self.w3 = Web3(EthereumTesterProvider(self.tester))
         accounts = self.w3.eth.accounts
         self.deployer, self.council, self.oracle = accounts[0], accounts[1:4], accounts[4]
         self.alice, self.bob, self.carol = accounts[5:8]
         ids = [h("alice"), h("bob"), h("carol")]
-        factory = self.w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
-        receipt = self._mine(
-            factory.constructor(list(self.council), 2, 86_400, 86_400).transact({"from": self.deployer})
-        )
-        self.deploy_gas = receipt["gasUsed"]
-        self.pam = self.w3.eth.contract(address=receipt["contractAddress"], abi=artifacts["abi"])
+        self.deploy_gas: dict[str, int] = {}
+        self.governor = self._deploy("Council", list(self.council), 2, 86_400, 86_400)
+        self.pam = self._deploy("PamChain", self.governor.address)
+        self.network = self._deploy("PamNetwork", self.governor.address)
+        self.set_node_gas = self.call(self.network, "set_node", NODE, True, sender=self.deployer)
         self.send("set_oracle", DOMAIN, self.oracle, h("x25519"), sender=self.deployer)
         for device, directory_id in zip((self.alice, self.bob, self.carol), ids, strict=True):
             self.send("enrol", device, directory_id, DOMAIN, sender=self.deployer)
@@ -69,14 +68,25 @@ class Chain:
             0,
             sender=self.deployer,
         )
-        self.send("end_bootstrap", sender=self.deployer)
+        self.call(self.governor, "end_bootstrap", sender=self.deployer)
 
     def _mine(self, tx_hash: Any) -> Any:
         return self.w3.eth.wait_for_transaction_receipt(tx_hash)
 
+    def _deploy(self, name: str, *args: Any) -> Any:
+        artifacts = compile_suite()[name]
+        factory = self.w3.eth.contract(abi=artifacts["abi"], bytecode=artifacts["bytecode"])
+        receipt = self._mine(factory.constructor(*args).transact({"from": self.deployer}))
+        self.deploy_gas[name] = int(receipt["gasUsed"])
+        return self.w3.eth.contract(address=receipt["contractAddress"], abi=artifacts["abi"])
+
+    def call(self, contract: Any, fn: str, *args: Any, sender: str) -> int:
+        """Send `contract.fn(*args)`; return its gasUsed."""
+        return int(self._mine(getattr(contract.functions, fn)(*args).transact({"from": sender}))["gasUsed"])
+
     def send(self, fn: str, *args: Any, sender: str) -> int:
-        """Send `fn(*args)`; return its gasUsed."""
-        return int(self._mine(getattr(self.pam.functions, fn)(*args).transact({"from": sender}))["gasUsed"])
+        """Send PamChain's `fn(*args)`; return its gasUsed."""
+        return self.call(self.pam, fn, *args, sender=sender)
 
     def request_count(self) -> int:
         return int(self.pam.functions.request_count().call())
@@ -97,7 +107,9 @@ def measure() -> dict[str, dict[int, int]]:
         rows.setdefault(name, {})[n] = gas
 
     base = Chain()
-    put("deploy PamChain", 0, base.deploy_gas)
+    for name, gas in base.deploy_gas.items():
+        put(f"deploy {name}", 0, gas)
+    put("set_node (bootstrap)", 0, base.set_node_gas)
     put("set_policy (2 approvers, bootstrap)", 0, base.set_policy_gas)
     put("request_unlock", 0, base.send("request_unlock", sender=base.alice))
     put("approve (final: unlock APPROVED)", 0, base.send("approve", base.request_count(), sender=base.bob))
@@ -118,12 +130,20 @@ def measure() -> dict[str, dict[int, int]]:
         0,
         base.send("request_elevation", GROUP, HOUR, h("w"), h("t"), True, sender=base.alice),
     )
-    data = base.pam.encode_abi("set_threshold", args=[3])
-    put("propose", 0, base.send("propose", data, sender=base.council[0]))
+    council = base.council
+    data = base.governor.encode_abi("set_threshold", args=[3])
+    put("propose", 0, base.call(base.governor, "propose", base.governor.address, data, sender=council[0]))
     put(
         "approve_proposal (executes set_threshold)",
         0,
-        base.send("approve_proposal", 1, sender=base.council[1]),
+        base.call(base.governor, "approve_proposal", 1, sender=council[1]),
+    )
+    data = base.network.encode_abi("set_node", args=[h("node:site-b"), True])
+    base.call(base.governor, "propose", base.network.address, data, sender=council[0])
+    put(
+        "approve_proposal (executes PamNetwork set_node)",
+        0,
+        base.call(base.governor, "approve_proposal", 2, sender=council[1]),
     )
 
     for n in GRANT_COUNTS:

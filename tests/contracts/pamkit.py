@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import boa
 from eth_utils import keccak
@@ -46,6 +46,8 @@ OTHER_GROUP = h("group:lab-admins")
 DISABLED_GROUP = h("group:schema-admins")
 ENC_KEY = h("x25519:corp")
 OTHER_ENC_KEY = h("x25519:lab")
+# The one node the bootstrapped PamNetwork allows (a node id is keccak256 of the node's public key).
+NODE = h("node:site-a")
 PEOPLE = ("alice", "bob", "carol", "erin", "dave")  # dave lives in OTHER_DOMAIN; bob, carol, erin approve
 APPROVERS = ("bob", "carol", "erin")
 # Who may request GROUP and SELF_GROUP (gina and hank are enrolled only by the state machine).
@@ -120,34 +122,61 @@ class World:
         ]
 
 
-def events(contract: Any, name: str) -> list[Any]:
-    """The decoded events called `name` logged by the contract's last call."""
-    return [e for e in contract.get_logs() if type(e).__name__ == name]
+@dataclass(frozen=True)
+class Suite:
+    """The three contracts of a deployment: the council and the two contracts it governs."""
+
+    council: Any
+    pam: Any
+    network: Any
 
 
-def one_event(contract: Any, name: str) -> Any:
-    """The single event called `name` logged by the contract's last call."""
-    found = events(contract, name)
+class Call(NamedTuple):
+    """What a proposal carries: the contract it calls and the calldata."""
+
+    target: str
+    data: bytes
+
+
+def events(contract: Any, name: str, by: Any = None) -> list[Any]:
+    """The decoded events called `name` in the contract's last call (calls it made included).
+
+    `by` keeps only those logged by that contract: an executed proposal is the council's call, and the
+    events of the governed contract are logged inside it.
+    """
+    return [
+        e
+        for e in contract.get_logs()
+        if type(e).__name__ == name and (by is None or str(e.address) == str(by.address))
+    ]
+
+
+def one_event(contract: Any, name: str, by: Any = None) -> Any:
+    """The single event called `name` (logged by `by`, if given) in the contract's last call."""
+    found = events(contract, name, by)
     assert len(found) == 1, f"expected one {name}, got {[type(e).__name__ for e in contract.get_logs()]}"
     return found[0]
 
 
-def bootstrap(contract: Any, world: World) -> None:
-    """Oracles, principals and the default policies, set by the bootstrapper."""
+def bootstrap(suite: Suite, world: World) -> None:
+    """Oracles, principals, the default policies and the first node, set by the council's bootstrapper."""
+    pam = suite.pam
     with boa.env.prank(world.deployer):
-        contract.set_oracle(DOMAIN, world.oracle, ENC_KEY)
-        contract.set_oracle(OTHER_DOMAIN, world.other_oracle, OTHER_ENC_KEY)
-        contract.set_roles(world.operator, OPERATOR_ROLE)
+        pam.set_oracle(DOMAIN, world.oracle, ENC_KEY)
+        pam.set_oracle(OTHER_DOMAIN, world.other_oracle, OTHER_ENC_KEY)
+        pam.set_roles(world.operator, OPERATOR_ROLE)
         for name in PEOPLE:
-            contract.enrol(world.devices[name], World.id(name), OTHER_DOMAIN if name == "dave" else DOMAIN)
+            pam.enrol(world.devices[name], World.id(name), OTHER_DOMAIN if name == "dave" else DOMAIN)
         for args in World.policies():
-            contract.set_policy(*args)
+            pam.set_policy(*args)
+        suite.network.set_node(NODE, True)
 
 
 @dataclass
 class Actions:
     """Short hands for the common flows, each sent from the right account."""
 
+    council: Any
     pam: Any
     world: World
 
@@ -186,16 +215,24 @@ class Actions:
         with boa.env.prank(sender or self.world.oracle):
             self.pam.post_receipt(request_id, action, outcome, h("detail"), h("dc1"))
 
-    def govern(self, calldata: bytes, approvers: tuple[int, ...] = (0, 1)) -> int:
-        """Propose `calldata` from the first council member in `approvers` and approve with the rest."""
+    @staticmethod
+    def proposal(contract: Any, fn: str, *args: Any) -> Call:
+        """The proposal calling `contract.fn(*args)`: the council, PamChain or PamNetwork."""
+        return Call(contract.address, getattr(contract, fn).prepare_calldata(*args))
+
+    def propose(self, call: Call, member: int = 0) -> int:
+        """`call` proposed on the council by council member `member`; returns the proposal id."""
+        with boa.env.prank(self.world.council[member]):
+            return self.council.propose(call.target, call.data)
+
+    def govern(self, call: Call, approvers: tuple[int, ...] = (0, 1)) -> int:
+        """Propose `call` on the council from the first member in `approvers` and approve with the rest.
+
+        The last approval executes it: read its events from the council (`one_event(council, ..., by=...)`).
+        """
         first, *rest = approvers
-        with boa.env.prank(self.world.council[first]):
-            proposal_id = self.pam.propose(calldata)
+        proposal_id = self.propose(call, first)
         for index in rest:
             with boa.env.prank(self.world.council[index]):
-                self.pam.approve_proposal(proposal_id)
+                self.council.approve_proposal(proposal_id)
         return proposal_id
-
-    def calldata(self, fn: str, *args: Any) -> bytes:
-        """ABI-encoded call of `fn(*args)` on the deployment, for proposals."""
-        return getattr(self.pam, fn).prepare_calldata(*args)

@@ -52,10 +52,10 @@ def test_revoke__by_requester_approver_or_council(pam, act, world, who):
     assert pam.active_grants(ALICE) == []
 
 
-def test_revoke__by_governance_proposal(governed, act):
+def test_revoke__by_governance_proposal(council, governed, act):
     request_id = act.grant()
-    act.govern(act.calldata("revoke", request_id))
-    assert one_event(governed, "GrantEnded").by == governed.address
+    act.govern(act.proposal(governed, "revoke", request_id))
+    assert one_event(council, "GrantEnded", by=governed).by == council.address
     assert not governed.is_active(request_id)
 
 

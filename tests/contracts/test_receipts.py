@@ -1,4 +1,4 @@
-"""Receipts and drift reports: only the domain's oracle, once per (request, action), matching the request."""
+"""Receipts and drift reports: only an oracle of the domain, once per (request, action), matching the request."""
 
 import boa
 import pytest
@@ -11,10 +11,14 @@ from pamkit import (
     ALARM_REMOVAL_LATE,
     APPLIED,
     DOMAIN,
+    ENC_KEY,
     FAILED,
     FULFILLED,
     GROUP,
     HOUR,
+    ORACLE_ROLE,
+    OTHER_DOMAIN,
+    OTHER_ENC_KEY,
     OUTCOME_FAILED,
     ZERO32,
     ZERO_ADDRESS,
@@ -97,15 +101,75 @@ def test_post_receipt__oracle_role_withdrawn__reverts(pam, act, world):
         act.receipt(request_id, A_UNLOCK)
 
 
-def test_post_receipt__replaced_oracle__reverts(pam, act, world):
+def test_post_receipt__removed_oracle__reverts(pam, act, world):
     request_id = act.unlock()
     act.approve(request_id, "bob")
     with boa.env.prank(world.deployer):
-        pam.set_oracle(DOMAIN, world.other_oracle, h("k"))
+        pam.set_oracle(DOMAIN, world.other_oracle, ENC_KEY)
+        pam.remove_oracle(DOMAIN, world.oracle)
     with boa.reverts("oracles: not oracle"):
         act.receipt(request_id, A_UNLOCK)
     act.receipt(request_id, A_UNLOCK, sender=world.other_oracle)
     assert one_event(pam, "ReceiptPosted").oracle == world.other_oracle
+
+
+def test_post_receipt__removed_oracle_serving_another_domain__reverts(pam, act, world):
+    # It keeps ORACLE for the other domain, but no longer speaks for this one.
+    request_id = act.unlock()
+    act.approve(request_id, "bob")
+    with boa.env.prank(world.deployer):
+        pam.set_oracle(OTHER_DOMAIN, world.oracle, OTHER_ENC_KEY)
+        pam.remove_oracle(DOMAIN, world.oracle)
+    assert pam.has_role(world.oracle, ORACLE_ROLE)
+    with boa.reverts("oracles: not oracle"):
+        act.receipt(request_id, A_UNLOCK)
+
+
+@pytest.fixture
+def second_oracle(pam, world):
+    """A second oracle of DOMAIN (another domain controller site), sharing the domain's key."""
+    second = boa.env.generate_address("second_oracle")
+    with boa.env.prank(world.deployer):
+        pam.set_oracle(DOMAIN, second, ENC_KEY)
+    return second
+
+
+def test_post_receipt__either_oracle_of_the_domain(pam, act, world, second_oracle):
+    request_id = act.grant()
+    act.receipt(request_id, A_ADD_MEMBER, sender=second_oracle)
+    assert one_event(pam, "ReceiptPosted").oracle == second_oracle
+    with act.as_("alice"):
+        pam.revoke(request_id)
+    act.receipt(request_id, A_REMOVE_MEMBER)
+    assert one_event(pam, "ReceiptPosted").oracle == world.oracle
+    assert pam.receipt(request_id, A_ADD_MEMBER).oracle == second_oracle
+    assert pam.receipt(request_id, A_REMOVE_MEMBER).oracle == world.oracle
+
+
+@pytest.mark.parametrize("first", ["oracle", "second"])
+def test_post_receipt__second_oracle_same_action__duplicate(pam, act, world, second_oracle, first):
+    # Both oracles of a domain watch the same request; the first receipt wins, the other is refused.
+    request_id = act.unlock()
+    act.approve(request_id, "bob")
+    winner, loser = (world.oracle, second_oracle) if first == "oracle" else (second_oracle, world.oracle)
+    act.receipt(request_id, A_UNLOCK, sender=winner)
+    with boa.reverts("receipts: duplicate"):
+        act.receipt(request_id, A_UNLOCK, OUTCOME_FAILED, sender=loser)
+    assert pam.receipt(request_id, A_UNLOCK).oracle == winner
+    assert pam.status_of(request_id) == FULFILLED
+
+
+def test_post_receipt__second_oracle_same_membership_action__duplicate(pam, act, second_oracle):
+    request_id = act.grant()
+    act.receipt(request_id, A_ADD_MEMBER)
+    with boa.reverts("receipts: duplicate"):
+        act.receipt(request_id, A_ADD_MEMBER, sender=second_oracle)
+
+
+def test_report_drift__by_second_oracle(pam, second_oracle):
+    with boa.env.prank(second_oracle):
+        pam.report_drift(DOMAIN, GROUP, h("member:mallory"), h("dc2"), True)
+    assert one_event(pam, "DriftReported").oracle == second_oracle
 
 
 def test_post_receipt__duplicate__reverts(pam, act):

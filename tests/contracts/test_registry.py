@@ -1,7 +1,9 @@
 """Roles, oracles, principals, policies and account permissioning: the governed registry."""
 
 import boa
+import hypothesis.strategies as st
 import pytest
+from hypothesis import HealthCheck, given, settings
 from pamkit import (
     DAY,
     DOMAIN,
@@ -12,6 +14,7 @@ from pamkit import (
     OPERATOR_ROLE,
     ORACLE_ROLE,
     OTHER_DOMAIN,
+    OTHER_ENC_KEY,
     P_ACTIVE,
     P_NONE,
     PASSWORD_RESET_TARGET,
@@ -83,44 +86,51 @@ def test_set_roles__not_governance__reverts(governed, world):
 
 
 def test_set_oracle__registers_and_grants_role(pam, world):
-    assert pam.oracle(DOMAIN) == (world.oracle, ENC_KEY)
-    assert pam.oracle_of(DOMAIN) == world.oracle
+    assert pam.is_domain_oracle(DOMAIN, world.oracle)
+    assert not pam.is_domain_oracle(DOMAIN, world.other_oracle)
+    assert pam.is_domain_oracle(OTHER_DOMAIN, world.other_oracle)
     assert pam.oracle_enc_pubkey(DOMAIN) == ENC_KEY
     assert pam.has_role(world.oracle, ORACLE_ROLE)
     assert pam.oracle_domain_count(world.oracle) == 1
 
 
-def test_set_oracle__replacement_moves_role(pam, world):
-    new_oracle = boa.env.generate_address("new_oracle")
+def test_set_oracle__adds_a_second_oracle(pam, world):
+    second = boa.env.generate_address("second_oracle")
     with boa.env.prank(world.deployer):
-        pam.set_oracle(DOMAIN, new_oracle, h("new key"))
+        pam.set_oracle(DOMAIN, second, h("new key"))
     roles = events(pam, "RolesSet")
-    assert [(e.account, e.roles) for e in roles] == [(world.oracle, 0), (new_oracle, ORACLE_ROLE)]
+    assert [(e.account, e.roles) for e in roles] == [(second, ORACLE_ROLE)]
     event = one_event(pam, "OracleSet")
-    assert (event.domain, event.oracle, event.enc_pubkey, event.previous) == (
+    assert (event.domain, event.oracle, event.enc_pubkey, event.active) == (
         DOMAIN,
-        new_oracle,
+        second,
         h("new key"),
-        world.oracle,
+        True,
     )
-    assert not pam.has_role(world.oracle, ORACLE_ROLE)
-    assert pam.has_role(new_oracle, ORACLE_ROLE)
-
-
-def test_set_oracle__keeps_role_while_serving_another_domain(pam, world):
-    with boa.env.prank(world.deployer):
-        pam.set_oracle(OTHER_DOMAIN, world.oracle, h("k"))
-        pam.set_oracle(DOMAIN, world.other_oracle, h("k2"))
+    assert pam.is_domain_oracle(DOMAIN, world.oracle)
+    assert pam.is_domain_oracle(DOMAIN, second)
     assert pam.has_role(world.oracle, ORACLE_ROLE)
-    assert pam.oracle_domain_count(world.oracle) == 1
-    assert pam.oracle_domain_count(world.other_oracle) == 1
+    assert pam.has_role(second, ORACLE_ROLE)
+    assert pam.oracle_enc_pubkey(DOMAIN) == h("new key")  # one key per domain, held by all its oracles
+
+
+def test_set_oracle__serves_two_domains(pam, world):
+    with boa.env.prank(world.deployer):
+        pam.set_oracle(OTHER_DOMAIN, world.oracle, OTHER_ENC_KEY)
+    roles = one_event(pam, "RolesSet")  # re-stated: it held ORACLE already
+    assert (roles.account, roles.roles) == (world.oracle, ORACLE_ROLE)
+    assert pam.is_domain_oracle(OTHER_DOMAIN, world.oracle)
+    assert pam.is_domain_oracle(OTHER_DOMAIN, world.other_oracle)
+    assert pam.oracle_domain_count(world.oracle) == 2
 
 
 def test_set_oracle__key_rotation_only(pam, world):
     with boa.env.prank(world.deployer):
         pam.set_oracle(DOMAIN, world.oracle, h("rotated"))
     assert events(pam, "RolesSet") == []
-    assert one_event(pam, "OracleSet").enc_pubkey == h("rotated")
+    event = one_event(pam, "OracleSet")
+    assert (event.oracle, event.enc_pubkey, event.active) == (world.oracle, h("rotated"), True)
+    assert pam.oracle_enc_pubkey(DOMAIN) == h("rotated")
     assert pam.oracle_domain_count(world.oracle) == 1
 
 
@@ -140,6 +150,110 @@ def test_set_oracle__bad_args__reverts(pam, world, domain, oracle, key, reason):
 def test_set_oracle__not_governance__reverts(governed, world):
     with boa.env.prank(world.oracle), boa.reverts("council: not governance"):
         governed.set_oracle(DOMAIN, world.oracle, h("k"))
+
+
+def test_remove_oracle__last_domain__withdraws_role(pam, world):
+    with boa.env.prank(world.deployer):
+        pam.remove_oracle(DOMAIN, world.oracle)
+    roles = one_event(pam, "RolesSet")
+    assert (roles.account, roles.roles) == (world.oracle, 0)
+    event = one_event(pam, "OracleSet")
+    assert (event.domain, event.oracle, event.enc_pubkey, event.active) == (
+        DOMAIN,
+        world.oracle,
+        ENC_KEY,
+        False,
+    )
+    assert not pam.is_domain_oracle(DOMAIN, world.oracle)
+    assert not pam.has_role(world.oracle, ORACLE_ROLE)
+    assert pam.oracle_domain_count(world.oracle) == 0
+    assert not pam.is_account_allowed(world.oracle)
+
+
+def test_remove_oracle__keeps_role_while_serving_another_domain(pam, world):
+    with boa.env.prank(world.deployer):
+        pam.set_oracle(OTHER_DOMAIN, world.oracle, OTHER_ENC_KEY)
+        pam.remove_oracle(DOMAIN, world.oracle)
+    assert events(pam, "RolesSet") == []
+    assert one_event(pam, "OracleSet").active is False
+    assert not pam.is_domain_oracle(DOMAIN, world.oracle)
+    assert pam.is_domain_oracle(OTHER_DOMAIN, world.oracle)
+    assert pam.has_role(world.oracle, ORACLE_ROLE)
+    assert pam.oracle_domain_count(world.oracle) == 1
+
+
+def test_remove_oracle__keeps_other_oracles_of_the_domain(pam, world):
+    second = boa.env.generate_address("second_oracle")
+    with boa.env.prank(world.deployer):
+        pam.set_oracle(DOMAIN, second, ENC_KEY)
+        pam.remove_oracle(DOMAIN, world.oracle)
+    assert pam.is_domain_oracle(DOMAIN, second)
+    assert pam.has_role(second, ORACLE_ROLE)
+    assert pam.oracle_enc_pubkey(DOMAIN) == ENC_KEY
+
+
+def test_remove_oracle__keeps_other_roles(pam, world):
+    with boa.env.prank(world.deployer):
+        pam.set_roles(world.oracle, ORACLE_ROLE | OPERATOR_ROLE)
+        pam.remove_oracle(DOMAIN, world.oracle)
+    assert pam.roles_of(world.oracle) == OPERATOR_ROLE
+
+
+@pytest.mark.parametrize("who", ["stranger", "other_oracle", "removed"])
+def test_remove_oracle__not_oracle__reverts(pam, world, who):
+    with boa.env.prank(world.deployer):
+        if who == "removed":
+            pam.remove_oracle(DOMAIN, world.oracle)
+        with boa.reverts("oracles: not oracle"):
+            pam.remove_oracle(DOMAIN, world.oracle if who == "removed" else getattr(world, who))
+
+
+def test_remove_oracle__not_governance__reverts(governed, world):
+    with boa.env.prank(world.council[0]), boa.reverts("council: not governance"):
+        governed.remove_oracle(DOMAIN, world.oracle)
+
+
+def test_remove_oracle__through_proposal(council, governed, act, world):
+    act.govern(act.proposal(governed, "remove_oracle", OTHER_DOMAIN, world.other_oracle))
+    assert one_event(council, "OracleSet", by=governed).active is False
+    assert not governed.has_role(world.other_oracle, ORACLE_ROLE)
+
+
+# Two domains, three accounts: the bootstrapped oracle of each domain and a newcomer.
+ORACLE_DOMAINS = (DOMAIN, OTHER_DOMAIN)
+ORACLE_ACCOUNTS = ("oracle", "other_oracle", "stranger")
+oracle_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "remove"]), st.sampled_from(ORACLE_DOMAINS), st.sampled_from(ORACLE_ACCOUNTS)
+    ),
+    max_size=12,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(ops=oracle_ops)
+def test_oracles__role_iff_serving_a_domain(pam, world, ops):
+    """For any sequence of set_oracle/remove_oracle, ORACLE is held exactly by the accounts serving a domain."""
+    serves = {(DOMAIN, "oracle"), (OTHER_DOMAIN, "other_oracle")}  # as bootstrapped
+    with boa.env.anchor(), boa.env.prank(world.deployer):
+        for op, domain, name in ops:
+            account = getattr(world, name)
+            if op == "set":
+                pam.set_oracle(domain, account, h("key"))
+                serves.add((domain, name))
+            elif (domain, name) in serves:
+                pam.remove_oracle(domain, account)
+                serves.discard((domain, name))
+            else:
+                with boa.reverts("oracles: not oracle"):
+                    pam.remove_oracle(domain, account)
+            for each in ORACLE_ACCOUNTS:
+                address = getattr(world, each)
+                domains = [d for d in ORACLE_DOMAINS if (d, each) in serves]
+                assert pam.has_role(address, ORACLE_ROLE) == bool(domains), (each, ops)
+                assert pam.oracle_domain_count(address) == len(domains)
+                for d in ORACLE_DOMAINS:
+                    assert pam.is_domain_oracle(d, address) == ((d, each) in serves)
 
 
 # -- principals -------------------------------------------------------------------------------------
@@ -373,9 +487,9 @@ def test_set_policy__not_governance__reverts(governed, world):
         governed.set_policy(*_policy_args())
 
 
-def test_set_policy__through_proposal(governed, act):
-    act.govern(act.calldata("set_policy", *_policy_args()))
-    assert one_event(governed, "PolicySet").target == h("group:new")
+def test_set_policy__through_proposal(council, governed, act):
+    act.govern(act.proposal(governed, "set_policy", *_policy_args()))
+    assert one_event(council, "PolicySet", by=governed).target == h("group:new")
     assert governed.policy(h("group:new")).domain == DOMAIN
 
 

@@ -193,8 +193,8 @@ def test_request_unlock__wrong_domain__reverts(pam, act):
         act.unlock("dave")
 
 
-def test_request_unlock__unknown_policy__reverts(deploy, world):
-    pam = deploy()
+def test_request_unlock__unknown_policy__reverts(council, deploy_pam, world):
+    pam = deploy_pam(council.address)
     with boa.env.prank(world.deployer):
         pam.enrol(world.devices["alice"], ALICE, DOMAIN)
     with boa.env.prank(world.devices["alice"]), boa.reverts("requests: unknown policy"):

@@ -3,6 +3,10 @@
 Each rule predicts from the model whether the call must succeed or revert and checks that it did; the model
 changes only on predicted successes. Invariants then compare the chain with the model after every step.
 
+The suite is three contracts: the Council (members, proposals, bootstrap), PamChain and PamNetwork; every
+proposal names its target. Since the split the machine also adds and removes oracles of both domains (a
+domain may have several; receipts stay first-wins) and changes the node allowlist, both through proposals.
+
 Issue 12 added what the first machine missed: approvers are suspended, rotated and moved in and out of the
 approver set, council members are removed and re-added, requester sets change, break-glass has a cooldown,
 unlocks a rate limit, bootstrap ends three ways; the invariants check from the chain alone that a grant is
@@ -49,6 +53,9 @@ from pamkit import (
     GROUP,
     GROUP_MAX,
     HOUR,
+    NODE,
+    ORACLE_ROLE,
+    OTHER_DOMAIN,
     OTHER_GROUP,
     OUTCOME_FAILED,
     PASSWORD_RESET,
@@ -60,6 +67,8 @@ from pamkit import (
     UNLOCK_LIMIT,
     UNLOCK_TARGET,
     UNLOCK_WINDOW,
+    ZERO32,
+    Suite,
     World,
     h,
 )
@@ -79,6 +88,11 @@ MAX_LIVE = 16
 # Not enrolled at first: the `enrol` rule enrols them (in DOMAIN) through a proposal.
 EXTRA = ("gina", "hank")
 EVERYONE = (*PEOPLE, *EXTRA)
+# Who may be made an oracle of which domain by the `oracle_churn` rule (world attribute names).
+ORACLE_CANDIDATES = ("oracle", "other_oracle", "stranger")
+ORACLE_DOMAINS = (DOMAIN, OTHER_DOMAIN)
+# Node ids the `set_node` rule plays with (NODE is allowed at bootstrap; ZERO32 is always refused).
+NODE_IDS = (NODE, h("node:site-b"), h("node:site-c"), ZERO32)
 # Run statistics reported by the test: examples, rule steps, calls that succeeded and reverted as predicted.
 STATS = dict.fromkeys(("examples", "steps", "succeeded", "reverted"), 0)
 
@@ -104,7 +118,9 @@ class Req:
 class PamMachine(RuleBasedStateMachine):
     """Drives one bootstrapped deployment (bootstrap ended) with every kind of caller."""
 
+    council: ClassVar[Any]
     pam: ClassVar[Any]
+    network: ClassVar[Any]
     world: ClassVar[World]
 
     def __init__(self) -> None:
@@ -117,10 +133,13 @@ class PamMachine(RuleBasedStateMachine):
         self.device.update({name: boa.env.generate_address() for name in EXTRA})
         self.old_devices: list[str] = []
         self.reqs: dict[int, Req] = {}
-        self.receipts: set[tuple[int, int]] = set()
+        self.receipts: dict[tuple[int, int], str] = {}  # (request, action) -> the oracle that posted it
         self.threshold = 2
         self.proposals: dict[int, dict[str, Any]] = {}
         self.oracle = self.world.oracle
+        # (domain, oracle address): who may post receipts and drift for a domain (a domain may have several).
+        self.oracles = {(DOMAIN, self.world.oracle), (OTHER_DOMAIN, self.world.other_oracle)}
+        self.nodes = {NODE}  # the allowed node ids
         self.members = [0, 1, 2]  # council seats in on-chain order (removal swaps the last one in)
         self.approvers_of = {key: set(names) for key, names in APPROVERS_OF.items()}
         self.requesters_of = {key: set(names) for key, names in REQUESTERS_OF.items()}
@@ -142,11 +161,11 @@ class PamMachine(RuleBasedStateMachine):
     def now(self) -> int:
         return boa.env.timestamp
 
-    def expect(self, should_succeed: bool, sender: str, fn: str, *args: Any) -> Any:
-        """Call `fn` from `sender`; it must succeed iff the model says so."""
+    def expect(self, should_succeed: bool, sender: str, contract: Any, fn: str, *args: Any) -> Any:
+        """Call `contract.fn` from `sender`; it must succeed iff the model says so."""
         with boa.env.prank(sender):
             try:
-                result = getattr(self.pam, fn)(*args)
+                result = getattr(contract, fn)(*args)
             except boa.BoaError as exc:
                 assert not should_succeed, f"{fn}{args} from {sender} reverted unexpectedly: {exc}"
                 STATS["reverted"] += 1
@@ -191,6 +210,14 @@ class PamMachine(RuleBasedStateMachine):
         else:
             req.status = APPROVED
 
+    @staticmethod
+    def domain_of(req: Req) -> bytes:
+        return OTHER_DOMAIN if req.target == OTHER_GROUP else DOMAIN
+
+    def is_oracle(self, domain: bytes, account: str) -> bool:
+        """Whether `account` may post for `domain`: one of its oracles (which implies the ORACLE role)."""
+        return (domain, account) in self.oracles
+
     def pick(self, data: st.DataObject) -> int:
         return data.draw(st.sampled_from(sorted(self.reqs)), label="request")
 
@@ -203,7 +230,7 @@ class PamMachine(RuleBasedStateMachine):
             new_window = self.now >= self.unlock_window[who] + UNLOCK_WINDOW
             used = 0 if new_window else self.unlocks[who]
             ok = ok and used < UNLOCK_LIMIT
-            request_id = self.expect(ok, self.device[who], "request_unlock")
+            request_id = self.expect(ok, self.device[who], self.pam, "request_unlock")
             target, code = UNLOCK_TARGET, UNLOCK
             if ok:
                 if new_window:
@@ -212,7 +239,7 @@ class PamMachine(RuleBasedStateMachine):
                 alarms = [e for e in self.pam.get_logs() if type(e).__name__ == "Alarm"]
                 assert len(alarms) == (used + 1 == UNLOCK_LIMIT), "Alarm(UNLOCK_LIMIT) exactly on the last"
         else:
-            request_id = self.expect(ok, self.device[who], "request_password_reset", h("payload"))
+            request_id = self.expect(ok, self.device[who], self.pam, "request_password_reset", h("payload"))
             target, code = "password", PASSWORD_RESET
         if ok:
             self.reqs[request_id] = Req(code, who, target, 1, self.now + MAX_PENDING, 0)
@@ -241,7 +268,15 @@ class PamMachine(RuleBasedStateMachine):
             and (not immediate or self.live_count(who) < MAX_LIVE)
         )
         request_id = self.expect(
-            ok, self.device[who], "request_elevation", target, duration, h("why"), h("ticket"), break_glass
+            ok,
+            self.device[who],
+            self.pam,
+            "request_elevation",
+            target,
+            duration,
+            h("why"),
+            h("ticket"),
+            break_glass,
         )
         if ok:
             deadline = self.now + MAX_PENDING
@@ -274,7 +309,7 @@ class PamMachine(RuleBasedStateMachine):
             and self.status[req.subject] == 1
             and (not reaches or activation_ok)
         )
-        self.expect(ok, self.device[who], "approve", request_id)
+        self.expect(ok, self.device[who], self.pam, "approve", request_id)
         if ok:
             req.approvals[who] = stamp  # type: ignore[assignment]
             if reaches:
@@ -292,7 +327,7 @@ class PamMachine(RuleBasedStateMachine):
             and who in self.approvers(req)
             and self.status[who] == 1
         )
-        self.expect(ok, self.device[who], "deny", request_id, h("no"))
+        self.expect(ok, self.device[who], self.pam, "deny", request_id, h("no"))
         if ok:
             req.status = DENIED
 
@@ -302,7 +337,7 @@ class PamMachine(RuleBasedStateMachine):
         request_id = self.pick(data)
         req = self.reqs[request_id]
         ok = who == req.subject and req.status == PENDING and self.now < req.deadline
-        self.expect(ok, self.device[who], "cancel", request_id)
+        self.expect(ok, self.device[who], self.pam, "cancel", request_id)
         if ok:
             req.status = CANCELLED
 
@@ -312,7 +347,7 @@ class PamMachine(RuleBasedStateMachine):
         request_id = self.pick(data)
         req = self.reqs[request_id]
         ok = req.status == PENDING and self.now >= req.deadline
-        self.expect(ok, self.world.stranger, "expire_request", request_id)
+        self.expect(ok, self.world.stranger, self.pam, "expire_request", request_id)
         if ok:
             req.status = EXPIRED
 
@@ -333,7 +368,7 @@ class PamMachine(RuleBasedStateMachine):
                 who == req.subject or (req.kind == ELEVATE and who in self.approvers(req))
             )
         ok = allowed and self.live(request_id)
-        self.expect(ok, sender, "revoke", request_id)
+        self.expect(ok, sender, self.pam, "revoke", request_id)
         if ok:
             req.status = ENDED
 
@@ -343,7 +378,7 @@ class PamMachine(RuleBasedStateMachine):
         request_id = self.pick(data)
         req = self.reqs[request_id]
         ok = req.status == ACTIVE and self.now >= req.expiry
-        self.expect(ok, self.world.stranger, "end_expired", request_id)
+        self.expect(ok, self.world.stranger, self.pam, "end_expired", request_id)
         if ok:
             req.status = ENDED
 
@@ -357,7 +392,7 @@ class PamMachine(RuleBasedStateMachine):
             "approver": self.device["bob"],
         }
         ok = by == "council" and self.status[who] == 1
-        self.expect(ok, sender[by], "suspend", World.id(who))
+        self.expect(ok, sender[by], self.pam, "suspend", World.id(who))
         if ok:
             self.status[who] = 2
             self.gen[who] += 1
@@ -368,15 +403,15 @@ class PamMachine(RuleBasedStateMachine):
     @rule(who=st.sampled_from(EVERYONE))
     def reinstate(self, who: str) -> None:
         # A single member cannot; two members through a proposal can.
-        self.expect(False, self.world.council[0], "reinstate", World.id(who))
-        if self.govern(self.status[who] == 2, "reinstate", World.id(who)):
+        self.expect(False, self.world.council[0], self.pam, "reinstate", World.id(who))
+        if self.govern(self.status[who] == 2, self.pam, "reinstate", World.id(who)):
             self.status[who] = 1
 
     @rule(who=st.sampled_from(EVERYONE))
     def rotate_device(self, who: str) -> None:
         new_device = boa.env.generate_address()
         ok = self.status[who] != 0
-        if self.govern(ok, "rotate_device", World.id(who), new_device):
+        if self.govern(ok, self.pam, "rotate_device", World.id(who), new_device):
             self.old_devices.append(self.device[who])
             self.device[who] = new_device
             self.gen[who] += 1
@@ -385,7 +420,7 @@ class PamMachine(RuleBasedStateMachine):
     def enrol(self, who: str, reuse_device: bool) -> None:
         device = self.device["alice"] if reuse_device else self.device[who]
         ok = self.status[who] == 0 and not reuse_device
-        if self.govern(ok, "enrol", device, World.id(who), DOMAIN):
+        if self.govern(ok, self.pam, "enrol", device, World.id(who), DOMAIN):
             self.status[who] = 1
 
     @precondition(lambda self: self.old_devices and self.reqs)
@@ -393,10 +428,10 @@ class PamMachine(RuleBasedStateMachine):
     def old_device_is_powerless(self, data: st.DataObject) -> None:
         old = data.draw(st.sampled_from(self.old_devices))
         request_id = self.pick(data)
-        self.expect(False, old, "request_unlock")
-        self.expect(False, old, "approve", request_id)
-        self.expect(False, old, "cancel", request_id)
-        self.expect(False, old, "revoke", request_id)
+        self.expect(False, old, self.pam, "request_unlock")
+        self.expect(False, old, self.pam, "approve", request_id)
+        self.expect(False, old, self.pam, "cancel", request_id)
+        self.expect(False, old, self.pam, "revoke", request_id)
 
     # -- time ----------------------------------------------------------------------------------------
 
@@ -416,7 +451,6 @@ class PamMachine(RuleBasedStateMachine):
     def post_receipt(self, sender: str, action: int, outcome: int, data: st.DataObject) -> None:
         request_id = self.pick(data)
         req = self.reqs[request_id]
-        domain_oracle = self.world.other_oracle if req.target == OTHER_GROUP else self.oracle
         address = {
             "oracle": self.world.oracle,
             "other_oracle": self.world.other_oracle,
@@ -431,10 +465,14 @@ class PamMachine(RuleBasedStateMachine):
             and req.status in (ACTIVE, ENDED)
             and not self.live(request_id),
         }.get(action, False)
-        ok = address == domain_oracle and (request_id, action) not in self.receipts and matches
-        self.expect(ok, address, "post_receipt", request_id, action, outcome, h("detail"), h("dc"))
+        ok = (
+            self.is_oracle(self.domain_of(req), address)
+            and (request_id, action) not in self.receipts
+            and matches
+        )
+        self.expect(ok, address, self.pam, "post_receipt", request_id, action, outcome, h("detail"), h("dc"))
         if ok:
-            self.receipts.add((request_id, action))
+            self.receipts[(request_id, action)] = address
             if action in (A_UNLOCK, A_RESET_PASSWORD):
                 req.status = FULFILLED if outcome == APPLIED else FAILED
 
@@ -443,12 +481,14 @@ class PamMachine(RuleBasedStateMachine):
     )
     @rule(data=st.data())
     def membership_receipts_through_a_grant(self, data: st.DataObject) -> None:
-        """The domain oracle tries the removal receipts on an activated grant, first as it is (live or not),
-        then past its expiry, then a (possibly late) add receipt: a removal only once the grant is over."""
+        """An oracle of the domain tries the removal receipts on an activated grant, first as it is (live or
+        not), then past its expiry, then a (possibly late) add receipt: a removal only once the grant is over.
+        With several oracles each receipt comes from any of them; with none, every one is refused."""
         grants = sorted(i for i, r in self.reqs.items() if r.kind == ELEVATE and r.status in (ACTIVE, ENDED))
         request_id = data.draw(st.sampled_from(grants), label="grant")
         req = self.reqs[request_id]
-        oracle = self.world.other_oracle if req.target == OTHER_GROUP else self.world.oracle
+        domain = self.domain_of(req)
+        oracles = sorted(a for d, a in self.oracles if d == domain) or [self.world.oracle]
         cells = [(A_REMOVE_MEMBER, OUTCOME_FAILED), (A_REMOVE_MEMBER, APPLIED)]
         for past_expiry in (False, True):
             if past_expiry and self.now < req.expiry:
@@ -459,10 +499,17 @@ class PamMachine(RuleBasedStateMachine):
             for action, outcome in [*cells, *last] if past_expiry else cells:
                 live = self.live(request_id)
                 consistent = action == A_ADD_MEMBER or not live  # a removal only once the grant is over
-                ok = (request_id, action) not in self.receipts and consistent
-                self.expect(ok, oracle, "post_receipt", request_id, action, outcome, h("detail"), h("dc"))
+                oracle = data.draw(st.sampled_from(oracles), label="oracle")
+                ok = (
+                    self.is_oracle(domain, oracle)
+                    and (request_id, action) not in self.receipts
+                    and consistent
+                )
+                self.expect(
+                    ok, oracle, self.pam, "post_receipt", request_id, action, outcome, h("detail"), h("dc")
+                )
                 if ok:
-                    self.receipts.add((request_id, action))
+                    self.receipts[(request_id, action)] = oracle
 
     @rule(who=st.sampled_from(EVERYONE), data=st.data())
     def two_break_glass_requests(self, who: str, data: st.DataObject) -> None:
@@ -479,34 +526,46 @@ class PamMachine(RuleBasedStateMachine):
     @rule(sender=st.sampled_from(["oracle", "other_oracle", "stranger"]))
     def report_drift(self, sender: str) -> None:
         address = getattr(self.world, sender)
-        self.expect(sender == "oracle", address, "report_drift", DOMAIN, GROUP, h("m"), h("dc"), False)
+        ok = self.is_oracle(DOMAIN, address)
+        self.expect(ok, address, self.pam, "report_drift", DOMAIN, GROUP, h("m"), h("dc"), False)
 
     # -- governance ----------------------------------------------------------------------------------
 
-    def govern(self, inner_ok: bool, fn: str, *args: Any, members: tuple[int, ...] = (0, 1, 2)) -> bool:
-        """Propose from the first of `members` and approve with the next ones up to the threshold.
+    def govern(
+        self, inner_ok: bool, contract: Any, fn: str, *args: Any, members: tuple[int, ...] = (0, 1, 2)
+    ) -> bool:
+        """Propose `contract.fn(*args)` on the council from the first of `members` and approve with the next
+        ones up to the threshold.
 
         It executes iff the inner call succeeds; a proposal whose call fails is cancelled by its proposer
         at once (it could succeed later, in a state the model does not replay). Returns whether it executed.
         """
-        data = getattr(self.pam, fn).prepare_calldata(*args)
+        data = getattr(contract, fn).prepare_calldata(*args)
         proposer, *rest = members
-        proposal_id = self.expect(True, self.world.council[proposer], "propose", data)
+        proposal_id = self.expect(
+            True, self.world.council[proposer], self.council, "propose", contract.address, data
+        )
         approvers = rest[: self.threshold - 1]
         for member in approvers:
             last = member == approvers[-1]
-            self.expect(inner_ok or not last, self.world.council[member], "approve_proposal", proposal_id)
+            self.expect(
+                inner_ok or not last,
+                self.world.council[member],
+                self.council,
+                "approve_proposal",
+                proposal_id,
+            )
         if not inner_ok:
-            self.expect(True, self.world.council[proposer], "cancel_proposal", proposal_id)
+            self.expect(True, self.world.council[proposer], self.council, "cancel_proposal", proposal_id)
         return inner_ok
 
     @initialize(how=st.sampled_from(["deployer", "council", "deadline"]))
     def end_bootstrap(self, how: str) -> None:
         """Bootstrap ends by the deployer, by a council proposal, or on its own at the deadline."""
         if how == "deployer":
-            self.expect(True, self.world.deployer, "end_bootstrap")
+            self.expect(True, self.world.deployer, self.council, "end_bootstrap")
         elif how == "council":
-            assert self.govern(True, "end_bootstrap")
+            assert self.govern(True, self.council, "end_bootstrap")
         else:
             boa.env.time_travel(seconds=BOOTSTRAP_TTL)
         self.bootstrap_over = True
@@ -514,14 +573,18 @@ class PamMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.bootstrap_over)
     @rule()
     def bootstrapper_is_powerless(self) -> None:
-        self.expect(False, self.world.deployer, "end_bootstrap")
-        self.expect(False, self.world.deployer, "add_council_member", self.world.deployer)
-        self.expect(False, self.world.deployer, "suspend", World.id("alice"))
+        self.expect(False, self.world.deployer, self.council, "end_bootstrap")
+        self.expect(False, self.world.deployer, self.council, "add_council_member", self.world.deployer)
+        self.expect(False, self.world.deployer, self.pam, "suspend", World.id("alice"))
+        self.expect(False, self.world.deployer, self.pam, "set_roles", self.world.deployer, 3)
+        self.expect(False, self.world.deployer, self.network, "set_node", h("node:deployer"), True)
 
     @rule(member=st.integers(0, 2))
     def remove_and_readd_council_member(self, member: int) -> None:
         """Both through proposals; the member's approvals of open proposals must not come back."""
-        if not self.govern(self.threshold < 3, "remove_council_member", self.world.council[member]):
+        if not self.govern(
+            self.threshold < 3, self.council, "remove_council_member", self.world.council[member]
+        ):
             return
         position, last = self.members.index(member), self.members.pop()
         if last != member:
@@ -529,7 +592,9 @@ class PamMachine(RuleBasedStateMachine):
         for proposal in self.proposals.values():
             proposal["approvals"].discard(member)
         others = tuple(m for m in self.members if m != member)
-        assert self.govern(True, "add_council_member", self.world.council[member], members=others)
+        assert self.govern(
+            True, self.council, "add_council_member", self.world.council[member], members=others
+        )
         self.members.append(member)
 
     @rule(
@@ -544,7 +609,7 @@ class PamMachine(RuleBasedStateMachine):
             [World.id(n) for n in sorted(requesters)],
             *(BREAK_GLASS_COOLDOWN, 0, 0),
         )
-        if not self.govern(len(approvers) >= 2, "set_policy", *args):
+        if not self.govern(len(approvers) >= 2, self.pam, "set_policy", *args):
             return
         for name in self.approvers_of[GROUP] - approvers:
             del self.seat[(GROUP, name)]
@@ -554,8 +619,10 @@ class PamMachine(RuleBasedStateMachine):
 
     @rule(member=st.integers(0, 2), k=st.integers(1, 4))
     def propose_threshold(self, member: int, k: int) -> None:
-        data = self.pam.set_threshold.prepare_calldata(k)
-        proposal_id = self.expect(True, self.world.council[member], "propose", data)
+        data = self.council.set_threshold.prepare_calldata(k)
+        proposal_id = self.expect(
+            True, self.world.council[member], self.council, "propose", self.council.address, data
+        )
         self.proposals[proposal_id] = {"approvals": {member}, "created": self.now, "closed": False, "k": k}
 
     @precondition(lambda self: self.proposals)
@@ -572,7 +639,7 @@ class PamMachine(RuleBasedStateMachine):
         inner_ok = isinstance(k, int) and 2 <= k <= 3
         ok = is_member and open_ and member not in proposal["approvals"] and (not reaches or inner_ok)
         sender = self.world.stranger if member == "stranger" else self.world.council[member]
-        self.expect(ok, sender, "approve_proposal", proposal_id)
+        self.expect(ok, sender, self.council, "approve_proposal", proposal_id)
         if ok:
             proposal["approvals"].add(member)
             if reaches:
@@ -629,10 +696,44 @@ class PamMachine(RuleBasedStateMachine):
         sender = {"council": self.world.council[2], "stranger": self.world.stranger, "oracle": self.oracle}[
             who
         ]
-        self.expect(False, sender, "set_threshold", k)
-        self.expect(False, sender, "set_policy", GROUP, DOMAIN, 0, 1, 1, True, True, 0, 0, [], [], 0, 0, 0)
-        self.expect(False, sender, "enrol", sender, h("intruder"), DOMAIN)
-        self.expect(False, sender, "set_roles", sender, 3)
+        self.expect(False, sender, self.council, "set_threshold", k)
+        self.expect(
+            False, sender, self.pam, "set_policy", GROUP, DOMAIN, 0, 1, 1, True, True, 0, 0, [], [], 0, 0, 0
+        )
+        self.expect(False, sender, self.pam, "enrol", sender, h("intruder"), DOMAIN)
+        self.expect(False, sender, self.pam, "set_roles", sender, 3)
+        self.expect(False, sender, self.pam, "set_oracle", DOMAIN, sender, h("k"))
+        self.expect(False, sender, self.network, "set_node", h("node:intruder"), True)
+
+    # -- oracles and nodes ---------------------------------------------------------------------------
+
+    @rule(
+        add=st.booleans(),
+        domain=st.sampled_from(ORACLE_DOMAINS),
+        who=st.sampled_from(ORACLE_CANDIDATES),
+    )
+    def oracle_churn(self, add: bool, domain: bytes, who: str) -> None:
+        """An oracle added to or removed from a domain, through a proposal; a council member alone cannot."""
+        account = getattr(self.world, who)
+        fn = "set_oracle" if add else "remove_oracle"
+        args = (domain, account, h("x25519")) if add else (domain, account)
+        self.expect(False, self.world.council[0], self.pam, fn, *args)
+        if self.govern(add or self.is_oracle(domain, account), self.pam, fn, *args):
+            if add:
+                self.oracles.add((domain, account))
+            else:
+                self.oracles.discard((domain, account))
+
+    @rule(node_id=st.sampled_from(NODE_IDS), allowed=st.booleans())
+    def set_node(self, node_id: bytes, allowed: bool) -> None:
+        """The node allowlist changes through proposals only, never to empty."""
+        ok = node_id != ZERO32 and (node_id in self.nodes) != allowed and (allowed or len(self.nodes) > 1)
+        self.expect(False, self.world.council[1], self.network, "set_node", node_id, allowed)
+        if self.govern(ok, self.network, "set_node", node_id, allowed):
+            if allowed:
+                self.nodes.add(node_id)
+            else:
+                self.nodes.discard(node_id)
 
     # -- invariants ----------------------------------------------------------------------------------
 
@@ -676,24 +777,41 @@ class PamMachine(RuleBasedStateMachine):
         for request_id, action in itertools.product(self.reqs, (A_UNLOCK, A_ADD_MEMBER, A_REMOVE_MEMBER)):
             receipt = self.pam.receipt(request_id, action)
             if (request_id, action) in self.receipts:
-                assert receipt.oracle in (self.world.oracle, self.world.other_oracle)
+                assert receipt.oracle == self.receipts[(request_id, action)], "first receipt wins"
             else:
                 assert receipt.outcome == 0
 
     @invariant()
     def governance_only_by_quorum(self) -> None:
-        assert self.pam.council_threshold() == self.threshold
-        assert self.pam.council_members() == [self.world.council[m] for m in self.members]
+        assert self.council.council_threshold() == self.threshold
+        assert self.council.council_members() == [self.world.council[m] for m in self.members]
         for proposal_id, proposal in self.proposals.items():
             for member in (0, 1, 2):
-                counted = self.pam.has_approved_proposal(proposal_id, self.world.council[member])
+                counted = self.council.has_approved_proposal(proposal_id, self.world.council[member])
                 assert counted == (member in proposal["approvals"]), (proposal_id, member)
 
     @invariant()
     def bootstrap_power_ends(self) -> None:
         if self.bootstrap_over:
-            assert not self.pam.bootstrapping()
+            assert not self.council.bootstrapping()
             assert not self.pam.is_account_allowed(self.world.deployer)
+
+    @invariant()
+    def oracles_match_model(self) -> None:
+        """ORACLE is held exactly by the accounts serving a domain; each domain's oracles are the model's."""
+        for who in ORACLE_CANDIDATES:
+            account = getattr(self.world, who)
+            serves = [d for d in ORACLE_DOMAINS if self.is_oracle(d, account)]
+            assert self.pam.has_role(account, ORACLE_ROLE) == bool(serves), who
+            assert self.pam.oracle_domain_count(account) == len(serves), who
+            for domain in ORACLE_DOMAINS:
+                assert self.pam.is_domain_oracle(domain, account) == ((domain, account) in self.oracles)
+
+    @invariant()
+    def nodes_match_model(self) -> None:
+        assert self.network.node_count() == len(self.nodes) >= 1
+        for node_id in NODE_IDS:
+            assert self.network.is_node_allowed(node_id) == (node_id in self.nodes)
 
     @invariant()
     def one_live_break_glass_per_principal(self) -> None:
@@ -715,13 +833,14 @@ class PamMachine(RuleBasedStateMachine):
                 assert receipt.posted >= record.expiry or (end.reason != 0 and end.at <= receipt.posted)
 
 
-def test_state_machine(_pam_base: Any, world: World) -> None:
+def test_state_machine(_suite_base: Suite, world: World) -> None:
     """Bounded by the loaded hypothesis profile (`ci` by default, `long` for the 10k-step run)."""
 
     class Machine(PamMachine):
         pass
 
-    Machine.pam, Machine.world = _pam_base, world
+    Machine.council, Machine.pam, Machine.network = _suite_base.council, _suite_base.pam, _suite_base.network
+    Machine.world = world
     STATS.update(dict.fromkeys(STATS, 0))
     run_state_machine_as_test(Machine, settings=settings(stateful_step_count=30))
     print("\nstate machine:", ", ".join(f"{value} {key}" for key, value in STATS.items()))

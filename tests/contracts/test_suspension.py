@@ -57,9 +57,9 @@ def test_suspend__pending_request_cannot_be_approved(pam, act, world):
     assert one_event(pam, "RequestExpired").request_id == request_id
 
 
-def test_suspend__by_governance(governed, act):
-    act.govern(act.calldata("suspend", ALICE))
-    assert one_event(governed, "PrincipalSuspended").by == governed.address
+def test_suspend__by_governance(council, governed, act):
+    act.govern(act.proposal(governed, "suspend", ALICE))
+    assert one_event(council, "PrincipalSuspended", by=governed).by == council.address
 
 
 def test_suspend__not_council__reverts(pam, act, world):
@@ -99,11 +99,11 @@ def test_reinstate__single_council_member__reverts(governed, world):
             governed.reinstate(ALICE)
 
 
-def test_reinstate__by_proposal(governed, act, world):
+def test_reinstate__by_proposal(council, governed, act, world):
     with boa.env.prank(world.council[0]):
         governed.suspend(ALICE)
-    act.govern(act.calldata("reinstate", ALICE))
-    assert one_event(governed, "PrincipalReinstated").directory_id == ALICE
+    act.govern(act.proposal(governed, "reinstate", ALICE))
+    assert one_event(council, "PrincipalReinstated", by=governed).directory_id == ALICE
 
 
 def test_reinstate__not_suspended__reverts(pam, world):
