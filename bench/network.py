@@ -96,7 +96,7 @@ def unlock_latency(tmp: Path, iterations: int) -> dict[str, Any]:
         extra_alloc={a.address: 10**24 for a in accounts.values()},
         genesis_options={
             "allowlist": [accounts["deployer"].address],
-            "permission_contract": "0x" + contract_address(deployer, 0).hex(),
+            "permission_contract": "0x" + contract_address(deployer, 1).hex(),  # PamChain, after the Council
         },
     )  # fmt: skip
     try:

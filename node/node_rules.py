@@ -1,11 +1,12 @@
 """Node permissioning: which nodes may peer with this one, read from the chain as Besu's NodeRules contract is.
 
 Until the node permission contract (PamNetwork, ``config.pamchain.nodePermissionContract``) decides - it has
-code and at least one allowed node at this node's head - the genesis ``nodeAllowlist`` decides, together with
-the bootnodes this node was started with (so a node joining after the sites changed can reach current peers and
-catch up). From then on only the contract decides: a site the council removes is refused and disconnected by
-every node at the next head, with no restart. Answers are cached per head, so a handshake costs one call per
-new head at most.
+code and at least one allowed node at this node's head - the genesis ``nodeAllowlist`` decides (a node syncing
+from genesis therefore reaches the sites its genesis file names; the list is local configuration, not part of
+the genesis hash, so a node joining after every original site was replaced is given the current ones there).
+From then on only the contract decides: a site the council removes is refused and disconnected by every node
+at its next head, with no restart. Answers are cached per head, so a handshake costs one call per new head at
+most.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from eth_utils import keccak
 
@@ -39,15 +40,15 @@ class NodeRules:
         self,
         genesis_list: frozenset[bytes] | None,
         contract: bytes | None,
+        head: Callable[[], bytes],
         call: HeadCall,
-        bootnodes: Iterable[bytes] = (),
     ) -> None:
         self.genesis_list = genesis_list
         self.contract = contract
-        self.bootnodes = frozenset(bootnodes)
+        self._head = head
         self._call = call
         self._lock = threading.Lock()
-        self._head = b""
+        self._seen_head = b""
         self._live = False
         self._answers: OrderedDict[bytes, bool] = OrderedDict()
 
@@ -60,19 +61,20 @@ class NodeRules:
         """Whether the contract has taken over from the genesis list at the current head."""
         if self.contract is None:
             return False
+        if self._head() == self._seen_head:
+            return self._live
         head, out = self._call(self.contract, NODE_COUNT_SELECTOR)
+        live = out is not None and len(out) >= 32 and int.from_bytes(out[:32], "big") > 0
         with self._lock:
-            if head != self._head:
-                self._head, self._answers = head, OrderedDict()
-                self._live = out is not None and len(out) >= 32 and int.from_bytes(out[:32], "big") > 0
+            if head != self._seen_head:
+                self._seen_head, self._answers, self._live = head, OrderedDict(), live
             return self._live
 
     def allowed(self, node_id: bytes) -> bool:
         if self.open:
             return True
         if not self.contract_decides():
-            listed = self.genesis_list is None or node_id in self.genesis_list
-            return listed or node_id in self.bootnodes
+            return self.genesis_list is None or node_id in self.genesis_list
         assert self.contract is not None
         with self._lock:
             cached = self._answers.get(node_id)
@@ -81,7 +83,7 @@ class NodeRules:
         head, out = self._call(self.contract, NODE_ALLOWED_SELECTOR + node_hash(node_id))
         answer = out is not None and len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
         with self._lock:
-            if head == self._head:
+            if head == self._seen_head:
                 self._answers[node_id] = answer
                 while len(self._answers) > _CACHE:
                     self._answers.popitem(last=False)

@@ -101,6 +101,7 @@ class Node:
             config.rpc_limits.call_workers, thread_name_prefix="pamchain-call"
         )
         self._call_readers = threading.local()
+        self._loop_reader: CallReader | None = None  # the node rules' reader, used on the event loop only
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work = asyncio.Event()
         self._stopping = False
@@ -215,20 +216,21 @@ class Node:
         listed = self.genesis.node_allowlist
         allowlist = None if listed is None else frozenset(parse_node_id(n) for n in listed)
         bootnodes = [Enode.parse(b) for b in self.config.bootnodes]
-        rules = NodeRules(
-            allowlist,
-            self.genesis.permissions.node_contract,
-            self._call_at_head,
-            (b.node_id for b in bootnodes),
-        )
+        rules = NodeRules(allowlist, self.genesis.permissions.node_contract, self._head_hash, self._call_at_head)
         self.p2p = P2PService(self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, rules)
         await self.p2p.start()
 
+    def _head_hash(self) -> bytes:
+        return bytes(self.chain.head.hash)
+
     def _call_at_head(self, to: bytes, data: bytes) -> tuple[bytes, bytes | None]:
-        """A read-only call against the current head (the node rules' view of the chain)."""
+        """A read-only call against the current head (the node rules' view of the chain), on the event loop's
+        own ``CallReader``: the chain thread's objects are never touched from here."""
+        if self._loop_reader is None:
+            self._loop_reader = CallReader(self.chain)
         head = self.chain.head
         try:
-            return head.hash, self.chain.call(CallRequest(to=to, data=data, gas=1_000_000), head)
+            return head.hash, self._loop_reader.call(CallRequest(to=to, data=data, gas=1_000_000), head)
         except (ExecutionReverted, ExecutionFailed):
             return head.hash, None
 

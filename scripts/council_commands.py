@@ -51,19 +51,24 @@ def _coerce(abi_type: str, text: str) -> Any:
 @click.argument("args", nargs=-1)
 @signer_options
 def propose(function: str, args: tuple[str, ...]) -> None:
-    """Propose FUNCTION(ARGS...) of the contract, e.g. `propose reinstate 0x<directory id>`.
+    """Propose FUNCTION(ARGS...) of PamChain, PamNetwork or the Council, e.g. `propose reinstate 0x<directory id>`.
 
     Arguments take the function's ABI types: addresses, integers, true/false, bytes32 as 0x-hex (or a domain
     name, or a policy target such as `unlock` or a group DN); lists comma-separated.
     """
     client = session().client()
+    contract = client.contract_for(function)
     abi = next(
-        (item for item in client.contract.abi if item.get("type") == "function" and item["name"] == function),
+        (
+            item
+            for item in (contract.abi if contract is not None else [])
+            if item.get("type") == "function" and item["name"] == function
+        ),
         None,
     )
     if abi is None or abi.get("stateMutability") in ("view", "pure"):
         raise click.BadParameter(
-            f"{function!r} is not a function of the contract that changes state", param_hint="FUNCTION"
+            f"{function!r} is not a function of the deployment that changes state", param_hint="FUNCTION"
         )
     inputs = abi["inputs"]
     if len(args) != len(inputs):
@@ -109,15 +114,19 @@ def end_bootstrap() -> None:
 
 def _proposal(client: Any, proposal_id: int) -> dict[str, Any]:
     proposal = client.proposal(proposal_id)
-    try:
-        fn, args = client.contract.decode_function_input(proposal.data)
+    call = "0x" + proposal.data.hex()
+    for contract in client.contracts_at(proposal.target):
+        try:
+            fn, args = contract.decode_function_input(proposal.data)
+        except ValueError:
+            continue
         call = f"{fn.fn_name}({', '.join(f'{k}={_show(v)}' for k, v in args.items())})"
-    except ValueError:
-        call = "0x" + proposal.data.hex()
+        break
     now = int(client.w3.eth.get_block("latest")["timestamp"])
     return {
         "id": proposal_id,
         "proposer": proposal.proposer,
+        "target": proposal.target,
         "call": call,
         "approvals": proposal.approvals,
         "state": proposal.state(now),
@@ -161,3 +170,36 @@ def list_(only_open: bool) -> None:
         },
         lines,
     )
+
+
+def _set_node(node: str, allowed: bool) -> None:
+    from eth_utils import keccak
+    from pamchain.node.errors import NodeError
+    from pamchain.node.p2p.identity import parse_node_id
+
+    try:
+        node_id = parse_node_id(node)
+    except NodeError as exc:
+        raise click.BadParameter(str(exc), param_hint="NODE") from None
+    verb = "allowed" if allowed else "disallowed"
+    report_tx(
+        session().client().set_node(keccak(node_id), allowed),
+        f"node {node_id.hex()[:16]}... {verb} (or proposed)",
+    )
+
+
+@council.command(name="allow-node")
+@click.argument("node")
+@signer_options
+def allow_node(node: str) -> None:
+    """Let NODE (a node id or pamchain:// address) peer with the network: run by the bootstrapper it applies at
+    once, run by a council member it is proposed to the council. Every node follows it at its next block."""
+    _set_node(node, True)
+
+
+@council.command(name="disallow-node")
+@click.argument("node")
+@signer_options
+def disallow_node(node: str) -> None:
+    """Stop NODE from peering: every node refuses it and drops its links at its next block (after quorum)."""
+    _set_node(node, False)

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils import is_address, keccak, to_checksum_address
+from pamchain.node.errors import NodeError
+from pamchain.node.p2p.identity import parse_node_id
 from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec
 from pamchain.sdk.errors import ConfigError
 from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
@@ -163,6 +165,8 @@ def load_plan(path: str | Path, *, passphrase_for: Callable[[Path], str] | None 
                     raise ValueError(f"unknown role {name!r} (operator)")
                 bits |= ROLE_BITS[name]
             roles[_address(account, "role holder")] = bits
+        where = "nodes"
+        nodes = [parse_node_id(str(n)) for n in doc.get("nodes", [])]
         return Plan(
             council=members,
             threshold=threshold,
@@ -172,11 +176,12 @@ def load_plan(path: str | Path, *, passphrase_for: Callable[[Path], str] | None 
             principals=principals,
             policies=policies,
             roles=roles,
+            nodes=nodes,
             end_bootstrap=bool(council.get("end_bootstrap", True)),
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: {where}: missing key {exc.args[0]!r}") from exc
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, NodeError) as exc:
         raise ConfigError(f"{path}: {where}: {exc}") from exc
 
 

@@ -255,7 +255,11 @@ class PamClient:
         """Every contract of the deployment this client knows (what an event filter should cover)."""
         return list(self.decoder.addresses)
 
-    def _contract_for(self, fn: str) -> Any | None:
+    def contracts_at(self, address: str) -> list[Any]:
+        """The deployment's contract objects at ``address`` (none if it is not one of them)."""
+        return [c for c in self._contracts() if c.address.lower() == address.lower()]
+
+    def contract_for(self, fn: str) -> Any | None:
         if any(item.get("name") == fn and item.get("type") == "function" for item in self.contract.abi):
             return self.contract  # PamChain wins a name two contracts share (``council``), without a lookup
         if self._routes is None:
@@ -267,7 +271,7 @@ class PamClient:
         return self._routes.get(fn)
 
     def _function(self, fn: str, *args: Any) -> Any:
-        contract = self._contract_for(fn)
+        contract = self.contract_for(fn)
         if contract is None:
             raise SdkError(
                 f"no contract of this deployment has {fn}()"
@@ -295,7 +299,7 @@ class PamClient:
         return str(self._function(fn, *args)._encode_transaction_data())
 
     def _to(self, fn: str) -> str:
-        contract = self._contract_for(fn)
+        contract = self.contract_for(fn)
         if contract is None:
             raise SdkError(f"no contract of this deployment has {fn}()")
         return str(contract.address)

@@ -126,8 +126,8 @@ def bootstrap_calls(plan: Plan) -> list[tuple[str, tuple[Any, ...]]]:
                 ),
             )
         )
-    for node_id in plan.nodes:
-        calls.append(("set_node", (keccak(node_id), True)))
+    if plan.nodes:  # one call: nodes switch from the genesis list to the contract at the block holding it
+        calls.append(("set_nodes", ([keccak(node_id) for node_id in plan.nodes], True)))
     if plan.end_bootstrap:
         calls.append(("end_bootstrap", ()))
     return calls

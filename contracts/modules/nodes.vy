@@ -27,6 +27,10 @@ event NodeSet:
     allowed: bool
 
 
+# Most node ids one `set_nodes` call may change.
+MAX_NODES_PER_CALL: constant(uint256) = 32
+
+
 @external
 def set_node(node_id: bytes32, allowed: bool):
     """
@@ -37,6 +41,32 @@ def set_node(node_id: bytes32, allowed: bool):
     @param allowed Whether it may connect.
     """
     governance._enforce_governance()
+    self._set_node(node_id, allowed)
+
+
+@external
+def set_nodes(node_ids: DynArray[bytes32, MAX_NODES_PER_CALL], allowed: bool):
+    """
+    @notice Allows or disallows several nodes at once.
+    @dev Governed. The first list a deployment sets must name every node
+         that is to stay connected, in this one call: nodes switch from
+         the genesis list to this contract at the block that holds it, so
+         a list set one node per block would cut the others off in between.
+    @param node_ids keccak256 of each node's 64-byte public key.
+    @param allowed Whether they may connect.
+    """
+    governance._enforce_governance()
+    for node_id: bytes32 in node_ids:
+        self._set_node(node_id, allowed)
+
+
+@internal
+def _set_node(node_id: bytes32, allowed: bool):
+    """
+    @dev Records one change and logs NodeSet.
+    @param node_id The node id hash; nonzero, state actually changing.
+    @param allowed Whether it may connect.
+    """
     assert node_id != empty(bytes32), "nodes: zero id"
     assert self.is_node_allowed[node_id] != allowed, "nodes: unchanged"
     if allowed:

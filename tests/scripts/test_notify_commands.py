@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from eth_utils import keccak
-from pamchain.sdk.client import Deployment, abi_version, suite_artifacts
+from pamchain.sdk.client import Deployment, abi_version
 from pamchain.sdk.oracle.health import HealthServer
 from pamchain.sdk.transactions import wait_until
 
@@ -90,7 +90,7 @@ def test_run__missing_deployment_file__one_line(tmp_path: Path) -> None:
 
 
 def test_run__node_unreachable__one_line(tmp_path: Path) -> None:
-    version = abi_version(suite_artifacts()["abi"])  # the right ABI: the node is the next thing checked
+    version = abi_version()  # the right ABI: the node is the next thing checked
     Deployment(1, "0x" + "11" * 20, 1, version).save(tmp_path / "deployment.json")
     path = write_config(
         tmp_path, f'[chain]\nrpc_url = "http://127.0.0.1:{unused_port()}"\ndeployment = "deployment.json"\n'
