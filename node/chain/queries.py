@@ -14,6 +14,7 @@ from eth.constants import BLANK_ROOT_HASH
 from eth.exceptions import TransactionNotFound
 from eth_typing import Address, Hash32
 
+from .. import consensus
 from ..errors import (
     TransactionRejected,
 )
@@ -22,6 +23,9 @@ from ..records import (
     AccessListEntry,
     Authorization,
     BlockRecord,
+    CliqueActivityRecord,
+    CliqueSnapshotRecord,
+    CliqueVoteRecord,
     HeaderRecord,
     LogRecord,
     ReceiptRecord,
@@ -80,9 +84,59 @@ class Queries(ChainBase):
 
     def base_fee_next(self) -> int | None:
         """Base fee of the block that would be built on the head now."""
-        vm_class = self.vm_class_for(self.head.block_number + 1, self.head.timestamp + 1)
-        header = vm_class.create_header_from_parent(self.head, timestamp=self.head.timestamp + 1)
-        return getattr(header, "base_fee_per_gas", None)
+        return self.next_base_fee(self.head)
+
+    def next_base_fee(self, header: BlockHeaderAPI) -> int | None:
+        """Base fee of a block built on ``header`` (None before London)."""
+        vm_class = self.vm_class_for(header.block_number + 1, header.timestamp + 1)
+        child = vm_class.create_header_from_parent(header, timestamp=header.timestamp + 1)
+        return getattr(child, "base_fee_per_gas", None)
+
+    # ------------------------------------------------------------------------------------------- clique
+    def sealer(self, header: BlockHeaderAPI) -> bytes | None:
+        """The signer who sealed ``header`` (None for the genesis block)."""
+        return None if header.block_number == 0 else bytes(consensus.cached_signer(header))
+
+    def clique_snapshot(self, header: BlockHeaderAPI) -> CliqueSnapshotRecord:
+        """Signers, recent sealers, pending votes and tallies after ``header``."""
+        snap = self.consensus_context.snapshot_manager.get_or_create_snapshot(header.block_number, header.hash)
+        signers = tuple(sorted(snap.signers))
+        recents: list[tuple[int, bytes]] = []
+        current = header
+        for _ in range(consensus.signer_limit(len(signers)) - 1):
+            if current.block_number == 0:
+                break
+            recents.append((int(current.block_number), bytes(consensus.cached_signer(current))))
+            current = self.header_by_hash(current.parent_hash)
+        return CliqueSnapshotRecord(
+            number=int(header.block_number),
+            hash=header.hash,
+            signers=signers,
+            recents=tuple(recents),
+            votes=tuple(
+                CliqueVoteRecord(v.signer, v.block_number, v.subject, v.action.value == b"\xff" * 8)
+                for v in sorted(snap.votes, key=lambda v: v.block_number)
+            ),
+            tally=tuple((a, t.action.value == b"\xff" * 8, t.votes) for a, t in snap.tallies.items()),
+        )
+
+    def clique_activity(self, blocks: int) -> CliqueActivityRecord:
+        """Who sealed the last ``blocks`` blocks, and whether in turn (difficulty 2)."""
+        head = self.head
+        signers = self.signers(head)
+        sealers: list[tuple[bytes, bool]] = []
+        current = head
+        while current.block_number > 0 and len(sealers) < blocks:
+            sealers.append((bytes(consensus.cached_signer(current)), current.difficulty == 2))
+            current = self.header_by_hash(current.parent_hash)
+        recent = consensus.recent_signers(self.header_by_hash, head.hash, len(signers))
+        return CliqueActivityRecord(
+            head=int(head.block_number),
+            finalized=int(self.finalized.block_number),
+            signers=tuple(signers),
+            sealers=tuple(sealers),
+            recently_signed=tuple(sorted(recent)),
+        )
 
     def raw_block(self, block_hash: bytes) -> bytes:
         """RLP of any stored block, canonical or not (peers ask for branches by hash)."""
