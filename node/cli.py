@@ -165,7 +165,11 @@ def genesis(
 @click.option("--rpc-admin", is_flag=True, help="Enable the admin_* namespace.")
 @click.option("--metrics", is_flag=True, help="Serve Prometheus metrics at GET /metrics on the RPC port.")
 @click.option(
-    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log line format."
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log line format.",
 )
 @click.option(
     "--no-seal-check", is_flag=True, help="Accept blocks without verifying Clique seals (foreign chains)."

@@ -99,7 +99,9 @@ class Queries(ChainBase):
 
     def clique_snapshot(self, header: BlockHeaderAPI) -> CliqueSnapshotRecord:
         """Signers, recent sealers, pending votes and tallies after ``header``."""
-        snap = self.consensus_context.snapshot_manager.get_or_create_snapshot(header.block_number, header.hash)
+        snap = self.consensus_context.snapshot_manager.get_or_create_snapshot(
+            header.block_number, header.hash
+        )
         signers = tuple(sorted(snap.signers))
         recents: list[tuple[int, bytes]] = []
         current = header

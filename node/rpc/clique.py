@@ -17,7 +17,12 @@ def snapshot_json(chain: Chain, header: Any) -> dict[str, Any]:
         "signers": {fmt.d(s): {} for s in snap.signers},
         "recents": {str(number): fmt.d(sealer) for number, sealer in snap.recents},
         "votes": [
-            {"signer": fmt.d(v.signer), "block": v.block_number, "address": fmt.d(v.subject), "authorize": v.authorize}
+            {
+                "signer": fmt.d(v.signer),
+                "block": v.block_number,
+                "address": fmt.d(v.subject),
+                "authorize": v.authorize,
+            }
             for v in snap.votes
         ],
         "tally": {fmt.d(a): {"authorize": authorize, "votes": votes} for a, authorize, votes in snap.tally},
