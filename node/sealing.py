@@ -109,12 +109,16 @@ class Producer:
         if self.seal_mode != "none":
             self._task = asyncio.create_task(self._produce(), name="pamchain-producer")
 
-    async def stop(self) -> None:
-        """Stop producing; an in-flight seal completes and commits."""
-        self.events.unsubscribe(self.on_event)
+    def request_stop(self) -> None:
+        """Seal no new block from now on (``stop`` then waits for the loop)."""
         self._stopping = True
         self._work.set()
         self._change.set()
+
+    async def stop(self) -> None:
+        """Stop producing; an in-flight seal completes and commits."""
+        self.events.unsubscribe(self.on_event)
+        self.request_stop()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

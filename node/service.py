@@ -171,6 +171,8 @@ class Node:
 
     async def stop(self) -> None:
         """Drain: stop producing (an in-flight seal completes and commits), close RPC, close the store."""
+        if self.producer is not None:
+            self.producer.request_stop()
         if self.p2p is not None:
             await self.p2p.stop()
         if self.producer is not None:
