@@ -13,6 +13,7 @@ from eth_typing import Address
 from . import consensus
 from .chain import Chain
 from .errors import NodeError
+from .events import Events, PendingTransaction
 from .records import SealedBlock
 from .txpool import TxPool
 
@@ -59,18 +60,30 @@ class Signer:
 class NodeCore:
     """Admission and sealing; callers guarantee single-threaded use."""
 
-    def __init__(self, chain: Chain, pool: TxPool, signer: Signer | None) -> None:
+    def __init__(
+        self, chain: Chain, pool: TxPool, signer: Signer | None, events: Events | None = None
+    ) -> None:
         self.chain = chain
         self.pool = pool
         self.signer = signer
-        self.on_pending: Callable[[], None] = lambda: None
+        self.events = events or Events()  # unbound (no loop): offline tools publish to nobody
+        self.on_pending: Callable[[], None] = lambda: None  # wakes the producer (any thread)
         self.proposals: dict[bytes, bool] = {}  # clique_propose: subject -> add (True) / drop (False)
 
     def view(self) -> HeadView:
         return HeadView(self.chain)
 
-    def submit(self, raw: bytes) -> bytes:
-        """Decode, validate and pool a raw transaction; returns its hash or raises TransactionRejected."""
+    def submit(self, raw: bytes, local: bool = True) -> bytes:
+        """Pool a raw transaction (``admit``) and announce it (``PendingTransaction``); returns its hash.
+
+        ``local``: submitted to this node; False when it came from a peer (the p2p service relays those)."""
+        tx_hash = self.admit(raw)
+        self.events.publish_threadsafe(PendingTransaction(tx_hash, raw, local))
+        return tx_hash
+
+    def admit(self, raw: bytes) -> bytes:
+        """Decode, validate and pool a raw transaction without announcing it (re-injection after a reorg);
+        returns its hash or raises TransactionRejected."""
         tx = self.chain.decode_transaction(raw)
         self.pool.add(tx, self.view())
         self.on_pending()

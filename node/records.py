@@ -179,3 +179,36 @@ class SealedBlock:
     tx_hashes: tuple[bytes, ...]
     dropped: tuple[tuple[bytes, str], ...] = field(default=())
     seconds: float = 0.0  # building, sealing and committing it took this long (metrics)
+
+
+@dataclass(frozen=True)
+class CliqueVoteRecord:
+    """A pending Clique vote: ``signer`` voted in block ``block_number`` to add/drop ``subject``."""
+
+    signer: bytes
+    block_number: int
+    subject: bytes
+    authorize: bool
+
+
+@dataclass(frozen=True)
+class CliqueSnapshotRecord:
+    """The Clique state after a block (geth's ``clique_getSnapshot``)."""
+
+    number: int
+    hash: bytes
+    signers: tuple[bytes, ...]  # sorted
+    recents: tuple[tuple[int, bytes], ...]  # (block number, sealer), newest first
+    votes: tuple[CliqueVoteRecord, ...]  # by block number
+    tally: tuple[tuple[bytes, bool, int], ...]  # (subject, authorize, votes)
+
+
+@dataclass(frozen=True)
+class CliqueActivityRecord:
+    """Who sealed the last blocks (geth's ``clique_status``), with the finalized block."""
+
+    head: int
+    finalized: int
+    signers: tuple[bytes, ...]
+    sealers: tuple[tuple[bytes, bool], ...]  # (sealer, in turn) of each block, newest first
+    recently_signed: tuple[bytes, ...]  # sorted

@@ -1,9 +1,11 @@
-"""Block production on a network of Clique signers: who seals when, so that the in-turn signer usually wins.
+"""Block production: on demand, every period, or - with peers - Clique rounds in which the in-turn signer
+usually wins; every sealed block is published as a ``NewHead`` event.
 
-One round: if this node's signer may seal the next block (authorized, not within the recently-signed
-limit) and there is a reason to seal (executable transactions, ``allow_empty``, or transactions in blocks
-that are not final yet - empty blocks are what carries them to finality), wait until the block's timestamp
-plus, when out of turn, geth's random wiggle; a new head arriving meanwhile restarts the round on it.
+One networked round: if this node's signer may seal the next block (authorized, not within the
+recently-signed limit) and there is a reason to seal (executable transactions, ``allow_empty``, or
+transactions in blocks that are not final yet - empty blocks are what carries them to finality), wait until
+the block's timestamp plus, when out of turn, geth's random wiggle; a new head arriving meanwhile restarts the
+round on it.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from . import consensus
-
-if TYPE_CHECKING:
-    from .records import SealedBlock
-    from .service import Node
+from .abc import ChainRunner
+from .chain import Chain
+from .core import NodeCore
+from .events import Event, Events, NewHead
+from .records import SealedBlock
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +38,8 @@ class Plan:
     signers: tuple[bytes, ...]
 
 
-def unfinalized_transactions(node: Node) -> bool:
+def unfinalized_transactions(chain: Chain) -> bool:
     """Does any block after the finalized one carry transactions? (walks at most a few blocks)"""
-    chain = node.chain
     header = chain.head
     final = chain.finalized.block_number
     while header.block_number > final:
@@ -47,8 +49,8 @@ def unfinalized_transactions(node: Node) -> bool:
     return False
 
 
-def plan_on_chain(node: Node) -> Plan:
-    chain, core = node.chain, node.core
+def plan_on_chain(core: NodeCore) -> Plan:
+    chain = core.chain
     head = chain.head
     assert core.signer is not None
     return Plan(
@@ -57,38 +59,182 @@ def plan_on_chain(node: Node) -> Plan:
         head_timestamp=int(head.timestamp),
         can_seal=chain.can_seal(core.signer.address),
         pending_txs=core.has_work(),
-        unfinalized_txs=unfinalized_transactions(node),
+        unfinalized_txs=unfinalized_transactions(chain),
         signers=tuple(chain.signers(head)),
     )
 
 
-async def produce_round(node: Node) -> SealedBlock | None:
-    """One production round for a node with peers; returns the block it sealed, if any."""
-    plan = await node.on_chain(lambda: plan_on_chain(node))
-    on_demand = node.config.seal_mode == "on-demand"
-    want = plan.pending_txs or node.config.allow_empty or plan.unfinalized_txs
-    if not plan.can_seal or not want:
-        await node.wait_for_change(node.period)
-        return None
-    assert node.signer is not None
-    # On demand, transactions go out at once; everything else keeps the period.
-    step = 1 if on_demand and plan.pending_txs else node.period
-    timestamp = max(plan.head_timestamp + step, int(time.time()))
-    delay = (
-        timestamp
-        - time.time()
-        + consensus.seal_delay(plan.signers, node.signer.address, plan.head_number + 1)
-    )
-    if delay > 0 and await node.wait_for_change(delay):
-        return None  # a new head (or stop) arrived first: plan again on top of it
+class Producer:
+    """The production loop of one node (``start``/``stop`` on its event loop); ``seal_now`` for tests."""
 
-    def seal() -> SealedBlock | None:
-        if node.chain.head.hash != plan.head_hash or not node.chain.can_seal(node.core.signer.address):  # type: ignore[union-attr]
+    def __init__(
+        self,
+        core: NodeCore,
+        runner: ChainRunner,
+        events: Events,
+        *,
+        seal_mode: str,
+        period: int,
+        allow_empty: bool,
+        networked: bool,
+        on_sealed: Callable[[SealedBlock], None] = lambda sealed: None,
+    ) -> None:
+        self.core = core
+        self.runner = runner
+        self.events = events
+        self.seal_mode = seal_mode
+        self.period = period
+        self.allow_empty = allow_empty
+        self.networked = networked
+        self.on_sealed = on_sealed
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._work = asyncio.Event()
+        self._change = asyncio.Event()  # new head, new transaction or stop: wakes the network producer
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------------------------- lifecycle
+    def listen(self) -> None:
+        """Take wake-ups (new transactions, heads from peers) from now on, before anything can submit."""
+        self._loop = asyncio.get_running_loop()
+        self._work = asyncio.Event()
+        self._change = asyncio.Event()
+        self.core.on_pending = self.wake_from_chain_thread
+        self.events.subscribe(self.on_event)
+
+    def start(self) -> None:
+        """Start the production loop (unless the seal mode is ``none``)."""
+        if self._loop is None:
+            self.listen()
+        if self.seal_mode != "none":
+            self._task = asyncio.create_task(self._produce(), name="pamchain-producer")
+
+    def request_stop(self) -> None:
+        """Seal no new block from now on (``stop`` then waits for the loop)."""
+        self._stopping = True
+        self._work.set()
+        self._change.set()
+
+    async def stop(self) -> None:
+        """Stop producing; an in-flight seal completes and commits."""
+        self.events.unsubscribe(self.on_event)
+        self.request_stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def on_event(self, event: Event) -> None:
+        """A block from a peer changed the head: restart the production round on it."""
+        if isinstance(event, NewHead) and not event.local:
+            self._change.set()
+
+    def wake_from_chain_thread(self) -> None:
+        if self._loop is not None and self.networked:
+            self._loop.call_soon_threadsafe(self._change.set)
+        if self._loop is not None and self.seal_mode == "on-demand":
+            self._loop.call_soon_threadsafe(self._work.set)
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds; True if a new head, a transaction or stop came first."""
+        self._change.clear()
+        try:
+            await asyncio.wait_for(self._change.wait(), max(timeout, 0))
+        except TimeoutError:
+            return self._stopping
+        return True
+
+    async def seal_now(self, allow_empty: bool = True) -> SealedBlock | None:
+        sealed = await self.runner.on_chain(lambda: self.core.seal(allow_empty=allow_empty))
+        if sealed is not None:
+            self._published(sealed)
+        return sealed
+
+    def _published(self, sealed: SealedBlock) -> None:
+        self.on_sealed(sealed)
+        log.debug("sealed #%s with %s txs", sealed.number, len(sealed.tx_hashes))
+        self.events.publish(NewHead(sealed.number, sealed.hash, local=True))
+
+    # ------------------------------------------------------------------------------------------- loops
+    async def _produce(self) -> None:
+        while not self._stopping:
+            try:
+                if self.networked:
+                    sealed = await self.produce_round()
+                    if sealed is not None:
+                        self._published(sealed)
+                elif self.seal_mode == "on-demand":
+                    await self._produce_on_demand()
+                else:
+                    await self._produce_periodic()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sealing failed")
+                await asyncio.sleep(0.5)
+
+    async def produce_round(self) -> SealedBlock | None:
+        """One production round for a node with peers; returns the block it sealed, if any."""
+        core = self.core
+        plan = await self.runner.on_chain(lambda: plan_on_chain(core))
+        on_demand = self.seal_mode == "on-demand"
+        want = plan.pending_txs or self.allow_empty or plan.unfinalized_txs
+        if not plan.can_seal or not want:
+            await self.wait_for_change(self.period)
             return None
-        return node.core.seal(allow_empty=True, timestamp=timestamp)
+        assert core.signer is not None
+        signer = core.signer.address
+        # On demand, transactions go out at once; everything else keeps the period.
+        step = 1 if on_demand and plan.pending_txs else self.period
+        timestamp = max(plan.head_timestamp + step, int(time.time()))
+        delay = timestamp - time.time() + consensus.seal_delay(plan.signers, signer, plan.head_number + 1)
+        if delay > 0 and await self.wait_for_change(delay):
+            return None  # a new head (or stop) arrived first: plan again on top of it
 
-    sealed = await node.on_chain(seal)
-    if sealed is None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.sleep(0.05)
-    return sealed
+        def seal() -> SealedBlock | None:
+            if core.chain.head.hash != plan.head_hash or not core.chain.can_seal(signer):
+                return None
+            return core.seal(allow_empty=True, timestamp=timestamp)
+
+        sealed = await self.runner.on_chain(seal)
+        if sealed is None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.sleep(0.05)
+        return sealed
+
+    async def _produce_on_demand(self) -> None:
+        timeout = self.period if self.allow_empty else None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), timeout)
+        self._work.clear()
+        if self._stopping:
+            return
+        sealed = await self.runner.on_chain(lambda: self.core.seal(allow_empty=self.allow_empty))
+        if sealed is not None:
+            self._published(sealed)
+        if await self.runner.on_chain(self.core.has_work):
+            if sealed is None:
+                await asyncio.sleep(0.25)  # ahead of the clock (burst); let time catch up
+            self._work.set()
+
+    async def _produce_periodic(self) -> None:
+        head_ts = self.core.chain.head.timestamp
+        target = head_ts + self.period
+        delay = target - time.time()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait_stop(), delay)
+        if self._stopping:
+            return
+        ts = max(target, int(time.time()))
+        sealed = await self.runner.on_chain(
+            lambda: self.core.seal(allow_empty=self.allow_empty, timestamp=ts)
+        )
+        if sealed is not None:
+            self._published(sealed)
+        else:
+            await asyncio.sleep(min(self.period, 1) / 4)  # nothing to seal: look again soon
+
+    async def _wait_stop(self) -> None:
+        while not self._stopping:
+            await self._work.wait()
+            self._work.clear()

@@ -1,4 +1,8 @@
-"""The node as a running service: startup -> block production loop + RPC -> shutdown.
+"""The node as a running service: startup -> block production loop + RPC + peers -> shutdown.
+
+The composition root: the one module that knows every layer. It opens the chain, builds the core (pool and
+signer), the producer (``sealing``), the RPC server and the p2p service, and connects them through one
+``events.Events`` path; each of them sees the node only through the small interfaces of ``abc.py``.
 
 Threads: one asyncio loop (HTTP/WebSocket, producer timing) and one *chain thread* that runs every py-evm
 and SQLite operation in order. Funnelling all chain work through that single thread is what makes the
@@ -18,7 +22,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +31,17 @@ from .chain import CallReader, Chain
 from .chainfile import export_chain, import_chain
 from .core import NodeCore, Signer
 from .errors import ExecutionFailed, ExecutionReverted, NodeError, StorageError
+from .events import Events
 from .genesis import Genesis, load_genesis
 from .metrics import NodeMetrics, head_age
 from .node_rules import NodeRules
+from .p2p.identity import Enode, NodeKey, load_or_create_node_key, parse_node_id
+from .p2p.service import P2PService
 from .records import CallRequest, SealedBlock
 from .rpc.limits import RpcLimits
 from .rpc.methods import RpcApi
 from .rpc.server import DEFAULT_MAX_BODY, RpcServer
+from .sealing import Producer
 from .storage import open_store
 from .txpool import PoolLimits, TxPool
 
@@ -102,21 +109,17 @@ class Node:
         )
         self._call_readers = threading.local()
         self._loop_reader: CallReader | None = None  # the node rules' reader, used on the event loop only
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._work = asyncio.Event()
-        self._stopping = False
-        self._producer: asyncio.Task[None] | None = None
+        self.events = Events()  # pending transactions and new heads, to RPC subscribers and peers
         self.chain: Chain
         self.core: NodeCore
         self.rpc: RpcServer
+        self.producer: Producer | None = None
         self.sealed_count = 0
-        self.p2p: Any = None  # p2p.service.P2PService when config.p2p_port is set
-        self._change = asyncio.Event()  # new head, new transaction or stop: wakes the network producer
+        self.p2p: P2PService | None = None  # when config.p2p_port is set
 
     # ------------------------------------------------------------------------------------- lifecycle
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._work = asyncio.Event()
+        self.events.bind(asyncio.get_running_loop())
 
         def open_chain() -> None:
             store = open_store(self.config.datadir)
@@ -127,12 +130,23 @@ class Node:
                 raise
 
         await self.on_chain(open_chain)
-        self.core = NodeCore(self.chain, TxPool(self.config.pool_limits), self.signer)
-        self.core.on_pending = self._wake_from_chain_thread
+        self.core = NodeCore(self.chain, TxPool(self.config.pool_limits), self.signer, self.events)
+        self.producer = Producer(
+            self.core,
+            self,
+            self.events,
+            seal_mode=self.config.seal_mode,
+            period=self.period,
+            allow_empty=self.config.allow_empty,
+            networked=self.config.p2p_port is not None,
+            on_sealed=self._sealed,
+        )
+        self.producer.listen()  # before RPC opens: a transaction submitted at once must wake it
         api = RpcApi(
             self,
             enable_debug=self.config.enable_debug,
             enable_admin=self.config.enable_admin,
+            enable_voting=self.config.enable_voting,
             limits=self.config.rpc_limits,
         )
         self.metrics = self._metrics() if self.config.enable_metrics else None
@@ -143,13 +157,12 @@ class Node:
             cors_origin=self.config.cors_origin,
             limits=self.config.rpc_limits,
             metrics=self.metrics,
+            events=self.events,
         )
         await self.rpc.start(self.config.rpc_host, self.config.rpc_port)
-        self._change = asyncio.Event()
         if self.config.p2p_port is not None:
             await self._start_p2p()
-        if self.config.seal_mode != "none":
-            self._producer = asyncio.create_task(self._produce(), name="pamchain-producer")
+        self.producer.start()
         log.info(
             "node up: chain id %s, head #%s, rpc %s, sealing %s",
             self.genesis.chain_id,
@@ -160,14 +173,12 @@ class Node:
 
     async def stop(self) -> None:
         """Drain: stop producing (an in-flight seal completes and commits), close RPC, close the store."""
-        self._stopping = True
-        self._work.set()
-        self._change.set()
+        if self.producer is not None:
+            self.producer.request_stop()
         if self.p2p is not None:
             await self.p2p.stop()
-        if self._producer is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._producer
+        if self.producer is not None:
+            await self.producer.stop()
         if hasattr(self, "rpc"):
             await self.rpc.stop()
         # Calls in flight end by their own deadline; queued ones are dropped.
@@ -202,11 +213,8 @@ class Node:
 
         return await asyncio.get_running_loop().run_in_executor(self._calls, run)
 
-    # -------------------------------------------------------------------------------------- production
+    # ------------------------------------------------------------------------------------- production
     async def _start_p2p(self) -> None:
-        from .p2p.identity import Enode, NodeKey, load_or_create_node_key, parse_node_id
-        from .p2p.service import P2PService
-
         if self.config.node_key is not None:
             key = NodeKey.from_hex(self.config.node_key.hex())
         elif self.config.datadir is not None:
@@ -217,7 +225,9 @@ class Node:
         allowlist = None if listed is None else frozenset(parse_node_id(n) for n in listed)
         bootnodes = [Enode.parse(b) for b in self.config.bootnodes]
         rules = NodeRules(allowlist, self.genesis.permissions.node_contract, self._head_hash, self._call_at_head)
-        self.p2p = P2PService(self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, rules)
+        self.p2p = P2PService(
+            self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, rules, events=self.events
+        )
         await self.p2p.start()
 
     def _head_hash(self) -> bytes:
@@ -234,41 +244,14 @@ class Node:
         except (ExecutionReverted, ExecutionFailed):
             return head.hash, None
 
-    async def on_new_head(self) -> None:
-        """A block from a peer changed the head: tell subscribers, restart the production round."""
-        self._change.set()
-        head = self.chain.head
-        try:
-            await self.rpc.publish_block(head.block_number, head.hash)
-        except Exception:
-            log.exception("publishing block %s failed", head.block_number)
-
-    async def wait_for_change(self, timeout: float) -> bool:
-        """Sleep up to ``timeout`` seconds; True if a new head, a transaction or stop came first."""
-        self._change.clear()
-        try:
-            await asyncio.wait_for(self._change.wait(), max(timeout, 0))
-        except TimeoutError:
-            return self._stopping
-        return True
-
-    def _wake_from_chain_thread(self) -> None:
-        if self._loop is not None and self.p2p is not None:
-            self._loop.call_soon_threadsafe(self._change.set)
-        if self._loop is not None and self.config.seal_mode == "on-demand":
-            self._loop.call_soon_threadsafe(self._work.set)
-
-    def notify_pending(self, tx_hash: bytes) -> None:
-        if hasattr(self, "rpc"):
-            asyncio.get_running_loop().create_task(self.rpc.publish_pending(tx_hash))
-        if self.p2p is not None:
-            asyncio.get_running_loop().create_task(self.p2p.gossip_tx(tx_hash))
-
     async def seal_now(self, allow_empty: bool = True) -> SealedBlock | None:
-        sealed = await self.on_chain(lambda: self.core.seal(allow_empty=allow_empty))
-        if sealed is not None:
-            await self._published(sealed)
-        return sealed
+        assert self.producer is not None, "the node is not started"
+        return await self.producer.seal_now(allow_empty)
+
+    def _sealed(self, sealed: SealedBlock) -> None:
+        self.sealed_count += 1
+        if self.metrics is not None:
+            self.metrics.seal_seconds.observe(sealed.seconds)
 
     def _metrics(self) -> NodeMetrics:
         return NodeMetrics(
@@ -280,75 +263,6 @@ class Node:
                 "head_age": head_age(lambda: int(self.chain.head.timestamp)),
             }
         )
-
-    async def _published(self, sealed: SealedBlock) -> None:
-        self.sealed_count += 1
-        if self.metrics is not None:
-            self.metrics.seal_seconds.observe(sealed.seconds)
-        log.debug("sealed #%s with %s txs", sealed.number, len(sealed.tx_hashes))
-        try:
-            if self.p2p is not None:  # peers first: propagation latency is what other validators wait on
-                await self.p2p.announce_block(sealed.hash)
-            await self.rpc.publish_block(sealed.number, sealed.hash)
-        except Exception:
-            log.exception("publishing block %s failed", sealed.number)
-
-    async def _produce(self) -> None:
-        while not self._stopping:
-            try:
-                if self.p2p is not None:
-                    from .sealing import produce_round
-
-                    sealed = await produce_round(self)
-                    if sealed is not None:
-                        await self._published(sealed)
-                elif self.config.seal_mode == "on-demand":
-                    await self._produce_on_demand()
-                else:
-                    await self._produce_periodic()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("sealing failed")
-                await asyncio.sleep(0.5)
-
-    async def _produce_on_demand(self) -> None:
-        timeout = self.period if self.config.allow_empty else None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._work.wait(), timeout)
-        self._work.clear()
-        if self._stopping:
-            return
-        sealed = await self.on_chain(lambda: self.core.seal(allow_empty=self.config.allow_empty))
-        if sealed is not None:
-            await self._published(sealed)
-        if await self.on_chain(self.core.has_work):
-            if sealed is None:
-                await asyncio.sleep(0.25)  # ahead of the clock (burst); let time catch up
-            self._work.set()
-
-    async def _produce_periodic(self) -> None:
-        head_ts = self.chain.head.timestamp
-        target = head_ts + self.period
-        delay = target - time.time()
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wait_stop(), delay)
-        if self._stopping:
-            return
-        ts = max(target, int(time.time()))
-        sealed = await self.on_chain(
-            lambda: self.core.seal(allow_empty=self.config.allow_empty, timestamp=ts)
-        )
-        if sealed is not None:
-            await self._published(sealed)
-        else:
-            await asyncio.sleep(min(self.period, 1) / 4)  # nothing to seal: look again soon
-
-    async def _wait_stop(self) -> None:
-        while not self._stopping:
-            await self._work.wait()
-            self._work.clear()
 
 
 def _as_genesis(genesis: Genesis | Mapping[str, Any] | str | Path) -> Genesis:

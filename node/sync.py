@@ -14,12 +14,10 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .abc import SyncBackend
 from .errors import ConflictsWithFinality, InvalidBlock, NodeError
-
-if TYPE_CHECKING:
-    from .service import Node
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +42,7 @@ class ImportOutcome:
         return self.head_before != self.head_after
 
 
-def import_on_chain(node: Node, raws: Sequence[bytes]) -> ImportOutcome:
+def import_on_chain(node: SyncBackend, raws: Sequence[bytes]) -> ImportOutcome:
     """Import blocks in order; stop at the first one that is invalid or whose parent is unknown."""
     chain, pool = node.chain, node.core.pool
     outcome = ImportOutcome(head_before=chain.head.hash)
@@ -78,7 +76,7 @@ def import_on_chain(node: Node, raws: Sequence[bytes]) -> ImportOutcome:
     return outcome
 
 
-def _reinject_orphaned(node: Node, old_head: bytes) -> None:
+def _reinject_orphaned(node: SyncBackend, old_head: bytes) -> None:
     """After a reorganisation, put the transactions of blocks that left the canonical chain back in the pool
     (those already included in the new branch are refused as 'nonce too low' and simply dropped)."""
     chain = node.chain
@@ -90,10 +88,10 @@ def _reinject_orphaned(node: Node, old_head: bytes) -> None:
     for block_hash in reversed(orphaned):
         for raw in chain.raw_transactions(block_hash):
             with contextlib.suppress(NodeError):
-                node.core.submit(raw)
+                node.core.admit(raw)  # back in the pool, not announced again
 
 
-def serve_blocks_on_chain(node: Node, start: int, count: int) -> list[bytes]:
+def serve_blocks_on_chain(node: SyncBackend, start: int, count: int) -> list[bytes]:
     """Canonical blocks ``start .. start+count-1`` (as far as this node has them), bounded in bytes."""
     chain = node.chain
     out: list[bytes] = []
@@ -138,7 +136,7 @@ class Syncer:
 
     def __init__(
         self,
-        node: Node,
+        node: SyncBackend,
         on_imported: Callable[[ImportOutcome], Awaitable[None]],
         on_misbehaving: Callable[[Any, str], Awaitable[None]] | None = None,
     ) -> None:

@@ -97,10 +97,8 @@ def _register_groups() -> None:
         web,
     ):
         main.add_command(command)
-    try:
-        from .node_commands import node
-    except ImportError:  # the node's commands land with the node
-        return
+    from pamchain.node.cli import node  # the node owns its commands; the CLI only mounts them
+
     main.add_command(node)
 
 

@@ -9,22 +9,21 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import rlp
 from eth_utils import keccak
 
+from ..abc import PeerBackend
 from ..errors import NodeError
+from ..events import Event, Events, NewHead, PendingTransaction
 from ..node_rules import NodeRules
-from ..sync import BATCH, ImportOutcome, Syncer, import_on_chain, serve_blocks_on_chain
+from ..sync import BATCH, ImportOutcome, Syncer, SyncState, import_on_chain, serve_blocks_on_chain
 from . import wire
 from .certificate import TlsIdentity
 from .identity import Enode, NodeKey
-
-if TYPE_CHECKING:
-    from ..service import Node
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +100,18 @@ class P2PService:
 
     def __init__(
         self,
-        node: Node,
+        node: PeerBackend,
         key: NodeKey,
         host: str,
         port: int,
         bootnodes: Iterable[Enode] = (),
         rules: NodeRules | None = None,
         limits: wire.LinkLimits | None = None,
+        *,
+        events: Events | None = None,
     ) -> None:
         self.node = node
+        self.events = events or Events()
         self.key = key
         self.host = host
         self.port = port
@@ -163,10 +165,13 @@ class P2PService:
         if self.port == 0:
             self.port = int(self._server.sockets[0].getsockname()[1])
         self._spawn(self._dial_loop())
+        # Peers first: propagation latency is what other validators wait on.
+        self.events.subscribe(self.on_event, first=True)
         log.info("p2p listening as %s", self.enode)
 
     async def stop(self) -> None:
         self._stopping = True
+        self.events.unsubscribe(self.on_event)
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):
@@ -389,7 +394,8 @@ class P2PService:
         for _number, block_hash in outcome.imported:
             self._seen_blocks.add(block_hash)
         if outcome.head_changed:
-            await self.node.on_new_head()
+            head = self.node.chain.head
+            self.events.publish(NewHead(int(head.block_number), head.hash, local=False))
 
     async def _on_txs(self, peer: Peer, raws: list[bytes]) -> None:
         fresh = [r for r in raws if self._seen_txs.add(keccak(r))]
@@ -400,17 +406,14 @@ class P2PService:
             accepted = []
             for raw in fresh:
                 try:
-                    self.node.core.submit(raw)
+                    self.node.core.submit(raw, local=False)
                     accepted.append(raw)
                 except NodeError as exc:
                     log.debug("gossiped tx refused: %s", exc)
             return accepted
 
         accepted = await self.node.on_chain(admit)
-        if accepted:
-            for raw in accepted:
-                with contextlib.suppress(Exception):
-                    await self.node.rpc.publish_pending(keccak(raw))
+        if accepted:  # RPC subscribers heard of them through the events; peers get them from here
             await self._broadcast(wire.TXS, rlp.encode(accepted), exclude=peer.node_id)
 
     async def _broadcast(self, code: int, payload: bytes, exclude: bytes | None = None) -> None:
@@ -419,6 +422,15 @@ class P2PService:
             await asyncio.gather(*(p.send(code, payload) for p in peers))
 
     # ------------------------------------------------------------------------------------ from the node
+    def on_event(self, event: Event) -> None:
+        """What this node sealed or was sent over RPC goes to every peer (what peers sent is relayed above)."""
+        if not event.local:
+            return
+        if isinstance(event, NewHead):
+            self._spawn(_logged(self.announce_block(event.hash), f"announcing block {event.number}"))
+        elif isinstance(event, PendingTransaction):
+            self._spawn(_logged(self.gossip_tx(event.tx_hash), "gossiping a transaction"))
+
     async def announce_block(self, block_hash: bytes) -> None:
         """A block this node sealed: send it to every peer."""
         self._seen_blocks.add(block_hash)
@@ -439,6 +451,22 @@ class P2PService:
         self._seen_txs.add(keccak(pooled.raw))
         await self._broadcast(wire.TXS, rlp.encode([pooled.raw]))
 
+    @property
+    def sync_status(self) -> SyncState:
+        return self.syncer.state
+
+    @property
+    def node_id(self) -> bytes:
+        return self.key.node_id
+
+    def add_peer(self, address: str) -> None:
+        """``admin_addPeer``: allow ``address`` again and dial it."""
+        self.unban(Enode.parse(address))
+
+    def remove_peer(self, address: str) -> None:
+        """``admin_removePeer``: drop the link and refuse the node until ``add_peer``."""
+        self.ban(Enode.parse(address).node_id)
+
     def peer_info(self) -> list[dict[str, Any]]:
         return [
             {
@@ -451,6 +479,13 @@ class P2PService:
             }
             for nid, p in self.peers.items()
         ]
+
+
+async def _logged(work: Awaitable[None], what: str) -> None:
+    try:
+        await work
+    except Exception:
+        log.exception("%s failed", what)
 
 
 def _enode_text(node_id: bytes, address: str) -> str:

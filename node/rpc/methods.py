@@ -1,3 +1,4 @@
+# Over 500 lines on purpose for now: one method table, being extended by the JSON-RPC conformance work (issue 14).
 """The JSON-RPC method table: ``eth_*``, ``net_*``, ``web3_*``, ``clique_*``, ``txpool_*`` (+ opt-in ``debug_*``, ``admin_*``).
 
 Each method decodes its params, then runs one closure on the chain thread (``node.on_chain``) that reads
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_hash.auto import keccak
 
+from ..abc import RpcBackend
 from ..calls import CallBudget
 from ..errors import (
     AccountNotAllowed,
@@ -29,9 +31,6 @@ from .errors import EXECUTION_REVERTED, INVALID_PARAMS, LIMIT_EXCEEDED, SERVER_E
 from .filters import Filter, FilterRegistry, LogCriteria
 from .limits import RpcLimits
 
-if TYPE_CHECKING:
-    from ..service import Node
-
 CLIENT_VERSION = "pamchain/0.1.0/py-evm-0.12.1b1/python3.11"
 # Blocks per chain-thread job for range queries (eth_getLogs, eth_feeHistory): sealing waits at most one slice.
 CHAIN_SLICE = 256
@@ -40,14 +39,15 @@ Method = Callable[[list[Any]], Awaitable[Any]]
 
 
 class RpcApi:
-    """Binds method names to implementations over one ``Node``."""
+    """Binds method names to implementations over one node (``abc.RpcBackend``)."""
 
     def __init__(
         self,
-        node: Node,
+        node: RpcBackend,
         *,
         enable_debug: bool = False,
         enable_admin: bool = False,
+        enable_voting: bool = False,
         limits: RpcLimits | None = None,
     ) -> None:
         self.node = node
@@ -61,7 +61,7 @@ class RpcApi:
                 or (name.startswith("admin_") and enable_admin)
             ):
                 self.methods[name] = getattr(self, name)
-        if not getattr(node.config, "enable_voting", False):  # votes change who runs the chain: opt-in
+        if not enable_voting:  # votes change who runs the chain: opt-in
             for name in ("clique_propose", "clique_discard"):
                 self.methods.pop(name, None)
 
@@ -146,7 +146,7 @@ class RpcApi:
 
     async def eth_syncing(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
-        state = self.node.p2p.syncer.state if self.node.p2p is not None else None
+        state = self.node.p2p.sync_status if self.node.p2p is not None else None
         if state is None or not state.active:
             return False
         return {
@@ -251,10 +251,7 @@ class RpcApi:
         return out
 
     def _next_base_fee(self, header: Any) -> int:
-        chain = self.chain
-        vm_class = chain.vm_class_for(header.block_number + 1, header.timestamp + 1)
-        child = vm_class.create_header_from_parent(header, timestamp=header.timestamp + 1)
-        return getattr(child, "base_fee_per_gas", 0) or 0
+        return self.chain.next_base_fee(header) or 0
 
     def _rewards(self, header: Any, percentiles: list[float]) -> list[str]:
         receipts = self.chain.block_receipts(header)
@@ -394,10 +391,7 @@ class RpcApi:
             except TransactionRejected as exc:
                 raise RpcError(SERVER_ERROR, str(exc)) from exc
 
-        result = await self._on_chain(run)
-        self.filters.on_pending(bytes.fromhex(result[2:]))
-        self.node.notify_pending(bytes.fromhex(result[2:]))
-        return result
+        return await self._on_chain(run)  # core.submit announces it (events.PendingTransaction)
 
     # ----------------------------------------------------------------------------------------- blocks
     def _block_json(self, header: Any, full: bool) -> Any:
@@ -700,7 +694,7 @@ class RpcApi:
     async def clique_getSigner(self, params: list[Any]) -> Any:
         (ref_raw,) = p.expect(params, 1, 1)
         ref = p.block_ref_or_hash(ref_raw, "argument 0")
-        return await self._on_chain(lambda: clique_rpc.signer_json(self._header(ref)))
+        return await self._on_chain(lambda: clique_rpc.signer_json(self.chain, self._header(ref)))
 
     async def clique_status(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
@@ -789,7 +783,7 @@ class RpcApi:
                 "eth": {"network": self.node.genesis.chain_id, "genesis": fmt.d(self.chain.genesis_hash)}
             },
             **(
-                {"enode": str(self.node.p2p.enode), "id": self.node.p2p.key.node_id.hex()}
+                {"enode": str(self.node.p2p.enode), "id": self.node.p2p.node_id.hex()}
                 if self.node.p2p
                 else {}
             ),
@@ -803,24 +797,23 @@ class RpcApi:
         (enode_raw,) = p.expect(params, 1, 1)
         if self.node.p2p is None:
             raise RpcError(SERVER_ERROR, "p2p is disabled on this node")
-        self.node.p2p.unban(_enode(enode_raw))
+        _peer_call(self.node.p2p.add_peer, enode_raw)
         return True
 
     async def admin_removePeer(self, params: list[Any]) -> Any:
         (enode_raw,) = p.expect(params, 1, 1)
         if self.node.p2p is None:
             raise RpcError(SERVER_ERROR, "p2p is disabled on this node")
-        self.node.p2p.ban(_enode(enode_raw).node_id)
+        _peer_call(self.node.p2p.remove_peer, enode_raw)
         return True
 
 
-def _enode(raw: Any) -> Any:
-    from ..p2p.identity import Enode
-
+def _peer_call(fn: Callable[[str], None], raw: Any) -> None:
+    """``fn(address)`` for ``admin_addPeer``/``admin_removePeer``; an address that does not parse is bad params."""
     if not isinstance(raw, str):
         raise InvalidParams("invalid argument 0: expected a pamchain:// node address")
     try:
-        return Enode.parse(raw)
+        fn(raw)
     except NodeError as exc:
         raise InvalidParams(f"invalid argument 0: {exc}") from None
 

@@ -15,12 +15,14 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 from pamchain.sdk import jsonsafe
 
+from ..abc import RpcBackend
 from ..errors import NodeError
+from ..events import Event, Events, NewHead, PendingTransaction
 from ..metrics import CONTENT_TYPE, NodeMetrics
 from . import format as fmt
 from .errors import (
@@ -36,9 +38,6 @@ from .errors import (
 from .filters import LogCriteria
 from .limits import RpcLimits
 from .methods import RpcApi
-
-if TYPE_CHECKING:
-    from ..service import Node
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +126,19 @@ class RpcServer:
 
     def __init__(
         self,
-        node: Node,
+        node: RpcBackend,
         api: RpcApi,
         *,
         max_body: int = DEFAULT_MAX_BODY,
         cors_origin: str | None = None,
         limits: RpcLimits | None = None,
         metrics: NodeMetrics | None = None,
+        events: Events | None = None,
     ) -> None:
         self.node = node
         self.api = api
+        self.events = events or Events()
+        self._tasks: set[asyncio.Task[None]] = set()  # notifications being prepared (a chain read each)
         self.metrics = metrics
         self.max_body = max_body
         self.cors_origin = cors_origin
@@ -160,8 +162,12 @@ class RpcServer:
         server = site._server  # aiohttp exposes the bound sockets only here
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.events.subscribe(self.on_event)
 
     async def stop(self) -> None:
+        self.events.unsubscribe(self.on_event)
+        for task in list(self._tasks):
+            task.cancel()
         for ws, conn in list(self._sockets.items()):
             conn.writer.cancel()
             with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
@@ -384,9 +390,25 @@ class RpcServer:
             raise RpcError(INVALID_PARAMS, "invalid argument 0: expected a subscription id")
         return self._sockets[ws].subs.pop(params[0], None) is not None
 
+    def on_event(self, event: Event) -> None:
+        """Polling filters take the event at once; WebSocket notifications are queued (never waiting for a client)."""
+        if isinstance(event, PendingTransaction):
+            self.api.filters.on_pending(event.tx_hash)
+            self.publish_pending(event.tx_hash)
+        elif isinstance(event, NewHead):
+            self.api.filters.on_block(event.hash)
+            task = asyncio.get_running_loop().create_task(self._publish_block(event.number, event.hash))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _publish_block(self, number: int, block_hash: bytes) -> None:
+        try:
+            await self.publish_block(number, block_hash)
+        except Exception:
+            log.exception("publishing block %s failed", number)
+
     async def publish_block(self, number: int, block_hash: bytes) -> None:
         """Queue ``newHeads`` and ``logs`` notifications for a new canonical block (never waits for a client)."""
-        self.api.filters.on_block(block_hash)
         wanted = [
             (conn, sid, kind, c) for conn in self._sockets.values() for sid, (kind, c) in conn.subs.items()
         ]
@@ -416,7 +438,7 @@ class RpcServer:
                         continue
                     conn.offer(_notification(sid, _dumps(fmt.log(entry))))
 
-    async def publish_pending(self, tx_hash: bytes) -> None:
+    def publish_pending(self, tx_hash: bytes) -> None:
         text = _dumps(fmt.d(tx_hash))
         for conn in list(self._sockets.values()):
             for sid, (kind, _c) in list(conn.subs.items()):

@@ -1,8 +1,14 @@
-"""``pamchain node ...``: init a datadir, write a genesis, run the node, import/export chains (thin; logic in node/)."""
+"""``pamchain node ...`` and ``python -m pamchain.node ...``: init a datadir, write a genesis, run the node,
+import/export chains (thin; the logic is in the rest of node/).
+
+The node's own commands live with the node so that its entry point needs nothing from the CLI package:
+``pamchain`` (scripts/cli.py) adds this group to its own, never the reverse.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +64,22 @@ def _rpc_limit_options(fn: Any) -> Any:
     return fn
 
 
-@click.group()
+class NodeGroup(click.Group):
+    """``python -m pamchain.node``'s error boundary, as ``pamchain``'s: a node error is one line and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from pamchain.node.errors import NodeError
+
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (NodeError, FileNotFoundError, PermissionError, ConnectionError) as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=NodeGroup)
 def node() -> None:
     """Run and manage a pamchain validator node."""
 
@@ -144,7 +165,11 @@ def genesis(
 @click.option("--rpc-admin", is_flag=True, help="Enable the admin_* namespace.")
 @click.option("--metrics", is_flag=True, help="Serve Prometheus metrics at GET /metrics on the RPC port.")
 @click.option(
-    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log line format."
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log line format.",
 )
 @click.option(
     "--no-seal-check", is_flag=True, help="Accept blocks without verifying Clique seals (foreign chains)."

@@ -1,0 +1,351 @@
+"""The chain's store, VM configuration, genesis, headers, signers, state reads, permissioning, commit and finality:
+what building, importing and queries all stand on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.chains.base import ChainContext
+from eth.consensus.context import ConsensusContext
+from eth.consensus.noproof import NoProofConsensus
+from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA256, EMPTY_UNCLE_HASH, GENESIS_PARENT_HASH, ZERO_HASH32
+from eth.db.account import AccountDB
+from eth.db.chain import ChainDB
+from eth.exceptions import HeaderNotFound
+from eth_typing import Address, Hash32
+from eth_utils import ValidationError
+
+from .. import consensus, finality
+from ..errors import (
+    ExecutionFailed,
+    ExecutionReverted,
+    GenesisError,
+    NotFound,
+    StorageError,
+)
+from ..genesis import PERMISSION_SELECTOR, Genesis
+from ..records import (
+    CallRequest,
+)
+from ..storage import NodeDB, SqliteStore, address_key, topic_key
+from .execution import Calls
+from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, topic_bytes, with_fast_tries
+
+log = logging.getLogger(__name__)
+
+
+class ChainBase(Calls):
+    """One chain on one store: what ``Chain``'s building, importing and queries share."""
+
+    def __init__(self, genesis: Genesis, store: SqliteStore, *, seal_check: bool = True) -> None:
+        self.genesis = genesis
+        self.store = store
+        self.db = NodeDB(store)
+        self.chaindb = ChainDB(self.db)
+        self.chain_context = ChainContext(genesis.chain_id)
+        self.clique = genesis.clique is not None
+        self.seal_check = seal_check
+        if self.clique and seal_check:
+            assert genesis.clique is not None
+            self.context_class: Any = consensus.context_class(genesis.clique.epoch)
+        else:
+            self.context_class = ConsensusContext
+        self.consensus_context: Any = self.context_class(self.db)
+        self._timed_classes = {}
+        self._vm_classes = {name: with_fast_tries(self._configure_vm(name, vm)) for name, vm in VMS.items()}
+        self._headers: LRU = LRU(4096)
+        self._blocks: LRU = LRU(256)
+        self._receipts: LRU = LRU(256)
+        self._receipt_records: LRU = LRU(64)  # a client polling receipts reads the same block repeatedly
+        self._senders: LRU = LRU(65_536)
+        self._allowed: LRU = LRU(4096)
+        self._states: LRU = LRU(4)
+        self._open()
+
+    # ------------------------------------------------------------------------------------------------ setup
+    def _configure_vm(self, fork: str, vm: Any) -> Any:
+        if self.clique:
+            configured = consensus.configure_clique_vm(fork, vm)
+            if not self.seal_check:
+                configured = configured.configure(consensus_class=NoProofConsensus)
+            return configured
+        return vm.configure(__name__=f"Imported{vm.__name__}", consensus_class=NoProofConsensus)
+
+    def vm_class_for(self, number: int, timestamp: int) -> Any:
+        return self._vm_classes[self.genesis.schedule.fork_at(number, timestamp)]
+
+    def _vm(self, header: BlockHeaderAPI, vm_class: Any = None) -> Any:
+        cls = vm_class or self.vm_class_for(header.block_number, header.timestamp)
+        return cls(
+            header=header,
+            chaindb=self.chaindb,
+            chain_context=self.chain_context,
+            consensus_context=self.consensus_context,
+        )
+
+    def _open(self) -> None:
+        stored = self.store.get_meta(META_GENESIS)
+        genesis_header = self._genesis_header()
+        if stored is None:
+            block = self.vm_class_for(0, self.genesis.timestamp).get_block_class()(
+                genesis_header, transactions=[], uncles=[], **self._empty_withdrawals(genesis_header)
+            )
+            self.chaindb.persist_block(block)
+            self.db.commit(
+                meta=[
+                    (META_GENESIS, genesis_header.hash),
+                    (META_CHAIN_ID, str(self.genesis.chain_id).encode()),
+                ]
+            )
+        elif stored != genesis_header.hash:
+            self.db.discard()
+            raise StorageError(
+                f"datadir holds a chain with genesis 0x{stored.hex()}, not 0x{genesis_header.hash.hex()}"
+            )
+        else:
+            self.db.discard()  # the genesis state we just recomputed is already on disk
+        self.head = self.chaindb.get_canonical_head()
+        self.genesis_hash = genesis_header.hash
+        self.finalized = genesis_header
+        self._advance_finality()
+
+    @staticmethod
+    def _empty_withdrawals(header: BlockHeaderAPI) -> dict[str, Any]:
+        return {"withdrawals": []} if hasattr(header, "withdrawals_root") else {}
+
+    def _genesis_header(self) -> BlockHeaderAPI:
+        g = self.genesis
+        account_db = AccountDB(self.db)
+        for address, acct in g.alloc.items():
+            addr = Address(address)
+            account_db.set_balance(addr, acct.balance)
+            if acct.nonce:
+                account_db.set_nonce(addr, acct.nonce)
+            if acct.code:
+                account_db.set_code(addr, acct.code)
+            for slot, value in acct.storage.items():
+                account_db.set_storage(addr, slot, value)
+        account_db.persist()
+        fork = g.schedule.fork_at(0, g.timestamp)
+        vm_class = self._vm_classes[fork]
+        header_class = dict(vm_class.get_block_class()._meta.fields)["header"]
+        fields: dict[str, Any] = {
+            "parent_hash": GENESIS_PARENT_HASH,
+            "uncles_hash": EMPTY_UNCLE_HASH,
+            "coinbase": g.coinbase,
+            "state_root": account_db.state_root,
+            "transaction_root": BLANK_ROOT_HASH,
+            "receipt_root": BLANK_ROOT_HASH,
+            "bloom": 0,
+            "difficulty": g.difficulty,
+            "block_number": 0,
+            "gas_limit": g.gas_limit,
+            "gas_used": 0,
+            "timestamp": g.timestamp,
+            "extra_data": g.extra_data,
+            "mix_hash": g.mix_hash,
+            "nonce": g.nonce,
+        }
+        names = header_class._meta.field_names
+        if "base_fee_per_gas" in names:
+            fields["base_fee_per_gas"] = g.base_fee if g.base_fee is not None else 1_000_000_000
+        if "withdrawals_root" in names:
+            fields["withdrawals_root"] = BLANK_ROOT_HASH
+        if "blob_gas_used" in names:
+            fields["blob_gas_used"] = g.blob_gas_used or 0
+            fields["excess_blob_gas"] = g.excess_blob_gas or 0
+            fields["parent_beacon_block_root"] = ZERO_HASH32
+        if "requests_hash" in names:
+            fields["requests_hash"] = EMPTY_SHA256
+        try:
+            return header_class(**fields)
+        except (TypeError, ValidationError, rlp.exceptions.ObjectSerializationError) as exc:
+            raise GenesisError(f"cannot build genesis header: {exc}") from exc
+
+    # ---------------------------------------------------------------------------------------------- headers
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
+        header = self._headers.get(block_hash)
+        if header is None:
+            try:
+                header = self.chaindb.get_block_header_by_hash(Hash32(block_hash))
+            except HeaderNotFound as exc:
+                raise NotFound(f"block 0x{block_hash.hex()} not found") from exc
+            self._headers.put(block_hash, header)
+        return header
+
+    def header_by_number(self, number: int) -> BlockHeaderAPI:
+        if number > self.head.block_number or number < 0:
+            raise NotFound(f"block {number} not found")
+        if number == self.head.block_number:
+            return self.head
+        try:
+            block_hash = self.chaindb.get_canonical_block_hash(number)
+        except HeaderNotFound as exc:
+            raise NotFound(f"block {number} not found") from exc
+        return self.header_by_hash(block_hash)
+
+    def is_canonical(self, header: BlockHeaderAPI) -> bool:
+        try:
+            return self.chaindb.get_canonical_block_hash(header.block_number) == header.hash
+        except HeaderNotFound:
+            return False
+
+    def _evm_block(self, header: BlockHeaderAPI) -> BlockAPI:
+        block = self._blocks.get(header.hash)
+        if block is None:
+            block = (
+                self.vm_class_for(header.block_number, header.timestamp)
+                .get_block_class()
+                .from_header(header, self.chaindb)
+            )
+            self._blocks.put(header.hash, block)
+        return block
+
+    # ------------------------------------------------------------------------------------------- signers
+    def signers(self, header: BlockHeaderAPI | None = None) -> tuple[bytes, ...]:
+        """Authorized Clique signers after ``header`` (default: head)."""
+        if not self.clique:
+            return ()
+        header = header or self.head
+        if not self.seal_check:
+            return tuple(self.genesis.signers)
+        snapshot = self.consensus_context.snapshot_manager.get_or_create_snapshot(
+            header.block_number, header.hash
+        )
+        return tuple(snapshot.get_sorted_signers())
+
+    # --------------------------------------------------------------------------------------- state reads
+    def _state(self, header: BlockHeaderAPI) -> Any:
+        # Read-only state objects are reused per block: building one costs a VM, and its account cache
+        # makes repeated nonce/balance lookups (txpool admission, RPC) nearly free. Never mutated.
+        state = self._states.get(header.hash)
+        if state is None:
+            state = self._vm(header).state
+            self._states.put(header.hash, state)
+        return state
+
+    def balance(self, address: bytes, header: BlockHeaderAPI) -> int:
+        return self._state(header).get_balance(Address(address))
+
+    def nonce(self, address: bytes, header: BlockHeaderAPI) -> int:
+        return self._state(header).get_nonce(Address(address))
+
+    def code(self, address: bytes, header: BlockHeaderAPI) -> bytes:
+        return self._state(header).get_code(Address(address))
+
+    def storage_at(self, address: bytes, slot: int, header: BlockHeaderAPI) -> int:
+        return self._state(header).get_storage(Address(address), slot)
+
+    def account_proof(self, address: bytes, slots: Sequence[int], header: BlockHeaderAPI) -> dict[str, Any]:
+        """EIP-1186 proof: account fields plus the trie nodes from the state root to the account/slots."""
+        from eth_hash.auto import keccak
+        from trie import HexaryTrie  # local: only eth_getProof needs it
+
+        state_trie = HexaryTrie(self.db, root_hash=header.state_root)
+        account_key = keccak(address)
+        account_proof = state_trie.get_proof(account_key)
+        state = self._state(header)
+        addr = Address(address)
+        storage_root = state._account_db._get_storage_root(addr) if hasattr(state, "_account_db") else None
+        if storage_root is None:
+            storage_root = BLANK_ROOT_HASH
+        storage_trie = HexaryTrie(self.db, root_hash=storage_root)
+        storage = []
+        for slot in slots:
+            key = keccak(slot.to_bytes(32, "big"))
+            proof = storage_trie.get_proof(key)
+            storage.append(
+                {"key": slot, "value": state.get_storage(addr, slot), "proof": [rlp.encode(n) for n in proof]}
+            )
+        return {
+            "address": address,
+            "balance": state.get_balance(addr),
+            "nonce": state.get_nonce(addr),
+            "codeHash": state.get_code_hash(addr),
+            "storageHash": storage_root,
+            "accountProof": [rlp.encode(n) for n in account_proof],
+            "storageProof": storage,
+        }
+
+    # --------------------------------------------------------------------------------------- permissions
+    def is_allowed(self, sender: bytes, parent: BlockHeaderAPI) -> bool:
+        """Account permissioning judged against ``parent``'s state (the block the tx would be built on)."""
+        perms = self.genesis.permissions
+        if not perms.enabled or sender in perms.allowlist:
+            return True
+        if perms.contract is None:
+            return False
+        key = (parent.hash, sender)
+        cached = self._allowed.get(key)
+        if cached is not None:
+            return bool(cached)
+        data = PERMISSION_SELECTOR + sender.rjust(32, b"\0")
+        try:
+            out = self.call(CallRequest(to=perms.contract, data=data, gas=1_000_000), parent)
+            allowed = len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
+        except (ExecutionReverted, ExecutionFailed):
+            allowed = False  # a missing or broken permission contract allows nobody beyond the allowlist
+        self._allowed.put(key, allowed)
+        return allowed
+
+    def _sender(self, tx: SignedTransactionAPI) -> bytes:
+        sender = self._senders.get(tx.hash)
+        if sender is None:
+            sender = tx.sender
+            self._senders.put(tx.hash, sender)
+        return sender
+
+    def _validate_header_chain(self, header: BlockHeaderAPI, parent: BlockHeaderAPI) -> None:
+        vm = self._vm(header)
+        vm.validate_header(header, parent)
+        vm.validate_seal(header)
+        vm.validate_seal_extension(header, ())
+
+    def _commit(self, block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> None:
+        number = block.number
+        rows: set[tuple[bytes, int]] = set()
+        for receipt in receipts:
+            for entry in receipt.logs:
+                rows.add((address_key(entry.address), number))
+                for pos, topic in enumerate(entry.topics):
+                    rows.add((topic_key(pos, topic_bytes(topic)), number))
+        self.db.commit(log_rows=rows)
+        self.head = self.chaindb.get_canonical_head()
+        self._advance_finality()
+        self._headers.put(block.hash, block.header)
+        self._blocks.put(block.hash, block)
+        self._receipts.put(block.hash, tuple(receipts))  # pollers ask for them at once; skip the trie read
+
+    # ------------------------------------------------------------------------- fork choice and finality
+    def total_difficulty(self, header: BlockHeaderAPI) -> int:
+        return int(self.chaindb.get_score(header.hash))
+
+    def _signer_count(self, header: BlockHeaderAPI) -> int:
+        return max(1, len(self.signers(header)))
+
+    def _advance_finality(self) -> None:
+        """Move ``finalized`` forward along the head's branch (see finality.py); never backwards."""
+        if not (self.clique and self.seal_check):
+            self.finalized = self.head  # no seals to count: imported/foreign chains treat the head as final
+            return
+        floor = self.finalized
+        if not self.is_canonical(floor):  # cannot happen once imports are guarded; stay safe on odd datadirs
+            floor = self.header_by_number(0)
+        self.finalized = finality.majority_final(
+            self.head, lambda h: self.header_by_hash(h.parent_hash), self._signer_count(self.head), floor
+        )
+
+    def has_block(self, block_hash: bytes) -> bool:
+        return bool(self.chaindb.header_exists(Hash32(block_hash)))
+
+    def can_seal(self, signer: bytes) -> bool:
+        """May ``signer`` seal the next block on the head (authorized, not within the recently-signed limit)?"""
+        signers = self.signers(self.head)
+        if signer not in signers:
+            return False
+        recent = consensus.recent_signers(self.header_by_hash, Hash32(self.head.hash), len(signers))
+        return signer not in recent

@@ -1,0 +1,361 @@
+"""Read-only execution on a block's state: ``eth_call``, ``eth_estimateGas``, ``eth_createAccessList``, and
+geth's wording of the errors they end with. ``Calls`` is shared by ``Chain`` (its own calls on the chain
+thread) and ``CallReader`` (user calls beside it)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from eth.abc import BlockHeaderAPI, ComputationAPI
+from eth.exceptions import OutOfGas
+from eth.vm.spoof import SpoofTransaction
+from eth_typing import Address
+from eth_utils import ValidationError
+
+from ..calls import CallBudget, budget_scope, deadline_vm_class
+from ..errors import (
+    ExecutionFailed,
+    ExecutionReverted,
+)
+from ..genesis import Genesis
+from ..records import (
+    AccessListEntry,
+    CallRequest,
+)
+
+
+class Calls:
+    """Calls on a header's state (``eth_call``, ``eth_estimateGas``, ``eth_createAccessList``), shared by
+    ``Chain`` (its own calls, e.g. permission checks, on the chain thread) and ``CallReader`` (user calls, on
+    other threads). Subclasses provide the genesis, the VM classes and ``_vm``."""
+
+    genesis: Genesis
+    _timed_classes: dict[Any, Any]
+
+    def vm_class_for(self, number: int, timestamp: int) -> Any:
+        raise NotImplementedError
+
+    def _vm(self, header: BlockHeaderAPI, vm_class: Any = None) -> Any:
+        raise NotImplementedError
+
+    def _spoof(self, request: CallRequest, header: BlockHeaderAPI, state: Any, gas: int) -> Any:
+        vm_class = self.vm_class_for(header.block_number, header.timestamp)
+        builder = vm_class.get_transaction_builder()
+        sender = Address(request.sender or b"\0" * 20)
+        # Like geth (SkipNonceChecks): a call never checks the nonce it names; clients such as ethers.js send
+        # one from their own (possibly stale) cache with eth_estimateGas.
+        nonce = state.get_nonce(sender)
+        to = Address(request.to) if request.to is not None else b""
+        london = hasattr(header, "base_fee_per_gas")
+        access_list = tuple((e.address, e.storage_keys) for e in request.access_list)
+        if request.blob_versioned_hashes and hasattr(builder, "new_unsigned_blob_transaction"):
+            unsigned = builder.new_unsigned_blob_transaction(
+                chain_id=self.genesis.chain_id,
+                nonce=nonce,
+                max_priority_fee_per_gas=request.max_priority_fee or 0,
+                max_fee_per_gas=request.max_fee or 0,
+                gas=gas,
+                to=to,
+                value=request.value,
+                data=request.data,
+                access_list=access_list,
+                max_fee_per_blob_gas=request.max_fee_per_blob_gas or 0,
+                blob_versioned_hashes=request.blob_versioned_hashes,
+            )
+        elif london and (request.max_fee is not None or request.max_priority_fee is not None):
+            max_fee = (
+                request.max_fee
+                if request.max_fee is not None
+                else (header.base_fee_per_gas * 2 + (request.max_priority_fee or 0))
+            )
+            unsigned = builder.new_unsigned_dynamic_fee_transaction(
+                chain_id=self.genesis.chain_id,
+                nonce=nonce,
+                max_priority_fee_per_gas=request.max_priority_fee or 0,
+                max_fee_per_gas=max_fee,
+                gas=gas,
+                to=to,
+                value=request.value,
+                data=request.data,
+                access_list=access_list,
+            )
+        elif access_list and hasattr(builder, "new_unsigned_access_list_transaction"):
+            unsigned = builder.new_unsigned_access_list_transaction(
+                chain_id=self.genesis.chain_id,
+                nonce=nonce,
+                gas_price=request.gas_price or 0,
+                gas=gas,
+                to=to,
+                value=request.value,
+                data=request.data,
+                access_list=access_list,
+            )
+        else:
+            unsigned = builder.create_unsigned_transaction(
+                nonce=nonce,
+                gas_price=request.gas_price or 0,
+                gas=gas,
+                to=to,
+                value=request.value,
+                data=request.data,
+            )
+        return SpoofTransaction(unsigned, from_=sender)
+
+    def _call_state(
+        self,
+        request: CallRequest,
+        header: BlockHeaderAPI,
+        vm_class: Any = None,
+        budget: CallBudget | None = None,
+    ) -> Any:
+        if budget is not None:
+            vm_class = self._timed(vm_class or self.vm_class_for(header.block_number, header.timestamp))
+        # Like geth: a call that names no fee runs with gas price 0 and a zero base fee, so that accounts
+        # without ether can call views; a call that names fees is checked against the real base fee.
+        no_fee = (
+            request.gas_price in (None, 0) and request.max_fee in (None, 0) and not request.max_priority_fee
+        )
+        if no_fee and getattr(header, "base_fee_per_gas", None):
+            header = header.copy(base_fee_per_gas=0)
+        return self._vm(header, vm_class).state
+
+    def _timed(self, vm_class: Any) -> Any:
+        timed = self._timed_classes.get(vm_class)
+        if timed is None:
+            timed = self._timed_classes[vm_class] = deadline_vm_class(vm_class)
+        return timed
+
+    def call(self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None) -> bytes:
+        """Execute ``request`` on top of ``header``'s state; return output or raise ExecutionReverted/Failed
+        (or ExecutionTimeout past the budget's deadline; the budget also caps the gas)."""
+        gas = request.gas or header.gas_limit
+        with budget_scope(budget):
+            computation = self._execute(request, header, budget.gas(gas) if budget else gas, budget)
+        return computation.output
+
+    def _execute(
+        self, request: CallRequest, header: BlockHeaderAPI, gas: int, budget: CallBudget | None = None
+    ) -> ComputationAPI:
+        state = self._call_state(request, header, budget=budget)
+        tx = self._spoof(request, header, state, gas)
+        try:
+            computation = state.apply_transaction(tx)
+        except ValidationError as exc:
+            raise ExecutionFailed(geth_reason(str(exc))) from exc
+        _raise_for_computation(computation)
+        return computation
+
+    def estimate_gas(
+        self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None
+    ) -> int:
+        """geth's strategy: run at the cap (revert -> error), try the gas used, then binary-search."""
+        cap = request.gas or header.gas_limit
+        if budget is not None:
+            cap = budget.gas(cap)  # geth: "caller gas above allowance, capping"
+        with budget_scope(budget):
+            return self._estimate(request, header, cap, budget)
+
+    def _estimate(
+        self, request: CallRequest, header: BlockHeaderAPI, cap: int, budget: CallBudget | None
+    ) -> int:
+        state = self._call_state(request, header, budget=budget)
+
+        def attempt(gas: int) -> ComputationAPI | None:
+            snapshot = state.snapshot()
+            try:
+                computation = state.apply_transaction(self._spoof(request, header, state, gas))
+            except ValidationError as exc:
+                if "intrinsic" in str(exc).lower() or "gas" in str(exc).lower():
+                    return None
+                raise ExecutionFailed(geth_reason(str(exc))) from exc
+            finally:
+                state.revert(snapshot)
+            return computation
+
+        top = attempt(cap)
+        if top is None:
+            raise ExecutionFailed(f"gas required exceeds allowance ({cap})")
+        if top.is_error:
+            if isinstance(top.error, OutOfGas):  # geth: out of gas at the cap is "exceeds allowance"
+                raise ExecutionFailed(f"gas required exceeds allowance ({cap})")
+            _raise_for_computation(top)
+        # Execution gas plus intrinsic gas, before refunds: an upper bound of what the receipt would show
+        # and usually enough on its own (geth tries this first too).
+        used = min(cap, self._spoof(request, header, state, cap).intrinsic_gas + top.get_gas_used())
+        first = attempt(used)
+        if first is not None and not first.is_error:
+            return used
+        lo, hi = used, cap
+        while hi - lo > 1 and (hi - lo) * 1000 > hi * 15:  # geth stops within 1.5 %
+            mid = (lo + hi) // 2
+            result = attempt(mid)
+            if result is None or result.is_error:
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    def create_access_list(
+        self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None
+    ) -> tuple[tuple[AccessListEntry, ...], int, str | None]:
+        """geth's ``eth_createAccessList``: run the call with an opcode tracer until the list stops changing.
+
+        Returns (access list, gas used with that list after refunds, execution error or None). Like geth, the
+        sender, the recipient and precompiles are listed only for storage slots they touch; the nonce is not
+        checked (the account's own is used).
+        """
+        with budget_scope(budget):
+            return self._access_list(request, header, budget)
+
+    def _access_list(
+        self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None
+    ) -> tuple[tuple[AccessListEntry, ...], int, str | None]:
+        vm_class = self.vm_class_for(header.block_number, header.timestamp)
+        sender = request.sender or b"\0" * 20
+        exclude = {sender, *vm_class.get_state_class().computation_class.get_precompiles()}
+        if request.to is not None:
+            exclude.add(request.to)
+        current = request.access_list
+        for _ in range(16):  # geth loops to a fixed point; a list only grows, so a few rounds suffice
+            tracer = _AccessTracer(exclude, current)
+            attempt = dataclasses.replace(request, access_list=current)
+            state = self._call_state(attempt, header, tracer.vm_class(vm_class), budget)
+            gas = request.gas if request.gas is not None else header.gas_limit
+            gas = budget.gas(gas) if budget is not None else gas
+            tx = self._spoof(attempt, header, state, gas)
+            try:
+                computation = state.apply_transaction(tx)
+            except ValidationError as exc:
+                raise ExecutionFailed(geth_reason(str(exc))) from exc
+            found = tracer.access_list()
+            if found == _AccessTracer(exclude, current).access_list():
+                used = tx.intrinsic_gas + computation.get_gas_used()
+                used -= min(computation.get_gas_refund(), used // _refund_quotient(header))
+                error = None
+                if computation.is_error:
+                    try:
+                        _raise_for_computation(computation)
+                    except (ExecutionReverted, ExecutionFailed) as exc:
+                        error = str(exc)
+                return found, used, error
+            current = found
+        raise ExecutionFailed("access list did not converge")
+
+
+_SLOT_OPS = frozenset({0x54, 0x55})  # SLOAD, SSTORE
+_ADDRESS_OPS = frozenset({0x31, 0x3B, 0x3C, 0x3F, 0xFF})  # BALANCE, EXTCODESIZE/COPY/HASH, SELFDESTRUCT
+_CALL_OPS = frozenset({0xF1, 0xF2, 0xF4, 0xFA})  # CALL, CALLCODE, DELEGATECALL, STATICCALL
+
+
+def _word(value: int | bytes) -> int:
+    return value if isinstance(value, int) else int.from_bytes(value, "big")
+
+
+class _AccessTracer:
+    """geth's ``AccessListTracer``: the addresses and storage slots a call touches, read off the stack
+    before the opcodes that touch them run. Excluded addresses are listed only for their slots."""
+
+    def __init__(self, exclude: set[bytes], initial: Sequence[AccessListEntry]) -> None:
+        self.exclude = exclude
+        self.slots: dict[bytes, set[int]] = {}
+        for entry in initial:
+            if entry.address not in exclude:
+                self.slots.setdefault(entry.address, set())
+            for key in entry.storage_keys:
+                self.slots.setdefault(entry.address, set()).add(key)
+
+    def access_list(self) -> tuple[AccessListEntry, ...]:
+        return tuple(AccessListEntry(a, tuple(sorted(self.slots[a]))) for a in sorted(self.slots))
+
+    def _address(self, word: int | bytes) -> None:
+        address = (_word(word) & (2**160 - 1)).to_bytes(20, "big")
+        if address not in self.exclude:
+            self.slots.setdefault(address, set())
+
+    def _wrap(self, op: int, fn: Any) -> Any:
+        def traced(computation: Any) -> Any:
+            stack = computation._stack.values
+            if stack:
+                if op in _SLOT_OPS:
+                    self.slots.setdefault(computation.msg.storage_address, set()).add(_word(stack[-1]))
+                elif op in _ADDRESS_OPS:
+                    self._address(stack[-1])
+                elif len(stack) >= 5:
+                    self._address(stack[-2])
+            return fn(computation=computation)
+
+        traced.mnemonic = getattr(fn, "mnemonic", hex(op))  # type: ignore[attr-defined]
+        return traced
+
+    def vm_class(self, vm_class: Any) -> Any:
+        """``vm_class`` whose computations report to this tracer (a configured copy, never mutated)."""
+        state_class = vm_class.get_state_class()
+        computation_class = state_class.computation_class
+        opcodes = dict(computation_class.opcodes)
+        for op in _SLOT_OPS | _ADDRESS_OPS | _CALL_OPS:
+            if op in opcodes:
+                opcodes[op] = self._wrap(op, opcodes[op])
+        traced = computation_class.configure(__name__=f"Traced{computation_class.__name__}", opcodes=opcodes)
+        return vm_class.configure(_state_class=state_class.configure(computation_class=traced))
+
+
+def _refund_quotient(header: BlockHeaderAPI) -> int:
+    """EIP-3529: refunds are capped at a fifth of the gas used from London on, a half before."""
+    return 5 if hasattr(header, "base_fee_per_gas") else 2
+
+
+def _raise_for_computation(computation: ComputationAPI) -> None:
+    if not computation.is_error:
+        return
+    error = computation.error
+    from eth.exceptions import Revert
+
+    if isinstance(error, Revert):
+        data = computation.output
+        raise ExecutionReverted(data, _revert_reason(data))
+    raise ExecutionFailed(geth_reason(type(error).__name__ + (f": {error}" if str(error) else "")))
+
+
+def _revert_reason(data: bytes) -> str | None:
+    """Decode ``Error(string)`` and ``Panic(uint256)`` payloads the way geth words them."""
+    if len(data) >= 68 and data[:4] == bytes.fromhex("08c379a0"):
+        try:
+            length = int.from_bytes(data[36:68], "big")
+            return data[68 : 68 + length].decode("utf-8", "replace")
+        except (ValueError, OverflowError):
+            return None
+    if len(data) == 36 and data[:4] == bytes.fromhex("4e487b71"):
+        code = int.from_bytes(data[4:36], "big")
+        return (
+            "assert(false)" if code == 1 else f"panic: {_PANICS.get(code, 'unknown panic code')} (0x{code:x})"
+        )
+    return None
+
+
+_PANICS = {
+    0x01: "assert(false)",
+    0x11: "arithmetic underflow or overflow",
+    0x12: "division or modulo by zero",
+    0x21: "enum overflow",
+    0x22: "invalid encoded storage byte array accessed",
+    0x31: "out-of-bounds array access; popping on an empty array",
+    0x32: "out-of-bounds access of an array or bytesN",
+    0x41: "out of memory",
+    0x51: "uninitialized function",
+}
+
+
+def geth_reason(message: str) -> str:
+    """Map py-evm validation messages onto geth's wording, which clients match on."""
+    lowered = message.lower()
+    if "nonce" in lowered and ("invalid" in lowered or "expected" in lowered):
+        return f"nonce too low: {message}" if "lower" in lowered else f"invalid nonce: {message}"
+    if "insufficient" in lowered or "sender balance" in lowered:
+        return f"insufficient funds for gas * price + value: {message}"
+    if "OutOfGas" in message:
+        return "out of gas"
+    if "max fee per gas" in lowered and "base fee" in lowered:
+        return f"max fee per gas less than block base fee: {message}"
+    return message

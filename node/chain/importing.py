@@ -1,0 +1,230 @@
+"""Import and validation: raw transactions checked for the pool, blocks from peers or chain files checked
+(header, seal and signer before execution) and committed, with EIP-3436 fork choice under finality."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
+from eth.constants import GENESIS_PARENT_HASH
+from eth.db.chain import ChainDB
+from eth_keys import keys
+from eth_typing import Address, Hash32
+from eth_utils import ValidationError
+
+from .. import consensus
+from ..errors import (
+    AccountNotAllowed,
+    ConflictsWithFinality,
+    InvalidBlock,
+    NotFound,
+    TransactionRejected,
+)
+from ..records import (
+    PoolTx,
+)
+from .base import ChainBase
+from .execution import geth_reason
+from .vms import GAS_PER_BLOB
+
+
+class Importing(ChainBase):
+    """Validation of what comes from outside (chain thread)."""
+
+    def decode_transaction(self, raw: bytes) -> PoolTx:
+        """Decode and statically validate a raw transaction for the txpool (no state involved)."""
+        number, timestamp = self.head.block_number + 1, max(int(time.time()), self.head.timestamp + 1)
+        vm_class = self.vm_class_for(number, timestamp)
+        builder = vm_class.get_transaction_builder()
+        try:
+            if raw and raw[0] == 3:
+                raw = _strip_blob_sidecar(raw)
+            tx = builder.decode(raw)
+        except Exception as exc:
+            raise TransactionRejected(f"invalid transaction: {short(exc)}") from exc
+        try:
+            sender = checked_sender(tx)
+        except Exception as exc:
+            raise TransactionRejected("invalid transaction: invalid sender signature") from exc
+        if tx.s > _SECP256K1_HALF_N and self.genesis.schedule.fork_at(number, timestamp) != "frontier":
+            # EIP-2 (Homestead on): the VM refuses high-s signatures, so the pool must too; admitting one made
+            # the next block fail and fall back to probing transactions one by one.
+            raise TransactionRejected("invalid transaction v, r, s values")
+        chain_id = getattr(tx, "chain_id", None)
+        if chain_id is not None and chain_id != self.genesis.chain_id:
+            raise TransactionRejected(f"invalid chain id: have {chain_id} want {self.genesis.chain_id}")
+        if chain_id is None and getattr(tx, "type_id", None) is None and tx.v in (27, 28):
+            # pre-EIP-155 transactions replay across networks; geth refuses them over RPC by default too.
+            raise TransactionRejected("only replay-protected (EIP-155) transactions allowed over RPC")
+        try:
+            tx.validate()
+        except Exception as exc:
+            raise TransactionRejected(geth_reason(str(exc))) from exc
+        intrinsic = tx.intrinsic_gas
+        if tx.gas < intrinsic:
+            raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas}, minimum needed {intrinsic}")
+        type_id = getattr(tx, "type_id", None) or 0
+        fee_cap = getattr(tx, "max_fee_per_gas", None) if type_id >= 2 else tx.gas_price
+        tip_cap = getattr(tx, "max_priority_fee_per_gas", None) if type_id >= 2 else tx.gas_price
+        cost = tx.value + tx.gas * fee_cap
+        if type_id == 3:
+            cost += len(tx.blob_versioned_hashes) * GAS_PER_BLOB * tx.max_fee_per_blob_gas
+        self._senders.put(tx.hash, sender)
+        return PoolTx(
+            hash=tx.hash,
+            sender=sender,
+            nonce=tx.nonce,
+            gas=tx.gas,
+            fee_cap=fee_cap,
+            tip_cap=tip_cap,
+            cost=cost,
+            size=len(raw),
+            raw=raw,
+            type=type_id,
+            evm=tx,
+        )
+
+    def _descends_from_finalized(self, parent: BlockHeaderAPI) -> bool:
+        final = self.finalized
+        if parent.block_number < final.block_number:
+            return False
+        current = parent
+        while not self.is_canonical(current):
+            current = self.header_by_hash(current.parent_hash)
+        return current.block_number >= final.block_number
+
+    def _prefer_over_head(self, header: BlockHeaderAPI) -> bool:
+        """EIP-3436: does ``header`` beat the current head? (py-evm already switched if its score is higher.)"""
+        if not (self.clique and self.seal_check):
+            return False
+        head = self.head
+
+        def key(h: BlockHeaderAPI) -> tuple[int, int, int, int]:
+            parent = self.header_by_hash(h.parent_hash)
+            return consensus.fork_choice_key(h, self.total_difficulty(h), self.signers(parent))
+
+        return key(header) > key(head)
+
+    def _canonicalize(self, header: BlockHeaderAPI) -> tuple[Hash32, ...]:
+        """Make ``header`` the head (an EIP-3436 tie-break py-evm's score rule would not take)."""
+        with self.chaindb.db.atomic_batch() as db:
+            new, _old = ChainDB._set_as_canonical_chain_head(db, header, GENESIS_PARENT_HASH)
+            for h in new:
+                for i, tx_hash in enumerate(ChainDB._get_block_transaction_hashes(db, h)):
+                    ChainDB._add_transaction_to_canonical_chain(db, tx_hash, h, i)
+        return tuple(h.hash for h in new)
+
+    def import_block(self, block: BlockAPI) -> bool:
+        """Execute and validate a block from elsewhere; commit it. Returns True if it became the head."""
+        try:
+            return self._import_block(block)
+        except BaseException:
+            self.db.discard()
+            raise
+
+    def _import_block(self, block: BlockAPI) -> bool:
+        header = block.header
+        number = header.block_number
+        if self.chaindb.header_exists(header.hash):
+            return False
+        try:
+            parent = self.header_by_hash(header.parent_hash)
+        except NotFound as exc:
+            raise InvalidBlock("unknown parent", number) from exc
+        if not self._descends_from_finalized(parent):
+            raise ConflictsWithFinality(
+                f"conflicts with finalized block #{self.finalized.block_number}", number
+            )
+        # Every check that needs no execution comes first: header fields against the parent (gas limit within
+        # its bounds, timestamp, number), the Clique seal, the signer's right to seal at the parent's snapshot and
+        # the recently-signed rule. A block from a peer that is not a signer is never executed.
+        try:
+            self._validate_header_chain(header, parent)
+        except ValidationError as exc:
+            raise InvalidBlock(str(exc), number) from exc
+        if sum(int(tx.gas) for tx in block.transactions) > header.gas_limit:
+            raise InvalidBlock("transactions ask for more gas than the block's limit", number)
+        vm_class = self.vm_class_for(number, header.timestamp)
+        for tx in block.transactions:
+            try:
+                sender = self._sender(tx)
+            except Exception as exc:
+                raise InvalidBlock(f"invalid transaction signature: {short(exc)}", number) from exc
+            if not self.is_allowed(sender, parent):
+                raise InvalidBlock(str(AccountNotAllowed(sender, tx.hash)), number)
+        base = vm_class.create_header_from_parent(
+            parent, timestamp=header.timestamp, gas_limit=header.gas_limit
+        )
+        vm = self._vm(base.copy(gas_used=header.gas_used), vm_class)
+        try:
+            result = vm.import_block(block)
+            imported = result.block
+            if imported.header != header:
+                raise InvalidBlock(_header_mismatch(imported.header, header), number)
+            receipts = imported.get_receipts(self.chaindb)
+            new_canonical, _old = self.chaindb.persist_block(imported)
+            if not new_canonical and self._prefer_over_head(imported.header):
+                new_canonical = self._canonicalize(imported.header)
+        except ValidationError as exc:
+            raise InvalidBlock(str(exc), number) from exc
+        self._commit(imported, receipts)
+        return bool(new_canonical)
+
+    def decode_block(self, payload: bytes | list[Any]) -> BlockAPI:
+        """Decode one RLP block; the VM (header shape) is chosen by its number and timestamp."""
+        items = rlp.decode(payload) if isinstance(payload, bytes) else payload
+        try:
+            number = rlp.sedes.big_endian_int.deserialize(items[0][8])
+            timestamp = rlp.sedes.big_endian_int.deserialize(items[0][11])
+        except (IndexError, TypeError, rlp.exceptions.DeserializationError) as exc:
+            raise InvalidBlock(f"malformed block RLP: {exc}") from exc
+        block_class = self.vm_class_for(number, timestamp).get_block_class()
+        try:
+            return block_class.deserialize(items)
+        except rlp.exceptions.DeserializationError as exc:
+            raise InvalidBlock(f"malformed block RLP: {exc}", number) from exc
+
+
+def checked_sender(tx: SignedTransactionAPI) -> Address:
+    """``tx.check_signature_validity()`` then ``tx.sender``, with one public-key recovery instead of two.
+
+    For typed transactions this is py-evm's ``validate_transaction_signature`` and
+    ``extract_transaction_sender`` merged (a fifth of admission time went to the second recovery); legacy
+    transactions keep py-evm's own path (their ``v`` carries the chain id).
+    """
+    if getattr(tx, "type_id", None) is None:
+        tx.check_signature_validity()
+        return tx.sender
+    message = tx.get_message_for_signing()
+    signature = keys.Signature(vrs=(tx.y_parity, tx.r, tx.s))
+    public_key = signature.recover_public_key_from_msg(message)
+    if not signature.verify_msg(message, public_key):
+        raise ValidationError("Invalid Signature")
+    return Address(public_key.to_canonical_address())
+
+
+_SECP256K1_HALF_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141 // 2
+
+
+def short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+def _header_mismatch(ours: BlockHeaderAPI, theirs: BlockHeaderAPI) -> str:
+    diffs = [
+        f"{name}: computed {getattr(ours, name)!r}, block has {getattr(theirs, name)!r}"
+        for name in ours._meta.field_names  # type: ignore[attr-defined]
+        if getattr(ours, name) != getattr(theirs, name)
+    ]
+    return "block does not match its execution: " + "; ".join(diffs[:3])
+
+
+def _strip_blob_sidecar(raw: bytes) -> bytes:
+    """Network-form blob transactions wrap ``[tx, blobs, commitments, proofs]``; keep only the tx."""
+    items = rlp.decode(raw[1:])
+    if items and isinstance(items[0], list):
+        return b"\x03" + rlp.encode(items[0])
+    return raw

@@ -1,0 +1,448 @@
+"""What the chain answers about itself: blocks, transactions, receipts, logs, fees and proofs, as the frozen
+records of ``records.py``, plus raw RLP encodings for peers and ``debug_*``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import rlp
+from eth._utils.calculations import fake_exponential
+from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.constants import BLANK_ROOT_HASH
+from eth.exceptions import TransactionNotFound
+from eth_typing import Address, Hash32
+
+from .. import consensus
+from ..errors import (
+    TransactionRejected,
+)
+from ..genesis import contract_address
+from ..records import (
+    AccessListEntry,
+    Authorization,
+    BlockRecord,
+    CliqueActivityRecord,
+    CliqueSnapshotRecord,
+    CliqueVoteRecord,
+    HeaderRecord,
+    LogRecord,
+    ReceiptRecord,
+    TxRecord,
+)
+from ..storage import address_key, topic_key
+from .base import ChainBase
+from .vms import BLOB_FORKS, GAS_PER_BLOB, topic_bytes
+
+
+class Queries(ChainBase):
+    """Reads of committed blocks and state (chain thread)."""
+
+    def account_proof(self, address: bytes, slots: Sequence[int], header: BlockHeaderAPI) -> dict[str, Any]:
+        """EIP-1186 proof: account fields plus the trie nodes from the state root to the account/slots."""
+        from eth_hash.auto import keccak
+        from trie import HexaryTrie  # local: only eth_getProof needs it
+
+        state_trie = HexaryTrie(self.db, root_hash=header.state_root)
+        account_key = keccak(address)
+        account_proof = state_trie.get_proof(account_key)
+        state = self._state(header)
+        addr = Address(address)
+        storage_root = state._account_db._get_storage_root(addr) if hasattr(state, "_account_db") else None
+        if storage_root is None:
+            storage_root = BLANK_ROOT_HASH
+        storage_trie = HexaryTrie(self.db, root_hash=storage_root)
+        storage = []
+        for slot in slots:
+            key = keccak(slot.to_bytes(32, "big"))
+            proof = storage_trie.get_proof(key)
+            storage.append(
+                {"key": slot, "value": state.get_storage(addr, slot), "proof": [rlp.encode(n) for n in proof]}
+            )
+        return {
+            "address": address,
+            "balance": state.get_balance(addr),
+            "nonce": state.get_nonce(addr),
+            "codeHash": state.get_code_hash(addr),
+            "storageHash": storage_root,
+            "accountProof": [rlp.encode(n) for n in account_proof],
+            "storageProof": storage,
+        }
+
+    def pending_header(self) -> BlockHeaderAPI:
+        """The header of the block that would be built on the head now: geth's ``pending`` for calls.
+
+        Calls and gas estimates against ``pending`` see the timestamp the next block will have, so a
+        transaction that is valid only from a time on (a grant's removal receipt at its expiry) can be
+        estimated on an idle chain that seals on demand and has no later block yet.
+        """
+        parent = self.head
+        ts = max(int(time.time()), parent.timestamp + 1)
+        vm_class = self.vm_class_for(parent.block_number + 1, ts)
+        return vm_class.create_header_from_parent(parent, timestamp=ts, gas_limit=parent.gas_limit)
+
+    def base_fee_next(self) -> int | None:
+        """Base fee of the block that would be built on the head now."""
+        return self.next_base_fee(self.head)
+
+    def next_base_fee(self, header: BlockHeaderAPI) -> int | None:
+        """Base fee of a block built on ``header`` (None before London)."""
+        vm_class = self.vm_class_for(header.block_number + 1, header.timestamp + 1)
+        child = vm_class.create_header_from_parent(header, timestamp=header.timestamp + 1)
+        return getattr(child, "base_fee_per_gas", None)
+
+    # ------------------------------------------------------------------------------------------- clique
+    def sealer(self, header: BlockHeaderAPI) -> bytes | None:
+        """The signer who sealed ``header`` (None for the genesis block)."""
+        return None if header.block_number == 0 else bytes(consensus.cached_signer(header))
+
+    def clique_snapshot(self, header: BlockHeaderAPI) -> CliqueSnapshotRecord:
+        """Signers, recent sealers, pending votes and tallies after ``header``."""
+        snap = self.consensus_context.snapshot_manager.get_or_create_snapshot(
+            header.block_number, header.hash
+        )
+        signers = tuple(sorted(snap.signers))
+        recents: list[tuple[int, bytes]] = []
+        current = header
+        for _ in range(consensus.signer_limit(len(signers)) - 1):
+            if current.block_number == 0:
+                break
+            recents.append((int(current.block_number), bytes(consensus.cached_signer(current))))
+            current = self.header_by_hash(current.parent_hash)
+        return CliqueSnapshotRecord(
+            number=int(header.block_number),
+            hash=header.hash,
+            signers=signers,
+            recents=tuple(recents),
+            votes=tuple(
+                CliqueVoteRecord(v.signer, v.block_number, v.subject, v.action.value == b"\xff" * 8)
+                for v in sorted(snap.votes, key=lambda v: v.block_number)
+            ),
+            tally=tuple((a, t.action.value == b"\xff" * 8, t.votes) for a, t in snap.tallies.items()),
+        )
+
+    def clique_activity(self, blocks: int) -> CliqueActivityRecord:
+        """Who sealed the last ``blocks`` blocks, and whether in turn (difficulty 2)."""
+        head = self.head
+        signers = self.signers(head)
+        sealers: list[tuple[bytes, bool]] = []
+        current = head
+        while current.block_number > 0 and len(sealers) < blocks:
+            sealers.append((bytes(consensus.cached_signer(current)), current.difficulty == 2))
+            current = self.header_by_hash(current.parent_hash)
+        recent = consensus.recent_signers(self.header_by_hash, head.hash, len(signers))
+        return CliqueActivityRecord(
+            head=int(head.block_number),
+            finalized=int(self.finalized.block_number),
+            signers=tuple(signers),
+            sealers=tuple(sealers),
+            recently_signed=tuple(sorted(recent)),
+        )
+
+    def raw_block(self, block_hash: bytes) -> bytes:
+        """RLP of any stored block, canonical or not (peers ask for branches by hash)."""
+        return rlp.encode(self._evm_block(self.header_by_hash(block_hash)))
+
+    def raw_transactions(self, block_hash: bytes) -> list[bytes]:
+        """Raw (network-less) transactions of any stored block, canonical or not."""
+        block = self._evm_block(self.header_by_hash(block_hash))
+        return [tx.encode() if hasattr(tx, "encode") else rlp.encode(tx) for tx in block.transactions]
+
+    def encode_block(self, number: int) -> bytes:
+        return rlp.encode(self._evm_block(self.header_by_number(number)))
+
+    def raw_header(self, header: BlockHeaderAPI) -> bytes:
+        return rlp.encode(header)
+
+    def raw_receipts(self, header: BlockHeaderAPI) -> list[bytes]:
+        return [r.encode() if hasattr(r, "encode") else rlp.encode(r) for r in self._evm_receipts(header)]
+
+    def raw_transaction(self, tx_hash: bytes) -> bytes | None:
+        found = self._locate(tx_hash)
+        if found is None:
+            return None
+        header, index = found
+        tx = self._evm_block(header).transactions[index]
+        return tx.encode() if hasattr(tx, "encode") else rlp.encode(tx)
+
+    # ------------------------------------------------------------------------------------------ records
+    def header_record(self, header: BlockHeaderAPI) -> HeaderRecord:
+        return HeaderRecord(
+            number=header.block_number,
+            hash=header.hash,
+            parent_hash=header.parent_hash,
+            uncles_hash=header.uncles_hash,
+            coinbase=header.coinbase,
+            state_root=header.state_root,
+            transactions_root=header.transaction_root,
+            receipts_root=header.receipt_root,
+            bloom=header.bloom,
+            difficulty=header.difficulty,
+            gas_limit=header.gas_limit,
+            gas_used=header.gas_used,
+            timestamp=header.timestamp,
+            extra_data=header.extra_data,
+            mix_hash=header.mix_hash,
+            nonce=header.nonce,
+            base_fee=getattr(header, "base_fee_per_gas", None),
+            withdrawals_root=getattr(header, "withdrawals_root", None),
+            blob_gas_used=getattr(header, "blob_gas_used", None),
+            excess_blob_gas=getattr(header, "excess_blob_gas", None),
+            parent_beacon_block_root=getattr(header, "parent_beacon_block_root", None),
+            requests_hash=getattr(header, "requests_hash", None),
+        )
+
+    def tx_record(
+        self, tx: SignedTransactionAPI, header: BlockHeaderAPI | None = None, index: int | None = None
+    ) -> TxRecord:
+        type_id = getattr(tx, "type_id", None) or 0
+        to = tx.to or None
+        common: dict[str, Any] = {
+            "hash": tx.hash,
+            "type": type_id,
+            "sender": self._sender(tx),
+            "nonce": tx.nonce,
+            "to": to,
+            "value": tx.value,
+            "gas": tx.gas,
+            "data": tx.data,
+            "block_hash": header.hash if header is not None else None,
+            "block_number": header.block_number if header is not None else None,
+            "index": index,
+            "base_fee": getattr(header, "base_fee_per_gas", None) if header is not None else None,
+        }
+        if type_id == 0:
+            v = tx.v
+            chain_id = (v - 35) // 2 if v >= 35 else None
+            return TxRecord(v=v, r=tx.r, s=tx.s, chain_id=chain_id, gas_price=tx.gas_price, **common)
+        access_list = tuple(
+            AccessListEntry(bytes(a), tuple(int(k) for k in keys_)) for a, keys_ in tx.access_list
+        )
+        fields: dict[str, Any] = {
+            "v": tx.y_parity,
+            "r": tx.r,
+            "s": tx.s,
+            "chain_id": tx.chain_id,
+            "access_list": access_list,
+        }
+        if type_id == 1:
+            fields["gas_price"] = tx.gas_price
+        else:
+            fields["max_fee"] = tx.max_fee_per_gas
+            fields["max_priority_fee"] = tx.max_priority_fee_per_gas
+        if type_id == 3:
+            fields["max_fee_per_blob_gas"] = tx.max_fee_per_blob_gas
+            fields["blob_versioned_hashes"] = tuple(bytes(h) for h in tx.blob_versioned_hashes)
+        if type_id == 4:
+            fields["authorizations"] = tuple(
+                Authorization(a.chain_id, bytes(a.address), a.nonce, a.y_parity, a.r, a.s)
+                for a in tx.authorization_list
+            )
+        return TxRecord(**fields, **common)
+
+    def block_record(self, header: BlockHeaderAPI, full: bool = True) -> BlockRecord:
+        block = self._evm_block(header)
+        txs = tuple(self.tx_record(tx, header, i) for i, tx in enumerate(block.transactions)) if full else ()
+        withdrawals = None
+        if hasattr(block, "withdrawals"):
+            withdrawals = tuple(
+                {
+                    "index": w.index,
+                    "validatorIndex": w.validator_index,
+                    "address": w.address,
+                    "amount": w.amount,
+                }
+                for w in block.withdrawals
+            )
+        return BlockRecord(
+            header=self.header_record(header),
+            size=len(rlp.encode(block)),
+            transactions=txs,
+            uncles=tuple(u.hash for u in block.uncles),
+            withdrawals=withdrawals,
+        )
+
+    def tx_hashes(self, header: BlockHeaderAPI) -> tuple[bytes, ...]:
+        return tuple(tx.hash for tx in self._evm_block(header).transactions)
+
+    def tx_count(self, header: BlockHeaderAPI) -> int:
+        return len(self._evm_block(header).transactions)
+
+    def _locate(self, tx_hash: bytes) -> tuple[BlockHeaderAPI, int] | None:
+        try:
+            number, index = self.chaindb.get_transaction_index(Hash32(tx_hash))
+        except (TransactionNotFound, KeyError):
+            return None
+        if number > self.head.block_number:
+            return None
+        header = self.header_by_number(number)
+        # py-evm never removes the lookups of blocks a reorganisation made non-canonical: check the hash.
+        txs = self._evm_block(header).transactions
+        if index >= len(txs) or txs[index].hash != tx_hash:
+            return None
+        return header, index
+
+    def transaction(self, tx_hash: bytes) -> TxRecord | None:
+        found = self._locate(tx_hash)
+        if found is None:
+            return None
+        header, index = found
+        return self.tx_record(self._evm_block(header).transactions[index], header, index)
+
+    def transaction_by_index(self, header: BlockHeaderAPI, index: int) -> TxRecord | None:
+        txs = self._evm_block(header).transactions
+        if index >= len(txs):
+            return None
+        return self.tx_record(txs[index], header, index)
+
+    def _evm_receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
+        receipts = self._receipts.get(header.hash)
+        if receipts is None:
+            block_class = self.vm_class_for(header.block_number, header.timestamp).get_block_class()
+            receipts = self.chaindb.get_receipts(header, block_class.get_receipt_builder())
+            self._receipts.put(header.hash, receipts)
+        return receipts
+
+    def block_receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptRecord, ...]:
+        cached = self._receipt_records.get(header.hash)
+        if cached is None:
+            cached = self._block_receipts(header)
+            self._receipt_records.put(header.hash, cached)
+        return cached
+
+    def _block_receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptRecord, ...]:
+        block = self._evm_block(header)
+        receipts = self._evm_receipts(header)
+        fork = self.genesis.schedule.fork_at(header.block_number, header.timestamp)
+        blob_price = None
+        if fork in BLOB_FORKS:
+            blob_price = fake_exponential(1, header.excess_blob_gas, BLOB_FORKS[fork])
+        base_fee = getattr(header, "base_fee_per_gas", None)
+        out: list[ReceiptRecord] = []
+        previous = 0
+        log_index = 0
+        for i, (tx, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
+            sender = self._sender(tx)
+            type_id = getattr(tx, "type_id", None) or 0
+            record = self.tx_record(tx, header, i)
+            logs = []
+            for entry in receipt.logs:
+                logs.append(
+                    LogRecord(
+                        address=entry.address,
+                        topics=tuple(topic_bytes(t) for t in entry.topics),
+                        data=entry.data,
+                        block_number=header.block_number,
+                        block_hash=header.hash,
+                        tx_hash=tx.hash,
+                        tx_index=i,
+                        log_index=log_index,
+                        block_timestamp=header.timestamp,
+                    )
+                )
+                log_index += 1
+            state_root = receipt.state_root
+            status: int | None
+            root: bytes | None = None
+            if len(state_root) == 32:
+                status, root = None, state_root
+            else:
+                status = 1 if state_root == b"\x01" else 0
+            out.append(
+                ReceiptRecord(
+                    tx_hash=tx.hash,
+                    tx_index=i,
+                    block_hash=header.hash,
+                    block_number=header.block_number,
+                    sender=sender,
+                    to=tx.to or None,
+                    type=type_id,
+                    cumulative_gas_used=receipt.gas_used,
+                    gas_used=receipt.gas_used - previous,
+                    effective_gas_price=record.effective_gas_price(base_fee),
+                    contract_address=contract_address(sender, tx.nonce) if not tx.to else None,
+                    logs=tuple(logs),
+                    bloom=receipt.bloom,
+                    status=status,
+                    root=root,
+                    blob_gas_used=len(tx.blob_versioned_hashes) * GAS_PER_BLOB if type_id == 3 else None,
+                    blob_gas_price=blob_price if type_id == 3 else None,
+                )
+            )
+            previous = receipt.gas_used
+        return tuple(out)
+
+    def receipt(self, tx_hash: bytes) -> ReceiptRecord | None:
+        found = self._locate(tx_hash)
+        if found is None:
+            return None
+        header, index = found
+        return self.block_receipts(header)[index]
+
+    def logs(
+        self,
+        first: int,
+        last: int,
+        addresses: Sequence[bytes],
+        topics: Sequence[Sequence[bytes] | None],
+        block_hash: bytes | None = None,
+        limit: int = 10_000,
+    ) -> list[LogRecord]:
+        """Logs matching the filter; candidate blocks come from the SQLite log index, not a scan."""
+        if block_hash is not None:
+            candidates: Iterable[int] = [self.header_by_hash(block_hash).block_number]
+            headers = [self.header_by_hash(block_hash)]
+        else:
+            criteria: list[set[int]] = []
+            if addresses:
+                criteria.append(self.store.blocks_with([address_key(a) for a in addresses], first, last))
+            for pos, alternatives in enumerate(topics):
+                if alternatives:
+                    criteria.append(
+                        self.store.blocks_with([topic_key(pos, t) for t in alternatives], first, last)
+                    )
+            candidates = sorted(set.intersection(*criteria)) if criteria else range(first, last + 1)
+            headers = (self.header_by_number(n) for n in candidates)  # type: ignore[assignment]
+        found: list[LogRecord] = []
+        address_set = set(addresses)
+        for header in headers:
+            if header.bloom == 0:
+                continue
+            for receipt in self.block_receipts(header):
+                for entry in receipt.logs:
+                    if address_set and entry.address not in address_set:
+                        continue
+                    if not _topics_match(entry.topics, topics):
+                        continue
+                    found.append(entry)
+                    if len(found) > limit:
+                        raise TransactionRejected(f"query returned more than {limit} results")
+        return found
+
+    def blob_base_fee(self, header: BlockHeaderAPI) -> int:
+        fork = self.genesis.schedule.fork_at(header.block_number + 1, header.timestamp + 1)
+        if fork not in BLOB_FORKS:
+            return 0
+        vm_class = self._vm_classes[fork]
+        child = vm_class.create_header_from_parent(header, timestamp=header.timestamp + 1)
+        return fake_exponential(1, child.excess_blob_gas, BLOB_FORKS[fork])
+
+    def header_blob_base_fee(self, header: BlockHeaderAPI) -> int | None:
+        fork = self.genesis.schedule.fork_at(header.block_number, header.timestamp)
+        if fork not in BLOB_FORKS:
+            return None
+        return fake_exponential(1, header.excess_blob_gas, BLOB_FORKS[fork])
+
+    def blob_limits(self, header: BlockHeaderAPI) -> int | None:
+        fork = self.genesis.schedule.fork_at(header.block_number, header.timestamp)
+        return {"cancun": 6 * GAS_PER_BLOB, "prague": 9 * GAS_PER_BLOB}.get(fork)
+
+
+def _topics_match(actual: Sequence[bytes], wanted: Sequence[Sequence[bytes] | None]) -> bool:
+    if len(wanted) > len(actual):
+        return False
+    for pos, alternatives in enumerate(wanted):
+        if alternatives and actual[pos] not in alternatives:
+            return False
+    return True
