@@ -707,10 +707,11 @@ class Chain(_Calls):
         vm_class = self.vm_class_for(parent.block_number + 1, ts)
         return vm_class.create_header_from_parent(parent, timestamp=ts, gas_limit=parent.gas_limit)
 
-    def base_fee_next(self) -> int | None:
-        """Base fee of the block that would be built on the head now."""
-        vm_class = self.vm_class_for(self.head.block_number + 1, self.head.timestamp + 1)
-        header = vm_class.create_header_from_parent(self.head, timestamp=self.head.timestamp + 1)
+    def base_fee_next(self, parent: BlockHeaderAPI | None = None) -> int | None:
+        """Base fee of the block that would be built on ``parent`` (default: the head); None before London."""
+        parent = self.head if parent is None else parent
+        vm_class = self.vm_class_for(parent.block_number + 1, parent.timestamp + 1)
+        header = vm_class.create_header_from_parent(parent, timestamp=parent.timestamp + 1)
         return getattr(header, "base_fee_per_gas", None)
 
     # ------------------------------------------------------------------------------------------ building

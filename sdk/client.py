@@ -16,6 +16,7 @@ from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import FilterParams
 
+from .config_file import read_json
 from .errors import ConfigError, SdkError, Timeout, revert_from_message
 from .events import Event, EventDecoder
 from .model import (
@@ -68,8 +69,8 @@ class Deployment:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Deployment:
+        data = read_json(path, "deployment file")
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
             entry = data["contracts"][DEPLOYABLE]
             return cls(
                 int(data["chain_id"]),
@@ -78,7 +79,7 @@ class Deployment:
                 str(data["abi_version"]),
                 str(entry["block_hash"]) if entry.get("block_hash") else None,
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is not a pamchain deployment file") from exc
 
 

@@ -236,7 +236,10 @@ class RpcApi:
             header = await self._on_chain(lambda lo=lo: run(lo, min(lo + CHAIN_SLICE - 1, last)))  # type: ignore[misc]
         assert header is not None
         tail = await self._on_chain(
-            lambda: (self._next_base_fee(header), self.chain.blob_base_fee(header) if blob_fees else None)
+            lambda: (
+                self.chain.base_fee_next(header) or 0,
+                self.chain.blob_base_fee(header) if blob_fees else None,
+            )
         )
         base_fees.append(fmt.q(tail[0]))
         out: dict[str, Any] = {"oldestBlock": fmt.q(first)}
@@ -249,12 +252,6 @@ class RpcApi:
         out["baseFeePerGas"] = base_fees
         out["gasUsedRatio"] = ratios
         return out
-
-    def _next_base_fee(self, header: Any) -> int:
-        chain = self.chain
-        vm_class = chain.vm_class_for(header.block_number + 1, header.timestamp + 1)
-        child = vm_class.create_header_from_parent(header, timestamp=header.timestamp + 1)
-        return getattr(child, "base_fee_per_gas", 0) or 0
 
     def _rewards(self, header: Any, percentiles: list[float]) -> list[str]:
         receipts = self.chain.block_receipts(header)
