@@ -100,10 +100,10 @@ class TxResult:
 
 
 def suite_artifacts() -> dict[str, Any]:
-    """ABI and bytecode of the deployable, compiled from the shipped Vyper sources (cached)."""
-    from pamchain.contracts import compile_suite
+    """ABI and bytecode of the deployable as shipped with the package (built once from the Vyper sources)."""
+    from pamchain.contracts import artifacts
 
-    return compile_suite()[DEPLOYABLE]
+    return dict(artifacts()[DEPLOYABLE])
 
 
 def abi_version(abi: Sequence[dict[str, Any]]) -> str:

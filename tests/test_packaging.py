@@ -32,6 +32,11 @@ def test_every_python_package_folder_is_listed() -> None:
 def test_contract_sources_and_data_are_package_data() -> None:
     data = _config()["package-data"]
     assert "*.vy" in data["pamchain.contracts"] and "modules/*.vy" in data["pamchain.contracts"]
+    compiled = sorted((ROOT / "contracts" / "compiled").glob("*.json"))
+    assert compiled and all(
+        any(p.relative_to(ROOT / "contracts").match(pattern) for pattern in data["pamchain.contracts"])
+        for p in compiled
+    )
     shipped = ROOT / "sdk" / "data" / "breached-passwords.txt"
     assert shipped.exists()
     assert any(shipped.relative_to(ROOT / "sdk").match(pattern) for pattern in data["pamchain.sdk"])
