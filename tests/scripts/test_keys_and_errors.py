@@ -252,3 +252,20 @@ def test_node_run__bad_passphrase_file__one_line_error(tmp_path: Path, content: 
     )
     assert result.exit_code == 1 and message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_cli__command_table__matches_the_commands_and_loads_nothing_up_front() -> None:
+    """`pamchain --help` lists every command from cli.COMMANDS without importing them: the summaries there are
+    each command's own; and a fresh interpreter imports neither web3 nor the node for the CLI itself."""
+    import subprocess
+    import sys
+
+    from pamchain.scripts.cli import COMMANDS, load_command
+
+    for name, (_, _, summary) in COMMANDS.items():
+        assert load_command(name).get_short_help_str(limit=1000) == summary, name
+    probe = "import sys, pamchain.scripts.cli; print(sorted(m for m in ('web3', 'pamchain.node', 'vyper') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+    listed = invoke(["--help"])
+    assert listed.exit_code == 0 and all(name in listed.stdout for name in COMMANDS)
