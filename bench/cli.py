@@ -113,17 +113,21 @@ def measure(command: list[str], ctx: dict[str, Any], runs: int) -> dict[str, Any
     return out
 
 
-def print_table(results: dict[str, Any]) -> None:
+def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
     print(
-        f"\nCLI read-only commands, {results['runs']} runs each ({results['command']}); load {results['load']}"
+        f"\nCLI read-only commands, {results['runs']} runs each ({results['command']}); "
+        f"load average {results['load']}",
+        file=out,
     )
-    print(f"{'command':<18} {'median ms':>10} {'min-max ms':>14} {'CPU ms':>8}")
+    print(f"{'command':<18} {'median ms':>10} {'min-max ms':>14} {'CPU ms':>8}", file=out)
     for label, figure in results["figures"].items():
         if "failed" in figure:
-            print(f"{label:<18} failed: {figure['failed']}")
+            print(f"{label:<18} failed: {figure['failed']}", file=out)
         else:
             spread = f"{figure['min_ms']}-{figure['max_ms']}"
-            print(f"{label:<18} {figure['median_ms']:>10} {spread:>14} {figure['cpu_median_ms']:>8}")
+            print(
+                f"{label:<18} {figure['median_ms']:>10} {spread:>14} {figure['cpu_median_ms']:>8}", file=out
+            )
 
 
 def run(runs: int, tmp: Path, command: list[str] | None = None) -> dict[str, Any]:
