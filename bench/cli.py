@@ -114,20 +114,19 @@ def measure(command: list[str], ctx: dict[str, Any], runs: int) -> dict[str, Any
 
 
 def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
+    """A Markdown table like the other sections': median [min-max] wall ms and median CPU ms per command."""
     print(
         f"\nCLI read-only commands, {results['runs']} runs each ({results['command']}); "
         f"load average {results['load']}",
         file=out,
     )
-    print(f"{'command':<18} {'median ms':>10} {'min-max ms':>14} {'CPU ms':>8}", file=out)
+    print("| command | wall ms, median [min-max] | CPU ms, median |\n|---|---:|---:|", file=out)
     for label, figure in results["figures"].items():
         if "failed" in figure:
-            print(f"{label:<18} failed: {figure['failed']}", file=out)
+            print(f"| `{label}` | failed: {figure['failed']} | |", file=out)
         else:
-            spread = f"{figure['min_ms']}-{figure['max_ms']}"
-            print(
-                f"{label:<18} {figure['median_ms']:>10} {spread:>14} {figure['cpu_median_ms']:>8}", file=out
-            )
+            wall = f"{figure['median_ms']} [{figure['min_ms']}-{figure['max_ms']}]"
+            print(f"| `{label}` | {wall} | {figure['cpu_median_ms']} |", file=out)
 
 
 def run(runs: int, tmp: Path, command: list[str] | None = None) -> dict[str, Any]:
