@@ -11,14 +11,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from .config_file import read_json, read_text
 from .errors import KeystoreError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 PASSPHRASE_ENV = "PAMCHAIN_PASSWORD"
 
@@ -76,6 +77,8 @@ def create_keystore(
 
     A key already in the folder is a :class:`FileExistsError` (never overwritten).
     """
+    from eth_account import Account  # ~0.6 s to import: not for `keys list`
+
     account = Account.from_key(private_key) if private_key is not None else Account.create()
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -92,6 +95,8 @@ def write_keystore(
     The file is created with mode 0600 and appears whole or not at all (written aside, then linked into
     place); an existing file is a :class:`FileExistsError`, so a key is never overwritten.
     """
+    from eth_account import Account  # ~0.6 s to import: not for `keys list`
+
     document = Account.encrypt(private_key, passphrase, kdf="scrypt", iterations=iterations)
     target = Path(path)
     fd, staging = tempfile.mkstemp(prefix=".keystore-", dir=target.parent)  # mode 0600 whatever the umask
@@ -118,6 +123,8 @@ def keystore_address(path: str | os.PathLike[str]) -> str:
 
 def load_account(path: str | os.PathLike[str], passphrase: str) -> LocalAccount:
     """Decrypt a keystore file; every failure is a :class:`KeystoreError` with one clear line."""
+    from eth_account import Account  # ~0.6 s to import: not for `keys list`
+
     document = _read_document(path)
     try:
         key = Account.decrypt(document, passphrase)
