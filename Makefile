@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
-.PHONY: install devnet demo test test-all lint
+.PHONY: install devnet demo test test-all lint artifacts
 install: $(VENV)/.installed
 
 # A whole pamchain on this machine until Ctrl-C (see README); `make demo` plays the stories and exits.
@@ -18,6 +18,11 @@ devnet: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/pamchain demo
+
+# The compiled contracts shipped as package data (contracts/compiled/): rebuild after editing a .vy source
+# (tests/contracts/test_artifacts.py fails until then).
+artifacts: $(VENV)/.installed
+	$(VENV)/bin/python -m pamchain.contracts
 
 # Integration tests need a real Samba AD DC: install it (apt, once) before the suite.
 test: $(VENV)/.installed

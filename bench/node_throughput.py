@@ -31,7 +31,7 @@ from typing import Any, cast
 import requests
 from eth_account import Account
 from pamchain.node import make_genesis
-from pamchain.node.keys import write_keystore
+from pamchain.sdk.keys import write_keystore
 from web3.types import Wei
 
 from bench.peers import anvil_process, free_port, rss_mib, wait_for_rpc

@@ -4,6 +4,7 @@
     .venv/bin/python -m bench --quick         # every benchmark on tiny inputs (CI: tests/bench), < 2 min
     .venv/bin/python -m bench --scale         # adds P4 (1,000,000 grants; hours) and RSS at 10k/100k blocks
     .venv/bin/python -m bench --only p1 --txs 2000 --repeat 1
+    .venv/bin/python -m bench --only cli      # read-only `pamchain` commands: median wall time, ~1 min
 
 Every pamchain figure is measured in the same run as its peers (anvil, raw py-evm, eth-tester) and reported
 as a ratio, with the median, min and max over the repeats; absolute figures drift between machines.
@@ -24,7 +25,7 @@ from typing import Any
 from bench.stats import ratio, spread
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
-SECTIONS = ("p1", "p2", "p4")  # p2 covers P2 (unlock) and P3 (expiry): one DC, one oracle run
+SECTIONS = ("p1", "p2", "p4", "cli")  # p2 covers P2 (unlock) and P3 (expiry): one DC, one oracle run
 
 
 def summarize_throughput(raw: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +88,10 @@ def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
     def row(*cells: Any) -> None:
         print("| " + " | ".join(str(c) for c in cells) + " |", file=out)
 
+    if results.get("cli"):
+        from bench import cli
+
+        cli.print_table(results["cli"], out)
     p1 = results.get("p1")
     if p1:
         print(
@@ -168,7 +173,7 @@ def run_oracle(iterations: int, tmp: Path) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------------- main
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"command": "python -m bench " + " ".join(sys.argv[1:]), "env": environment()}
-    sections = args.only or (["p1", "p2", "p4"] if args.scale else ["p1", "p2"])
+    sections = args.only or (["p1", "p2", "cli", "p4"] if args.scale else ["p1", "p2", "cli"])
     if "p1" in sections:
         from bench import node_throughput
 
@@ -179,6 +184,11 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         _save(results, args.json)  # a long run keeps what it measured if a later section fails
     if "p2" in sections:
         results["p2"] = run_oracle(2 if args.quick else args.iterations, tmp / "oracle")
+        _save(results, args.json)
+    if "cli" in sections:
+        from bench import cli
+
+        results["cli"] = cli.run(2 if args.quick else args.cli_runs, tmp / "cli")
         _save(results, args.json)
     if "p4" in sections:
         from bench import scale
@@ -207,6 +217,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--iterations", type=int, default=30, help="P2/P3 iterations (default 30)")
     parser.add_argument("--grants", type=int, default=None, help="P4 grants (default 1,000,000)")
     parser.add_argument("--rss-blocks", default=None, help="P4 chain lengths for RSS (default 10000,100000)")
+    parser.add_argument("--cli-runs", type=int, default=10, help="runs of each CLI command (default 10)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"output (default {DEFAULT_JSON})")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so every node/anvil process is stopped and the temp dir removed.

@@ -28,7 +28,7 @@ from eth_account import Account
 from eth_keys import keys
 from eth_utils import keccak
 from pamchain.node import make_genesis
-from pamchain.node.keys import write_keystore
+from pamchain.sdk.keys import write_keystore
 
 from bench.node_throughput import FUNDS, Rpc
 from bench.peers import free_port, rss_mib, wait_for_rpc
@@ -130,7 +130,8 @@ def build_chain(root: Path, grants: int, per_block: int) -> dict[str, Any]:
 
 def _node(root: Path, signer: Any) -> tuple[subprocess.Popen[bytes], Rpc, float]:
     """Start pamchain's node on ``root/d`` (no sealing); returns the process, a client and the start time."""
-    write_keystore(root / "key.json", bytes(signer.key), "pw", iterations=2)
+    if not (root / "key.json").exists():  # restarts reuse the first start's keystore
+        write_keystore(root / "key.json", bytes(signer.key), "pw", iterations=2)
     (root / "pw").write_text("pw")
     port = free_port()
     t0 = time.perf_counter()

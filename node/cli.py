@@ -217,9 +217,9 @@ def run(
     **limits: Any,
 ) -> None:
     """Run the node until SIGINT/SIGTERM."""
-    from pamchain.node.keys import load_keystore, read_password
     from pamchain.node.rpc.limits import RpcLimits
     from pamchain.node.service import NodeConfig, datadir_genesis, serve
+    from pamchain.sdk.keys import load_key, read_passphrase
 
     logging.basicConfig(
         level=logging.WARNING - 10 * min(verbose, 2), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -232,10 +232,10 @@ def run(
     genesis = datadir_genesis(datadir)
     key = None
     if keystore is not None:
-        password = read_password(
-            password_file, prompt=lambda: click.prompt("keystore password", hide_input=True)
-        )
-        key = load_keystore(keystore, password)
+        password = read_passphrase(file=password_file)
+        if password is None:
+            password = click.prompt("keystore password", hide_input=True, err=True)
+        key = load_key(keystore, password)
     mode = "none" if no_seal or keystore is None else ("on-demand" if seal_on_demand else "period")
     config = NodeConfig(
         datadir=datadir,

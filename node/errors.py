@@ -15,10 +15,6 @@ class StorageError(NodeError):
     """The persistent store cannot be opened or does not match the genesis it is asked to serve."""
 
 
-class KeystoreError(NodeError, ValueError):
-    """A keystore file cannot be read or decrypted."""
-
-
 class NotFound(NodeError, KeyError):
     """A block, transaction or receipt the caller asked for does not exist."""
 

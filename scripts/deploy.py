@@ -6,7 +6,6 @@ reads and checks the file. ``docs/deploy/deploy.example.toml`` documents every k
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from eth_utils import is_address, keccak, to_checksum_address
 from pamchain.node.errors import NodeError
 from pamchain.node.p2p.identity import parse_node_id
+from pamchain.sdk.config_file import read_toml
 from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec
 from pamchain.sdk.errors import ConfigError
 from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
@@ -96,12 +96,7 @@ def load_plan(path: str | Path, *, passphrase_for: Callable[[Path], str] | None 
     address and X25519 public key; the key itself is not kept.
     """
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read deployment config {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    doc, _ = read_toml(path, "deployment config")
     where = "[council]"
     try:
         council = doc.get("council") or {}

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from eth_utils import is_address, keccak, to_checksum_address
 
 RPC_URL_ENV = "PAMCHAIN_RPC_URL"
 DEPLOYMENT_ENV = "PAMCHAIN_DEPLOYMENT"
@@ -280,6 +279,8 @@ class AddressType(click.ParamType):
     name = "ADDRESS"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from eth_utils import is_address, to_checksum_address  # eth_utils costs ~0.3 s to import: only here
+
         if not is_address(str(value)):
             self.fail(f"{value!r} is not an Ethereum address", param, ctx)
         return to_checksum_address(str(value))
@@ -293,6 +294,8 @@ ADDRESS = AddressType()
 
 def group_target(dn: str) -> bytes:
     """The on-chain id of an AD group: keccak of its DN (what the oracle's ``[groups]`` table maps back)."""
+    from eth_utils import keccak
+
     return keccak(text=dn)
 
 

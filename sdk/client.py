@@ -17,6 +17,7 @@ from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import FilterParams
 
+from .config_file import read_json
 from .errors import ConfigError, SdkError, Timeout, revert_from_message
 from .events import Event, EventDecoder
 from .model import (
@@ -78,8 +79,8 @@ class Deployment:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Deployment:
+        data = read_json(path, "deployment file")
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
             entry = data["contracts"][DEPLOYABLE]
             others = {
                 name: to_checksum_address(data["contracts"][name]["address"])
@@ -95,7 +96,7 @@ class Deployment:
                 others.get(COUNCIL),
                 others.get(NETWORK),
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is not a pamchain deployment file") from exc
 
 
@@ -116,10 +117,10 @@ class TxResult:
 
 
 def suite_artifacts(name: str = DEPLOYABLE) -> dict[str, Any]:
-    """ABI and bytecode of one deployable, compiled from the shipped Vyper sources (cached)."""
-    from pamchain.contracts import compile_suite
+    """ABI and bytecode of one deployable as shipped with the package (built once from the Vyper sources)."""
+    from pamchain.contracts import artifacts
 
-    return dict(compile_suite()[name])
+    return dict(artifacts()[name])
 
 
 @functools.cache

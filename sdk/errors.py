@@ -12,11 +12,12 @@ class SdkError(Exception):
 
 
 class ConfigError(SdkError, ValueError):
-    """A deployment file, keystore or option is missing or malformed."""
+    """A configuration file (oracle, notifier, payload store, deployment plan), a deployment file or an option
+    is missing or malformed: the one configuration error of the product."""
 
 
-class KeystoreError(SdkError):
-    """A keystore could not be read or its passphrase is wrong."""
+class KeystoreError(SdkError, ValueError):
+    """A keystore or passphrase file cannot be read, is not a keystore, or its passphrase is wrong."""
 
 
 class NodeUnavailable(SdkError, ConnectionError):

@@ -75,7 +75,7 @@ class PayloadStoreConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PayloadStoreConfig:
-        data, base = read_toml(path, "payload store configuration", ConfigError)
+        data, base = read_toml(path, "payload store configuration")
         return cls.from_dict(data, base=base)
 
     @classmethod

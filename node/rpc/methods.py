@@ -236,7 +236,10 @@ class RpcApi:
             header = await self._on_chain(lambda lo=lo: run(lo, min(lo + CHAIN_SLICE - 1, last)))  # type: ignore[misc]
         assert header is not None
         tail = await self._on_chain(
-            lambda: (self._next_base_fee(header), self.chain.blob_base_fee(header) if blob_fees else None)
+            lambda: (
+                self.chain.next_base_fee(header) or 0,
+                self.chain.blob_base_fee(header) if blob_fees else None,
+            )
         )
         base_fees.append(fmt.q(tail[0]))
         out: dict[str, Any] = {"oldestBlock": fmt.q(first)}

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config_file import read_toml
+from ..config_file import read_bytes, read_text, read_toml
+from ..errors import ConfigError
 from ..model import to_bytes32
 from ..oracle.executor import Retry
 from ..oracle.follower import Finality
-from .errors import ConfigError
 
 TLS_MODES = ("starttls", "implicit", "none")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")
@@ -38,10 +38,7 @@ class SmtpSettings:
     def password(self) -> str | None:
         if self.password_file is None:
             return None
-        try:
-            return self.password_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read smtp.password_file {self.password_file}: {exc.strerror}") from exc
+        return read_text(self.password_file, "smtp.password_file").strip()
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,7 @@ class NotifyConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> NotifyConfig:
-        data, base = read_toml(path, "notifier configuration", ConfigError)
+        data, base = read_toml(path, "notifier configuration")
         return cls.from_dict(data, base=base)
 
     @classmethod
@@ -213,10 +210,7 @@ def _webhook(name: str, spec: Any, path: Any) -> WebhookEndpoint:
     if parsed.scheme == "http" and not _loopback(parsed.hostname):
         raise ConfigError(f"webhooks.{name}.url: plain http is allowed to loopback only, use https")
     secret_file = path(_required(spec, "secret_file", f"webhooks.{name}"))
-    try:
-        secret = secret_file.read_bytes().strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read webhooks.{name}.secret_file {secret_file}: {exc.strerror}") from exc
+    secret = read_bytes(secret_file, f"webhooks.{name}.secret_file").strip()
     if len(secret) < 16:
         raise ConfigError(f"webhooks.{name}.secret_file holds fewer than 16 bytes: too weak a key")
     return WebhookEndpoint(name, url, secret, _positive(spec.get("timeout", 5.0), f"webhooks.{name}.timeout"))

@@ -9,10 +9,6 @@ class NotifyError(SdkError):
     """Root of the notifier's errors."""
 
 
-class ConfigError(NotifyError, ValueError):
-    """The notifier's configuration file is missing something or is malformed."""
-
-
 class DeliveryFailed(NotifyError):
     """A channel could not deliver one notification; ``permanent`` says whether retrying can help."""
 

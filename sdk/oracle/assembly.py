@@ -11,13 +11,13 @@ from eth_account.signers.local import LocalAccount
 
 from ..client import Deployment, PamClient, connect
 from ..directory import AccountRef, ChainedResolver, Directory, HmacGuidResolver, IdResolver, StaticIdMap
+from ..errors import ConfigError
 from ..keys import load_account, read_passphrase
 from ..model import PrincipalStatus
 from ..payload_store import PayloadClient
 from ..sealed import encryption_key
 from .config import OracleConfig
 from .daemon import OracleDaemon
-from .errors import ConfigError
 from .executor import REMOVAL_RETRY, Executor, PayloadSource, Retry
 from .follower import ChainView, Finality, Follower
 from .journal import Journal

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config_file import read_toml
+from ..errors import ConfigError
 from ..model import to_bytes32
-from .errors import ConfigError
 from .executor import REMOVAL_RETRY, Retry
 from .follower import Finality
 
@@ -60,7 +60,7 @@ class OracleConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> OracleConfig:
-        data, base = read_toml(path, "oracle configuration", ConfigError)
+        data, base = read_toml(path, "oracle configuration")
         return cls.from_dict(data, base=base)
 
     @classmethod

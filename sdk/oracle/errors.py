@@ -9,10 +9,6 @@ class OracleError(SdkError):
     """Root of the oracle daemon's errors."""
 
 
-class ConfigError(OracleError, ValueError):
-    """The oracle's configuration file is missing something or is malformed."""
-
-
 class ChainReorganised(OracleError):
     """A block the oracle treated as final changed: the node is misconfigured or the network forked badly."""
 

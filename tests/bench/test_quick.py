@@ -78,3 +78,11 @@ def test_quick__p4_scale__figures(tmp_path: Path) -> None:
     assert figures["log_catch_up_events"] == p4["grants"]
     assert figures["one_principal_grants_found"] >= 1
     assert any(k.startswith("node_rss_mib_at_") for k in figures)
+
+
+def test_quick__cli__every_read_only_command_answers(tmp_path: Path) -> None:
+    cli = _bench(tmp_path, "--only", "cli")["cli"]
+    assert cli["runs"] == 2
+    for label, figure in cli["figures"].items():
+        assert "failed" not in figure, (label, figure)
+        assert _positive(figure["median_ms"]) and figure["min_ms"] <= figure["median_ms"] <= figure["max_ms"]

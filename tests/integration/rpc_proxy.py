@@ -25,7 +25,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pamchain.node.genesis import deployment_genesis
-from pamchain.node.keys import write_keystore
+from pamchain.sdk.keys import write_keystore
 
 from .chains import free_port, test_accounts
 

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from eth_account.signers.local import LocalAccount
 from pamchain.node import make_genesis
-from pamchain.node.keys import write_keystore
+from pamchain.sdk.keys import write_keystore
 
 PASSWORD = "node process test"
 # Runtime code of an endless loop: JUMPDEST, PUSH1 0, JUMP. It burns whatever gas a call is given.

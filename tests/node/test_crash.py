@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 from eth_account.signers.local import LocalAccount
-from pamchain.node.keys import write_keystore
+from pamchain.sdk.keys import write_keystore
 
 from .conftest import CHAIN_ID
 

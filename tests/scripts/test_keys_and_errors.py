@@ -218,3 +218,54 @@ def test_example_deploy_config_parses() -> None:
     example = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "deploy.example.toml"
     plan = load_plan(example)
     assert plan.threshold == 2 and len(plan.council) == 3 and len(plan.policies) == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [("", "is empty"), ("wrong\n", "wrong passphrase for keystore")]
+)
+def test_node_run__bad_passphrase_file__one_line_error(tmp_path: Path, content: str, message: str) -> None:
+    """The validator's keystore goes through the same keystore module as every other key."""
+    from pamchain.node.genesis import make_genesis
+    from pamchain.sdk.keys import write_keystore
+
+    signer = Account.create()
+    genesis = tmp_path / "genesis.json"
+    genesis.write_text(json.dumps(make_genesis([signer.address], 31337)))
+    datadir = tmp_path / "data"
+    assert invoke(["node", "init", "--datadir", str(datadir), "--genesis", str(genesis)]).exit_code == 0
+    keystore = write_keystore(
+        tmp_path / "signer.json", bytes(signer.key), "right horse battery", iterations=2
+    )
+    password = tmp_path / "password"
+    password.write_text(content)
+    result = invoke(
+        [
+            "node",
+            "run",
+            "--datadir",
+            str(datadir),
+            "--keystore",
+            str(keystore),
+            "--password-file",
+            str(password),
+        ]
+    )
+    assert result.exit_code == 1 and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_cli__command_table__matches_the_commands_and_loads_nothing_up_front() -> None:
+    """`pamchain --help` lists every command from cli.COMMANDS without importing them: the summaries there are
+    each command's own; and a fresh interpreter imports neither web3 nor the node for the CLI itself."""
+    import subprocess
+    import sys
+
+    from pamchain.scripts.cli import COMMANDS, load_command
+
+    for name, (_, _, summary) in COMMANDS.items():
+        assert load_command(name).get_short_help_str(limit=1000) == summary, name
+    probe = "import sys, pamchain.scripts.cli; print(sorted(m for m in ('web3', 'pamchain.node', 'vyper') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+    listed = invoke(["--help"])
+    assert listed.exit_code == 0 and all(name in listed.stdout for name in COMMANDS)

@@ -86,7 +86,7 @@ password_file = "smtp.password"
 def test_run__missing_deployment_file__one_line(tmp_path: Path) -> None:
     path = write_config(tmp_path, '[chain]\nrpc_url = "http://127.0.0.1:1"\ndeployment = "nope.json"\n')
     code, err = run(path)
-    assert code == 1 and "is not a pamchain deployment file" in err and "Traceback" not in err
+    assert code == 1 and "cannot read deployment file" in err and "No such file" in err and "Traceback" not in err
 
 
 def test_run__node_unreachable__one_line(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pamchain.sdk.errors import ConfigError
 from pamchain.sdk.notify.config import NotifyConfig
-from pamchain.sdk.notify.errors import ConfigError
 from pamchain.sdk.notify.webhook import signature
 
 ALICE = "0x" + "AB" * 32

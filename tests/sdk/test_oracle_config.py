@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from pamchain.scripts.cli import main
 from pamchain.sdk.client import Deployment
+from pamchain.sdk.errors import ConfigError
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.oracle.assembly import anchor_for, build_directory
 from pamchain.sdk.oracle.config import OracleConfig, bytes32_label
-from pamchain.sdk.oracle.errors import ConfigError
 from pamchain.sdk.oracle.light_client import Anchor
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "oracle.toml"

@@ -20,8 +20,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pamchain.node import make_genesis
-from pamchain.node.keys import write_keystore
 from pamchain.node.p2p.identity import Enode, NodeKey
+from pamchain.sdk.keys import write_keystore
 
 CHAIN_ID = 4343
 PASSWORD = "network test\n"
