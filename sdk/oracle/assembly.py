@@ -10,6 +10,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from ..client import Deployment, PamClient, connect
+from ..config_file import read_text
 from ..directory import AccountRef, ChainedResolver, Directory, HmacGuidResolver, IdResolver, StaticIdMap
 from ..errors import ConfigError
 from ..keys import load_account, read_passphrase
@@ -52,6 +53,8 @@ def assemble(
     reconcile_interval: float = 60.0,
     clock: Callable[[], float] = time.time,
     verification: Verification = NO_VERIFICATION,
+    takeover_after: float = 0.0,
+    encryption_secret: bytes | None = None,
 ) -> OracleDaemon:
     """Wire a daemon: ``client`` must act as ``oracle_account``.
 
@@ -68,7 +71,8 @@ def assemble(
     if payload_store_url is not None:
         store = PayloadClient(payload_store_url)
         payloads = PayloadSource(
-            lambda digest: store.get(oracle_account, digest), encryption_key(oracle_account.key)
+            lambda digest: store.get(oracle_account, digest),
+            encryption_key(encryption_secret if encryption_secret is not None else oracle_account.key),
         )
         purge = lambda digest: store.delete(oracle_account, digest)  # noqa: E731
     follower = Follower(
@@ -78,6 +82,7 @@ def assemble(
         start_block=start_block,
         finality=finality,
         source=chain_view(client, journal_path, verification),
+        hold=takeover_after,
     )
     executor = Executor(
         directory,
@@ -90,6 +95,7 @@ def assemble(
         clock=clock,
         principal_active=lambda subject: client.principal(subject).status is PrincipalStatus.ACTIVE,
         dc_id=dc_id,
+        receipted=client.receipt,
     )
     removal_executor = None
     if removal_directory is not None:
@@ -242,7 +248,23 @@ def from_config(
         removal_retry=config.removal_retry,
         removal_directory=removal_directory,
         late_after=config.late_after,
+        takeover_after=config.takeover_after,
+        encryption_secret=_domain_secret(config.encryption_key_file),
         poll_interval=config.poll_interval,
         reconcile_interval=config.reconcile_interval,
         verification=verification,
     )
+
+
+def _domain_secret(path: Path | None) -> bytes | None:
+    """The domain's shared X25519 secret from ``encryption_key_file`` (None: derive it from the oracle key)."""
+    if path is None:
+        return None
+    text = read_text(path, "encryption key file").strip()
+    try:
+        secret = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        secret = b""
+    if len(secret) != 32:
+        raise ConfigError(f"{path}: an encryption key file holds 32 bytes as 64 hex digits")
+    return secret

@@ -57,6 +57,11 @@ class OracleConfig:
     anchor_block: int | None = None  # trusted block for the light client (default: the deployment block)
     anchor_hash: str | None = None  # its hash (default: the deployment file's block_hash)
     epoch: int = 30_000  # the chain's Clique epoch (genesis config.clique.epoch)
+    # A standby oracle of a domain with several (one per DC site): seconds it leaves unlocks, adds and resets to
+    # the others before acting itself (removals never wait). 0: act at once.
+    takeover_after: float = 0.0
+    # The domain's X25519 secret (64 hex digits), shared by all its oracles; default: derived from the keystore.
+    encryption_key_file: Path | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> OracleConfig:
@@ -118,6 +123,8 @@ class OracleConfig:
                 anchor_block=int(chain["anchor_block"]) if "anchor_block" in chain else None,
                 anchor_hash=_anchor_hash(chain.get("anchor_hash")),
                 epoch=_epoch(chain.get("epoch", 30_000)),
+                takeover_after=_non_negative(oracle.get("takeover_after", 0.0), "takeover_after"),
+                encryption_key_file=path(oracle.get("encryption_key_file")),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, ConfigError):
@@ -149,3 +156,10 @@ def _epoch(value: object) -> int:
     if epoch <= 0:
         raise ConfigError(f"[chain] epoch must be a positive block count, not {value!r}")
     return epoch
+
+
+def _non_negative(value: Any, key: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ConfigError(f"[oracle] {key} must be zero or more seconds")
+    return number

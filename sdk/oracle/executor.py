@@ -106,8 +106,11 @@ class Executor:
         clock: Callable[[], float] = time.time,
         principal_active: Callable[[bytes], bool] | None = None,
         dc_id: bytes = b"",
+        receipted: Callable[[int, Action], Any] | None = None,
     ) -> None:
         self.directory = directory
+        # Another oracle of the domain may have acted first: its receipt settles the action (first one wins).
+        self.receipted = receipted
         # Suspension does not withdraw an approved unlock or reset on chain: the oracle checks before acting.
         self.principal_active = principal_active
         self.journal = journal
@@ -160,6 +163,8 @@ class Executor:
         """One attempt; True when the action reached its outcome (applied, or failed for good)."""
         item = entry.action
         removal = item.action is Action.REMOVE_MEMBER
+        if not removal and self._stand_down(entry):
+            return True
         try:
             observed = self._do(entry)
             outcome = Outcome.APPLIED
@@ -191,6 +196,33 @@ class Executor:
         if removal:
             extra["late_by"] = round(max(self.clock() - entry.due_since, 0.0), 3)  # seconds after it fell due
         log.info("action done", extra=extra)
+        return True
+
+    def _stand_down(self, entry: JournalEntry) -> bool:
+        """True if another oracle of the domain already posted this action's receipt: nothing is done here.
+
+        Removals never stand down (ensuring absence twice is harmless, and every site makes sure of it); an
+        unlock, add or reset is done once, by whichever oracle's receipt came first.
+        """
+        if self.receipted is None:
+            return False
+        item = entry.action
+        try:
+            receipt = self.receipted(item.request_id, item.action)
+        except Exception:  # the chain is unreachable: act (the oracle's duty), the receipt race is settled later
+            return False
+        if receipt is None:
+            return False
+        self.journal.mark_reported(item.request_id, item.action, None)
+        log.info(
+            "stood down: another oracle of the domain acted first",
+            extra={
+                "request_id": item.request_id,
+                "action": item.action.name,
+                "oracle": getattr(receipt, "oracle", None),
+                "outcome": getattr(getattr(receipt, "outcome", None), "name", None),
+            },
+        )
         return True
 
     def _defer(self, entry: JournalEntry, attempts: int, delay: float, exc: BaseException) -> None:

@@ -81,8 +81,10 @@ class Follower:
         finality: Finality = Finality(),
         chunk: int = 2000,
         source: ChainView | None = None,
+        hold: float = 0.0,
     ) -> None:
         self.client = client
+        self.hold = hold  # a standby oracle's delay before it takes over anything but a removal
         self.journal = journal
         self.domain = domain
         self.start_block = start_block
@@ -130,7 +132,9 @@ class Follower:
             upto = min(done + self.chunk, final)
             actions, receipted = self._actions(done + 1, upto)
             block_hash = self.source.block_hash(upto)
-            added += self.journal.record(actions, upto, block_hash, reported=reported | receipted)
+            added += self.journal.record(
+                actions, upto, block_hash, reported=reported | receipted, hold=self.hold
+            )
             log.debug("journalled blocks %d..%d: %d actions", done + 1, upto, len(actions))
             done = upto
         if reported:

@@ -160,12 +160,14 @@ class Journal:
         block_hash: str,
         *,
         reported: Collection[tuple[int, int]] = frozenset(),
+        hold: float = 0.0,
     ) -> int:
         """Record the actions found up to ``block_number`` and move the checkpoint there, atomically.
 
         ``reported`` holds the ``(request_id, action)`` keys whose receipt is already on chain: they are
-        recorded as done and never applied again. Returns how many actions were new (an action seen again
-        after a crash is ignored).
+        recorded as done and never applied again. ``hold`` seconds delay every action but removals (a standby
+        oracle leaves them to the domain's first oracle for that long). Returns how many actions were new (an
+        action seen again after a crash is ignored).
         """
         now = time.time()
         added = 0
@@ -176,7 +178,7 @@ class Journal:
                 state = "reported" if item.key in reported else "pending"
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO actions (request_id, action, seq, subject, target, domain, payload_hash,"
-                    " expiry, state, updated, due_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " expiry, state, updated, due_since, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         item.request_id,
                         int(item.action),
@@ -189,6 +191,7 @@ class Journal:
                         state,
                         now,
                         now,
+                        now + hold if hold > 0 and item.action is not Action.REMOVE_MEMBER else 0,
                     ),
                 )
                 added += cursor.rowcount

@@ -27,7 +27,7 @@ from web3 import Web3
 
 from bench.peers import anvil_binary  # one installer for the tests and the benchmarks
 
-NAMES = ("deployer", "c1", "c2", "c3", "oracle", "alice", "bob", "carol")
+NAMES = ("deployer", "c1", "c2", "c3", "oracle", "oracle2", "alice", "bob", "carol")
 
 
 @dataclass

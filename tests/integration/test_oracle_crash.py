@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from eth_account.signers.local import LocalAccount
 from pamchain.sdk.client import Deployment
 from pamchain.sdk.keys import create_keystore
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
@@ -35,11 +36,15 @@ def write_config(
     *,
     rpc_url: str | None = None,
     oracle: dict[str, object] | None = None,
+    account: LocalAccount | None = None,
+    dc_id: str = "DC1",
 ) -> Path:
-    """The oracle's TOML for this world; ``rpc_url`` (e.g. a proxy) and ``[oracle]`` settings optional."""
+    """The oracle's TOML for this world; ``rpc_url`` (e.g. a proxy), ``[oracle]`` settings and the oracle's
+    account (default: the suite's oracle) and DC id optional."""
     settings = {"max_attempts": 3, "retry_base": 0.05, **(oracle or {})}
     oracle_lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
-    keystore, _ = create_keystore(tmp / "keys", "oracle-pass", private_key=suite.oracle.key, iterations=2**14)
+    key = (account or suite.oracle).key
+    keystore, _ = create_keystore(tmp / "keys", "oracle-pass", private_key=key, iterations=2**14)
     (tmp / "oracle.pass").write_text("oracle-pass\n")
     (tmp / "oracle.pass").chmod(0o600)
     Deployment(
@@ -67,7 +72,7 @@ anchor_hash = "0x{bytes(head["hash"]).hex()}"
 keystore = "{keystore}"
 password_file = "oracle.pass"
 domain = "corp.example"
-dc_id = "DC1"
+dc_id = "{dc_id}"
 journal = "journal.sqlite3"
 health_port = {health_port}
 {oracle_lines}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pamchain.sdk.directory import (
     AccountRef,
@@ -21,7 +22,7 @@ from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.oracle.follower import Finality
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
-from pamchain.sdk.sealed import seal_password
+from pamchain.sdk.sealed import public_key, seal_password
 from web3 import Web3
 
 from .world import ADMINS, DOMAIN, Cast, directory_id
@@ -80,9 +81,12 @@ def build(
         "reconcile_interval": 0,
         **options,
     }
+    oracle = settings.pop("oracle", cast.oracle)
+    assert isinstance(oracle, LocalAccount)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     daemon = assemble(
-        cast.as_(cast.oracle),
-        cast.oracle,
+        cast.as_(oracle),
+        oracle,
         directory,
         tmp_path / "journal.sqlite3",
         domain=DOMAIN,
@@ -355,3 +359,99 @@ def test_run_loop__health_endpoint_then_clean_stop(cast: Cast, tmp_path: Path) -
         daemon.stop()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+# --- several oracles per domain (issue 15 item 2) ------------------------------------------------------------
+
+
+def _second_oracle(cast: Cast) -> LocalAccount:
+    """The council registers a second oracle for the domain beside the first (another DC site)."""
+    assert cast.oracle2 is not None
+    proposed = cast.as_(cast.council[0]).propose(
+        "set_oracle", DOMAIN, cast.oracle2.address, public_key(bytes(cast.oracle.key))
+    )
+    proposal_id = next(
+        e.args["proposal_id"] for e in proposed.events if getattr(e, "event", "") == "ProposalCreated"
+    )
+    cast.as_(cast.council[1]).approve_proposal(proposal_id)
+    return cast.oracle2
+
+
+def test_two_oracles__second_stands_down_on_the_first_receipt(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    second = _second_oracle(cast)
+    first_daemon, _ = build(cast, tmp_path / "a", directory)
+    standby, clock = build(cast, tmp_path / "b", directory, oracle=second, takeover_after=30.0)
+    lock_out(directory, "alice")
+    rid = cast.as_(cast.alice).request_unlock()
+    assert standby.run_once().journalled == 1  # seen, held for its takeover delay
+    assert first_daemon.run_once().applied == 1
+    lock_out(directory, "alice")  # were the standby to unlock again, this lockout would be cleared
+    clock.travel(31)
+    # Its hold is over before it has followed the block with the first receipt: the executor asks the chain.
+    assert standby.executor.run_due() == 1
+    assert standby.run_once().reported == 0  # settled by the first receipt: nothing done, nothing posted
+    assert directory.is_locked(AccountRef("alice"))
+    receipt = cast.client.receipt(rid, Action.UNLOCK)
+    assert receipt is not None and receipt.oracle == cast.oracle.address
+    assert standby.journal.count("reported") == 1
+
+
+def test_two_oracles__late_joiner_replays_history_without_acting(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    second = _second_oracle(cast)
+    first_daemon, _ = build(cast, tmp_path / "a", directory)
+    lock_out(directory, "alice")
+    cast.as_(cast.alice).request_unlock()
+    first_daemon.run_once()
+    lock_out(directory, "alice")
+    joiner, _ = build(cast, tmp_path / "b", directory, oracle=second)
+    tick = joiner.run_once()
+    assert (tick.applied, tick.reported) == (0, 0) and directory.is_locked(AccountRef("alice"))
+
+
+def test_two_oracles__standby_waits_its_delay_then_takes_over(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    second = _second_oracle(cast)
+    standby, clock = build(cast, tmp_path / "b", directory, oracle=second, takeover_after=60.0)
+    lock_out(directory, "alice")
+    rid = cast.as_(cast.alice).request_unlock()
+    standby.run_once()
+    assert directory.is_locked(AccountRef("alice")) and cast.client.receipt(rid, Action.UNLOCK) is None
+    clock.travel(61)  # the first site never acted: the standby does
+    standby.run_once()
+    assert not directory.is_locked(AccountRef("alice"))
+    receipt = cast.client.receipt(rid, Action.UNLOCK)
+    assert receipt is not None and receipt.oracle == second.address
+
+
+def test_two_oracles__removals_never_wait_for_the_takeover_delay(cast: Cast, tmp_path: Path) -> None:
+    directory = MemoryDirectory()
+    second = _second_oracle(cast)
+    first_daemon, clock = build(cast, tmp_path / "a", directory)
+    standby, _ = build(cast, tmp_path / "b", directory, oracle=second, takeover_after=3600.0)
+    rid = cast.as_(cast.alice).request_elevation(ADMINS, 120, "maintenance")
+    cast.as_(cast.bob).approve(rid)
+    cast.as_(cast.carol).approve(rid)
+    first_daemon.run_once()
+    standby.run_once()  # journals the grant; its add is held an hour, but the grant's removal is not
+    clock.travel(121)
+    standby.run_once()  # the first site is down: the standby removes at expiry
+    assert not directory.is_member(GroupRef(ADMINS_DN), AccountRef("alice"))
+    removal = cast.client.receipt(rid, Action.REMOVE_MEMBER)
+    assert removal is not None and removal.oracle == second.address
+    first_daemon.run_once()  # back up: it ensures the absence too, and its duplicate receipt is refused
+    assert cast.client.receipt(rid, Action.REMOVE_MEMBER) == removal
+    assert not directory.is_member(GroupRef(ADMINS_DN), AccountRef("alice"))
+
+
+def test_oracle_config__takeover_after_negative__refused(tmp_path: Path) -> None:
+    from pamchain.sdk.errors import ConfigError
+    from pamchain.sdk.oracle.config import OracleConfig
+
+    data = {
+        "chain": {"rpc_url": "http://127.0.0.1:1", "deployment": "d.json"},
+        "oracle": {"keystore": "k.json", "domain": "corp.example", "dc_id": "DC1", "takeover_after": -1},
+    }
+    with pytest.raises(ConfigError, match="takeover_after"):
+        OracleConfig.from_dict(data, base=tmp_path)

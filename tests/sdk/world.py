@@ -36,6 +36,7 @@ class Cast:
     carol: LocalAccount
     client: PamClient
     deployment_block: int
+    oracle2: LocalAccount | None = None  # funded, not registered: a second site's oracle when a test adds it
 
     def as_(self, account: LocalAccount) -> PamClient:
         return self.client.as_account(account)
@@ -87,7 +88,9 @@ def standard_plan(accounts: dict[str, LocalAccount], *, grant_cap: int = 3600) -
 
 def make_cast(w3: Web3 | None = None, **plan_options: int) -> Cast:
     w3 = w3 or Web3(EthereumTesterProvider())
-    accounts = funded_accounts(w3, ["deployer", "c1", "c2", "c3", "oracle", "alice", "bob", "carol"])
+    accounts = funded_accounts(
+        w3, ["deployer", "c1", "c2", "c3", "oracle", "oracle2", "alice", "bob", "carol"]
+    )
     client, deployment = deploy_plan(w3, accounts["deployer"], standard_plan(accounts, **plan_options))
     return Cast(
         w3=w3,
@@ -99,4 +102,5 @@ def make_cast(w3: Web3 | None = None, **plan_options: int) -> Cast:
         carol=accounts["carol"],
         client=client,
         deployment_block=deployment.block,
+        oracle2=accounts["oracle2"],
     )
