@@ -1043,6 +1043,7 @@ class Chain(_Calls):
             "block_number": header.block_number if header is not None else None,
             "index": index,
             "base_fee": getattr(header, "base_fee_per_gas", None) if header is not None else None,
+            "block_timestamp": header.timestamp if header is not None else None,
         }
         if type_id == 0:
             v = tx.v
@@ -1265,6 +1266,11 @@ class Chain(_Calls):
         if fork not in _BLOB_FORKS:
             return None
         return fake_exponential(1, header.excess_blob_gas, _BLOB_FORKS[fork])
+
+    def precompiles(self, fork: str) -> tuple[bytes, ...]:
+        """Addresses of the precompiled contracts ``fork`` has (``eth_config``)."""
+        computation_class = self._vm_classes[fork].get_state_class().computation_class
+        return tuple(sorted(bytes(a) for a in computation_class.get_precompiles()))
 
     def blob_limits(self, header: BlockHeaderAPI) -> int | None:
         fork = self.genesis.schedule.fork_at(header.block_number, header.timestamp)

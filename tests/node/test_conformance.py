@@ -15,6 +15,7 @@ run (``conftest.py``'s terminal summary).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,19 +105,54 @@ def compare(expected: dict[str, Any], actual: dict[str, Any], speconly: bool) ->
     if "error" in expected and "error" in actual:
         expected = dict(expected, error={k: v for k, v in expected["error"].items() if k != "message"})
         actual = dict(actual, error={k: v for k, v in actual["error"].items() if k != "message"})
+    if speconly and "error" in expected:  # an expected error: the same code (its message is free)
+        assert "error" in actual and actual["error"]["code"] == expected["error"]["code"], (expected, actual)
+        return
     if speconly:
         assert "error" not in actual, actual
-        assert _shape(expected.get("result")) == _shape(actual.get("result")), (expected, actual)
+        assert _conforms(expected.get("result"), actual.get("result")), (expected, actual)
         return
     assert _normalise(actual) == _normalise(expected)
 
 
-def _shape(value: Any) -> Any:
+# Members the OpenRPC schema makes optional that a recorded answer happens to have: ``deleteStrategy`` of
+# eth_capabilities (geth prunes logs; pamchain keeps everything, so it has none to report).
+OPTIONAL = frozenset({"deleteStrategy"})
+_KEY = re.compile(r"^(0x[0-9a-fA-F]{40}|[0-9]+)$")
+
+
+def _conforms(expected: Any, actual: Any) -> bool:
+    """Does ``actual`` have the shape of ``expected`` (hive checks ``speconly`` results against the OpenRPC
+    schema; the recorded result is our schema)? Objects need the same keys; an object keyed by addresses or
+    nonces (txpool) is a map whose values each look like one of the recorded values; list items likewise."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return False
+        if expected and all(_KEY.match(k) for k in expected):
+            return all(_KEY.match(k) for k in actual) and all(
+                any(_conforms(e, a) for e in expected.values()) for a in actual.values()
+            )
+        if not expected and actual and all(_KEY.match(k) for k in actual):
+            return True  # an empty map recorded: any map of the same kind
+        keys = set(expected) & set(actual)
+        return set(expected) - OPTIONAL == set(actual) - OPTIONAL and all(
+            _conforms(expected[k], actual[k]) for k in keys
+        )
+    if isinstance(expected, list):
+        if not isinstance(actual, list):
+            return False
+        return not expected or all(any(_conforms(e, a) for e in expected) for a in actual)
+    return type(expected) is type(actual) or (
+        isinstance(expected, (int, float)) and isinstance(actual, (int, float)) and not isinstance(actual, bool)
+    )
+
+
+def _strip(value: Any, key: str) -> Any:
     if isinstance(value, dict):
-        return {k: _shape(v) for k, v in value.items()}
+        return {k: _strip(v, key) for k, v in value.items() if k != key}
     if isinstance(value, list):
-        return [_shape(v) for v in value[:1]]
-    return type(value).__name__
+        return [_strip(v, key) for v in value]
+    return value
 
 
 def _boot(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[NodeHandle]:
@@ -142,12 +178,36 @@ def prague_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeHandle
     yield from _boot(tmp_path_factory, "prague")
 
 
-def replay(url: str, path: Path) -> None:
-    speconly, exchanges = parse_fixture(path)
+def _successors() -> dict[str, str]:
+    """The Prague set's error answers, by request: the code of an error does not depend on the chain."""
+    out: dict[str, str] = {}
+    for path in FIXTURES["prague"]:
+        for request, response in parse_fixture(path)[1]:
+            if "error" in json.loads(response):
+                out[request] = response
+    return out
+
+
+SUCCESSORS = _successors()
+
+
+def replay(url: str, fixture: Fixture) -> None:
+    """Send the fixture's requests and compare the answers.
+
+    The Cancun set (January 2025) predates two changes of the spec that the Prague set (2025-10) records: the
+    ``blockTimestamp`` field on transactions and logs, and -32602 instead of -32000 for malformed storage keys.
+    So for the Cancun set, ``blockTimestamp`` is left out of the answer, and an error the Prague set records for
+    the same request, byte for byte, replaces the Cancun set's.
+    """
+    speconly, exchanges = parse_fixture(fixture.path)
     session = requests.Session()
     session.trust_env = False
     for request, response in exchanges:
         actual = session.post(url, data=request, headers={"Content-Type": "application/json"}, timeout=120).json()
+        if fixture.set == "cancun":
+            actual = _strip(actual, "blockTimestamp")
+            if "error" in json.loads(response):
+                response = SUCCESSORS.get(request, response)
         compare(json.loads(response), actual, speconly)
 
 
@@ -155,7 +215,7 @@ def _outcome(node: NodeHandle, fixture: Fixture) -> str | None:
     """None if the fixture passes, else why not (one line); run at most once per session."""
     if fixture.name not in RESULTS:
         try:
-            replay(node.url, fixture.path)
+            replay(node.url, fixture)
             RESULTS[fixture.name] = None
         except AssertionError as exc:
             RESULTS[fixture.name] = str(exc).splitlines()[0][:300] if str(exc) else "mismatch"
