@@ -54,7 +54,7 @@ from eth_keys import keys
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
-from . import consensus, finality
+from . import consensus, finality, tracing
 from .calls import CallBudget, budget_scope, deadline_vm_class
 from .errors import (
     AccountNotAllowed,
@@ -368,6 +368,21 @@ class _Calls:
                 return found, used, error
             current = found
         raise ExecutionFailed("access list did not converge")
+
+
+    def trace(
+        self,
+        header: BlockHeaderAPI,
+        parent: BlockHeaderAPI,
+        txs: Sequence[SignedTransactionAPI],
+        make: Callable[[], tracing.Tracer],
+        only: int | None = None,
+        budget: CallBudget | None = None,
+    ) -> list[Any]:
+        """``debug_trace*``: replay ``header``'s block on ``parent``'s state with tracers (see tracing.py),
+        within the budget's deadline."""
+        with budget_scope(budget):
+            return tracing.replay(self, header, parent, txs, make, only)
 
 
 class Chain(_Calls):
@@ -891,6 +906,14 @@ class Chain(_Calls):
                 for i, tx_hash in enumerate(ChainDB._get_block_transaction_hashes(db, h)):
                     ChainDB._add_transaction_to_canonical_chain(db, tx_hash, h, i)
         return tuple(h.hash for h in new)
+
+    def replay_inputs(
+        self, header: BlockHeaderAPI
+    ) -> tuple[BlockHeaderAPI, tuple[SignedTransactionAPI, ...]]:
+        """What re-executing a block takes (``debug_trace*``): its parent's header and its transactions."""
+        if header.block_number == 0:
+            raise NotFound("genesis is not traceable")
+        return self.header_by_hash(header.parent_hash), tuple(self._evm_block(header).transactions)
 
     def raw_block(self, block_hash: bytes) -> bytes:
         """RLP of any stored block, canonical or not (peers ask for branches by hash)."""

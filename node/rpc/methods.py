@@ -26,6 +26,7 @@ from ..errors import (
 from . import clique as clique_rpc
 from . import format as fmt
 from . import node_info
+from .debug_trace import TraceApi
 from . import params as p
 from .errors import EXECUTION_REVERTED, INVALID_PARAMS, LIMIT_EXCEEDED, SERVER_ERROR, InvalidParams, RpcError
 from .filters import Filter, FilterRegistry, LogCriteria
@@ -43,8 +44,8 @@ ACCOUNT_NOT_ALLOWED = -32007  # in the -32000 family; "permission denied" as Bes
 Method = Callable[[list[Any]], Awaitable[Any]]
 
 
-class RpcApi:
-    """Binds method names to implementations over one ``Node``."""
+class RpcApi(TraceApi):
+    """Binds method names to implementations over one ``Node`` (tracing methods in ``debug_trace.py``)."""
 
     def __init__(
         self,
