@@ -43,6 +43,17 @@ KNOWN_GAPS: dict[str, str] = {
     # The fixture contradicts chain.rlp: block 2 has blobGasUsed 0 and block 3 excessBlobGas 0, so the ratio is 0
     # and the next blob base fee 1; the fixture wants 0.5 and 0x2 (it was generated from another chain).
     "cancun/eth_feeHistory/fee-history": "fixture expects blobGasUsedRatio 0.5 / blob base fee 0x2 that chain.rlp contradicts",
+    # testing_buildBlockV1 builds a PoS payload (fee recipient, prevRandao, withdrawals) on demand: a block-builder
+    # test hook of the Engine API world that a Clique node does not expose.
+    **{
+        f"prague/testing_buildBlockV1/{name}": "testing_* (PoS block-builder test namespace) is not served"
+        for name in (
+            "build-block-empty-transactions",
+            "build-block-from-mempool",
+            "build-block-invalid-transaction",
+            "build-block-with-transactions",
+        )
+    },
 }
 # Each fixture's outcome in this session: None (passed) or why it failed.
 RESULTS: dict[str, str | None] = {}
