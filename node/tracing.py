@@ -28,7 +28,8 @@ _FRAME_OPS = {
     CREATE: "CREATE",
     CREATE2: "CREATE2",
 }
-_ADDRESS_OPS = frozenset({0x31, 0x3B, 0x3C, 0x3F, SELFDESTRUCT})  # BALANCE, EXTCODESIZE/COPY/HASH, SELFDESTRUCT
+# BALANCE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, SELFDESTRUCT: the account they name is touched
+_ADDRESS_OPS = frozenset({0x31, 0x3B, 0x3C, 0x3F, SELFDESTRUCT})
 _LOG_OPS = frozenset(range(0xA0, 0xA5))
 _GETH_NAMES = {"SHA3": "KECCAK256"}
 _MASK160 = 2**160 - 1
@@ -128,7 +129,8 @@ class StructLogger(Tracer):
             return
         code = computation.code
         size = len(code)
-        if size == 0:  # geth does not run the interpreter for code-less accounts (a plain transfer: no entries)
+        # geth does not run the interpreter for code-less accounts: a plain transfer has no entries
+        if size == 0:
             run()
             return
         gas = computation.get_gas_remaining()
@@ -240,7 +242,11 @@ class CallTracer(Tracer):
                 frame["output"] = _hex(bytes(computation.output))
             if computation.is_error:
                 frame["error"] = error_text(computation.error)
-                reason = revert_reason(bytes(computation.output)) if isinstance(computation.error, Revert) else None
+                reason = (
+                    revert_reason(bytes(computation.output))
+                    if isinstance(computation.error, Revert)
+                    else None
+                )
                 if reason is not None:
                     frame["revertReason"] = reason
                 frame.pop("logs", None)  # geth drops the logs of failed frames
@@ -259,7 +265,19 @@ class CallTracer(Tracer):
         root = self.root
         root["gas"] = hex(tx.gas)
         root["gasUsed"] = hex(gas_used)
-        order = ("from", "gas", "gasUsed", "to", "input", "output", "error", "revertReason", "calls", "logs", "value")
+        order = (
+            "from",
+            "gas",
+            "gasUsed",
+            "to",
+            "input",
+            "output",
+            "error",
+            "revertReason",
+            "calls",
+            "logs",
+            "value",
+        )
         return {"type": root["type"], **{k: root[k] for k in order if k in root}}
 
 
@@ -274,7 +292,9 @@ class PrestateTracer(Tracer):
     accounts it changed, before and after). Storage pre-values come from the state as of the transaction's
     start (py-evm keeps it for EIP-2200), balances and nonces from the first touch, which precedes any change."""
 
-    def __init__(self, diff_mode: bool = False, disable_code: bool = False, disable_storage: bool = False) -> None:
+    def __init__(
+        self, diff_mode: bool = False, disable_code: bool = False, disable_storage: bool = False
+    ) -> None:
         self.diff_mode = diff_mode
         self.disable_code = disable_code
         self.disable_storage = disable_storage
@@ -335,9 +355,7 @@ class PrestateTracer(Tracer):
             out["nonce"] = account["nonce"]
         if account["code"] and not self.disable_code:
             out["code"] = _hex(account["code"])
-        storage = {
-            _slot(k): _slot(v) for k, v in sorted(account["storage"].items()) if keep_zero_slots or v
-        }
+        storage = {_slot(k): _slot(v) for k, v in sorted(account["storage"].items()) if keep_zero_slots or v}
         if storage and not self.disable_storage:
             out["storage"] = storage
         return out
@@ -349,11 +367,15 @@ class PrestateTracer(Tracer):
         post: dict[str, Any] = {}
         for address, before in sorted(self.pre.items()):
             after = self._now(address)
-            changed_slots = {k for k in after["storage"] if after["storage"][k] != before["storage"].get(k, 0)}
+            changed_slots = {
+                k for k in after["storage"] if after["storage"][k] != before["storage"].get(k, 0)
+            }
             fields = [f for f in ("balance", "nonce", "code") if after[f] != before[f]]
             if not fields and not changed_slots:
                 continue
-            existed = before["balance"] or before["nonce"] or before["code"] or any(before["storage"].values())
+            existed = (
+                before["balance"] or before["nonce"] or before["code"] or any(before["storage"].values())
+            )
             if existed:
                 shown = dict(before, storage={k: before["storage"][k] for k in changed_slots})
                 pre[_hex(address)] = self._json(shown)
@@ -364,7 +386,9 @@ class PrestateTracer(Tracer):
                 entry["nonce"] = after["nonce"]
             if "code" in fields and after["code"] and not self.disable_code:
                 entry["code"] = _hex(after["code"])
-            storage = {_slot(k): _slot(after["storage"][k]) for k in sorted(changed_slots) if after["storage"][k]}
+            storage = {
+                _slot(k): _slot(after["storage"][k]) for k in sorted(changed_slots) if after["storage"][k]
+            }
             if storage and not self.disable_storage:
                 entry["storage"] = storage
             post[_hex(address)] = entry
@@ -406,9 +430,12 @@ class TraceHub:
         def apply_message(
             cls: Any, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
         ) -> Any:
-            if message is hub.creating:  # the create's own inner call: one frame, opened by apply_create_message
+            # the create's own inner call: one frame, opened by apply_create_message
+            if message is hub.creating:
                 hub.creating = None
-                return plain_message(cls, state, message, transaction_context, parent_computation=parent_computation)
+                return plain_message(
+                    cls, state, message, transaction_context, parent_computation=parent_computation
+                )
             return framed(cls, plain_message, state, message, transaction_context, parent_computation)
 
         def apply_create_message(
@@ -430,11 +457,14 @@ class TraceHub:
             apply_create_message=classmethod(apply_create_message),
         )
         return vm_class.configure(
-            __name__=f"Traced{vm_class.__name__}", _state_class=state_class.configure(computation_class=traced)
+            __name__=f"Traced{vm_class.__name__}",
+            _state_class=state_class.configure(computation_class=traced),
         )
 
     def _wrap(self, op: int, fn: Any) -> Any:
-        mnemonic = getattr(fn, "mnemonic", None) or getattr(getattr(fn, "__wrapped__", None), "mnemonic", hex(op))
+        mnemonic = getattr(fn, "mnemonic", None) or getattr(
+            getattr(fn, "__wrapped__", None), "mnemonic", hex(op)
+        )
         name = _GETH_NAMES.get(mnemonic, mnemonic)
         kind = _FRAME_OPS.get(op)
         hub = self
@@ -524,6 +554,12 @@ def make_tracer(options: dict[str, Any]) -> Callable[[], Tracer]:
         only_top, with_log = flag(config, "onlyTopCall"), flag(config, "withLog")
         return lambda: CallTracer(only_top, with_log)
     if name == "prestateTracer":
-        diff, no_code, no_storage = flag(config, "diffMode"), flag(config, "disableCode"), flag(config, "disableStorage")
+        diff, no_code, no_storage = (
+            flag(config, "diffMode"),
+            flag(config, "disableCode"),
+            flag(config, "disableStorage"),
+        )
         return lambda: PrestateTracer(diff, no_code, no_storage)
-    raise TracerError(f"tracer not found: {name!r} (this node has the struct logger, callTracer and prestateTracer)")
+    raise TracerError(
+        f"tracer not found: {name!r} (this node has the struct logger, callTracer and prestateTracer)"
+    )

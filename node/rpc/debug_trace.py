@@ -82,7 +82,8 @@ class TraceApi:
         def run(reader: Any) -> list[Any]:
             try:
                 return list(reader.trace(header, parent, txs, make, only, budget))
-            except ExecutionTimeout as exc:  # a trace reports reverts and failures in its result, not as errors
+            # a trace reports reverts and failures in its result; only running out of time is an error
+            except ExecutionTimeout as exc:
                 raise RpcError(SERVER_ERROR, str(exc)) from exc
 
         return await self.node.off_chain(run)  # type: ignore[no-any-return]

@@ -26,8 +26,8 @@ from ..errors import (
 from . import clique as clique_rpc
 from . import format as fmt
 from . import node_info
-from .debug_trace import TraceApi
 from . import params as p
+from .debug_trace import TraceApi
 from .errors import EXECUTION_REVERTED, INVALID_PARAMS, LIMIT_EXCEEDED, SERVER_ERROR, InvalidParams, RpcError
 from .filters import Filter, FilterRegistry, LogCriteria
 from .limits import RpcLimits

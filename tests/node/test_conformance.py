@@ -154,7 +154,9 @@ def _conforms(expected: Any, actual: Any) -> bool:
             return False
         return not expected or all(any(_conforms(e, a) for e in expected) for a in actual)
     return type(expected) is type(actual) or (
-        isinstance(expected, (int, float)) and isinstance(actual, (int, float)) and not isinstance(actual, bool)
+        isinstance(expected, (int, float))
+        and isinstance(actual, (int, float))
+        and not isinstance(actual, bool)
     )
 
 
@@ -214,7 +216,9 @@ def replay(url: str, fixture: Fixture) -> None:
     session = requests.Session()
     session.trust_env = False
     for request, response in exchanges:
-        actual = session.post(url, data=request, headers={"Content-Type": "application/json"}, timeout=120).json()
+        actual = session.post(
+            url, data=request, headers={"Content-Type": "application/json"}, timeout=120
+        ).json()
         if fixture.set == "cancun":
             actual = _strip(actual, "blockTimestamp")
             if "error" in json.loads(response):
@@ -244,9 +248,7 @@ def test_rpc_compat(cancun_node: NodeHandle, fixture: Fixture) -> None:
     _check(cancun_node, fixture)
 
 
-@pytest.mark.parametrize(
-    "fixture", [_param(f) for f in _fixtures("prague") if f.method != SIMULATE]
-)
+@pytest.mark.parametrize("fixture", [_param(f) for f in _fixtures("prague") if f.method != SIMULATE])
 def test_rpc_compat_prague(prague_node: NodeHandle, fixture: Fixture) -> None:
     _check(prague_node, fixture)
 
