@@ -31,6 +31,7 @@ from .debug_trace import TraceApi
 from .errors import EXECUTION_REVERTED, INVALID_PARAMS, LIMIT_EXCEEDED, SERVER_ERROR, InvalidParams, RpcError
 from .filters import Filter, FilterRegistry, LogCriteria
 from .limits import RpcLimits
+from .simulate import SimulateApi
 
 if TYPE_CHECKING:
     from ..service import Node
@@ -44,8 +45,9 @@ ACCOUNT_NOT_ALLOWED = -32007  # in the -32000 family; "permission denied" as Bes
 Method = Callable[[list[Any]], Awaitable[Any]]
 
 
-class RpcApi(TraceApi):
-    """Binds method names to implementations over one ``Node`` (tracing methods in ``debug_trace.py``)."""
+class RpcApi(TraceApi, SimulateApi):
+    """Binds method names to implementations over one ``Node`` (tracing in ``debug_trace.py``,
+    ``eth_simulateV1`` in ``simulate.py``)."""
 
     def __init__(
         self,
