@@ -23,9 +23,9 @@ from eth_utils import ValidationError, to_checksum_address
 
 from .calls import CallBudget, budget_scope
 from .errors import NodeError
-from .records import CallRequest, HeaderRecord, LogRecord, TxRecord
+from .records import AccessListEntry, CallRequest, HeaderRecord, LogRecord, TxRecord
 from .storage import OverlayDB
-from .tracing import Tracer, TraceHub, error_text
+from .tracing import SELFDESTRUCT, TraceHub, Tracer, word, error_text, revert_reason
 
 MAX_BLOCKS = 256  # geth's maxSimulateBlocks
 BLOCK_TIME = 12  # seconds between simulated blocks when a block names no time (geth)
@@ -93,16 +93,29 @@ class _Transfers(Tracer):
 
     def __init__(self) -> None:
         self.frames: list[list[tuple[bytes, bytes, int]]] = [[]]
+        self.dropped = 0  # transfers of failed frames: geth numbers them (logIndex) though it drops them
 
     def enter(self, kind: str, message: Any, parent: Any, state: Any) -> None:
         self.frames.append([])
         if message.value and message.should_transfer_value:
             self.frames[-1].append((bytes(message.sender), bytes(message.storage_address), message.value))
 
+    def opcode(self, op: int, name: str, computation: Any, run: Callable[[], None]) -> None:
+        stack = computation._stack.values
+        if op == SELFDESTRUCT and stack:  # the contract's balance goes to the beneficiary
+            here = computation.msg.storage_address
+            value = computation.state.get_balance(here)
+            if value:
+                to = (word(stack[-1]) & (2**160 - 1)).to_bytes(20, "big")
+                self.frames[-1].append((bytes(here), to, value))
+        run()
+
     def exit(self, computation: Any | None, error: BaseException | None) -> None:
         frame = self.frames.pop()
         if computation is not None and not computation.is_error:
             self.frames[-1].extend(frame)
+        else:
+            self.dropped += len(frame)
 
     def logs(self) -> list[tuple[bytes, tuple[bytes, ...], bytes]]:
         return [
@@ -147,7 +160,6 @@ class _Simulation:
         self.chaindb = ChainDB(self.db)
         self.gas_pool = budget.gas_cap or 2**63
         self.hub = TraceHub()
-        self.moved: dict[bytes, bytes] = {}  # precompile address -> where it now lives
         self.chain_id = reader.genesis.chain_id
         self._unsigned: dict[bytes, Any] = {}  # zero-signature tx hash -> what the VM runs
 
@@ -167,7 +179,9 @@ class _Simulation:
             number += 1
             if sim.overrides.time is not None:
                 if sim.overrides.time <= stamp:
-                    raise SimulationError(-38021, f"block timestamps must be in order: {sim.overrides.time} <= {stamp}")
+                    raise SimulationError(
+                        -38021, f"block timestamps must be in order: {sim.overrides.time} <= {stamp}"
+                    )
                 stamp = sim.overrides.time
             else:
                 stamp += BLOCK_TIME
@@ -182,27 +196,35 @@ class _Simulation:
         return out
 
     # ------------------------------------------------------------------------------------------ a block
-    def _vm_class(self, number: int, stamp: int) -> Any:
+    def _vm_class(self, number: int, stamp: int, overrides: dict[bytes, AccountOverride]) -> Any:
         vm_class = self.reader._timed(self.reader.vm_class_for(number, stamp))
-        if self.moved:
-            state_class = vm_class.get_state_class()
-            computation = state_class.computation_class
-            precompiles = dict(computation._precompiles)
-            for source, target in self.moved.items():
-                if source in precompiles:
-                    precompiles[Address(target)] = precompiles.pop(Address(source))
+        state_class = vm_class.get_state_class()
+        computation = state_class.computation_class
+        precompiles = _precompiles(computation._precompiles, overrides)
+        if precompiles is not None:
             computation = computation.configure(_precompiles=precompiles)
-            vm_class = vm_class.configure(_state_class=state_class.configure(computation_class=computation))
+            warm = frozenset(state_class.computation_class.get_precompiles())
+
+            def is_address_warm(state: Any, address: Address) -> bool:
+                # geth warms the fork's precompile addresses (EIP-2929), wherever the overrides moved them
+                return bool(state._account_db.is_address_warm(address)) or address in warm
+
+            vm_class = vm_class.configure(
+                _state_class=state_class.configure(
+                    computation_class=computation, is_address_warm=is_address_warm
+                )
+            )
         return self.hub.vm_class(vm_class) if self.trace_transfers else vm_class
 
     def _header(self, vm_class: Any, parent: Any, number: int, stamp: int, o: BlockOverrides) -> Any:
         fields: dict[str, Any] = {"timestamp": stamp, "gas_limit": o.gas_limit or parent.gas_limit}
-        fields["coinbase"] = Address(o.fee_recipient or b"\0" * 20)
         header = vm_class.create_header_from_parent(parent, **fields)
         changes: dict[str, Any] = {
             "mix_hash": o.prev_randao or b"\0" * 32,
             "block_number": number,
             "nonce": b"\0" * 8,
+            # geth: a block names the previous simulated block's fee recipient unless it overrides it
+            "coinbase": Address(o.fee_recipient or parent.coinbase),
         }
         if hasattr(header, "base_fee_per_gas"):
             # geth: without validation a block has no base fee to pay (0) unless the caller names one
@@ -222,10 +244,7 @@ class _Simulation:
         )
 
     def _block(self, parent: Any, number: int, stamp: int, sim: SimBlock) -> tuple[SimulatedBlock, Any]:
-        for address, override in sim.state.items():
-            if override.move_precompile_to is not None:
-                self._move(address, override.move_precompile_to)
-        vm_class = self._vm_class(number, stamp)
+        vm_class = self._vm_class(number, stamp, sim.state)
         header = self._header(vm_class, parent, number, stamp, sim.overrides)
         vm = self._vm(vm_class, header)
         vm.block_preprocessing(vm.get_block())
@@ -234,7 +253,7 @@ class _Simulation:
         txs: list[Any] = []
         senders: list[bytes] = []
         receipts: list[Any] = []
-        raw_outcomes: list[tuple[Any, int, int, list[Any]]] = []
+        raw_outcomes: list[tuple[Any, int, int, list[Any], int]] = []
         for index, call in enumerate(sim.calls):
             tx, sender = self._transaction(vm, running, call, index)
             transfers = _Transfers() if self.trace_transfers else None
@@ -246,12 +265,15 @@ class _Simulation:
             gas_used = receipt.gas_used - running.gas_used
             self.gas_pool -= gas_used
             running = vm.add_receipt_to_header(running, receipt)
+            if hasattr(vm, "increment_blob_gas_used"):  # as py-evm's apply_all_transactions (Cancun on)
+                running = vm.increment_blob_gas_used(running, tx)
             max_used = max(gas_used, tx.intrinsic_gas + computation.get_gas_used())
             extra = transfers.logs() if transfers is not None else []
+            skipped = transfers.dropped if transfers is not None else 0
             txs.append(tx)
             senders.append(sender)
             receipts.append(receipt)
-            raw_outcomes.append((computation, gas_used, max_used, extra))
+            raw_outcomes.append((computation, gas_used, max_used, extra, skipped))
         withdrawals = [] if hasattr(running, "withdrawals_root") else None
         filled = vm.set_block_transactions_and_withdrawals(
             vm.get_block(), running, txs, receipts, withdrawals=withdrawals
@@ -262,18 +284,6 @@ class _Simulation:
         return self._records(final, txs, senders, receipts, raw_outcomes), final.header
 
     # -------------------------------------------------------------------------------------- overrides
-    def _move(self, source: bytes, target: bytes) -> None:
-        if source == target:
-            raise SimulationError(-38022, f"account {to_checksum_address(source)} is already at that address")
-        if target in self.moved.values():
-            raise SimulationError(-38023, f"account {to_checksum_address(target)} is already overridden")
-        precompiles = self.reader.vm_class_for(0, 2**62).get_state_class().computation_class._precompiles
-        current = {self.moved.get(a, a) for a in map(bytes, precompiles)}
-        if source not in current:
-            raise SimulationError(-32000, f"account {to_checksum_address(source)} is not a precompile")
-        original = next((a for a, b in self.moved.items() if b == source), source)
-        self.moved[original] = target
-
     @staticmethod
     def _override_state(state: Any, overrides: dict[bytes, AccountOverride]) -> None:
         for raw, o in overrides.items():
@@ -306,7 +316,14 @@ class _Simulation:
         to = Address(call.to) if call.to is not None else b""
         access = tuple((e.address, e.storage_keys) for e in call.access_list)
         base_fee = getattr(header, "base_fee_per_gas", None)
-        if base_fee is not None and call.gas_price is None:
+        if call.blob_versioned_hashes and hasattr(builder, "new_blob_transaction"):
+            max_fee, tip = call.max_fee or 0, call.max_priority_fee or 0
+            blob = (call.max_fee_per_blob_gas or 0, call.blob_versioned_hashes)
+            fields = (self.chain_id, nonce, tip, max_fee, gas, to, call.value, call.data, access, *blob)
+            tx = builder.new_blob_transaction(*fields, 0, 0, 0)
+            unsigned = builder.new_unsigned_blob_transaction(*fields)
+            fee_cap = max_fee
+        elif base_fee is not None and call.gas_price is None:
             max_fee, tip = call.max_fee or 0, call.max_priority_fee or 0
             fields = (self.chain_id, nonce, tip, max_fee, gas, to, call.value, call.data, access)
             tx = builder.new_dynamic_fee_transaction(*fields, 0, 0, 0)
@@ -329,6 +346,10 @@ class _Simulation:
         who = to_checksum_address(sender)
         supplied = f"(supplied gas {gas})"
         state_nonce = state.get_nonce(Address(sender))
+        if self.validation and nonce >= 2**64 - 1:
+            raise SimulationError(
+                -32603, f"err: nonce has max value: address {who}, nonce: {nonce} {supplied}"
+            )
         if self.validation and nonce < state_nonce:
             raise SimulationError(
                 -38010, f"err: nonce too low: address {who}, tx: {nonce} state: {state_nonce} {supplied}"
@@ -363,13 +384,25 @@ class _Simulation:
         state_nonce = state.get_nonce(address)
         if tx.nonce != state_nonce:  # without validation geth skips the nonce check; py-evm cannot, so align
             state.set_nonce(address, tx.nonce)
+        context = state.execution_context
+        base_fee = getattr(header, "base_fee_per_gas", None)
+        # geth's NoBaseFee (no validation): a call whose fee cap is under the base fee runs and pays no fee;
+        # py-evm refuses it, so it runs with the base fee at 0 (which is what it pays).
+        fee_cap = tx.max_fee_per_gas if (getattr(tx, "type_id", None) or 0) >= 2 else tx.gas_price
+        free = bool(not self.validation and base_fee and fee_cap < base_fee)
         try:  # py-evm's VM.apply_transaction, with the unsigned twin executed and the block's tx in the receipt
-            vm.validate_transaction_against_header(header, tx)
+            if free:
+                context._base_fee_per_gas = 0
+            else:
+                vm.validate_transaction_against_header(header, tx)
             state.lock_changes()
             computation = state.apply_transaction(self._unsigned[tx.hash])
             receipt = vm.make_receipt(header, tx, computation, state)
         except ValidationError as exc:
             raise SimulationError(-32000, f"err: {exc}") from exc
+        finally:
+            if free:
+                context._base_fee_per_gas = base_fee
         if tx.nonce != state_nonce:
             state.set_nonce(address, state_nonce + 1)
         return receipt, computation
@@ -381,14 +414,14 @@ class _Simulation:
         txs: list[Any],
         senders: list[bytes],
         receipts: list[Any],
-        raw: list[tuple[Any, int, int, list[Any]]],
+        raw: list[tuple[Any, int, int, list[Any], int]],
     ) -> SimulatedBlock:
         header = block.header
         base_fee = getattr(header, "base_fee_per_gas", None)
         records: list[TxRecord] = []
         outcomes: list[CallOutcome] = []
         log_index = 0
-        for index, (tx, sender, receipt, (computation, gas_used, max_used, extra)) in enumerate(
+        for index, (tx, sender, receipt, (computation, gas_used, max_used, extra, skipped)) in enumerate(
             zip(txs, senders, receipts, raw, strict=True)
         ):
             typed = getattr(tx, "type_id", None) or 0
@@ -406,10 +439,14 @@ class _Simulation:
                     r=0,
                     s=0,
                     chain_id=self.chain_id,
-                    gas_price=None if typed == 2 else tx.gas_price,
-                    max_fee=tx.max_fee_per_gas if typed == 2 else None,
-                    max_priority_fee=tx.max_priority_fee_per_gas if typed == 2 else None,
-                    access_list=() if typed else None,
+                    gas_price=None if typed >= 2 else tx.gas_price,
+                    max_fee=tx.max_fee_per_gas if typed >= 2 else None,
+                    max_priority_fee=tx.max_priority_fee_per_gas if typed >= 2 else None,
+                    access_list=_access_list(tx) if typed else None,
+                    max_fee_per_blob_gas=tx.max_fee_per_blob_gas if typed == 3 else None,
+                    blob_versioned_hashes=tuple(bytes(h) for h in tx.blob_versioned_hashes)
+                    if typed == 3
+                    else None,
                     block_hash=header.hash,
                     block_number=header.block_number,
                     index=index,
@@ -436,16 +473,19 @@ class _Simulation:
                     )
                 )
                 log_index += 1
+            log_index += skipped
             error: tuple[int, str, bytes | None] | None = None
             if computation.is_error:
                 if isinstance(computation.error, Revert):
-                    error = (3, "execution reverted", bytes(computation.output))
+                    reason = revert_reason(bytes(computation.output))
+                    message = "execution reverted" + (f": {reason}" if reason else "")
+                    error = (3, message, bytes(computation.output))
                 else:
                     error = (-32015, error_text(computation.error), None)
             outcomes.append(
                 CallOutcome(
                     status=0 if computation.is_error else 1,
-                    return_data=bytes(computation.output),
+                    return_data=b"" if computation.is_error else bytes(computation.output),
                     gas_used=gas_used,
                     max_used_gas=max_used,
                     logs=tuple(logs),
@@ -460,6 +500,28 @@ class _Simulation:
         )
 
 
+def _precompiles(current: dict[Any, Any], overrides: dict[bytes, AccountOverride]) -> dict[Any, Any] | None:
+    """This block's precompiles after the overrides (None: unchanged), by geth's rules: a precompile may move
+    (``movePrecompileToAddress``) to an address no other override names; any override of a precompile's
+    address takes the precompile away from it. Moves last one block, as in geth."""
+    for raw, override in overrides.items():
+        if override.move_precompile_to is not None and Address(raw) not in current:
+            raise SimulationError(-32000, f"account {to_checksum_address(raw)} is not a precompile")
+    if not any(Address(a) in current for a in overrides):
+        return None
+    out = dict(current)
+    for raw, override in overrides.items():
+        address = Address(raw)
+        target = override.move_precompile_to
+        if target is not None:
+            if target in overrides:
+                raise SimulationError(-38023, f"account {to_checksum_address(target)} is already overridden")
+            out[Address(target)] = current[address]
+        if address in current and out.get(address) is current[address]:
+            del out[address]
+    return out
+
+
 def _block_size(block: Any) -> int:
     """Length of the block's RLP (typed transactions are byte strings inside it, as on the wire)."""
     txs = [tx.encode() if getattr(tx, "type_id", None) is not None else tx for tx in block.transactions]
@@ -467,6 +529,10 @@ def _block_size(block: Any) -> int:
     if hasattr(block, "withdrawals"):
         body.append(list(block.withdrawals))
     return len(rlp.encode(body))
+
+
+def _access_list(tx: Any) -> tuple[AccessListEntry, ...]:
+    return tuple(AccessListEntry(bytes(a), tuple(int(k) for k in keys)) for a, keys in tx.access_list)
 
 
 def _topic(topic: int | bytes) -> bytes:

@@ -39,7 +39,7 @@ class TracerError(NodeError, ValueError):
     """A trace request names a tracer or an option this node does not have."""
 
 
-def _word(value: int | bytes) -> int:
+def word(value: int | bytes) -> int:
     return value if isinstance(value, int) else int.from_bytes(value, "big")
 
 
@@ -143,7 +143,7 @@ class StructLogger(Tracer):
         }
         stack = computation._stack.values
         if not cfg.disable_stack:
-            entry["stack"] = [hex(_word(v)) for v in stack]
+            entry["stack"] = [hex(word(v)) for v in stack]
         if cfg.enable_return_data and computation.return_data:
             entry["returnData"] = _hex(bytes(computation.return_data))
         if cfg.enable_memory:
@@ -152,11 +152,11 @@ class StructLogger(Tracer):
                 entry["memory"] = [_hex(memory[i : i + 32]) for i in range(0, len(memory), 32)]
         if not cfg.disable_storage and op in (SLOAD, SSTORE) and stack:
             here = self.storage.setdefault(bytes(computation.msg.storage_address), {})
-            key = _word(stack[-1])
+            key = word(stack[-1])
             if op == SLOAD:
                 value = computation.state.get_storage(computation.msg.storage_address, key)
             else:
-                value = _word(stack[-2]) if len(stack) >= 2 else 0
+                value = word(stack[-2]) if len(stack) >= 2 else 0
             here[_slot(key)] = _slot(value)
             entry["storage"] = dict(here)
         self.logs.append(entry)
@@ -325,15 +325,15 @@ class PrestateTracer(Tracer):
             if op in (SLOAD, SSTORE):
                 here = bytes(computation.msg.storage_address)
                 self._touch(computation.state, here)
-                key = _word(stack[-1])
+                key = word(stack[-1])
                 if key not in self.slots.setdefault(here, set()):
                     self.slots[here].add(key)
                     original = computation.state.get_storage(Address(here), key, from_journal=False)
                     self.pre[here]["storage"][key] = original
             elif op in _ADDRESS_OPS:
-                self._touch(computation.state, (_word(stack[-1]) & _MASK160).to_bytes(20, "big"))
+                self._touch(computation.state, (word(stack[-1]) & _MASK160).to_bytes(20, "big"))
             elif op in (CALL, CALLCODE, DELEGATECALL, STATICCALL) and len(stack) >= 2:
-                self._touch(computation.state, (_word(stack[-2]) & _MASK160).to_bytes(20, "big"))
+                self._touch(computation.state, (word(stack[-2]) & _MASK160).to_bytes(20, "big"))
         run()
 
     def enter(self, kind: str, message: Any, parent: Any, state: Any) -> None:

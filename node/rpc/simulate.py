@@ -103,7 +103,8 @@ def _slots(raw: Any, what: str) -> dict[int, int]:
     if not isinstance(raw, dict):
         raise InvalidParams(f"invalid argument: {what}: expected an object of slot to value")
     return {
-        int.from_bytes(p.hash32(k, what), "big"): int.from_bytes(p.hash32(v, what), "big") for k, v in raw.items()
+        int.from_bytes(p.hash32(k, what), "big"): int.from_bytes(p.hash32(v, what), "big")
+        for k, v in raw.items()
     }
 
 
@@ -133,7 +134,9 @@ def _state_overrides(raw: Any, what: str) -> dict[bytes, AccountOverride]:
 def _block_json(block: SimulatedBlock, full: bool) -> dict[str, Any]:
     out = fmt.header(block.header, block.size)
     out["transactions"] = (
-        [fmt.transaction(t) for t in block.transactions] if full else [fmt.d(t.hash) for t in block.transactions]
+        [fmt.transaction(t) for t in block.transactions]
+        if full
+        else [fmt.d(t.hash) for t in block.transactions]
     )
     out["uncles"] = []
     if block.header.withdrawals_root is not None:
@@ -149,7 +152,11 @@ def _block_json(block: SimulatedBlock, full: bool) -> dict[str, Any]:
         }
         if outcome.error is not None:
             code, message, data = outcome.error
-            call["error"] = {"code": code, "message": message, **({"data": fmt.d(data)} if data is not None else {})}
+            call["error"] = {
+                "code": code,
+                "message": message,
+                **({"data": fmt.d(data)} if data is not None else {}),
+            }
         calls.append(call)
     out["calls"] = calls
     return out
