@@ -51,6 +51,7 @@ class BlockOverrides:
     fee_recipient: bytes | None = None
     prev_randao: bytes | None = None
     base_fee: int | None = None
+    blob_base_fee: int | None = None
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,16 @@ class _Simulation:
         return out
 
     # ------------------------------------------------------------------------------------------ a block
-    def _vm_class(self, number: int, stamp: int, overrides: dict[bytes, AccountOverride]) -> Any:
+    def _vm_class(self, number: int, stamp: int, sim: SimBlock) -> Any:
+        overrides = sim.state
         vm_class = self.reader._timed(self.reader.vm_class_for(number, stamp))
+        blob_fee = sim.overrides.blob_base_fee
+        if blob_fee is not None and hasattr(vm_class.get_state_class(), "blob_base_fee"):
+            # the blob base fee the block charges and BLOBBASEFEE reads (py-evm derives it from excess gas)
+            state_class = vm_class.get_state_class()
+            vm_class = vm_class.configure(
+                _state_class=state_class.configure(blob_base_fee=property(lambda _: blob_fee))
+            )
         state_class = vm_class.get_state_class()
         computation = state_class.computation_class
         precompiles = _precompiles(computation._precompiles, overrides)
@@ -244,7 +253,7 @@ class _Simulation:
         )
 
     def _block(self, parent: Any, number: int, stamp: int, sim: SimBlock) -> tuple[SimulatedBlock, Any]:
-        vm_class = self._vm_class(number, stamp, sim.state)
+        vm_class = self._vm_class(number, stamp, sim)
         header = self._header(vm_class, parent, number, stamp, sim.overrides)
         vm = self._vm(vm_class, header)
         vm.block_preprocessing(vm.get_block())

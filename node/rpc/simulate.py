@@ -96,6 +96,7 @@ def _block_overrides(raw: Any, what: str) -> BlockOverrides:
         fee_recipient=opt("feeRecipient", p.address),
         prev_randao=opt("prevRandao", p.hash32),
         base_fee=opt("baseFeePerGas", p.quantity),
+        blob_base_fee=opt("blobBaseFee", p.quantity),
     )
 
 
