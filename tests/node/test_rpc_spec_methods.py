@@ -282,3 +282,82 @@ def test_trace__without_rpc_debug__method_not_found(genesis_factory: Any, signer
         for method in ("debug_traceTransaction", "debug_traceBlockByNumber", "debug_traceBlockByHash"):
             assert _error(client.request(method, "0x1")) == -32601
         assert _error(client.request("eth_noSuchMethod")) == -32601
+
+
+# ------------------------------------------------------------------------------------------ eth_simulateV1
+A, B = "0x" + "c0" * 20, "0x" + "c1" * 20
+# Runtime that reverts with Error("no"): the ABI payload written to memory (selector, offset, length, text),
+# then REVERT(0, 100).
+REVERTER = (
+    "0x"
+    + (
+        "7f08c379a0" + "00" * 28 + "600052"  # PUSH32 selector, PUSH1 0, MSTORE
+        "6020600452"  # MSTORE(4, 0x20)
+        "6002602452"  # MSTORE(0x24, 2)
+        "7f6e6f" + "00" * 30 + "604452"  # MSTORE(0x44, "no")
+        "60646000fd"  # REVERT(0, 0x64)
+    )
+)
+
+
+def test_simulate__transfer_over_two_blocks_with_overrides(chain: Chain) -> None:
+    head = chain.rpc.head()
+    blocks = chain.rpc.call(
+        "eth_simulateV1",
+        {
+            "blockStateCalls": [
+                {
+                    "stateOverrides": {A: {"balance": "0x3e8"}},
+                    "calls": [{"from": A, "to": B, "value": "0x3e8"}],
+                },
+                {"calls": [{"from": B, "to": A, "value": "0x1"}]},
+            ],
+            "traceTransfers": True,
+            "returnFullTransactions": True,
+        },
+        hex(head),
+    )
+    assert [int(b["number"], 16) for b in blocks] == [head + 1, head + 2]
+    assert blocks[1]["parentHash"] == blocks[0]["hash"]
+    first = blocks[0]["calls"][0]
+    assert first["status"] == "0x1" and first["gasUsed"] == hex(21_000)
+    (transfer,) = first["logs"]  # traceTransfers: an ERC-7528 log for the ether moved
+    assert transfer["address"] == "0x" + "ee" * 20 and transfer["data"] == "0x" + f"{0x3E8:064x}"
+    assert blocks[1]["calls"][0]["status"] == "0x1"  # B received it in the block before
+    tx = blocks[0]["transactions"][0]
+    assert tx["from"] == A and tx["blockHash"] == blocks[0]["hash"] and tx["r"] == "0x0"
+    assert chain.rpc.call("eth_getBalance", A, "latest") == "0x0"  # nothing stays
+
+
+def test_simulate__revert_is_the_calls_result(chain: Chain) -> None:
+    (block,) = chain.rpc.call(
+        "eth_simulateV1",
+        {"blockStateCalls": [{"stateOverrides": {B: {"code": REVERTER}}, "calls": [{"from": A, "to": B}]}]},
+    )
+    call = block["calls"][0]
+    assert call["status"] == "0x0" and call["returnData"] == "0x"
+    assert call["error"]["code"] == 3 and call["error"]["message"] == "execution reverted: no"
+    assert call["error"]["data"].startswith("0x08c379a0")
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        (
+            {"blockStateCalls": [{"calls": [{"from": A, "to": B, "nonce": "0x5"}]}], "validation": True},
+            -38011,
+        ),
+        ({"blockStateCalls": [{"calls": [{"from": A, "to": B, "value": "0x1"}]}]}, -38014),
+        ({"blockStateCalls": [{"calls": [{"from": A, "to": B, "gas": "0x1"}]}]}, -38013),
+        ({"blockStateCalls": [{}] * 257}, -38026),
+        ({"blockStateCalls": [{"blockOverrides": {"number": "0x1"}}]}, -38020),
+        ({"blockStateCalls": [{"blockOverrides": {"time": "0x1"}}]}, -38021),
+        ({"blockStateCalls": [{"stateOverrides": {A: {"movePrecompileToAddress": B}}}]}, -32000),
+        ({"blockStateCalls": [{"stateOverrides": {A: {"state": {}, "stateDiff": {}}}}]}, -32602),
+        ({"blockStateCalls": {}}, -32602),
+        ({"blockStateCalls": [{"calls": [{"from": "0x12"}]}]}, -32602),
+        ({"blockStateCalls": [], "validation": "yes"}, -32602),
+    ],
+)
+def test_simulate__bad_input__error(chain: Chain, options: dict[str, Any], code: int) -> None:
+    assert _error(chain.rpc.request("eth_simulateV1", options, "latest")) == code
