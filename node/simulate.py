@@ -25,7 +25,7 @@ from .calls import CallBudget, budget_scope
 from .errors import NodeError
 from .records import AccessListEntry, CallRequest, HeaderRecord, LogRecord, TxRecord
 from .storage import OverlayDB
-from .tracing import SELFDESTRUCT, TraceHub, Tracer, word, error_text, revert_reason
+from .tracing import SELFDESTRUCT, TraceHub, Tracer, error_text, revert_reason, word
 
 MAX_BLOCKS = 256  # geth's maxSimulateBlocks
 BLOCK_TIME = 12  # seconds between simulated blocks when a block names no time (geth)
@@ -283,7 +283,7 @@ class _Simulation:
             senders.append(sender)
             receipts.append(receipt)
             raw_outcomes.append((computation, gas_used, max_used, extra, skipped))
-        withdrawals = [] if hasattr(running, "withdrawals_root") else None
+        withdrawals: list[Any] | None = [] if hasattr(running, "withdrawals_root") else None
         filled = vm.set_block_transactions_and_withdrawals(
             vm.get_block(), running, txs, receipts, withdrawals=withdrawals
         )
@@ -328,9 +328,9 @@ class _Simulation:
         if call.blob_versioned_hashes and hasattr(builder, "new_blob_transaction"):
             max_fee, tip = call.max_fee or 0, call.max_priority_fee or 0
             blob = (call.max_fee_per_blob_gas or 0, call.blob_versioned_hashes)
-            fields = (self.chain_id, nonce, tip, max_fee, gas, to, call.value, call.data, access, *blob)
-            tx = builder.new_blob_transaction(*fields, 0, 0, 0)
-            unsigned = builder.new_unsigned_blob_transaction(*fields)
+            blob_fields = (self.chain_id, nonce, tip, max_fee, gas, to, call.value, call.data, access, *blob)
+            tx = builder.new_blob_transaction(*blob_fields, 0, 0, 0)
+            unsigned = builder.new_unsigned_blob_transaction(*blob_fields)
             fee_cap = max_fee
         elif base_fee is not None and call.gas_price is None:
             max_fee, tip = call.max_fee or 0, call.max_priority_fee or 0
@@ -340,9 +340,9 @@ class _Simulation:
             fee_cap = max_fee
         elif access and hasattr(builder, "new_access_list_transaction"):
             fee_cap = call.gas_price or 0
-            fields = (self.chain_id, nonce, fee_cap, gas, to, call.value, call.data, access)
-            tx = builder.new_access_list_transaction(*fields, 0, 0, 0)
-            unsigned = builder.new_unsigned_access_list_transaction(*fields)
+            list_fields = (self.chain_id, nonce, fee_cap, gas, to, call.value, call.data, access)
+            tx = builder.new_access_list_transaction(*list_fields, 0, 0, 0)
+            unsigned = builder.new_unsigned_access_list_transaction(*list_fields)
         else:
             fee_cap = call.gas_price or 0
             tx = builder.new_transaction(nonce, fee_cap, gas, to, call.value, call.data, 0, 0, 0)

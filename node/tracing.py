@@ -462,9 +462,8 @@ class TraceHub:
         )
 
     def _wrap(self, op: int, fn: Any) -> Any:
-        mnemonic = getattr(fn, "mnemonic", None) or getattr(
-            getattr(fn, "__wrapped__", None), "mnemonic", hex(op)
-        )
+        inner = getattr(fn, "__wrapped__", None)
+        mnemonic = str(getattr(fn, "mnemonic", None) or getattr(inner, "mnemonic", None) or hex(op))
         name = _GETH_NAMES.get(mnemonic, mnemonic)
         kind = _FRAME_OPS.get(op)
         hub = self

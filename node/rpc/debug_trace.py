@@ -86,7 +86,8 @@ class TraceApi:
             except ExecutionTimeout as exc:
                 raise RpcError(SERVER_ERROR, str(exc)) from exc
 
-        return await self.node.off_chain(run)  # type: ignore[no-any-return]
+        traces: list[Any] = await self.node.off_chain(run)
+        return traces
 
 
 def _tracer(options: Any) -> Callable[[], Tracer]:
