@@ -369,7 +369,6 @@ class _Calls:
             current = found
         raise ExecutionFailed("access list did not converge")
 
-
     def trace(
         self,
         header: BlockHeaderAPI,
