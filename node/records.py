@@ -75,6 +75,7 @@ class TxRecord:
     block_number: int | None = None
     index: int | None = None
     base_fee: int | None = None  # of the including block, for ``gasPrice`` of 1559 transactions
+    block_timestamp: int | None = None  # of the including block (execution-apis ``blockTimestamp``)
 
     @property
     def fee_cap(self) -> int:

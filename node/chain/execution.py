@@ -5,10 +5,10 @@ thread) and ``CallReader`` (user calls beside it)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from eth.abc import BlockHeaderAPI, ComputationAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI
 from eth.exceptions import OutOfGas
 from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
@@ -24,6 +24,7 @@ from ..records import (
     AccessListEntry,
     CallRequest,
 )
+from . import tracing
 
 
 class Calls:
@@ -242,6 +243,20 @@ class Calls:
                 return found, used, error
             current = found
         raise ExecutionFailed("access list did not converge")
+
+    def trace(
+        self,
+        header: BlockHeaderAPI,
+        parent: BlockHeaderAPI,
+        txs: Sequence[SignedTransactionAPI],
+        make: Callable[[], tracing.Tracer],
+        only: int | None = None,
+        budget: CallBudget | None = None,
+    ) -> list[Any]:
+        """``debug_trace*``: replay ``header``'s block on ``parent``'s state with tracers (see tracing.py),
+        within the budget's deadline."""
+        with budget_scope(budget):
+            return tracing.replay(self, header, parent, txs, make, only)
 
 
 _SLOT_OPS = frozenset({0x54, 0x55})  # SLOAD, SSTORE

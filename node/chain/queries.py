@@ -16,6 +16,7 @@ from eth_typing import Address, Hash32
 
 from .. import consensus
 from ..errors import (
+    NotFound,
     TransactionRejected,
 )
 from ..genesis import contract_address
@@ -140,6 +141,14 @@ class Queries(ChainBase):
             recently_signed=tuple(sorted(recent)),
         )
 
+    def replay_inputs(
+        self, header: BlockHeaderAPI
+    ) -> tuple[BlockHeaderAPI, tuple[SignedTransactionAPI, ...]]:
+        """What re-executing a block takes (``debug_trace*``): its parent's header and its transactions."""
+        if header.block_number == 0:
+            raise NotFound("genesis is not traceable")
+        return self.header_by_hash(header.parent_hash), tuple(self._evm_block(header).transactions)
+
     def raw_block(self, block_hash: bytes) -> bytes:
         """RLP of any stored block, canonical or not (peers ask for branches by hash)."""
         return rlp.encode(self._evm_block(self.header_by_hash(block_hash)))
@@ -211,6 +220,7 @@ class Queries(ChainBase):
             "block_number": header.block_number if header is not None else None,
             "index": index,
             "base_fee": getattr(header, "base_fee_per_gas", None) if header is not None else None,
+            "block_timestamp": header.timestamp if header is not None else None,
         }
         if type_id == 0:
             v = tx.v
@@ -433,6 +443,11 @@ class Queries(ChainBase):
         if fork not in BLOB_FORKS:
             return None
         return fake_exponential(1, header.excess_blob_gas, BLOB_FORKS[fork])
+
+    def precompiles(self, fork: str) -> tuple[bytes, ...]:
+        """Addresses of the precompiled contracts ``fork`` has (``eth_config``)."""
+        computation_class = self._vm_classes[fork].get_state_class().computation_class
+        return tuple(sorted(bytes(a) for a in computation_class.get_precompiles()))
 
     def blob_limits(self, header: BlockHeaderAPI) -> int | None:
         fork = self.genesis.schedule.fork_at(header.block_number, header.timestamp)

@@ -83,6 +83,7 @@ def transaction(t: TxRecord) -> dict[str, Any]:
     out: dict[str, Any] = {
         "blockHash": addr(t.block_hash),
         "blockNumber": None if t.block_number is None else q(t.block_number),
+        "blockTimestamp": None if t.block_timestamp is None else q(t.block_timestamp),
         "from": d(t.sender),
         "gas": q(t.gas),
     }
@@ -140,6 +141,7 @@ def log(entry: LogRecord) -> dict[str, Any]:
         "transactionHash": d(entry.tx_hash),
         "transactionIndex": q(entry.tx_index),
         "blockHash": d(entry.block_hash),
+        "blockTimestamp": q(entry.block_timestamp),
         "logIndex": q(entry.log_index),
         "removed": entry.removed,
     }

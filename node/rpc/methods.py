@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
 
 from ..abc import RpcBackend
 from ..calls import CallBudget
@@ -26,20 +27,26 @@ from ..errors import (
 )
 from . import clique as clique_rpc
 from . import format as fmt
+from . import node_info
 from . import params as p
+from .debug_trace import TraceApi
 from .errors import EXECUTION_REVERTED, INVALID_PARAMS, LIMIT_EXCEEDED, SERVER_ERROR, InvalidParams, RpcError
 from .filters import Filter, FilterRegistry, LogCriteria
 from .limits import RpcLimits
+from .simulate import SimulateApi
 
 CLIENT_VERSION = "pamchain/0.1.0/py-evm-0.12.1b1/python3.11"
 # Blocks per chain-thread job for range queries (eth_getLogs, eth_feeHistory): sealing waits at most one slice.
 CHAIN_SLICE = 256
+# Slots one eth_getStorageValues may read (geth's limit), so one request cannot hold the chain thread for long.
+MAX_STORAGE_VALUES = 1024
 ACCOUNT_NOT_ALLOWED = -32007  # in the -32000 family; "permission denied" as Besu reports permissioning
 Method = Callable[[list[Any]], Awaitable[Any]]
 
 
-class RpcApi:
-    """Binds method names to implementations over one node (``abc.RpcBackend``)."""
+class RpcApi(TraceApi, SimulateApi):
+    """Binds method names to implementations over one node (``abc.RpcBackend``; tracing in ``debug_trace.py``,
+    ``eth_simulateV1`` in ``simulate.py``)."""
 
     def __init__(
         self,
@@ -177,6 +184,19 @@ class RpcApi:
         p.expect(params, 0, 0)
         return fmt.q(await self._on_chain(lambda: self.chain.blob_base_fee(self.chain.head)))
 
+    async def eth_baseFee(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        base = await self._on_chain(self.chain.base_fee_next)
+        return None if base is None else fmt.q(base)
+
+    async def eth_config(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return await self._on_chain(lambda: node_info.config_json(self.chain, int(self.chain.head.timestamp)))
+
+    async def eth_capabilities(self, params: list[Any]) -> Any:
+        p.expect(params, 0, 0)
+        return await self._on_chain(lambda: node_info.capabilities_json(self.chain.head))
+
     def _percentiles(self, raw: Any) -> list[float]:
         """geth's checks: at most the limit (100), each in [0, 100], strictly increasing."""
         if raw is None:
@@ -223,10 +243,10 @@ class RpcApi:
                 base_fees.append(fmt.q(getattr(header, "base_fee_per_gas", 0) or 0))
                 ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0)
                 blob_fee = self.chain.header_blob_base_fee(header)
-                if blob_fee is not None:
-                    blob_fees.append(fmt.q(blob_fee))
-                    limit = self.chain.blob_limits(header) or 1
-                    blob_ratios.append(header.blob_gas_used / limit)
+                # geth reports blob figures for every block, zero before Cancun
+                blob_fees.append(fmt.q(blob_fee or 0))
+                limit = self.chain.blob_limits(header)
+                blob_ratios.append(header.blob_gas_used / limit if blob_fee is not None and limit else 0)
                 if percentiles:
                     rewards.append(self._rewards(header, percentiles))
             return header
@@ -298,6 +318,32 @@ class RpcApi:
             lambda: fmt.h256(self.chain.storage_at(address, slot, self._header(block)))
         )
 
+    async def eth_getStorageValues(self, params: list[Any]) -> Any:
+        """Many slots of many accounts at one block: ``{address: [slot, ...]}`` -> ``{address: [value, ...]}``."""
+        request_raw, ref = p.expect(params, 1, 2)
+        if not isinstance(request_raw, dict):
+            raise InvalidParams("invalid argument 0: expected an object of address to storage keys")
+        if not request_raw:
+            raise InvalidParams("empty request")
+        request: list[tuple[str, bytes, list[int]]] = []
+        for who, slots_raw in request_raw.items():
+            if not isinstance(slots_raw, list):
+                raise InvalidParams("invalid argument 0: expected a list of storage keys per address")
+            request.append((who.lower(), p.address(who, "argument 0"), [_storage_key(s) for s in slots_raw]))
+        total = sum(len(slots) for _, _, slots in request)
+        if total > MAX_STORAGE_VALUES:
+            raise InvalidParams(f"too many storage keys requested ({total}, limit {MAX_STORAGE_VALUES})")
+        block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
+
+        def run() -> Any:
+            header = self._header(block)
+            return {
+                key: [fmt.h256(self.chain.storage_at(address, slot, header)) for slot in slots]
+                for key, address, slots in request
+            }
+
+        return await self._on_chain(run)
+
     async def eth_getTransactionCount(self, params: list[Any]) -> Any:
         who, ref = p.expect(params, 1, 2)
         address = p.address(who, "argument 0")
@@ -312,12 +358,12 @@ class RpcApi:
         return await self._on_chain(run)
 
     async def eth_getProof(self, params: list[Any]) -> Any:
-        who, slots_raw, ref = p.expect(params, 3, 3)
+        who, slots_raw, ref = p.expect(params, 2, 3)
         address = p.address(who, "argument 0")
         if not isinstance(slots_raw, list):
             raise InvalidParams("invalid argument 1: expected a list of storage keys")
         slots = [_storage_key(s) for s in slots_raw]
-        block = p.block_ref_or_hash(ref, "argument 2")
+        block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 2")
 
         def run() -> Any:
             proof = self.chain.account_proof(address, slots, self._header(block))
@@ -565,10 +611,9 @@ class RpcApi:
         lo = self._resolve_bound(c.first) if first is None else first
         hi = self._resolve_bound(c.last)
         if isinstance(c.last, int) and c.last > head:
-            if not isinstance(c.first, int) or c.first <= head:
-                hi = head
-            else:
+            if first is None:  # a query (geth since 1.15: no silent cut at the head); a filter poll reads up to it
                 raise InvalidParams("block range extends beyond current head block")
+            hi = head
         if lo > hi:
             if first is not None:
                 return None
@@ -738,12 +783,24 @@ class RpcApi:
             pending, queued = self.node.core.pool.split(self.node.core.view())
 
             def group(part: dict[bytes, list[Any]]) -> dict[str, Any]:
-                return {
-                    fmt.d(sender): {str(t.nonce): fmt.transaction(self.chain.tx_record(t.evm)) for t in txs}
-                    for sender, txs in part.items()
-                }
+                listed = {to_checksum_address(sender): self._by_nonce(txs) for sender, txs in part.items()}
+                return {sender: txs for sender, txs in listed.items() if txs}
 
             return {"pending": group(pending), "queued": group(queued)}
+
+        return await self._on_chain(run)
+
+    def _by_nonce(self, txs: list[Any]) -> dict[str, Any]:
+        # As geth: blob transactions count in txpool_status but are not listed (geth's blob pool lists nothing).
+        return {str(t.nonce): fmt.transaction(self.chain.tx_record(t.evm)) for t in txs if t.type != 3}
+
+    async def txpool_contentFrom(self, params: list[Any]) -> Any:
+        (who,) = p.expect(params, 1, 1)
+        sender = p.address(who, "argument 0")
+
+        def run() -> Any:
+            pending, queued = self.node.core.pool.split(self.node.core.view())
+            return {"pending": self._by_nonce(pending.get(sender, [])), "queued": self._by_nonce(queued.get(sender, []))}
 
         return await self._on_chain(run)
 
@@ -833,18 +890,17 @@ def _execute(fn: Callable[[], Any]) -> Any:
 
 
 def _storage_key(value: Any) -> int:
-    """geth decodes storage keys leniently (any length up to 32 bytes) but with its own -32000 errors."""
+    """geth decodes storage keys leniently (any length up to 32 bytes); a bad key is invalid params (-32602,
+    geth's wording; geth answered -32000 before 2025)."""
     if not isinstance(value, str):
         raise InvalidParams("invalid argument 1: storage key must be a hex string")
     digits = value[2:] if value.startswith(("0x", "0X")) else value
     if len(digits) > 64:
-        raise RpcError(
-            SERVER_ERROR, "unable to decode storage key: hex string too long, want at most 32 bytes"
-        )
+        raise InvalidParams(f'storage key too long (want at most 32 bytes): "{value}"')
     try:
         return int(digits, 16) if digits else 0
     except ValueError:
-        raise RpcError(SERVER_ERROR, "unable to decode storage key: hex string invalid") from None
+        raise InvalidParams(f'invalid hex in storage key: "{value}"') from None
 
 
 def _slot_json(raw: str) -> str:

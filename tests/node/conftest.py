@@ -93,3 +93,18 @@ def make_web3(url: str) -> Web3:
 @pytest.fixture
 def w3(node: NodeHandle) -> Web3:
     return make_web3(node.url)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the rpc-compat figures the conformance floor tests recorded (``record_property("rpc-compat", ...)``)."""
+    figures = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for key, value in getattr(report, "user_properties", ())
+        if key == "rpc-compat" and getattr(report, "when", "call") == "call"
+    ]
+    if figures:
+        terminalreporter.write_sep("-", "rpc-compat fixtures passing")
+        for line in figures:
+            terminalreporter.write_line(line)
