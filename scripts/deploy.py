@@ -118,6 +118,12 @@ def load_plan(path: str | Path, *, passphrase_for: Callable[[Path], str] | None 
         for index, entry in enumerate(doc.get("oracles", [])):
             where = f"[[oracles]] #{index + 1}"
             oracles.append(_oracle(entry, path.parent, passphrase_for))
+            same_domain = [o for o in oracles if o.domain == oracles[-1].domain]
+            if len({o.enc_pubkey for o in same_domain}) > 1:
+                raise ValueError(
+                    "several oracles of one domain must share the domain's encryption key: give each the same "
+                    "encryption_key_file (`pamchain oracle domain-key FILE` makes one) or the same enc_pubkey"
+                )
         policies = []
         for index, entry in enumerate(doc.get("policies", [])):
             where = f"[[policies]] #{index + 1}"
@@ -190,6 +196,11 @@ def _oracle(entry: Mapping[str, Any], base: Path, passphrase_for: Callable[[Path
         if passphrase_for is None:
             raise ValueError("an oracle keystore needs its passphrase")
         account = load_account(keystore, passphrase_for(keystore))
+        if "encryption_key_file" in entry:  # the domain's shared secret (several oracles for one domain)
+            from pamchain.sdk.sealed import load_domain_secret
+
+            secret = load_domain_secret((base / str(entry["encryption_key_file"])).expanduser())
+            return OracleSpec(domain, account.address, public_key(secret))
         return OracleSpec(domain, account.address, public_key(account.key))
     return OracleSpec(
         domain, _address(entry["address"], "address"), _hex32(entry["enc_pubkey"], "enc_pubkey")

@@ -54,3 +54,15 @@ def run(config_path: Path, log_level: str, demo: bool) -> None:
 def status(url: str, as_json: bool) -> None:
     """Show a running oracle's health: checkpoint, final head, queued actions."""
     show_health(url, as_json=as_json, daemon="oracle")
+
+
+@oracle.command(name="domain-key")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def domain_key(path: Path) -> None:
+    """Create PATH holding a new random X25519 secret for a domain with several oracles (mode 0600; never
+    overwrites), and print its public key: the `enc_pubkey` every oracle of the domain is registered with.
+    Copy the file to each oracle's host and name it in `[oracle] encryption_key_file`."""
+    from pamchain.sdk.sealed import create_domain_secret, public_key
+
+    secret = create_domain_secret(path)
+    click.echo("0x" + public_key(secret).hex())

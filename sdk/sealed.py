@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 
 from eth_utils import keccak
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
-from .errors import SdkError
+from .config_file import read_text
+from .errors import ConfigError, SdkError
 
 _KDF_LABEL = b"pamchain/oracle-x25519/v1"
 MAX_PAYLOAD_BYTES = 4096
@@ -60,3 +63,32 @@ def open_password(private_key: PrivateKey, ciphertext: bytes, subject: bytes) ->
     if data.get("subject") != subject.hex():
         raise PayloadError("payload was sealed for another subject")
     return str(data["password"])
+
+
+def load_domain_secret(path: str | os.PathLike[str]) -> bytes:
+    """A domain's shared X25519 secret (``encryption_key_file``: 64 hex digits), held by each of its oracles;
+    ``encryption_key`` and ``public_key`` take it as they take an oracle's own key."""
+    text = read_text(path, "encryption key file").strip()
+    try:
+        secret = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        secret = b""
+    if len(secret) != 32:
+        raise ConfigError(f"{path}: an encryption key file holds 32 bytes as 64 hex digits")
+    return secret
+
+
+def create_domain_secret(path: str | os.PathLike[str]) -> bytes:
+    """Write a new random domain secret to ``path`` (mode 0600; an existing file is never overwritten)."""
+    secret = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ConfigError(f"{path} exists: a domain key is never overwritten") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secret.hex() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return secret

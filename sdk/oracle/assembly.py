@@ -10,13 +10,12 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from ..client import Deployment, PamClient, connect
-from ..config_file import read_text
 from ..directory import AccountRef, ChainedResolver, Directory, HmacGuidResolver, IdResolver, StaticIdMap
 from ..errors import ConfigError
 from ..keys import load_account, read_passphrase
 from ..model import PrincipalStatus
 from ..payload_store import PayloadClient
-from ..sealed import encryption_key
+from ..sealed import encryption_key, load_domain_secret
 from .config import OracleConfig
 from .daemon import OracleDaemon
 from .executor import REMOVAL_RETRY, Executor, PayloadSource, Retry
@@ -249,22 +248,11 @@ def from_config(
         removal_directory=removal_directory,
         late_after=config.late_after,
         takeover_after=config.takeover_after,
-        encryption_secret=_domain_secret(config.encryption_key_file),
+        encryption_secret=(
+            None if config.encryption_key_file is None else load_domain_secret(config.encryption_key_file)
+        ),
         poll_interval=config.poll_interval,
         reconcile_interval=config.reconcile_interval,
         verification=verification,
     )
 
-
-def _domain_secret(path: Path | None) -> bytes | None:
-    """The domain's shared X25519 secret from ``encryption_key_file`` (None: derive it from the oracle key)."""
-    if path is None:
-        return None
-    text = read_text(path, "encryption key file").strip()
-    try:
-        secret = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        secret = b""
-    if len(secret) != 32:
-        raise ConfigError(f"{path}: an encryption key file holds 32 bytes as 64 hex digits")
-    return secret

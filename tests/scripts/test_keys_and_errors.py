@@ -269,3 +269,58 @@ def test_cli__command_table__matches_the_commands_and_loads_nothing_up_front() -
     assert loaded.stdout.strip() == "[]"
     listed = invoke(["--help"])
     assert listed.exit_code == 0 and all(name in listed.stdout for name in COMMANDS)
+
+
+# --- several oracles for one domain: one shared domain key (issue 15 item 2) ---------------------------------
+
+_COUNCIL = '[council]\nmembers = ["0x' + "11" * 20 + '", "0x' + "22" * 20 + '"]\nthreshold = 2\n'
+
+
+def test_oracle_domain_key__created_0600_printed_never_overwritten(tmp_path: Path) -> None:
+    from pamchain.sdk.sealed import load_domain_secret, public_key
+
+    path = tmp_path / "domain.key"
+    made = invoke(["oracle", "domain-key", str(path)])
+    assert made.exit_code == 0, made.output
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert made.stdout.strip() == "0x" + public_key(load_domain_secret(path)).hex()
+    again = invoke(["oracle", "domain-key", str(path)])
+    assert again.exit_code == 1 and "never overwritten" in again.stderr and "Traceback" not in again.output
+
+
+@pytest.mark.parametrize("content", ["", "zz" * 32, "ab" * 31])
+def test_domain_secret__bad_file__clear_error(tmp_path: Path, content: str) -> None:
+    from pamchain.sdk.sealed import load_domain_secret
+
+    path = tmp_path / "domain.key"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match="64 hex digits"):
+        load_domain_secret(path)
+
+
+def test_deploy_plan__two_oracles_of_a_domain_with_different_keys__refused(tmp_path: Path) -> None:
+    config = tmp_path / "deploy.toml"
+    oracles = "".join(
+        f'[[oracles]]\ndomain = "corp.example"\naddress = "0x{a * 20}"\nenc_pubkey = "0x{k * 32}"\n'
+        for a, k in (("33", "01"), ("44", "02"))
+    )
+    config.write_text(_COUNCIL + oracles)
+    with pytest.raises(ConfigError, match="must share the domain's encryption key"):
+        load_plan(config)
+
+
+def test_deploy_plan__two_oracles_sharing_the_domain_key__both_registered_with_it(tmp_path: Path) -> None:
+    from pamchain.sdk.keys import create_keystore
+    from pamchain.sdk.sealed import create_domain_secret, public_key
+
+    secret = create_domain_secret(tmp_path / "domain.key")
+    entries = ""
+    for name in ("site-a", "site-b"):
+        keystore, _ = create_keystore(tmp_path / name, "oracle pass phrase", iterations=2**4)
+        entries += (
+            f'[[oracles]]\ndomain = "corp.example"\nkeystore = "{keystore}"\nencryption_key_file = "domain.key"\n'
+        )
+    (tmp_path / "deploy.toml").write_text(_COUNCIL + entries)
+    plan = load_plan(tmp_path / "deploy.toml", passphrase_for=lambda _path: "oracle pass phrase")
+    assert len(plan.oracles) == 2 and {o.enc_pubkey for o in plan.oracles} == {public_key(secret)}
+    assert plan.oracles[0].address != plan.oracles[1].address
