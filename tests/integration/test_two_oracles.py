@@ -9,10 +9,12 @@ import json
 import os
 import random
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from pamchain.sdk.events import ReceiptPosted
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 from pamchain.sdk.model import Action
@@ -39,24 +41,38 @@ def _add_second_oracle(suite: Suite) -> None:
     assert suite.client.is_domain_oracle(DOMAIN, suite.env.accounts["oracle2"].address)
 
 
-def _configs(suite: Suite, world: World, ldap_config: LdapConfig, tmp: Path) -> tuple[Path, Path]:
+def _configs(
+    suite: Suite, world: World, ldap_config: LdapConfig, tmp: Path, ports: tuple[int, int]
+) -> tuple[Path, Path]:
     site_a, site_b = tmp / "site-a", tmp / "site-b"
     site_a.mkdir()
     site_b.mkdir()
     (site_b / "domain.key").write_text(bytes(suite.oracle.key).hex() + "\n")  # the domain's shared secret
     (site_b / "domain.key").chmod(0o600)
-    a = write_config(site_a, suite, world, ldap_config, free_port(), dc_id="DC-A")
+    a = write_config(site_a, suite, world, ldap_config, ports[0], dc_id="DC-A")
     b = write_config(
         site_b,
         suite,
         world,
         ldap_config,
-        free_port(),
+        ports[1],
         account=suite.env.accounts["oracle2"],
         dc_id="DC-B",
         oracle={"takeover_after": 2.0, "encryption_key_file": "domain.key"},
     )
     return a, b
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()[-2000:]
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise AssertionError(f"oracle health endpoint {port} never answered: {log.read_text()[-2000:]}")
 
 
 def _stood_down(log: Path) -> int:
@@ -80,7 +96,8 @@ def test_two_oracles__one_killed_at_random__every_expiry_removed_once(
     seed = int(os.environ.get("PAMCHAIN_SEED", time.time_ns() % 10**6))
     rng = random.Random(seed)
     _add_second_oracle(suite)
-    config_a, config_b = _configs(suite, world, ldap_config, tmp_path)
+    ports = {"a": free_port(), "b": free_port()}
+    config_a, config_b = _configs(suite, world, ldap_config, tmp_path, (ports["a"], ports["b"]))
     first_block = int(suite.env.w3.eth.block_number) + 1
     logs = {"a": tmp_path / "a.log", "b": tmp_path / "b.log"}
     procs = {"a": start(config_a, logs["a"]), "b": start(config_b, logs["b"])}
@@ -114,6 +131,8 @@ def test_two_oracles__one_killed_at_random__every_expiry_removed_once(
                 f"seed {seed}: missing {expected - set(receipts_by_key(suite.client, first_block))}"
             )
             time.sleep(0.25)
+        for name in procs:  # a restarted oracle may still be starting: drain once it runs its loop
+            _wait_healthy(ports[name], procs[name], logs[name])
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
         for name, proc in procs.items():
