@@ -146,11 +146,13 @@ def test_two_oracles__one_killed_at_random__every_expiry_removed_once(
     counts = receipts_by_key(suite.client, first_block)
     assert set(counts) == expected and all(c == 1 for c in counts.values()), f"seed {seed}: {counts}"
     w3 = suite.env.w3
+    worst = 0
     for event in suite.client.events(first_block, names=["ReceiptPosted"]):
         assert isinstance(event, ReceiptPosted)
         if event.action is Action.REMOVE_MEMBER:
             posted = int(w3.eth.get_block(event.at.block_number)["timestamp"])
             late = posted - suite.client.request(event.request_id).expiry
+            worst = max(worst, late)
             assert late <= ON_TIME, f"seed {seed}: grant {event.request_id} removed {late} s after expiry"
     for name in ("alice", "bob", "carol"):
         assert not ldap_directory.is_member(world.group_ref, world.ref(name))
@@ -161,4 +163,7 @@ def test_two_oracles__one_killed_at_random__every_expiry_removed_once(
     }
     assert posted_by <= {suite.oracle.address, suite.env.accounts["oracle2"].address}
     stood_down = _stood_down(logs["a"]) + _stood_down(logs["b"])
-    print(f"seed {seed}: receipts by {sorted(posted_by)}; {stood_down} actions stood down")
+    print(
+        f"seed {seed}: {len(grants)} grants, {len(expected)} actions, receipts by {len(posted_by)} oracles;"
+        f" {stood_down} actions stood down; slowest removal receipt {worst} s after expiry"
+    )
