@@ -240,37 +240,6 @@ class ChainBase(Calls):
     def storage_at(self, address: bytes, slot: int, header: BlockHeaderAPI) -> int:
         return self._state(header).get_storage(Address(address), slot)
 
-    def account_proof(self, address: bytes, slots: Sequence[int], header: BlockHeaderAPI) -> dict[str, Any]:
-        """EIP-1186 proof: account fields plus the trie nodes from the state root to the account/slots."""
-        from eth_hash.auto import keccak
-        from trie import HexaryTrie  # local: only eth_getProof needs it
-
-        state_trie = HexaryTrie(self.db, root_hash=header.state_root)
-        account_key = keccak(address)
-        account_proof = state_trie.get_proof(account_key)
-        state = self._state(header)
-        addr = Address(address)
-        storage_root = state._account_db._get_storage_root(addr) if hasattr(state, "_account_db") else None
-        if storage_root is None:
-            storage_root = BLANK_ROOT_HASH
-        storage_trie = HexaryTrie(self.db, root_hash=storage_root)
-        storage = []
-        for slot in slots:
-            key = keccak(slot.to_bytes(32, "big"))
-            proof = storage_trie.get_proof(key)
-            storage.append(
-                {"key": slot, "value": state.get_storage(addr, slot), "proof": [rlp.encode(n) for n in proof]}
-            )
-        return {
-            "address": address,
-            "balance": state.get_balance(addr),
-            "nonce": state.get_nonce(addr),
-            "codeHash": state.get_code_hash(addr),
-            "storageHash": storage_root,
-            "accountProof": [rlp.encode(n) for n in account_proof],
-            "storageProof": storage,
-        }
-
     # --------------------------------------------------------------------------------------- permissions
     def is_allowed(self, sender: bytes, parent: BlockHeaderAPI) -> bool:
         """Account permissioning judged against ``parent``'s state (the block the tx would be built on)."""
