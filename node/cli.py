@@ -125,7 +125,7 @@ def genesis(
 
     from pamchain.node.genesis import make_genesis
 
-    alloc: dict[bytes | str, int] = {}
+    alloc: dict[str, int] = {}
     for item in allocs:
         addr, sep, wei = item.partition("=")
         if not sep:
