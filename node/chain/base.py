@@ -61,7 +61,9 @@ class ChainBase(Calls):
         self._headers: LRU[bytes, BlockHeaderAPI] = LRU(4096)
         self._blocks: LRU[bytes, BlockAPI] = LRU(256)
         self._receipts: LRU[bytes, tuple[ReceiptAPI, ...]] = LRU(256)
-        self._receipt_records: LRU[bytes, tuple[ReceiptRecord, ...]] = LRU(64)  # a client polling receipts reads the same block repeatedly
+        self._receipt_records: LRU[bytes, tuple[ReceiptRecord, ...]] = LRU(
+            64
+        )  # a client polling receipts reads the same block repeatedly
         self._senders: LRU[bytes, bytes] = LRU(65_536)
         self._allowed: LRU[tuple[bytes, bytes], bool] = LRU(4096)
         self._states: LRU[bytes, StateAPI] = LRU(4)

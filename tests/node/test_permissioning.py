@@ -126,7 +126,9 @@ def test_import_rejects_block_from_sender_not_allowed_at_parent(
     assert builder.genesis_hash == importer.genesis_hash
     key = keys.PrivateKey(signer.key)
     outsider = users[1]
-    builder.build_block([_pool_tx(builder, _raw(outsider, 0))], Address(key.public_key.to_canonical_address()), key)
+    builder.build_block(
+        [_pool_tx(builder, _raw(outsider, 0))], Address(key.public_key.to_canonical_address()), key
+    )
     block = builder._evm_block(builder.head)
     with pytest.raises(InvalidBlock, match="not permitted"):
         importer.import_block(block)

@@ -134,7 +134,11 @@ def test_voting_case__node_sealed_blocks__same_signers_as_node(case: dict[str, A
         if error and i == len(case["blocks"]) - 1:
             with pytest.raises(ValidationError):
                 chain.build_block(
-                    [], Address(signer.public_key.to_canonical_address()), signer, timestamp=timestamp, vote=vote
+                    [],
+                    Address(signer.public_key.to_canonical_address()),
+                    signer,
+                    timestamp=timestamp,
+                    vote=vote,
                 )
             with pytest.raises(BadHeader, match=ERRORS[error]):
                 snapshot.verify(as_json(_forge(chain, signer, timestamp, vote, epoch)))
@@ -163,7 +167,9 @@ def three() -> tuple[Snapshot, list[dict[str, Any]]]:
     blocks = []
     for number in range(1, 7):
         signer = by_address[order[number % 3]]
-        chain.build_block([], Address(signer.public_key.to_canonical_address()), signer, timestamp=start + number)
+        chain.build_block(
+            [], Address(signer.public_key.to_canonical_address()), signer, timestamp=start + number
+        )
         blocks.append(as_json(chain.head))
     return genesis_snapshot(chain, 4), blocks
 

@@ -55,7 +55,9 @@ def blocks() -> list[dict[str, Any]]:
     order = sorted(by_address)
     for number in range(1, LENGTH):
         signer = by_address[order[number % 3]]
-        chain.build_block([], Address(signer.public_key.to_canonical_address()), signer, timestamp=start + number)
+        chain.build_block(
+            [], Address(signer.public_key.to_canonical_address()), signer, timestamp=start + number
+        )
     return [as_json(chain.header_by_number(n)) for n in range(LENGTH)]
 
 

@@ -142,7 +142,11 @@ def test_receipt_refused__oracle_removed__deferred_without_blocking(cast: Cast, 
     c1, c2 = cast.as_(cast.council[0]), cast.as_(cast.council[1])
     proposal = c1.propose("remove_oracle", DOMAIN, cast.oracle.address)
     c2.approve_proposal(
-        next(e.args["proposal_id"] for e in proposal.events if isinstance(e, GenericEvent) and e.event == "ProposalCreated")
+        next(
+            e.args["proposal_id"]
+            for e in proposal.events
+            if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
+        )
     )
     first, second = cast.as_(cast.alice).request_unlock(), cast.as_(cast.bob).request_unlock()
     tick = (
@@ -374,7 +378,9 @@ def _second_oracle(cast: Cast) -> LocalAccount:
         "set_oracle", DOMAIN, cast.oracle2.address, public_key(bytes(cast.oracle.key))
     )
     proposal_id = next(
-        e.args["proposal_id"] for e in proposed.events if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
+        e.args["proposal_id"]
+        for e in proposed.events
+        if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
     )
     cast.as_(cast.council[1]).approve_proposal(proposal_id)
     return cast.oracle2
