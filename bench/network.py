@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 from eth_keys import keys
+from eth_typing import Address
 from pamchain.node.chain import Chain
 from pamchain.node.genesis import load_genesis
 from pamchain.node.storage import open_store
@@ -128,7 +129,9 @@ def resync(tmp: Path, blocks: int) -> dict[str, Any]:
     started = time.perf_counter()
     for n in range(1, blocks + 1):
         key = keys.PrivateKey(bytes(signers[n % 3].signer.key))
-        chain.build_block([], key.public_key.to_canonical_address(), key, timestamp=genesis.timestamp + n)
+        chain.build_block(
+            [], Address(key.public_key.to_canonical_address()), key, timestamp=genesis.timestamp + n
+        )
     build_s = time.perf_counter() - started
     head_hash = "0x" + chain.head.hash.hex()
     chain.store.close()

@@ -237,12 +237,12 @@ def _node_handle(tmp: Path) -> Iterator[tuple[Any, Any]]:
             captured["handle"] = handle
             yield handle
 
-    chains.run_node = capture  # type: ignore[assignment]
+    chains.run_node = capture
     try:
         with chains.pamchain_node(tmp) as env:
             yield env, captured["handle"]
     finally:
-        chains.run_node = original  # type: ignore[assignment]
+        chains.run_node = original
 
 
 def print_table(results: dict[str, Any]) -> None:

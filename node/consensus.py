@@ -41,7 +41,7 @@ from eth.consensus.clique.snapshot_manager import SnapshotManager
 from eth.constants import ZERO_ADDRESS, ZERO_HASH32
 from eth.db.chain import ChainDB
 from eth.vm.base import VM
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from eth_keys.exceptions import BadSignature
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError, encode_hex
@@ -349,7 +349,7 @@ def fork_choice_key(
     return (score, -header.block_number, recency, -int.from_bytes(header.hash, "big"))
 
 
-def seal_header(header: BlockHeaderAPI, private_key: keys.PrivateKey) -> BlockHeaderAPI:
+def seal_header(header: BlockHeaderAPI, private_key: PrivateKey) -> BlockHeaderAPI:
     """Sign the seal hash and place the 65-byte signature at the end of ``extraData``."""
     signature = private_key.sign_msg_hash(seal_hash(header))
     return header.copy(extra_data=header.extra_data[:-SIGNATURE_LENGTH] + signature.to_bytes())

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 
 from . import consensus
@@ -49,7 +50,7 @@ class HeadView:
 @dataclass
 class Signer:
     address: Address
-    key: keys.PrivateKey
+    key: PrivateKey
 
     @classmethod
     def from_private_key(cls, secret: bytes) -> Signer:

@@ -12,13 +12,16 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import rlp
 from eth_hash.auto import keccak
 from eth_utils import is_hex_address, to_canonical_address, to_checksum_address
 
 from .errors import GenesisError
+
+# An address given as bytes or text (a dict keyed by either, or by eth_typing's ChecksumAddress, is accepted).
+_AddressT = TypeVar("_AddressT", bound=bytes | str)
 
 VANITY_LENGTH = 32
 SIGNATURE_LENGTH = 65
@@ -381,7 +384,7 @@ def load_genesis(source: str | Path | Mapping[str, Any]) -> Genesis:
 def make_genesis(
     signers: Iterable[bytes | str],
     chain_id: int,
-    alloc: Mapping[bytes | str, int] | None = None,
+    alloc: Mapping[_AddressT, int] | None = None,
     *,
     period: int = 1,
     epoch: int = DEFAULT_EPOCH,
@@ -454,7 +457,7 @@ def make_genesis(
 def deployment_genesis(
     signers: Iterable[bytes | str],
     chain_id: int,
-    alloc: Mapping[bytes | str, int],
+    alloc: Mapping[_AddressT, int],
     deployer: bytes | str,
     **options: Any,
 ) -> dict[str, Any]:

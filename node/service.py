@@ -22,7 +22,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -311,7 +311,7 @@ class NodeHandle:
     def signer_address(self) -> str | None:
         return None if self.node.signer is None else "0x" + self.node.signer.address.hex()
 
-    def run(self, coro_fn: Callable[[], Any], timeout: float | None = 60) -> Any:
+    def run(self, coro_fn: Callable[[], Coroutine[Any, Any, _T]], timeout: float | None = 60) -> _T:
         return asyncio.run_coroutine_threadsafe(coro_fn(), self._loop).result(timeout)
 
     def seal(self, allow_empty: bool = True) -> SealedBlock | None:

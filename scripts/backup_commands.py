@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,7 +26,7 @@ _PARTS = (
 )
 
 
-def _part_options(function):  # type: ignore[no-untyped-def]
+def _part_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for name, flag, what, _files in reversed(_PARTS):
         function = click.option(
             flag, name.replace("-", "_"), type=click.Path(path_type=Path), help=f"Include/restore {what}."

@@ -76,15 +76,15 @@ def _directory(root: Path, samba: bool, echo: Callable[[str], None]) -> Iterator
     samba_dc.start(dc, maximum_runtime=24 * 3600)
     try:
         config = samba_dc.admin_ldap_config(dc, root / "samba" / "bind-password")
-        directory = LdapDirectory(config)
+        ldap = LdapDirectory(config)
         try:
-            group_dn = directory.create_group("Tier0 Admins").dn
+            group_dn = ldap.create_group("Tier0 Admins").dn
         except AlreadyExists:
             group_dn = f"CN=Tier0 Admins,CN=Users,{dc.base_dn}"
         try:
-            yield directory, group_dn, f"Samba AD DC at {dc.ldaps_url} (pid {dc.pid()})"
+            yield ldap, group_dn, f"Samba AD DC at {dc.ldaps_url} (pid {dc.pid()})"
         finally:
-            directory.close()
+            ldap.close()
     finally:
         samba_dc.stop(dc)
 

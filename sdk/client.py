@@ -652,17 +652,19 @@ class PamClient:
     def wait_for_status(self, request_id: int, statuses: Iterable[Status], timeout: float = 30.0) -> Status:
         wanted = frozenset(statuses)
         try:
-            return wait_until(lambda: (s := self.status(request_id)) in wanted and s, timeout)
+            status: Status = wait_until(lambda: (s := self.status(request_id)) in wanted and s, timeout)
         except Timeout as exc:
             raise Timeout(
                 f"request {request_id} still {self.status(request_id).name} after {timeout} s"
             ) from exc
+        return status
 
     def wait_for_receipt(self, request_id: int, action: Action, timeout: float = 30.0) -> Receipt:
         try:
-            return wait_until(lambda: self.receipt(request_id, action), timeout)
+            receipt: Receipt = wait_until(lambda: self.receipt(request_id, action), timeout)
         except Timeout as exc:
             raise Timeout(f"no {action.name} receipt for request {request_id} after {timeout} s") from exc
+        return receipt
 
 
 __all__ = ["Deployment", "PamClient", "TxResult", "abi_version", "connect", "revert_from_message"]

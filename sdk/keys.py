@@ -132,7 +132,8 @@ def load_account(path: str | os.PathLike[str], passphrase: str) -> LocalAccount:
         raise KeystoreError(f"wrong passphrase for keystore {Path(path).name}") from exc
     except (KeyError, TypeError, AttributeError, NotImplementedError) as exc:
         raise KeystoreError(f"{path} is not a v3 keystore file (corrupt or another format)") from exc
-    return Account.from_key(key)
+    account: LocalAccount = Account.from_key(key)
+    return account
 
 
 def load_key(path: str | os.PathLike[str], passphrase: str) -> bytes:

@@ -94,9 +94,9 @@ class MemoryDirectory:
     def _user(self, account: AccountRef) -> _User:
         if account.object_guid is not None:
             # Bound to an objectGUID: the name is only a label (it may now belong to somebody else).
-            for user in self._users.values():
-                if user.guid == account.object_guid:
-                    return user
+            for candidate in self._users.values():
+                if candidate.guid == account.object_guid:
+                    return candidate
             raise AccountNotFound(account)
         user = self._users.get(account.key)
         if user is None:

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 import requests
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
@@ -254,7 +255,7 @@ class PayloadStore:
         return self.directory / digest[2:]
 
     @web.middleware
-    async def _rate_limit(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _rate_limit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/v1/payloads/") and not self._limiter.allow(request.remote or "?"):
             raise web.HTTPTooManyRequests(
                 text=f"rate limit: at most {self.burst} requests at once, then {self.rate:g} per second; retry later"

@@ -8,7 +8,7 @@ import contextlib
 import ssl
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -40,7 +40,7 @@ class ServedApp:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}"
 
-    def start(self) -> ServedApp:
+    def start(self) -> Self:
         self._thread.start()
         try:
             asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
@@ -69,7 +69,7 @@ class ServedApp:
         self._thread.join(10)
         self._loop.close()
 
-    def __enter__(self) -> ServedApp:
+    def __enter__(self) -> Self:
         return self.start() if not self._thread.is_alive() else self
 
     def __exit__(self, *exc: object) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -214,7 +215,7 @@ def _rpc_message(exc: Web3RPCError) -> str:
     return str(exc)
 
 
-def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
     """Poll ``predicate`` until it returns a truthy value or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while True:

@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _config() -> dict:  # type: ignore[type-arg]
+def _config() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
 
 
@@ -48,7 +48,7 @@ def test_contract_sources_and_data_are_package_data() -> None:
 def _lock() -> dict[str, str]:
     from packaging.utils import canonicalize_name
 
-    pins = {}
+    pins: dict[str, str] = {}
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
@@ -58,7 +58,7 @@ def _lock() -> dict[str, str]:
     return pins
 
 
-def _direct_requirements() -> list:  # type: ignore[type-arg]
+def _direct_requirements() -> list:
     from packaging.requirements import Requirement
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import rlp
-from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import ChainContext
 from eth.consensus.context import ConsensusContext
 from eth.consensus.noproof import NoProofConsensus
@@ -16,7 +16,7 @@ from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA256, EMPTY_UNCLE_HASH, GENES
 from eth.db.account import AccountDB
 from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound
-from eth_typing import Address, Hash32
+from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 from .. import consensus, finality
@@ -30,6 +30,7 @@ from ..errors import (
 from ..genesis import PERMISSION_SELECTOR, Genesis
 from ..records import (
     CallRequest,
+    ReceiptRecord,
 )
 from ..storage import NodeDB, SqliteStore, address_key, topic_key
 from .execution import Calls
@@ -57,13 +58,15 @@ class ChainBase(Calls):
         self.consensus_context: Any = self.context_class(self.db)
         self._timed_classes = {}
         self._vm_classes = {name: with_fast_tries(self._configure_vm(name, vm)) for name, vm in VMS.items()}
-        self._headers: LRU = LRU(4096)
-        self._blocks: LRU = LRU(256)
-        self._receipts: LRU = LRU(256)
-        self._receipt_records: LRU = LRU(64)  # a client polling receipts reads the same block repeatedly
-        self._senders: LRU = LRU(65_536)
-        self._allowed: LRU = LRU(4096)
-        self._states: LRU = LRU(4)
+        self._headers: LRU[bytes, BlockHeaderAPI] = LRU(4096)
+        self._blocks: LRU[bytes, BlockAPI] = LRU(256)
+        self._receipts: LRU[bytes, tuple[ReceiptAPI, ...]] = LRU(256)
+        self._receipt_records: LRU[bytes, tuple[ReceiptRecord, ...]] = LRU(
+            64
+        )  # a client polling receipts reads the same block repeatedly
+        self._senders: LRU[bytes, bytes] = LRU(65_536)
+        self._allowed: LRU[tuple[bytes, bytes], bool] = LRU(4096)
+        self._states: LRU[bytes, StateAPI] = LRU(4)
         self._open()
 
     # ------------------------------------------------------------------------------------------------ setup
@@ -162,9 +165,10 @@ class ChainBase(Calls):
         if "requests_hash" in names:
             fields["requests_hash"] = EMPTY_SHA256
         try:
-            return header_class(**fields)
+            header: BlockHeaderAPI = header_class(**fields)
         except (TypeError, ValidationError, rlp.exceptions.ObjectSerializationError) as exc:
             raise GenesisError(f"cannot build genesis header: {exc}") from exc
+        return header
 
     # ---------------------------------------------------------------------------------------------- headers
     def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
@@ -183,7 +187,7 @@ class ChainBase(Calls):
         if number == self.head.block_number:
             return self.head
         try:
-            block_hash = self.chaindb.get_canonical_block_hash(number)
+            block_hash = self.chaindb.get_canonical_block_hash(BlockNumber(number))
         except HeaderNotFound as exc:
             raise NotFound(f"block {number} not found") from exc
         return self.header_by_hash(block_hash)
@@ -219,7 +223,7 @@ class ChainBase(Calls):
         return tuple(snapshot.get_sorted_signers())
 
     # --------------------------------------------------------------------------------------- state reads
-    def _state(self, header: BlockHeaderAPI) -> Any:
+    def _state(self, header: BlockHeaderAPI) -> StateAPI:
         # Read-only state objects are reused per block: building one costs a VM, and its account cache
         # makes repeated nonce/balance lookups (txpool admission, RPC) nearly free. Never mutated.
         state = self._states.get(header.hash)

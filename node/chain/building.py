@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
-from eth_keys import keys
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, WithdrawalAPI
+from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 from eth_utils import ValidationError
 
@@ -43,7 +43,7 @@ class Building(ChainBase):
         self,
         txs: Sequence[PoolTx],
         signer: Address,
-        key: keys.PrivateKey,
+        key: PrivateKey,
         timestamp: int | None = None,
         vote: consensus.Vote | None = None,
     ) -> BuildResult:
@@ -118,7 +118,7 @@ class Building(ChainBase):
         vm = self._vm(header, vm_class)
         vm.block_preprocessing(vm.get_block())
         new_header, receipts, _computations = vm.apply_all_transactions(txs, header)
-        withdrawals = [] if hasattr(header, "withdrawals_root") else None
+        withdrawals: list[WithdrawalAPI] | None = [] if hasattr(header, "withdrawals_root") else None
         filled = vm.set_block_transactions_and_withdrawals(
             vm.get_block(), new_header, txs, receipts, withdrawals=withdrawals
         )

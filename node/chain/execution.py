@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.exceptions import OutOfGas
 from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
@@ -49,7 +49,8 @@ class Calls:
         # one from their own (possibly stale) cache with eth_estimateGas.
         nonce = state.get_nonce(sender)
         to = Address(request.to) if request.to is not None else b""
-        london = hasattr(header, "base_fee_per_gas")
+        # Before London a header has no base fee at all (py-evm raises AttributeError); after, it is an int.
+        base_fee: int | None = getattr(header, "base_fee_per_gas", None)
         access_list = tuple((e.address, e.storage_keys) for e in request.access_list)
         if request.blob_versioned_hashes and hasattr(builder, "new_unsigned_blob_transaction"):
             unsigned = builder.new_unsigned_blob_transaction(
@@ -65,11 +66,11 @@ class Calls:
                 max_fee_per_blob_gas=request.max_fee_per_blob_gas or 0,
                 blob_versioned_hashes=request.blob_versioned_hashes,
             )
-        elif london and (request.max_fee is not None or request.max_priority_fee is not None):
+        elif base_fee is not None and (request.max_fee is not None or request.max_priority_fee is not None):
             max_fee = (
                 request.max_fee
                 if request.max_fee is not None
-                else (header.base_fee_per_gas * 2 + (request.max_priority_fee or 0))
+                else (base_fee * 2 + (request.max_priority_fee or 0))
             )
             unsigned = builder.new_unsigned_dynamic_fee_transaction(
                 chain_id=self.genesis.chain_id,
@@ -110,7 +111,7 @@ class Calls:
         header: BlockHeaderAPI,
         vm_class: Any = None,
         budget: CallBudget | None = None,
-    ) -> Any:
+    ) -> StateAPI:
         if budget is not None:
             vm_class = self._timed(vm_class or self.vm_class_for(header.block_number, header.timestamp))
         # Like geth: a call that names no fee runs with gas price 0 and a zero base fee, so that accounts
@@ -120,7 +121,8 @@ class Calls:
         )
         if no_fee and getattr(header, "base_fee_per_gas", None):
             header = header.copy(base_fee_per_gas=0)
-        return self._vm(header, vm_class).state
+        state: StateAPI = self._vm(header, vm_class).state
+        return state
 
     def _timed(self, vm_class: Any) -> Any:
         timed = self._timed_classes.get(vm_class)
@@ -184,7 +186,8 @@ class Calls:
             _raise_for_computation(top)
         # Execution gas plus intrinsic gas, before refunds: an upper bound of what the receipt would show
         # and usually enough on its own (geth tries this first too).
-        used = min(cap, self._spoof(request, header, state, cap).intrinsic_gas + top.get_gas_used())
+        intrinsic: int = self._spoof(request, header, state, cap).intrinsic_gas
+        used = min(cap, intrinsic + top.get_gas_used())
         first = attempt(used)
         if first is not None and not first.is_error:
             return used

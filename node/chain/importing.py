@@ -66,8 +66,8 @@ class Importing(ChainBase):
         if tx.gas < intrinsic:
             raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas}, minimum needed {intrinsic}")
         type_id = getattr(tx, "type_id", None) or 0
-        fee_cap = getattr(tx, "max_fee_per_gas", None) if type_id >= 2 else tx.gas_price
-        tip_cap = getattr(tx, "max_priority_fee_per_gas", None) if type_id >= 2 else tx.gas_price
+        fee_cap = tx.max_fee_per_gas if type_id >= 2 else tx.gas_price
+        tip_cap = tx.max_priority_fee_per_gas if type_id >= 2 else tx.gas_price
         cost = tx.value + tx.gas * fee_cap
         if type_id == 3:
             cost += len(tx.blob_versioned_hashes) * GAS_PER_BLOB * tx.max_fee_per_blob_gas
@@ -182,9 +182,10 @@ class Importing(ChainBase):
             raise InvalidBlock(f"malformed block RLP: {exc}") from exc
         block_class = self.vm_class_for(number, timestamp).get_block_class()
         try:
-            return block_class.deserialize(items)
+            block: BlockAPI = block_class.deserialize(items)
         except rlp.exceptions.DeserializationError as exc:
             raise InvalidBlock(f"malformed block RLP: {exc}", number) from exc
+        return block
 
 
 def checked_sender(tx: SignedTransactionAPI) -> Address:
@@ -226,5 +227,6 @@ def _strip_blob_sidecar(raw: bytes) -> bytes:
     """Network-form blob transactions wrap ``[tx, blobs, commitments, proofs]``; keep only the tx."""
     items = rlp.decode(raw[1:])
     if items and isinstance(items[0], list):
-        return b"\x03" + rlp.encode(items[0])
+        tx: bytes = rlp.encode(items[0])
+        return b"\x03" + tx
     return raw

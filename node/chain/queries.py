@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import rlp
 from eth._utils.calculations import fake_exponential
-from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, LegacyTransactionFieldsAPI, ReceiptAPI, SignedTransactionAPI
 from eth.constants import BLANK_ROOT_HASH
 from eth.exceptions import TransactionNotFound
 from eth_typing import Address, Hash32
@@ -81,7 +81,10 @@ class Queries(ChainBase):
         parent = self.head
         ts = max(int(time.time()), parent.timestamp + 1)
         vm_class = self.vm_class_for(parent.block_number + 1, ts)
-        return vm_class.create_header_from_parent(parent, timestamp=ts, gas_limit=parent.gas_limit)
+        header: BlockHeaderAPI = vm_class.create_header_from_parent(
+            parent, timestamp=ts, gas_limit=parent.gas_limit
+        )
+        return header
 
     def base_fee_next(self) -> int | None:
         """Base fee of the block that would be built on the head now."""
@@ -151,7 +154,8 @@ class Queries(ChainBase):
 
     def raw_block(self, block_hash: bytes) -> bytes:
         """RLP of any stored block, canonical or not (peers ask for branches by hash)."""
-        return rlp.encode(self._evm_block(self.header_by_hash(block_hash)))
+        encoded: bytes = rlp.encode(self._evm_block(self.header_by_hash(block_hash)))
+        return encoded
 
     def raw_transactions(self, block_hash: bytes) -> list[bytes]:
         """Raw (network-less) transactions of any stored block, canonical or not."""
@@ -159,10 +163,12 @@ class Queries(ChainBase):
         return [tx.encode() if hasattr(tx, "encode") else rlp.encode(tx) for tx in block.transactions]
 
     def encode_block(self, number: int) -> bytes:
-        return rlp.encode(self._evm_block(self.header_by_number(number)))
+        encoded: bytes = rlp.encode(self._evm_block(self.header_by_number(number)))
+        return encoded
 
     def raw_header(self, header: BlockHeaderAPI) -> bytes:
-        return rlp.encode(header)
+        encoded: bytes = rlp.encode(header)
+        return encoded
 
     def raw_receipts(self, header: BlockHeaderAPI) -> list[bytes]:
         return [r.encode() if hasattr(r, "encode") else rlp.encode(r) for r in self._evm_receipts(header)]
@@ -223,7 +229,7 @@ class Queries(ChainBase):
             "block_timestamp": header.timestamp if header is not None else None,
         }
         if type_id == 0:
-            v = tx.v
+            v = cast("LegacyTransactionFieldsAPI", tx).v  # type 0 is a legacy transaction, signed with v
             chain_id = (v - 35) // 2 if v >= 35 else None
             return TxRecord(v=v, r=tx.r, s=tx.s, chain_id=chain_id, gas_price=tx.gas_price, **common)
         access_list = tuple(

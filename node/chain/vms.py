@@ -7,7 +7,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.vm.forks import (
@@ -76,12 +76,16 @@ META_GENESIS = "genesis_hash"
 META_CHAIN_ID = "chain_id"
 
 
-class LRU(OrderedDict[Any, Any]):
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class LRU(OrderedDict[_K, _V]):
     def __init__(self, size: int) -> None:
         super().__init__()
         self._size = size
 
-    def put(self, key: Any, value: Any) -> None:
+    def put(self, key: _K, value: _V) -> None:
         self[key] = value
         if len(self) > self._size:
             self.popitem(last=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 
 from ..errors import NodeError
 
@@ -19,7 +20,7 @@ NODE_KEY_FILE = "nodekey"
 class NodeKey:
     """The key a node proves its identity with in every handshake (not the Clique signer key)."""
 
-    private: keys.PrivateKey
+    private: PrivateKey
 
     @classmethod
     def generate(cls) -> NodeKey:

@@ -183,7 +183,7 @@ class P2PService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -331,9 +331,10 @@ class P2PService:
         def read() -> bytes:
             chain = self.node.chain
             head = chain.head
-            return rlp.encode(
+            status: bytes = rlp.encode(
                 [head.block_number, head.hash, chain.total_difficulty(head), chain.finalized.block_number]
             )
+            return status
 
         return await self.node.on_chain(read)
 
@@ -437,9 +438,10 @@ class P2PService:
 
         def read() -> bytes:
             chain = self.node.chain
-            return rlp.encode(
+            message: bytes = rlp.encode(
                 [chain.raw_block(block_hash), chain.total_difficulty(chain.header_by_hash(block_hash))]
             )
+            return message
 
         await self._broadcast(wire.NEW_BLOCK, await self.node.on_chain(read))
 

@@ -634,7 +634,8 @@ class RpcApi(TraceApi, SimulateApi):
             except NotFound:
                 raise RpcError(SERVER_ERROR, "unknown block") from None
             try:
-                return chain.logs(0, 0, c.addresses, c.topics, block_hash=c.block_hash, limit=limit)
+                found: list[Any] = chain.logs(0, 0, c.addresses, c.topics, block_hash=c.block_hash, limit=limit)
+                return found
             except TransactionRejected:
                 raise RpcError(LIMIT_EXCEEDED, f"query returned more than {limit} results") from None
 

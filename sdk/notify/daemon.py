@@ -24,6 +24,10 @@ from .journal import FAILED, PENDING, SENT, NotifyJournal
 
 log = logging.getLogger("pamchain.notify")
 
+# A tick goes on when the node is unreachable or answers with an error (named, and typed, because mypy cannot
+# check an `except` over an unpacked tuple).
+_NODE_TROUBLE: tuple[type[BaseException], ...] = (*CHAIN_DOWN, Web3Exception)
+
 
 @dataclass
 class NotifyTick:
@@ -64,7 +68,7 @@ class NotifyDaemon:
         tick = NotifyTick()
         try:
             tick.queued = self.follower.poll()
-        except (*CHAIN_DOWN, Web3Exception) as exc:
+        except _NODE_TROUBLE as exc:
             tick.chain_reachable = False
             log.warning("node unreachable, delivering from the journal", extra={"error": type(exc).__name__})
         self._chain_reachable = tick.chain_reachable

@@ -87,7 +87,7 @@ class OracleConfig:
         chain, oracle = section("chain"), section("oracle")
         try:
             retry = Retry(
-                max_attempts=int(oracle.get("max_attempts", _RETRY.max_attempts)),
+                max_attempts=int(oracle["max_attempts"]) if "max_attempts" in oracle else _RETRY.max_attempts,
                 base=float(oracle.get("retry_base", _RETRY.base)),
                 cap=float(oracle.get("retry_cap", _RETRY.cap)),
             )

@@ -31,6 +31,11 @@ from .reporter import Reporter
 
 log = logging.getLogger("pamchain.oracle")
 
+# A tick goes on when the node is unreachable or answers with an error (named, and typed, because mypy cannot
+# check an `except` over an unpacked tuple).
+_NODE_TROUBLE: tuple[type[BaseException], ...] = (*CHAIN_DOWN, Web3Exception)
+_RECONCILE_DEFERRED: tuple[type[BaseException], ...] = (*_NODE_TROUBLE, SdkError)
+
 
 @dataclass
 class TickReport:
@@ -94,7 +99,7 @@ class OracleDaemon:
         report = TickReport()
         try:
             report.journalled = self.follower.poll()
-        except (*CHAIN_DOWN, Web3Exception) as exc:
+        except _NODE_TROUBLE as exc:
             report.chain_reachable = False
             log.warning("node unreachable, continuing from the journal", extra={"error": type(exc).__name__})
         if report.journalled:
@@ -109,14 +114,14 @@ class OracleDaemon:
             try:
                 report.reported = self.reporter.run_due()
                 report.alarms = self._alarm_late_removals()
-            except (*CHAIN_DOWN, Web3Exception) as exc:
+            except _NODE_TROUBLE as exc:
                 report.chain_reachable = False
                 log.warning("node unreachable while reporting", extra={"error": type(exc).__name__})
         if self.reconciler is not None and now - self._last_reconcile >= self.reconcile_interval:
             try:
                 report.drift = len(self.reconciler.run(self.client if report.chain_reachable else None))
                 self._last_reconcile = now
-            except (*CHAIN_DOWN, Web3Exception, SdkError) as exc:
+            except _RECONCILE_DEFERRED as exc:
                 log.warning("reconciliation deferred", extra={"error": type(exc).__name__})
         self._chain_reachable = report.chain_reachable
         self._last_tick = self.clock()

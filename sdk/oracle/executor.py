@@ -56,7 +56,7 @@ class Retry:
     cap: float = 30.0
 
     def defer(self, attempt: int) -> float:
-        delay = min(self.cap, self.base * (2 ** min(max(attempt - 1, 0), 30)))
+        delay: float = min(self.cap, self.base * (2 ** min(max(attempt - 1, 0), 30)))
         return delay * (0.5 + random.random() / 2)
 
     def exhausted(self, attempts: int) -> bool:

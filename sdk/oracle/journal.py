@@ -24,6 +24,7 @@ from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..actions import DirectoryAction
 from ..model import Action, Outcome
@@ -503,7 +504,7 @@ _ADDED_COLUMNS = {
 }
 
 
-def _entry(row: tuple) -> JournalEntry:
+def _entry(row: tuple[Any, ...]) -> JournalEntry:
     action = DirectoryAction(
         request_id=int(row[0]),
         action=Action(int(row[1])),

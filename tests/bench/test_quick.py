@@ -25,7 +25,7 @@ def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "|" in proc.stdout  # the table was printed
-    return json.loads(out.read_text())  # type: ignore[no-any-return]
+    return json.loads(out.read_text())
 
 
 def _positive(value: Any) -> bool:

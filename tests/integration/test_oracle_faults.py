@@ -151,8 +151,9 @@ def test_fault__ad_unreachable_across_expiries__removed_on_return_alarmed_once(
     assert sorted(a.request_id for a in late) == sorted(grants.values())  # one alarm per late removal
     assert (figures.actions_lost, figures.receipts_duplicated, figures.outcomes_twice) == (0, 0, 0)
     assert all(
-        suite.client.receipt(rid, Action.REMOVE_MEMBER).outcome is Outcome.APPLIED for rid in grants.values()
-    )  # type: ignore[union-attr]
+        getattr(suite.client.receipt(rid, Action.REMOVE_MEMBER), "outcome", None) is Outcome.APPLIED
+        for rid in grants.values()
+    )
     assert max(figures.removal_delays_after_outage) < 5, figures
 
 

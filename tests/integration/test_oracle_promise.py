@@ -23,7 +23,7 @@ from pamchain.sdk.directory import (
     GroupRef,
     pseudonymous_id,
 )
-from pamchain.sdk.events import Alarm
+from pamchain.sdk.events import Alarm, GenericEvent
 from pamchain.sdk.ldap_directory import LdapDirectory
 from pamchain.sdk.model import Action, AlarmKind, Outcome
 from pamchain.sdk.oracle.daemon import OracleDaemon
@@ -226,7 +226,9 @@ def test_drift__nested_group_computer_foreign_principal_and_user__all_reported_a
     tick = daemon.run_once()
     assert tick.drift == 5
     drift = [
-        e for e in suite.client.events(suite.deployment_block) if getattr(e, "event", "") == "DriftReported"
+        e
+        for e in suite.client.events(suite.deployment_block)
+        if isinstance(e, GenericEvent) and e.event == "DriftReported"
     ]
     hashes = {e.args["member_hash"] for e in drift if e.args["target"] == ADMINS}
     expected = {pseudonymous_id(PSEUDONYM_KEY, guid) for guid in (nested.object_guid, computer.object_guid)}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from pamchain.sdk.events import ReceiptPosted
+from pamchain.sdk.events import GenericEvent, ReceiptPosted
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 from pamchain.sdk.model import Action
 from pamchain.sdk.sealed import public_key
@@ -35,7 +35,9 @@ def _add_second_oracle(suite: Suite) -> None:
     key = public_key(bytes(suite.oracle.key))
     proposed = suite.as_("c1").propose("set_oracle", DOMAIN, suite.env.accounts["oracle2"].address, key)
     proposal_id = next(
-        e.args["proposal_id"] for e in proposed.events if getattr(e, "event", "") == "ProposalCreated"
+        e.args["proposal_id"]
+        for e in proposed.events
+        if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
     )
     suite.as_("c2").approve_proposal(proposal_id)
     assert suite.client.is_domain_oracle(DOMAIN, suite.env.accounts["oracle2"].address)

@@ -53,7 +53,7 @@ def contracts(w3: Web3, users: list[LocalAccount], contract_artifact: dict[str, 
 def _create(w3: Web3, tx: dict[str, Any]) -> dict[str, Any]:
     reply = w3.provider.make_request("eth_createAccessList", [tx, "latest"])  # type: ignore[arg-type]
     assert "error" not in reply, reply
-    return reply["result"]  # type: ignore[no-any-return]
+    return reply["result"]
 
 
 def _lower(address: str) -> str:

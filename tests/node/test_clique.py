@@ -14,6 +14,8 @@ from eth.consensus.clique._utils import get_block_signer
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
+from eth_typing import Address
 from pamchain.node import InvalidBlock, load_genesis
 from pamchain.node.chain import Chain
 from pamchain.node.consensus import seal_hash
@@ -26,9 +28,9 @@ def _chain(doc: dict[str, Any]) -> Chain:
     return Chain(load_genesis(doc), open_store(None))
 
 
-def _key(account: LocalAccount) -> tuple[bytes, keys.PrivateKey]:
+def _key(account: LocalAccount) -> tuple[Address, PrivateKey]:
     key = keys.PrivateKey(account.key)
-    return key.public_key.to_canonical_address(), key
+    return Address(key.public_key.to_canonical_address()), key
 
 
 def test_sealed_blocks_validate_and_reimport(genesis_factory: Any, signer: LocalAccount) -> None:

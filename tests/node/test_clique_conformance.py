@@ -14,6 +14,8 @@ from eth.consensus.clique._utils import get_block_signer
 from eth.rlp.headers import BlockHeader
 from eth.vm.forks.london.blocks import LondonBlockHeader
 from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
+from eth_typing import Address
 from eth_utils import ValidationError, keccak
 from pamchain.node import make_genesis
 from pamchain.node.chain import Chain
@@ -37,12 +39,12 @@ KNOWN_SIGNERS = {
 ERRORS = {"errUnauthorizedSigner": "unauthorized signer", "errRecentlySigned": "recently signed"}
 
 
-def _key(label: str) -> keys.PrivateKey:
+def _key(label: str) -> PrivateKey:
     return keys.PrivateKey(keccak(b"clique-voting-" + label.encode()))
 
 
-def _address(label: str | None) -> bytes:
-    return ZERO if label is None else _key(label).public_key.to_canonical_address()
+def _address(label: str | None) -> Address:
+    return Address(ZERO if label is None else _key(label).public_key.to_canonical_address())
 
 
 def _chain(case: dict[str, Any], start: int) -> Chain:
@@ -68,7 +70,7 @@ def test_voting_case(case: dict[str, Any]) -> None:
         last = i == len(case["blocks"]) - 1
         vote = Vote(_address(block["voted"]), block["auth"]) if block["voted"] else None
         key = _key(block["signer"])
-        signer = key.public_key.to_canonical_address()
+        signer = Address(key.public_key.to_canonical_address())
         if error and last:
             with pytest.raises(ValidationError, match=ERRORS[error]):
                 builder.build_block([], signer, key, timestamp=start + block["number"], vote=vote)
@@ -90,7 +92,7 @@ def test_voting_case(case: dict[str, Any]) -> None:
 
 
 def _import_forged(
-    builder: Chain, replica: Chain, key: keys.PrivateKey, ts: int, vote: Vote | None, message: str
+    builder: Chain, replica: Chain, key: PrivateKey, ts: int, vote: Vote | None, message: str
 ) -> None:
     """The block the builder refused, sealed anyway (as a faulty peer would) is refused on import too."""
     from pamchain.node import consensus

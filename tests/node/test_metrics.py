@@ -52,7 +52,7 @@ def test_metrics__head_seal_rpc_latency_and_errors(signer: LocalAccount) -> None
     assert "x" * 200 not in methods and "no_such_method" not in methods
 
 
-def test_node_process__json_logs_and_metrics_flag(tmp_path, signer: LocalAccount) -> None:  # type: ignore[no-untyped-def]
+def test_node_process__json_logs_and_metrics_flag(tmp_path, signer: LocalAccount) -> None:
     import json
 
     from .node_process import node_process

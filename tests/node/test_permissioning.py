@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
+from eth_typing import Address
 from pamchain.node import AccountNotAllowed, InvalidBlock, contract_address, load_genesis, run_node
 from pamchain.node.chain import Chain
 from pamchain.node.chainfile import export_chain, import_chain
@@ -125,7 +126,9 @@ def test_import_rejects_block_from_sender_not_allowed_at_parent(
     assert builder.genesis_hash == importer.genesis_hash
     key = keys.PrivateKey(signer.key)
     outsider = users[1]
-    builder.build_block([_pool_tx(builder, _raw(outsider, 0))], key.public_key.to_canonical_address(), key)
+    builder.build_block(
+        [_pool_tx(builder, _raw(outsider, 0))], Address(key.public_key.to_canonical_address()), key
+    )
     block = builder._evm_block(builder.head)
     with pytest.raises(InvalidBlock, match="not permitted"):
         importer.import_block(block)
@@ -140,7 +143,7 @@ def test_later_revocation_does_not_break_resync(
 ) -> None:
     admin, member = users[0], users[1]
     key = keys.PrivateKey(signer.key)
-    me = key.public_key.to_canonical_address()
+    me = Address(key.public_key.to_canonical_address())
     source = _chain(permissioned)
 
     def seal(*raws: bytes) -> None:

@@ -77,7 +77,7 @@ def test_nonce_gap_is_held_until_filled() -> None:
         (lambda: tx(size=200_000), {}, "oversized data"),
     ],
 )
-def test_rejections_carry_geth_messages(make, view_change, message) -> None:  # type: ignore[no-untyped-def]
+def test_rejections_carry_geth_messages(make, view_change, message) -> None:
     view = View(**view_change) if view_change else View()
     with pytest.raises(TransactionRejected, match=message.replace("*", r"\*").replace("+", r"\+")):
         TxPool().add(make(), view)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 from pamchain.sdk import errors
-from pamchain.sdk.events import ApprovalCast, GrantActivated, GrantEnded, RequestApproved, RequestCreated
+from pamchain.sdk.events import (
+    ApprovalCast,
+    GenericEvent,
+    GrantActivated,
+    GrantEnded,
+    RequestApproved,
+    RequestCreated,
+)
 from pamchain.sdk.model import Action, EndReason, Kind, Outcome, Status, ticket_ref, ticket_text
 
 from .world import ADMINS, DOMAIN, Cast, directory_id
@@ -78,7 +85,9 @@ def test_governance__after_bootstrap__needs_council_quorum(cast: Cast) -> None:
     proposal = c1.enrol(newcomer, directory_id("dave"), DOMAIN)
     assert c1.principal(directory_id("dave")).device != newcomer.lower()  # not yet: one vote of two
     proposal_id = next(
-        e.args["proposal_id"] for e in proposal.events if getattr(e, "event", "") == "ProposalCreated"
+        e.args["proposal_id"]
+        for e in proposal.events
+        if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
     )
     c2.approve_proposal(proposal_id)
     assert c1.principal_of(newcomer) == directory_id("dave")

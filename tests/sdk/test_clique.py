@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import rlp
 from eth_keys.datatypes import PrivateKey
+from eth_typing import Address
 from eth_utils import ValidationError, keccak
 from pamchain.node import make_genesis
 from pamchain.node.chain import Chain
@@ -37,8 +38,8 @@ def key(label: str) -> PrivateKey:
     return PrivateKey(keccak(b"clique-voting-" + label.encode()))
 
 
-def address(label: str | None) -> bytes:
-    return ZERO if label is None else key(label).public_key.to_canonical_address()
+def address(label: str | None) -> Address:
+    return Address(ZERO if label is None else key(label).public_key.to_canonical_address())
 
 
 def as_json(header: Any) -> dict[str, Any]:
@@ -133,13 +134,17 @@ def test_voting_case__node_sealed_blocks__same_signers_as_node(case: dict[str, A
         if error and i == len(case["blocks"]) - 1:
             with pytest.raises(ValidationError):
                 chain.build_block(
-                    [], signer.public_key.to_canonical_address(), signer, timestamp=timestamp, vote=vote
+                    [],
+                    Address(signer.public_key.to_canonical_address()),
+                    signer,
+                    timestamp=timestamp,
+                    vote=vote,
                 )
             with pytest.raises(BadHeader, match=ERRORS[error]):
                 snapshot.verify(as_json(_forge(chain, signer, timestamp, vote, epoch)))
             return
         chain.build_block(
-            [], signer.public_key.to_canonical_address(), signer, timestamp=timestamp, vote=vote
+            [], Address(signer.public_key.to_canonical_address()), signer, timestamp=timestamp, vote=vote
         )
         snapshot, header = snapshot.verify(as_json(chain.head))
         assert header.hash == chain.head.hash
@@ -162,7 +167,9 @@ def three() -> tuple[Snapshot, list[dict[str, Any]]]:
     blocks = []
     for number in range(1, 7):
         signer = by_address[order[number % 3]]
-        chain.build_block([], signer.public_key.to_canonical_address(), signer, timestamp=start + number)
+        chain.build_block(
+            [], Address(signer.public_key.to_canonical_address()), signer, timestamp=start + number
+        )
         blocks.append(as_json(chain.head))
     return genesis_snapshot(chain, 4), blocks
 

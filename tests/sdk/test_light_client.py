@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from eth_typing import Address
 from pamchain.sdk.errors import NodeUnavailable, SdkError
 from pamchain.sdk.oracle import light_client
 from pamchain.sdk.oracle.errors import EndpointLies, UnverifiedBlock
@@ -54,7 +55,9 @@ def blocks() -> list[dict[str, Any]]:
     order = sorted(by_address)
     for number in range(1, LENGTH):
         signer = by_address[order[number % 3]]
-        chain.build_block([], signer.public_key.to_canonical_address(), signer, timestamp=start + number)
+        chain.build_block(
+            [], Address(signer.public_key.to_canonical_address()), signer, timestamp=start + number
+        )
     return [as_json(chain.header_by_number(n)) for n in range(LENGTH)]
 
 
@@ -112,7 +115,7 @@ def test_sync__next_block_from_another_chain__refused_for_good(
     for number in range(1, 6):
         signer = next(key(s) for s in "ABC" if address(s) == signers[number % 3])
         other.build_block(
-            [], signer.public_key.to_canonical_address(), signer, timestamp=start + 100 + number
+            [], Address(signer.public_key.to_canonical_address()), signer, timestamp=start + 100 + number
         )
     served.blocks = [*blocks[:4], *(as_json(other.header_by_number(n)) for n in (4, 5))]
     with pytest.raises(EndpointLies, match="does not link to the verified final block"):

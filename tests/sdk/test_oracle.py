@@ -15,6 +15,7 @@ from pamchain.sdk.directory import (
     StaticIdMap,
     pseudonymous_id,
 )
+from pamchain.sdk.events import GenericEvent, ReceiptPosted
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.model import Action, Outcome, Status
 from pamchain.sdk.oracle.assembly import assemble
@@ -141,7 +142,11 @@ def test_receipt_refused__oracle_removed__deferred_without_blocking(cast: Cast, 
     c1, c2 = cast.as_(cast.council[0]), cast.as_(cast.council[1])
     proposal = c1.propose("remove_oracle", DOMAIN, cast.oracle.address)
     c2.approve_proposal(
-        next(e.args["proposal_id"] for e in proposal.events if getattr(e, "event", "") == "ProposalCreated")
+        next(
+            e.args["proposal_id"]
+            for e in proposal.events
+            if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
+        )
     )
     first, second = cast.as_(cast.alice).request_unlock(), cast.as_(cast.bob).request_unlock()
     tick = (
@@ -218,7 +223,9 @@ def test_drift__out_of_band_member_reported_and_removed(cast: Cast, tmp_path: Pa
     assert tick.drift == 1
     assert not directory.is_member(GroupRef(ADMINS_DN), AccountRef("mallory"))
     drift = [
-        e for e in cast.client.events(cast.deployment_block) if getattr(e, "event", "") == "DriftReported"
+        e
+        for e in cast.client.events(cast.deployment_block)
+        if isinstance(e, GenericEvent) and e.event == "DriftReported"
     ]
     expected = pseudonymous_id(PSEUDONYM_KEY, directory.account(AccountRef("mallory")).object_guid)
     assert len(drift) == 1 and drift[0].args["member_hash"] == expected and drift[0].args["removed"] is True
@@ -255,7 +262,7 @@ def test_restart_between_apply_and_report__one_receipt(cast: Cast, tmp_path: Pat
     tick = again.run_once()
     assert (tick.journalled, tick.applied, tick.reported) == (0, 0, 1)
     assert again.run_once().reported == 0
-    receipts = [e for e in cast.client.events(cast.deployment_block) if type(e).__name__ == "ReceiptPosted"]
+    receipts = [e for e in cast.client.events(cast.deployment_block) if isinstance(e, ReceiptPosted)]
     assert [e.request_id for e in receipts] == [rid]
 
 
@@ -371,7 +378,9 @@ def _second_oracle(cast: Cast) -> LocalAccount:
         "set_oracle", DOMAIN, cast.oracle2.address, public_key(bytes(cast.oracle.key))
     )
     proposal_id = next(
-        e.args["proposal_id"] for e in proposed.events if getattr(e, "event", "") == "ProposalCreated"
+        e.args["proposal_id"]
+        for e in proposed.events
+        if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
     )
     cast.as_(cast.council[1]).approve_proposal(proposal_id)
     return cast.oracle2

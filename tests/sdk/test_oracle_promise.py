@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from eth_utils import keccak
 from pamchain.sdk.directory import AccountRef, GroupRef, HmacGuidResolver, StaticIdMap, pseudonymous_id
+from pamchain.sdk.events import Alarm, ReceiptPosted
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.model import Action, AlarmKind, Outcome
 from pamchain.sdk.oracle.executor import Retry
@@ -132,7 +133,7 @@ def test_late_removal__alarm_once__then_receipt(cast: Cast, tmp_path: Path) -> N
     clock.travel(40)
     assert daemon.run_once().alarms == 1
     assert daemon.run_once().alarms == 0  # once
-    alarms = [e for e in cast.client.events(cast.deployment_block) if type(e).__name__ == "Alarm"]
+    alarms = [e for e in cast.client.events(cast.deployment_block) if isinstance(e, Alarm)]
     assert [(a.kind, a.request_id) for a in alarms] == [(AlarmKind.REMOVAL_LATE, grant)]
     status = daemon.status()
     assert status["late_removal_alarms"] == 1 and status["late_removals"] == 1 and status["failed_actions"] == 0
@@ -304,7 +305,7 @@ def test_journal_restored_from_an_old_backup__later_actions_not_reapplied(cast: 
     keys = [
         (e.request_id, e.action)
         for e in cast.client.events(cast.deployment_block)
-        if type(e).__name__ == "ReceiptPosted"
+        if isinstance(e, ReceiptPosted)
     ]
     assert sorted(keys) == sorted([(first, Action.UNLOCK), (later, Action.UNLOCK)])
     assert recovered.journal.get(later, Action.UNLOCK).state == "reported"  # type: ignore[union-attr]

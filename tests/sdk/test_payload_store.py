@@ -17,13 +17,13 @@ from eth_utils import keccak
 from pamchain.sdk.client import PamClient
 from pamchain.sdk.deployer import OracleSpec, PrincipalSpec, deploy_plan
 from pamchain.sdk.model import PASSWORD_RESET_TARGET, Status
+from pamchain.sdk.payload_auth import RateLimiter
 from pamchain.sdk.payload_store import (
     ChainAuthorizer,
     PayloadClient,
     PayloadStore,
     PayloadStoreError,
     Quota,
-    RateLimiter,
     ServedStore,
 )
 from pamchain.sdk.sealed import public_key
@@ -362,7 +362,7 @@ def test_request__bad_nonce_or_missing_headers__401(world: World, tmp_path: Path
 
 def test_unknown_signer__refused_before_any_chain_lookup(world: World, tmp_path: Path) -> None:
     counting = CountingAuthorizer(ChainAuthorizer(world.client, start_block=world.deployment_block))
-    store = PayloadStore(tmp_path / "p", counting, purge_interval=None, signer_refresh=3600)  # type: ignore[arg-type]
+    store = PayloadStore(tmp_path / "p", counting, purge_interval=None, signer_refresh=3600)
     with ServedStore(store) as served:
         client = PayloadClient(served.url)
         client.put(world.accounts["alice"], sealed("known"))

@@ -16,7 +16,7 @@ from pamchain.sdk.backup import Part, create, restore
 from .cluster import Cluster, wait_for
 
 
-def _final_receipt(member, tx: str) -> dict | None:  # type: ignore[no-untyped-def]
+def _final_receipt(member, tx: str) -> dict | None:
     receipt = member.rpc.call("eth_getTransactionReceipt", tx)
     if receipt is None or int(receipt["blockNumber"], 16) > member.rpc.number("finalized"):
         return None

@@ -11,6 +11,7 @@ from eth_utils import keccak
 from pamchain.node.genesis import contract_address
 from pamchain.sdk.client import PamClient, connect
 from pamchain.sdk.deployer import Plan, deploy_plan
+from pamchain.sdk.events import GenericEvent
 
 from .cluster import Cluster, Member, account, same_head, wait_for
 
@@ -22,7 +23,11 @@ def _peers(m: Member) -> int:
 def _govern(clients: list[PamClient], allowed: bool, node: Member) -> None:
     """Two of three council members decide: the first proposes, the second's approval executes it."""
     proposed = clients[0].propose("set_node", keccak(node.node_key.node_id), allowed)
-    proposal_id = next(e.args["proposal_id"] for e in proposed.events if e.event == "ProposalCreated")
+    proposal_id = next(
+        e.args["proposal_id"]
+        for e in proposed.events
+        if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
+    )
     executed = clients[1].approve_proposal(proposal_id)
     assert any(getattr(e, "event", "") == "NodeSet" for e in executed.events)
 

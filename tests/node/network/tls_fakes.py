@@ -13,6 +13,7 @@ from typing import Any
 
 import rlp
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 from pamchain.node.p2p import certificate, wire
@@ -57,7 +58,7 @@ def forged_identity(kind: str, victim: TlsIdentity) -> TlsIdentity:
     cert = builder.sign(issuer_key, None)
     return TlsIdentity(
         victim.node_id,
-        cert.public_bytes(certificate.serialization.Encoding.DER),
+        cert.public_bytes(serialization.Encoding.DER),
         certificate._context(ssl.PROTOCOL_TLS_SERVER, cert, tls_key, issuer_cert),
         certificate._context(ssl.PROTOCOL_TLS_CLIENT, cert, tls_key, issuer_cert),
     )
