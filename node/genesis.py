@@ -140,6 +140,13 @@ class Genesis:
     raw: Mapping[str, Any]
 
     @property
+    def p256_verify(self) -> bool:
+        """``config.pamchain.p256Verify``: Prague plus EIP-7951's P256VERIFY precompile at ``0x100`` (what a
+        contract needs to check a WebAuthn assertion). Absent or false: plain Prague."""
+        pam = self.raw.get("config", {}).get("pamchain") or {}
+        return pam.get("p256Verify") is True
+
+    @property
     def node_allowlist(self) -> tuple[str, ...] | None:
         """``config.pamchain.nodeAllowlist``: node ids/addresses allowed to peer (None: any node may)."""
         pam = self.raw.get("config", {}).get("pamchain") or {}
@@ -293,6 +300,8 @@ def parse_genesis(doc: Mapping[str, Any]) -> Genesis:
             raise GenesisError("config.pamchain.allowlist must be a list of addresses")
         contract = pam.get("permissionContract")
         node_contract = pam.get("nodePermissionContract")
+        if not isinstance(pam.get("p256Verify", False), bool):
+            raise GenesisError("config.pamchain.p256Verify must be true or false")
         nodes = pam.get("nodeAllowlist")
         if nodes is not None and (not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes)):
             raise GenesisError(
@@ -396,6 +405,7 @@ def make_genesis(
     node_permission_contract: bytes | str | None = None,
     extra_alloc: Mapping[str, Mapping[str, Any]] | None = None,
     node_allowlist: Iterable[str] | None = None,
+    p256_verify: bool = True,
 ) -> dict[str, Any]:
     """A geth-format genesis document for a new pamchain network (Clique, every fork up to Prague at 0).
 
@@ -422,6 +432,8 @@ def make_genesis(
         config[key] = 0
     config["clique"] = {"period": period, "epoch": epoch}
     pam: dict[str, Any] = {"allowlist": [to_checksum_address(a) for a in allowed]}
+    if p256_verify:
+        pam["p256Verify"] = True
     if permission_contract is not None:
         pc = permission_contract if isinstance(permission_contract, str) else "0x" + permission_contract.hex()
         pam["permissionContract"] = to_checksum_address(_address(pc, "permissionContract"))

@@ -34,6 +34,7 @@ from ..records import (
 )
 from ..storage import NodeDB, SqliteStore, address_key, topic_key
 from .execution import Calls
+from .p256 import with_p256verify
 from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, topic_bytes, with_fast_tries
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class ChainBase(Calls):
         self.consensus_context: Any = self.context_class(self.db)
         self._timed_classes = {}
         self._vm_classes = {name: with_fast_tries(self._configure_vm(name, vm)) for name, vm in VMS.items()}
+        if genesis.p256_verify:  # EIP-7951 on top of Prague (docs/node.md): WebAuthn checked by contracts
+            self._vm_classes["prague"] = with_p256verify(self._vm_classes["prague"])
         self._headers: LRU[bytes, BlockHeaderAPI] = LRU(4096)
         self._blocks: LRU[bytes, BlockAPI] = LRU(256)
         self._receipts: LRU[bytes, tuple[ReceiptAPI, ...]] = LRU(256)

@@ -27,6 +27,7 @@ PRECOMPILE_NAMES = {
     0x0F: "BLS12_PAIRING_CHECK",
     0x10: "BLS12_MAP_FP_TO_G1",
     0x11: "BLS12_MAP_FP2_TO_G2",
+    0x100: "P256VERIFY",  # EIP-7951 (Osaka), on a pamchain genesis with config.pamchain.p256Verify
 }
 # System contracts by the fork that introduced them (EIP-4788, EIP-2935, EIP-7002, EIP-7251).
 BEACON_ROOTS = "0x000f3df6d732807ef1319fb7b8bb8522d0beac02"
