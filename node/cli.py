@@ -108,6 +108,19 @@ def init(datadir: Path, genesis_path: str) -> None:
 @click.option(
     "--permission-contract", default=None, help="Address whose is_account_allowed(address) decides."
 )
+@click.option(
+    "--deployer",
+    default=None,
+    help="The account that will deploy the pamchain suite: it alone may send at first, and its 2nd and 3rd "
+    "contracts (PamChain, PamNetwork) become the account and node permission contracts. Excludes --allow and "
+    "--permission-contract.",
+)
+@click.option(
+    "--node",
+    "nodes",
+    multiple=True,
+    help="pamchain:// address (or node id) allowed to peer until PamNetwork lists nodes (repeatable).",
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def genesis(
     signers: tuple[str, ...],
@@ -118,12 +131,14 @@ def genesis(
     gas_limit: int,
     allowlist: tuple[str, ...],
     permission_contract: str | None,
+    deployer: str | None,
+    nodes: tuple[str, ...],
     output: Path,
 ) -> None:
     """Write a geth-format genesis.json for a new network."""
     import json
 
-    from pamchain.node.genesis import make_genesis
+    from pamchain.node.genesis import deployment_genesis, make_genesis
 
     alloc: dict[str, int] = {}
     for item in allocs:
@@ -134,16 +149,22 @@ def genesis(
             alloc[addr] = int(wei, 0)
         except ValueError:
             raise click.BadParameter(f"not an amount: {wei!r}", param_hint="--alloc") from None
-    doc = make_genesis(
-        list(signers),
-        chain_id,
-        alloc,
-        period=period,
-        epoch=epoch,
-        gas_limit=gas_limit,
-        allowlist=list(allowlist) if allowlist else None,
-        permission_contract=permission_contract,
-    )
+    options: dict[str, Any] = {"period": period, "epoch": epoch, "gas_limit": gas_limit}
+    if nodes:
+        options["node_allowlist"] = list(nodes)
+    if deployer is not None:
+        if allowlist or permission_contract:
+            raise click.UsageError("--deployer sets the allowlist and the permission contracts itself")
+        doc = deployment_genesis(list(signers), chain_id, alloc, deployer, **options)
+    else:
+        doc = make_genesis(
+            list(signers),
+            chain_id,
+            alloc,
+            allowlist=list(allowlist) if allowlist else None,
+            permission_contract=permission_contract,
+            **options,
+        )
     output.write_text(json.dumps(doc, indent=2) + "\n")
     click.echo(f"wrote {output}")
 

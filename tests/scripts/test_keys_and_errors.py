@@ -317,10 +317,64 @@ def test_deploy_plan__two_oracles_sharing_the_domain_key__both_registered_with_i
     entries = ""
     for name in ("site-a", "site-b"):
         keystore, _ = create_keystore(tmp_path / name, "oracle pass phrase", iterations=2**4)
-        entries += (
-            f'[[oracles]]\ndomain = "corp.example"\nkeystore = "{keystore}"\nencryption_key_file = "domain.key"\n'
-        )
+        entries += f'[[oracles]]\ndomain = "corp.example"\nkeystore = "{keystore}"\nencryption_key_file = "domain.key"\n'
     (tmp_path / "deploy.toml").write_text(_COUNCIL + entries)
     plan = load_plan(tmp_path / "deploy.toml", passphrase_for=lambda _path: "oracle pass phrase")
     assert len(plan.oracles) == 2 and {o.enc_pubkey for o in plan.oracles} == {public_key(secret)}
     assert plan.oracles[0].address != plan.oracles[1].address
+
+
+def test_node_genesis__deployer__names_pamchain_and_pamnetwork_before_they_exist(tmp_path: Path) -> None:
+    from pamchain.node.genesis import contract_address
+    from pamchain.node.p2p.identity import NodeKey
+
+    deployer, signer = Account.create(), Account.create()
+    node = f"pamchain://{NodeKey.generate().node_id.hex()}@10.0.0.1:30310"
+    out = tmp_path / "genesis.json"
+    result = invoke(
+        [
+            "node",
+            "genesis",
+            "--signer",
+            signer.address,
+            "--chain-id",
+            "4242",
+            "--deployer",
+            deployer.address,
+            "--alloc",
+            f"{deployer.address}=1000000000000000000000",
+            "--node",
+            node,
+            "-o",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    pam = json.loads(out.read_text())["config"]["pamchain"]
+    owner = bytes.fromhex(deployer.address[2:])
+    assert pam["allowlist"] == [deployer.address]
+    assert pam["permissionContract"].lower() == "0x" + contract_address(owner, 1).hex()
+    assert pam["nodePermissionContract"].lower() == "0x" + contract_address(owner, 2).hex()
+    assert pam["nodeAllowlist"] == [node] and pam["p256Verify"] is True
+
+
+def test_node_genesis__deployer_with_a_permission_contract__usage_error(tmp_path: Path) -> None:
+    deployer = Account.create()
+    result = invoke(
+        [
+            "node",
+            "genesis",
+            "--signer",
+            deployer.address,
+            "--chain-id",
+            "4242",
+            "--deployer",
+            deployer.address,
+            "--permission-contract",
+            deployer.address,
+            "-o",
+            str(tmp_path / "g.json"),
+        ]
+    )
+    assert result.exit_code == 2 and "--deployer sets the allowlist" in result.output
+    assert not (tmp_path / "g.json").exists()
