@@ -66,3 +66,23 @@ def domain_key(path: Path) -> None:
 
     secret = create_domain_secret(path)
     click.echo("0x" + public_key(secret).hex())
+
+
+@oracle.command(name="directory-id")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Oracle TOML file (its [directory] and pseudonym_key_file).",
+)
+@click.argument("names", nargs=-1, required=True)
+def directory_id(config_path: Path, names: tuple[str, ...]) -> None:
+    """Print the on-chain directory id of each AD account NAMES lists (sAMAccountName), as this oracle keys it:
+    what `pamchain principal enrol DEVICE ID DOMAIN` takes. Reads AD over the oracle's LDAPS connection."""
+    from pamchain.sdk.oracle.assembly import directory_ids
+    from pamchain.sdk.oracle.config import OracleConfig
+
+    ids = directory_ids(OracleConfig.load(config_path), config_path.parent, names)
+    for name in names:
+        click.echo(f"{name} 0x{ids[name].hex()}")

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
 from ..client import Deployment, PamClient, connect
-from ..directory import AccountRef, ChainedResolver, Directory, HmacGuidResolver, IdResolver, StaticIdMap
+from ..config_file import read_bytes
+from ..directory import (
+    AccountRef,
+    ChainedResolver,
+    Directory,
+    HmacGuidResolver,
+    IdResolver,
+    StaticIdMap,
+    pseudonymous_id,
+)
 from ..errors import ConfigError
 from ..keys import load_account, read_passphrase
 from ..model import PrincipalStatus
@@ -189,6 +198,25 @@ def build_directory(settings: Mapping[str, object], base: Path, *, demo: bool = 
         except ValueError as exc:
             raise ConfigError(f"[directory]: {exc}") from exc
     raise ConfigError(f"unknown directory kind {kind!r} (ldap or memory)")
+
+
+def directory_ids(config: OracleConfig, config_dir: Path, names: Sequence[str]) -> dict[str, bytes]:
+    """The on-chain directory id of each account ``names`` lists (sAMAccountName, case-insensitive), as this
+    oracle computes it: HMAC-SHA256 of the account's objectGUID under ``pseudonym_key_file`` - what the council
+    enrols. An unknown name is a :class:`ConfigError` naming it."""
+    if config.pseudonym_key_file is None:
+        raise ConfigError("[oracle] pseudonym_key_file is not set: directory ids are keyed by it")
+    key = read_bytes(config.pseudonym_key_file, "pseudonym key file").strip()
+    wanted = {name.lower(): name for name in names}
+    found: dict[str, bytes] = {}
+    for account in build_directory(config.directory, config_dir).accounts():
+        name = wanted.get(account.sam_account_name.lower())
+        if name is not None:
+            found[name] = pseudonymous_id(key, account.object_guid)
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise ConfigError(f"no such account in the directory: {', '.join(missing)}")
+    return found
 
 
 def from_config(

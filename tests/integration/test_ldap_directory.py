@@ -301,3 +301,42 @@ def test_account_bound_to_guid__name_reused__not_found(ldap_directory: LdapDirec
     with pytest.raises(AccountNotFound):
         ldap_directory.account(old.ref)  # bound to the deleted account's GUID: never the new hire
     assert ldap_directory.account(new.ref).object_guid == new.object_guid
+
+
+def test_cli_directory_id__the_id_the_oracle_resolves(
+    ldap_config: LdapConfig, ad_user, tmp_path: Path
+) -> None:
+    """`pamchain oracle directory-id` gives the enrolment id of an AD account (issue 17 item 7): the HMAC of its
+    objectGUID under the oracle's key, which the oracle then resolves back to the same account."""
+    from click.testing import CliRunner
+    from pamchain.scripts.cli import main
+
+    key = secrets.token_bytes(32)
+    (tmp_path / "pseudonym.key").write_bytes(key)
+    config = tmp_path / "oracle.toml"
+    config.write_text(
+        '[chain]\nrpc_url = "http://127.0.0.1:1"\ndeployment = "d.json"\n'
+        '[oracle]\nkeystore = "k.json"\ndomain = "corp.example"\ndc_id = "DC1"\n'
+        'pseudonym_key_file = "pseudonym.key"\n'
+        f'[directory]\nkind = "ldap"\nurl = "{ldap_config.url}"\nbind_dn = "{ldap_config.bind_dn}"\n'
+        f'base_dn = "{ldap_config.base_dn}"\npassword_file = "{ldap_config.password_file}"\n'
+        f'ca_file = "{ldap_config.ca_file}"\nvalid_names = {list(ldap_config.valid_names)!r}\n'.replace(
+            "'", '"'
+        )
+    )
+    runner = CliRunner()
+    name = ad_user.sam_account_name.upper()  # AD names are case-insensitive
+    result = runner.invoke(
+        main, ["oracle", "directory-id", "--config", str(config), name], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    printed = bytes.fromhex(result.stdout.split()[1].removeprefix("0x"))
+    assert printed == pseudonymous_id(key, ad_user.object_guid)
+    with LdapDirectory(ldap_config, resolver=HmacGuidResolver(key)) as directory:
+        assert directory.resolve(printed) == ad_user.ref
+    unknown = runner.invoke(
+        main, ["oracle", "directory-id", "--config", str(config), "nobody-" + secrets.token_hex(3)]
+    )
+    assert (
+        unknown.exit_code == 1 and "no such account" in unknown.stderr and "Traceback" not in unknown.output
+    )
