@@ -5,6 +5,7 @@ import pytest
 from pamkit import GROUP, HOUR, OTHER_GROUP, ZERO32, h, one_event
 
 JUSTIFICATION, TICKET = 1, 2
+WHY, CHG = h("why"), h("CHG-1")
 
 
 def _require(pam, world, requirements, target=GROUP):
@@ -12,7 +13,7 @@ def _require(pam, world, requirements, target=GROUP):
         pam.set_requirements(target, requirements)
 
 
-def _elevate(pam, act, justification=h("why"), ticket=h("CHG-1"), target=GROUP):
+def _elevate(pam, act, justification=WHY, ticket=CHG, target=GROUP):
     with act.as_("alice"):
         return pam.request_elevation(target, HOUR, justification, ticket, False)
 
