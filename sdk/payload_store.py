@@ -115,9 +115,7 @@ class Authorizer(Protocol):
 
     def is_oracle(self, address: str) -> bool: ...
 
-    def named_requests(
-        self, from_block: int
-    ) -> tuple[list[ResetRequest], list[JustifiedRequest], int]:
+    def named_requests(self, from_block: int) -> tuple[list[ResetRequest], list[JustifiedRequest], int]:
         """Password-reset requests, and elevation requests carrying a justification hash (with the policy's
         approver set at their block), created from ``from_block`` on; and the next block to scan."""
         ...
@@ -652,7 +650,9 @@ class PayloadClient:
     def get_justification(self, account: LocalAccount, justification_hash: bytes) -> bytes:
         """The sealed justification (only for the requester and the request's approvers)."""
         headers = self.signed_headers(account, "get-justification", justification_hash)
-        return self._request("GET", f"/v1/justifications/0x{justification_hash.hex()}", headers=headers).content
+        return self._request(
+            "GET", f"/v1/justifications/0x{justification_hash.hex()}", headers=headers
+        ).content
 
     def publish_key(self, account: LocalAccount) -> bytes:
         """Publish this device's encryption key (signed for the store's chain); returns the public key."""
