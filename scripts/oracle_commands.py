@@ -66,6 +66,8 @@ def domain_key(path: Path) -> None:
 
     secret = create_domain_secret(path)
     click.echo("0x" + public_key(secret).hex())
+
+
 @oracle.command()
 @click.option(
     "--config",
