@@ -12,10 +12,16 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from pamchain.sdk.client import PamClient
 from pamchain.sdk.deployer import deploy_plan
-from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef, StaticIdMap, pseudonymous_id
+from pamchain.sdk.directory import (
+    AccountRef,
+    AuthenticationFailed,
+    GroupRef,
+    StaticIdMap,
+    group_target_id,
+    pseudonymous_id,
+)
 from pamchain.sdk.events import Event, GenericEvent
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.model import ticket_ref
@@ -30,7 +36,7 @@ from .devnet import COUNCIL, DOMAIN, FIRST_PASSWORD, NEW_PASSWORD, PEOPLE, PSEUD
 
 DC1 = b"DC1".ljust(32, b"\x00")
 ADMINS_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
-ADMINS = keccak(text=ADMINS_DN)
+ADMINS = group_target_id(PSEUDONYM_KEY, ADMINS_DN)
 
 
 def _short(value: object) -> str:

@@ -181,7 +181,7 @@ def run_devnet(
     from pamchain.node.service import run_node
     from pamchain.sdk.client import PamClient, connect
     from pamchain.sdk.deployer import deploy_plan
-    from pamchain.sdk.directory import StaticIdMap, pseudonymous_id
+    from pamchain.sdk.directory import StaticIdMap, group_target_id, pseudonymous_id
     from pamchain.sdk.oracle.assembly import assemble
     from pamchain.sdk.oracle.follower import Finality
     from pamchain.sdk.oracle.light_client import Anchor, Verification
@@ -212,7 +212,7 @@ def run_devnet(
         for name in PEOPLE:
             users[name] = directory.create_user(name, FIRST_PASSWORD)
             info.ids[name] = pseudonymous_id(PSEUDONYM_KEY, users[name].object_guid)
-        group = keccak(text=info.group_dn)
+        group = group_target_id(PSEUDONYM_KEY, info.group_dn)
         echo(f"  directory: {info.directory}; users {', '.join(PEOPLE)}; group {info.group_dn}")
 
         signer = Account.create()
@@ -294,6 +294,7 @@ def run_devnet(
                     council=(accounts["council-1"], accounts["council-2"]),
                     ids=info.ids,
                     group_dn=info.group_dn,
+                    group_id=group,
                     echo=echo,
                 )
             )
@@ -410,12 +411,17 @@ class _Scenario:
         self.show("unlock: self-service request; the oracle applies it and posts its receipt")
         self.echo(f"   locked in AD: {self.directory.is_locked(alice)}")
 
-        from pamchain.sdk.directory import GroupRef
+        from pamchain.sdk.directory import GroupRef, group_target_id
+        from pamchain.sdk.sealed_justifications import seal_for_request
 
         group = GroupRef(self.info.group_dn)
-        target = keccak(text=self.info.group_dn)
+        target = group_target_id(PSEUDONYM_KEY, self.info.group_dn)
+        payloads = PayloadClient(self.info.payload_url)
+        for approver in ("bob", "carol"):  # approvers publish their encryption keys once
+            payloads.publish_key(self.accounts[approver])
+        digest, _ = seal_for_request(self.as_("alice"), payloads, target, "patch the DCs")
         rid = self.as_("alice").request_elevation(
-            target, self.grant_seconds, "patch the DCs", ticket_ref("CHG-1042")
+            target, self.grant_seconds, ticket=ticket_ref("CHG-1042"), justification_hash=digest
         )
         self.as_("bob").approve(rid)
         self.as_("carol").approve(rid)
@@ -428,7 +434,6 @@ class _Scenario:
         self.show(f"{self.grant_seconds} s later the grant expires; the oracle removes alice unasked")
         self.echo(f"   alice is a member: {self.directory.is_member(group, alice)}")
 
-        payloads = PayloadClient(self.info.payload_url)
         sealed = seal_password(self.client.oracle_key(DOMAIN), self.info.ids["alice"], NEW_PASSWORD)
         digest = payloads.put(self.accounts["alice"], sealed)
         rid = self.as_("alice").request_password_reset(digest)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import emit, json_option, keystore_option, password_file_option, session
+from .options import account_option, emit, json_option, keystore_option, password_file_option, session
 
 
 def _new_passphrase(from_env: bool) -> str:
@@ -116,3 +116,28 @@ def list_(**_: object) -> None:
     files = [folder] if folder.is_file() else list_keystores(folder)
     rows = [{"address": keystore_address(f), "path": str(f)} for f in files]
     emit(rows, [f"{r['address']}  {r['path']}" for r in rows] or [f"no keys in {folder}"])
+
+
+@keys.command()
+@click.option(
+    "--payload-store",
+    envvar="PAMCHAIN_PAYLOAD_STORE",
+    default="http://127.0.0.1:8547",
+    show_default=True,
+    help="The payload store beside the node [env PAMCHAIN_PAYLOAD_STORE].",
+)
+@keystore_option
+@account_option
+@password_file_option
+@json_option
+def publish(payload_store: str) -> None:
+    """Publish this device's encryption key (derived from it, signed by it) in the payload store, so that
+    requesters can seal their justifications to you as an approver. Safe to run again."""
+    from pamchain.sdk.payload_store import PayloadClient
+
+    account = session().signer()
+    public = PayloadClient(payload_store).publish_key(account)
+    emit(
+        {"device": account.address, "public_key": public},
+        [f"published the encryption key of {account.address}: 0x{public.hex()}"],
+    )

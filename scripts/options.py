@@ -18,6 +18,7 @@ DEPLOYMENT_ENV = "PAMCHAIN_DEPLOYMENT"
 KEYSTORE_ENV = "PAMCHAIN_KEYSTORE"
 ACCOUNT_ENV = "PAMCHAIN_ACCOUNT"
 PAYLOAD_STORE_ENV = "PAMCHAIN_PAYLOAD_STORE"
+PSEUDONYM_KEY_ENV = "PAMCHAIN_PSEUDONYM_KEY_FILE"
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 DEFAULT_DEPLOYMENT = "deployment.json"
 DEFAULT_KEYSTORE = Path("~/.pamchain/keystore")
@@ -34,6 +35,7 @@ class Session:
     keystore: Path | None = None
     account: str | None = None
     password_file: Path | None = None
+    pseudonym_key_file: Path | None = None
     as_json: bool = False
     _w3: Any = field(default=None, repr=False)
 
@@ -191,6 +193,15 @@ password_file_option = click.option(
     callback=_store("password_file", _path),
     help="File whose first line is the keystore passphrase (else env PAMCHAIN_PASSWORD, else a hidden prompt).",
 )
+pseudonym_key_option = click.option(
+    "--pseudonym-key-file",
+    envvar=PSEUDONYM_KEY_ENV,
+    expose_value=False,
+    is_eager=True,  # read before a TARGET argument is converted
+    type=click.Path(dir_okay=False),
+    callback=_store("pseudonym_key_file", _path),
+    help=f"The deployment's pseudonym key (hex), to turn a group DN into its on-chain id [env {PSEUDONYM_KEY_ENV}].",
+)
 json_option = click.option(
     "--json", "as_json", is_flag=True, expose_value=False, callback=_store("as_json"), help="Print JSON."
 )
@@ -267,7 +278,21 @@ class TargetType(click.ParamType):
         if text.startswith("0x"):
             return BYTES32.convert(text, param, ctx)
         if "=" in text:
-            return group_target(text)
+            ctx = click.get_current_context(silent=True)
+            key_file = ctx.ensure_object(Session).pseudonym_key_file if ctx is not None else None
+            if key_file is None and os.environ.get(PSEUDONYM_KEY_ENV):
+                key_file = _path(os.environ[PSEUDONYM_KEY_ENV])
+            if key_file is None:
+                self.fail(
+                    f"{value!r}: a group's on-chain id is keyed (HMAC of its DN under the deployment's pseudonym "
+                    f"key): pass --pseudonym-key-file (or {PSEUDONYM_KEY_ENV}), or give the group's 0x id",
+                    param,
+                    ctx,
+                )
+            try:
+                return group_target(text, key_file)
+            except (OSError, ValueError) as exc:
+                self.fail(f"cannot read the pseudonym key: {exc}", param, ctx)
         self.fail(
             f"{value!r}: use unlock, password-reset, a group DN (CN=...,DC=...) or 0x + 64 hex digits",
             param,
@@ -292,11 +317,11 @@ TARGET = TargetType()
 ADDRESS = AddressType()
 
 
-def group_target(dn: str) -> bytes:
-    """The on-chain id of an AD group: keccak of its DN (what the oracle's ``[groups]`` table maps back)."""
-    from eth_utils import keccak
+def group_target(dn: str, key_file: Path) -> bytes:
+    """The on-chain id of an AD group: its keyed pseudonym (what the oracle's ``[groups]`` table maps back)."""
+    from pamchain.sdk.directory import group_target_id, read_pseudonym_key
 
-    return keccak(text=dn)
+    return group_target_id(read_pseudonym_key(key_file), dn)
 
 
 # -- output ------------------------------------------------------------------------------------------------

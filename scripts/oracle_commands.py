@@ -86,3 +86,34 @@ def directory_id(config_path: Path, names: tuple[str, ...]) -> None:
     ids = directory_ids(OracleConfig.load(config_path), config_path.parent, names)
     for name in names:
         click.echo(f"{name} 0x{ids[name].hex()}")
+
+
+@oracle.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Oracle TOML file (its journal is edited; stop the oracle first).",
+)
+@click.argument("directory_id")
+def forget(config_path: Path, directory_id: str) -> None:
+    """Right to erasure (docs/privacy.md): drop every link this oracle's journal keeps from the pseudonymous
+    DIRECTORY_ID to an AD account. Remove the id from the [accounts] table yourself; nothing changes on chain."""
+    from pamchain.sdk.model import to_bytes32
+    from pamchain.sdk.oracle.config import OracleConfig
+    from pamchain.sdk.oracle.journal import Journal
+
+    try:
+        subject = to_bytes32(directory_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="DIRECTORY_ID") from None
+    config = OracleConfig.load(config_path)
+    journal = Journal(config.journal)
+    try:
+        changed = journal.forget(subject)
+    finally:
+        journal.close()
+    click.echo(f"forgot 0x{subject.hex()} in {config.journal}: {changed} row(s) changed")
+    if directory_id.lower() in {k.lower() for k in config.accounts}:
+        click.echo(f"still in {config_path} [accounts]: delete that line too", err=True)

@@ -41,6 +41,11 @@ def payload_store() -> None:
     help="Seconds before a payload no request names is purged [default 3600].",
 )
 @click.option(
+    "--max-age",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds after which any payload or justification is purged [default 604800: 7 days].",
+)
+@click.option(
     "--purge-interval",
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds between purges [default 60].",

@@ -7,7 +7,17 @@ import dataclasses
 import click
 from pamchain.sdk.model import UNLOCK_TARGET
 
-from .options import BYTES32, DOMAIN, TARGET, emit, reader_options, report_tx, session, signer_options
+from .options import (
+    BYTES32,
+    DOMAIN,
+    TARGET,
+    emit,
+    pseudonym_key_option,
+    reader_options,
+    report_tx,
+    session,
+    signer_options,
+)
 
 
 @click.group()
@@ -16,6 +26,7 @@ def policy() -> None:
 
 
 @policy.command(name="set")
+@pseudonym_key_option
 @click.argument("target", type=TARGET)
 @click.option("--domain", required=True, type=DOMAIN, help="Domain id (e.g. corp.example).")
 @click.option(
@@ -123,14 +134,17 @@ def set_(
 
 
 @policy.command()
+@pseudonym_key_option
 @click.argument("target", type=TARGET)
 @reader_options
 def show(target: bytes) -> None:
     """Show TARGET's policy and approvers."""
-    policy_ = session().client(signed=False).policy(target)
+    client = session().client(signed=False)
+    policy_ = client.policy(target)
     data: dict[str, object] = dataclasses.asdict(policy_)
     data["approvers"] = list(policy_.approvers)
     data["requesters"] = list(policy_.requesters)
+    data["requirements"] = _requirements_text(client.requirements(target))
     emit(data, lambda: [f"{k:<25} {_text(k, v)}" for k, v in data.items()])
 
 
@@ -144,3 +158,36 @@ def _text(key: str, value: object) -> str:
     if isinstance(value, list):
         return ", ".join("0x" + a.hex() for a in value) or "none"
     return str(value)
+
+
+@policy.command()
+@pseudonym_key_option
+@click.argument("target", type=TARGET)
+@click.option("--justification/--no-justification", default=False, help="Every elevation must carry one.")
+@click.option("--ticket/--no-ticket", default=False, help="Every elevation must carry a ticket reference.")
+@signer_options
+def require(target: bytes, justification: bool, ticket: bool) -> None:
+    """Set what every elevation request of the group TARGET must carry (governed; kept across `policy set`)."""
+    from pamchain.sdk.model import REQUIRE_JUSTIFICATION, REQUIRE_TICKET
+
+    bits = (REQUIRE_JUSTIFICATION if justification else 0) | (REQUIRE_TICKET if ticket else 0)
+    result = session().client().set_requirements(target, bits)
+    report_tx(result, f"requirements of 0x{target.hex()}: {_requirements_text(bits)}")
+
+
+@policy.command(name="target-id")
+@pseudonym_key_option
+@click.argument("target", type=TARGET)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def target_id(target: bytes, as_json: bool) -> None:
+    """Print the on-chain id of TARGET (a group DN needs --pseudonym-key-file): for the oracle's [groups]
+    table, the deployment file and requesters without the key."""
+    session().as_json = as_json
+    emit({"target": target}, [f"0x{target.hex()}"])
+
+
+def _requirements_text(bits: int) -> str:
+    from pamchain.sdk.model import REQUIRE_JUSTIFICATION, REQUIRE_TICKET
+
+    names = [n for b, n in ((REQUIRE_JUSTIFICATION, "justification"), (REQUIRE_TICKET, "ticket")) if bits & b]
+    return ", ".join(names) or "none"

@@ -7,7 +7,17 @@ from typing import Any
 
 import click
 
-from .options import PAYLOAD_STORE_ENV, TARGET, emit, reader_options, report_tx, session, signer_options
+from .options import (
+    PAYLOAD_STORE_ENV,
+    TARGET,
+    emit,
+    key_options,
+    pseudonym_key_option,
+    reader_options,
+    report_tx,
+    session,
+    signer_options,
+)
 
 DEFAULT_PAYLOAD_STORE = "http://127.0.0.1:8547"
 _WAIT_FOR = {
@@ -15,6 +25,14 @@ _WAIT_FOR = {
     "password": ("FULFILLED", "FAILED"),
     "elevate": ("ACTIVE", "ENDED"),
 }
+
+payload_store_option = click.option(
+    "--payload-store",
+    envvar=PAYLOAD_STORE_ENV,
+    default=DEFAULT_PAYLOAD_STORE,
+    show_default=True,
+    help=f"The payload store beside the node [env {PAYLOAD_STORE_ENV}].",
+)
 
 wait_option = click.option(
     "--wait",
@@ -65,13 +83,19 @@ def unlock(wait_seconds: float | None) -> None:
 
 
 @request.command()
+@pseudonym_key_option
 @click.argument("target", type=TARGET)
 @click.option("--duration", required=True, type=click.IntRange(1), help="Seconds of membership asked for.")
-@click.option("--justification", default="", help="Why (only its hash goes on chain).")
+@click.option(
+    "--justification",
+    default="",
+    help="Why: sealed to the policy's approvers in the payload store; only a salted hash goes on chain.",
+)
 @click.option("--ticket", default="", help="Ticket reference, up to 32 ASCII characters (e.g. CHG-1042).")
 @click.option(
     "--break-glass", is_flag=True, help="Emergency access under the break-glass quorum; raises an alarm."
 )
+@payload_store_option
 @wait_option
 @signer_options
 def elevate(
@@ -80,6 +104,7 @@ def elevate(
     justification: str,
     ticket: str,
     break_glass: bool,
+    payload_store: str,
     wait_seconds: float | None,
 ) -> None:
     """Ask for temporary membership of TARGET (an AD group DN, or its 0x id) for --duration seconds."""
@@ -90,8 +115,26 @@ def elevate(
     except (ValueError, UnicodeEncodeError) as exc:
         raise click.BadParameter(str(exc), param_hint="--ticket") from None
     client = session().client()
+    digest = None
+    if justification:
+        from pamchain.sdk.errors import SdkError
+        from pamchain.sdk.payload_store import PayloadClient
+        from pamchain.sdk.sealed_justifications import seal_for_request
+
+        try:
+            digest, who = seal_for_request(client, PayloadClient(payload_store), target, justification)
+        except ValueError as exc:
+            if isinstance(exc, LookupError | SdkError):
+                raise
+            raise click.BadParameter(str(exc), param_hint="--justification") from None
+        if who.missing:
+            click.echo(
+                f"warning: {len(who.missing)} approver(s) have published no encryption key and cannot read the "
+                "justification: " + ", ".join("0x" + m.hex()[:12] + "…" for m in who.missing),
+                err=True,
+            )
     request_id = client.request_elevation(
-        target, duration, justification, ticket_raw, break_glass=break_glass
+        target, duration, ticket=ticket_raw, break_glass=break_glass, justification_hash=digest
     )
     _requested(client, request_id, "elevate", wait_seconds)
 
@@ -105,13 +148,7 @@ def elevate(
 @click.option(
     "--account-name", default=None, help="Your AD account name, to refuse a password containing it."
 )
-@click.option(
-    "--payload-store",
-    envvar=PAYLOAD_STORE_ENV,
-    default=DEFAULT_PAYLOAD_STORE,
-    show_default=True,
-    help=f"The payload store beside the node [env {PAYLOAD_STORE_ENV}].",
-)
+@payload_store_option
 @wait_option
 @signer_options
 def password(
@@ -175,6 +212,7 @@ def request_view(found: Any) -> dict[str, Any]:
         "approvals_required": found.approvals_required,
         "break_glass": found.break_glass,
         "ticket": ticket_text(found.ticket_ref),
+        "justification_hash": found.justification_hash,
         "start": found.start,
         "expiry": found.expiry,
     }
@@ -182,10 +220,29 @@ def request_view(found: Any) -> dict[str, Any]:
 
 @request.command()
 @click.argument("request_id", type=int)
+@payload_store_option
 @reader_options
-def show(request_id: int) -> None:
-    """Show one request: kind, status, approvals, grant window."""
-    view = request_view(session().client(signed=False).request(request_id))
+@key_options
+def show(request_id: int, payload_store: str) -> None:
+    """Show one request: kind, status, approvals, grant window; with --keystore, its justification too, opened
+    with your device key if you are its requester or one of its approvers."""
+    from pamchain.sdk.model import ZERO32
+
+    current = session()
+    found = current.client(signed=False).request(request_id)
+    view = request_view(found)
+    if found.justification_hash != ZERO32 and current.keystore is not None:
+        from pamchain.sdk.errors import SdkError
+        from pamchain.sdk.payload_store import PayloadClient
+        from pamchain.sdk.sealed_justifications import read_justification
+
+        try:
+            view["justification"] = read_justification(
+                current.signer(), PayloadClient(payload_store), found
+            ).text
+        except SdkError as exc:  # not an approver, purged, not sealed to this device: say why, show the rest
+            view["justification"] = None
+            view["justification_error"] = str(exc)
     emit(view, lambda: [f"{k:<19} {_text(v)}" for k, v in view.items()])
 
 

@@ -345,9 +345,16 @@ class PamClient:
         ticket: bytes = ZERO32,
         *,
         break_glass: bool = False,
+        justification_hash: bytes | None = None,
     ) -> int:
-        """Ask for membership of ``target`` for ``duration`` seconds; only the justification's hash goes on chain."""
-        justification_hash = keccak(text=justification) if justification else ZERO32
+        """Ask for membership of ``target`` for ``duration`` seconds; only a salted hash of the justification
+        goes on chain. ``justification`` alone is hashed with a salt thrown away (unguessable, and unreadable by
+        anyone); to let the approvers read it, seal it with ``sealed_justifications.seal_for_request`` and pass
+        the ``justification_hash`` that returns."""
+        if justification_hash is None:
+            from .justification import justification_hash as salted
+
+            justification_hash = salted(os.urandom(32), justification) if justification else ZERO32
         result = self.transact(
             "request_elevation",
             to_bytes32(target),
@@ -369,7 +376,10 @@ class PamClient:
         return self.transact("approve", request_id)
 
     def deny(self, request_id: int, reason: str = "") -> TxResult:
-        return self.transact("deny", request_id, keccak(text=reason) if reason else ZERO32)
+        from .justification import justification_hash as salted
+
+        # Salted as justifications are, so that a short reason cannot be guessed from the chain.
+        return self.transact("deny", request_id, salted(os.urandom(32), reason) if reason else ZERO32)
 
     def cancel(self, request_id: int) -> TxResult:
         return self.transact("cancel", request_id)
@@ -610,6 +620,25 @@ class PamClient:
             int(unlock_limit),
             int(unlock_window),
         )
+
+    def policy_approvers(self, target: bytes, *, block: int | str = "latest") -> tuple[bytes, ...]:
+        """The approver set of ``target`` at ``block`` (an old block needs a node that keeps its state)."""
+        try:
+            found = self._function("policy_approvers", to_bytes32(target)).call(block_identifier=block)
+        except Exception as exc:
+            revert = as_revert(exc)
+            if revert is None:
+                raise
+            raise revert from exc
+        return tuple(bytes(a) for a in found)
+
+    def requirements(self, target: bytes) -> int:
+        """What an elevation of ``target`` must carry: ``REQUIRE_JUSTIFICATION`` | ``REQUIRE_TICKET`` bits."""
+        return int(self._call("requirements", to_bytes32(target)))
+
+    def set_requirements(self, target: bytes, requirements: int) -> TxResult:
+        """Governed (a proposal once bootstrap has ended)."""
+        return self.governed("set_requirements", to_bytes32(target), int(requirements))
 
     def is_domain_oracle(self, domain: bytes, account: str) -> bool:
         """Whether ``account`` is one of the oracles of ``domain``."""

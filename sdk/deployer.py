@@ -48,6 +48,7 @@ class PolicySpec:
     break_glass_cooldown: int = 0
     unlock_limit: int = 0  # nonzero for the unlock target
     unlock_window: int = 0  # nonzero for the unlock target
+    requirements: int = 0  # REQUIRE_JUSTIFICATION | REQUIRE_TICKET bits for a group's elevations
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ def bootstrap_calls(plan: Plan) -> list[tuple[str, tuple[Any, ...]]]:
                 ),
             )
         )
+        if policy.requirements:
+            calls.append(("set_requirements", (to_bytes32(policy.target), policy.requirements)))
     if plan.nodes:  # one call: nodes switch from the genesis list to the contract at the block holding it
         calls.append(("set_nodes", ([keccak(node_id) for node_id in plan.nodes], True)))
     if plan.end_bootstrap:

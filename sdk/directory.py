@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pamchain.sdk.errors import SdkError
@@ -292,6 +294,27 @@ def pseudonymous_id(key: bytes, object_guid: bytes) -> bytes:
     if len(key) < 16:
         raise ValueError("the pseudonymous-id key must be at least 16 bytes")
     return hmac.new(key, object_guid, hashlib.sha256).digest()
+
+
+def group_target_id(key: bytes, dn: str) -> bytes:
+    """The on-chain id of an AD group: HMAC-SHA256(key, ``pamchain:group:`` + normalized DN), under the same
+    deployment key as principal ids. A plain hash of the DN would let anyone holding the chain test a list of
+    guessed DNs against it; the prefix keeps group ids apart from account ids (objectGUIDs are 16 bytes)."""
+    if len(key) < 16:
+        raise ValueError("the pseudonymous-id key must be at least 16 bytes")
+    return hmac.new(key, b"pamchain:group:" + normalize_dn(dn).encode("utf-8"), hashlib.sha256).digest()
+
+
+def read_pseudonym_key(path: str | os.PathLike[str]) -> bytes:
+    """The deployment's pseudonym key from its file (hex, optionally 0x-prefixed; at least 16 bytes)."""
+    text = Path(path).read_text(encoding="ascii").strip()
+    try:
+        key = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: the pseudonym key file must hold hex digits") from exc
+    if len(key) < 16:
+        raise ValueError(f"{path}: the pseudonym key must be at least 16 bytes")
+    return key
 
 
 def _check_id(directory_id: bytes) -> bytes:

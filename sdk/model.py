@@ -10,6 +10,8 @@ from eth_utils import keccak
 UNLOCK_TARGET = keccak(text="pamchain:unlock")
 PASSWORD_RESET_TARGET = keccak(text="pamchain:password-reset")
 ZERO32 = b"\x00" * 32
+REQUIRE_JUSTIFICATION = 1  # policy requirement bits (policies.vy)
+REQUIRE_TICKET = 2
 
 
 class Kind(enum.IntEnum):

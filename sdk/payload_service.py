@@ -17,7 +17,7 @@ from .client import Deployment, PamClient, connect
 from .config_file import read_toml
 from .drain import Drain
 from .errors import ConfigError, NodeUnavailable
-from .payload_store import ChainAuthorizer, PayloadStore, Quota, ServedStore
+from .payload_store import MAX_AGE, ChainAuthorizer, PayloadStore, Quota, ServedStore
 
 log = logging.getLogger("pamchain.payload_store")
 
@@ -28,6 +28,7 @@ _STORE_KEYS = {
     "max_payloads",
     "max_bytes",
     "orphan_ttl",
+    "max_age",
     "purge_interval",
     "tls_cert",
     "tls_key",
@@ -49,6 +50,7 @@ class PayloadStoreConfig:
     port: int = 8547
     quota: Quota = field(default_factory=Quota)
     orphan_ttl: float = 3600.0
+    max_age: float = MAX_AGE  # no payload or justification is kept longer, whatever its request says
     purge_interval: float = 60.0
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -62,6 +64,8 @@ class PayloadStoreConfig:
             raise ConfigError(f"port {self.port} is not a TCP port (0-65535)")
         if self.orphan_ttl < 0:
             raise ConfigError("orphan_ttl must be 0 or more seconds")
+        if self.max_age <= 0:
+            raise ConfigError("max_age must be more than 0 seconds")
         if self.purge_interval <= 0:
             raise ConfigError("purge_interval must be more than 0 seconds")
         if self.signer_refresh < 0:
@@ -81,7 +85,7 @@ class PayloadStoreConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path = Path(".")) -> PayloadStoreConfig:
         """``[chain] rpc_url, deployment`` and ``[store] data_dir, host, port, max_payloads, max_bytes,
-        orphan_ttl, purge_interval, tls_cert, tls_key, store_id, signer_refresh, rate, burst``; anything else
+        orphan_ttl, max_age, purge_interval, tls_cert, tls_key, store_id, signer_refresh, rate, burst``; anything else
         is refused (a typo must not pass)."""
         chain, store = _table(data, "chain"), _table(data, "store")
         unknown = sorted(
@@ -118,6 +122,7 @@ class PayloadStoreConfig:
                 "host": str,
                 "port": int,
                 "orphan_ttl": float,
+                "max_age": float,
                 "purge_interval": float,
                 "tls_cert": Path,
                 "tls_key": Path,
@@ -177,6 +182,7 @@ def _store(config: PayloadStoreConfig, authorizer: ChainAuthorizer) -> PayloadSt
         authorizer,
         quota=config.quota,
         orphan_ttl=config.orphan_ttl,
+        max_age=config.max_age,
         purge_interval=config.purge_interval,
         store_id=config.store_id,
         signer_refresh=config.signer_refresh,

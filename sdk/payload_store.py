@@ -1,9 +1,18 @@
-"""A small hash-addressed store for sealed password payloads, run beside the node (like Tessera for GoQuorum).
+"""A small hash-addressed store for sealed payloads, run beside the node (like Tessera for GoQuorum).
 
-Writes are signed by the requester's device key and accepted only from an active principal, within a quota;
-reads and deletes are signed by the oracle of the writer's domain. Payloads are opaque sealed boxes addressed
-by their keccak hash, so the store never sees a password and cannot substitute a payload for another. The
-oracle deletes a payload once its receipt is on chain; the store purges those no request can use any more.
+Password payloads: writes are signed by the requester's device key and accepted only from an active principal,
+within a quota; reads and deletes are signed by the oracle of the writer's domain. Payloads are opaque sealed
+boxes addressed by their keccak hash, so the store never sees a password and cannot substitute a payload for
+another. The oracle deletes a payload once its receipt is on chain; the store purges those no request can use
+any more, and any payload older than ``max_age``.
+
+Justifications (``sdk/justification.py``): sealed to the approvers, addressed by the salted hash their
+elevation request carries, read only by the requester and the approvers of the request's policy as it stood
+when the request was made; purged once the request is decided and its grant is over.
+
+Device encryption keys: each device publishes its X25519 key signed by its Ethereum key; anyone may read them
+(senders check the signature against the chain, so the store cannot substitute one).
+
 Signatures are bound to this store, its chain and a nonce (``payload_auth``).
 """
 
@@ -33,10 +42,11 @@ from eth_utils import keccak
 from .client import PamClient
 from .errors import SdkError
 from .events import GenericEvent, RequestCreated
+from .justification import KeyAnnouncement, announce_key, verify_key
 from .model import ZERO32, Kind, PrincipalStatus, Status
 from .payload_auth import NonceMemory, RateLimiter, SignatureRefused, StoreInfo, signed_headers, verify
-from .payload_index import PayloadIndex, ResetRequest, StoredPayload
-from .sealed import MAX_PAYLOAD_BYTES
+from .payload_index import JustifiedRequest, PayloadIndex, ResetRequest, StoredJustification, StoredPayload
+from .sealed import MAX_PAYLOAD_BYTES, PayloadError
 from .served import ServedApp
 
 log = logging.getLogger("pamchain.payload_store")
@@ -44,6 +54,8 @@ T = TypeVar("T")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 _FILE = re.compile(r"^[0-9a-f]{64}$")
 _STORE_ID = re.compile(r"^[0-9A-Za-z._-]{8,64}$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+MAX_AGE = 7 * 24 * 3600.0  # no payload of any kind outlives this, whatever its request says
 
 
 class PayloadStoreError(SdkError):
@@ -103,14 +115,19 @@ class Authorizer(Protocol):
 
     def is_oracle(self, address: str) -> bool: ...
 
-    def password_resets(self, from_block: int) -> tuple[list[ResetRequest], int]:
-        """Password-reset requests created from ``from_block`` on, and the next block to scan."""
+    def named_requests(self, from_block: int) -> tuple[list[ResetRequest], list[JustifiedRequest], int]:
+        """Password-reset requests, and elevation requests carrying a justification hash (with the policy's
+        approver set at their block), created from ``from_block`` on; and the next block to scan."""
         ...
 
     def status(self, request_id: int) -> Status: ...
 
 
+_LIMITED = ("/v1/payloads/", "/v1/justifications/", "/v1/keys/")
 _LIVE = frozenset({Status.PENDING, Status.APPROVED})  # a payload these requests name may still be used
+# A justification is kept while its request waits for approvers and while its grant is live (an approver may
+# revoke it); then it has served its purpose.
+_JUSTIFICATION_LIVE = frozenset({Status.PENDING, Status.APPROVED, Status.ACTIVE})
 
 
 @dataclass
@@ -118,7 +135,8 @@ class PayloadStore:
     """The server side: files named by hash under ``directory`` (mode 0700), written atomically, with an index
     beside them. A purge pass (every ``purge_interval`` seconds; None: only when :meth:`purge_once` is called)
     drops payloads no request can use any more: their writer's requests naming them are all final and not
-    approved, or none names them ``orphan_ttl`` seconds after they were stored.
+    approved, or none names them ``orphan_ttl`` seconds after they were stored, or they are older than
+    ``max_age`` seconds (justifications alike, kept while their request is pending or its grant is live).
 
     Each request is checked cheapest first: the client's rate (``rate`` per second, ``burst`` at once, per
     connecting address), the signature (bound to ``store_id``, the chain id and a nonce), the signer among the
@@ -131,6 +149,7 @@ class PayloadStore:
     quota: Quota = field(default_factory=Quota)
     orphan_ttl: float = 3600.0
     purge_interval: float | None = 60.0
+    max_age: float = MAX_AGE
     store_id: str | None = None
     signer_refresh: float = 2.0
     rate: float = 5.0
@@ -139,6 +158,10 @@ class PayloadStore:
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.max_age <= 0:
+            raise ValueError("max_age must be more than 0 seconds")
+        self.justification_dir = self.directory / "justifications"
+        self.justification_dir.mkdir(exist_ok=True, mode=0o700)
         self.store_id = self._load_store_id(self.store_id)
         self.index = PayloadIndex(self.directory / "index.sqlite3")
         self._purge_lock = threading.Lock()
@@ -179,6 +202,13 @@ class PayloadStore:
         for digest in on_disk.keys() - known:
             stat = on_disk[digest].stat()
             self.index.add(StoredPayload(digest, None, None, stat.st_size, stat.st_mtime))
+        # A justification without its record has no known writer, so nobody could be allowed to read it.
+        recorded = {item.ref for item in self.index.justifications()}
+        for path in self.justification_dir.iterdir():
+            if not _FILE.match(path.name) or bytes.fromhex(path.name) not in recorded:
+                path.unlink(missing_ok=True)
+        for ref in recorded - {bytes.fromhex(p.name) for p in self.justification_dir.iterdir()}:
+            self.index.remove_justification(ref)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES * 2 + 1024, middlewares=[self._rate_limit])
@@ -186,6 +216,10 @@ class PayloadStore:
         app.router.add_put("/v1/payloads/{digest}", self._put)
         app.router.add_get("/v1/payloads/{digest}", self._get)
         app.router.add_delete("/v1/payloads/{digest}", self._delete)
+        app.router.add_put("/v1/justifications/{ref}", self._put_justification)
+        app.router.add_get("/v1/justifications/{ref}", self._get_justification)
+        app.router.add_put("/v1/keys/{device}", self._put_key)
+        app.router.add_get("/v1/keys/{device}", self._get_key)
         app.router.add_get("/healthz", self._health)
         if self.purge_interval is not None:
             app.cleanup_ctx.append(self._purging)
@@ -213,12 +247,22 @@ class PayloadStore:
 
     # -- purge ----------------------------------------------------------------------------------------------
 
-    def purge_once(self) -> PurgeReport:
-        """Learn the new password-reset requests from the chain, then drop every payload none can use."""
+    def learn(self) -> int:
+        """Learn the requests that name payloads from the chain, up to its head; how many were new."""
         with self._purge_lock:
-            first = self.index.next_block(self.authorizer.start_block)
-            resets, next_block = self.authorizer.password_resets(first)
-            self.index.add_resets(resets, next_block)
+            return self._learn()
+
+    def _learn(self) -> int:
+        first = self.index.next_block(self.authorizer.start_block)
+        resets, justified, next_block = self.authorizer.named_requests(first)
+        self.index.add_justified(justified)  # before the scan moves on: a crash re-learns, never skips
+        self.index.add_resets(resets, next_block)
+        return len(resets) + len(justified)
+
+    def purge_once(self) -> PurgeReport:
+        """Learn the new requests from the chain, then drop every payload and justification none can use."""
+        with self._purge_lock:
+            learnt = self._learn()
             now = self.clock()
             purged = kept = 0
             for payload in self.index.payloads():
@@ -227,9 +271,37 @@ class PayloadStore:
                 else:
                     self._remove(payload.digest)
                     purged += 1
-            return PurgeReport(purged, kept, len(resets))
+            for item in self.index.justifications():
+                if self._justification_usable(item, now):
+                    kept += 1
+                else:
+                    self._remove_justification(item.ref)
+                    purged += 1
+            return PurgeReport(purged, kept, learnt)
+
+    def _justification_usable(self, item: StoredJustification, now: float) -> bool:
+        if now - item.stored_at >= self.max_age:
+            return False
+        naming = self.index.justified_naming(item)
+        if not naming:
+            return now - item.stored_at < self.orphan_ttl
+        for found in naming:
+            status = found.status
+            if not status.is_final:
+                status = self.authorizer.status(found.request_id)
+                if status is not found.status:
+                    self.index.set_justified_status(found.request_id, status)
+            if status in _JUSTIFICATION_LIVE:
+                return True
+        return False
+
+    def _remove_justification(self, ref: bytes) -> None:
+        (self.justification_dir / ref.hex()).unlink(missing_ok=True)
+        self.index.remove_justification(ref)
 
     def _usable(self, payload: StoredPayload, now: float) -> bool:
+        if now - payload.stored_at >= self.max_age:
+            return False
         naming = self.index.resets_naming(payload)
         if not naming:
             return now - payload.stored_at < self.orphan_ttl
@@ -256,7 +328,7 @@ class PayloadStore:
 
     @web.middleware
     async def _rate_limit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/v1/payloads/") and not self._limiter.allow(request.remote or "?"):
+        if request.path.startswith(_LIMITED) and not self._limiter.allow(request.remote or "?"):
             raise web.HTTPTooManyRequests(
                 text=f"rate limit: at most {self.burst} requests at once, then {self.rate:g} per second; retry later"
             )
@@ -391,8 +463,113 @@ class PayloadStore:
             self._remove(payload.digest)
         return web.Response(status=204)
 
+    # -- justifications -------------------------------------------------------------------------------------
+
+    async def _put_justification(self, request: web.Request) -> web.Response:
+        ref = request.match_info["ref"]
+        path = self._justification_path(ref)
+        body = await request.read()
+        if not body or len(body) > MAX_PAYLOAD_BYTES:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_PAYLOAD_BYTES, actual_size=len(body))
+        signer = await self._signer(request, "put-justification", ref)
+        writer = await self._ask(self.authorizer.writer, signer)
+        if writer is None:
+            raise web.HTTPForbidden(text=f"{signer} is not the device of an active principal")
+        raw = bytes.fromhex(ref[2:])
+        known = self.index.justification(raw)
+        if known is not None:
+            if known.subject == writer.subject and path.exists() and path.read_bytes() == body:
+                return web.Response(status=200, text="already stored")
+            raise web.HTTPConflict(text="a justification is already stored under this hash")
+        self._enforce_quota(writer, len(body))
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not self.index.add_justification(
+            StoredJustification(raw, writer.subject, writer.domain, len(body), self.clock())
+        ):
+            tmp.unlink(missing_ok=True)
+            raise web.HTTPConflict(text="a justification is already stored under this hash")
+        os.replace(tmp, path)
+        return web.Response(status=201, text="stored")
+
+    async def _get_justification(self, request: web.Request) -> web.Response:
+        """Only the requester and the approvers of the request's policy when it was made may read it."""
+        ref = request.match_info["ref"]
+        path = self._justification_path(ref)
+        signer = await self._signer(request, "get-justification", ref)
+        reader = await self._ask(self.authorizer.writer, signer)
+        item = self.index.justification(bytes.fromhex(ref[2:]))
+        if reader is None or item is None:
+            raise web.HTTPForbidden(text=f"{signer} may not read this justification")
+        naming = self.index.justified_naming(item)
+        if not naming:  # written moments ago: the store may not have seen its request yet
+            await self._ask(self.learn)
+            naming = self.index.justified_naming(item)
+        allowed = any(reader.subject == r.subject or reader.subject in r.approvers for r in naming)
+        if not allowed:
+            raise web.HTTPForbidden(
+                text=f"{signer} is neither the requester nor an approver of a request carrying this justification"
+            )
+        try:
+            body = path.read_bytes()
+        except FileNotFoundError as exc:  # purged a moment ago
+            raise web.HTTPNotFound(text="no such justification") from exc
+        return web.Response(body=body, content_type="application/octet-stream")
+
+    def _justification_path(self, ref: str) -> Path:
+        if not _HASH.match(ref):
+            raise web.HTTPBadRequest(text="justification hash must be 0x + 64 lowercase hex digits")
+        return self.justification_dir / ref[2:]
+
+    # -- device encryption keys -----------------------------------------------------------------------------
+
+    async def _put_key(self, request: web.Request) -> web.Response:
+        """A device's signed X25519 key. The announcement is its own proof (deterministic per device key, so
+        a replay changes nothing); only enrolled devices may leave one here."""
+        device = self._device(request)
+        try:
+            announcement = KeyAnnouncement.from_json(await request.json(loads=_strict_json))
+            verify_key(announcement, (await self._info()).chain_id, device)
+        except (PayloadError, ValueError) as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
+        if not await self._known(announcement.device):
+            raise web.HTTPForbidden(text=f"{device} is not an enrolled device")
+        self.index.set_device_key(announcement.device, _json_text(announcement.to_json()))
+        return web.Response(status=201, text="stored")
+
+    async def _get_key(self, request: web.Request) -> web.Response:
+        found = self.index.device_key(self._device(request))
+        if found is None:
+            raise web.HTTPNotFound(text="this device has not published an encryption key")
+        return web.Response(text=found, content_type="application/json")
+
+    @staticmethod
+    def _device(request: web.Request) -> str:
+        from eth_utils import to_checksum_address
+
+        device = request.match_info["device"]
+        if not _ADDRESS.match(device):
+            raise web.HTTPBadRequest(text="device must be an 0x address")
+        return to_checksum_address(device)
+
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+
+def _strict_json(text: str) -> Any:
+    from .jsonsafe import loads
+
+    return loads(text)
+
+
+def _json_text(data: Any) -> str:
+    import json
+
+    return json.dumps(data, sort_keys=True)
 
 
 class PayloadClient:
@@ -460,6 +637,41 @@ class PayloadClient:
 
     def delete(self, account: LocalAccount, digest: bytes) -> None:
         self._call("DELETE", account, "delete", digest)
+
+    # -- justifications and device keys ---------------------------------------------------------------------
+
+    def put_justification(self, account: LocalAccount, justification_hash: bytes, envelope: bytes) -> None:
+        """Store a sealed justification under the salted hash its elevation request will carry."""
+        headers = self.signed_headers(account, "put-justification", justification_hash)
+        self._request(
+            "PUT", f"/v1/justifications/0x{justification_hash.hex()}", data=envelope, headers=headers
+        )
+
+    def get_justification(self, account: LocalAccount, justification_hash: bytes) -> bytes:
+        """The sealed justification (only for the requester and the request's approvers)."""
+        headers = self.signed_headers(account, "get-justification", justification_hash)
+        return self._request(
+            "GET", f"/v1/justifications/0x{justification_hash.hex()}", headers=headers
+        ).content
+
+    def publish_key(self, account: LocalAccount) -> bytes:
+        """Publish this device's encryption key (signed for the store's chain); returns the public key."""
+        announcement = announce_key(account, self.info().chain_id)
+        self._request("PUT", f"/v1/keys/{account.address}", json=announcement.to_json())
+        return announcement.public_key
+
+    def device_key(self, device: str) -> KeyAnnouncement | None:
+        """The key announcement a device left here, unverified (check it with ``verify_key``); None if none."""
+        try:
+            response = self._request("GET", f"/v1/keys/{device}")
+        except PayloadStoreError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        try:
+            return KeyAnnouncement.from_json(response.json())
+        except (ValueError, PayloadError) as exc:
+            raise PayloadStoreError(f"the store returned a malformed key for {device}") from exc
 
 
 class ServedStore(ServedApp):
@@ -533,17 +745,32 @@ class ChainAuthorizer:
         return self.client.is_oracle(address)
 
     def password_resets(self, from_block: int) -> tuple[list[ResetRequest], int]:
+        resets, _, next_block = self.named_requests(from_block)
+        return resets, next_block
+
+    def named_requests(self, from_block: int) -> tuple[list[ResetRequest], list[JustifiedRequest], int]:
         head = int(self.client.w3.eth.block_number)
         found: list[ResetRequest] = []
+        justified: list[JustifiedRequest] = []
         for first in range(from_block, head + 1, self.chunk):
             for event in self.client.events(
                 first, min(first + self.chunk - 1, head), names=["RequestCreated"]
             ):
-                if isinstance(event, RequestCreated) and event.kind is Kind.PASSWORD_RESET:
+                if not isinstance(event, RequestCreated):
+                    continue
+                if event.kind is Kind.PASSWORD_RESET:
                     found.append(
                         ResetRequest(event.request_id, event.payload_hash, event.subject, event.domain)
                     )
-        return found, max(from_block, head + 1)
+                elif event.kind is Kind.ELEVATE and event.justification_hash != ZERO32:
+                    # The approver set as it stood at the request's block: who was asked to decide.
+                    approvers = self.client.policy_approvers(event.target, block=event.at.block_number)
+                    justified.append(
+                        JustifiedRequest(
+                            event.request_id, event.justification_hash, event.subject, event.target, approvers
+                        )
+                    )
+        return found, justified, max(from_block, head + 1)
 
     def status(self, request_id: int) -> Status:
         return self.client.status(request_id)

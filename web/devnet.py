@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
 from .server import WebHandle, start_web
 
@@ -50,6 +49,7 @@ def devnet_web(
     council: tuple[LocalAccount, LocalAccount],
     ids: Mapping[str, bytes],
     group_dn: str,
+    group_id: bytes,
     echo: Callable[[str], None],
     port: int = DEMO_PORT,
 ) -> Iterator[WebHandle]:
@@ -60,7 +60,7 @@ def devnet_web(
         "deployment": deployment,
         "payload_store_url": payload_store_url,
         "people": people,
-        "groups": {"0x" + keccak(text=group_dn).hex(): group_dn},
+        "groups": {"0x" + group_id.hex(): group_dn},
         "kdf_log_n": 14,  # demo keys: quick to open on any phone
         "demo_label": DEMO_USER.capitalize(),
         "demo_enrol": demo_enroller(client, council, ids[DEMO_USER]),

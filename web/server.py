@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from eth_utils import keccak
 from pamchain.sdk import jsonsafe
+from pamchain.sdk.directory import group_target_id
 from pamchain.sdk.served import ServedApp
 
 log = logging.getLogger("pamchain.web")
@@ -109,13 +109,14 @@ class WebConfig:
         }
 
 
-def group_targets(dns: Iterable[str]) -> dict[str, str]:
-    """Group DNs keyed by their on-chain target id, keccak(DN) as the CLI and devnet compute it."""
-    return {"0x" + keccak(text=dn).hex(): dn for dn in dns}
+def group_targets(dns: Iterable[str], pseudonym_key: bytes) -> dict[str, str]:
+    """Group DNs keyed by their on-chain target id (keyed like principal ids, as the CLI and devnet compute it)."""
+    return {"0x" + group_target_id(pseudonym_key, dn).hex(): dn for dn in dns}
 
 
 def load_labels(path: str | Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """A labels file (TOML): `[people."0x<id>"] label = "...", account = "..."` and `groups = ["CN=..."]`."""
+    """A labels file (TOML): `[people."0x<id>"] label = "...", account = "..."` and `[groups] "0x<id>" = "CN=..."`
+    (ids from `pamchain policy target-id`; this server never holds the pseudonym key)."""
     import tomllib
 
     try:
@@ -126,7 +127,13 @@ def load_labels(path: str | Path) -> tuple[dict[str, dict[str, str]], dict[str, 
         str(k).lower(): {str(a): str(b) for a, b in dict(v).items()}
         for k, v in data.get("people", {}).items()
     }
-    groups = group_targets(str(dn) for dn in data.get("groups", []))
+    raw_groups = data.get("groups", {})
+    if not isinstance(raw_groups, dict):
+        raise WebError(
+            f"{path}: groups must be a table of on-chain id = DN (group ids are keyed since issue 16: print each "
+            "with `pamchain policy target-id DN --pseudonym-key-file KEY`)"
+        )
+    groups = {str(k).lower(): str(v) for k, v in raw_groups.items()}
     return people, groups
 
 

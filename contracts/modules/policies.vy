@@ -29,6 +29,10 @@ MAX_REQUESTERS: constant(uint256) = 16
 UNLOCK_TARGET: public(constant(bytes32)) = keccak256("pamchain:unlock")
 # Policy target of password reset requests.
 PASSWORD_RESET_TARGET: public(constant(bytes32)) = keccak256("pamchain:password-reset")
+# Requirement bit: an elevation must carry a justification hash.
+REQUIRE_JUSTIFICATION: constant(uint256) = 1
+# Requirement bit: an elevation must carry a ticket reference.
+REQUIRE_TICKET: constant(uint256) = 2
 
 
 # The rules of one target; `domain` is zero for a target never configured.
@@ -58,6 +62,8 @@ _seat_count: uint256
 _requesters: HashMap[bytes32, DynArray[bytes32, MAX_REQUESTERS]]
 # Target -> directory id -> may request the group.
 is_requester: public(HashMap[bytes32, HashMap[bytes32, bool]])
+# Target -> REQUIRE_* bits an elevation request must satisfy (kept across set_policy).
+requirements: public(HashMap[bytes32, uint256])
 
 
 event PolicySet:
@@ -78,6 +84,11 @@ event PolicyLimitsSet:
     unlock_limit: uint256
     unlock_window: uint256
     requesters: DynArray[bytes32, MAX_REQUESTERS]
+
+
+event PolicyRequirementsSet:
+    target: indexed(bytes32)
+    requirements: uint256
 
 
 @external
@@ -123,6 +134,22 @@ def is_approver(target: bytes32, directory_id: bytes32) -> bool:
     @return True if it holds a seat.
     """
     return self._approver_seat[target][directory_id] != 0
+
+
+@external
+def set_requirements(target: bytes32, requirements: uint256):
+    """
+    @notice Sets what an elevation request of `target` must carry.
+    @dev Governed. A separate setting, not reset by `set_policy`, so the
+         policy's ABI stays as deployed tools know it.
+    @param target The group id; nonzero.
+    @param requirements REQUIRE_JUSTIFICATION | REQUIRE_TICKET bits; 0: none.
+    """
+    governance._enforce_governance()
+    assert target != empty(bytes32), "policies: zero target"
+    assert requirements <= REQUIRE_JUSTIFICATION | REQUIRE_TICKET, "policies: bad requirements"
+    self.requirements[target] = requirements
+    log PolicyRequirementsSet(target=target, requirements=requirements)
 
 
 @external

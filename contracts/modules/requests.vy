@@ -298,6 +298,11 @@ def _create(
     unlocks: uint256 = 0
     if kind == ledger.KIND_ELEVATE:
         assert policies.is_requester[target][subject], "requests: not eligible"
+        needs: uint256 = policies.requirements[target]
+        assert (
+            needs & policies.REQUIRE_JUSTIFICATION == 0 or justification_hash != empty(bytes32)
+        ), "requests: justification required"
+        assert needs & policies.REQUIRE_TICKET == 0 or ticket_ref != empty(bytes32), "requests: ticket required"
         cap: uint256 = policy.max_duration
         if break_glass:
             assert policy.break_glass_max_duration != 0, "requests: no break-glass"

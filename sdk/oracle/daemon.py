@@ -10,6 +10,7 @@ removal AD has not confirmed ``late_after`` seconds after it fell due raises an 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from .reconciler import Reconciler
 from .reporter import Reporter
 
 log = logging.getLogger("pamchain.oracle")
+PRUNE_INTERVAL = 3600.0  # seconds between two journal retention passes (docs/privacy.md)
 
 # A tick goes on when the node is unreachable or answers with an error (named, and typed, because mypy cannot
 # check an `except` over an unpacked tuple).
@@ -85,6 +87,7 @@ class OracleDaemon:
         self._drain = Drain(log)
         self._stop = self._drain.stopping
         self._last_reconcile = 0.0
+        self._last_prune = -math.inf
         self._last_tick = 0.0
         self._chain_reachable = False
         self._health: HealthServer | None = None
@@ -123,6 +126,11 @@ class OracleDaemon:
                 self._last_reconcile = now
             except _RECONCILE_DEFERRED as exc:
                 log.warning("reconciliation deferred", extra={"error": type(exc).__name__})
+        if now - self._last_prune >= PRUNE_INTERVAL:
+            self._last_prune = now
+            pruned = self.journal.prune(now)
+            if pruned.evidence or pruned.grants:
+                log.info("journal retention", extra={"evidence": pruned.evidence, "grants": pruned.grants})
         self._chain_reachable = report.chain_reachable
         self._last_tick = self.clock()
         return report

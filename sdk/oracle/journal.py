@@ -87,6 +87,17 @@ CREATE TABLE IF NOT EXISTS drift (
 """
 
 
+EVIDENCE_RETENTION = 90 * 24 * 3600.0  # seconds the read-back evidence of a reported action is kept
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one retention pass removed."""
+
+    evidence: int = 0
+    grants: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
     """One journalled action with its progress."""
@@ -334,6 +345,39 @@ class Journal:
                 " updated = ? WHERE request_id = ? AND action = ? AND state = 'pending'",
                 (int(outcome), detail_hash, evidence, time.time(), request_id, int(action)),
             )
+
+    def prune(self, now: float, keep: float = EVIDENCE_RETENTION) -> Pruned:
+        """Retention: drop what is older than ``keep`` seconds and no longer needed. The read-back evidence of
+        reported actions (it names accounts and groups; its hash is on chain, so it matters only for a dispute
+        within the retention period) and ended grants past their expiry. The action rows themselves stay: they
+        hold only pseudonymous ids and are what makes an action never run twice."""
+        cutoff = now - keep
+        with self._tx() as db:
+            evidence = db.execute(
+                "UPDATE actions SET evidence = NULL WHERE state = 'reported' AND evidence IS NOT NULL"
+                " AND updated < ?",
+                (cutoff,),
+            ).rowcount
+            grants = db.execute("DELETE FROM grants WHERE ended = 1 AND expiry < ?", (int(cutoff),)).rowcount
+        return Pruned(int(evidence), int(grants))
+
+    def forget(self, subject: bytes) -> int:
+        """Right to erasure: drop every local link from the pseudonymous id ``subject`` to its AD account (its
+        objectGUID binding, the password-history digests kept for it, the evidence of its actions). The
+        action rows stay, with the pseudonym only: they keep an old unlock or reset from ever re-running.
+        Returns the rows changed."""
+        with self._tx() as db:
+            row = db.execute("SELECT object_guid FROM bindings WHERE subject = ?", (subject,)).fetchone()
+            changed = 0
+            if row is not None:
+                changed += db.execute(
+                    "DELETE FROM password_history WHERE object_guid = ?", (row[0],)
+                ).rowcount
+                changed += db.execute("DELETE FROM bindings WHERE subject = ?", (subject,)).rowcount
+            changed += db.execute(
+                "UPDATE actions SET evidence = NULL WHERE subject = ? AND evidence IS NOT NULL", (subject,)
+            ).rowcount
+        return int(changed)
 
     def evidence(self, request_id: int, action: Action) -> str | None:
         """The read-back record a receipt's detail hash commits to (kept on the DC host, never on chain)."""

@@ -26,6 +26,7 @@ GOVERNED = [
     ("pam", "rotate_device"),
     ("pam", "reinstate"),
     ("pam", "set_policy"),
+    ("pam", "set_requirements"),
     ("network", "set_node"),
 ]
 
@@ -41,6 +42,7 @@ def _valid_args(fn, world):
         "rotate_device": (ALICE, world.stranger),
         "reinstate": (ALICE,),
         "set_policy": (*policy, 0, 0, 0),
+        "set_requirements": (h("group:new"), 3),
         "set_node": (h("node:site-b"), True),
     }[fn]
 

@@ -22,7 +22,7 @@ from pamchain.node.service import run_node
 from pamchain.scripts.cli import main
 from pamchain.scripts.devnet import _OracleThread
 from pamchain.sdk.client import Deployment, PamClient, connect
-from pamchain.sdk.directory import StaticIdMap, pseudonymous_id
+from pamchain.sdk.directory import StaticIdMap, group_target_id, pseudonymous_id
 from pamchain.sdk.keys import create_keystore
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.oracle.assembly import assemble
@@ -34,6 +34,7 @@ NAMES = ("deployer", "c1", "c2", "c3", "oracle", "alice", "bob", "carol")
 PEOPLE = ("alice", "bob", "carol")
 GROUP_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
 PSEUDONYM_KEY = keccak(text="cli test pseudonym key")
+GROUP_ID = group_target_id(PSEUDONYM_KEY, GROUP_DN)
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 
 
@@ -83,6 +84,8 @@ def write_deploy_config(
     )
     path.write_text(
         f"""
+pseudonym_key_file = "pseudonym.key"
+
 [council]
 members = ["{accounts["c1"].address}", "{accounts["c2"].address}", "{accounts["c3"].address}"]
 threshold = 2
@@ -122,6 +125,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     root = tmp_path_factory.mktemp("cli")
     password_file = root / "passphrase"
     password_file.write_text(PASSPHRASE + "\n")
+    (root / "pseudonym.key").write_text(PSEUDONYM_KEY.hex() + "\n")
     accounts, keystores = {}, {}
     for name in NAMES:
         keystores[name], accounts[name] = create_keystore(root / "keys" / name, PASSPHRASE, iterations=2**14)
@@ -141,6 +145,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             "PAMCHAIN_RPC_URL": node.url,
             "PAMCHAIN_DEPLOYMENT": str(deployment_file),
             "PAMCHAIN_PASSWORD": PASSPHRASE,
+            "PAMCHAIN_PSEUDONYM_KEY_FILE": str(root / "pseudonym.key"),
         }
         config = root / "deploy.toml"
         write_deploy_config(config, accounts, ids, keystores["oracle"])
@@ -157,7 +162,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             env["PAMCHAIN_PAYLOAD_STORE"] = served.url
             id_map = StaticIdMap.from_hex(
                 {"0x" + ids[n].hex(): users[n].sam_account_name for n in PEOPLE},
-                {"0x" + keccak(text=GROUP_DN).hex(): GROUP_DN},
+                {"0x" + GROUP_ID.hex(): GROUP_DN},
             )
             daemon = assemble(
                 PamClient(connect(node.url), deployment.address, accounts["oracle"]),

@@ -39,6 +39,8 @@ def test_unlock__self_service_applied_with_receipt(live: Live) -> None:
 
 
 def test_elevation__request_approve_grants_revoke_receipts(live: Live) -> None:
+    for approver in ("bob", "carol"):  # so that the justification can be sealed to them
+        assert live.cli(approver, "keys", "publish").exit_code == 0
     result = live.cli(
         "alice",
         "request",

@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from eth_utils import keccak
 from pamchain.sdk.client import Deployment, abi_version
 from pamchain.sdk.oracle.health import HealthServer
 from pamchain.sdk.transactions import wait_until
 
 from ..sdk.notify_parts import Hook, WebhookReceiver
-from .conftest import GROUP_DN, Live, invoke
+from .conftest import GROUP_ID, Live, invoke
 
 HOOK_SECRET = b"team-webhook-secret-for-the-cli-test"
 
@@ -171,7 +170,7 @@ secret_file = "hook.secret"
         )
         try:
             alice = live.client().as_account(live.accounts["alice"])
-            rid = alice.request_elevation(keccak(text=GROUP_DN), 600)
+            rid = alice.request_elevation(GROUP_ID, 600)
 
             def told() -> dict[str, Hook] | None:
                 mine = {
@@ -185,7 +184,7 @@ secret_file = "hook.secret"
             assert set(hooks) == {"0x" + live.ids["bob"].hex(), "0x" + live.ids["carol"].hex()}
             assert all(h.verified for h in receiver.hooks)
             assert (
-                hooks["0x" + live.ids["bob"].hex()].document["target"] == "0x" + keccak(text=GROUP_DN).hex()
+                hooks["0x" + live.ids["bob"].hex()].document["target"] == "0x" + GROUP_ID.hex()
             )
         finally:
             process.send_signal(signal.SIGTERM)

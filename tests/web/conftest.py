@@ -20,7 +20,7 @@ from pamchain.node.genesis import deployment_genesis
 from pamchain.node.service import NodeHandle, run_node
 from pamchain.sdk.client import Deployment, PamClient, connect
 from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, deploy_plan
-from pamchain.sdk.directory import StaticIdMap
+from pamchain.sdk.directory import StaticIdMap, group_target_id
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
 from pamchain.sdk.oracle.assembly import assemble
@@ -47,7 +47,8 @@ PHONE = {"width": 360, "height": 740}
 DOMAIN = b"corp.example".ljust(32, b"\x00")
 DC1 = b"DC1".ljust(32, b"\x00")
 GROUP_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
-ADMINS = keccak(text=GROUP_DN)
+PSEUDONYM_KEY = keccak(text="web-test pseudonym key")
+ADMINS = group_target_id(PSEUDONYM_KEY, GROUP_DN)
 PEOPLE = ("alice", "bob", "dave", "erin", "frank", "gina", "hank")
 APPROVERS = ("bob",)
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
@@ -218,7 +219,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             payload_store_url=served.url,
             domain_name="corp.example",
             people=people,
-            groups=group_targets([GROUP_DN]),
+            groups=group_targets([GROUP_DN], PSEUDONYM_KEY),
             kdf_log_n=12,  # fast scrypt for tests; real phones use 2**17
             poll_ms=500,
         )

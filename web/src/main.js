@@ -1,6 +1,6 @@
 // The phone app: key gate, screens, live updates from chain events. Every write is signed in this browser.
 
-import { ZeroHash, keccak256, toUtf8Bytes } from "ethers";
+import { ZeroHash, concat, keccak256, randomBytes, toUtf8Bytes } from "ethers";
 import QRCode from "qrcode";
 import { Chain, OfflineError, ticketRef, ticketText } from "./chain.js";
 import { KNOWN, LANGUAGES, formatDuration, formatTime, language, setLanguage, t } from "./i18n.js";
@@ -607,7 +607,8 @@ function submitElevation() {
     return $("#ticket").focus();
   }
   const text = $("#justification").value.trim();
-  const hash = text ? keccak256(toUtf8Bytes(text)) : ZeroHash;
+  // Salted (sdk/justification.py justification_hash): a short text cannot be guessed from the chain.
+  const hash = text ? keccak256(concat([randomBytes(32), toUtf8Bytes(text)])) : ZeroHash;
   if (text) {
     const saved = savedJustifications();
     saved[hash] = text;
