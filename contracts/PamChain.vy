@@ -20,6 +20,7 @@ from .modules import principals
 from .modules import receipts
 from .modules import requests
 from .modules import roles
+from .modules import second_factor
 from .modules import suspension
 
 initializes: governance
@@ -29,7 +30,14 @@ initializes: principals[governance := governance]
 initializes: policies[governance := governance]
 initializes: ledger
 initializes: grants[governance := governance, ledger := ledger, policies := policies, principals := principals]
-initializes: requests[grants := grants, ledger := ledger, policies := policies, principals := principals]
+initializes: second_factor[governance := governance]
+initializes: requests[
+    grants := grants,
+    ledger := ledger,
+    policies := policies,
+    principals := principals,
+    second_factor := second_factor,
+]
 initializes: receipts[ledger := ledger, oracles := oracles]
 initializes: suspension[governance := governance, grants := grants, principals := principals]
 initializes: permissioning[governance := governance, principals := principals, roles := roles]
@@ -43,6 +51,7 @@ exports: (
     ledger.__interface__,
     grants.__interface__,
     requests.__interface__,
+    second_factor.__interface__,
     receipts.__interface__,
     suspension.__interface__,
     permissioning.__interface__,

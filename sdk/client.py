@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -40,6 +41,7 @@ from .transactions import Sender, as_revert, wait_until
 DEPLOYABLE = "PamChain"  # the contract requests, grants and receipts live on
 COUNCIL = "Council"  # the k-of-n governor of the deployment
 NETWORK = "PamNetwork"  # the node allowlist
+FACTORS = "PamFactors"  # the passkeys PamChain checks approvals and break-glass requests against
 BATCH_GAS = 1_500_000  # per call of a batch: above the dearest governed call (set_policy with 16 approvers)
 
 
@@ -127,7 +129,9 @@ def suite_artifacts(name: str = DEPLOYABLE) -> dict[str, Any]:
 def abi_version() -> str:
     """A short fingerprint of the suite's ABIs, so a client can refuse a deployment it does not speak."""
     abi = [
-        {**item, "contract": name} for name in (DEPLOYABLE, COUNCIL, NETWORK) for item in suite_artifacts(name)["abi"]
+        {**item, "contract": name}
+        for name in (DEPLOYABLE, COUNCIL, NETWORK, FACTORS)
+        for item in suite_artifacts(name)["abi"]
     ]
     canonical = json.dumps(sorted(abi, key=lambda item: json.dumps(item, sort_keys=True)), sort_keys=True)
     return keccak(text=canonical).hex()[:16]
@@ -180,9 +184,13 @@ class PamClient:
         threshold: int,
         proposal_ttl: int = 7 * 24 * 3600,
         bootstrap_ttl: int = 24 * 3600,
+        *,
+        rp_id: str = "localhost",
+        require_uv: bool = True,
     ) -> tuple[PamClient, Deployment]:
-        """Deploy the suite (Council, PamChain, PamNetwork, in that order, from ``account``); ``account`` is the
-        bootstrapper until :meth:`end_bootstrap` or ``bootstrap_ttl``."""
+        """Deploy the suite (Council, PamChain, PamNetwork, PamFactors, in that order, from ``account``, then
+        point PamChain at PamFactors); ``account`` is the bootstrapper until :meth:`end_bootstrap` or
+        ``bootstrap_ttl``. ``rp_id`` is the WebAuthn relying party: the domain the phone app is served from."""
         sender = Sender(w3, account)
 
         def create(name: str, *args: Any) -> Any:
@@ -194,6 +202,8 @@ class PamClient:
         council_address = create(COUNCIL, members, threshold, proposal_ttl, bootstrap_ttl)["contractAddress"]
         receipt = create(DEPLOYABLE, council_address)
         network_address = create(NETWORK, council_address)["contractAddress"]
+        rp_id_hash = hashlib.sha256(rp_id.encode()).digest()
+        factors_address = create(FACTORS, council_address, rp_id_hash, require_uv)["contractAddress"]
         address = receipt["contractAddress"]
         deployment = Deployment(
             sender.chain_id(),
@@ -206,6 +216,7 @@ class PamClient:
         )
         client = cls(w3, address, account, council=council_address, network=network_address)
         client._sender = sender
+        client.transact("set_factors", to_checksum_address(factors_address))
         return client, deployment
 
     @classmethod
@@ -242,8 +253,17 @@ class PamClient:
         address = self._council_address or str(self.contract.functions.council().call())
         return self.w3.eth.contract(address=to_checksum_address(address), abi=suite_artifacts(COUNCIL)["abi"])
 
+    @functools.cached_property
+    def factors_contract(self) -> Any | None:
+        """The deployment's PamFactors (asked of PamChain on first use; None when PamChain has none set)."""
+        address = to_checksum_address(self.contract.functions.factors().call())
+        if int(address, 16) == 0:
+            return None
+        return self.w3.eth.contract(address=address, abi=suite_artifacts(FACTORS)["abi"])
+
     def _contracts(self) -> list[Any]:
-        return [c for c in (self.contract, self.council_contract, self.network_contract) if c is not None]
+        candidates = (self.contract, self.council_contract, self.network_contract, self.factors_contract)
+        return [c for c in candidates if c is not None]
 
     @property
     def decoder(self) -> EventDecoder:
@@ -462,6 +482,21 @@ class PamClient:
 
     def remove_oracle(self, domain: bytes, oracle: str) -> TxResult:
         return self.governed("remove_oracle", to_bytes32(domain), to_checksum_address(oracle))
+
+    def approval_challenge(self, request_id: int, approver_id: bytes) -> bytes:
+        """What the approver's passkey signs to approve ``request_id`` (a WebAuthn challenge)."""
+        return bytes(self._call("approval_challenge", request_id, to_bytes32(approver_id)))
+
+    def approve_with_assertion(self, request_id: int, assertion: bytes) -> TxResult:
+        """Approve with the approver's WebAuthn assertion, ABI-encoded (see :func:`encode_assertion`)."""
+        return self.transact("approve_with_assertion", request_id, assertion)
+
+    def set_authenticator(self, directory_id: bytes, x: int, y: int) -> TxResult:
+        """Register a principal's passkey (P-256 public key) in PamFactors (governed)."""
+        return self.governed("set_authenticator", to_bytes32(directory_id), (x, y))
+
+    def has_factor(self, directory_id: bytes) -> bool:
+        return bool(self._call("has_factor", to_bytes32(directory_id)))
 
     def set_node(self, node_id: bytes, allowed: bool) -> TxResult:
         """Allow or disallow a node (``node_id`` = keccak256 of its 64-byte public key) on PamNetwork."""
@@ -696,4 +731,26 @@ class PamClient:
         return receipt
 
 
-__all__ = ["Deployment", "PamClient", "TxResult", "abi_version", "connect", "revert_from_message"]
+def encode_assertion(
+    authenticator_data: bytes, client_data_json: bytes, r: int, s: int
+) -> bytes:
+    """A WebAuthn assertion as PamChain takes it: ABI-encoded ``(bytes, bytes, uint256, uint256, uint256,
+    uint256)`` with where ``"type"`` and ``"challenge"`` start in the client data JSON."""
+    from eth_abi import encode
+
+    type_index, challenge_index = client_data_json.find(b'"type"'), client_data_json.find(b'"challenge"')
+    if type_index < 0 or challenge_index < 0:
+        raise SdkError("client data JSON without type or challenge")
+    shaped = (authenticator_data, client_data_json, type_index, challenge_index, r, s)
+    return encode(["(bytes,bytes,uint256,uint256,uint256,uint256)"], [shaped])
+
+
+__all__ = [
+    "Deployment",
+    "PamClient",
+    "TxResult",
+    "abi_version",
+    "connect",
+    "encode_assertion",
+    "revert_from_message",
+]

@@ -67,12 +67,22 @@ class Plan:
     # Node ids (64-byte public keys) PamNetwork allows to peer; empty: the genesis nodeAllowlist keeps deciding.
     nodes: Sequence[bytes] = ()
     end_bootstrap: bool = True
+    # The WebAuthn relying party of the phone app (its domain) and whether passkeys must verify the user.
+    rp_id: str = "localhost"
+    require_uv: bool = True
 
 
 def deploy_plan(w3: Web3, deployer: LocalAccount, plan: Plan) -> tuple[PamClient, Deployment]:
     """Deploy the suite and apply ``plan`` while bootstrapping; end bootstrap unless the plan says not to."""
     client, deployment = PamClient.deploy(
-        w3, deployer, plan.council, plan.threshold, plan.proposal_ttl, plan.bootstrap_ttl
+        w3,
+        deployer,
+        plan.council,
+        plan.threshold,
+        plan.proposal_ttl,
+        plan.bootstrap_ttl,
+        rp_id=plan.rp_id,
+        require_uv=plan.require_uv,
     )
     client.transact_all(bootstrap_calls(plan))
     return client, deployment

@@ -91,6 +91,14 @@ class NodesError(ContractRevert):
     module = "nodes"
 
 
+class SecondFactorError(ContractRevert):
+    module = "second_factor"
+
+
+class FactorsError(ContractRevert):
+    module = "factors"
+
+
 _BY_MODULE: dict[str, type[ContractRevert]] = {
     cls.module: cls
     for cls in (
@@ -105,6 +113,8 @@ _BY_MODULE: dict[str, type[ContractRevert]] = {
         SuspensionError,
         GovernanceError,
         NodesError,
+        SecondFactorError,
+        FactorsError,
     )
 }
 _REASON = re.compile(r"([a-z_]+): (.+)$")

@@ -23,11 +23,13 @@ from . import grants
 from . import ledger
 from . import policies
 from . import principals
+from . import second_factor
 
 uses: grants
 uses: ledger
 uses: policies
 uses: principals
+uses: second_factor
 
 
 # Request id -> approver directory id -> stamp of its approval (0: none).
@@ -165,6 +167,61 @@ def request_elevation(
     @param break_glass Emergency access under the break-glass rules.
     @return The request id.
     """
+    assert not (
+        break_glass and second_factor._required(principals._active_id(msg.sender))
+    ), "requests: second factor required"
+    return self._elevate(target, duration, justification_hash, ticket_ref, break_glass)
+
+
+@external
+def request_break_glass(
+    target: bytes32,
+    duration: uint256,
+    justification_hash: bytes32,
+    ticket_ref: bytes32,
+    assertion: Bytes[second_factor.MAX_ASSERTION],
+) -> uint256:
+    """
+    @notice A break-glass `request_elevation`, with the requester's WebAuthn
+            assertion over `break_glass_challenge(...)` (bound to the
+            request id it creates, so it is good once).
+    @param target The group id.
+    @param duration Seconds of the grant.
+    @param justification_hash Hash of the justification text kept off chain.
+    @param ticket_ref Reference of the change ticket.
+    @param assertion The requester's authenticator's assertion, ABI-encoded.
+    @return The request id.
+    """
+    request_id: uint256 = self._elevate(target, duration, justification_hash, ticket_ref, True)
+    subject: bytes32 = ledger._requests[request_id].subject
+    second_factor._check(
+        subject, second_factor._challenge(second_factor.ACT_BREAK_GLASS, request_id, subject, target, duration), assertion
+    )
+    return request_id
+
+
+@external
+@view
+def break_glass_challenge(directory_id: bytes32, target: bytes32, duration: uint256) -> bytes32:
+    """
+    @notice What `directory_id`'s authenticator signs for a break-glass
+            request of `target` for `duration` seconds sent next (the id
+            it will get is bound in; if another request comes first, ask
+            again).
+    @param directory_id The requester.
+    @param target The group id.
+    @param duration Seconds of the grant.
+    @return The 32-byte WebAuthn challenge.
+    """
+    return second_factor._challenge(
+        second_factor.ACT_BREAK_GLASS, ledger.request_count + 1, directory_id, target, duration
+    )
+
+
+@internal
+def _elevate(
+    target: bytes32, duration: uint256, justification_hash: bytes32, ticket_ref: bytes32, break_glass: bool
+) -> uint256:
     assert (
         target != policies.UNLOCK_TARGET and target != policies.PASSWORD_RESET_TARGET
     ), "requests: reserved target"
@@ -187,30 +244,28 @@ def approve(request_id: uint256):
     @dev The caller's device must map to an ACTIVE principal in the target's
          current approver set, other than the requester. The quorum is
          recounted over the current approver set: only approvals carrying
-         their approver's current stamp count.
+         their approver's current stamp count. An approver with a registered
+         authenticator must use `approve_with_assertion`.
     @param request_id The request id.
     """
     approver: bytes32 = self._enforce_decidable(request_id)
-    target: bytes32 = ledger._requests[request_id].target
-    stamp: uint256 = self._stamp(target, approver)
-    assert self._approval_stamp[request_id][approver] != stamp, "requests: already approved"
-    subject: bytes32 = ledger._requests[request_id].subject
-    assert (
-        principals._status(subject) == principals.PRINCIPAL_ACTIVE
-    ), "requests: requester not active"
-    self._approval_stamp[request_id][approver] = stamp
-    approvals: uint256 = 0
-    for member: bytes32 in policies._approvers[target]:
-        if self._approval_stamp[request_id][member] == self._stamp(target, member):
-            # Bounded by the approver set size (<= 16): cannot overflow.
-            approvals = unsafe_add(approvals, 1)
-    ledger._requests[request_id].approvals = approvals
-    required: uint256 = ledger._requests[request_id].approvals_required
-    log ApprovalCast(
-        request_id=request_id, approver=approver, approvals=approvals, approvals_required=required
-    )
-    if approvals >= required:
-        self._approve(request_id)
+    assert not second_factor._required(approver), "requests: second factor required"
+    self._cast(request_id, approver)
+
+
+@external
+def approve_with_assertion(request_id: uint256, assertion: Bytes[second_factor.MAX_ASSERTION]):
+    """
+    @notice `approve`, with the approver's WebAuthn assertion over
+            `approval_challenge(request_id, approver)`: a stolen device key
+            alone cannot approve.
+    @param request_id The request id.
+    @param assertion The approver's authenticator's assertion, ABI-encoded
+           (see second_factor.vy).
+    """
+    approver: bytes32 = self._enforce_decidable(request_id)
+    second_factor._check(approver, second_factor._challenge(second_factor.ACT_APPROVE, request_id, approver, empty(bytes32), 0), assertion)
+    self._cast(request_id, approver)
 
 
 @external
@@ -379,6 +434,34 @@ def _create(
     if required == 0:
         self._approve(request_id)
     return request_id
+
+
+@internal
+def _cast(request_id: uint256, approver: bytes32):
+    """
+    @dev Records `approver`'s approval under its current stamp, recounts the
+         quorum over the current approver set, and approves at quorum.
+    """
+    target: bytes32 = ledger._requests[request_id].target
+    stamp: uint256 = self._stamp(target, approver)
+    assert self._approval_stamp[request_id][approver] != stamp, "requests: already approved"
+    subject: bytes32 = ledger._requests[request_id].subject
+    assert (
+        principals._status(subject) == principals.PRINCIPAL_ACTIVE
+    ), "requests: requester not active"
+    self._approval_stamp[request_id][approver] = stamp
+    approvals: uint256 = 0
+    for member: bytes32 in policies._approvers[target]:
+        if self._approval_stamp[request_id][member] == self._stamp(target, member):
+            # Bounded by the approver set size (<= 16): cannot overflow.
+            approvals = unsafe_add(approvals, 1)
+    ledger._requests[request_id].approvals = approvals
+    required: uint256 = ledger._requests[request_id].approvals_required
+    log ApprovalCast(
+        request_id=request_id, approver=approver, approvals=approvals, approvals_required=required
+    )
+    if approvals >= required:
+        self._approve(request_id)
 
 
 @internal

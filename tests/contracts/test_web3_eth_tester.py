@@ -171,7 +171,7 @@ def test_governance__proposals_target_each_contract(chain):
 
 def test_compile_suite__artifacts_and_sources(council_deployer, pam_deployer, network_deployer):
     suite = compile_suite()
-    assert set(suite) == set(DEPLOYABLES) == {"Council", "PamChain", "PamNetwork"}
+    assert set(suite) == set(DEPLOYABLES) == {"Council", "PamChain", "PamNetwork", "PamFactors"}
     assert all(set(artifacts) == {"abi", "bytecode", "bytecode_runtime"} for artifacts in suite.values())
     assert compile_suite() is compile_suite()  # cached
     assert all((source_dir() / f"{name}.vy").is_file() for name in DEPLOYABLES)
