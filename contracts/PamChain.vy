@@ -13,6 +13,7 @@ from .modules import alarms
 from .modules import governance
 from .modules import grants
 from .modules import ledger
+from .modules import leavers
 from .modules import oracles
 from .modules import permissioning
 from .modules import policies
@@ -40,6 +41,7 @@ initializes: requests[
 ]
 initializes: receipts[ledger := ledger, oracles := oracles]
 initializes: suspension[governance := governance, grants := grants, principals := principals]
+initializes: leavers[governance := governance, grants := grants, oracles := oracles, principals := principals]
 initializes: permissioning[governance := governance, principals := principals, roles := roles]
 
 exports: (
@@ -56,6 +58,7 @@ exports: (
     suspension.__interface__,
     permissioning.__interface__,
     alarms.__interface__,
+    leavers.__interface__,
 )
 
 

@@ -1,4 +1,5 @@
-"""``pamchain policy``: the rules of a target (unlock, password reset, an AD group) — set and show."""
+"""``pamchain policy``: the rules of a target (unlock, password reset, an AD group) — set and show — and of a
+domain's leavers."""
 
 from __future__ import annotations
 
@@ -146,6 +147,31 @@ def show(target: bytes) -> None:
     data["requesters"] = list(policy_.requesters)
     data["requirements"] = _requirements_text(client.requirements(target))
     emit(data, lambda: [f"{k:<25} {_text(k, v)}" for k, v in data.items()])
+
+
+@policy.command()
+@click.option("--domain", required=True, type=DOMAIN, help="Domain id (e.g. corp.example).")
+@click.option(
+    "--auto-suspend/--report-only",
+    "auto_suspend",
+    default=None,
+    help="Set the rule (governed): a leaver report suspends the principal and ends every grant, or only alarms. "
+    "Neither: show the rule.",
+)
+@signer_options
+def leavers(domain: bytes, auto_suspend: bool | None) -> None:
+    """The domain's leaver rule, decided in advance: what the oracle's report of a disabled, deleted or moved
+    AD account does on chain."""
+    from .principal_commands import _domain
+
+    if auto_suspend is None:
+        current = session().client(signed=False).leaver_auto_suspend(domain)
+        rule = "auto-suspend" if current else "report-only"
+        emit({"domain": domain, "auto_suspend": current}, [f"leaver rule for {_domain(domain)}: {rule}"])
+        return
+    result = session().client().set_leaver_rule(domain, auto_suspend)
+    rule = "auto-suspend" if auto_suspend else "report-only"
+    report_tx(result, f"leaver rule for {_domain(domain)} set to {rule}")
 
 
 def _text(key: str, value: object) -> str:

@@ -35,6 +35,7 @@ CATEGORIES: dict[str, str] = {
     "Alarm": "alarm",
     "DriftReported": "alarm",
     "PrincipalSuspended": "suspension",
+    "LeaverReported": "leaver",
 }
 _END_CATEGORY = {
     EndReason.EXPIRED: "expiry",

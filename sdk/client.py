@@ -26,6 +26,7 @@ from .model import (
     Action,
     Council,
     Kind,
+    LeaverReason,
     Outcome,
     Policy,
     Principal,
@@ -441,6 +442,11 @@ class PamClient:
         """Raise Alarm(REMOVAL_LATE): the grant ended, its member is not out of the group yet."""
         return self.transact("report_late_removal", request_id, to_bytes32(dc_id))
 
+    def report_leaver(self, directory_id: bytes, reason: LeaverReason, dc_id: bytes) -> TxResult:
+        """Report that an enrolled principal's AD account left; the domain's leaver rule decides what follows
+        (a principal no longer ACTIVE: nothing happens)."""
+        return self.transact("report_leaver", to_bytes32(directory_id), int(reason), to_bytes32(dc_id))
+
     # -- governance --------------------------------------------------------------------------------------
 
     def bootstrapping(self) -> bool:
@@ -501,6 +507,13 @@ class PamClient:
     def set_node(self, node_id: bytes, allowed: bool) -> TxResult:
         """Allow or disallow a node (``node_id`` = keccak256 of its 64-byte public key) on PamNetwork."""
         return self.governed("set_node", to_bytes32(node_id), allowed)
+
+    def set_leaver_rule(self, domain: bytes, auto_suspend: bool) -> TxResult:
+        """Decide in advance what a leaver report on ``domain`` does: suspend (and end every grant) or alarm only."""
+        return self.governed("set_leaver_rule", to_bytes32(domain), bool(auto_suspend))
+
+    def leaver_auto_suspend(self, domain: bytes) -> bool:
+        return bool(self._call("leaver_auto_suspend", to_bytes32(domain)))
 
     def is_node_allowed(self, node_id: bytes) -> bool:
         return bool(self._call("is_node_allowed", to_bytes32(node_id)))

@@ -276,6 +276,18 @@ class ManagedDirectory(Directory, Protocol):
 
     def delete(self, dn: str) -> None: ...
 
+    def create_ou(self, name: str) -> str:
+        """An organizational unit under the base DN; returns its DN."""
+        ...
+
+    def set_enabled(self, account: AccountRef, enabled: bool) -> None:
+        """Set or clear ACCOUNTDISABLE, as an administrator (or an HR feed) does for a leaver."""
+        ...
+
+    def move(self, account: AccountRef, container_dn: str) -> str:
+        """Move the account under ``container_dn`` (a leavers OU, say); returns its new DN."""
+        ...
+
     def authenticate(self, account: AccountRef, password: str) -> None:
         """Bind as the account; `AuthenticationFailed` (counting a bad attempt, as AD does) on failure."""
         ...

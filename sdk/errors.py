@@ -83,6 +83,10 @@ class SuspensionError(ContractRevert):
     module = "suspension"
 
 
+class LeaversError(ContractRevert):
+    module = "leavers"
+
+
 class GovernanceError(ContractRevert):
     module = "governance"
 
@@ -111,6 +115,7 @@ _BY_MODULE: dict[str, type[ContractRevert]] = {
         RolesError,
         OraclesError,
         SuspensionError,
+        LeaversError,
         GovernanceError,
         NodesError,
         SecondFactorError,

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
-from .model import Action, AlarmKind, EndReason, Kind, Outcome
+from .model import Action, AlarmKind, EndReason, Kind, LeaverReason, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +122,18 @@ class Alarm(Event):
     detail: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class LeaverReported(Event):
+    name: ClassVar[str] = "LeaverReported"
+    directory_id: bytes
+    domain: bytes
+    oracle: str
+    reason: LeaverReason
+    dc_id: bytes
+    # The domain's leaver rule suspended the principal (and ended its grants) in this transaction.
+    suspended: bool
+
+
 TYPED_EVENTS: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (
@@ -132,6 +144,7 @@ TYPED_EVENTS: dict[str, type[Event]] = {
         GrantEnded,
         ReceiptPosted,
         Alarm,
+        LeaverReported,
     )
 }
 
@@ -178,6 +191,7 @@ _ENUM_FIELDS: dict[str, Any] = {
     "Outcome": Outcome,
     "EndReason": EndReason,
     "AlarmKind": AlarmKind,
+    "LeaverReason": LeaverReason,
 }
 
 

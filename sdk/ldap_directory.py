@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import ldap3
 from ldap3.core import exceptions as ldap_exc
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
-from ldap3.utils.dn import escape_rdn, safe_dn
+from ldap3.utils.dn import escape_rdn, safe_dn, to_dn
 from pamchain.sdk.directory import (
     AccessDenied,
     Account,
@@ -603,6 +603,43 @@ class LdapDirectory:
             raise AuthenticationFailed(account, reason)
         finally:
             _close_quietly(conn)
+
+    def create_ou(self, name: str) -> str:
+        """Create an organizational unit under the base DN (a leavers OU, say); returns its DN."""
+        dn = f"OU={escape_rdn(name)},{self.config.base_dn}"
+
+        def run(conn: ldap3.Connection) -> str:
+            conn.add(dn, ["top", "organizationalUnit"])
+            if conn.result.get("result") == _ENTRY_ALREADY_EXISTS:
+                raise AlreadyExists(name)
+            _check(conn, "create OU")
+            return dn
+
+        return self._call(run)
+
+    def set_enabled(self, account: AccountRef, enabled: bool) -> None:
+        """Enable or disable the account (userAccountControl's ACCOUNTDISABLE), as an admin or HR feed does."""
+
+        def run(conn: ldap3.Connection) -> None:
+            entry = self._find_account(conn, account)
+            uac = _flags(entry.entry_attributes_as_dict.get("userAccountControl"))
+            uac = uac & ~_UF_ACCOUNTDISABLE if enabled else uac | _UF_ACCOUNTDISABLE
+            conn.modify(str(entry.entry_dn), {"userAccountControl": [(ldap3.MODIFY_REPLACE, [str(uac)])]})
+            _check(conn, "userAccountControl change", account=account)
+
+        self._call(run)
+
+    def move(self, account: AccountRef, container_dn: str) -> str:
+        """Move the account under ``container_dn`` (its objectGUID stays); returns its new DN."""
+
+        def run(conn: ldap3.Connection) -> str:
+            dn = self._account_dn(conn, account)
+            rdn = to_dn(dn)[0]  # escapes kept: an escaped comma stays inside the RDN
+            conn.modify_dn(dn, rdn, new_superior=container_dn)
+            _check(conn, "move", account=account)
+            return f"{rdn},{container_dn}"
+
+        return self._call(run)
 
     # --- what a grantee (or an intruder) can do behind the oracle's back, for tests ------------------------
 

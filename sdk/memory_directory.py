@@ -229,6 +229,21 @@ class MemoryDirectory:
             if member.sam_account_name is not None:
                 found.members.discard(member.sam_account_name.casefold())
 
+    def create_ou(self, name: str) -> str:
+        """An organizational unit's DN under the base DN (nothing else to keep: accounts carry their DN)."""
+        return f"OU={_escape_rdn(name)},{self.base_dn}"
+
+    def set_enabled(self, account: AccountRef, enabled: bool) -> None:
+        with self._lock:
+            self._user(account).enabled = enabled
+
+    def move(self, account: AccountRef, container_dn: str) -> str:
+        """Move the account under ``container_dn`` (its objectGUID stays); returns its new DN."""
+        with self._lock:
+            user = self._user(account)
+            user.dn = f"CN={_escape_rdn(user.sam)},{container_dn}"
+            return user.dn
+
     # --- what a grantee (or an intruder) can do behind the oracle's back, for tests ---------------------------
 
     def set_primary_group(self, account: AccountRef, group: GroupRef) -> None:

@@ -77,6 +77,7 @@ class AlarmKind(enum.IntEnum):
     DRIFT = 2
     UNLOCK_LIMIT = 3  # a principal used its last self-service unlock of the window
     REMOVAL_LATE = 4  # a grant ended and the oracle could not yet take the member out
+    LEAVER = 5  # an oracle reported an enrolled principal's AD account as gone (target: the reason)
 
     @classmethod
     def _missing_(cls, value: object) -> AlarmKind | None:
@@ -88,6 +89,14 @@ class AlarmKind(enum.IntEnum):
         member._name_ = f"KIND_{value}"
         member._value_ = value
         return member
+
+
+class LeaverReason(enum.IntEnum):
+    """Why the oracle takes an enrolled principal's AD account for a leaver."""
+
+    DISABLED = 1  # userAccountControl has ACCOUNTDISABLE (0x2)
+    DELETED = 2  # its objectGUID is gone from the directory
+    LEAVERS_OU = 3  # it was moved under the configured leavers OU
 
 
 class PrincipalStatus(enum.IntEnum):

@@ -4,8 +4,8 @@
 @custom:contract-name alarms
 @license Apache-2.0
 @notice Raised on every break-glass request, every drift report, every
-        principal reaching its unlock rate limit and every late removal, so a
-        single log filter catches them all.
+        principal reaching its unlock rate limit, every late removal and
+        every leaver report, so a single log filter catches them all.
 """
 
 
@@ -18,6 +18,9 @@ ALARM_DRIFT: public(constant(uint8)) = 2
 ALARM_UNLOCK_LIMIT: public(constant(uint8)) = 3
 # Alarm kind: a grant has ended but the oracle could not yet take the member out of the group.
 ALARM_REMOVAL_LATE: public(constant(uint8)) = 4
+# Alarm kind: an oracle reported that an enrolled principal's AD account left
+# (disabled, deleted, moved to the leavers OU); target = the reason.
+ALARM_LEAVER: public(constant(uint8)) = 5
 
 
 event Alarm:

@@ -67,7 +67,7 @@ def subject_line(notification: Notification) -> str:
     if notification.kind == "alarm":
         fields = notification.fields
         about = [f"request {fields['request_id']}"] if "request_id" in fields else []
-        about += [str(fields[k]) for k in ("target", "dc") if k in fields]
+        about += [str(fields[k]) for k in ("target", "reason", "dc") if k in fields]
         return f"[pamchain] ALARM {fields.get('alarm', '?')}" + (f" ({', '.join(about)})" if about else "")
     template = TITLES.get(notification.kind, "pamchain: {kind}")
     values = {"kind": notification.kind, "request_id": "?", **notification.fields}

@@ -6,7 +6,7 @@
 | RequestApproved / RequestDenied / RequestExpired | the requester | request_approved / _denied / _expired |
 | GrantActivated / GrantEnded | the requester | grant_active / grant_ended |
 | ReceiptPosted | the requester | receipt |
-| Alarm (any kind, known or not) | every security officer | alarm |
+| Alarm (any kind, known or not; LEAVER says the reason and the DC) | every security officer | alarm |
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from ..model import (
     AlarmKind,
     EndReason,
     Kind,
+    LeaverReason,
     Outcome,
     PrincipalStatus,
     Status,
@@ -182,11 +183,13 @@ class Router:
         fields: dict[str, Any] = {"alarm": _name(AlarmKind, kind), "alarm_kind": kind}
         if request_id:
             fields["request_id"] = request_id
-        if any(target):
+        if kind == AlarmKind.LEAVER:
+            fields["reason"] = _name(LeaverReason, int.from_bytes(target, "big"))  # a leaver's target: why
+        elif any(target):
             fields["target"] = self.target_name(target)
         if any(subject):
-            fields["subject"] = id_key(subject)  # the grantee's id, or a drifted member's keyed hash
-        if kind in (AlarmKind.DRIFT, AlarmKind.REMOVAL_LATE) and any(detail):
+            fields["subject"] = id_key(subject)  # the grantee's id, a drifted member's keyed hash, the leaver
+        if kind in (AlarmKind.DRIFT, AlarmKind.REMOVAL_LATE, AlarmKind.LEAVER) and any(detail):
             fields["dc"] = _label(detail)  # these alarms carry the reporting DC; break-glass a hash, left out
         return [Notice(event_id(event), "alarm", officer, fields) for officer in self.officers]
 

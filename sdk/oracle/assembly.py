@@ -30,6 +30,7 @@ from .daemon import OracleDaemon
 from .executor import REMOVAL_RETRY, Executor, PayloadSource, Retry
 from .follower import ChainView, Finality, Follower
 from .journal import Journal
+from .leavers import LeaverWatch
 from .light_client import NO_VERIFICATION, Anchor, Verification, VerifiedChain, build_light_client
 from .reconciler import Reconciler
 from .reporter import Reporter
@@ -63,6 +64,8 @@ def assemble(
     verification: Verification = NO_VERIFICATION,
     takeover_after: float = 0.0,
     encryption_secret: bytes | None = None,
+    leavers_interval: float | None = 60.0,
+    leavers_ou: str | None = None,
 ) -> OracleDaemon:
     """Wire a daemon: ``client`` must act as ``oracle_account``.
 
@@ -71,6 +74,9 @@ def assemble(
 
     ``verification``: ``Verification("clique", anchor)`` makes the oracle check every block it acts on
     (light client); the default takes the endpoint's word and says so in the log.
+
+    Every ``leavers_interval`` seconds (0: every tick; None: never) the oracle checks the AD accounts of the
+    domain's principals and reports leavers (disabled, deleted, under ``leavers_ou``) on chain.
     """
     journal = Journal(journal_path)
     resolver = resolver or id_map
@@ -131,6 +137,11 @@ def assemble(
             remove=remove_drift,
             clock=clock,
         )
+    leavers = None
+    if leavers_interval is not None:
+        leavers = LeaverWatch(
+            directory, journal, resolver, domain, dc_id, known=id_map.accounts, leavers_ou=leavers_ou
+        )
     return OracleDaemon(
         client,
         journal,
@@ -143,6 +154,8 @@ def assemble(
         reconcile_interval=reconcile_interval,
         late_after=late_after,
         clock=clock,
+        leavers=leavers,
+        leavers_interval=leavers_interval or 0.0,
     )
 
 
@@ -282,5 +295,7 @@ def from_config(
         poll_interval=config.poll_interval,
         reconcile_interval=config.reconcile_interval,
         verification=verification,
+        leavers_interval=config.leavers_interval if config.watch_leavers else None,
+        leavers_ou=config.leavers_ou,
     )
 

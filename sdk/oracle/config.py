@@ -44,6 +44,9 @@ class OracleConfig:
     pseudonym_key_file: Path | None = None
     reconcile_interval: float = 60.0
     remove_drift: bool = False
+    watch_leavers: bool = True  # check the domain's principals' AD accounts and report leavers on chain
+    leavers_interval: float = 60.0  # seconds between leaver passes (0: every tick)
+    leavers_ou: str | None = None  # accounts moved under this OU count as leavers
     retry: Retry = Retry()
     removal_retry: Retry = REMOVAL_RETRY
     late_after: float = 60.0
@@ -110,6 +113,9 @@ class OracleConfig:
                 pseudonym_key_file=path(oracle.get("pseudonym_key_file")),
                 reconcile_interval=float(oracle.get("reconcile_interval", 60.0)),
                 remove_drift=bool(oracle.get("remove_drift", False)),
+                watch_leavers=bool(oracle.get("watch_leavers", True)),
+                leavers_interval=_non_negative(oracle.get("leavers_interval", 60.0), "leavers_interval"),
+                leavers_ou=_leavers_ou(oracle.get("leavers_ou")),
                 retry=retry,
                 removal_retry=removal_retry,
                 late_after=float(oracle.get("late_removal_alarm", 60.0)),
@@ -156,6 +162,15 @@ def _epoch(value: object) -> int:
     if epoch <= 0:
         raise ConfigError(f"[chain] epoch must be a positive block count, not {value!r}")
     return epoch
+
+
+def _leavers_ou(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if "=" not in text:
+        raise ConfigError(f"[oracle] leavers_ou must be a DN (OU=Leavers,DC=...), not {value!r}")
+    return text
 
 
 def _non_negative(value: Any, key: str) -> float:

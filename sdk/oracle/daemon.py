@@ -1,4 +1,4 @@
-"""The oracle daemon's life: startup, a loop of ticks (follow, apply, report, alarm, reconcile), shutdown.
+"""The oracle daemon's life: startup, a loop of ticks (follow, apply, report, alarm, reconcile, leavers), shutdown.
 
 Each tick is safe to interrupt anywhere (the journal is the truth). The first SIGINT/SIGTERM lets the current
 tick finish and stops; a second one exits at once. Removals run in a thread of their own, on their own
@@ -27,6 +27,7 @@ from .executor import OTHER, Executor
 from .follower import Follower
 from .health import HealthServer
 from .journal import Journal
+from .leavers import LeaverWatch
 from .reconciler import Reconciler
 from .reporter import Reporter
 
@@ -48,6 +49,7 @@ class TickReport:
     applied: int = 0
     reported: int = 0
     drift: int = 0
+    leavers: int = 0
     alarms: int = 0
     chain_reachable: bool = True
 
@@ -69,6 +71,8 @@ class OracleDaemon:
         reconcile_interval: float = 60.0,
         late_after: float = 60.0,
         clock: Callable[[], float] = time.time,
+        leavers: LeaverWatch | None = None,
+        leavers_interval: float = 60.0,
     ) -> None:
         self.client = client
         self.journal = journal
@@ -83,6 +87,9 @@ class OracleDaemon:
         self.reconciler = reconciler
         self.poll_interval = poll_interval
         self.reconcile_interval = reconcile_interval
+        self.leavers = leavers
+        self.leavers_interval = leavers_interval
+        self._last_leavers = 0.0
         self.clock = clock
         self._drain = Drain(log)
         self._stop = self._drain.stopping
@@ -95,7 +102,8 @@ class OracleDaemon:
     # -- one tick ----------------------------------------------------------------------------------------
 
     def run_once(self) -> TickReport:
-        """Follow the final blocks, apply due actions (removals first), post receipts and alarms, reconcile.
+        """Follow the final blocks, apply due actions (removals first), post receipts and alarms, reconcile,
+        look for leavers.
 
         With the removal thread running (``run``), this tick leaves removals to it.
         """
@@ -126,6 +134,12 @@ class OracleDaemon:
                 self._last_reconcile = now
             except _RECONCILE_DEFERRED as exc:
                 log.warning("reconciliation deferred", extra={"error": type(exc).__name__})
+        if self.leavers is not None and now - self._last_leavers >= self.leavers_interval:
+            try:
+                report.leavers = len(self.leavers.run(self.client if report.chain_reachable else None))
+                self._last_leavers = now
+            except _RECONCILE_DEFERRED as exc:
+                log.warning("leaver pass deferred", extra={"error": type(exc).__name__})
         if now - self._last_prune >= PRUNE_INTERVAL:
             self._last_prune = now
             pruned = self.journal.prune(now)

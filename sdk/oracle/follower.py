@@ -10,7 +10,7 @@ from hexbytes import HexBytes
 
 from ..actions import DirectoryAction, action_for
 from ..client import PamClient
-from ..events import Event, ReceiptPosted
+from ..events import Event, GenericEvent, ReceiptPosted
 from ..model import Action
 from .errors import ChainReorganised, EndpointLies
 from .journal import Journal
@@ -130,10 +130,10 @@ class Follower:
         added = 0
         while done < final:
             upto = min(done + self.chunk, final)
-            actions, receipted = self._actions(done + 1, upto)
+            actions, receipted, enrolled = self._actions(done + 1, upto)
             block_hash = self.source.block_hash(upto)
             added += self.journal.record(
-                actions, upto, block_hash, reported=reported | receipted, hold=self.hold
+                actions, upto, block_hash, reported=reported | receipted, hold=self.hold, enrolled=enrolled
             )
             log.debug("journalled blocks %d..%d: %d actions", done + 1, upto, len(actions))
             done = upto
@@ -143,20 +143,28 @@ class Follower:
             )
         return added
 
-    def _actions(self, first: int, last: int) -> tuple[list[DirectoryAction], set[tuple[int, int]]]:
-        """This domain's actions in the range, and the keys of the receipts posted in it."""
+    def _actions(
+        self, first: int, last: int
+    ) -> tuple[list[DirectoryAction], set[tuple[int, int]], list[bytes]]:
+        """This domain's actions in the range, the keys of the receipts posted in it, and the directory ids
+        enrolled in it (whose accounts the leaver pass watches)."""
         actions = []
         receipted: set[tuple[int, int]] = set()
+        enrolled: list[bytes] = []
         for event in self.source.events(first, last):
             if isinstance(event, ReceiptPosted):
                 if event.domain == self.domain:
                     receipted.add(_settled(event))
                 continue
+            if isinstance(event, GenericEvent) and event.event == "PrincipalEnrolled":
+                if bytes(event.args["domain"]) == self.domain:
+                    enrolled.append(bytes(event.args["directory_id"]))
+                continue
             action = action_for(event)
             if action is not None and action.domain == self.domain:
                 actions.append(action)
         receipted.discard(_NOTHING)
-        return actions, receipted
+        return actions, receipted, enrolled
 
     def _receipted(self, first: int, last: int) -> set[tuple[int, int]]:
         keys: set[tuple[int, int]] = set()

@@ -84,6 +84,16 @@ CREATE TABLE IF NOT EXISTS drift (
     reported_at REAL NOT NULL,
     PRIMARY KEY (target, member_hash)
 );
+CREATE TABLE IF NOT EXISTS principals (
+    subject BLOB PRIMARY KEY,
+    enrolled_block INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leavers (
+    subject BLOB PRIMARY KEY,
+    reason INTEGER NOT NULL,
+    reported_at REAL NOT NULL,
+    report_tx TEXT
+);
 """
 
 
@@ -173,13 +183,15 @@ class Journal:
         *,
         reported: Collection[tuple[int, int]] = frozenset(),
         hold: float = 0.0,
+        enrolled: Iterable[bytes] = (),
     ) -> int:
         """Record the actions found up to ``block_number`` and move the checkpoint there, atomically.
 
         ``reported`` holds the ``(request_id, action)`` keys whose receipt is already on chain: they are
         recorded as done and never applied again. ``hold`` seconds delay every action but removals (a standby
-        oracle leaves them to the domain's first oracle for that long). Returns how many actions were new (an
-        action seen again after a crash is ignored).
+        oracle leaves them to the domain's first oracle for that long). ``enrolled`` holds the directory ids
+        enrolled in the oracle's domain in the range (the principals whose AD accounts it watches for leavers).
+        Returns how many actions were new (an action seen again after a crash is ignored).
         """
         now = time.time()
         added = 0
@@ -214,6 +226,11 @@ class Journal:
                     )
                 elif item.action is Action.REMOVE_MEMBER:
                     db.execute("UPDATE grants SET ended = 1 WHERE request_id = ?", (item.request_id,))
+            for subject in enrolled:
+                db.execute(
+                    "INSERT OR IGNORE INTO principals (subject, enrolled_block) VALUES (?, ?)",
+                    (subject, block_number),
+                )
             for request_id, action in reported:
                 # Receipts of actions recorded in earlier ranges: settled, never applied (again).
                 db.execute(
@@ -287,13 +304,20 @@ class Journal:
         return int(row[0])
 
     def tallies(self) -> dict[str, int]:
-        """Running totals for the metrics: outcomes that failed, removal alarms raised, drift members on record."""
+        """Running totals for the metrics: outcomes that failed, removal alarms raised, drift members and
+        leavers on record."""
         with self._lock:
             failed = self._db.execute("SELECT COUNT(*) FROM actions WHERE outcome = ?", (int(Outcome.FAILED),))
             failed_count = int(failed.fetchone()[0])
             alarmed = int(self._db.execute("SELECT COUNT(*) FROM actions WHERE alarmed = 1").fetchone()[0])
             drift = int(self._db.execute("SELECT COUNT(*) FROM drift").fetchone()[0])
-        return {"failed_actions": failed_count, "late_removal_alarms": alarmed, "drift_members": drift}
+            leavers = int(self._db.execute("SELECT COUNT(*) FROM leavers").fetchone()[0])
+        return {
+            "failed_actions": failed_count,
+            "late_removal_alarms": alarmed,
+            "drift_members": drift,
+            "leavers_reported": leavers,
+        }
 
     def mark_alarmed(self, request_id: int, action: Action) -> None:
         with self._tx() as db:
@@ -535,6 +559,37 @@ class Journal:
                     db.execute(
                         "DELETE FROM drift WHERE target = ? AND member_hash = ?", (target, member_hash)
                     )
+
+    # -- leavers -----------------------------------------------------------------------------------------
+
+    def watched_principals(self) -> set[bytes]:
+        """Directory ids whose AD accounts the leaver pass checks: enrolled in the domain (from the chain's
+        events), or seen in an action or a binding (journals older than the enrolment events' table)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT subject FROM principals UNION SELECT subject FROM bindings"
+                " UNION SELECT subject FROM actions"
+            ).fetchall()
+        return {bytes(r[0]) for r in rows}
+
+    def leaver_reported(self, subject: bytes) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM leavers WHERE subject = ?", (subject,)).fetchone()
+        return row is not None
+
+    def record_leaver(self, subject: bytes, reason: int, tx_hash: str | None) -> None:
+        """The leaver report is on chain (or needed none: the principal was already suspended)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO leavers (subject, reason, reported_at, report_tx) VALUES (?, ?, ?, ?)",
+                (subject, int(reason), time.time(), tx_hash),
+            )
+
+    def clear_leaver(self, subject: bytes) -> None:
+        """The account is back (re-enabled, moved out of the leavers OU): a later departure is reported again."""
+        if self.leaver_reported(subject):  # a write (an fsync) only when there is something to forget
+            with self._tx() as db:
+                db.execute("DELETE FROM leavers WHERE subject = ?", (subject,))
 
 
 _COLUMNS = (

@@ -68,6 +68,7 @@ class Chain:
             0,
             sender=self.deployer,
         )
+        self.set_leaver_rule_gas = self.send("set_leaver_rule", DOMAIN, True, sender=self.deployer)
         self.call(self.governor, "end_bootstrap", sender=self.deployer)
 
     def _mine(self, tx_hash: Any) -> Any:
@@ -111,6 +112,7 @@ def measure() -> dict[str, dict[int, int]]:
         put(f"deploy {name}", 0, gas)
     put("set_node (bootstrap)", 0, base.set_node_gas)
     put("set_policy (2 approvers, bootstrap)", 0, base.set_policy_gas)
+    put("set_leaver_rule (bootstrap)", 0, base.set_leaver_rule_gas)
     put("request_unlock", 0, base.send("request_unlock", sender=base.alice))
     put("approve (final: unlock APPROVED)", 0, base.send("approve", base.request_count(), sender=base.bob))
     put(
@@ -160,6 +162,19 @@ def measure() -> dict[str, dict[int, int]]:
         put("revoke (first of N live grants)", n, chain.send("revoke", ids[0], sender=chain.alice))
         ids[0], _ = chain.grant()
         put("suspend (ends N live grants)", n, chain.send("suspend", h("alice"), sender=chain.council[0]))
+        leaver = Chain()
+        for _ in range(n):
+            leaver.grant()
+        put(
+            "report_leaver (rule on: suspends, ends N live grants)",
+            n,
+            leaver.send("report_leaver", h("alice"), 1, h("dc1"), sender=leaver.oracle),
+        )
+        put(
+            "report_leaver (already suspended: nothing)",
+            n,
+            leaver.send("report_leaver", h("alice"), 1, h("dc1"), sender=leaver.oracle),
+        )
     return rows
 
 

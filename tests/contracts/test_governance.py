@@ -27,6 +27,7 @@ GOVERNED = [
     ("pam", "reinstate"),
     ("pam", "set_policy"),
     ("pam", "set_requirements"),
+    ("pam", "set_leaver_rule"),
     ("network", "set_node"),
 ]
 
@@ -43,6 +44,7 @@ def _valid_args(fn, world):
         "reinstate": (ALICE,),
         "set_policy": (*policy, 0, 0, 0),
         "set_requirements": (h("group:new"), 3),
+        "set_leaver_rule": (DOMAIN, True),
         "set_node": (h("node:site-b"), True),
     }[fn]
 

@@ -177,6 +177,17 @@ def test_policy__set_becomes_a_proposal_and_show_reads_it(live: Live) -> None:
     assert missing.exit_code == 1 and missing.stderr.startswith("error: no policy for target 0x")
 
 
+def test_policy_leavers__rule_proposed_executed_and_shown(live: Live) -> None:
+    assert live.json(None, "policy", "leavers", "--domain", "corp.example")["auto_suspend"] is False
+    proposed = live.json("c2", "policy", "leavers", "--domain", "corp.example", "--auto-suspend")
+    assert live.json("c3", "council", "approve", str(proposed["proposal_id"]))["executed"] is True
+    shown = live.cli(None, "policy", "leavers", "--domain", "corp.example")
+    assert shown.exit_code == 0 and shown.stdout.strip() == "leaver rule for corp.example: auto-suspend"
+    proposed = live.json("c2", "policy", "leavers", "--domain", "corp.example", "--report-only")
+    assert live.json("c1", "council", "approve", str(proposed["proposal_id"]))["executed"] is True
+    assert live.json(None, "policy", "leavers", "--domain", "corp.example")["auto_suspend"] is False
+
+
 def test_audit_export__csv_has_every_kind_of_row(live: Live) -> None:
     out = live.root / "audit.csv"
     result = live.cli(None, "audit", "export", "--format", "csv", "--output", str(out))
