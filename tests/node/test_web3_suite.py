@@ -1,4 +1,4 @@
-"""Unmodified client libraries against a running node over HTTP: deploy compile_suite()'s PamChain and run a
+"""Unmodified client libraries against a running node over HTTP: deploy compile_suite()'s Council and PamChain and run a
 grant lifecycle (request -> approvals -> active -> revoke), decoding events with the library itself.
 
 web3.py (with ExtraDataToPOAMiddleware for Clique's extraData and its own signing middleware) always runs;
@@ -71,7 +71,8 @@ def _web3(url: str, actors: dict[str, LocalAccount]) -> Web3:
 
 
 def test_web3__deploy_and_grant_lifecycle(suite_node: NodeHandle, actors: dict[str, LocalAccount]) -> None:
-    artifact = compile_suite()["PamChain"]
+    suite = compile_suite()
+    artifact, council_artifact = suite["PamChain"], suite["Council"]
     w3 = _web3(suite_node.url, actors)
     a = {name: acct.address for name, acct in actors.items()}
 
@@ -80,9 +81,16 @@ def test_web3__deploy_and_grant_lifecycle(suite_node: NodeHandle, actors: dict[s
         assert receipt["status"] == 1
         return receipt
 
+    council_factory = w3.eth.contract(abi=council_artifact["abi"], bytecode=council_artifact["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(
+        council_factory.constructor([a["c1"], a["c2"], a["c3"]], 2, 86_400, 86_400).transact(
+            {"from": a["deployer"]}
+        )
+    )
+    council = w3.eth.contract(address=receipt["contractAddress"], abi=council_artifact["abi"])
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
     receipt = w3.eth.wait_for_transaction_receipt(
-        factory.constructor([a["c1"], a["c2"], a["c3"]], 2, 86_400, 86_400).transact({"from": a["deployer"]})
+        factory.constructor(council.address).transact({"from": a["deployer"]})
     )
     pam = w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
     assert w3.eth.get_code(pam.address).to_0x_hex() == artifact["bytecode_runtime"]
@@ -98,7 +106,7 @@ def test_web3__deploy_and_grant_lifecycle(suite_node: NodeHandle, actors: dict[s
         ),
         a["deployer"],
     )
-    send(pam.functions.end_bootstrap(), a["deployer"])
+    send(council.functions.end_bootstrap(), a["deployer"])
 
     receipt = send(pam.functions.request_elevation(GROUP, HOUR, h("why"), h("CHG-1"), False), a["alice"])
     (created,) = pam.events.RequestCreated().process_receipt(receipt, errors=DISCARD)
@@ -135,9 +143,10 @@ def test_web3__deploy_and_grant_lifecycle(suite_node: NodeHandle, actors: dict[s
 
 ETHERS_SCRIPT = r"""
 const { ethers } = require("ethers");
-const [url, artifactPath, keysPath] = process.argv.slice(2);
+const [url, artifactPath, keysPath, councilPath] = process.argv.slice(2);
 const fs = require("fs");
 const artifact = JSON.parse(fs.readFileSync(artifactPath, "utf8"));
+const councilArtifact = JSON.parse(fs.readFileSync(councilPath, "utf8"));
 const keys = JSON.parse(fs.readFileSync(keysPath, "utf8"));
 const h = (t) => ethers.keccak256(ethers.toUtf8Bytes(t));
 async function main() {
@@ -145,8 +154,11 @@ async function main() {
   const w = Object.fromEntries(Object.entries(keys).map(([n, k]) => [n, new ethers.Wallet(k, provider)]));
   const addr = Object.fromEntries(Object.entries(keys).map(([n, k]) => [n, new ethers.Wallet(k).address]));
   const send = async (p) => { const r = await (await p).wait(); if (r.status !== 1) throw new Error("failed"); return r; };
+  const councilFactory = new ethers.ContractFactory(councilArtifact.abi, councilArtifact.bytecode, w.deployer);
+  const council = await councilFactory.deploy([addr.c1, addr.c2, addr.c3], 2, 86400, 86400);
+  await council.waitForDeployment();
   const factory = new ethers.ContractFactory(artifact.abi, artifact.bytecode, w.deployer);
-  const deployed = await factory.deploy([addr.c1, addr.c2, addr.c3], 2, 86400, 86400);
+  const deployed = await factory.deploy(await council.getAddress());
   await deployed.waitForDeployment();
   const pam = (who) => deployed.connect(w[who]);
   const ids = { alice: h("principal:alice"), bob: h("principal:bob"), carol: h("principal:carol") };
@@ -154,7 +166,7 @@ async function main() {
   await send(pam("deployer").set_oracle(DOMAIN, addr.oracle, h("x25519")));
   for (const n of ["alice", "bob", "carol"]) await send(pam("deployer").enrol(addr[n], ids[n], DOMAIN));
   await send(pam("deployer").set_policy(GROUP, DOMAIN, 2, 8 * 3600, 3600, false, true, 0, 0, [ids.bob, ids.carol], [ids.alice], 0, 0, 0));
-  await send(pam("deployer").end_bootstrap());
+  await send(council.end_bootstrap());
   const events = (r, name) => r.logs.map((l) => { try { return deployed.interface.parseLog(l); } catch { return null; } })
     .filter((e) => e && e.name === name);
   let r = await send(pam("alice").request_elevation(GROUP, 3600, h("why"), h("CHG-2"), false));
@@ -204,10 +216,9 @@ def test_ethers__deploy_and_grant_lifecycle(
     suite_node: NodeHandle, actors: dict[str, LocalAccount], tmp_path: Path
 ) -> None:
     modules = _ethers()
-    artifact = compile_suite()["PamChain"]
-    (tmp_path / "artifact.json").write_text(
-        json.dumps({"abi": artifact["abi"], "bytecode": artifact["bytecode"]})
-    )
+    suite = compile_suite()
+    for name, file in (("PamChain", "artifact.json"), ("Council", "council.json")):
+        (tmp_path / file).write_text(json.dumps({"abi": suite[name]["abi"], "bytecode": suite[name]["bytecode"]}))
     keys = ETHERS_KEYS
     (tmp_path / "keys.json").write_text(json.dumps(keys))
     (tmp_path / "lifecycle.js").write_text(ETHERS_SCRIPT)
@@ -218,6 +229,7 @@ def test_ethers__deploy_and_grant_lifecycle(
             suite_node.url,
             str(tmp_path / "artifact.json"),
             str(tmp_path / "keys.json"),
+            str(tmp_path / "council.json"),
         ],
         capture_output=True,
         text=True,
