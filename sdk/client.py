@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the typed client is the SDK's one surface over the deployment's contracts.
 """The typed client: every pamchain operation over any Ethereum JSON-RPC node, in the SDK's own types."""
 
 from __future__ import annotations

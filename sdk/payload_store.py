@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the store's authorization, quota and purge rules are one security boundary.
 """A small hash-addressed store for sealed payloads, run beside the node (like Tessera for GoQuorum).
 
 Password payloads: writes are signed by the requester's device key and accepted only from an active principal,

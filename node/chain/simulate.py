@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: eth_simulateV1's whole block builder (overrides, validation, transfers) is one concept.
 """``eth_simulateV1``: a chain of blocks built on a committed block from calls, with state and block overrides.
 
 Part of the chain layer (it drives py-evm VMs). Each simulated block is built as the node builds a real one -

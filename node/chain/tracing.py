@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the three geth tracers share one set of VM hooks and are kept together.
 """Transaction tracers for ``debug_trace*`` (geth's struct logger, ``callTracer`` and ``prestateTracer``).
 
 py-evm has no tracer hooks, so a traced VM class is a configured copy whose computation class wraps every

@@ -1,4 +1,4 @@
-# Over 500 lines on purpose for now: one method table, being extended by the JSON-RPC conformance work (issue 14).
+# Over 500 lines on purpose: one method table (debug_* and eth_simulateV1 live in debug_trace.py and simulate.py).
 """The JSON-RPC method table: ``eth_*``, ``net_*``, ``web3_*``, ``clique_*``, ``txpool_*`` (+ opt-in ``debug_*``, ``admin_*``).
 
 Each method decodes its params, then runs one closure on the chain thread (``node.on_chain``) that reads

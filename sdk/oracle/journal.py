@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: every SQL statement of the journal sits beside the schema it depends on.
 """The oracle's persistent journal (SQLite): checkpoint, actions and their states, the local expiry schedule.
 
 Every state change is one SQLite transaction with ``synchronous=FULL``, so a crash at any point leaves either
