@@ -3,27 +3,21 @@
 Everything stays on loopback: the DC binds only its 127.0.0.N address, has no DNS forwarder and no dynamic DNS
 updates, and reads no system configuration (see /work/shared/notes/samba-ad-dc.md for the why of each option).
 A provisioned, stopped DC is cached as a template keyed by its parameters, so later provisions are a directory
-copy instead of a 5 s `samba-tool domain provision`.
-
-    python -m pamchain.scripts.samba_dc up --dir /tmp/dc1 [--ip 127.0.0.2]
-    python -m pamchain.scripts.samba_dc down --dir /tmp/dc1
+copy instead of a 5 s `samba-tool domain provision`. From a shell: ``python -m pamchain.scripts.samba_dc``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pamchain.sdk.ldap_directory import LdapConfig
+
+from .processes import alive, stop_process
 
 DEFAULT_IP = "127.0.0.2"
 DEFAULT_REALM = "PAMCHAIN.TEST"
@@ -98,7 +94,7 @@ class SambaDC:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if alive(pid) else None
 
 
 def samba_available() -> bool:
@@ -293,15 +289,6 @@ def load(target_dir: str | os.PathLike[str]) -> SambaDC:
     )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            # A zombie is dead (a daemon's parent may be a container init that never reaps).
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
 def wait_for_ldaps(ip: str, port: int = 636, timeout: float = 30.0, pid: int | None = None) -> float:
     """Block until a TLS handshake on ip:port succeeds; return the seconds waited.
 
@@ -317,7 +304,7 @@ def wait_for_ldaps(ip: str, port: int = 636, timeout: float = 30.0, pid: int | N
                 return time.monotonic() - t0
         except OSError:
             pass
-        if pid is not None and not _alive(pid):
+        if pid is not None and not alive(pid):
             raise SambaError(f"samba (pid {pid}) exited before LDAPS on {ip}:{port} answered")
         if time.monotonic() - t0 > timeout:
             raise SambaError(f"LDAPS on {ip}:{port} did not answer within {timeout:.0f} s")
@@ -345,7 +332,7 @@ def start(dc: SambaDC, maximum_runtime: int = DEFAULT_MAX_RUNTIME, timeout: floa
     try:
         wait_for_ldaps(dc.ip, timeout=timeout, pid=proc.pid)
     except BaseException:
-        _terminate(proc.pid)
+        stop_process(proc, group=True)
         raise SambaError(f"DC did not start; log tail:\n{_tail(dc.log_file)}") from None
     return proc.pid
 
@@ -354,42 +341,9 @@ def stop(dc: SambaDC, timeout: float = 15.0) -> None:
     """SIGTERM the DC's process group (the master forwards it to its children) and wait for it to exit."""
     pid = dc.pid()
     if pid is not None:
-        _terminate(pid, timeout)
+        # Started in its own session: its pid is its process group, and the master's children are in it.
+        stop_process(pid, group=True, grace=timeout)
     dc.pid_file.unlink(missing_ok=True)
-
-
-def _terminate(pid: int, timeout: float = 15.0) -> None:
-    # Samba was started in its own session, so its pid is also its process group id.
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, sig)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)  # reap when it is our child
-            if not _alive(pid) and not _group_alive(pid):
-                return
-            time.sleep(0.05)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # Members may all be zombies: look for a live one.
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def _tail(path: Path, size: int = 3000) -> str:
@@ -416,40 +370,6 @@ def up(
     if pid is None:
         pid = start(dc)
     return dc, pid
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pamchain.scripts.samba_dc", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("command", choices=["up", "down", "status"])
-    parser.add_argument("--dir", required=True, help="DC directory (provisioned on first `up`)")
-    parser.add_argument("--ip", default=DEFAULT_IP, help="loopback address to bind (127.0.0.N)")
-    parser.add_argument("--realm", default=DEFAULT_REALM)
-    parser.add_argument("--domain", default=DEFAULT_DOMAIN)
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "up":
-            if not args.ip.startswith("127."):
-                parser.error("--ip must be a loopback address (127.0.0.N)")
-            dc, pid = up(args.dir, ip=args.ip, realm=args.realm, domain=args.domain)
-            print(f"DC up: pid {pid}, {dc.ldaps_url}, CA {dc.ca_file}, name {dc.fqdn}, base {dc.base_dn}")
-            print(f"admin: {dc.admin_dn} (password in {dc.target_dir / STATE_FILE})")
-        elif args.command == "down":
-            stop(load(args.dir))
-            print("DC down")
-        else:
-            running = load(args.dir).pid()
-            print(f"running, pid {running}" if running else "stopped")
-            return 0 if running else 3
-    except SambaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 # Ports a DC binds on its address (LDAP, LDAPS, GC, Kerberos, SMB, DNS, RPC): all must be free.

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-# Every command but `demo`, loaded only when it runs (or when `--help` of that command is asked): importing all
+if TYPE_CHECKING:
+    from pamchain.devnet.lifecycle import Stopped
+
+# Every command, loaded only when it runs (or when `--help` of that command is asked): importing all
 # of them took seconds (web3, the node, the devnet) before any work. name -> (module, attribute, summary); the
 # summary is what `pamchain --help` lists, checked against each command's own help by tests/scripts.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -98,6 +101,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "devnet",
         "Run a whole pamchain here: node, contracts, payload store, oracle and directory, a scenario, then wait.",
     ),
+    "demo": (
+        "demo",
+        "demo",
+        "Compile the contracts, deploy them on an in-process chain and play a full scenario, printing events.",
+    ),
     "web": (
         "web_commands",
         "web",
@@ -158,11 +166,23 @@ class PamchainGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except _stopped() as exc:  # `devnet`/`demo` ended by a signal (it said so) or by a part that died
+            if not exc.said_so:
+                click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
         except Exception as exc:
             if _is_user_error(exc):
                 click.secho(f"error: {exc}", fg="red", err=True)
                 sys.exit(1)
             raise
+
+
+def _stopped() -> type[Stopped]:
+    """The devnet's ``Stopped``, imported only once an exception is on its way (an ``except`` clause is
+    evaluated then), so that no other command pays for the import."""
+    from pamchain.devnet.lifecycle import Stopped
+
+    return Stopped
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -176,10 +196,12 @@ def _shorten(text: str, limit: int) -> str:
 def _is_user_error(exc: Exception) -> bool:
     """Errors that describe bad input or a bad environment, not a bug: shown as one line."""
     import requests
+    from pamchain.devnet.lifecycle import DevnetError
     from pamchain.sdk.errors import SdkError
 
     user_errors: tuple[type[Exception], ...] = (
         SdkError,
+        DevnetError,  # the devnet cannot start here
         FileNotFoundError,
         PermissionError,
         ConnectionError,
@@ -198,15 +220,6 @@ def _is_user_error(exc: Exception) -> bool:
 @click.version_option(package_name="pamchain")
 def main() -> None:
     """pamchain: privileged access to Active Directory, decided and audited on a permissioned chain."""
-
-
-@main.command()
-@click.option("--grant-seconds", default=120, show_default=True, help="Duration of the demo elevation.")
-def demo(grant_seconds: int) -> None:
-    """Compile the contracts, deploy them on an in-process chain and play a full scenario, printing events."""
-    from .demo import run_demo
-
-    run_demo(grant_seconds=grant_seconds, echo=click.echo)
 
 
 if __name__ == "__main__":

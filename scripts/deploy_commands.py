@@ -25,9 +25,9 @@ def deploy(config_path: Path, force: bool) -> None:
     The deploying key (--keystore) must be allowed to send transactions (in the genesis allowlist, or the
     permission contract's future address named in the genesis).
     """
+    from pamchain.node.p2p.identity import parse_node_id
+    from pamchain.sdk.deployer import deploy_to_file, load_plan
     from pamchain.sdk.keys import read_passphrase
-
-    from .deploy import deploy_from_config, load_plan
 
     current = session()
     output = (current.deployment_path or Path(DEFAULT_DEPLOYMENT)).expanduser()
@@ -44,9 +44,9 @@ def deploy(config_path: Path, force: bool) -> None:
             else click.prompt(f"Passphrase for {path.name}", hide_input=True, err=True)
         )
 
-    plan = load_plan(config_path, passphrase_for=oracle_passphrase)
+    plan = load_plan(config_path, passphrase_for=oracle_passphrase, node_id=parse_node_id)
     deployer = current.signer()
-    deployment = deploy_from_config(current.w3(), deployer, plan, output)
+    deployment = deploy_to_file(current.w3(), deployer, plan, output)
     emit(
         {
             "address": deployment.address,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from pamchain.scripts import samba_dc
+from pamchain.devnet import samba_dc
 from pamchain.sdk.directory import Account, Group
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 

@@ -17,10 +17,10 @@ from click.testing import CliRunner, Result
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from pamchain.devnet.runner import OracleThread
 from pamchain.node.genesis import deployment_genesis
 from pamchain.node.service import run_node
 from pamchain.scripts.cli import main
-from pamchain.scripts.devnet import _OracleThread
 from pamchain.sdk.client import Deployment, PamClient, connect
 from pamchain.sdk.directory import StaticIdMap, group_target_id, pseudonymous_id
 from pamchain.sdk.keys import create_keystore
@@ -178,7 +178,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 poll_interval=0.1,
                 reconcile_interval=3600,
             )
-            with _OracleThread(daemon):
+            with OracleThread(daemon):
                 yield Live(
                     root,
                     node.url,

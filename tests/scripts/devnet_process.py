@@ -3,6 +3,7 @@ listening socket it ever had, read from /proc (not from the devnet's own bookkee
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -181,8 +182,6 @@ class Devnet:
         """Test clean-up: whatever is left of the tree is killed."""
         self._done.set()
         for pid in self.pids | tree(self.process.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait(10)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
+import tempfile
+import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,12 +28,13 @@ STORIES = "-- alice mistypes"
 READY = "Ctrl-C stops everything"
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    """No PAMCHAIN_* from the caller; temp files in a folder the test can check is left empty."""
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAMCHAIN_")}
-    return {**env, "TMPDIR": str(tmp)}
+@pytest.fixture
+def env() -> Iterator[dict[str, str]]:
+    """No PAMCHAIN_* from the caller; temp files in a folder the test can check is left empty (a short
+    path: Samba's sockets live under it, and a socket path has at most 107 bytes)."""
+    tmp = tempfile.mkdtemp(prefix="pamchain-signals-")
+    yield {**{k: v for k, v in os.environ.items() if not k.startswith("PAMCHAIN_")}, "TMPDIR": tmp}
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _rpc_answers(output: str) -> None:
@@ -69,9 +72,8 @@ ARGS = ["--port", "0", "--payload-port", "0", "--grant-seconds", "2"]
          "term-stories"],
 )  # fmt: skip
 def test_devnet__signal_at_any_point__every_process_and_port_gone_within_5_s(
-    tmp_path: Path, devnets: list[Devnet], signum: int, at: str, sigint_ignored: bool, code: int
+    env: dict[str, str], devnets: list[Devnet], signum: int, at: str, sigint_ignored: bool, code: int
 ) -> None:
-    env = _env(tmp_path)
     devnet = Devnet(ARGS, env, sigint_ignored=sigint_ignored)
     devnets.append(devnet)
     output = devnet.until(at)
@@ -85,14 +87,14 @@ def test_devnet__signal_at_any_point__every_process_and_port_gone_within_5_s(
     assert os.listdir(env["TMPDIR"]) == []  # the devnet's temp dir is removed too
 
 
-samba = pytest.mark.skipif(
-    not __import__("shutil").which("samba"), reason="needs Samba AD DC (bash .ci/install-samba.sh)"
-)
+samba = pytest.mark.skipif(not shutil.which("samba"), reason="needs Samba AD DC (bash .ci/install-samba.sh)")
 
 
 @samba
-def test_devnet_samba__sigterm_during_stories__the_dc_stops_too(tmp_path: Path, devnets: list[Devnet]) -> None:
-    devnet = Devnet([*ARGS, "--samba"], _env(tmp_path))
+def test_devnet_samba__sigterm_during_stories__the_dc_stops_too(
+    env: dict[str, str], devnets: list[Devnet]
+) -> None:
+    devnet = Devnet([*ARGS, "--samba"], env)
     devnets.append(devnet)
     devnet.until(STORIES)
     assert len(devnet.pids) > 1  # the DC's processes are the devnet's children
@@ -100,19 +102,20 @@ def test_devnet_samba__sigterm_during_stories__the_dc_stops_too(tmp_path: Path, 
     exit_code, output = devnet.wait_gone(sent, STOP_WITHIN)
     assert exit_code == 143, output
     assert "Traceback" not in output
+    assert os.listdir(env["TMPDIR"]) == []
 
 
 @samba
 def test_devnet_samba__dc_dies_during_start_up__stops_at_once_with_one_line(
-    tmp_path: Path, devnets: list[Devnet]
+    env: dict[str, str], devnets: list[Devnet]
 ) -> None:
-    devnet = Devnet([*ARGS, "--samba"], _env(tmp_path))
+    devnet = Devnet([*ARGS, "--samba"], env)
     devnets.append(devnet)
     output = devnet.until(RPC_UP)
     dc = int(re.search(r"Samba AD DC at \S+ \(pid (\d+)\)", output).group(1))  # type: ignore[union-attr]
     devnet.snapshot()
     os.killpg(dc, signal.SIGKILL)
-    sent = __import__("time").monotonic()
+    sent = time.monotonic()
     exit_code, output = devnet.wait_gone(sent, STOP_WITHIN)
     assert exit_code == 1, output
     assert "Traceback" not in output

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from pamchain.scripts.deploy import load_plan
+from pamchain.sdk.deployer import load_plan
 from pamchain.sdk.errors import ConfigError
 from pamchain.sdk.keys import load_account
 
