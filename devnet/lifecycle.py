@@ -21,7 +21,7 @@ from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
-from .processes import stop_descendants
+from .processes import descendants, stop_descendants
 
 T = TypeVar("T")
 STARTING, RUNNING, STOPPING = "starting", "running", "stopping"
@@ -75,8 +75,8 @@ class Lifecycle:
     ``enter_context(cm, name)`` starts a part; ``watch(part, check)`` has it checked every ``interval``
     seconds; ``ready()`` marks start-up done;
     ``wait()`` blocks until a signal or a dying part. Leaving the context stops the parts in reverse order,
-    then stops any child process still running (a part interrupted between starting a child and recording
-    it), then gives the signals back.
+    then stops any child process started since entering that still runs (a part interrupted between
+    starting a child and recording it), then gives the signals back.
     """
 
     def __init__(
@@ -98,6 +98,9 @@ class Lifecycle:
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="pamchain-devnet-watch", daemon=True)
         self._previous: dict[int, Any] = {}
+        self._children_before: frozenset[int] = (
+            frozenset()
+        )  # not ours to stop (a test runner's other children)
 
     @property
     def phase(self) -> str:
@@ -106,6 +109,7 @@ class Lifecycle:
     def __enter__(self) -> Lifecycle:
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("a devnet runs on the main thread: only it receives signals")
+        self._children_before = frozenset(descendants())
         for signum in _SIGNALS:
             self._previous[signum] = signal.signal(signum, self._on_signal)
         self._previous[_WAKE] = signal.signal(_WAKE, self._on_wake)
@@ -164,7 +168,7 @@ class Lifecycle:
             self._stack.close()
         finally:
             self._watcher.join(5)
-            stop_descendants()
+            stop_descendants(keep=self._children_before)
             for signum, handler in self._previous.items():
                 signal.signal(signum, handler)
             if loud:
@@ -182,7 +186,7 @@ class Lifecycle:
     def _force(self, signum: int) -> None:
         """A second signal, or one during the shutdown: stop every child now and exit without unwinding."""
         os.write(2, b"\nsecond signal: stopping child processes and exiting at once\n")  # no buffered I/O
-        stop_descendants(grace=0.5)
+        stop_descendants(grace=0.5, keep=self._children_before)
         self._force_exit(128 + signum)
 
     def _on_wake(self, signum: int, frame: FrameType | None) -> None:

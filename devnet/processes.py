@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 
@@ -97,13 +98,14 @@ def stop_process(
             time.sleep(0.02)
 
 
-def stop_descendants(grace: float = 2.0) -> list[int]:
-    """Stop every process this one started, directly or not, that still runs; returns their pids.
+def stop_descendants(grace: float = 2.0, *, keep: Collection[int] = ()) -> list[int]:
+    """Stop every process this one started, directly or not, that still runs, but those in ``keep``;
+    returns their pids.
 
     A child in a process group of its own is stopped with its group; one in ours alone (never our group:
     that would be ourselves)."""
     ours = os.getpgrp()
-    left = descendants()
+    left = [pid for pid in descendants() if pid not in keep]
     for pid in left:
         fields = _stat(pid)
         if fields is None:
