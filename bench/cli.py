@@ -32,8 +32,8 @@ def chain(root: Path) -> Iterator[dict[str, Any]]:
     """A node with the suite deployed and a little history; yields the environment and ids commands need."""
     from eth_account import Account
     from eth_utils import keccak
+    from pamchain.devnet.world import COUNCIL, PEOPLE, demo_plan
     from pamchain.node import deployment_genesis, run_node
-    from pamchain.scripts.devnet import COUNCIL, PEOPLE, demo_plan
     from pamchain.sdk.client import connect
     from pamchain.sdk.deployer import deploy_plan
     from pamchain.sdk.keys import create_keystore

@@ -29,7 +29,7 @@ from pamchain.node.genesis import load_genesis
 from pamchain.node.storage import open_store
 
 from bench.oracle_latency import summary
-from tests.node.network.cluster import make_cluster, wait_for
+from support.cluster import make_cluster, wait_for
 
 
 async def _watch_heads(urls: list[str], duration: float) -> dict[str, list[float]]:
@@ -88,7 +88,7 @@ def unlock_latency(tmp: Path, iterations: int) -> dict[str, Any]:
     from pamchain.sdk.oracle.follower import Finality
 
     from bench.oracle_latency import run_backend, samba
-    from tests.integration.chains import ChainEnv, test_accounts
+    from support.chains import ChainEnv, test_accounts
 
     accounts = test_accounts()
     deployer = bytes.fromhex(accounts["deployer"].address[2:])

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,11 +30,12 @@ from typing import Any, cast
 import requests
 from eth_account import Account
 from pamchain.node import make_genesis
-from pamchain.sdk.keys import write_keystore
 from web3.types import Wei
 
-from bench.peers import anvil_process, free_port, rss_mib, wait_for_rpc
+from bench.stats import ratio, spread
 from bench.workload import CHAIN_ID, GAS_LIMIT, Workload, workload
+from support.anvil import anvil_process
+from support.node_process import init_node, node_process
 
 BATCH = 100
 FUNDS = 10**24
@@ -115,40 +115,13 @@ def deploy(rpc: Rpc, load: Workload) -> None:
 def pamchain_process(tmp: Path, load: Workload, mode: str) -> Iterator[tuple[Rpc, subprocess.Popen[bytes]]]:
     """pamchain's node as a process (on-disk datadir); ``mode`` is "on-demand" or "period" (1 s blocks)."""
     signer = Account.from_key(b"\x01" * 32)
-    root = tmp / f"pamchain-{mode}"
-    root.mkdir(parents=True)
     genesis = make_genesis(
         [signer.address], load.chain_id, dict.fromkeys(load.funded, FUNDS), gas_limit=GAS_LIMIT
     )
-    (root / "genesis.json").write_text(json.dumps(genesis))
-    write_keystore(root / "key.json", bytes(signer.key), "pw", iterations=2)
-    (root / "pw").write_text("pw")
-    run = [sys.executable, "-m", "pamchain.node"]
-    subprocess.run(
-        [*run, "init", "--datadir", str(root / "d"), "--genesis", str(root / "genesis.json")],
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
+    files = init_node(tmp / f"pamchain-{mode}", genesis, bytes(signer.key))
     flags = ["--seal-on-demand"] if mode == "on-demand" else ["--period", "1"]
-    proc = subprocess.Popen(
-        [
-            *run, "run", "--datadir", str(root / "d"), "--keystore", str(root / "key.json"),
-            "--password-file", str(root / "pw"), "--rpc-port", str(port), *flags,
-        ],
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_rpc(url, proc)
+    with node_process(files, flags) as (url, proc):
         yield Rpc(url), proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 @contextlib.contextmanager
@@ -327,10 +300,47 @@ def run(
     }
 
 
+def summarize_throughput(raw: dict[str, Any]) -> dict[str, Any]:
+    """tx/s per configuration (median/min/max over repeats) and each pamchain figure's ratios to its peers."""
+    runs = raw["runs"]
+    figures: dict[str, Any] = {}
+    for name, values in runs.items():
+        ok = [v for v in values if v["tx_per_s"] is not None]
+        entry: dict[str, Any] = {"tx_per_s": spread([v["tx_per_s"] for v in ok]) if ok else None}
+        if "rss_mib" in values[0]:
+            entry["rss_mib"] = spread([v["rss_mib"] for v in values])
+        if ok and "blocks" in ok[0]:
+            entry["blocks"] = spread([v["blocks"] for v in ok], 0)
+        failed = [v["failed"] for v in values if v["tx_per_s"] is None]
+        if failed:
+            entry["failed_runs"] = failed
+        figures[name] = entry
+    for name, peers in PEERS.items():
+        if name not in runs:
+            continue
+        ours = [v["tx_per_s"] for v in runs[name]]
+        figures[name]["vs"] = {}
+        for peer in peers:
+            if peer not in runs:
+                continue
+            pairs = [
+                (a, b["tx_per_s"]) for a, b in zip(ours, runs[peer], strict=False) if a and b["tx_per_s"]
+            ]
+            if pairs:
+                figures[name]["vs"][peer] = ratio([a for a, _ in pairs], [b for _, b in pairs])
+    return {k: v for k, v in raw.items() if k != "runs"} | {"figures": figures}
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main() -> None:
     import argparse
-
-    from bench.run import summarize_throughput
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pamchain.scripts import samba_dc
+from pamchain.devnet import samba_dc
 from pamchain.sdk.deployer import deploy_plan
 from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef, StaticIdMap
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
@@ -30,8 +30,8 @@ from pamchain.sdk.model import Action
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.executor import Retry
 
-from tests.integration.chains import anvil, pamchain_node
-from tests.sdk.world import ADMINS, DOMAIN, directory_id, standard_plan
+from support.chains import anvil, pamchain_node
+from support.world import ADMINS, DOMAIN, directory_id, standard_plan
 
 PASSWORD = "Bench-Password-Lamp-81!"
 POLL = 0.05
@@ -226,7 +226,7 @@ def main() -> None:
 @contextlib.contextmanager
 def _node_handle(tmp: Path) -> Iterator[tuple[Any, Any]]:
     """A node whose handle the benchmark can stop mid-run (expiry while the chain is unreachable)."""
-    import tests.integration.chains as chains
+    import support.chains as chains
 
     captured: dict[str, Any] = {}
     original = chains.run_node

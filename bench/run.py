@@ -22,43 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.stats import ratio, spread
-
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 SECTIONS = ("p1", "p2", "p4", "cli")  # p2 covers P2 (unlock) and P3 (expiry): one DC, one oracle run
-
-
-def summarize_throughput(raw: dict[str, Any]) -> dict[str, Any]:
-    """tx/s per configuration (median/min/max over repeats) and each pamchain figure's ratios to its peers."""
-    from bench.node_throughput import PEERS
-
-    runs = raw["runs"]
-    figures: dict[str, Any] = {}
-    for name, values in runs.items():
-        ok = [v for v in values if v["tx_per_s"] is not None]
-        entry: dict[str, Any] = {"tx_per_s": spread([v["tx_per_s"] for v in ok]) if ok else None}
-        if "rss_mib" in values[0]:
-            entry["rss_mib"] = spread([v["rss_mib"] for v in values])
-        if ok and "blocks" in ok[0]:
-            entry["blocks"] = spread([v["blocks"] for v in ok], 0)
-        failed = [v["failed"] for v in values if v["tx_per_s"] is None]
-        if failed:
-            entry["failed_runs"] = failed
-        figures[name] = entry
-    for name, peers in PEERS.items():
-        if name not in runs:
-            continue
-        ours = [v["tx_per_s"] for v in runs[name]]
-        figures[name]["vs"] = {}
-        for peer in peers:
-            if peer not in runs:
-                continue
-            pairs = [
-                (a, b["tx_per_s"]) for a, b in zip(ours, runs[peer], strict=False) if a and b["tx_per_s"]
-            ]
-            if pairs:
-                figures[name]["vs"][peer] = ratio([a for a, _ in pairs], [b for _, b in pairs])
-    return {k: v for k, v in raw.items() if k != "runs"} | {"figures": figures}
 
 
 def environment() -> dict[str, Any]:
@@ -67,7 +32,7 @@ def environment() -> dict[str, Any]:
     from eth_hash.auto import keccak
     from eth_keys.backends import get_backend
 
-    from bench.peers import ANVIL_PACKAGE
+    from support.anvil import ANVIL_PACKAGE
 
     keccak(b"")  # makes eth-hash pick its backend
     return {
@@ -180,7 +145,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         txs = args.txs or (200 if args.quick else 10_000)
         repeat = args.repeat or (1 if args.quick else 3)
         raw = node_throughput.run(txs, repeat, tmp, tester_txs=100 if args.quick else None)
-        results["p1"] = summarize_throughput(raw)
+        results["p1"] = node_throughput.summarize_throughput(raw)
         _save(results, args.json)  # a long run keeps what it measured if a later section fails
     if "p2" in sections:
         results["p2"] = run_oracle(2 if args.quick else args.iterations, tmp / "oracle")

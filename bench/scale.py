@@ -14,10 +14,10 @@ datadir; then pamchain's node runs on it as a process and is measured over JSON-
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +28,10 @@ from eth_account import Account
 from eth_keys import keys
 from eth_utils import keccak
 from pamchain.node import make_genesis
-from pamchain.sdk.keys import write_keystore
 
-from bench.node_throughput import FUNDS, Rpc
-from bench.peers import free_port, rss_mib, wait_for_rpc
+from bench.node_throughput import FUNDS, Rpc, rss_mib
 from bench.workload import CHAIN_ID, GAS_LIMIT, MAX_FEE, compile_grant, contract_address
+from support.node_process import node_process, signer_files
 
 PRINCIPALS = 1_000
 SENDERS = 10
@@ -128,30 +127,14 @@ def build_chain(root: Path, grants: int, per_block: int) -> dict[str, Any]:
     }
 
 
-def _node(root: Path, signer: Any) -> tuple[subprocess.Popen[bytes], Rpc, float]:
-    """Start pamchain's node on ``root/d`` (no sealing); returns the process, a client and the start time."""
-    if not (root / "key.json").exists():  # restarts reuse the first start's keystore
-        write_keystore(root / "key.json", bytes(signer.key), "pw", iterations=2)
-    (root / "pw").write_text("pw")
-    port = free_port()
+@contextlib.contextmanager
+def _node(root: Path, signer: Any) -> Iterator[tuple[subprocess.Popen[bytes], Rpc, float]]:
+    """pamchain's node on ``root/d`` (no sealing) until the block ends; yields the process, a client and the
+    seconds it took to answer."""
+    files = signer_files(root, root / "d", bytes(signer.key))
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pamchain.node", "run", "--datadir", str(root / "d"), "--keystore",
-         str(root / "key.json"), "--password-file", str(root / "pw"), "--rpc-port", str(port), "--no-seal"],
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    wait_for_rpc(url, proc, timeout=600)
-    return proc, Rpc(url), time.perf_counter() - t0
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(120)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    with node_process(files, ["--no-seal"], timeout=600, grace=120) as (url, proc):
+        yield proc, Rpc(url), time.perf_counter() - t0
 
 
 def _disk_bytes(path: Path) -> int:
@@ -165,8 +148,7 @@ def measure(root: Path, built: dict[str, Any]) -> dict[str, Any]:
     event = Web3().eth.contract(abi=list(abi)).events.Granted()
     target = "0x" + built["target"].hex()
     topic0 = "0x" + keccak(text="Granted(uint256,address,bytes32,uint256)").hex()
-    proc, rpc, _first_start = _node(root, built["signer"])
-    try:
+    with _node(root, built["signer"]) as (proc, rpc, _first_start):
         head = int(rpc.call("eth_blockNumber"), 16)
         who = "0x" + principal(7).rjust(32, b"\0").hex()
         times, found = [], 0
@@ -191,10 +173,8 @@ def measure(root: Path, built: dict[str, Any]) -> dict[str, Any]:
                 events += 1
         catch_up_s = time.perf_counter() - t0
         rss = rss_mib(proc.pid)
-    finally:
-        _stop(proc)
-    proc, rpc, restart_s = _node(root, built["signer"])
-    _stop(proc)
+    with _node(root, built["signer"]) as (proc, rpc, restart_s):
+        pass
     disk = _disk_bytes(root / "d")
     return {
         "grants_in_chain": built["grants"],
@@ -228,16 +208,13 @@ def _web3_log(entry: dict[str, Any]) -> dict[str, Any]:
 def rss_at_blocks(root: Path, blocks: int) -> float:
     """Node RSS (MiB) serving a chain of ``blocks`` one-grant blocks, after reading logs and sampled blocks."""
     built = build_chain(root, blocks, 1)
-    proc, rpc, _ = _node(root, built["signer"])
-    try:
+    with _node(root, built["signer"]) as (proc, rpc, _):
         head = int(rpc.call("eth_blockNumber"), 16)
         for n in range(1, head + 1, max(1, head // 200)):
             rpc.call("eth_getBlockByNumber", hex(n), True)
         for first in range(0, head + 1, 5_000):
             rpc.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(min(head, first + 4_999))})
         return round(rss_mib(proc.pid), 1)
-    finally:
-        _stop(proc)
 
 
 def run(grants: int, tmp: Path, quick: bool = False, rss_blocks: tuple[int, ...] = ()) -> dict[str, Any]:

@@ -1,8 +1,7 @@
-"""The peers the benchmarks measure pamchain against: anvil from npm (installed into the repo's .cache) as a process.
+"""anvil, the peer of the benchmarks and a second chain backend of the integration tests, as a process.
 
 anvil is installed once with npm into ``.cache/anvil`` (HOME pointed there, so npm's own cache stays inside
 it too) and every anvil process runs with HOME inside the caller's temp dir: nothing is left elsewhere.
-The integration tests use the same installer (``tests/integration/chains.py``).
 """
 
 from __future__ import annotations
@@ -10,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import requests
+from pamchain.devnet.processes import stop_process
+
+from .rpc import free_port, wait_for_rpc
 
 ROOT = Path(__file__).resolve().parents[1]
 ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64@1.7.1"
@@ -56,29 +55,6 @@ def anvil_version() -> str:
     return out.stdout.strip().splitlines()[0] if out.stdout else "unknown"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_rpc(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 30) -> None:
-    """Until ``url`` answers ``eth_chainId`` (or the process died / the timeout passed)."""
-    deadline = time.monotonic() + timeout
-    session = requests.Session()
-    session.trust_env = False
-    while True:
-        try:
-            session.post(
-                url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1
-            )
-            return
-        except requests.RequestException:
-            if time.monotonic() > deadline or (process is not None and process.poll() is not None):
-                raise RuntimeError(f"no JSON-RPC answer at {url}") from None
-            time.sleep(0.05)
-
-
 @contextlib.contextmanager
 def anvil_process(tmp: Path, args: Sequence[str] = ()) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """An anvil process with HOME under ``tmp``; yields (url, process); stopped by pid."""
@@ -96,16 +72,4 @@ def anvil_process(tmp: Path, args: Sequence[str] = ()) -> Iterator[tuple[str, su
         wait_for_rpc(url, process)
         yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        stop_process(process)

@@ -1,4 +1,4 @@
-"""Chain backends for integration tests: pamchain's own node (in process, over HTTP) and anvil (a process).
+"""Chain backends: pamchain's own node (in process, over HTTP) and anvil (a process), with funded actors.
 
 Both are plain Ethereum JSON-RPC endpoints to the SDK and the oracle: the same tests run on each, proving
 that nothing in the SDK or the oracle depends on pamchain's node.
@@ -7,15 +7,10 @@ that nothing in the SDK or the oracle depends on pamchain's node.
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
@@ -25,7 +20,7 @@ from pamchain.sdk.client import Deployment, PamClient, connect
 from pamchain.sdk.oracle.follower import Finality
 from web3 import Web3
 
-from bench.peers import anvil_binary  # one installer for the tests and the benchmarks
+from .anvil import anvil_process
 
 NAMES = ("deployer", "c1", "c2", "c3", "oracle", "oracle2", "alice", "bob", "carol")
 
@@ -57,50 +52,16 @@ def pamchain_node(tmp: Path, **options: object) -> Iterator[ChainEnv]:
         yield ChainEnv("pamchain", node.url, connect(node.url), accounts, Finality())
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def anvil(tmp: Path) -> Iterator[ChainEnv]:
     """anvil with automine, its HOME inside the test's temp dir, stopped by pid."""
-    home = tmp / "anvil-home"
-    home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    process = subprocess.Popen(
-        [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", "31337", "--silent"],
-        env={"HOME": str(home), "PATH": os.environ.get("PATH", "")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.post(
-                    url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1
-                )
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("anvil did not start") from None
-                time.sleep(0.1)
+    with anvil_process(tmp, ["--chain-id", "31337"]) as (url, _process):
         w3 = connect(url)
         accounts = test_accounts()
         for account in accounts.values():
             w3.provider.make_request("anvil_setBalance", [account.address, hex(10**24)])  # type: ignore[arg-type]
         # anvil's `finalized` trails the head by design; with automine every mined block is final here.
         yield ChainEnv("anvil", url, w3, accounts, Finality(confirmations=0))
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 @contextlib.contextmanager
@@ -120,4 +81,4 @@ def save_deployment(deployment: Deployment, path: Path) -> Path:
     return path
 
 
-__all__ = ["ChainEnv", "PamClient", "chain_backend", "free_port", "save_deployment"]
+__all__ = ["ChainEnv", "PamClient", "chain_backend", "save_deployment"]

@@ -4,11 +4,8 @@ process with its own data dir, keystore and node key, peering over p2p on 127.0.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,18 +16,16 @@ import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from pamchain.devnet.processes import stop_process
 from pamchain.node import make_genesis
 from pamchain.node.p2p.identity import Enode, NodeKey
 from pamchain.sdk.keys import write_keystore
 
+from .node_process import NODE, NodeFiles, start_node
+from .rpc import free_port
+
 CHAIN_ID = 4343
 PASSWORD = "network test\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def account(label: str) -> LocalAccount:
@@ -97,18 +92,13 @@ class Cluster:
 
     def start(self, member: Member, wait: bool = True) -> None:
         assert member.log is not None
+        files = NodeFiles(member.datadir, member.keystore, self.root / "password")
         args = [
-            sys.executable, "-m", "pamchain.node", "run", "--datadir", str(member.datadir),
-            "--keystore", str(member.keystore), "--password-file", str(self.root / "password"),
-            "--rpc-port", str(member.rpc_port), "--p2p-port", str(member.p2p_port),
-            "--bootnodes", ",".join(self.bootnodes), "--node-key", str(member.node_key_file),
-            "--period", str(self.period), "--rpc-admin", "--rpc-clique-votes", "-v", *member.extra_args,
+            "--p2p-port", str(member.p2p_port), "--bootnodes", ",".join(self.bootnodes),
+            "--node-key", str(member.node_key_file), "--period", str(self.period), "--rpc-admin",
+            "--rpc-clique-votes", "-v", *member.extra_args,
         ]  # fmt: skip
-        sink = open(member.log, "ab")  # noqa: SIM115 - the child owns it
-        member.proc = subprocess.Popen(
-            args, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
-        sink.close()
+        member.proc = start_node(files, member.rpc_port, args, log=member.log)
         if wait:
             self.wait_up(member)
 
@@ -135,17 +125,13 @@ class Cluster:
             member.proc.wait(10)
 
     def stop_all(self) -> None:
-        for m in self.members:
+        for m in self.members:  # all at once, then wait for each: they shut down in parallel
             if m.alive:
                 assert m.proc is not None
                 m.proc.send_signal(signal.SIGTERM)
         for m in self.members:
             if m.proc is not None:
-                try:
-                    m.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    m.proc.kill()
-                    m.proc.wait(5)
+                stop_process(m.proc)
 
     def running(self) -> list[Member]:
         return [m for m in self.members if m.alive]
@@ -281,7 +267,7 @@ def make_cluster(
     genesis_file.write_text(json.dumps(genesis))
     for m in members:
         result = subprocess.run(
-            [sys.executable, "-m", "pamchain.node", "init", "--datadir", str(m.datadir), "--genesis", str(genesis_file)],
+            [*NODE, "init", "--datadir", str(m.datadir), "--genesis", str(genesis_file)],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr

@@ -11,8 +11,7 @@ from pathlib import Path
 import boa
 import pytest
 from eth_utils import keccak
-from pamchain.sdk.deployer import load_plan
-from pamchain.sdk.deployer import bootstrap_calls
+from pamchain.sdk.deployer import bootstrap_calls, load_plan
 from pamkit import ALARM_BREAK_GLASS, ALARM_UNLOCK_LIMIT, PENDING, events, one_event
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "deploy.example.toml"

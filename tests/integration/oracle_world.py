@@ -19,9 +19,10 @@ from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.oracle.light_client import NO_VERIFICATION, Anchor, Verification
 
-from ..sdk.world import ADMINS, DOMAIN, directory_id, standard_plan
-from .chains import ChainEnv, chain_backend
-from .conftest import AdObjects
+from support.chains import ChainEnv, chain_backend
+from support.world import ADMINS, DOMAIN, directory_id, standard_plan
+
+from .ad import AdObjects
 
 DC1 = b"DC1".ljust(32, b"\x00")
 PSEUDONYM_KEY = b"integration-pseudonym-key-32byte"

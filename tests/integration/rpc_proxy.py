@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,9 +21,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pamchain.node.genesis import deployment_genesis
-from pamchain.sdk.keys import write_keystore
 
-from .chains import free_port, test_accounts
+from support.chains import test_accounts
+from support.node_process import init_node
+from support.node_process import node_process as node_process_of
 
 Tamper = Callable[[str, list[Any], Any], Any]
 CHAIN_ID = 4344
@@ -55,63 +52,9 @@ def node_process(tmp: Path, *, epoch: int = 30_000) -> Iterator[NodeProcess]:
         accounts["deployer"].address,
         epoch=epoch,
     )
-    tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "genesis.json").write_text(json.dumps(genesis))
-    (tmp / "password").write_text(PASSWORD)
-    write_keystore(tmp / "signer.json", bytes(signer.key), PASSWORD, iterations=2)
-    python = [sys.executable, "-m", "pamchain.node"]
-    subprocess.run(
-        [*python, "init", "--datadir", str(tmp / "data"), "--genesis", str(tmp / "genesis.json")],
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    log = open(tmp / "node.log", "ab")  # noqa: SIM115 - the child owns it
-    proc = subprocess.Popen(
-        [
-            *python,
-            "run",
-            "--datadir",
-            str(tmp / "data"),
-            "--keystore",
-            str(tmp / "signer.json"),
-            "--password-file",
-            str(tmp / "password"),
-            "--rpc-port",
-            str(port),
-            "--seal-on-demand",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.post(
-                    url,
-                    json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
-                    timeout=2,
-                )
-                break
-            except requests.RequestException:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"node did not start: {(tmp / 'node.log').read_text()[-2000:]}"
-                    ) from None
-                time.sleep(0.1)
+    files = init_node(tmp, genesis, bytes(signer.key), password=PASSWORD)
+    with node_process_of(files, ["--seal-on-demand"], log=tmp / "node.log") as (url, proc):
         yield NodeProcess(url, accounts, signer, genesis, proc)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from pamchain.sdk.chain_check import ChainRpc, verify_chain
 from pamchain.sdk.oracle.light_client import Anchor, LightClient, SnapshotStore
 
-from ..node.network.cluster import Cluster, make_cluster, wait_for
+from support.cluster import Cluster, make_cluster, wait_for
 
 pytestmark = pytest.mark.integration
 EPOCH = 8

@@ -19,8 +19,9 @@ from pamchain.sdk.keys import create_keystore
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 from pamchain.sdk.model import Action
 
-from ..sdk.world import ADMINS, directory_id
-from .chains import free_port
+from support.rpc import free_port
+from support.world import ADMINS, directory_id
+
 from .oracle_world import Suite, World, receipts_by_key
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,9 @@ from pamchain.sdk.model import Action, Outcome, Status
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from pamchain.sdk.sealed import seal_password
 
-from ..sdk.world import ADMINS, DOMAIN, directory_id
-from .conftest import AdObjects
+from support.world import ADMINS, DOMAIN, directory_id
+
+from .ad import AdObjects
 from .oracle_world import NEW_PASSWORD, PSEUDONYM_KEY, Suite, World, make_oracle, tick_until
 
 pytestmark = pytest.mark.integration

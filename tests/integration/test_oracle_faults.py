@@ -30,9 +30,10 @@ from pamchain.sdk.model import Action, AlarmKind, Outcome
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from pamchain.sdk.sealed import seal_password
 
-from ..sdk.world import DOMAIN, directory_id
-from .chains import free_port
-from .conftest import RunningDC
+from support.rpc import free_port
+from support.world import DOMAIN, directory_id
+
+from .ad import RunningDC
 from .faults import FaultFigures, TcpProxy, removal_lateness, wait_for
 from .oracle_world import NEW_PASSWORD, Suite, World, answers, receipts_by_key
 from .oracle_world import grant as make_grant

@@ -29,8 +29,9 @@ from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.oracle.light_client import NO_VERIFICATION, Anchor, Verification
 
-from ..sdk.world import ADMINS, DOMAIN, directory_id, standard_plan
-from .conftest import AdObjects
+from support.world import ADMINS, DOMAIN, directory_id, standard_plan
+
+from .ad import AdObjects
 from .rpc_proxy import NodeProcess, RpcProxy, node_process, rpc_proxy
 
 pytestmark = pytest.mark.integration

@@ -31,8 +31,9 @@ from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from pamchain.sdk.sealed import seal_password
 
-from ..sdk.world import ADMINS, DOMAIN, directory_id
-from .conftest import AdObjects, RunningDC
+from support.world import ADMINS, DOMAIN, directory_id
+
+from .ad import AdObjects, RunningDC
 from .oracle_world import (
     NEW_PASSWORD,
     PSEUDONYM_KEY,

@@ -11,8 +11,8 @@ from pamchain.sdk import errors
 from pamchain.sdk.deployer import deploy_plan
 from pamchain.sdk.transactions import Sender
 
-from ..sdk.world import standard_plan
-from .chains import pamchain_node
+from support.chains import pamchain_node
+from support.world import standard_plan
 
 pytestmark = pytest.mark.integration
 

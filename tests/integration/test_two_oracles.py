@@ -20,8 +20,9 @@ from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
 from pamchain.sdk.model import Action
 from pamchain.sdk.sealed import public_key
 
-from ..sdk.world import DOMAIN
-from .chains import free_port
+from support.rpc import free_port
+from support.world import DOMAIN
+
 from .oracle_world import Suite, World, grant, receipts_by_key
 from .test_oracle_crash import start, write_config
 

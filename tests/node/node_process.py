@@ -4,11 +4,7 @@ measure what a hostile client does to block production: the client must not shar
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,8 +14,11 @@ from typing import Any
 
 import requests
 from eth_account.signers.local import LocalAccount
+from pamchain.devnet.processes import stop_process
 from pamchain.node import make_genesis
-from pamchain.sdk.keys import write_keystore
+
+from support.node_process import init_node, start_node
+from support.rpc import free_port
 
 PASSWORD = "node process test"
 # Runtime code of an endless loop: JUMPDEST, PUSH1 0, JUMP. It burns whatever gas a call is given.
@@ -28,12 +27,6 @@ LOOP_ADDRESS = "0x" + "10" * 20
 # Runtime code that logs once per call (LOG0 of nothing) and stops: PUSH1 0, PUSH1 0, LOG0, STOP.
 LOGGER_CODE = "0x60006000a000"
 LOGGER_ADDRESS = "0x" + "20" * 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
@@ -130,7 +123,6 @@ def node_process(
 ) -> Iterator[NodeProcess]:
     """A single-validator node sealing a block every ``period`` s (empty ones too), with the loop and logger
     contracts in its genesis."""
-    root.mkdir(parents=True, exist_ok=True)
     genesis = make_genesis(
         [signer.address], 31337, {a: 10**24 for a in funded}, period=period,
         extra_alloc={
@@ -138,23 +130,10 @@ def node_process(
             LOGGER_ADDRESS: {"balance": "0x0", "code": LOGGER_CODE},
         },
     )  # fmt: skip
-    (root / "genesis.json").write_text(json.dumps(genesis))
-    write_keystore(root / "signer.json", bytes(signer.key), PASSWORD, iterations=2)
-    (root / "password").write_text(PASSWORD + "\n")
-    datadir = root / "data"
-    cli = [sys.executable, "-m", "pamchain.node"]
-    done = subprocess.run([*cli, "init", "--datadir", str(datadir), "--genesis", str(root / "genesis.json")],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    files = init_node(root, genesis, bytes(signer.key), password=PASSWORD)
     port = free_port()
     log = root / "node.log"
-    with open(log, "ab") as sink:
-        proc = subprocess.Popen(
-            [*cli, "run", "--datadir", str(datadir), "--keystore", str(root / "signer.json"),
-             "--password-file", str(root / "password"), "--rpc-port", str(port), "--period", str(period),
-             "--allow-empty", *extra_args],
-            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+    proc = start_node(files, port, ["--period", str(period), "--allow-empty", *extra_args], log=log)
     node = NodeProcess(proc, port, log)
     try:
         client = node.rpc()
@@ -170,10 +149,4 @@ def node_process(
         wait_until(up, 60, "the node process to serve and seal")
         yield node
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_process(proc, grace=20)

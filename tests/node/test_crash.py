@@ -7,10 +7,8 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,23 +16,13 @@ from typing import Any
 import pytest
 import requests
 from eth_account.signers.local import LocalAccount
-from pamchain.sdk.keys import write_keystore
+
+from support.node_process import NodeFiles, init_node, start_node
+from support.rpc import free_port
 
 from .conftest import CHAIN_ID
 
 ROUNDS = int(os.environ.get("PAMCHAIN_NODE_KILLS", "10"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pamchain.node", *args], capture_output=True, text=True, timeout=60
-    )
 
 
 class Client:
@@ -57,34 +45,15 @@ class Client:
         return [r.get("result") for r in replies]
 
 
-def _start(datadir: Path, keystore: Path, password: Path, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pamchain.node",
-            "run",
-            "--datadir",
-            str(datadir),
-            "--keystore",
-            str(keystore),
-            "--password-file",
-            str(password),
-            "--rpc-port",
-            str(port),
-            "--seal-on-demand",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+def _start(files: NodeFiles, port: int) -> subprocess.Popen[bytes]:
+    return start_node(files, port, ["--seal-on-demand"], log=files.datadir.parent / "node.log")
 
 
-def _wait_up(client: Client, proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+def _wait_up(client: Client, proc: subprocess.Popen[bytes], log: Path, timeout: float = 15) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise AssertionError(f"node exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(f"node exited: {log.read_text(errors='replace')[-3000:]}")
         try:
             client.call("eth_blockNumber")
             return
@@ -101,13 +70,8 @@ def test_sigkill_during_sealing_loses_nothing_a_client_saw(
 ) -> None:
     """Killed while sealing under load, ``rounds`` times: after every restart the store opens, the chain links
     from genesis to head and every receipt a client was ever shown is still there."""
-    datadir, genesis_file = tmp_path / "data", tmp_path / "genesis.json"
-    keystore, password = tmp_path / "signer.json", tmp_path / "password"
-    genesis_file.write_text(json.dumps(genesis_factory()))
-    password.write_text("correct horse\n")
-    write_keystore(keystore, bytes(signer.key), "correct horse", iterations=2)
-    result = _cli("init", "--datadir", str(datadir), "--genesis", str(genesis_file))
-    assert result.returncode == 0, result.stderr
+    files = init_node(tmp_path, genesis_factory(), bytes(signer.key), password="correct horse")
+    log = tmp_path / "node.log"
 
     rng = random.Random(7)
     seen: dict[str, tuple[str, int]] = {}  # tx hash -> (block hash, block number) as the client saw it
@@ -116,12 +80,12 @@ def test_sigkill_during_sealing_loses_nothing_a_client_saw(
     kills = 0
     restarts: list[float] = []
     for _round in range(rounds):
-        port = _free_port()
+        port = free_port()
         client = Client(f"http://127.0.0.1:{port}")
         spawned = time.monotonic()
-        proc = _start(datadir, keystore, password, port)
+        proc = _start(files, port)
         try:
-            _wait_up(client, proc)
+            _wait_up(client, proc, log)
             restarts.append(time.monotonic() - spawned)
             _check_seen(client, seen)
             _check_links(client)
@@ -155,11 +119,11 @@ def test_sigkill_during_sealing_loses_nothing_a_client_saw(
             kills += 1
 
     # Final restart: consistent head, every receipt the client ever saw, intact parent links.
-    port = _free_port()
+    port = free_port()
     client = Client(f"http://127.0.0.1:{port}")
-    proc = _start(datadir, keystore, password, port)
+    proc = _start(files, port)
     try:
-        _wait_up(client, proc)
+        _wait_up(client, proc, log)
         _check_seen(client, seen)
         head = _check_links(client)
         assert head >= max((n for _h, n in seen.values()), default=0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,9 @@ from pamchain.sdk.deployer import load_plan
 from pamchain.sdk.errors import ConfigError
 from pamchain.sdk.keys import load_account
 
+from support.rpc import free_port
+
 from .conftest import invoke
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_keys__new_list_import_round_trip(tmp_path: Path) -> None:
@@ -159,7 +154,7 @@ def test_node_unreachable__clear_error(tmp_path: Path) -> None:
             }
         )
     )
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = invoke(["grants", "--rpc-url", url, "--deployment", str(deployment)])
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: no node answers at {url} (set --rpc-url or PAMCHAIN_RPC_URL)"

@@ -25,13 +25,9 @@ from pamchain.sdk.payload_store import (
     ServedStore,
 )
 
+from support.rpc import free_port
+
 from .conftest import Live, invoke
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env() -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .world import Cast, make_cast
+from support.world import Cast, make_cast
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pamchain.sdk.events import (
 )
 from pamchain.sdk.model import Action, EndReason, Kind, Outcome, Status, ticket_ref, ticket_text
 
-from .world import ADMINS, DOMAIN, Cast, directory_id
+from support.world import ADMINS, DOMAIN, Cast, directory_id
 
 
 def test_unlock__self_service__approved_at_once_with_events(cast: Cast) -> None:

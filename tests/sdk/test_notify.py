@@ -28,17 +28,18 @@ from pamchain.sdk.oracle.errors import ChainReorganised
 from pamchain.sdk.oracle.logs import JsonFormatter
 from pamchain.sdk.transactions import wait_until
 
+from support.rpc import free_port
+from support.world import ADMINS, DOMAIN, Cast, directory_id
+
 from .notify_parts import (
     SMTP_PASSWORD,
     SMTP_USER,
     Mailbox,
     Pki,
     WebhookReceiver,
-    free_port,
     make_pki,
     smtp_server,
 )
-from .world import ADMINS, DOMAIN, Cast, directory_id
 
 DC1 = b"DC1".ljust(32, b"\x00")
 SECRET = b"webhook-secret-0123456789abcdef"

@@ -26,7 +26,7 @@ from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadSt
 from pamchain.sdk.sealed import public_key, seal_password
 from web3 import Web3
 
-from .world import ADMINS, DOMAIN, Cast, directory_id
+from support.world import ADMINS, DOMAIN, Cast, directory_id
 
 DC1 = b"DC1".ljust(32, b"\x00")
 PSEUDONYM_KEY = b"k" * 32

@@ -20,8 +20,9 @@ from pamchain.sdk.model import Action, AlarmKind, Outcome
 from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.oracle.journal import Journal
 
+from support.world import ADMINS, Cast, directory_id
+
 from .test_oracle import ADMINS_DN, PSEUDONYM_KEY, build, lock_out
-from .world import ADMINS, Cast, directory_id
 
 ADMINS_GROUP = GroupRef(ADMINS_DN)
 

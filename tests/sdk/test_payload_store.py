@@ -29,8 +29,8 @@ from pamchain.sdk.payload_store import (
 from pamchain.sdk.sealed import public_key
 from pamchain.sdk.transactions import wait_until
 
-from ..integration.chains import pamchain_node
-from .world import directory_id, standard_plan
+from support.chains import pamchain_node
+from support.world import directory_id, standard_plan
 
 DOMAIN_B = b"lab.example".ljust(32, b"\x00")
 ORACLE_B = Account.from_key(keccak(text="pamchain-test-key:oracle-b"))

@@ -30,7 +30,7 @@ from pamchain.sdk.sealed import public_key
 from pamchain.sdk.transactions import Sender
 from pamchain.web.server import WebHandle, group_targets, start_web
 
-from ..integration.chains import free_port
+from support.rpc import free_port
 
 CHROMIUM = os.environ.get("PAMCHAIN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .cluster import Cluster, make_cluster
+from support.cluster import Cluster, make_cluster
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 from pamchain.scripts.backup_commands import NODE_FILES
 from pamchain.sdk.backup import Part, create, restore
 
-from .cluster import Cluster, wait_for
+from support.cluster import Cluster, wait_for
 
 
 def _final_receipt(member, tx: str) -> dict | None:

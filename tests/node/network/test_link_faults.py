@@ -18,7 +18,8 @@ from typing import Any
 from pamchain.node.p2p import wire
 from pamchain.node.p2p.certificate import TlsIdentity
 
-from .cluster import Cluster, Member, wait_for
+from support.cluster import Cluster, Member, wait_for
+
 from .tls_fakes import FakeListener, raw_frame
 
 

@@ -13,7 +13,7 @@ from pamchain.sdk.client import PamClient, connect
 from pamchain.sdk.deployer import Plan, deploy_plan
 from pamchain.sdk.events import GenericEvent
 
-from .cluster import Cluster, Member, account, same_head, wait_for
+from support.cluster import Cluster, Member, account, same_head, wait_for
 
 
 def _peers(m: Member) -> int:

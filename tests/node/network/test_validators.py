@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .cluster import Cluster, Member, same_head, wait_blocks, wait_for
+from support.cluster import Cluster, Member, same_head, wait_blocks, wait_for
 
 
 def _peers(m: Member) -> int:
