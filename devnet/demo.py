@@ -177,29 +177,3 @@ def _fund(w3: Web3, names: list[str]) -> dict[str, LocalAccount]:
         w3.eth.send_transaction({"from": funder, "to": account.address, "value": Wei(10**20)})
         out[name] = account
     return out
-
-
-class _ChainClock:
-    """The demo's oracle reads time from the chain, so fast-forwarding the chain fast-forwards expiries."""
-
-    def __init__(self, w3: Web3) -> None:
-        self.w3 = w3
-
-    def __call__(self) -> float:
-        return float(self.w3.eth.get_block("latest")["timestamp"])
-
-
-def _travel(w3: Web3, seconds: int) -> None:
-    tester = w3.provider.ethereum_tester  # type: ignore[attr-defined]
-    tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds + 1)
-    tester.mine_blocks(1)
-
-
-def _fund(w3: Web3, names: list[str]) -> dict[str, LocalAccount]:
-    funder = w3.eth.accounts[0]
-    out = {}
-    for name in names:
-        account = Account.create()
-        w3.eth.send_transaction({"from": funder, "to": account.address, "value": Wei(10**20)})
-        out[name] = account
-    return out

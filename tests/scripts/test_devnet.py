@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-PAMCHAIN = str(Path(sys.executable).with_name("pamchain"))
+from .devnet_process import PAMCHAIN, Lines
 
 
 def _listening(url: str) -> bool:
@@ -25,45 +21,6 @@ def _listening(url: str) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex((host, int(port))) == 0
-
-
-class _Lines:
-    """The process's output lines, read on a thread (select() on a buffered pipe misses buffered lines)."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.queue: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        self.thread = threading.Thread(target=self._pump, args=(process,), daemon=True)
-        self.thread.start()
-
-    def _pump(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            self.queue.put(line)
-        self.queue.put(None)
-
-    def until(self, marker: str, timeout: float) -> str:
-        """Everything printed so far, once a line contains ``marker``."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.seen.append(line)
-            if marker in line:
-                return "".join(self.seen)
-        raise AssertionError(f"no {marker!r} within {timeout} s; output so far:\n{''.join(self.seen)}")
-
-    def rest(self, timeout: float) -> str:
-        self.thread.join(timeout)
-        while not self.queue.empty():
-            line = self.queue.get()
-            if line is not None:
-                self.seen.append(line)
-        return "".join(self.seen)
 
 
 def _alive(pid: int) -> bool:
@@ -96,7 +53,7 @@ def test_devnet__scenario_commands_and_clean_ctrl_c(tmp_path: Path) -> None:
         env=env,
     )
     try:
-        lines = _Lines(process)
+        lines = Lines(process)
         output = lines.until("Ctrl-C stops everything", timeout=120)
         for line in (
             "locked in AD: False",
