@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install a Samba AD DC for the integration tests (tests/integration, scripts/samba_dc.py).
+# Install a Samba AD DC for the integration tests (tests/integration, devnet/samba_dc.py).
 # Idempotent: does nothing when every package is already installed. Needs root and the Debian mirror.
 set -eu
 
