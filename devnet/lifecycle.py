@@ -1,13 +1,16 @@
 """How a devnet ends: SIGINT, SIGTERM or a dying part stop it at any point, start-up included, every part
 in reverse order; a second signal forces the exit; no child process outlives it.
 
-Why the handlers are taken explicitly, for the whole life of the run: relying on Python's default SIGINT
-(``KeyboardInterrupt``) left start-up unstoppable whenever the devnet inherited SIGINT *ignored* — as every
-job a script or ``make devnet &`` starts in the background does, and Python keeps that disposition — and
-SIGTERM killed the process on the spot, leaving its temp dir and its Samba DC (its own session, so no signal
-of ours reaches it) running. Here both signals raise :class:`Interrupted` in the main thread, whatever it is
-doing, so the parts already started unwind in order; a part that dies is noticed by a watcher thread, which
-interrupts the main thread the same way (:class:`PartDied`).
+Why it is built this way. ``pamchain devnet`` used to start its parts and play its stories on the main thread
+and leave SIGINT to Python's default ``KeyboardInterrupt`` until it was ready. A devnet started from a script or
+as ``make devnet &`` inherits SIGINT *ignored* (every background job does, and Python keeps that), so Ctrl-C
+did nothing during start-up; SIGTERM killed it on the spot, leaving its temp dir and its Samba DC (in a session
+of its own, so no signal reaches it) behind. Raising an exception from the signal handler is no cure: it lands
+wherever the main thread is, and some places swallow it (a weakref callback, a ``__del__``, a library's
+``except Exception``). So the start-up runs on a worker thread (:meth:`Lifecycle.run`), the main thread only
+waits, both signals are taken for the whole run, and stopping is ordinary code on the main thread: the parts
+started so far, in reverse order, while the worker is abandoned (a part it finishes starting afterwards is
+stopped as soon as it is handed over).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import contextlib
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
@@ -25,7 +27,6 @@ from .processes import descendants, stop_descendants
 
 T = TypeVar("T")
 STARTING, RUNNING, STOPPING = "starting", "running", "stopping"
-_WAKE = signal.SIGUSR1  # sent by the watcher to the main thread when a part died
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -40,9 +41,8 @@ class SetupError(DevnetError):
 class Stopped(BaseException):
     """The devnet stopped before its end: a signal or a part that died.
 
-    Not an ``Exception``, for the reason ``KeyboardInterrupt`` is not one: it is raised wherever the main
-    thread happens to be, and an ``except Exception`` there (vyper wraps any into a ``CompilerPanic``, the
-    SDK's senders translate theirs) must not swallow or reword it.
+    Not an ``Exception``, for the reason ``KeyboardInterrupt`` is not one: no ``except Exception`` on its way
+    out may swallow or reword it.
     """
 
     exit_code = 1
@@ -69,14 +69,20 @@ class PartDied(Stopped):
         super().__init__(f"{part} {detail}")
 
 
-class Lifecycle:
-    """Owns the devnet's parts (an exit stack), its signals and a watcher of its parts; use as a context.
+class _Abandoned(BaseException):
+    """Ends the start-up worker once the devnet is stopping without it (nobody reads it)."""
 
-    ``enter_context(cm, name)`` starts a part; ``watch(part, check)`` has it checked every ``interval``
-    seconds; ``ready()`` marks start-up done;
-    ``wait()`` blocks until a signal or a dying part. Leaving the context stops the parts in reverse order,
-    then stops any child process started since entering that still runs (a part interrupted between
-    starting a child and recording it), then gives the signals back.
+
+class Lifecycle:
+    """Owns the devnet's parts (an exit stack), its signals and a watcher of its parts; use as a context on
+    the main thread.
+
+    ``run(start)`` calls ``start`` on a worker thread and returns its result, unless a signal or a dying part
+    comes first (then :class:`Interrupted` / :class:`PartDied` is raised on the main thread). ``start``
+    starts parts with ``enter_context(cm, name)``, has them checked with ``watch(part, check)`` and prints
+    with ``echo`` (silent once stopping). ``ready()`` marks start-up done; ``wait()`` blocks until a signal or
+    a dying part. Leaving the context stops the parts in reverse order, then any child process started since
+    entering that still runs, then gives the signals back.
     """
 
     def __init__(
@@ -92,36 +98,68 @@ class Lifecycle:
         self._stack = contextlib.ExitStack()
         self._names: list[str] = []
         self._checks: list[tuple[str, Callable[[], str | None]]] = []
-        self._lock = threading.RLock()  # re-entrant: the signal handlers run on the main thread
+        self._lock = threading.RLock()  # re-entrant: the signal handler runs on the main thread
         self._phase = STARTING
-        self._failure: PartDied | None = None
+        self._closing = False  # parts handed over from now on are stopped at once
+        self._reason: Stopped | None = None  # why the devnet stops early, once known
+        self._wake = threading.Event()  # a signal, a dying part or the worker's end
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="pamchain-devnet-watch", daemon=True)
         self._previous: dict[int, Any] = {}
-        self._children_before: frozenset[int] = (
-            frozenset()
-        )  # not ours to stop (a test runner's other children)
+        self._children_before: frozenset[int] = frozenset()  # a test runner's other children: not ours
 
-    @property
-    def phase(self) -> str:
-        return self._phase
-
+    # ------------------------------------------------------------------------------------------- the run
     def __enter__(self) -> Lifecycle:
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("a devnet runs on the main thread: only it receives signals")
         self._children_before = frozenset(descendants())
         for signum in _SIGNALS:
             self._previous[signum] = signal.signal(signum, self._on_signal)
-        self._previous[_WAKE] = signal.signal(_WAKE, self._on_wake)
         self._watcher.start()
         return self
 
+    def run(self, start: Callable[[], T]) -> T:
+        """``start()`` on a worker thread; its result, or its error, or why the devnet stopped first."""
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["value"] = start()
+            except BaseException as exc:  # handed to the main thread
+                outcome["error"] = exc
+            finally:
+                self._wake.set()
+
+        threading.Thread(target=work, name="pamchain-devnet-start", daemon=True).start()
+        while True:
+            self._wake.wait(self._interval)  # a timeout: a signal the kernel gave another thread still counts
+            with self._lock:
+                if self._reason is not None:
+                    raise self._reason
+            if "error" in outcome:
+                raise outcome["error"]
+            if "value" in outcome:
+                self._wake.clear()
+                return outcome["value"]  # type: ignore[no-any-return]
+
     def enter_context(self, cm: contextlib.AbstractContextManager[T], name: str | None = None) -> T:
-        """Start a part; ``name`` (if any) is listed when the devnet stops."""
-        value = self._stack.enter_context(cm)
-        if name is not None:
-            self._names.append(name)
-        return value
+        """Start a part (on the worker); ``name`` (if any) is listed when the devnet stops. A part that
+        finishes starting once the devnet is stopping is stopped at once."""
+        part = contextlib.ExitStack()
+        value = part.enter_context(cm)
+        with self._lock:
+            if not self._closing:
+                self._stack.push(part.pop_all())
+                if name is not None:
+                    self._names.append(name)
+                return value
+        part.close()
+        raise _Abandoned
+
+    def echo(self, line: str) -> None:
+        """Print, unless the devnet is stopping (an abandoned start-up has nothing left to say)."""
+        if not self._closing and self._reason is None:
+            self._echo(line)
 
     def watch(self, part: str, check: Callable[[], str | None]) -> None:
         """Have ``check`` run every ``interval`` s: ``None`` while ``part`` is fine, else what happened to it."""
@@ -134,28 +172,20 @@ class Lifecycle:
                 self._phase = RUNNING
 
     def wait(self) -> None:
-        """Until SIGINT/SIGTERM or a dying part, which raise here (a short sleep: a signal the kernel gave
-        another thread is handled within ``interval``)."""
+        """Until SIGINT/SIGTERM or a dying part, raised here."""
         while True:
-            time.sleep(self._interval)
+            self._wake.wait(self._interval)
+            with self._lock:
+                if self._reason is not None:
+                    raise self._reason
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        try:
-            with self._lock:
-                self._phase = STOPPING
-        finally:
-            self._stop(exc)
-        if isinstance(exc, Interrupted) and not exc.during_start_up:
-            return True  # a running devnet ends this way
-        if exc is None and self._failure is not None:
-            raise self._failure  # died while the main thread was already on its way out
-        return False
-
-    def _stop(self, exc: BaseException | None) -> None:
-        """Parts in reverse order, then stray children, then the signals; said aloud when parts were named
-        or when the run ends early."""
+        with self._lock:
+            self._phase = STOPPING
+            self._closing = True
+            stack = self._stack.pop_all()
         self._done.set()
         early = isinstance(exc, PartDied) or (isinstance(exc, Interrupted) and exc.during_start_up)
         loud = early or bool(self._names)
@@ -165,7 +195,7 @@ class Lifecycle:
                 self._echo(f"\n{exc}: stopping{parts}...")
             elif loud:
                 self._echo(f"\nstopping:{parts}...")
-            self._stack.close()
+            stack.close()
         finally:
             self._watcher.join(5)
             stop_descendants(keep=self._children_before)
@@ -173,29 +203,24 @@ class Lifecycle:
                 signal.signal(signum, handler)
             if loud:
                 self._echo("stopped; nothing left running.")
+        return isinstance(exc, Interrupted) and not exc.during_start_up  # a running devnet ends this way
 
     # ------------------------------------------------------------------------------ signals and watcher
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        """Runs on the main thread between two steps of whatever it does: only records why and wakes it."""
         with self._lock:
-            phase = self._phase
-            self._phase = STOPPING
-        if phase == STOPPING:
+            first = self._reason is None and self._phase != STOPPING
+            if first:
+                self._reason = Interrupted(signum, during_start_up=self._phase == STARTING)
+        if not first:
             self._force(signum)
-        raise Interrupted(signum, during_start_up=phase == STARTING)
+        self._wake.set()
 
     def _force(self, signum: int) -> None:
         """A second signal, or one during the shutdown: stop every child now and exit without unwinding."""
         os.write(2, b"\nsecond signal: stopping child processes and exiting at once\n")  # no buffered I/O
         stop_descendants(grace=0.5, keep=self._children_before)
         self._force_exit(128 + signum)
-
-    def _on_wake(self, signum: int, frame: FrameType | None) -> None:
-        with self._lock:
-            if self._failure is None or self._phase == STOPPING:
-                return  # someone else's SIGUSR1, or already stopping: nothing to interrupt
-            self._phase = STOPPING
-            failure = self._failure
-        raise failure
 
     def _watch(self) -> None:
         while not self._done.wait(self._interval):
@@ -206,10 +231,7 @@ class Lifecycle:
                 if detail is None:
                     continue
                 with self._lock:
-                    if self._phase == STOPPING:
-                        return
-                    self._failure = PartDied(part, detail)
-                main = threading.main_thread().ident
-                assert main is not None
-                signal.pthread_kill(main, _WAKE)
+                    if self._phase != STOPPING and self._reason is None:
+                        self._reason = PartDied(part, detail)
+                self._wake.set()
                 return

@@ -159,6 +159,43 @@ def run_devnet(
     :class:`~pamchain.devnet.lifecycle.Stopped` when a signal or a dying part ended start-up; a signal once
     ready is the normal end and returns.
     """
+    t0 = time.monotonic()
+    logging.getLogger("pamchain").addHandler(logging.NullHandler())  # the devnet prints events, not logs
+    logging.getLogger("pamchain").propagate = False
+    with Lifecycle(echo) as life:
+        info = life.run(
+            lambda: _start(
+                life,
+                t0=t0,
+                datadir=datadir,
+                port=port,
+                payload_port=payload_port,
+                samba=samba,
+                grant_seconds=grant_seconds,
+                scenario=scenario,
+                keep_running=keep_running,
+                ready=ready,
+            )
+        )
+        if keep_running:
+            life.wait()
+    return info
+
+
+def _start(
+    life: Lifecycle,
+    *,
+    t0: float,
+    datadir: Path | None,
+    port: int,
+    payload_port: int,
+    samba: bool,
+    grant_seconds: int,
+    scenario: bool,
+    keep_running: bool,
+    ready: Callable[[DevnetInfo], None] | None,
+) -> DevnetInfo:
+    """Every part, in order, then the stories (on the lifecycle's worker thread)."""
     from pamchain.node.genesis import deployment_genesis
     from pamchain.node.service import run_node
     from pamchain.sdk.client import PamClient, connect
@@ -169,113 +206,117 @@ def run_devnet(
     from pamchain.sdk.oracle.light_client import Anchor, Verification
     from pamchain.sdk.payload_store import ChainAuthorizer, PayloadStore, ServedStore
 
-    t0 = time.monotonic()
-    logging.getLogger("pamchain").addHandler(logging.NullHandler())  # the devnet prints events, not logs
-    logging.getLogger("pamchain").propagate = False
-    with Lifecycle(echo) as life:
-        root = _data_dir(datadir, life)
-        info = DevnetInfo(root)
-        echo(f"pamchain devnet in {root}")
-        accounts, info.keystores, info.password_file = write_keys(root)
-        echo(
-            f"  demo keystores written (passphrase {DEMO_PASSPHRASE!r}: demo keys, never use them for anything real)"
-        )
+    echo = life.echo  # an abandoned start-up prints nothing more
+    root = _data_dir(datadir, life)
+    info = DevnetInfo(root)
+    echo(f"pamchain devnet in {root}")
+    accounts, info.keystores, info.password_file = write_keys(root)
+    echo(
+        f"  demo keystores written (passphrase {DEMO_PASSPHRASE!r}: demo keys, never use them for anything real)"
+    )
 
-        parts = _samba_directory(root, life, echo) if samba else _memory_directory()
-        directory, info.group_dn, info.directory = life.enter_context(parts, "Samba DC" if samba else None)
-        users = {}
-        for name in PEOPLE:
-            users[name] = directory.create_user(name, FIRST_PASSWORD)
-            info.ids[name] = pseudonymous_id(PSEUDONYM_KEY, users[name].object_guid)
-        group = keccak(text=info.group_dn)
-        echo(f"  directory: {info.directory}; users {', '.join(PEOPLE)}; group {info.group_dn}")
+    parts = _samba_directory(root, life, echo) if samba else _memory_directory()
+    directory, info.group_dn, info.directory = life.enter_context(parts, "Samba DC" if samba else None)
+    users = {}
+    for name in PEOPLE:
+        users[name] = directory.create_user(name, FIRST_PASSWORD)
+        info.ids[name] = pseudonymous_id(PSEUDONYM_KEY, users[name].object_guid)
+    group = keccak(text=info.group_dn)
+    echo(f"  directory: {info.directory}; users {', '.join(PEOPLE)}; group {info.group_dn}")
 
-        signer = Account.create()
-        genesis = deployment_genesis(
-            [signer.address],
-            CHAIN_ID,
-            {a.address: 10**24 for a in accounts.values()},
-            accounts["deployer"].address,
-        )
-        try:
-            node = life.enter_context(run_node(genesis, signer.key, root / "node", port=port), "node")
-        except OSError as exc:
-            raise SetupError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): pass --port") from exc
-        info.rpc_url = node.url
-        echo(f"  node: {node.url} (chain {CHAIN_ID}, Clique, one validator sealing on demand, permissioned)")
+    signer = Account.create()
+    genesis = deployment_genesis(
+        [signer.address],
+        CHAIN_ID,
+        {a.address: 10**24 for a in accounts.values()},
+        accounts["deployer"].address,
+    )
+    try:
+        node = life.enter_context(run_node(genesis, signer.key, root / "node", port=port), "node")
+    except OSError as exc:
+        raise SetupError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): pass --port") from exc
+    info.rpc_url = node.url
+    echo(f"  node: {node.url} (chain {CHAIN_ID}, Clique, one validator sealing on demand, permissioned)")
 
-        client, deployment = deploy_plan(
-            connect(node.url), accounts["deployer"], demo_plan(accounts, info.ids, group)
-        )
-        info.deployment_file = root / "deployment.json"
-        deployment.save(info.deployment_file)
-        echo(
-            f"  contracts: PamChain at {deployment.address}, block {deployment.block}; council 2-of-3, bootstrap ended"
-        )
+    client, deployment = deploy_plan(
+        connect(node.url), accounts["deployer"], demo_plan(accounts, info.ids, group)
+    )
+    info.deployment_file = root / "deployment.json"
+    deployment.save(info.deployment_file)
+    echo(
+        f"  contracts: PamChain at {deployment.address}, block {deployment.block}; council 2-of-3, bootstrap ended"
+    )
 
-        store = PayloadStore(
-            root / "payloads",
-            ChainAuthorizer(PamClient(connect(node.url), deployment.address), start_block=deployment.block),
-        )
-        try:
-            served = life.enter_context(ServedStore(store, port=payload_port), "payload store")
-        except OSError as exc:
-            raise SetupError(
-                f"cannot listen on 127.0.0.1:{payload_port} ({exc.strerror}): pass --payload-port"
-            ) from exc
-        info.payload_url = served.url
-        echo(f"  payload store: {served.url}")
+    store = PayloadStore(
+        root / "payloads",
+        ChainAuthorizer(PamClient(connect(node.url), deployment.address), start_block=deployment.block),
+    )
+    try:
+        served = life.enter_context(ServedStore(store, port=payload_port), "payload store")
+    except OSError as exc:
+        raise SetupError(
+            f"cannot listen on 127.0.0.1:{payload_port} ({exc.strerror}): pass --payload-port"
+        ) from exc
+    info.payload_url = served.url
+    echo(f"  payload store: {served.url}")
 
-        (root / "oracle").mkdir(mode=0o700)
-        daemon = assemble(
-            PamClient(connect(node.url), deployment.address, accounts["oracle"]),
-            accounts["oracle"],
+    (root / "oracle").mkdir(mode=0o700)
+    daemon = assemble(
+        PamClient(connect(node.url), deployment.address, accounts["oracle"]),
+        accounts["oracle"],
+        directory,
+        root / "oracle" / "journal.sqlite3",
+        domain=DOMAIN,
+        dc_id=DC_ID,
+        id_map=StaticIdMap.from_hex(
+            {"0x" + info.ids[n].hex(): users[n].sam_account_name for n in PEOPLE},
+            {"0x" + group.hex(): info.group_dn},
+        ),
+        start_block=deployment.block,
+        payload_store_url=served.url,
+        pseudonym_key=PSEUDONYM_KEY,
+        finality=Finality(),
+        poll_interval=0.2,
+        reconcile_interval=3600,
+        # as in production: the oracle verifies the node's blocks from the deployment block's hash
+        verification=Verification("clique", Anchor.parse(deployment.block, str(deployment.block_hash))),
+    )
+    oracle = life.enter_context(OracleThread(daemon), "oracle")
+    life.watch("the oracle", oracle.failure)
+    echo(f"  oracle: {accounts['oracle'].address} for {DOMAIN_NAME}, following final blocks")
+
+    if scenario:
+        stories = LiveStories(
+            client,
+            accounts,
             directory,
-            root / "oracle" / "journal.sqlite3",
-            domain=DOMAIN,
-            dc_id=DC_ID,
-            id_map=StaticIdMap.from_hex(
-                {"0x" + info.ids[n].hex(): users[n].sam_account_name for n in PEOPLE},
-                {"0x" + group.hex(): info.group_dn},
-            ),
-            start_block=deployment.block,
-            payload_store_url=served.url,
-            pseudonym_key=PSEUDONYM_KEY,
-            finality=Finality(),
-            poll_interval=0.2,
-            reconcile_interval=3600,
-            # as in production: the oracle verifies the node's blocks from the deployment block's hash
-            verification=Verification("clique", Anchor.parse(deployment.block, str(deployment.block_hash))),
+            users,
+            info.ids,
+            info.group_dn,
+            served.url,
+            grant_seconds,
+            echo,
         )
-        oracle = life.enter_context(OracleThread(daemon), "oracle")
-        life.watch("the oracle", oracle.failure)
-        echo(f"  oracle: {accounts['oracle'].address} for {DOMAIN_NAME}, following final blocks")
+        stories.play()
+    echo(f"\nready in {time.monotonic() - t0:.1f} s")
+    if ready is not None:
+        ready(info)
+    if keep_running:
+        from pamchain.web.devnet import devnet_web  # the phone app (issue 8), stopped with the rest
 
-        if scenario:
-            stories = LiveStories(
-                client, accounts, directory, users, info.ids, info.group_dn, served.url, grant_seconds, echo
-            )
-            stories.play()
-        echo(f"\nready in {time.monotonic() - t0:.1f} s")
-        if ready is not None:
-            ready(info)
-        if keep_running:
-            from pamchain.web.devnet import devnet_web  # the phone app (issue 8), stopped with the rest
-
-            web = devnet_web(
-                rpc_url=node.url,
-                deployment=deployment,
-                payload_store_url=served.url,
-                client=client,
-                council=(accounts["council-1"], accounts["council-2"]),
-                ids=info.ids,
-                group_dn=info.group_dn,
-                echo=echo,
-            )
-            life.enter_context(web, "phone app")
-            _print_howto(info, echo)
-            life.ready()
-            life.wait()
+        web = devnet_web(
+            rpc_url=node.url,
+            deployment=deployment,
+            payload_store_url=served.url,
+            client=client,
+            council=(accounts["council-1"], accounts["council-2"]),
+            ids=info.ids,
+            group_dn=info.group_dn,
+            echo=echo,
+        )
+        life.enter_context(web, "phone app")
+        _print_howto(info, echo)
+    life.ready()
     return info
 
 

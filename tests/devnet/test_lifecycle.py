@@ -4,6 +4,7 @@ in tests/scripts/test_devnet_signals.py)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import threading
@@ -16,26 +17,38 @@ from pamchain.devnet.processes import alive
 
 
 @contextlib.contextmanager
-def part(name: str, log: list[str]) -> Iterator[None]:
+def part(name: str, log: list[str]) -> Iterator[str]:
     log.append(f"start {name}")
     try:
-        yield
+        yield name
     finally:
         log.append(f"stop {name}")
+
+
+def _signal_soon(signum: int, delay: float = 0.1) -> None:
+    """From another thread, as the kernel may deliver it: the main thread must still act on it."""
+    threading.Timer(delay, os.kill, (os.getpid(), signum)).start()
 
 
 def test_signal_during_start_up__interrupted_128_plus_signal__parts_stopped_in_reverse() -> None:
     log: list[str] = []
     lines: list[str] = []
+    release = threading.Event()
+
+    def start() -> None:
+        life.enter_context(part("node", log), "node")
+        life.enter_context(part("oracle", log), "oracle")
+        _signal_soon(signal.SIGINT)
+        release.wait(30)  # a long step of the start-up (a compile, a provision)
+        life.echo("not printed: the devnet is stopping")
+
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job inherits it
     try:
-        with pytest.raises(Interrupted) as caught, Lifecycle(lines.append) as life:
-            life.enter_context(part("node", log), "node")
-            life.enter_context(part("oracle", log), "oracle")
-            signal.raise_signal(signal.SIGINT)
-            log.append("not reached")
+        with pytest.raises(Interrupted) as caught, Lifecycle(lines.append, interval=0.05) as life:
+            life.run(start)
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # given back as it was
     finally:
+        release.set()
         signal.signal(signal.SIGINT, previous)
     assert caught.value.exit_code == 130
     assert log == ["start node", "start oracle", "stop oracle", "stop node"]
@@ -45,11 +58,36 @@ def test_signal_during_start_up__interrupted_128_plus_signal__parts_stopped_in_r
 def test_sigterm_once_ready__the_normal_end() -> None:
     log: list[str] = []
     with Lifecycle(lambda _: None, interval=0.05) as life:
-        life.enter_context(part("node", log), "node")
+        assert life.run(lambda: life.enter_context(part("node", log), "node")) == "node"
         life.ready()
-        threading.Timer(0.2, signal.raise_signal, (signal.SIGTERM,)).start()  # raised on the timer's thread
+        _signal_soon(signal.SIGTERM)
         life.wait()
     assert log == ["start node", "stop node"]
+
+
+def test_part_ready_after_the_stop_began__stopped_at_once() -> None:
+    log: list[str] = []
+    entering, late = threading.Event(), threading.Event()
+
+    @contextlib.contextmanager
+    def slow_part() -> Iterator[None]:
+        entering.set()
+        late.wait(10)  # still starting when the signal comes
+        log.append("started late")
+        yield
+        log.append("stopped late")
+
+    def start() -> None:
+        life.enter_context(slow_part(), "slow")
+
+    with pytest.raises(Interrupted), Lifecycle(lambda _: None, interval=0.05) as life:
+        threading.Thread(target=lambda: (entering.wait(10), os.kill(os.getpid(), signal.SIGTERM))).start()
+        life.run(start)
+    late.set()
+    deadline = time.monotonic() + 10
+    while log != ["started late", "stopped late"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert log == ["started late", "stopped late"]
 
 
 def test_second_signal_while_stopping__its_children_stopped_and_forced_exit() -> None:
@@ -63,31 +101,38 @@ def test_second_signal_while_stopping__its_children_stopped_and_forced_exit() ->
     @contextlib.contextmanager
     def slow_to_stop() -> Iterator[None]:
         yield
-        signal.raise_signal(signal.SIGINT)  # the person presses Ctrl-C again while parts stop
+        os.kill(os.getpid(), signal.SIGINT)  # the person presses Ctrl-C again while parts stop
+
+    children: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        children.append(subprocess.Popen(["sleep", "60"]))
+        life.enter_context(slow_to_stop(), "slow part")
 
     try:
         with pytest.raises(SystemExit), Lifecycle(lambda _: None, force_exit=force_exit) as life:
-            child = subprocess.Popen(["sleep", "60"])
-            life.enter_context(slow_to_stop(), "slow part")
-            signal.raise_signal(signal.SIGTERM)
+            life.run(start)
         assert codes == [130]
-        assert child.wait(5) is not None and not alive(child.pid)
+        assert children[0].wait(5) is not None and not alive(children[0].pid)
         assert older.poll() is None
     finally:
         older.kill()
         older.wait()
 
 
-def test_part_dies_during_start_up__main_thread_interrupted_even_when_blocked() -> None:
-    dead = threading.Event()
+def test_part_dies_during_start_up__stops_within_seconds() -> None:
+    dead, release = threading.Event(), threading.Event()
     t0 = time.monotonic()
-    with (
-        pytest.raises(PartDied, match="the oracle stopped: boom") as caught,
-        Lifecycle(lambda _: None, interval=0.05) as life,
-    ):
-        life.watch("the oracle", lambda: "stopped: boom" if dead.is_set() else None)
-        threading.Timer(0.2, dead.set).start()
-        time.sleep(30)  # a long step of the start-up (a compile, a provision)
+    try:
+        with (
+            pytest.raises(PartDied, match="the oracle stopped: boom") as caught,
+            Lifecycle(lambda _: None, interval=0.05) as life,
+        ):
+            life.watch("the oracle", lambda: "stopped: boom" if dead.is_set() else None)
+            threading.Timer(0.2, dead.set).start()
+            life.run(lambda: release.wait(30))
+    finally:
+        release.set()
     assert time.monotonic() - t0 < 5
     assert caught.value.exit_code == 1
 
@@ -103,5 +148,17 @@ def test_part_stops_during_the_normal_stop__not_a_failure() -> None:
         time.sleep(0.2)  # the watcher looks while the part is down
 
     with Lifecycle(lambda _: None, interval=0.02) as life:
-        life.enter_context(oracle(), "oracle")
+        life.run(lambda: life.enter_context(oracle(), "oracle"))
         life.watch("the oracle", lambda: None if running.is_set() else "stopped")
+
+
+def test_start_up_error__parts_stopped_and_the_error_raised_as_is() -> None:
+    log: list[str] = []
+
+    def start() -> None:
+        life.enter_context(part("node", log), "node")
+        raise ValueError("port busy")
+
+    with pytest.raises(ValueError, match="port busy"), Lifecycle(lambda _: None) as life:
+        life.run(start)
+    assert log == ["start node", "stop node"]

@@ -82,7 +82,7 @@ def test_devnet__signal_at_any_point__every_process_and_port_gone_within_5_s(
     sent = devnet.signal(signum)
     exit_code, output = devnet.wait_gone(sent, STOP_WITHIN)
     assert exit_code == code, output
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output
     assert output.rstrip().endswith("stopped; nothing left running."), output
     assert os.listdir(env["TMPDIR"]) == []  # the devnet's temp dir is removed too
 
@@ -101,7 +101,7 @@ def test_devnet_samba__sigterm_during_stories__the_dc_stops_too(
     sent = devnet.signal(signal.SIGTERM)
     exit_code, output = devnet.wait_gone(sent, STOP_WITHIN)
     assert exit_code == 143, output
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output
     assert os.listdir(env["TMPDIR"]) == []
 
 
@@ -118,5 +118,5 @@ def test_devnet_samba__dc_dies_during_start_up__stops_at_once_with_one_line(
     sent = time.monotonic()
     exit_code, output = devnet.wait_gone(sent, STOP_WITHIN)
     assert exit_code == 1, output
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output
     assert re.search(r"error: the Samba AD DC \(pid \d+\) exited", output), output
