@@ -46,6 +46,7 @@ class Stopped(BaseException):
     """
 
     exit_code = 1
+    said_so = False  # whether the devnet's own output already explains the stop (else: one error line)
 
 
 class Interrupted(Stopped):
