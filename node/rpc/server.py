@@ -155,7 +155,9 @@ class RpcServer:
 
     # ------------------------------------------------------------------------------------------ lifecycle
     async def start(self, host: str, port: int) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # In-flight requests get a second to finish when the node stops, not aiohttp's default minute: a request
+        # caught half-way by the stop (its body never read) kept a stopping `pamchain devnet` alive for 30 s.
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         await site.start()
