@@ -79,7 +79,8 @@ class Lifecycle:
     the main thread.
 
     ``run(start)`` calls ``start`` on a worker thread and returns its result, unless a signal or a dying part
-    comes first (then :class:`Interrupted` / :class:`PartDied` is raised on the main thread). ``start``
+    comes first (then :class:`Interrupted` / :class:`PartDied` is raised on the main thread, and again out of
+    the context once every part has stopped: the caller's exit status). ``start``
     starts parts with ``enter_context(cm, name)``, has them checked with ``watch(part, check)`` and prints
     with ``echo`` (silent once stopping). ``ready()`` marks start-up done; ``wait()`` blocks until a signal or
     a dying part. Leaving the context stops the parts in reverse order, then any child process started since
@@ -204,7 +205,7 @@ class Lifecycle:
                 signal.signal(signum, handler)
             if loud:
                 self._echo("stopped; nothing left running.")
-        return isinstance(exc, Interrupted) and not exc.during_start_up  # a running devnet ends this way
+        return False
 
     # ------------------------------------------------------------------------------ signals and watcher
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:

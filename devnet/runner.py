@@ -155,9 +155,10 @@ def run_devnet(
 ) -> DevnetInfo:
     """Start everything, play the stories, then (``keep_running``) run until SIGINT/SIGTERM; stop everything.
 
-    Raises :class:`~pamchain.devnet.lifecycle.SetupError` when it cannot start here, and
-    :class:`~pamchain.devnet.lifecycle.Stopped` when a signal or a dying part ended start-up; a signal once
-    ready is the normal end and returns.
+    Returns once the stories are played without ``keep_running``. Raises, every part stopped,
+    :class:`~pamchain.devnet.lifecycle.SetupError` when it cannot start here, and
+    :class:`~pamchain.devnet.lifecycle.Stopped` when a signal or a dying part ended it (``exit_code``: 0 for a
+    signal once ready, the normal end of a running devnet; 128 + the signal during start-up; 1 for a part).
     """
     t0 = time.monotonic()
     logging.getLogger("pamchain").addHandler(logging.NullHandler())  # the devnet prints events, not logs

@@ -55,13 +55,14 @@ def test_signal_during_start_up__interrupted_128_plus_signal__parts_stopped_in_r
     assert lines == ["\ninterrupted by SIGINT: stopping oracle, node...", "stopped; nothing left running."]
 
 
-def test_sigterm_once_ready__the_normal_end() -> None:
+def test_sigterm_once_ready__the_normal_end__exit_0() -> None:
     log: list[str] = []
-    with Lifecycle(lambda _: None, interval=0.05) as life:
+    with pytest.raises(Interrupted) as caught, Lifecycle(lambda _: None, interval=0.05) as life:
         assert life.run(lambda: life.enter_context(part("node", log), "node")) == "node"
         life.ready()
         _signal_soon(signal.SIGTERM)
         life.wait()
+    assert caught.value.exit_code == 0
     assert log == ["start node", "stop node"]
 
 
