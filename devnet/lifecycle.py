@@ -183,7 +183,7 @@ class Lifecycle:
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool:
+    ) -> None:
         with self._lock:
             self._phase = STOPPING
             self._closing = True
@@ -205,7 +205,6 @@ class Lifecycle:
                 signal.signal(signum, handler)
             if loud:
                 self._echo("stopped; nothing left running.")
-        return False
 
     # ------------------------------------------------------------------------------ signals and watcher
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
