@@ -12,9 +12,15 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from pamchain.sdk.deployer import deploy_plan
-from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef, StaticIdMap, pseudonymous_id
+from pamchain.sdk.directory import (
+    AccountRef,
+    AuthenticationFailed,
+    GroupRef,
+    StaticIdMap,
+    group_target_id,
+    pseudonymous_id,
+)
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.model import ticket_ref
 from pamchain.sdk.oracle.assembly import assemble
@@ -38,7 +44,7 @@ from .world import (
 )
 
 ADMINS_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
-ADMINS = keccak(text=ADMINS_DN)
+ADMINS = group_target_id(PSEUDONYM_KEY, ADMINS_DN)
 
 
 def _print(line: str) -> None:

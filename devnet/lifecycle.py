@@ -142,7 +142,8 @@ class Lifecycle:
                 raise outcome["error"]
             if "value" in outcome:
                 self._wake.clear()
-                return outcome["value"]  # type: ignore[no-any-return]
+                value: T = outcome["value"]
+                return value
 
     def enter_context(self, cm: contextlib.AbstractContextManager[T], name: str | None = None) -> T:
         """Start a part (on the worker); ``name`` (if any) is listed when the devnet stops. A part that

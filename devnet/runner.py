@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_utils import keccak
 
 from .lifecycle import Lifecycle, SetupError
 from .processes import alive
@@ -110,15 +109,15 @@ def _samba_directory(
         life.watch(
             f"the Samba AD DC (pid {pid})", lambda: None if pid is not None and alive(pid) else "exited"
         )
-        directory = LdapDirectory(samba_dc.admin_ldap_config(dc, root / "samba" / "bind-password"))
+        ldap = LdapDirectory(samba_dc.admin_ldap_config(dc, root / "samba" / "bind-password"))
         try:
             try:
-                group_dn = directory.create_group("Tier0 Admins").dn
+                group_dn = ldap.create_group("Tier0 Admins").dn
             except AlreadyExists:
                 group_dn = f"CN=Tier0 Admins,CN=Users,{dc.base_dn}"
-            yield directory, group_dn, f"Samba AD DC at {dc.ldaps_url} (pid {pid})"
+            yield ldap, group_dn, f"Samba AD DC at {dc.ldaps_url} (pid {pid})"
         finally:
-            directory.close()
+            ldap.close()
     finally:
         samba_dc.stop(dc)
 
@@ -201,7 +200,7 @@ def _start(
     from pamchain.node.service import run_node
     from pamchain.sdk.client import PamClient, connect
     from pamchain.sdk.deployer import deploy_plan
-    from pamchain.sdk.directory import StaticIdMap, pseudonymous_id
+    from pamchain.sdk.directory import StaticIdMap, group_target_id, pseudonymous_id
     from pamchain.sdk.oracle.assembly import assemble
     from pamchain.sdk.oracle.follower import Finality
     from pamchain.sdk.oracle.light_client import Anchor, Verification
@@ -222,7 +221,7 @@ def _start(
     for name in PEOPLE:
         users[name] = directory.create_user(name, FIRST_PASSWORD)
         info.ids[name] = pseudonymous_id(PSEUDONYM_KEY, users[name].object_guid)
-    group = keccak(text=info.group_dn)
+    group = group_target_id(PSEUDONYM_KEY, info.group_dn)
     echo(f"  directory: {info.directory}; users {', '.join(PEOPLE)}; group {info.group_dn}")
 
     signer = Account.create()
@@ -313,6 +312,7 @@ def _start(
             council=(accounts["council-1"], accounts["council-2"]),
             ids=info.ids,
             group_dn=info.group_dn,
+            group_id=group,
             echo=echo,
         )
         life.enter_context(web, "phone app")

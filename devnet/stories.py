@@ -8,9 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
-from .world import DOMAIN, NEW_PASSWORD, describe
+from .world import DOMAIN, NEW_PASSWORD, PSEUDONYM_KEY, describe
 
 
 class LiveStories:
@@ -70,14 +69,20 @@ class LiveStories:
         self.echo(f"   locked in AD: {self.directory.is_locked(alice)}")
 
     def elevation(self) -> None:
-        from pamchain.sdk.directory import GroupRef
+        from pamchain.sdk.directory import GroupRef, group_target_id
         from pamchain.sdk.model import Action, ticket_ref
+        from pamchain.sdk.payload_store import PayloadClient
+        from pamchain.sdk.sealed_justifications import seal_for_request
 
         alice = self.users["alice"].ref
         group = GroupRef(self.group_dn)
-        target = keccak(text=self.group_dn)
+        target = group_target_id(PSEUDONYM_KEY, self.group_dn)
+        payloads = PayloadClient(self.payload_url)
+        for approver in ("bob", "carol"):  # approvers publish their encryption keys once
+            payloads.publish_key(self.accounts[approver])
+        digest, _ = seal_for_request(self.as_("alice"), payloads, target, "patch the DCs")
         rid = self.as_("alice").request_elevation(
-            target, self.grant_seconds, "patch the DCs", ticket_ref("CHG-1042")
+            target, self.grant_seconds, ticket=ticket_ref("CHG-1042"), justification_hash=digest
         )
         self.as_("bob").approve(rid)
         self.as_("carol").approve(rid)

@@ -19,6 +19,7 @@ from web3 import Web3
 
 from .client import Deployment, PamClient
 from .config_file import read_toml
+from .directory import group_target_id, read_pseudonym_key
 from .errors import ConfigError
 from .model import PASSWORD_RESET_TARGET, UNLOCK_TARGET, to_bytes32
 
@@ -168,7 +169,9 @@ _POLICY_KEYS = {
     "requesters",
     "unlock_limit",
     "unlock_window",
+    "require",
 }
+_REQUIRE = {"justification": 1, "ticket": 2}
 # Defaults that keep a file that leaves them out safe: a day of bootstrap at most, a few unlocks a day, and
 # four hours between one person's break-glass grants.
 DEFAULT_BOOTSTRAP_TTL = 24 * 3600
@@ -187,8 +190,8 @@ def domain_id(text: str) -> bytes:
     return raw.ljust(32, b"\x00")
 
 
-def target_id(text: str) -> bytes:
-    """``unlock``, ``password-reset``, a group DN (its keccak) or 0x + 64 hex digits."""
+def target_id(text: str, pseudonym_key: bytes | None = None) -> bytes:
+    """``unlock``, ``password-reset``, a group DN (its keyed id: ``pseudonym_key`` needed) or 0x + 64 hex."""
     if text == "unlock":
         return UNLOCK_TARGET
     if text == "password-reset":
@@ -196,7 +199,12 @@ def target_id(text: str) -> bytes:
     if text.startswith("0x"):
         return _hex32(text, "target")
     if "=" in text:
-        return keccak(text=text)
+        if pseudonym_key is None:
+            raise ValueError(
+                f"target {text!r}: a group DN needs the top-level pseudonym_key_file (its on-chain id is keyed), "
+                "or give the group's 0x id (`pamchain policy target-id`)"
+            )
+        return group_target_id(pseudonym_key, text)
     raise ValueError(f"target {text!r}: unlock, password-reset, a group DN or 0x + 64 hex digits")
 
 
@@ -265,6 +273,10 @@ def load_plan(
                     "several oracles of one domain must share the domain's encryption key: give each the same "
                     "encryption_key_file (`pamchain oracle domain-key FILE` makes one) or the same enc_pubkey"
                 )
+        where = "pseudonym_key_file"
+        pseudonym_key = None
+        if doc.get("pseudonym_key_file") is not None:
+            pseudonym_key = read_pseudonym_key(path.parent / str(doc["pseudonym_key_file"]))
         policies = []
         for index, entry in enumerate(doc.get("policies", [])):
             where = f"[[policies]] #{index + 1}"
@@ -277,7 +289,10 @@ def load_plan(
             requesters = tuple(
                 ids[r] if r in ids else _hex32(r, "requester") for r in entry.get("requesters", [])
             )
-            target = target_id(entry["target"])
+            target = target_id(entry["target"], pseudonym_key)
+            require = entry.get("require", [])
+            if not isinstance(require, list) or any(r not in _REQUIRE for r in require):
+                raise ValueError("require must be a list of 'justification' and 'ticket'")
             unlock = target == UNLOCK_TARGET
             self_service = bool(entry.get("self_service", False))
             policies.append(
@@ -296,6 +311,7 @@ def load_plan(
                     break_glass_cooldown=_int(entry, "break_glass_cooldown", DEFAULT_BREAK_GLASS_COOLDOWN),
                     unlock_limit=_int(entry, "unlock_limit", DEFAULT_UNLOCK_LIMIT if unlock else 0),
                     unlock_window=_int(entry, "unlock_window", DEFAULT_UNLOCK_WINDOW if unlock else 0),
+                    requirements=sum({_REQUIRE[r] for r in require}),
                 )
             )
         where = "[roles]"
@@ -323,7 +339,7 @@ def load_plan(
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: {where}: missing key {exc.args[0]!r}") from exc
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         raise ConfigError(f"{path}: {where}: {exc}") from exc
 
 

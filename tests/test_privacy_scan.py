@@ -10,7 +10,8 @@ from typing import Any
 
 import requests
 from eth_utils import keccak
-from pamchain.scripts.devnet import NEW_PASSWORD, PEOPLE, PSEUDONYM_KEY, DevnetInfo, run_devnet
+from pamchain.devnet.runner import DevnetInfo, run_devnet
+from pamchain.devnet.world import NEW_PASSWORD, PEOPLE, PSEUDONYM_KEY
 from pamchain.sdk.directory import group_target_id
 
 DOMAIN_DN = "DC=corp,DC=example"

@@ -82,7 +82,12 @@ def test_part_ready_after_the_stop_began__stopped_at_once() -> None:
         life.enter_context(slow_part(), "slow")
 
     with pytest.raises(Interrupted), Lifecycle(lambda _: None, interval=0.05) as life:
-        threading.Thread(target=lambda: (entering.wait(10), os.kill(os.getpid(), signal.SIGTERM))).start()
+
+        def stop_while_entering() -> None:
+            entering.wait(10)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=stop_while_entering).start()
         life.run(start)
     late.set()
     deadline = time.monotonic() + 10

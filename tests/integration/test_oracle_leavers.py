@@ -23,7 +23,8 @@ from pamchain.sdk.ldap_directory import LdapDirectory
 from pamchain.sdk.model import Action, LeaverReason, Outcome, PrincipalStatus
 from pamchain.sdk.oracle.daemon import OracleDaemon
 
-from ..sdk.world import DOMAIN, directory_id
+from support.world import DOMAIN, directory_id
+
 from .oracle_world import Suite, World, make_oracle, tick_until
 from .oracle_world import grant as make_grant
 

@@ -27,9 +27,10 @@ from pamchain.sdk.payload_store import PayloadClient, PayloadStoreError
 from pamchain.sdk.sealed import PayloadError
 from pamchain.sdk.sealed_justifications import NoApproverKey, read_justification, seal_for_request
 
-from ..integration.chains import pamchain_node
+from support.chains import pamchain_node
+from support.world import ADMINS, DOMAIN, directory_id, standard_plan
+
 from .test_payload_store import World
-from .world import ADMINS, DOMAIN, directory_id, standard_plan
 
 SUBJECT, TARGET = directory_id("alice"), ADMINS
 KEYS = {name: keccak(text=f"pamchain-test-key:{name}") for name in ("alice", "bob", "carol", "erin")}

@@ -27,8 +27,9 @@ from pamchain.sdk.notify.routing import Router
 from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.leavers import under
 
+from support.world import ADMINS, DOMAIN, Cast, directory_id
+
 from .test_oracle import ADMINS_DN, DC1, GOOD_PASSWORD, PSEUDONYM_KEY, build
-from .world import ADMINS, DOMAIN, Cast, directory_id
 
 ALICE = directory_id("alice")
 LEAVERS_OU = "OU=Leavers,DC=pamchain,DC=test"
