@@ -40,7 +40,7 @@ initializes: requests[
     second_factor := second_factor,
 ]
 initializes: receipts[ledger := ledger, oracles := oracles]
-initializes: suspension[governance := governance, grants := grants, principals := principals]
+initializes: suspension[governance := governance, grants := grants, principals := principals, roles := roles]
 initializes: leavers[governance := governance, grants := grants, oracles := oracles, principals := principals]
 initializes: permissioning[governance := governance, principals := principals, roles := roles]
 

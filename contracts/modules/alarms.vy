@@ -4,8 +4,10 @@
 @custom:contract-name alarms
 @license Apache-2.0
 @notice Raised on every break-glass request, every drift report, every
-        principal reaching its unlock rate limit, every late removal and
-        every leaver report, so a single log filter catches them all.
+        principal reaching its unlock rate limit, every late removal,
+        every leaver report and every access-review item that lapsed under
+        FLAG, so a single log filter (by topic) catches them all. PamReviews
+        logs its own.
 """
 
 
@@ -21,6 +23,8 @@ ALARM_REMOVAL_LATE: public(constant(uint8)) = 4
 # Alarm kind: an oracle reported that an enrolled principal's AD account left
 # (disabled, deleted, moved to the leavers OU); target = the reason.
 ALARM_LEAVER: public(constant(uint8)) = 5
+# Alarm kind: an access-review item was not re-confirmed by its deadline (campaign on_lapse FLAG).
+ALARM_REVIEW_LAPSED: public(constant(uint8)) = 6
 
 
 event Alarm:

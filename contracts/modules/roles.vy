@@ -7,6 +7,9 @@
         `oracles.set_oracle`; withdrawing it by hand disables the oracle
         everywhere at once). OPERATOR marks an explicitly allowlisted sender
         such as a relayer or the deployer; it confers no contract power.
+        SUSPENDER may suspend principals and nothing else (the deployment's
+        access-review contract, PamReviews, holds it to suspend what a
+        campaign saw lapse); withdrawing it takes that power away at once.
 @dev `_enforce_role` is the only role check in the suite.
 """
 
@@ -15,10 +18,11 @@ from . import governance
 uses: governance
 
 
-# The roles an account may hold (ABI: uint256 bit set, ORACLE=1, OPERATOR=2).
+# The roles an account may hold (ABI: uint256 bit set, ORACLE=1, OPERATOR=2, SUSPENDER=4).
 flag Role:
     ORACLE
     OPERATOR
+    SUSPENDER
 
 
 # Account -> roles held.
