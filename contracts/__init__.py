@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 # The contracts that are deployed; each is a thin composition of the modules under `modules/`.
-DEPLOYABLES: tuple[str, ...] = ("Council", "PamChain", "PamNetwork", "PamFactors")
+DEPLOYABLES: tuple[str, ...] = ("Council", "PamChain", "PamNetwork", "PamFactors", "PamReviews")
 
 
 class Artifacts(TypedDict):

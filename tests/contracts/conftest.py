@@ -18,7 +18,7 @@ from pamchain.contracts import source_dir
 # Tests import their shared vocabulary as `pamkit`; the import mode may not put this folder on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pamkit import BOOTSTRAP_TTL, DAY, PEOPLE, Actions, Suite, World, bootstrap
+from pamkit import BOOTSTRAP_TTL, DAY, PEOPLE, SUSPENDER_ROLE, Actions, Suite, World, bootstrap
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +37,12 @@ def pam_deployer() -> Any:
 def network_deployer() -> Any:
     """The compiled PamNetwork deployable (compiled once per session)."""
     return boa.load_partial(str(source_dir() / "PamNetwork.vy"))
+
+
+@pytest.fixture(scope="session")
+def reviews_deployer() -> Any:
+    """The compiled PamReviews deployable (compiled once per session)."""
+    return boa.load_partial(str(source_dir() / "PamReviews.vy"))
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +72,16 @@ def _suite_base(council_deployer: Any, pam_deployer: Any, network_deployer: Any,
         )
     bootstrap(suite, world)
     return suite
+
+
+@pytest.fixture(scope="session")
+def _reviews_base(_suite_base: Suite, reviews_deployer: Any, world: World) -> Any:
+    """PamReviews bound to the shared deployment's council and PamChain, holding SUSPENDER there (the
+    deployer grants it while bootstrapping, as `deploy_plan` does)."""
+    with boa.env.prank(world.deployer):
+        reviews = reviews_deployer.deploy(_suite_base.council.address, _suite_base.pam.address)
+        _suite_base.pam.set_roles(reviews.address, SUSPENDER_ROLE)
+    return reviews
 
 
 @pytest.fixture(autouse=True)
@@ -120,6 +136,12 @@ def pam(_suite_base: Suite) -> Any:
 def network(_suite_base: Suite) -> Any:
     """The bootstrapped PamNetwork, its council still in the bootstrap window."""
     return _suite_base.network
+
+
+@pytest.fixture
+def reviews(_reviews_base: Any) -> Any:
+    """The deployment's PamReviews (SUSPENDER on PamChain), its council still in the bootstrap window."""
+    return _reviews_base
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Governance: how PamChain and PamNetwork recognise their council (the council, or its bootstrapper while it lasts)."""
+"""Governance: how PamChain, PamNetwork and PamReviews recognise their council (the council, or its bootstrapper while
+it lasts)."""
 
 import boa
 import pytest
@@ -17,7 +18,7 @@ from pamkit import (
 ALICE = World.id("alice")
 
 
-# Every governed function of PamChain and PamNetwork, by contract.
+# Every governed function of PamChain, PamNetwork and PamReviews, by contract.
 GOVERNED = [
     ("pam", "set_roles"),
     ("pam", "set_oracle"),
@@ -29,6 +30,8 @@ GOVERNED = [
     ("pam", "set_requirements"),
     ("pam", "set_leaver_rule"),
     ("network", "set_node"),
+    ("reviews", "open_campaign"),
+    ("reviews", "cancel_campaign"),
 ]
 
 
@@ -46,25 +49,35 @@ def _valid_args(fn, world):
         "set_requirements": (h("group:new"), 3),
         "set_leaver_rule": (DOMAIN, True),
         "set_node": (h("node:site-b"), True),
+        "open_campaign": (1, [ALICE], 1, 1, boa.env.timestamp + BOOTSTRAP_TTL + HOUR, h("label")),
+        "cancel_campaign": (1,),
     }[fn]
 
 
 @pytest.fixture
-def governed_call(pam, network, world):
-    """Factory: (contract, function name, valid arguments) for a GOVERNED entry (`reinstate` suspends first)."""
+def governed_call(council, pam, network, reviews, act, world):
+    """Factory: (contract, function name, valid arguments) for a GOVERNED entry (`reinstate` suspends first,
+    `cancel_campaign` opens campaign 1 first)."""
 
     def _make(contract_name, fn):
         if fn == "reinstate":
             with boa.env.prank(world.council[0]):
                 pam.suspend(ALICE)
-        return {"pam": pam, "network": network}[contract_name], fn, _valid_args(fn, world)
+        if fn == "cancel_campaign" and council.bootstrapping():
+            with boa.env.prank(world.deployer):
+                reviews.open_campaign(*_valid_args("open_campaign", world))
+        elif fn == "cancel_campaign":
+            act.govern(act.proposal(reviews, "open_campaign", *_valid_args("open_campaign", world)))
+        contracts = {"pam": pam, "network": network, "reviews": reviews}
+        return contracts[contract_name], fn, _valid_args(fn, world)
 
     return _make
 
 
-def test_init__binds_the_council(council, pam, network):
+def test_init__binds_the_council(council, pam, network, reviews):
     assert pam.council() == council.address
     assert network.council() == council.address
+    assert reviews.council() == council.address
 
 
 @pytest.mark.parametrize("deployable", ["pam", "network"])

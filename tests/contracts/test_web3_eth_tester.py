@@ -46,6 +46,7 @@ def chain() -> tuple[Web3, Any]:
     governor = deploy("Council", list(council), 2, 86_400, 86_400)
     pam = deploy("PamChain", governor.address)
     network = deploy("PamNetwork", governor.address)
+    reviews = deploy("PamReviews", governor.address, pam.address)
     ids = [h(f"principal:{n}") for n in ("alice", "bob", "carol")]
 
     def send(fn: Any, sender: str) -> Any:
@@ -66,6 +67,7 @@ def chain() -> tuple[Web3, Any]:
         "governor": governor,
         "pam": pam,
         "network": network,
+        "reviews": reviews,
         "send": send,
         "devices": devices,
         "oracle": oracle,
@@ -76,7 +78,8 @@ def chain() -> tuple[Web3, Any]:
 
 
 @pytest.mark.parametrize(
-    ("name", "key"), [("Council", "governor"), ("PamChain", "pam"), ("PamNetwork", "network")]
+    ("name", "key"),
+    [("Council", "governor"), ("PamChain", "pam"), ("PamNetwork", "network"), ("PamReviews", "reviews")],
 )
 def test_deployed_code__is_compile_suite_runtime(chain, name, key):
     w3, ctx = chain
@@ -169,9 +172,11 @@ def test_governance__proposals_target_each_contract(chain):
             network.functions.set_node(h("node:site-c"), True).transact({"from": sender})
 
 
-def test_compile_suite__artifacts_and_sources(council_deployer, pam_deployer, network_deployer):
+def test_compile_suite__artifacts_and_sources(
+    council_deployer, pam_deployer, network_deployer, reviews_deployer
+):
     suite = compile_suite()
-    assert set(suite) == set(DEPLOYABLES) == {"Council", "PamChain", "PamNetwork", "PamFactors"}
+    assert set(suite) == set(DEPLOYABLES) == {"Council", "PamChain", "PamNetwork", "PamFactors", "PamReviews"}
     assert all(set(artifacts) == {"abi", "bytecode", "bytecode_runtime"} for artifacts in suite.values())
     assert compile_suite() is compile_suite()  # cached
     assert all((source_dir() / f"{name}.vy").is_file() for name in DEPLOYABLES)
@@ -187,6 +192,7 @@ def test_compile_suite__artifacts_and_sources(council_deployer, pam_deployer, ne
         ("Council", council_deployer),
         ("PamChain", pam_deployer),
         ("PamNetwork", network_deployer),
+        ("PamReviews", reviews_deployer),
     ):
         assert "0x" + deployer.compiler_data.bytecode_runtime.hex() == suite[name]["bytecode_runtime"], name
 
