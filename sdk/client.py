@@ -25,8 +25,11 @@ from .events import Event, EventDecoder
 from .model import (
     ZERO32,
     Action,
+    Campaign,
     Council,
+    ItemStatus,
     Kind,
+    LapseAction,
     LeaverReason,
     Outcome,
     Policy,
@@ -35,6 +38,9 @@ from .model import (
     Proposal,
     Receipt,
     Request,
+    Reviewer,
+    ReviewItem,
+    ReviewScope,
     Status,
     to_bytes32,
 )
@@ -44,6 +50,8 @@ DEPLOYABLE = "PamChain"  # the contract requests, grants and receipts live on
 COUNCIL = "Council"  # the k-of-n governor of the deployment
 NETWORK = "PamNetwork"  # the node allowlist
 FACTORS = "PamFactors"  # the passkeys PamChain checks approvals and break-glass requests against
+REVIEWS = "PamReviews"  # access-review campaigns
+SUSPENDER_ROLE = 4  # PamChain's Role.SUSPENDER: may suspend principals and nothing else (held by PamReviews)
 BATCH_GAS = 1_500_000  # per call of a batch: above the dearest governed call (set_policy with 16 approvers)
 
 
@@ -58,6 +66,7 @@ class Deployment:
     block_hash: str | None = None  # the deployment block's hash: the oracle's light client trusts it
     council: str | None = None  # the Council contract (PamChain also names it: ``council()``)
     network: str | None = None  # the PamNetwork contract, if deployed
+    reviews: str | None = None  # the PamReviews contract; deployments made before access reviews have none
 
     def save(self, path: str | os.PathLike[str]) -> None:
         entry: dict[str, Any] = {"address": self.address, "block": self.block}
@@ -68,6 +77,8 @@ class Deployment:
             contracts[COUNCIL] = {"address": self.council}
         if self.network is not None:
             contracts[NETWORK] = {"address": self.network}
+        if self.reviews is not None:
+            contracts[REVIEWS] = {"address": self.reviews}
         Path(path).write_text(
             json.dumps(
                 {
@@ -88,7 +99,7 @@ class Deployment:
             entry = data["contracts"][DEPLOYABLE]
             others = {
                 name: to_checksum_address(data["contracts"][name]["address"])
-                for name in (COUNCIL, NETWORK)
+                for name in (COUNCIL, NETWORK, REVIEWS)
                 if name in data["contracts"]
             }
             return cls(
@@ -99,6 +110,7 @@ class Deployment:
                 str(entry["block_hash"]) if entry.get("block_hash") else None,
                 others.get(COUNCIL),
                 others.get(NETWORK),
+                others.get(REVIEWS),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is not a pamchain deployment file") from exc
@@ -132,7 +144,7 @@ def abi_version() -> str:
     """A short fingerprint of the suite's ABIs, so a client can refuse a deployment it does not speak."""
     abi = [
         {**item, "contract": name}
-        for name in (DEPLOYABLE, COUNCIL, NETWORK, FACTORS)
+        for name in (DEPLOYABLE, COUNCIL, NETWORK, FACTORS, REVIEWS)
         for item in suite_artifacts(name)["abi"]
     ]
     canonical = json.dumps(sorted(abi, key=lambda item: json.dumps(item, sort_keys=True)), sort_keys=True)
@@ -147,7 +159,8 @@ def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
 
 
 class PamClient:
-    """One account's handle on one pamchain deployment: PamChain, its Council and, when known, its PamNetwork.
+    """One account's handle on one pamchain deployment: PamChain, its Council and, when known, its PamNetwork and
+    PamReviews.
 
     Every call is routed by function name to the contract that has it (PamChain first), so callers name what
     they want done, not where it lives.
@@ -161,6 +174,7 @@ class PamClient:
         *,
         council: str | None = None,
         network: str | None = None,
+        reviews: str | None = None,
     ) -> None:
         self.w3 = w3
         self.contract = w3.eth.contract(address=to_checksum_address(address), abi=suite_artifacts()["abi"])
@@ -169,6 +183,11 @@ class PamClient:
             None
             if network is None
             else w3.eth.contract(address=to_checksum_address(network), abi=suite_artifacts(NETWORK)["abi"])
+        )
+        self.reviews_contract = (
+            None
+            if reviews is None
+            else w3.eth.contract(address=to_checksum_address(reviews), abi=suite_artifacts(REVIEWS)["abi"])
         )
         self._routes: dict[str, Any] | None = None
         self._decoder: EventDecoder | None = None
@@ -190,9 +209,11 @@ class PamClient:
         rp_id: str = "localhost",
         require_uv: bool = True,
     ) -> tuple[PamClient, Deployment]:
-        """Deploy the suite (Council, PamChain, PamNetwork, PamFactors, in that order, from ``account``, then
-        point PamChain at PamFactors); ``account`` is the bootstrapper until :meth:`end_bootstrap` or
-        ``bootstrap_ttl``. ``rp_id`` is the WebAuthn relying party: the domain the phone app is served from."""
+        """Deploy the suite (Council, PamChain, PamNetwork, PamFactors, PamReviews, in that order, from
+        ``account``: nonces 0-4 of a fresh deployer, as the genesis expects; then point PamChain at PamFactors);
+        ``account`` is the bootstrapper until :meth:`end_bootstrap` or ``bootstrap_ttl``. ``rp_id`` is the
+        WebAuthn relying party: the domain the phone app is served from. PamReviews' SUSPENDER role is granted
+        by ``deploy_plan``."""
         sender = Sender(w3, account)
 
         def create(name: str, *args: Any) -> Any:
@@ -207,6 +228,7 @@ class PamClient:
         rp_id_hash = hashlib.sha256(rp_id.encode()).digest()
         factors_address = create(FACTORS, council_address, rp_id_hash, require_uv)["contractAddress"]
         address = receipt["contractAddress"]
+        reviews_address = create(REVIEWS, council_address, address)["contractAddress"]
         deployment = Deployment(
             sender.chain_id(),
             address,
@@ -215,8 +237,11 @@ class PamClient:
             HexBytes(receipt["blockHash"]).to_0x_hex(),
             to_checksum_address(council_address),
             to_checksum_address(network_address),
+            to_checksum_address(reviews_address),
         )
-        client = cls(w3, address, account, council=council_address, network=network_address)
+        client = cls(
+            w3, address, account, council=council_address, network=network_address, reviews=reviews_address
+        )
         client._sender = sender
         client.transact("set_factors", to_checksum_address(factors_address))
         return client, deployment
@@ -233,7 +258,14 @@ class PamClient:
             raise ConfigError(
                 f"node is chain {w3.eth.chain_id}, the deployment is on chain {deployment.chain_id}"
             )
-        return cls(w3, deployment.address, account, council=deployment.council, network=deployment.network)
+        return cls(
+            w3,
+            deployment.address,
+            account,
+            council=deployment.council,
+            network=deployment.network,
+            reviews=deployment.reviews,
+        )
 
     def as_account(self, account: LocalAccount) -> PamClient:
         """The same deployment seen by another key (shares the connection, not the nonce counter)."""
@@ -243,6 +275,7 @@ class PamClient:
             account,
             council=self._council_address or self.council_contract.address,
             network=None if self.network_contract is None else self.network_contract.address,
+            reviews=None if self.reviews_contract is None else self.reviews_contract.address,
         )
 
     @property
@@ -264,7 +297,13 @@ class PamClient:
         return self.w3.eth.contract(address=address, abi=suite_artifacts(FACTORS)["abi"])
 
     def _contracts(self) -> list[Any]:
-        candidates = (self.contract, self.council_contract, self.network_contract, self.factors_contract)
+        candidates = (
+            self.contract,
+            self.council_contract,
+            self.network_contract,
+            self.factors_contract,
+            self.reviews_contract,
+        )
         return [c for c in candidates if c is not None]
 
     @property
@@ -296,9 +335,14 @@ class PamClient:
     def _function(self, fn: str, *args: Any) -> Any:
         contract = self.contract_for(fn)
         if contract is None:
+            unknown = [
+                name
+                for name, known in ((NETWORK, self.network_contract), (REVIEWS, self.reviews_contract))
+                if known is None
+            ]
             raise SdkError(
                 f"no contract of this deployment has {fn}()"
-                + ("" if self.network_contract is not None else " (PamNetwork address unknown)")
+                + (f" ({' and '.join(unknown)} address unknown)" if unknown else "")
             )
         return getattr(contract.functions, fn)(*args)
 
@@ -724,6 +768,124 @@ class PamClient:
             params["topics"] = [[self.decoder.topic(name) for name in wanted]]
         logs = self.w3.eth.get_logs(cast(FilterParams, params))
         return self.decoder.decode_all(logs)
+
+    # -- access reviews ----------------------------------------------------------------------------------
+
+    def _reviews(self) -> Any:
+        if self.reviews_contract is None:
+            raise SdkError(
+                "this deployment has no PamReviews contract (deployed before access reviews): redeploy, or add "
+                f'"{REVIEWS}": {{"address": ...}} to the deployment file'
+            )
+        return self.reviews_contract
+
+    def open_campaign(
+        self,
+        scope: ReviewScope,
+        subjects: Iterable[bytes],
+        reviewer: Reviewer,
+        on_lapse: LapseAction,
+        deadline: int,
+        label: bytes = ZERO32,
+    ) -> TxResult:
+        """Open an access-review campaign (governed: a council proposal once bootstrap is over). ``subjects`` are
+        principals (:attr:`ReviewScope.PRINCIPALS`) or policy targets; ``deadline`` is a unix time."""
+        self._reviews()
+        return self.governed(
+            "open_campaign",
+            int(scope),
+            [to_bytes32(s) for s in subjects],
+            int(reviewer),
+            int(on_lapse),
+            int(deadline),
+            to_bytes32(label),
+        )
+
+    def cancel_campaign(self, campaign_id: int) -> TxResult:
+        """End a campaign without applying anything to its pending items (governed)."""
+        self._reviews()
+        return self.governed("cancel_campaign", campaign_id)
+
+    def confirm_review(self, campaign_id: int, item_id: int) -> TxResult:
+        """Re-confirm an item as its reviewer (this client's device)."""
+        self._reviews()
+        return self.transact("confirm", campaign_id, item_id)
+
+    def confirm_reviews(self, campaign_id: int, item_ids: Sequence[int]) -> list[TxResult]:
+        """Re-confirm several items back to back (one transaction each, one wait)."""
+        self._reviews()
+        return self.transact_all([("confirm", (campaign_id, item_id)) for item_id in item_ids])
+
+    def lapse_review(self, campaign_id: int, item_id: int) -> TxResult:
+        """Apply the campaign's lapse action to one item still pending at or after the deadline (anyone)."""
+        self._reviews()
+        return self.transact("lapse", campaign_id, item_id)
+
+    def close_campaign(self, campaign_id: int, *, max_calls: int = 64) -> list[TxResult]:
+        """Lapse every pending item and close the campaign (anyone, from the deadline on): ``close`` lapses at
+        most 16 items per transaction, so this calls it until the campaign reads closed."""
+        self._reviews()
+        results = []
+        for _ in range(max_calls):
+            results.append(self.transact("close", campaign_id))
+            if self.campaign(campaign_id).closed:
+                return results
+        raise SdkError(f"campaign {campaign_id} still open after {max_calls} close calls")
+
+    def campaign_count(self) -> int:
+        self._reviews()
+        return int(self._call("campaign_count"))
+
+    def campaign(self, campaign_id: int) -> Campaign:
+        self._reviews()
+        (scope, reviewer, on_lapse, label, opened, deadline, items, confirmed, lapsed, _cursor, closed) = (
+            self._call("campaign", campaign_id)
+        )
+        if int(deadline) == 0:
+            raise SdkError(f"no campaign {campaign_id}")
+        return Campaign(
+            campaign_id,
+            ReviewScope(int(scope)),
+            Reviewer(int(reviewer)),
+            LapseAction(int(on_lapse)),
+            bytes(label),
+            int(opened),
+            int(deadline),
+            int(items),
+            int(confirmed),
+            int(lapsed),
+            bool(closed),
+        )
+
+    def review_item(self, campaign_id: int, item_id: int) -> ReviewItem:
+        principal, target, status, by, at = self._call("item", campaign_id, item_id)
+        if int(status) == ItemStatus.NONE:
+            raise SdkError(f"campaign {campaign_id} has no item {item_id}")
+        return ReviewItem(
+            campaign_id, item_id, bytes(principal), bytes(target), ItemStatus(int(status)), bytes(by), int(at)
+        )
+
+    def review_items(self, campaign_id: int) -> list[ReviewItem]:
+        """Every item of a campaign, in item order."""
+        return [self.review_item(campaign_id, i) for i in range(self.campaign(campaign_id).items)]
+
+    def is_reviewer(self, campaign_id: int, item_id: int, directory_id: bytes) -> bool:
+        """Whether ``directory_id`` (active) is the item's reviewer; pending and deadline aside."""
+        self._reviews()
+        return bool(self._call("is_reviewer", campaign_id, item_id, to_bytes32(directory_id)))
+
+    def items_to_review(self, directory_id: bytes, campaign_id: int | None = None) -> list[ReviewItem]:
+        """The pending items ``directory_id`` may confirm now, in open campaigns (or in one)."""
+        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        ids = [campaign_id] if campaign_id is not None else range(1, self.campaign_count() + 1)
+        out: list[ReviewItem] = []
+        for cid in ids:
+            if self.campaign(cid).state(now) != "open":
+                continue
+            for item in self.review_items(cid):
+                if item.status is ItemStatus.PENDING and self.is_reviewer(cid, item.id, directory_id):
+                    out.append(item)
+        return out
 
     # -- waiting -----------------------------------------------------------------------------------------
 

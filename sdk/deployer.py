@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, keccak, to_checksum_address
 from web3 import Web3
 
-from .client import Deployment, PamClient
+from .client import SUSPENDER_ROLE, Deployment, PamClient
 from .config_file import read_toml
 from .directory import group_target_id, read_pseudonym_key
 from .errors import ConfigError
@@ -76,6 +76,8 @@ class Plan:
     # The WebAuthn relying party of the phone app (its domain) and whether passkeys must verify the user.
     rp_id: str = "localhost"
     require_uv: bool = True
+    # PamReviews may suspend what a campaign saw lapse (Role.SUSPENDER on PamChain); False: FLAG campaigns only.
+    reviews_may_suspend: bool = True
 
 
 def deploy_plan(w3: Web3, deployer: LocalAccount, plan: Plan) -> tuple[PamClient, Deployment]:
@@ -90,15 +92,18 @@ def deploy_plan(w3: Web3, deployer: LocalAccount, plan: Plan) -> tuple[PamClient
         rp_id=plan.rp_id,
         require_uv=plan.require_uv,
     )
-    client.transact_all(bootstrap_calls(plan))
+    client.transact_all(bootstrap_calls(plan, reviews=deployment.reviews))
     return client, deployment
 
 
-def bootstrap_calls(plan: Plan) -> list[tuple[str, tuple[Any, ...]]]:
-    """The bootstrapper's calls that apply ``plan``, in order (roles, oracles, principals, policies, nodes, end)."""
+def bootstrap_calls(plan: Plan, *, reviews: str | None = None) -> list[tuple[str, tuple[Any, ...]]]:
+    """The bootstrapper's calls that apply ``plan``, in order (roles, PamReviews' SUSPENDER role when
+    ``reviews`` is given, oracles, principals, policies, nodes, end)."""
     calls: list[tuple[str, tuple[Any, ...]]] = []
     for account, roles in plan.roles.items():
         calls.append(("set_roles", (Web3.to_checksum_address(account), roles)))
+    if reviews is not None and plan.reviews_may_suspend:
+        calls.append(("set_roles", (Web3.to_checksum_address(reviews), SUSPENDER_ROLE)))
     for oracle in plan.oracles:
         calls.append(
             (

@@ -10,7 +10,17 @@ from typing import Any, ClassVar
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 
-from .model import Action, AlarmKind, EndReason, Kind, LeaverReason, Outcome
+from .model import (
+    Action,
+    AlarmKind,
+    EndReason,
+    Kind,
+    LapseAction,
+    LeaverReason,
+    Outcome,
+    Reviewer,
+    ReviewScope,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,66 @@ class LeaverReported(Event):
     suspended: bool
 
 
+@dataclass(frozen=True, slots=True)
+class CampaignOpened(Event):
+    """PamReviews: the council opened an access-review campaign (its items follow as ReviewItemOpened)."""
+
+    name: ClassVar[str] = "CampaignOpened"
+    campaign_id: int
+    scope: ReviewScope
+    reviewer: Reviewer
+    on_lapse: LapseAction
+    label: bytes
+    deadline: int
+    items: int
+    subjects: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItemOpened(Event):
+    """PamReviews: one item to re-confirm before ``deadline``."""
+
+    name: ClassVar[str] = "ReviewItemOpened"
+    campaign_id: int
+    principal: bytes
+    target: bytes
+    item_id: int
+    reviewer: Reviewer
+    deadline: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItemConfirmed(Event):
+    name: ClassVar[str] = "ReviewItemConfirmed"
+    campaign_id: int
+    principal: bytes
+    target: bytes
+    item_id: int
+    reviewer: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItemLapsed(Event):
+    """PamReviews: an item nobody re-confirmed; ``suspended`` when this lapse suspended the principal."""
+
+    name: ClassVar[str] = "ReviewItemLapsed"
+    campaign_id: int
+    principal: bytes
+    target: bytes
+    item_id: int
+    on_lapse: LapseAction
+    suspended: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignClosed(Event):
+    name: ClassVar[str] = "CampaignClosed"
+    campaign_id: int
+    confirmed: int
+    lapsed: int
+    cancelled: bool
+
+
 TYPED_EVENTS: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (
@@ -145,6 +215,11 @@ TYPED_EVENTS: dict[str, type[Event]] = {
         ReceiptPosted,
         Alarm,
         LeaverReported,
+        CampaignOpened,
+        ReviewItemOpened,
+        ReviewItemConfirmed,
+        ReviewItemLapsed,
+        CampaignClosed,
     )
 }
 
@@ -192,6 +267,9 @@ _ENUM_FIELDS: dict[str, Any] = {
     "EndReason": EndReason,
     "AlarmKind": AlarmKind,
     "LeaverReason": LeaverReason,
+    "ReviewScope": ReviewScope,
+    "Reviewer": Reviewer,
+    "LapseAction": LapseAction,
 }
 
 

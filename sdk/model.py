@@ -78,6 +78,7 @@ class AlarmKind(enum.IntEnum):
     UNLOCK_LIMIT = 3  # a principal used its last self-service unlock of the window
     REMOVAL_LATE = 4  # a grant ended and the oracle could not yet take the member out
     LEAVER = 5  # an oracle reported an enrolled principal's AD account as gone (target: the reason)
+    REVIEW_LAPSED = 6  # an access-review item nobody re-confirmed by its deadline (campaign on_lapse FLAG)
 
     @classmethod
     def _missing_(cls, value: object) -> AlarmKind | None:
@@ -105,6 +106,37 @@ class PrincipalStatus(enum.IntEnum):
     NONE = 0
     ACTIVE = 1
     SUSPENDED = 2
+
+
+class ReviewScope(enum.IntEnum):
+    """What an access-review campaign covers (PamReviews ``SCOPE_*``)."""
+
+    PRINCIPALS = 1  # a list of principals, one item each
+    REQUESTERS = 2  # the requester sets of some policies, one item per (requester, target)
+    APPROVERS = 3  # the approver sets of some policies, one item per (approver, target)
+
+
+class Reviewer(enum.IntEnum):
+    """Who re-confirms a campaign's items."""
+
+    SELF = 1  # the item's principal attests for itself
+    APPROVERS = 2  # a current approver of the item's policy, never the principal
+
+
+class LapseAction(enum.IntEnum):
+    """What happens to an item nobody re-confirmed by the deadline."""
+
+    SUSPEND = 1  # the principal is suspended in PamChain: every live grant ends
+    FLAG = 2  # Alarm(REVIEW_LAPSED) for the security officers
+
+
+class ItemStatus(enum.IntEnum):
+    """An access-review item's state."""
+
+    NONE = 0
+    PENDING = 1
+    CONFIRMED = 2
+    LAPSED = 3
 
 
 def to_bytes32(value: bytes | str) -> bytes:
@@ -222,6 +254,42 @@ class Council:
 
     members: tuple[str, ...]
     threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """An access-review campaign: its definition and its counters."""
+
+    id: int
+    scope: ReviewScope
+    reviewer: Reviewer
+    on_lapse: LapseAction
+    label: bytes  # a short public name, ASCII right-padded (``ticket_ref``/``ticket_text`` encode it)
+    opened: int
+    deadline: int
+    items: int
+    confirmed: int
+    lapsed: int
+    closed: bool
+
+    def state(self, now: int) -> str:
+        """``open`` (confirming), ``due`` (deadline passed, not closed yet) or ``closed``."""
+        if self.closed:
+            return "closed"
+        return "due" if now >= self.deadline else "open"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """One thing to re-confirm: a principal's access (to ``target``; zero for a principal-only item)."""
+
+    campaign_id: int
+    id: int
+    principal: bytes
+    target: bytes
+    status: ItemStatus
+    by: bytes  # who confirmed it (directory id), zero otherwise
+    at: int  # when it was confirmed or lapsed
 
 
 @dataclass(frozen=True, slots=True)

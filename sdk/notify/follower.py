@@ -108,7 +108,10 @@ class NotifyFollower:
     def _events(self, first: int, last: int) -> list[Event]:
         """The deployment's events in the range; an event whose enum value this SDK does not know (an alarm
         kind added later) is kept as a generic event rather than failing the range."""
-        params: dict[str, Any] = {"address": self.client.address, "fromBlock": first, "toBlock": last}
+        addresses = [self.client.address]
+        if self.client.reviews_contract is not None:  # campaigns and their alarms
+            addresses.append(self.client.reviews_contract.address)
+        params: dict[str, Any] = {"address": addresses, "fromBlock": first, "toBlock": last}
         out: list[Event] = []
         for raw in self.client.w3.eth.get_logs(cast(FilterParams, params)):
             try:

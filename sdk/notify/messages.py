@@ -20,6 +20,7 @@ TITLES = {
     "grant_active": "Request {request_id}: access granted",
     "grant_ended": "Request {request_id}: access ended",
     "receipt": "Request {request_id}: {action} {outcome}",
+    "review_needed": "Access review {campaign_id}: {items} item(s) to re-confirm",
 }
 
 
@@ -84,4 +85,8 @@ def text_body(notification: Notification) -> str:
     lines += ["", f"notification id: {notification.id}", f"event: {notification.event_id}", ""]
     if notification.kind == "approval_needed":
         lines.append("Open the pamchain app to approve or deny it.")
+    if notification.kind == "review_needed":
+        lines.append(
+            "Open the pamchain app (Reviews) or run `pamchain review list --mine` to re-confirm them."
+        )
     return "\n".join(lines) + "\n"

@@ -6,7 +6,8 @@
 | RequestApproved / RequestDenied / RequestExpired | the requester | request_approved / _denied / _expired |
 | GrantActivated / GrantEnded | the requester | grant_active / grant_ended |
 | ReceiptPosted | the requester | receipt |
-| Alarm (any kind, known or not; LEAVER says the reason and the DC) | every security officer | alarm |
+| Alarm (any kind, known or not; LEAVER says the reason and the DC; PamReviews raises REVIEW_LAPSED) | every security officer | alarm |
+| CampaignOpened (PamReviews) | each active reviewer of its items, once per campaign | review_needed |
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..client import PamClient
 from ..errors import SdkError
 from ..events import (
     Alarm,
+    CampaignOpened,
     Event,
     GenericEvent,
     GrantActivated,
@@ -33,11 +35,14 @@ from ..model import (
     Action,
     AlarmKind,
     EndReason,
+    ItemStatus,
     Kind,
     LeaverReason,
     Outcome,
     PrincipalStatus,
+    Reviewer,
     Status,
+    ticket_text,
 )
 from .journal import RequestInfo
 from .messages import Notice
@@ -98,6 +103,8 @@ class Router:
     def notices(self, event: Event) -> list[Notice]:
         if isinstance(event, RequestCreated):
             return self._approvers(event)
+        if isinstance(event, CampaignOpened):
+            return self._reviewers(event)
         if isinstance(event, Alarm):
             return self._alarm(
                 event, int(event.kind), event.request_id, event.target, event.subject, event.detail
@@ -160,6 +167,46 @@ class Router:
             Notice(event_id(event), "approval_needed", id_key(a), fields)
             for a in dict.fromkeys(approvers)
             if bytes(a) != bytes(event.subject) and self._active(a)
+        ]
+
+    def _reviewers(self, event: CampaignOpened) -> list[Notice]:
+        """One notice per reviewer of the campaign, with how many items wait for them: the principals themselves
+        (self-attestation) or the approvers of each item's policy, never a principal about itself, nor anyone
+        suspended."""
+        try:
+            campaign = self.client.campaign(event.campaign_id)
+            items = self.client.review_items(event.campaign_id)
+        except SdkError as exc:
+            log.warning(
+                "campaign items unreadable", extra={"campaign_id": event.campaign_id, "error": str(exc)}
+            )
+            return []
+        if campaign.closed or int(self.client.w3.eth.get_block("latest")["timestamp"]) >= campaign.deadline:
+            return []  # over before this block was followed (catching up): too late to ask anyone
+        counts: dict[bytes, int] = {}
+        approvers: dict[bytes, tuple[bytes, ...]] = {}
+        for item in items:
+            if item.status is not ItemStatus.PENDING:
+                continue
+            if event.reviewer is Reviewer.SELF:
+                reviewers: tuple[bytes, ...] = (item.principal,)
+            else:
+                if item.target not in approvers:
+                    approvers[item.target] = self.client.policy(item.target).approvers
+                reviewers = tuple(a for a in approvers[item.target] if bytes(a) != bytes(item.principal))
+            for reviewer in reviewers:
+                counts[bytes(reviewer)] = counts.get(bytes(reviewer), 0) + 1
+        fields = {
+            "campaign_id": event.campaign_id,
+            "label": ticket_text(event.label),
+            "deadline": event.deadline,
+            "reviewer": event.reviewer.name,
+            "on_lapse": event.on_lapse.name,
+        }
+        return [
+            Notice(event_id(event), "review_needed", id_key(reviewer), {**fields, "items": count})
+            for reviewer, count in counts.items()
+            if self._active(reviewer)
         ]
 
     def _active(self, directory_id: bytes) -> bool:
