@@ -335,16 +335,19 @@ class PamClient:
     def _function(self, fn: str, *args: Any) -> Any:
         contract = self.contract_for(fn)
         if contract is None:
-            unknown = [
-                name
-                for name, known in ((NETWORK, self.network_contract), (REVIEWS, self.reviews_contract))
-                if known is None
-            ]
-            raise SdkError(
-                f"no contract of this deployment has {fn}()"
-                + (f" ({' and '.join(unknown)} address unknown)" if unknown else "")
-            )
+            raise self._no_contract(fn)
         return getattr(contract.functions, fn)(*args)
+
+    def _no_contract(self, fn: str) -> SdkError:
+        unknown = [
+            name
+            for name, known in ((NETWORK, self.network_contract), (REVIEWS, self.reviews_contract))
+            if known is None
+        ]
+        return SdkError(
+            f"no contract of this deployment has {fn}()"
+            + (f" ({' and '.join(unknown)} address unknown)" if unknown else "")
+        )
 
     # -- sending -----------------------------------------------------------------------------------------
 
@@ -368,7 +371,7 @@ class PamClient:
     def _to(self, fn: str) -> str:
         contract = self.contract_for(fn)
         if contract is None:
-            raise SdkError(f"no contract of this deployment has {fn}()")
+            raise self._no_contract(fn)
         return str(contract.address)
 
     def _result(self, sent: Any) -> TxResult:
@@ -867,7 +870,7 @@ class PamClient:
 
     def review_items(self, campaign_id: int) -> list[ReviewItem]:
         """Every item of a campaign, in item order."""
-        return [self.review_item(campaign_id, i) for i in range(self.campaign(campaign_id).items)]
+        return [self.review_item(campaign_id, i) for i in range(self.campaign(campaign_id).item_count)]
 
     def is_reviewer(self, campaign_id: int, item_id: int, directory_id: bytes) -> bool:
         """Whether ``directory_id`` (active) is the item's reviewer; pending and deadline aside."""

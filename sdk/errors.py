@@ -103,6 +103,10 @@ class FactorsError(ContractRevert):
     module = "factors"
 
 
+class ReviewsError(ContractRevert):
+    module = "reviews"
+
+
 _BY_MODULE: dict[str, type[ContractRevert]] = {
     cls.module: cls
     for cls in (
@@ -120,6 +124,7 @@ _BY_MODULE: dict[str, type[ContractRevert]] = {
         NodesError,
         SecondFactorError,
         FactorsError,
+        ReviewsError,
     )
 }
 _REASON = re.compile(r"([a-z_]+): (.+)$")

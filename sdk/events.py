@@ -155,7 +155,7 @@ class CampaignOpened(Event):
     on_lapse: LapseAction
     label: bytes
     deadline: int
-    items: int
+    item_count: int
     subjects: tuple[bytes, ...]
 
 

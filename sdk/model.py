@@ -267,7 +267,7 @@ class Campaign:
     label: bytes  # a short public name, ASCII right-padded (``ticket_ref``/``ticket_text`` encode it)
     opened: int
     deadline: int
-    items: int
+    item_count: int
     confirmed: int
     lapsed: int
     closed: bool

@@ -99,7 +99,7 @@ struct Campaign:
     label: bytes32
     opened: uint256
     deadline: uint256
-    items: uint256
+    item_count: uint256
     confirmed: uint256
     lapsed: uint256
     cursor: uint256
@@ -134,7 +134,7 @@ event CampaignOpened:
     on_lapse: uint8
     label: bytes32
     deadline: uint256
-    items: uint256
+    item_count: uint256
     subjects: DynArray[bytes32, MAX_PRINCIPALS]
 
 event ReviewItemOpened:
@@ -183,7 +183,7 @@ def campaign(campaign_id: uint256) -> Campaign:
     """
     @notice A campaign's definition and counters.
     @param campaign_id The campaign.
-    @return (scope, reviewer, on_lapse, label, opened, deadline, items,
+    @return (scope, reviewer, on_lapse, label, opened, deadline, item_count,
             confirmed, lapsed, cursor, closed); all zero if never opened.
     """
     return self._campaigns[campaign_id]
@@ -195,7 +195,7 @@ def item(campaign_id: uint256, item_id: uint256) -> Item:
     """
     @notice One item of a campaign.
     @param campaign_id The campaign.
-    @param item_id The item (0-based, below `campaign(id).items`).
+    @param item_id The item (0-based, below `campaign(id).item_count`).
     @return (principal, target, status, by, at): `by` the confirming
             reviewer's directory id, `at` when it was confirmed or lapsed.
     """
@@ -294,7 +294,7 @@ def open_campaign(
         label=label,
         opened=block.timestamp,
         deadline=deadline,
-        items=count,
+        item_count=count,
         confirmed=0,
         lapsed=0,
         cursor=0,
@@ -307,7 +307,7 @@ def open_campaign(
         on_lapse=on_lapse,
         label=label,
         deadline=deadline,
-        items=count,
+        item_count=count,
         subjects=subjects,
     )
     return campaign_id
@@ -381,7 +381,7 @@ def close(campaign_id: uint256) -> bool:
     cursor: uint256 = campaign.cursor
     lapsed: uint256 = 0
     for i: uint256 in range(MAX_ITEMS):
-        if cursor >= campaign.items or lapsed == MAX_LAPSES_PER_CLOSE:
+        if cursor >= campaign.item_count or lapsed == MAX_LAPSES_PER_CLOSE:
             break
         if self._items[campaign_id][cursor].status == ITEM_PENDING:
             self._lapse(campaign_id, cursor, campaign.on_lapse)
@@ -392,7 +392,7 @@ def close(campaign_id: uint256) -> bool:
     # At most MAX_ITEMS per campaign.
     total: uint256 = unsafe_add(campaign.lapsed, lapsed)
     self._campaigns[campaign_id].lapsed = total
-    if cursor < campaign.items:
+    if cursor < campaign.item_count:
         return False
     self._campaigns[campaign_id].closed = True
     log CampaignClosed(campaign_id=campaign_id, confirmed=campaign.confirmed, lapsed=total, cancelled=False)
@@ -494,7 +494,7 @@ def _open_campaign(campaign_id: uint256, item_id: uint256) -> Campaign:
     campaign: Campaign = self._campaigns[campaign_id]
     assert campaign.deadline != 0, "reviews: unknown campaign"
     assert not campaign.closed, "reviews: closed"
-    assert item_id < campaign.items, "reviews: unknown item"
+    assert item_id < campaign.item_count, "reviews: unknown item"
     return campaign
 
 

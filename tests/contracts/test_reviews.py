@@ -60,7 +60,7 @@ def open_campaign(
 def item_ids(reviews, campaign_id):
     return {
         (bytes(reviews.item(campaign_id, i).principal), bytes(reviews.item(campaign_id, i).target)): i
-        for i in range(reviews.campaign(campaign_id).items)
+        for i in range(reviews.campaign(campaign_id).item_count)
     }
 
 
@@ -107,12 +107,12 @@ def test_open__principals__one_self_item_each(reviews, world):
     items = events(reviews, "ReviewItemOpened")
     assert campaign_id == 1 and reviews.campaign_count() == 1
     assert (opened.campaign_id, opened.scope, opened.reviewer, opened.on_lapse) == (1, 1, 1, 2)
-    assert (opened.label, opened.deadline, opened.items, list(opened.subjects)) == (LABEL, due, 3, people)
+    assert (opened.label, opened.deadline, opened.item_count, list(opened.subjects)) == (LABEL, due, 3, people)
     assert [(e.principal, e.target, e.item_id, e.reviewer, e.deadline) for e in items] == [
         (p, ZERO32, i, REVIEWER_SELF, due) for i, p in enumerate(people)
     ]
     campaign = reviews.campaign(1)
-    assert (campaign.scope, campaign.reviewer, campaign.on_lapse, campaign.deadline, campaign.items) == (
+    assert (campaign.scope, campaign.reviewer, campaign.on_lapse, campaign.deadline, campaign.item_count) == (
         SCOPE_PRINCIPALS,
         REVIEWER_SELF,
         LAPSE_FLAG,
@@ -138,7 +138,7 @@ def test_open__requesters__one_item_per_requester_and_policy(reviews, world):
     expected = [(World.id(n), GROUP) for n in REQUESTERS] + [(World.id(n), SELF_GROUP) for n in REQUESTERS]
     got = [(e.principal, e.target) for e in events(reviews, "ReviewItemOpened")]
     assert got == expected
-    assert reviews.campaign(campaign_id).items == len(expected)
+    assert reviews.campaign(campaign_id).item_count == len(expected)
 
 
 def test_open__approvers__one_item_per_approver(reviews, world):
@@ -157,7 +157,7 @@ def test_open__by_council_proposal(council, reviews, governed, act, world):
         )
     )
     (opened,) = events(council, "CampaignOpened", by=reviews)
-    assert (opened.campaign_id, opened.items) == (1, 1)
+    assert (opened.campaign_id, opened.item_count) == (1, 1)
     assert reviews.campaign(1).deadline == due
 
 
@@ -228,7 +228,7 @@ def test_open__snapshot__later_policy_change_keeps_items(reviews, pam, world):
     campaign_id = open_campaign(reviews, world, SCOPE_REQUESTERS, [SELF_GROUP])
     with boa.env.prank(world.deployer):
         pam.set_policy(SELF_GROUP, DOMAIN, 0, HOUR, HOUR, True, True, 0, 0, [BOB], [ALICE], 0, 0, 0)
-    assert reviews.campaign(campaign_id).items == len(REQUESTERS)
+    assert reviews.campaign(campaign_id).item_count == len(REQUESTERS)
     assert reviews.item_of(campaign_id, CAROL, SELF_GROUP) != 0
 
 
