@@ -57,6 +57,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "revoke",
         "End REQUEST_ID's grant now (requester, approver or council member); the oracle removes the membership.",
     ),
+    "review": (
+        "review_commands",
+        "review",
+        "Access reviews: the council opens a campaign, reviewers re-confirm, the rest is suspended or flagged.",
+    ),
     "grants": (
         "ledger_commands",
         "grants",
