@@ -76,6 +76,7 @@ class WebConfig:
     chain_id: int
     contract: str
     deployment_block: int
+    reviews: str | None = None  # the PamReviews contract (access reviews), if the deployment has one
     payload_store_url: str | None = None
     domain_name: str | None = None
     # directory id (0x hex) -> {"label": shown to approvers, "account": sAMAccountName for the password rule}
@@ -95,6 +96,7 @@ class WebConfig:
         return {
             "chain_id": self.chain_id,
             "contract": self.contract,
+            "reviews": self.reviews,
             "deployment_block": self.deployment_block,
             "domain": domain,
             "domain_name": self.domain_name,
@@ -396,6 +398,7 @@ def start_web(
         rpc_url=rpc_url,
         chain_id=deployment.chain_id,
         contract=deployment.address,
+        reviews=deployment.reviews,
         deployment_block=deployment.block,
         payload_store_url=payload_store_url,
         domain_name=domain_name,

@@ -49,7 +49,8 @@ DC1 = b"DC1".ljust(32, b"\x00")
 GROUP_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
 PSEUDONYM_KEY = keccak(text="web-test pseudonym key")
 ADMINS = group_target_id(PSEUDONYM_KEY, GROUP_DN)
-PEOPLE = ("alice", "bob", "dave", "erin", "frank", "gina", "hank")
+# ivan and judy: access reviews.
+PEOPLE = ("alice", "bob", "dave", "erin", "frank", "gina", "hank", "ivan", "judy")
 APPROVERS = ("bob",)
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"

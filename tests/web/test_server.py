@@ -26,6 +26,7 @@ def test_config__describes_the_deployment_and_relay_paths(stack: Stack) -> None:
     config = requests.get(stack.web.url + "config.json", timeout=10).json()
     assert config["chain_id"] == 1337
     assert config["contract"] == stack.deployment.address
+    assert stack.deployment.reviews is not None and config["reviews"] == stack.deployment.reviews
     assert config["deployment_block"] == stack.deployment.block
     assert config["rpc_path"] == "rpc" and config["payload_path"] == "payloads"
     assert GROUP_DN in config["groups"].values()
@@ -104,6 +105,7 @@ def test_breached_range__k_anonymity(stack: Stack) -> None:
 
 def test_bundled_abi__matches_the_compiled_suite() -> None:
     assert json.loads(ABI.read_text()) == suite_artifacts()["abi"]
+    assert json.loads((ABI.parent / "reviews_abi.json").read_text()) == suite_artifacts("PamReviews")["abi"]
 
 
 # --- hostile pages and DNS rebinding (issue 13 item 8) -----------------------------------------------------

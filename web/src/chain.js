@@ -2,8 +2,11 @@
 
 import { Interface, Transaction, ZeroHash, getAddress } from "ethers";
 import abi from "./abi.json";
+import reviewsAbi from "./reviews_abi.json";
 
 export const iface = new Interface(abi);
+// PamReviews (access reviews): its own contract, so its own ABI and address.
+export const reviewsIface = new Interface(reviewsAbi);
 
 export class OfflineError extends Error {}
 
@@ -24,6 +27,17 @@ export class Chain {
   constructor(config) {
     this.config = config;
     this.contract = getAddress(config.contract);
+    this.reviews = config.reviews ? getAddress(config.reviews) : null;
+  }
+
+  /** The address and ABI a function or a log belongs to: PamChain, or PamReviews for `reviews`. */
+  target(which) {
+    return which === "reviews" ? { to: this.reviews, abi: reviewsIface } : { to: this.contract, abi: iface };
+  }
+
+  /** The decoder for a log of `address` (either contract of the deployment). */
+  decoderFor(address) {
+    return this.reviews && getAddress(address) === this.reviews ? reviewsIface : iface;
   }
 
   async rpc(method, params = []) {
@@ -57,14 +71,13 @@ export class Chain {
   }
 
   async logs(fromBlock, toBlock) {
-    const raw = await this.rpc("eth_getLogs", [
-      { address: this.contract, fromBlock: qty(fromBlock), toBlock: qty(toBlock) },
-    ]);
+    const address = this.reviews ? [this.contract, this.reviews] : this.contract;
+    const raw = await this.rpc("eth_getLogs", [{ address, fromBlock: qty(fromBlock), toBlock: qty(toBlock) }]);
     const out = [];
     for (const log of raw) {
       let parsed = null;
       try {
-        parsed = iface.parseLog(log);
+        parsed = this.decoderFor(log.address).parseLog(log);
       } catch {
         parsed = null;
       }
@@ -82,13 +95,15 @@ export class Chain {
     return BigInt(await this.rpc("eth_getBalance", [address, "latest"]));
   }
 
-  /** Sign `fn(args)` with `wallet` and send it raw; resolves with the receipt's decoded events. */
-  async send(wallet, fn, args = []) {
-    const data = iface.encodeFunctionData(fn, args);
+  /** Sign `fn(args)` with `wallet` and send it raw to PamChain (or PamReviews when `which` is "reviews");
+   * resolves with the receipt's decoded events. */
+  async send(wallet, fn, args = [], which = "pam") {
+    const { to, abi: fnIface } = this.target(which);
+    const data = fnIface.encodeFunctionData(fn, args);
     const from = wallet.address;
     let gas;
     try {
-      gas = BigInt(await this.rpc("eth_estimateGas", [{ from, to: this.contract, data }]));
+      gas = BigInt(await this.rpc("eth_estimateGas", [{ from, to, data }]));
     } catch (exc) {
       throw new RpcError(revertReason(exc), exc.code, exc.data);
     }
@@ -102,7 +117,7 @@ export class Chain {
       type: 2,
       chainId: this.config.chain_id,
       nonce: Number(nonce),
-      to: this.contract,
+      to,
       data,
       value: 0,
       gasLimit: (gas * 13n) / 10n,
@@ -116,7 +131,7 @@ export class Chain {
     const events = [];
     for (const log of receipt.logs) {
       try {
-        const parsed = iface.parseLog(log);
+        const parsed = this.decoderFor(log.address).parseLog(log);
         if (parsed) events.push({ name: parsed.name, args: parsed.args });
       } catch {
         /* not one of ours */

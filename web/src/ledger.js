@@ -19,6 +19,9 @@ export const Status = {
 };
 export const Action = { UNLOCK: 1, ADD_MEMBER: 2, REMOVE_MEMBER: 3, RESET_PASSWORD: 4 };
 const FINAL = new Set([3, 4, 5, 7, 8, 9]);
+// PamReviews' constants (docs/contracts.md).
+export const Reviewer = { SELF: 1, APPROVERS: 2 };
+export const ItemStatus = { PENDING: 1, CONFIRMED: 2, LAPSED: 3 };
 
 export function isFinal(status) {
   return FINAL.has(status);
@@ -29,6 +32,77 @@ export class Ledger {
     this.policies = new Map(); // target -> latest PolicySet
     this.requests = new Map(); // id -> request record
     this.principalEvents = 0; // bumps when an enrolment/suspension/rotation is seen
+    this.campaigns = new Map(); // access-review campaign id -> {id, label, deadline, reviewer, onLapse, closed}
+    this.reviewItems = new Map(); // "campaign/item" -> {campaignId, itemId, principal, target, status, by}
+  }
+
+  /** PamReviews' events: campaigns and their items. Returns true if `event` was one. */
+  applyReview(event, a) {
+    const key = () => `${Number(a.campaign_id)}/${Number(a.item_id)}`;
+    switch (event.name) {
+      case "CampaignOpened":
+        this.campaigns.set(Number(a.campaign_id), {
+          id: Number(a.campaign_id),
+          label: a.label,
+          deadline: Number(a.deadline),
+          reviewer: Number(a.reviewer),
+          onLapse: Number(a.on_lapse),
+          closed: false,
+        });
+        return true;
+      case "ReviewItemOpened":
+        this.reviewItems.set(key(), {
+          campaignId: Number(a.campaign_id),
+          itemId: Number(a.item_id),
+          principal: a.principal,
+          target: a.target,
+          status: ItemStatus.PENDING,
+          by: null,
+        });
+        return true;
+      case "ReviewItemConfirmed": {
+        const item = this.reviewItems.get(key());
+        if (item) Object.assign(item, { status: ItemStatus.CONFIRMED, by: a.reviewer });
+        return true;
+      }
+      case "ReviewItemLapsed": {
+        const item = this.reviewItems.get(key());
+        if (item) item.status = ItemStatus.LAPSED;
+        return true;
+      }
+      case "CampaignClosed": {
+        const campaign = this.campaigns.get(Number(a.campaign_id));
+        if (campaign) campaign.closed = true;
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** Whether `me` reviews `item`: itself (self-attestation), or a current approver of its policy, never itself. */
+  reviews(item, me) {
+    const campaign = this.campaigns.get(item.campaignId);
+    if (!campaign) return false;
+    if (campaign.reviewer === Reviewer.SELF) return item.principal === me;
+    const policy = this.policies.get(item.target);
+    return item.principal !== me && Boolean(policy && policy.approvers.includes(me));
+  }
+
+  /** The items `me` may still confirm: pending, in a campaign neither closed nor past its deadline. */
+  toReview(me, now) {
+    return [...this.reviewItems.values()]
+      .filter((item) => {
+        const campaign = this.campaigns.get(item.campaignId);
+        return item.status === ItemStatus.PENDING && campaign && !campaign.closed && now < campaign.deadline;
+      })
+      .filter((item) => this.reviews(item, me))
+      .sort((x, y) => x.campaignId - y.campaignId || x.itemId - y.itemId);
+  }
+
+  /** Every item `me` reviews or reviewed (for the screen's "done" part and the menu). */
+  reviewedBy(me) {
+    return [...this.reviewItems.values()].filter((item) => this.reviews(item, me) || item.by === me);
   }
 
   apply(event) {
@@ -69,7 +143,7 @@ export class Ledger {
         });
         break;
       default:
-        this.applyToRequest(event, a);
+        if (!this.applyReview(event, a)) this.applyToRequest(event, a);
     }
   }
 

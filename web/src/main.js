@@ -4,12 +4,12 @@ import { ZeroHash, concat, keccak256, randomBytes, toUtf8Bytes } from "ethers";
 import QRCode from "qrcode";
 import { Chain, OfflineError, ticketRef, ticketText } from "./chain.js";
 import { KNOWN, LANGUAGES, formatDuration, formatTime, language, setLanguage, t } from "./i18n.js";
-import { Action, Kind, Ledger, PASSWORD_RESET_TARGET, Status, isFinal } from "./ledger.js";
+import { Action, ItemStatus, Kind, Ledger, PASSWORD_RESET_TARGET, Reviewer, Status, isFinal } from "./ledger.js";
 import { MIN_LENGTH, isBreached, localRules } from "./policy.js";
 import { KeyStore, WrongPassphrase, putPayload, sealPassword } from "./secrets.js";
 import "./style.css";
 
-const ROUTES = ["home", "elevate", "password", "approvals", "history", "device"];
+const ROUTES = ["home", "elevate", "password", "approvals", "reviews", "history", "device"];
 const JUSTIFICATIONS = "pamchain:justifications"; // hash -> text, this phone's own requests only
 
 const app = {
@@ -131,9 +131,14 @@ function renderNav() {
     return;
   }
   const waiting = app.me ? app.ledger.waitingFor(app.me, now()).length : 0;
-  const items = ROUTES.filter((r) => r !== "approvals" || app.ledger.isApprover(app.me)).map((route) => {
+  const toReview = app.me ? app.ledger.toReview(app.me, now()).length : 0;
+  const shown = (r) =>
+    (r !== "approvals" || app.ledger.isApprover(app.me)) &&
+    (r !== "reviews" || (app.me && app.ledger.reviewedBy(app.me).length > 0));
+  const items = ROUTES.filter(shown).map((route) => {
     const name = t(`nav${route[0].toUpperCase()}${route.slice(1)}`);
-    const badge = route === "approvals" && waiting ? ` <span class="badge">${waiting}</span>` : "";
+    const count = { approvals: waiting, reviews: toReview }[route];
+    const badge = count ? ` <span class="badge">${count}</span>` : "";
     const current = route === app.route ? ' aria-current="page"' : "";
     return `<li><a href="#/${route}"${current}>${esc(name)}${badge}</a></li>`;
   });
@@ -247,6 +252,13 @@ function routeScreen() {
       return passwordScreen();
     case "approvals":
       return `<h2 tabindex="-1">${esc(t("approvalsTitle"))}</h2><div id="pending-list"></div>`;
+    case "reviews":
+      return `<h2 tabindex="-1">${esc(t("reviewsTitle"))}</h2>
+        <p>${esc(t("reviewsIntro"))}</p>
+        <div id="review-list"></div>
+        <p id="review-status" class="form-status" role="status"></p>
+        <h3>${esc(t("reviewsDone"))}</h3>
+        <div id="reviewed-list"></div>`;
     case "history":
       return `<h2 tabindex="-1">${esc(t("historyTitle"))}</h2><div id="history-list"></div>`;
     case "device":
@@ -392,6 +404,43 @@ function pendingItem(r) {
     </li>`;
 }
 
+function campaignLabel(campaign) {
+  const text = ticketText(campaign.label);
+  return text ? t("campaignNamed", { id: campaign.id, label: text }) : t("campaignN", { id: campaign.id });
+}
+
+function reviewWhat(item) {
+  if (item.target === ZeroHash) return t("reviewAccount");
+  return t("reviewRequester", { group: groupLabel(item.target) });
+}
+
+function reviewItem(item) {
+  const campaign = app.ledger.campaigns.get(item.campaignId);
+  const self = campaign.reviewer === Reviewer.SELF;
+  const who = self ? t("reviewYou") : personLabel(item.principal);
+  const id = `${item.campaignId}-${item.itemId}`;
+  return `<li class="request" id="review-${id}">
+      <h4>${esc(campaignLabel(campaign))}</h4>
+      <dl>
+        <dt>${esc(t("who"))}</dt><dd>${esc(who)}</dd>
+        <dt>${esc(t("what"))}</dt><dd>${esc(reviewWhat(item))}</dd>
+        <dt>${esc(t("ifNotConfirmed"))}</dt><dd>${esc(t(`onLapse${campaign.onLapse}`))}</dd>
+        <dt>${esc(t("deadline"))}</dt><dd class="countdown" data-until="${campaign.deadline}"></dd>
+      </dl>
+      <button type="button" class="primary" id="confirm-review-${id}" data-action="confirm-review" data-campaign="${item.campaignId}" data-item="${item.itemId}" aria-label="${esc(t("confirmReviewLabel", { item: item.itemId, campaign: item.campaignId }))}">${esc(t(self ? "confirmOwn" : "confirmOther"))}</button>
+    </li>`;
+}
+
+function reviewedItem(item) {
+  const campaign = app.ledger.campaigns.get(item.campaignId);
+  const who = item.principal === app.me ? t("reviewYou") : personLabel(item.principal);
+  return `<li class="request" id="reviewed-${item.campaignId}-${item.itemId}">
+      <h4>${esc(campaignLabel(campaign))}</h4>
+      <p class="meta">${esc(who)} · ${esc(reviewWhat(item))}</p>
+      <p class="status">${esc(t(`itemStatus${item.status}`))}</p>
+    </li>`;
+}
+
 function renderDynamic() {
   const t0 = now();
   if (app.gate === "enrol" || (app.gate === "app" && app.route === "device")) {
@@ -422,6 +471,16 @@ function renderDynamic() {
     update(
       "pending-list",
       waiting.length ? `<ul class="requests">${waiting.map(pendingItem).join("")}</ul>` : `<p>${esc(t("noPending"))}</p>`,
+    );
+    const toReview = app.ledger.toReview(app.me, t0);
+    update(
+      "review-list",
+      toReview.length ? `<ul class="requests">${toReview.map(reviewItem).join("")}</ul>` : `<p>${esc(t("noReviews"))}</p>`,
+    );
+    const done = app.ledger.reviewedBy(app.me).filter((item) => item.status !== ItemStatus.PENDING);
+    update(
+      "reviewed-list",
+      done.length ? `<ul class="requests">${done.map(reviewedItem).join("")}</ul>` : `<p>${esc(t("noReviewsDone"))}</p>`,
     );
     renderElevateHint();
   }
@@ -454,10 +513,10 @@ function renderElevateHint() {
 
 // --- actions ----------------------------------------------------------------------------------------------
 
-async function transact(statusId, fn, args, onDone) {
+async function transact(statusId, fn, args, onDone, which = "pam") {
   setFormStatus(statusId, t("signing"));
   try {
-    const result = await app.chain.send(app.wallet, fn, args);
+    const result = await app.chain.send(app.wallet, fn, args, which);
     const created = result.events.find((e) => e.name === "RequestCreated");
     const message = created ? t("sent", { id: Number(created.args.request_id) }) : t("done");
     setFormStatus(statusId, message);
@@ -557,6 +616,14 @@ function bindScreen() {
         return transact("home-status", "cancel", [id]);
       case "revoke":
         return transact("home-status", "revoke", [id]);
+      case "confirm-review":
+        return transact(
+          "review-status",
+          "confirm",
+          [Number(button.dataset.campaign), Number(button.dataset.item)],
+          null,
+          "reviews",
+        );
       case "demo-enrol":
         return demoEnrol();
       case "lock":
@@ -745,6 +812,12 @@ function announceChanges() {
     if (app.announced.has(key)) continue;
     app.announced.set(key, true);
     if (app.loaded) messages.push(t("announcePending", { id: r.id }));
+  }
+  for (const item of app.ledger.toReview(app.me, t0)) {
+    const key = `review:${item.campaignId}`;
+    if (app.announced.has(key)) continue;
+    app.announced.set(key, true);
+    if (app.loaded) messages.push(t("announceReview", { campaign: item.campaignId }));
   }
   if (messages.length) announce(messages.join(" "));
 }
