@@ -27,7 +27,8 @@ NODE = h("node:site-a")
 
 
 class Chain:
-    """A bootstrapped deployment (Council, PamChain and PamNetwork bound to it) on a fresh eth-tester chain."""
+    """A bootstrapped deployment (Council, PamChain, PamNetwork and PamReviews bound to it) on a fresh eth-tester
+    chain, with two access-review campaigns over alice, bob and carol (SUSPEND, then FLAG) due in a minute."""
 
     def __init__(self) -> None:
         self.tester = EthereumTester(PyEVMBackend())
@@ -40,6 +41,8 @@ class Chain:
         self.governor = self._deploy("Council", list(self.council), 2, 86_400, 86_400)
         self.pam = self._deploy("PamChain", self.governor.address)
         self.network = self._deploy("PamNetwork", self.governor.address)
+        self.reviews = self._deploy("PamReviews", self.governor.address, self.pam.address)
+        self.set_suspender_gas = self.send("set_roles", self.reviews.address, 4, sender=self.deployer)
         self.set_node_gas = self.call(self.network, "set_node", NODE, True, sender=self.deployer)
         self.send("set_oracle", DOMAIN, self.oracle, h("x25519"), sender=self.deployer)
         for device, directory_id in zip((self.alice, self.bob, self.carol), ids, strict=True):
@@ -69,7 +72,15 @@ class Chain:
             sender=self.deployer,
         )
         self.set_leaver_rule_gas = self.send("set_leaver_rule", DOMAIN, True, sender=self.deployer)
+        due = int(self.w3.eth.get_block("latest")["timestamp"]) + 60
+        self.open_gas = [
+            self.call(self.reviews, "open_campaign", 1, ids, 1, on_lapse, due, h("q1"), sender=self.deployer)
+            for on_lapse in (1, 2)
+        ]
         self.call(self.governor, "end_bootstrap", sender=self.deployer)
+
+    def after_review_deadline(self) -> None:
+        self.tester.time_travel(int(self.w3.eth.get_block("latest")["timestamp"]) + 61)
 
     def _mine(self, tx_hash: Any) -> Any:
         return self.w3.eth.wait_for_transaction_receipt(tx_hash)
@@ -111,6 +122,9 @@ def measure() -> dict[str, dict[int, int]]:
     for name, gas in base.deploy_gas.items():
         put(f"deploy {name}", 0, gas)
     put("set_node (bootstrap)", 0, base.set_node_gas)
+    put("set_roles (PamReviews SUSPENDER, bootstrap)", 0, base.set_suspender_gas)
+    put("open_campaign (3 principals, bootstrap)", 0, base.open_gas[0])
+    put("confirm (review item)", 0, base.call(base.reviews, "confirm", 1, 1, sender=base.bob))
     put("set_policy (2 approvers, bootstrap)", 0, base.set_policy_gas)
     put("set_leaver_rule (bootstrap)", 0, base.set_leaver_rule_gas)
     put("request_unlock", 0, base.send("request_unlock", sender=base.alice))
@@ -161,6 +175,20 @@ def measure() -> dict[str, dict[int, int]]:
         )
         put("revoke (first of N live grants)", n, chain.send("revoke", ids[0], sender=chain.alice))
         ids[0], _ = chain.grant()
+        chain.after_review_deadline()
+        put("lapse (FLAG: alarm)", n, chain.call(chain.reviews, "lapse", 2, 0, sender=chain.bob))
+        put(
+            "lapse (SUSPEND: ends N live grants)",
+            n,
+            chain.call(chain.reviews, "lapse", 1, 0, sender=chain.bob),
+        )
+        put(
+            "close (2 items left: suspend, suspend)",
+            n,
+            chain.call(chain.reviews, "close", 1, sender=chain.bob),
+        )
+        chain = Chain()
+        ids = [chain.grant()[0] for _ in range(n)]
         put("suspend (ends N live grants)", n, chain.send("suspend", h("alice"), sender=chain.council[0]))
         leaver = Chain()
         for _ in range(n):
