@@ -107,7 +107,12 @@ def test_open__principals__one_self_item_each(reviews, world):
     items = events(reviews, "ReviewItemOpened")
     assert campaign_id == 1 and reviews.campaign_count() == 1
     assert (opened.campaign_id, opened.scope, opened.reviewer, opened.on_lapse) == (1, 1, 1, 2)
-    assert (opened.label, opened.deadline, opened.item_count, list(opened.subjects)) == (LABEL, due, 3, people)
+    assert (opened.label, opened.deadline, opened.item_count, list(opened.subjects)) == (
+        LABEL,
+        due,
+        3,
+        people,
+    )
     assert [(e.principal, e.target, e.item_id, e.reviewer, e.deadline) for e in items] == [
         (p, ZERO32, i, REVIEWER_SELF, due) for i, p in enumerate(people)
     ]

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from pamchain.sdk import errors
-from pamchain.sdk.client import SUSPENDER_ROLE, Deployment, PamClient
+from pamchain.sdk.client import SUSPENDER_ROLE, Deployment, PamClient, TxResult
 from pamchain.sdk.events import (
     Alarm,
     CampaignClosed,
     CampaignOpened,
+    GenericEvent,
     GrantEnded,
     ReviewItemConfirmed,
     ReviewItemLapsed,
@@ -46,6 +47,19 @@ def travel(cast: Cast, seconds: int) -> None:
     tester.mine_blocks(1)
 
 
+def _proposal_id(result: TxResult) -> int:
+    return next(
+        int(e.args["proposal_id"])
+        for e in result.events
+        if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
+    )
+
+
+def _reviews_address(cast: Cast) -> str:
+    assert cast.client.reviews_contract is not None
+    return str(cast.client.reviews_contract.address)
+
+
 def open_by_council(
     cast: Cast, scope: ReviewScope, subjects: list[bytes], reviewer: Reviewer, on_lapse: LapseAction
 ) -> int:
@@ -54,9 +68,7 @@ def open_by_council(
     proposed = c1.open_campaign(
         scope, subjects, reviewer, on_lapse, now(cast) + REVIEW, ticket_ref("2027-Q1")
     )
-    proposal_id = next(
-        e.args["proposal_id"] for e in proposed.events if getattr(e, "event", "") == "ProposalCreated"
-    )
+    proposal_id = _proposal_id(proposed)
     opened = c2.approve_proposal(proposal_id).first(CampaignOpened)
     assert opened.scope is scope and opened.reviewer is reviewer and opened.on_lapse is on_lapse
     return int(opened.campaign_id)
@@ -65,8 +77,9 @@ def open_by_council(
 def test_deployment__has_reviews_with_the_suspender_role(cast: Cast, tmp_path: Path) -> None:
     reviews = cast.client.reviews_contract
     assert reviews is not None
-    assert cast.client.contract_for("open_campaign") is reviews
-    assert cast.client.contract_for("council").address == cast.client.address  # PamChain wins a shared name
+    assert cast.client.contract_for("open_campaign") == reviews
+    pam = cast.client.contract_for("council")
+    assert pam is not None and pam.address == cast.client.address  # PamChain wins a shared name
     assert bool(cast.client.contract.functions.has_role(reviews.address, SUSPENDER_ROLE).call())
     assert reviews.address in cast.client.addresses
     assert cast.client.campaign_count() == 0
@@ -82,7 +95,7 @@ def test_deployment_file__round_trip_and_old_files_still_load(cast: Cast, tmp_pa
         None,
         client.council_contract.address,
         None,
-        client.reviews_contract.address,
+        _reviews_address(cast),
     )
     deployment.save(tmp_path / "d.json")
     assert Deployment.load(tmp_path / "d.json") == deployment
@@ -139,7 +152,7 @@ def test_campaign__confirmed_keeps__lapsed_is_suspended_and_its_grant_ends(cast:
     assert (ended.request_id, ended.reason, ended.by) == (
         grant,
         EndReason.SUSPENDED,
-        cast.client.reviews_contract.address,
+        _reviews_address(cast),
     )
     closed = next(e for e in events if isinstance(e, CampaignClosed))
     assert (closed.confirmed, closed.lapsed, closed.cancelled) == (2, 1, False)
@@ -173,9 +186,7 @@ def test_open__bad_campaign__the_executing_approval_raises_a_reviews_error(cast:
     proposed = c1.open_campaign(
         ReviewScope.REQUESTERS, [b"\x01" * 32], Reviewer.SELF, LapseAction.FLAG, now(cast) + HOUR
     )
-    proposal_id = next(
-        e.args["proposal_id"] for e in proposed.events if getattr(e, "event", "") == "ProposalCreated"
-    )
+    proposal_id = _proposal_id(proposed)
     with pytest.raises(errors.ReviewsError, match="unknown policy"):
         c2.approve_proposal(proposal_id)
 
