@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# Over 500 lines on purpose: a campaign's whole lifecycle (open, confirm, lapse, close, cancel) and its bounds.
 """
 @title Reviews: access-review campaigns over a PamChain's principals and policies
 @custom:contract-name reviews
