@@ -30,7 +30,7 @@ from pamchain.sdk.model import (
 )
 from pamchain.sdk.notify.routing import Router
 
-from .world import ADMINS, Cast, directory_id
+from support.world import ADMINS, Cast, directory_id
 
 ALICE, BOB, CAROL = directory_id("alice"), directory_id("bob"), directory_id("carol")
 HOUR = 3600
