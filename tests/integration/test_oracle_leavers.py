@@ -67,7 +67,9 @@ def _auto_suspend(suite: Suite) -> None:
         return
     proposed = suite.as_("c1").set_leaver_rule(DOMAIN, True)
     proposal_id = next(
-        e.args["proposal_id"] for e in proposed.events if getattr(e, "event", "") == "ProposalCreated"
+        e.args["proposal_id"]
+        for e in proposed.events
+        if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
     )
     suite.as_("c2").approve_proposal(proposal_id)
     assert suite.client.leaver_auto_suspend(DOMAIN)

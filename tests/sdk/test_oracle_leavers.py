@@ -19,7 +19,7 @@ from pamchain.sdk.directory import (
     StaticIdMap,
     pseudonymous_id,
 )
-from pamchain.sdk.events import Alarm, GenericEvent, LeaverReported
+from pamchain.sdk.events import Alarm, GenericEvent, GrantEnded, LeaverReported
 from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.model import Action, AlarmKind, EndReason, LeaverReason, Outcome, PrincipalStatus
 from pamchain.sdk.notify.messages import Notification, subject_line
@@ -39,7 +39,9 @@ def govern(cast: Cast, fn: str, *args: Any) -> None:
     """A governed change through the council: proposed by one member, executed by a second's approval."""
     proposed = cast.as_(cast.council[0]).propose(fn, *args)
     proposal_id = next(
-        e.args["proposal_id"] for e in proposed.events if getattr(e, "event", "") == "ProposalCreated"
+        e.args["proposal_id"]
+        for e in proposed.events
+        if isinstance(e, GenericEvent) and e.event == "ProposalCreated"
     )
     cast.as_(cast.council[1]).approve_proposal(proposal_id)
 
@@ -103,7 +105,7 @@ def test_disabled__suspended_grant_ended_membership_removed(cast: Cast, tmp_path
     assert not directory.is_member(GroupRef(ADMINS_DN), AccountRef("alice"))
     removal = cast.client.receipt(rid, Action.REMOVE_MEMBER)
     assert removal is not None and removal.outcome is Outcome.APPLIED
-    ends = [e for e in cast.client.events(cast.deployment_block) if getattr(e, "name", "") == "GrantEnded"]
+    ends = [e for e in cast.client.events(cast.deployment_block) if isinstance(e, GrantEnded)]
     assert [e.reason for e in ends] == [EndReason.SUSPENDED]
 
 
@@ -278,7 +280,7 @@ def test_config__leavers_settings(tmp_path: Path) -> None:
     from pamchain.sdk.errors import ConfigError
     from pamchain.sdk.oracle.config import OracleConfig
 
-    base = {
+    base: dict[str, dict[str, Any]] = {
         "chain": {"rpc_url": "http://127.0.0.1:8545", "deployment": "d.json"},
         "oracle": {"keystore": "k.json", "domain": "corp.example", "dc_id": "DC1"},
     }
