@@ -224,7 +224,9 @@ class Node:
         listed = self.genesis.node_allowlist
         allowlist = None if listed is None else frozenset(parse_node_id(n) for n in listed)
         bootnodes = [Enode.parse(b) for b in self.config.bootnodes]
-        rules = NodeRules(allowlist, self.genesis.permissions.node_contract, self._head_hash, self._call_at_head)
+        rules = NodeRules(
+            allowlist, self.genesis.permissions.node_contract, self._head_hash, self._call_at_head
+        )
         self.p2p = P2PService(
             self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, rules, events=self.events
         )

@@ -51,7 +51,9 @@ class TxPool:
         if tx.hash in self._by_hash:
             raise TransactionRejected("already known", tx.hash)
         if tx.size > limits.max_tx_size and tx.type != 3:
-            raise TransactionRejected(f"oversized data: transaction size {tx.size}, limit {limits.max_tx_size}", tx.hash)
+            raise TransactionRejected(
+                f"oversized data: transaction size {tx.size}, limit {limits.max_tx_size}", tx.hash
+            )
         if tx.gas > view.block_gas_limit:
             raise TransactionRejected("exceeds block gas limit", tx.hash)
         if tx.tip_cap > tx.fee_cap:
@@ -60,7 +62,9 @@ class TxPool:
             raise AccountNotAllowed(tx.sender, tx.hash)
         state_nonce = view.nonce(tx.sender)
         if tx.nonce < state_nonce:
-            raise TransactionRejected(f"nonce too low: next nonce {state_nonce}, tx nonce {tx.nonce}", tx.hash)
+            raise TransactionRejected(
+                f"nonce too low: next nonce {state_nonce}, tx nonce {tx.nonce}", tx.hash
+            )
         queue = self._by_sender.get(tx.sender, {})
         if tx.nonce > state_nonce + limits.max_nonce_gap:
             # Measured from the first nonce the pool cannot fill, so long contiguous bursts are fine.
@@ -123,7 +127,9 @@ class TxPool:
         self._drop(victim)
 
     # ---------------------------------------------------------------------------------------- selection
-    def executable(self, view: AccountView, max_gas: int | None = None, max_count: int | None = None) -> list[PoolTx]:
+    def executable(
+        self, view: AccountView, max_gas: int | None = None, max_count: int | None = None
+    ) -> list[PoolTx]:
         """Transactions ready for the next block: per sender in nonce order from the account's nonce,
         across senders by highest tip first (arrival order breaks ties), like geth's price-and-nonce set."""
         heads: list[tuple[int, int, bytes, int]] = []

@@ -385,17 +385,13 @@ class PamClient:
 
     def transact(self, fn: str, *args: Any) -> TxResult:
         """Send ``fn(*args)`` from this client's account and decode the events it emitted."""
-        return self._result(
-            self._signing().send({"to": self._to(fn), "data": self._encode(fn, *args)})
-        )
+        return self._result(self._signing().send({"to": self._to(fn), "data": self._encode(fn, *args)}))
 
     def transact_all(
         self, calls: Sequence[tuple[str, Sequence[Any]]], *, gas: int = BATCH_GAS
     ) -> list[TxResult]:
         """Send several calls back to back and wait once (see ``Sender.send_all``); each gets ``gas``."""
-        txs = [
-            {"to": self._to(fn), "data": self._encode(fn, *args), "gas": gas} for fn, args in calls
-        ]
+        txs = [{"to": self._to(fn), "data": self._encode(fn, *args), "gas": gas} for fn, args in calls]
         return [self._result(sent) for sent in self._signing().send_all(txs)]
 
     # -- requests ----------------------------------------------------------------------------------------
@@ -910,9 +906,7 @@ class PamClient:
         return receipt
 
 
-def encode_assertion(
-    authenticator_data: bytes, client_data_json: bytes, r: int, s: int
-) -> bytes:
+def encode_assertion(authenticator_data: bytes, client_data_json: bytes, r: int, s: int) -> bytes:
     """A WebAuthn assertion as PamChain takes it: ABI-encoded ``(bytes, bytes, uint256, uint256, uint256,
     uint256)`` with where ``"type"`` and ``"challenge"`` start in the client data JSON."""
     from eth_abi import encode

@@ -171,7 +171,9 @@ class LdapDirectory:
         # Checked before AD so a rejection has a precise reason; None leaves it to AD alone.
         self._policy = policy
         self._conn: ldap3.Connection | None = None
-        self._policy_hints: bool | None = None  # does the DC honour LDAP_SERVER_POLICY_HINTS? (None: not tried)
+        self._policy_hints: bool | None = (
+            None  # does the DC honour LDAP_SERVER_POLICY_HINTS? (None: not tried)
+        )
         self._lock = threading.RLock()
         parts = urlsplit(config.url)
         self._use_ssl = parts.scheme.lower() == "ldaps"

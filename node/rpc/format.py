@@ -72,8 +72,12 @@ def block(b: BlockRecord, full: bool, tx_hashes: tuple[bytes, ...] = ()) -> dict
     out["uncles"] = [d(u) for u in b.uncles]
     if b.withdrawals is not None:
         out["withdrawals"] = [
-            {"index": q(w["index"]), "validatorIndex": q(w["validatorIndex"]), "address": d(w["address"]),
-             "amount": q(w["amount"])}
+            {
+                "index": q(w["index"]),
+                "validatorIndex": q(w["validatorIndex"]),
+                "address": d(w["address"]),
+                "amount": q(w["amount"]),
+            }
             for w in b.withdrawals
         ]
     return out
@@ -120,8 +124,14 @@ def transaction(t: TxRecord) -> dict[str, Any]:
         out["blobVersionedHashes"] = [d(x) for x in t.blob_versioned_hashes]
     if t.authorizations is not None:
         out["authorizationList"] = [
-            {"chainId": q(a.chain_id), "address": d(a.address), "nonce": q(a.nonce), "yParity": q(a.y_parity),
-             "r": q(a.r), "s": q(a.s)}
+            {
+                "chainId": q(a.chain_id),
+                "address": d(a.address),
+                "nonce": q(a.nonce),
+                "yParity": q(a.y_parity),
+                "r": q(a.r),
+                "s": q(a.s),
+            }
             for a in t.authorizations
         ]
     out["v"] = q(t.v)

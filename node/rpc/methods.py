@@ -611,7 +611,9 @@ class RpcApi(TraceApi, SimulateApi):
         lo = self._resolve_bound(c.first) if first is None else first
         hi = self._resolve_bound(c.last)
         if isinstance(c.last, int) and c.last > head:
-            if first is None:  # a query (geth since 1.15: no silent cut at the head); a filter poll reads up to it
+            if (
+                first is None
+            ):  # a query (geth since 1.15: no silent cut at the head); a filter poll reads up to it
                 raise InvalidParams("block range extends beyond current head block")
             hi = head
         if lo > hi:
@@ -634,7 +636,9 @@ class RpcApi(TraceApi, SimulateApi):
             except NotFound:
                 raise RpcError(SERVER_ERROR, "unknown block") from None
             try:
-                found: list[Any] = chain.logs(0, 0, c.addresses, c.topics, block_hash=c.block_hash, limit=limit)
+                found: list[Any] = chain.logs(
+                    0, 0, c.addresses, c.topics, block_hash=c.block_hash, limit=limit
+                )
                 return found
             except TransactionRejected:
                 raise RpcError(LIMIT_EXCEEDED, f"query returned more than {limit} results") from None
@@ -801,7 +805,10 @@ class RpcApi(TraceApi, SimulateApi):
 
         def run() -> Any:
             pending, queued = self.node.core.pool.split(self.node.core.view())
-            return {"pending": self._by_nonce(pending.get(sender, [])), "queued": self._by_nonce(queued.get(sender, []))}
+            return {
+                "pending": self._by_nonce(pending.get(sender, [])),
+                "queued": self._by_nonce(queued.get(sender, [])),
+            }
 
         return await self._on_chain(run)
 

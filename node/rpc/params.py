@@ -13,12 +13,14 @@ MAX_QUANTITY_BITS = 256
 
 def quantity(value: Any, what: str = "quantity") -> int:
     if not isinstance(value, str):
-        raise InvalidParams(f"invalid argument: {what}: json: cannot unmarshal non-string into Go value of type hexutil.Big")
+        raise InvalidParams(
+            f"invalid argument: {what}: json: cannot unmarshal non-string into Go value of type hexutil.Big"
+        )
     if not value.startswith(("0x", "0X")):
         raise InvalidParams(f"invalid argument: {what}: hex string without 0x prefix")
     digits = value[2:]
     if not digits:
-        raise InvalidParams(f"invalid argument: {what}: hex string \"0x\"")
+        raise InvalidParams(f'invalid argument: {what}: hex string "0x"')
     if len(digits) > 1 and digits[0] == "0":
         raise InvalidParams(f"invalid argument: {what}: hex number with leading zero digits")
     if len(digits) > MAX_QUANTITY_BITS // 4:
@@ -31,7 +33,9 @@ def quantity(value: Any, what: str = "quantity") -> int:
 
 def data(value: Any, what: str = "data", length: int | None = None) -> bytes:
     if not isinstance(value, str):
-        raise InvalidParams(f"invalid argument: {what}: json: cannot unmarshal non-string into Go value of type hexutil.Bytes")
+        raise InvalidParams(
+            f"invalid argument: {what}: json: cannot unmarshal non-string into Go value of type hexutil.Bytes"
+        )
     if not value.startswith(("0x", "0X")):
         raise InvalidParams(f"invalid argument: {what}: hex string without 0x prefix")
     digits = value[2:]
@@ -42,7 +46,9 @@ def data(value: Any, what: str = "data", length: int | None = None) -> bytes:
     except ValueError:
         raise InvalidParams(f"invalid argument: {what}: invalid hex string") from None
     if length is not None and len(raw) != length:
-        raise InvalidParams(f"invalid argument: {what}: hex string has length {len(digits)}, want {length * 2}")
+        raise InvalidParams(
+            f"invalid argument: {what}: hex string has length {len(digits)}, want {length * 2}"
+        )
     return raw
 
 

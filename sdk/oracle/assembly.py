@@ -298,4 +298,3 @@ def from_config(
         leavers_interval=config.leavers_interval if config.watch_leavers else None,
         leavers_ou=config.leavers_ou,
     )
-

@@ -209,7 +209,9 @@ class Executor:
         item = entry.action
         try:
             receipt = self.receipted(item.request_id, item.action)
-        except Exception:  # the chain is unreachable: act (the oracle's duty), the receipt race is settled later
+        except (
+            Exception
+        ):  # the chain is unreachable: act (the oracle's duty), the receipt race is settled later
             return False
         if receipt is None:
             return False

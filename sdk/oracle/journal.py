@@ -308,7 +308,9 @@ class Journal:
         """Running totals for the metrics: outcomes that failed, removal alarms raised, drift members and
         leavers on record."""
         with self._lock:
-            failed = self._db.execute("SELECT COUNT(*) FROM actions WHERE outcome = ?", (int(Outcome.FAILED),))
+            failed = self._db.execute(
+                "SELECT COUNT(*) FROM actions WHERE outcome = ?", (int(Outcome.FAILED),)
+            )
             failed_count = int(failed.fetchone()[0])
             alarmed = int(self._db.execute("SELECT COUNT(*) FROM actions WHERE alarmed = 1").fetchone()[0])
             drift = int(self._db.execute("SELECT COUNT(*) FROM drift").fetchone()[0])

@@ -15,7 +15,9 @@ from pamchain.sdk.deployer import bootstrap_calls, load_plan
 from pamkit import ALARM_BREAK_GLASS, ALARM_UNLOCK_LIMIT, PENDING, events, one_event
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "deploy.example.toml"
-DOMAIN_ADMINS = bytes.fromhex("285ae272b90dc2ca7fe7172736d490f4d41c6d3d670a60b1ab8b56b271dac7a3")  # keyed id of CN=Domain Admins (the example's)
+DOMAIN_ADMINS = bytes.fromhex(
+    "285ae272b90dc2ca7fe7172736d490f4d41c6d3d670a60b1ab8b56b271dac7a3"
+)  # keyed id of CN=Domain Admins (the example's)
 ALICE, BOB = "0x5555555555555555555555555555555555555555", "0x6666666666666666666666666666666666666666"
 
 

@@ -50,9 +50,12 @@ class Passkey:
         auth = RP_HASH + bytes([flags]) + (1).to_bytes(4, "big")
         b64 = base64.urlsafe_b64encode(challenge).rstrip(b"=").decode()
         client = json.dumps(
-            {"type": "webauthn.get", "challenge": b64, "origin": "https://pam.example.com"}, separators=(",", ":")
+            {"type": "webauthn.get", "challenge": b64, "origin": "https://pam.example.com"},
+            separators=(",", ":"),
         ).encode()
-        r, s = decode_dss_signature(self.key.sign(auth + hashlib.sha256(client).digest(), ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(
+            self.key.sign(auth + hashlib.sha256(client).digest(), ec.ECDSA(hashes.SHA256()))
+        )
         shaped = (auth, client, client.find(b'"type"'), client.find(b'"challenge"'), r, s)
         return encode([ASSERTION_ABI], [shaped])
 
@@ -75,7 +78,9 @@ def keys(factors: Any, world: World) -> dict[str, Passkey]:
     return keys
 
 
-def test_approve__approver_with_a_passkey__device_key_alone_refused(act: Actions, keys: dict[str, Passkey]) -> None:
+def test_approve__approver_with_a_passkey__device_key_alone_refused(
+    act: Actions, keys: dict[str, Passkey]
+) -> None:
     request_id = act.elevate("alice")
     with act.as_("bob"), boa.reverts("requests: second factor required"):
         act.pam.approve(request_id)
@@ -98,14 +103,18 @@ def test_approve_with_assertion__for_another_request__refused(act: Actions, keys
         act.pam.approve_with_assertion(second, assertion)
 
 
-def test_approve_with_assertion__someone_elses_passkey__refused(act: Actions, keys: dict[str, Passkey]) -> None:
+def test_approve_with_assertion__someone_elses_passkey__refused(
+    act: Actions, keys: dict[str, Passkey]
+) -> None:
     request_id = act.elevate("carol")
     stolen = keys["alice"].assert_(act.pam.approval_challenge(request_id, World.id("bob")))
     with act.as_("bob"), boa.reverts("second_factor: bad assertion"):
         act.pam.approve_with_assertion(request_id, stolen)
 
 
-def test_approve_with_assertion__no_user_verification__refused(act: Actions, keys: dict[str, Passkey]) -> None:
+def test_approve_with_assertion__no_user_verification__refused(
+    act: Actions, keys: dict[str, Passkey]
+) -> None:
     request_id = act.elevate("alice")
     assertion = keys["bob"].assert_(act.pam.approval_challenge(request_id, World.id("bob")), flags=0x01)
     with act.as_("bob"), boa.reverts("second_factor: bad assertion"):
@@ -125,7 +134,9 @@ def test_approve__approver_without_a_passkey__as_before(act: Actions, keys: dict
     assert act.pam.has_approved(request_id, World.id("carol"))
 
 
-def test_break_glass__requester_with_a_passkey__needs_the_assertion(act: Actions, keys: dict[str, Passkey]) -> None:
+def test_break_glass__requester_with_a_passkey__needs_the_assertion(
+    act: Actions, keys: dict[str, Passkey]
+) -> None:
     with act.as_("alice"), boa.reverts("requests: second factor required"):
         act.pam.request_elevation(GROUP, HOUR, h("why"), h("CHG-1"), True)
     challenge = act.pam.break_glass_challenge(World.id("alice"), GROUP, HOUR)
@@ -134,7 +145,9 @@ def test_break_glass__requester_with_a_passkey__needs_the_assertion(act: Actions
         request_id = act.pam.request_break_glass(GROUP, HOUR, h("why"), h("CHG-1"), assertion)
     assert act.pam.request(request_id)[11] is True  # break_glass
     with act.as_("alice"), boa.reverts("second_factor: bad assertion"):
-        act.pam.request_break_glass(GROUP, HOUR, h("why"), h("CHG-1"), assertion)  # bound to the id it created
+        act.pam.request_break_glass(
+            GROUP, HOUR, h("why"), h("CHG-1"), assertion
+        )  # bound to the id it created
 
 
 def test_second_factor__off_without_pamfactors(act: Actions, world: World) -> None:

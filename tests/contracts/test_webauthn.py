@@ -55,7 +55,12 @@ def assertion(
     """(Assertion, PublicKey) as the contract takes them."""
     auth = rp_hash + bytes([flags]) + (7).to_bytes(4, "big")
     client = json.dumps(
-        {"type": kind, "challenge": b64url(signed_challenge or challenge), "origin": origin, "crossOrigin": False},
+        {
+            "type": kind,
+            "challenge": b64url(signed_challenge or challenge),
+            "origin": origin,
+            "crossOrigin": False,
+        },
         separators=(",", ":"),
     ).encode()
     r, s = decode_dss_signature(key.sign(auth + hashlib.sha256(client).digest(), ec.ECDSA(hashes.SHA256())))
@@ -63,7 +68,9 @@ def assertion(
     return (auth, client, client.find(b'"type"'), client.find(b'"challenge"'), r, s), (point.x, point.y)
 
 
-def check(webauthn: Any, challenge: bytes, shaped: tuple[Any, ...], key: tuple[int, int], uv: bool = True) -> bool:
+def check(
+    webauthn: Any, challenge: bytes, shaped: tuple[Any, ...], key: tuple[int, int], uv: bool = True
+) -> bool:
     return bool(webauthn.verify_assertion(challenge, shaped, key, RP_HASH, uv))
 
 
@@ -78,7 +85,9 @@ def test_assertion__as_a_browser_makes_it__verified(webauthn: Any) -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(challenge=st.binary(min_size=32, max_size=32))
-def test_assertion__any_challenge__encoded_like_the_browser_and_verified(webauthn: Any, challenge: bytes) -> None:
+def test_assertion__any_challenge__encoded_like_the_browser_and_verified(
+    webauthn: Any, challenge: bytes
+) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     shaped, public = assertion(challenge, key)
     assert check(webauthn, challenge, shaped, public)
@@ -103,12 +112,16 @@ def test_assertion__signed_by_another_authenticator__refused(webauthn: Any) -> N
         pytest.param({"flags": UV}, False, False, id="no user presence"),
         pytest.param({"flags": UP}, True, False, id="no user verification, required"),
         pytest.param({"flags": UP}, False, True, id="no user verification, not required"),
-        pytest.param({"rp_hash": hashlib.sha256(b"evil.example").digest()}, True, False, id="other relying party"),
+        pytest.param(
+            {"rp_hash": hashlib.sha256(b"evil.example").digest()}, True, False, id="other relying party"
+        ),
         pytest.param({"kind": "webauthn.create"}, True, False, id="a registration, not an assertion"),
         pytest.param({"signed_challenge": b"\x01" * 32}, True, False, id="client data for another challenge"),
     ],
 )
-def test_assertion__relying_party_checks(webauthn: Any, options: dict[str, Any], uv: bool, accepted: bool) -> None:
+def test_assertion__relying_party_checks(
+    webauthn: Any, options: dict[str, Any], uv: bool, accepted: bool
+) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     shaped, public = assertion(CHALLENGE, key, **options)
     assert check(webauthn, CHALLENGE, shaped, public, uv) is accepted

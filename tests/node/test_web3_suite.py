@@ -218,7 +218,9 @@ def test_ethers__deploy_and_grant_lifecycle(
     modules = _ethers()
     suite = compile_suite()
     for name, file in (("PamChain", "artifact.json"), ("Council", "council.json")):
-        (tmp_path / file).write_text(json.dumps({"abi": suite[name]["abi"], "bytecode": suite[name]["bytecode"]}))
+        (tmp_path / file).write_text(
+            json.dumps({"abi": suite[name]["abi"], "bytecode": suite[name]["bytecode"]})
+        )
     keys = ETHERS_KEYS
     (tmp_path / "keys.json").write_text(json.dumps(keys))
     (tmp_path / "lifecycle.js").write_text(ETHERS_SCRIPT)

@@ -13,7 +13,16 @@ def test_justification__sealed_to_approvers__shown_to_them_only(live: Live) -> N
         published = live.json(approver, "keys", "publish")
         assert published["device"] == live.accounts[approver].address
     rid = live.json(
-        "alice", "request", "elevate", GROUP_DN, "--duration", "60", "--justification", WHY, "--ticket", "CHG-77"
+        "alice",
+        "request",
+        "elevate",
+        GROUP_DN,
+        "--duration",
+        "60",
+        "--justification",
+        WHY,
+        "--ticket",
+        "CHG-77",
     )["request_id"]
     for reader in ("bob", "carol", "alice"):
         shown = live.json(reader, "request", "show", str(rid))
@@ -32,7 +41,9 @@ def test_policy_require__ticket_needed__clear_refusal(live: Live) -> None:
     assert live.json("c2", "council", "approve", str(proposed["proposal_id"]))["executed"] is True
     assert live.json(None, "policy", "show", GROUP_DN)["requirements"] == "justification, ticket"
     try:
-        refused = live.cli("alice", "request", "elevate", GROUP_DN, "--duration", "60", "--justification", WHY)
+        refused = live.cli(
+            "alice", "request", "elevate", GROUP_DN, "--duration", "60", "--justification", WHY
+        )
         assert refused.exit_code == 1 and "requests: ticket required" in refused.stderr
     finally:
         proposed = live.json("c1", "policy", "require", GROUP_DN)

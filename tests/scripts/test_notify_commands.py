@@ -85,7 +85,12 @@ password_file = "smtp.password"
 def test_run__missing_deployment_file__one_line(tmp_path: Path) -> None:
     path = write_config(tmp_path, '[chain]\nrpc_url = "http://127.0.0.1:1"\ndeployment = "nope.json"\n')
     code, err = run(path)
-    assert code == 1 and "cannot read deployment file" in err and "No such file" in err and "Traceback" not in err
+    assert (
+        code == 1
+        and "cannot read deployment file" in err
+        and "No such file" in err
+        and "Traceback" not in err
+    )
 
 
 def test_run__node_unreachable__one_line(tmp_path: Path) -> None:
@@ -183,9 +188,7 @@ secret_file = "hook.secret"
             hooks = wait_until(told, 120)
             assert set(hooks) == {"0x" + live.ids["bob"].hex(), "0x" + live.ids["carol"].hex()}
             assert all(h.verified for h in receiver.hooks)
-            assert (
-                hooks["0x" + live.ids["bob"].hex()].document["target"] == "0x" + GROUP_ID.hex()
-            )
+            assert hooks["0x" + live.ids["bob"].hex()].document["target"] == "0x" + GROUP_ID.hex()
         finally:
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=60)

@@ -137,7 +137,9 @@ def test_late_removal__alarm_once__then_receipt(cast: Cast, tmp_path: Path) -> N
     alarms = [e for e in cast.client.events(cast.deployment_block) if isinstance(e, Alarm)]
     assert [(a.kind, a.request_id) for a in alarms] == [(AlarmKind.REMOVAL_LATE, grant)]
     status = daemon.status()
-    assert status["late_removal_alarms"] == 1 and status["late_removals"] == 1 and status["failed_actions"] == 0
+    assert (
+        status["late_removal_alarms"] == 1 and status["late_removals"] == 1 and status["failed_actions"] == 0
+    )
     directory.remove_member = real_remove  # type: ignore[method-assign]
     clock.travel(2)  # the next retry, at most a second away
     daemon.run_once()

@@ -104,7 +104,16 @@ def test_check__raises_with_every_reason_and_no_echo() -> None:
 
 _FIXED_REASONS = {
     v.reason
-    for sample in ("a", "a" * 200, "abc\x01", "password", "svc-account-1", "Aa1!" * 4, "aaaaaaaaaaaaaaaa", "1" * 16)
+    for sample in (
+        "a",
+        "a" * 200,
+        "abc\x01",
+        "password",
+        "svc-account-1",
+        "Aa1!" * 4,
+        "aaaaaaaaaaaaaaaa",
+        "1" * 16,
+    )
     for v in PasswordPolicy().violations(sample, "svc-account")
 }
 
