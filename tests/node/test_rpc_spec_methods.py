@@ -162,7 +162,9 @@ def test_config__current_fork_is_prague_with_its_contracts(chain: Chain) -> None
     current = config["current"]
     assert current["chainId"] == hex(CHAIN_ID)
     assert current["blobSchedule"] == {"target": 6, "max": 9, "baseFeeUpdateFraction": 5007716}
-    assert len(current["precompiles"]) == 17 and current["precompiles"]["ECREC"] == "0x" + "00" * 19 + "01"
+    # Prague's 17, plus EIP-7951's P256VERIFY that a pamchain genesis adds (config.pamchain.p256Verify)
+    assert len(current["precompiles"]) == 18 and current["precompiles"]["ECREC"] == "0x" + "00" * 19 + "01"
+    assert current["precompiles"]["P256VERIFY"] == "0x" + "00" * 18 + "0100"
     assert set(current["systemContracts"]) == {
         "BEACON_ROOTS_ADDRESS",
         "CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS",
