@@ -29,7 +29,7 @@ import secrets
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -281,38 +281,39 @@ class PayloadStore:
             return PurgeReport(purged, kept, learnt)
 
     def _justification_usable(self, item: StoredJustification, now: float) -> bool:
-        if now - item.stored_at >= self.max_age:
-            return False
         naming = self.index.justified_naming(item)
-        if not naming:
-            return now - item.stored_at < self.orphan_ttl
-        for found in naming:
-            status = found.status
-            if not status.is_final:
-                status = self.authorizer.status(found.request_id)
-                if status is not found.status:
-                    self.index.set_justified_status(found.request_id, status)
-            if status in _JUSTIFICATION_LIVE:
-                return True
-        return False
+        return self._needed(item.stored_at, naming, self.index.set_justified_status, _JUSTIFICATION_LIVE, now)
 
     def _remove_justification(self, ref: bytes) -> None:
         (self.justification_dir / ref.hex()).unlink(missing_ok=True)
         self.index.remove_justification(ref)
 
     def _usable(self, payload: StoredPayload, now: float) -> bool:
-        if now - payload.stored_at >= self.max_age:
-            return False
         naming = self.index.resets_naming(payload)
+        return self._needed(payload.stored_at, naming, self.index.set_status, _LIVE, now)
+
+    def _needed(
+        self,
+        stored_at: float,
+        naming: Sequence[Any],
+        set_status: Callable[[int, Status], None],
+        live: Collection[Status],
+        now: float,
+    ) -> bool:
+        """Whether a stored item is still needed: younger than ``max_age`` and either named by a request in a
+        ``live`` status (a status not final yet is asked of the chain and remembered) or, named by none,
+        younger than ``orphan_ttl``."""
+        if now - stored_at >= self.max_age:
+            return False
         if not naming:
-            return now - payload.stored_at < self.orphan_ttl
-        for reset in naming:
-            status = reset.status
+            return now - stored_at < self.orphan_ttl
+        for found in naming:
+            status = found.status
             if not status.is_final:  # final statuses never change: no need to ask again
-                status = self.authorizer.status(reset.request_id)
-                if status is not reset.status:
-                    self.index.set_status(reset.request_id, status)
-            if status in _LIVE:
+                status = self.authorizer.status(found.request_id)
+                if status is not found.status:
+                    set_status(found.request_id, status)
+            if status in live:
                 return True
         return False
 
