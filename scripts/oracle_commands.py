@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from .health_status import show_health
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _config_option(text: str) -> Callable[[F], F]:
+    """``--config``: the oracle's TOML file, as every oracle command takes it."""
+    return click.option(
+        "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help=text
+    )
 
 
 @click.group()
@@ -15,13 +26,7 @@ def oracle() -> None:
 
 
 @oracle.command()
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Oracle TOML file.",
-)
+@_config_option("Oracle TOML file.")
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True
 )
@@ -69,13 +74,7 @@ def domain_key(path: Path) -> None:
 
 
 @oracle.command(name="directory-id")
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Oracle TOML file (its [directory] and pseudonym_key_file).",
-)
+@_config_option("Oracle TOML file (its [directory] and pseudonym_key_file).")
 @click.argument("names", nargs=-1, required=True)
 def directory_id(config_path: Path, names: tuple[str, ...]) -> None:
     """Print the on-chain directory id of each AD account NAMES lists (sAMAccountName), as this oracle keys it:
@@ -89,13 +88,7 @@ def directory_id(config_path: Path, names: tuple[str, ...]) -> None:
 
 
 @oracle.command()
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Oracle TOML file (its journal is edited; stop the oracle first).",
-)
+@_config_option("Oracle TOML file (its journal is edited; stop the oracle first).")
 @click.argument("directory_id")
 def forget(config_path: Path, directory_id: str) -> None:
     """Right to erasure (docs/privacy.md): drop every link this oracle's journal keeps from the pseudonymous
