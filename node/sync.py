@@ -168,6 +168,24 @@ class Syncer:
     async def our_td(self) -> int:
         return int(await self.node.on_chain(lambda: self.node.chain.total_difficulty(self.node.chain.head)))
 
+    async def worth_syncing(self, peer: Any) -> bool:
+        """Could the peer's chain become our head? Heavier, or as heavy with a head we have never seen.
+
+        The second case is the Clique stalemate: two signers each sealed the same height out of turn (say,
+        before they met) and the recently-signed rule forbids each to seal on its own block. Neither chain is
+        heavier; importing the other's head lets EIP-3436's tie-break (chain/importing.py) put both nodes on
+        the same branch, so one of them can seal the next block.
+        """
+
+        def check() -> bool:
+            chain = self.node.chain
+            ours = int(chain.total_difficulty(chain.head))
+            if peer.td != ours:
+                return bool(peer.td > ours)
+            return bool(peer.head_hash) and not chain.has_block(peer.head_hash)
+
+        return bool(await self.node.on_chain(check))
+
     async def sync_from(self, peer: Any) -> int:
         """Import the peer's chain while it is heavier than ours; returns how many blocks were imported."""
         if self._lock.locked():
@@ -186,9 +204,11 @@ class Syncer:
         prefetch: asyncio.Task[list[bytes]] | None = None
         prefetch_start = 0
         self.state = SyncState(True, int(node.chain.head.block_number), int(peer.head_number))
-        while peer.td > await self.our_td():
+        while await self.worth_syncing(peer):
             head_number = int(node.chain.head.block_number)
-            start = max(1, head_number + 1 - back)
+            # From our head on; a peer as heavy at a height we already have (or heavier with fewer blocks)
+            # starts at its own head, and stepping back finds where the branches meet.
+            start = max(1, min(head_number + 1, int(peer.head_number)) - back)
             if prefetch is not None and back == 0 and prefetch_start == start:
                 raws = await prefetch
             else:

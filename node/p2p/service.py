@@ -342,7 +342,7 @@ class P2PService:
         if code == wire.STATUS:
             number, head_hash, td, _finalized = rlp.decode(payload)
             self._update_peer(peer, _int(number), bytes(head_hash), _int(td))
-            if peer.td > await self.syncer.our_td():
+            if await self.syncer.worth_syncing(peer):
                 self._spawn(self.syncer.sync_from(peer))
         elif code == wire.TXS:
             raws = [bytes(r) for r in rlp.decode(payload)]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pamchain.node.consensus import in_turn_signer
+
 from support.cluster import Cluster, Member, same_head, wait_blocks, wait_for
 
 
@@ -207,3 +209,25 @@ def test_signer_voted_out_then_in(cluster_factory: Callable[..., Cluster]) -> No
     _vote(cluster, [a, b], subject, True, epoch)
     status = a.rpc.call("clique_status")
     assert status["finalized"] < status["head"]
+
+
+def test_two_out_of_turn_blocks_at_one_height__the_signers_agree_and_seal_on(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    """Three signers, the one in turn for block 1 down; the other two each seal their own block 1 before they
+    meet. Neither chain is heavier and the recently-signed rule forbids each to seal on its own block, so
+    unless one adopts the other's block (EIP-3436 tie-break) nobody ever seals again - the stalemate CI hit."""
+    cluster = cluster_factory(3, start=False)
+    first_in_turn = in_turn_signer([bytes.fromhex(m.signer.address[2:]) for m in cluster.members], 1)
+    down = next(m for m in cluster.members if bytes.fromhex(m.signer.address[2:]) == first_in_turn)
+    a, b = (m for m in cluster.members if m is not down)
+    cluster.bootnodes = []  # a and b do not know each other yet
+    for m in (a, b):
+        cluster.start(m, wait=False)
+    for m in (a, b):
+        cluster.wait_up(m)
+    wait_for(lambda: a.rpc.number() == 1 and b.rpc.number() == 1, 60, "a and b each seal a block 1")
+    assert a.rpc.block(1)["hash"] != b.rpc.block(1)["hash"]  # two blocks at one height, equal difficulty
+    a.rpc.call("admin_addPeer", b.enode)
+    wait_for(lambda: a.rpc.number() >= 3 and b.rpc.number() >= 3, 60, "a and b agree on one block 1 and seal on")
+    same_head([a, b])
