@@ -229,5 +229,7 @@ def test_two_out_of_turn_blocks_at_one_height__the_signers_agree_and_seal_on(
     wait_for(lambda: a.rpc.number() == 1 and b.rpc.number() == 1, 60, "a and b each seal a block 1")
     assert a.rpc.block(1)["hash"] != b.rpc.block(1)["hash"]  # two blocks at one height, equal difficulty
     a.rpc.call("admin_addPeer", b.enode)
-    wait_for(lambda: a.rpc.number() >= 3 and b.rpc.number() >= 3, 60, "a and b agree on one block 1 and seal on")
+    wait_for(
+        lambda: a.rpc.number() >= 3 and b.rpc.number() >= 3, 60, "a and b agree on one block 1 and seal on"
+    )
     same_head([a, b])
