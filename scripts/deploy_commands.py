@@ -22,8 +22,8 @@ from .options import DEFAULT_DEPLOYMENT, emit, session, signer_options
 def deploy(config_path: Path, force: bool) -> None:
     """Deploy the contracts as the config says, end bootstrap, and write --deployment (default ./deployment.json).
 
-    The deploying key (--keystore) must be allowed to send transactions (in the genesis allowlist, or the
-    permission contract's future address named in the genesis).
+    The deploying key (--keystore) must be allowed to send transactions: make the genesis with
+    `pamchain node genesis --deployer <its address>` (docs/first-deployment.md).
     """
     from pamchain.node.p2p.identity import parse_node_id
     from pamchain.sdk.deployer import deploy_to_file, load_plan

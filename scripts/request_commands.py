@@ -25,6 +25,7 @@ _WAIT_FOR = {
     "password": ("FULFILLED", "FAILED"),
     "elevate": ("ACTIVE", "ENDED"),
 }
+_SUCCESS = {"unlock": ("FULFILLED",), "password": ("FULFILLED",), "elevate": ("ACTIVE", "ENDED")}
 
 payload_store_option = click.option(
     "--payload-store",
@@ -71,6 +72,12 @@ def _requested(client: Any, request_id: int, what: str, wait_seconds: float | No
         data["status"] = status
         lines.append(f"request {request_id}: {status.name}")
     emit(data, lines)
+    if wait_seconds is not None and data["status"].name not in _SUCCESS[what]:
+        # A script waiting on the outcome must not mistake a refusal or a failed AD change for success.
+        raise click.ClickException(
+            f"request {request_id} ended {data['status'].name}: see `pamchain request show {request_id}` "
+            "and `pamchain receipts`"
+        )
 
 
 @request.command()

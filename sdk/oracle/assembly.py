@@ -10,7 +10,6 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from ..client import Deployment, PamClient, connect
-from ..config_file import read_bytes
 from ..directory import (
     AccountRef,
     ChainedResolver,
@@ -19,6 +18,7 @@ from ..directory import (
     IdResolver,
     StaticIdMap,
     pseudonymous_id,
+    read_pseudonym_key,
 )
 from ..errors import ConfigError
 from ..keys import load_account, read_passphrase
@@ -213,13 +213,30 @@ def build_directory(settings: Mapping[str, object], base: Path, *, demo: bool = 
     raise ConfigError(f"unknown directory kind {kind!r} (ldap or memory)")
 
 
+def _pseudonym_key(path: Path) -> bytes:
+    """The deployment's pseudonym key, read one way for every id this oracle computes or resolves."""
+    try:
+        return read_pseudonym_key(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"[oracle] pseudonym_key_file: {exc}") from exc
+
+
+def id_resolver(config: OracleConfig) -> IdResolver:
+    """How this oracle maps an on-chain directory id to an AD account: its [accounts] table, then (with
+    ``pseudonym_key_file``) the HMAC of each account's objectGUID - the ids `directory_ids` prints."""
+    id_map = StaticIdMap.from_hex(config.accounts, config.groups)
+    if config.pseudonym_key_file is None:
+        return id_map
+    return ChainedResolver(id_map, HmacGuidResolver(_pseudonym_key(config.pseudonym_key_file)))
+
+
 def directory_ids(config: OracleConfig, config_dir: Path, names: Sequence[str]) -> dict[str, bytes]:
     """The on-chain directory id of each account ``names`` lists (sAMAccountName, case-insensitive), as this
     oracle computes it: HMAC-SHA256 of the account's objectGUID under ``pseudonym_key_file`` - what the council
     enrols. An unknown name is a :class:`ConfigError` naming it."""
     if config.pseudonym_key_file is None:
         raise ConfigError("[oracle] pseudonym_key_file is not set: directory ids are keyed by it")
-    key = read_bytes(config.pseudonym_key_file, "pseudonym key file").strip()
+    key = _pseudonym_key(config.pseudonym_key_file)
     wanted = {name.lower(): name for name in names}
     found: dict[str, bytes] = {}
     for account in build_directory(config.directory, config_dir).accounts():
@@ -246,12 +263,8 @@ def from_config(
     deployment = Deployment.load(config.deployment)
     client = PamClient.from_deployment(connect(config.rpc_url), deployment, account)
     id_map = StaticIdMap.from_hex(config.accounts, config.groups)
-    pseudonym_key = config.pseudonym_key_file.read_bytes().strip() if config.pseudonym_key_file else None
-    if pseudonym_key is not None:
-        pseudonym_key = bytes.fromhex(pseudonym_key.decode().removeprefix("0x"))
-    resolver: IdResolver = id_map
-    if pseudonym_key is not None:
-        resolver = ChainedResolver(id_map, HmacGuidResolver(pseudonym_key))
+    pseudonym_key = _pseudonym_key(config.pseudonym_key_file) if config.pseudonym_key_file else None
+    resolver = id_resolver(config)
     baseline = {
         bytes.fromhex(target.removeprefix("0x")): frozenset(AccountRef(m) for m in members)
         for target, members in config.baseline.items()

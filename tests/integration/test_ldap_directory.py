@@ -22,6 +22,8 @@ from pamchain.sdk.directory import (
     pseudonymous_id,
 )
 from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
+from pamchain.sdk.oracle.assembly import id_resolver
+from pamchain.sdk.oracle.config import OracleConfig
 from pamchain.sdk.password_policy import PasswordPolicy
 
 pytestmark = pytest.mark.integration
@@ -312,7 +314,7 @@ def test_cli_directory_id__the_id_the_oracle_resolves(
     from pamchain.scripts.cli import main
 
     key = secrets.token_bytes(32)
-    (tmp_path / "pseudonym.key").write_bytes(key)
+    (tmp_path / "pseudonym.key").write_text(key.hex() + "\n")  # as docs say: `openssl rand -hex 32`
     config = tmp_path / "oracle.toml"
     config.write_text(
         '[chain]\nrpc_url = "http://127.0.0.1:1"\ndeployment = "d.json"\n'
@@ -332,7 +334,9 @@ def test_cli_directory_id__the_id_the_oracle_resolves(
     assert result.exit_code == 0, result.output
     printed = bytes.fromhex(result.stdout.split()[1].removeprefix("0x"))
     assert printed == pseudonymous_id(key, ad_user.object_guid)
-    with LdapDirectory(ldap_config, resolver=HmacGuidResolver(key)) as directory:
+    # The daemon's own resolver, built from the same file, maps it back (they once read the key differently).
+    resolver = id_resolver(OracleConfig.load(config))
+    with LdapDirectory(ldap_config, resolver=resolver) as directory:
         assert directory.resolve(printed) == ad_user.ref
     unknown = runner.invoke(
         main, ["oracle", "directory-id", "--config", str(config), "nobody-" + secrets.token_hex(3)]
