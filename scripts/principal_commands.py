@@ -89,7 +89,9 @@ def remove_passkey(directory_id: bytes) -> None:
     """Drop DIRECTORY_ID's passkey (lost or replaced phone; governed): the device key alone acts again."""
     client = session().client()
     _existing(client, directory_id)
-    report_tx(client.remove_authenticator(directory_id), f"passkey of 0x{directory_id.hex()} removed (or proposed)")
+    report_tx(
+        client.remove_authenticator(directory_id), f"passkey of 0x{directory_id.hex()} removed (or proposed)"
+    )
 
 
 @principal.command()

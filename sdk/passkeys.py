@@ -82,7 +82,11 @@ def parse_registration(text: str) -> PasskeyRegistration:
         raise PasskeyError(f'not a passkey registration (want "kind": "{KIND}", "v": 1)')
     try:
         device, contract = str(data["device"]), str(data["contract"])
-        directory_id, rp_id, credential_id = str(data["directory_id"]), str(data["rp_id"]), str(data["credential_id"])
+        directory_id, rp_id, credential_id = (
+            str(data["directory_id"]),
+            str(data["rp_id"]),
+            str(data["credential_id"]),
+        )
         x, y, signature = str(data["x"]), str(data["y"]), str(data["signature"])
         chain_id = int(data["chain_id"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -132,10 +136,14 @@ def check_registration(registration: PasskeyRegistration, client: Any) -> None:
         )
     signer = registration.signer()
     if signer != registration.device:
-        raise PasskeyError(f"registration signed by {signer}, not by the device it names ({registration.device})")
+        raise PasskeyError(
+            f"registration signed by {signer}, not by the device it names ({registration.device})"
+        )
     found = client.principal(registration.directory_id)
     if found.status is not PrincipalStatus.ACTIVE:
-        raise PasskeyError(f"0x{registration.directory_id.hex()} is not an active principal ({found.status.name})")
+        raise PasskeyError(
+            f"0x{registration.directory_id.hex()} is not an active principal ({found.status.name})"
+        )
     if found.device != registration.device:
         raise PasskeyError(
             f"{registration.device} is not 0x{registration.directory_id.hex()}'s device ({found.device} is): "
@@ -152,4 +160,11 @@ def check_registration(registration: PasskeyRegistration, client: Any) -> None:
         )
 
 
-__all__ = ["KIND", "PasskeyRegistration", "check_registration", "on_curve", "parse_registration", "registration_message"]
+__all__ = [
+    "KIND",
+    "PasskeyRegistration",
+    "check_registration",
+    "on_curve",
+    "parse_registration",
+    "registration_message",
+]

@@ -51,7 +51,22 @@ PSEUDONYM_KEY = keccak(text="web-test pseudonym key")
 ADMINS = group_target_id(PSEUDONYM_KEY, GROUP_DN)
 # ivan and judy: access reviews. kate, leo and mia approve with passkeys, nina asks them, olga breaks glass
 # (tests/web/test_passkey.py): bob, the session's approver, keeps approving without one.
-PEOPLE = ("alice", "bob", "dave", "erin", "frank", "gina", "hank", "ivan", "judy", "kate", "leo", "mia", "nina", "olga")
+PEOPLE = (
+    "alice",
+    "bob",
+    "dave",
+    "erin",
+    "frank",
+    "gina",
+    "hank",
+    "ivan",
+    "judy",
+    "kate",
+    "leo",
+    "mia",
+    "nina",
+    "olga",
+)
 APPROVERS = ("bob", "kate", "leo", "mia")
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"

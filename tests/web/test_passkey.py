@@ -41,7 +41,9 @@ class Council:
 @pytest.fixture(scope="module")
 def council(stack: Stack) -> Council:
     folder = stack.tmp / "council-cli"
-    keystore, _ = create_keystore(folder / "keys", "council pass", private_key=bytes(stack.accounts["deployer"].key))
+    keystore, _ = create_keystore(
+        folder / "keys", "council pass", private_key=bytes(stack.accounts["deployer"].key)
+    )
     (folder / "password").write_text("council pass", encoding="utf-8")
     stack.deployment.save(folder / "deployment.json")
     return Council(
@@ -80,7 +82,9 @@ class Authenticators:
         self.cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": authenticator})
 
     def credentials(self, authenticator: str) -> list[dict[str, Any]]:
-        return list(self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"])
+        return list(
+            self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+        )
 
     def put(self, authenticator: str, credential: dict[str, Any], private_key: str | None = None) -> None:
         """Store `credential` (as getCredentials returned it) in `authenticator`, with another key if given."""
@@ -124,21 +128,30 @@ def passkey_phone(phone: Any, stack: Stack, council: Council, tmp_path: Path) ->
         authenticators = Authenticators(page)
         authenticator = authenticators.add()
         page.get_by_role("navigation").get_by_role("link", name="Device").click()
-        wait_for(lambda: "No passkey yet" in page.locator("#passkey-state").inner_text(), what="no passkey yet")
+        wait_for(
+            lambda: "No passkey yet" in page.locator("#passkey-state").inner_text(), what="no passkey yet"
+        )
         page.get_by_role("button", name="Create a passkey").click()
         box = page.locator("#passkey-registration")
         box.wait_for()
         registration = json.loads(box.input_value())
         assert registration["directory_id"] == "0x" + directory_id(name).hex()
         assert registration["rp_id"] == LOCALHOST and registration["device"] == stack.enrolled[name]
-        wait_for(lambda: "waiting for the council" in page.locator("#passkey-state").inner_text(), what="waiting")
+        wait_for(
+            lambda: "waiting for the council" in page.locator("#passkey-state").inner_text(), what="waiting"
+        )
         path = tmp_path / f"{name}-passkey.json"
         path.write_text(box.input_value(), encoding="utf-8")
         result = council.run("principal", "register-passkey", str(path))
         assert result.exit_code == 0, result.output
         assert "registered for" in result.output
-        assert stack.client.authenticator(directory_id(name)) == (int(registration["x"], 16), int(registration["y"], 16))
-        wait_for(lambda: "registered on chain" in page.locator("#passkey-state").inner_text(), what="on chain")
+        assert stack.client.authenticator(directory_id(name)) == (
+            int(registration["x"], 16),
+            int(registration["y"], 16),
+        )
+        wait_for(
+            lambda: "registered on chain" in page.locator("#passkey-state").inner_text(), what="on chain"
+        )
         return PasskeyPhone(p, authenticators, authenticator, registration)
 
     yield make
@@ -153,7 +166,14 @@ def _approve_on_phone(page: Any, rid: int) -> str:
     page.get_by_role("navigation").get_by_role("link", name="Approvals").click()
     page.get_by_role("button", name=f"Approve request {rid}").click()
     status = page.locator("#pending-status")
-    wait_for(lambda: "Done" in status.inner_text() or "Refused" in status.inner_text() or "No passkey" in status.inner_text(), what="approval settled")
+    wait_for(
+        lambda: (
+            "Done" in status.inner_text()
+            or "Refused" in status.inner_text()
+            or "No passkey" in status.inner_text()
+        ),
+        what="approval settled",
+    )
     return str(status.inner_text())
 
 
@@ -162,6 +182,17 @@ def _stolen_key(page: Any, stack: Stack) -> PamClient:
     slot = page.evaluate("() => Object.keys(localStorage).find(k => k.startsWith('pamchain:keystore'))")
     keystore = page.evaluate(f"() => localStorage.getItem({slot!r})")
     return stack.client.as_account(Account.from_key(Account.decrypt(keystore, PASSPHRASE)))
+
+
+def _calls(stack: Stack, event: str) -> list[tuple[str, dict[str, Any]]]:
+    """The PamChain calls (function name, arguments) of the transactions that emitted `event`, oldest first."""
+    w3, client = stack.client.w3, stack.client
+    logs = w3.eth.get_logs({"address": client.contract.address, "fromBlock": stack.deployment.block})
+    hashes = dict.fromkeys(
+        log["transactionHash"] for log in logs if type(client.decoder.decode(log)).__name__ == event
+    )
+    calls = [client.contract.decode_function_input(w3.eth.get_transaction(h)["input"]) for h in hashes]
+    return [(fn.fn_name, dict(args)) for fn, args in calls]
 
 
 def test_passkey__registered_by_council__approval_counted__replay_and_stolen_key_refused(
@@ -175,14 +206,13 @@ def test_passkey__registered_by_council__approval_counted__replay_and_stolen_key
     assert request.approvals == 1 and request.status is Status.ACTIVE
 
     # The approval on chain carries the passkey's assertion over this request's challenge.
-    logs = stack.client.w3.eth.get_logs({"address": stack.deployment.address, "fromBlock": stack.deployment.block})
-    approvals = [log for log in logs if stack.client.decoder.decode(log).__class__.__name__ == "ApprovalCast"]
-    tx = stack.client.w3.eth.get_transaction(approvals[-1]["transactionHash"])
-    fn, args = stack.client.contract.decode_function_input(tx["input"])
-    assert fn.fn_name == "approve_with_assertion" and args["request_id"] == rid
+    fn, args = _calls(stack, "ApprovalCast")[-1]
+    assert fn == "approve_with_assertion" and args["request_id"] == rid
     assertion = bytes(args["assertion"])
     auth, client_data = decode(["(bytes,bytes,uint256,uint256,uint256,uint256)"], assertion)[0][:2]
-    assert json.loads(client_data)["type"] == "webauthn.get" and auth[32] & 0x05 == 0x05  # user present, verified
+    assert (
+        json.loads(client_data)["type"] == "webauthn.get" and auth[32] & 0x05 == 0x05
+    )  # user present, verified
 
     thief = _stolen_key(page, stack)
     with pytest.raises(ContractRevert, match="not pending"):
@@ -199,7 +229,9 @@ def test_passkey__registered_by_council__approval_counted__replay_and_stolen_key
     page.get_by_role("button", name="Export the device key").click()
     wait_for(lambda: "Passkey checked" in page.locator("#export-status").inner_text(), what="export")
     slot = page.evaluate("() => Object.keys(localStorage).find(k => k.startsWith('pamchain:keystore'))")
-    assert page.locator("#exported-key").input_value() == page.evaluate(f"() => localStorage.getItem({slot!r})")
+    assert page.locator("#exported-key").input_value() == page.evaluate(
+        f"() => localStorage.getItem({slot!r})"
+    )
     kate.phone.shot("12-passkey")
 
 
@@ -248,16 +280,22 @@ def test_passkey__missing_or_cancelled__clear_error__nothing_sent(passkey_phone:
     assert stack.client.w3.eth.get_transaction_count(mia.address) == nonce
     page.get_by_role("navigation").get_by_role("link", name="Device").click()
     page.get_by_role("button", name="Export the device key").click()
-    wait_for(lambda: "No passkey answered" in page.locator("#export-status").inner_text(), what="export refused")
+    wait_for(
+        lambda: "No passkey answered" in page.locator("#export-status").inner_text(), what="export refused"
+    )
     assert page.locator("#export-box").is_hidden()
 
     # Confirmed this time: approved and counted.
-    mia.authenticators.cdp.send("WebAuthn.setUserVerified", {"authenticatorId": unverified, "isUserVerified": True})
+    mia.authenticators.cdp.send(
+        "WebAuthn.setUserVerified", {"authenticatorId": unverified, "isUserVerified": True}
+    )
     assert "Done" in _approve_on_phone(page, rid)
     assert stack.client.request(rid).approvals == 1
 
 
-def test_passkey__break_glass_on_the_phone__assertion_checked_on_chain(passkey_phone: Any, stack: Stack) -> None:
+def test_passkey__break_glass_on_the_phone__assertion_checked_on_chain(
+    passkey_phone: Any, stack: Stack
+) -> None:
     olga = passkey_phone("olga")
     page = olga.page
     page.get_by_role("navigation").get_by_role("link", name="Elevation").click()
@@ -272,16 +310,123 @@ def test_passkey__break_glass_on_the_phone__assertion_checked_on_chain(passkey_p
     rid = int(status.inner_text().rsplit(" ", 1)[1].rstrip("."))
     request = stack.client.request(rid)
     assert request.break_glass and request.subject == directory_id("olga") and request.duration == 300
-    tx_hashes = {
-        log["transactionHash"]
-        for log in stack.client.w3.eth.get_logs({"address": stack.deployment.address, "fromBlock": stack.deployment.block})
-    }
-    calls = [stack.client.contract.decode_function_input(stack.client.w3.eth.get_transaction(h)["input"]) for h in tx_hashes]
-    assert any(fn.fn_name == "request_break_glass" and args["duration"] == 300 for fn, args in calls)
+    fn, args = _calls(stack, "RequestCreated")[-1]
+    assert fn == "request_break_glass" and args["duration"] == 300
 
     # The same screens in French.
     page.get_by_label("Language").select_option("fr")
     page.get_by_role("navigation").get_by_role("link", name="Appareil").click()
     page.get_by_role("heading", name="Clé d'accès").wait_for()
-    wait_for(lambda: "enregistrée sur la chaîne" in page.locator("#passkey-state").inner_text(), what="fr state")
+    wait_for(
+        lambda: "enregistrée sur la chaîne" in page.locator("#passkey-state").inner_text(), what="fr state"
+    )
     assert page.get_by_role("button", name="Exporter la clé de l'appareil").count() == 1
+
+
+def _registration(stack: Stack, signer: Any, **changes: Any) -> str:
+    """A registration as the phone makes it, for nina's enrolled device, signed by `signer`; `changes` are
+    applied after signing (a tampered file) unless they are named in `signed`."""
+    from eth_account.messages import encode_defunct
+    from pamchain.sdk.passkeys import registration_message
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    signed = changes.pop("signed", {})
+    fields: dict[str, Any] = {
+        "kind": "pamchain-passkey",
+        "v": 1,
+        "chain_id": stack.deployment.chain_id,
+        "contract": stack.deployment.address,
+        "device": stack.enrolled["nina"],
+        "directory_id": "0x" + directory_id("nina").hex(),
+        "rp_id": LOCALHOST,
+        "credential_id": base64.urlsafe_b64encode(b"c" * 20).rstrip(b"=").decode(),
+        "x": f"0x{key.x:064x}",
+        "y": f"0x{key.y:064x}",
+        **signed,
+    }
+    message = registration_message(
+        int(fields["chain_id"]),
+        str(fields["contract"]),
+        bytes.fromhex(str(fields["directory_id"])[2:]),
+        str(fields["rp_id"]),
+        str(fields["credential_id"]),
+        int(str(fields["x"]), 16),
+        int(str(fields["y"]), 16),
+    )
+    fields["signature"] = "0x" + signer.sign_message(encode_defunct(text=message)).signature.hex()
+    return json.dumps({**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    ("case", "refusal"),
+    [
+        ("another key signed it", "not by the device it names"),
+        ("key swapped after signing", "not by the device it names"),
+        ("another relying party", "another relying party"),
+        ("another chain", "not this deployment"),
+        ("not the principal's device", "enrol the phone first"),
+        ("not a curve point", "not a P-256 point"),
+        ("not JSON", "not a passkey registration"),
+    ],
+)
+def test_register_passkey__bad_registration__cli_refuses_and_registers_nothing(
+    stack: Stack, council: Council, tmp_path: Path, case: str, refusal: str
+) -> None:
+    nina = stack.sdk_device("nina").account
+    assert nina is not None
+    stranger = Account.from_key(b"\x07" * 32)
+    swapped = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    text = {
+        "another key signed it": lambda: _registration(stack, stranger),
+        "key swapped after signing": lambda: _registration(
+            stack, nina, x=f"0x{swapped.x:064x}", y=f"0x{swapped.y:064x}"
+        ),
+        "another relying party": lambda: _registration(stack, nina, signed={"rp_id": "pam.evil.example"}),
+        "another chain": lambda: _registration(stack, nina, signed={"chain_id": 1}),
+        "not the principal's device": lambda: _registration(
+            stack, stranger, signed={"device": stranger.address}
+        ),
+        "not a curve point": lambda: _registration(stack, nina, signed={"y": "0x" + "11" * 32}),
+        "not JSON": lambda: "pamchain-passkey x=1",
+    }[case]()
+    path = tmp_path / "registration.json"
+    path.write_text(text, encoding="utf-8")
+    result = council.run("principal", "register-passkey", str(path))
+    assert result.exit_code != 0 and refusal in result.output, result.output
+    assert "Traceback" not in result.output
+    assert not stack.client.has_factor(directory_id("nina"))
+
+
+def test_register_passkey__only_the_council__then_show_and_remove(
+    stack: Stack, council: Council, tmp_path: Path
+) -> None:
+    nina = stack.sdk_device("nina").account
+    assert nina is not None
+    path = tmp_path / "registration.json"
+    path.write_text(_registration(stack, nina), encoding="utf-8")
+    # nina's own key is no council member: her registration of herself is refused by the chain.
+    folder = tmp_path / "nina"
+    keystore, _ = create_keystore(folder, "nina pass", private_key=bytes(nina.key))
+    (tmp_path / "nina-password").write_text("nina pass", encoding="utf-8")
+    own = [
+        *council.args[: council.args.index("--keystore")],
+        "--keystore",
+        str(keystore),
+        "--password-file",
+        str(tmp_path / "nina-password"),
+    ]
+    result = CliRunner().invoke(
+        main, ["principal", "register-passkey", str(path), *own], catch_exceptions=False
+    )
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    assert not stack.client.has_factor(directory_id("nina"))
+
+    result = council.run("principal", "register-passkey", str(path))
+    assert result.exit_code == 0, result.output
+    assert stack.client.has_factor(directory_id("nina"))
+    reader = council.args[: council.args.index("--keystore")]
+    shown = CliRunner().invoke(main, ["principal", "show", "0x" + directory_id("nina").hex(), *reader])
+    assert "passkey       registered" in shown.output, shown.output
+    result = council.run("principal", "remove-passkey", "0x" + directory_id("nina").hex())
+    assert result.exit_code == 0, result.output
+    assert not stack.client.has_factor(directory_id("nina"))
