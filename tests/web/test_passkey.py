@@ -232,6 +232,8 @@ def test_passkey__registered_by_council__approval_counted__replay_and_stolen_key
     assert page.locator("#exported-key").input_value() == page.evaluate(
         f"() => localStorage.getItem({slot!r})"
     )
+    assert page.locator("#passkey-registration-box").is_hidden()  # the council has it: no longer shown
+    page.locator("#export-status").scroll_into_view_if_needed()
     kate.phone.shot("12-passkey")
 
 
@@ -250,6 +252,8 @@ def test_passkey__wrong_authenticator__chain_refuses_with_reason__export_refused
     text = _approve_on_phone(page, rid)
     assert "Refused: the chain did not accept the passkey's answer" in text, text
     assert page.locator("#pending-status").get_attribute("role") == "alert"
+    page.locator("#pending-status").scroll_into_view_if_needed()
+    leo.phone.shot("13-passkey-refused")
     assert stack.client.request(rid).approvals == 0
     assert stack.client.w3.eth.get_transaction_count(leo.address) == nonce  # refused before anything was sent
 

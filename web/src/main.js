@@ -485,6 +485,9 @@ function renderDynamic() {
     if (funds) funds.textContent = app.me && app.balance === 0n ? t("fundsLow") : "";
     const passkey = $("#passkey-state");
     if (passkey && passkey.textContent !== passkeyStateText()) passkey.textContent = passkeyStateText();
+    // The registration is for the council: once the chain holds this very key, it is no longer needed here.
+    const box = $("#passkey-registration-box");
+    if (box && app.passkeys.local() && app.passkeys.local().registration) box.hidden = passkeyIsMine();
   }
   if (app.gate === "app" && app.me) {
     const mine = app.ledger.mine(app.me);
@@ -550,11 +553,15 @@ function passkeyStateText() {
   if (!state.factors) return t("passkeyNoFactors");
   if (!state.rpMatches) return t("passkeyRpMismatch", { host: location.hostname });
   const local = app.passkeys.local();
-  if (Passkeys.required(state)) {
-    const mine = local && BigInt(local.x) === state.x && BigInt(local.y) === state.y;
-    return mine ? t("passkeyOnChain") : t("passkeyOtherOnChain");
-  }
+  if (Passkeys.required(state)) return passkeyIsMine() ? t("passkeyOnChain") : t("passkeyOtherOnChain");
   return local ? t("passkeyWaiting") : t("passkeyNone");
+}
+
+/** Whether the key the chain holds for me is the one this phone created. */
+function passkeyIsMine() {
+  const state = app.passkey;
+  const local = app.passkeys.local();
+  return Boolean(state && local && Passkeys.required(state) && BigInt(local.x) === state.x && BigInt(local.y) === state.y);
 }
 
 // --- actions ----------------------------------------------------------------------------------------------
@@ -599,6 +606,14 @@ function approveRequest(id) {
   });
 }
 
+/** The registration for the council, as text to copy and as a file to download. */
+function showRegistration(registration) {
+  const text = JSON.stringify(registration, null, 2);
+  $("#passkey-registration").value = text;
+  $("#passkey-download").href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  $("#passkey-registration-box").hidden = false;
+}
+
 async function registerPasskey() {
   const button = $("#passkey-register");
   button.disabled = true;
@@ -610,11 +625,7 @@ async function registerPasskey() {
     if (!state.rpMatches) throw new PasskeyError("RpMismatch");
     const entry = (app.config.people || {})[app.me.toLowerCase()];
     const name = entry && entry.account ? entry.account : `pamchain ${short(app.me)}`;
-    const registration = await app.passkeys.register(app.wallet, app.me, name, state.requireUv);
-    const text = JSON.stringify(registration, null, 2);
-    $("#passkey-registration").value = text;
-    $("#passkey-download").href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
-    $("#passkey-registration-box").hidden = false;
+    showRegistration(await app.passkeys.register(app.wallet, app.me, name, state.requireUv));
     setFormStatus("passkey-status", t("passkeyCreated"));
     announce(t("passkeyCreated"));
   } catch (exc) {
@@ -722,6 +733,10 @@ function bindScreen() {
       event.preventDefault();
       submitPassword();
     });
+  }
+  const local = app.passkeys.local();
+  if ($("#passkey-registration") && local && local.registration && local.registration.directory_id === app.me) {
+    showRegistration(local.registration);
   }
   const qr = $("#qr");
   if (qr && app.address) {

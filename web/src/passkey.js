@@ -78,7 +78,7 @@ export class Passkeys {
     return browserSupportsWebAuthn();
   }
 
-  /** The passkey this phone created: {credentialId, x, y} (0x-hex coordinates), or null. */
+  /** The passkey this phone created: {credentialId, x, y, registration} (0x-hex coordinates), or null. */
   local() {
     try {
       const saved = JSON.parse(localStorage.getItem(this.slot) || "null");
@@ -159,8 +159,7 @@ export class Passkeys {
       y,
     };
     const signature = await wallet.signMessage(registrationMessage(fields));
-    localStorage.setItem(this.slot, JSON.stringify({ credentialId: response.id, x, y }));
-    return {
+    const registration = {
       kind: "pamchain-passkey",
       v: 1,
       chain_id: this.chainId,
@@ -173,6 +172,9 @@ export class Passkeys {
       y,
       signature,
     };
+    // Public material only: kept so the registration can be shown again until the council has it.
+    localStorage.setItem(this.slot, JSON.stringify({ credentialId: response.id, x, y, registration }));
+    return registration;
   }
 
   /** The authenticator's answer to `challenge` (32 bytes, 0x-hex): the raw parts and the ABI encoding PamChain takes. */
