@@ -1,4 +1,5 @@
-"""``pamchain principal``: enrol devices against pseudonymous directory ids, suspend, reinstate, rotate keys."""
+"""``pamchain principal``: enrol devices against pseudonymous directory ids, suspend, reinstate, rotate keys,
+register passkeys."""
 
 from __future__ import annotations
 
@@ -55,6 +56,44 @@ def rotate_key(directory_id: bytes, new_device: str) -> None:
     report_tx(client.governed("rotate_device", directory_id, new_device), f"rotated to {new_device}")
 
 
+@principal.command(name="register-passkey")
+@click.argument("registration", type=click.File("r", encoding="utf-8"))
+@signer_options
+def register_passkey(registration: Any) -> None:
+    """Register the passkey in REGISTRATION (the file the phone app exports; `-` for stdin) as its principal's
+    second factor in PamFactors (governed: direct while bootstrapping, else a council proposal).
+
+    Checked first: same chain and deployment, signed by the principal's current device key, the relying party
+    PamFactors checks assertions for, a P-256 public key.
+    """
+    from pamchain.sdk.passkeys import check_registration, parse_registration
+
+    client = session().client()
+    found = parse_registration(registration.read())
+    check_registration(found, client)
+    result = client.set_authenticator(found.directory_id, found.x, found.y)
+    report_tx(
+        result,
+        f"passkey {found.credential_id[:12]}... registered for 0x{found.directory_id.hex()} (or proposed)",
+        directory_id=found.directory_id,
+        credential_id=found.credential_id,
+        x=found.x,
+        y=found.y,
+    )
+
+
+@principal.command(name="remove-passkey")
+@click.argument("directory_id", type=BYTES32)
+@signer_options
+def remove_passkey(directory_id: bytes) -> None:
+    """Drop DIRECTORY_ID's passkey (lost or replaced phone; governed): the device key alone acts again."""
+    client = session().client()
+    _existing(client, directory_id)
+    report_tx(
+        client.remove_authenticator(directory_id), f"passkey of 0x{directory_id.hex()} removed (or proposed)"
+    )
+
+
 @principal.command()
 @click.argument("who")
 @reader_options
@@ -66,12 +105,14 @@ def show(who: str) -> None:
     directory_id = client.principal_of(who) if is_address(who) else BYTES32.convert(who, None, None)
     found = _existing(client, directory_id)
     grants = client.active_grants(directory_id)
+    passkey = client.factors_contract is not None and client.has_factor(directory_id)
     data = {
         "directory_id": found.directory_id,
         "device": found.device,
         "domain": found.domain,
         "status": found.status,
         "active_grants": grants,
+        "passkey": passkey,
     }
     emit(
         data,
@@ -81,6 +122,7 @@ def show(who: str) -> None:
             f"domain        {_domain(found.domain)}",
             f"status        {found.status.name}",
             f"active grants {', '.join(map(str, grants)) or 'none'}",
+            f"passkey       {'registered' if passkey else 'none'}",
         ],
     )
 

@@ -545,8 +545,17 @@ class PamClient:
         """Register a principal's passkey (P-256 public key) in PamFactors (governed)."""
         return self.governed("set_authenticator", to_bytes32(directory_id), (x, y))
 
+    def remove_authenticator(self, directory_id: bytes) -> TxResult:
+        """Drop a principal's passkey (lost or replaced phone; governed)."""
+        return self.governed("remove_authenticator", to_bytes32(directory_id))
+
     def has_factor(self, directory_id: bytes) -> bool:
         return bool(self._call("has_factor", to_bytes32(directory_id)))
+
+    def authenticator(self, directory_id: bytes) -> tuple[int, int]:
+        """A principal's registered passkey public key (x, y); (0, 0) when none."""
+        x, y = self._call("authenticator", to_bytes32(directory_id))
+        return int(x), int(y)
 
     def set_node(self, node_id: bytes, allowed: bool) -> TxResult:
         """Allow or disallow a node (``node_id`` = keccak256 of its 64-byte public key) on PamNetwork."""

@@ -36,6 +36,11 @@ class Timeout(SdkError, TimeoutError):
     """An awaited outcome did not arrive in time."""
 
 
+class PasskeyError(SdkError, ValueError):
+    """A phone's passkey registration is malformed, or the chain would not stand behind it (wrong deployment,
+    not signed by the principal's device, another relying party)."""
+
+
 class ContractRevert(SdkError):
     """The contract reverted with ``module: reason``."""
 

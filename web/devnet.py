@@ -69,8 +69,9 @@ def devnet_web(
         handle = start_web(port=port, **options)
     except OSError:
         handle = start_web(port=0, **options)
+    # localhost, not 127.0.0.1: passkeys need a domain name, and the devnet's PamFactors is for "localhost".
     echo(
-        f"  phone app: {handle.url} — create a key, then press 'Enrol as {DEMO_USER.capitalize()}' "
+        f"  phone app: {handle.url.replace('127.0.0.1', 'localhost')} — create a key, then press 'Enrol as {DEMO_USER.capitalize()}' "
         f"(demo: the council's demo keys make that phone {DEMO_USER}'s device; her CLI keystore stops working)"
     )
     try:

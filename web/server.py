@@ -84,6 +84,8 @@ class WebConfig:
     groups: Mapping[str, str] = field(default_factory=dict)  # target id (0x hex) -> group DN
     kdf_log_n: int = 17  # scrypt N = 2**17 (ethers' default); lower only for demos and tests
     poll_ms: int = 1000
+    # How long the phone waits for a passkey to answer (none attached, or the person hesitates) before it gives up.
+    passkey_timeout_ms: int = 60_000
     demo_label: str | None = None  # devnet only: who a phone is enrolled as by the demo button
     # Host names (with or without :port) the app is reached by besides loopback: a request naming any other
     # Host is refused, so a DNS-rebinding page cannot read /config.json or use the relays.
@@ -107,6 +109,7 @@ class WebConfig:
             "groups": {k.lower(): v for k, v in self.groups.items()},
             "kdf_log_n": self.kdf_log_n,
             "poll_ms": self.poll_ms,
+            "passkey_timeout_ms": self.passkey_timeout_ms,
             "demo": {"label": self.demo_label} if self.demo_label else None,
         }
 
@@ -382,6 +385,7 @@ def start_web(
     groups: Mapping[str, str] | None = None,
     kdf_log_n: int = 17,
     poll_ms: int = 1000,
+    passkey_timeout_ms: int = 60_000,
     demo_label: str | None = None,
     demo_enrol: Callable[[str], None] | None = None,
     allowed_hosts: tuple[str, ...] = (),
@@ -406,6 +410,7 @@ def start_web(
         groups=dict(groups or {}),
         kdf_log_n=kdf_log_n,
         poll_ms=poll_ms,
+        passkey_timeout_ms=passkey_timeout_ms,
         demo_label=demo_label if demo_enrol is not None else None,
         allowed_hosts=tuple(allowed_hosts),
     )

@@ -49,9 +49,25 @@ DC1 = b"DC1".ljust(32, b"\x00")
 GROUP_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
 PSEUDONYM_KEY = keccak(text="web-test pseudonym key")
 ADMINS = group_target_id(PSEUDONYM_KEY, GROUP_DN)
-# ivan and judy: access reviews.
-PEOPLE = ("alice", "bob", "dave", "erin", "frank", "gina", "hank", "ivan", "judy")
-APPROVERS = ("bob",)
+# ivan and judy: access reviews. kate, leo and mia approve with passkeys, nina asks them, olga breaks glass
+# (tests/web/test_passkey.py): bob, the session's approver, keeps approving without one.
+PEOPLE = (
+    "alice",
+    "bob",
+    "dave",
+    "erin",
+    "frank",
+    "gina",
+    "hank",
+    "ivan",
+    "judy",
+    "kate",
+    "leo",
+    "mia",
+    "nina",
+    "olga",
+)
+APPROVERS = ("bob", "kate", "leo", "mia")
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"
 # Screenshots go to docs/screenshots/ only when asked (PAMCHAIN_WEB_SCREENSHOTS=1), so a test run leaves the
@@ -179,6 +195,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     approvals_required=1,
                     max_duration=3600,
                     requesters=tuple(directory_id(n) for n in PEOPLE),
+                    break_glass_approvals=1,
+                    break_glass_max_duration=3600,
                 ),
             ],
             end_bootstrap=False,  # the test enrols phones as they are created, as the bootstrapper
@@ -223,6 +241,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             groups=group_targets([GROUP_DN], PSEUDONYM_KEY),
             kdf_log_n=12,  # fast scrypt for tests; real phones use 2**17
             poll_ms=500,
+            passkey_timeout_ms=4000,  # "no passkey answered" within the tests' patience
         )
         stop.callback(web.stop)
         result = Stack(
@@ -271,7 +290,7 @@ class Phone:
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=False)
 
 
-def _new_phone(browser: Any, stack: Stack, locale: str) -> Phone:
+def _new_phone(browser: Any, stack: Stack, locale: str, host: str | None = None) -> Phone:
     context = browser.new_context(viewport=PHONE, locale=locale, device_scale_factor=1, has_touch=True)
     context.set_default_timeout(20_000)
     page = context.new_page()
@@ -279,7 +298,8 @@ def _new_phone(browser: Any, stack: Stack, locale: str) -> Phone:
         "console", lambda msg: msg.type in ("error", "warning") and print(f"[browser {msg.type}] {msg.text}")
     )
     page.on("pageerror", lambda exc: print(f"[browser pageerror] {exc}"))
-    page.goto(stack.web.url)
+    # WebAuthn needs a domain, not an IP address: passkey phones open the app at localhost (the relying party).
+    page.goto(stack.web.url if host is None else stack.web.url.replace("127.0.0.1", host))
     shots = DOC_SCREENSHOTS if os.environ.get("PAMCHAIN_WEB_SCREENSHOTS") else stack.tmp / "screenshots"
     return Phone(page, context, shots)
 
@@ -289,8 +309,8 @@ def phone(browser: Any, stack: Stack) -> Iterator[Callable[..., Phone]]:
     """A factory of fresh phones (empty storage), closed after the test."""
     phones: list[Phone] = []
 
-    def make(locale: str = "en-GB") -> Phone:
-        phones.append(_new_phone(browser, stack, locale))
+    def make(locale: str = "en-GB", host: str | None = None) -> Phone:
+        phones.append(_new_phone(browser, stack, locale, host))
         return phones[-1]
 
     yield make
@@ -320,9 +340,11 @@ def create_key(phone: Phone, passphrase: str = PASSPHRASE) -> str:
     return str(address.inner_text()).strip()
 
 
-def enrolled_phone(phone_factory: Callable[..., Phone], stack: Stack, name: str) -> Phone:
+def enrolled_phone(
+    phone_factory: Callable[..., Phone], stack: Stack, name: str, host: str | None = None
+) -> Phone:
     """A phone whose key was created in the browser and enrolled for `name`, on its home screen."""
-    phone = phone_factory()
+    phone = phone_factory(host=host)
     address = create_key(phone)
     stack.enrol(name, address)
     phone.page.get_by_role("heading", name="Unlock my account").wait_for()

@@ -66,6 +66,14 @@ export class Chain {
     return result.length === 1 ? result[0] : result;
   }
 
+  /** A view call on another contract of the deployment (PamFactors), decoded with `fnIface`. */
+  async callAt(to, fnIface, fn, args = []) {
+    const data = fnIface.encodeFunctionData(fn, args);
+    const raw = await this.rpc("eth_call", [{ to: getAddress(to), data }, "latest"]);
+    const result = fnIface.decodeFunctionResult(fn, raw);
+    return result.length === 1 ? result[0] : result;
+  }
+
   async blockNumber() {
     return Number(await this.rpc("eth_blockNumber"));
   }

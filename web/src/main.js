@@ -2,9 +2,10 @@
 
 import { ZeroHash, concat, keccak256, randomBytes, toUtf8Bytes } from "ethers";
 import QRCode from "qrcode";
-import { Chain, OfflineError, ticketRef, ticketText } from "./chain.js";
+import { Chain, OfflineError, RpcError, revertReason, ticketRef, ticketText } from "./chain.js";
 import { KNOWN, LANGUAGES, formatDuration, formatTime, language, setLanguage, t } from "./i18n.js";
 import { Action, ItemStatus, Kind, Ledger, PASSWORD_RESET_TARGET, Reviewer, Status, isFinal } from "./ledger.js";
+import { PasskeyError, Passkeys } from "./passkey.js";
 import { MIN_LENGTH, isBreached, localRules } from "./policy.js";
 import { KeyStore, WrongPassphrase, putPayload, sealPassword } from "./secrets.js";
 import "./style.css";
@@ -16,6 +17,8 @@ const app = {
   config: null,
   chain: null,
   keys: null,
+  passkeys: null,
+  passkey: null, // what the chain holds for me (Passkeys.onChain), refreshed on the Device screen
   wallet: null, // the decrypted key: memory only, gone at reload or "lock"
   address: null,
   me: null, // directory id (0x-hex bytes32) once enrolled
@@ -167,7 +170,8 @@ function render(force = false) {
   app.route = nextRoute;
   renderNav();
   if (changed) {
-    app.rendered.delete("main-dynamic");
+    // The screen's lists are new elements: fill them again even if their content did not change.
+    for (const key of [...app.rendered.keys()]) if (key !== "nav") app.rendered.delete(key);
     const main = $("#main");
     main.innerHTML = screen();
     bindScreen();
@@ -219,9 +223,33 @@ function deviceScreen() {
     <div id="qr" class="qr"></div>
     <p id="funds" class="hint" role="status"></p>
     ${demoButton()}
+    ${app.me ? passkeySection() : ""}
     <div class="row">
       <button type="button" data-action="lock">${esc(t("lockKey"))}</button>
       <button type="button" class="link" data-action="forget">${esc(t("forgetKey"))}</button>
+    </div>`;
+}
+
+function passkeySection() {
+  return `<h3 id="passkey-title">${esc(t("passkeyTitle"))}</h3>
+    <p>${esc(t("passkeyIntro"))}</p>
+    <p id="passkey-state" role="status" aria-live="polite"></p>
+    <button type="button" id="passkey-register" data-action="passkey-register">${esc(t("passkeyRegister"))}</button>
+    <p id="passkey-status" class="form-status" role="status"></p>
+    <div id="passkey-registration-box" hidden>
+      <label for="passkey-registration">${esc(t("passkeyRegistration"))}</label>
+      <textarea id="passkey-registration" class="mono" rows="6" readonly aria-describedby="passkey-registration-hint"></textarea>
+      <p id="passkey-registration-hint" class="hint">${esc(t("passkeyRegistrationHint"))}</p>
+      <a id="passkey-download" download="passkey-registration.json" href="#">${esc(t("download"))}</a>
+    </div>
+    <h3>${esc(t("exportTitle"))}</h3>
+    <p id="export-hint" class="hint">${esc(t("exportHint"))}</p>
+    <button type="button" id="export-key" data-action="export-key" aria-describedby="export-hint">${esc(t("exportKey"))}</button>
+    <p id="export-status" class="form-status" role="status"></p>
+    <div id="export-box" hidden>
+      <label for="exported-key">${esc(t("exportedKey"))}</label>
+      <textarea id="exported-key" class="mono" rows="6" readonly></textarea>
+      <a id="export-download" download="pamchain-device-keystore.json" href="#">${esc(t("download"))}</a>
     </div>`;
 }
 
@@ -303,6 +331,8 @@ function elevateScreen() {
       <label for="ticket">${esc(t("ticket"))}</label>
       <input id="ticket" type="text" maxlength="32" autocomplete="off" aria-describedby="ticket-hint">
       <p id="ticket-hint" class="hint">${esc(t("ticketHint"))}</p>
+      <label class="check"><input id="break-glass" type="checkbox" aria-describedby="break-glass-hint"> ${esc(t("breakGlass"))}</label>
+      <p id="break-glass-hint" class="hint">${esc(t("breakGlassHint"))}</p>
       <button type="submit" class="primary">${esc(t("askElevation"))}</button>
       <p id="elevate-status" class="form-status" role="status"></p>
     </form>`;
@@ -453,6 +483,11 @@ function renderDynamic() {
     if (el && el.textContent !== text) el.textContent = text;
     const funds = $("#funds");
     if (funds) funds.textContent = app.me && app.balance === 0n ? t("fundsLow") : "";
+    const passkey = $("#passkey-state");
+    if (passkey && passkey.textContent !== passkeyStateText()) passkey.textContent = passkeyStateText();
+    // The registration is for the council: once the chain holds this very key, it is no longer needed here.
+    const box = $("#passkey-registration-box");
+    if (box && app.passkeys.local() && app.passkeys.local().registration) box.hidden = passkeyIsMine();
   }
   if (app.gate === "app" && app.me) {
     const mine = app.ledger.mine(app.me);
@@ -511,7 +546,115 @@ function renderElevateHint() {
   if (hint.textContent !== text && !hint.classList.contains("error")) hint.textContent = text;
 }
 
+function passkeyStateText() {
+  const state = app.passkey;
+  if (!app.passkeys.supported()) return t("passkeyUnsupported");
+  if (!state) return t("loading");
+  if (!state.factors) return t("passkeyNoFactors");
+  if (!state.rpMatches) return t("passkeyRpMismatch", { host: location.hostname });
+  const local = app.passkeys.local();
+  if (Passkeys.required(state)) return passkeyIsMine() ? t("passkeyOnChain") : t("passkeyOtherOnChain");
+  return local ? t("passkeyWaiting") : t("passkeyNone");
+}
+
+/** Whether the key the chain holds for me is the one this phone created. */
+function passkeyIsMine() {
+  const state = app.passkey;
+  const local = app.passkeys.local();
+  return Boolean(state && local && Passkeys.required(state) && BigInt(local.x) === state.x && BigInt(local.y) === state.y);
+}
+
 // --- actions ----------------------------------------------------------------------------------------------
+
+// Contract refusals a person meets around the second factor, in their terms.
+const REASONS = {
+  "second_factor: bad assertion": "reasonBadAssertion",
+  "requests: second factor required": "reasonFactorRequired",
+  "requests: already approved": "reasonAlreadyApproved",
+  "second_factor: not configured": "reasonNoFactors",
+};
+
+function failureText(exc) {
+  if (exc instanceof OfflineError) return t("offline");
+  if (exc instanceof PasskeyError) return t(`passkey${exc.code}`, { host: location.hostname });
+  const reason = exc instanceof RpcError ? revertReason(exc) : exc.message || String(exc);
+  return t("txFailed", { reason: REASONS[reason] ? t(REASONS[reason]) : reason });
+}
+
+/** Ask the passkey (when the chain wants one from me) and send what `prepare(state)` returns: [fn, args].
+ * A ceremony that fails sends nothing. */
+async function transactWithPasskey(statusId, prepare, onDone) {
+  let call;
+  try {
+    setFormStatus(statusId, t("passkeyChecking"));
+    const state = await app.passkeys.onChain(app.me);
+    app.passkey = state;
+    if (Passkeys.required(state)) setFormStatus(statusId, t("passkeyAsking"));
+    call = await prepare(state);
+  } catch (exc) {
+    return setFormStatus(statusId, failureText(exc), true);
+  }
+  return transact(statusId, call[0], call[1], onDone);
+}
+
+function approveRequest(id) {
+  return transactWithPasskey("pending-status", async (state) => {
+    if (!Passkeys.required(state)) return ["approve", [id]];
+    const challenge = await app.chain.call("approval_challenge", [id, app.me]);
+    const { encoded } = await app.passkeys.assert(challenge, state.requireUv);
+    return ["approve_with_assertion", [id, encoded]];
+  });
+}
+
+/** The registration for the council, as text to copy and as a file to download. */
+function showRegistration(registration) {
+  const text = JSON.stringify(registration, null, 2);
+  $("#passkey-registration").value = text;
+  $("#passkey-download").href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  $("#passkey-registration-box").hidden = false;
+}
+
+async function registerPasskey() {
+  const button = $("#passkey-register");
+  button.disabled = true;
+  setFormStatus("passkey-status", t("passkeyCreating"));
+  try {
+    const state = await app.passkeys.onChain(app.me);
+    app.passkey = state;
+    if (!state.factors) throw new PasskeyError("NoFactors");
+    if (!state.rpMatches) throw new PasskeyError("RpMismatch");
+    const entry = (app.config.people || {})[app.me.toLowerCase()];
+    const name = entry && entry.account ? entry.account : `pamchain ${short(app.me)}`;
+    showRegistration(await app.passkeys.register(app.wallet, app.me, name, state.requireUv));
+    setFormStatus("passkey-status", t("passkeyCreated"));
+    announce(t("passkeyCreated"));
+  } catch (exc) {
+    setFormStatus("passkey-status", failureText(exc), true);
+  } finally {
+    button.disabled = false;
+    renderDynamic();
+  }
+}
+
+/** The encrypted keystore, handed out only after a fresh user-verified answer from the passkey on chain. */
+async function exportKey() {
+  $("#export-box").hidden = true;
+  $("#exported-key").value = "";
+  setFormStatus("export-status", t("passkeyAsking"));
+  try {
+    const state = await app.passkeys.onChain(app.me);
+    app.passkey = state;
+    await app.passkeys.verifyFresh(state);
+  } catch (exc) {
+    return setFormStatus("export-status", failureText(exc), true);
+  }
+  const json = app.keys.json();
+  $("#exported-key").value = json;
+  $("#export-download").href = URL.createObjectURL(new Blob([json], { type: "application/json" }));
+  $("#export-box").hidden = false;
+  setFormStatus("export-status", t("exported"));
+  return announce(t("exported"));
+}
 
 async function transact(statusId, fn, args, onDone, which = "pam") {
   setFormStatus(statusId, t("signing"));
@@ -524,8 +667,7 @@ async function transact(statusId, fn, args, onDone, which = "pam") {
     await poll(); // show the new state at once, not at the next tick
     if (onDone) onDone(result);
   } catch (exc) {
-    const reason = exc instanceof OfflineError ? t("offline") : exc.message || String(exc);
-    setFormStatus(statusId, t("txFailed", { reason }), true);
+    setFormStatus(statusId, failureText(exc), true);
   }
 }
 
@@ -592,6 +734,10 @@ function bindScreen() {
       submitPassword();
     });
   }
+  const local = app.passkeys.local();
+  if ($("#passkey-registration") && local && local.registration && local.registration.directory_id === app.me) {
+    showRegistration(local.registration);
+  }
   const qr = $("#qr");
   if (qr && app.address) {
     QRCode.toString(app.address, { type: "svg", margin: 1, errorCorrectionLevel: "M" }).then((svg) => {
@@ -609,7 +755,7 @@ function bindScreen() {
       case "unlock-account":
         return transact("home-status", "request_unlock", []);
       case "approve":
-        return transact(`pending-status`, "approve", [id]);
+        return approveRequest(id);
       case "deny":
         return transact(`pending-status`, "deny", [id, ZeroHash]);
       case "cancel":
@@ -626,6 +772,10 @@ function bindScreen() {
         );
       case "demo-enrol":
         return demoEnrol();
+      case "passkey-register":
+        return registerPasskey();
+      case "export-key":
+        return exportKey();
       case "lock":
         app.wallet = null;
         return render();
@@ -681,10 +831,25 @@ function submitElevation() {
     saved[hash] = text;
     localStorage.setItem(JUSTIFICATIONS, JSON.stringify(saved));
   }
-  return transact("elevate-status", "request_elevation", [target, seconds, hash, ticket, false], () => {
+  const done = () => {
     $("#justification").value = "";
     $("#ticket").value = "";
-  });
+    $("#break-glass").checked = false;
+  };
+  if (!$("#break-glass").checked) {
+    return transact("elevate-status", "request_elevation", [target, seconds, hash, ticket, false], done);
+  }
+  // Break-glass: the passkey signs a challenge bound to the request id this call will create.
+  return transactWithPasskey(
+    "elevate-status",
+    async (state) => {
+      if (!Passkeys.required(state)) return ["request_elevation", [target, seconds, hash, ticket, true]];
+      const challenge = await app.chain.call("break_glass_challenge", [app.me, target, seconds]);
+      const { encoded } = await app.passkeys.assert(challenge, state.requireUv);
+      return ["request_break_glass", [target, seconds, hash, ticket, encoded]];
+    },
+    done,
+  );
 }
 
 function accountName() {
@@ -730,8 +895,7 @@ async function submitPassword() {
       $("#pw2").value = "";
     });
   } catch (exc) {
-    const reason = exc instanceof OfflineError ? t("offline") : exc.message || String(exc);
-    return setFormStatus("password-status", t("txFailed", { reason }), true);
+    return setFormStatus("password-status", failureText(exc), true);
   }
 }
 
@@ -777,6 +941,8 @@ async function pollOnce() {
     }
     app.principalSeen = app.ledger.principalEvents;
   }
+  // PamFactors' state only where it is shown (its events are not in the app's log scan).
+  if (app.me && app.gate === "app" && app.route === "device") app.passkey = await app.passkeys.onChain(app.me);
   for (const r of app.ledger.requests.values()) {
     for (const receipt of r.receipts) {
       if (receipt.time === null) {
@@ -843,6 +1009,7 @@ async function start() {
   app.config = await response.json();
   app.chain = new Chain(app.config);
   app.keys = new KeyStore(app.config);
+  app.passkeys = new Passkeys(app.chain, app.config);
   app.scanned = Math.max(0, (app.config.deployment_block || 0) - 1);
   setLanguage(language());
   document.body.dataset.online = "true";

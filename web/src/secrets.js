@@ -50,6 +50,11 @@ export class KeyStore {
     }
   }
 
+  /** The stored keystore JSON (still encrypted): what "Export the key" hands out, behind the passkey. */
+  json() {
+    return localStorage.getItem(this.slot);
+  }
+
   forget() {
     localStorage.removeItem(this.slot);
   }
