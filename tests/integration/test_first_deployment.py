@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pamchain.sdk.directory import Account
-from pamchain.sdk.ldap_directory import AuthenticationFailed, LdapDirectory
+from pamchain.sdk.directory import Account, AuthenticationFailed
+from pamchain.sdk.ldap_directory import LdapDirectory
 
 from support.rpc import free_port
 
