@@ -2,8 +2,8 @@
 // sdk/password_policy.py gives the Python port, so both reach the same verdict (tests/vectors/password-strength.json).
 
 import zxcvbn from "zxcvbn";
+import { MIN_SCORE } from "./policy.js";
 
-export const MIN_SCORE = 3; // password_policy.MIN_SCORE
 const ESTIMATE_LENGTH = 72; // password_policy.ESTIMATE_LENGTH: code points, not UTF-16 units
 
 /** password_policy.strength_input: the first 72 code points, each one beyond the BMP as U+FFFD. */
@@ -19,6 +19,4 @@ export function strength(password, accountName) {
   return zxcvbn(strengthInput(password), accountName ? [accountName] : []).score;
 }
 
-export function strongEnough(password, accountName) {
-  return strength(password, accountName) >= MIN_SCORE;
-}
+export { MIN_SCORE };
