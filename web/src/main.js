@@ -964,6 +964,7 @@ async function checkStrength() {
   const round = ++strengthRound;
   const el = $("#rule-strength");
   el.dataset.ok = "unknown";
+  delete el.dataset.score;
   const score = password ? await strengthScore(password, accountName()) : 0;
   if (round === strengthRound && el.isConnected) {
     el.dataset.ok = String(score >= MIN_SCORE);
