@@ -5,6 +5,7 @@ the text was not sealed to, or a tampered envelope, shows "cannot be read", neve
 from __future__ import annotations
 
 import pytest
+import requests
 from eth_utils import keccak
 from pamchain.sdk.model import ticket_ref
 from pamchain.sdk.payload_store import PayloadClient, PayloadStoreError
@@ -127,7 +128,18 @@ def test_relay__a_device_that_is_not_an_approver_cannot_fetch_a_justification(st
     with pytest.raises(PayloadStoreError) as refused:
         relay.get_justification(oscar.account, digest)
     assert refused.value.status == 403 and "neither the requester nor an approver" in str(refused.value)
-    # The relay checks what it forwards: a malformed hash or device never reaches the store.
+    # The relay checks what it forwards: a malformed hash or device never reaches the store, and a key is
+    # published only as JSON (a cross-site "simple" text/plain PUT is refused before any handler).
     with pytest.raises(PayloadStoreError) as bad:
         relay.device_key("not-an-address")
     assert bad.value.status == 400
+    with pytest.raises(PayloadStoreError) as bad:
+        relay.get_justification(liam.account, b"\x00" * 31)
+    assert bad.value.status == 400
+    plain = requests.put(
+        f"{stack.web.url}payloads/v1/keys/{oscar.account.address}",
+        data=b"{}",
+        headers={"Content-Type": "text/plain"},
+        timeout=10,
+    )
+    assert plain.status_code == 415

@@ -106,7 +106,8 @@ function justificationCell(r) {
     return `<dd class="justification" data-state="clear">${esc(found.text)}</dd>`;
   }
   if (found && found.unreadable) {
-    const reason = t(`unreadable_${found.unreadable}`);
+    const code = found.unreadable;
+    const reason = t(`unreadable${code[0].toUpperCase()}${code.slice(1)}`);
     return `<dd class="justification unreadable" data-state="unreadable" role="note">${esc(t("justificationUnreadable", { reason }))}</dd>`;
   }
   return `<dd class="justification" data-state="opening">${esc(t("justificationOpening"))}</dd>`;
