@@ -76,7 +76,7 @@ def test_justification__sealed_on_a_phone__read_in_clear_by_approvers_phone_and_
     state, text = _why(approver, rid)
     assert state == "clear" and text == PHONE_TEXT
     assert "INC-2041" in approver.page.locator(f"#pending-{rid}").inner_text()
-    approver.shot("12-justification-clear")
+    approver.shot("14-justification-clear")
     # The command-line approver opens the same envelope with the SDK.
     assert read_justification(mona.account, store, request).text == PHONE_TEXT
 
@@ -85,7 +85,7 @@ def test_justification__sealed_on_a_phone__read_in_clear_by_approvers_phone_and_
     state, text = _why(nora, rid)
     assert state == "unreadable"
     assert text == "Cannot be read on this phone: it was not encrypted for this device."
-    nora.shot("13-justification-unreadable")
+    nora.shot("15-justification-unreadable")
 
 
 def test_justification__sealed_by_the_cli__read_on_the_phone__tampered_one_refused(
