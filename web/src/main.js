@@ -46,6 +46,7 @@ const app = {
   route: "home",
   rendered: new Map(), // container id -> last html, so unchanged lists keep their focus
   keyPublished: null, // the address whose encryption key this session published
+  keyRetryAt: 0, // after a refused publication, when to try again (ms)
   opened: new Map(), // justification hash -> {text} | {unreadable: code} | {opening: true}: memory only
 };
 
@@ -140,11 +141,15 @@ async function openLater(r) {
 /** Publish this device's encryption key once per session, so requesters can seal justifications to it. */
 async function publishDeviceKey() {
   if (!app.wallet || !app.me || app.keyPublished === app.wallet.address || !app.config.payload_path) return;
+  if (Date.now() < app.keyRetryAt) return;
   app.keyPublished = app.wallet.address;
   try {
     await publishKey(app.config.payload_path, await announceKey(app.wallet, app.config.chain_id));
   } catch (exc) {
-    app.keyPublished = null; // tried again at the next round
+    // The store learns new enrolments from the chain every few seconds: try again then, not at every poll
+    // (every phone behind the relay shares the store's rate limit).
+    app.keyPublished = null;
+    app.keyRetryAt = Date.now() + 5000;
     console.warn(`publishing the encryption key: ${exc.message || exc}`);
   }
 }
