@@ -9,12 +9,16 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pamchain.sdk.client import PamClient
 from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec, deploy_plan
+from pamchain.sdk.directory import group_target_id
 from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
 from pamchain.sdk.sealed import public_key
 from web3 import EthereumTesterProvider, Web3
 
 DOMAIN = b"corp.example".ljust(32, b"\x00")
-ADMINS = keccak(text="CN=Domain Admins,CN=Users,DC=corp,DC=example")
+# Group targets are keyed like principal ids (issue 16), never the plain keccak of the DN.
+PSEUDONYM_KEY = keccak(text="test pseudonym key")
+ADMINS_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
+ADMINS = group_target_id(PSEUDONYM_KEY, ADMINS_DN)
 # Generous for tests that unlock many times; the contract suite tests the limit itself.
 UNLOCK_LIMIT, UNLOCK_WINDOW = 1000, 3600
 

@@ -5,7 +5,10 @@ guess. None may occur: on chain there are only keyed pseudonyms and salted hashe
 
 from __future__ import annotations
 
+import re
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -14,12 +17,14 @@ from pamchain.devnet.runner import DevnetInfo, run_devnet
 from pamchain.devnet.world import NEW_PASSWORD, PEOPLE, PSEUDONYM_KEY
 from pamchain.sdk.directory import group_target_id
 
+REPO = Path(__file__).resolve().parents[1]
 DOMAIN_DN = "DC=corp,DC=example"
 JUSTIFICATION = "patch the DCs"  # the scenario's: sealed off chain, never in clear nor as a plain hash
 
 
 def personal_terms(info: DevnetInfo) -> list[str]:
-    terms = [info.group_dn, JUSTIFICATION, NEW_PASSWORD]
+    group_cn = info.group_dn.split(",")[0].removeprefix("CN=")
+    terms = [info.group_dn, group_cn, JUSTIFICATION, NEW_PASSWORD]
     for name in PEOPLE:
         terms += [
             name,  # the sAMAccountName
@@ -105,3 +110,45 @@ def test_devnet_stories__no_personal_data_in_any_block_receipt_or_log() -> None:
     assert scanned["bytes"] > 50_000  # the whole chain was read: deployments, stories, receipts
     assert scanned["control"] and scanned["keyed_group"]
     assert scanned["hits"] == []
+
+
+_DN = re.compile(r"CN=[^\"'\n]*?DC=[A-Za-z0-9-]+(?:,DC=[A-Za-z0-9-]+)*")
+_PLAIN_HASH_CALL = re.compile(r"keccak\(\s*text\s*=\s*f?[\"']CN=")
+
+
+def _mapping_files() -> list[Path]:
+    """Every file that maps policy targets to groups: shipped examples, the devnet and demo, the test worlds."""
+    files = [*(REPO / "docs" / "deploy").glob("*.toml"), REPO / "web" / "server.py"]
+    for folder in ("devnet", "support", "tests"):
+        files += (REPO / folder).rglob("*.py")
+    return [f for f in files if f.resolve() != Path(__file__).resolve()]
+
+
+def test_group_targets__keyed_wherever_a_target_is_mapped_to_a_group() -> None:
+    files = {f: f.read_text("utf-8") for f in _mapping_files()}
+    dns = {dn for text in files.values() for dn in _DN.findall(text)}
+    assert "CN=Domain Admins,CN=Users,DC=corp,DC=example" in dns  # the scanner sees the DNs it must
+    plain = {keccak(text=v).hex(): dn for dn in dns for v in (dn, dn.lower())}
+    hits = [
+        f"{f.relative_to(REPO)}: keccak({dn!r})"
+        for f, text in files.items()
+        for h, dn in plain.items()
+        if h in text.lower()
+    ]
+    hits += [
+        f"{f.relative_to(REPO)}: keccak(text=DN)"
+        for f, text in files.items()
+        if _PLAIN_HASH_CALL.search(text)
+    ]
+    assert hits == []
+    # The shipped oracle example maps the very ids the shipped deployment plan puts on chain.
+    deploy = tomllib.loads((REPO / "docs" / "deploy" / "deploy.example.toml").read_text("utf-8"))
+    oracle = tomllib.loads((REPO / "docs" / "deploy" / "oracle.toml").read_text("utf-8"))
+    targets = {p["target"].lower() for p in deploy["policies"] if str(p["target"]).startswith("0x")}
+    assert oracle["groups"] and set(oracle["groups"]) <= targets
+
+
+def test_test_world__group_target_is_keyed() -> None:
+    from support.world import ADMINS, ADMINS_DN, PSEUDONYM_KEY
+
+    assert ADMINS == group_target_id(PSEUDONYM_KEY, ADMINS_DN) != keccak(text=ADMINS_DN)

@@ -2,8 +2,10 @@
 
 The relay holds no key and cannot change what the phone signed: JSON-RPC bodies are forwarded byte for byte
 (only methods a phone needs are let through, so admin and debug methods stay unreachable even on a node that
-enables them), and sealed payload PUTs are forwarded with their signature headers. The breached-password
-check answers hash ranges (k-anonymity), so no password or full hash ever reaches this server.
+enables them), and sealed payload PUTs are forwarded with their signature headers. Sealed justifications (PUT by
+the requester, GET by its approvers, each signed by the device) and the devices' signed encryption keys are
+forwarded the same way: the store checks every signature, the relay only passes bytes along. The
+breached-password check answers hash ranges (k-anonymity), so no password or full hash ever reaches this server.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ MAX_RPC_ANSWER = 4 * 1024 * 1024
 MAX_PAYLOAD_BODY = 2 * 4096
 _DIGEST = re.compile(r"^0x[0-9a-f]{64}$")
 _PREFIX = re.compile(r"^[0-9a-f]{5}$")
+_DEVICE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_SIGNATURE_HEADERS = ("X-Pamchain-Time", "X-Pamchain-Nonce", "X-Pamchain-Signer", "X-Pamchain-Signature")
+# A key announcement is a small JSON object (device, public key, signature).
+MAX_KEY_BODY = 1024
 CSP = (
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -208,6 +214,10 @@ class WebApp:
         app.router.add_post("/rpc", self._rpc)
         app.router.add_put("/payloads/v1/payloads/{digest}", self._payload)
         app.router.add_get("/payloads/v1/info", self._payload_info)
+        app.router.add_put("/payloads/v1/justifications/{ref}", self._justification)
+        app.router.add_get("/payloads/v1/justifications/{ref}", self._justification)
+        app.router.add_put("/payloads/v1/keys/{device}", self._device_key)
+        app.router.add_get("/payloads/v1/keys/{device}", self._device_key)
         app.router.add_get("/api/breached-range/{prefix}", self._breached)
         app.router.add_get("/healthz", self._health)
         if self.demo_enrol is not None:
@@ -258,7 +268,8 @@ class WebApp:
                 raise web.HTTPForbidden(text="cross-origin request refused")
             if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
                 raise web.HTTPForbidden(text="cross-site request refused")
-            wanted = "application/octet-stream" if request.method == "PUT" else "application/json"
+            binary = request.method == "PUT" and not request.path.startswith("/payloads/v1/keys/")
+            wanted = "application/octet-stream" if binary else "application/json"
             if request.content_type != wanted:
                 raise web.HTTPUnsupportedMediaType(text=f"Content-Type must be {wanted}")
         return await handler(request)
@@ -304,25 +315,49 @@ class WebApp:
             return web.json_response(_rpc_error("relay: node unreachable"), status=502)
 
     async def _payload(self, request: web.Request) -> web.Response:
-        if self.config.payload_store_url is None:
-            raise web.HTTPNotFound(text="no payload store configured (--payload-store-url)")
         digest = request.match_info["digest"]
         if not _DIGEST.match(digest):
             raise web.HTTPBadRequest(text="payload hash must be 0x + 64 lowercase hex digits")
-        body = await request.read()
-        if len(body) > MAX_PAYLOAD_BODY:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_PAYLOAD_BODY, actual_size=len(body))
-        headers = {
-            name: request.headers[name]
-            for name in ("X-Pamchain-Time", "X-Pamchain-Nonce", "X-Pamchain-Signer", "X-Pamchain-Signature")
-            if name in request.headers
-        }
-        headers["Content-Type"] = "application/octet-stream"
+        return await self._forward(request, f"/v1/payloads/{digest}", MAX_PAYLOAD_BODY)
+
+    async def _justification(self, request: web.Request) -> web.Response:
+        """A sealed justification: stored by its requester, read by its approvers (the store decides who)."""
+        ref = request.match_info["ref"]
+        if not _DIGEST.match(ref):
+            raise web.HTTPBadRequest(text="justification hash must be 0x + 64 lowercase hex digits")
+        return await self._forward(request, f"/v1/justifications/{ref}", MAX_PAYLOAD_BODY)
+
+    async def _device_key(self, request: web.Request) -> web.Response:
+        """A device's signed encryption key: published by the phone, read by requesters sealing to it."""
+        device = request.match_info["device"]
+        if not _DEVICE.match(device):
+            raise web.HTTPBadRequest(text="device must be an 0x address")
+        return await self._forward(request, f"/v1/keys/{device}", MAX_KEY_BODY)
+
+    async def _forward(self, request: web.Request, path: str, max_body: int) -> web.Response:
+        """Pass one store request along: body, content type and signature headers as the phone sent them."""
+        if self.config.payload_store_url is None:
+            raise web.HTTPNotFound(text="no payload store configured (--payload-store-url)")
+        body = await request.read() if request.method == "PUT" else None
+        if body is not None and len(body) > max_body:
+            raise web.HTTPRequestEntityTooLarge(max_size=max_body, actual_size=len(body))
+        headers = {name: request.headers[name] for name in _SIGNATURE_HEADERS if name in request.headers}
+        if body is not None:
+            headers["Content-Type"] = request.content_type
         assert self._session is not None
-        url = f"{self.config.payload_store_url.rstrip('/')}/v1/payloads/{digest}"
+        url = f"{self.config.payload_store_url.rstrip('/')}{path}"
         try:
-            async with self._session.put(url, data=body, headers=headers) as upstream:
-                return web.Response(text=await upstream.text(), status=upstream.status)
+            async with self._session.request(request.method, url, data=body, headers=headers) as upstream:
+                answer = bytearray()
+                async for chunk in upstream.content.iter_chunked(64 * 1024):
+                    answer += chunk
+                    if len(answer) > max_body:
+                        return web.Response(text="payload store answer too large", status=502)
+                if upstream.status < 400 and request.method == "GET":
+                    return web.Response(
+                        body=bytes(answer), status=upstream.status, content_type=upstream.content_type
+                    )
+                return web.Response(text=bytes(answer).decode("utf-8", "replace"), status=upstream.status)
         except (TimeoutError, aiohttp.ClientError):
             return web.Response(text="payload store unreachable", status=502)
 

@@ -173,6 +173,22 @@ def test_reset_password__local_policy__precise_reason(ldap_config: LdapConfig, a
     assert "Password123" not in str(rejected.value)
 
 
+def test_reset_password__guessable__refused_by_the_estimate_before_ad(
+    ldap_config: LdapConfig, ad_user
+) -> None:
+    # AD's complexity rule takes it (13 characters, 4 classes) and it is on no breached list; zxcvbn finds it
+    # in 10^7 guesses. The phone refuses it with the same verdict (tests/vectors/password-strength.json).
+    directory = LdapDirectory(ldap_config, policy=PasswordPolicy())
+    with directory:
+        with pytest.raises(PasswordRejected) as rejected:
+            directory.reset_password(ad_user.ref, "Football#2020")
+        directory.authenticate(ad_user.ref, TEST_PASSWORD)  # unchanged
+    assert rejected.value.reasons == (
+        "is too easy to guess (strength 2 of 4, needs 3): use a longer phrase of unrelated words",
+    )
+    assert "Football" not in str(rejected.value)
+
+
 def test_filter_injection__stays_escaped(ldap_directory: LdapDirectory, ad) -> None:
     tricky = ad.user(name=f"o(b){secrets.token_hex(3)}")
     assert ldap_directory.account(tricky.ref).dn == tricky.dn

@@ -87,7 +87,9 @@ def test_shipped_list__size_and_format() -> None:
 def test_custom_breached_list() -> None:
     policy = PasswordPolicy(breached=load_breached(["# comment", GOOD, ""]))
     assert rules(GOOD, policy=policy) == {Rule.BREACHED}
-    assert rules("Password123!", policy=policy) == set()
+    # The custom list replaces the shipped one; the strength estimate still judges the password on its own.
+    assert rules("Password123!", policy=policy) == {Rule.TOO_GUESSABLE}
+    assert rules("Password123!", policy=PasswordPolicy(breached=frozenset(), min_score=0)) == set()
 
 
 def test_control_character() -> None:
@@ -98,7 +100,7 @@ def test_check__raises_with_every_reason_and_no_echo() -> None:
     with pytest.raises(PasswordRejected) as rejected:
         PasswordPolicy().check(AccountRef("jdoe"), "jdoe1")
     assert rejected.value.account == AccountRef("jdoe")
-    assert len(rejected.value.reasons) == 3  # too short, too few classes, contains the name
+    assert len(rejected.value.reasons) == 4  # too short, too few classes, contains the name, guessable
     assert "jdoe1" not in str(rejected.value).replace("for jdoe:", "")
 
 
@@ -115,6 +117,9 @@ _FIXED_REASONS = {
         "1" * 16,
     )
     for v in PasswordPolicy().violations(sample, "svc-account")
+} | {
+    f"is too easy to guess (strength {score} of 4, needs 3): use a longer phrase of unrelated words"
+    for score in range(3)
 }
 
 

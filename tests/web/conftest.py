@@ -51,6 +51,10 @@ PSEUDONYM_KEY = keccak(text="web-test pseudonym key")
 ADMINS = group_target_id(PSEUDONYM_KEY, GROUP_DN)
 # ivan and judy: access reviews. kate, leo and mia approve with passkeys, nina asks them, olga breaks glass
 # (tests/web/test_passkey.py): bob, the session's approver, keeps approving without one.
+# Justifications: a group of its own whose approvers are bob (his phone), mona (a CLI device) and nora.
+SERVERS_DN = "CN=Server Admins,CN=Users,DC=corp,DC=example"
+SERVERS = group_target_id(PSEUDONYM_KEY, SERVERS_DN)
+# kim, liam, mona, nora, oscar: justifications; pia: password strength.
 PEOPLE = (
     "alice",
     "bob",
@@ -66,8 +70,18 @@ PEOPLE = (
     "mia",
     "nina",
     "olga",
+    "kim",
+    "liam",
+    "mona",
+    "nora",
+    "oscar",
+    "pia",
 )
 APPROVERS = ("bob", "kate", "leo", "mia")
+SERVER_APPROVERS = ("bob", "mona", "nora")
+SERVER_REQUESTERS = ("kim", "liam")
+# A policy names at most 16 requesters (policies.vy MAX_REQUESTERS): Domain Admins lists those who ask for it.
+ADMINS_REQUESTERS = tuple(n for n in PEOPLE if n not in ("kim", "liam", "mona", "nora", "oscar", "pia"))
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"
 # Screenshots go to docs/screenshots/ only when asked (PAMCHAIN_WEB_SCREENSHOTS=1), so a test run leaves the
@@ -123,6 +137,7 @@ class Stack:
     directory: MemoryDirectory
     users: dict[str, Any]
     web: WebHandle
+    payload_url: str
     oracle: _OracleLoop
     funder: Sender
     enrolled: dict[str, str] = field(default_factory=dict)
@@ -194,9 +209,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     approvers=approvers,
                     approvals_required=1,
                     max_duration=3600,
-                    requesters=tuple(directory_id(n) for n in PEOPLE),
+                    requesters=tuple(directory_id(n) for n in ADMINS_REQUESTERS),
                     break_glass_approvals=1,
                     break_glass_max_duration=3600,
+                ),
+                PolicySpec(
+                    SERVERS,
+                    DOMAIN,
+                    approvers=tuple(directory_id(n) for n in SERVER_APPROVERS),
+                    approvals_required=1,
+                    max_duration=3600,
+                    requesters=tuple(directory_id(n) for n in SERVER_REQUESTERS),
                 ),
             ],
             end_bootstrap=False,  # the test enrols phones as they are created, as the bootstrapper
@@ -206,9 +229,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         directory = MemoryDirectory(base_dn="DC=corp,DC=example")
         group = directory.create_group("Domain Admins")
         assert group.dn == GROUP_DN
+        assert directory.create_group("Server Admins").dn == SERVERS_DN
         users = {name: directory.create_user(name, FIRST_PASSWORD) for name in PEOPLE}
         id_map = StaticIdMap.from_hex(
-            {"0x" + directory_id(n).hex(): n for n in PEOPLE}, {"0x" + ADMINS.hex(): GROUP_DN}
+            {"0x" + directory_id(n).hex(): n for n in PEOPLE},
+            {"0x" + ADMINS.hex(): GROUP_DN, "0x" + SERVERS.hex(): SERVERS_DN},
         )
         store = PayloadStore(
             tmp / "payloads", ChainAuthorizer(PamClient(connect(node.url), deployment.address))
@@ -238,7 +263,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             payload_store_url=served.url,
             domain_name="corp.example",
             people=people,
-            groups=group_targets([GROUP_DN], PSEUDONYM_KEY),
+            groups=group_targets([GROUP_DN, SERVERS_DN], PSEUDONYM_KEY),
             kdf_log_n=12,  # fast scrypt for tests; real phones use 2**17
             poll_ms=500,
             passkey_timeout_ms=4000,  # "no passkey answered" within the tests' patience
@@ -256,6 +281,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             directory=directory,
             users=users,
             web=web,
+            payload_url=served.url,
             oracle=oracle,
             funder=Sender(w3, accounts["c1"]),
         )

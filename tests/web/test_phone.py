@@ -103,7 +103,9 @@ def test_elevation__approved_in_a_second_browser__active_then_expires(phone, app
     bob.get_by_role("link", name="Approvals").click()
     item = bob.locator(f"#pending-{rid}")
     item.wait_for()
+    item.locator("dd.justification[data-state=clear]").wait_for()  # decrypted on bob's phone
     text = item.inner_text()
+    assert "patch the domain controllers" in text
     assert "Erin" in text and "Domain Admins" in text and "CHG-1042" in text and "6 s" in text
     approver.shot("05-approvals")
     bob.get_by_role("button", name=f"Approve request {rid}").click()

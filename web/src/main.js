@@ -1,17 +1,28 @@
 // The phone app: key gate, screens, live updates from chain events. Every write is signed in this browser.
 
-import { ZeroHash, concat, keccak256, randomBytes, toUtf8Bytes } from "ethers";
+import { ZeroHash } from "ethers";
 import QRCode from "qrcode";
 import { Chain, OfflineError, RpcError, revertReason, ticketRef, ticketText } from "./chain.js";
 import { KNOWN, LANGUAGES, formatDuration, formatTime, language, setLanguage, t } from "./i18n.js";
 import { Action, ItemStatus, Kind, Ledger, PASSWORD_RESET_TARGET, Reviewer, Status, isFinal } from "./ledger.js";
+import { Unreadable, announceKey, deviceKeyPair, openJustification, sealJustification, verifyKey } from "./justification.js";
 import { PasskeyError, Passkeys } from "./passkey.js";
-import { MIN_LENGTH, isBreached, localRules } from "./policy.js";
-import { KeyStore, WrongPassphrase, putPayload, sealPassword } from "./secrets.js";
+import { MIN_LENGTH, MIN_SCORE, isBreached, localRules, strengthScore } from "./policy.js";
+import {
+  KeyStore,
+  StoreError,
+  WrongPassphrase,
+  deviceKey,
+  getJustification,
+  publishKey,
+  putJustification,
+  putPayload,
+  sealPassword,
+} from "./secrets.js";
 import "./style.css";
 
 const ROUTES = ["home", "elevate", "password", "approvals", "reviews", "history", "device"];
-const JUSTIFICATIONS = "pamchain:justifications"; // hash -> text, this phone's own requests only
+const PRINCIPAL_ACTIVE = 1;
 
 const app = {
   config: null,
@@ -34,6 +45,9 @@ const app = {
   gate: null,
   route: "home",
   rendered: new Map(), // container id -> last html, so unchanged lists keep their focus
+  keyPublished: null, // the address whose encryption key this session published
+  keyRetryAt: 0, // after a refused publication, when to try again (ms)
+  opened: new Map(), // justification hash -> {text} | {unreadable: code} | {opening: true}: memory only
 };
 
 // --- helpers ----------------------------------------------------------------------------------------------
@@ -83,18 +97,81 @@ function setFormStatus(id, text, isError = false) {
   el.setAttribute("role", isError ? "alert" : "status");
 }
 
-function savedJustifications() {
+/** The "why" of a request for its approver: the text opened on this phone, or why it cannot be read. */
+function justificationCell(r) {
+  const hash = r.justificationHash;
+  if (hash === ZeroHash) return `<dd class="justification" data-state="none">${esc(t("noJustification"))}</dd>`;
+  const found = app.opened.get(hash);
+  if (!found) openLater(r);
+  if (found && found.text !== undefined) {
+    return `<dd class="justification" data-state="clear">${esc(found.text)}</dd>`;
+  }
+  if (found && found.unreadable) {
+    const code = found.unreadable;
+    const reason = t(`unreadable${code[0].toUpperCase()}${code.slice(1)}`);
+    return `<dd class="justification unreadable" data-state="unreadable" role="note">${esc(t("justificationUnreadable", { reason }))}</dd>`;
+  }
+  return `<dd class="justification" data-state="opening">${esc(t("justificationOpening"))}</dd>`;
+}
+
+/** Fetch and open a request's sealed justification with this device's key; remembered for the session.
+ * A refusal, a miss or bad bytes are final ("cannot be read"); an unreachable store is tried again later. */
+async function openLater(r) {
+  const hash = r.justificationHash;
+  if (app.opened.has(hash) || !app.wallet) return;
+  app.opened.set(hash, { opening: true });
+  let result;
   try {
-    return JSON.parse(localStorage.getItem(JUSTIFICATIONS) || "{}");
-  } catch {
-    return {};
+    const envelope = await getJustification(app.config.payload_path, app.wallet, hash);
+    result = { text: await openJustification(app.wallet.privateKey, envelope, hash, r.subject, r.target) };
+  } catch (exc) {
+    if (exc instanceof Unreadable) result = { unreadable: exc.code };
+    else if (exc instanceof StoreError && exc.status === 404) result = { unreadable: "missing" };
+    else if (exc instanceof StoreError && exc.status >= 400 && exc.status < 500 && exc.status !== 429) {
+      result = { unreadable: "forbidden" };
+    } else {
+      setTimeout(() => app.opened.get(hash)?.opening && app.opened.delete(hash), 3000); // retry
+      return;
+    }
+  }
+  app.opened.set(hash, result);
+  renderDynamic();
+}
+
+/** Publish this device's encryption key once per session, so requesters can seal justifications to it. */
+async function publishDeviceKey() {
+  if (!app.wallet || !app.me || app.keyPublished === app.wallet.address || !app.config.payload_path) return;
+  if (Date.now() < app.keyRetryAt) return;
+  app.keyPublished = app.wallet.address;
+  try {
+    await publishKey(app.config.payload_path, await announceKey(app.wallet, app.config.chain_id));
+  } catch (exc) {
+    // The store learns new enrolments from the chain every few seconds: try again then, not at every poll
+    // (every phone behind the relay shares the store's rate limit).
+    app.keyPublished = null;
+    app.keyRetryAt = Date.now() + 5000;
+    console.warn(`publishing the encryption key: ${exc.message || exc}`);
   }
 }
 
-function justificationText(hash) {
-  if (hash === ZeroHash) return t("noJustification");
-  const text = savedJustifications()[hash] || (app.config.justifications || {})[hash];
-  return text ? text : t("hashOnly", { hash: short(hash) });
+/** The requester's own key and the verified key of every active approver of `target` but the requester
+ * (sealed_justifications.recipients): a key counts only if the approver's current device signed it. */
+async function justificationRecipients(target) {
+  const { publicKey } = await deviceKeyPair(app.wallet.privateKey);
+  const keys = [publicKey];
+  for (const approver of await app.chain.call("policy_approvers", [target])) {
+    if (approver.toLowerCase() === app.me.toLowerCase()) continue;
+    const [device, , status] = await app.chain.call("principal", [approver]);
+    if (Number(status) !== PRINCIPAL_ACTIVE) continue;
+    const announcement = await deviceKey(app.config.payload_path, device);
+    if (!announcement) continue;
+    try {
+      keys.push(verifyKey(announcement, app.config.chain_id, device));
+    } catch {
+      /* a key its device did not sign: leave that approver out */
+    }
+  }
+  return keys;
 }
 
 // --- shell ------------------------------------------------------------------------------------------------
@@ -354,6 +431,7 @@ function passwordScreen() {
         ${rule("classes", t("ruleClasses"))}
         ${rule("name", t("ruleName"))}
         ${rule("control", t("ruleControl"))}
+        <li id="rule-strength" data-ok="unknown">${esc(t("ruleStrength", { min: MIN_SCORE }))}</li>
         <li id="rule-breached" data-ok="unknown">${esc(t("ruleBreached"))}</li>
       </ul>
       <button type="submit" class="primary">${esc(t("sendPassword"))}</button>
@@ -421,7 +499,7 @@ function pendingItem(r) {
       <dl>
         <dt>${esc(t("who"))}</dt><dd>${esc(personLabel(r.subject))}</dd>
         <dt>${esc(t("what"))}</dt><dd>${esc(what)}</dd>
-        <dt>${esc(t("why"))}</dt><dd>${esc(justificationText(r.justificationHash))}</dd>
+        <dt>${esc(t("why"))}</dt>${justificationCell(r)}
         ${r.kind === Kind.ELEVATE ? `<dt>${esc(t("howLong"))}</dt><dd>${esc(formatDuration(r.duration))}</dd>` : ""}
         ${ticket ? `<dt>${esc(t("ticketRef"))}</dt><dd>${esc(ticket)}</dd>` : ""}
         <dt>${esc(t("approvalsCount"))}</dt><dd>${r.approvals}/${r.approvalsRequired || (policy ? policy.approvalsRequired : "?")}</dd>
@@ -824,12 +902,29 @@ function submitElevation() {
     return $("#ticket").focus();
   }
   const text = $("#justification").value.trim();
-  // Salted (sdk/justification.py justification_hash): a short text cannot be guessed from the chain.
-  const hash = text ? keccak256(concat([randomBytes(32), toUtf8Bytes(text)])) : ZeroHash;
+  return sealAndRequest(target, seconds, text, ticket);
+}
+
+/** Seal the justification to the approvers (the hash goes on chain, the envelope to the store), then ask. */
+async function sealAndRequest(target, seconds, text, ticket) {
+  let hash = ZeroHash;
   if (text) {
-    const saved = savedJustifications();
-    saved[hash] = text;
-    localStorage.setItem(JUSTIFICATIONS, JSON.stringify(saved));
+    setFormStatus("elevate-status", t("sealingJustification"));
+    try {
+      const keys = await justificationRecipients(target);
+      if (keys.length === 1) return setFormStatus("elevate-status", t("noApproverKey"), true);
+      const sealed = await sealJustification(keys, app.me, target, text);
+      await putJustification(app.config.payload_path, app.wallet, sealed.hash, sealed.envelope);
+      hash = sealed.hash;
+      app.opened.set(hash, { text });
+    } catch (exc) {
+      if (exc instanceof RangeError && exc.message === "justificationTooLong") {
+        setFormStatus("elevate-status", t("justificationTooLong"), true);
+        return $("#justification").focus();
+      }
+      const reason = exc instanceof OfflineError ? t("offline") : exc.message || String(exc);
+      return setFormStatus("elevate-status", t("txFailed", { reason }), true);
+    }
   }
   const done = () => {
     $("#justification").value = "";
@@ -863,7 +958,25 @@ function showRules() {
     document.getElementById(`rule-${name}`).dataset.ok = String(ok);
   }
   $("#rule-breached").dataset.ok = "unknown";
+  checkStrength();
   return rules;
+}
+
+let strengthRound = 0;
+
+/** The zxcvbn rule, as the oracle will judge it; a newer keystroke's answer wins over an older one's. */
+async function checkStrength() {
+  const password = $("#pw1").value;
+  const round = ++strengthRound;
+  const el = $("#rule-strength");
+  el.dataset.ok = "unknown";
+  delete el.dataset.score;
+  const score = password ? await strengthScore(password, accountName()) : 0;
+  if (round === strengthRound && el.isConnected) {
+    el.dataset.ok = String(score >= MIN_SCORE);
+    el.dataset.score = String(score);
+  }
+  return score;
 }
 
 async function submitPassword() {
@@ -885,6 +998,11 @@ async function submitPassword() {
       return $("#pw1").focus();
     }
     $("#rule-breached").dataset.ok = "true";
+    const score = await checkStrength();
+    if (score < MIN_SCORE) {
+      setFormStatus("password-status", t("passwordGuessable", { score, min: MIN_SCORE }), true);
+      return $("#pw1").focus();
+    }
     const oracleKey = await app.chain.call("oracle_enc_pubkey", [app.principal.domain]);
     if (oracleKey === ZeroHash) return setFormStatus("password-status", t("noOracle"), true);
     setFormStatus("password-status", t("sealing"));
@@ -943,6 +1061,7 @@ async function pollOnce() {
   }
   // PamFactors' state only where it is shown (its events are not in the app's log scan).
   if (app.me && app.gate === "app" && app.route === "device") app.passkey = await app.passkeys.onChain(app.me);
+  publishDeviceKey();
   for (const r of app.ledger.requests.values()) {
     for (const receipt of r.receipts) {
       if (receipt.time === null) {

@@ -3,6 +3,7 @@
 // and even its full hash, never leave the browser.
 
 export const MIN_LENGTH = 12;
+export const MIN_SCORE = 3; // zxcvbn score: password_policy.MIN_SCORE
 const MAX_LENGTH = 256;
 const MIN_CLASSES = 3;
 
@@ -43,4 +44,13 @@ export async function isBreached(rangePath, password) {
   if (!response.ok) throw new Error(`breached list: ${response.status}`);
   const suffixes = await response.json();
   return suffixes.includes(hash.slice(5));
+}
+
+let estimator = null;
+
+/** zxcvbn's score for this account (src/strength.js). Its dictionaries are a chunk of their own, fetched the
+ * first time a password is typed, so the other screens never load them. */
+export async function strengthScore(password, accountName) {
+  estimator = estimator || import("./strength.js");
+  return (await estimator).strength(password, accountName);
 }

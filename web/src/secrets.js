@@ -86,9 +86,12 @@ export async function sealPassword(oraclePublicKey, subject, password) {
   return ciphertext;
 }
 
-/** PUT a sealed payload exactly as sdk/payload_store.py PayloadClient.put does; returns its keccak hash. */
 // Signatures are bound to the store (its id), the chain and a one-use nonce: see sdk/payload_auth.py.
+let infoCache = null;
+
+/** The store's id and chain id (asked once): what every signature is bound to. */
 async function storeInfo(basePath) {
+  if (infoCache) return infoCache;
   let response;
   try {
     response = await fetch(`${basePath}/v1/info`);
@@ -98,36 +101,84 @@ async function storeInfo(basePath) {
   if (response.status >= 400) {
     throw new Error(`payload store: ${response.status} ${(await response.text()).trim()}`);
   }
-  return response.json();
+  infoCache = await response.json();
+  return infoCache;
 }
 
-export async function putPayload(basePath, wallet, ciphertext) {
-  const digest = keccak256(ciphertext);
+/** Thrown for an answer of the store that is not a success: `status` tells a refusal (403) from a miss (404). */
+export class StoreError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function storeFetch(url, init) {
+  let response;
+  try {
+    response = await fetch(url, { cache: "no-store", ...init });
+  } catch (exc) {
+    throw new StoreError(`payload store unreachable (${exc})`, 0);
+  }
+  if (response.status >= 400) {
+    throw new StoreError(`payload store: ${response.status} ${(await response.text()).trim()}`, response.status);
+  }
+  return response;
+}
+
+/** The four headers of one signed store request (sdk/payload_auth.py signed_headers): a fresh nonce each. */
+async function signedHeaders(basePath, wallet, verb, digest) {
   const info = await storeInfo(basePath);
   const timestamp = Math.floor(Date.now() / 1000);
   const nonce = hexlify(randomBytes(16)).slice(2);
-  const message = `pamchain-payload:v2:put:${digest}:${timestamp}:${nonce}:${info.chain_id}:${info.store_id}`;
-  const signature = await wallet.signMessage(message);
-  let response;
-  try {
-    response = await fetch(`${basePath}/v1/payloads/${digest}`, {
-      method: "PUT",
-      headers: {
-        "Content-Type": "application/octet-stream",
-        "X-Pamchain-Time": String(timestamp),
-        "X-Pamchain-Nonce": nonce,
-        "X-Pamchain-Signer": wallet.address,
-        "X-Pamchain-Signature": signature,
-      },
-      body: ciphertext,
-    });
-  } catch (exc) {
-    throw new Error(`payload store unreachable (${exc})`);
-  }
-  if (response.status >= 400) {
-    throw new Error(`payload store: ${response.status} ${(await response.text()).trim()}`);
-  }
+  const message = `pamchain-payload:v2:${verb}:${digest}:${timestamp}:${nonce}:${info.chain_id}:${info.store_id}`;
+  return {
+    "X-Pamchain-Time": String(timestamp),
+    "X-Pamchain-Nonce": nonce,
+    "X-Pamchain-Signer": wallet.address,
+    "X-Pamchain-Signature": await wallet.signMessage(message),
+  };
+}
+
+/** PUT a sealed payload exactly as sdk/payload_store.py PayloadClient.put does; returns its keccak hash. */
+export async function putPayload(basePath, wallet, ciphertext) {
+  const digest = keccak256(ciphertext);
+  const headers = { "Content-Type": "application/octet-stream", ...(await signedHeaders(basePath, wallet, "put", digest)) };
+  await storeFetch(`${basePath}/v1/payloads/${digest}`, { method: "PUT", headers, body: ciphertext });
   return digest;
+}
+
+/** Store a sealed justification under the salted hash its request will carry (PayloadClient.put_justification). */
+export async function putJustification(basePath, wallet, hash, envelope) {
+  const signed = await signedHeaders(basePath, wallet, "put-justification", hash);
+  const headers = { "Content-Type": "application/octet-stream", ...signed };
+  await storeFetch(`${basePath}/v1/justifications/${hash}`, { method: "PUT", headers, body: envelope });
+}
+
+/** A request's sealed justification, for its requester or one of its approvers (the store checks which). */
+export async function getJustification(basePath, wallet, hash) {
+  const headers = await signedHeaders(basePath, wallet, "get-justification", hash);
+  const response = await storeFetch(`${basePath}/v1/justifications/${hash}`, { headers });
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Publish this device's signed encryption key, so requesters can seal justifications to it. */
+export async function publishKey(basePath, announcement) {
+  await storeFetch(`${basePath}/v1/keys/${announcement.device}`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(announcement),
+  });
+}
+
+/** The key announcement `device` left in the store (unverified: check it with verifyKey), or null. */
+export async function deviceKey(basePath, device) {
+  try {
+    return await (await storeFetch(`${basePath}/v1/keys/${device}`)).json();
+  } catch (exc) {
+    if (exc instanceof StoreError && exc.status === 404) return null;
+    throw exc;
+  }
 }
 
 export { hexlify };
