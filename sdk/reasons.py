@@ -48,7 +48,9 @@ def duration_text(seconds: int, lang: str = "en") -> str:
     return " ".join(p for p in parts if p) or "0 s"
 
 
-def policy_params(policy: Policy, group: str, *, break_glass: bool = False, lang: str = "en") -> dict[str, str]:
+def policy_params(
+    policy: Policy, group: str, *, break_glass: bool = False, lang: str = "en"
+) -> dict[str, str]:
     """What a reason may say about ``policy``: the group's name, its cap (the break-glass one when asked
     under it), the break-glass cooldown, the unlock limit and window."""
     cap = policy.break_glass_max_duration if break_glass else policy.max_duration
