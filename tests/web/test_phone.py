@@ -143,12 +143,14 @@ def test_denied__approver_denies__requester_sees_denied(phone, approver, stack: 
     bob = approver.page
     bob.get_by_role("link", name="Approvals").click()
     bob.get_by_role("button", name=f"Deny request {rid}").click()
+    bob.get_by_label("Reason for the denial").fill("no change ticket")  # a denial says why
+    bob.get_by_role("button", name="Deny the request").click()
     bob.locator(f"#pending-{rid}").wait_for(state="detached")
 
     page.get_by_role("link", name="Unlock").click()
     wait_for(lambda: "Denied" in page.locator("#live").inner_text(), what="denial announced")
     page.get_by_role("link", name="History").click()
-    assert "Denied" in page.locator(f"#history-list #request-{rid}").inner_text()
+    assert "Denied by Bob" in page.locator(f"#history-list #request-{rid}").inner_text()
     assert stack.client.status(rid) is Status.DENIED
 
 
