@@ -31,8 +31,9 @@ def encode_code(signature: bytes) -> str:
 
 
 def decode_code(code: str) -> bytes:
-    """The signature in ``code``; case, spaces and dashes do not matter."""
-    text = re.sub(r"[\s-]", "", code).upper()
+    """The signature in ``code``; case, spaces, dashes and 0/1 for O/I do not matter."""
+    # Base32 has no 0 or 1: read them as the letters a person copying the code by hand meant.
+    text = re.sub(r"[\s-]", "", code).upper().translate(str.maketrans("01", "OI"))
     try:
         signature = base64.b32decode(text + "=" * (-len(text) % 8))
     except (binascii.Error, ValueError) as exc:

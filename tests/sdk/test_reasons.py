@@ -79,12 +79,16 @@ def _policy(**changes: int) -> Policy:
 
 def test_explain__bad_duration__policy_cap_in_each_language() -> None:
     params = policy_params(_policy(), "Domain Admins")
-    assert explain("requests: bad duration", "en", params) == "the policy for Domain Admins allows at most 1 h"
+    assert (
+        explain("requests: bad duration", "en", params) == "the policy for Domain Admins allows at most 1 h"
+    )
     fr = policy_params(_policy(), "Domain Admins", lang="fr")
     assert explain("requests: bad duration", "fr", fr) == "la politique pour Domain Admins permet au plus 1 h"
     # under break-glass the cap is the emergency one
     glass = policy_params(_policy(), "Domain Admins", break_glass=True)
-    assert explain("requests: bad duration", "en", glass) == "the policy for Domain Admins allows at most 30 min"
+    assert (
+        explain("requests: bad duration", "en", glass) == "the policy for Domain Admins allows at most 30 min"
+    )
 
 
 def test_explain__without_parameters__the_plain_sentence__unknown_code__none() -> None:

@@ -89,7 +89,7 @@ def test_break_glass__warning__alarm_raised__seen_by_approver__denied_with_a_rea
     assert request.break_glass and request.subject == directory_id("sara")
     page.get_by_role("navigation").get_by_role("link", name="Unlock").click()
     page.locator(f"#request-{rid} .alarm-tag").wait_for()
-    p.shot("14-break-glass-alarm")
+    p.shot("16-break-glass-alarm")
 
     # The approver reads the alarm on the Alarms screen.
     bob = approver.page
@@ -99,7 +99,7 @@ def test_break_glass__warning__alarm_raised__seen_by_approver__denied_with_a_rea
     item.wait_for()
     assert "Break-glass request" in item.inner_text() and "Sara" in item.inner_text()
     wait_for(lambda: re.search(r"When\s+\d\d:\d\d:\d\d", item.inner_text()), what="alarm time")
-    approver.shot("15-alarms")
+    approver.shot("17-alarms")
 
     # Denial with a reason: required, salted on chain, kept on bob's phone; sara sees who denied.
     bob.get_by_role("navigation").get_by_role("link", name="Approvals").click()
@@ -112,7 +112,7 @@ def test_break_glass__warning__alarm_raised__seen_by_approver__denied_with_a_rea
     assert stack.client.request(rid).status is Status.PENDING
     reason = "Not an outage: use a normal request"
     bob.get_by_label("Reason for the denial").fill(reason)
-    approver.shot("16-deny-reason")
+    approver.shot("18-deny-reason")
     bob.get_by_role("button", name="Deny the request").click()
     wait_for(lambda: "Done" in bob.locator("#deny-status").inner_text(), what="denied")
     assert stack.client.request(rid).status is Status.DENIED
@@ -151,7 +151,7 @@ def test_lost_device__code_on_the_phone__council_suspends__phone_shows_it(phone:
     code = code_box.input_value()
     assert page.locator("#lost-qr svg[role=img]").count() == 1
     assert "pamchain principal lost-device CODE" in page.locator("#lost-hint").inner_text()
-    p.shot("17-lost-device-code")
+    p.shot("19-lost-device-code")
 
     # What `pamchain principal lost-device CODE` does, as a council member.
     council = stack.client.as_account(stack.accounts["c1"])
@@ -176,7 +176,7 @@ def test_terms_and_privacy__reachable_before_a_key_and_in_the_app__en_and_fr(
     text = page.locator("#main").inner_text()
     assert "What the chain keeps (forever)" in text and "No name, account name, e-mail" in text
     assert "Erasure" in text
-    p.shot("18-privacy")
+    p.shot("20-privacy")
     page.get_by_role("link", name="Back to the app").click()
     page.get_by_role("heading", name="Create this phone's key").wait_for()
 

@@ -920,6 +920,7 @@ function bindScreen() {
       event.preventDefault();
       submitDenial();
     });
+    $("#deny-reason").addEventListener("input", () => setFormStatus("deny-status", ""));
     $("#deny-cancel").addEventListener("click", () => {
       denyForm.hidden = true;
       $("#deny-reason").value = "";
