@@ -84,7 +84,9 @@ APPROVERS = ("bob", "kate", "leo", "mia")
 SERVER_APPROVERS = ("bob", "mona", "nora")
 SERVER_REQUESTERS = ("kim", "liam")
 # A policy names at most 16 requesters (policies.vy MAX_REQUESTERS): Domain Admins lists those who ask for it.
-ADMINS_REQUESTERS = tuple(n for n in PEOPLE if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita"))
+ADMINS_REQUESTERS = tuple(
+    n for n in PEOPLE if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita")
+)
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"
 # Screenshots go to docs/screenshots/ only when asked (PAMCHAIN_WEB_SCREENSHOTS=1), so a test run leaves the
