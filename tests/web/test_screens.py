@@ -4,6 +4,7 @@ terms and privacy page."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -120,6 +121,8 @@ def test_break_glass__warning__alarm_raised__seen_by_approver__denied_with_a_rea
     event = next(e for e in denied if int(e.args["request_id"]) == rid)  # type: ignore[attr-defined]
     reason_hash = bytes(event.args["reason_hash"])  # type: ignore[attr-defined]
     assert reason_hash not in (b"\x00" * 32, keccak(text=reason))  # salted: the text cannot be tested
+    kept = json.loads(bob.evaluate("() => localStorage.getItem('pamchain:denials')"))
+    assert kept["0x" + reason_hash.hex()] == reason  # the text stays on bob's phone, under its on-chain hash
     assert bytes(event.args["approver"]) == directory_id("bob")  # type: ignore[attr-defined]
     assert reason not in str(stack.client.w3.eth.get_block("latest", full_transactions=True))
 

@@ -976,6 +976,7 @@ function bindScreen() {
       case "forget":
         if (window.confirm(t("forgetConfirm"))) {
           app.keys.forget();
+          localStorage.removeItem(DENIALS); // reasons typed here go with the key (docs/privacy.md)
           app.wallet = null;
           app.me = null;
           app.address = null;
