@@ -182,7 +182,7 @@ class PamchainGroup(click.Group):
             os._exit(exc.exit_code)
         except Exception as exc:
             if _is_user_error(exc):
-                click.secho(f"error: {exc}", fg="red", err=True)
+                click.secho(f"error: {_in_user_terms(exc)}", fg="red", err=True)
                 sys.exit(1)
             raise
 
@@ -201,6 +201,19 @@ def _shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 3]
     return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,.;:") + "..."
+
+
+def _in_user_terms(exc: Exception) -> str:
+    """A contract revert as a sentence in the user's language (sdk/data/reasons.json), its code kept after it
+    for the operator; any other error as it is."""
+    from pamchain.sdk.errors import ContractRevert
+
+    if not isinstance(exc, ContractRevert):
+        return str(exc)
+    from pamchain.sdk.reasons import explain, language
+
+    text = explain(exc.code, language(), exc.params)
+    return f"{text} ({exc.code})" if text else str(exc)
 
 
 def _is_user_error(exc: Exception) -> bool:

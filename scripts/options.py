@@ -260,6 +260,18 @@ class DomainType(click.ParamType):
         return raw.ljust(32, b"\x00")
 
 
+TARGET_TEXT = "pamchain.target_text"
+
+
+def group_name(target: bytes) -> str:
+    """The group as the user typed it (its CN for a DN), else its short id: for messages about ``target``."""
+    ctx = click.get_current_context(silent=True)
+    text = str(ctx.meta.get(TARGET_TEXT, "")) if ctx is not None else ""
+    if text.upper().startswith("CN="):
+        return text[3:].split(",", 1)[0].replace("\\", "")
+    return text if text and not text.startswith("0x") else "0x" + target.hex()[:8] + "…"
+
+
 class TargetType(click.ParamType):
     """A policy target: ``unlock``, ``password-reset``, an AD group DN (hashed) or 0x + 64 hex digits."""
 
@@ -271,6 +283,8 @@ class TargetType(click.ParamType):
         from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
 
         text = str(value)
+        if ctx is not None:  # the name as typed, for messages about this target (group_name)
+            ctx.meta[TARGET_TEXT] = text
         if text == "unlock":
             return UNLOCK_TARGET
         if text == "password-reset":

@@ -35,6 +35,24 @@ def suspend(directory_id: bytes) -> None:
     report_tx(client.suspend(directory_id), f"suspended 0x{directory_id.hex()}")
 
 
+@principal.command("lost-device")
+@click.argument("code")
+@signer_options
+def lost_device(code: str) -> None:
+    """Suspend the principal whose phone showed CODE ("If I lose this phone"): its current device signed it for
+    this deployment. Any single council member may; every grant ends at once."""
+    from pamchain.sdk.lost_device import principal_of_code
+
+    client = session().client()
+    found = principal_of_code(client, code)
+    report_tx(
+        client.suspend(found.directory_id),
+        f"suspended 0x{found.directory_id.hex()} (lost device {found.device})",
+        directory_id="0x" + found.directory_id.hex(),
+        device=found.device,
+    )
+
+
 @principal.command()
 @click.argument("directory_id", type=BYTES32)
 @signer_options

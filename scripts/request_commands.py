@@ -11,6 +11,7 @@ from .options import (
     PAYLOAD_STORE_ENV,
     TARGET,
     emit,
+    group_name,
     key_options,
     pseudonym_key_option,
     reader_options,
@@ -85,8 +86,28 @@ def _requested(client: Any, request_id: int, what: str, wait_seconds: float | No
 @signer_options
 def unlock(wait_seconds: float | None) -> None:
     """Ask for your locked-out AD account to be unlocked."""
+    from pamchain.sdk.errors import ContractRevert
+    from pamchain.sdk.model import UNLOCK_TARGET
+
     client = session().client()
-    _requested(client, client.request_unlock(), "unlock", wait_seconds)
+    try:
+        request_id = client.request_unlock()
+    except ContractRevert as exc:
+        _with_policy(exc, client, UNLOCK_TARGET, False)
+        raise
+    _requested(client, request_id, "unlock", wait_seconds)
+
+
+def _with_policy(exc: Any, client: Any, target: bytes, break_glass: bool) -> None:
+    """Attach what ``target``'s policy on chain says (group, cap, cooldown) to a refusal, for its reason."""
+    from pamchain.sdk.errors import SdkError
+    from pamchain.sdk.reasons import language, policy_params
+
+    try:
+        policy = client.policy(target)
+    except SdkError:  # no policy: the reason itself says so
+        return
+    exc.params = policy_params(policy, group_name(target), break_glass=break_glass, lang=language())
 
 
 @request.command()
@@ -140,9 +161,15 @@ def elevate(
                 "justification: " + ", ".join("0x" + m.hex()[:12] + "…" for m in who.missing),
                 err=True,
             )
-    request_id = client.request_elevation(
-        target, duration, ticket=ticket_raw, break_glass=break_glass, justification_hash=digest
-    )
+    from pamchain.sdk.errors import ContractRevert
+
+    try:
+        request_id = client.request_elevation(
+            target, duration, ticket=ticket_raw, break_glass=break_glass, justification_hash=digest
+        )
+    except ContractRevert as exc:
+        _with_policy(exc, client, target, break_glass)
+        raise
     _requested(client, request_id, "elevate", wait_seconds)
 
 

@@ -49,7 +49,14 @@ class ContractRevert(SdkError):
     def __init__(self, reason: str, module: str | None = None) -> None:
         self.module = module if module is not None else type(self).module
         self.reason = reason
+        # What the caller knows that makes the reason clearer (the policy's group, cap...): sdk/reasons.py.
+        self.params: dict[str, str] | None = None
         super().__init__(f"{self.module}: {reason}" if self.module else reason)
+
+    @property
+    def code(self) -> str:
+        """The revert string as the contract wrote it: ``requests: bad duration``."""
+        return f"{self.module}: {self.reason}" if self.module else self.reason
 
 
 class CouncilError(ContractRevert):

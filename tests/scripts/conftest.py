@@ -146,6 +146,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             "PAMCHAIN_DEPLOYMENT": str(deployment_file),
             "PAMCHAIN_PASSWORD": PASSPHRASE,
             "PAMCHAIN_PSEUDONYM_KEY_FILE": str(root / "pseudonym.key"),
+            "PAMCHAIN_LANG": "en",  # messages as the tests expect them, whatever the machine's locale
         }
         config = root / "deploy.toml"
         write_deploy_config(config, accounts, ids, keystores["oracle"])

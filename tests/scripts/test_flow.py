@@ -114,7 +114,9 @@ def test_decisions__clear_errors(live: Live) -> None:
     own = live.cli("alice", "approve", str(rid))
     assert (
         own.exit_code == 1
-        and own.stderr.startswith("error: requests: ")
+        and own.stderr.startswith(
+            "error: you cannot approve or deny your own request (requests: self-approval)"
+        )
         and len(own.stderr.strip().splitlines()) == 1
     )
     denied = live.cli("bob", "deny", str(rid), "--reason", "not today")

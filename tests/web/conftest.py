@@ -55,6 +55,7 @@ ADMINS = group_target_id(PSEUDONYM_KEY, GROUP_DN)
 SERVERS_DN = "CN=Server Admins,CN=Users,DC=corp,DC=example"
 SERVERS = group_target_id(PSEUDONYM_KEY, SERVERS_DN)
 # kim, liam, mona, nora, oscar: justifications; pia: password strength.
+# sara breaks glass without a passkey and is denied, rita loses her phone (tests/web/test_screens.py).
 PEOPLE = (
     "alice",
     "bob",
@@ -76,12 +77,16 @@ PEOPLE = (
     "nora",
     "oscar",
     "pia",
+    "rita",
+    "sara",
 )
 APPROVERS = ("bob", "kate", "leo", "mia")
 SERVER_APPROVERS = ("bob", "mona", "nora")
 SERVER_REQUESTERS = ("kim", "liam")
 # A policy names at most 16 requesters (policies.vy MAX_REQUESTERS): Domain Admins lists those who ask for it.
-ADMINS_REQUESTERS = tuple(n for n in PEOPLE if n not in ("kim", "liam", "mona", "nora", "oscar", "pia"))
+ADMINS_REQUESTERS = tuple(
+    n for n in PEOPLE if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita")
+)
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"
 # Screenshots go to docs/screenshots/ only when asked (PAMCHAIN_WEB_SCREENSHOTS=1), so a test run leaves the

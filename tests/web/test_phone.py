@@ -85,7 +85,10 @@ def test_elevation__approved_in_a_second_browser__active_then_expires(phone, app
     page.get_by_label("Duration", exact=True).fill("2")
     page.get_by_label("Unit").select_option(label="hours")
     page.get_by_role("button", name="Ask").click()
-    assert "Longer than the policy allows" in page.locator("#duration-hint").inner_text()
+    assert (
+        page.locator("#duration-hint").inner_text()
+        == "Too long: the policy for Domain Admins allows at most 1 h."
+    )
     page.get_by_label("Duration", exact=True).fill("6")
     page.get_by_label("Unit").select_option(label="seconds")
     page.get_by_label("Justification").fill("patch the domain controllers")
@@ -140,12 +143,14 @@ def test_denied__approver_denies__requester_sees_denied(phone, approver, stack: 
     bob = approver.page
     bob.get_by_role("link", name="Approvals").click()
     bob.get_by_role("button", name=f"Deny request {rid}").click()
+    bob.get_by_label("Reason for the denial").fill("no change ticket")  # a denial says why
+    bob.get_by_role("button", name="Deny the request").click()
     bob.locator(f"#pending-{rid}").wait_for(state="detached")
 
     page.get_by_role("link", name="Unlock").click()
     wait_for(lambda: "Denied" in page.locator("#live").inner_text(), what="denial announced")
     page.get_by_role("link", name="History").click()
-    assert "Denied" in page.locator(f"#history-list #request-{rid}").inner_text()
+    assert "Denied by Bob" in page.locator(f"#history-list #request-{rid}").inner_text()
     assert stack.client.status(rid) is Status.DENIED
 
 

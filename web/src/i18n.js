@@ -63,7 +63,7 @@ const STRINGS = {
     minutes: "minutes",
     hours: "hours",
     maxDuration: "At most {max}.",
-    durationTooLong: "Longer than the policy allows ({max}).",
+    durationTooLong: "Too long: {reason}.",
     durationInvalid: "Give a duration greater than zero.",
     justification: "Justification",
     justificationHint: "Encrypted on this phone for the approvers; only a salted hash goes on chain.",
@@ -204,11 +204,6 @@ const STRINGS = {
     passkeyNotRegistered: "Register a passkey on chain first: exporting the key needs it.",
     passkeyNotVerified: "The passkey did not verify you (fingerprint, face or PIN): refused.",
     passkeyWrongKey: "This is not the passkey registered on chain for you: refused.",
-    reasonBadAssertion:
-      "the chain did not accept the passkey's answer (not the passkey registered for you, or an answer for another request)",
-    reasonFactorRequired: "your passkey is required for this",
-    reasonAlreadyApproved: "you already approved this request",
-    reasonNoFactors: "this deployment checks no passkeys",
     exportTitle: "Export the key",
     exportHint: "Hands out this device's keystore file (still encrypted with your passphrase), after a fresh check of your passkey.",
     exportKey: "Export the device key",
@@ -275,7 +270,7 @@ const STRINGS = {
     minutes: "minutes",
     hours: "heures",
     maxDuration: "Au plus {max}.",
-    durationTooLong: "Plus long que ce que la politique permet ({max}).",
+    durationTooLong: "Trop long : {reason}.",
     durationInvalid: "Indiquez une durée supérieure à zéro.",
     justification: "Justification",
     justificationHint: "Chiffrée sur ce téléphone pour les approbateurs ; seule une empreinte salée est inscrite sur la chaîne.",
@@ -411,11 +406,6 @@ const STRINGS = {
     passkeyNotRegistered: "Faites d'abord enregistrer une clé d'accès sur la chaîne : l'export de la clé l'exige.",
     passkeyNotVerified: "La clé d'accès ne vous a pas vérifié (empreinte, visage ou code) : refusé.",
     passkeyWrongKey: "Ce n'est pas la clé d'accès enregistrée pour vous sur la chaîne : refusé.",
-    reasonBadAssertion:
-      "la chaîne n'a pas accepté la réponse de la clé d'accès (pas celle enregistrée pour vous, ou une réponse pour une autre demande)",
-    reasonFactorRequired: "votre clé d'accès est exigée pour cela",
-    reasonAlreadyApproved: "vous avez déjà approuvé cette demande",
-    reasonNoFactors: "ce déploiement ne vérifie aucune clé d'accès",
     exportTitle: "Exporter la clé",
     exportHint: "Remet le fichier de clé de cet appareil (toujours chiffré par votre phrase secrète), après une nouvelle vérification de votre clé d'accès.",
     exportKey: "Exporter la clé de l'appareil",
@@ -425,6 +415,11 @@ const STRINGS = {
     breakGlassHint: "Applique les règles d'urgence de la politique, déclenche une alarme pour les responsables sécurité et demande votre clé d'accès.",
   },
 };
+
+/** More strings (a screen module's own, web/src/screens/strings.js), merged under each language. */
+export function addStrings(extra) {
+  for (const [code, strings] of Object.entries(extra)) Object.assign(STRINGS[code], strings);
+}
 
 export const LANGUAGES = { en: "English", fr: "Français" };
 const STORAGE_KEY = "pamchain:lang";

@@ -115,6 +115,8 @@ export class Ledger {
           maxDuration: Number(a.max_duration),
           selfService: a.self_service,
           enabled: a.enabled,
+          breakGlassApprovals: Number(a.break_glass_approvals),
+          breakGlassMaxDuration: Number(a.break_glass_max_duration),
           approvers: [...a.approvers],
         });
         break;
@@ -174,6 +176,8 @@ export class Ledger {
         break;
       case "RequestDenied":
         r.recorded = Status.DENIED;
+        r.deniedBy = a.approver;
+        r.denyReasonHash = a.reason_hash;
         break;
       case "RequestCancelled":
         r.recorded = Status.CANCELLED;

@@ -1,13 +1,29 @@
 // The phone app: key gate, screens, live updates from chain events. Every write is signed in this browser.
 
-import { ZeroHash } from "ethers";
+import { ZeroHash, concat, keccak256, randomBytes, toUtf8Bytes } from "ethers";
 import QRCode from "qrcode";
 import { Chain, OfflineError, RpcError, revertReason, ticketRef, ticketText } from "./chain.js";
-import { KNOWN, LANGUAGES, formatDuration, formatTime, language, setLanguage, t } from "./i18n.js";
-import { Action, ItemStatus, Kind, Ledger, PASSWORD_RESET_TARGET, Reviewer, Status, isFinal } from "./ledger.js";
+import { esc } from "./html.js";
+import { KNOWN, LANGUAGES, addStrings, formatDuration, formatTime, language, setLanguage, t } from "./i18n.js";
 import { Unreadable, announceKey, deviceKeyPair, openJustification, sealJustification, verifyKey } from "./justification.js";
+import {
+  Action,
+  ItemStatus,
+  Kind,
+  Ledger,
+  PASSWORD_RESET_TARGET,
+  Reviewer,
+  Status,
+  UNLOCK_TARGET,
+  isFinal,
+} from "./ledger.js";
 import { PasskeyError, Passkeys } from "./passkey.js";
 import { MIN_LENGTH, MIN_SCORE, isBreached, localRules, strengthScore } from "./policy.js";
+import { explain, policyParams } from "./reasons.js";
+import { AlarmKind, Alarms, alarmsHtml, alarmsScreen, readsAlarms } from "./screens/alarms.js";
+import { lostDeviceCode, lostSection } from "./screens/lost.js";
+import { privacyScreen } from "./screens/privacy.js";
+import { SCREEN_STRINGS } from "./screens/strings.js";
 import {
   KeyStore,
   StoreError,
@@ -21,8 +37,11 @@ import {
 } from "./secrets.js";
 import "./style.css";
 
-const ROUTES = ["home", "elevate", "password", "approvals", "reviews", "history", "device"];
+const ROUTES = ["home", "elevate", "password", "approvals", "reviews", "alarms", "history", "device"];
 const PRINCIPAL_ACTIVE = 1;
+const DENIALS = "pamchain:denials"; // reason hash -> text, the denials this phone sent
+
+addStrings(SCREEN_STRINGS);
 
 const app = {
   config: null,
@@ -39,6 +58,7 @@ const app = {
   loaded: false,
   scanned: 0,
   ledger: new Ledger(),
+  alarms: new Alarms(),
   blockTimes: new Map(),
   announced: new Map(), // request id -> last announced key
   principalSeen: -1,
@@ -51,13 +71,6 @@ const app = {
 };
 
 // --- helpers ----------------------------------------------------------------------------------------------
-
-function esc(value) {
-  return String(value).replace(
-    /[&<>"']/g,
-    (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch],
-  );
-}
 
 const $ = (selector) => document.querySelector(selector);
 const now = () => Math.floor(Date.now() / 1000);
@@ -174,6 +187,23 @@ async function justificationRecipients(target) {
   return keys;
 }
 
+function savedTexts(slot) {
+  try {
+    return JSON.parse(localStorage.getItem(slot) || "{}");
+  } catch {
+    return {};
+  }
+}
+
+/** `text` salted and hashed for the chain (sdk/justification.py justification_hash); the text stays here. */
+function saltedHash(slot, text) {
+  const hash = keccak256(concat([randomBytes(32), toUtf8Bytes(text)]));
+  const saved = savedTexts(slot);
+  saved[hash] = text;
+  localStorage.setItem(slot, JSON.stringify(saved));
+  return hash;
+}
+
 // --- shell ------------------------------------------------------------------------------------------------
 
 function renderShell() {
@@ -193,6 +223,7 @@ function renderShell() {
     <div id="offline" class="banner" role="status" aria-live="polite" ${app.online ? "hidden" : ""}>${esc(app.online ? "" : t("offline"))}</div>
     <nav id="nav" aria-label="${esc(t("nav"))}" hidden></nav>
     <main id="main" tabindex="-1"></main>
+    <footer class="foot"><a href="#/privacy" id="privacy-link">${esc(t("privacyLink"))}</a></footer>
     <div id="live" class="visually-hidden" role="status" aria-live="polite"></div>`;
   $("#lang").addEventListener("change", (event) => {
     setLanguage(event.target.value);
@@ -214,7 +245,8 @@ function renderNav() {
   const toReview = app.me ? app.ledger.toReview(app.me, now()).length : 0;
   const shown = (r) =>
     (r !== "approvals" || app.ledger.isApprover(app.me)) &&
-    (r !== "reviews" || (app.me && app.ledger.reviewedBy(app.me).length > 0));
+    (r !== "reviews" || (app.me && app.ledger.reviewedBy(app.me).length > 0)) &&
+    (r !== "alarms" || readsAlarms(app.config, app.ledger, app.me));
   const items = ROUTES.filter(shown).map((route) => {
     const name = t(`nav${route[0].toUpperCase()}${route.slice(1)}`);
     const count = { approvals: waiting, reviews: toReview }[route];
@@ -241,9 +273,11 @@ function currentGate() {
 function render(force = false) {
   const gate = currentGate();
   const route = (location.hash.replace(/^#\/?/, "") || "home").split("?")[0];
-  const nextRoute = ROUTES.includes(route) ? route : "home";
-  const changed = force || gate !== app.gate || (gate === "app" && nextRoute !== app.route);
-  app.gate = gate;
+  const nextRoute = ROUTES.includes(route) || route === "privacy" ? route : "home";
+  // The terms are reachable from every screen, before a key exists too.
+  const shownGate = nextRoute === "privacy" ? "privacy" : gate;
+  const changed = force || shownGate !== app.gate || (gate === "app" && nextRoute !== app.route);
+  app.gate = shownGate;
   app.route = nextRoute;
   renderNav();
   if (changed) {
@@ -260,6 +294,8 @@ function render(force = false) {
 
 function screen() {
   switch (app.gate) {
+    case "privacy":
+      return privacyScreen(currentGate() === "app" ? "#/home" : "#/");
     case "create":
       return `<h2 tabindex="-1">${esc(t("createTitle"))}</h2>
         <p>${esc(t("createIntro"))}</p>
@@ -301,6 +337,7 @@ function deviceScreen() {
     <p id="funds" class="hint" role="status"></p>
     ${demoButton()}
     ${app.me ? passkeySection() : ""}
+    ${app.me ? lostSection() : ""}
     <div class="row">
       <button type="button" data-action="lock">${esc(t("lockKey"))}</button>
       <button type="button" class="link" data-action="forget">${esc(t("forgetKey"))}</button>
@@ -356,7 +393,9 @@ function routeScreen() {
     case "password":
       return passwordScreen();
     case "approvals":
-      return `<h2 tabindex="-1">${esc(t("approvalsTitle"))}</h2><div id="pending-list"></div>`;
+      return `<h2 tabindex="-1">${esc(t("approvalsTitle"))}</h2><div id="pending-list"></div>${denyForm()}`;
+    case "alarms":
+      return alarmsScreen();
     case "reviews":
       return `<h2 tabindex="-1">${esc(t("reviewsTitle"))}</h2>
         <p>${esc(t("reviewsIntro"))}</p>
@@ -410,8 +449,29 @@ function elevateScreen() {
       <p id="ticket-hint" class="hint">${esc(t("ticketHint"))}</p>
       <label class="check"><input id="break-glass" type="checkbox" aria-describedby="break-glass-hint"> ${esc(t("breakGlass"))}</label>
       <p id="break-glass-hint" class="hint">${esc(t("breakGlassHint"))}</p>
+      <div id="break-glass-warning" class="warning" hidden>
+        <h3>${esc(t("breakGlassWarningTitle"))}</h3>
+        <p>${esc(t("breakGlassWarning"))}</p>
+        <p id="break-glass-rules"></p>
+      </div>
       <button type="submit" class="primary">${esc(t("askElevation"))}</button>
       <p id="elevate-status" class="form-status" role="status"></p>
+      <p id="alarm-raised" class="warning" role="alert" hidden></p>
+    </form>`;
+}
+
+/** One form for denials, below the list (the list re-renders as approvals arrive; a typed reason must not). */
+function denyForm() {
+  return `<form id="deny-form" novalidate hidden>
+      <h3 id="deny-title" tabindex="-1"></h3>
+      <label for="deny-reason">${esc(t("denyReason"))}</label>
+      <textarea id="deny-reason" rows="3" required aria-describedby="deny-hint"></textarea>
+      <p id="deny-hint" class="hint">${esc(t("denyReasonHint"))}</p>
+      <div class="row">
+        <button type="submit" class="danger" id="deny-confirm">${esc(t("denyConfirm"))}</button>
+        <button type="button" id="deny-cancel">${esc(t("denyCancel"))}</button>
+      </div>
+      <p id="deny-status" class="form-status" role="status"></p>
     </form>`;
 }
 
@@ -477,10 +537,12 @@ function requestItem(r, { actions = true } = {}) {
   } else if (actions && status === Status.ACTIVE) {
     buttons = `<button type="button" id="revoke-${r.id}" data-action="revoke" data-id="${r.id}" aria-label="${esc(t("revokeLabel", { id: r.id }))}">${esc(t("revoke"))}</button>`;
   }
-  const detail =
+  let detail =
     r.kind === Kind.ELEVATE
       ? `<p class="meta">${esc(formatDuration(r.duration))} · ${esc(t("approvalsCount"))} ${r.approvals}/${r.approvalsRequired}</p>`
       : "";
+  if (r.breakGlass) detail += `<p class="tag alarm-tag">${esc(t("breakGlassTag"))}</p>`;
+  if (status === Status.DENIED && r.deniedBy) detail += denialText(r);
   return `<li class="request" id="request-${r.id}" data-status="${status}">
       <h4>${esc(requestTitle(r))}</h4>
       <p class="status status-${status}">${esc(t(`status${status}`))}</p>
@@ -488,6 +550,16 @@ function requestItem(r, { actions = true } = {}) {
       ${receipts ? `<ul class="receipts">${receipts}</ul>` : ""}
       ${buttons}
     </li>`;
+}
+
+/** Who denied, and the reason when this phone sent it; the chain holds only its salted hash. */
+function denialText(r) {
+  const lines = [t("deniedBy", { who: r.deniedBy === app.me ? t("reviewYou") : personLabel(r.deniedBy) })];
+  if (r.denyReasonHash && r.denyReasonHash !== ZeroHash) {
+    const mine = savedTexts(DENIALS)[r.denyReasonHash];
+    lines.push(mine ? t("deniedReasonMine", { reason: mine }) : t("deniedReasonOffChain"));
+  }
+  return `<p class="denial">${lines.map(esc).join(" ")}</p>`;
 }
 
 function pendingItem(r) {
@@ -500,6 +572,7 @@ function pendingItem(r) {
         <dt>${esc(t("who"))}</dt><dd>${esc(personLabel(r.subject))}</dd>
         <dt>${esc(t("what"))}</dt><dd>${esc(what)}</dd>
         <dt>${esc(t("why"))}</dt>${justificationCell(r)}
+        ${r.breakGlass ? `<dt>${esc(t("breakGlassWarningTitle"))}</dt><dd class="alarm-tag">${esc(t("breakGlassTag"))}</dd>` : ""}
         ${r.kind === Kind.ELEVATE ? `<dt>${esc(t("howLong"))}</dt><dd>${esc(formatDuration(r.duration))}</dd>` : ""}
         ${ticket ? `<dt>${esc(t("ticketRef"))}</dt><dd>${esc(ticket)}</dd>` : ""}
         <dt>${esc(t("approvalsCount"))}</dt><dd>${r.approvals}/${r.approvalsRequired || (policy ? policy.approvalsRequired : "?")}</dd>
@@ -595,9 +668,21 @@ function renderDynamic() {
       "reviewed-list",
       done.length ? `<ul class="requests">${done.map(reviewedItem).join("")}</ul>` : `<p>${esc(t("noReviewsDone"))}</p>`,
     );
+    if (document.getElementById("alarm-list")) update("alarm-list", alarmsHtml(app.alarms, alarmLabels()));
     renderElevateHint();
   }
   tickCountdowns();
+}
+
+function alarmLabels() {
+  return {
+    person: personLabel,
+    target: (target) =>
+      target === UNLOCK_TARGET ? t("kind1") : target === PASSWORD_RESET_TARGET ? t("kind3") : groupLabel(target),
+    dc: dcLabel,
+    short,
+    time: formatTime,
+  };
 }
 
 /** A request that finished in the last minute stays on the home screen, so its receipt can be read there. */
@@ -644,20 +729,31 @@ function passkeyIsMine() {
 
 // --- actions ----------------------------------------------------------------------------------------------
 
-// Contract refusals a person meets around the second factor, in their terms.
-const REASONS = {
-  "second_factor: bad assertion": "reasonBadAssertion",
-  "requests: second factor required": "reasonFactorRequired",
-  "requests: already approved": "reasonAlreadyApproved",
-  "second_factor: not configured": "reasonNoFactors",
-};
-
-function failureText(exc) {
+/** Why something failed, in the user's terms: contract refusals from the shared table (sdk/data/reasons.json),
+ * with `params` (the request's policy) where the sentence says more. */
+function failureText(exc, params = null) {
   if (exc instanceof OfflineError) return t("offline");
   if (exc instanceof PasskeyError) return t(`passkey${exc.code}`, { host: location.hostname });
   const reason = exc instanceof RpcError ? revertReason(exc) : exc.message || String(exc);
-  return t("txFailed", { reason: REASONS[reason] ? t(REASONS[reason]) : reason });
+  return t("txFailed", { reason: explain(reason, language(), params) || reason });
 }
+
+/** The policy a request names, read from chain, as a reason's parameters; null if there is none to read. */
+async function policyParamsFor(target, breakGlass) {
+  try {
+    const policy = await app.chain.call("policy", [target]);
+    return policyParams(policy, groupLabel(target), breakGlass, language());
+  } catch {
+    return null;
+  }
+}
+
+// Requests whose refusals the policy explains: fn -> [target, break-glass?] from the call's arguments.
+const POLICY_OF = {
+  request_elevation: (args) => [args[0], Boolean(args[4])],
+  request_break_glass: (args) => [args[0], true],
+  request_unlock: () => [UNLOCK_TARGET, false],
+};
 
 /** Ask the passkey (when the chain wants one from me) and send what `prepare(state)` returns: [fn, args].
  * A ceremony that fails sends nothing. */
@@ -745,7 +841,9 @@ async function transact(statusId, fn, args, onDone, which = "pam") {
     await poll(); // show the new state at once, not at the next tick
     if (onDone) onDone(result);
   } catch (exc) {
-    setFormStatus(statusId, failureText(exc), true);
+    const policyOf = exc instanceof RpcError && POLICY_OF[fn];
+    const params = policyOf ? await policyParamsFor(...policyOf(args)) : null;
+    setFormStatus(statusId, failureText(exc, params), true);
   }
 }
 
@@ -791,7 +889,11 @@ function bindScreen() {
   }
   const elevateForm = $("#elevate-form");
   if (elevateForm) {
-    $("#group").addEventListener("change", renderElevateHint);
+    $("#group").addEventListener("change", () => {
+      renderElevateHint();
+      renderBreakGlassWarning();
+    });
+    $("#break-glass").addEventListener("change", renderBreakGlassWarning);
     elevateForm.addEventListener("submit", (event) => {
       event.preventDefault();
       submitElevation();
@@ -810,6 +912,18 @@ function bindScreen() {
     passwordForm.addEventListener("submit", (event) => {
       event.preventDefault();
       submitPassword();
+    });
+  }
+  const denyForm = $("#deny-form");
+  if (denyForm) {
+    denyForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submitDenial();
+    });
+    $("#deny-reason").addEventListener("input", () => setFormStatus("deny-status", ""));
+    $("#deny-cancel").addEventListener("click", () => {
+      denyForm.hidden = true;
+      $("#deny-reason").value = "";
     });
   }
   const local = app.passkeys.local();
@@ -835,7 +949,9 @@ function bindScreen() {
       case "approve":
         return approveRequest(id);
       case "deny":
-        return transact(`pending-status`, "deny", [id, ZeroHash]);
+        return openDenial(id);
+      case "lost-show":
+        return showLostCode();
       case "cancel":
         return transact("home-status", "cancel", [id]);
       case "revoke":
@@ -860,6 +976,7 @@ function bindScreen() {
       case "forget":
         if (window.confirm(t("forgetConfirm"))) {
           app.keys.forget();
+          localStorage.removeItem(DENIALS); // reasons typed here go with the key (docs/privacy.md)
           app.wallet = null;
           app.me = null;
           app.address = null;
@@ -887,8 +1004,11 @@ function submitElevation() {
     $("#duration").setAttribute("aria-invalid", "true");
     return $("#duration").focus();
   }
-  if (policy && policy.maxDuration && seconds > policy.maxDuration) {
-    hint.textContent = t("durationTooLong", { max: formatDuration(policy.maxDuration) });
+  const breakGlass = $("#break-glass").checked;
+  const cap = policy ? (breakGlass ? policy.breakGlassMaxDuration : policy.maxDuration) : 0;
+  if (policy && cap && seconds > cap) {
+    const params = { group: groupLabel(target), max: durationTextFor(cap) };
+    hint.textContent = t("durationTooLong", { reason: explain("requests: bad duration", language(), params) });
     hint.classList.add("error");
     $("#duration").setAttribute("aria-invalid", "true");
     return $("#duration").focus();
@@ -901,12 +1021,13 @@ function submitElevation() {
     setFormStatus("elevate-status", t("ticketInvalid"), true);
     return $("#ticket").focus();
   }
+  $("#alarm-raised").hidden = true;
   const text = $("#justification").value.trim();
-  return sealAndRequest(target, seconds, text, ticket);
+  return sealAndRequest(target, seconds, text, ticket, breakGlass);
 }
 
 /** Seal the justification to the approvers (the hash goes on chain, the envelope to the store), then ask. */
-async function sealAndRequest(target, seconds, text, ticket) {
+async function sealAndRequest(target, seconds, text, ticket, breakGlass) {
   let hash = ZeroHash;
   if (text) {
     setFormStatus("elevate-status", t("sealingJustification"));
@@ -926,12 +1047,21 @@ async function sealAndRequest(target, seconds, text, ticket) {
       return setFormStatus("elevate-status", t("txFailed", { reason }), true);
     }
   }
-  const done = () => {
+  const done = (result) => {
     $("#justification").value = "";
     $("#ticket").value = "";
     $("#break-glass").checked = false;
+    renderBreakGlassWarning();
+    // The chain raised the alarm in the same transaction: say so, with the request it is about.
+    const alarm = result.events.find((e) => e.name === "Alarm" && Number(e.args.kind) === AlarmKind.BREAK_GLASS);
+    if (alarm) {
+      const message = t("alarmRaised", { id: Number(alarm.args.request_id) });
+      const raised = $("#alarm-raised");
+      raised.textContent = message;
+      raised.hidden = false;
+    }
   };
-  if (!$("#break-glass").checked) {
+  if (!breakGlass) {
     return transact("elevate-status", "request_elevation", [target, seconds, hash, ticket, false], done);
   }
   // Break-glass: the passkey signs a challenge bound to the request id this call will create.
@@ -945,6 +1075,82 @@ async function sealAndRequest(target, seconds, text, ticket) {
     },
     done,
   );
+}
+
+/** A policy's limit as the shared reasons say it (`1 h`), in the page's language. */
+function durationTextFor(seconds) {
+  return policyParams(
+    { max_duration: seconds, break_glass_max_duration: 0, break_glass_cooldown: 0, unlock_limit: 0, unlock_window: 0 },
+    "",
+    false,
+    language(),
+  ).max;
+}
+
+/** The break-glass warning and the group's emergency rules, shown while the box is ticked. */
+function renderBreakGlassWarning() {
+  const box = $("#break-glass-warning");
+  if (!box) return;
+  const ticked = $("#break-glass").checked;
+  box.hidden = !ticked;
+  box.setAttribute("role", ticked ? "alert" : "none");
+  const policy = app.ledger.policies.get($("#group").value);
+  if (!policy) return;
+  const group = groupLabel(policy.target);
+  $("#break-glass-rules").textContent = policy.breakGlassMaxDuration
+    ? t("breakGlassRules", {
+        group,
+        approvals: policy.breakGlassApprovals,
+        max: durationTextFor(policy.breakGlassMaxDuration),
+      })
+    : t("breakGlassNone", { group });
+}
+
+function openDenial(id) {
+  const form = $("#deny-form");
+  form.dataset.id = String(id);
+  form.hidden = false;
+  $("#deny-title").textContent = t("denyTitle", { id });
+  setFormStatus("deny-status", "");
+  $("#deny-reason").removeAttribute("aria-invalid");
+  $("#deny-reason").focus();
+}
+
+/** Deny with a reason: its salted hash on chain, its text kept on this phone (as justifications are). */
+function submitDenial() {
+  const form = $("#deny-form");
+  const id = Number(form.dataset.id);
+  const reason = $("#deny-reason").value.trim();
+  if (!reason) {
+    setFormStatus("deny-status", t("denyReasonMissing"), true);
+    $("#deny-reason").setAttribute("aria-invalid", "true");
+    return $("#deny-reason").focus();
+  }
+  $("#deny-reason").removeAttribute("aria-invalid");
+  return transact("deny-status", "deny", [id, saltedHash(DENIALS, reason)], () => {
+    $("#deny-reason").value = "";
+  });
+}
+
+async function showLostCode() {
+  const button = $("#lost-show");
+  button.disabled = true;
+  try {
+    const code = await lostDeviceCode(app.wallet, app.config.chain_id, app.config.contract);
+    $("#lost-code").value = code;
+    $("#lost-download").href = URL.createObjectURL(new Blob([`${code}\n`], { type: "text/plain" }));
+    const svg = await QRCode.toString(code, { type: "svg", margin: 1, errorCorrectionLevel: "M" });
+    $("#lost-qr").innerHTML = svg;
+    const el = $("#lost-qr").querySelector("svg");
+    el.setAttribute("role", "img");
+    el.setAttribute("aria-label", t("lostQr"));
+    $("#lost-box").hidden = false;
+    setFormStatus("lost-status", t("lostShown"));
+  } catch (exc) {
+    setFormStatus("lost-status", failureText(exc), true);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function accountName() {
@@ -1044,7 +1250,7 @@ async function pollOnce() {
   if (head > app.scanned) {
     for (let from = app.scanned + 1; from <= head; from += 2000) {
       const to = Math.min(head, from + 1999);
-      for (const event of await chain.logs(from, to)) app.ledger.apply(event);
+      for (const event of await chain.logs(from, to)) if (!app.alarms.apply(event)) app.ledger.apply(event);
       app.scanned = to;
     }
   }
@@ -1062,6 +1268,13 @@ async function pollOnce() {
   // PamFactors' state only where it is shown (its events are not in the app's log scan).
   if (app.me && app.gate === "app" && app.route === "device") app.passkey = await app.passkeys.onChain(app.me);
   publishDeviceKey();
+  if (readsAlarms(app.config, app.ledger, app.me)) {
+    for (const alarm of app.alarms.list) {
+      if (alarm.time !== null) continue;
+      if (!app.blockTimes.has(alarm.block)) app.blockTimes.set(alarm.block, await chain.blockTime(alarm.block));
+      alarm.time = app.blockTimes.get(alarm.block);
+    }
+  }
   for (const r of app.ledger.requests.values()) {
     for (const receipt of r.receipts) {
       if (receipt.time === null) {
@@ -1103,6 +1316,14 @@ function announceChanges() {
     if (app.announced.has(key)) continue;
     app.announced.set(key, true);
     if (app.loaded) messages.push(t("announceReview", { campaign: item.campaignId }));
+  }
+  if (readsAlarms(app.config, app.ledger, app.me)) {
+    app.alarms.list.forEach((alarm, index) => {
+      const key = `alarm:${index}`;
+      if (app.announced.has(key)) return;
+      app.announced.set(key, true);
+      if (app.loaded) messages.push(t("announceAlarm", { kind: t(`alarmKind${alarm.kind}`) }));
+    });
   }
   if (messages.length) announce(messages.join(" "));
 }
