@@ -400,8 +400,9 @@ _CLAIMS: dict[str, int] = {}  # address -> the open descriptor whose lock claims
 
 
 def _claim_dir() -> Path:
-    # Machine-wide (not the template cache, which PAMCHAIN_SAMBA_CACHE may move): every process must see it.
-    return Path(tempfile.gettempdir()) / "pamchain-loopback-claims"
+    # Machine-wide, like the addresses: not $TMPDIR (a test's private one, say) nor the template cache (which
+    # PAMCHAIN_SAMBA_CACHE moves); every process must see the same claims.
+    return Path("/tmp/pamchain-loopback-claims")
 
 
 def _claim(ip: str) -> bool:
