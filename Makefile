@@ -24,16 +24,19 @@ demo: $(VENV)/.installed
 artifacts: $(VENV)/.installed
 	$(VENV)/bin/python -m pamchain.contracts
 
-# Integration tests need a real Samba AD DC: install it (apt, once) before the suite.
+# Integration tests need a real Samba AD DC: install it (apt, once) before the suite. The suite runs on one
+# pytest-xdist worker per core (at most 4; `make test WORKERS=0` runs one process), each with its own Samba DC.
+WORKERS ?= auto
 test: $(VENV)/.installed
 	bash .ci/install-samba.sh
 	bash .ci/install-browser.sh
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(WORKERS)
 
 # Opt-in long runs: soak tests and the 10,000-step contract state machine.
 test-all: $(VENV)/.installed
 	bash .ci/install-samba.sh
-	$(VENV)/bin/pytest -q --run-slow
+	bash .ci/install-browser.sh
+	$(VENV)/bin/pytest -q -n $(WORKERS) --run-slow
 
 # ruff (lint, then formatting), then mypy over the whole tree, strict on node/ and sdk/ (pyproject.toml).
 # mypy cannot follow the editable install's import hook, so `pamchain` is a link to this folder on its path.

@@ -377,15 +377,58 @@ DC_PORTS = (53, 88, 135, 389, 445, 464, 636, 3268, 3269)
 
 
 def free_loopback_ip(first: int = 2, last: int = 39) -> str:
-    """The first loopback address on which every DC port is free (``PAMCHAIN_SAMBA_IP`` forces one)."""
+    """The first loopback address on which every DC port is free, claimed for this process
+    (``PAMCHAIN_SAMBA_IP`` forces one).
+
+    Ports stay free until the DC binds them, seconds later: a claim (an exclusive lock on a file named after
+    the address, held until `release_loopback_ip` or the process's exit) keeps parallel test workers, a
+    benchmark and a devnet starting at the same moment from choosing the same address.
+    """
     forced = os.environ.get("PAMCHAIN_SAMBA_IP")
     if forced:
         return forced
     for octet in range(first, last + 1):
         ip = f"127.0.0.{octet}"
-        if all(_port_free(ip, port) for port in DC_PORTS):
-            return ip
+        if _claim(ip):
+            if all(_port_free(ip, port) for port in DC_PORTS):
+                return ip
+            release_loopback_ip(ip)
     raise SambaError(f"no free loopback address 127.0.0.{first}-{last} for a Samba DC")
+
+
+_CLAIMS: dict[str, int] = {}  # address -> the open descriptor whose lock claims it
+
+
+def _claim_dir() -> Path:
+    # Machine-wide, like the addresses: not $TMPDIR (a test's private one, say) nor the template cache (which
+    # PAMCHAIN_SAMBA_CACHE moves); every process must see the same claims.
+    return Path("/tmp/pamchain-loopback-claims")
+
+
+def _claim(ip: str) -> bool:
+    if ip in _CLAIMS:
+        return False  # this process already runs (or is starting) a DC there
+    try:
+        if not _claim_dir().is_dir():
+            _claim_dir().mkdir(exist_ok=True)
+            _claim_dir().chmod(0o1777)  # like /tmp itself: any user may claim, nobody removes another's file
+        fd = os.open(_claim_dir() / f"{ip}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return False  # another user's claim file: that address is theirs
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _CLAIMS[ip] = fd
+    return True
+
+
+def release_loopback_ip(ip: str) -> None:
+    """Give up this process's claim on `ip` (after its DC stopped); a no-op for an address never claimed."""
+    fd = _CLAIMS.pop(ip, None)
+    if fd is not None:
+        os.close(fd)  # closing the only descriptor drops the lock
 
 
 def _port_free(ip: str, port: int) -> bool:

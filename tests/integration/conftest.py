@@ -1,4 +1,5 @@
-"""Fixtures for tests against real external parts: one Samba AD DC per session, fresh AD objects per test.
+"""Fixtures for tests against real external parts: one Samba AD DC per session (per xdist worker), fresh AD
+objects per test.
 
 The DC is a real Samba AD domain controller on a free loopback address (127.0.0.2 first), reached over LDAPS
 with certificate verification on. Samba missing is a failure, not a skip, unless PAMCHAIN_SKIP_SAMBA=1.
@@ -32,16 +33,23 @@ def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDC]:
         )
     root = tmp_path_factory.mktemp("samba")
     t0 = time.monotonic()
-    dc = samba_dc.provision(root / "dc", ip=samba_dc.free_loopback_ip())
-    t1 = time.monotonic()
-    # A short maximum runtime: a DC left behind by a killed test run exits by itself.
-    pid = samba_dc.start(dc, maximum_runtime=3600)
+    # Each xdist worker is a session with its own DC: the address is claimed, so two workers never share one.
+    ip = samba_dc.free_loopback_ip()
+    try:
+        dc = samba_dc.provision(root / "dc", ip=ip)
+        t1 = time.monotonic()
+        # A short maximum runtime: a DC left behind by a killed test run exits by itself.
+        pid = samba_dc.start(dc, maximum_runtime=3600)
+    except BaseException:
+        samba_dc.release_loopback_ip(ip)
+        raise
     running = RunningDC(dc, pid, start_seconds=time.monotonic() - t1, provision_seconds=t1 - t0)
     running.config = samba_dc.admin_ldap_config(dc, root / "bind-password")
     try:
         yield running
     finally:
         samba_dc.stop(dc)
+        samba_dc.release_loopback_ip(ip)
 
 
 @pytest.fixture(scope="session")

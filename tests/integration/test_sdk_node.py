@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from pamchain.node.rpc.limits import RpcLimits
 from pamchain.sdk import errors
 from pamchain.sdk.deployer import deploy_plan
 from pamchain.sdk.transactions import Sender
@@ -18,7 +19,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_sender__concurrent_threads_and_second_client__no_nonce_collision(tmp_path: Path) -> None:
-    with pamchain_node(tmp_path) as env:
+    # Eight gas estimates queue behind the node's two call workers: on a loaded machine (parallel test
+    # workers) the default 5 s budget per call can run out before one starts; the budget is not under test.
+    with pamchain_node(tmp_path, rpc_limits=RpcLimits(evm_timeout=60)) as env:
         client, _ = deploy_plan(env.w3, env.accounts["deployer"], standard_plan(env.accounts))
         alice = client.as_account(env.accounts["alice"])
         ids: list[int] = []

@@ -27,6 +27,8 @@ from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD
 from web3.middleware import ExtraDataToPOAMiddleware, SignAndSendRawMiddlewareBuilder
 
+from support.locks import file_lock
+
 CHAIN_ID = 4711
 HOUR = 3600
 END_REVOKED = 2
@@ -189,26 +191,27 @@ main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); }
 def _ethers() -> Path:
     """ethers.js installed once into the repository's .cache (HOME there too: nothing left elsewhere)."""
     module = ETHERS_CACHE / "node_modules" / "ethers"
-    if not module.exists():
-        npm = shutil.which("npm")
-        if npm is None or shutil.which("node") is None:
-            pytest.skip("npm/node not installed: the ethers.js client check needs them (web3.py ran)")
-        ETHERS_CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                "--prefix",
-                str(ETHERS_CACHE),
-                ETHERS_PACKAGE,
-            ],
-            check=True,
-            timeout=600,
-            env={**os.environ, "HOME": str(ETHERS_CACHE)},
-        )
+    with file_lock(ETHERS_CACHE.with_suffix(".lock")):  # parallel workers: one installs, the others wait
+        if not module.exists():
+            npm = shutil.which("npm")
+            if npm is None or shutil.which("node") is None:
+                pytest.skip("npm/node not installed: the ethers.js client check needs them (web3.py ran)")
+            ETHERS_CACHE.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--silent",
+                    "--prefix",
+                    str(ETHERS_CACHE),
+                    ETHERS_PACKAGE,
+                ],
+                check=True,
+                timeout=600,
+                env={**os.environ, "HOME": str(ETHERS_CACHE)},
+            )
     return ETHERS_CACHE / "node_modules"
 
 

@@ -178,7 +178,10 @@ def _start_node(genesis: dict[str, Any], signer: LocalAccount, datadir: Path, po
     return handle
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the same in a serial run (tests/web comes last), but under xdist the worker that
+# ran tests/web goes on with other files, and Playwright's sync API keeps an asyncio loop running in the main
+# thread until it stops (asyncio.run() then fails in every later test of that worker).
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("web")
     accounts = {n: Account.from_key(keccak(text=f"pamchain-web-test-key:{n}")) for n in NAMES}
@@ -296,7 +299,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             holder["node"] = result.node
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -349,7 +352,7 @@ def phone(browser: Any, stack: Stack) -> Iterator[Callable[..., Phone]]:
         made.context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def approver(browser: Any, stack: Stack) -> Iterator[Phone]:
     """Bob's phone, the approver of elevations and password changes, kept for the whole session."""
     bob = _new_phone(browser, stack, "en-GB")
