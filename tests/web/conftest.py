@@ -56,7 +56,7 @@ SERVERS_DN = "CN=Server Admins,CN=Users,DC=corp,DC=example"
 SERVERS = group_target_id(PSEUDONYM_KEY, SERVERS_DN)
 # kim, liam, mona, nora, oscar: justifications; pia: password strength.
 # sara breaks glass without a passkey and is denied, rita loses her phone (tests/web/test_screens.py).
-# pat and quinn: sessions (tests/web/test_session.py), rose breaks glass there; sam asks for Server Admins
+# pat and tess: sessions (tests/web/test_session.py), rose breaks glass there; sam asks for Server Admins
 # (tests/web/test_offline.py).
 PEOPLE = (
     "alice",
@@ -82,7 +82,7 @@ PEOPLE = (
     "rita",
     "sara",
     "pat",
-    "quinn",
+    "tess",
     "rose",
     "sam",
 )
@@ -93,7 +93,7 @@ SERVER_REQUESTERS = ("kim", "liam", "sam")
 ADMINS_REQUESTERS = tuple(
     n
     for n in PEOPLE
-    if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita", "pat", "quinn", "sam")
+    if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita", "pat", "tess", "sam")
 )
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"

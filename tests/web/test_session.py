@@ -101,7 +101,7 @@ def test_session__idle__key_forgotten_then_unlocked_again(
 
 
 def test_session__hidden__locks_sooner_than_idle(clocked: Callable[[str], Phone]) -> None:
-    page = clocked("quinn").page
+    page = clocked("tess").page
     page.evaluate(SET_HIDDEN, True)
     page.clock.fast_forward("00:40")  # back before the 60 s hidden limit: still unlocked
     page.evaluate(SET_HIDDEN, False)
