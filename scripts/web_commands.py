@@ -38,6 +38,30 @@ from .options import DEFAULT_DEPLOYMENT, DEFAULT_RPC_URL, DEPLOYMENT_ENV, PAYLOA
     multiple=True,
     help="A host name phones reach this app by (e.g. pam.corp.example behind your proxy); loopback always.",
 )
+@click.option(
+    "--session-idle",
+    "session_idle_s",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Seconds without use after which the phone forgets the decrypted key.",
+)
+@click.option(
+    "--session-hidden",
+    "session_hidden_s",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Seconds in the background after which the phone forgets the decrypted key.",
+)
+@click.option(
+    "--recent-auth",
+    "recent_auth_s",
+    default=120,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Approvals, denials, break-glass, key export and password changes re-ask the passphrase after this.",
+)
 def web(
     rpc_url: str,
     deployment: Path,
@@ -47,6 +71,9 @@ def web(
     domain_name: str | None,
     labels: Path | None,
     allowed_hosts: tuple[str, ...],
+    session_idle_s: int,
+    session_hidden_s: int,
+    recent_auth_s: int,
 ) -> None:
     """Serve the phone app: device key kept in the browser, requests and approvals signed on the phone.
 
@@ -67,6 +94,9 @@ def web(
             people=people,
             groups=groups,
             allowed_hosts=allowed_hosts,
+            session_idle_s=session_idle_s,
+            session_hidden_s=session_hidden_s,
+            recent_auth_s=recent_auth_s,
         )
     except WebError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -61,8 +61,15 @@ _SIGNATURE_HEADERS = ("X-Pamchain-Time", "X-Pamchain-Nonce", "X-Pamchain-Signer"
 MAX_KEY_BODY = 1024
 CSP = (
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; manifest-src 'self'; worker-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
 )
+# The app shell's files at the root besides index.html: the service worker and the web app manifest.
+SHELL_FILES = {
+    "sw.js": "text/javascript",
+    "manifest.webmanifest": "application/manifest+json",
+}
+SESSION_DEFAULTS = {"idle_s": 300, "hidden_s": 60, "recent_auth_s": 120}
 
 
 class WebError(Exception):
@@ -93,6 +100,12 @@ class WebConfig:
     # How long the phone waits for a passkey to answer (none attached, or the person hesitates) before it gives up.
     passkey_timeout_ms: int = 60_000
     demo_label: str | None = None  # devnet only: who a phone is enrolled as by the demo button
+    # Sessions on the phone (web/src/session.js): the decrypted key is dropped after `idle_s` without use, or
+    # `hidden_s` after the app went to the background; approvals, denials, break-glass, key export and
+    # password changes ask for the passphrase again when it was typed more than `recent_auth_s` ago.
+    session_idle_s: int = SESSION_DEFAULTS["idle_s"]
+    session_hidden_s: int = SESSION_DEFAULTS["hidden_s"]
+    recent_auth_s: int = SESSION_DEFAULTS["recent_auth_s"]
     # Host names (with or without :port) the app is reached by besides loopback: a request naming any other
     # Host is refused, so a DNS-rebinding page cannot read /config.json or use the relays.
     allowed_hosts: tuple[str, ...] = ()
@@ -117,6 +130,11 @@ class WebConfig:
             "poll_ms": self.poll_ms,
             "passkey_timeout_ms": self.passkey_timeout_ms,
             "demo": {"label": self.demo_label} if self.demo_label else None,
+            "session": {
+                "idle_s": self.session_idle_s,
+                "hidden_s": self.session_hidden_s,
+                "recent_auth_s": self.recent_auth_s,
+            },
         }
 
 
@@ -203,6 +221,13 @@ class WebApp:
         self.static = static or static_dir()
         if not (self.static / "index.html").exists():
             raise WebError(f"no built app in {self.static}: run `npm ci && npm run build` in web/")
+        for value, name in (
+            (config.session_idle_s, "session idle time"),
+            (config.session_hidden_s, "hidden-tab lock time"),
+            (config.recent_auth_s, "recent-auth window"),
+        ):
+            if value <= 0:
+                raise WebError(f"the {name} must be at least one second (got {value})")
         self.breached = BreachedRanges.shipped()
         self._session: aiohttp.ClientSession | None = None
 
@@ -220,9 +245,12 @@ class WebApp:
         app.router.add_get("/payloads/v1/keys/{device}", self._device_key)
         app.router.add_get("/api/breached-range/{prefix}", self._breached)
         app.router.add_get("/healthz", self._health)
+        for name in SHELL_FILES:
+            app.router.add_get(f"/{name}", self._shell_file)
         if self.demo_enrol is not None:
             app.router.add_post("/api/demo-enrol", self._demo_enrol)
         app.router.add_static("/assets/", self.static / "assets", follow_symlinks=False)
+        app.router.add_static("/icons/", self.static / "icons", follow_symlinks=False)
         app.on_startup.append(self._open)
         app.on_cleanup.append(self._close)
         return app
@@ -285,6 +313,14 @@ class WebApp:
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(self.static / "index.html")
+
+    async def _shell_file(self, request: web.Request) -> web.StreamResponse:
+        """The service worker and the manifest, with their own content types (a worker must be JavaScript)."""
+        name = request.path.lstrip("/")
+        path = self.static / name
+        if not path.is_file():
+            raise web.HTTPNotFound(text=f"{name} is not in this build: run `npm run build` in web/")
+        return web.Response(body=path.read_bytes(), content_type=SHELL_FILES[name])
 
     async def _config(self, request: web.Request) -> web.Response:
         return web.json_response(self.config.public())
@@ -424,6 +460,9 @@ def start_web(
     demo_label: str | None = None,
     demo_enrol: Callable[[str], None] | None = None,
     allowed_hosts: tuple[str, ...] = (),
+    session_idle_s: int = SESSION_DEFAULTS["idle_s"],
+    session_hidden_s: int = SESSION_DEFAULTS["hidden_s"],
+    recent_auth_s: int = SESSION_DEFAULTS["recent_auth_s"],
 ) -> WebHandle:
     """Serve the phone app on ``host:port`` in a background thread; returns a handle with ``.url``/``.stop()``.
 
@@ -448,6 +487,9 @@ def start_web(
         passkey_timeout_ms=passkey_timeout_ms,
         demo_label=demo_label if demo_enrol is not None else None,
         allowed_hosts=tuple(allowed_hosts),
+        session_idle_s=session_idle_s,
+        session_hidden_s=session_hidden_s,
+        recent_auth_s=recent_auth_s,
     )
     return WebHandle(WebApp(config, demo_enrol=demo_enrol), host, port).start()
 

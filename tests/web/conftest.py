@@ -56,6 +56,8 @@ SERVERS_DN = "CN=Server Admins,CN=Users,DC=corp,DC=example"
 SERVERS = group_target_id(PSEUDONYM_KEY, SERVERS_DN)
 # kim, liam, mona, nora, oscar: justifications; pia: password strength.
 # sara breaks glass without a passkey and is denied, rita loses her phone (tests/web/test_screens.py).
+# pat and tess: sessions (tests/web/test_session.py), rose breaks glass there; sam asks for Server Admins
+# (tests/web/test_offline.py).
 PEOPLE = (
     "alice",
     "bob",
@@ -79,16 +81,23 @@ PEOPLE = (
     "pia",
     "rita",
     "sara",
+    "pat",
+    "tess",
+    "rose",
+    "sam",
 )
 APPROVERS = ("bob", "kate", "leo", "mia")
 SERVER_APPROVERS = ("bob", "mona", "nora")
-SERVER_REQUESTERS = ("kim", "liam")
+SERVER_REQUESTERS = ("kim", "liam", "sam")
 # A policy names at most 16 requesters (policies.vy MAX_REQUESTERS): Domain Admins lists those who ask for it.
 ADMINS_REQUESTERS = tuple(
-    n for n in PEOPLE if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita")
+    n
+    for n in PEOPLE
+    if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita", "pat", "tess", "sam")
 )
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"
+DAY = 24 * 3600
 # Screenshots go to docs/screenshots/ only when asked (PAMCHAIN_WEB_SCREENSHOTS=1), so a test run leaves the
 # work tree clean; otherwise they land in the session's temp dir.
 DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -275,6 +284,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             kdf_log_n=12,  # fast scrypt for tests; real phones use 2**17
             poll_ms=500,
             passkey_timeout_ms=4000,  # "no passkey answered" within the tests' patience
+            # Bob's phone lives for the whole run: no idle lock or passphrase re-ask midway (the defaults are
+            # tested on a server of their own, tests/web/test_session.py).
+            session_idle_s=DAY,
+            session_hidden_s=DAY,
+            recent_auth_s=DAY,
         )
         stop.callback(web.stop)
         result = Stack(

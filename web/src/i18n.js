@@ -7,6 +7,15 @@ const STRINGS = {
     skip: "Skip to content",
     offline: "Offline: the node cannot be reached. Retrying…",
     online: "Back online.",
+    // sessions and offline (session.js, offline.js)
+    offlineAsOf:
+      "Offline — as of {time}: the node cannot be reached. This is the last known state; nothing can be sent until it is back.",
+    offlineRefused: "Not sent: the node cannot be reached. Nothing is queued; try again once back online.",
+    lockedIdle: "Locked after a while without use: type the passphrase to continue.",
+    lockedHidden: "Locked while the app was in the background: type the passphrase to continue.",
+    reauthTitle: "Confirm with your passphrase",
+    reauthIntro: "This action needs your passphrase again: you last typed it a while ago.",
+    reauthConfirm: "Confirm",
     loading: "Loading…",
     // key
     createTitle: "Create this phone's key",
@@ -218,6 +227,15 @@ const STRINGS = {
     skip: "Aller au contenu",
     offline: "Hors ligne : le nœud est injoignable. Nouvelle tentative…",
     online: "De nouveau en ligne.",
+    // sessions et hors ligne (session.js, offline.js)
+    offlineAsOf:
+      "Hors ligne — état au {time} : le nœud est injoignable. Voici le dernier état connu ; rien ne peut être envoyé avant son retour.",
+    offlineRefused: "Non envoyé : le nœud est injoignable. Rien n'est mis en attente ; réessayez une fois en ligne.",
+    lockedIdle: "Verrouillé après un moment sans utilisation : saisissez la phrase secrète pour continuer.",
+    lockedHidden: "Verrouillé pendant que l'application était en arrière-plan : saisissez la phrase secrète pour continuer.",
+    reauthTitle: "Confirmez avec votre phrase secrète",
+    reauthIntro: "Cette action demande à nouveau votre phrase secrète : vous l'avez saisie il y a un moment.",
+    reauthConfirm: "Confirmer",
     loading: "Chargement…",
     createTitle: "Créer la clé de ce téléphone",
     createIntro:

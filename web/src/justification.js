@@ -37,7 +37,8 @@ export function keyMessage(chainId, device, publicKey) {
 
 /** This device's key announcement for `chainId`: what `pamchain keys publish` sends for a CLI device. */
 export async function announceKey(wallet, chainId) {
-  const { publicKey } = await deviceKeyPair(wallet.privateKey);
+  const { privateKey, publicKey } = await deviceKeyPair(wallet.privateKey);
+  privateKey.fill(0); // only the public half is announced
   const signature = await wallet.signMessage(keyMessage(chainId, wallet.address, publicKey));
   return { device: wallet.address, public_key: hexlify(publicKey), signature };
 }
@@ -76,6 +77,14 @@ export async function sealJustification(recipients, subject, target, text) {
  * Throws Unreadable("notSealed" | "damaged" | "mismatch" | "otherRequest") (open_justification). */
 export async function openJustification(ethPrivateKey, envelope, expectedHash, subject, target) {
   const { privateKey, publicKey } = await deviceKeyPair(ethPrivateKey);
+  try {
+    return openWith(privateKey, publicKey, envelope, expectedHash, subject, target);
+  } finally {
+    privateKey.fill(0); // derived from the device key: not left for the garbage collector (session.js)
+  }
+}
+
+function openWith(privateKey, publicKey, envelope, expectedHash, subject, target) {
   const bytes = getBytes(envelope);
   if (bytes.length < 2 || bytes[0] !== VERSION) throw new Unreadable("damaged");
   const count = bytes[1];
@@ -96,6 +105,8 @@ export async function openJustification(ethPrivateKey, envelope, expectedHash, s
     data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plain));
   } catch {
     throw new Unreadable("damaged");
+  } finally {
+    contentKey.fill(0);
   }
   const hex64 = /^[0-9a-fA-F]{64}$/;
   if (!data || data.v !== VERSION || typeof data.text !== "string" || ![data.salt, data.subject, data.target].every((h) => hex64.test(h))) {

@@ -17,6 +17,7 @@ import {
   UNLOCK_TARGET,
   isFinal,
 } from "./ledger.js";
+import { Snapshot, refuseSending, registerServiceWorker } from "./offline.js";
 import { PasskeyError, Passkeys } from "./passkey.js";
 import { MIN_LENGTH, MIN_SCORE, isBreached, localRules, strengthScore } from "./policy.js";
 import { explain, policyParams } from "./reasons.js";
@@ -35,6 +36,7 @@ import {
   putPayload,
   sealPassword,
 } from "./secrets.js";
+import { Session } from "./session.js";
 import "./style.css";
 
 const ROUTES = ["home", "elevate", "password", "approvals", "reviews", "alarms", "history", "device"];
@@ -49,7 +51,10 @@ const app = {
   keys: null,
   passkeys: null,
   passkey: null, // what the chain holds for me (Passkeys.onChain), refreshed on the Device screen
-  wallet: null, // the decrypted key: memory only, gone at reload or "lock"
+  wallet: null, // the decrypted key: memory only, gone at reload, "lock" or the session's end (session.js)
+  session: null, // idle / hidden-tab lock and recent-auth checks (session.js)
+  snapshot: null, // the last known state for offline starts (offline.js)
+  fromCache: false, // the ledger shown is the offline snapshot, not yet the node's
   address: null,
   me: null, // directory id (0x-hex bytes32) once enrolled
   principal: null, // {domain, status}
@@ -170,7 +175,8 @@ async function publishDeviceKey() {
 /** The requester's own key and the verified key of every active approver of `target` but the requester
  * (sealed_justifications.recipients): a key counts only if the approver's current device signed it. */
 async function justificationRecipients(target) {
-  const { publicKey } = await deviceKeyPair(app.wallet.privateKey);
+  const { privateKey, publicKey } = await deviceKeyPair(app.wallet.privateKey);
+  privateKey.fill(0); // sealing needs only the public half
   const keys = [publicKey];
   for (const approver of await app.chain.call("policy_approvers", [target])) {
     if (approver.toLowerCase() === app.me.toLowerCase()) continue;
@@ -220,7 +226,7 @@ function renderShell() {
       <label class="lang"><span class="visually-hidden">${esc(t("language"))}</span>
         <select id="lang" aria-label="${esc(t("language"))}">${options}</select></label>
     </header>
-    <div id="offline" class="banner" role="status" aria-live="polite" ${app.online ? "hidden" : ""}>${esc(app.online ? "" : t("offline"))}</div>
+    <div id="offline" class="banner" role="status" aria-live="polite" ${app.online ? "hidden" : ""}>${esc(app.online ? "" : app.snapshot.banner())}</div>
     <nav id="nav" aria-label="${esc(t("nav"))}" hidden></nav>
     <main id="main" tabindex="-1"></main>
     <footer class="foot"><a href="#/privacy" id="privacy-link">${esc(t("privacyLink"))}</a></footer>
@@ -671,6 +677,7 @@ function renderDynamic() {
     if (document.getElementById("alarm-list")) update("alarm-list", alarmsHtml(app.alarms, alarmLabels()));
     renderElevateHint();
   }
+  refuseSending(app.online);
   tickCountdowns();
 }
 
@@ -732,7 +739,7 @@ function passkeyIsMine() {
 /** Why something failed, in the user's terms: contract refusals from the shared table (sdk/data/reasons.json),
  * with `params` (the request's policy) where the sentence says more. */
 function failureText(exc, params = null) {
-  if (exc instanceof OfflineError) return t("offline");
+  if (exc instanceof OfflineError) return t("offlineRefused");
   if (exc instanceof PasskeyError) return t(`passkey${exc.code}`, { host: location.hostname });
   const reason = exc instanceof RpcError ? revertReason(exc) : exc.message || String(exc);
   return t("txFailed", { reason: explain(reason, language(), params) || reason });
@@ -831,6 +838,7 @@ async function exportKey() {
 }
 
 async function transact(statusId, fn, args, onDone, which = "pam") {
+  if (!app.online) return setFormStatus(statusId, t("offlineRefused"), true); // refused, never queued
   setFormStatus(statusId, t("signing"));
   try {
     const result = await app.chain.send(app.wallet, fn, args, which);
@@ -859,8 +867,11 @@ function bindScreen() {
       if (p1 !== p2) return setFormStatus("create-status", t("passphraseMismatch"), true);
       setFormStatus("create-status", t("creating"));
       createForm.querySelector("button").disabled = true;
+      $("#pass1").value = "";
+      $("#pass2").value = "";
       app.wallet = await app.keys.create(p1);
       app.address = app.wallet.address;
+      app.session.start();
       await poll();
       render();
     });
@@ -873,8 +884,11 @@ function bindScreen() {
       button.disabled = true;
       setFormStatus("unlock-status", t("unlockingKey"));
       try {
-        app.wallet = await app.keys.unlock($("#pass").value);
+        const passphrase = $("#pass").value;
+        $("#pass").value = ""; // the field would keep it for as long as the page lives
+        app.wallet = await app.keys.unlock(passphrase);
         app.address = app.wallet.address;
+        app.session.start();
         await poll();
         render();
       } catch (exc) {
@@ -911,7 +925,7 @@ function bindScreen() {
     });
     passwordForm.addEventListener("submit", (event) => {
       event.preventDefault();
-      submitPassword();
+      app.session.guard(submitPassword);
     });
   }
   const denyForm = $("#deny-form");
@@ -947,7 +961,7 @@ function bindScreen() {
       case "unlock-account":
         return transact("home-status", "request_unlock", []);
       case "approve":
-        return approveRequest(id);
+        return app.session.guard(() => approveRequest(id));
       case "deny":
         return openDenial(id);
       case "lost-show":
@@ -969,15 +983,15 @@ function bindScreen() {
       case "passkey-register":
         return registerPasskey();
       case "export-key":
-        return exportKey();
+        return app.session.guard(exportKey);
       case "lock":
-        app.wallet = null;
-        return render();
+        return app.session.lock("manual");
       case "forget":
         if (window.confirm(t("forgetConfirm"))) {
           app.keys.forget();
           localStorage.removeItem(DENIALS); // reasons typed here go with the key (docs/privacy.md)
-          app.wallet = null;
+          app.snapshot.clear();
+          app.session.lock("manual");
           app.me = null;
           app.address = null;
           render();
@@ -1023,7 +1037,9 @@ function submitElevation() {
   }
   $("#alarm-raised").hidden = true;
   const text = $("#justification").value.trim();
-  return sealAndRequest(target, seconds, text, ticket, breakGlass);
+  // Break-glass asks for the passphrase again (session.js) before anything is sealed or sent.
+  if (breakGlass) return app.session.guard(() => sealAndRequest(target, seconds, text, ticket, true));
+  return sealAndRequest(target, seconds, text, ticket, false);
 }
 
 /** Seal the justification to the approvers (the hash goes on chain, the envelope to the store), then ask. */
@@ -1127,9 +1143,11 @@ function submitDenial() {
     return $("#deny-reason").focus();
   }
   $("#deny-reason").removeAttribute("aria-invalid");
-  return transact("deny-status", "deny", [id, saltedHash(DENIALS, reason)], () => {
-    $("#deny-reason").value = "";
-  });
+  return app.session.guard(() =>
+    transact("deny-status", "deny", [id, saltedHash(DENIALS, reason)], () => {
+      $("#deny-reason").value = "";
+    }),
+  );
 }
 
 async function showLostCode() {
@@ -1235,8 +1253,10 @@ async function poll() {
       await pollOnce();
       setOnline(true);
     } catch (exc) {
-      if (exc instanceof OfflineError) setOnline(false);
-      else console.error(exc);
+      if (exc instanceof OfflineError) {
+        setOnline(false);
+        if (app.snapshot.restore(app)) render();
+      } else console.error(exc);
     } finally {
       polling = null;
     }
@@ -1247,10 +1267,15 @@ async function poll() {
 async function pollOnce() {
   const chain = app.chain;
   const head = await chain.blockNumber();
+  app.snapshot.reset(app); // the node answers: the cached state gives way to the chain's
   if (head > app.scanned) {
     for (let from = app.scanned + 1; from <= head; from += 2000) {
       const to = Math.min(head, from + 1999);
-      for (const event of await chain.logs(from, to)) if (!app.alarms.apply(event)) app.ledger.apply(event);
+      for (const event of await chain.logs(from, to)) {
+        if (app.alarms.apply(event)) continue;
+        app.ledger.apply(event);
+        app.snapshot.record(event);
+      }
       app.scanned = to;
     }
   }
@@ -1285,6 +1310,7 @@ async function pollOnce() {
   }
   announceChanges();
   app.loaded = true;
+  app.snapshot.save(app);
   render();
 }
 
@@ -1333,8 +1359,9 @@ function setOnline(online) {
   app.online = online;
   const banner = $("#offline");
   banner.hidden = online;
-  banner.textContent = online ? "" : t("offline");
+  banner.textContent = online ? "" : app.snapshot.banner();
   document.body.dataset.online = String(online);
+  refuseSending(online);
   if (online) announce(t("online"));
 }
 
@@ -1350,6 +1377,22 @@ async function start() {
   app.chain = new Chain(app.config);
   app.keys = new KeyStore(app.config);
   app.passkeys = new Passkeys(app.chain, app.config);
+  app.snapshot = new Snapshot(app.config);
+  app.session = new Session(app.config, {
+    onLock: (reason) => {
+      app.wallet = null; // the only reference to the decrypted key
+      app.opened.clear(); // justification texts opened with it
+      render();
+      if (reason === "manual") return;
+      const message = t(reason === "hidden" ? "lockedHidden" : "lockedIdle");
+      setFormStatus("unlock-status", message);
+      announce(message);
+    },
+    reopen: async (passphraseBytes) => {
+      app.wallet = await app.keys.unlock(passphraseBytes);
+    },
+  });
+  registerServiceWorker();
   app.scanned = Math.max(0, (app.config.deployment_block || 0) - 1);
   setLanguage(language());
   document.body.dataset.online = "true";

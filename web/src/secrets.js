@@ -29,24 +29,33 @@ export class KeyStore {
   /** Create a random key, store it encrypted (standard keystore JSON v3, scrypt) and return the wallet. */
   async create(passphrase) {
     const wallet = Wallet.createRandom();
-    const json = await encryptKeystoreJson(
-      { address: wallet.address, privateKey: wallet.privateKey },
-      passphrase,
-      { scrypt: { N: 2 ** this.logN } },
-    );
-    localStorage.setItem(this.slot, json);
-    return new Wallet(wallet.privateKey);
+    const bytes = passphraseBytes(passphrase);
+    try {
+      const json = await encryptKeystoreJson(
+        { address: wallet.address, privateKey: wallet.privateKey },
+        bytes,
+        { scrypt: { N: 2 ** this.logN } },
+      );
+      localStorage.setItem(this.slot, json);
+      return new Wallet(wallet.privateKey);
+    } finally {
+      bytes.fill(0);
+    }
   }
 
-  /** Decrypt the stored key; throws WrongPassphrase when the passphrase does not open it. */
+  /** Decrypt the stored key; throws WrongPassphrase when the passphrase does not open it. The passphrase
+   * (a string, or UTF-8 NFKC bytes as ethers makes from one) is used for the KDF and kept nowhere. */
   async unlock(passphrase) {
     const json = localStorage.getItem(this.slot);
+    const bytes = passphraseBytes(passphrase);
     try {
-      const wallet = await Wallet.fromEncryptedJson(json, passphrase);
+      const wallet = await Wallet.fromEncryptedJson(json, bytes);
       return new Wallet(wallet.privateKey);
     } catch (exc) {
       if (/password|invalid/i.test(String(exc && exc.message))) throw new WrongPassphrase();
       throw exc;
+    } finally {
+      bytes.fill(0);
     }
   }
 
@@ -61,6 +70,12 @@ export class KeyStore {
 }
 
 export class WrongPassphrase extends Error {}
+
+/** A copy of the passphrase as bytes that this module owns and zeroes after the KDF (strings cannot be wiped). */
+function passphraseBytes(passphrase) {
+  if (typeof passphrase === "string") return new TextEncoder().encode(passphrase.normalize("NFKC"));
+  return Uint8Array.from(passphrase);
+}
 
 // --- sealed password payload (sdk/sealed.py seal_password) ---------------------------------------------
 
