@@ -38,6 +38,7 @@ class Session:
     pseudonym_key_file: Path | None = None
     as_json: bool = False
     _w3: Any = field(default=None, repr=False)
+    _rpc: Any = field(default=None, repr=False)
 
     # -- keys --------------------------------------------------------------------------------------------
 
@@ -104,8 +105,27 @@ class Session:
             self._w3 = w3
         return self._w3
 
+    def rpc(self) -> Any:
+        """Raw JSON-RPC to the node (no web3): what read-only commands go through."""
+        if self._rpc is None:
+            from pamchain.sdk.jsonrpc import ChainRpc
+
+            self._rpc = ChainRpc(self.rpc_url, timeout=30)
+        return self._rpc
+
+    def reader(self) -> Any:
+        """A :class:`ChainReader` on the deployment: the reads of :meth:`client` without importing web3."""
+        from pamchain.sdk.errors import NodeUnavailable
+        from pamchain.sdk.reader import ChainReader
+
+        deployment = self.deployment()
+        try:
+            return ChainReader.from_deployment(self.rpc(), deployment)
+        except NodeUnavailable as exc:
+            raise NodeUnavailable(f"no node answers at {self.rpc_url} (set --rpc-url or {RPC_URL_ENV})") from exc
+
     def deployment(self) -> Any:
-        from pamchain.sdk.client import Deployment
+        from pamchain.sdk.deployment import Deployment
         from pamchain.sdk.errors import ConfigError
 
         path = (self.deployment_path or Path(DEFAULT_DEPLOYMENT)).expanduser()
@@ -318,7 +338,7 @@ class AddressType(click.ParamType):
     name = "ADDRESS"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from eth_utils import is_address, to_checksum_address  # eth_utils costs ~0.3 s to import: only here
+        from pamchain.sdk.abi import is_address, to_checksum_address
 
         if not is_address(str(value)):
             self.fail(f"{value!r} is not an Ethereum address", param, ctx)

@@ -140,7 +140,7 @@ def set_(
 @reader_options
 def show(target: bytes) -> None:
     """Show TARGET's policy and approvers."""
-    client = session().client(signed=False)
+    client = session().reader()
     policy_ = client.policy(target)
     data: dict[str, object] = dataclasses.asdict(policy_)
     data["approvers"] = list(policy_.approvers)
@@ -165,7 +165,7 @@ def leavers(domain: bytes, auto_suspend: bool | None) -> None:
     from .principal_commands import _domain
 
     if auto_suspend is None:
-        current = session().client(signed=False).leaver_auto_suspend(domain)
+        current = session().reader().leaver_auto_suspend(domain)
         rule = "auto-suspend" if current else "report-only"
         emit({"domain": domain, "auto_suspend": current}, [f"leaver rule for {_domain(domain)}: {rule}"])
         return

@@ -124,7 +124,7 @@ def open_(
     if scope is not ReviewScope.PRINCIPALS:
         for target in subjects:
             client.policy(target)  # a mistyped target is a clear error here, not a failed proposal later
-    now = int(client.w3.eth.get_block("latest")["timestamp"])
+    now = client.block_timestamp()
     due = _deadline(deadline, duration, now)
     result = client.open_campaign(
         scope,
@@ -156,7 +156,7 @@ def open_(
 def list_(campaign_id: int | None, mine: bool) -> None:
     """List campaigns, or CAMPAIGN_ID's items; with --mine, what waits for you (reads the keystore's address,
     no passphrase)."""
-    client = session().client(signed=False)
+    client = session().reader()
     if mine:
         _mine(client, campaign_id)
     elif campaign_id is None:
@@ -166,7 +166,7 @@ def list_(campaign_id: int | None, mine: bool) -> None:
 
 
 def _campaigns(client: Any) -> None:
-    now = int(client.w3.eth.get_block("latest")["timestamp"])
+    now = client.block_timestamp()
     campaigns = [client.campaign(i) for i in range(1, client.campaign_count() + 1)]
     data = [_campaign_data(c, now) for c in campaigns]
     emit(
@@ -218,7 +218,7 @@ def _item_line(d: dict[str, Any]) -> str:
 
 
 def _items(client: Any, campaign_id: int) -> None:
-    now = int(client.w3.eth.get_block("latest")["timestamp"])
+    now = client.block_timestamp()
     campaign = _campaign_data(client.campaign(campaign_id), now)
     items = [_item_data(i) for i in client.review_items(campaign_id)]
     emit(
