@@ -35,11 +35,8 @@ _HEX_ADDRESS = re.compile(r"(0x)?[0-9a-fA-F]{40}")
 
 
 def is_address(value: Any) -> bool:
-    """Whether ``value`` is a 20-byte hex address (with or without 0x; a mixed-case one must be checksummed)."""
-    if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
-        return False
-    digits = value.removeprefix("0x")
-    return digits in (digits.lower(), digits.upper()) or to_checksum_address(value) == "0x" + digits
+    """Whether ``value`` is a 20-byte hex address, with or without 0x, in any case (as eth_utils decides)."""
+    return isinstance(value, str) and _HEX_ADDRESS.fullmatch(value) is not None
 
 
 def to_checksum_address(value: str | bytes) -> str:
