@@ -93,6 +93,7 @@ class PamClient(ChainReads):
     ) -> None:
         super().__init__(address, council=council, network=network, reviews=reviews)
         self.w3 = w3
+        self._web3_contracts: dict[str, Any] = {}
         self.account = account
         self._sender = Sender(w3, account) if account is not None else None
 
@@ -183,10 +184,13 @@ class PamClient(ChainReads):
     # -- web3 contract objects (for callers that build their own transactions) ----------------------------
 
     def _web3_contract(self, name: str | None) -> Any | None:
+        """The suite's contract ``name`` as one web3 object per client (None when its address is unknown)."""
         address = None if name is None else self.suite_address(name)
         if name is None or address is None:
             return None
-        return self.w3.eth.contract(address=address, abi=suite_artifacts(name)["abi"])
+        if name not in self._web3_contracts:
+            self._web3_contracts[name] = self.w3.eth.contract(address=address, abi=suite_artifacts(name)["abi"])
+        return self._web3_contracts[name]
 
     @functools.cached_property
     def contract(self) -> Any:
