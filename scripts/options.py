@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -122,7 +122,9 @@ class Session:
         try:
             return ChainReader.from_deployment(self.rpc(), deployment)
         except NodeUnavailable as exc:
-            raise NodeUnavailable(f"no node answers at {self.rpc_url} (set --rpc-url or {RPC_URL_ENV})") from exc
+            raise NodeUnavailable(
+                f"no node answers at {self.rpc_url} (set --rpc-url or {RPC_URL_ENV})"
+            ) from exc
 
     def deployment(self) -> Any:
         from pamchain.sdk.deployment import Deployment
@@ -224,6 +226,22 @@ pseudonym_key_option = click.option(
 )
 json_option = click.option(
     "--json", "as_json", is_flag=True, expose_value=False, callback=_store("as_json"), help="Print JSON."
+)
+
+
+def repeatable(flag: str, dest: str, kind: click.ParamType, help: str) -> Callable[[F], F]:
+    """An option given any number of times; the command gets them as a tuple (empty when never given)."""
+    return click.option(flag, dest, multiple=True, type=kind, help=help)
+
+
+def choice_option(flag: str, choices: Sequence[str], default: str, help: str) -> Callable[[F], F]:
+    """One word of ``choices``, ``default`` when not given (shown in ``--help``)."""
+    return click.option(flag, type=click.Choice(list(choices)), default=default, show_default=True, help=help)
+
+
+# The daemons' (oracle, notifier, payload store) logging threshold.
+log_level_option = choice_option(
+    "--log-level", ("debug", "info", "warning", "error"), "info", "Log this level and above."
 )
 
 

@@ -15,6 +15,7 @@ from .options import (
     emit,
     pseudonym_key_option,
     reader_options,
+    repeatable,
     report_tx,
     session,
     signer_options,
@@ -30,15 +31,12 @@ def policy() -> None:
 @pseudonym_key_option
 @click.argument("target", type=TARGET)
 @click.option("--domain", required=True, type=DOMAIN, help="Domain id (e.g. corp.example).")
-@click.option(
-    "--approver", "approvers", multiple=True, type=BYTES32, help="Approver directory id (repeatable)."
-)
-@click.option(
+@repeatable("--approver", "approvers", BYTES32, "Approver directory id (repeatable).")
+@repeatable(
     "--requester",
     "requesters",
-    multiple=True,
-    type=BYTES32,
-    help="Directory id that may request this group (repeatable; none: nobody may).",
+    BYTES32,
+    "Directory id that may request this group (repeatable; none: nobody may).",
 )
 @click.option(
     "--approvals",

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .options import BYTES32, TARGET, emit, report_tx, session, signer_options
+from .options import BYTES32, TARGET, choice_option, emit, repeatable, report_tx, session, signer_options
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -54,36 +54,30 @@ def _target(raw: bytes) -> str:
 
 
 @review.command(name="open")
-@click.option(
-    "--principal", "principals", multiple=True, type=BYTES32, help="Review this principal (repeatable)."
-)
-@click.option(
+@repeatable("--principal", "principals", BYTES32, "Review this principal (repeatable).")
+@repeatable(
     "--requesters-of",
     "requesters_of",
-    multiple=True,
-    type=TARGET,
-    help="Review every eligible requester of this policy's target (repeatable, at most 8).",
+    TARGET,
+    "Review every eligible requester of this policy's target (repeatable, at most 8).",
 )
-@click.option(
+@repeatable(
     "--approvers-of",
     "approvers_of",
-    multiple=True,
-    type=TARGET,
-    help="Review every approver of this policy's target (repeatable, at most 8).",
+    TARGET,
+    "Review every approver of this policy's target (repeatable, at most 8).",
 )
-@click.option(
+@choice_option(
     "--reviewer",
-    type=click.Choice(["self", "approvers"]),
-    default="self",
-    show_default=True,
-    help="Who re-confirms: the principal itself, or the policy's other approvers (policy scopes only).",
+    ("self", "approvers"),
+    "self",
+    "Who re-confirms: the principal itself, or the policy's other approvers (policy scopes only).",
 )
-@click.option(
+@choice_option(
     "--on-lapse",
-    type=click.Choice(["suspend", "flag"]),
-    default="suspend",
-    show_default=True,
-    help="What happens to an item nobody re-confirmed: suspend the principal, or raise an alarm.",
+    ("suspend", "flag"),
+    "suspend",
+    "What happens to an item nobody re-confirmed: suspend the principal, or raise an alarm.",
 )
 @click.option(
     "--deadline", help="When confirming ends: ISO 8601 (UTC unless a zone is given) or unix seconds."
