@@ -93,7 +93,8 @@ def commands(ctx: dict[str, Any]) -> dict[str, list[str]]:
 def _percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (p95 of 20 runs is the 19th slowest): no interpolation between runs."""
     ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * q // 100) - 1))]
+    rank = -int(-len(ordered) * q // 100)  # ceil(n * q / 100)
+    return ordered[max(0, min(len(ordered) - 1, rank - 1))]
 
 
 def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float, str | None]:

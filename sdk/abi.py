@@ -53,7 +53,9 @@ def to_checksum_address(value: str | bytes) -> str:
 @functools.lru_cache(maxsize=4096)  # a history names the same few contracts and devices over and over
 def _checksummed(digits: str) -> str:
     hashed = keccak(digits.encode()).hex()
-    return "0x" + "".join(c.upper() if int(h, 16) >= 8 else c for c, h in zip(digits, hashed[:40], strict=True))
+    return "0x" + "".join(
+        c.upper() if int(h, 16) >= 8 else c for c, h in zip(digits, hashed[:40], strict=True)
+    )
 
 
 def hex_bytes(value: str | bytes) -> bytes:

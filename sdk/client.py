@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import FilterParams
+from web3.types import BlockIdentifier, FilterParams
 
 from .abi import encode, parse_type, to_checksum_address
 from .deployment import (
@@ -189,7 +190,9 @@ class PamClient(ChainReads):
         if name is None or address is None:
             return None
         if name not in self._web3_contracts:
-            self._web3_contracts[name] = self.w3.eth.contract(address=address, abi=suite_artifacts(name)["abi"])
+            self._web3_contracts[name] = self.w3.eth.contract(
+                address=cast(ChecksumAddress, address), abi=suite_artifacts(name)["abi"]
+            )
         return self._web3_contracts[name]
 
     @functools.cached_property
@@ -223,7 +226,12 @@ class PamClient(ChainReads):
 
     def _eth_call(self, to: str, data: bytes, block: Block) -> bytes:
         try:
-            return bytes(self.w3.eth.call({"to": cast(Any, to), "data": cast(Any, "0x" + data.hex())}, block))
+            return bytes(
+                self.w3.eth.call(
+                    {"to": cast(ChecksumAddress, to), "data": cast(HexStr, "0x" + data.hex())},
+                    cast(BlockIdentifier, block),
+                )
+            )
         except Exception as exc:
             revert = as_revert(exc)
             if revert is None:
@@ -237,7 +245,7 @@ class PamClient(ChainReads):
         return int(self.w3.eth.block_number)
 
     def block_timestamp(self, block: Block = "latest") -> int:
-        return int(self.w3.eth.get_block(block)["timestamp"])
+        return int(self.w3.eth.get_block(cast(BlockIdentifier, block))["timestamp"])
 
     # -- sending -----------------------------------------------------------------------------------------
 

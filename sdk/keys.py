@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .abi import to_checksum_address
-
 from .config_file import read_json, read_text
 from .errors import KeystoreError
 

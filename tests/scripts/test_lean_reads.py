@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pamchain.sdk.client import Deployment, PamClient
 from pamchain.sdk.errors import ConfigError, NodeUnavailable, SdkError
+from pamchain.sdk.events import GenericEvent
 from pamchain.sdk.jsonrpc import ChainRpc
 from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET, Action, Status, ticket_ref
 from pamchain.sdk.reader import ChainReader
@@ -35,9 +36,8 @@ def history(live: Live) -> dict[str, int]:
     proposal = client.as_account(live.accounts["c1"]).propose(
         "set_leaver_rule", b"corp.example".ljust(32, b"\x00"), True
     )
-    proposal_id = int(
-        next(e for e in proposal.events if getattr(e, "event", "") == "ProposalCreated").args["proposal_id"]
-    )
+    created = next(e for e in proposal.events if isinstance(e, GenericEvent) and e.event == "ProposalCreated")
+    proposal_id = int(created.args["proposal_id"])
     return {"request_id": request_id, "proposal_id": proposal_id}
 
 

@@ -3,7 +3,7 @@ values, same selectors and topics for every function and event of the suite; mal
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import eth_abi
 import pytest
@@ -127,11 +127,11 @@ def test_suite_abi__selectors_and_topics_match_eth_utils(name: str) -> None:
     items = artifacts()[name]["abi"]
     ours = suite_abi(name)
     functions = [item for item in items if item["type"] == "function"]
-    assert {f["name"]: function_abi_to_4byte_selector(f) for f in functions} == {
+    assert {f["name"]: function_abi_to_4byte_selector(cast(Any, f)) for f in functions} == {
         n: f.selector for n, f in ours.functions.items()
     }
     events = [item for item in items if item["type"] == "event"]
-    assert {event_abi_to_log_topic(e): e["name"] for e in events} == {
+    assert {event_abi_to_log_topic(cast(Any, e)): e["name"] for e in events} == {
         topic: e.name for topic, e in ours.events.items()
     }
 
@@ -139,7 +139,7 @@ def test_suite_abi__selectors_and_topics_match_eth_utils(name: str) -> None:
 def test_function__encodes_calls_as_web3() -> None:
     from pamchain.contracts import artifacts
 
-    contract = Web3().eth.contract(address="0x" + "11" * 20, abi=artifacts()["PamChain"]["abi"])
+    contract = Web3().eth.contract(address=ref_checksum("0x" + "11" * 20), abi=artifacts()["PamChain"]["abi"])
     function = suite_abi("PamChain").functions["request_elevation"]
     args = (b"\x01" * 32, 3600, b"\x02" * 32, b"\x03" * 32, True)
     ours = function.encode_call(*args)
