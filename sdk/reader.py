@@ -417,12 +417,13 @@ class ChainReader(ChainReads):
 
     @classmethod
     def from_deployment(cls, rpc: ChainRpc, deployment: Deployment) -> ChainReader:
-        """A reader of ``deployment``, refused (as the typed client refuses it) on another ABI or chain."""
+        """A reader of ``deployment``, refused (as the typed client refuses it) on another ABI or chain; an
+        absent node is said first (``NodeUnavailable``), as the CLI's connection probe always said it."""
+        chain_id = int(rpc.call("eth_chainId"), 16)
         if abi_version() != deployment.abi_version:
             raise ConfigError(
                 f"deployment speaks ABI {deployment.abi_version}, this SDK speaks {abi_version()}: upgrade one of them"
             )
-        chain_id = int(rpc.call("eth_chainId"), 16)
         if chain_id != deployment.chain_id:
             raise ConfigError(f"node is chain {chain_id}, the deployment is on chain {deployment.chain_id}")
         return cls(
