@@ -569,11 +569,6 @@ _ASSERTION = parse_type(
 
 
 __all__ = [
-    "COUNCIL",
-    "DEPLOYABLE",
-    "FACTORS",
-    "NETWORK",
-    "REVIEWS",
     "SUSPENDER_ROLE",
     "Deployment",
     "PamClient",
