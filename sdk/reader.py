@@ -1,10 +1,10 @@
 """Every read of a deployment, written once over the shared ABI layer; and the lean reader that needs no web3.
 
 :class:`ChainReads` holds the reads (requests, principals, policies, the council, receipts, reviews, events) in
-the SDK's records. It asks its subclass for three primitives only: an ``eth_call``, ``eth_getLogs`` and a
-block's number and time. :class:`~pamchain.sdk.client.PamClient` provides them through web3 (and adds
+the SDK's records. It asks its subclass for four primitives only: ``eth_call``, ``eth_getLogs``, the head's
+number and a block's time. :class:`~pamchain.sdk.client.PamClient` provides them through web3 (and adds
 transactions); :class:`ChainReader` through :class:`~pamchain.sdk.jsonrpc.ChainRpc`, so that read-only
-commands start in milliseconds: this module imports neither web3 nor eth_abi.
+commands skip the ~1 s of importing them: this module imports neither web3 nor eth_abi.
 """
 
 from __future__ import annotations
