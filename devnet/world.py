@@ -4,6 +4,7 @@ an event reads on screen."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +42,32 @@ def write_keys(root: Path) -> tuple[dict[str, LocalAccount], dict[str, Path], Pa
     return accounts, paths, password_file
 
 
-def demo_plan(accounts: dict[str, LocalAccount], ids: dict[str, bytes], group: bytes) -> Plan:
-    """The demo world's deployment: a 2-of-3 council, one oracle, alice/bob/carol, three policies."""
+def world_plan(
+    council: Sequence[str],
+    oracle: LocalAccount,
+    principals: Sequence[PrincipalSpec],
+    group: bytes,
+    approvers: tuple[bytes, ...],
+    requesters: tuple[bytes, ...],
+    *,
+    unlock_limit: int,
+    unlock_window: int,
+    end_bootstrap: bool = True,
+    more_policies: Sequence[PolicySpec] = (),
+    **group_policy: Any,
+) -> Plan:
+    """The deployment every world of the project starts from (the demo, the devnet, the benchmarks, the SDK,
+    CLI and phone tests): a 2-of-3 ``council``, one ``oracle`` of :data:`DOMAIN`, self-service unlocks,
+    password resets one of ``approvers`` approves, and elevation to ``group`` as ``group_policy`` says
+    (``PolicySpec``'s options: approvals, durations, break-glass); ``more_policies`` follow."""
     from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
     from pamchain.sdk.sealed import public_key
 
-    approvers = (ids["bob"], ids["carol"])
     return Plan(
-        council=[accounts[n].address for n in COUNCIL],
+        council=list(council),
         threshold=2,
-        oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
-        principals=[PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in PEOPLE],
+        oracles=[OracleSpec(DOMAIN, oracle.address, public_key(oracle.key))],
+        principals=list(principals),
         policies=[
             PolicySpec(
                 UNLOCK_TARGET,
@@ -59,22 +75,33 @@ def demo_plan(accounts: dict[str, LocalAccount], ids: dict[str, bytes], group: b
                 self_service=True,
                 approvals_required=0,
                 max_pending=600,
-                unlock_limit=5,
-                unlock_window=24 * 3600,
+                unlock_limit=unlock_limit,
+                unlock_window=unlock_window,
             ),
             PolicySpec(PASSWORD_RESET_TARGET, DOMAIN, approvers=approvers, approvals_required=1),
-            PolicySpec(
-                group,
-                DOMAIN,
-                approvers=approvers,
-                approvals_required=2,
-                max_duration=3600,
-                break_glass_approvals=1,
-                break_glass_max_duration=900,
-                requesters=tuple(ids[n] for n in PEOPLE),
-                break_glass_cooldown=4 * 3600,
-            ),
+            PolicySpec(group, DOMAIN, approvers=approvers, requesters=requesters, **group_policy),
+            *more_policies,
         ],
+        end_bootstrap=end_bootstrap,
+    )
+
+
+def demo_plan(accounts: dict[str, LocalAccount], ids: dict[str, bytes], group: bytes) -> Plan:
+    """The demo world's deployment: a 2-of-3 council, one oracle, alice/bob/carol, three policies."""
+    return world_plan(
+        [accounts[n].address for n in COUNCIL],
+        accounts["oracle"],
+        [PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in PEOPLE],
+        group,
+        (ids["bob"], ids["carol"]),
+        tuple(ids[n] for n in PEOPLE),
+        unlock_limit=5,
+        unlock_window=24 * 3600,
+        approvals_required=2,
+        max_duration=3600,
+        break_glass_approvals=1,
+        break_glass_max_duration=900,
+        break_glass_cooldown=4 * 3600,
     )
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from . import consensus
 from .abc import ChainRunner
-from .chain import Chain
 from .core import NodeCore
 from .events import Event, Events, NewHead
 from .records import SealedBlock
@@ -38,29 +37,18 @@ class Plan:
     signers: tuple[bytes, ...]
 
 
-def unfinalized_transactions(chain: Chain) -> bool:
-    """Does any block after the finalized one carry transactions? (walks at most a few blocks)"""
-    header = chain.head
-    final = chain.finalized.block_number
-    while header.block_number > final:
-        if chain.tx_count(header):
-            return True
-        header = chain.header_by_hash(header.parent_hash)
-    return False
-
-
 def plan_on_chain(core: NodeCore) -> Plan:
     chain = core.chain
-    head = chain.head
+    head = chain.head_record()
     assert core.signer is not None
     return Plan(
         head_hash=head.hash,
-        head_number=int(head.block_number),
-        head_timestamp=int(head.timestamp),
+        head_number=head.number,
+        head_timestamp=head.timestamp,
         can_seal=chain.can_seal(core.signer.address),
         pending_txs=core.has_work(),
-        unfinalized_txs=unfinalized_transactions(chain),
-        signers=tuple(chain.signers(head)),
+        unfinalized_txs=chain.unfinalized_transactions(),
+        signers=tuple(chain.signers()),
     )
 
 
@@ -191,7 +179,7 @@ class Producer:
             return None  # a new head (or stop) arrived first: plan again on top of it
 
         def seal() -> SealedBlock | None:
-            if core.chain.head.hash != plan.head_hash or not core.chain.can_seal(signer):
+            if core.chain.head_record().hash != plan.head_hash or not core.chain.can_seal(signer):
                 return None
             return core.seal(allow_empty=True, timestamp=timestamp)
 
@@ -217,7 +205,7 @@ class Producer:
             self._work.set()
 
     async def _produce_periodic(self) -> None:
-        head_ts = self.core.chain.head.timestamp
+        head_ts = self.core.chain.head_record().timestamp
         target = head_ts + self.period
         delay = target - time.time()
         if delay > 0:

@@ -166,7 +166,7 @@ class Node:
         log.info(
             "node up: chain id %s, head #%s, rpc %s, sealing %s",
             self.genesis.chain_id,
-            self.chain.head.block_number,
+            self.chain.head_record().number,
             self.url,
             self.config.seal_mode,
         )
@@ -233,7 +233,7 @@ class Node:
         await self.p2p.start()
 
     def _head_hash(self) -> bytes:
-        return bytes(self.chain.head.hash)
+        return self.chain.head_record().hash
 
     def _call_at_head(self, to: bytes, data: bytes) -> tuple[bytes, bytes | None]:
         """A read-only call against the current head (the node rules' view of the chain), on the event loop's
@@ -258,11 +258,11 @@ class Node:
     def _metrics(self) -> NodeMetrics:
         return NodeMetrics(
             {
-                "head": lambda: float(self.chain.head.block_number),
-                "finalized": lambda: float(self.chain.finalized.block_number),
+                "head": lambda: float(self.chain.head_record().number),
+                "finalized": lambda: float(self.chain.finalized_number()),
                 "peers": lambda: float(len(self.p2p.peers)) if self.p2p is not None else 0.0,
                 "pool": lambda: float(len(self.core.pool)),
-                "head_age": head_age(lambda: int(self.chain.head.timestamp)),
+                "head_age": head_age(lambda: self.chain.head_record().timestamp),
             }
         )
 
@@ -421,7 +421,7 @@ def import_file(datadir: str | Path, chain_file: str | Path, seal_check: bool = 
     try:
         chain = Chain(genesis, store, seal_check=seal_check)
         count = import_chain(chain, chain_file)
-        return count, int(chain.head.block_number)
+        return count, chain.head_record().number
     finally:
         store.close()
 

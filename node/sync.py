@@ -45,7 +45,7 @@ class ImportOutcome:
 def import_on_chain(node: SyncBackend, raws: Sequence[bytes]) -> ImportOutcome:
     """Import blocks in order; stop at the first one that is invalid or whose parent is unknown."""
     chain, pool = node.chain, node.core.pool
-    outcome = ImportOutcome(head_before=chain.head.hash)
+    outcome = ImportOutcome(head_before=chain.head_record().hash)
     included: list[bytes] = []
     for raw in raws:
         try:
@@ -67,7 +67,7 @@ def import_on_chain(node: SyncBackend, raws: Sequence[bytes]) -> ImportOutcome:
             break
         outcome.imported.append((block.number, block.hash))
         included.extend(tx.hash for tx in block.transactions)
-    outcome.head_after = chain.head.hash
+    outcome.head_after = chain.head_record().hash
     if included:
         pool.remove(included)
     if outcome.head_changed:
@@ -80,12 +80,7 @@ def _reinject_orphaned(node: SyncBackend, old_head: bytes) -> None:
     """After a reorganisation, put the transactions of blocks that left the canonical chain back in the pool
     (those already included in the new branch are refused as 'nonce too low' and simply dropped)."""
     chain = node.chain
-    header = chain.header_by_hash(old_head)
-    orphaned: list[bytes] = []
-    while header.block_number > 0 and not chain.is_canonical(header):
-        orphaned.append(header.hash)
-        header = chain.header_by_hash(header.parent_hash)
-    for block_hash in reversed(orphaned):
+    for block_hash in chain.orphaned_since(old_head):
         for raw in chain.raw_transactions(block_hash):
             with contextlib.suppress(NodeError):
                 node.core.admit(raw)  # back in the pool, not announced again
@@ -96,7 +91,7 @@ def serve_blocks_on_chain(node: SyncBackend, start: int, count: int) -> list[byt
     chain = node.chain
     out: list[bytes] = []
     size = 0
-    last = min(int(chain.head.block_number), start + min(count, BATCH) - 1)
+    last = min(chain.head_record().number, start + min(count, BATCH) - 1)
     for number in range(max(start, 0), last + 1):
         raw = chain.encode_block(number)
         size += len(raw)
@@ -149,7 +144,7 @@ class Syncer:
     async def _import(self, raws: Sequence[bytes]) -> ImportOutcome:
         """Import a batch a slice at a time, giving the chain thread back between slices."""
         node = self.node
-        total = ImportOutcome(head_before=node.chain.head.hash)
+        total = ImportOutcome(head_before=node.chain.head_record().hash)
         for first in range(0, len(raws), SLICE):
             part = await node.on_chain(functools.partial(import_on_chain, node, raws[first : first + SLICE]))
             total.imported += part.imported
@@ -166,7 +161,7 @@ class Syncer:
             await self.on_misbehaving(peer, reason)
 
     async def our_td(self) -> int:
-        return int(await self.node.on_chain(lambda: self.node.chain.total_difficulty(self.node.chain.head)))
+        return int(await self.node.on_chain(self.node.chain.head_total_difficulty))
 
     async def worth_syncing(self, peer: Any) -> bool:
         """Could the peer's chain become our head? Heavier, or as heavy with a head we have never seen.
@@ -179,7 +174,7 @@ class Syncer:
 
         def check() -> bool:
             chain = self.node.chain
-            ours = int(chain.total_difficulty(chain.head))
+            ours = chain.head_total_difficulty()
             if peer.td != ours:
                 return bool(peer.td > ours)
             return bool(peer.head_hash) and not chain.has_block(peer.head_hash)
@@ -203,9 +198,9 @@ class Syncer:
         stalled = 0
         prefetch: asyncio.Task[list[bytes]] | None = None
         prefetch_start = 0
-        self.state = SyncState(True, int(node.chain.head.block_number), int(peer.head_number))
+        self.state = SyncState(True, node.chain.head_record().number, int(peer.head_number))
         while await self.worth_syncing(peer):
-            head_number = int(node.chain.head.block_number)
+            head_number = node.chain.head_record().number
             # From our head on; a peer as heavy at a height we already have (or heavier with fewer blocks)
             # starts at its own head, and stepping back finds where the branches meet.
             start = max(1, min(head_number + 1, int(peer.head_number)) - back)
@@ -235,7 +230,7 @@ class Syncer:
                 break
             if outcome.unknown_parent:
                 # We are on another branch: step back until the peer's blocks connect (not below finality).
-                finalized = int(node.chain.finalized.block_number)
+                finalized = node.chain.finalized_number()
                 if start <= finalized + 1:
                     log.warning(
                         "peer %s is on a branch that conflicts with our finalized block",

@@ -26,9 +26,9 @@ def export(fmt: str, output: Path | None, from_block: int | None) -> None:
     from pamchain.sdk.audit import audit_rows, iter_events, rows_to_csv, rows_to_json
 
     current = session()
-    client = current.client(signed=False)
+    client = current.reader()
     first = current.deployment().block if from_block is None else from_block
-    head = int(client.w3.eth.block_number)
+    head = client.block_number()
     with progress(range(first, head + 1), head + 1 - first, "reading events") as bar:
         step = getattr(bar, "update", None)
         events = list(iter_events(client, first, head, on_chunk=step))

@@ -16,7 +16,7 @@ def council() -> None:
 
 def _coerce(abi_type: str, text: str) -> Any:
     """A command-line word as the ABI type wants it; lists are comma-separated."""
-    from eth_utils import is_address, to_checksum_address
+    from pamchain.sdk.abi import is_address, to_checksum_address
 
     from .options import BYTES32, DOMAIN, TARGET
 
@@ -115,14 +115,14 @@ def end_bootstrap() -> None:
 def _proposal(client: Any, proposal_id: int) -> dict[str, Any]:
     proposal = client.proposal(proposal_id)
     call = "0x" + proposal.data.hex()
-    for contract in client.contracts_at(proposal.target):
-        try:
-            fn, args = contract.decode_function_input(proposal.data)
-        except ValueError:
-            continue
-        call = f"{fn.fn_name}({', '.join(f'{k}={_show(v)}' for k, v in args.items())})"
-        break
-    now = int(client.w3.eth.get_block("latest")["timestamp"])
+    try:
+        described = client.describe_call(proposal.target, proposal.data)
+    except ValueError:  # a selector of ours with arguments that do not decode: shown raw
+        described = None
+    if described is not None:
+        fn, args = described
+        call = f"{fn}({', '.join(f'{k}={_show(v)}' for k, v in args.items())})"
+    now = client.block_timestamp()
     return {
         "id": proposal_id,
         "proposer": proposal.proposer,
@@ -148,7 +148,7 @@ def _show(value: Any) -> str:
 @reader_options
 def list_(only_open: bool) -> None:
     """List proposals with their decoded call, approvals and state; also shows the council."""
-    client = session().client(signed=False)
+    client = session().reader()
     council_ = client.council()
     threshold, members = council_.threshold, list(council_.members)
     rows = [_proposal(client, i) for i in range(1, client.proposal_count() + 1)]

@@ -18,9 +18,8 @@ def grants(only_active: bool, subject: str | None) -> None:
     from pamchain.sdk.audit import grant_records, iter_events
 
     current = session()
-    client = current.client(signed=False)
-    now = int(client.w3.eth.get_block("latest")["timestamp"])
-    records = grant_records(iter_events(client, current.deployment().block), now)
+    reader = current.reader()
+    records = grant_records(iter_events(reader, current.deployment().block), reader.block_timestamp())
     if only_active:
         records = [g for g in records if g.state == "active"]
     if subject is not None:
@@ -46,8 +45,7 @@ def receipts(request_id: int | None) -> None:
     from pamchain.sdk.audit import iter_events, receipt_records
 
     current = session()
-    client = current.client(signed=False)
-    records = receipt_records(iter_events(client, current.deployment().block))
+    records = receipt_records(iter_events(current.reader(), current.deployment().block))
     if request_id is not None:
         records = [r for r in records if r.request_id == request_id]
     emit(

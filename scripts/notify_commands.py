@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .health_status import show_health
+from .options import log_level_option
 
 
 @click.group()
@@ -22,9 +23,7 @@ def notify() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Notifier TOML file.",
 )
-@click.option(
-    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True
-)
+@log_level_option
 def run(config_path: Path, log_level: str) -> None:
     """Follow final blocks and deliver notifications until SIGINT/SIGTERM (a second signal exits at once)."""
     from pamchain.sdk.notify.assembly import from_config

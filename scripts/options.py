@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +38,7 @@ class Session:
     pseudonym_key_file: Path | None = None
     as_json: bool = False
     _w3: Any = field(default=None, repr=False)
+    _rpc: Any = field(default=None, repr=False)
 
     # -- keys --------------------------------------------------------------------------------------------
 
@@ -104,8 +105,29 @@ class Session:
             self._w3 = w3
         return self._w3
 
+    def rpc(self) -> Any:
+        """Raw JSON-RPC to the node (no web3): what read-only commands go through."""
+        if self._rpc is None:
+            from pamchain.sdk.jsonrpc import ChainRpc
+
+            self._rpc = ChainRpc(self.rpc_url, timeout=30)
+        return self._rpc
+
+    def reader(self) -> Any:
+        """A :class:`ChainReader` on the deployment: the reads of :meth:`client` without importing web3."""
+        from pamchain.sdk.errors import NodeUnavailable
+        from pamchain.sdk.reader import ChainReader
+
+        deployment = self.deployment()
+        try:
+            return ChainReader.from_deployment(self.rpc(), deployment)
+        except NodeUnavailable as exc:
+            raise NodeUnavailable(
+                f"no node answers at {self.rpc_url} (set --rpc-url or {RPC_URL_ENV})"
+            ) from exc
+
     def deployment(self) -> Any:
-        from pamchain.sdk.client import Deployment
+        from pamchain.sdk.deployment import Deployment
         from pamchain.sdk.errors import ConfigError
 
         path = (self.deployment_path or Path(DEFAULT_DEPLOYMENT)).expanduser()
@@ -204,6 +226,22 @@ pseudonym_key_option = click.option(
 )
 json_option = click.option(
     "--json", "as_json", is_flag=True, expose_value=False, callback=_store("as_json"), help="Print JSON."
+)
+
+
+def repeatable(flag: str, dest: str, kind: click.ParamType, help: str) -> Callable[[F], F]:
+    """An option given any number of times; the command gets them as a tuple (empty when never given)."""
+    return click.option(flag, dest, multiple=True, type=kind, help=help)
+
+
+def choice_option(flag: str, choices: Sequence[str], default: str, help: str) -> Callable[[F], F]:
+    """One word of ``choices``, ``default`` when not given (shown in ``--help``)."""
+    return click.option(flag, type=click.Choice(list(choices)), default=default, show_default=True, help=help)
+
+
+# The daemons' (oracle, notifier, payload store) logging threshold.
+log_level_option = choice_option(
+    "--log-level", ("debug", "info", "warning", "error"), "info", "Log this level and above."
 )
 
 
@@ -318,7 +356,7 @@ class AddressType(click.ParamType):
     name = "ADDRESS"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from eth_utils import is_address, to_checksum_address  # eth_utils costs ~0.3 s to import: only here
+        from pamchain.sdk.abi import is_address, to_checksum_address
 
         if not is_address(str(value)):
             self.fail(f"{value!r} is not an Ethereum address", param, ctx)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from .health_status import show_health
+from .options import log_level_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,9 +28,7 @@ def oracle() -> None:
 
 @oracle.command()
 @_config_option("Oracle TOML file.")
-@click.option(
-    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True
-)
+@log_level_option
 @click.option(
     "--demo",
     is_flag=True,

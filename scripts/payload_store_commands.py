@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .options import DEPLOYMENT_ENV, RPC_URL_ENV
+from .options import DEPLOYMENT_ENV, RPC_URL_ENV, log_level_option
 
 
 @click.group("payload-store")
@@ -66,9 +66,7 @@ def payload_store() -> None:
     "--rate", type=click.FloatRange(min=0, min_open=True), help="Requests per second per client [default 5]."
 )
 @click.option("--burst", type=click.IntRange(min=1), help="Requests a client may send at once [default 20].")
-@click.option(
-    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), show_default=True
-)
+@log_level_option
 def run(config_path: Path | None, log_level: str, **overrides: object) -> None:
     """Serve the payload store until SIGINT/SIGTERM (a second signal exits at once)."""
     from pamchain.sdk.oracle import logs

@@ -15,6 +15,7 @@ from .options import (
     emit,
     pseudonym_key_option,
     reader_options,
+    repeatable,
     report_tx,
     session,
     signer_options,
@@ -30,15 +31,12 @@ def policy() -> None:
 @pseudonym_key_option
 @click.argument("target", type=TARGET)
 @click.option("--domain", required=True, type=DOMAIN, help="Domain id (e.g. corp.example).")
-@click.option(
-    "--approver", "approvers", multiple=True, type=BYTES32, help="Approver directory id (repeatable)."
-)
-@click.option(
+@repeatable("--approver", "approvers", BYTES32, "Approver directory id (repeatable).")
+@repeatable(
     "--requester",
     "requesters",
-    multiple=True,
-    type=BYTES32,
-    help="Directory id that may request this group (repeatable; none: nobody may).",
+    BYTES32,
+    "Directory id that may request this group (repeatable; none: nobody may).",
 )
 @click.option(
     "--approvals",
@@ -140,7 +138,7 @@ def set_(
 @reader_options
 def show(target: bytes) -> None:
     """Show TARGET's policy and approvers."""
-    client = session().client(signed=False)
+    client = session().reader()
     policy_ = client.policy(target)
     data: dict[str, object] = dataclasses.asdict(policy_)
     data["approvers"] = list(policy_.approvers)
@@ -165,7 +163,7 @@ def leavers(domain: bytes, auto_suspend: bool | None) -> None:
     from .principal_commands import _domain
 
     if auto_suspend is None:
-        current = session().client(signed=False).leaver_auto_suspend(domain)
+        current = session().reader().leaver_auto_suspend(domain)
         rule = "auto-suspend" if current else "report-only"
         emit({"domain": domain, "auto_suspend": current}, [f"leaver rule for {_domain(domain)}: {rule}"])
         return

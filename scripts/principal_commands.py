@@ -117,13 +117,14 @@ def remove_passkey(directory_id: bytes) -> None:
 @reader_options
 def show(who: str) -> None:
     """Show a principal by directory id (0x + 64 hex) or by device address."""
-    from eth_utils import is_address
+    from pamchain.sdk.abi import is_address
+    from pamchain.sdk.deployment import FACTORS
 
-    client = session().client(signed=False)
+    client = session().reader()
     directory_id = client.principal_of(who) if is_address(who) else BYTES32.convert(who, None, None)
     found = _existing(client, directory_id)
     grants = client.active_grants(directory_id)
-    passkey = client.factors_contract is not None and client.has_factor(directory_id)
+    passkey = client.suite_address(FACTORS) is not None and client.has_factor(directory_id)
     data = {
         "directory_id": found.directory_id,
         "device": found.device,

@@ -263,7 +263,7 @@ def show(request_id: int, payload_store: str) -> None:
     from pamchain.sdk.model import ZERO32
 
     current = session()
-    found = current.client(signed=False).request(request_id)
+    found = current.reader().request(request_id)
     view = request_view(found)
     if found.justification_hash != ZERO32 and current.keystore is not None:
         from pamchain.sdk.errors import SdkError
@@ -289,7 +289,7 @@ def list_(pending: bool) -> None:
     from pamchain.sdk.model import Status
 
     current = session()
-    client = current.client(signed=False)
+    client = current.reader()
     ids = request_ids(iter_events(client, current.deployment().block))
     rows = [request_view(client.request(i)) for i in ids]
     if pending:

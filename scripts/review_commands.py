@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .options import BYTES32, TARGET, emit, report_tx, session, signer_options
+from .options import BYTES32, TARGET, choice_option, emit, repeatable, report_tx, session, signer_options
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -54,36 +54,30 @@ def _target(raw: bytes) -> str:
 
 
 @review.command(name="open")
-@click.option(
-    "--principal", "principals", multiple=True, type=BYTES32, help="Review this principal (repeatable)."
-)
-@click.option(
+@repeatable("--principal", "principals", BYTES32, "Review this principal (repeatable).")
+@repeatable(
     "--requesters-of",
     "requesters_of",
-    multiple=True,
-    type=TARGET,
-    help="Review every eligible requester of this policy's target (repeatable, at most 8).",
+    TARGET,
+    "Review every eligible requester of this policy's target (repeatable, at most 8).",
 )
-@click.option(
+@repeatable(
     "--approvers-of",
     "approvers_of",
-    multiple=True,
-    type=TARGET,
-    help="Review every approver of this policy's target (repeatable, at most 8).",
+    TARGET,
+    "Review every approver of this policy's target (repeatable, at most 8).",
 )
-@click.option(
+@choice_option(
     "--reviewer",
-    type=click.Choice(["self", "approvers"]),
-    default="self",
-    show_default=True,
-    help="Who re-confirms: the principal itself, or the policy's other approvers (policy scopes only).",
+    ("self", "approvers"),
+    "self",
+    "Who re-confirms: the principal itself, or the policy's other approvers (policy scopes only).",
 )
-@click.option(
+@choice_option(
     "--on-lapse",
-    type=click.Choice(["suspend", "flag"]),
-    default="suspend",
-    show_default=True,
-    help="What happens to an item nobody re-confirmed: suspend the principal, or raise an alarm.",
+    ("suspend", "flag"),
+    "suspend",
+    "What happens to an item nobody re-confirmed: suspend the principal, or raise an alarm.",
 )
 @click.option(
     "--deadline", help="When confirming ends: ISO 8601 (UTC unless a zone is given) or unix seconds."
@@ -124,7 +118,7 @@ def open_(
     if scope is not ReviewScope.PRINCIPALS:
         for target in subjects:
             client.policy(target)  # a mistyped target is a clear error here, not a failed proposal later
-    now = int(client.w3.eth.get_block("latest")["timestamp"])
+    now = client.block_timestamp()
     due = _deadline(deadline, duration, now)
     result = client.open_campaign(
         scope,
@@ -156,7 +150,7 @@ def open_(
 def list_(campaign_id: int | None, mine: bool) -> None:
     """List campaigns, or CAMPAIGN_ID's items; with --mine, what waits for you (reads the keystore's address,
     no passphrase)."""
-    client = session().client(signed=False)
+    client = session().reader()
     if mine:
         _mine(client, campaign_id)
     elif campaign_id is None:
@@ -166,7 +160,7 @@ def list_(campaign_id: int | None, mine: bool) -> None:
 
 
 def _campaigns(client: Any) -> None:
-    now = int(client.w3.eth.get_block("latest")["timestamp"])
+    now = client.block_timestamp()
     campaigns = [client.campaign(i) for i in range(1, client.campaign_count() + 1)]
     data = [_campaign_data(c, now) for c in campaigns]
     emit(
@@ -218,7 +212,7 @@ def _item_line(d: dict[str, Any]) -> str:
 
 
 def _items(client: Any, campaign_id: int) -> None:
-    now = int(client.w3.eth.get_block("latest")["timestamp"])
+    now = client.block_timestamp()
     campaign = _campaign_data(client.campaign(campaign_id), now)
     items = [_item_data(i) for i in client.review_items(campaign_id)]
     emit(

@@ -1,7 +1,7 @@
 """The auditor's view of a deployment: its history as flat rows (CSV/JSON), grants and receipts as records.
 
-History is rebuilt from the chain's events through :class:`PamClient`, so anyone holding the chain (or a
-node's JSON-RPC) gets the same answer; :mod:`chain_check` verifies the chain itself.
+History is rebuilt from the chain's events through any :class:`ChainReads` (the typed client or the lean
+reader), so anyone holding the chain (or a node's JSON-RPC) gets the same answer; :mod:`chain_check` verifies the chain itself.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .client import PamClient
 from .events import Event, GenericEvent, GrantActivated, GrantEnded, ReceiptPosted, RequestCreated
 from .model import EndReason
+from .reader import ChainReads
 
 CHUNK_BLOCKS = 2_000  # eth_getLogs range per call: small enough for any node's limits
 
@@ -125,14 +125,14 @@ def event_args(event: Event) -> tuple[str, dict[str, Any]]:
 
 
 def iter_events(
-    client: PamClient,
+    client: ChainReads,
     from_block: int,
     to_block: int | None = None,
     *,
     on_chunk: Callable[[int], None] | None = None,
 ) -> Iterator[Event]:
     """The deployment's events in chain order, fetched in block chunks (``on_chunk`` gets blocks done)."""
-    last = int(client.w3.eth.block_number) if to_block is None else to_block
+    last = client.block_number() if to_block is None else to_block
     start = from_block
     while start <= last:
         end = min(start + CHUNK_BLOCKS - 1, last)
@@ -145,17 +145,17 @@ def iter_events(
 class _BlockTimes:
     """Block number -> timestamp, one RPC per block that holds an event."""
 
-    def __init__(self, client: PamClient) -> None:
+    def __init__(self, client: ChainReads) -> None:
         self.client = client
         self._cache: dict[int, int] = {}
 
     def __call__(self, number: int) -> int:
         if number not in self._cache:
-            self._cache[number] = int(self.client.w3.eth.get_block(number)["timestamp"])
+            self._cache[number] = self.client.block_timestamp(number)
         return self._cache[number]
 
 
-def audit_rows(events: Iterable[Event], client: PamClient) -> list[AuditRow]:
+def audit_rows(events: Iterable[Event], client: ChainReads) -> list[AuditRow]:
     """Every event as an :class:`AuditRow` with its block time."""
     times = _BlockTimes(client)
     rows = []

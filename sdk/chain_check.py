@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 import rlp
 from eth_utils import keccak, to_checksum_address
 from trie import HexaryTrie
@@ -24,81 +23,7 @@ from .clique import (
     seal_hash,
     seal_signer,
 )
-from .errors import NodeUnavailable, SdkError
-
-
-class ChainRpc:
-    """Raw JSON-RPC reads (no web3 formatting: verification needs the node's fields exactly as served)."""
-
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
-
-        self.url = url
-        self.timeout = timeout
-        self._session = requests.Session()
-        self._session.trust_env = False
-        self._ids = 0
-
-    def call(self, method: str, *params: Any) -> Any:
-
-        self._ids += 1
-        try:
-            response = self._session.post(
-                self.url,
-                json={"jsonrpc": "2.0", "id": self._ids, "method": method, "params": list(params)},
-                timeout=self.timeout,
-            )
-            body = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise NodeUnavailable(f"no node answers at {self.url}") from exc
-        if "error" in body:
-            raise SdkError(f"{method}: {body['error'].get('message', body['error'])}")
-        return body.get("result")
-
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        """Several calls in one JSON-RPC batch; results in call order (an error entry raises)."""
-        if not calls:
-            return []
-        first = self._ids + 1
-        self._ids += len(calls)
-        payload: list[Any] = [
-            {"jsonrpc": "2.0", "id": first + i, "method": method, "params": params}
-            for i, (method, params) in enumerate(calls)
-        ]
-        try:
-            response = self._session.post(self.url, json=payload, timeout=self.timeout)
-            body = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise NodeUnavailable(f"no node answers at {self.url}") from exc
-        if isinstance(body, dict):  # the whole batch was refused
-            raise SdkError(f"batch: {body.get('error', {}).get('message', body)}")
-        by_id = {entry.get("id"): entry for entry in body if isinstance(entry, dict)}
-        results = []
-        for i, (method, _) in enumerate(calls):
-            entry = by_id.get(first + i)
-            if entry is None:
-                raise SdkError(f"{method}: no answer in the batch")
-            if "error" in entry:
-                raise SdkError(f"{method}: {entry['error'].get('message', entry['error'])}")
-            results.append(entry.get("result"))
-        return results
-
-    def block(self, number: int) -> dict[str, Any]:
-        block = self.call("eth_getBlockByNumber", hex(number), True)
-        if block is None:
-            raise SdkError(f"the node has no block {number}")
-        return dict(block)
-
-    def receipts(self, block: dict[str, Any]) -> list[dict[str, Any]]:
-
-        if not block.get("transactions"):
-            return []
-        try:
-            result = self.call("eth_getBlockReceipts", block["number"])
-            if result is not None:
-                return list(result)
-        except SdkError:
-            pass  # not every node has eth_getBlockReceipts
-        return [self.call("eth_getTransactionReceipt", tx["hash"]) for tx in block["transactions"]]
+from .jsonrpc import ChainRpc
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,115 +5,48 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import FilterParams
+from web3.types import BlockIdentifier, FilterParams
 
-from .config_file import read_json
+from .abi import encode, parse_type, to_checksum_address
+from .deployment import (
+    COUNCIL,
+    DEPLOYABLE,
+    FACTORS,
+    NETWORK,
+    REVIEWS,
+    SUSPENDER_ROLE,
+    Deployment,
+    abi_version,
+    suite_artifacts,
+)
 from .errors import ConfigError, SdkError, Timeout, revert_from_message
-from .events import Event, EventDecoder
+from .events import Event
 from .model import (
     ZERO32,
     Action,
-    Campaign,
-    Council,
-    ItemStatus,
-    Kind,
     LapseAction,
     LeaverReason,
     Outcome,
-    Policy,
-    Principal,
-    PrincipalStatus,
-    Proposal,
     Receipt,
-    Request,
     Reviewer,
-    ReviewItem,
     ReviewScope,
     Status,
     to_bytes32,
 )
+from .reader import Block, ChainReads
 from .transactions import Sender, as_revert, wait_until
 
-DEPLOYABLE = "PamChain"  # the contract requests, grants and receipts live on
-COUNCIL = "Council"  # the k-of-n governor of the deployment
-NETWORK = "PamNetwork"  # the node allowlist
-FACTORS = "PamFactors"  # the passkeys PamChain checks approvals and break-glass requests against
-REVIEWS = "PamReviews"  # access-review campaigns
-SUSPENDER_ROLE = 4  # PamChain's Role.SUSPENDER: may suspend principals and nothing else (held by PamReviews)
 BATCH_GAS = 1_500_000  # per call of a batch: above the dearest governed call (set_policy with 16 approvers)
-
-
-@dataclass(frozen=True, slots=True)
-class Deployment:
-    """Where a pamchain suite lives: what the SDK and CLI need to find it again."""
-
-    chain_id: int
-    address: str
-    block: int
-    abi_version: str
-    block_hash: str | None = None  # the deployment block's hash: the oracle's light client trusts it
-    council: str | None = None  # the Council contract (PamChain also names it: ``council()``)
-    network: str | None = None  # the PamNetwork contract, if deployed
-    reviews: str | None = None  # the PamReviews contract; deployments made before access reviews have none
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        entry: dict[str, Any] = {"address": self.address, "block": self.block}
-        if self.block_hash is not None:
-            entry["block_hash"] = self.block_hash
-        contracts: dict[str, Any] = {DEPLOYABLE: entry}
-        if self.council is not None:
-            contracts[COUNCIL] = {"address": self.council}
-        if self.network is not None:
-            contracts[NETWORK] = {"address": self.network}
-        if self.reviews is not None:
-            contracts[REVIEWS] = {"address": self.reviews}
-        Path(path).write_text(
-            json.dumps(
-                {
-                    "chain_id": self.chain_id,
-                    "contracts": contracts,
-                    "abi_version": self.abi_version,
-                },
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Deployment:
-        data = read_json(path, "deployment file")
-        try:
-            entry = data["contracts"][DEPLOYABLE]
-            others = {
-                name: to_checksum_address(data["contracts"][name]["address"])
-                for name in (COUNCIL, NETWORK, REVIEWS)
-                if name in data["contracts"]
-            }
-            return cls(
-                int(data["chain_id"]),
-                to_checksum_address(entry["address"]),
-                int(entry["block"]),
-                str(data["abi_version"]),
-                str(entry["block_hash"]) if entry.get("block_hash") else None,
-                others.get(COUNCIL),
-                others.get(NETWORK),
-                others.get(REVIEWS),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path} is not a pamchain deployment file") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,25 +65,6 @@ class TxResult:
         raise LookupError(f"no {event_type.__name__} in {self.tx_hash}")
 
 
-def suite_artifacts(name: str = DEPLOYABLE) -> dict[str, Any]:
-    """ABI and bytecode of one deployable as shipped with the package (built once from the Vyper sources)."""
-    from pamchain.contracts import artifacts
-
-    return dict(artifacts()[name])
-
-
-@functools.cache
-def abi_version() -> str:
-    """A short fingerprint of the suite's ABIs, so a client can refuse a deployment it does not speak."""
-    abi = [
-        {**item, "contract": name}
-        for name in (DEPLOYABLE, COUNCIL, NETWORK, FACTORS, REVIEWS)
-        for item in suite_artifacts(name)["abi"]
-    ]
-    canonical = json.dumps(sorted(abi, key=lambda item: json.dumps(item, sort_keys=True)), sort_keys=True)
-    return keccak(text=canonical).hex()[:16]
-
-
 def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
     """A web3 connection to any JSON-RPC node; Clique's long extraData is accepted."""
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
@@ -158,12 +72,14 @@ def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
     return w3
 
 
-class PamClient:
+class PamClient(ChainReads):
     """One account's handle on one pamchain deployment: PamChain, its Council and, when known, its PamNetwork and
     PamReviews.
 
     Every call is routed by function name to the contract that has it (PamChain first), so callers name what
-    they want done, not where it lives.
+    they want done, not where it lives. The reads are :class:`ChainReads`' (shared with the lean
+    :class:`~pamchain.sdk.reader.ChainReader`, through the same ABI layer); this class adds web3 transport and
+    transactions.
     """
 
     def __init__(
@@ -176,21 +92,9 @@ class PamClient:
         network: str | None = None,
         reviews: str | None = None,
     ) -> None:
+        super().__init__(address, council=council, network=network, reviews=reviews)
         self.w3 = w3
-        self.contract = w3.eth.contract(address=to_checksum_address(address), abi=suite_artifacts()["abi"])
-        self._council_address = None if council is None else to_checksum_address(council)
-        self.network_contract = (
-            None
-            if network is None
-            else w3.eth.contract(address=to_checksum_address(network), abi=suite_artifacts(NETWORK)["abi"])
-        )
-        self.reviews_contract = (
-            None
-            if reviews is None
-            else w3.eth.contract(address=to_checksum_address(reviews), abi=suite_artifacts(REVIEWS)["abi"])
-        )
-        self._routes: dict[str, Any] | None = None
-        self._decoder: EventDecoder | None = None
+        self._web3_contracts: dict[str, Any] = {}
         self.account = account
         self._sender = Sender(w3, account) if account is not None else None
 
@@ -271,94 +175,79 @@ class PamClient:
         """The same deployment seen by another key (shares the connection, not the nonce counter)."""
         return PamClient(
             self.w3,
-            self.contract.address,
+            self.address,
             account,
-            council=self._council_address or self.council_contract.address,
-            network=None if self.network_contract is None else self.network_contract.address,
-            reviews=None if self.reviews_contract is None else self.reviews_contract.address,
+            council=self.suite_address(COUNCIL),
+            network=self.suite_address(NETWORK),
+            reviews=self.suite_address(REVIEWS),
         )
 
-    @property
-    def address(self) -> str:
-        return self.contract.address
+    # -- web3 contract objects (for callers that build their own transactions) ----------------------------
+
+    def _web3_contract(self, name: str | None) -> Any | None:
+        """The suite's contract ``name`` as one web3 object per client (None when its address is unknown)."""
+        address = None if name is None else self.suite_address(name)
+        if name is None or address is None:
+            return None
+        if name not in self._web3_contracts:
+            self._web3_contracts[name] = self.w3.eth.contract(
+                address=cast(ChecksumAddress, address), abi=suite_artifacts(name)["abi"]
+            )
+        return self._web3_contracts[name]
+
+    @functools.cached_property
+    def contract(self) -> Any:
+        """PamChain as a web3 contract."""
+        return self._web3_contract(DEPLOYABLE)
 
     @functools.cached_property
     def council_contract(self) -> Any:
         """The deployment's Council (asked of PamChain on first use when the client was not told)."""
-        address = self._council_address or str(self.contract.functions.council().call())
-        return self.w3.eth.contract(address=to_checksum_address(address), abi=suite_artifacts(COUNCIL)["abi"])
+        return self._web3_contract(COUNCIL)
 
     @functools.cached_property
     def factors_contract(self) -> Any | None:
         """The deployment's PamFactors (asked of PamChain on first use; None when PamChain has none set)."""
-        address = to_checksum_address(self.contract.functions.factors().call())
-        if int(address, 16) == 0:
-            return None
-        return self.w3.eth.contract(address=address, abi=suite_artifacts(FACTORS)["abi"])
+        return self._web3_contract(FACTORS)
 
-    def _contracts(self) -> list[Any]:
-        candidates = (
-            self.contract,
-            self.council_contract,
-            self.network_contract,
-            self.factors_contract,
-            self.reviews_contract,
-        )
-        return [c for c in candidates if c is not None]
+    @functools.cached_property
+    def network_contract(self) -> Any | None:
+        return self._web3_contract(NETWORK)
 
-    @property
-    def decoder(self) -> EventDecoder:
-        if self._decoder is None:
-            self._decoder = EventDecoder(*self._contracts())
-        return self._decoder
-
-    @property
-    def addresses(self) -> list[str]:
-        """Every contract of the deployment this client knows (what an event filter should cover)."""
-        return list(self.decoder.addresses)
-
-    def contracts_at(self, address: str) -> list[Any]:
-        """The deployment's contract objects at ``address`` (none if it is not one of them)."""
-        return [c for c in self._contracts() if c.address.lower() == address.lower()]
+    @functools.cached_property
+    def reviews_contract(self) -> Any | None:
+        return self._web3_contract(REVIEWS)
 
     def contract_for(self, fn: str) -> Any | None:
-        if any(item.get("name") == fn and item.get("type") == "function" for item in self.contract.abi):
-            return self.contract  # PamChain wins a name two contracts share (``council``), without a lookup
-        if self._routes is None:
-            self._routes = {}
-            for contract in reversed(self._contracts()):
-                for item in contract.abi:
-                    if item.get("type") == "function":
-                        self._routes[item["name"]] = contract
-        return self._routes.get(fn)
+        """The web3 contract of the deployment that has the function ``fn`` (routing as :meth:`_call` does)."""
+        return self._web3_contract(self.contract_name_for(fn))
 
-    def _function(self, fn: str, *args: Any) -> Any:
-        contract = self.contract_for(fn)
-        if contract is None:
-            raise self._no_contract(fn)
-        return getattr(contract.functions, fn)(*args)
+    # -- transport ---------------------------------------------------------------------------------------
 
-    def _no_contract(self, fn: str) -> SdkError:
-        unknown = [
-            name
-            for name, known in ((NETWORK, self.network_contract), (REVIEWS, self.reviews_contract))
-            if known is None
-        ]
-        return SdkError(
-            f"no contract of this deployment has {fn}()"
-            + (f" ({' and '.join(unknown)} address unknown)" if unknown else "")
-        )
-
-    # -- sending -----------------------------------------------------------------------------------------
-
-    def _call(self, fn: str, *args: Any) -> Any:
+    def _eth_call(self, to: str, data: bytes, block: Block) -> bytes:
         try:
-            return self._function(fn, *args).call()
+            return bytes(
+                self.w3.eth.call(
+                    {"to": cast(ChecksumAddress, to), "data": cast(HexStr, "0x" + data.hex())},
+                    cast(BlockIdentifier, block),
+                )
+            )
         except Exception as exc:
             revert = as_revert(exc)
             if revert is None:
                 raise
             raise revert from exc
+
+    def _get_logs(self, params: dict[str, Any]) -> list[Mapping[str, Any]]:
+        return list(self.w3.eth.get_logs(cast(FilterParams, params)))
+
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    def block_timestamp(self, block: Block = "latest") -> int:
+        return int(self.w3.eth.get_block(cast(BlockIdentifier, block))["timestamp"])
+
+    # -- sending -----------------------------------------------------------------------------------------
 
     def _signing(self) -> Sender:
         if self._sender is None:
@@ -366,13 +255,10 @@ class PamClient:
         return self._sender
 
     def _encode(self, fn: str, *args: Any) -> str:
-        return str(self._function(fn, *args)._encode_transaction_data())
+        return "0x" + self._route(fn)[1].encode_call(*args).hex()
 
     def _to(self, fn: str) -> str:
-        contract = self.contract_for(fn)
-        if contract is None:
-            raise self._no_contract(fn)
-        return str(contract.address)
+        return self._route(fn)[0]
 
     def _result(self, sent: Any) -> TxResult:
         receipt = sent.receipt
@@ -493,9 +379,6 @@ class PamClient:
 
     # -- governance --------------------------------------------------------------------------------------
 
-    def bootstrapping(self) -> bool:
-        return bool(self._call("bootstrapping"))
-
     def governed(self, fn: str, *args: Any) -> TxResult:
         """Run a governed change: directly while this account bootstraps, otherwise as a council proposal."""
         if (
@@ -533,10 +416,6 @@ class PamClient:
     def remove_oracle(self, domain: bytes, oracle: str) -> TxResult:
         return self.governed("remove_oracle", to_bytes32(domain), to_checksum_address(oracle))
 
-    def approval_challenge(self, request_id: int, approver_id: bytes) -> bytes:
-        """What the approver's passkey signs to approve ``request_id`` (a WebAuthn challenge)."""
-        return bytes(self._call("approval_challenge", request_id, to_bytes32(approver_id)))
-
     def approve_with_assertion(self, request_id: int, assertion: bytes) -> TxResult:
         """Approve with the approver's WebAuthn assertion, ABI-encoded (see :func:`encode_assertion`)."""
         return self.transact("approve_with_assertion", request_id, assertion)
@@ -549,14 +428,6 @@ class PamClient:
         """Drop a principal's passkey (lost or replaced phone; governed)."""
         return self.governed("remove_authenticator", to_bytes32(directory_id))
 
-    def has_factor(self, directory_id: bytes) -> bool:
-        return bool(self._call("has_factor", to_bytes32(directory_id)))
-
-    def authenticator(self, directory_id: bytes) -> tuple[int, int]:
-        """A principal's registered passkey public key (x, y); (0, 0) when none."""
-        x, y = self._call("authenticator", to_bytes32(directory_id))
-        return int(x), int(y)
-
     def set_node(self, node_id: bytes, allowed: bool) -> TxResult:
         """Allow or disallow a node (``node_id`` = keccak256 of its 64-byte public key) on PamNetwork."""
         return self.governed("set_node", to_bytes32(node_id), allowed)
@@ -564,12 +435,6 @@ class PamClient:
     def set_leaver_rule(self, domain: bytes, auto_suspend: bool) -> TxResult:
         """Decide in advance what a leaver report on ``domain`` does: suspend (and end every grant) or alarm only."""
         return self.governed("set_leaver_rule", to_bytes32(domain), bool(auto_suspend))
-
-    def leaver_auto_suspend(self, domain: bytes) -> bool:
-        return bool(self._call("leaver_auto_suspend", to_bytes32(domain)))
-
-    def is_node_allowed(self, node_id: bytes) -> bool:
-        return bool(self._call("is_node_allowed", to_bytes32(node_id)))
 
     def set_policy(
         self,
@@ -609,183 +474,11 @@ class PamClient:
 
     # -- reads -------------------------------------------------------------------------------------------
 
-    def request(self, request_id: int) -> Request:
-        raw = self._call("request", request_id)
-        if int(raw[1]) == Status.NONE:
-            raise SdkError(f"no request {request_id}")
-        status = Status(int(self._call("status_of", request_id)))
-        fields = list(raw)
-        return Request(
-            id=request_id,
-            kind=Kind(int(fields[0])),
-            status=status,
-            requester=to_checksum_address(fields[2]),
-            subject=bytes(fields[3]),
-            target=bytes(fields[4]),
-            domain=bytes(fields[5]),
-            duration=int(fields[6]),
-            created=int(fields[7]),
-            deadline=int(fields[8]),
-            approvals=int(fields[9]),
-            approvals_required=int(fields[10]),
-            break_glass=bool(fields[11]),
-            justification_hash=bytes(fields[12]),
-            ticket_ref=bytes(fields[13]),
-            payload_hash=bytes(fields[14]),
-            start=int(fields[15]),
-            expiry=int(fields[16]),
-        )
-
-    def status(self, request_id: int) -> Status:
-        return Status(int(self._call("status_of", request_id)))
-
-    def request_count(self) -> int:
-        return int(self._call("request_count"))
-
-    def is_active(self, request_id: int) -> bool:
-        return bool(self._call("is_active", request_id))
-
-    def active_grants(self, directory_id: bytes) -> list[int]:
-        return [int(x) for x in self._call("active_grants", to_bytes32(directory_id))]
-
-    def principal(self, directory_id: bytes) -> Principal:
-        device, domain, status = self._call("principal", to_bytes32(directory_id))
-        return Principal(
-            to_bytes32(directory_id), to_checksum_address(device), bytes(domain), PrincipalStatus(int(status))
-        )
-
-    def principal_of(self, device: str) -> bytes:
-        return bytes(self._call("principal_of", to_checksum_address(device)))
-
-    def oracle_key(self, domain: bytes) -> bytes:
-        """The oracle's X25519 public key for ``domain``: what a requester encrypts a new password to."""
-        return bytes(self._call("oracle_enc_pubkey", to_bytes32(domain)))
-
-    def council(self) -> Council:
-        members = tuple(to_checksum_address(m) for m in self._call("council_members"))
-        return Council(members, int(self._call("council_threshold")))
-
-    def proposal_count(self) -> int:
-        return int(self._call("proposal_count"))
-
-    def proposal(self, proposal_id: int) -> Proposal:
-        proposer, target, data, created, expires, approvals, executed, cancelled = self._call(
-            "proposal", proposal_id
-        )
-        if int(created) == 0:
-            raise SdkError(f"no proposal {proposal_id}")
-        return Proposal(
-            proposal_id,
-            to_checksum_address(proposer),
-            to_checksum_address(target),
-            bytes(data),
-            int(created),
-            int(expires),
-            int(approvals),
-            bool(executed),
-            bool(cancelled),
-        )
-
-    def policy(self, target: bytes) -> Policy:
-        target = to_bytes32(target)
-        (
-            domain,
-            required,
-            max_duration,
-            max_pending,
-            self_service,
-            enabled,
-            bg_required,
-            bg_max,
-            bg_cooldown,
-            unlock_limit,
-            unlock_window,
-        ) = self._call("policy", target)
-        if bytes(domain) == ZERO32:
-            raise SdkError(f"no policy for target 0x{target.hex()}")
-        approvers = tuple(bytes(a) for a in self._call("policy_approvers", target))
-        requesters = tuple(bytes(r) for r in self._call("policy_requesters", target))
-        return Policy(
-            target,
-            bytes(domain),
-            int(required),
-            int(max_duration),
-            int(max_pending),
-            bool(self_service),
-            bool(enabled),
-            int(bg_required),
-            int(bg_max),
-            approvers,
-            requesters,
-            int(bg_cooldown),
-            int(unlock_limit),
-            int(unlock_window),
-        )
-
-    def policy_approvers(self, target: bytes, *, block: int | str = "latest") -> tuple[bytes, ...]:
-        """The approver set of ``target`` at ``block`` (an old block needs a node that keeps its state)."""
-        try:
-            found = self._function("policy_approvers", to_bytes32(target)).call(block_identifier=block)
-        except Exception as exc:
-            revert = as_revert(exc)
-            if revert is None:
-                raise
-            raise revert from exc
-        return tuple(bytes(a) for a in found)
-
-    def requirements(self, target: bytes) -> int:
-        """What an elevation of ``target`` must carry: ``REQUIRE_JUSTIFICATION`` | ``REQUIRE_TICKET`` bits."""
-        return int(self._call("requirements", to_bytes32(target)))
-
     def set_requirements(self, target: bytes, requirements: int) -> TxResult:
         """Governed (a proposal once bootstrap has ended)."""
         return self.governed("set_requirements", to_bytes32(target), int(requirements))
 
-    def is_domain_oracle(self, domain: bytes, account: str) -> bool:
-        """Whether ``account`` is one of the oracles of ``domain``."""
-        return bool(self._call("is_domain_oracle", to_bytes32(domain), to_checksum_address(account)))
-
-    def is_oracle(self, account: str) -> bool:
-        """Whether ``account`` is a registered oracle of at least one domain."""
-        return int(self._call("oracle_domain_count", to_checksum_address(account))) > 0
-
-    def receipt(self, request_id: int, action: Action) -> Receipt | None:
-        outcome, detail_hash, dc_id, oracle = self._call("receipt", request_id, int(action))[:4]
-        if int(outcome) == 0:
-            return None
-        return Receipt(
-            request_id,
-            action,
-            Outcome(int(outcome)),
-            bytes(detail_hash),
-            bytes(dc_id),
-            to_checksum_address(oracle),
-        )
-
-    def events(
-        self, from_block: int = 0, to_block: int | str = "latest", *, names: Iterable[str] = ()
-    ) -> list[Event]:
-        """Every pamchain event in the block range, in chain order; only the events ``names`` when given."""
-        params: dict[str, Any] = {
-            "address": self.addresses,
-            "fromBlock": from_block,
-            "toBlock": to_block,
-        }
-        wanted = list(names)
-        if wanted:
-            params["topics"] = [[self.decoder.topic(name) for name in wanted]]
-        logs = self.w3.eth.get_logs(cast(FilterParams, params))
-        return self.decoder.decode_all(logs)
-
     # -- access reviews ----------------------------------------------------------------------------------
-
-    def _reviews(self) -> Any:
-        if self.reviews_contract is None:
-            raise SdkError(
-                "this deployment has no PamReviews contract (deployed before access reviews): redeploy, or add "
-                f'"{REVIEWS}": {{"address": ...}} to the deployment file'
-            )
-        return self.reviews_contract
 
     def open_campaign(
         self,
@@ -840,61 +533,6 @@ class PamClient:
                 return results
         raise SdkError(f"campaign {campaign_id} still open after {max_calls} close calls")
 
-    def campaign_count(self) -> int:
-        self._reviews()
-        return int(self._call("campaign_count"))
-
-    def campaign(self, campaign_id: int) -> Campaign:
-        self._reviews()
-        (scope, reviewer, on_lapse, label, opened, deadline, items, confirmed, lapsed, _cursor, closed) = (
-            self._call("campaign", campaign_id)
-        )
-        if int(deadline) == 0:
-            raise SdkError(f"no campaign {campaign_id}")
-        return Campaign(
-            campaign_id,
-            ReviewScope(int(scope)),
-            Reviewer(int(reviewer)),
-            LapseAction(int(on_lapse)),
-            bytes(label),
-            int(opened),
-            int(deadline),
-            int(items),
-            int(confirmed),
-            int(lapsed),
-            bool(closed),
-        )
-
-    def review_item(self, campaign_id: int, item_id: int) -> ReviewItem:
-        principal, target, status, by, at = self._call("item", campaign_id, item_id)
-        if int(status) == ItemStatus.NONE:
-            raise SdkError(f"campaign {campaign_id} has no item {item_id}")
-        return ReviewItem(
-            campaign_id, item_id, bytes(principal), bytes(target), ItemStatus(int(status)), bytes(by), int(at)
-        )
-
-    def review_items(self, campaign_id: int) -> list[ReviewItem]:
-        """Every item of a campaign, in item order."""
-        return [self.review_item(campaign_id, i) for i in range(self.campaign(campaign_id).item_count)]
-
-    def is_reviewer(self, campaign_id: int, item_id: int, directory_id: bytes) -> bool:
-        """Whether ``directory_id`` (active) is the item's reviewer; pending and deadline aside."""
-        self._reviews()
-        return bool(self._call("is_reviewer", campaign_id, item_id, to_bytes32(directory_id)))
-
-    def items_to_review(self, directory_id: bytes, campaign_id: int | None = None) -> list[ReviewItem]:
-        """The pending items ``directory_id`` may confirm now, in open campaigns (or in one)."""
-        now = int(self.w3.eth.get_block("latest")["timestamp"])
-        ids = [campaign_id] if campaign_id is not None else range(1, self.campaign_count() + 1)
-        out: list[ReviewItem] = []
-        for cid in ids:
-            if self.campaign(cid).state(now) != "open":
-                continue
-            for item in self.review_items(cid):
-                if item.status is ItemStatus.PENDING and self.is_reviewer(cid, item.id, directory_id):
-                    out.append(item)
-        return out
-
     # -- waiting -----------------------------------------------------------------------------------------
 
     def wait_for_status(self, request_id: int, statuses: Iterable[Status], timeout: float = 30.0) -> Status:
@@ -918,16 +556,20 @@ class PamClient:
 def encode_assertion(authenticator_data: bytes, client_data_json: bytes, r: int, s: int) -> bytes:
     """A WebAuthn assertion as PamChain takes it: ABI-encoded ``(bytes, bytes, uint256, uint256, uint256,
     uint256)`` with where ``"type"`` and ``"challenge"`` start in the client data JSON."""
-    from eth_abi import encode
-
     type_index, challenge_index = client_data_json.find(b'"type"'), client_data_json.find(b'"challenge"')
     if type_index < 0 or challenge_index < 0:
         raise SdkError("client data JSON without type or challenge")
     shaped = (authenticator_data, client_data_json, type_index, challenge_index, r, s)
-    return encode(["(bytes,bytes,uint256,uint256,uint256,uint256)"], [shaped])
+    return encode([_ASSERTION], [shaped])
+
+
+_ASSERTION = parse_type(
+    {"type": "tuple", "components": [{"type": t} for t in ("bytes", "bytes", *["uint256"] * 4)]}
+)
 
 
 __all__ = [
+    "SUSPENDER_ROLE",
     "Deployment",
     "PamClient",
     "TxResult",
@@ -935,4 +577,5 @@ __all__ = [
     "connect",
     "encode_assertion",
     "revert_from_message",
+    "suite_artifacts",
 ]

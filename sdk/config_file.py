@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,8 @@ def read_toml(
 ) -> tuple[dict[str, Any], Path]:
     """The decoded file and the folder its relative paths are resolved against; ``error`` (the calling
     package's configuration error) says what failed, naming the file, never echoing its content."""
+    import tomllib  # only configuration files are TOML: read-only commands never pay for the parser
+
     file = Path(path)
     text = read_text(file, what, error)
     try:

@@ -7,9 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from eth_utils import to_checksum_address
-from hexbytes import HexBytes
-
+from .abi import ContractAbi, EventAbi, hex_bytes, to_checksum_address
 from .model import (
     Action,
     AlarmKind,
@@ -225,8 +223,8 @@ TYPED_EVENTS: dict[str, type[Event]] = {
 
 
 def _plain(value: Any) -> Any:
-    """web3's AttributeDict/HexBytes values to plain Python: bytes, checksummed addresses, ints."""
-    if isinstance(value, HexBytes | bytes | bytearray):
+    """Decoded values (web3's HexBytes included) to plain Python: bytes, checksummed addresses, ints."""
+    if isinstance(value, bytes | bytearray):
         return bytes(value)
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
         return to_checksum_address(value)
@@ -237,11 +235,16 @@ def _plain(value: Any) -> Any:
 
 def _position(log: Mapping[str, Any]) -> LogPosition:
     return LogPosition(
-        block_number=int(log["blockNumber"]),
-        block_hash=HexBytes(log["blockHash"]).to_0x_hex(),
-        tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
-        log_index=int(log["logIndex"]),
+        block_number=_int(log["blockNumber"]),
+        block_hash="0x" + hex_bytes(log["blockHash"]).hex(),
+        tx_hash="0x" + hex_bytes(log["transactionHash"]).hex(),
+        log_index=_int(log["logIndex"]),
     )
+
+
+def _int(value: int | str) -> int:
+    """A quantity as web3 formats it (int) or as JSON-RPC serves it (0x-hex)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def build_event(name: str, args: Mapping[str, Any], at: LogPosition) -> Event:
@@ -274,16 +277,15 @@ _ENUM_FIELDS: dict[str, Any] = {
 
 
 class EventDecoder:
-    """Decodes raw logs of a deployment's contracts by address and topic0, using each contract's ABI."""
+    """Decodes raw logs of a deployment's contracts by address and topic0, using each contract's ABI.
 
-    def __init__(self, *contracts: Any) -> None:
-        self._by_address: dict[str, dict[bytes, Any]] = {}
-        for contract in contracts:
-            by_topic = self._by_address.setdefault(contract.address, {})
-            for item in contract.abi:
-                if item.get("type") == "event":
-                    event = contract.events[item["name"]]()
-                    by_topic[bytes(HexBytes(event.topic))] = event
+    Takes logs as JSON-RPC serves them (hex strings) or as web3 formats them (bytes, ints) alike.
+    """
+
+    def __init__(self, *contracts: tuple[str, ContractAbi]) -> None:
+        self._by_address: dict[str, dict[bytes, EventAbi]] = {}
+        for address, abi in contracts:
+            self._by_address.setdefault(to_checksum_address(address), {}).update(abi.events)
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -297,21 +299,21 @@ class EventDecoder:
         """The 0x-hex topic0 of the event ``name`` (a filter for ``eth_getLogs``)."""
         for by_topic in self._by_address.values():
             for topic, event in by_topic.items():
-                if event.event_name == name:
+                if event.name == name:
                     return "0x" + topic.hex()
         raise KeyError(f"no event {name!r} in the deployment's ABIs")
 
     def decode(self, log: Mapping[str, Any]) -> Event | None:
         """Decode one log; None if it is not one of these contracts' events."""
-        topics = log.get("topics") or []
+        topics = [hex_bytes(t) for t in log.get("topics") or []]
         by_topic = self._by_address.get(to_checksum_address(log["address"])) if topics else None
         if by_topic is None:
             return None
-        event = by_topic.get(bytes(HexBytes(topics[0])))
+        event = by_topic.get(topics[0])
         if event is None:
             return None
-        data = event.process_log(log)
-        return build_event(data["event"], data["args"], _position(log))
+        args = event.decode(topics, hex_bytes(log["data"]))
+        return build_event(event.name, args, _position(log))
 
     def decode_all(self, logs: Iterable[Mapping[str, Any]]) -> list[Event]:
         out = []

@@ -13,8 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
-
+from .abi import to_checksum_address
 from .config_file import read_json, read_text
 from .errors import KeystoreError
 

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from pamchain.devnet.world import DOMAIN, world_plan
 from pamchain.sdk.client import PamClient
-from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec, deploy_plan
+from pamchain.sdk.deployer import Plan, PrincipalSpec, deploy_plan
 from pamchain.sdk.directory import group_target_id
-from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
-from pamchain.sdk.sealed import public_key
 from web3 import EthereumTesterProvider, Web3
 
-DOMAIN = b"corp.example".ljust(32, b"\x00")
 # Group targets are keyed like principal ids (issue 16), never the plain keccak of the DN.
 PSEUDONYM_KEY = keccak(text="test pseudonym key")
 ADMINS_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
@@ -58,35 +56,19 @@ def funded_accounts(w3: Web3, names: list[str]) -> dict[str, LocalAccount]:
 
 def standard_plan(accounts: dict[str, LocalAccount], *, grant_cap: int = 3600) -> Plan:
     ids = {name: directory_id(name) for name in ("alice", "bob", "carol")}
-    return Plan(
-        council=[accounts[n].address for n in ("c1", "c2", "c3")],
-        threshold=2,
-        oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
-        principals=[PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in ids],
-        policies=[
-            PolicySpec(
-                UNLOCK_TARGET,
-                DOMAIN,
-                self_service=True,
-                approvals_required=0,
-                max_pending=600,
-                unlock_limit=UNLOCK_LIMIT,
-                unlock_window=UNLOCK_WINDOW,
-            ),
-            PolicySpec(
-                PASSWORD_RESET_TARGET, DOMAIN, approvers=(ids["bob"], ids["carol"]), approvals_required=1
-            ),
-            PolicySpec(
-                ADMINS,
-                DOMAIN,
-                approvers=(ids["bob"], ids["carol"]),
-                approvals_required=2,
-                max_duration=grant_cap,
-                break_glass_approvals=1,  # break-glass always involves a second person
-                break_glass_max_duration=900,
-                requesters=(ids["alice"], ids["bob"], ids["carol"]),
-            ),
-        ],
+    return world_plan(
+        [accounts[n].address for n in ("c1", "c2", "c3")],
+        accounts["oracle"],
+        [PrincipalSpec(accounts[n].address, ids[n], DOMAIN) for n in ids],
+        ADMINS,
+        (ids["bob"], ids["carol"]),
+        (ids["alice"], ids["bob"], ids["carol"]),
+        unlock_limit=UNLOCK_LIMIT,
+        unlock_window=UNLOCK_WINDOW,
+        approvals_required=2,
+        max_duration=grant_cap,
+        break_glass_approvals=1,  # break-glass always involves a second person
+        break_glass_max_duration=900,
     )
 
 

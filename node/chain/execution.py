@@ -52,17 +52,20 @@ class Calls:
         # Before London a header has no base fee at all (py-evm raises AttributeError); after, it is an int.
         base_fee: int | None = getattr(header, "base_fee_per_gas", None)
         access_list = tuple((e.address, e.storage_keys) for e in request.access_list)
+        # What every transaction type takes; the typed ones (EIP-2930 and after) add the chain id and access list.
+        common: dict[str, Any] = {
+            "nonce": nonce,
+            "gas": gas,
+            "to": to,
+            "value": request.value,
+            "data": request.data,
+        }
+        typed = {"chain_id": self.genesis.chain_id, "access_list": access_list, **common}
         if request.blob_versioned_hashes and hasattr(builder, "new_unsigned_blob_transaction"):
             unsigned = builder.new_unsigned_blob_transaction(
-                chain_id=self.genesis.chain_id,
-                nonce=nonce,
+                **typed,
                 max_priority_fee_per_gas=request.max_priority_fee or 0,
                 max_fee_per_gas=request.max_fee or 0,
-                gas=gas,
-                to=to,
-                value=request.value,
-                data=request.data,
-                access_list=access_list,
                 max_fee_per_blob_gas=request.max_fee_per_blob_gas or 0,
                 blob_versioned_hashes=request.blob_versioned_hashes,
             )
@@ -73,36 +76,12 @@ class Calls:
                 else (base_fee * 2 + (request.max_priority_fee or 0))
             )
             unsigned = builder.new_unsigned_dynamic_fee_transaction(
-                chain_id=self.genesis.chain_id,
-                nonce=nonce,
-                max_priority_fee_per_gas=request.max_priority_fee or 0,
-                max_fee_per_gas=max_fee,
-                gas=gas,
-                to=to,
-                value=request.value,
-                data=request.data,
-                access_list=access_list,
+                **typed, max_priority_fee_per_gas=request.max_priority_fee or 0, max_fee_per_gas=max_fee
             )
         elif access_list and hasattr(builder, "new_unsigned_access_list_transaction"):
-            unsigned = builder.new_unsigned_access_list_transaction(
-                chain_id=self.genesis.chain_id,
-                nonce=nonce,
-                gas_price=request.gas_price or 0,
-                gas=gas,
-                to=to,
-                value=request.value,
-                data=request.data,
-                access_list=access_list,
-            )
+            unsigned = builder.new_unsigned_access_list_transaction(**typed, gas_price=request.gas_price or 0)
         else:
-            unsigned = builder.create_unsigned_transaction(
-                nonce=nonce,
-                gas_price=request.gas_price or 0,
-                gas=gas,
-                to=to,
-                value=request.value,
-                data=request.data,
-            )
+            unsigned = builder.create_unsigned_transaction(**common, gas_price=request.gas_price or 0)
         return SpoofTransaction(unsigned, from_=sender)
 
     def _call_state(

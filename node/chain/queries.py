@@ -182,6 +182,36 @@ class Queries(ChainBase):
         return tx.encode() if hasattr(tx, "encode") else rlp.encode(tx)
 
     # ------------------------------------------------------------------------------------------ records
+    def head_record(self) -> HeaderRecord:
+        """The canonical head as a record: what sealing, sync and the service read of it."""
+        return self.header_record(self.head)
+
+    def finalized_number(self) -> int:
+        """The number of the block this node holds final (node/finality.py)."""
+        return int(self.finalized.block_number)
+
+    def head_total_difficulty(self) -> int:
+        return self.total_difficulty(self.head)
+
+    def unfinalized_transactions(self) -> bool:
+        """Does any block after the finalized one carry transactions? (walks at most a few blocks)"""
+        header = self.head
+        final = self.finalized.block_number
+        while header.block_number > final:
+            if self.tx_count(header):
+                return True
+            header = self.header_by_hash(header.parent_hash)
+        return False
+
+    def orphaned_since(self, old_head: bytes) -> list[bytes]:
+        """The blocks from ``old_head`` back that are no longer canonical, oldest first (after a reorg)."""
+        header = self.header_by_hash(old_head)
+        orphaned: list[bytes] = []
+        while header.block_number > 0 and not self.is_canonical(header):
+            orphaned.append(header.hash)
+            header = self.header_by_hash(header.parent_hash)
+        return orphaned[::-1]
+
     def header_record(self, header: BlockHeaderAPI) -> HeaderRecord:
         return HeaderRecord(
             number=header.block_number,

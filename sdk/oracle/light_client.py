@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from eth_utils import keccak
 from hexbytes import HexBytes
 
-from ..chain_check import ChainRpc, encode_receipt, encode_transaction, trie_root
+from ..chain_check import encode_receipt, encode_transaction, trie_root
 from ..client import PamClient
 from ..clique import (
     DEFAULT_EPOCH,
@@ -38,6 +38,7 @@ from ..clique import (
 )
 from ..errors import NodeUnavailable, SdkError
 from ..events import Event
+from ..jsonrpc import ChainRpc
 from .errors import EndpointLies, OracleError, UnverifiedBlock
 
 log = logging.getLogger("pamchain.oracle.light_client")
@@ -155,7 +156,7 @@ def _public(url: str) -> str:
 
 
 class JsonRpc(Protocol):
-    """Raw JSON-RPC reads (``chain_check.ChainRpc``): answers exactly as served, for verification."""
+    """Raw JSON-RPC reads (``jsonrpc.ChainRpc``): answers exactly as served, for verification."""
 
     url: str
 

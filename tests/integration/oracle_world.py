@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +111,30 @@ def verification(suite: Suite) -> Verification:
     if suite.env.kind != "pamchain" or suite.deployment_hash is None:
         return NO_VERIFICATION
     return Verification("clique", Anchor.parse(suite.deployment_block, suite.deployment_hash))
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> float:
+    """Poll ``condition`` until true; returns the monotonic time it was first seen true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met after {timeout} s")
+        time.sleep(0.02)
+    return time.monotonic()
+
+
+@contextmanager
+def running(daemon: OracleDaemon, poll_interval: float = 0.05) -> Iterator[OracleDaemon]:
+    """The daemon's real loop (removal thread included) in a thread, stopped at the end."""
+    daemon.poll_interval = poll_interval
+    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
 
 
 def tick_until(daemon: OracleDaemon, condition: Callable[[], object], timeout: float = 30.0) -> None:

@@ -10,10 +10,9 @@ membership gone from AD, and bounds both by the interval plus a margin for a loa
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from pamchain.sdk.oracle.daemon import OracleDaemon
 
 from support.world import DOMAIN, directory_id
 
-from .oracle_world import Suite, World, make_oracle, tick_until
+from .oracle_world import Suite, World, make_oracle, running, tick_until, wait_for
 from .oracle_world import grant as make_grant
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("suite", ["pamchain"], indirect=True)]
@@ -35,30 +34,6 @@ LEAVERS_INTERVAL = 1.0  # seconds between leaver passes in these tests (60 by de
 # Suspended -> membership gone: one poll (GrantEnded final) and one LDAP modify with its read-back. The margin
 # is for a shared, loaded 2-core machine; the measured figures are printed (run with -s) and in docs/oracle.md.
 BOUND = LEAVERS_INTERVAL + 15.0
-
-
-def _wait(condition: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> float:
-    """Poll ``condition`` until true; returns the monotonic time it was first seen true."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met after {timeout} s")
-        time.sleep(0.02)
-    return time.monotonic()
-
-
-@contextmanager
-def running(daemon: OracleDaemon) -> Iterator[OracleDaemon]:
-    """The daemon's real loop in a thread, stopped at the end."""
-    daemon.poll_interval = 0.1
-    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
-    thread.start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
-        thread.join(timeout=30)
-        assert not thread.is_alive()
 
 
 def _auto_suspend(suite: Suite) -> None:
@@ -111,14 +86,14 @@ def _cut_off(
     assert suite.client.principal(subject).status is PrincipalStatus.ACTIVE
     rid = make_grant(suite, name, 600)
     tick_until(daemon, lambda: directory.is_member(world.group_ref, world.ref(name)))
-    with running(daemon):
+    with running(daemon, 0.1):
         t0 = time.monotonic()
         leave()
-        suspended = _wait(
+        suspended = wait_for(
             lambda: suite.client.principal(subject).status is PrincipalStatus.SUSPENDED, what="suspension"
         )
-        removed = _wait(lambda: not directory.is_member(world.group_ref, world.ref(name)), what="removal")
-        _wait(lambda: suite.client.receipt(rid, Action.REMOVE_MEMBER) is not None, what="removal receipt")
+        removed = wait_for(lambda: not directory.is_member(world.group_ref, world.ref(name)), what="removal")
+        wait_for(lambda: suite.client.receipt(rid, Action.REMOVE_MEMBER) is not None, what="removal receipt")
     receipt = suite.client.receipt(rid, Action.REMOVE_MEMBER)
     assert receipt is not None and receipt.outcome is Outcome.APPLIED
     assert not suite.client.is_active(rid)

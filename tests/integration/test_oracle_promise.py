@@ -9,10 +9,7 @@ oracle tests); AD is Samba over verified LDAPS.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,7 +23,6 @@ from pamchain.sdk.directory import (
 from pamchain.sdk.events import Alarm, GenericEvent
 from pamchain.sdk.ldap_directory import LdapDirectory
 from pamchain.sdk.model import Action, AlarmKind, Outcome
-from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from pamchain.sdk.sealed import seal_password
@@ -42,35 +38,15 @@ from .oracle_world import (
     answers,
     make_oracle,
     receipts_by_key,
+    running,
     tick_until,
+    wait_for,
 )
 from .oracle_world import (
     grant as make_grant,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("suite", ["pamchain"], indirect=True)]
-
-
-def _wait(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met after {timeout} s")
-        time.sleep(0.02)
-
-
-@contextmanager
-def running(daemon: OracleDaemon) -> Iterator[OracleDaemon]:
-    """The daemon's real loop (removal thread included) in a thread, stopped at the end."""
-    daemon.poll_interval = 0.05
-    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
-    thread.start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
-        thread.join(timeout=30)
-        assert not thread.is_alive()
 
 
 def _alarms(suite: Suite, kind: AlarmKind, request_id: int) -> list[Alarm]:
@@ -103,14 +79,16 @@ def test_missing_payload__reset_deferred__unlock_and_removal_not_delayed(
         unlock = suite.as_("bob").request_unlock()
         expiry = suite.client.request(grant).expiry
         with running(daemon):
-            _wait(lambda: suite.client.receipt(unlock, Action.UNLOCK) is not None, what="unlock receipt")
-            _wait(lambda: not ldap_directory.is_member(world.group_ref, world.ref("alice")), what="removal")
+            wait_for(lambda: suite.client.receipt(unlock, Action.UNLOCK) is not None, what="unlock receipt")
+            wait_for(
+                lambda: not ldap_directory.is_member(world.group_ref, world.ref("alice")), what="removal"
+            )
             removed_at = time.time()
             entry = daemon.journal.get(reset, Action.RESET_PASSWORD)
             assert (
                 entry is not None and entry.state == "pending" and entry.attempts >= 1
             )  # deferred, not blocking
-            _wait(
+            wait_for(
                 lambda: suite.client.receipt(grant, Action.REMOVE_MEMBER) is not None, what="removal receipt"
             )
         ldap_directory.authenticate(world.ref("bob"), ad_password)
@@ -130,18 +108,20 @@ def test_ad_outage_across_expiry__removal_retried__late_alarm__done_when_ad_retu
         samba.stop()
         try:
             # Well past the old give-up point (~8 s of outage), and past the late-removal threshold.
-            _wait(lambda: _alarms(suite, AlarmKind.REMOVAL_LATE, rid), timeout=30, what="late-removal alarm")
+            wait_for(
+                lambda: _alarms(suite, AlarmKind.REMOVAL_LATE, rid), timeout=30, what="late-removal alarm"
+            )
             entry = daemon.journal.get(rid, Action.REMOVE_MEMBER)
             assert entry is not None and entry.state == "pending" and entry.attempts >= 3
         finally:
             samba.start()
         probe = LdapDirectory(ldap_directory.config)
-        _wait(lambda: answers(probe), timeout=30, what="DC back")
+        wait_for(lambda: answers(probe), timeout=30, what="DC back")
         back = time.monotonic()
-        _wait(lambda: daemon.journal.get(rid, Action.REMOVE_MEMBER).state != "pending", what="removal")  # type: ignore[union-attr]
+        wait_for(lambda: daemon.journal.get(rid, Action.REMOVE_MEMBER).state != "pending", what="removal")  # type: ignore[union-attr]
         done = time.monotonic()
         probe.close()
-        _wait(lambda: suite.client.receipt(rid, Action.REMOVE_MEMBER) is not None, what="receipt")
+        wait_for(lambda: suite.client.receipt(rid, Action.REMOVE_MEMBER) is not None, what="receipt")
     assert not ldap_directory.is_member(world.group_ref, world.ref("alice"))
     assert suite.client.receipt(rid, Action.REMOVE_MEMBER).outcome is Outcome.APPLIED  # type: ignore[union-attr]
     alarm = _alarms(suite, AlarmKind.REMOVAL_LATE, rid)

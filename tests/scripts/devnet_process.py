@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pamchain.devnet.processes import alive, descendants
+
 PAMCHAIN = str(Path(sys.executable).with_name("pamchain"))
 
 
@@ -56,33 +58,9 @@ class Lines:
         return "".join(self.seen)
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (state first), or None once it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie (a zombie holds no port and runs no code)."""
-    fields = _stat(pid)
-    return fields is not None and fields[0] != "Z"
-
-
 def tree(root: int) -> set[int]:
-    """``root`` and every live descendant (by parent pid)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = set(), [root]
-    while todo:
-        pid = todo.pop()
-        if pid not in found and alive(pid):
-            found.add(pid)
-            todo.extend(children.get(pid, ()))
-    return found
+    """``root`` (while it runs) and every live descendant, as the devnet's own helpers see processes."""
+    return ({root} if alive(root) else set()) | set(descendants(root))
 
 
 def _listening() -> dict[int, str]:

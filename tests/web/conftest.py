@@ -16,17 +16,16 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from pamchain.devnet.world import world_plan
 from pamchain.node.genesis import deployment_genesis
 from pamchain.node.service import NodeHandle, run_node
 from pamchain.sdk.client import Deployment, PamClient, connect
-from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, deploy_plan
+from pamchain.sdk.deployer import PolicySpec, deploy_plan
 from pamchain.sdk.directory import StaticIdMap, group_target_id
 from pamchain.sdk.memory_directory import MemoryDirectory
-from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.follower import Finality
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadStore, ServedStore
-from pamchain.sdk.sealed import public_key
 from pamchain.sdk.transactions import Sender
 from pamchain.web.server import WebHandle, group_targets, start_web
 
@@ -205,31 +204,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stop.callback(lambda: holder["node"].stop())
         w3 = connect(node.url)
         approvers = tuple(directory_id(n) for n in APPROVERS)
-        plan = Plan(
-            council=[accounts[n].address for n in ("c1", "c2", "c3")],
-            threshold=2,
-            oracles=[OracleSpec(DOMAIN, accounts["oracle"].address, public_key(accounts["oracle"].key))],
-            policies=[
-                PolicySpec(
-                    UNLOCK_TARGET,
-                    DOMAIN,
-                    self_service=True,
-                    approvals_required=0,
-                    max_pending=600,
-                    unlock_limit=1000,
-                    unlock_window=3600,
-                ),
-                PolicySpec(PASSWORD_RESET_TARGET, DOMAIN, approvers=approvers, approvals_required=1),
-                PolicySpec(
-                    ADMINS,
-                    DOMAIN,
-                    approvers=approvers,
-                    approvals_required=1,
-                    max_duration=3600,
-                    requesters=tuple(directory_id(n) for n in ADMINS_REQUESTERS),
-                    break_glass_approvals=1,
-                    break_glass_max_duration=3600,
-                ),
+        plan = world_plan(
+            [accounts[n].address for n in ("c1", "c2", "c3")],
+            accounts["oracle"],
+            [],  # phones are enrolled as the test creates them, by the bootstrapper
+            ADMINS,
+            approvers,
+            tuple(directory_id(n) for n in ADMINS_REQUESTERS),
+            unlock_limit=1000,
+            unlock_window=3600,
+            end_bootstrap=False,
+            more_policies=[
                 PolicySpec(
                     SERVERS,
                     DOMAIN,
@@ -237,9 +222,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     approvals_required=1,
                     max_duration=3600,
                     requesters=tuple(directory_id(n) for n in SERVER_REQUESTERS),
-                ),
+                )
             ],
-            end_bootstrap=False,  # the test enrols phones as they are created, as the bootstrapper
+            approvals_required=1,
+            max_duration=3600,
+            break_glass_approvals=1,
+            break_glass_max_duration=3600,
         )
         client, deployment = deploy_plan(w3, accounts["deployer"], plan)
 
