@@ -56,6 +56,7 @@ SERVERS = group_target_id(PSEUDONYM_KEY, SERVERS_DN)
 # sara breaks glass without a passkey and is denied, rita loses her phone (tests/web/test_screens.py).
 # pat and tess: sessions (tests/web/test_session.py), rose breaks glass there; sam asks for Server Admins
 # (tests/web/test_offline.py).
+# una: the first day of a phone nobody ever funded (tests/web/test_phone.py).
 PEOPLE = (
     "alice",
     "bob",
@@ -83,6 +84,7 @@ PEOPLE = (
     "tess",
     "rose",
     "sam",
+    "una",
 )
 APPROVERS = ("bob", "kate", "leo", "mia")
 SERVER_APPROVERS = ("bob", "mona", "nora")
@@ -91,7 +93,7 @@ SERVER_REQUESTERS = ("kim", "liam", "sam")
 ADMINS_REQUESTERS = tuple(
     n
     for n in PEOPLE
-    if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita", "pat", "tess", "sam")
+    if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita", "pat", "tess", "sam", "una")
 )
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"
