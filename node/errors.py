@@ -53,7 +53,9 @@ class PoolLimitExceeded(TransactionRejected):
     window); ``retry_after`` is the seconds until the same transaction would fit (None: only once some of the
     account's pending transactions are mined)."""
 
-    def __init__(self, reason: str, sender: bytes, tx_hash: bytes | None = None, retry_after: float | None = None):
+    def __init__(
+        self, reason: str, sender: bytes, tx_hash: bytes | None = None, retry_after: float | None = None
+    ):
         super().__init__(reason, tx_hash)
         self.sender = sender
         self.retry_after = retry_after

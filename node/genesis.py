@@ -372,7 +372,9 @@ def parse_genesis(doc: Mapping[str, Any]) -> Genesis:
             raise GenesisError("config.pamchain.zeroBaseFee needs baseFeePerGas 0x0")
         if not permissions.enabled:
             # Free gas for anyone is free spam for anyone: only permitted accounts may send zero-price.
-            raise GenesisError("config.pamchain.zeroBaseFee needs account permissioning (allowlist or contract)")
+            raise GenesisError(
+                "config.pamchain.zeroBaseFee needs account permissioning (allowlist or contract)"
+            )
         base_fee = 0
     if base_fee is None and london_at_genesis:
         base_fee = DEFAULT_BASE_FEE  # geth's default initial base fee

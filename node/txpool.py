@@ -108,7 +108,8 @@ class TxPool:
         free = tx.tip_cap < limits.min_gas_price
         if free and not view.free_gas:
             raise TransactionRejected(
-                f"transaction underpriced: tip {tx.tip_cap} wei per gas, minimum {limits.min_gas_price}", tx.hash
+                f"transaction underpriced: tip {tx.tip_cap} wei per gas, minimum {limits.min_gas_price}",
+                tx.hash,
             )
         if old is None:
             if free and len(queue) >= limits.free_per_sender:

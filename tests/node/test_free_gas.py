@@ -12,7 +12,14 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
 from eth_typing import Address
-from pamchain.node import GenesisError, InvalidBlock, contract_address, deployment_genesis, load_genesis, make_genesis
+from pamchain.node import (
+    GenesisError,
+    InvalidBlock,
+    contract_address,
+    deployment_genesis,
+    load_genesis,
+    make_genesis,
+)
 from pamchain.node.chain import Chain
 from pamchain.node.storage import open_store
 from web3 import Web3
@@ -59,17 +66,25 @@ def _free_genesis(admin: LocalAccount, **options: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ genesis
-def test_genesis__zero_base_fee__base_fee_zero_and_blocks_budgeted_at_the_gas_target(signer: LocalAccount) -> None:
+def test_genesis__zero_base_fee__base_fee_zero_and_blocks_budgeted_at_the_gas_target(
+    signer: LocalAccount,
+) -> None:
     doc = make_genesis([signer.address], CHAIN_ID, {}, allowlist=[signer.address], zero_base_fee=True)
     assert doc["baseFeePerGas"] == "0x0" and doc["config"]["pamchain"]["zeroBaseFee"] is True
     genesis = load_genesis(doc)
     assert genesis.zero_base_fee and genesis.base_fee == 0
     assert genesis.block_gas_budget(30_000_000) == 15_000_000
     plain = load_genesis(make_genesis([signer.address], CHAIN_ID, {}))
-    assert not plain.zero_base_fee and plain.base_fee == 10**9 and plain.block_gas_budget(30_000_000) == 30_000_000
+    assert (
+        not plain.zero_base_fee
+        and plain.base_fee == 10**9
+        and plain.block_gas_budget(30_000_000) == 30_000_000
+    )
 
 
-def test_genesis__deployment__free_gas_unless_turned_off(signer: LocalAccount, users: list[LocalAccount]) -> None:
+def test_genesis__deployment__free_gas_unless_turned_off(
+    signer: LocalAccount, users: list[LocalAccount]
+) -> None:
     deployer = users[0].address
     assert load_genesis(deployment_genesis([signer.address], CHAIN_ID, {}, deployer)).zero_base_fee
     paid = load_genesis(deployment_genesis([signer.address], CHAIN_ID, {}, deployer, zero_base_fee=False))
@@ -93,7 +108,9 @@ def _london_later(config: dict[str, Any]) -> None:
         (lambda d: _london_later(d["config"]), "needs London"),
     ],
 )
-def test_genesis__zero_base_fee_misconfigured__refused(signer: LocalAccount, change: Any, message: str) -> None:
+def test_genesis__zero_base_fee_misconfigured__refused(
+    signer: LocalAccount, change: Any, message: str
+) -> None:
     doc = make_genesis([signer.address], CHAIN_ID, {}, allowlist=[signer.address], zero_base_fee=True)
     doc = json.loads(json.dumps(doc))
     change(doc)
@@ -120,7 +137,10 @@ def test_node_process__permitted_unfunded_account_transacts_at_once_others_refus
         gate_address = deployed["contractAddress"]
         for nonce, who in ((1, fresh), (2, other)):
             allow = gate.encode_abi("allow", [who.address, True])
-            receipt(rpc, rpc.call("eth_sendRawTransaction", _raw(admin, nonce, to=gate_address, data=allow, **paid)))
+            receipt(
+                rpc,
+                rpc.call("eth_sendRawTransaction", _raw(admin, nonce, to=gate_address, data=allow, **paid)),
+            )
 
         # Never funded, not permitted: refused with the permissioning error, nothing pooled.
         refused = rpc.request("eth_sendRawTransaction", _raw(outsider, 0))
@@ -170,7 +190,10 @@ def test_build_and_import__blocks_stay_at_the_gas_target__base_fee_stays_zero(
     # block above the target, as a hostile or misconfigured validator could.
     loose_doc = json.loads(json.dumps(doc))
     del loose_doc["config"]["pamchain"]["zeroBaseFee"]
-    strict, loose = Chain(load_genesis(doc), open_store(None)), Chain(load_genesis(loose_doc), open_store(None))
+    strict, loose = (
+        Chain(load_genesis(doc), open_store(None)),
+        Chain(load_genesis(loose_doc), open_store(None)),
+    )
     assert strict.genesis_hash == loose.genesis_hash
     key = keys.PrivateKey(signer.key)
     me = Address(key.public_key.to_canonical_address())
@@ -180,9 +203,13 @@ def test_build_and_import__blocks_stay_at_the_gas_target__base_fee_stays_zero(
     assert strict.head.gas_used == 42_000 and strict.next_base_fee(strict.head) == 0
 
     loose.build_block(_signed_pool_txs(loose, member, 3), me, key)
-    assert loose.head.gas_used == 63_000 and loose.next_base_fee(loose.head) == 1  # EIP-1559: +1 wei, for good
+    assert (
+        loose.head.gas_used == 63_000 and loose.next_base_fee(loose.head) == 1
+    )  # EIP-1559: +1 wei, for good
     replica = Chain(load_genesis(doc), open_store(None))
-    with pytest.raises(InvalidBlock, match="gas used 63000 above the gas target 50000 of a zero-base-fee chain"):
+    with pytest.raises(
+        InvalidBlock, match="gas used 63000 above the gas target 50000 of a zero-base-fee chain"
+    ):
         replica.import_block(loose._evm_block(loose.head))
     assert replica.head.block_number == 0
     assert replica.import_block(strict._evm_block(strict.head))  # the well-behaved block imports

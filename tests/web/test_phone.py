@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 
+from eth_typing import HexStr
 from eth_utils import keccak
 from pamchain.sdk.directory import AuthenticationFailed, GroupRef
 from pamchain.sdk.events import RequestCreated
 from pamchain.sdk.model import Status
+from web3 import Web3
 
 from .conftest import FIRST_PASSWORD, GROUP_DN, Stack, create_key, directory_id, enrolled_phone, wait_for
 
@@ -89,7 +91,7 @@ def test_fresh_phone__enrolled_never_funded__unlocks_at_once(phone, stack: Stack
 
     p = phone()
     page = p.page
-    address = create_key(p)
+    address = Web3.to_checksum_address(create_key(p))
     assert stack.client.w3.eth.get_balance(address) == 0
     stack.enrol("una", address)
     page.get_by_role("heading", name="Unlock my account").wait_for()
@@ -104,7 +106,7 @@ def test_fresh_phone__enrolled_never_funded__unlocks_at_once(phone, stack: Stack
     created = next(
         e for e in stack.client.events(0, "latest") if isinstance(e, RequestCreated) and e.request_id == rid
     )
-    tx = stack.client.w3.eth.get_transaction_receipt(created.at.tx_hash)
+    tx = stack.client.w3.eth.get_transaction_receipt(HexStr(created.at.tx_hash))
     assert tx["from"].lower() == address.lower() and tx["effectiveGasPrice"] == 0
     assert stack.client.w3.eth.get_balance(address) == 0
 

@@ -46,7 +46,9 @@ def test_zero_price_transactions__sealed_by_one_validator__imported_by_the_other
     assert all(r["status"] == "0x1" and r["effectiveGasPrice"] == "0x0" for r in receipts)
     blocks = {r["blockHash"] for r in receipts}
     for tx_hash in hashes:  # the same block on every node
-        assert len({m.rpc.call("eth_getTransactionReceipt", tx_hash)["blockHash"] for m in cluster.members}) == 1
+        assert (
+            len({m.rpc.call("eth_getTransactionReceipt", tx_hash)["blockHash"] for m in cluster.members}) == 1
+        )
     # Each block was sealed by one validator and imported (executed and checked) by the two others.
     for block_hash in blocks:
         sealer = str(a.rpc.call("clique_getSigner", block_hash)).lower()
