@@ -284,9 +284,9 @@ def run(
     from pamchain.node.rpc.limits import RpcLimits
     from pamchain.node.service import NodeConfig, datadir_genesis, serve
     from pamchain.node.txpool import PoolLimits
+    from pamchain.sdk.keys import load_key, read_passphrase
 
     pool = {name[len("pool_") :]: limits.pop(name) for name in list(limits) if name.startswith("pool_")}
-    from pamchain.sdk.keys import load_key, read_passphrase
 
     logging.basicConfig(
         level=logging.WARNING - 10 * min(verbose, 2), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
