@@ -225,12 +225,9 @@ def _start(
     echo(f"  directory: {info.directory}; users {', '.join(PEOPLE)}; group {info.group_dn}")
 
     signer = Account.create()
-    genesis = deployment_genesis(
-        [signer.address],
-        CHAIN_ID,
-        {a.address: 10**24 for a in accounts.values()},
-        accounts["deployer"].address,
-    )
+    # Nobody is funded: a deployment genesis is a free-gas chain, where enrolment (or a council seat, or the
+    # oracle role) is what lets an account transact.
+    genesis = deployment_genesis([signer.address], CHAIN_ID, {}, accounts["deployer"].address)
     try:
         node = life.enter_context(run_node(genesis, signer.key, root / "node", port=port), "node")
     except OSError as exc:

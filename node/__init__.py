@@ -15,6 +15,7 @@ from .errors import (
     InvalidBlock,
     NodeError,
     NotFound,
+    PoolLimitExceeded,
     StorageError,
     TransactionRejected,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "NodeError",
     "NodeHandle",
     "NotFound",
+    "PoolLimitExceeded",
     "StorageError",
     "TransactionRejected",
     "contract_address",

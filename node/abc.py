@@ -31,7 +31,14 @@ class AccountView(Protocol):
     def is_allowed(self, sender: bytes) -> bool: ...
 
     @property
-    def block_gas_limit(self) -> int: ...
+    def block_gas_limit(self) -> int:
+        """Most gas one block may use (the gas target on a zero-base-fee chain)."""
+        ...
+
+    @property
+    def free_gas(self) -> bool:
+        """Whether permitted accounts may send zero-price transactions (a zero-base-fee chain)."""
+        ...
 
 
 class ChainRunner(Protocol):

@@ -53,6 +53,39 @@ RPC_LIMIT_FLAGS: dict[str, tuple[str, type, str]] = {
 }
 
 
+# `pamchain node run` flags for the txpool's price floor and free-gas limits (node/txpool.py, PoolLimits).
+POOL_FLAGS: dict[str, tuple[str, type, str]] = {
+    "--min-gas-price": (
+        "min_gas_price",
+        int,
+        "Lowest tip (wei per gas) of a paying transaction; below it a transaction is zero-price, accepted only "
+        "on a zeroBaseFee chain from permitted accounts.",
+    ),
+    "--txpool-free-per-account": (
+        "free_per_sender",
+        int,
+        "Most pooled transactions of an account sending at zero price.",
+    ),
+    "--txpool-free-gas": ("free_gas_burst", int, "Gas an account may send at zero price at once."),
+    "--txpool-free-window": (
+        "free_gas_window",
+        float,
+        "Seconds in which that zero-price gas budget refills.",
+    ),
+}
+
+
+def _pool_options(fn: Any) -> Any:
+    from pamchain.node.txpool import PoolLimits
+
+    defaults = PoolLimits()
+    for flag, (name, kind, text) in reversed(POOL_FLAGS.items()):
+        fn = click.option(
+            flag, "pool_" + name, type=kind, default=getattr(defaults, name), show_default=True, help=text
+        )(fn)
+    return fn
+
+
 def _rpc_limit_options(fn: Any) -> Any:
     from pamchain.node.rpc.limits import RpcLimits
 
@@ -121,6 +154,12 @@ def init(datadir: Path, genesis_path: str) -> None:
     multiple=True,
     help="pamchain:// address (or node id) allowed to peer until PamNetwork lists nodes (repeatable).",
 )
+@click.option(
+    "--zero-base-fee/--no-zero-base-fee",
+    default=None,
+    help="Free gas: base fee 0 for good, permitted accounts transact without a balance (docs/node.md). "
+    "Default: on with --deployer, off otherwise.",
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def genesis(
     signers: tuple[str, ...],
@@ -133,6 +172,7 @@ def genesis(
     permission_contract: str | None,
     deployer: str | None,
     nodes: tuple[str, ...],
+    zero_base_fee: bool | None,
     output: Path,
 ) -> None:
     """Write a geth-format genesis.json for a new network."""
@@ -152,6 +192,8 @@ def genesis(
     options: dict[str, Any] = {"period": period, "epoch": epoch, "gas_limit": gas_limit}
     if nodes:
         options["node_allowlist"] = list(nodes)
+    if zero_base_fee is not None:
+        options["zero_base_fee"] = zero_base_fee
     if deployer is not None:
         if allowlist or permission_contract:
             raise click.UsageError("--deployer sets the allowlist and the permission contracts itself")
@@ -211,6 +253,7 @@ def genesis(
     "--rpc-max-body", default=5 * 1024 * 1024, show_default=True, type=int, help="Largest request body."
 )
 @_rpc_limit_options
+@_pool_options
 @click.option("-v", "--verbose", count=True)
 def run(
     datadir: Path,
@@ -240,7 +283,10 @@ def run(
     """Run the node until SIGINT/SIGTERM."""
     from pamchain.node.rpc.limits import RpcLimits
     from pamchain.node.service import NodeConfig, datadir_genesis, serve
+    from pamchain.node.txpool import PoolLimits
     from pamchain.sdk.keys import load_key, read_passphrase
+
+    pool = {name[len("pool_") :]: limits.pop(name) for name in list(limits) if name.startswith("pool_")}
 
     logging.basicConfig(
         level=logging.WARNING - 10 * min(verbose, 2), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -277,6 +323,7 @@ def run(
         enable_voting=rpc_clique_votes,
         max_body=rpc_max_body,
         rpc_limits=_limits(RpcLimits, limits),
+        pool_limits=_limits(PoolLimits, pool),
     )
 
     def ready(n: Any) -> None:

@@ -44,7 +44,11 @@ class HeadView:
 
     @property
     def block_gas_limit(self) -> int:
-        return int(self._header.gas_limit)
+        return self._chain.gas_budget(self._header)
+
+    @property
+    def free_gas(self) -> bool:
+        return self._chain.genesis.zero_base_fee
 
 
 @dataclass
@@ -101,7 +105,7 @@ class NodeCore:
             raise NodeError(f"0x{self.signer.address.hex()} is not an authorized Clique signer")
         head = self.chain.head
         view = self.view()
-        txs = self.pool.executable(view, max_gas=int(head.gas_limit))
+        txs = self.pool.executable(view, max_gas=self.chain.gas_budget(head))
         if not txs and not allow_empty:
             return None
         ts = max(timestamp if timestamp is not None else int(time.time()), head.timestamp + 1)

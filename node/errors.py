@@ -48,6 +48,19 @@ class AccountNotAllowed(TransactionRejected):
         self.sender = sender
 
 
+class PoolLimitExceeded(TransactionRejected):
+    """A permitted account reached a free-gas limit of the pool (pending zero-price transactions, or gas per
+    window); ``retry_after`` is the seconds until the same transaction would fit (None: only once some of the
+    account's pending transactions are mined)."""
+
+    def __init__(
+        self, reason: str, sender: bytes, tx_hash: bytes | None = None, retry_after: float | None = None
+    ):
+        super().__init__(reason, tx_hash)
+        self.sender = sender
+        self.retry_after = retry_after
+
+
 class InvalidBlock(NodeError, ValueError):
     """A block fails validation on import (seal, execution, permissioning)."""
 

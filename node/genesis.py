@@ -29,6 +29,9 @@ ADDRESS_LENGTH = 20
 DEFAULT_EPOCH = 30_000
 DEFAULT_GAS_LIMIT = 30_000_000
 DEFAULT_BASE_FEE = 1_000_000_000  # 1 gwei: web3.py's default fee strategies work unchanged
+#: EIP-1559's elasticity: a block may use up to twice its gas target (``gasLimit // 2``).
+ELASTICITY_MULTIPLIER = 2
+LONDON_FORKS = ("london", "arrow_glacier", "gray_glacier", "paris", "shanghai", "cancun", "prague")
 #: ``bytes4(keccak("is_account_allowed(address)"))`` - the view a permission contract must expose.
 PERMISSION_SELECTOR = keccak(b"is_account_allowed(address)")[:4]
 #: The views a node permission contract must expose (PamNetwork): ``is_node_allowed(keccak256(pubkey))`` and
@@ -145,6 +148,19 @@ class Genesis:
         contract needs to check a WebAuthn assertion). Absent or false: plain Prague."""
         pam = self.raw.get("config", {}).get("pamchain") or {}
         return pam.get("p256Verify") is True
+
+    @property
+    def zero_base_fee(self) -> bool:
+        """``config.pamchain.zeroBaseFee``: a free-gas network (docs/node.md, "Free gas"). The genesis base fee is
+        0 and every block stays at or under its gas target, so EIP-1559's own arithmetic keeps the base fee at 0
+        forever; permitted senders may then send zero-price transactions, within per-account pool limits."""
+        pam = self.raw.get("config", {}).get("pamchain") or {}
+        return pam.get("zeroBaseFee") is True
+
+    def block_gas_budget(self, gas_limit: int) -> int:
+        """Most gas a block with this gas limit may use: the limit, or on a zero-base-fee chain the EIP-1559
+        gas target (a block above it would raise the base fee to 1 wei, and below 8 wei it never falls back)."""
+        return gas_limit // ELASTICITY_MULTIPLIER if self.zero_base_fee else gas_limit
 
     @property
     def node_allowlist(self) -> tuple[str, ...] | None:
@@ -302,6 +318,8 @@ def parse_genesis(doc: Mapping[str, Any]) -> Genesis:
         node_contract = pam.get("nodePermissionContract")
         if not isinstance(pam.get("p256Verify", False), bool):
             raise GenesisError("config.pamchain.p256Verify must be true or false")
+        if not isinstance(pam.get("zeroBaseFee", False), bool):
+            raise GenesisError("config.pamchain.zeroBaseFee must be true or false")
         nodes = pam.get("nodeAllowlist")
         if nodes is not None and (not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes)):
             raise GenesisError(
@@ -346,15 +364,19 @@ def parse_genesis(doc: Mapping[str, Any]) -> Genesis:
     if gas_limit < 5000:
         raise GenesisError("gasLimit: at least 5000")
     base_fee = opt("baseFeePerGas")
-    if base_fee is None and schedule.fork_at(0, _int(doc.get("timestamp", 0), "timestamp")) in (
-        "london",
-        "arrow_glacier",
-        "gray_glacier",
-        "paris",
-        "shanghai",
-        "cancun",
-        "prague",
-    ):
+    london_at_genesis = schedule.fork_at(0, _int(doc.get("timestamp", 0), "timestamp")) in LONDON_FORKS
+    if pam is not None and pam.get("zeroBaseFee") is True:
+        if not london_at_genesis:
+            raise GenesisError("config.pamchain.zeroBaseFee needs London (EIP-1559) active at block 0")
+        if base_fee not in (None, 0):
+            raise GenesisError("config.pamchain.zeroBaseFee needs baseFeePerGas 0x0")
+        if not permissions.enabled:
+            # Free gas for anyone is free spam for anyone: only permitted accounts may send zero-price.
+            raise GenesisError(
+                "config.pamchain.zeroBaseFee needs account permissioning (allowlist or contract)"
+            )
+        base_fee = 0
+    if base_fee is None and london_at_genesis:
         base_fee = DEFAULT_BASE_FEE  # geth's default initial base fee
     return Genesis(
         chain_id=chain_id,
@@ -406,11 +428,13 @@ def make_genesis(
     extra_alloc: Mapping[str, Mapping[str, Any]] | None = None,
     node_allowlist: Iterable[str] | None = None,
     p256_verify: bool = True,
+    zero_base_fee: bool = False,
 ) -> dict[str, Any]:
     """A geth-format genesis document for a new pamchain network (Clique, every fork up to Prague at 0).
 
     ``allowlist`` defaults to the signers plus every funded account, so a fresh network can bootstrap the
-    permission contract; pass an explicit list to narrow it.
+    permission contract; pass an explicit list to narrow it. ``zero_base_fee``: a free-gas network (base fee 0,
+    ``base_fee`` ignored), where permitted accounts transact without a balance.
     """
     signer_addrs = [_address(s if isinstance(s, str) else "0x" + s.hex(), "signer") for s in signers]
     if not signer_addrs:
@@ -434,6 +458,9 @@ def make_genesis(
     pam: dict[str, Any] = {"allowlist": [to_checksum_address(a) for a in allowed]}
     if p256_verify:
         pam["p256Verify"] = True
+    if zero_base_fee:
+        pam["zeroBaseFee"] = True
+        base_fee = 0
     if permission_contract is not None:
         pc = permission_contract if isinstance(permission_contract, str) else "0x" + permission_contract.hex()
         pam["permissionContract"] = to_checksum_address(_address(pc, "permissionContract"))
@@ -476,7 +503,8 @@ def deployment_genesis(
     """The genesis of a new pamchain deployment: only ``deployer`` may send at first, and the permission
     contracts are the deployer's second and third contracts (PamChain after the Council, then PamNetwork; their
     addresses are known before they exist), so once the suite is deployed its council decides who may send and
-    which nodes may connect."""
+    which nodes may connect. Free gas unless ``zero_base_fee=False``: enrolment is enough to transact."""
+    options.setdefault("zero_base_fee", True)
     deployer_address = _address(deployer if isinstance(deployer, str) else "0x" + deployer.hex(), "deployer")
     return make_genesis(
         signers,

@@ -48,6 +48,7 @@ from .txpool import PoolLimits, TxPool
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 SEAL_MODES = ("on-demand", "period", "none")
+DEFAULT_SUGGESTED_TIP = 1_000_000  # wei
 GENESIS_FILE = "genesis.json"
 
 
@@ -66,7 +67,9 @@ class NodeConfig:
     enable_admin: bool = False
     max_body: int = DEFAULT_MAX_BODY
     seal_check: bool = True  # False: import foreign chains without verifying Clique seals
-    suggested_tip: int = 1_000_000  # wei; eth_maxPriorityFeePerGas on an uncongested private chain
+    # wei; eth_maxPriorityFeePerGas. None: 1e6 (an uncongested private chain), or 0 on a free-gas chain, so
+    # wallets and the SDK send zero-price transactions there without being told.
+    suggested_tip: int | None = None
     pool_limits: PoolLimits = field(default_factory=PoolLimits)
     rpc_limits: RpcLimits = field(
         default_factory=RpcLimits
@@ -101,7 +104,11 @@ class Node:
                 log.warning("0x%s is not a genesis signer", self.signer.address.hex())
         clique_period = genesis.clique.period if genesis.clique else 0
         self.period = config.period if config.period is not None else (clique_period or 1)
-        self.suggested_tip = config.suggested_tip
+        self.suggested_tip = (
+            config.suggested_tip
+            if config.suggested_tip is not None
+            else (0 if genesis.zero_base_fee else DEFAULT_SUGGESTED_TIP)
+        )
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pamchain-chain")
         # User calls run here, never on the chain thread: a slow eth_call must not delay a seal.
         self._calls = concurrent.futures.ThreadPoolExecutor(

@@ -2,17 +2,21 @@
 
 Pure bookkeeping over ``PoolTx`` records; account facts come from an ``AccountView`` (head state), so the
 rules are unit-testable without a chain. Error messages follow geth's wording, which clients match on.
+On a free-gas chain, zero-price transactions from permitted accounts are rationed per account (free_gas.py).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable
+import math
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .abc import AccountView
-from .errors import AccountNotAllowed, TransactionRejected
+from .errors import AccountNotAllowed, PoolLimitExceeded, TransactionRejected
+from .free_gas import GasBudgets
 from .records import PoolTx
 
 
@@ -23,13 +27,26 @@ class PoolLimits:
     per_sender: int = 4_096  # high on purpose: a deployer or oracle legitimately bursts thousands
     price_bump_percent: int = 10
     max_nonce_gap: int = 1_024  # refuse nonces this far ahead of the account: they would only squat slots
+    # Free gas (docs/node.md): a tip below ``min_gas_price`` makes a transaction zero-price, which only a
+    # free-gas chain accepts, and only within these per-account limits (a stolen phone key cannot fill blocks).
+    min_gas_price: int = 1  # wei, as geth's txpool.pricelimit
+    free_per_sender: int = 64  # pooled transactions of a sender when it sends one more at zero price
+    free_gas_burst: int = 60_000_000  # gas a sender may send for free at once (a whole suite deployment)
+    free_gas_window: float = 60.0  # seconds to refill that budget: sustained, free_gas_burst per window
+
+    def __post_init__(self) -> None:
+        if self.free_gas_burst <= 0 or self.free_gas_window <= 0:
+            raise ValueError("the zero-price gas budget needs a positive gas amount and window")
+        if self.min_gas_price < 0 or self.free_per_sender < 0:
+            raise ValueError("the minimum gas price and the zero-price pending limit cannot be negative")
 
 
 class TxPool:
     """Pending (executable) and queued (nonce-gapped) transactions, keyed by sender and nonce."""
 
-    def __init__(self, limits: PoolLimits | None = None) -> None:
+    def __init__(self, limits: PoolLimits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits or PoolLimits()
+        self.free_gas = GasBudgets(self.limits.free_gas_burst, self.limits.free_gas_window, clock)
         self._by_hash: dict[bytes, PoolTx] = {}
         self._by_sender: dict[bytes, dict[int, PoolTx]] = {}
         self._arrival = itertools.count()
@@ -88,15 +105,52 @@ class TxPool:
                 f"tx cost {tx.cost}, overshot {committed + tx.cost - balance}",
                 tx.hash,
             )
+        free = tx.tip_cap < limits.min_gas_price
+        if free and not view.free_gas:
+            raise TransactionRejected(
+                f"transaction underpriced: tip {tx.tip_cap} wei per gas, minimum {limits.min_gas_price}",
+                tx.hash,
+            )
         if old is None:
+            if free and len(queue) >= limits.free_per_sender:
+                raise PoolLimitExceeded(
+                    f"limit exceeded: at most {limits.free_per_sender} pending transactions per account at zero "
+                    "gas price; wait for some to be mined",
+                    tx.sender,
+                    tx.hash,
+                )
             if len(queue) >= limits.per_sender:
                 raise TransactionRejected("txpool is full for this account", tx.hash)
-            if len(self._by_hash) >= limits.global_slots:
-                self._evict_for(tx)
+        if free:
+            self._check_free_gas(tx)
+        if old is None and len(self._by_hash) >= limits.global_slots:
+            self._evict_for(tx)
+        if free:
+            self.free_gas.take(tx.sender, tx.gas)  # charged once admitted: a refusal costs no budget
         if old is not None:
             self._drop(old)
         self._insert(tx)
         return old.hash if old is not None else None
+
+    def _check_free_gas(self, tx: PoolTx) -> None:
+        budgets = self.free_gas
+        wait = budgets.wait_for(tx.sender, tx.gas)
+        if wait == 0:
+            return
+        window = f"{budgets.burst} gas per {budgets.window:g} s"
+        if math.isinf(wait):
+            raise PoolLimitExceeded(
+                f"limit exceeded: gas {tx.gas} above the zero-price budget of {window} per account",
+                tx.sender,
+                tx.hash,
+            )
+        raise PoolLimitExceeded(
+            f"limit exceeded: zero-price gas budget of {window} per account used up; "
+            f"{budgets.available(tx.sender)} left, retry in {math.ceil(wait)} s",
+            tx.sender,
+            tx.hash,
+            retry_after=wait,
+        )
 
     def _insert(self, tx: PoolTx) -> None:
         self._by_hash[tx.hash] = tx

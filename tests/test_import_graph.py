@@ -44,7 +44,7 @@ NODE_LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("consensus", ("consensus", "finality")),
     ("chain", ("chain", "chainfile")),
     ("interfaces", ("abc", "events")),
-    ("core", ("txpool", "core", "sealing", "sync", "node_rules")),
+    ("core", ("txpool", "free_gas", "core", "sealing", "sync", "node_rules")),
     ("rpc / p2p", ("rpc", "p2p")),
     ("service", ("service", "cli", "__init__", "__main__")),
 ]

@@ -21,11 +21,9 @@ DEMO_PORT = 8600
 def demo_enroller(
     client: Any, council: tuple[LocalAccount, LocalAccount], directory_id: bytes
 ) -> Callable[[str], None]:
-    """Make ``address`` the device of ``directory_id`` (2-of-2 demo council keys) and fund its fees."""
-    from pamchain.sdk.transactions import Sender
-
+    """Make ``address`` the device of ``directory_id`` (2-of-2 demo council keys). No funding: the devnet is a
+    free-gas chain, so an enrolled device transacts at once."""
     first, second = (client.as_account(member) for member in council)
-    funder = Sender(client.w3, council[0])
 
     def enrol(address: str) -> None:
         if client.principal_of(address) == directory_id:
@@ -34,7 +32,6 @@ def demo_enroller(
         result = first.transact("propose", bytes.fromhex(data[2:]))
         created = next(e for e in result.events if getattr(e, "event", "") == "ProposalCreated")
         second.approve_proposal(int(created.args["proposal_id"]))
-        funder.send({"to": address, "value": 10**18})
 
     return enrol
 

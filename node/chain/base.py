@@ -247,6 +247,10 @@ class ChainBase(Calls):
     def storage_at(self, address: bytes, slot: int, header: BlockHeaderAPI) -> int:
         return self._state(header).get_storage(Address(address), slot)
 
+    def gas_budget(self, header: BlockHeaderAPI) -> int:
+        """Most gas the child of ``header`` may use (the gas target on a zero-base-fee chain, see genesis)."""
+        return self.genesis.block_gas_budget(int(header.gas_limit))
+
     # --------------------------------------------------------------------------------------- permissions
     def is_allowed(self, sender: bytes, parent: BlockHeaderAPI) -> bool:
         """Account permissioning judged against ``parent``'s state (the block the tx would be built on)."""

@@ -65,7 +65,7 @@ class Building(ChainBase):
 
         chosen: list[PoolTx] = []
         dropped: list[tuple[bytes, str]] = []
-        gas_left = header.gas_limit
+        gas_left = self.genesis.block_gas_budget(header.gas_limit)  # the gas target on a free-gas chain
         blocked_senders: set[bytes] = set()
         for ptx in txs:
             if ptx.sender in blocked_senders:

@@ -146,6 +146,14 @@ class Importing(ChainBase):
             raise InvalidBlock(str(exc), number) from exc
         if sum(int(tx.gas) for tx in block.transactions) > header.gas_limit:
             raise InvalidBlock("transactions ask for more gas than the block's limit", number)
+        budget = self.genesis.block_gas_budget(header.gas_limit)
+        if self.genesis.zero_base_fee and header.gas_used > budget:
+            # Valid Ethereum, but on a zero-base-fee chain it would raise the base fee to 1 wei for good and end
+            # free gas for every permitted account: a pamchain rule, like permissioning, that all validators share.
+            raise InvalidBlock(
+                f"gas used {header.gas_used} above the gas target {budget} of a zero-base-fee chain",
+                number,
+            )
         vm_class = self.vm_class_for(number, header.timestamp)
         for tx in block.transactions:
             try:

@@ -8,6 +8,7 @@ the chain and returns plain JSON, so a response is computed from a single consis
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..errors import (
     ExecutionTimeout,
     NodeError,
     NotFound,
+    PoolLimitExceeded,
     TransactionRejected,
 )
 from . import clique as clique_rpc
@@ -437,6 +439,9 @@ class RpcApi(TraceApi, SimulateApi):
                 return fmt.d(self.node.core.submit(raw))
             except AccountNotAllowed as exc:
                 raise RpcError(ACCOUNT_NOT_ALLOWED, str(exc)) from exc
+            except PoolLimitExceeded as exc:  # EIP-1474's "limit exceeded": the request was fine, retry later
+                retry = None if exc.retry_after is None else {"retryAfter": math.ceil(exc.retry_after)}
+                raise RpcError(LIMIT_EXCEEDED, str(exc), retry) from exc
             except TransactionRejected as exc:
                 raise RpcError(SERVER_ERROR, str(exc)) from exc
 

@@ -20,6 +20,7 @@ class View:
     balances: dict[bytes, int] = field(default_factory=lambda: {A: 10**20, B: 10**20, C: 10**20})
     blocked: set[bytes] = field(default_factory=set)
     block_gas_limit: int = 30_000_000
+    free_gas: bool = False
 
     def nonce(self, sender: bytes) -> int:
         return self.nonces.get(sender, 0)

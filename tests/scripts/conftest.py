@@ -136,9 +136,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     ids = {n: pseudonymous_id(PSEUDONYM_KEY, users[n].object_guid) for n in PEOPLE}
 
     signer = Account.from_key(keccak(text="cli-test-signer"))
-    genesis = deployment_genesis(
-        [signer.address], 1337, {a.address: 10**24 for a in accounts.values()}, accounts["deployer"].address
-    )
+    # Nobody is funded: every CLI test acts from accounts that never held ether (a free-gas chain).
+    genesis = deployment_genesis([signer.address], 1337, {}, accounts["deployer"].address)
     with run_node(genesis, signer.key, root / "node") as node:
         deployment_file = root / "deployment.json"
         env = {

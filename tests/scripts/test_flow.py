@@ -221,3 +221,31 @@ def test_audit_verify__ok_on_the_live_chain(live: Live) -> None:
     result = live.cli(None, "audit", "verify")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("OK: ")
+
+
+def test_free_gas__new_device_never_funded__enrolled_by_the_council__requests_from_the_cli(
+    live: Live,
+) -> None:
+    from pamchain.sdk.client import connect
+    from pamchain.sdk.keys import create_keystore
+
+    from .conftest import PASSPHRASE
+
+    keystore, account = create_keystore(live.root / "keys" / "newcomer", PASSPHRASE, iterations=2**14)
+    live.keystores["newcomer"] = keystore
+    w3 = connect(live.url)
+    assert w3.eth.gas_price == 0 and w3.eth.get_balance(account.address) == 0
+    new_id = "0x" + "cd" * 32
+    refused = live.cli("newcomer", "request", "unlock")  # not enrolled yet
+    assert refused.exit_code == 1 and "not active principal" in refused.stderr
+    proposed = live.cli("c1", "principal", "enrol", account.address, new_id, "--domain", "corp.example")
+    assert proposed.exit_code == 0, proposed.output
+    proposal_id = proposed.stdout.split("#")[1].split()[0]
+    assert live.json("c2", "council", "approve", proposal_id)["executed"] is True
+
+    out = live.json("newcomer", "request", "unlock")  # no funding step in between
+    shown = live.json(None, "request", "show", str(out["request_id"]))
+    assert shown["requester"].lower() == account.address.lower()
+    assert w3.eth.get_balance(account.address) == 0
+    for name in ("deployer", "c1", "c2", "oracle", "alice"):  # nobody in this world was ever funded
+        assert w3.eth.get_balance(live.accounts[name].address) == 0

@@ -353,6 +353,39 @@ def test_node_genesis__deployer__names_pamchain_and_pamnetwork_before_they_exist
     assert pam["nodeAllowlist"] == [node] and pam["p256Verify"] is True
 
 
+@pytest.mark.parametrize(
+    ("flags", "free"),
+    [(["--deployer", "D"], True), (["--deployer", "D", "--no-zero-base-fee"], False), ([], False),
+     (["--zero-base-fee"], True)],
+)  # fmt: skip
+def test_node_genesis__free_gas__on_with_a_deployer_unless_refused(
+    tmp_path: Path, flags: list[str], free: bool
+) -> None:
+    deployer = Account.create()
+    out = tmp_path / "genesis.json"
+    args = [deployer.address if f == "D" else f for f in flags]
+    result = invoke(
+        ["node", "genesis", "--signer", deployer.address, "--chain-id", "4242", *args, "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["config"]["pamchain"].get("zeroBaseFee", False) is free
+    assert (int(doc["baseFeePerGas"], 16) == 0) is free
+
+
+def test_node_run__nonsense_free_gas_limit__usage_error_before_anything_starts(tmp_path: Path) -> None:
+    signer = Account.create()
+    genesis = tmp_path / "genesis.json"
+    made = invoke(["node", "genesis", "--signer", signer.address, "--chain-id", "4242", "-o", str(genesis)])
+    assert made.exit_code == 0, made.output
+    assert (
+        invoke(["node", "init", "--datadir", str(tmp_path / "d"), "--genesis", str(genesis)]).exit_code == 0
+    )
+    result = invoke(["node", "run", "--datadir", str(tmp_path / "d"), "--txpool-free-window", "0"])
+    assert result.exit_code == 2
+    assert "the zero-price gas budget needs a positive gas amount and window" in result.output
+
+
 def test_node_genesis__deployer_with_a_permission_contract__usage_error(tmp_path: Path) -> None:
     deployer = Account.create()
     result = invoke(

@@ -26,7 +26,6 @@ from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.follower import Finality
 from pamchain.sdk.payload_store import ChainAuthorizer, PayloadStore, ServedStore
-from pamchain.sdk.transactions import Sender
 from pamchain.web.server import WebHandle, group_targets, start_web
 
 from support.rpc import free_port
@@ -57,6 +56,7 @@ SERVERS = group_target_id(PSEUDONYM_KEY, SERVERS_DN)
 # sara breaks glass without a passkey and is denied, rita loses her phone (tests/web/test_screens.py).
 # pat and tess: sessions (tests/web/test_session.py), rose breaks glass there; sam asks for Server Admins
 # (tests/web/test_offline.py).
+# una: the first day of a phone nobody ever funded (tests/web/test_phone.py).
 PEOPLE = (
     "alice",
     "bob",
@@ -84,6 +84,7 @@ PEOPLE = (
     "tess",
     "rose",
     "sam",
+    "una",
 )
 APPROVERS = ("bob", "kate", "leo", "mia")
 SERVER_APPROVERS = ("bob", "mona", "nora")
@@ -92,7 +93,7 @@ SERVER_REQUESTERS = ("kim", "liam", "sam")
 ADMINS_REQUESTERS = tuple(
     n
     for n in PEOPLE
-    if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita", "pat", "tess", "sam")
+    if n not in ("kim", "liam", "mona", "nora", "oscar", "pia", "rita", "pat", "tess", "sam", "una")
 )
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
 PASSPHRASE = "correct horse battery"
@@ -152,17 +153,16 @@ class Stack:
     web: WebHandle
     payload_url: str
     oracle: _OracleLoop
-    funder: Sender
     enrolled: dict[str, str] = field(default_factory=dict)
 
     def enrol(self, name: str, device: str) -> None:
-        """The council's side of enrolment: map the phone's address to the person, and fund its fees."""
+        """The council's side of enrolment: map the phone's address to the person. Nothing else: the chain is a
+        free-gas one, so the device never holds ether."""
         self.client.enrol(device, directory_id(name), DOMAIN)
-        self.funder.send({"to": device, "value": 10**18})
         self.enrolled[name] = device
 
     def sdk_device(self, name: str) -> PamClient:
-        """A device key held by the test (an approver's second phone, say), enrolled and funded."""
+        """A device key held by the test (an approver's second phone, say), enrolled (never funded)."""
         account = Account.from_key(keccak(text=f"web-test-sdk-device:{name}"))
         if name not in self.enrolled:
             self.enrol(name, account.address)
@@ -194,9 +194,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("web")
     accounts = {n: Account.from_key(keccak(text=f"pamchain-web-test-key:{n}")) for n in NAMES}
     signer = Account.from_key(keccak(text="pamchain-web-test-signer"))
-    genesis = deployment_genesis(
-        [signer.address], 1337, {a.address: 10**24 for a in accounts.values()}, accounts["deployer"].address
-    )
+    genesis = deployment_genesis([signer.address], 1337, {}, accounts["deployer"].address)  # nobody funded
     port = free_port()
     with contextlib.ExitStack() as stop:
         node = _start_node(genesis, signer, tmp / "node", port)
@@ -293,7 +291,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             web=web,
             payload_url=served.url,
             oracle=oracle,
-            funder=Sender(w3, accounts["c1"]),
         )
         try:
             yield result

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 
+from eth_typing import HexStr
 from eth_utils import keccak
 from pamchain.sdk.directory import AuthenticationFailed, GroupRef
+from pamchain.sdk.events import RequestCreated
 from pamchain.sdk.model import Status
+from web3 import Web3
 
 from .conftest import FIRST_PASSWORD, GROUP_DN, Stack, create_key, directory_id, enrolled_phone, wait_for
 
@@ -74,6 +77,38 @@ def test_unlock__one_tap__directory_unlocked_and_receipt_shown(phone, stack: Sta
     # the receipt was announced to screen readers, not only drawn
     wait_for(lambda: "Unlocked on DC1" in page.locator("#live").inner_text(), what="announced")
     p.shot("03-unlock-receipt")
+
+
+def test_fresh_phone__enrolled_never_funded__unlocks_at_once(phone, stack: Stack) -> None:
+    """No funding dance: the chain is free-gas (base fee 0, zero-price transactions from enrolled devices), so
+    the council's enrolment is the only step between a new key and its first request."""
+    una = stack.users["una"].ref
+    for _ in range(3):
+        with contextlib.suppress(AuthenticationFailed):
+            stack.directory.authenticate(una, "wrong-password")
+    assert stack.directory.is_locked(una)
+    assert stack.client.w3.eth.gas_price == 0
+
+    p = phone()
+    page = p.page
+    address = Web3.to_checksum_address(create_key(p))
+    assert stack.client.w3.eth.get_balance(address) == 0
+    stack.enrol("una", address)
+    page.get_by_role("heading", name="Unlock my account").wait_for()
+    page.get_by_role("navigation").get_by_role("link", name="Device").click()
+    wait_for(lambda: "Enrolled" in page.locator("#enrol-state").inner_text(), what="enrolled shown")
+    assert page.locator("#funds").inner_text() == ""  # no "ask the council to fund it"
+    page.get_by_role("navigation").get_by_role("link", name="Unlock").click()
+    page.get_by_role("button", name="Unlock my account").click()
+    rid = _sent_request_id(page, "home-status")
+    page.locator(f"#request-{rid} .receipt").wait_for()
+    assert not stack.directory.is_locked(una)
+    created = next(
+        e for e in stack.client.events(0, "latest") if isinstance(e, RequestCreated) and e.request_id == rid
+    )
+    tx = stack.client.w3.eth.get_transaction_receipt(HexStr(created.at.tx_hash))
+    assert tx["from"].lower() == address.lower() and tx["effectiveGasPrice"] == 0
+    assert stack.client.w3.eth.get_balance(address) == 0
 
 
 def test_elevation__approved_in_a_second_browser__active_then_expires(phone, approver, stack: Stack) -> None:

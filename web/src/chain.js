@@ -103,6 +103,12 @@ export class Chain {
     return BigInt(await this.rpc("eth_getBalance", [address, "latest"]));
   }
 
+  /** The gas price the node suggests: 0 on a free-gas chain (docs/node.md), where an enrolled device needs no
+   * ether and its transactions go out at zero price. */
+  async gasPrice() {
+    return BigInt(await this.rpc("eth_gasPrice"));
+  }
+
   /** Sign `fn(args)` with `wallet` and send it raw to PamChain (or PamReviews when `which` is "reviews");
    * resolves with the receipt's decoded events. */
   async send(wallet, fn, args = [], which = "pam") {

@@ -59,6 +59,7 @@ const app = {
   me: null, // directory id (0x-hex bytes32) once enrolled
   principal: null, // {domain, status}
   balance: null,
+  gasPrice: null, // the node's suggestion; 0n on a free-gas chain, where a zero balance is fine
   online: true,
   loaded: false,
   scanned: 0,
@@ -639,7 +640,8 @@ function renderDynamic() {
     const el = $("#enrol-state");
     if (el && el.textContent !== text) el.textContent = text;
     const funds = $("#funds");
-    if (funds) funds.textContent = app.me && app.balance === 0n ? t("fundsLow") : "";
+    const needsFunds = app.balance === 0n && app.gasPrice !== null && app.gasPrice > 0n;
+    if (funds) funds.textContent = app.me && needsFunds ? t("fundsLow") : "";
     const passkey = $("#passkey-state");
     if (passkey && passkey.textContent !== passkeyStateText()) passkey.textContent = passkeyStateText();
     // The registration is for the council: once the chain holds this very key, it is no longer needed here.
@@ -1286,7 +1288,7 @@ async function pollOnce() {
     if (app.me) {
       const [, domain, status] = await chain.call("principal", [app.me]);
       app.principal = { domain, status: Number(status) };
-      app.balance = await chain.balance(address);
+      [app.balance, app.gasPrice] = await Promise.all([chain.balance(address), chain.gasPrice()]);
     }
     app.principalSeen = app.ledger.principalEvents;
   }
