@@ -38,10 +38,10 @@ def chain(root: Path) -> Iterator[dict[str, Any]]:
     from eth_utils import keccak
     from pamchain.devnet.world import COUNCIL, PEOPLE, demo_plan
     from pamchain.node import deployment_genesis, run_node
-    from pamchain.sdk.client import connect
-    from pamchain.sdk.deployer import deploy_plan
+    from pamchain.sdk.chain.client import connect
+    from pamchain.sdk.chain.deployer import deploy_plan
+    from pamchain.sdk.chain.model import ticket_ref
     from pamchain.sdk.keys import create_keystore
-    from pamchain.sdk.model import ticket_ref
 
     names = ["deployer", *COUNCIL, "oracle", *PEOPLE]
     accounts = {n: Account.from_key(keccak(text=f"pamchain-bench-cli-{n}")) for n in names}

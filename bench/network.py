@@ -84,7 +84,7 @@ def propagation(tmp: Path, seconds: float) -> dict[str, Any]:
 
 def unlock_latency(tmp: Path, iterations: int) -> dict[str, Any]:
     from pamchain.node.genesis import contract_address
-    from pamchain.sdk.client import connect
+    from pamchain.sdk.chain.client import connect
     from pamchain.sdk.oracle.follower import Finality
 
     from bench.oracle_latency import run_backend, samba

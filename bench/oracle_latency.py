@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from pamchain.devnet import samba_dc
-from pamchain.sdk.deployer import deploy_plan
+from pamchain.sdk.chain.deployer import deploy_plan
+from pamchain.sdk.chain.model import Action
 from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef, StaticIdMap
-from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
-from pamchain.sdk.model import Action
+from pamchain.sdk.directory.ldap import LdapConfig, LdapDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.executor import Retry
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from pamchain.sdk.deployer import deploy_plan
+from pamchain.sdk.chain.deployer import deploy_plan
+from pamchain.sdk.chain.model import ticket_ref
 from pamchain.sdk.directory import (
     AccountRef,
     AuthenticationFailed,
@@ -21,12 +22,11 @@ from pamchain.sdk.directory import (
     group_target_id,
     pseudonymous_id,
 )
-from pamchain.sdk.memory_directory import MemoryDirectory
-from pamchain.sdk.model import ticket_ref
+from pamchain.sdk.directory.memory import MemoryDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.follower import Finality
-from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
-from pamchain.sdk.sealed import seal_password
+from pamchain.sdk.payloads.sealed import seal_password
+from pamchain.sdk.payloads.store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from web3 import EthereumTesterProvider, Web3
 from web3.types import Wei
 

@@ -92,7 +92,7 @@ def _samba_directory(
 ) -> Iterator[tuple[Any, str, str]]:
     """A throwaway Samba AD DC, watched while it runs, and a directory bound to it; the DC stops on exit."""
     from pamchain.sdk.directory import AlreadyExists
-    from pamchain.sdk.ldap_directory import LdapDirectory
+    from pamchain.sdk.directory.ldap import LdapDirectory
 
     from . import samba_dc
 
@@ -124,7 +124,7 @@ def _samba_directory(
 
 @contextlib.contextmanager
 def _memory_directory() -> Iterator[tuple[Any, str, str]]:
-    from pamchain.sdk.memory_directory import MemoryDirectory
+    from pamchain.sdk.directory.memory import MemoryDirectory
 
     directory = MemoryDirectory(base_dn="DC=corp,DC=example")
     yield directory, directory.create_group("Domain Admins").dn, "in-memory directory"
@@ -198,13 +198,13 @@ def _start(
     """Every part, in order, then the stories (on the lifecycle's worker thread)."""
     from pamchain.node.genesis import deployment_genesis
     from pamchain.node.service import run_node
-    from pamchain.sdk.client import PamClient, connect
-    from pamchain.sdk.deployer import deploy_plan
+    from pamchain.sdk.chain.client import PamClient, connect
+    from pamchain.sdk.chain.deployer import deploy_plan
     from pamchain.sdk.directory import StaticIdMap, group_target_id, pseudonymous_id
     from pamchain.sdk.oracle.assembly import assemble
     from pamchain.sdk.oracle.follower import Finality
     from pamchain.sdk.oracle.light_client import Anchor, Verification
-    from pamchain.sdk.payload_store import ChainAuthorizer, PayloadStore, ServedStore
+    from pamchain.sdk.payloads.store import ChainAuthorizer, PayloadStore, ServedStore
 
     echo = life.echo  # an abandoned start-up prints nothing more
     root = _data_dir(datadir, life)

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pamchain.sdk.ldap_directory import LdapConfig
+from pamchain.sdk.directory.ldap import LdapConfig
 
 from .processes import alive, stop_process
 

@@ -54,8 +54,8 @@ class LiveStories:
         self.password_reset()
 
     def unlock(self) -> None:
+        from pamchain.sdk.chain.model import Action
         from pamchain.sdk.directory import AuthenticationFailed
-        from pamchain.sdk.model import Action
 
         alice = self.users["alice"].ref
         self.echo("\n-- alice mistypes her password three times")
@@ -69,10 +69,10 @@ class LiveStories:
         self.echo(f"   locked in AD: {self.directory.is_locked(alice)}")
 
     def elevation(self) -> None:
+        from pamchain.sdk.chain.model import Action, ticket_ref
         from pamchain.sdk.directory import GroupRef, group_target_id
-        from pamchain.sdk.model import Action, ticket_ref
-        from pamchain.sdk.payload_store import PayloadClient
-        from pamchain.sdk.sealed_justifications import seal_for_request
+        from pamchain.sdk.payloads.sealed_justifications import seal_for_request
+        from pamchain.sdk.payloads.store import PayloadClient
 
         alice = self.users["alice"].ref
         group = GroupRef(self.group_dn)
@@ -94,9 +94,9 @@ class LiveStories:
         self.echo(f"   alice is a member: {self.directory.is_member(group, alice)}")
 
     def password_reset(self) -> None:
-        from pamchain.sdk.model import Action
-        from pamchain.sdk.payload_store import PayloadClient
-        from pamchain.sdk.sealed import seal_password
+        from pamchain.sdk.chain.model import Action
+        from pamchain.sdk.payloads.sealed import seal_password
+        from pamchain.sdk.payloads.store import PayloadClient
 
         payloads = PayloadClient(self.payload_url)
         sealed = seal_password(self.client.oracle_key(DOMAIN), self.ids["alice"], NEW_PASSWORD)

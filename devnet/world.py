@@ -10,8 +10,8 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from pamchain.sdk.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec
-from pamchain.sdk.events import Event, GenericEvent
+from pamchain.sdk.chain.deployer import OracleSpec, Plan, PolicySpec, PrincipalSpec
+from pamchain.sdk.chain.events import Event, GenericEvent
 
 DEMO_PASSPHRASE = "devnet-demo-only"  # printed on screen: these keys guard nothing but a throwaway chain
 KEY_ITERATIONS = 2**14  # scrypt n for demo keys: fast to open; real keys use eth-account's default (2**18)
@@ -60,8 +60,8 @@ def world_plan(
     CLI and phone tests): a 2-of-3 ``council``, one ``oracle`` of :data:`DOMAIN`, self-service unlocks,
     password resets one of ``approvers`` approves, and elevation to ``group`` as ``group_policy`` says
     (``PolicySpec``'s options: approvals, durations, break-glass); ``more_policies`` follow."""
-    from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
-    from pamchain.sdk.sealed import public_key
+    from pamchain.sdk.chain.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
+    from pamchain.sdk.payloads.sealed import public_key
 
     return Plan(
         council=list(council),

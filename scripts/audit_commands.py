@@ -23,7 +23,7 @@ def audit() -> None:
 @chain_options
 def export(fmt: str, output: Path | None, from_block: int | None) -> None:
     """Every request, approval, grant, revocation, receipt, alarm and governance event, with block, time and tx."""
-    from pamchain.sdk.audit import audit_rows, iter_events, rows_to_csv, rows_to_json
+    from pamchain.sdk.chain.audit import audit_rows, iter_events, rows_to_csv, rows_to_json
 
     current = session()
     client = current.reader()
@@ -59,7 +59,7 @@ def verify(genesis_hash: str | None, to_block: int | None, epoch: int) -> None:
     Exits 0 and prints OK on an intact chain; otherwise names the first bad block and exits 1. State roots
     are taken as served (not replayed).
     """
-    from pamchain.sdk.chain_check import ChainRpc, verify_chain
+    from pamchain.sdk.chain.chain_check import ChainRpc, verify_chain
 
     rpc = ChainRpc(session().rpc_url)
     head = int(rpc.call("eth_blockNumber"), 16) if to_block is None else to_block

@@ -16,7 +16,7 @@ def council() -> None:
 
 def _coerce(abi_type: str, text: str) -> Any:
     """A command-line word as the ABI type wants it; lists are comma-separated."""
-    from pamchain.sdk.abi import is_address, to_checksum_address
+    from pamchain.sdk.chain.abi import is_address, to_checksum_address
 
     from .options import BYTES32, DOMAIN, TARGET
 

@@ -26,7 +26,7 @@ def deploy(config_path: Path, force: bool) -> None:
     `pamchain node genesis --deployer <its address>` (docs/first-deployment.md).
     """
     from pamchain.node.p2p.identity import parse_node_id
-    from pamchain.sdk.deployer import deploy_to_file, load_plan
+    from pamchain.sdk.chain.deployer import deploy_to_file, load_plan
     from pamchain.sdk.keys import read_passphrase
 
     current = session()

@@ -133,7 +133,7 @@ def list_(**_: object) -> None:
 def publish(payload_store: str) -> None:
     """Publish this device's encryption key (derived from it, signed by it) in the payload store, so that
     requesters can seal their justifications to you as an approver. Safe to run again."""
-    from pamchain.sdk.payload_store import PayloadClient
+    from pamchain.sdk.payloads.store import PayloadClient
 
     account = session().signer()
     public = PayloadClient(payload_store).publish_key(account)

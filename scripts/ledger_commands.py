@@ -15,7 +15,7 @@ def grants(only_active: bool, subject: str | None) -> None:
     """List elevation grants: window, state (active, expired, ended) and why they ended."""
     import dataclasses
 
-    from pamchain.sdk.audit import grant_records, iter_events
+    from pamchain.sdk.chain.audit import grant_records, iter_events
 
     current = session()
     reader = current.reader()
@@ -42,7 +42,7 @@ def receipts(request_id: int | None) -> None:
     """List oracle receipts: request, action, outcome, domain controller, transaction."""
     import dataclasses
 
-    from pamchain.sdk.audit import iter_events, receipt_records
+    from pamchain.sdk.chain.audit import iter_events, receipt_records
 
     current = session()
     records = receipt_records(iter_events(current.reader(), current.deployment().block))

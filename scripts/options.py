@@ -92,7 +92,7 @@ class Session:
         """A connection that has answered once: an absent node is one clear error, not a traceback."""
         if self._w3 is None:
             import requests
-            from pamchain.sdk.client import connect
+            from pamchain.sdk.chain.client import connect
             from pamchain.sdk.errors import NodeUnavailable
 
             w3 = connect(self.rpc_url, timeout=30)
@@ -108,15 +108,15 @@ class Session:
     def rpc(self) -> Any:
         """Raw JSON-RPC to the node (no web3): what read-only commands go through."""
         if self._rpc is None:
-            from pamchain.sdk.jsonrpc import ChainRpc
+            from pamchain.sdk.chain.jsonrpc import ChainRpc
 
             self._rpc = ChainRpc(self.rpc_url, timeout=30)
         return self._rpc
 
     def reader(self) -> Any:
         """A :class:`ChainReader` on the deployment: the reads of :meth:`client` without importing web3."""
+        from pamchain.sdk.chain.reader import ChainReader
         from pamchain.sdk.errors import NodeUnavailable
-        from pamchain.sdk.reader import ChainReader
 
         deployment = self.deployment()
         try:
@@ -127,7 +127,7 @@ class Session:
             ) from exc
 
     def deployment(self) -> Any:
-        from pamchain.sdk.deployment import Deployment
+        from pamchain.sdk.chain.deployment import Deployment
         from pamchain.sdk.errors import ConfigError
 
         path = (self.deployment_path or Path(DEFAULT_DEPLOYMENT)).expanduser()
@@ -137,7 +137,7 @@ class Session:
 
     def client(self, *, signed: bool = True) -> Any:
         """A :class:`PamClient` on the deployment, acting as the chosen key when ``signed``."""
-        from pamchain.sdk.client import PamClient
+        from pamchain.sdk.chain.client import PamClient
 
         deployment = self.deployment()  # local mistakes first, then the passphrase, then the network
         account = self.signer() if signed else None
@@ -273,7 +273,7 @@ class Bytes32Type(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
         if isinstance(value, bytes):
             return value
-        from pamchain.sdk.model import to_bytes32
+        from pamchain.sdk.chain.model import to_bytes32
 
         try:
             return to_bytes32(str(value))
@@ -318,7 +318,7 @@ class TargetType(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
         if isinstance(value, bytes):
             return value
-        from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
+        from pamchain.sdk.chain.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
 
         text = str(value)
         if ctx is not None:  # the name as typed, for messages about this target (group_name)
@@ -356,7 +356,7 @@ class AddressType(click.ParamType):
     name = "ADDRESS"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from pamchain.sdk.abi import is_address, to_checksum_address
+        from pamchain.sdk.chain.abi import is_address, to_checksum_address
 
         if not is_address(str(value)):
             self.fail(f"{value!r} is not an Ethereum address", param, ctx)
@@ -425,7 +425,7 @@ def style(text: str, **styles: Any) -> str:
 
 def report_tx(result: Any, summary: str, **extra: Any) -> None:
     """Print a mined transaction; a governed change that became a council proposal says so, with its id."""
-    from pamchain.sdk.events import GenericEvent
+    from pamchain.sdk.chain.events import GenericEvent
 
     proposal_id = None
     executed = False

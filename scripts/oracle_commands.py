@@ -66,7 +66,7 @@ def domain_key(path: Path) -> None:
     """Create PATH holding a new random X25519 secret for a domain with several oracles (mode 0600; never
     overwrites), and print its public key: the `enc_pubkey` every oracle of the domain is registered with.
     Copy the file to each oracle's host and name it in `[oracle] encryption_key_file`."""
-    from pamchain.sdk.sealed import create_domain_secret, public_key
+    from pamchain.sdk.payloads.sealed import create_domain_secret, public_key
 
     secret = create_domain_secret(path)
     click.echo("0x" + public_key(secret).hex())
@@ -92,7 +92,7 @@ def directory_id(config_path: Path, names: tuple[str, ...]) -> None:
 def forget(config_path: Path, directory_id: str) -> None:
     """Right to erasure (docs/privacy.md): drop every link this oracle's journal keeps from the pseudonymous
     DIRECTORY_ID to an AD account. Remove the id from the [accounts] table yourself; nothing changes on chain."""
-    from pamchain.sdk.model import to_bytes32
+    from pamchain.sdk.chain.model import to_bytes32
     from pamchain.sdk.oracle.config import OracleConfig
     from pamchain.sdk.oracle.journal import Journal
 

@@ -70,7 +70,7 @@ def payload_store() -> None:
 def run(config_path: Path | None, log_level: str, **overrides: object) -> None:
     """Serve the payload store until SIGINT/SIGTERM (a second signal exits at once)."""
     from pamchain.sdk.oracle import logs
-    from pamchain.sdk.payload_service import PayloadService, PayloadStoreConfig
+    from pamchain.sdk.payloads.service import PayloadService, PayloadStoreConfig
 
     logs.configure(log_level)
     config = PayloadStoreConfig.load(config_path) if config_path is not None else PayloadStoreConfig()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import click
-from pamchain.sdk.model import UNLOCK_TARGET
+from pamchain.sdk.chain.model import UNLOCK_TARGET
 
 from .options import (
     BYTES32,
@@ -192,7 +192,7 @@ def _text(key: str, value: object) -> str:
 @signer_options
 def require(target: bytes, justification: bool, ticket: bool) -> None:
     """Set what every elevation request of the group TARGET must carry (governed; kept across `policy set`)."""
-    from pamchain.sdk.model import REQUIRE_JUSTIFICATION, REQUIRE_TICKET
+    from pamchain.sdk.chain.model import REQUIRE_JUSTIFICATION, REQUIRE_TICKET
 
     bits = (REQUIRE_JUSTIFICATION if justification else 0) | (REQUIRE_TICKET if ticket else 0)
     result = session().client().set_requirements(target, bits)
@@ -211,7 +211,7 @@ def target_id(target: bytes, as_json: bool) -> None:
 
 
 def _requirements_text(bits: int) -> str:
-    from pamchain.sdk.model import REQUIRE_JUSTIFICATION, REQUIRE_TICKET
+    from pamchain.sdk.chain.model import REQUIRE_JUSTIFICATION, REQUIRE_TICKET
 
     names = [n for b, n in ((REQUIRE_JUSTIFICATION, "justification"), (REQUIRE_TICKET, "ticket")) if bits & b]
     return ", ".join(names) or "none"

@@ -41,7 +41,7 @@ def suspend(directory_id: bytes) -> None:
 def lost_device(code: str) -> None:
     """Suspend the principal whose phone showed CODE ("If I lose this phone"): its current device signed it for
     this deployment. Any single council member may; every grant ends at once."""
-    from pamchain.sdk.lost_device import principal_of_code
+    from pamchain.sdk.chain.lost_device import principal_of_code
 
     client = session().client()
     found = principal_of_code(client, code)
@@ -84,7 +84,7 @@ def register_passkey(registration: Any) -> None:
     Checked first: same chain and deployment, signed by the principal's current device key, the relying party
     PamFactors checks assertions for, a P-256 public key.
     """
-    from pamchain.sdk.passkeys import check_registration, parse_registration
+    from pamchain.sdk.chain.passkeys import check_registration, parse_registration
 
     client = session().client()
     found = parse_registration(registration.read())
@@ -117,8 +117,8 @@ def remove_passkey(directory_id: bytes) -> None:
 @reader_options
 def show(who: str) -> None:
     """Show a principal by directory id (0x + 64 hex) or by device address."""
-    from pamchain.sdk.abi import is_address
-    from pamchain.sdk.deployment import FACTORS
+    from pamchain.sdk.chain.abi import is_address
+    from pamchain.sdk.chain.deployment import FACTORS
 
     client = session().reader()
     directory_id = client.principal_of(who) if is_address(who) else BYTES32.convert(who, None, None)
@@ -147,8 +147,8 @@ def show(who: str) -> None:
 
 
 def _existing(client: Any, directory_id: bytes) -> Any:
+    from pamchain.sdk.chain.model import PrincipalStatus
     from pamchain.sdk.errors import SdkError
-    from pamchain.sdk.model import PrincipalStatus
 
     found = client.principal(directory_id)
     if found.status is PrincipalStatus.NONE:

@@ -52,7 +52,7 @@ def request() -> None:
 
 
 def _requested(client: Any, request_id: int, what: str, wait_seconds: float | None) -> None:
-    from pamchain.sdk.model import Status
+    from pamchain.sdk.chain.model import Status
 
     found = client.request(request_id)
     data: dict[str, Any] = {
@@ -86,8 +86,8 @@ def _requested(client: Any, request_id: int, what: str, wait_seconds: float | No
 @signer_options
 def unlock(wait_seconds: float | None) -> None:
     """Ask for your locked-out AD account to be unlocked."""
+    from pamchain.sdk.chain.model import UNLOCK_TARGET
     from pamchain.sdk.errors import ContractRevert
-    from pamchain.sdk.model import UNLOCK_TARGET
 
     client = session().client()
     try:
@@ -136,7 +136,7 @@ def elevate(
     wait_seconds: float | None,
 ) -> None:
     """Ask for temporary membership of TARGET (an AD group DN, or its 0x id) for --duration seconds."""
-    from pamchain.sdk.model import ZERO32, ticket_ref
+    from pamchain.sdk.chain.model import ZERO32, ticket_ref
 
     try:
         ticket_raw = ticket_ref(ticket) if ticket else ZERO32
@@ -146,8 +146,8 @@ def elevate(
     digest = None
     if justification:
         from pamchain.sdk.errors import SdkError
-        from pamchain.sdk.payload_store import PayloadClient
-        from pamchain.sdk.sealed_justifications import seal_for_request
+        from pamchain.sdk.payloads.sealed_justifications import seal_for_request
+        from pamchain.sdk.payloads.store import PayloadClient
 
         try:
             digest, who = seal_for_request(client, PayloadClient(payload_store), target, justification)
@@ -189,12 +189,12 @@ def password(
     new_password_file: Path | None, account_name: str | None, payload_store: str, wait_seconds: float | None
 ) -> None:
     """Ask for a password reset: the new password is sealed to the oracle's key; only its hash goes on chain."""
+    from pamchain.sdk.chain.model import ZERO32
     from pamchain.sdk.directory import AccountRef, PasswordRejected
+    from pamchain.sdk.directory.password_policy import PasswordPolicy
     from pamchain.sdk.errors import SdkError
-    from pamchain.sdk.model import ZERO32
-    from pamchain.sdk.password_policy import PasswordPolicy
-    from pamchain.sdk.payload_store import PayloadClient
-    from pamchain.sdk.sealed import seal_password
+    from pamchain.sdk.payloads.sealed import seal_password
+    from pamchain.sdk.payloads.store import PayloadClient
 
     if new_password_file is not None:
         lines = new_password_file.read_text(encoding="utf-8").splitlines()
@@ -229,7 +229,7 @@ def cancel(request_id: int) -> None:
 
 
 def request_view(found: Any) -> dict[str, Any]:
-    from pamchain.sdk.model import ticket_text
+    from pamchain.sdk.chain.model import ticket_text
 
     return {
         "id": found.id,
@@ -260,15 +260,15 @@ def request_view(found: Any) -> dict[str, Any]:
 def show(request_id: int, payload_store: str) -> None:
     """Show one request: kind, status, approvals, grant window; with --keystore, its justification too, opened
     with your device key if you are its requester or one of its approvers."""
-    from pamchain.sdk.model import ZERO32
+    from pamchain.sdk.chain.model import ZERO32
 
     current = session()
     found = current.reader().request(request_id)
     view = request_view(found)
     if found.justification_hash != ZERO32 and current.keystore is not None:
         from pamchain.sdk.errors import SdkError
-        from pamchain.sdk.payload_store import PayloadClient
-        from pamchain.sdk.sealed_justifications import read_justification
+        from pamchain.sdk.payloads.sealed_justifications import read_justification
+        from pamchain.sdk.payloads.store import PayloadClient
 
         try:
             view["justification"] = read_justification(
@@ -285,8 +285,8 @@ def show(request_id: int, payload_store: str) -> None:
 @reader_options
 def list_(pending: bool) -> None:
     """List every request with its current status."""
-    from pamchain.sdk.audit import iter_events, request_ids
-    from pamchain.sdk.model import Status
+    from pamchain.sdk.chain.audit import iter_events, request_ids
+    from pamchain.sdk.chain.model import Status
 
     current = session()
     client = current.reader()

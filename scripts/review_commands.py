@@ -46,7 +46,7 @@ def _when(timestamp: int) -> str:
 
 
 def _target(raw: bytes) -> str:
-    from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
+    from pamchain.sdk.chain.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET
 
     if not any(raw):
         return "-"
@@ -99,7 +99,7 @@ def open_(
 ) -> None:
     """Open a campaign (governed: a council proposal once bootstrap is over). Give one scope: --principal,
     --requesters-of or --approvers-of."""
-    from pamchain.sdk.model import LapseAction, Reviewer, ReviewScope, ticket_ref
+    from pamchain.sdk.chain.model import LapseAction, Reviewer, ReviewScope, ticket_ref
 
     scopes = [
         (ReviewScope.PRINCIPALS, principals),
@@ -128,7 +128,7 @@ def open_(
         due,
         label_bytes,
     )
-    from pamchain.sdk.events import CampaignOpened
+    from pamchain.sdk.chain.events import CampaignOpened
 
     opened = [e for e in result.events if isinstance(e, CampaignOpened)]
     if opened:
@@ -178,7 +178,7 @@ def _campaigns(client: Any) -> None:
 
 
 def _campaign_data(campaign: Any, now: int) -> dict[str, Any]:
-    from pamchain.sdk.model import ticket_text
+    from pamchain.sdk.chain.model import ticket_text
 
     return {
         "id": campaign.id,
@@ -282,7 +282,7 @@ def confirm(campaign_id: int, item_ids: tuple[int, ...], all_: bool) -> None:
 def close(campaign_id: int, item_id: int | None) -> None:
     """After CAMPAIGN_ID's deadline (anyone): lapse what nobody re-confirmed — suspended or flagged, as the
     campaign says — and close it."""
-    from pamchain.sdk.events import ReviewItemLapsed
+    from pamchain.sdk.chain.events import ReviewItemLapsed
 
     client = session().client()
     results = (

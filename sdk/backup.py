@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import SdkError
+from pamchain.sdk.errors import SdkError
 
 FORMAT = "pamchain-backup/1"
 _SQLITE_MAGIC = b"SQLite format 3\x00"

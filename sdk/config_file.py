@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from pamchain.sdk.errors import ConfigError
 
 
 def read_bytes(path: str | os.PathLike[str], what: str, error: type[Exception] = ConfigError) -> bytes:

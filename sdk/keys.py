@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .abi import to_checksum_address
-from .config_file import read_json, read_text
-from .errors import KeystoreError
+from pamchain.sdk.chain.abi import to_checksum_address
+from pamchain.sdk.config_file import read_json, read_text
+from pamchain.sdk.errors import KeystoreError
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount

@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .model import Policy
+from pamchain.sdk.chain.model import Policy
 
 LANGUAGES = ("en", "fr")
 LANGUAGE_ENV = "PAMCHAIN_LANG"

@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pamchain.node.genesis import deployment_genesis
 from pamchain.node.service import run_node
-from pamchain.sdk.client import Deployment, PamClient, connect
+from pamchain.sdk.chain.client import Deployment, PamClient, connect
 from pamchain.sdk.oracle.follower import Finality
 from web3 import Web3
 

@@ -8,8 +8,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pamchain.devnet.world import DOMAIN, world_plan
-from pamchain.sdk.client import PamClient
-from pamchain.sdk.deployer import Plan, PrincipalSpec, deploy_plan
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.deployer import Plan, PrincipalSpec, deploy_plan
 from pamchain.sdk.directory import group_target_id
 from web3 import EthereumTesterProvider, Web3
 

@@ -177,7 +177,7 @@ class BreachedRanges:
 
     @classmethod
     def shipped(cls) -> BreachedRanges:
-        from pamchain.sdk.password_policy import shipped_breached_passwords
+        from pamchain.sdk.directory.password_policy import shipped_breached_passwords
 
         return cls(shipped_breached_passwords())
 
@@ -466,9 +466,9 @@ def start_web(
 ) -> WebHandle:
     """Serve the phone app on ``host:port`` in a background thread; returns a handle with ``.url``/``.stop()``.
 
-    ``deployment`` is a :class:`pamchain.sdk.client.Deployment` (or a path to its file).
+    ``deployment`` is a :class:`pamchain.sdk.chain.client.Deployment` (or a path to its file).
     """
-    from pamchain.sdk.client import Deployment
+    from pamchain.sdk.chain.client import Deployment
 
     if not isinstance(deployment, Deployment):
         deployment = Deployment.load(deployment)

@@ -6,14 +6,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..client import Deployment, PamClient, connect
-from .config import NotifyConfig
-from .daemon import NotifyDaemon
-from .dispatcher import Channel, Dispatcher
-from .follower import NotifyFollower
-from .journal import NotifyJournal
-from .mail import EmailChannel
-from .webhook import WebhookChannel
+from pamchain.sdk.chain.client import Deployment, PamClient, connect
+from pamchain.sdk.notify.config import NotifyConfig
+from pamchain.sdk.notify.daemon import NotifyDaemon
+from pamchain.sdk.notify.dispatcher import Channel, Dispatcher
+from pamchain.sdk.notify.follower import NotifyFollower
+from pamchain.sdk.notify.journal import NotifyJournal
+from pamchain.sdk.notify.mail import EmailChannel
+from pamchain.sdk.notify.webhook import WebhookChannel
 
 
 def assemble(

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config_file import read_bytes, read_text, read_toml
-from ..errors import ConfigError
-from ..model import to_bytes32
-from ..oracle.executor import Retry
-from ..oracle.follower import Finality
+from pamchain.sdk.chain.model import to_bytes32
+from pamchain.sdk.config_file import read_bytes, read_text, read_toml
+from pamchain.sdk.errors import ConfigError
+from pamchain.sdk.oracle.executor import Retry
+from pamchain.sdk.oracle.follower import Finality
 
 TLS_MODES = ("starttls", "implicit", "none")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")

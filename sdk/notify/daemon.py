@@ -12,15 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pamchain.sdk.drain import Drain
+from pamchain.sdk.errors import CHAIN_DOWN, SdkError
+from pamchain.sdk.notify.dispatcher import Dispatcher
+from pamchain.sdk.notify.follower import NotifyFollower
+from pamchain.sdk.notify.journal import FAILED, PENDING, SENT, NotifyJournal
+from pamchain.sdk.oracle.errors import ChainReorganised
+from pamchain.sdk.oracle.health import HealthServer
 from web3.exceptions import Web3Exception
-
-from ..drain import Drain
-from ..errors import CHAIN_DOWN, SdkError
-from ..oracle.errors import ChainReorganised
-from ..oracle.health import HealthServer
-from .dispatcher import Dispatcher
-from .follower import NotifyFollower
-from .journal import FAILED, PENDING, SENT, NotifyJournal
 
 log = logging.getLogger("pamchain.notify")
 

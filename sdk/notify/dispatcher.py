@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..oracle.executor import Retry
-from .config import NOTIFY_RETRY, Recipient
-from .errors import DeliveryFailed
-from .journal import NotifyJournal
-from .messages import Notification
+from pamchain.sdk.notify.config import NOTIFY_RETRY, Recipient
+from pamchain.sdk.notify.errors import DeliveryFailed
+from pamchain.sdk.notify.journal import NotifyJournal
+from pamchain.sdk.notify.messages import Notification
+from pamchain.sdk.oracle.executor import Retry
 
 log = logging.getLogger("pamchain.notify")
 

@@ -8,16 +8,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from hexbytes import HexBytes
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.events import Event, GenericEvent, LogPosition, RequestCreated
+from pamchain.sdk.notify.config import Recipient
+from pamchain.sdk.notify.journal import NotifyJournal, RequestInfo
+from pamchain.sdk.notify.messages import Notification, notification_id
+from pamchain.sdk.notify.routing import Router
+from pamchain.sdk.oracle.errors import ChainReorganised
+from pamchain.sdk.oracle.follower import Finality
 from web3.types import FilterParams
-
-from ..client import PamClient
-from ..events import Event, GenericEvent, LogPosition, RequestCreated
-from ..oracle.errors import ChainReorganised
-from ..oracle.follower import Finality
-from .config import Recipient
-from .journal import NotifyJournal, RequestInfo
-from .messages import Notification, notification_id
-from .routing import Router
 
 log = logging.getLogger("pamchain.notify.follower")
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .messages import Notification
+from pamchain.sdk.notify.messages import Notification
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 

@@ -7,9 +7,9 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from .config import Recipient, SmtpSettings
-from .errors import DeliveryFailed
-from .messages import Notification, subject_line, text_body
+from pamchain.sdk.notify.config import Recipient, SmtpSettings
+from pamchain.sdk.notify.errors import DeliveryFailed
+from pamchain.sdk.notify.messages import Notification, subject_line, text_body
 
 
 class EmailChannel:

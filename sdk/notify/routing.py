@@ -16,9 +16,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..client import PamClient
-from ..errors import SdkError
-from ..events import (
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.events import (
     Alarm,
     CampaignOpened,
     Event,
@@ -29,7 +28,7 @@ from ..events import (
     RequestApproved,
     RequestCreated,
 )
-from ..model import (
+from pamchain.sdk.chain.model import (
     PASSWORD_RESET_TARGET,
     UNLOCK_TARGET,
     Action,
@@ -44,8 +43,9 @@ from ..model import (
     Status,
     ticket_text,
 )
-from .journal import RequestInfo
-from .messages import Notice
+from pamchain.sdk.errors import SdkError
+from pamchain.sdk.notify.journal import RequestInfo
+from pamchain.sdk.notify.messages import Notice
 
 log = logging.getLogger("pamchain.notify.routing")
 

@@ -14,9 +14,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 
-from .config import Recipient, WebhookEndpoint
-from .errors import DeliveryFailed
-from .messages import Notification, as_json
+from pamchain.sdk.notify.config import Recipient, WebhookEndpoint
+from pamchain.sdk.notify.errors import DeliveryFailed
+from pamchain.sdk.notify.messages import Notification, as_json
 
 SIGNATURE_HEADER = "X-Pamchain-Signature"
 TIMESTAMP_HEADER = "X-Pamchain-Timestamp"

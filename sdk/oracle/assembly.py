@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
-
-from ..client import Deployment, PamClient, connect
-from ..directory import (
+from pamchain.sdk.chain.client import Deployment, PamClient, connect
+from pamchain.sdk.chain.model import PrincipalStatus
+from pamchain.sdk.directory import (
     AccountRef,
     ChainedResolver,
     Directory,
@@ -20,20 +20,25 @@ from ..directory import (
     pseudonymous_id,
     read_pseudonym_key,
 )
-from ..errors import ConfigError
-from ..keys import load_account, read_passphrase
-from ..model import PrincipalStatus
-from ..payload_store import PayloadClient
-from ..sealed import encryption_key, load_domain_secret
-from .config import OracleConfig
-from .daemon import OracleDaemon
-from .executor import REMOVAL_RETRY, Executor, PayloadSource, Retry
-from .follower import ChainView, Finality, Follower
-from .journal import Journal
-from .leavers import LeaverWatch
-from .light_client import NO_VERIFICATION, Anchor, Verification, VerifiedChain, build_light_client
-from .reconciler import Reconciler
-from .reporter import Reporter
+from pamchain.sdk.errors import ConfigError
+from pamchain.sdk.keys import load_account, read_passphrase
+from pamchain.sdk.oracle.config import OracleConfig
+from pamchain.sdk.oracle.daemon import OracleDaemon
+from pamchain.sdk.oracle.executor import REMOVAL_RETRY, Executor, PayloadSource, Retry
+from pamchain.sdk.oracle.follower import ChainView, Finality, Follower
+from pamchain.sdk.oracle.journal import Journal
+from pamchain.sdk.oracle.leavers import LeaverWatch
+from pamchain.sdk.oracle.light_client import (
+    NO_VERIFICATION,
+    Anchor,
+    Verification,
+    VerifiedChain,
+    build_light_client,
+)
+from pamchain.sdk.oracle.reconciler import Reconciler
+from pamchain.sdk.oracle.reporter import Reporter
+from pamchain.sdk.payloads.sealed import encryption_key, load_domain_secret
+from pamchain.sdk.payloads.store import PayloadClient
 
 log = logging.getLogger("pamchain.oracle")
 
@@ -195,12 +200,12 @@ def build_directory(settings: Mapping[str, object], base: Path, *, demo: bool = 
                 '[directory] kind = "memory" changes nothing in Active Directory (its receipts would claim '
                 'changes that never happened): use kind = "ldap", or start the oracle with --demo'
             )
-        from ..memory_directory import MemoryDirectory
+        from pamchain.sdk.directory.memory import MemoryDirectory
 
         log.warning("demo mode: in-memory directory, nothing is applied to Active Directory")
         return MemoryDirectory()
     if kind == "ldap":
-        from ..ldap_directory import LdapConfig, LdapDirectory
+        from pamchain.sdk.directory.ldap import LdapConfig, LdapDirectory
 
         values = {k: v for k, v in settings.items() if k != "kind"}
         for key in ("password_file", "ca_file"):

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config_file import read_toml
-from ..errors import ConfigError
-from ..model import to_bytes32
-from .executor import REMOVAL_RETRY, Retry
-from .follower import Finality
+from pamchain.sdk.chain.model import to_bytes32
+from pamchain.sdk.config_file import read_toml
+from pamchain.sdk.errors import ConfigError
+from pamchain.sdk.oracle.executor import REMOVAL_RETRY, Retry
+from pamchain.sdk.oracle.follower import Finality
 
 
 def bytes32_label(text: str) -> bytes:

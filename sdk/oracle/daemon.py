@@ -17,19 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.model import Action
+from pamchain.sdk.drain import Drain
+from pamchain.sdk.errors import CHAIN_DOWN, ContractRevert, SdkError
+from pamchain.sdk.oracle.executor import OTHER, Executor
+from pamchain.sdk.oracle.follower import Follower
+from pamchain.sdk.oracle.health import HealthServer
+from pamchain.sdk.oracle.journal import Journal
+from pamchain.sdk.oracle.leavers import LeaverWatch
+from pamchain.sdk.oracle.reconciler import Reconciler
+from pamchain.sdk.oracle.reporter import Reporter
 from web3.exceptions import Web3Exception
-
-from ..client import PamClient
-from ..drain import Drain
-from ..errors import CHAIN_DOWN, ContractRevert, SdkError
-from ..model import Action
-from .executor import OTHER, Executor
-from .follower import Follower
-from .health import HealthServer
-from .journal import Journal
-from .leavers import LeaverWatch
-from .reconciler import Reconciler
-from .reporter import Reporter
 
 log = logging.getLogger("pamchain.oracle")
 PRUNE_INTERVAL = 3600.0  # seconds between two journal retention passes (docs/privacy.md)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import SdkError
+from pamchain.sdk.errors import SdkError
 
 
 class OracleError(SdkError):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak
-
-from ..directory import (
+from pamchain.sdk.chain.model import Action, Outcome
+from pamchain.sdk.directory import (
     AccountNotFound,
     AccountRef,
     Directory,
@@ -31,12 +31,11 @@ from ..directory import (
     PasswordRejected,
     StaticIdMap,
 )
-from ..model import Action, Outcome
-from ..password_policy import PasswordPolicy
-from ..sealed import PayloadError, open_password
-from .errors import NotConfirmed, PermanentFailure
-from .journal import Journal, JournalEntry
-from .password_history import PasswordHistory
+from pamchain.sdk.directory.password_policy import PasswordPolicy
+from pamchain.sdk.oracle.errors import NotConfirmed, PermanentFailure
+from pamchain.sdk.oracle.journal import Journal, JournalEntry
+from pamchain.sdk.oracle.password_history import PasswordHistory
+from pamchain.sdk.payloads.sealed import PayloadError, open_password
 
 log = logging.getLogger("pamchain.oracle.executor")
 

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hexbytes import HexBytes
-
-from ..actions import DirectoryAction, action_for
-from ..client import PamClient
-from ..events import Event, GenericEvent, ReceiptPosted
-from ..model import Action
-from .errors import ChainReorganised, EndpointLies
-from .journal import Journal
+from pamchain.sdk.chain.actions import DirectoryAction, action_for
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.events import Event, GenericEvent, ReceiptPosted
+from pamchain.sdk.chain.model import Action
+from pamchain.sdk.oracle.errors import ChainReorganised, EndpointLies
+from pamchain.sdk.oracle.journal import Journal
 
 log = logging.getLogger("pamchain.oracle.follower")
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..actions import DirectoryAction
-from ..model import Action, Outcome
+from pamchain.sdk.chain.actions import DirectoryAction
+from pamchain.sdk.chain.model import Action, Outcome
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoint (

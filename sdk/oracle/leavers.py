@@ -7,8 +7,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..client import PamClient
-from ..directory import (
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.model import LeaverReason, PrincipalStatus
+from pamchain.sdk.directory import (
     AccountNotFound,
     AccountRef,
     Directory,
@@ -17,9 +18,8 @@ from ..directory import (
     IdResolver,
     normalize_dn,
 )
-from ..errors import ContractRevert
-from ..model import LeaverReason, PrincipalStatus
-from .journal import Journal
+from pamchain.sdk.errors import ContractRevert
+from pamchain.sdk.oracle.journal import Journal
 
 log = logging.getLogger("pamchain.oracle.leavers")
 

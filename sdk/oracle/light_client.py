@@ -22,10 +22,9 @@ from urllib.parse import urlsplit
 
 from eth_utils import keccak
 from hexbytes import HexBytes
-
-from ..chain_check import encode_receipt, encode_transaction, trie_root
-from ..client import PamClient
-from ..clique import (
+from pamchain.sdk.chain.chain_check import encode_receipt, encode_transaction, trie_root
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.clique import (
     DEFAULT_EPOCH,
     BadHeader,
     Header,
@@ -36,10 +35,10 @@ from ..clique import (
     seal_signer,
     signer_limit,
 )
-from ..errors import NodeUnavailable, SdkError
-from ..events import Event
-from ..jsonrpc import ChainRpc
-from .errors import EndpointLies, OracleError, UnverifiedBlock
+from pamchain.sdk.chain.events import Event
+from pamchain.sdk.chain.jsonrpc import ChainRpc
+from pamchain.sdk.errors import NodeUnavailable, SdkError
+from pamchain.sdk.oracle.errors import EndpointLies, OracleError, UnverifiedBlock
 
 log = logging.getLogger("pamchain.oracle.light_client")
 _T = TypeVar("_T")

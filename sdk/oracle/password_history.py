@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import os
 
-from .journal import Journal
+from pamchain.sdk.oracle.journal import Journal
 
 KEEP = 24  # AD's default "Enforce password history"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # ~16 MiB and tens of ms per digest: slow for guessers

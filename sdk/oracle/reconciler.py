@@ -6,8 +6,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from ..client import PamClient
-from ..directory import (
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.directory import (
     AccountRef,
     Directory,
     DirectoryError,
@@ -17,7 +17,7 @@ from ..directory import (
     StaticIdMap,
     pseudonymous_id,
 )
-from .journal import Journal
+from pamchain.sdk.oracle.journal import Journal
 
 log = logging.getLogger("pamchain.oracle.reconciler")
 

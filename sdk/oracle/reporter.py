@@ -6,10 +6,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from ..client import PamClient
-from ..errors import ContractRevert, SdkError
-from ..model import Action
-from .journal import Journal
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.model import Action
+from pamchain.sdk.errors import ContractRevert, SdkError
+from pamchain.sdk.oracle.journal import Journal
 
 log = logging.getLogger("pamchain.oracle.reporter")
 REFUSED_RETRY = 300.0  # seconds before a refused receipt is tried again

@@ -1,6 +1,6 @@
 """The shipped deployment example is safe as shipped: deployed through the real plan, one key cannot hold Domain Admins.
 
-The file is read by ``sdk.deployer.load_plan`` and applied with the calls ``sdk.deployer.deploy_plan`` sends
+The file is read by ``sdk.chain.deployer.load_plan`` and applied with the calls ``sdk.chain.deployer.deploy_plan`` sends
 (``bootstrap_calls``), here from titanoboa so that the example's fixed addresses can act without their keys.
 The plan's council becomes a Council contract; PamChain is bound to it; `end_bootstrap` is the council's call,
 every other bootstrap call is PamChain's.
@@ -11,7 +11,7 @@ from pathlib import Path
 import boa
 import pytest
 from eth_utils import keccak
-from pamchain.sdk.deployer import bootstrap_calls, load_plan
+from pamchain.sdk.chain.deployer import bootstrap_calls, load_plan
 from pamkit import ALARM_BREAK_GLASS, ALARM_UNLOCK_LIMIT, PENDING, events, one_event
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "deploy.example.toml"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pamchain.devnet import samba_dc
 from pamchain.sdk.directory import Account, Group
-from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
+from pamchain.sdk.directory.ldap import LdapConfig, LdapDirectory
 
 TEST_PASSWORD = "Integration-Test-Pw-42!"
 

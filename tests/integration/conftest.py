@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from pamchain.devnet import samba_dc
 from pamchain.sdk.directory import Account, Group
-from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
+from pamchain.sdk.directory.ldap import LdapConfig, LdapDirectory
 
 from .ad import TEST_PASSWORD, AdObjects, RunningDC
 

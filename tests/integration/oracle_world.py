@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
-from pamchain.sdk.client import PamClient
-from pamchain.sdk.deployer import deploy_plan
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.deployer import deploy_plan
+from pamchain.sdk.chain.events import ReceiptPosted
 from pamchain.sdk.directory import Account, AccountRef, DirectoryUnavailable, Group, GroupRef, StaticIdMap
-from pamchain.sdk.events import ReceiptPosted
-from pamchain.sdk.ldap_directory import LdapDirectory
+from pamchain.sdk.directory.ldap import LdapDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.executor import Retry

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from pamchain.sdk.directory import Account, AuthenticationFailed
-from pamchain.sdk.ldap_directory import LdapDirectory
+from pamchain.sdk.directory.ldap import LdapDirectory
 
 from support.rpc import free_port
 

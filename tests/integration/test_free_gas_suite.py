@@ -10,10 +10,10 @@ from eth_account import Account
 from eth_utils import keccak
 from pamchain.node.genesis import deployment_genesis
 from pamchain.sdk import errors
-from pamchain.sdk.client import connect
-from pamchain.sdk.deployer import deploy_plan
-from pamchain.sdk.events import GenericEvent
-from pamchain.sdk.transactions import Sender
+from pamchain.sdk.chain.client import connect
+from pamchain.sdk.chain.deployer import deploy_plan
+from pamchain.sdk.chain.events import GenericEvent
+from pamchain.sdk.chain.transactions import Sender
 
 from support import chains
 from support.node_process import init_node, node_process

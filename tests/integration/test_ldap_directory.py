@@ -21,10 +21,10 @@ from pamchain.sdk.directory import (
     TlsVerificationFailed,
     pseudonymous_id,
 )
-from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
+from pamchain.sdk.directory.ldap import LdapConfig, LdapDirectory
+from pamchain.sdk.directory.password_policy import PasswordPolicy
 from pamchain.sdk.oracle.assembly import id_resolver
 from pamchain.sdk.oracle.config import OracleConfig
-from pamchain.sdk.password_policy import PasswordPolicy
 
 pytestmark = pytest.mark.integration
 

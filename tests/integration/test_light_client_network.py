@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pamchain.sdk.chain_check import ChainRpc, verify_chain
+from pamchain.sdk.chain.chain_check import ChainRpc, verify_chain
 from pamchain.sdk.oracle.light_client import Anchor, LightClient, SnapshotStore
 
 from support.cluster import Cluster, make_cluster, wait_for

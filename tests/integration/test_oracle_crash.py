@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
-from pamchain.sdk.client import Deployment
+from pamchain.sdk.chain.client import Deployment
+from pamchain.sdk.chain.model import Action
+from pamchain.sdk.directory.ldap import LdapConfig, LdapDirectory
 from pamchain.sdk.keys import create_keystore
-from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
-from pamchain.sdk.model import Action
 
 from support.rpc import free_port
 from support.world import ADMINS, directory_id
@@ -99,7 +99,7 @@ valid_names = {list(ldap_config.valid_names)!r}
 
 
 def _abi_version(suite: Suite) -> str:
-    from pamchain.sdk.client import abi_version
+    from pamchain.sdk.chain.client import abi_version
 
     return abi_version()
 

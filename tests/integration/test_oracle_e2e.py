@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from pamchain.sdk.chain.events import GenericEvent
+from pamchain.sdk.chain.model import Action, Outcome, Status
 from pamchain.sdk.directory import AuthenticationFailed, pseudonymous_id
-from pamchain.sdk.events import GenericEvent
-from pamchain.sdk.ldap_directory import LdapDirectory
-from pamchain.sdk.model import Action, Outcome, Status
-from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
-from pamchain.sdk.sealed import seal_password
+from pamchain.sdk.directory.ldap import LdapDirectory
+from pamchain.sdk.payloads.sealed import seal_password
+from pamchain.sdk.payloads.store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 
 from support.world import ADMINS, DOMAIN, directory_id
 

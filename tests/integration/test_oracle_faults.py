@@ -23,12 +23,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from eth_utils import keccak
+from pamchain.sdk.chain.events import Alarm
+from pamchain.sdk.chain.model import Action, AlarmKind, Outcome
 from pamchain.sdk.directory import AuthenticationFailed
-from pamchain.sdk.events import Alarm
-from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
-from pamchain.sdk.model import Action, AlarmKind, Outcome
-from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
-from pamchain.sdk.sealed import seal_password
+from pamchain.sdk.directory.ldap import LdapConfig, LdapDirectory
+from pamchain.sdk.payloads.sealed import seal_password
+from pamchain.sdk.payloads.store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 
 from support.rpc import free_port
 from support.world import DOMAIN, directory_id

@@ -16,10 +16,10 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
+from pamchain.sdk.chain.events import GenericEvent, LeaverReported
+from pamchain.sdk.chain.model import Action, LeaverReason, Outcome, PrincipalStatus
 from pamchain.sdk.directory import AccountRef
-from pamchain.sdk.events import GenericEvent, LeaverReported
-from pamchain.sdk.ldap_directory import LdapDirectory
-from pamchain.sdk.model import Action, LeaverReason, Outcome, PrincipalStatus
+from pamchain.sdk.directory.ldap import LdapDirectory
 from pamchain.sdk.oracle.daemon import OracleDaemon
 
 from support.world import DOMAIN, directory_id

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
-from pamchain.sdk.chain_check import encode_receipt, header_hash, trie_root
-from pamchain.sdk.client import Deployment, PamClient, connect
-from pamchain.sdk.deployer import deploy_plan
+from pamchain.sdk.chain.chain_check import encode_receipt, header_hash, trie_root
+from pamchain.sdk.chain.client import Deployment, PamClient, connect
+from pamchain.sdk.chain.deployer import deploy_plan
+from pamchain.sdk.chain.events import RequestApproved
+from pamchain.sdk.chain.model import UNLOCK_TARGET, Action, Kind
 from pamchain.sdk.directory import AccountRef, AuthenticationFailed, Directory, StaticIdMap
-from pamchain.sdk.events import RequestApproved
-from pamchain.sdk.ldap_directory import LdapDirectory
-from pamchain.sdk.memory_directory import MemoryDirectory
-from pamchain.sdk.model import UNLOCK_TARGET, Action, Kind
+from pamchain.sdk.directory.ldap import LdapDirectory
+from pamchain.sdk.directory.memory import MemoryDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.executor import Retry

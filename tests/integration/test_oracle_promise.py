@@ -14,18 +14,18 @@ from pathlib import Path
 
 import pytest
 from eth_utils import keccak
+from pamchain.sdk.chain.events import Alarm, GenericEvent
+from pamchain.sdk.chain.model import Action, AlarmKind, Outcome
 from pamchain.sdk.directory import (
     AccountRef,
     AuthenticationFailed,
     GroupRef,
     pseudonymous_id,
 )
-from pamchain.sdk.events import Alarm, GenericEvent
-from pamchain.sdk.ldap_directory import LdapDirectory
-from pamchain.sdk.model import Action, AlarmKind, Outcome
+from pamchain.sdk.directory.ldap import LdapDirectory
 from pamchain.sdk.oracle.executor import Retry
-from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
-from pamchain.sdk.sealed import seal_password
+from pamchain.sdk.payloads.sealed import seal_password
+from pamchain.sdk.payloads.store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 
 from support.world import ADMINS, DOMAIN, directory_id
 

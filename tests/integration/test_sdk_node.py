@@ -9,8 +9,8 @@ import pytest
 from eth_account import Account
 from pamchain.node.rpc.limits import RpcLimits
 from pamchain.sdk import errors
-from pamchain.sdk.deployer import deploy_plan
-from pamchain.sdk.transactions import Sender
+from pamchain.sdk.chain.deployer import deploy_plan
+from pamchain.sdk.chain.transactions import Sender
 
 from support.chains import pamchain_node
 from support.world import standard_plan

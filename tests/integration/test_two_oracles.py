@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from pamchain.sdk.events import GenericEvent, ReceiptPosted
-from pamchain.sdk.ldap_directory import LdapConfig, LdapDirectory
-from pamchain.sdk.model import Action
-from pamchain.sdk.sealed import public_key
+from pamchain.sdk.chain.events import GenericEvent, ReceiptPosted
+from pamchain.sdk.chain.model import Action
+from pamchain.sdk.directory.ldap import LdapConfig, LdapDirectory
+from pamchain.sdk.payloads.sealed import public_key
 
 from support.rpc import free_port
 from support.world import DOMAIN

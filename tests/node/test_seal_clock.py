@@ -9,7 +9,7 @@ from eth_utils import keccak
 from pamchain.node.core import MAX_SEAL_AHEAD
 from pamchain.node.genesis import make_genesis
 from pamchain.node.service import run_node
-from pamchain.sdk.client import connect
+from pamchain.sdk.chain.client import connect
 
 
 def test_burst_of_blocks__head_timestamp_stays_within_bound_of_clock() -> None:

@@ -21,13 +21,13 @@ from pamchain.devnet.runner import OracleThread
 from pamchain.node.genesis import deployment_genesis
 from pamchain.node.service import run_node
 from pamchain.scripts.cli import main
-from pamchain.sdk.client import Deployment, PamClient, connect
+from pamchain.sdk.chain.client import Deployment, PamClient, connect
 from pamchain.sdk.directory import StaticIdMap, group_target_id, pseudonymous_id
+from pamchain.sdk.directory.memory import MemoryDirectory
 from pamchain.sdk.keys import create_keystore
-from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.follower import Finality
-from pamchain.sdk.payload_store import ChainAuthorizer, PayloadStore, ServedStore
+from pamchain.sdk.payloads.store import ChainAuthorizer, PayloadStore, ServedStore
 
 PASSPHRASE = "cli-test-passphrase"
 NAMES = ("deployer", "c1", "c2", "c3", "oracle", "alice", "bob", "carol")

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
-from pamchain.sdk.chain_check import header_hash
+from pamchain.sdk.chain.chain_check import header_hash
 
 from .conftest import Live, invoke
 

@@ -16,7 +16,7 @@ from eth_account import Account
 from eth_utils import keccak
 from pamchain.node import make_genesis, run_node
 from pamchain.sdk.backup import BackupError, Part, create, restore, verify
-from pamchain.sdk.transactions import wait_until
+from pamchain.sdk.chain.transactions import wait_until
 
 from .conftest import invoke
 

@@ -8,8 +8,8 @@ import csv
 import io
 import json
 
+from pamchain.sdk.chain.model import Action, Status
 from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef
-from pamchain.sdk.model import Action, Status
 
 from .conftest import GROUP_DN, Live
 
@@ -226,7 +226,7 @@ def test_audit_verify__ok_on_the_live_chain(live: Live) -> None:
 def test_free_gas__new_device_never_funded__enrolled_by_the_council__requests_from_the_cli(
     live: Live,
 ) -> None:
-    from pamchain.sdk.client import connect
+    from pamchain.sdk.chain.client import connect
     from pamchain.sdk.keys import create_keystore
 
     from .conftest import PASSPHRASE

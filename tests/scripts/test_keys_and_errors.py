@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from pamchain.sdk.deployer import load_plan
+from pamchain.sdk.chain.deployer import load_plan
 from pamchain.sdk.errors import ConfigError
 from pamchain.sdk.keys import load_account
 
@@ -272,7 +272,7 @@ _COUNCIL = '[council]\nmembers = ["0x' + "11" * 20 + '", "0x' + "22" * 20 + '"]\
 
 
 def test_oracle_domain_key__created_0600_printed_never_overwritten(tmp_path: Path) -> None:
-    from pamchain.sdk.sealed import load_domain_secret, public_key
+    from pamchain.sdk.payloads.sealed import load_domain_secret, public_key
 
     path = tmp_path / "domain.key"
     made = invoke(["oracle", "domain-key", str(path)])
@@ -285,7 +285,7 @@ def test_oracle_domain_key__created_0600_printed_never_overwritten(tmp_path: Pat
 
 @pytest.mark.parametrize("content", ["", "zz" * 32, "ab" * 31])
 def test_domain_secret__bad_file__clear_error(tmp_path: Path, content: str) -> None:
-    from pamchain.sdk.sealed import load_domain_secret
+    from pamchain.sdk.payloads.sealed import load_domain_secret
 
     path = tmp_path / "domain.key"
     path.write_text(content)
@@ -306,7 +306,7 @@ def test_deploy_plan__two_oracles_of_a_domain_with_different_keys__refused(tmp_p
 
 def test_deploy_plan__two_oracles_sharing_the_domain_key__both_registered_with_it(tmp_path: Path) -> None:
     from pamchain.sdk.keys import create_keystore
-    from pamchain.sdk.sealed import create_domain_secret, public_key
+    from pamchain.sdk.payloads.sealed import create_domain_secret, public_key
 
     secret = create_domain_secret(tmp_path / "domain.key")
     entries = ""

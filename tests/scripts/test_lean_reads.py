@@ -8,15 +8,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pamchain.sdk.client import Deployment, PamClient
+from pamchain.sdk.chain.client import Deployment, PamClient
+from pamchain.sdk.chain.events import GenericEvent
+from pamchain.sdk.chain.jsonrpc import ChainRpc
+from pamchain.sdk.chain.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET, Action, Status, ticket_ref
+from pamchain.sdk.chain.reader import ChainReader
 from pamchain.sdk.errors import ConfigError, NodeUnavailable, SdkError
-from pamchain.sdk.events import GenericEvent
-from pamchain.sdk.jsonrpc import ChainRpc
-from pamchain.sdk.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET, Action, Status, ticket_ref
-from pamchain.sdk.reader import ChainReader
 
 from .conftest import GROUP_ID, PEOPLE, Live
 
@@ -25,8 +26,9 @@ HEAVY = ("web3", "vyper", "eth_abi", "eth_utils", "eth_account", "boa", "request
 
 
 @pytest.fixture(scope="module")
-def history(live: Live) -> dict[str, int]:
-    """An elevation approved into a grant (the oracle posts its receipt) and an open council proposal."""
+def history(live: Live) -> Iterator[dict[str, int]]:
+    """An elevation approved into a grant (the oracle posts its receipt) and an open council proposal; the grant
+    is revoked and the proposal withdrawn afterwards: tests later in the session find neither."""
     client = live.client()
     alice = client.as_account(live.accounts["alice"])
     request_id = alice.request_elevation(GROUP_ID, 600, "lean reads", ticket_ref("CHG-77"))
@@ -38,7 +40,10 @@ def history(live: Live) -> dict[str, int]:
     )
     created = next(e for e in proposal.events if isinstance(e, GenericEvent) and e.event == "ProposalCreated")
     proposal_id = int(created.args["proposal_id"])
-    return {"request_id": request_id, "proposal_id": proposal_id}
+    yield {"request_id": request_id, "proposal_id": proposal_id}
+    client.as_account(live.accounts["c1"]).transact("cancel_proposal", proposal_id)
+    client.as_account(live.accounts["bob"]).revoke(request_id)
+    client.wait_for_receipt(request_id, Action.REMOVE_MEMBER, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +160,7 @@ def test_read_only_command__never_imports_web3_or_vyper(
     assert done.returncode == 0, done.stderr[-2000:]
     json.loads(done.stdout)  # it answered, as JSON
     modules = _imported(done.stderr)
-    assert "pamchain.sdk.reader" in modules  # the check sees the process's imports at all
+    assert "pamchain.sdk.chain.reader" in modules  # the check sees the process's imports at all
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     assert heavy == []
 

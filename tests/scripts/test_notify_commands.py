@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pamchain.sdk.client import Deployment, abi_version
+from pamchain.sdk.chain.client import Deployment, abi_version
+from pamchain.sdk.chain.transactions import wait_until
 from pamchain.sdk.oracle.health import HealthServer
-from pamchain.sdk.transactions import wait_until
 
 from ..sdk.notify_parts import Hook, WebhookReceiver
 from .conftest import GROUP_ID, Live, invoke

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from eth_utils import keccak
-from pamchain.sdk.payload_store import (
+from pamchain.sdk.payloads.store import (
     ChainAuthorizer,
     PayloadClient,
     PayloadStore,
@@ -234,7 +234,7 @@ def test_request_password__store_quota_full__one_line_error_and_nothing_requeste
 
 
 def test_sample_configuration__loads_with_the_documented_defaults() -> None:
-    from pamchain.sdk.payload_service import PayloadStoreConfig
+    from pamchain.sdk.payloads.service import PayloadStoreConfig
 
     sample = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "payload-store.toml"
     config = PayloadStoreConfig.load(sample)

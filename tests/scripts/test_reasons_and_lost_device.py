@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from pamchain.sdk.client import Deployment
-from pamchain.sdk.lost_device import encode_code, lost_device_message
-from pamchain.sdk.model import PrincipalStatus
+from pamchain.sdk.chain.client import Deployment
+from pamchain.sdk.chain.lost_device import encode_code, lost_device_message
+from pamchain.sdk.chain.model import PrincipalStatus
 
 from .conftest import GROUP_DN, Live
 

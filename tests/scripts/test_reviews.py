@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
+from pamchain.sdk.chain.model import Action
 from pamchain.sdk.directory import AccountRef, GroupRef
-from pamchain.sdk.model import Action
 
 from .conftest import GROUP_DN, Live
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import requests
-from pamchain.sdk.client import Deployment, abi_version
+from pamchain.sdk.chain.client import Deployment, abi_version
 
 from support.rpc import free_port
 

@@ -14,7 +14,7 @@ from eth_utils import to_checksum_address as ref_checksum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pamchain.contracts import DEPLOYABLES
-from pamchain.sdk.abi import (
+from pamchain.sdk.chain.abi import (
     AbiError,
     AbiType,
     decode,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 from pamchain.sdk import errors
-from pamchain.sdk.events import (
+from pamchain.sdk.chain.events import (
     ApprovalCast,
     GenericEvent,
     GrantActivated,
@@ -13,7 +13,7 @@ from pamchain.sdk.events import (
     RequestApproved,
     RequestCreated,
 )
-from pamchain.sdk.model import Action, EndReason, Kind, Outcome, Status, ticket_ref, ticket_text
+from pamchain.sdk.chain.model import Action, EndReason, Kind, Outcome, Status, ticket_ref, ticket_text
 
 from support.world import ADMINS, DOMAIN, Cast, directory_id
 
@@ -121,7 +121,7 @@ def test_every_contract_revert_module_has_its_error_class() -> None:
 
 
 def test_alarm_kind__unknown_to_this_sdk__kept_by_number() -> None:
-    from pamchain.sdk.model import AlarmKind
+    from pamchain.sdk.chain.model import AlarmKind
 
     newer = AlarmKind(9)  # raised by a newer contract
     assert int(newer) == 9 and newer.name == "KIND_9"

@@ -1,4 +1,4 @@
-"""The SDK's Clique rules (sdk/clique.py) on real headers and on blocks sealed by pamchain's node.
+"""The SDK's Clique rules (sdk/chain/clique.py) on real headers and on blocks sealed by pamchain's node.
 
 Real Goerli/Rinkeby headers (tests/node/data/clique, see its PROVENANCE.json) check hashing and seals; the
 24 EIP-225/geth voting scenarios are sealed by the node's own block builder (Prague-shaped headers, votes in
@@ -24,8 +24,8 @@ from pamchain.node.consensus import Vote as NodeVote
 from pamchain.node.consensus import prepare_header, seal_header
 from pamchain.node.genesis import load_genesis
 from pamchain.node.storage import open_store
-from pamchain.sdk.chain_check import HEADER_FIELDS, header_hash, seal_hash, seal_signer
-from pamchain.sdk.clique import BadHeader, Header, Snapshot, UnlinkedHeader, majority_final
+from pamchain.sdk.chain.chain_check import HEADER_FIELDS, header_hash, seal_hash, seal_signer
+from pamchain.sdk.chain.clique import BadHeader, Header, Snapshot, UnlinkedHeader, majority_final
 
 DATA = Path(__file__).resolve().parents[1] / "node" / "data" / "clique"
 VOTING = json.loads((DATA / "voting_cases.json").read_text())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from pamchain.sdk.actions import DirectoryAction
-from pamchain.sdk.model import Action, Outcome
+from pamchain.sdk.chain.actions import DirectoryAction
+from pamchain.sdk.chain.model import Action, Outcome
 from pamchain.sdk.oracle.journal import Journal, ScheduledGrant
 
 ACTIONS = st.builds(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pamchain.sdk.actions import DirectoryAction
-from pamchain.sdk.model import Action, Outcome
+from pamchain.sdk.chain.actions import DirectoryAction
+from pamchain.sdk.chain.model import Action, Outcome
 from pamchain.sdk.oracle.journal import EVIDENCE_RETENTION, Journal
 
 ALICE, BOB = b"a" * 32, b"b" * 32

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_utils import keccak
-from pamchain.sdk.deployer import PolicySpec, PrincipalSpec, deploy_plan
-from pamchain.sdk.justification import (
+from pamchain.sdk.chain.deployer import PolicySpec, PrincipalSpec, deploy_plan
+from pamchain.sdk.chain.model import ZERO32, Status, ticket_ref
+from pamchain.sdk.payloads.justification import (
     KeyAnnouncement,
     announce_key,
     device_encryption_key,
@@ -22,10 +23,9 @@ from pamchain.sdk.justification import (
     seal_justification,
     verify_key,
 )
-from pamchain.sdk.model import ZERO32, Status, ticket_ref
-from pamchain.sdk.payload_store import PayloadClient, PayloadStoreError
-from pamchain.sdk.sealed import PayloadError
-from pamchain.sdk.sealed_justifications import NoApproverKey, read_justification, seal_for_request
+from pamchain.sdk.payloads.sealed import PayloadError
+from pamchain.sdk.payloads.sealed_justifications import NoApproverKey, read_justification, seal_for_request
+from pamchain.sdk.payloads.store import PayloadClient, PayloadStoreError
 
 from support.chains import pamchain_node
 from support.world import ADMINS, DOMAIN, directory_id, standard_plan
@@ -238,7 +238,7 @@ def test_purge__older_than_max_age__gone_even_while_pending(world: World, tmp_pa
 def test_deny_reason__hash_is_not_keccak_of_the_text(world: World) -> None:
     rid = world.as_("alice").request_elevation(ADMINS, 600)
     denied = world.as_("bob").deny(rid, "not now")
-    from pamchain.sdk.events import GenericEvent
+    from pamchain.sdk.chain.events import GenericEvent
 
     event = next(e for e in denied.events if isinstance(e, GenericEvent) and e.event == "RequestDenied")
     assert bytes(event.args["reason_hash"]) not in (keccak(text="not now"), ZERO32)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from pamchain.sdk.justification import (
+from pamchain.sdk.payloads.justification import (
     KeyAnnouncement,
     announce_key,
     device_encryption_key,
@@ -21,7 +21,7 @@ from pamchain.sdk.justification import (
     seal_justification,
     verify_key,
 )
-from pamchain.sdk.sealed import PayloadError
+from pamchain.sdk.payloads.sealed import PayloadError
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 BOB = Account.from_key(b"\x22" * 32)

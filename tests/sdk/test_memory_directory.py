@@ -24,7 +24,7 @@ from pamchain.sdk.directory import (
     StaticIdMap,
     pseudonymous_id,
 )
-from pamchain.sdk.memory_directory import MemoryDirectory
+from pamchain.sdk.directory.memory import MemoryDirectory
 
 PASSWORD = "Quiet-Lantern-Orbit-58"
 OTHER = "Brisk-Harbor-Velvet-73"

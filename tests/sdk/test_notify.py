@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import requests
 from aiosmtpd.controller import Controller
-from pamchain.sdk.client import PamClient
-from pamchain.sdk.events import GenericEvent, LogPosition
-from pamchain.sdk.model import Action, Outcome
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.events import GenericEvent, LogPosition
+from pamchain.sdk.chain.model import Action, Outcome
+from pamchain.sdk.chain.transactions import wait_until
 from pamchain.sdk.notify.assembly import assemble
 from pamchain.sdk.notify.config import NotifyConfig
 from pamchain.sdk.notify.daemon import NotifyDaemon, NotifyTick
@@ -26,7 +27,6 @@ from pamchain.sdk.notify.messages import Notification, notification_id, subject_
 from pamchain.sdk.notify.routing import Router
 from pamchain.sdk.oracle.errors import ChainReorganised
 from pamchain.sdk.oracle.logs import JsonFormatter
-from pamchain.sdk.transactions import wait_until
 
 from support.rpc import free_port
 from support.world import ADMINS, DOMAIN, Cast, directory_id

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from pamchain.sdk.chain.events import GenericEvent, ReceiptPosted
+from pamchain.sdk.chain.model import Action, Outcome, Status
 from pamchain.sdk.directory import (
     AccountRef,
     AuthenticationFailed,
@@ -15,15 +17,13 @@ from pamchain.sdk.directory import (
     StaticIdMap,
     pseudonymous_id,
 )
-from pamchain.sdk.events import GenericEvent, ReceiptPosted
-from pamchain.sdk.memory_directory import MemoryDirectory
-from pamchain.sdk.model import Action, Outcome, Status
+from pamchain.sdk.directory.memory import MemoryDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.oracle.follower import Finality
-from pamchain.sdk.payload_store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
-from pamchain.sdk.sealed import public_key, seal_password
+from pamchain.sdk.payloads.sealed import public_key, seal_password
+from pamchain.sdk.payloads.store import ChainAuthorizer, PayloadClient, PayloadStore, ServedStore
 from web3 import Web3
 
 from support.world import ADMINS, DOMAIN, Cast, directory_id
@@ -315,7 +315,7 @@ def test_password_reset__payload_sealed_for_another_subject__refused(cast: Cast,
 
 def test_payload_store__stranger_cannot_write_or_read(cast: Cast, tmp_path: Path) -> None:
     from eth_account import Account
-    from pamchain.sdk.payload_store import PayloadStoreError
+    from pamchain.sdk.payloads.store import PayloadStoreError
 
     store = PayloadStore(tmp_path / "payloads", ChainAuthorizer(cast.client), purge_interval=None)
     with ServedStore(store) as served:
@@ -337,7 +337,7 @@ def test_run_loop__health_endpoint_then_clean_stop(cast: Cast, tmp_path: Path) -
     import urllib.error
     import urllib.request
 
-    from pamchain.sdk.transactions import wait_until
+    from pamchain.sdk.chain.transactions import wait_until
 
     directory = MemoryDirectory()
     daemon, _ = build(cast, tmp_path, directory)

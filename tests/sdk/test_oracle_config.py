@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from pamchain.scripts.cli import main
-from pamchain.sdk.client import Deployment
+from pamchain.sdk.chain.client import Deployment
+from pamchain.sdk.directory.memory import MemoryDirectory
 from pamchain.sdk.errors import ConfigError
-from pamchain.sdk.memory_directory import MemoryDirectory
 from pamchain.sdk.oracle.assembly import anchor_for, build_directory
 from pamchain.sdk.oracle.config import OracleConfig, bytes32_label
 from pamchain.sdk.oracle.light_client import Anchor

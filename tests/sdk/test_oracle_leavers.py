@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_utils import keccak
-from pamchain.sdk.audit import audit_rows
-from pamchain.sdk.client import PamClient, TxResult
+from pamchain.sdk.chain.audit import audit_rows
+from pamchain.sdk.chain.client import PamClient, TxResult
+from pamchain.sdk.chain.events import Alarm, GenericEvent, GrantEnded, LeaverReported
+from pamchain.sdk.chain.model import Action, AlarmKind, EndReason, LeaverReason, Outcome, PrincipalStatus
 from pamchain.sdk.directory import (
     AccountRef,
     ChainedResolver,
@@ -19,9 +21,7 @@ from pamchain.sdk.directory import (
     StaticIdMap,
     pseudonymous_id,
 )
-from pamchain.sdk.events import Alarm, GenericEvent, GrantEnded, LeaverReported
-from pamchain.sdk.memory_directory import MemoryDirectory
-from pamchain.sdk.model import Action, AlarmKind, EndReason, LeaverReason, Outcome, PrincipalStatus
+from pamchain.sdk.directory.memory import MemoryDirectory
 from pamchain.sdk.notify.messages import Notification, subject_line
 from pamchain.sdk.notify.routing import Router
 from pamchain.sdk.oracle.daemon import OracleDaemon

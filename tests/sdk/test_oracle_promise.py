@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from eth_utils import keccak
+from pamchain.sdk.chain.events import Alarm, ReceiptPosted
+from pamchain.sdk.chain.model import Action, AlarmKind, Outcome
 from pamchain.sdk.directory import AccountRef, GroupRef, HmacGuidResolver, StaticIdMap, pseudonymous_id
-from pamchain.sdk.events import Alarm, ReceiptPosted
-from pamchain.sdk.memory_directory import MemoryDirectory
-from pamchain.sdk.model import Action, AlarmKind, Outcome
+from pamchain.sdk.directory.memory import MemoryDirectory
 from pamchain.sdk.oracle.executor import Retry
 from pamchain.sdk.oracle.journal import Journal
 

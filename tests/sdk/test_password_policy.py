@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pamchain.sdk.directory import AccountRef, PasswordRejected
-from pamchain.sdk.password_policy import (
+from pamchain.sdk.directory.password_policy import (
     PasswordPolicy,
     Rule,
     character_classes,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from pamchain.sdk.directory import AccountRef, PasswordRejected
-from pamchain.sdk.password_policy import MIN_SCORE, PasswordPolicy, Rule, strength, strength_input
+from pamchain.sdk.directory.password_policy import MIN_SCORE, PasswordPolicy, Rule, strength, strength_input
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((ROOT / "tests" / "vectors" / "password-strength.json").read_text("utf-8"))

@@ -14,11 +14,13 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from pamchain.sdk.client import PamClient
-from pamchain.sdk.deployer import OracleSpec, PrincipalSpec, deploy_plan
-from pamchain.sdk.model import PASSWORD_RESET_TARGET, Status
-from pamchain.sdk.payload_auth import RateLimiter
-from pamchain.sdk.payload_store import (
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.deployer import OracleSpec, PrincipalSpec, deploy_plan
+from pamchain.sdk.chain.model import PASSWORD_RESET_TARGET, Status
+from pamchain.sdk.chain.transactions import wait_until
+from pamchain.sdk.payloads.auth import RateLimiter
+from pamchain.sdk.payloads.sealed import public_key
+from pamchain.sdk.payloads.store import (
     ChainAuthorizer,
     PayloadClient,
     PayloadStore,
@@ -26,8 +28,6 @@ from pamchain.sdk.payload_store import (
     Quota,
     ServedStore,
 )
-from pamchain.sdk.sealed import public_key
-from pamchain.sdk.transactions import wait_until
 
 from support.chains import pamchain_node
 from support.world import directory_id, standard_plan
@@ -421,7 +421,7 @@ def test_rate_limiter__bad_values__refused() -> None:
 def test_node_unreachable__503_retry_later_and_nothing_stored(world: World, tmp_path: Path) -> None:
     import socket
 
-    from pamchain.sdk.client import connect
+    from pamchain.sdk.chain.client import connect
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pamchain.sdk.model import Policy
+from pamchain.sdk.chain.model import Policy
 from pamchain.sdk.reasons import LANGUAGES, duration_text, explain, language, policy_params, table
 
 ROOT = Path(__file__).resolve().parents[2]

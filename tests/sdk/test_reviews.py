@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from pamchain.sdk import errors
-from pamchain.sdk.client import SUSPENDER_ROLE, Deployment, PamClient, TxResult
-from pamchain.sdk.events import (
+from pamchain.sdk.chain.client import SUSPENDER_ROLE, Deployment, PamClient, TxResult
+from pamchain.sdk.chain.events import (
     Alarm,
     CampaignClosed,
     CampaignOpened,
@@ -18,7 +18,7 @@ from pamchain.sdk.events import (
     ReviewItemConfirmed,
     ReviewItemLapsed,
 )
-from pamchain.sdk.model import (
+from pamchain.sdk.chain.model import (
     AlarmKind,
     EndReason,
     ItemStatus,

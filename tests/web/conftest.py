@@ -19,13 +19,13 @@ from eth_utils import keccak
 from pamchain.devnet.world import world_plan
 from pamchain.node.genesis import deployment_genesis
 from pamchain.node.service import NodeHandle, run_node
-from pamchain.sdk.client import Deployment, PamClient, connect
-from pamchain.sdk.deployer import PolicySpec, deploy_plan
+from pamchain.sdk.chain.client import Deployment, PamClient, connect
+from pamchain.sdk.chain.deployer import PolicySpec, deploy_plan
 from pamchain.sdk.directory import StaticIdMap, group_target_id
-from pamchain.sdk.memory_directory import MemoryDirectory
+from pamchain.sdk.directory.memory import MemoryDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.follower import Finality
-from pamchain.sdk.payload_store import ChainAuthorizer, PayloadStore, ServedStore
+from pamchain.sdk.payloads.store import ChainAuthorizer, PayloadStore, ServedStore
 from pamchain.web.server import WebHandle, group_targets, start_web
 
 from support.rpc import free_port

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import requests
 from eth_utils import keccak
-from pamchain.sdk.model import ticket_ref
-from pamchain.sdk.payload_store import PayloadClient, PayloadStoreError
-from pamchain.sdk.sealed_justifications import read_justification, seal_for_request
+from pamchain.sdk.chain.model import ticket_ref
+from pamchain.sdk.payloads.sealed_justifications import read_justification, seal_for_request
+from pamchain.sdk.payloads.store import PayloadClient, PayloadStoreError
 
 from .conftest import SERVERS, Phone, Stack, enrolled_phone, wait_for
 from .test_phone import _sent_request_id

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_abi import decode
 from eth_account import Account
 from pamchain.scripts.cli import main
-from pamchain.sdk.client import PamClient
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.model import Status
 from pamchain.sdk.errors import ContractRevert
 from pamchain.sdk.keys import create_keystore
-from pamchain.sdk.model import Status
 
 from .conftest import ADMINS, PASSPHRASE, Phone, Stack, directory_id, enrolled_phone, wait_for
 
@@ -331,7 +331,7 @@ def _registration(stack: Stack, signer: Any, **changes: Any) -> str:
     """A registration as the phone makes it, for nina's enrolled device, signed by `signer`; `changes` are
     applied after signing (a tampered file) unless they are named in `signed`."""
     from eth_account.messages import encode_defunct
-    from pamchain.sdk.passkeys import registration_message
+    from pamchain.sdk.chain.passkeys import registration_message
 
     key = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
     signed = changes.pop("signed", {})

@@ -6,9 +6,9 @@ import contextlib
 
 from eth_typing import HexStr
 from eth_utils import keccak
+from pamchain.sdk.chain.events import RequestCreated
+from pamchain.sdk.chain.model import Status
 from pamchain.sdk.directory import AuthenticationFailed, GroupRef
-from pamchain.sdk.events import RequestCreated
-from pamchain.sdk.model import Status
 from web3 import Web3
 
 from .conftest import FIRST_PASSWORD, GROUP_DN, Stack, create_key, directory_id, enrolled_phone, wait_for

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pamchain.sdk.password_policy import MIN_SCORE, strength
+from pamchain.sdk.directory.password_policy import MIN_SCORE, strength
 
 from .conftest import Stack, enrolled_phone, wait_for
 from .test_phone import _sent_request_id

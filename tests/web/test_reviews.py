@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import time
 
-from pamchain.sdk.directory import GroupRef
-from pamchain.sdk.events import CampaignOpened
-from pamchain.sdk.model import (
+from pamchain.sdk.chain.events import CampaignOpened
+from pamchain.sdk.chain.model import (
     ItemStatus,
     LapseAction,
     PrincipalStatus,
@@ -17,6 +16,7 @@ from pamchain.sdk.model import (
     Status,
     ticket_ref,
 )
+from pamchain.sdk.directory import GroupRef
 
 from .conftest import GROUP_DN, Stack, directory_id, enrolled_phone, wait_for
 from .test_phone import _sent_request_id, assert_labelled

@@ -9,8 +9,8 @@ import re
 from typing import Any
 
 from eth_utils import keccak
-from pamchain.sdk.lost_device import principal_of_code
-from pamchain.sdk.model import PrincipalStatus, Status
+from pamchain.sdk.chain.lost_device import principal_of_code
+from pamchain.sdk.chain.model import PrincipalStatus, Status
 
 from .conftest import Stack, create_key, directory_id, enrolled_phone, wait_for
 

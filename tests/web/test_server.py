@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from pamchain.sdk.client import suite_artifacts
+from pamchain.sdk.chain.client import suite_artifacts
 from pamchain.web.server import RELAYED_METHODS, start_web, static_dir
 
 from .conftest import GROUP_DN, Stack
@@ -72,8 +72,8 @@ def test_payload_relay__checks_the_hash_shape(stack: Stack) -> None:
 
 
 def test_payload_relay__forwards_the_store_info_and_every_signature_header(stack: Stack) -> None:
-    from pamchain.sdk.payload_store import PayloadClient, PayloadStoreError
-    from pamchain.sdk.transactions import wait_until
+    from pamchain.sdk.chain.transactions import wait_until
+    from pamchain.sdk.payloads.store import PayloadClient, PayloadStoreError
 
     device = stack.sdk_device("relay-tester").account
     assert device is not None

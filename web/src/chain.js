@@ -185,7 +185,7 @@ export function revertReason(exc) {
   return message.replace(/^execution reverted:?\s*/i, "") || "reverted";
 }
 
-/** A bytes32 ticket reference: ASCII, right-padded with zeros (sdk/model.py ticket_ref). */
+/** A bytes32 ticket reference: ASCII, right-padded with zeros (sdk/chain/model.py ticket_ref). */
 export function ticketRef(text) {
   if (!text) return ZeroHash;
   if (!/^[\x20-\x7e]{0,32}$/.test(text)) throw new RangeError("ticket");

@@ -1,5 +1,5 @@
 // Justifications sealed to a request's eligible approvers, sealed and opened on the phone with the envelope of
-// sdk/justification.py (libsodium primitives only): a random key encrypts the text once (crypto_secretbox), and
+// sdk/payloads/justification.py (libsodium primitives only): a random key encrypts the text once (crypto_secretbox), and
 // is sealed to each recipient's X25519 key (crypto_box_seal); the request carries keccak(salt ‖ text).
 
 import { concat, getAddress, getBytes, hexlify, keccak256, randomBytes, sha256, toUtf8Bytes, verifyMessage } from "ethers";

@@ -202,7 +202,7 @@ function savedTexts(slot) {
   }
 }
 
-/** `text` salted and hashed for the chain (sdk/justification.py justification_hash); the text stays here. */
+/** `text` salted and hashed for the chain (sdk/payloads/justification.py justification_hash); the text stays here. */
 function saltedHash(slot, text) {
   const hash = keccak256(concat([randomBytes(32), toUtf8Bytes(text)]));
   const saved = savedTexts(slot);

@@ -21,7 +21,7 @@ export const factorsIface = new Interface([
   "function rp_id_hash() view returns (bytes32)",
   "function require_uv() view returns (bool)",
 ]);
-// webauthn.Assertion as PamChain forwards it to PamFactors (sdk/client.py encode_assertion).
+// webauthn.Assertion as PamChain forwards it to PamFactors (sdk/chain/client.py encode_assertion).
 const ASSERTION = ["tuple(bytes,bytes,uint256,uint256,uint256,uint256)"];
 const FLAG_UP = 0x01;
 const FLAG_UV = 0x04;
@@ -47,7 +47,7 @@ function indexOf(bytes, needle) {
 const fromB64url = (text) => new Uint8Array(base64URLStringToBuffer(text));
 const toB64url = (bytes) => bufferToBase64URLString(getBytes(bytes));
 
-/** The text the device key signs to vouch for its passkey (sdk/passkeys.py registration_message). */
+/** The text the device key signs to vouch for its passkey (sdk/chain/passkeys.py registration_message). */
 export function registrationMessage({ chainId, contract, directoryId, rpId, credentialId, x, y }) {
   return `pamchain-passkey:v1:${chainId}:${contract.toLowerCase()}:${directoryId.toLowerCase()}:${rpId}:${credentialId}:${x}:${y}`;
 }

@@ -1,4 +1,4 @@
-// The password rules of sdk/password_policy.py, checked before anything leaves the phone.
+// The password rules of sdk/directory/password_policy.py, checked before anything leaves the phone.
 // The breached-list check asks the server only for a range of hashes (k-anonymity): the password,
 // and even its full hash, never leave the browser.
 

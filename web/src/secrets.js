@@ -77,7 +77,7 @@ function passphraseBytes(passphrase) {
   return Uint8Array.from(passphrase);
 }
 
-// --- sealed password payload (sdk/sealed.py seal_password) ---------------------------------------------
+// --- sealed password payload (sdk/payloads/sealed.py seal_password) ---------------------------------------------
 
 /** Python's json.dumps(..., ensure_ascii=True) for a string: the exact bytes seal_password encrypts. */
 function pyJsonString(text) {
@@ -101,7 +101,7 @@ export async function sealPassword(oraclePublicKey, subject, password) {
   return ciphertext;
 }
 
-// Signatures are bound to the store (its id), the chain and a one-use nonce: see sdk/payload_auth.py.
+// Signatures are bound to the store (its id), the chain and a one-use nonce: see sdk/payloads/auth.py.
 let infoCache = null;
 
 /** The store's id and chain id (asked once): what every signature is bound to. */
@@ -141,7 +141,7 @@ async function storeFetch(url, init) {
   return response;
 }
 
-/** The four headers of one signed store request (sdk/payload_auth.py signed_headers): a fresh nonce each. */
+/** The four headers of one signed store request (sdk/payloads/auth.py signed_headers): a fresh nonce each. */
 async function signedHeaders(basePath, wallet, verb, digest) {
   const info = await storeInfo(basePath);
   const timestamp = Math.floor(Date.now() / 1000);
@@ -155,7 +155,7 @@ async function signedHeaders(basePath, wallet, verb, digest) {
   };
 }
 
-/** PUT a sealed payload exactly as sdk/payload_store.py PayloadClient.put does; returns its keccak hash. */
+/** PUT a sealed payload exactly as sdk/payloads/store.py PayloadClient.put does; returns its keccak hash. */
 export async function putPayload(basePath, wallet, ciphertext) {
   const digest = keccak256(ciphertext);
   const headers = { "Content-Type": "application/octet-stream", ...(await signedHeaders(basePath, wallet, "put", digest)) };

@@ -1,5 +1,5 @@
 // Password strength: Dropbox's zxcvbn (4.4.2, the JavaScript original), given exactly what the oracle's
-// sdk/password_policy.py gives the Python port, so both reach the same verdict (tests/vectors/password-strength.json).
+// sdk/directory/password_policy.py gives the Python port, so both reach the same verdict (tests/vectors/password-strength.json).
 
 import zxcvbn from "zxcvbn";
 import { MIN_SCORE } from "./policy.js";

@@ -9,9 +9,9 @@ from typing import Any
 
 from eth_utils import keccak
 from pamchain.node.genesis import contract_address
-from pamchain.sdk.client import PamClient, connect
-from pamchain.sdk.deployer import Plan, deploy_plan
-from pamchain.sdk.events import GenericEvent
+from pamchain.sdk.chain.client import PamClient, connect
+from pamchain.sdk.chain.deployer import Plan, deploy_plan
+from pamchain.sdk.chain.events import GenericEvent
 
 from support.cluster import Cluster, Member, account, same_head, wait_for
 

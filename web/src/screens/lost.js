@@ -1,5 +1,5 @@
 // "I lost my device": a code signed now by this device's key that a council member turns into a suspension
-// (`pamchain principal lost-device CODE`, sdk/lost_device.py). The chain lets only the council suspend, so a
+// (`pamchain principal lost-device CODE`, sdk/chain/lost_device.py). The chain lets only the council suspend, so a
 // person cannot suspend themself from another device; the code needs no contract change.
 
 import { getBytes } from "ethers";
@@ -8,7 +8,7 @@ import { t } from "../i18n.js";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"; // RFC 4648 base32: case-free, no 0/1/8/9 to confuse
 
-/** The text the device key signs (EIP-191): bound to the chain and the contract, like sdk/lost_device.py. */
+/** The text the device key signs (EIP-191): bound to the chain and the contract, like sdk/chain/lost_device.py. */
 export function lostDeviceMessage(chainId, contract) {
   return `pamchain-lost-device:v1:${chainId}:${contract.toLowerCase()}`;
 }

@@ -19,8 +19,7 @@ import rlp
 from eth_bloom import BloomFilter
 from eth_keys import keys
 from eth_utils import keccak
-
-from .errors import SdkError
+from pamchain.sdk.errors import SdkError
 
 VANITY, SEAL, ADDRESS = 32, 65, 20
 NONCE_AUTH = b"\xff" * 8

@@ -18,8 +18,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import is_address, to_checksum_address
-
-from .errors import PasskeyError
+from pamchain.sdk.errors import PasskeyError
 
 # The field prime and curve of P-256 (SEC 2, secp256r1): a registered key must be a point of the curve.
 _P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
@@ -126,7 +125,7 @@ def check_registration(registration: PasskeyRegistration, client: Any) -> None:
     """Refuse a registration the chain would not stand behind: another chain or deployment, a signature not by
     the principal's current device, a suspended or unknown principal, or a relying party PamFactors does not
     check assertions for (the phone's passkey would never verify)."""
-    from .model import PrincipalStatus
+    from pamchain.sdk.chain.model import PrincipalStatus
 
     chain_id = int(client.w3.eth.chain_id)
     if registration.chain_id != chain_id or registration.contract != client.address:

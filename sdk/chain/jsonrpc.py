@@ -14,7 +14,7 @@ import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .errors import NodeUnavailable, SdkError
+from pamchain.sdk.errors import NodeUnavailable, SdkError
 
 
 class RpcError(SdkError):

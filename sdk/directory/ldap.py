@@ -42,7 +42,7 @@ from pamchain.sdk.directory import (
     TlsVerificationFailed,
     group_account_name,
 )
-from pamchain.sdk.password_policy import PasswordPolicy
+from pamchain.sdk.directory.password_policy import PasswordPolicy
 
 T = TypeVar("T")
 

@@ -2,8 +2,8 @@
 
 :class:`ChainReads` holds the reads (requests, principals, policies, the council, receipts, reviews, events) in
 the SDK's records. It asks its subclass for four primitives only: ``eth_call``, ``eth_getLogs``, the head's
-number and a block's time. :class:`~pamchain.sdk.client.PamClient` provides them through web3 (and adds
-transactions); :class:`ChainReader` through :class:`~pamchain.sdk.jsonrpc.ChainRpc`, so that read-only
+number and a block's time. :class:`~pamchain.sdk.chain.client.PamClient` provides them through web3 (and adds
+transactions); :class:`ChainReader` through :class:`~pamchain.sdk.chain.jsonrpc.ChainRpc`, so that read-only
 commands skip the ~1 s of importing them: this module imports neither web3 nor eth_abi.
 """
 
@@ -12,12 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .abi import Function, suite_abi, to_checksum_address
-from .deployment import COUNCIL, DEPLOYABLE, FACTORS, NETWORK, REVIEWS, SUITE, Deployment, abi_version
-from .errors import ConfigError, SdkError, revert_from_message
-from .events import Event, EventDecoder
-from .jsonrpc import ChainRpc, RpcError
-from .model import (
+from pamchain.sdk.chain.abi import Function, suite_abi, to_checksum_address
+from pamchain.sdk.chain.deployment import (
+    COUNCIL,
+    DEPLOYABLE,
+    FACTORS,
+    NETWORK,
+    REVIEWS,
+    SUITE,
+    Deployment,
+    abi_version,
+)
+from pamchain.sdk.chain.events import Event, EventDecoder
+from pamchain.sdk.chain.jsonrpc import ChainRpc, RpcError
+from pamchain.sdk.chain.model import (
     ZERO32,
     Action,
     Campaign,
@@ -38,6 +46,7 @@ from .model import (
     Status,
     to_bytes32,
 )
+from pamchain.sdk.errors import ConfigError, SdkError, revert_from_message
 
 Block = int | str  # a block number, or "latest" / "pending" / ...
 _ASKED_OF_PAMCHAIN = {COUNCIL: "council", FACTORS: "factors"}  # contract -> PamChain's getter of its address

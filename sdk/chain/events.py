@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .abi import ContractAbi, EventAbi, hex_bytes, to_checksum_address
-from .model import (
+from pamchain.sdk.chain.abi import ContractAbi, EventAbi, hex_bytes, to_checksum_address
+from pamchain.sdk.chain.model import (
     Action,
     AlarmKind,
     EndReason,

@@ -15,13 +15,12 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, keccak, to_checksum_address
+from pamchain.sdk.chain.client import SUSPENDER_ROLE, Deployment, PamClient
+from pamchain.sdk.chain.model import PASSWORD_RESET_TARGET, UNLOCK_TARGET, to_bytes32
+from pamchain.sdk.config_file import read_toml
+from pamchain.sdk.directory import group_target_id, read_pseudonym_key
+from pamchain.sdk.errors import ConfigError
 from web3 import Web3
-
-from .client import SUSPENDER_ROLE, Deployment, PamClient
-from .config_file import read_toml
-from .directory import group_target_id, read_pseudonym_key
-from .errors import ConfigError
-from .model import PASSWORD_RESET_TARGET, UNLOCK_TARGET, to_bytes32
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,15 +359,15 @@ def _node_id(text: str, parse: Callable[[str], bytes] | None) -> bytes:
 def _oracle(entry: Mapping[str, Any], base: Path, passphrase_for: Callable[[Path], str] | None) -> OracleSpec:
     domain = domain_id(entry["domain"])
     if "keystore" in entry:
-        from .keys import load_account
-        from .sealed import public_key
+        from pamchain.sdk.keys import load_account
+        from pamchain.sdk.payloads.sealed import public_key
 
         keystore = (base / str(entry["keystore"])).expanduser()
         if passphrase_for is None:
             raise ValueError("an oracle keystore needs its passphrase")
         account = load_account(keystore, passphrase_for(keystore))
         if "encryption_key_file" in entry:  # the domain's shared secret (several oracles for one domain)
-            from pamchain.sdk.sealed import load_domain_secret
+            from pamchain.sdk.payloads.sealed import load_domain_secret
 
             secret = load_domain_secret((base / str(entry["encryption_key_file"])).expanduser())
             return OracleSpec(domain, account.address, public_key(secret))

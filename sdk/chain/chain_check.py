@@ -9,9 +9,7 @@ from typing import Any
 
 import rlp
 from eth_utils import keccak, to_checksum_address
-from trie import HexaryTrie
-
-from .clique import (
+from pamchain.sdk.chain.clique import (
     DEFAULT_EPOCH,
     EMPTY_UNCLES,
     HEADER_FIELDS,
@@ -23,7 +21,8 @@ from .clique import (
     seal_hash,
     seal_signer,
 )
-from .jsonrpc import ChainRpc
+from pamchain.sdk.chain.jsonrpc import ChainRpc
+from trie import HexaryTrie
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,8 @@ from typing import Any, cast
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
-from web3 import Web3
-from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import BlockIdentifier, FilterParams
-
-from .abi import encode, parse_type, to_checksum_address
-from .deployment import (
+from pamchain.sdk.chain.abi import encode, parse_type, to_checksum_address
+from pamchain.sdk.chain.deployment import (
     COUNCIL,
     DEPLOYABLE,
     FACTORS,
@@ -29,9 +25,8 @@ from .deployment import (
     abi_version,
     suite_artifacts,
 )
-from .errors import ConfigError, SdkError, Timeout, revert_from_message
-from .events import Event
-from .model import (
+from pamchain.sdk.chain.events import Event
+from pamchain.sdk.chain.model import (
     ZERO32,
     Action,
     LapseAction,
@@ -43,8 +38,12 @@ from .model import (
     Status,
     to_bytes32,
 )
-from .reader import Block, ChainReads
-from .transactions import Sender, as_revert, wait_until
+from pamchain.sdk.chain.reader import Block, ChainReads
+from pamchain.sdk.chain.transactions import Sender, as_revert, wait_until
+from pamchain.sdk.errors import ConfigError, SdkError, Timeout, revert_from_message
+from web3 import Web3
+from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import BlockIdentifier, FilterParams
 
 BATCH_GAS = 1_500_000  # per call of a batch: above the dearest governed call (set_policy with 16 approvers)
 
@@ -78,7 +77,7 @@ class PamClient(ChainReads):
 
     Every call is routed by function name to the contract that has it (PamChain first), so callers name what
     they want done, not where it lives. The reads are :class:`ChainReads`' (shared with the lean
-    :class:`~pamchain.sdk.reader.ChainReader`, through the same ABI layer); this class adds web3 transport and
+    :class:`~pamchain.sdk.chain.reader.ChainReader`, through the same ABI layer); this class adds web3 transport and
     transactions.
     """
 
@@ -303,7 +302,7 @@ class PamClient(ChainReads):
         anyone); to let the approvers read it, seal it with ``sealed_justifications.seal_for_request`` and pass
         the ``justification_hash`` that returns."""
         if justification_hash is None:
-            from .justification import justification_hash as salted
+            from pamchain.sdk.payloads.justification import justification_hash as salted
 
             justification_hash = salted(os.urandom(32), justification) if justification else ZERO32
         result = self.transact(
@@ -318,7 +317,7 @@ class PamClient(ChainReads):
 
     @staticmethod
     def _new_request(result: TxResult) -> int:
-        from .events import RequestCreated
+        from pamchain.sdk.chain.events import RequestCreated
 
         created: RequestCreated = result.first(RequestCreated)
         return created.request_id
@@ -327,7 +326,7 @@ class PamClient(ChainReads):
         return self.transact("approve", request_id)
 
     def deny(self, request_id: int, reason: str = "") -> TxResult:
-        from .justification import justification_hash as salted
+        from pamchain.sdk.payloads.justification import justification_hash as salted
 
         # Salted as justifications are, so that a short reason cannot be guessed from the chain.
         return self.transact("deny", request_id, salted(os.urandom(32), reason) if reason else ZERO32)

@@ -22,8 +22,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
-
-from .errors import SdkError
+from pamchain.sdk.errors import SdkError
 
 SIGNATURE_WINDOW = 120  # seconds a signed request stays valid (and its nonce is remembered)
 TIME_HEADER = "X-Pamchain-Time"

@@ -15,9 +15,8 @@ import secrets
 from eth_utils import keccak
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
-
-from .config_file import read_text
-from .errors import ConfigError, SdkError
+from pamchain.sdk.config_file import read_text
+from pamchain.sdk.errors import ConfigError, SdkError
 
 _KDF_LABEL = b"pamchain/oracle-x25519/v1"
 MAX_PAYLOAD_BYTES = 4096

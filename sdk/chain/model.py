@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .abi import keccak
+from pamchain.sdk.chain.abi import keccak
 
 UNLOCK_TARGET = keccak(text="pamchain:unlock")
 PASSWORD_RESET_TARGET = keccak(text="pamchain:password-reset")

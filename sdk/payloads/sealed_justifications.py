@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
-
-from .client import PamClient
-from .errors import SdkError
-from .justification import (
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.model import ZERO32, PrincipalStatus, Request
+from pamchain.sdk.errors import SdkError
+from pamchain.sdk.payloads.justification import (
     Justification,
     device_encryption_key,
     device_public_key,
@@ -17,9 +17,8 @@ from .justification import (
     seal_justification,
     verify_key,
 )
-from .model import ZERO32, PrincipalStatus, Request
-from .payload_store import PayloadClient
-from .sealed import PayloadError
+from pamchain.sdk.payloads.sealed import PayloadError
+from pamchain.sdk.payloads.store import PayloadClient
 
 
 class NoApproverKey(SdkError, LookupError):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Status
+from pamchain.sdk.chain.model import Status
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS payloads (

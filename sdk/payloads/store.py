@@ -7,7 +7,7 @@ boxes addressed by their keccak hash, so the store never sees a password and can
 another. The oracle deletes a payload once its receipt is on chain; the store purges those no request can use
 any more, and any payload older than ``max_age``.
 
-Justifications (``sdk/justification.py``): sealed to the approvers, addressed by the salted hash their
+Justifications (``sdk/payloads/justification.py``): sealed to the approvers, addressed by the salted hash their
 elevation request carries, read only by the requester and the approvers of the request's policy as it stood
 when the request was made; purged once the request is decided and its grant is over.
 
@@ -39,16 +39,28 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-
-from .client import PamClient
-from .errors import SdkError
-from .events import GenericEvent, RequestCreated
-from .justification import KeyAnnouncement, announce_key, verify_key
-from .model import ZERO32, Kind, PrincipalStatus, Status
-from .payload_auth import NonceMemory, RateLimiter, SignatureRefused, StoreInfo, signed_headers, verify
-from .payload_index import JustifiedRequest, PayloadIndex, ResetRequest, StoredJustification, StoredPayload
-from .sealed import MAX_PAYLOAD_BYTES, PayloadError
-from .served import ServedApp
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.events import GenericEvent, RequestCreated
+from pamchain.sdk.chain.model import ZERO32, Kind, PrincipalStatus, Status
+from pamchain.sdk.errors import SdkError
+from pamchain.sdk.payloads.auth import (
+    NonceMemory,
+    RateLimiter,
+    SignatureRefused,
+    StoreInfo,
+    signed_headers,
+    verify,
+)
+from pamchain.sdk.payloads.index import (
+    JustifiedRequest,
+    PayloadIndex,
+    ResetRequest,
+    StoredJustification,
+    StoredPayload,
+)
+from pamchain.sdk.payloads.justification import KeyAnnouncement, announce_key, verify_key
+from pamchain.sdk.payloads.sealed import MAX_PAYLOAD_BYTES, PayloadError
+from pamchain.sdk.served import ServedApp
 
 log = logging.getLogger("pamchain.payload_store")
 T = TypeVar("T")
@@ -563,7 +575,7 @@ class PayloadStore:
 
 
 def _strict_json(text: str) -> Any:
-    from .jsonsafe import loads
+    from pamchain.sdk.jsonsafe import loads
 
     return loads(text)
 

@@ -9,10 +9,9 @@ import re
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-
-from .client import PamClient
-from .errors import SdkError
-from .model import ZERO32, Principal, PrincipalStatus
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.model import ZERO32, Principal, PrincipalStatus
+from pamchain.sdk.errors import SdkError
 
 
 class LostDeviceError(SdkError, ValueError):

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sha3
-
-from .errors import SdkError
+from pamchain.sdk.errors import SdkError
 
 WORD = 32
 

@@ -31,8 +31,7 @@ from eth_utils import keccak, to_checksum_address
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
-
-from .sealed import MAX_PAYLOAD_BYTES, PayloadError
+from pamchain.sdk.payloads.sealed import MAX_PAYLOAD_BYTES, PayloadError
 
 _KDF_LABEL = b"pamchain/device-x25519/v1"
 _VERSION = 1

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
-from .client import Deployment, PamClient, connect
-from .config_file import read_toml
-from .drain import Drain
-from .errors import ConfigError, NodeUnavailable
-from .payload_store import MAX_AGE, ChainAuthorizer, PayloadStore, Quota, ServedStore
+from pamchain.sdk.chain.client import Deployment, PamClient, connect
+from pamchain.sdk.config_file import read_toml
+from pamchain.sdk.drain import Drain
+from pamchain.sdk.errors import ConfigError, NodeUnavailable
+from pamchain.sdk.payloads.store import MAX_AGE, ChainAuthorizer, PayloadStore, Quota, ServedStore
 
 log = logging.getLogger("pamchain.payload_store")
 

@@ -12,11 +12,10 @@ import requests
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
+from pamchain.sdk.errors import NodeUnavailable, SdkError, Timeout, TransactionFailed, revert_from_message
 from web3 import Web3
 from web3.exceptions import ContractLogicError, MethodUnavailable, TimeExhausted, Web3RPCError
 from web3.types import TxParams
-
-from .errors import NodeUnavailable, SdkError, Timeout, TransactionFailed, revert_from_message
 
 # Errors after which the node's view of our nonce is right and ours is stale: resync and re-sign.
 _STALE_NONCE = (

@@ -16,9 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .events import Event, GenericEvent, GrantActivated, GrantEnded, ReceiptPosted, RequestCreated
-from .model import EndReason
-from .reader import ChainReads
+from pamchain.sdk.chain.events import (
+    Event,
+    GenericEvent,
+    GrantActivated,
+    GrantEnded,
+    ReceiptPosted,
+    RequestCreated,
+)
+from pamchain.sdk.chain.model import EndReason
+from pamchain.sdk.chain.reader import ChainReads
 
 CHUNK_BLOCKS = 2_000  # eth_getLogs range per call: small enough for any node's limits
 

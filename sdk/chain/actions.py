@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .events import Event, GrantActivated, GrantEnded, RequestApproved
-from .model import Action, Kind
+from pamchain.sdk.chain.events import Event, GrantActivated, GrantEnded, RequestApproved
+from pamchain.sdk.chain.model import Action, Kind
 
 
 @dataclass(frozen=True, slots=True)

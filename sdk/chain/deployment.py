@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .abi import keccak, to_checksum_address
-from .config_file import read_json
-from .errors import ConfigError
+from pamchain.sdk.chain.abi import keccak, to_checksum_address
+from pamchain.sdk.config_file import read_json
+from pamchain.sdk.errors import ConfigError
 
 DEPLOYABLE = "PamChain"  # the contract requests, grants and receipts live on
 COUNCIL = "Council"  # the k-of-n governor of the deployment

@@ -27,7 +27,7 @@ from pamchain.sdk.directory import (
     group_account_name,
     normalize_dn,
 )
-from pamchain.sdk.password_policy import PasswordPolicy
+from pamchain.sdk.directory.password_policy import PasswordPolicy
 
 DOMAIN_USERS_RID = 513
 

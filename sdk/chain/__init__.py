@@ -1,0 +1,1 @@
+"""Talking to the chain: the typed client, events and models, transactions, deployment, Clique checks."""

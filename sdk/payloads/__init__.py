@@ -1,0 +1,1 @@
+"""Off-chain payloads: the hash-addressed store, sealed passwords and sealed justifications."""
