@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pamchain.devnet.processes import stop_process
 
-from .locks import file_lock
+from .locks import NpmMissing, npm_installed
 from .rpc import free_port, wait_for_rpc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,30 +25,10 @@ ANVIL_CACHE = ROOT / ".cache" / "anvil"
 def anvil_binary() -> Path:
     """anvil from npm, installed once into the repository's .cache (never a global install)."""
     binary = ANVIL_CACHE / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-    with file_lock(ANVIL_CACHE.with_suffix(".lock")):  # parallel workers: one installs, the others wait
-        if not binary.exists():
-            npm = shutil.which("npm")
-            if npm is None:
-                raise RuntimeError(
-                    "npm is needed to install anvil (the peer of the benchmarks and integration tests)"
-                )
-            ANVIL_CACHE.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                [
-                    npm,
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--silent",
-                    "--prefix",
-                    str(ANVIL_CACHE),
-                    ANVIL_PACKAGE,
-                ],
-                check=True,
-                timeout=600,
-                env={**os.environ, "HOME": str(ANVIL_CACHE)},
-            )
-    return binary
+    try:
+        return npm_installed(ANVIL_CACHE, ANVIL_PACKAGE, binary)
+    except NpmMissing as exc:
+        raise RuntimeError(f"{exc} (anvil is the peer of the benchmarks and integration tests)") from exc
 
 
 def anvil_version() -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD
 from web3.middleware import ExtraDataToPOAMiddleware, SignAndSendRawMiddlewareBuilder
 
-from support.locks import file_lock
+from support.locks import NpmMissing, npm_installed
 
 CHAIN_ID = 4711
 HOUR = 3600
@@ -190,28 +189,10 @@ main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); }
 
 def _ethers() -> Path:
     """ethers.js installed once into the repository's .cache (HOME there too: nothing left elsewhere)."""
-    module = ETHERS_CACHE / "node_modules" / "ethers"
-    with file_lock(ETHERS_CACHE.with_suffix(".lock")):  # parallel workers: one installs, the others wait
-        if not module.exists():
-            npm = shutil.which("npm")
-            if npm is None or shutil.which("node") is None:
-                pytest.skip("npm/node not installed: the ethers.js client check needs them (web3.py ran)")
-            ETHERS_CACHE.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                [
-                    npm,
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--silent",
-                    "--prefix",
-                    str(ETHERS_CACHE),
-                    ETHERS_PACKAGE,
-                ],
-                check=True,
-                timeout=600,
-                env={**os.environ, "HOME": str(ETHERS_CACHE)},
-            )
+    try:
+        npm_installed(ETHERS_CACHE, ETHERS_PACKAGE, ETHERS_CACHE / "node_modules" / "ethers")
+    except NpmMissing:
+        pytest.skip("npm/node not installed: the ethers.js client check needs them (web3.py ran)")
     return ETHERS_CACHE / "node_modules"
 
 
