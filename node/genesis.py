@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the whole genesis format (fork schedule, Clique, permissioning, free gas) is read and written in one place, so a field cannot be parsed one way and written another.
 """Load, validate and produce geth-format ``genesis.json`` documents, with pamchain's permissioning section.
 
 A genesis selects everything that is fixed for the life of a network: chain id, fork schedule, consensus
