@@ -417,12 +417,7 @@ class PayloadStore:
         if path.exists() and self.index.get(raw) is not None:
             return web.Response(status=200, text="already stored")
         self._enforce_quota(writer, len(body))
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
+        tmp = _synced_temp(path, body)
         os.replace(tmp, path)
         self.index.add(StoredPayload(raw, writer.subject, writer.domain, len(body), self.clock()))
         return web.Response(status=201, text="stored")
@@ -496,12 +491,7 @@ class PayloadStore:
                 return web.Response(status=200, text="already stored")
             raise web.HTTPConflict(text="a justification is already stored under this hash")
         self._enforce_quota(writer, len(body))
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
+        tmp = _synced_temp(path, body)
         if not self.index.add_justification(
             StoredJustification(raw, writer.subject, writer.domain, len(body), self.clock())
         ):
@@ -788,3 +778,14 @@ class ChainAuthorizer:
 
     def status(self, request_id: int) -> Status:
         return self.client.status(request_id)
+
+
+def _synced_temp(path: Path, body: bytes) -> Path:
+    """``body`` in a new mode-0600 file beside ``path``, on disk (fsync) before anyone renames it into place."""
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(body)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return tmp
