@@ -69,6 +69,9 @@ _FILE = re.compile(r"^[0-9a-f]{64}$")
 _STORE_ID = re.compile(r"^[0-9A-Za-z._-]{8,64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 MAX_AGE = 7 * 24 * 3600.0  # no payload of any kind outlives this, whatever its request says
+MAX_SIGNER_WAIT = (
+    10.0  # seconds a request from a signer not yet seen may wait for the next read of the signer set
+)
 
 
 class PayloadStoreError(SdkError):
@@ -361,23 +364,34 @@ class PayloadStore:
         )
 
     async def _known(self, signer: str) -> bool:
-        """Whether ``signer`` is in the chain's signer set; on a miss the set is read again, but no more
-        often than every ``signer_refresh`` seconds, so random keys cannot make the store query the chain.
-        A request that misses while a read is under way waits for that read."""
-        if signer in self._signers:
-            return True
-        if self._refreshing is None:
-            if time.monotonic() - self._signers_at < self.signer_refresh:
+        """Whether ``signer`` is in the chain's signer set. The set is read from the chain at most every
+        ``signer_refresh`` seconds, so random keys cannot make the store query the chain; a signer it lacks
+        waits for a read that starts after its request (a device enrolled a moment ago is not refused because
+        the last read was recent), unless that read is more than ``MAX_SIGNER_WAIT`` seconds away."""
+        asked = time.monotonic()
+        while signer not in self._signers:
+            if self._refreshing is not None:
+                started = self._signers_at
+                await asyncio.shield(self._refreshing)
+                if started >= asked:
+                    return signer in self._signers
+                continue
+            if self._signers_at >= asked:  # a read that started after this request has not found it
                 return False
+            wait = self._signers_at + self.signer_refresh - time.monotonic()
+            if wait > MAX_SIGNER_WAIT:
+                return False
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
             self._signers_at = time.monotonic()
             self._refreshing = asyncio.ensure_future(self._ask(self.authorizer.known_signers))
             try:
                 self._signers = await self._refreshing
             finally:
                 self._refreshing = None
-        else:
-            await asyncio.shield(self._refreshing)
-        return signer in self._signers
+            return signer in self._signers
+        return True
 
     async def _signer(self, request: web.Request, verb: str, digest: str) -> str:
         try:

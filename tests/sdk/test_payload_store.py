@@ -452,3 +452,23 @@ def test_file_without_a_record__adopted__read_by_the_domain_of_the_request_namin
         assert client.get(world.accounts["oracle"], digest) == body
         with pytest.raises(PayloadStoreError):
             client.get(ORACLE_B, digest)
+
+
+def test_unknown_signer__enrolled_just_after_a_read__waits_for_the_next_read_instead_of_403(
+    world: World, tmp_path: Path
+) -> None:
+    """The CI flake of the phone's first justification: a device enrolled a moment after the store last read the
+    signer set was refused until the next read was allowed. Now its request waits for a read that starts after
+    it (still at most one read per signer_refresh: random keys cost no more chain queries)."""
+    newcomer = Account.create()
+    counting = CountingAuthorizer(ChainAuthorizer(world.client, start_block=world.deployment_block))
+    store = PayloadStore(tmp_path / "p", counting, purge_interval=None, signer_refresh=5.0)
+    with ServedStore(store) as served:
+        client = PayloadClient(served.url)
+        with pytest.raises(PayloadStoreError) as info:
+            client.put(newcomer, sealed("early"))  # a miss: the signer set is read now
+        assert info.value.status == 403
+        world.as_("c1").enrol(newcomer.address, directory_id("late"), b"lab.example".ljust(32, b"\x00"))
+        world.as_("c2").approve_proposal(world.client.proposal_count())
+        client.put(newcomer, sealed("late"))  # within 5 s of that read: waits for the next one, then accepted
+        assert counting.calls.get("known_signers", 0) == 2
