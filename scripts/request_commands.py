@@ -21,12 +21,9 @@ from .options import (
 )
 
 DEFAULT_PAYLOAD_STORE = "http://127.0.0.1:8547"
-_WAIT_FOR = {
-    "unlock": ("FULFILLED", "FAILED"),
-    "password": ("FULFILLED", "FAILED"),
-    "elevate": ("ACTIVE", "ENDED"),
-}
+# `--wait` stops at the kind's success, or at any end that is not one (then the command exits non-zero).
 _SUCCESS = {"unlock": ("FULFILLED",), "password": ("FULFILLED",), "elevate": ("ACTIVE", "ENDED")}
+_UNSUCCESSFUL = ("FAILED", "DENIED", "EXPIRED", "CANCELLED")
 
 payload_store_option = click.option(
     "--payload-store",
@@ -64,11 +61,7 @@ def _requested(client: Any, request_id: int, what: str, wait_seconds: float | No
         f"request {request_id}: {what}, {found.status.name}, needs {found.approvals_required} approval(s)"
     ]
     if wait_seconds is not None and not found.status.is_final:
-        wanted = [Status[name] for name in _WAIT_FOR[what]] + [
-            Status.DENIED,
-            Status.EXPIRED,
-            Status.CANCELLED,
-        ]
+        wanted = [Status[name] for name in (*_SUCCESS[what], *_UNSUCCESSFUL)]
         status = client.wait_for_status(request_id, wanted, timeout=wait_seconds)
         data["status"] = status
         lines.append(f"request {request_id}: {status.name}")
