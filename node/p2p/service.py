@@ -8,9 +8,7 @@ import contextlib
 import logging
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import rlp
@@ -24,75 +22,15 @@ from ..sync import BATCH, ImportOutcome, Syncer, SyncState, import_on_chain, ser
 from . import wire
 from .certificate import TlsIdentity
 from .identity import Enode, NodeKey
+from .peers import Peer, Penalties, Seen
 
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT = 10.0
 REDIAL_MIN, REDIAL_MAX = 0.5, 5.0  # backoff after a failed dial, doubling, with +-20 % jitter
 
 
 def _int(raw: bytes) -> int:
     return int.from_bytes(raw, "big")
-
-
-class _Seen(OrderedDict[bytes, None]):
-    """Bounded set of hashes already handled, so gossip floods stop after one hop per node."""
-
-    def __init__(self, size: int = 32_768) -> None:
-        super().__init__()
-        self._size = size
-
-    def add(self, key: bytes) -> bool:
-        """True if ``key`` is new."""
-        if key in self:
-            return False
-        self[key] = None
-        if len(self) > self._size:
-            self.popitem(last=False)
-        return True
-
-
-@dataclass
-class Peer:
-    session: wire.Session
-    address: str  # host:port as seen (remote end of the socket) or dialled
-    td: int = 0
-    head_number: int = 0
-    head_hash: bytes = b""
-    connected_at: float = field(default_factory=time.time)
-    _next_id: int = 0
-    _pending: dict[int, asyncio.Future[list[bytes]]] = field(default_factory=dict)
-
-    @property
-    def node_id(self) -> bytes:
-        return self.session.remote_id
-
-    async def send(self, code: int, payload: bytes) -> bool:
-        try:
-            await self.session.send(code, payload)
-            return True
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            log.debug("send to %s failed: %s", self.node_id.hex()[:12], exc)
-            return False
-
-    async def get_blocks(self, start: int, count: int) -> list[bytes]:
-        self._next_id += 1
-        rid = self._next_id
-        future: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = future
-        try:
-            if not await self.send(wire.GET_BLOCKS, rlp.encode([rid, start, count])):
-                return []
-            return await asyncio.wait_for(future, REQUEST_TIMEOUT)
-        except TimeoutError:
-            return []
-        finally:
-            self._pending.pop(rid, None)
-
-    def resolve(self, rid: int, blocks: list[bytes]) -> None:
-        future = self._pending.get(rid)
-        if future is not None and not future.done():
-            future.set_result(blocks)
 
 
 class P2PService:
@@ -118,13 +56,14 @@ class P2PService:
         self.rules = rules  # None: any node may peer
         self.bootnodes: dict[bytes, Enode] = {e.node_id: e for e in bootnodes if e.node_id != key.node_id}
         self.banned: set[bytes] = set()
+        self.penalties = Penalties()  # peers that misbehaved, refused for a cool-off
         self.peers: dict[bytes, Peer] = {}
         self.limits = limits or wire.LinkLimits()
         self.refused = 0  # inbound/outbound links refused by the allowlist or a bad handshake
         self.identity = TlsIdentity.create(key)
         self.syncer = Syncer(node, self._after_import, self._drop_misbehaving)
-        self._seen_blocks = _Seen()
-        self._seen_txs = _Seen()
+        self._seen_blocks = Seen()
+        self._seen_txs = Seen()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
         self._dialing: set[bytes] = set()
@@ -143,6 +82,13 @@ class P2PService:
         if node_id in self.banned or node_id == self.key.node_id:
             return False
         return self.rules is None or self.rules.allowed(node_id)
+
+    def _admit(self, node_id: bytes) -> bool:
+        """The handshake's check: allowlisted, and not cooling off after misbehaving (said in the refusal)."""
+        refusal = self.penalties.refusal(node_id)
+        if refusal is not None:
+            raise wire.HandshakeError(refusal)
+        return self.allowed(node_id)
 
     async def _enforce_rules(self) -> None:
         """Close the links of peers the node rules no longer allow (the council removed their site)."""
@@ -195,7 +141,7 @@ class P2PService:
         peername = writer.get_extra_info("peername")
         address = f"{peername[0]}:{peername[1]}" if peername else "?"
         try:
-            session = await wire.respond(reader, writer, self.genesis, self.allowed, self.limits)
+            session = await wire.respond(reader, writer, self.genesis, self._admit, self.limits)
         except wire.HandshakeError as exc:
             self.refused += 1
             log.warning("inbound link from %s refused: %s", address, exc)
@@ -224,6 +170,8 @@ class P2PService:
             for node_id, enode in list(self.bootnodes.items()):
                 if node_id in self.peers or node_id in self._dialing or not self.allowed(node_id):
                     continue
+                if self.penalties.refusal(node_id) is not None:
+                    continue
                 if due.get(node_id, 0) > now:
                     continue
                 delay = min(REDIAL_MAX, max(REDIAL_MIN, delays.get(node_id, 0) * 2))
@@ -244,7 +192,7 @@ class P2PService:
                     self.identity,
                     self.genesis,
                     enode.node_id,
-                    self.allowed,
+                    self._admit,
                     self.limits,
                 )
             except wire.Unreachable as exc:
@@ -299,13 +247,11 @@ class P2PService:
                     await self._handle(peer, code, payload)
                 except (rlp.exceptions.DecodingError, ValueError, IndexError, TypeError) as exc:
                     reason = f"bad message {code}: {type(exc).__name__}"
-                    log.warning("peer %s disconnected: %s", short, reason)
-                    await session.close(reason)
+                    await self._drop_misbehaving(peer, reason)
                     break
         except wire.PeerMisbehaved as exc:
             reason = exc.reason
-            log.warning("peer %s disconnected: %s", short, reason)
-            await session.close(reason)
+            await self._drop_misbehaving(peer, reason)
         except (ConnectionError, OSError) as exc:
             reason = f"link error: {type(exc).__name__}"
         finally:
@@ -387,8 +333,10 @@ class P2PService:
             await self._broadcast(wire.NEW_BLOCK, rlp.encode([raw, td]), exclude=peer.node_id)
 
     async def _drop_misbehaving(self, peer: Peer, reason: str) -> None:
-        """An invalid block or a sync that goes nowhere: the link is closed (the peer may redial later)."""
-        log.warning("dropping peer %s: %s", peer.node_id.hex()[:12], reason)
+        """An invalid block, a sync that goes nowhere, a malformed message or a broken limit: the link is
+        closed and the peer refused for a cool-off that doubles with each offence (``peers.py``)."""
+        cool_off = self.penalties.punish(peer.node_id, reason)
+        log.warning("dropping peer %s for %.0f s: %s", peer.node_id.hex()[:12], cool_off, reason)
         await peer.session.close(reason[:120])
 
     async def _after_import(self, outcome: ImportOutcome) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -93,11 +94,12 @@ async def _closed_within(reader: asyncio.StreamReader, timeout: float) -> float:
 
 
 def test_pre_and_post_authentication_limits(cluster_factory: Callable[..., Cluster]) -> None:
-    cluster = cluster_factory(2, start=False, signers=1)
-    a, x = cluster.members
+    cluster = cluster_factory(3, start=False, signers=1)
+    a, x, y = cluster.members
     cluster.start(a)
     genesis = bytes.fromhex(a.rpc.block(0)["hash"][2:])
     attacker = TlsIdentity.create(x.node_key)  # an allowlisted key: only limits stand in its way
+    second = TlsIdentity.create(y.node_key)  # another one: x is cooling off after its first offence
 
     async def pre_auth() -> dict[str, float]:
         # Plain TCP that says nothing: dropped at the TLS handshake deadline.
@@ -119,7 +121,12 @@ def test_pre_and_post_authentication_limits(cluster_factory: Callable[..., Clust
         session = await _connect_as(a, attacker, genesis)
         session.writer.write(raw_frame(0x30, b"", length=16 * 1024 * 1024 + 2))  # over max_message
         await _closed_within(session.reader, 20)
-        session = await _connect_as(a, attacker, genesis)
+        try:  # the offender is refused for a while: one attempt per cool-off, not one per reconnect
+            await _connect_as(a, attacker, genesis)
+            raise AssertionError("a peer that broke a limit linked again at once")
+        except wire.HandshakeError:
+            pass
+        session = await _connect_as(a, second, genesis)
         session.writer.write(b"".join(raw_frame(0x30, b"") for _ in range(20_000)))  # unknown code, flooded
         await session.writer.drain()
         await _closed_within(session.reader, 20)
@@ -130,8 +137,9 @@ def test_pre_and_post_authentication_limits(cluster_factory: Callable[..., Clust
     log = _log(a)
     assert "refused: frame of 16777216 bytes (limit 1024)" in log
     assert "refused: no complete handshake within 5 s" in log
-    assert "disconnected: frame of 16777218 bytes (limit 16777216)" in log
-    assert "disconnected: more than 1000 messages/s" in log
+    assert "for 10 s: frame of 16777218 bytes (limit 16777216)" in log
+    assert re.search(r"refused: cooling off for \d+ s after: frame of 16777218 bytes", log)
+    assert "for 10 s: more than 1000 messages/s" in log
     assert "Traceback" not in log
     _report("pre-authentication limits", {k: round(v, 2) for k, v in pre.items()})
 
