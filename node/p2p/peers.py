@@ -118,7 +118,7 @@ class Penalties:
         now = self.clock()
         record = self._records.get(node_id)
         offences = 1 if record is None or now - record.last > self.forget else record.offences + 1
-        cool_off = min(self.longest, self.first * 2 ** (offences - 1))
+        cool_off: float = min(self.longest, self.first * 2.0 ** (offences - 1))
         self._records[node_id] = _Record(offences, now + cool_off, now, reason)
         return cool_off
 
