@@ -70,6 +70,17 @@ def _genesis(m: Member) -> bytes:
     return bytes.fromhex(m.rpc.block(0)["hash"][2:])
 
 
+async def _link(victim: Member, attacker: TlsIdentity, outcomes: list[str]) -> wire.Session | None:
+    """A started link to ``victim``, or None with the refusal appended to ``outcomes``."""
+    try:
+        session = await _connect_as(victim, attacker, _genesis(victim))
+    except wire.HandshakeError as exc:
+        outcomes.append(f"refused: {exc}")
+        return None
+    session.start()
+    return session
+
+
 def test_forged_blocks__refused_unexecuted__sender_cooled_off__sealing_unaffected(
     cluster_factory: Callable[..., Cluster],
 ) -> None:
@@ -78,17 +89,13 @@ def test_forged_blocks__refused_unexecuted__sender_cooled_off__sealing_unaffecte
     a.extra_args = (*a.extra_args, "--rpc-debug")
     cluster.start(a)
     wait_for(lambda: a.rpc.number() >= 2, 30, "a sealed")
-    genesis, attacker = _genesis(a), TlsIdentity.create(x.node_key)
+    attacker = TlsIdentity.create(x.node_key)
     sent: list[str] = []
 
     def attack() -> None:
         async def once() -> None:
-            try:
-                session = await _connect_as(a, attacker, genesis)
-            except wire.HandshakeError as exc:
-                sent.append(f"refused: {exc}")
+            if (session := await _link(a, attacker, sent)) is None:
                 return
-            session.start()
             block = _forged_block(a, cluster, bytes(x.signer.key))
             await session.send(wire.NEW_BLOCK, rlp.encode([block, 10**30]))
             while await session.recv() is not None:  # until a drops us
@@ -132,18 +139,14 @@ def test_sync_capture__liar_dropped_and_cooled_off__victim_follows_the_honest_ch
     cluster.start(a)
     cluster.start(v)
     wait_for(lambda: v.rpc.number() >= 3, 45, "v follows a")
-    genesis, attacker = _genesis(v), TlsIdentity.create(x.node_key)
+    attacker = TlsIdentity.create(x.node_key)
     known = [_raw_block(a, n) for n in range(1, v.rpc.number() + 1)]  # blocks v already has
     outcomes: list[str] = []
     lags: list[int] = []
 
     async def capture() -> None:
-        try:
-            session = await _connect_as(v, attacker, genesis)
-        except wire.HandshakeError as exc:
-            outcomes.append(f"refused: {exc}")
+        if (session := await _link(v, attacker, outcomes)) is None:
             return
-        session.start()
         await session.send(wire.STATUS, rlp.encode([10**6, b"\x77" * 32, 10**30, 0]))
         requests = 0
         while (message := await session.recv()) is not None:
