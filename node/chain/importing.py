@@ -91,8 +91,8 @@ class Importing(ChainBase):
         if parent.block_number < final.block_number:
             return False
         current = parent
-        while not self.is_canonical(current):
-            current = self.header_by_hash(current.parent_hash)
+        while not self._is_canonical(current):
+            current = self._header_by_hash(current.parent_hash)
         return current.block_number >= final.block_number
 
     def _prefer_over_head(self, header: BlockHeaderAPI) -> bool:
@@ -102,8 +102,8 @@ class Importing(ChainBase):
         head = self.head
 
         def key(h: BlockHeaderAPI) -> tuple[int, int, int, int]:
-            parent = self.header_by_hash(h.parent_hash)
-            return consensus.fork_choice_key(h, self.total_difficulty(h), self.signers(parent))
+            parent = self._header_by_hash(h.parent_hash)
+            return consensus.fork_choice_key(h, self._total_difficulty(h.hash), self._signers(parent))
 
         return key(header) > key(head)
 
@@ -130,7 +130,7 @@ class Importing(ChainBase):
         if self.chaindb.header_exists(header.hash):
             return False
         try:
-            parent = self.header_by_hash(header.parent_hash)
+            parent = self._header_by_hash(header.parent_hash)
         except NotFound as exc:
             raise InvalidBlock("unknown parent", number) from exc
         if not self._descends_from_finalized(parent):
@@ -160,7 +160,7 @@ class Importing(ChainBase):
                 sender = self._sender(tx)
             except Exception as exc:
                 raise InvalidBlock(f"invalid transaction signature: {short(exc)}", number) from exc
-            if not self.is_allowed(sender, parent):
+            if not self._is_allowed(sender, parent):
                 raise InvalidBlock(str(AccountNotAllowed(sender, tx.hash)), number)
         base = vm_class.create_header_from_parent(
             parent, timestamp=header.timestamp, gas_limit=header.gas_limit
