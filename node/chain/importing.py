@@ -19,10 +19,12 @@ from ..errors import (
     AccountNotAllowed,
     ConflictsWithFinality,
     InvalidBlock,
+    NodeError,
     NotFound,
     TransactionRejected,
 )
 from ..records import (
+    BlockImport,
     PoolTx,
 )
 from .base import ChainBase
@@ -115,6 +117,21 @@ class Importing(ChainBase):
                 for i, tx_hash in enumerate(ChainDB._get_block_transaction_hashes(db, h)):
                     ChainDB._add_transaction_to_canonical_chain(db, tx_hash, h, i)
         return tuple(h.hash for h in new)
+
+    def import_raw(self, raw: bytes) -> BlockImport:
+        """Decode and import one block from a peer (``import_block``); raises InvalidBlock when it does not
+        decode, reports a refusal (any NodeError of the import) in the result."""
+        block = self.decode_block(raw)
+        number, block_hash = int(block.number), bytes(block.hash)
+        if self.has_block(block_hash):
+            return BlockImport(number, block_hash, "known")
+        if not self.has_block(block.header.parent_hash):
+            return BlockImport(number, block_hash, "unknown parent")
+        try:
+            self.import_block(block)
+        except NodeError as exc:
+            return BlockImport(number, block_hash, "refused", error=exc)
+        return BlockImport(number, block_hash, "imported", tuple(tx.hash for tx in block.transactions))
 
     def import_block(self, block: BlockAPI) -> bool:
         """Execute and validate a block from elsewhere; commit it. Returns True if it became the head."""

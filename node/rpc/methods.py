@@ -407,13 +407,17 @@ class RpcApi(TraceApi, SimulateApi):
         tx, ref, *_overrides = p.expect(params, 1, 4)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
-        return await self._user_call(block, lambda r, h, b: fmt.d(r.call(request, h, b)))
+        return await self._user_call(
+            block, lambda reader, at, budget: fmt.d(reader.call(request, at, budget))
+        )
 
     async def eth_estimateGas(self, params: list[Any]) -> Any:
         tx, ref, *_overrides = p.expect(params, 1, 3)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
-        return await self._user_call(block, lambda r, h, b: fmt.q(r.estimate_gas(request, h, b)))
+        return await self._user_call(
+            block, lambda reader, at, budget: fmt.q(reader.estimate_gas(request, at, budget))
+        )
 
     async def eth_createAccessList(self, params: list[Any]) -> Any:
         tx, ref = p.expect(params, 1, 2)
