@@ -47,7 +47,8 @@ class ChainBase(Calls):
 
     What leaves the chain layer is records: a block is named by its ``HeaderRecord`` (``head_record()``,
     ``header_by_hash``, ...) and every public method takes one back; ``head`` and ``finalized`` (py-evm headers)
-    and the ``_``-methods are for the chain layer itself (tests/test_import_graph.py checks what others name).
+    and the ``_``-methods are for the chain layer itself (tests/node/test_chain_boundary.py checks what others
+    name).
     """
 
     genesis: Genesis
