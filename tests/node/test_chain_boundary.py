@@ -14,18 +14,22 @@ import ast
 import dataclasses
 import functools
 import inspect
+import time
 import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pamchain.node import make_genesis
+from pamchain.node import make_genesis, run_node
 from pamchain.node.chain import CallReader, Chain
 from pamchain.node.genesis import load_genesis
 from pamchain.node.records import HeaderRecord
 from pamchain.node.storage import open_store
 
+from support.rpc import free_port
+
 from .boundary import KNOWN_CROSSINGS, ChainBoundary, Crossings, evm_objects, is_evm_class
+from .node_process import wait_until
 
 NODE = Path(__file__).resolve().parents[2] / "node"
 # The node modules that may hold py-evm objects (tests/test_import_graph.py's PY_EVM_ALLOWED, by folder/file).
@@ -169,3 +173,25 @@ def test_runtime_guard__a_call_from_above_that_hands_out_a_header_is_recorded(si
         {"__name__": "pamchain.node.chain.queries", "chain": guarded},
     )
     assert seen.found == []  # the chain layer's own use is not a crossing
+
+
+def test_runtime_guard__covers_p2p_and_sync(genesis_factory: Any, signer: Any) -> None:
+    """Two in-process nodes over p2p (the network tests run node processes, out of the guard's reach): the
+    follower catches up by sync, then takes a gossiped block; the autouse guard fails this test if the p2p
+    service, sync or the core met a py-evm object on the way."""
+    doc = genesis_factory()
+    with run_node(doc, signer.key, seal_mode="on-demand", p2p_port=free_port()) as sealer:
+        sealer.seal()
+        sealer.seal()  # blocks one second apart at most 2 s ahead of the clock (core.MAX_SEAL_AHEAD)
+        assert sealer.node.p2p is not None
+        enode = str(sealer.node.p2p.enode)
+        with run_node(doc, None, seal_mode="none", p2p_port=free_port(), bootnodes=(enode,)) as follower:
+
+            def same_head() -> bool:
+                return bool(follower.node.chain.head_record() == sealer.node.chain.head_record())
+
+            wait_until(same_head, 30, "catch-up sync")
+            time.sleep(1)  # the next block's second
+            assert sealer.seal() is not None
+            wait_until(same_head, 30, "the gossiped block")
+            assert follower.node.chain.head_record().number == 3
