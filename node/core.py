@@ -31,7 +31,7 @@ class HeadView:
 
     def __init__(self, chain: Chain) -> None:
         self._chain = chain
-        self._header = chain.head
+        self._header = chain.head_record()
 
     def nonce(self, sender: bytes) -> int:
         return self._chain.nonce(sender, self._header)
@@ -95,7 +95,7 @@ class NodeCore:
         return tx.hash
 
     def next_timestamp(self) -> int:
-        return max(int(time.time()), self.chain.head.timestamp + 1)
+        return max(int(time.time()), self.chain.head_record().timestamp + 1)
 
     def seal(self, allow_empty: bool = False, timestamp: int | None = None) -> SealedBlock | None:
         """Seal one block from whatever is executable now; ``None`` if there was nothing to seal."""
@@ -103,7 +103,7 @@ class NodeCore:
             raise NodeError("this node has no signer key: it cannot seal")
         if self.signer.address not in self.chain.signers():
             raise NodeError(f"0x{self.signer.address.hex()} is not an authorized Clique signer")
-        head = self.chain.head
+        head = self.chain.head_record()
         view = self.view()
         txs = self.pool.executable(view, max_gas=self.chain.gas_budget(head))
         if not txs and not allow_empty:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from .errors import NodeError
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,17 @@ class PoolTx:
     raw: bytes
     type: int
     evm: Any
+
+
+@dataclass(frozen=True)
+class BlockImport:
+    """What importing one block from a peer came to (``Chain.import_raw``)."""
+
+    number: int
+    hash: bytes
+    status: Literal["imported", "known", "unknown parent", "refused"]
+    tx_hashes: tuple[bytes, ...] = ()  # of an imported block: the pool drops them
+    error: NodeError | None = None  # why it was refused
 
 
 @dataclass(frozen=True)

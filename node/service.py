@@ -247,7 +247,7 @@ class Node:
         own ``CallReader``: the chain thread's objects are never touched from here."""
         if self._loop_reader is None:
             self._loop_reader = CallReader(self.chain)
-        head = self.chain.head
+        head = self.chain.head_record()
         try:
             return head.hash, self._loop_reader.call(CallRequest(to=to, data=data, gas=1_000_000), head)
         except (ExecutionReverted, ExecutionFailed):

@@ -49,24 +49,22 @@ def import_on_chain(node: SyncBackend, raws: Sequence[bytes]) -> ImportOutcome:
     included: list[bytes] = []
     for raw in raws:
         try:
-            block = chain.decode_block(raw)
+            block = chain.import_raw(raw)
         except InvalidBlock as exc:
             outcome.error = str(exc)
             break
-        if chain.has_block(block.hash):
+        if block.status == "known":
             outcome.known += 1
             continue
-        if not chain.has_block(block.header.parent_hash):
+        if block.status == "unknown parent":
             outcome.unknown_parent = True
             break
-        try:
-            chain.import_block(block)
-        except NodeError as exc:
-            outcome.error = f"block #{block.number} 0x{block.hash.hex()[:12]}: {exc}"
-            outcome.fork = isinstance(exc, ConflictsWithFinality)
+        if block.error is not None:
+            outcome.error = f"block #{block.number} 0x{block.hash.hex()[:12]}: {block.error}"
+            outcome.fork = isinstance(block.error, ConflictsWithFinality)
             break
         outcome.imported.append((block.number, block.hash))
-        included.extend(tx.hash for tx in block.transactions)
+        included.extend(block.tx_hashes)
     outcome.head_after = chain.head_record().hash
     if included:
         pool.remove(included)

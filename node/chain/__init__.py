@@ -4,7 +4,8 @@ It configures py-evm VM classes from the genesis' fork schedule (Clique-configur
 ``NoProofConsensus`` for chains imported from elsewhere), builds and seals blocks (``building``), validates
 and imports transactions and blocks (``importing``), answers state and history queries as the frozen records
 of ``records.py`` (``queries``) and runs read-only calls (``execution``, ``reader``); ``base`` holds what they
-share (store, VMs, genesis, headers, signers, commit, finality).
+share (store, VMs, genesis, headers, signers, commit, finality). Blocks cross this layer's boundary as
+``HeaderRecord`` both ways (``headers``: a py-evm header to its record and back).
 
 All methods are synchronous and NOT thread-safe: the node calls them from a single chain thread, which is
 also what guarantees that a reader never sees a half-built block (see ``service.py``). ``CallReader`` is the

@@ -30,10 +30,12 @@ from ..errors import (
 from ..genesis import PERMISSION_SELECTOR, Genesis
 from ..records import (
     CallRequest,
+    HeaderRecord,
     ReceiptRecord,
 )
 from ..storage import NodeDB, SqliteStore, address_key, topic_key
 from .execution import Calls
+from .headers import header_record
 from .p256 import with_p256verify
 from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, topic_bytes, with_fast_tries
 
@@ -41,7 +43,19 @@ log = logging.getLogger(__name__)
 
 
 class ChainBase(Calls):
-    """One chain on one store: what ``Chain``'s building, importing and queries share."""
+    """One chain on one store: what ``Chain``'s building, importing and queries share.
+
+    What leaves the chain layer is records: a block is named by its ``HeaderRecord`` (``head_record()``,
+    ``header_by_hash``, ...) and every public method takes one back; ``head`` and ``finalized`` (py-evm headers)
+    and the ``_``-methods are for the chain layer itself (tests/node/test_chain_boundary.py checks what others
+    name).
+    """
+
+    genesis: Genesis
+    store: SqliteStore
+    genesis_hash: bytes
+    head: BlockHeaderAPI  # chain layer only: others read head_record()
+    finalized: BlockHeaderAPI  # chain layer only: others read finalized_record()
 
     def __init__(self, genesis: Genesis, store: SqliteStore, *, seal_check: bool = True) -> None:
         self.genesis = genesis
@@ -62,6 +76,9 @@ class ChainBase(Calls):
         if genesis.p256_verify:  # EIP-7951 on top of Prague (docs/node.md): WebAuthn checked by contracts
             self._vm_classes["prague"] = with_p256verify(self._vm_classes["prague"])
         self._headers: LRU[bytes, BlockHeaderAPI] = LRU(4096)
+        self._header_records: LRU[bytes, HeaderRecord] = LRU(256)
+        self._head_record: HeaderRecord | None = None  # asked for on every RPC read: see head_record()
+        self._finalized_record: HeaderRecord | None = None
         self._blocks: LRU[bytes, BlockAPI] = LRU(256)
         self._receipts: LRU[bytes, tuple[ReceiptAPI, ...]] = LRU(256)
         self._receipt_records: LRU[bytes, tuple[ReceiptRecord, ...]] = LRU(
@@ -174,7 +191,7 @@ class ChainBase(Calls):
         return header
 
     # ---------------------------------------------------------------------------------------------- headers
-    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
+    def _header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
         header = self._headers.get(block_hash)
         if header is None:
             try:
@@ -184,7 +201,7 @@ class ChainBase(Calls):
             self._headers.put(block_hash, header)
         return header
 
-    def header_by_number(self, number: int) -> BlockHeaderAPI:
+    def _header_by_number(self, number: int) -> BlockHeaderAPI:
         if number > self.head.block_number or number < 0:
             raise NotFound(f"block {number} not found")
         if number == self.head.block_number:
@@ -193,11 +210,55 @@ class ChainBase(Calls):
             block_hash = self.chaindb.get_canonical_block_hash(BlockNumber(number))
         except HeaderNotFound as exc:
             raise NotFound(f"block {number} not found") from exc
-        return self.header_by_hash(block_hash)
+        return self._header_by_hash(block_hash)
 
-    def is_canonical(self, header: BlockHeaderAPI) -> bool:
+    def _is_canonical(self, header: BlockHeaderAPI) -> bool:
         try:
             return self.chaindb.get_canonical_block_hash(header.block_number) == header.hash
+        except HeaderNotFound:
+            return False
+
+    def _record(self, header: BlockHeaderAPI) -> HeaderRecord:
+        record = self._header_records.get(header.hash)
+        if record is None:
+            record = header_record(header)
+            self._header_records.put(header.hash, record)
+        return record
+
+    def _evm_header(self, block: HeaderRecord) -> BlockHeaderAPI:
+        """The py-evm header of a block named by its record: the head without a lookup (the common case:
+        RPC reads on ``latest``), else from the header cache or the store."""
+        head = self.head
+        if block.hash == head.hash:
+            return head
+        return self._header_by_hash(block.hash)
+
+    def head_record(self) -> HeaderRecord:
+        """The canonical head: what every layer above the chain reads of it (from any thread: no cache of the
+        chain thread's is touched, the record is rebuilt once per new head)."""
+        head, record = self.head, self._head_record
+        if record is None or record.hash != head.hash:
+            record = self._head_record = header_record(head)
+        return record
+
+    def finalized_record(self) -> HeaderRecord:
+        """The block this node holds final (node/finality.py): RPC's ``safe`` and ``finalized``."""
+        final, record = self.finalized, self._finalized_record
+        if record is None or record.hash != final.hash:
+            record = self._finalized_record = header_record(final)
+        return record
+
+    def header_by_hash(self, block_hash: bytes) -> HeaderRecord:
+        """Any stored block, canonical or not; raises NotFound."""
+        return self._record(self._header_by_hash(block_hash))
+
+    def header_by_number(self, number: int) -> HeaderRecord:
+        """The canonical block ``number``; raises NotFound."""
+        return self._record(self._header_by_number(number))
+
+    def is_canonical(self, block: HeaderRecord) -> bool:
+        try:
+            return self.chaindb.get_canonical_block_hash(BlockNumber(block.number)) == block.hash
         except HeaderNotFound:
             return False
 
@@ -213,8 +274,11 @@ class ChainBase(Calls):
         return block
 
     # ------------------------------------------------------------------------------------------- signers
-    def signers(self, header: BlockHeaderAPI | None = None) -> tuple[bytes, ...]:
-        """Authorized Clique signers after ``header`` (default: head)."""
+    def signers(self, block: HeaderRecord | None = None) -> tuple[bytes, ...]:
+        """Authorized Clique signers after ``block`` (default: head)."""
+        return self._signers(self.head if block is None else self._evm_header(block))
+
+    def _signers(self, header: BlockHeaderAPI | None = None) -> tuple[bytes, ...]:
         if not self.clique:
             return ()
         header = header or self.head
@@ -235,25 +299,28 @@ class ChainBase(Calls):
             self._states.put(header.hash, state)
         return state
 
-    def balance(self, address: bytes, header: BlockHeaderAPI) -> int:
-        return self._state(header).get_balance(Address(address))
+    def balance(self, address: bytes, block: HeaderRecord) -> int:
+        return self._state(self._evm_header(block)).get_balance(Address(address))
 
-    def nonce(self, address: bytes, header: BlockHeaderAPI) -> int:
-        return self._state(header).get_nonce(Address(address))
+    def nonce(self, address: bytes, block: HeaderRecord) -> int:
+        return self._state(self._evm_header(block)).get_nonce(Address(address))
 
-    def code(self, address: bytes, header: BlockHeaderAPI) -> bytes:
-        return self._state(header).get_code(Address(address))
+    def code(self, address: bytes, block: HeaderRecord) -> bytes:
+        return self._state(self._evm_header(block)).get_code(Address(address))
 
-    def storage_at(self, address: bytes, slot: int, header: BlockHeaderAPI) -> int:
-        return self._state(header).get_storage(Address(address), slot)
+    def storage_at(self, address: bytes, slot: int, block: HeaderRecord) -> int:
+        return self._state(self._evm_header(block)).get_storage(Address(address), slot)
 
-    def gas_budget(self, header: BlockHeaderAPI) -> int:
-        """Most gas the child of ``header`` may use (the gas target on a zero-base-fee chain, see genesis)."""
-        return self.genesis.block_gas_budget(int(header.gas_limit))
+    def gas_budget(self, block: HeaderRecord) -> int:
+        """Most gas the child of ``block`` may use (the gas target on a zero-base-fee chain, see genesis)."""
+        return self.genesis.block_gas_budget(block.gas_limit)
 
     # --------------------------------------------------------------------------------------- permissions
-    def is_allowed(self, sender: bytes, parent: BlockHeaderAPI) -> bool:
+    def is_allowed(self, sender: bytes, parent: HeaderRecord) -> bool:
         """Account permissioning judged against ``parent``'s state (the block the tx would be built on)."""
+        return self._is_allowed(sender, self._evm_header(parent))
+
+    def _is_allowed(self, sender: bytes, parent: BlockHeaderAPI) -> bool:
         perms = self.genesis.permissions
         if not perms.enabled or sender in perms.allowlist:
             return True
@@ -265,7 +332,7 @@ class ChainBase(Calls):
             return bool(cached)
         data = PERMISSION_SELECTOR + sender.rjust(32, b"\0")
         try:
-            out = self.call(CallRequest(to=perms.contract, data=data, gas=1_000_000), parent)
+            out = self._call(CallRequest(to=perms.contract, data=data, gas=1_000_000), parent)
             allowed = len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
         except (ExecutionReverted, ExecutionFailed):
             allowed = False  # a missing or broken permission contract allows nobody beyond the allowlist
@@ -301,11 +368,14 @@ class ChainBase(Calls):
         self._receipts.put(block.hash, tuple(receipts))  # pollers ask for them at once; skip the trie read
 
     # ------------------------------------------------------------------------- fork choice and finality
-    def total_difficulty(self, header: BlockHeaderAPI) -> int:
-        return int(self.chaindb.get_score(header.hash))
+    def total_difficulty(self, block: HeaderRecord) -> int:
+        return self._total_difficulty(block.hash)
+
+    def _total_difficulty(self, block_hash: bytes) -> int:
+        return int(self.chaindb.get_score(Hash32(block_hash)))
 
     def _signer_count(self, header: BlockHeaderAPI) -> int:
-        return max(1, len(self.signers(header)))
+        return max(1, len(self._signers(header)))
 
     def _advance_finality(self) -> None:
         """Move ``finalized`` forward along the head's branch (see finality.py); never backwards."""
@@ -313,10 +383,10 @@ class ChainBase(Calls):
             self.finalized = self.head  # no seals to count: imported/foreign chains treat the head as final
             return
         floor = self.finalized
-        if not self.is_canonical(floor):  # cannot happen once imports are guarded; stay safe on odd datadirs
-            floor = self.header_by_number(0)
+        if not self._is_canonical(floor):  # cannot happen once imports are guarded; stay safe on odd datadirs
+            floor = self._header_by_number(0)
         self.finalized = finality.majority_final(
-            self.head, lambda h: self.header_by_hash(h.parent_hash), self._signer_count(self.head), floor
+            self.head, lambda h: self._header_by_hash(h.parent_hash), self._signer_count(self.head), floor
         )
 
     def has_block(self, block_hash: bytes) -> bool:
@@ -324,8 +394,8 @@ class ChainBase(Calls):
 
     def can_seal(self, signer: bytes) -> bool:
         """May ``signer`` seal the next block on the head (authorized, not within the recently-signed limit)?"""
-        signers = self.signers(self.head)
+        signers = self._signers(self.head)
         if signer not in signers:
             return False
-        recent = consensus.recent_signers(self.header_by_hash, Hash32(self.head.hash), len(signers))
+        recent = consensus.recent_signers(self._header_by_hash, Hash32(self.head.hash), len(signers))
         return signer not in recent

@@ -59,7 +59,7 @@ class Building(ChainBase):
         header = vm_class.create_header_from_parent(parent, timestamp=ts, gas_limit=parent.gas_limit)
         assert self.genesis.clique is not None
         header = consensus.prepare_header(
-            header, self.signers(parent), signer, self.genesis.clique.epoch, vote=vote
+            header, self._signers(parent), signer, self.genesis.clique.epoch, vote=vote
         )
         base_fee = getattr(header, "base_fee_per_gas", None)
 
@@ -71,7 +71,7 @@ class Building(ChainBase):
             if ptx.sender in blocked_senders:
                 dropped.append((ptx.hash, "earlier transaction of the sender was dropped"))
                 continue
-            if not self.is_allowed(ptx.sender, parent):
+            if not self._is_allowed(ptx.sender, parent):
                 blocked_senders.add(ptx.sender)
                 dropped.append((ptx.hash, str(AccountNotAllowed(ptx.sender))))
                 continue

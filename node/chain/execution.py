@@ -23,6 +23,7 @@ from ..genesis import Genesis
 from ..records import (
     AccessListEntry,
     CallRequest,
+    HeaderRecord,
 )
 from . import tracing
 
@@ -30,7 +31,8 @@ from . import tracing
 class Calls:
     """Calls on a header's state (``eth_call``, ``eth_estimateGas``, ``eth_createAccessList``), shared by
     ``Chain`` (its own calls, e.g. permission checks, on the chain thread) and ``CallReader`` (user calls, on
-    other threads). Subclasses provide the genesis, the VM classes and ``_vm``."""
+    other threads). Subclasses provide the genesis, the VM classes, ``_vm`` and ``_evm_header`` (a block's record
+    back to its py-evm header: callers name blocks by ``HeaderRecord``)."""
 
     genesis: Genesis
     _timed_classes: dict[Any, Any]
@@ -39,6 +41,9 @@ class Calls:
         raise NotImplementedError
 
     def _vm(self, header: BlockHeaderAPI, vm_class: Any = None) -> Any:
+        raise NotImplementedError
+
+    def _evm_header(self, block: HeaderRecord) -> BlockHeaderAPI:
         raise NotImplementedError
 
     def _spoof(self, request: CallRequest, header: BlockHeaderAPI, state: Any, gas: int) -> Any:
@@ -109,9 +114,12 @@ class Calls:
             timed = self._timed_classes[vm_class] = deadline_vm_class(vm_class)
         return timed
 
-    def call(self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None) -> bytes:
-        """Execute ``request`` on top of ``header``'s state; return output or raise ExecutionReverted/Failed
+    def call(self, request: CallRequest, block: HeaderRecord, budget: CallBudget | None = None) -> bytes:
+        """Execute ``request`` on top of ``block``'s state; return output or raise ExecutionReverted/Failed
         (or ExecutionTimeout past the budget's deadline; the budget also caps the gas)."""
+        return self._call(request, self._evm_header(block), budget)
+
+    def _call(self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None) -> bytes:
         gas = request.gas or header.gas_limit
         with budget_scope(budget):
             computation = self._execute(request, header, budget.gas(gas) if budget else gas, budget)
@@ -130,9 +138,10 @@ class Calls:
         return computation
 
     def estimate_gas(
-        self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None
+        self, request: CallRequest, block: HeaderRecord, budget: CallBudget | None = None
     ) -> int:
         """geth's strategy: run at the cap (revert -> error), try the gas used, then binary-search."""
+        header = self._evm_header(block)
         cap = request.gas or header.gas_limit
         if budget is not None:
             cap = budget.gas(cap)  # geth: "caller gas above allowance, capping"
@@ -181,7 +190,7 @@ class Calls:
         return hi
 
     def create_access_list(
-        self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None = None
+        self, request: CallRequest, block: HeaderRecord, budget: CallBudget | None = None
     ) -> tuple[tuple[AccessListEntry, ...], int, str | None]:
         """geth's ``eth_createAccessList``: run the call with an opcode tracer until the list stops changing.
 
@@ -190,7 +199,7 @@ class Calls:
         checked (the account's own is used).
         """
         with budget_scope(budget):
-            return self._access_list(request, header, budget)
+            return self._access_list(request, self._evm_header(block), budget)
 
     def _access_list(
         self, request: CallRequest, header: BlockHeaderAPI, budget: CallBudget | None
@@ -226,17 +235,23 @@ class Calls:
             current = found
         raise ExecutionFailed("access list did not converge")
 
+    def _replay_inputs(
+        self, header: BlockHeaderAPI
+    ) -> tuple[BlockHeaderAPI, tuple[SignedTransactionAPI, ...]]:
+        """What re-executing a block takes: its parent's header and its transactions."""
+        raise NotImplementedError
+
     def trace(
         self,
-        header: BlockHeaderAPI,
-        parent: BlockHeaderAPI,
-        txs: Sequence[SignedTransactionAPI],
+        block: HeaderRecord,
         make: Callable[[], tracing.Tracer],
         only: int | None = None,
         budget: CallBudget | None = None,
     ) -> list[Any]:
-        """``debug_trace*``: replay ``header``'s block on ``parent``'s state with tracers (see tracing.py),
-        within the budget's deadline."""
+        """``debug_trace*``: replay ``block`` on its parent's state with tracers (see tracing.py), within the
+        budget's deadline."""
+        header = self._evm_header(block)
+        parent, txs = self._replay_inputs(header)
         with budget_scope(budget):
             return tracing.replay(self, header, parent, txs, make, only)
 

@@ -19,10 +19,12 @@ from ..errors import (
     AccountNotAllowed,
     ConflictsWithFinality,
     InvalidBlock,
+    NodeError,
     NotFound,
     TransactionRejected,
 )
 from ..records import (
+    BlockImport,
     PoolTx,
 )
 from .base import ChainBase
@@ -91,8 +93,8 @@ class Importing(ChainBase):
         if parent.block_number < final.block_number:
             return False
         current = parent
-        while not self.is_canonical(current):
-            current = self.header_by_hash(current.parent_hash)
+        while not self._is_canonical(current):
+            current = self._header_by_hash(current.parent_hash)
         return current.block_number >= final.block_number
 
     def _prefer_over_head(self, header: BlockHeaderAPI) -> bool:
@@ -102,8 +104,8 @@ class Importing(ChainBase):
         head = self.head
 
         def key(h: BlockHeaderAPI) -> tuple[int, int, int, int]:
-            parent = self.header_by_hash(h.parent_hash)
-            return consensus.fork_choice_key(h, self.total_difficulty(h), self.signers(parent))
+            parent = self._header_by_hash(h.parent_hash)
+            return consensus.fork_choice_key(h, self._total_difficulty(h.hash), self._signers(parent))
 
         return key(header) > key(head)
 
@@ -115,6 +117,21 @@ class Importing(ChainBase):
                 for i, tx_hash in enumerate(ChainDB._get_block_transaction_hashes(db, h)):
                     ChainDB._add_transaction_to_canonical_chain(db, tx_hash, h, i)
         return tuple(h.hash for h in new)
+
+    def import_raw(self, raw: bytes) -> BlockImport:
+        """Decode and import one block from a peer (``import_block``); raises InvalidBlock when it does not
+        decode, reports a refusal (any NodeError of the import) in the result."""
+        block = self.decode_block(raw)
+        number, block_hash = int(block.number), bytes(block.hash)
+        if self.has_block(block_hash):
+            return BlockImport(number, block_hash, "known")
+        if not self.has_block(block.header.parent_hash):
+            return BlockImport(number, block_hash, "unknown parent")
+        try:
+            self.import_block(block)
+        except NodeError as exc:
+            return BlockImport(number, block_hash, "refused", error=exc)
+        return BlockImport(number, block_hash, "imported", tuple(tx.hash for tx in block.transactions))
 
     def import_block(self, block: BlockAPI) -> bool:
         """Execute and validate a block from elsewhere; commit it. Returns True if it became the head."""
@@ -130,7 +147,7 @@ class Importing(ChainBase):
         if self.chaindb.header_exists(header.hash):
             return False
         try:
-            parent = self.header_by_hash(header.parent_hash)
+            parent = self._header_by_hash(header.parent_hash)
         except NotFound as exc:
             raise InvalidBlock("unknown parent", number) from exc
         if not self._descends_from_finalized(parent):
@@ -160,7 +177,7 @@ class Importing(ChainBase):
                 sender = self._sender(tx)
             except Exception as exc:
                 raise InvalidBlock(f"invalid transaction signature: {short(exc)}", number) from exc
-            if not self.is_allowed(sender, parent):
+            if not self._is_allowed(sender, parent):
                 raise InvalidBlock(str(AccountNotAllowed(sender, tx.hash)), number)
         base = vm_class.create_header_from_parent(
             parent, timestamp=header.timestamp, gas_limit=header.gas_limit

@@ -29,22 +29,25 @@ from ..records import (
     CliqueVoteRecord,
     HeaderRecord,
     LogRecord,
+    PoolTx,
     ReceiptRecord,
     TxRecord,
 )
 from ..storage import address_key, topic_key
 from .base import ChainBase
+from .headers import header_record
 from .vms import BLOB_FORKS, GAS_PER_BLOB, topic_bytes
 
 
 class Queries(ChainBase):
     """Reads of committed blocks and state (chain thread)."""
 
-    def account_proof(self, address: bytes, slots: Sequence[int], header: BlockHeaderAPI) -> dict[str, Any]:
+    def account_proof(self, address: bytes, slots: Sequence[int], block: HeaderRecord) -> dict[str, Any]:
         """EIP-1186 proof: account fields plus the trie nodes from the state root to the account/slots."""
         from eth_hash.auto import keccak
         from trie import HexaryTrie  # local: only eth_getProof needs it
 
+        header = self._evm_header(block)
         state_trie = HexaryTrie(self.db, root_hash=header.state_root)
         account_key = keccak(address)
         account_proof = state_trie.get_proof(account_key)
@@ -71,7 +74,7 @@ class Queries(ChainBase):
             "storageProof": storage,
         }
 
-    def pending_header(self) -> BlockHeaderAPI:
+    def pending_header(self) -> HeaderRecord:
         """The header of the block that would be built on the head now: geth's ``pending`` for calls.
 
         Calls and gas estimates against ``pending`` see the timestamp the next block will have, so a
@@ -84,25 +87,29 @@ class Queries(ChainBase):
         header: BlockHeaderAPI = vm_class.create_header_from_parent(
             parent, timestamp=ts, gas_limit=parent.gas_limit
         )
-        return header
+        return header_record(header)  # not cached: a call worker rebuilds it (CallReader._evm_header)
 
     def base_fee_next(self) -> int | None:
         """Base fee of the block that would be built on the head now."""
-        return self.next_base_fee(self.head)
+        return self._next_base_fee(self.head)
 
-    def next_base_fee(self, header: BlockHeaderAPI) -> int | None:
-        """Base fee of a block built on ``header`` (None before London)."""
+    def next_base_fee(self, block: HeaderRecord) -> int | None:
+        """Base fee of a block built on ``block`` (None before London)."""
+        return self._next_base_fee(self._evm_header(block))
+
+    def _next_base_fee(self, header: BlockHeaderAPI) -> int | None:
         vm_class = self.vm_class_for(header.block_number + 1, header.timestamp + 1)
         child = vm_class.create_header_from_parent(header, timestamp=header.timestamp + 1)
         return getattr(child, "base_fee_per_gas", None)
 
     # ------------------------------------------------------------------------------------------- clique
-    def sealer(self, header: BlockHeaderAPI) -> bytes | None:
-        """The signer who sealed ``header`` (None for the genesis block)."""
-        return None if header.block_number == 0 else bytes(consensus.cached_signer(header))
+    def sealer(self, block: HeaderRecord) -> bytes | None:
+        """The signer who sealed ``block`` (None for the genesis block)."""
+        return None if block.number == 0 else bytes(consensus.cached_signer(self._evm_header(block)))
 
-    def clique_snapshot(self, header: BlockHeaderAPI) -> CliqueSnapshotRecord:
-        """Signers, recent sealers, pending votes and tallies after ``header``."""
+    def clique_snapshot(self, block: HeaderRecord) -> CliqueSnapshotRecord:
+        """Signers, recent sealers, pending votes and tallies after ``block``."""
+        header = self._evm_header(block)
         snap = self.consensus_context.snapshot_manager.get_or_create_snapshot(
             header.block_number, header.hash
         )
@@ -113,7 +120,7 @@ class Queries(ChainBase):
             if current.block_number == 0:
                 break
             recents.append((int(current.block_number), bytes(consensus.cached_signer(current))))
-            current = self.header_by_hash(current.parent_hash)
+            current = self._header_by_hash(current.parent_hash)
         return CliqueSnapshotRecord(
             number=int(header.block_number),
             hash=header.hash,
@@ -129,13 +136,13 @@ class Queries(ChainBase):
     def clique_activity(self, blocks: int) -> CliqueActivityRecord:
         """Who sealed the last ``blocks`` blocks, and whether in turn (difficulty 2)."""
         head = self.head
-        signers = self.signers(head)
+        signers = self._signers(head)
         sealers: list[tuple[bytes, bool]] = []
         current = head
         while current.block_number > 0 and len(sealers) < blocks:
             sealers.append((bytes(consensus.cached_signer(current)), current.difficulty == 2))
-            current = self.header_by_hash(current.parent_hash)
-        recent = consensus.recent_signers(self.header_by_hash, head.hash, len(signers))
+            current = self._header_by_hash(current.parent_hash)
+        recent = consensus.recent_signers(self._header_by_hash, head.hash, len(signers))
         return CliqueActivityRecord(
             head=int(head.block_number),
             finalized=int(self.finalized.block_number),
@@ -144,34 +151,44 @@ class Queries(ChainBase):
             recently_signed=tuple(sorted(recent)),
         )
 
-    def replay_inputs(
+    def traced_transactions(self, block: HeaderRecord) -> tuple[bytes, ...]:
+        """The hashes of the transactions ``debug_trace*`` replays in ``block`` (a call worker replays them,
+        ``CallReader.trace``); raises NotFound for the genesis block, which has no parent state to replay on."""
+        if block.number == 0:
+            raise NotFound("genesis is not traceable")
+        return self.tx_hashes(block)
+
+    def locate(self, tx_hash: bytes) -> tuple[HeaderRecord, int] | None:
+        """The canonical block that includes ``tx_hash`` and its index there, or None."""
+        found = self._locate(tx_hash)
+        return None if found is None else (self._record(found[0]), found[1])
+
+    def _replay_inputs(
         self, header: BlockHeaderAPI
     ) -> tuple[BlockHeaderAPI, tuple[SignedTransactionAPI, ...]]:
-        """What re-executing a block takes (``debug_trace*``): its parent's header and its transactions."""
-        if header.block_number == 0:
-            raise NotFound("genesis is not traceable")
-        return self.header_by_hash(header.parent_hash), tuple(self._evm_block(header).transactions)
+        return self._header_by_hash(header.parent_hash), tuple(self._evm_block(header).transactions)
 
     def raw_block(self, block_hash: bytes) -> bytes:
         """RLP of any stored block, canonical or not (peers ask for branches by hash)."""
-        encoded: bytes = rlp.encode(self._evm_block(self.header_by_hash(block_hash)))
+        encoded: bytes = rlp.encode(self._evm_block(self._header_by_hash(block_hash)))
         return encoded
 
     def raw_transactions(self, block_hash: bytes) -> list[bytes]:
         """Raw (network-less) transactions of any stored block, canonical or not."""
-        block = self._evm_block(self.header_by_hash(block_hash))
+        block = self._evm_block(self._header_by_hash(block_hash))
         return [tx.encode() if hasattr(tx, "encode") else rlp.encode(tx) for tx in block.transactions]
 
     def encode_block(self, number: int) -> bytes:
-        encoded: bytes = rlp.encode(self._evm_block(self.header_by_number(number)))
+        encoded: bytes = rlp.encode(self._evm_block(self._header_by_number(number)))
         return encoded
 
-    def raw_header(self, header: BlockHeaderAPI) -> bytes:
-        encoded: bytes = rlp.encode(header)
+    def raw_header(self, block: HeaderRecord) -> bytes:
+        encoded: bytes = rlp.encode(self._evm_header(block))
         return encoded
 
-    def raw_receipts(self, header: BlockHeaderAPI) -> list[bytes]:
-        return [r.encode() if hasattr(r, "encode") else rlp.encode(r) for r in self._evm_receipts(header)]
+    def raw_receipts(self, block: HeaderRecord) -> list[bytes]:
+        receipts = self._evm_receipts(self._evm_header(block))
+        return [r.encode() if hasattr(r, "encode") else rlp.encode(r) for r in receipts]
 
     def raw_transaction(self, tx_hash: bytes) -> bytes | None:
         found = self._locate(tx_hash)
@@ -182,63 +199,37 @@ class Queries(ChainBase):
         return tx.encode() if hasattr(tx, "encode") else rlp.encode(tx)
 
     # ------------------------------------------------------------------------------------------ records
-    def head_record(self) -> HeaderRecord:
-        """The canonical head as a record: what sealing, sync and the service read of it."""
-        return self.header_record(self.head)
-
     def finalized_number(self) -> int:
         """The number of the block this node holds final (node/finality.py)."""
         return int(self.finalized.block_number)
 
     def head_total_difficulty(self) -> int:
-        return self.total_difficulty(self.head)
+        return self._total_difficulty(self.head.hash)
 
     def unfinalized_transactions(self) -> bool:
         """Does any block after the finalized one carry transactions? (walks at most a few blocks)"""
         header = self.head
         final = self.finalized.block_number
         while header.block_number > final:
-            if self.tx_count(header):
+            if self._tx_count(header):
                 return True
-            header = self.header_by_hash(header.parent_hash)
+            header = self._header_by_hash(header.parent_hash)
         return False
 
     def orphaned_since(self, old_head: bytes) -> list[bytes]:
         """The blocks from ``old_head`` back that are no longer canonical, oldest first (after a reorg)."""
-        header = self.header_by_hash(old_head)
+        header = self._header_by_hash(old_head)
         orphaned: list[bytes] = []
-        while header.block_number > 0 and not self.is_canonical(header):
+        while header.block_number > 0 and not self._is_canonical(header):
             orphaned.append(header.hash)
-            header = self.header_by_hash(header.parent_hash)
+            header = self._header_by_hash(header.parent_hash)
         return orphaned[::-1]
 
-    def header_record(self, header: BlockHeaderAPI) -> HeaderRecord:
-        return HeaderRecord(
-            number=header.block_number,
-            hash=header.hash,
-            parent_hash=header.parent_hash,
-            uncles_hash=header.uncles_hash,
-            coinbase=header.coinbase,
-            state_root=header.state_root,
-            transactions_root=header.transaction_root,
-            receipts_root=header.receipt_root,
-            bloom=header.bloom,
-            difficulty=header.difficulty,
-            gas_limit=header.gas_limit,
-            gas_used=header.gas_used,
-            timestamp=header.timestamp,
-            extra_data=header.extra_data,
-            mix_hash=header.mix_hash,
-            nonce=header.nonce,
-            base_fee=getattr(header, "base_fee_per_gas", None),
-            withdrawals_root=getattr(header, "withdrawals_root", None),
-            blob_gas_used=getattr(header, "blob_gas_used", None),
-            excess_blob_gas=getattr(header, "excess_blob_gas", None),
-            parent_beacon_block_root=getattr(header, "parent_beacon_block_root", None),
-            requests_hash=getattr(header, "requests_hash", None),
-        )
+    def pooled_record(self, tx: PoolTx) -> TxRecord:
+        """A pooled transaction as a record (``eth_getTransactionByHash``, ``txpool_content``)."""
+        return self._tx_record(tx.evm)
 
-    def tx_record(
+    def _tx_record(
         self, tx: SignedTransactionAPI, header: BlockHeaderAPI | None = None, index: int | None = None
     ) -> TxRecord:
         type_id = getattr(tx, "type_id", None) or 0
@@ -287,9 +278,10 @@ class Queries(ChainBase):
             )
         return TxRecord(**fields, **common)
 
-    def block_record(self, header: BlockHeaderAPI, full: bool = True) -> BlockRecord:
+    def block_record(self, block_ref: HeaderRecord, full: bool = True) -> BlockRecord:
+        header = self._evm_header(block_ref)
         block = self._evm_block(header)
-        txs = tuple(self.tx_record(tx, header, i) for i, tx in enumerate(block.transactions)) if full else ()
+        txs = tuple(self._tx_record(tx, header, i) for i, tx in enumerate(block.transactions)) if full else ()
         withdrawals = None
         if hasattr(block, "withdrawals"):
             withdrawals = tuple(
@@ -302,17 +294,20 @@ class Queries(ChainBase):
                 for w in block.withdrawals
             )
         return BlockRecord(
-            header=self.header_record(header),
+            header=self._record(header),
             size=len(rlp.encode(block)),
             transactions=txs,
             uncles=tuple(u.hash for u in block.uncles),
             withdrawals=withdrawals,
         )
 
-    def tx_hashes(self, header: BlockHeaderAPI) -> tuple[bytes, ...]:
-        return tuple(tx.hash for tx in self._evm_block(header).transactions)
+    def tx_hashes(self, block: HeaderRecord) -> tuple[bytes, ...]:
+        return tuple(tx.hash for tx in self._evm_block(self._evm_header(block)).transactions)
 
-    def tx_count(self, header: BlockHeaderAPI) -> int:
+    def tx_count(self, block: HeaderRecord) -> int:
+        return self._tx_count(self._evm_header(block))
+
+    def _tx_count(self, header: BlockHeaderAPI) -> int:
         return len(self._evm_block(header).transactions)
 
     def _locate(self, tx_hash: bytes) -> tuple[BlockHeaderAPI, int] | None:
@@ -322,7 +317,7 @@ class Queries(ChainBase):
             return None
         if number > self.head.block_number:
             return None
-        header = self.header_by_number(number)
+        header = self._header_by_number(number)
         # py-evm never removes the lookups of blocks a reorganisation made non-canonical: check the hash.
         txs = self._evm_block(header).transactions
         if index >= len(txs) or txs[index].hash != tx_hash:
@@ -334,13 +329,14 @@ class Queries(ChainBase):
         if found is None:
             return None
         header, index = found
-        return self.tx_record(self._evm_block(header).transactions[index], header, index)
+        return self._tx_record(self._evm_block(header).transactions[index], header, index)
 
-    def transaction_by_index(self, header: BlockHeaderAPI, index: int) -> TxRecord | None:
+    def transaction_by_index(self, block: HeaderRecord, index: int) -> TxRecord | None:
+        header = self._evm_header(block)
         txs = self._evm_block(header).transactions
         if index >= len(txs):
             return None
-        return self.tx_record(txs[index], header, index)
+        return self._tx_record(txs[index], header, index)
 
     def _evm_receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
         receipts = self._receipts.get(header.hash)
@@ -350,14 +346,17 @@ class Queries(ChainBase):
             self._receipts.put(header.hash, receipts)
         return receipts
 
-    def block_receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptRecord, ...]:
+    def block_receipts(self, block: HeaderRecord) -> tuple[ReceiptRecord, ...]:
+        return self._block_receipts(self._evm_header(block))
+
+    def _block_receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptRecord, ...]:
         cached = self._receipt_records.get(header.hash)
         if cached is None:
-            cached = self._block_receipts(header)
+            cached = self._receipt_records_of(header)
             self._receipt_records.put(header.hash, cached)
         return cached
 
-    def _block_receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptRecord, ...]:
+    def _receipt_records_of(self, header: BlockHeaderAPI) -> tuple[ReceiptRecord, ...]:
         block = self._evm_block(header)
         receipts = self._evm_receipts(header)
         fork = self.genesis.schedule.fork_at(header.block_number, header.timestamp)
@@ -371,7 +370,7 @@ class Queries(ChainBase):
         for i, (tx, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
             sender = self._sender(tx)
             type_id = getattr(tx, "type_id", None) or 0
-            record = self.tx_record(tx, header, i)
+            record = self._tx_record(tx, header, i)
             logs = []
             for entry in receipt.logs:
                 logs.append(
@@ -424,7 +423,7 @@ class Queries(ChainBase):
         if found is None:
             return None
         header, index = found
-        return self.block_receipts(header)[index]
+        return self._block_receipts(header)[index]
 
     def logs(
         self,
@@ -437,8 +436,8 @@ class Queries(ChainBase):
     ) -> list[LogRecord]:
         """Logs matching the filter; candidate blocks come from the SQLite log index, not a scan."""
         if block_hash is not None:
-            candidates: Iterable[int] = [self.header_by_hash(block_hash).block_number]
-            headers = [self.header_by_hash(block_hash)]
+            candidates: Iterable[int] = [self._header_by_hash(block_hash).block_number]
+            headers = [self._header_by_hash(block_hash)]
         else:
             criteria: list[set[int]] = []
             if addresses:
@@ -449,13 +448,13 @@ class Queries(ChainBase):
                         self.store.blocks_with([topic_key(pos, t) for t in alternatives], first, last)
                     )
             candidates = sorted(set.intersection(*criteria)) if criteria else range(first, last + 1)
-            headers = (self.header_by_number(n) for n in candidates)  # type: ignore[assignment]
+            headers = (self._header_by_number(n) for n in candidates)  # type: ignore[assignment]
         found: list[LogRecord] = []
         address_set = set(addresses)
         for header in headers:
             if header.bloom == 0:
                 continue
-            for receipt in self.block_receipts(header):
+            for receipt in self._block_receipts(header):
                 for entry in receipt.logs:
                     if address_set and entry.address not in address_set:
                         continue
@@ -466,7 +465,9 @@ class Queries(ChainBase):
                         raise TransactionRejected(f"query returned more than {limit} results")
         return found
 
-    def blob_base_fee(self, header: BlockHeaderAPI) -> int:
+    def blob_base_fee(self, block: HeaderRecord) -> int:
+        """The blob base fee of a block built on ``block`` (0 before Cancun)."""
+        header = self._evm_header(block)
         fork = self.genesis.schedule.fork_at(header.block_number + 1, header.timestamp + 1)
         if fork not in BLOB_FORKS:
             return 0
@@ -474,19 +475,19 @@ class Queries(ChainBase):
         child = vm_class.create_header_from_parent(header, timestamp=header.timestamp + 1)
         return fake_exponential(1, child.excess_blob_gas, BLOB_FORKS[fork])
 
-    def header_blob_base_fee(self, header: BlockHeaderAPI) -> int | None:
-        fork = self.genesis.schedule.fork_at(header.block_number, header.timestamp)
+    def header_blob_base_fee(self, block: HeaderRecord) -> int | None:
+        fork = self.genesis.schedule.fork_at(block.number, block.timestamp)
         if fork not in BLOB_FORKS:
             return None
-        return fake_exponential(1, header.excess_blob_gas, BLOB_FORKS[fork])
+        return fake_exponential(1, block.excess_blob_gas or 0, BLOB_FORKS[fork])
 
     def precompiles(self, fork: str) -> tuple[bytes, ...]:
         """Addresses of the precompiled contracts ``fork`` has (``eth_config``)."""
         computation_class = self._vm_classes[fork].get_state_class().computation_class
         return tuple(sorted(bytes(a) for a in computation_class.get_precompiles()))
 
-    def blob_limits(self, header: BlockHeaderAPI) -> int | None:
-        fork = self.genesis.schedule.fork_at(header.block_number, header.timestamp)
+    def blob_limits(self, block: HeaderRecord) -> int | None:
+        fork = self.genesis.schedule.fork_at(block.number, block.timestamp)
         return {"cancun": 6 * GAS_PER_BLOB, "prague": 9 * GAS_PER_BLOB}.get(fork)
 
 

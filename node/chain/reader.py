@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth.abc import BlockHeaderAPI
+from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
+from eth.exceptions import HeaderNotFound
+from eth_typing import Hash32
 
+from ..errors import NotFound
+from ..records import HeaderRecord
 from ..storage import OverlayDB, StoreReader
 from .base import ChainBase
 from .execution import Calls
+from .headers import evm_header
+from .vms import LRU
 
 
 class CallReader(Calls):
     """User calls on committed state from a thread other than the chain thread, so they never hold up sealing.
 
     It shares only what never changes after ``Chain`` is built (genesis, VM classes); state comes through its
-    own ``StoreReader`` and every call writes into a throwaway ``OverlayDB``. One per thread.
+    own ``StoreReader`` and every call writes into a throwaway ``OverlayDB``. One per thread. Blocks come in
+    as records; their py-evm headers are rebuilt here (and kept for the next call on the same block).
     """
 
     def __init__(self, chain: ChainBase) -> None:
@@ -27,6 +34,7 @@ class CallReader(Calls):
         self._context_class = chain.context_class
         self._reader: StoreReader = chain.store.reader()
         self._timed_classes = {}
+        self._headers: LRU[bytes, BlockHeaderAPI] = LRU(16)
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:
         return self._vm_classes[self.genesis.schedule.fork_at(number, timestamp)]
@@ -40,6 +48,24 @@ class CallReader(Calls):
             chain_context=self.chain_context,
             consensus_context=self._context_class(db),
         )
+
+    def _evm_header(self, block: HeaderRecord) -> BlockHeaderAPI:
+        header = self._headers.get(block.hash)
+        if header is None:
+            header = evm_header(block, self.vm_class_for(block.number, block.timestamp))
+            self._headers.put(block.hash, header)
+        return header
+
+    def _replay_inputs(
+        self, header: BlockHeaderAPI
+    ) -> tuple[BlockHeaderAPI, tuple[SignedTransactionAPI, ...]]:
+        chaindb = ChainDB(AtomicDB(OverlayDB(self._reader)))
+        try:
+            parent = chaindb.get_block_header_by_hash(Hash32(header.parent_hash))
+        except HeaderNotFound as exc:
+            raise NotFound(f"block 0x{header.parent_hash.hex()} not found") from exc
+        block_class = self.vm_class_for(header.block_number, header.timestamp).get_block_class()
+        return parent, tuple(block_class.from_header(header, chaindb).transactions)
 
     def close(self) -> None:
         self._reader.close()

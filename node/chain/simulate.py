@@ -26,6 +26,8 @@ from ..calls import CallBudget, budget_scope
 from ..errors import NodeError
 from ..records import AccessListEntry, CallRequest, HeaderRecord, LogRecord, TxRecord
 from ..storage import OverlayDB
+from .headers import header_record
+from .reader import CallReader
 from .tracing import SELFDESTRUCT, TraceHub, Tracer, error_text, revert_reason, word
 
 MAX_BLOCKS = 256  # geth's maxSimulateBlocks
@@ -130,19 +132,17 @@ class _Transfers(Tracer):
 
 
 def simulate(
-    reader: Any,
-    base: Any,
+    reader: CallReader,
+    base: HeaderRecord,
     blocks: Sequence[SimBlock],
     *,
     validation: bool,
     trace_transfers: bool,
     budget: CallBudget,
-    header_record: Callable[[Any], HeaderRecord],
 ) -> list[SimulatedBlock]:
-    """Simulate ``blocks`` on top of ``base`` (a committed header) with a ``CallReader``'s VMs;
-    ``header_record`` is the chain's header converter (``Chain.header_record``)."""
+    """Simulate ``blocks`` on top of ``base`` (a committed block) with a ``CallReader``'s VMs."""
     with budget_scope(budget):
-        return _Simulation(reader, validation, trace_transfers, budget, header_record).run(base, blocks)
+        return _Simulation(reader, validation, trace_transfers, budget).run(reader._evm_header(base), blocks)
 
 
 class _Simulation:
@@ -152,10 +152,8 @@ class _Simulation:
         validation: bool,
         trace_transfers: bool,
         budget: CallBudget,
-        header_record: Callable[[Any], HeaderRecord],
     ) -> None:
         self.reader = reader
-        self.header_record = header_record
         self.validation = validation
         self.trace_transfers = trace_transfers
         self.db = AtomicDB(OverlayDB(reader._reader))  # one overlay for the whole chain of simulated blocks
@@ -503,7 +501,7 @@ class _Simulation:
                 )
             )
         return SimulatedBlock(
-            header=self.header_record(header),
+            header=header_record(header),
             size=_block_size(block),
             transactions=tuple(records),
             outcomes=tuple(outcomes),

@@ -276,9 +276,9 @@ class P2PService:
     async def _status(self) -> bytes:
         def read() -> bytes:
             chain = self.node.chain
-            head = chain.head
+            head = chain.head_record()
             status: bytes = rlp.encode(
-                [head.block_number, head.hash, chain.total_difficulty(head), chain.finalized.block_number]
+                [head.number, head.hash, chain.total_difficulty(head), chain.finalized_number()]
             )
             return status
 
@@ -343,8 +343,8 @@ class P2PService:
         for _number, block_hash in outcome.imported:
             self._seen_blocks.add(block_hash)
         if outcome.head_changed:
-            head = self.node.chain.head
-            self.events.publish(NewHead(int(head.block_number), head.hash, local=False))
+            head = self.node.chain.head_record()
+            self.events.publish(NewHead(head.number, head.hash, local=False))
 
     async def _on_txs(self, peer: Peer, raws: list[bytes]) -> None:
         fresh = [r for r in raws if self._seen_txs.add(keccak(r))]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..chain import Chain
+from ..records import HeaderRecord
 from . import format as fmt
 
 
-def snapshot_json(chain: Chain, header: Any) -> dict[str, Any]:
-    """geth's ``clique_getSnapshot``: signers, recent sealers, pending votes and tallies after ``header``."""
-    snap = chain.clique_snapshot(header)
+def snapshot_json(chain: Chain, block: HeaderRecord) -> dict[str, Any]:
+    """geth's ``clique_getSnapshot``: signers, recent sealers, pending votes and tallies after ``block``."""
+    snap = chain.clique_snapshot(block)
     return {
         "number": snap.number,
         "hash": fmt.d(snap.hash),
@@ -29,8 +30,8 @@ def snapshot_json(chain: Chain, header: Any) -> dict[str, Any]:
     }
 
 
-def signer_json(chain: Chain, header: Any) -> str | None:
-    sealer = chain.sealer(header)
+def signer_json(chain: Chain, block: HeaderRecord) -> str | None:
+    sealer = chain.sealer(block)
     return None if sealer is None else fmt.d(sealer)
 
 

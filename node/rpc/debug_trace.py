@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..abc import RpcBackend
 from ..calls import CallBudget
+from ..chain import CallReader, Chain
 from ..chain.tracing import Tracer, TracerError, make_tracer
 from ..errors import ExecutionTimeout, NotFound
+from ..records import HeaderRecord
 from . import format as fmt
 from . import params as p
 from .errors import SERVER_ERROR, InvalidParams, RpcError
@@ -22,27 +25,28 @@ from .errors import SERVER_ERROR, InvalidParams, RpcError
 class TraceApi:
     """The tracing methods, mixed into ``RpcApi`` (which provides the attributes declared here)."""
 
-    chain: Any
-    node: Any
+    node: RpcBackend
     _on_chain: Callable[[Callable[[], Any]], Awaitable[Any]]
-    _header: Callable[[p.BlockRef], Any]
+    _header: Callable[[p.BlockRef], HeaderRecord]
     _budget: Callable[[], CallBudget]
+
+    @property
+    def chain(self) -> Chain:
+        return self.node.chain
 
     async def debug_traceTransaction(self, params: list[Any]) -> Any:
         hash_raw, options = p.expect(params, 1, 2)
         tx_hash = p.hash32(hash_raw, "argument 0")
         make = _tracer(options)
 
-        def locate() -> Any:
-            found = self.chain._locate(tx_hash)
+        def locate() -> tuple[HeaderRecord, int]:
+            found = self.chain.locate(tx_hash)
             if found is None:
                 raise RpcError(SERVER_ERROR, "transaction not found")
-            header, index = found
-            parent, txs = self.chain.replay_inputs(header)
-            return header, parent, txs, index
+            return found
 
-        header, parent, txs, index = await self._on_chain(locate)
-        (result,) = await self._replay(header, parent, txs, make, index)
+        block, index = await self._on_chain(locate)
+        (result,) = await self._replay(block, make, index)
         return result
 
     async def debug_traceBlockByNumber(self, params: list[Any]) -> Any:
@@ -58,30 +62,27 @@ class TraceApi:
     async def _trace_block(self, ref: p.BlockRef, options: Any) -> Any:
         make = _tracer(options)
 
-        def inputs() -> Any:
+        def inputs() -> tuple[HeaderRecord, tuple[bytes, ...]]:
             try:
-                header = self._header(ref)
+                block = self._header(ref)
             except RpcError:
                 what = fmt.d(ref.hash) if ref.hash is not None else f"#{ref.number}"
                 raise RpcError(SERVER_ERROR, f"block {what} not found") from None
             try:
-                parent, txs = self.chain.replay_inputs(header)
+                return block, self.chain.traced_transactions(block)
             except NotFound as exc:
                 raise RpcError(SERVER_ERROR, str(exc)) from exc
-            return header, parent, txs
 
-        header, parent, txs = await self._on_chain(inputs)
-        results = await self._replay(header, parent, txs, make, None)
-        return [{"txHash": fmt.d(tx.hash), "result": r} for tx, r in zip(txs, results, strict=True)]
+        block, tx_hashes = await self._on_chain(inputs)
+        results = await self._replay(block, make, None)
+        return [{"txHash": fmt.d(h), "result": r} for h, r in zip(tx_hashes, results, strict=True)]
 
-    async def _replay(
-        self, header: Any, parent: Any, txs: Any, make: Callable[[], Tracer], only: int | None
-    ) -> list[Any]:
+    async def _replay(self, block: HeaderRecord, make: Callable[[], Tracer], only: int | None) -> list[Any]:
         budget = self._budget()
 
-        def run(reader: Any) -> list[Any]:
+        def run(reader: CallReader) -> list[Any]:
             try:
-                return list(reader.trace(header, parent, txs, make, only, budget))
+                return list(reader.trace(block, make, only, budget))
             # a trace reports reverts and failures in its result; only running out of time is an error
             except ExecutionTimeout as exc:
                 raise RpcError(SERVER_ERROR, str(exc)) from exc

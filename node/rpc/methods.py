@@ -17,6 +17,7 @@ from eth_utils import to_checksum_address
 
 from ..abc import RpcBackend
 from ..calls import CallBudget
+from ..chain import CallReader, Chain
 from ..errors import (
     AccountNotAllowed,
     ExecutionFailed,
@@ -27,6 +28,7 @@ from ..errors import (
     PoolLimitExceeded,
     TransactionRejected,
 )
+from ..records import HeaderRecord, PoolTx
 from . import clique as clique_rpc
 from . import format as fmt
 from . import node_info
@@ -75,15 +77,15 @@ class RpcApi(TraceApi, SimulateApi):
                 self.methods.pop(name, None)
 
     @property
-    def chain(self) -> Any:
+    def chain(self) -> Chain:
         return self.node.chain
 
     async def _on_chain(self, fn: Callable[[], Any]) -> Any:
         return await self.node.on_chain(fn)
 
     # --------------------------------------------------------------------------------------- resolution
-    def _header(self, ref: p.BlockRef) -> Any:
-        """Header for a state query; raises RpcError like geth when the block does not exist."""
+    def _header(self, ref: p.BlockRef) -> HeaderRecord:
+        """The block of a state query; raises RpcError like geth when it does not exist."""
         chain = self.chain
         if ref.hash is not None:
             try:
@@ -96,21 +98,22 @@ class RpcApi(TraceApi, SimulateApi):
         if ref.tag == "earliest":
             return chain.header_by_number(0)
         if ref.tag in ("safe", "finalized"):
-            return chain.finalized  # node/finality.py; with one signer this is the head
+            return chain.finalized_record()  # node/finality.py; with one signer this is the head
         if ref.tag is not None:
-            return chain.head
+            return chain.head_record()
+        assert ref.number is not None
         try:
             return chain.header_by_number(ref.number)
         except NotFound:
             raise RpcError(SERVER_ERROR, "header not found") from None
 
-    def _exec_header(self, ref: p.BlockRef) -> Any:
-        """Header to execute a call on: for ``pending``, the next block's (its timestamp is the clock's)."""
+    def _exec_header(self, ref: p.BlockRef) -> HeaderRecord:
+        """The block to execute a call on: for ``pending``, the next block (its timestamp is the clock's)."""
         if ref.tag == "pending":
             return self.chain.pending_header()
         return self._header(ref)
 
-    def _header_or_none(self, ref: p.BlockRef) -> Any:
+    def _header_or_none(self, ref: p.BlockRef) -> HeaderRecord | None:
         try:
             return self._header(ref)
         except RpcError:
@@ -120,11 +123,11 @@ class RpcApi(TraceApi, SimulateApi):
         if ref.tag == "earliest":
             return 0
         if ref.tag in ("safe", "finalized"):
-            return int(self.chain.finalized.block_number)
+            return self.chain.finalized_number()
         if ref.tag is not None:
-            return int(self.chain.head.block_number)
+            return self.chain.head_record().number
         if ref.hash is not None:
-            return int(self._header(ref).block_number)
+            return self._header(ref).number
         assert ref.number is not None
         return ref.number
 
@@ -160,8 +163,8 @@ class RpcApi(TraceApi, SimulateApi):
             return False
         return {
             "startingBlock": fmt.q(state.starting_block),
-            "currentBlock": fmt.q(self.chain.head.block_number),
-            "highestBlock": fmt.q(max(state.highest_block, self.chain.head.block_number)),
+            "currentBlock": fmt.q(self.chain.head_record().number),
+            "highestBlock": fmt.q(max(state.highest_block, self.chain.head_record().number)),
         }
 
     async def eth_accounts(self, params: list[Any]) -> Any:
@@ -170,7 +173,7 @@ class RpcApi(TraceApi, SimulateApi):
 
     async def eth_blockNumber(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
-        return fmt.q(self.chain.head.block_number)
+        return fmt.q(self.chain.head_record().number)
 
     # ------------------------------------------------------------------------------------------- fees
     async def eth_gasPrice(self, params: list[Any]) -> Any:
@@ -184,7 +187,7 @@ class RpcApi(TraceApi, SimulateApi):
 
     async def eth_blobBaseFee(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
-        return fmt.q(await self._on_chain(lambda: self.chain.blob_base_fee(self.chain.head)))
+        return fmt.q(await self._on_chain(lambda: self.chain.blob_base_fee(self.chain.head_record())))
 
     async def eth_baseFee(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
@@ -193,11 +196,11 @@ class RpcApi(TraceApi, SimulateApi):
 
     async def eth_config(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
-        return await self._on_chain(lambda: node_info.config_json(self.chain, int(self.chain.head.timestamp)))
+        return await self._on_chain(lambda: node_info.config_json(self.chain, self.chain.head_record()))
 
     async def eth_capabilities(self, params: list[Any]) -> Any:
         p.expect(params, 0, 0)
-        return await self._on_chain(lambda: node_info.capabilities_json(self.chain.head))
+        return await self._on_chain(lambda: node_info.capabilities_json(self.chain.head_record()))
 
     def _percentiles(self, raw: Any) -> list[float]:
         """geth's checks: at most the limit (100), each in [0, 100], strictly increasing."""
@@ -229,26 +232,28 @@ class RpcApi(TraceApi, SimulateApi):
             count = min(count, self.limits.fee_history_blocks)
         if count == 0:
             return {"oldestBlock": "0x0", "baseFeePerGas": [], "gasUsedRatio": []}
-        last = await self._on_chain(lambda: min(self._number(newest), self.chain.head.block_number))
+        last = await self._on_chain(lambda: min(self._number(newest), self.chain.head_record().number))
         first = max(0, last - count + 1)
         base_fees: list[str] = []
         ratios: list[float] = []
         rewards: list[list[str]] = []
         blob_fees: list[str] = []
         blob_ratios: list[float] = []
-        header: Any = None
+        header: HeaderRecord | None = None
 
-        def run(lo: int, hi: int) -> Any:
+        def run(lo: int, hi: int) -> HeaderRecord | None:
             header = None
             for n in range(lo, hi + 1):
                 header = self.chain.header_by_number(n)
-                base_fees.append(fmt.q(getattr(header, "base_fee_per_gas", 0) or 0))
+                base_fees.append(fmt.q(header.base_fee or 0))
                 ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0)
                 blob_fee = self.chain.header_blob_base_fee(header)
                 # geth reports blob figures for every block, zero before Cancun
                 blob_fees.append(fmt.q(blob_fee or 0))
                 limit = self.chain.blob_limits(header)
-                blob_ratios.append(header.blob_gas_used / limit if blob_fee is not None and limit else 0)
+                blob_ratios.append(
+                    (header.blob_gas_used or 0) / limit if blob_fee is not None and limit else 0
+                )
                 if percentiles:
                     rewards.append(self._rewards(header, percentiles))
             return header
@@ -257,10 +262,11 @@ class RpcApi(TraceApi, SimulateApi):
         for lo in range(first, last + 1, CHAIN_SLICE):
             header = await self._on_chain(lambda lo=lo: run(lo, min(lo + CHAIN_SLICE - 1, last)))  # type: ignore[misc]
         assert header is not None
+        last_header = header
         tail = await self._on_chain(
             lambda: (
-                self.chain.next_base_fee(header) or 0,
-                self.chain.blob_base_fee(header) if blob_fees else None,
+                self.chain.next_base_fee(last_header) or 0,
+                self.chain.blob_base_fee(last_header) if blob_fees else None,
             )
         )
         base_fees.append(fmt.q(tail[0]))
@@ -275,14 +281,11 @@ class RpcApi(TraceApi, SimulateApi):
         out["gasUsedRatio"] = ratios
         return out
 
-    def _next_base_fee(self, header: Any) -> int:
-        return self.chain.next_base_fee(header) or 0
-
-    def _rewards(self, header: Any, percentiles: list[float]) -> list[str]:
+    def _rewards(self, header: HeaderRecord, percentiles: list[float]) -> list[str]:
         receipts = self.chain.block_receipts(header)
         if not receipts:
             return ["0x0" for _ in percentiles]
-        base = getattr(header, "base_fee_per_gas", 0) or 0
+        base = header.base_fee or 0
         tips = sorted((r.effective_gas_price - base, r.gas_used) for r in receipts)
         out = []
         total = header.gas_used
@@ -392,8 +395,10 @@ class RpcApi(TraceApi, SimulateApi):
     def _budget(self) -> CallBudget:
         return CallBudget.starting_now(self.limits.gas_cap, self.limits.evm_timeout)
 
-    async def _user_call(self, ref: p.BlockRef, run: Callable[[Any, Any, CallBudget], Any]) -> Any:
-        """Resolve the block on the chain thread, then run ``run(reader, header, budget)`` off it."""
+    async def _user_call(
+        self, ref: p.BlockRef, run: Callable[[CallReader, HeaderRecord, CallBudget], Any]
+    ) -> Any:
+        """Resolve the block on the chain thread, then run ``run(reader, block, budget)`` off it."""
         budget = self._budget()
         header = await self._on_chain(lambda: self._exec_header(ref))  # "pending": the next block's header
         return await self.node.off_chain(lambda reader: _execute(lambda: run(reader, header, budget)))
@@ -402,20 +407,24 @@ class RpcApi(TraceApi, SimulateApi):
         tx, ref, *_overrides = p.expect(params, 1, 4)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
-        return await self._user_call(block, lambda r, h, b: fmt.d(r.call(request, h, b)))
+        return await self._user_call(
+            block, lambda reader, at, budget: fmt.d(reader.call(request, at, budget))
+        )
 
     async def eth_estimateGas(self, params: list[Any]) -> Any:
         tx, ref, *_overrides = p.expect(params, 1, 3)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
-        return await self._user_call(block, lambda r, h, b: fmt.q(r.estimate_gas(request, h, b)))
+        return await self._user_call(
+            block, lambda reader, at, budget: fmt.q(reader.estimate_gas(request, at, budget))
+        )
 
     async def eth_createAccessList(self, params: list[Any]) -> Any:
         tx, ref = p.expect(params, 1, 2)
         request = p.call_request(tx, "argument 0")
         block = p.block_ref_or_hash(ref if ref is not None else "latest", "argument 1")
 
-        def run(reader: Any, header: Any, budget: CallBudget) -> Any:
+        def run(reader: CallReader, header: HeaderRecord, budget: CallBudget) -> Any:
             entries, gas_used, error = reader.create_access_list(request, header, budget)
             result: dict[str, Any] = {
                 "accessList": [
@@ -448,7 +457,7 @@ class RpcApi(TraceApi, SimulateApi):
         return await self._on_chain(run)  # core.submit announces it (events.PendingTransaction)
 
     # ----------------------------------------------------------------------------------------- blocks
-    def _block_json(self, header: Any, full: bool) -> Any:
+    def _block_json(self, header: HeaderRecord, full: bool) -> Any:
         record = self.chain.block_record(header, full)
         return fmt.block(record, full, () if full else self.chain.tx_hashes(header))
 
@@ -527,7 +536,7 @@ class RpcApi(TraceApi, SimulateApi):
                 return fmt.transaction(record)
             pooled = self.node.core.pool.get(tx_hash)
             if pooled is not None:
-                return fmt.transaction(self.chain.tx_record(pooled.evm))
+                return fmt.transaction(self.chain.pooled_record(pooled))
             return None
 
         return await self._on_chain(run)
@@ -603,7 +612,7 @@ class RpcApi(TraceApi, SimulateApi):
         return LogCriteria(bound("fromBlock"), bound("toBlock"), addresses, tuple(topics), block_hash)
 
     def _resolve_bound(self, value: str | int) -> int:
-        head = int(self.chain.head.block_number)
+        head = self.chain.head_record().number
         if value == "earliest":
             return 0
         if isinstance(value, str):
@@ -612,7 +621,7 @@ class RpcApi(TraceApi, SimulateApi):
 
     def _log_range(self, c: LogCriteria, first: int | None) -> tuple[int, int] | None:
         """The block range of a query (chain thread), checked against the range cap; None: nothing to read."""
-        head = int(self.chain.head.block_number)
+        head = self.chain.head_record().number
         lo = self._resolve_bound(c.first) if first is None else first
         hi = self._resolve_bound(c.last)
         if isinstance(c.last, int) and c.last > head:
@@ -636,6 +645,7 @@ class RpcApi(TraceApi, SimulateApi):
         limit = self.limits.logs_max_results or 2**62
 
         def by_hash() -> list[Any]:
+            assert c.block_hash is not None
             try:
                 chain.header_by_hash(c.block_hash)
             except NotFound:
@@ -678,7 +688,7 @@ class RpcApi(TraceApi, SimulateApi):
         start = (
             self._resolve_bound(criteria.first)
             if criteria.first != "latest"
-            else self.chain.head.block_number + 1
+            else self.chain.head_record().number + 1
         )
         return self.filters.install(Filter("logs", criteria, next_block=int(start)))
 
@@ -705,7 +715,7 @@ class RpcApi(TraceApi, SimulateApi):
             out, flt.queue = flt.queue, []
             return [fmt.d(h) for h in out]
         assert flt.criteria is not None
-        head = int(self.chain.head.block_number)
+        head = self.chain.head_record().number
         if flt.next_block > head:
             return []
         # Up to the head seen now: the next poll starts after it, so no block is reported twice.
@@ -792,7 +802,7 @@ class RpcApi(TraceApi, SimulateApi):
         def run() -> Any:
             pending, queued = self.node.core.pool.split(self.node.core.view())
 
-            def group(part: dict[bytes, list[Any]]) -> dict[str, Any]:
+            def group(part: dict[bytes, list[PoolTx]]) -> dict[str, Any]:
                 listed = {to_checksum_address(sender): self._by_nonce(txs) for sender, txs in part.items()}
                 return {sender: txs for sender, txs in listed.items() if txs}
 
@@ -800,9 +810,9 @@ class RpcApi(TraceApi, SimulateApi):
 
         return await self._on_chain(run)
 
-    def _by_nonce(self, txs: list[Any]) -> dict[str, Any]:
+    def _by_nonce(self, txs: list[PoolTx]) -> dict[str, Any]:
         # As geth: blob transactions count in txpool_status but are not listed (geth's blob pool lists nothing).
-        return {str(t.nonce): fmt.transaction(self.chain.tx_record(t.evm)) for t in txs if t.type != 3}
+        return {str(t.nonce): fmt.transaction(self.chain.pooled_record(t)) for t in txs if t.type != 3}
 
     async def txpool_contentFrom(self, params: list[Any]) -> Any:
         (who,) = p.expect(params, 1, 1)
@@ -821,7 +831,7 @@ class RpcApi(TraceApi, SimulateApi):
     async def debug_getRawBlock(self, params: list[Any]) -> Any:
         (ref_raw,) = p.expect(params, 1, 1)
         ref = p.block_ref_or_hash(ref_raw, "argument 0")
-        return await self._on_chain(lambda: fmt.d(self.chain.encode_block(self._header(ref).block_number)))
+        return await self._on_chain(lambda: fmt.d(self.chain.encode_block(self._header(ref).number)))
 
     async def debug_getRawHeader(self, params: list[Any]) -> Any:
         (ref_raw,) = p.expect(params, 1, 1)

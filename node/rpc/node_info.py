@@ -5,7 +5,9 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from ..chain import Chain
 from ..genesis import Genesis
+from ..records import HeaderRecord
 from . import format as fmt
 
 # EIP-7910 names of the precompiles, by address (py-evm says which addresses a fork has).
@@ -94,12 +96,12 @@ def _fork_json(
     }
 
 
-def config_json(chain: Any, head_timestamp: int) -> dict[str, Any]:
+def config_json(chain: Chain, head: HeaderRecord) -> dict[str, Any]:
     """``eth_config``: the fork ruling the next block (``current``), the one after it (``next``) and the last
     one scheduled (``last``), each as EIP-7910 describes. Only time-scheduled forks have an ``activationTime``;
     a fork scheduled by block number reports the activation it had (its block number) as the spec leaves it."""
     genesis: Genesis = chain.genesis
-    number = int(chain.head.block_number) + 1
+    number, head_timestamp = head.number + 1, head.timestamp
     current = genesis.schedule.fork_at(number, head_timestamp + 1)
     forks = _activations(genesis)
     by_name = {name: at for name, _kind, at in forks}
@@ -115,12 +117,12 @@ def config_json(chain: Any, head_timestamp: int) -> dict[str, Any]:
     }
 
 
-def capabilities_json(head: Any) -> dict[str, Any]:
+def capabilities_json(head: HeaderRecord) -> dict[str, Any]:
     """``eth_capabilities``: pamchain is an archive node (no pruning yet), so every resource reaches back to
     genesis and none has a delete strategy (the spec makes it optional)."""
     everything = {"disabled": False, "oldestBlock": "0x0"}
     return {
-        "head": {"number": fmt.q(head.block_number), "hash": fmt.d(head.hash)},
+        "head": {"number": fmt.q(head.number), "hash": fmt.d(head.hash)},
         **{
             resource: dict(everything)
             for resource in ("state", "tx", "logs", "receipts", "blocks", "stateproofs")

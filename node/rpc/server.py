@@ -420,7 +420,7 @@ class RpcServer:
 
         def collect() -> tuple[Any, list[Any]]:
             header = chain.header_by_hash(block_hash)
-            head_json = fmt.header(chain.header_record(header))
+            head_json = fmt.header(header)
             logs = [x for r in chain.block_receipts(header) for x in r.logs] if header.bloom else []
             return head_json, logs
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..abc import RpcBackend
 from ..calls import CallBudget
+from ..chain import CallReader
 from ..chain.simulate import (
     AccountOverride,
     BlockOverrides,
@@ -19,6 +21,7 @@ from ..chain.simulate import (
     simulate,
 )
 from ..errors import ExecutionTimeout
+from ..records import HeaderRecord
 from . import format as fmt
 from . import params as p
 from .errors import SERVER_ERROR, InvalidParams, RpcError
@@ -27,10 +30,9 @@ from .errors import SERVER_ERROR, InvalidParams, RpcError
 class SimulateApi:
     """``eth_simulateV1``, mixed into ``RpcApi`` (which provides the attributes declared here)."""
 
-    chain: Any
-    node: Any
+    node: RpcBackend
     _on_chain: Callable[[Callable[[], Any]], Awaitable[Any]]
-    _header: Callable[[p.BlockRef], Any]
+    _header: Callable[[p.BlockRef], HeaderRecord]
     _budget: Callable[[], CallBudget]
 
     async def eth_simulateV1(self, params: list[Any]) -> Any:
@@ -43,11 +45,10 @@ class SimulateApi:
         flags = {k: _flag(raw, k) for k in ("validation", "traceTransfers", "returnFullTransactions")}
         blocks = [_block(b, i) for i, b in enumerate(calls_raw)]
         ref = p.block_ref_or_hash(ref_raw if ref_raw is not None else "latest", "argument 1")
-        base = await self._on_chain(lambda: self._header(ref))
+        base: HeaderRecord = await self._on_chain(lambda: self._header(ref))
         budget = self._budget()
-        header_record = self.chain.header_record
 
-        def run(reader: Any) -> list[SimulatedBlock]:
+        def run(reader: CallReader) -> list[SimulatedBlock]:
             try:
                 return simulate(
                     reader,
@@ -56,7 +57,6 @@ class SimulateApi:
                     validation=flags["validation"],
                     trace_transfers=flags["traceTransfers"],
                     budget=budget,
-                    header_record=header_record,
                 )
             except SimulationError as exc:
                 raise RpcError(exc.code, exc.message) from exc

@@ -14,6 +14,8 @@ from pamchain.node.service import NodeHandle
 from web3 import HTTPProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
+from .boundary import ChainBoundary, Crossings
+
 CHAIN_ID = 31337
 ETHER = 10**18
 
@@ -47,6 +49,31 @@ def allow(who: address, ok: bool):
 def is_account_allowed(who: address) -> bool:
     return self.allowed[who]
 """
+
+
+CROSSINGS = Crossings()  # what crossed the chain layer's boundary during the current test
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _chain_boundary() -> Iterator[None]:
+    """Every in-process node's ``Chain`` and ``CallReader`` behind ``boundary.ChainBoundary`` (session-wide, so
+    module-scoped nodes are covered too): rpc, p2p, core and the service meet them only through it."""
+    from pamchain.node import service
+    from pamchain.node.chain import CallReader, Chain
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "Chain", lambda *a, **k: ChainBoundary(Chain(*a, **k), CROSSINGS))
+        patch.setattr(service, "CallReader", lambda *a, **k: ChainBoundary(CallReader(*a, **k), CROSSINGS))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_py_evm_crossing() -> Iterator[None]:
+    """Fails the test during which a py-evm object left (or entered) the chain layer (tests/node/boundary.py)."""
+    CROSSINGS.found.clear()
+    yield
+    found, CROSSINGS.found[:] = list(CROSSINGS.found), []
+    assert not found, "py-evm objects crossed the chain layer's boundary:\n" + "\n".join(found)
 
 
 def _account(n: int) -> LocalAccount:

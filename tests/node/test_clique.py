@@ -42,7 +42,7 @@ def test_sealed_blocks_validate_and_reimport(genesis_factory: Any, signer: Local
         source.build_block([], me, key, timestamp=start + n)
     replica = _chain(doc)
     for n in range(1, 8):
-        header = source.header_by_number(n)
+        header = source._header_by_number(n)
         assert get_block_signer(header) == me
         assert header.difficulty == 2
         if n % 3 == 0:  # checkpoint: the signer list is repeated in extraData
@@ -53,7 +53,7 @@ def test_sealed_blocks_validate_and_reimport(genesis_factory: Any, signer: Local
     # py-evm's own CliqueConsensus (not pamchain's subclass) accepts the chain we sealed.
     stock = CliqueConsensus(replica.consensus_context)
     for n in range(1, 8):
-        stock.validate_seal_extension(replica.header_by_number(n), ())
+        stock.validate_seal_extension(replica._header_by_number(n), ())
 
 
 def test_block_sealed_by_non_signer_is_rejected(genesis_factory: Any, signer: LocalAccount) -> None:

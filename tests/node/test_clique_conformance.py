@@ -103,7 +103,7 @@ def _import_forged(
     signer = key.public_key.to_canonical_address()
     assert builder.genesis.clique is not None
     header = consensus.prepare_header(
-        header, builder.signers(parent), signer, builder.genesis.clique.epoch, vote=vote
+        header, builder.signers(), signer, builder.genesis.clique.epoch, vote=vote
     )
     sealed = vm_class.get_block_class()(seal_header(header, key), transactions=[], uncles=[], withdrawals=[])
     with pytest.raises(InvalidBlock, match=message):

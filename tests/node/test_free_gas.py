@@ -200,11 +200,11 @@ def test_build_and_import__blocks_stay_at_the_gas_target__base_fee_stays_zero(
 
     built = strict.build_block(_signed_pool_txs(strict, member, 3), me, key)
     assert len(built.included) == 2 and built.dropped == ()  # the third waits for the next block
-    assert strict.head.gas_used == 42_000 and strict.next_base_fee(strict.head) == 0
+    assert strict.head.gas_used == 42_000 and strict.next_base_fee(strict.head_record()) == 0
 
     loose.build_block(_signed_pool_txs(loose, member, 3), me, key)
     assert (
-        loose.head.gas_used == 63_000 and loose.next_base_fee(loose.head) == 1
+        loose.head.gas_used == 63_000 and loose.next_base_fee(loose.head_record()) == 1
     )  # EIP-1559: +1 wei, for good
     replica = Chain(load_genesis(doc), open_store(None))
     with pytest.raises(

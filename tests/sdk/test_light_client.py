@@ -17,7 +17,7 @@ from pamchain.sdk.oracle import light_client
 from pamchain.sdk.oracle.errors import EndpointLies, UnverifiedBlock
 from pamchain.sdk.oracle.light_client import Anchor, LightClient, SnapshotStore, VerifiedChain
 
-from .test_clique import address, as_json, key, node_chain
+from .test_clique import address, block_json, key, node_chain
 
 EPOCH = 4
 LENGTH = 11
@@ -58,7 +58,7 @@ def blocks() -> list[dict[str, Any]]:
         chain.build_block(
             [], Address(signer.public_key.to_canonical_address()), signer, timestamp=start + number
         )
-    return [as_json(chain.header_by_number(n)) for n in range(LENGTH)]
+    return [block_json(chain, n) for n in range(LENGTH)]
 
 
 def client(served: ServedChain, path: Path, anchor: Anchor) -> LightClient:
@@ -117,7 +117,7 @@ def test_sync__next_block_from_another_chain__refused_for_good(
         other.build_block(
             [], Address(signer.public_key.to_canonical_address()), signer, timestamp=start + 100 + number
         )
-    served.blocks = [*blocks[:4], *(as_json(other.header_by_number(n)) for n in (4, 5))]
+    served.blocks = [*blocks[:4], *(block_json(other, n) for n in (4, 5))]
     with pytest.raises(EndpointLies, match="does not link to the verified final block"):
         light.sync()
     served.calls.clear()
