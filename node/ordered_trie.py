@@ -129,6 +129,36 @@ def ordered_trie_items(db: NodeSource, root: bytes) -> list[bytes]:
     return [item for _, item in found]
 
 
+def ordered_trie_item(db: NodeSource, root: bytes, index: int) -> bytes:
+    """The item at ``index`` of an ordered trie (``KeyError`` if there is none), read down from the root: one
+    log's receipt or transaction without ``HexaryTrie``'s per-node overhead."""
+    path = _nibbles(rlp.encode(index))
+    ref: Any = root
+    depth = 0
+    while True:
+        node = rlp.decode(db[ref]) if isinstance(ref, bytes) else ref
+        if len(node) == 17:
+            if depth == len(path):
+                if node[16] == b"":
+                    raise KeyError(index)
+                return bytes(node[16])
+            ref = node[path[depth]]
+            depth += 1
+            if ref == b"":
+                raise KeyError(index)
+            continue
+        flags, rest = node[0][0] >> 4, node[0][1:]
+        nibbles = (bytes([node[0][0] & 0x0F]) if flags & 1 else b"") + _nibbles(rest)
+        if path[depth : depth + len(nibbles)] != nibbles:
+            raise KeyError(index)
+        depth += len(nibbles)
+        if flags & 2:
+            if depth != len(path):
+                raise KeyError(index)
+            return bytes(node[1])
+        ref = node[1]
+
+
 def _index(nibbles: bytes) -> int:
     key = bytes(nibbles[i] << 4 | nibbles[i + 1] for i in range(0, len(nibbles), 2))
     return int(_BIG_INT.deserialize(rlp.decode(key)))

@@ -206,17 +206,25 @@ class StoreReader:
 
 
 class CommittedReads:
-    """Committed values read straight from the store, past the chain's read cache: for history (a block's
-    receipt and transaction tries) read once by a log query or a catch-up, which would otherwise evict the
-    state trie nodes block building reads over and over."""
+    """Committed values read past the chain's read cache, with a small LRU of their own: for history (a
+    block's receipt and transaction tries), which a catch-up reads once and would otherwise evict the state
+    trie nodes block building reads over and over; a repeated log query still finds its nodes here."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, cache_entries: int = 16_384) -> None:
         self._store = store
+        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._cache_entries = cache_entries
 
     def __getitem__(self, key: bytes) -> bytes:
+        value = self._cache.get(key)
+        if value is not None:
+            return value
         value = self._store.get(key)
         if value is None:
             raise KeyError(key)
+        self._cache[key] = value
+        if len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)
         return value
 
 

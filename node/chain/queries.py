@@ -24,7 +24,7 @@ from ..errors import (
     TransactionRejected,
 )
 from ..genesis import contract_address
-from ..ordered_trie import ordered_trie_items
+from ..ordered_trie import ordered_trie_item, ordered_trie_items
 from ..records import (
     AccessListEntry,
     Authorization,
@@ -500,13 +500,9 @@ class Queries(ChainBase):
     def _log_at(self, header: BlockHeaderAPI, index: int, at: int) -> LogRecord:
         """One log read through the receipt and transaction tries (a few nodes each), not the whole block."""
         tx_index, place = at >> PLACE_BITS, at & ((1 << PLACE_BITS) - 1)
-        key = rlp.encode(tx_index)
-        builder = (
-            self.vm_class_for(header.block_number, header.timestamp).get_block_class().get_receipt_builder()
-        )
-        receipt = builder.decode(HexaryTrie(self.history, root_hash=header.receipt_root)[key])
-        tx_hash = keccak(HexaryTrie(self.history, root_hash=header.transaction_root)[key])
-        return _log_record(header, tx_hash, tx_index, index, receipt.logs[place])
+        logs = _raw_logs(ordered_trie_item(self.history, header.receipt_root, tx_index))
+        tx_hash = keccak(ordered_trie_item(self.history, header.transaction_root, tx_index))
+        return _log_record(header, tx_hash, tx_index, index, logs[place])
 
     def blob_base_fee(self, block: HeaderRecord) -> int:
         """The blob base fee of a block built on ``block`` (0 before Cancun)."""
