@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from pamchain.node import load_genesis, make_genesis
 from pamchain.node.chain import Chain
 from pamchain.node.chain.log_index import rows_for
-from pamchain.node.storage import LOG_INDEX_VERSION, META_LOG_INDEX, open_store
+from pamchain.node.storage import LOG_INDEX_VERSION, META_LOG_INDEX, SqliteStore, open_store
 
 from support.node_process import init_node, start_node
 from support.rpc import free_port
@@ -236,3 +237,41 @@ def _compare_over_rpc(client: Client, contract: str) -> None:
             {"fromBlock": "0x0", "toBlock": "latest", "address": contract, "topics": [None, wanted]},
         )
         assert indexed == [x for x in scanned if x["topics"][1] == wanted]
+
+
+def test_index__backfill_stopped_half_way__resumes_where_it_was(tmp_path: Path, monkeypatch: Any) -> None:
+    """A backfill that dies after its first batch (a crash between two commits) leaves that batch and its
+    progress marker; the next open indexes only the rest and ends with exactly the canonical rows."""
+    start = int(time.time()) - 1_000
+    doc = _doc(start)
+    built = Builder(doc, tmp_path)
+    for n in range(1, 8):
+        built.block([(0, n % 4, (n + 2) % 4, n)], SIGNERS[n % 5], start + n)
+    expected = _index_rows(built.chain)
+    built.chain.store.close()
+    db = sqlite3.connect(tmp_path / "chain.sqlite")
+    db.executescript("DELETE FROM log_pos; DELETE FROM meta WHERE k='log_index';")
+    db.close()
+    real = Chain._backfill_log_index
+    monkeypatch.setattr(Chain, "_backfill_log_index", lambda self: real(self, batch=3))
+    commits = 0
+    real_commit = SqliteStore.commit
+
+    def dying_commit(self: SqliteStore, *args: Any, **kwargs: Any) -> None:
+        nonlocal commits
+        commits += 1
+        if commits == 2:
+            raise KeyboardInterrupt("killed")
+        real_commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqliteStore, "commit", dying_commit)
+    with pytest.raises(KeyboardInterrupt):
+        Chain(load_genesis(doc), open_store(tmp_path))
+    monkeypatch.setattr(SqliteStore, "commit", real_commit)
+    half = sqlite3.connect(tmp_path / "chain.sqlite")
+    assert half.execute("SELECT v FROM meta WHERE k='log_index_backfilled'").fetchone() == (b"3",)
+    assert half.execute("SELECT max(block) FROM log_pos").fetchone() == (3,)
+    half.close()
+    reopened = Chain(load_genesis(doc), open_store(tmp_path))
+    assert _index_rows(reopened) == expected
+    assert reopened.store.get_meta(META_LOG_INDEX) == LOG_INDEX_VERSION
