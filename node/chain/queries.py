@@ -432,9 +432,18 @@ class Queries(ChainBase):
         if not criteria:
             headers = (self._header_by_number(n) for n in range(first, last + 1))
             return self._scan_logs(headers, addresses, topics, limit)
-        driver = criteria[0]
+        # The driver is the criterion with the fewest rows in the range. Counting starts with the topics at
+        # the highest positions (indexed arguments: usually the most selective) and caps each count at the
+        # best so far, so a common address or topic0 costs no more than the rare criterion it loses to.
+        driver = criteria[-1]
         if len(criteria) > 1:
-            driver = min(criteria, key=lambda keys: self.store.count_logs(keys, first, last, limit + 1))
+            best = self.store.count_logs(driver, first, last, limit + 1)
+            for keys in reversed(criteria[:-1]):
+                if best == 0:
+                    break
+                count = self.store.count_logs(keys, first, last, best)
+                if count < best:
+                    driver, best = keys, count
         found: list[LogRecord] = []
         address_set = set(addresses)
         for number, group in groupby(self.store.log_positions(driver, first, last), key=itemgetter(0)):
