@@ -5,8 +5,9 @@ second apart from a genesis far in the past, so block count is not bound to the 
 datadir; then pamchain's node runs on it as a process and is measured over JSON-RPC:
 
 - one principal's grants by ``eth_getLogs`` (indexed ``who`` topic over the whole chain), ms;
-- log catch-up from block 0 (``eth_getLogs`` windows + ABI decoding: what the oracle's follower does), events/s;
-- node restart time (process start -> first JSON-RPC answer), bytes on disk per grant, node RSS;
+- log catch-up from block 0 (``eth_getLogs`` windows + the SDK's batch decoder: what the oracle's follower
+  does; and with web3's decoder, as measured before), events/s;
+- node restart time (process start -> first JSON-RPC answer), bytes on disk per grant (and by part), node RSS;
 - issue 3: node RSS on chains of 10,000 and 100,000 blocks (one grant per block).
 
     .venv/bin/python -m bench --only p4 [--grants 1000000]     # hours at full size; --quick: seconds
@@ -28,6 +29,8 @@ from eth_account import Account
 from eth_keys import keys
 from eth_utils import keccak
 from pamchain.node import make_genesis
+from pamchain.sdk.chain.abi import ContractAbi
+from pamchain.sdk.chain.events import EventDecoder
 
 from bench.node_throughput import FUNDS, Rpc, rss_mib
 from bench.workload import CHAIN_ID, GAS_LIMIT, MAX_FEE, compile_grant, contract_address
@@ -147,6 +150,7 @@ def measure(root: Path, built: dict[str, Any]) -> dict[str, Any]:
     abi, _ = compile_grant()
     event = Web3().eth.contract(abi=list(abi)).events.Granted()
     target = "0x" + built["target"].hex()
+    decoder = EventDecoder((target, ContractAbi(abi)))  # the oracle's decoder
     topic0 = "0x" + keccak(text="Granted(uint256,address,bytes32,uint256)").hex()
     with _node(root, built["signer"]) as (proc, rpc, _first_start):
         head = int(rpc.call("eth_blockNumber"), 16)
@@ -166,12 +170,20 @@ def measure(root: Path, built: dict[str, Any]) -> dict[str, Any]:
         events = 0
         for first in range(0, head + 1, window):
             last = min(head, first + window - 1)
+            logs = rpc.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last), "address": target})
+            events += len(decoder.decode_all(logs))
+        catch_up_s = time.perf_counter() - t0
+        # The same catch-up with web3's decoder (what this figure measured before the oracle's batch decoder).
+        t0 = time.perf_counter()
+        web3_events = 0
+        for first in range(0, head + 1, window):
+            last = min(head, first + window - 1)
             for entry in rpc.call(
                 "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last), "address": target}
             ):
                 event.process_log(_web3_log(entry))
-                events += 1
-        catch_up_s = time.perf_counter() - t0
+                web3_events += 1
+        web3_s = time.perf_counter() - t0
         rss = rss_mib(proc.pid)
     with _node(root, built["signer"]) as (proc, rpc, restart_s):
         pass
@@ -183,9 +195,11 @@ def measure(root: Path, built: dict[str, Any]) -> dict[str, Any]:
         "one_principal_grants_found": found,
         "log_catch_up_events_per_s": round(events / catch_up_s, 1),
         "log_catch_up_events": events,
+        "log_catch_up_events_per_s_web3_decoding": round(web3_events / web3_s, 1),
         "node_restart_s": round(restart_s, 2),
         "disk_bytes_per_grant": round(disk / built["grants"]),
         "disk_mib": round(disk / 2**20, 1),
+        "disk_bytes_per_grant_by_part": disk_breakdown(root / "d", built["grants"]),
         "node_rss_mib_after_catch_up": round(rss, 1),
     }
 
@@ -223,3 +237,55 @@ def run(grants: int, tmp: Path, quick: bool = False, rss_blocks: tuple[int, ...]
     for blocks in rss_blocks or ((30, 60) if quick else (10_000, 100_000)):
         figures[f"node_rss_mib_at_{blocks}_blocks"] = rss_at_blocks(tmp / f"blocks{blocks}", blocks)
     return {"grants": grants, "blocks": built["blocks"], "figures": figures}
+
+
+def disk_breakdown(datadir: Path, grants: int) -> dict[str, int]:
+    """Bytes per grant on disk by what they hold: transactions and receipts (their trie nodes, walked from
+    every canonical block's roots), py-evm's tx-hash lookups, the log index, state trie nodes with headers and
+    code (the rest of the hash-keyed rows), and SQLite's page overhead (file size minus the rows' bytes)."""
+    import sqlite3
+
+    import rlp
+
+    con = sqlite3.connect(f"file:{datadir / 'chain.sqlite'}?mode=ro", uri=True)
+    get = lambda key: con.execute("SELECT v FROM kv WHERE k=?", (key,)).fetchone()[0]  # noqa: E731
+
+    def trie_bytes(root: bytes) -> int:
+        total, stack = 0, [root]
+        while stack:
+            ref = stack.pop()
+            if isinstance(ref, bytes) and len(ref) == 32:
+                encoded = get(ref)
+                total += 32 + len(encoded)
+                node = rlp.decode(encoded)
+            else:
+                node = ref
+            if isinstance(node, list):
+                children = node[:16] if len(node) == 17 else ([node[1]] if not node[0][0] >> 5 & 1 else [])
+                stack.extend(c for c in children if c != b"" and (isinstance(c, list) or len(c) == 32))
+        return total
+
+    parts = dict.fromkeys(
+        ("transactions", "receipts", "tx_hash_lookups", "state_headers_code", "log_index"), 0
+    )
+    number = 0
+    blank = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
+    while True:
+        found = con.execute("SELECT v FROM kv WHERE k=?", (b"block-number-to-hash:%d" % number,)).fetchone()
+        if found is None:
+            break
+        header = rlp.decode(get(rlp.decode(found[0])))
+        for name, root in (("transactions", header[4]), ("receipts", header[5])):
+            parts[name] += 0 if root == blank else trie_bytes(root)
+        number += 1
+    hashed = con.execute("SELECT sum(length(k) + length(v)) FROM kv WHERE length(k) = 32").fetchone()[0]
+    parts["state_headers_code"] = hashed - parts["transactions"] - parts["receipts"]
+    parts["tx_hash_lookups"] = con.execute(
+        "SELECT sum(length(k) + length(v)) FROM kv WHERE k >= ? AND k < ?",
+        (b"transaction-hash-to-block", b"transaction-hash-to-blocl"),
+    ).fetchone()[0]
+    parts["log_index"] = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name='log_pos'").fetchone()[0] or 0
+    size = _disk_bytes(datadir)
+    parts["sqlite_pages_and_other"] = size - sum(parts.values())
+    con.close()
+    return {name: round(value / grants) for name, value in parts.items()}

@@ -10,7 +10,7 @@ bottom-up, each node encoded and hashed exactly once. Root and node set are iden
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import rlp
 from eth.constants import BLANK_ROOT_HASH
@@ -90,3 +90,75 @@ def ordered_trie_root(encoded_items: Sequence[bytes]) -> tuple[Hash32, dict[Hash
     root = Hash32(keccak(encoded_root))
     nodes[root] = encoded_root
     return root, nodes
+
+
+class NodeSource(Protocol):
+    """Where trie nodes are read: their hash -> their RLP (``KeyError`` if absent)."""
+
+    def __getitem__(self, key: bytes, /) -> bytes: ...
+
+
+def ordered_trie_items(db: NodeSource, root: bytes) -> list[bytes]:
+    """Every item of an ordered trie, by index, reading and decoding each node once.
+
+    py-evm reads a block's transactions or receipts one key at a time, from the root each time: with hundreds
+    of items every branch node near the root is fetched and RLP-decoded hundreds of times. One walk over the
+    trie decodes each node once (the keys come back in nibble order, so the items are sorted by index after).
+    """
+    if root == BLANK_ROOT_HASH:
+        return []
+    found: list[tuple[int, bytes]] = []
+    stack: list[tuple[Any, bytes]] = [(root, b"")]
+    while stack:
+        ref, path = stack.pop()
+        node = rlp.decode(db[ref]) if isinstance(ref, bytes) else ref  # a list: a node embedded in its parent
+        if len(node) == 17:
+            for nibble in range(16):
+                if node[nibble] != b"":
+                    stack.append((node[nibble], path + bytes([nibble])))
+            if node[16] != b"":
+                found.append((_index(path), node[16]))
+            continue
+        flags, rest = node[0][0] >> 4, node[0][1:]
+        nibbles = path + (bytes([node[0][0] & 0x0F]) if flags & 1 else b"") + _nibbles(rest)
+        if flags & 2:
+            found.append((_index(nibbles), node[1]))
+        else:
+            stack.append((node[1], nibbles))
+    found.sort()
+    return [item for _, item in found]
+
+
+def ordered_trie_item(db: NodeSource, root: bytes, index: int) -> bytes:
+    """The item at ``index`` of an ordered trie (``KeyError`` if there is none), read down from the root: one
+    log's receipt or transaction without ``HexaryTrie``'s per-node overhead."""
+    path = _nibbles(rlp.encode(index))
+    ref: Any = root
+    depth = 0
+    while True:
+        node = rlp.decode(db[ref]) if isinstance(ref, bytes) else ref
+        if len(node) == 17:
+            if depth == len(path):
+                if node[16] == b"":
+                    raise KeyError(index)
+                return bytes(node[16])
+            ref = node[path[depth]]
+            depth += 1
+            if ref == b"":
+                raise KeyError(index)
+            continue
+        flags, rest = node[0][0] >> 4, node[0][1:]
+        nibbles = (bytes([node[0][0] & 0x0F]) if flags & 1 else b"") + _nibbles(rest)
+        if path[depth : depth + len(nibbles)] != nibbles:
+            raise KeyError(index)
+        depth += len(nibbles)
+        if flags & 2:
+            if depth != len(path):
+                raise KeyError(index)
+            return bytes(node[1])
+        ref = node[1]
+
+
+def _index(nibbles: bytes) -> int:
+    key = bytes(nibbles[i] << 4 | nibbles[i + 1] for i in range(0, len(nibbles), 2))
+    return int(_BIG_INT.deserialize(rlp.decode(key)))

@@ -1,8 +1,8 @@
-"""Crash-safe persistent storage: a SQLite key-value store with log indices, staged one block at a time.
+"""Crash-safe persistent storage: a SQLite key-value store with a log index, staged one block at a time.
 
 Why SQLite (WAL, ``synchronous=FULL``): it ships with Python, survives ``kill -9`` and power loss with a
 committed transaction either fully present or absent, and its B-tree indices give the log index
-(``address``/``topic`` -> block numbers) range scans for free. See docs/node.md for the comparison with LMDB.
+(``address``/``topic`` -> log positions) range scans for free. See docs/node.md for the comparison with LMDB.
 
 py-evm writes trie nodes, headers, receipts and the canonical-head pointer through many small
 ``atomic_batch()`` calls while it builds or imports a block. ``StagedDB`` collects all of them in memory and
@@ -13,6 +13,7 @@ either entirely on disk or not at all, and the head pointer never names a block 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -26,12 +27,23 @@ from .errors import StorageError
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID",
-    # key = b"A" + address or b"T" + position byte + topic; one row per (key, block) that has such a log.
-    "CREATE TABLE IF NOT EXISTS log_index (k BLOB NOT NULL, block INTEGER NOT NULL, PRIMARY KEY (k, block))"
-    " WITHOUT ROWID",
+    # One row per (criterion, canonical log): k = address_key() or topic_key() (64-bit hashes: 8 bytes a row
+    # instead of 21-34; a collision only adds a candidate, every log read is checked against the filter),
+    # block and idx = the block's number and the log's index in it, at = tx index << 16 | the log's place in
+    # its receipt (where to read it). Rows exist only for canonical blocks: a reorg rewrites them in the
+    # commit that moves the head.
+    "CREATE TABLE IF NOT EXISTS log_pos (k INTEGER NOT NULL, block INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " at INTEGER NOT NULL, PRIMARY KEY (k, block, idx)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID",
 )
 _MISSING = object()
+# meta key: the version of the log index the store holds complete (absent: an older datadir, backfilled on open)
+META_LOG_INDEX = "log_index"
+LOG_INDEX_VERSION = b"2"
+# meta key: the last block a backfill has indexed (a backfill stopped half-way resumes after it)
+META_LOG_BACKFILL = "log_index_backfilled"
+LogRow = tuple[int, int, int, int]  # (key, block, log index, tx index << 16 | place in the receipt)
+LogPosition = tuple[int, int, int]  # (block, log index, tx index << 16 | place in the receipt)
 
 
 class SqliteStore:
@@ -73,33 +85,66 @@ class SqliteStore:
         self,
         puts: Iterable[tuple[bytes, bytes]],
         deletes: Iterable[bytes] = (),
-        log_rows: Iterable[tuple[bytes, int]] = (),
+        log_rows: Iterable[LogRow] = (),
         meta: Iterable[tuple[str, bytes]] = (),
+        log_deletes: Iterable[LogRow] = (),
+        statements: Sequence[str] = (),
     ) -> None:
-        """Write everything in one transaction; on any error nothing is written."""
+        """Write everything in one transaction; on any error nothing is written.
+
+        ``log_deletes`` (rows of blocks a reorg made non-canonical) go before ``log_rows``, so a block number
+        both dropped and re-added ends with the new block's rows.
+        """
         with self._lock:
             cur = self._conn.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
                 cur.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", puts)
                 cur.executemany("DELETE FROM kv WHERE k=?", ((k,) for k in deletes))
-                cur.executemany("INSERT OR IGNORE INTO log_index (k, block) VALUES (?, ?)", log_rows)
+                cur.executemany(
+                    "DELETE FROM log_pos WHERE k=? AND block=? AND idx=?", (r[:3] for r in log_deletes)
+                )
+                cur.executemany(
+                    "INSERT OR REPLACE INTO log_pos (k, block, idx, at) VALUES (?, ?, ?, ?)", log_rows
+                )
                 cur.executemany("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", meta)
+                for statement in statements:
+                    cur.execute(statement)
                 cur.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
                     cur.execute("ROLLBACK")
                 raise
 
-    def blocks_with(self, keys: Sequence[bytes], first: int, last: int) -> set[int]:
-        """Block numbers in ``[first, last]`` holding a log that matches any of ``keys`` (an OR)."""
-        found: set[int] = set()
+    def count_logs(self, keys: Sequence[int], first: int, last: int, cap: int) -> int:
+        """How many indexed logs in ``[first, last]`` match any of ``keys``, counted up to about ``cap``."""
+        total = 0
         for key in keys:
-            rows = self._conn.execute(
-                "SELECT block FROM log_index WHERE k=? AND block BETWEEN ? AND ?", (key, first, last)
+            (n,) = self._conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM log_pos WHERE k=? AND block BETWEEN ? AND ? LIMIT ?)",
+                (key, first, last, cap),
+            ).fetchone()
+            total += n
+        return total
+
+    def log_positions(self, keys: Sequence[int], first: int, last: int) -> list[LogPosition]:
+        """Positions of the canonical logs in ``[first, last]`` matching any of ``keys`` (an OR), in chain
+        order."""
+        found: set[LogPosition] = set()
+        for key in keys:
+            found.update(
+                self._conn.execute(
+                    "SELECT block, idx, at FROM log_pos WHERE k=? AND block BETWEEN ? AND ?",
+                    (key, first, last),
+                )
             )
-            found.update(r[0] for r in rows)
-        return found
+        return sorted(found)
+
+    def has_table(self, name: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?", (name,)
+        ).fetchone()
+        return row is not None
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):
@@ -160,6 +205,29 @@ class StoreReader:
                 self._conn.close()
 
 
+class CommittedReads:
+    """Committed values read past the chain's read cache, with a small LRU of their own: for history (a
+    block's receipt and transaction tries), which a catch-up reads once and would otherwise evict the state
+    trie nodes block building reads over and over; a repeated log query still finds its nodes here."""
+
+    def __init__(self, store: SqliteStore, cache_entries: int = 16_384) -> None:
+        self._store = store
+        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._cache_entries = cache_entries
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self._cache.get(key)
+        if value is not None:
+            return value
+        value = self._store.get(key)
+        if value is None:
+            raise KeyError(key)
+        self._cache[key] = value
+        if len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)
+        return value
+
+
 class OverlayDB(BaseDB):
     """A throwaway write layer over a ``StoreReader``: whatever a call writes stays here and dies with it."""
 
@@ -194,12 +262,18 @@ class OverlayDB(BaseDB):
         return True
 
 
-def address_key(address: bytes) -> bytes:
-    return b"A" + address
+def _key64(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
-def topic_key(position: int, topic: bytes) -> bytes:
-    return b"T" + bytes([position]) + topic
+def address_key(address: bytes) -> int:
+    """The log index's key for "logged by ``address``"."""
+    return _key64(b"A" + address)
+
+
+def topic_key(position: int, topic: bytes) -> int:
+    """The log index's key for "``topic`` at ``position``"."""
+    return _key64(b"T" + bytes([position]) + topic)
 
 
 class StagedDB(BaseDB):
@@ -261,13 +335,16 @@ class StagedDB(BaseDB):
         return bool(self._staged)
 
     def commit(
-        self, log_rows: Iterable[tuple[bytes, int]] = (), meta: Iterable[tuple[str, bytes]] = ()
+        self,
+        log_rows: Iterable[LogRow] = (),
+        meta: Iterable[tuple[str, bytes]] = (),
+        log_deletes: Iterable[LogRow] = (),
     ) -> None:
         """Make every staged write durable in one transaction, with index rows and metadata."""
         staged = self._staged
         puts = [(k, v) for k, v in staged.items() if v is not None]
         deletes = [k for k, v in staged.items() if v is None]
-        self._store.commit(puts, deletes, log_rows, meta)
+        self._store.commit(puts, deletes, log_rows, meta, log_deletes)
         self._staged = {}
         for k, v in puts:
             self._remember(k, v)
@@ -287,9 +364,12 @@ class NodeDB(AtomicDB):
         super().__init__(self.staged)
 
     def commit(
-        self, log_rows: Iterable[tuple[bytes, int]] = (), meta: Iterable[tuple[str, bytes]] = ()
+        self,
+        log_rows: Iterable[LogRow] = (),
+        meta: Iterable[tuple[str, bytes]] = (),
+        log_deletes: Iterable[LogRow] = (),
     ) -> None:
-        self.staged.commit(log_rows, meta)
+        self.staged.commit(log_rows, meta, log_deletes)
 
     def discard(self) -> None:
         self.staged.discard()

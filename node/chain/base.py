@@ -28,18 +28,30 @@ from ..errors import (
     StorageError,
 )
 from ..genesis import PERMISSION_SELECTOR, Genesis
+from ..ordered_trie import ordered_trie_items
 from ..records import (
     CallRequest,
     HeaderRecord,
     ReceiptRecord,
 )
-from ..storage import NodeDB, SqliteStore, address_key, topic_key
+from ..storage import (
+    LOG_INDEX_VERSION,
+    META_LOG_BACKFILL,
+    META_LOG_INDEX,
+    CommittedReads,
+    LogRow,
+    NodeDB,
+    SqliteStore,
+)
 from .execution import Calls
 from .headers import header_record
+from .log_index import rows_for
 from .p256 import with_p256verify
-from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, topic_bytes, with_fast_tries
+from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, with_fast_tries
 
 log = logging.getLogger(__name__)
+
+CACHED_TXS = 8_192  # transactions (or receipts) the block and receipt caches hold at most, ~12 full blocks
 
 
 class ChainBase(Calls):
@@ -61,6 +73,7 @@ class ChainBase(Calls):
         self.genesis = genesis
         self.store = store
         self.db = NodeDB(store)
+        self.history = CommittedReads(store)  # committed blocks' tries, past the read cache
         self.chaindb = ChainDB(self.db)
         self.chain_context = ChainContext(genesis.chain_id)
         self.clique = genesis.clique is not None
@@ -79,11 +92,14 @@ class ChainBase(Calls):
         self._header_records: LRU[bytes, HeaderRecord] = LRU(256)
         self._head_record: HeaderRecord | None = None  # asked for on every RPC read: see head_record()
         self._finalized_record: HeaderRecord | None = None
-        self._blocks: LRU[bytes, BlockAPI] = LRU(256)
-        self._receipts: LRU[bytes, tuple[ReceiptAPI, ...]] = LRU(256)
+        # Blocks, receipts and receipt records are bounded by the transactions they hold (a full block weighs
+        # ~666), so memory stays flat however long the history a client reads.
+        self._blocks: LRU[bytes, BlockAPI] = LRU(CACHED_TXS, lambda b: len(b.transactions) + 1)
+        self._receipts: LRU[bytes, tuple[ReceiptAPI, ...]] = LRU(CACHED_TXS, lambda r: len(r) + 1)
+        # a client polling receipts reads the same block repeatedly
         self._receipt_records: LRU[bytes, tuple[ReceiptRecord, ...]] = LRU(
-            64
-        )  # a client polling receipts reads the same block repeatedly
+            CACHED_TXS // 2, lambda r: len(r) + 1
+        )
         self._senders: LRU[bytes, bytes] = LRU(65_536)
         self._allowed: LRU[tuple[bytes, bytes], bool] = LRU(4096)
         self._states: LRU[bytes, StateAPI] = LRU(4)
@@ -122,6 +138,7 @@ class ChainBase(Calls):
                 meta=[
                     (META_GENESIS, genesis_header.hash),
                     (META_CHAIN_ID, str(self.genesis.chain_id).encode()),
+                    (META_LOG_INDEX, LOG_INDEX_VERSION),
                 ]
             )
         elif stored != genesis_header.hash:
@@ -135,6 +152,34 @@ class ChainBase(Calls):
         self.genesis_hash = genesis_header.hash
         self.finalized = genesis_header
         self._advance_finality()
+        if self.store.get_meta(META_LOG_INDEX) != LOG_INDEX_VERSION:
+            self._backfill_log_index()
+
+    def _backfill_log_index(self, batch: int = 64) -> None:
+        """Index the logs of a datadir written before the log index (or by an older one), once, at start-up.
+
+        Reads each canonical block's receipts once, commits every ``batch`` blocks with its progress, so a
+        node stopped half-way resumes where it was; the old block-number index is dropped at the end.
+        """
+        done = self.store.get_meta(META_LOG_BACKFILL)
+        start = int(done) + 1 if done is not None else 1
+        head = int(self.head.block_number)
+        log.info("indexing logs of blocks %d..%d (once, for a datadir older than the log index)", start, head)
+        for first in range(start, head + 1, batch):
+            last = min(first + batch - 1, head)
+            rows: list[LogRow] = []
+            for number in range(first, last + 1):
+                header = self._header_by_number(number)
+                if header.bloom:
+                    rows.extend(rows_for(number, self._evm_receipts(header)))
+            self.store.commit((), (), rows, [(META_LOG_BACKFILL, str(last).encode())])
+            self._receipts.clear()
+        self.store.commit(
+            (),
+            (),
+            meta=[(META_LOG_INDEX, LOG_INDEX_VERSION)],
+            statements=["DROP TABLE IF EXISTS log_index", f"DELETE FROM meta WHERE k='{META_LOG_BACKFILL}'"],
+        )
 
     @staticmethod
     def _empty_withdrawals(header: BlockHeaderAPI) -> dict[str, Any]:
@@ -273,6 +318,15 @@ class ChainBase(Calls):
             self._blocks.put(header.hash, block)
         return block
 
+    def _evm_receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
+        receipts = self._receipts.get(header.hash)
+        if receipts is None:
+            block_class = self.vm_class_for(header.block_number, header.timestamp).get_block_class()
+            decode = block_class.get_receipt_builder().decode
+            receipts = tuple(decode(r) for r in ordered_trie_items(self.history, header.receipt_root))
+            self._receipts.put(header.hash, receipts)
+        return receipts
+
     # ------------------------------------------------------------------------------------------- signers
     def signers(self, block: HeaderRecord | None = None) -> tuple[bytes, ...]:
         """Authorized Clique signers after ``block`` (default: head)."""
@@ -353,19 +407,47 @@ class ChainBase(Calls):
         vm.validate_seal_extension(header, ())
 
     def _commit(self, block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> None:
-        number = block.number
-        rows: set[tuple[bytes, int]] = set()
-        for receipt in receipts:
-            for entry in receipt.logs:
-                rows.add((address_key(entry.address), number))
-                for pos, topic in enumerate(entry.topics):
-                    rows.add((topic_key(pos, topic_bytes(topic)), number))
-        self.db.commit(log_rows=rows)
-        self.head = self.chaindb.get_canonical_head()
+        new_head = self.chaindb.get_canonical_head()  # what the staged writes make the head
+        added, dropped = self._log_index_change(new_head, block, receipts)
+        self.db.commit(log_rows=added, log_deletes=dropped)
+        self.head = new_head
         self._advance_finality()
         self._headers.put(block.hash, block.header)
         self._blocks.put(block.hash, block)
         self._receipts.put(block.hash, tuple(receipts))  # pollers ask for them at once; skip the trie read
+
+    def _log_index_change(
+        self, new_head: BlockHeaderAPI, block: BlockAPI, receipts: Sequence[ReceiptAPI]
+    ) -> tuple[list[LogRow], list[LogRow]]:
+        """Log index rows to add and to drop when the head moves from ``self.head`` to ``new_head``.
+
+        The index holds canonical blocks only: extending the head adds the block's rows; a reorg drops the
+        rows of the blocks that left the canonical chain and adds those of the blocks that joined it (side
+        blocks imported earlier included), in the same commit as the head pointer.
+        """
+        old = self.head
+        if new_head.hash == old.hash:
+            return [], []  # a side block: not canonical, not indexed
+        if new_head.hash == block.hash and block.header.parent_hash == old.hash:
+            return rows_for(block.number, receipts), []
+        left: list[BlockHeaderAPI] = []
+        joined: list[BlockHeaderAPI] = []
+        a, b = old, new_head
+        while a.hash != b.hash:
+            if a.block_number >= b.block_number:
+                left.append(a)
+                a = self._header_by_hash(a.parent_hash)
+            else:
+                joined.append(b)
+                b = self._header_by_hash(b.parent_hash)
+
+        def rows(header: BlockHeaderAPI) -> list[LogRow]:
+            if not header.bloom:
+                return []
+            got = receipts if header.hash == block.hash else self._evm_receipts(header)
+            return rows_for(header.block_number, got)
+
+        return [r for h in joined for r in rows(h)], [r for h in left for r in rows(h)]
 
     # ------------------------------------------------------------------------- fork choice and finality
     def total_difficulty(self, block: HeaderRecord) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -315,10 +315,34 @@ class EventDecoder:
         args = event.decode(topics, hex_bytes(log["data"]))
         return build_event(event.name, args, _position(log))
 
-    def decode_all(self, logs: Iterable[Mapping[str, Any]]) -> list[Event]:
-        out = []
+    def decode_all(self, logs: Iterable[Mapping[str, Any]], names: Collection[str] = ()) -> list[Event]:
+        """Decode a batch of logs (only the events ``names`` when given), in order.
+
+        Each distinct (address, topic0) of the batch is looked up once: a catch-up over thousands of logs
+        of a few events parses and checksums each address and topic once, and logs of other contracts or
+        events are skipped before any decoding.
+        """
+        wanted = {bytes.fromhex(self.topic(name)[2:]) for name in names}
+        table: dict[tuple[Any, Any], EventAbi | None] = {}
+        out: list[Event] = []
         for log in logs:
-            decoded = self.decode(log)
-            if decoded is not None:
-                out.append(decoded)
+            topics = log.get("topics")
+            if not topics:
+                continue
+            key = (log["address"], topics[0])
+            event = table.get(key, _UNSEEN)
+            if event is _UNSEEN:
+                topic0 = hex_bytes(key[1])
+                by_topic = self._by_address.get(to_checksum_address(key[0]))
+                event = (
+                    None if by_topic is None or (wanted and topic0 not in wanted) else by_topic.get(topic0)
+                )
+                table[key] = event
+            if event is None:
+                continue
+            args = event.decode([hex_bytes(t) for t in topics], hex_bytes(log["data"]))
+            out.append(build_event(event.name, args, _position(log)))
         return out
+
+
+_UNSEEN: Any = object()

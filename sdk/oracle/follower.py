@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,7 +41,9 @@ class ChainView(Protocol):
 
     def final_block(self) -> int: ...
 
-    def events(self, first: int, last: int) -> list[Event]: ...
+    def events(self, first: int, last: int, names: Collection[str] = ()) -> list[Event]:
+        """The contract's events in the range (only the events ``names`` when given)."""
+        ...
 
     def block_hash(self, number: int) -> str: ...
 
@@ -57,8 +60,8 @@ class TrustedNode:
     def final_block(self) -> int:
         return self.finality.final_block(self.client)
 
-    def events(self, first: int, last: int) -> list[Event]:
-        return self.client.events(first, last)
+    def events(self, first: int, last: int, names: Collection[str] = ()) -> list[Event]:
+        return self.client.events(first, last, names=names)  # by topic0 on the node: its log index
 
     def block_hash(self, number: int) -> str:
         return HexBytes(self.client.w3.eth.get_block(number)["hash"]).to_0x_hex()
@@ -166,9 +169,14 @@ class Follower:
         return actions, receipted, enrolled
 
     def _receipted(self, first: int, last: int) -> set[tuple[int, int]]:
+        """The keys of this domain's receipts in the range: only ``ReceiptPosted`` logs are read (the node
+        answers them from its log index) and decoded, not the whole history a second time."""
         keys: set[tuple[int, int]] = set()
         for start in range(first, last + 1, self.chunk):
-            keys |= self._actions(start, min(start + self.chunk - 1, last))[1]
+            for event in self.source.events(start, min(start + self.chunk - 1, last), names=_RECEIPTS):
+                if isinstance(event, ReceiptPosted) and event.domain == self.domain:
+                    keys.add(_settled(event))
+        keys.discard(_NOTHING)
         return keys
 
     def _check_checkpoint(self, number: int, block_hash: str) -> None:
@@ -181,6 +189,7 @@ class Follower:
 
 
 _NOTHING = (0, 0)
+_RECEIPTS = (ReceiptPosted.name,)
 
 
 def _settled(event: ReceiptPosted) -> tuple[int, int]:

@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -470,9 +470,9 @@ class VerifiedChain:
     def final_block(self) -> int:
         return _unavailable_on_error(self.light.sync)
 
-    def events(self, first: int, last: int) -> list[Event]:
+    def events(self, first: int, last: int, names: Collection[str] = ()) -> list[Event]:
         return self.decoder.decode_all(
-            _unavailable_on_error(lambda: self.light.logs(first, last, self.address))
+            _unavailable_on_error(lambda: self.light.logs(first, last, self.address)), names
         )
 
     def block_hash(self, number: int) -> str:
