@@ -26,6 +26,7 @@ from pamchain.sdk.chain.deployment import (
     suite_artifacts,
 )
 from pamchain.sdk.chain.events import Event
+from pamchain.sdk.chain.jsonrpc import LogLimitExceeded, too_many_logs
 from pamchain.sdk.chain.model import (
     ZERO32,
     Action,
@@ -42,6 +43,7 @@ from pamchain.sdk.chain.reader import Block, ChainReads
 from pamchain.sdk.chain.transactions import Sender, as_revert, wait_until
 from pamchain.sdk.errors import ConfigError, SdkError, Timeout, revert_from_message
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import BlockIdentifier, FilterParams
 
@@ -238,7 +240,16 @@ class PamClient(ChainReads):
             raise revert from exc
 
     def _get_logs(self, params: dict[str, Any]) -> list[Mapping[str, Any]]:
-        return list(self.w3.eth.get_logs(cast(FilterParams, params)))
+        try:
+            return list(self.w3.eth.get_logs(cast(FilterParams, params)))
+        except Web3RPCError as exc:
+            response: Mapping[str, Any] = cast(Mapping[str, Any], exc.rpc_response or {})
+            error = response.get("error")
+            code = error.get("code") if isinstance(error, Mapping) else None
+            message = str(error.get("message", exc)) if isinstance(error, Mapping) else str(exc)
+            if too_many_logs(code, message):
+                raise LogLimitExceeded(message) from exc
+            raise
 
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)

@@ -28,6 +28,20 @@ class RpcError(SdkError):
         super().__init__(f"{method}: {self.rpc_message}")
 
 
+LIMIT_EXCEEDED = -32005  # EIP-1474: the request exceeds a limit of the node (log range, results)
+# What nodes and hosted endpoints say when a log query is too big, whatever code they chose for it.
+_TOO_MANY_LOGS = ("more than", "exceeds max block range", "response size exceeded")
+
+
+class LogLimitExceeded(SdkError):
+    """The node refused a log query as too large (its block range or result count): ask for less."""
+
+
+def too_many_logs(code: Any, message: str) -> bool:
+    """Is this JSON-RPC error a node's refusal of a log query as too large?"""
+    return code == LIMIT_EXCEEDED or any(phrase in message.lower() for phrase in _TOO_MANY_LOGS)
+
+
 class ChainRpc:
     """A JSON-RPC endpoint: ``call`` one method, ``batch`` several in one request; thread-safe."""
 

@@ -9,7 +9,7 @@ commands skip the ~1 s of importing them: this module imports neither web3 nor e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pamchain.sdk.chain.abi import Function, suite_abi, to_checksum_address
@@ -24,7 +24,7 @@ from pamchain.sdk.chain.deployment import (
     abi_version,
 )
 from pamchain.sdk.chain.events import Event, EventDecoder
-from pamchain.sdk.chain.jsonrpc import ChainRpc, RpcError
+from pamchain.sdk.chain.jsonrpc import ChainRpc, LogLimitExceeded, RpcError, too_many_logs
 from pamchain.sdk.chain.model import (
     ZERO32,
     Action,
@@ -171,7 +171,7 @@ class ChainReads:
         wanted = list(names)
         if wanted:
             params["topics"] = [[self.decoder.topic(name) for name in wanted]]
-        return self.decoder.decode_all(self._get_logs(params))
+        return self.decoder.decode_all(logs_in_range(self._get_logs, params, self.block_number))
 
     # -- requests and grants -----------------------------------------------------------------------------
 
@@ -454,7 +454,12 @@ class ChainReader(ChainReads):
 
     def _get_logs(self, params: dict[str, Any]) -> list[Mapping[str, Any]]:
         query = {**params, "fromBlock": _tag(params["fromBlock"]), "toBlock": _tag(params["toBlock"])}
-        return list(self.rpc.call("eth_getLogs", query))
+        try:
+            return list(self.rpc.call("eth_getLogs", query))
+        except RpcError as exc:
+            if too_many_logs(exc.code, exc.rpc_message):
+                raise LogLimitExceeded(exc.rpc_message) from exc
+            raise
 
     def block_number(self) -> int:
         return int(self.rpc.call("eth_blockNumber"), 16)
@@ -464,6 +469,33 @@ class ChainReader(ChainReads):
         if found is None:
             raise SdkError(f"the node has no block {block}")
         return int(found["timestamp"], 16)
+
+
+def logs_in_range(
+    get_logs: Callable[[dict[str, Any]], list[Mapping[str, Any]]],
+    params: dict[str, Any],
+    head: Callable[[], int],
+) -> list[Mapping[str, Any]]:
+    """``eth_getLogs`` for ``params``, in chain order, whatever the node's limits: a range the node refuses as
+    too large (``LogLimitExceeded``: too many blocks or results) is halved until each part is answered. A busy
+    chain must not stop an oracle or an audit that asks for a fixed window of blocks. Only a single block
+    with more logs than the node answers at once is an error, and it says which limit to raise."""
+    try:
+        return get_logs(params)
+    except LogLimitExceeded as exc:
+        first, last = params["fromBlock"], params["toBlock"]
+        last = head() if last == "latest" else last
+        if not isinstance(first, int) or not isinstance(last, int):
+            raise
+        if last <= first:
+            raise LogLimitExceeded(
+                f"block {first} alone holds more matching logs than the node returns in one query ({exc}); "
+                "raise its limit (pamchain node run --rpc-logs-max-results)"
+            ) from exc
+        middle = (first + last) // 2
+        return logs_in_range(
+            get_logs, {**params, "fromBlock": first, "toBlock": middle}, head
+        ) + logs_in_range(get_logs, {**params, "fromBlock": middle + 1, "toBlock": last}, head)
 
 
 def _tag(block: Block) -> str:

@@ -159,3 +159,52 @@ def test_body__over_the_size_limit__413(limited: tuple[NodeProcess, str, int]) -
     response = client.post(body)
     assert response.status_code == 413
     assert response.json()["error"] == {"code": -32600, "message": "request body too large"}
+
+
+def test_sdk_log_reads__split_what_the_node_refuses_as_too_large(
+    limited: tuple[NodeProcess, str, int], users: list[LocalAccount], contract_artifact: dict[str, Any]
+) -> None:
+    """An oracle or an audit asks for a fixed window of blocks: on a node with a 4-block range and 3-result cap
+    both SDK transports (lean JSON-RPC and web3) halve the refused ranges and return every log in chain order;
+    a single block with more logs than the cap is a clear error naming the limit to raise."""
+    from pamchain.sdk.chain.client import PamClient, connect
+    from pamchain.sdk.chain.jsonrpc import ChainRpc, LogLimitExceeded
+    from pamchain.sdk.chain.reader import ChainReader, logs_in_range
+
+    node, address, block = limited
+    client = node.rpc()
+    user, w3 = users[0], Web3()
+    data = w3.eth.contract(
+        address=Web3.to_checksum_address(address), abi=contract_artifact["abi"]
+    ).encode_abi("bump", [1])
+    for _ in range(5):  # one log per block, in five blocks after the crowded one
+        nonce = int(client.call("eth_getTransactionCount", user.address, "latest"), 16)
+        tx = user.sign_transaction(
+            {"to": address, "data": data, "gas": 100_000, "nonce": nonce, "maxFeePerGas": 10**10,
+             "maxPriorityFeePerGas": 1, "chainId": CHAIN_ID, "value": 0}
+        )  # fmt: skip
+        receipt(client, client.call("eth_sendRawTransaction", "0x" + tx.raw_transaction.hex()))
+    head = client.head()
+    expected = [
+        log
+        for n in range(block + 1, head + 1)
+        for log in client.call("eth_getLogs", {"fromBlock": hex(n), "toBlock": hex(n), "address": address})
+    ]
+    assert len(expected) == 5
+    lean = ChainReader(ChainRpc(node.url), address)
+    typed = PamClient(connect(node.url), address)
+    for reader in (lean, typed):
+        query = {"address": address, "fromBlock": block + 1, "toBlock": head}
+        found = logs_in_range(reader._get_logs, query, reader.block_number)
+        assert [_position(x) for x in found] == [_position(x) for x in expected]
+        with pytest.raises(LogLimitExceeded, match=rf"block {block} alone .*--rpc-logs-max-results"):
+            logs_in_range(
+                reader._get_logs,
+                {"address": address, "fromBlock": 0, "toBlock": "latest"},
+                reader.block_number,
+            )
+
+
+def _position(log: Any) -> tuple[int, int]:
+    """(block, log index) of a log as either transport returns it (hex strings or ints)."""
+    return tuple(int(v, 16) if isinstance(v, str) else int(v) for v in (log["blockNumber"], log["logIndex"]))  # type: ignore[return-value]
