@@ -179,10 +179,11 @@ def test_sdk_log_reads__split_what_the_node_refuses_as_too_large(
     ).encode_abi("bump", [1])
     for _ in range(5):  # one log per block, in five blocks after the crowded one
         nonce = int(client.call("eth_getTransactionCount", user.address, "latest"), 16)
-        tx = user.sign_transaction(
-            {"to": address, "data": data, "gas": 100_000, "nonce": nonce, "maxFeePerGas": 10**10,
-             "maxPriorityFeePerGas": 1, "chainId": CHAIN_ID, "value": 0}
-        )  # fmt: skip
+        fields: dict[str, Any] = {
+            "to": address, "data": data, "gas": 100_000, "nonce": nonce, "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 1, "chainId": CHAIN_ID, "value": 0,
+        }  # fmt: skip
+        tx = user.sign_transaction(fields)
         receipt(client, client.call("eth_sendRawTransaction", "0x" + tx.raw_transaction.hex()))
     head = client.head()
     expected = [
