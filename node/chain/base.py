@@ -78,6 +78,8 @@ class ChainBase(Calls):
         self.chain_context = ChainContext(genesis.chain_id)
         self.clique = genesis.clique is not None
         self.seal_check = seal_check
+        # 0 on a Clique chain of period 0 (blocks may share a timestamp, EIP-225), else 1.
+        self.timestamp_step = consensus.timestamp_step(genesis.clique.period) if genesis.clique else 1
         if self.clique and seal_check:
             assert genesis.clique is not None
             self.context_class: Any = consensus.context_class(genesis.clique.epoch)
@@ -108,7 +110,8 @@ class ChainBase(Calls):
     # ------------------------------------------------------------------------------------------------ setup
     def _configure_vm(self, fork: str, vm: Any) -> Any:
         if self.clique:
-            configured = consensus.configure_clique_vm(fork, vm)
+            assert self.genesis.clique is not None
+            configured = consensus.configure_clique_vm(fork, vm, self.genesis.clique.period)
             if not self.seal_check:
                 configured = configured.configure(consensus_class=NoProofConsensus)
             return configured
