@@ -109,7 +109,7 @@ def unlock_latency(tmp: Path, iterations: int) -> dict[str, Any]:
         url = cluster.members[0].rpc.url
         env = ChainEnv("pamchain-3-validators", url, connect(url), accounts, Finality())
         with samba(tmp) as (_, oracle_dir, observer):
-            return run_backend("net3", env, oracle_dir, observer, iterations, tmp)
+            return run_backend("net3", env, oracle_dir, observer, iterations, tmp, period=1)
     finally:
         cluster.stop_all()
 
