@@ -18,7 +18,7 @@ from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 from pamchain.node import InvalidBlock, load_genesis
 from pamchain.node.chain import Chain
-from pamchain.node.consensus import seal_hash
+from pamchain.node.consensus import seal_hash, seal_header
 from pamchain.node.storage import open_store
 
 VECTORS = Path(__file__).parent / "data" / "clique_sealed_headers.json"
@@ -192,10 +192,10 @@ def test_period_zero__block_older_than_parent__rejected(genesis_factory: Any, si
     source.build_block([], me, key, timestamp=start + 5)
     source.build_block([], me, key, timestamp=start + 5)
     assert replica.import_block(source._evm_block(source.header_by_number(1)))
-    second = source.header_by_number(2)
-    forged = _reseal(second.copy(timestamp=start + 4), key)
+    second = source._evm_block(source.header_by_number(2))
+    forged = second.copy(header=seal_header(second.header.copy(timestamp=start + 4), key))
     with pytest.raises(InvalidBlock, match="timestamp"):
-        replica.import_block(source._evm_block(second).__class__(header=forged))
+        replica.import_block(forged)
 
 
 def test_period_one__block_sharing_its_parents_second__rejected(
@@ -209,17 +209,10 @@ def test_period_one__block_sharing_its_parents_second__rejected(
     zero.build_block([], me, key, timestamp=start + 1)
     zero.build_block([], me, key, timestamp=start + 1)
     replica = _chain(doc)
-    first, second = zero.header_by_number(1), zero.header_by_number(2)
-    # The period-0 chain's genesis differs (its config is not in the header): re-parent onto this genesis.
-    one = _reseal(first.copy(parent_hash=replica.head.hash), key)
-    assert replica.import_block(zero._evm_block(first).__class__(header=one))
-    two = _reseal(second.copy(parent_hash=one.hash), key)
+    first, second = (zero._evm_block(zero.header_by_number(n)) for n in (1, 2))
+    # The period-0 chain's genesis hash differs (its config is not in the header): re-parent onto this one.
+    one = first.copy(header=seal_header(first.header.copy(parent_hash=replica.head.hash), key))
+    assert replica.import_block(one)
+    two = second.copy(header=seal_header(second.header.copy(parent_hash=one.header.hash), key))
     with pytest.raises(InvalidBlock, match="timestamp"):
-        replica.import_block(zero._evm_block(second).__class__(header=two))
-
-
-def _reseal(header: Any, key: PrivateKey) -> Any:
-    """``header`` sealed again by ``key`` (Clique: the signature over the seal hash ends extraData)."""
-    unsealed = header.copy(extra_data=header.extra_data[:-65] + b"\0" * 65)
-    signature = key.sign_msg_hash(seal_hash(unsealed)).to_bytes()
-    return unsealed.copy(extra_data=header.extra_data[:-65] + signature)
+        replica.import_block(two)
