@@ -6,7 +6,8 @@
    subscription on every node; per block, the time from its first appearance on any node to its appearance
    on the last node (the sealer publishes just after sending it to its peers, so this is seal -> everywhere).
 2. Unlock end to end (as bench/oracle_latency.py, real Samba AD DC): request sent to validator 0 -> AD
-   unlocked by the oracle, which acts only on the ``finalized`` tag -> receipt visible; 3 validators, 1 s.
+   unlocked by the oracle, which acts only on the ``finalized`` tag -> receipt visible; 3 validators, 1 s
+   period, no empty blocks (an idle chain).
 3. Resync: a node that was down while the chain grew by N blocks (10,000; 1,000 with --quick) starts and
    catches up from one peer, validating every block; blocks/s until its head equals the peer's.
 """
@@ -92,8 +93,11 @@ def unlock_latency(tmp: Path, iterations: int) -> dict[str, Any]:
 
     accounts = test_accounts()
     deployer = bytes.fromhex(accounts["deployer"].address[2:])
+    # No empty blocks: an idle chain seals a request at once and the next signer's block (due a period
+    # later, sealed because the request is not final yet) makes it final; with a block every second the
+    # request would first wait for the next one.
     cluster = make_cluster(
-        tmp / "unlock", 3,
+        tmp / "unlock", 3, allow_empty=False,
         extra_alloc={a.address: 10**24 for a in accounts.values()},
         genesis_options={
             "allowlist": [accounts["deployer"].address],
@@ -109,7 +113,7 @@ def unlock_latency(tmp: Path, iterations: int) -> dict[str, Any]:
         url = cluster.members[0].rpc.url
         env = ChainEnv("pamchain-3-validators", url, connect(url), accounts, Finality())
         with samba(tmp) as (_, oracle_dir, observer):
-            return run_backend("net3", env, oracle_dir, observer, iterations, tmp)
+            return run_backend("net3", env, oracle_dir, observer, iterations, tmp, period=1)
     finally:
         cluster.stop_all()
 

@@ -2,10 +2,12 @@
 
     .venv/bin/python -m bench.oracle_latency [--quick] [--iterations N] [--json bench/results/oracle.json]
 
-Unlock end to end: request sent → ``lockoutTime`` 0 on the DC → receipt mined, for pamchain's node sealing on
-demand, with 1 s blocks, and anvil (automine) as the peer, each with the same oracle (poll interval 50 ms).
-Expiry precision: grant expiry (chain time) → member gone from the group, with the node up and with the node
-stopped just after the grant was applied.
+Unlock end to end: request sent → ``lockoutTime`` 0 on the DC → receipt mined, for pamchain's node as its own
+process sealing on demand (Clique period 0) and with 1 s blocks, and anvil (automine) as the peer, each with
+the same oracle (ticking on the node's newHeads subscription; polling every 50 ms as the fallback). Each unlock
+starts on an idle chain, at a random moment of a second; ``unlock_back_to_back`` sends the next as soon as
+the previous receipt is seen. Expiry precision: grant expiry (chain time) → member gone from the group, with
+the node up and with the node stopped just after the grant was applied.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import contextlib
 import json
 import logging
+import random
 import statistics
 import tempfile
 import threading
@@ -22,15 +25,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from eth_account import Account
+from eth_utils import keccak
 from pamchain.devnet import samba_dc
+from pamchain.node.genesis import deployment_genesis
+from pamchain.sdk.chain.client import connect
 from pamchain.sdk.chain.deployer import deploy_plan
 from pamchain.sdk.chain.model import Action
 from pamchain.sdk.directory import AccountRef, AuthenticationFailed, GroupRef, StaticIdMap
 from pamchain.sdk.directory.ldap import LdapConfig, LdapDirectory
 from pamchain.sdk.oracle.assembly import assemble
 from pamchain.sdk.oracle.executor import Retry
+from pamchain.sdk.oracle.follower import Finality
+from pamchain.sdk.oracle.heads import ws_url_for
 
-from support.chains import anvil, pamchain_node
+from support.chains import ChainEnv, anvil, test_accounts
+from support.node_process import NodeProcess, init_node
 from support.world import ADMINS, DOMAIN, directory_id, standard_plan
 
 PASSWORD = "Bench-Password-Lamp-81!"
@@ -70,12 +80,40 @@ def samba(tmp: Path) -> Iterator[tuple[LdapConfig, LdapDirectory, LdapDirectory]
         samba_dc.stop(dc)
 
 
-def wait_for_chain_clock(w3: Any, timeout: float = 30.0) -> None:
-    """Let the chain's time come back to the wall clock before an unlock: an employee's unlock arrives on an
-    idle chain. (Back to back, a node that seals at most 2 s ahead of its clock makes one block per second.)"""
+@contextlib.contextmanager
+def pamchain_process(tmp: Path, *, period: int = 0) -> Iterator[tuple[ChainEnv, NodeProcess]]:
+    """pamchain's node as its own process, as anvil is (nothing shares its interpreter): Clique period 0
+    sealing on demand, or ``period``-second blocks; the handle stops it (expiry with the node down)."""
+    accounts = test_accounts()
+    signer = Account.from_key(keccak(text="pamchain-test-signer"))
+    genesis = deployment_genesis(
+        [signer.address], 1337, {a.address: 10**24 for a in accounts.values()}, accounts["deployer"].address,
+        period=period,
+    )  # fmt: skip
+    args = ["--seal-on-demand"] if period == 0 else ["--period", str(period)]
+    node = NodeProcess(init_node(tmp, genesis, signer.key), args, log=tmp / "node.log")
+    node.start()
+    try:
+        yield ChainEnv("pamchain", node.url, connect(node.url), accounts, Finality()), node
+    finally:
+        node.stop()
+
+
+def wait_for_idle_chain(w3: Any, period: int, timeout: float = 30.0) -> None:
+    """Let the chain go idle before an unlock, as an employee's unlock arrives on an idle chain: its time back
+    at the wall clock and, with ``period``-second blocks, the period since the head over (the next block may
+    be sealed at once). ``unlock_back_to_back`` measures the other case."""
     deadline = time.monotonic() + timeout
-    while int(w3.eth.get_block("latest")["timestamp"]) > time.time() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while time.monotonic() < deadline:
+        head = int(w3.eth.get_block("latest")["timestamp"])
+        wait = head + period - time.time()
+        if wait <= 0:
+            break
+        time.sleep(min(wait, 0.05))
+    if period:
+        # Requests come at any moment of a second, not just after the one the chain went idle in (that
+        # phase would put every receipt a whole period after its request).
+        time.sleep(random.uniform(0, period))
 
 
 def run_backend(
@@ -86,7 +124,15 @@ def run_backend(
     iterations: int,
     tmp: Path,
     node: Any = None,
+    *,
+    heads: bool = True,
+    expiries: bool = True,
+    marks: list[tuple[float, float, float]] | None = None,
+    period: int = 0,
 ) -> dict[str, Any]:
+    """``heads``: the oracle follows the node's newHeads subscription (else it polls every ``POLL``);
+    ``marks`` collects (request sent, AD unlocked, receipt seen) per unlock, perf_counter seconds;
+    ``period``: the chain's block period (0: on demand), for waiting until it is idle."""
     client, deployment = deploy_plan(env.w3, env.accounts["deployer"], standard_plan(env.accounts))
     tag = f"b{int(time.time() * 1000) % 10**8}"
     users = {n: observer.create_user(f"{tag}{n[:3]}", PASSWORD) for n in ("alice", "bob", "carol")}
@@ -108,6 +154,7 @@ def run_backend(
         retry=Retry(max_attempts=3, base=0.05, cap=0.2),
         poll_interval=POLL,
         reconcile_interval=10**9,
+        heads_url=ws_url_for(env.url) if heads else None,
     )
     thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
     thread.start()
@@ -122,7 +169,7 @@ def run_backend(
                 with contextlib.suppress(AuthenticationFailed):
                     observer.authenticate(alice, "wrong")
             assert observer.is_locked(alice)
-            wait_for_chain_clock(env.w3)
+            wait_for_idle_chain(env.w3, period)
             t0 = time.perf_counter()
             rid = alice_client.request_unlock()
             while observer.is_locked(alice):
@@ -133,10 +180,15 @@ def run_backend(
             t2 = time.perf_counter()
             to_unlocked.append(t1 - t0)
             to_receipt.append(t2 - t0)
+            if marks is not None:
+                marks.append((t0, t1, t2))
         result: dict[str, Any] = {
             "unlock_to_ad": summary(to_unlocked),
             "unlock_to_receipt": summary(to_receipt),
+            "unlock_back_to_back": back_to_back(client, alice_client, observer, alice, iterations),
         }
+        if not expiries:
+            return result
         result["expiry"] = expiry_precision(
             client,
             env,
@@ -154,6 +206,24 @@ def run_backend(
     finally:
         daemon.stop()
         thread.join(10)
+
+
+def back_to_back(
+    client: Any, alice_client: Any, observer: LdapDirectory, alice: AccountRef, iterations: int
+) -> dict[str, float]:
+    """Request -> receipt of unlocks sent one after another, each as soon as the previous receipt is seen
+    (nothing waits for the chain to go idle): a help desk clearing a queue."""
+    for _ in range(3):
+        with contextlib.suppress(AuthenticationFailed):
+            observer.authenticate(alice, "wrong")
+    spans = []
+    for _ in range(iterations):
+        t0 = time.perf_counter()
+        rid = alice_client.request_unlock()
+        while client.receipt(rid, Action.UNLOCK) is None:
+            time.sleep(0.005)
+        spans.append(time.perf_counter() - t0)
+    return summary(spans)
 
 
 def expiry_precision(
@@ -198,17 +268,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pamchain-bench-") as tmp_name:
         tmp = Path(tmp_name)
         with samba(tmp) as (_, oracle_dir, observer):
-            with pamchain_node(tmp / "ondemand") as env:
+            with pamchain_process(tmp / "ondemand") as (env, _):
                 results["pamchain_on_demand"] = run_backend(
                     "ondemand", env, oracle_dir, observer, iterations, tmp
                 )
-            with pamchain_node(tmp / "period", seal_mode="period", period=1) as env:
+            with pamchain_process(tmp / "period", period=1) as (env, _):
                 results["pamchain_1s_blocks"] = run_backend(
-                    "period", env, oracle_dir, observer, iterations, tmp
+                    "period", env, oracle_dir, observer, iterations, tmp, period=1
                 )
             with anvil(tmp / "anvil") as env:
                 results["anvil_automine"] = run_backend("anvil", env, oracle_dir, observer, iterations, tmp)
-            with _node_handle(tmp / "stopped") as (env, handle):
+            with pamchain_process(tmp / "stopped") as (env, handle):
                 results["pamchain_node_stopped"] = run_backend(
                     "stopped", env, oracle_dir, observer, 1, tmp, node=handle
                 )
@@ -221,28 +291,6 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten to {args.json}")
-
-
-@contextlib.contextmanager
-def _node_handle(tmp: Path) -> Iterator[tuple[Any, Any]]:
-    """A node whose handle the benchmark can stop mid-run (expiry while the chain is unreachable)."""
-    import support.chains as chains
-
-    captured: dict[str, Any] = {}
-    original = chains.run_node
-
-    @contextlib.contextmanager
-    def capture(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        with original(*args, **kwargs) as handle:
-            captured["handle"] = handle
-            yield handle
-
-    chains.run_node = capture
-    try:
-        with chains.pamchain_node(tmp) as env:
-            yield env, captured["handle"]
-    finally:
-        chains.run_node = original
 
 
 def print_table(results: dict[str, Any]) -> None:

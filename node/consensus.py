@@ -232,12 +232,37 @@ def _pre_merge_validate_header(cls: Any, header: BlockHeaderAPI, parent_header: 
     VM.validate_header.__func__(cls, header, parent_header)  # type: ignore[attr-defined]
 
 
-def configure_clique_vm(fork: str, vm_class: type[VirtualMachineAPI]) -> type[VirtualMachineAPI]:
-    """``vm_class`` configured for Clique: py-evm's ``CliqueApplier`` plus the post-merge adjustments."""
+def timestamp_step(period: int) -> int:
+    """The least a child's timestamp exceeds its parent's: EIP-225 asks ``parent + period <= timestamp``
+    (geth: ``parent.Time + period > header.Time`` is invalid), so with period 0 equal timestamps are valid;
+    py-evm (any chain) and pamchain with a period >= 1 require a strictly later one."""
+    return 0 if period == 0 else 1
+
+
+def _period_zero(validate: Callable[[Any, BlockHeaderAPI, BlockHeaderAPI], None]) -> Any:
+    def validate_header(cls: Any, header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
+        if parent_header is not None and header.timestamp == parent_header.timestamp:
+            # Equal is allowed (period 0); every other rule is py-evm's, so check them against a parent one
+            # second older (the parent's timestamp takes part in no other header rule).
+            parent_header = parent_header.copy(timestamp=parent_header.timestamp - 1)
+        validate(cls, header, parent_header)
+
+    return classmethod(validate_header)
+
+
+def configure_clique_vm(
+    fork: str, vm_class: type[VirtualMachineAPI], period: int = 1
+) -> type[VirtualMachineAPI]:
+    """``vm_class`` configured for Clique: py-evm's ``CliqueApplier`` plus the post-merge adjustments, and
+    with ``period`` 0 EIP-225's equal timestamps (``timestamp_step``)."""
     ((_, configured),) = CliqueApplier().amend_vm_configuration(((0, vm_class),))
     overrides: dict[str, Any] = {"consensus_class": PamchainClique}
+    validate: Any = configured.validate_header.__func__  # type: ignore[attr-defined]
     if fork in POST_MERGE_FORKS:
-        overrides["validate_header"] = classmethod(_pre_merge_validate_header)
+        validate = _pre_merge_validate_header
+        overrides["validate_header"] = classmethod(validate)
+    if timestamp_step(period) == 0:
+        overrides["validate_header"] = _period_zero(validate)
     return configured.configure(__name__=f"Clique{vm_class.__name__}", **overrides)
 
 

@@ -108,7 +108,10 @@ class NodeCore:
         txs = self.pool.executable(view, max_gas=self.chain.gas_budget(head))
         if not txs and not allow_empty:
             return None
-        ts = max(timestamp if timestamp is not None else int(time.time()), head.timestamp + 1)
+        ts = max(
+            timestamp if timestamp is not None else int(time.time()),
+            head.timestamp + self.chain.timestamp_step,
+        )
         if ts > time.time() + MAX_SEAL_AHEAD:
             return None  # bursting ahead of the clock; the producer retries once time catches up
         vote = consensus.choose_vote(self.proposals, self.chain.signers(head)) if self.proposals else None

@@ -6,6 +6,11 @@ recently-signed limit) and there is a reason to seal (executable transactions, `
 transactions in blocks that are not final yet - empty blocks are what carries them to finality), wait until
 the block's timestamp plus, when out of turn, geth's random wiggle; a new head arriving meanwhile restarts the
 round on it.
+
+Nothing in the path from a transaction to its block waits on a timer: a pending transaction wakes the
+producer, which seals at once unless the chain's rule forbids it yet - the Clique period since the head (a
+block every ``period`` seconds), or, on a chain whose timestamps must strictly increase, a burst that has run
+``MAX_SEAL_AHEAD`` seconds ahead of the clock - and then sleeps exactly until the moment it may.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 
 from . import consensus
 from .abc import ChainRunner
-from .core import NodeCore
+from .core import MAX_SEAL_AHEAD, NodeCore
 from .events import Event, Events, NewHead
 from .records import SealedBlock
 
@@ -78,6 +83,7 @@ class Producer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work = asyncio.Event()
         self._change = asyncio.Event()  # new head, new transaction or stop: wakes the network producer
+        self._stopped = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -87,6 +93,7 @@ class Producer:
         self._loop = asyncio.get_running_loop()
         self._work = asyncio.Event()
         self._change = asyncio.Event()
+        self._stopped = asyncio.Event()
         self.core.on_pending = self.wake_from_chain_thread
         self.events.subscribe(self.on_event)
 
@@ -102,6 +109,7 @@ class Producer:
         self._stopping = True
         self._work.set()
         self._change.set()
+        self._stopped.set()
 
     async def stop(self) -> None:
         """Stop producing; an in-flight seal completes and commits."""
@@ -119,7 +127,7 @@ class Producer:
     def wake_from_chain_thread(self) -> None:
         if self._loop is not None and self.networked:
             self._loop.call_soon_threadsafe(self._change.set)
-        if self._loop is not None and self.seal_mode == "on-demand":
+        if self._loop is not None and self.seal_mode in ("on-demand", "period"):
             self._loop.call_soon_threadsafe(self._work.set)
 
     async def wait_for_change(self, timeout: float) -> bool:
@@ -171,8 +179,9 @@ class Producer:
             return None
         assert core.signer is not None
         signer = core.signer.address
-        # On demand, transactions go out at once; everything else keeps the period.
-        step = 1 if on_demand and plan.pending_txs else self.period
+        # On demand, transactions go out at once (period 0: in the head's second if need be); everything else
+        # keeps the period.
+        step = core.chain.timestamp_step if on_demand and plan.pending_txs else self.period
         timestamp = max(plan.head_timestamp + step, int(time.time()))
         delay = timestamp - time.time() + consensus.seal_delay(plan.signers, signer, plan.head_number + 1)
         if delay > 0 and await self.wait_for_change(delay):
@@ -201,16 +210,23 @@ class Producer:
             self._published(sealed)
         if await self.runner.on_chain(self.core.has_work):
             if sealed is None:
-                await asyncio.sleep(0.25)  # ahead of the clock (burst); let time catch up
+                # A burst ahead of the clock (timestamps strictly increasing): sleep until the head's
+                # timestamp is back within MAX_SEAL_AHEAD. Never on a period-0 chain, which keeps the clock.
+                head_ts = await self.runner.on_chain(lambda: self.core.chain.head_record().timestamp)
+                await self._sleep(max(head_ts + 1 - MAX_SEAL_AHEAD - time.time(), 0.001))
             self._work.set()
 
     async def _produce_periodic(self) -> None:
-        head_ts = self.core.chain.head_record().timestamp
+        """One block ``period`` seconds after the head, as soon as a transaction is pending (every period
+        with ``allow_empty``); no polling: a pending transaction wakes this."""
+        self._work.clear()
+        if not self.allow_empty and not await self.runner.on_chain(self.core.has_work):
+            await self._work.wait()
+            if self._stopping:
+                return
+        head_ts = await self.runner.on_chain(lambda: self.core.chain.head_record().timestamp)
         target = head_ts + self.period
-        delay = target - time.time()
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wait_stop(), delay)
+        await self._sleep(target - time.time())  # the Clique period, to the second it allows
         if self._stopping:
             return
         ts = max(target, int(time.time()))
@@ -219,10 +235,13 @@ class Producer:
         )
         if sealed is not None:
             self._published(sealed)
-        else:
-            await asyncio.sleep(min(self.period, 1) / 4)  # nothing to seal: look again soon
+        elif not self._stopping:
+            # Pending but not executable (a nonce gap): the next transaction or the next period wakes this.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work.wait(), max(self.period, 1))
 
-    async def _wait_stop(self) -> None:
-        while not self._stopping:
-            await self._work.wait()
-            self._work.clear()
+    async def _sleep(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, or less if the producer is stopped."""
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), delay)

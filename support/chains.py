@@ -41,12 +41,19 @@ def test_accounts() -> dict[str, LocalAccount]:
 
 
 @contextlib.contextmanager
-def pamchain_node(tmp: Path, **options: object) -> Iterator[ChainEnv]:
-    """A single-validator pamchain node sealing on demand, with account permissioning on."""
+def pamchain_node(tmp: Path, *, genesis_period: int | None = None, **options: object) -> Iterator[ChainEnv]:
+    """A single-validator pamchain node sealing on demand, with account permissioning on. Its genesis has
+    Clique period 0 when it seals on demand (blocks may share a second, docs/node.md), else 1."""
     accounts = test_accounts()
     signer = Account.from_key(keccak(text="pamchain-test-signer"))
+    if genesis_period is None:
+        genesis_period = 0 if options.get("seal_mode", "on-demand") == "on-demand" else 1
     genesis = deployment_genesis(
-        [signer.address], 1337, {a.address: 10**24 for a in accounts.values()}, accounts["deployer"].address
+        [signer.address],
+        1337,
+        {a.address: 10**24 for a in accounts.values()},
+        accounts["deployer"].address,
+        period=genesis_period,
     )
     with run_node(genesis, signer.key, tmp / "node", **options) as node:  # type: ignore[arg-type]
         yield ChainEnv("pamchain", node.url, connect(node.url), accounts, Finality())

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +111,28 @@ def node_process(
         yield url, process
     finally:
         stop_process(process, grace=grace)
+
+
+@dataclass
+class NodeProcess:
+    """A node process on a port chosen once, so a restart keeps its URL (and its WebSocket's)."""
+
+    files: NodeFiles
+    args: Sequence[str] = ("--seal-on-demand",)
+    log: Path | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        self.process = start_node(self.files, self.port, self.args, log=self.log)
+        wait_for_rpc(self.url, self.process, timeout)
+
+    def stop(self, grace: float = 20) -> None:
+        """SIGTERM (the node drains), SIGKILL after ``grace`` seconds; 0: SIGKILL at once."""
+        if self.process is not None:
+            stop_process(self.process, grace=grace)
+            self.process = None

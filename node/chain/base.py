@@ -69,6 +69,8 @@ class ChainBase(Calls):
     head: BlockHeaderAPI  # chain layer only: others read head_record()
     finalized: BlockHeaderAPI  # chain layer only: others read finalized_record()
 
+    timestamp_step: int  # 0 on a Clique chain of period 0 (blocks may share a second, EIP-225), else 1
+
     def __init__(self, genesis: Genesis, store: SqliteStore, *, seal_check: bool = True) -> None:
         self.genesis = genesis
         self.store = store
@@ -78,6 +80,7 @@ class ChainBase(Calls):
         self.chain_context = ChainContext(genesis.chain_id)
         self.clique = genesis.clique is not None
         self.seal_check = seal_check
+        self.timestamp_step = consensus.timestamp_step(genesis.clique.period) if genesis.clique else 1
         if self.clique and seal_check:
             assert genesis.clique is not None
             self.context_class: Any = consensus.context_class(genesis.clique.epoch)
@@ -108,7 +111,8 @@ class ChainBase(Calls):
     # ------------------------------------------------------------------------------------------------ setup
     def _configure_vm(self, fork: str, vm: Any) -> Any:
         if self.clique:
-            configured = consensus.configure_clique_vm(fork, vm)
+            assert self.genesis.clique is not None
+            configured = consensus.configure_clique_vm(fork, vm, self.genesis.clique.period)
             if not self.seal_check:
                 configured = configured.configure(consensus_class=NoProofConsensus)
             return configured

@@ -53,7 +53,7 @@ class Building(ChainBase):
         nonce/balance no longer fitting) are reported in ``dropped`` rather than failing the block.
         """
         parent = self.head
-        ts = max(int(time.time()) if timestamp is None else timestamp, parent.timestamp + 1)
+        ts = max(int(time.time()) if timestamp is None else timestamp, parent.timestamp + self.timestamp_step)
         base_class = self.vm_class_for(parent.block_number + 1, ts)
         vm_class = consensus.sealing_vm_class(base_class, signer)
         header = vm_class.create_header_from_parent(parent, timestamp=ts, gas_limit=parent.gas_limit)

@@ -27,6 +27,8 @@ from ..records import (
 )
 from . import tracing
 
+_CALL_STIPEND = 2300  # gas a value-carrying CALL hands over (geth's params.CallStipend)
+
 
 class Calls:
     """Calls on a header's state (``eth_call``, ``eth_estimateGas``, ``eth_createAccessList``), shared by
@@ -180,8 +182,17 @@ class Calls:
         if first is not None and not first.is_error:
             return used
         lo, hi = used, cap
+        # geth's next guess: what a call that checks its remaining gas (SSTORE's stipend sentry, the 63/64
+        # rule of a CALL) needs on top, so the search starts in a window of a few percent, not up to the cap.
+        optimistic = (used + _CALL_STIPEND) * 64 // 63
+        if optimistic < hi:
+            result = attempt(optimistic)
+            if result is None or result.is_error:
+                lo = optimistic
+            else:
+                hi = optimistic
         while hi - lo > 1 and (hi - lo) * 1000 > hi * 15:  # geth stops within 1.5 %
-            mid = (lo + hi) // 2
+            mid = min((lo + hi) // 2, lo * 2)  # geth: skewed low, most calls need little more than used
             result = attempt(mid)
             if result is None or result.is_error:
                 lo = mid

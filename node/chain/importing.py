@@ -37,7 +37,8 @@ class Importing(ChainBase):
 
     def decode_transaction(self, raw: bytes) -> PoolTx:
         """Decode and statically validate a raw transaction for the txpool (no state involved)."""
-        number, timestamp = self.head.block_number + 1, max(int(time.time()), self.head.timestamp + 1)
+        number = self.head.block_number + 1
+        timestamp = max(int(time.time()), self.head.timestamp + self.timestamp_step)
         vm_class = self.vm_class_for(number, timestamp)
         builder = vm_class.get_transaction_builder()
         try:

@@ -87,7 +87,7 @@ class Queries(ChainBase):
         estimated on an idle chain that seals on demand and has no later block yet.
         """
         parent = self.head
-        ts = max(int(time.time()), parent.timestamp + 1)
+        ts = max(int(time.time()), parent.timestamp + self.timestamp_step)
         vm_class = self.vm_class_for(parent.block_number + 1, ts)
         header: BlockHeaderAPI = vm_class.create_header_from_parent(
             parent, timestamp=ts, gas_limit=parent.gas_limit

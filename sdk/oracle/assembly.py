@@ -71,6 +71,7 @@ def assemble(
     encryption_secret: bytes | None = None,
     leavers_interval: float | None = 60.0,
     leavers_ou: str | None = None,
+    heads_url: str | None = None,
 ) -> OracleDaemon:
     """Wire a daemon: ``client`` must act as ``oracle_account``.
 
@@ -82,6 +83,9 @@ def assemble(
 
     Every ``leavers_interval`` seconds (0: every tick; None: never) the oracle checks the AD accounts of the
     domain's principals and reports leavers (disabled, deleted, under ``leavers_ou``) on chain.
+
+    ``heads_url``: the node's WebSocket; a tick starts at every ``newHeads`` notification (else only every
+    ``poll_interval``).
     """
     journal = Journal(journal_path)
     resolver = resolver or id_map
@@ -161,6 +165,7 @@ def assemble(
         clock=clock,
         leavers=leavers,
         leavers_interval=leavers_interval or 0.0,
+        heads_url=heads_url,
     )
 
 
@@ -315,4 +320,5 @@ def from_config(
         verification=verification,
         leavers_interval=config.leavers_interval if config.watch_leavers else None,
         leavers_ou=config.leavers_ou,
+        heads_url=config.ws_url,
     )

@@ -12,6 +12,7 @@ from pamchain.sdk.config_file import read_toml
 from pamchain.sdk.errors import ConfigError
 from pamchain.sdk.oracle.executor import REMOVAL_RETRY, Retry
 from pamchain.sdk.oracle.follower import Finality
+from pamchain.sdk.oracle.heads import ws_url_for
 
 
 def bytes32_label(text: str) -> bytes:
@@ -40,6 +41,9 @@ class OracleConfig:
     journal: Path
     finality: Finality = Finality()
     poll_interval: float = 0.5
+    # The node's WebSocket for the newHeads subscription that starts a tick at each block (default: beside
+    # rpc_url); None: no subscription, a tick every poll_interval.
+    ws_url: str | None = None
     payload_store: str | None = None
     pseudonym_key_file: Path | None = None
     reconcile_interval: float = 60.0
@@ -109,6 +113,7 @@ class OracleConfig:
                 journal=path(oracle.get("journal", "oracle-journal.sqlite3")),  # type: ignore[arg-type]
                 finality=Finality.parse(chain.get("finality", "finalized")),
                 poll_interval=float(chain.get("poll_interval", 0.5)),
+                ws_url=_ws_url(chain.get("ws_url"), str(required(chain, "rpc_url", "chain"))),
                 payload_store=oracle.get("payload_store"),
                 pseudonym_key_file=path(oracle.get("pseudonym_key_file")),
                 reconcile_interval=float(oracle.get("reconcile_interval", 60.0)),
@@ -136,6 +141,20 @@ class OracleConfig:
             if isinstance(exc, ConfigError):
                 raise
             raise ConfigError(f"bad oracle configuration: {exc}") from exc
+
+
+def _ws_url(value: object, rpc_url: str) -> str | None:
+    if value is None:
+        try:
+            return ws_url_for(rpc_url)
+        except ValueError:
+            return None
+    text = str(value).strip()
+    if text in ("", "none"):
+        return None
+    if not text.startswith(("ws://", "wss://")):
+        raise ConfigError(f"[chain] ws_url must be a ws:// or wss:// URL, or 'none', not {text!r}")
+    return text
 
 
 def _verify_mode(value: object) -> str:

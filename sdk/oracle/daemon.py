@@ -1,5 +1,9 @@
 """The oracle daemon's life: startup, a loop of ticks (follow, apply, report, alarm, reconcile, leavers), shutdown.
 
+A tick starts when the node announces a new head (``HeadWatch``: a ``newHeads`` subscription), when a
+deferred action falls due, or after ``poll_interval`` at the latest (the fallback clock when the endpoint
+has no WebSocket or the subscription is down).
+
 Each tick is safe to interrupt anywhere (the journal is the truth). The first SIGINT/SIGTERM lets the current
 tick finish and stops; a second one exits at once. Removals run in a thread of their own, on their own
 directory connection: expiries come from the journal and the local clock, so members are removed on time
@@ -23,6 +27,7 @@ from pamchain.sdk.drain import Drain
 from pamchain.sdk.errors import CHAIN_DOWN, ContractRevert, SdkError
 from pamchain.sdk.oracle.executor import OTHER, Executor
 from pamchain.sdk.oracle.follower import Follower
+from pamchain.sdk.oracle.heads import HeadWatch
 from pamchain.sdk.oracle.health import HealthServer
 from pamchain.sdk.oracle.journal import Journal
 from pamchain.sdk.oracle.leavers import LeaverWatch
@@ -72,6 +77,7 @@ class OracleDaemon:
         clock: Callable[[], float] = time.time,
         leavers: LeaverWatch | None = None,
         leavers_interval: float = 60.0,
+        heads_url: str | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
@@ -90,13 +96,16 @@ class OracleDaemon:
         self.leavers_interval = leavers_interval
         self._last_leavers = 0.0
         self.clock = clock
-        self._drain = Drain(log)
+        self._wake = threading.Event()  # a new head (or stop): tick now
+        self._drain = Drain(log, on_stop=self._wake.set)
         self._stop = self._drain.stopping
         self._last_reconcile = 0.0
         self._last_prune = -math.inf
         self._last_tick = 0.0
         self._chain_reachable = False
         self._health: HealthServer | None = None
+        # The node's newHeads subscription, started by ``run``; None: poll only.
+        self.heads = HeadWatch(heads_url, self._wake.set) if heads_url else None
 
     # -- one tick ----------------------------------------------------------------------------------------
 
@@ -204,6 +213,7 @@ class OracleDaemon:
         chain = self.follower.health()  # light client (issue 11/9): what was verified, a lying endpoint
         return {
             **chain,
+            **(self.heads.health() if self.heads is not None else {"head_subscription": None}),
             "healthy": bool(self._last_tick)
             and age is not None
             and age < max(10 * self.poll_interval, 30)
@@ -224,6 +234,7 @@ class OracleDaemon:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._removal_wake.set()
 
     def run(
@@ -238,17 +249,22 @@ class OracleDaemon:
             target=self._removal_loop, name="oracle-removals", daemon=True
         )
         self._removal_thread.start()
+        if self.heads is not None:
+            self.heads.start()
         log.info("oracle started", extra={"checkpoint": self.status()["checkpoint"]})
         try:
             while not self._stop.is_set():
+                self._wake.clear()  # a head announced during the tick starts the next one at once
                 try:
                     self.run_once()
                 except SdkError as exc:
                     log.error("tick failed", extra={"error": str(exc)})
-                self._stop.wait(self._sleep_time())
+                self._wake.wait(self._sleep_time())
         finally:
             self._stop.set()
             self._removal_wake.set()
+            if self.heads is not None:
+                self.heads.stop()
             self._removal_thread.join(timeout=30)
             if self._health is not None:
                 self._health.stop()

@@ -18,7 +18,7 @@ from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 from pamchain.node import InvalidBlock, load_genesis
 from pamchain.node.chain import Chain
-from pamchain.node.consensus import seal_hash
+from pamchain.node.consensus import seal_hash, seal_header
 from pamchain.node.storage import open_store
 
 VECTORS = Path(__file__).parent / "data" / "clique_sealed_headers.json"
@@ -164,3 +164,55 @@ def test_signer_block_with_a_gas_limit_out_of_bounds__refused_before_execution(
     assert executed == []
     good = _forged(honest, signer, [])
     assert honest.import_block(good) and executed == [1]  # an honest block still runs (once)
+
+
+def test_period_zero__blocks_sharing_a_second__sealed_and_imported(
+    genesis_factory: Any, signer: LocalAccount
+) -> None:
+    """EIP-225 asks ``parent + period <= timestamp``: with period 0 (seal on demand) a block may share its
+    parent's second, so a burst never pushes the chain's time ahead of the clock."""
+    start = int(time.time()) - 100
+    doc = genesis_factory(period=0, timestamp=start)
+    source = _chain(doc)
+    me, key = _key(signer)
+    for _ in range(3):
+        source.build_block([], me, key, timestamp=start + 1)
+    assert [source.header_by_number(n).timestamp for n in (1, 2, 3)] == [start + 1] * 3
+    replica = _chain(doc)
+    for n in (1, 2, 3):
+        assert replica.import_block(source._evm_block(source.header_by_number(n)))
+    assert replica.head.hash == source.head.hash
+
+
+def test_period_zero__block_older_than_parent__rejected(genesis_factory: Any, signer: LocalAccount) -> None:
+    start = int(time.time()) - 100
+    doc = genesis_factory(period=0, timestamp=start)
+    source, replica = _chain(doc), _chain(doc)
+    me, key = _key(signer)
+    source.build_block([], me, key, timestamp=start + 5)
+    source.build_block([], me, key, timestamp=start + 5)
+    assert replica.import_block(source._evm_block(source.header_by_number(1)))
+    second = source._evm_block(source.header_by_number(2))
+    forged = second.copy(header=seal_header(second.header.copy(timestamp=start + 4), key))
+    with pytest.raises(InvalidBlock, match="timestamp"):
+        replica.import_block(forged)
+
+
+def test_period_one__block_sharing_its_parents_second__rejected(
+    genesis_factory: Any, signer: LocalAccount
+) -> None:
+    """A chain whose genesis has a period keeps strictly increasing timestamps (what py-evm and geth ask)."""
+    start = int(time.time()) - 100
+    doc = genesis_factory(period=1, timestamp=start)
+    zero = _chain(genesis_factory(period=0, timestamp=start))
+    me, key = _key(signer)
+    zero.build_block([], me, key, timestamp=start + 1)
+    zero.build_block([], me, key, timestamp=start + 1)
+    replica = _chain(doc)
+    first, second = (zero._evm_block(zero.header_by_number(n)) for n in (1, 2))
+    # The period-0 chain's genesis hash differs (its config is not in the header): re-parent onto this one.
+    one = first.copy(header=seal_header(first.header.copy(parent_hash=replica.head.hash), key))
+    assert replica.import_block(one)
+    two = second.copy(header=seal_header(second.header.copy(parent_hash=one.header.hash), key))
+    with pytest.raises(InvalidBlock, match="timestamp"):
+        replica.import_block(two)

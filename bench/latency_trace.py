@@ -1,0 +1,142 @@
+"""Where an unlock's time goes: one node, one oracle, one Samba DC, each stage of request -> seal -> oracle ->
+LDAP -> receipt timed by wrapping the functions that do it (in process, so the node's threads count too).
+
+    .venv/bin/python -m bench.latency_trace [--iterations 8] [--seal-mode on-demand|period] [--poll]
+
+Prints, per stage, the median start and end (ms after the request was sent) over the unlocks, then the
+median gaps nobody was working in (a stage waiting on a timer shows up there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pamchain.sdk.chain.client import PamClient
+from pamchain.sdk.chain.transactions import Sender
+from pamchain.sdk.directory.ldap import LdapDirectory
+from pamchain.sdk.oracle.daemon import OracleDaemon
+from pamchain.sdk.oracle.executor import Executor
+from pamchain.sdk.oracle.follower import Follower
+from pamchain.sdk.oracle.reporter import Reporter
+
+from bench import oracle_latency as ol
+from support.chains import pamchain_node
+
+SPANS: list[tuple[str, float, float]] = []
+_LOCK = threading.Lock()
+
+
+def _wrap(owner: Any, name: str, label: str) -> Callable[[], None]:
+    original = getattr(owner, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with _LOCK:
+                SPANS.append((label, start, time.perf_counter()))
+
+    setattr(owner, name, timed)
+    return lambda: setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def traced(node_in_process: bool) -> Iterator[None]:
+    targets: list[tuple[Any, str, str]] = [
+        (Sender, "_estimate", "client: estimate gas"),
+        (Sender, "wait", "client: wait for receipt"),
+        (OracleDaemon, "run_once", "oracle: tick"),
+        (Follower, "poll", "oracle: follow (final block, events, journal)"),
+        (Executor, "apply", "oracle: apply (status read, LDAP, read-back, journal)"),
+        (LdapDirectory, "unlock", "oracle: LDAP unlock + read-back"),
+        (Reporter, "run_due", "oracle: report (check, estimate, send, wait)"),
+        (PamClient, "post_receipt", "oracle: post receipt"),
+    ]
+    if node_in_process:
+        from pamchain.node.core import NodeCore
+
+        targets += [(NodeCore, "submit", "node: admit tx"), (NodeCore, "seal", "node: seal block")]
+    undo = [_wrap(*t) for t in targets]
+    try:
+        yield
+    finally:
+        for u in undo:
+            u()
+
+
+def run(iterations: int, seal_mode: str, heads: bool) -> None:
+    marks: list[tuple[float, float, float]] = []
+    original = ol.run_backend
+
+    def timed_unlocks(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, **kwargs, marks=marks)
+
+    with tempfile.TemporaryDirectory(prefix="pamchain-trace-") as name, traced(True):
+        tmp = Path(name)
+        with ol.samba(tmp) as (_, oracle_dir, observer):
+            options: dict[str, Any] = {"seal_mode": seal_mode}
+            if seal_mode == "period":
+                options["period"] = 1
+            with pamchain_node(tmp / "node", **options) as env:
+                SPANS.clear()
+                timed_unlocks(
+                    "trace", env, oracle_dir, observer, iterations, tmp, expiries=False, heads=heads,
+                    period=1 if seal_mode == "period" else 0,
+                )  # fmt: skip
+    report(marks)
+
+
+def report(marks: list[tuple[float, float, float]]) -> None:
+    rows: dict[str, list[tuple[float, float]]] = {}
+    busy_gaps: list[float] = []
+    for t0, t_ad, t_receipt in marks:
+        inside = sorted((s for s in SPANS if t0 <= s[1] < t_receipt), key=lambda s: s[1])
+        seen: set[str] = set()
+        for label, start, end in inside:
+            if label in seen:
+                continue  # the first occurrence in this unlock's window
+            seen.add(label)
+            rows.setdefault(label, []).append((1000 * (start - t0), 1000 * (end - t0)))
+        covered, cursor, idle = sorted((s[1], s[2]) for s in inside), t0, 0.0
+        for start, end in covered:
+            if start > cursor:
+                idle += start - cursor
+            cursor = max(cursor, end)
+        idle += max(t_receipt - cursor, 0.0)
+        busy_gaps.append(1000 * idle)
+        rows.setdefault("= AD unlocked (observer)", []).append((1000 * (t_ad - t0),) * 2)
+        rows.setdefault("= receipt seen (observer)", []).append((1000 * (t_receipt - t0),) * 2)
+    print(f"\n{'stage (first in each unlock)':<58}{'start ms':>10}{'end ms':>10}{'n':>4}")
+    for label, spans in sorted(rows.items(), key=lambda kv: statistics.median(s[0] for s in kv[1])):
+        start = statistics.median(s[0] for s in spans)
+        end = statistics.median(s[1] for s in spans)
+        print(f"{label:<58}{start:>10.1f}{end:>10.1f}{len(spans):>4}")
+    print(f"\nno traced stage running, median per unlock: {statistics.median(busy_gaps):.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--iterations", type=int, default=8)
+    parser.add_argument("--seal-mode", choices=("on-demand", "period"), default="on-demand")
+    parser.add_argument("--poll", action="store_true", help="no newHeads subscription: the oracle polls")
+    args = parser.parse_args()
+    import logging
+
+    logging.getLogger("pamchain").addHandler(logging.NullHandler())
+    logging.getLogger("pamchain").propagate = False
+    run(args.iterations, args.seal_mode, not args.poll)
+
+
+if __name__ == "__main__":
+    main()
