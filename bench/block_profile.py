@@ -83,7 +83,9 @@ def group_times(stats: pstats.Stats) -> dict[str, float]:
 def main() -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--txs", type=int, default=3000)
     parser.add_argument("--dump", type=Path, default=None, help="write the raw cProfile data here")
     parser.add_argument("--top", type=int, default=25, help="functions listed by cumulative time")
@@ -108,8 +110,12 @@ def main() -> None:
         seal.disable()
         t_seal = time.process_time() - t0
     profiled = "" if args.no_profile else " (under cProfile)"
-    print(f"{args.txs} txs, CPU s{profiled}: admission {t_admit:.2f}, sealing {t_seal:.2f} in {len(blocks)} blocks")
-    print("per block (txs, CPU ms per tx): " + ", ".join(f"{n} {1000 * s / max(n, 1):.2f}" for n, s in blocks))
+    print(
+        f"{args.txs} txs, CPU s{profiled}: admission {t_admit:.2f}, sealing {t_seal:.2f} in {len(blocks)} blocks"
+    )
+    print(
+        "per block (txs, CPU ms per tx): " + ", ".join(f"{n} {1000 * s / max(n, 1):.2f}" for n, s in blocks)
+    )
     if args.no_profile:
         return
     for label, prof, total in (("admission", admit, t_admit), ("sealing", seal, t_seal)):

@@ -22,6 +22,7 @@ from .txpool import TxPool
 # one second runs ahead). Kept small because grants are timed by block timestamps: a grant can outlast its
 # approved duration by at most this much. Importing tolerates more (consensus.MAX_FUTURE_DRIFT, as geth does).
 MAX_SEAL_AHEAD = 2
+MIN_TX_GAS = 21_000  # the least gas a transaction uses: bounds how many can go in one block
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ class NodeCore:
             raise NodeError(f"0x{self.signer.address.hex()} is not an authorized Clique signer")
         head = self.chain.head_record()
         view = self.view()
-        txs = self.pool.executable(view, max_gas=self.chain.gas_budget(head))
+        # Candidates, not the block: the builder packs by gas used, so more may fit than their gas limits say.
+        txs = self.pool.executable(view, max_count=self.chain.gas_budget(head) // MIN_TX_GAS)
         if not txs and not allow_empty:
             return None
         ts = max(

@@ -162,8 +162,12 @@ class Importing(ChainBase):
             self._validate_header_chain(header, parent)
         except ValidationError as exc:
             raise InvalidBlock(str(exc), number) from exc
-        if sum(int(tx.gas) for tx in block.transactions) > header.gas_limit:
-            raise InvalidBlock("transactions ask for more gas than the block's limit", number)
+        # Blocks are packed by gas used (as geth's are), so declared gas limits may add up to more than the block's;
+        # but every transaction needs its own limit within the block's, and uses at least its intrinsic gas.
+        if any(tx.gas > header.gas_limit for tx in block.transactions):
+            raise InvalidBlock("a transaction asks for more gas than the block's limit", number)
+        if sum(tx.intrinsic_gas for tx in block.transactions) > header.gas_limit:
+            raise InvalidBlock("transactions need more intrinsic gas than the block's limit", number)
         budget = self.genesis.block_gas_budget(header.gas_limit)
         if self.genesis.zero_base_fee and header.gas_used > budget:
             # Valid Ethereum, but on a zero-base-fee chain it would raise the base fee to 1 wei for good and end

@@ -164,8 +164,13 @@ def _validate_block(vm: Any, block: BlockAPI) -> None:
             f"does not match expected value: {tx_root_hash!r}"
         )
     if len(block.uncles) > MAX_UNCLES:
-        raise ValidationError(f"Blocks may have a maximum of {MAX_UNCLES} uncles.  Found {len(block.uncles)}.")
-    if not vm.chaindb.exists(block.header.state_root) and vm.state.make_state_root() != block.header.state_root:
+        raise ValidationError(
+            f"Blocks may have a maximum of {MAX_UNCLES} uncles.  Found {len(block.uncles)}."
+        )
+    if (
+        not vm.chaindb.exists(block.header.state_root)
+        and vm.state.make_state_root() != block.header.state_root
+    ):
         raise ValidationError(
             f"`state_root` does not match or was not found in the db.\n- state_root: {block.header.state_root!r}"
         )

@@ -26,7 +26,13 @@ def _reachable(db: dict[bytes, bytes], root: bytes) -> set[bytes]:
         todo = [trie_nodes.decode(db[node_hash])]
         while todo:
             node = todo.pop()
-            children = node[:16] if len(node) == 17 else node[1:] if not trie_nodes.decode_hex_prefix(node[0])[1] else []
+            children = (
+                node[:16]
+                if len(node) == 17
+                else node[1:]
+                if not trie_nodes.decode_hex_prefix(node[0])[1]
+                else []
+            )
             for child in children:
                 if isinstance(child, list):
                     todo.append(child)
@@ -76,7 +82,9 @@ def test_delete_everything_gives_the_blank_root() -> None:
     keys = [bytes([i]) * 32 for i in range(40)]
     for key in keys:
         reference[key] = b"\x01"
-    new_root, nodes = update_trie(lambda h: trie_nodes.decode(db[h]), reference.root_hash, dict.fromkeys(keys))
+    new_root, nodes = update_trie(
+        lambda h: trie_nodes.decode(db[h]), reference.root_hash, dict.fromkeys(keys)
+    )
     assert (new_root, nodes) == (BLANK_ROOT_HASH, {})
 
 
