@@ -118,7 +118,7 @@ def main() -> None:
     )
     if args.no_profile:
         return
-    for label, prof, total in (("admission", admit, t_admit), ("sealing", seal, t_seal)):
+    for label, prof in (("admission", admit), ("sealing", seal)):
         stats = pstats.Stats(prof)
         groups = group_times(stats)
         whole = sum(groups.values())

@@ -11,12 +11,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import rlp
+from eth._utils.db import get_parent_header
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.constants import MAX_UNCLES
 from eth.validation import validate_length_lte
-from eth._utils.db import get_parent_header
-from eth_hash.auto import keccak
-from eth_utils import ValidationError
 from eth.vm.forks import (
     ArrowGlacierVM,
     BerlinVM,
@@ -36,6 +34,8 @@ from eth.vm.forks import (
     SpuriousDragonVM,
     TangerineWhistleVM,
 )
+from eth_hash.auto import keccak
+from eth_utils import ValidationError
 
 from ..ordered_trie import ordered_trie_root
 from .bulk_storage import BulkAccountDB
