@@ -12,7 +12,7 @@ from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 
 from . import consensus
-from .chain import Chain
+from .chain import Chain, PreparedTx
 from .errors import NodeError
 from .events import Events, PendingTransaction
 from .records import SealedBlock
@@ -79,18 +79,24 @@ class NodeCore:
     def view(self) -> HeadView:
         return HeadView(self.chain)
 
-    def submit(self, raw: bytes, local: bool = True) -> bytes:
+    def prepare(self, raw: bytes) -> PreparedTx:
+        """Decode a raw transaction and recover its sender (the costly, stateless part of admission) on any
+        thread, so that the chain thread does not; raises TransactionRejected. Pass the result to ``submit``."""
+        return self.chain.prepare_transaction(raw)
+
+    def submit(self, raw: bytes, local: bool = True, prepared: PreparedTx | None = None) -> bytes:
         """Pool a raw transaction (``admit``) and announce it (``PendingTransaction``); returns its hash.
 
-        ``local``: submitted to this node; False when it came from a peer (the p2p service relays those)."""
-        tx_hash = self.admit(raw)
+        ``local``: submitted to this node; False when it came from a peer (the p2p service relays those).
+        ``prepared``: ``prepare(raw)``'s result, when it was done beside the chain thread."""
+        tx_hash = self.admit(raw, prepared)
         self.events.publish_threadsafe(PendingTransaction(tx_hash, raw, local))
         return tx_hash
 
-    def admit(self, raw: bytes) -> bytes:
+    def admit(self, raw: bytes, prepared: PreparedTx | None = None) -> bytes:
         """Decode, validate and pool a raw transaction without announcing it (re-injection after a reorg);
         returns its hash or raises TransactionRejected."""
-        tx = self.chain.decode_transaction(raw)
+        tx = self.chain.admissible(prepared) if prepared is not None else self.chain.decode_transaction(raw)
         self.pool.add(tx, self.view())
         self.on_pending()
         return tx.hash
