@@ -207,15 +207,28 @@ def _deposits_from_built_receipts(
     return process_deposit_request_data
 
 
+def _shallow_copy(block: Any, *args: Any, **overrides: Any) -> Any:
+    """``Block.copy`` without deep-copying every transaction (rlp's ``copy`` does; a block is copied four times
+    on the way to being sealed). Transactions, headers and withdrawals are immutable, so sharing them is safe."""
+    if args:
+        return super(type(block), block).copy(*args, **overrides)
+    fields = {name: getattr(block, name) for name in block._meta.field_names}
+    fields.update(overrides)
+    return type(block)(**fields)
+
+
 def with_fast_tries(vm_class: Any) -> Any:
     """``vm_class`` with the one-pass transaction/receipt tries (building and validation), storage tries
-    updated in bulk and, from Prague on, the deposit scan over receipts in hand."""
+    updated in bulk, blocks copied without deep copies and, from Prague on, the deposit scan over receipts in
+    hand."""
     state_class = vm_class.get_state_class()
     overrides: dict[str, Any] = {
         "set_block_transactions_and_withdrawals": _set_block_transactions_and_withdrawals,
         "validate_block": _validate_block,
         "_state_class": state_class.configure(__name__=state_class.__name__, account_db_class=BulkAccountDB),
     }
+    block_class = vm_class.get_block_class()
+    overrides["block_class"] = type(block_class.__name__, (block_class,), {"copy": _shallow_copy})
     if hasattr(vm_class, "process_deposit_request_data"):  # Prague on
         overrides["process_deposit_request_data"] = _deposits_from_built_receipts(
             vm_class.process_deposit_request_data
