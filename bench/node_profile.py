@@ -61,7 +61,9 @@ def summarize(raw: str) -> dict[str, dict[str, int]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--txs", type=int, default=3000)
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--raw", type=Path, default=None, help="keep py-spy's raw (collapsed) samples here")
@@ -72,9 +74,9 @@ def main() -> None:
         samples = args.raw or Path(tmp) / "samples.txt"
         with nt.pamchain_process(Path(tmp), load, "period") as (rpc, proc):
             nt.deploy(rpc, load)
+            command = [spy, "record", "-p", str(proc.pid), "-o", str(samples), "-f", "raw"]
             recorder = subprocess.Popen(
-                [spy, "record", "-p", str(proc.pid), "-o", str(samples), "-f", "raw", "-r", str(args.rate)]
-                + ["--threads", "--nonblocking"],
+                [*command, "-r", str(args.rate), "--threads", "--nonblocking"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
