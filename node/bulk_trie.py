@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from eth.constants import BLANK_ROOT_HASH
 from eth_typing import Hash32
 
 from .ordered_trie import build
-from .trie_nodes import decode_hex_prefix, hex_prefix, nibbles, reference, root
+from .trie_nodes import BLANK_ROOT, decode_hex_prefix, hex_prefix, nibbles, reference, root
 
 BLANK: Any = b""  # the empty node, as a child reference and as a result
 
@@ -36,17 +35,17 @@ def update_trie(
         return old_root, nodes
     items = sorted((nibbles(k), v or None) for k, v in changes.items())
     updater = _Updater(get, nodes)
-    top = BLANK if old_root == BLANK_ROOT_HASH else get(old_root)
+    top = BLANK if old_root == BLANK_ROOT else get(old_root)
     new = updater.apply(top, 0, items)
     if new == BLANK:
-        return BLANK_ROOT_HASH, nodes
+        return BLANK_ROOT, nodes
     return root(new, nodes), nodes
 
 
 def lookup(get: Callable[[bytes], Any], root_hash: Hash32, key: bytes) -> bytes:
     """The value at ``key`` in the trie at ``root_hash`` (b"" if absent); ``get`` returns a *decoded* node by
     its hash (so that the caller may cache decoded nodes) and raises KeyError for a missing one."""
-    if root_hash == BLANK_ROOT_HASH:
+    if root_hash == BLANK_ROOT:
         return b""
     path = nibbles(key)
     depth = 0

@@ -12,6 +12,8 @@ from typing import Any
 from eth_hash.auto import keccak
 from eth_typing import Hash32
 
+BLANK_ROOT = Hash32(keccak(b"\x80"))  # the root of the empty trie: the hash of an empty string's RLP
+
 
 def encode(item: Any) -> bytes:
     """RLP of a byte string or a (nested) list of byte strings."""
