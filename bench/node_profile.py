@@ -34,8 +34,8 @@ ACTIVITIES: tuple[tuple[str, str], ...] = (
     ("state root, account trie", r"make_state_root|AccountDB\.persist"),
     ("EVM execution", r"VM\.apply_transaction|apply_computation|State\.apply_transaction"),
     ("commit to the store", r"ChainBase\._commit|SqliteStore\.commit|persist_block"),
-    ("block assembly", r"Building\._finish_block|Building\._fill_block|mine_block"),
-    ("receipt queries", r"[Rr]eceipt"),
+    ("block assembly", r"Building\._finish_block|Building\._fill_block|mine_block|Building\.build_block"),
+    ("receipt queries (clients polling)", r"eth_getTransactionReceipt|Queries\.receipt|block_receipts"),
     ("JSON-RPC server", r"node/rpc/"),
 )
 
