@@ -157,4 +157,5 @@ class Building(ChainBase):
         )
         vm._built_receipts = receipts  # see _deposits_from_built_receipts
         processed = vm.block_postprocessing(filled)
-        return vm.mine_block(processed).block
+        block: BlockAPI = vm.mine_block(processed).block
+        return block

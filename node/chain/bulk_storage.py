@@ -57,7 +57,7 @@ class BulkStorageLookup(StorageLookup):
             return lookup(self._node, self._root, hashed)
         except KeyError as exc:
             raise MissingStorageTrieNode(
-                exc.args[0], self._starting_root_hash, hashed, None, self._address
+                exc.args[0], self._starting_root_hash, Hash32(hashed), None, self._address
             ) from exc
 
     def _node(self, node_hash: bytes) -> Any:

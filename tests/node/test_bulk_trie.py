@@ -7,6 +7,7 @@ import random
 import pytest
 import rlp
 from eth.constants import BLANK_ROOT_HASH
+from eth_typing import Hash32
 from pamchain.node import trie_nodes
 from pamchain.node.bulk_trie import lookup, update_trie
 from trie import HexaryTrie
@@ -66,10 +67,12 @@ def test_update_matches_hexary_trie(seed: int) -> None:
             del expected[key]
         else:
             expected[key] = value
-    new_root, nodes = update_trie(lambda h: trie_nodes.decode(db[h]), old_root, changes)
+    new_root, nodes = update_trie(lambda h: trie_nodes.decode(db[h]), Hash32(old_root), changes)
 
     assert new_root == expected.root_hash
-    merged = {**db, **nodes}
+    merged: dict[bytes, bytes] = {**db}
+    for node_hash, node in nodes.items():
+        merged[node_hash] = node
     assert _reachable(merged, new_root) <= set(merged)  # every node of the new trie is stored
     assert set(nodes) <= _reachable(merged, new_root)  # and nothing else was made
     for key in set(keys):
@@ -82,9 +85,8 @@ def test_delete_everything_gives_the_blank_root() -> None:
     keys = [bytes([i]) * 32 for i in range(40)]
     for key in keys:
         reference[key] = b"\x01"
-    new_root, nodes = update_trie(
-        lambda h: trie_nodes.decode(db[h]), reference.root_hash, dict.fromkeys(keys)
-    )
+    deletions: dict[bytes, bytes | None] = dict.fromkeys(keys)
+    new_root, nodes = update_trie(lambda h: trie_nodes.decode(db[h]), Hash32(reference.root_hash), deletions)
     assert (new_root, nodes) == (BLANK_ROOT_HASH, {})
 
 
