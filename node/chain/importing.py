@@ -49,7 +49,11 @@ class Importing(ChainBase):
 
     def admissible(self, prepared: PreparedTx) -> PoolTx:
         """The pool record of a prepared transaction (chain thread); decoded again if the fork changed."""
-        tx = prepared.tx if prepared.fork == self._next_fork() else self.prepare_transaction(prepared.tx.raw).tx
+        tx = (
+            prepared.tx
+            if prepared.fork == self._next_fork()
+            else self.prepare_transaction(prepared.tx.raw).tx
+        )
         self._senders.put(tx.hash, tx.sender)
         return tx
 
