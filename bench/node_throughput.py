@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import tempfile
 import threading
@@ -190,7 +191,9 @@ def run_rpc_backend(
         deadline = max(120, len(load.txs) / 20)  # under 20 tx/s is not a throughput worth waiting for
         with Watchdog(proc, max_rss_mib, deadline) as dog:
             try:
+                cpu = cpu_seconds(proc.pid)
                 sent = send_and_wait(rpc, load, batched)
+                cpu = cpu_seconds(proc.pid) - cpu
             except (requests.RequestException, RuntimeError) as exc:
                 if dog.reason is None:
                     raise
@@ -200,7 +203,13 @@ def run_rpc_backend(
                     "rss_mib": dog.peak,
                     "error": type(exc).__name__,
                 }
-        return {"tx_per_s": sent.tx_per_s, "blocks": sent.blocks, "rss_mib": max(dog.peak, rss_mib(proc.pid))}
+        return {
+            "tx_per_s": sent.tx_per_s,
+            "blocks": sent.blocks,
+            "rss_mib": max(dog.peak, rss_mib(proc.pid)),
+            # CPU the chain process used per transaction: what load on a shared machine does not change
+            "cpu_ms_per_tx": 1000 * cpu / len(load.txs),
+        }
 
 
 # ------------------------------------------------------------------------------------------ in-process peers
@@ -311,6 +320,8 @@ def summarize_throughput(raw: dict[str, Any]) -> dict[str, Any]:
             entry["rss_mib"] = spread([v["rss_mib"] for v in values])
         if ok and "blocks" in ok[0]:
             entry["blocks"] = spread([v["blocks"] for v in ok], 0)
+        if ok and "cpu_ms_per_tx" in ok[0]:
+            entry["cpu_ms_per_tx"] = spread([v["cpu_ms_per_tx"] for v in ok], 3)
         failed = [v["failed"] for v in values if v["tx_per_s"] is None]
         if failed:
             entry["failed_runs"] = failed
@@ -329,6 +340,12 @@ def summarize_throughput(raw: dict[str, Any]) -> dict[str, Any]:
             if pairs:
                 figures[name]["vs"][peer] = ratio([a for a, _ in pairs], [b for _, b in pairs])
     return {k: v for k, v in raw.items() if k != "runs"} | {"figures": figures}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:

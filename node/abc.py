@@ -64,7 +64,8 @@ class Pool(Protocol):
 
 
 class Core(Protocol):
-    """Admission and the pool (``core.NodeCore``), as the layers above it use them (chain thread only)."""
+    """Admission and the pool (``core.NodeCore``), as the layers above it use them (chain thread only, but
+    ``prepare``: any thread)."""
 
     @property
     def chain(self) -> Chain: ...
@@ -77,9 +78,11 @@ class Core(Protocol):
 
     def view(self) -> AccountView: ...
 
-    def submit(self, raw: bytes, local: bool = True) -> bytes: ...
+    def prepare(self, raw: bytes) -> Any: ...
 
-    def admit(self, raw: bytes) -> bytes: ...
+    def submit(self, raw: bytes, local: bool = True, prepared: Any = None) -> bytes: ...
+
+    def admit(self, raw: bytes, prepared: Any = None) -> bytes: ...
 
 
 class SyncStatus(Protocol):

@@ -12,7 +12,7 @@ from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 
 from . import consensus
-from .chain import Chain
+from .chain import Chain, PreparedTx
 from .errors import NodeError
 from .events import Events, PendingTransaction
 from .records import SealedBlock
@@ -22,6 +22,7 @@ from .txpool import TxPool
 # one second runs ahead). Kept small because grants are timed by block timestamps: a grant can outlast its
 # approved duration by at most this much. Importing tolerates more (consensus.MAX_FUTURE_DRIFT, as geth does).
 MAX_SEAL_AHEAD = 2
+MIN_TX_GAS = 21_000  # the least gas a transaction uses: bounds how many can go in one block
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +79,24 @@ class NodeCore:
     def view(self) -> HeadView:
         return HeadView(self.chain)
 
-    def submit(self, raw: bytes, local: bool = True) -> bytes:
+    def prepare(self, raw: bytes) -> PreparedTx:
+        """Decode a raw transaction and recover its sender (the costly, stateless part of admission) on any
+        thread, so that the chain thread does not; raises TransactionRejected. Pass the result to ``submit``."""
+        return self.chain.prepare_transaction(raw)
+
+    def submit(self, raw: bytes, local: bool = True, prepared: PreparedTx | None = None) -> bytes:
         """Pool a raw transaction (``admit``) and announce it (``PendingTransaction``); returns its hash.
 
-        ``local``: submitted to this node; False when it came from a peer (the p2p service relays those)."""
-        tx_hash = self.admit(raw)
+        ``local``: submitted to this node; False when it came from a peer (the p2p service relays those).
+        ``prepared``: ``prepare(raw)``'s result, when it was done beside the chain thread."""
+        tx_hash = self.admit(raw, prepared)
         self.events.publish_threadsafe(PendingTransaction(tx_hash, raw, local))
         return tx_hash
 
-    def admit(self, raw: bytes) -> bytes:
+    def admit(self, raw: bytes, prepared: PreparedTx | None = None) -> bytes:
         """Decode, validate and pool a raw transaction without announcing it (re-injection after a reorg);
         returns its hash or raises TransactionRejected."""
-        tx = self.chain.decode_transaction(raw)
+        tx = self.chain.admissible(prepared) if prepared is not None else self.chain.decode_transaction(raw)
         self.pool.add(tx, self.view())
         self.on_pending()
         return tx.hash
@@ -105,7 +112,8 @@ class NodeCore:
             raise NodeError(f"0x{self.signer.address.hex()} is not an authorized Clique signer")
         head = self.chain.head_record()
         view = self.view()
-        txs = self.pool.executable(view, max_gas=self.chain.gas_budget(head))
+        # Candidates, not the block: the builder packs by gas used, so more may fit than their gas limits say.
+        txs = self.pool.executable(view, max_count=self.chain.gas_budget(head) // MIN_TX_GAS)
         if not txs and not allow_empty:
             return None
         ts = max(

@@ -14,29 +14,13 @@ from typing import Any, Protocol
 
 import rlp
 from eth.constants import BLANK_ROOT_HASH
-from eth_hash.auto import keccak
 from eth_typing import Hash32
 
+from .trie_nodes import hex_prefix, nibbles, reference, root
+
+_nibbles = nibbles  # the walks below name their own local ``nibbles``
+
 _BIG_INT = rlp.sedes.big_endian_int
-
-
-def _nibbles(key: bytes) -> bytes:
-    out = bytearray()
-    for byte in key:
-        out.append(byte >> 4)
-        out.append(byte & 0x0F)
-    return bytes(out)
-
-
-def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:
-    flag = 2 if leaf else 0
-    if len(nibbles) % 2:
-        packed = bytes([(flag + 1) << 4 | nibbles[0]])
-        rest = nibbles[1:]
-    else:
-        packed = bytes([flag << 4])
-        rest = nibbles
-    return packed + bytes(rest[i] << 4 | rest[i + 1] for i in range(0, len(rest), 2))
 
 
 def _common_prefix(a: bytes, b: bytes, start: int) -> int:
@@ -47,15 +31,15 @@ def _common_prefix(a: bytes, b: bytes, start: int) -> int:
     return n - start
 
 
-def _build(items: Sequence[tuple[bytes, bytes]], depth: int, nodes: dict[Hash32, bytes]) -> Any:
+def build(items: Sequence[tuple[bytes, bytes]], depth: int, nodes: dict[Hash32, bytes]) -> Any:
     """The node for ``items`` (sorted by nibble key, all sharing ``key[:depth]``), as an RLP structure."""
     if len(items) == 1:
         key, value = items[0]
-        return [_hex_prefix(key[depth:], leaf=True), value]
+        return [hex_prefix(key[depth:], leaf=True), value]
     shared = _common_prefix(items[0][0], items[-1][0], depth)  # sorted: first and last bound the rest
     if shared:
-        child = _build(items, depth + shared, nodes)
-        return [_hex_prefix(items[0][0][depth : depth + shared], leaf=False), _reference(child, nodes)]
+        child = build(items, depth + shared, nodes)
+        return [hex_prefix(items[0][0][depth : depth + shared], leaf=False), reference(child, nodes)]
     branch: list[Any] = [b""] * 17
     start = 0
     if len(items[0][0]) == depth:  # a key ending here (sorted first) is the branch's own value
@@ -66,30 +50,18 @@ def _build(items: Sequence[tuple[bytes, bytes]], depth: int, nodes: dict[Hash32,
         end = start
         while end < len(items) and items[end][0][depth] == nibble:
             end += 1
-        branch[nibble] = _reference(_build(items[start:end], depth + 1, nodes), nodes)
+        branch[nibble] = reference(build(items[start:end], depth + 1, nodes), nodes)
         start = end
     return branch
-
-
-def _reference(node: Any, nodes: dict[Hash32, bytes]) -> Any:
-    encoded = rlp.encode(node)
-    if len(encoded) < 32:
-        return node  # embedded in its parent, as the trie specification requires
-    digest = Hash32(keccak(encoded))
-    nodes[digest] = encoded
-    return digest
 
 
 def ordered_trie_root(encoded_items: Sequence[bytes]) -> tuple[Hash32, dict[Hash32, bytes]]:
     """Root hash and node set of the trie ``rlp(index) -> encoded_items[index]``."""
     if not encoded_items:
         return BLANK_ROOT_HASH, {}
-    keyed = sorted((_nibbles(rlp.encode(i, sedes=_BIG_INT)), item) for i, item in enumerate(encoded_items))
+    keyed = sorted((nibbles(rlp.encode(i, sedes=_BIG_INT)), item) for i, item in enumerate(encoded_items))
     nodes: dict[Hash32, bytes] = {}
-    encoded_root = rlp.encode(_build(keyed, 0, nodes))
-    root = Hash32(keccak(encoded_root))
-    nodes[root] = encoded_root
-    return root, nodes
+    return root(build(keyed, 0, nodes), nodes), nodes
 
 
 class NodeSource(Protocol):

@@ -51,6 +51,8 @@ class TxPool:
         self._by_sender: dict[bytes, dict[int, PoolTx]] = {}
         self._arrival = itertools.count()
         self._order: dict[bytes, int] = {}
+        self._queued_cost: dict[bytes, int] = {}  # per sender: the cost of all its pooled transactions
+        self._last_nonce: dict[bytes, int] = {}  # per sender: its highest pooled nonce
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -98,7 +100,10 @@ class TxPool:
                 raise TransactionRejected("replacement transaction underpriced", tx.hash)
         # The sender must afford this transaction after every cheaper-nonce one it already has queued.
         balance = view.balance(tx.sender)
-        committed = sum(p.cost for n, p in queue.items() if n < tx.nonce)
+        if tx.nonce > self._last_nonce.get(tx.sender, -1):
+            committed = self._queued_cost.get(tx.sender, 0)  # the usual case, kept O(1) for long bursts
+        else:
+            committed = sum(p.cost for n, p in queue.items() if n < tx.nonce)
         if committed + tx.cost > balance:
             raise TransactionRejected(
                 f"insufficient funds for gas * price + value: balance {balance}, "
@@ -156,6 +161,8 @@ class TxPool:
         self._by_hash[tx.hash] = tx
         self._by_sender.setdefault(tx.sender, {})[tx.nonce] = tx
         self._order[tx.hash] = next(self._arrival)
+        self._queued_cost[tx.sender] = self._queued_cost.get(tx.sender, 0) + tx.cost
+        self._last_nonce[tx.sender] = max(self._last_nonce.get(tx.sender, -1), tx.nonce)
 
     def _drop(self, tx: PoolTx) -> None:
         self._by_hash.pop(tx.hash, None)
@@ -164,8 +171,13 @@ class TxPool:
         if queue is not None:
             if queue.get(tx.nonce) is tx:
                 del queue[tx.nonce]
+                self._queued_cost[tx.sender] -= tx.cost
+                if queue and tx.nonce == self._last_nonce[tx.sender]:
+                    self._last_nonce[tx.sender] = max(queue)
             if not queue:
                 del self._by_sender[tx.sender]
+                self._queued_cost.pop(tx.sender, None)
+                self._last_nonce.pop(tx.sender, None)
 
     def _evict_for(self, incoming: PoolTx) -> None:
         """Make room by dropping the cheapest highest-nonce transaction of another sender.

@@ -39,7 +39,20 @@ KNOWN_PACKAGE_CYCLES: set[frozenset[str]] = set()
 # The node's layers, lowest first: a module may import its own layer and the ones below, never above.
 # rpc and p2p share a layer but do not import each other.
 NODE_LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("errors", "records", "genesis", "calls", "ordered_trie", "metrics", "keys")),
+    (
+        "foundation",
+        (
+            "errors",
+            "records",
+            "genesis",
+            "calls",
+            "trie_nodes",
+            "ordered_trie",
+            "bulk_trie",
+            "metrics",
+            "keys",
+        ),
+    ),
     ("storage", ("storage",)),
     ("consensus", ("consensus", "finality")),
     ("chain", ("chain", "chainfile")),

@@ -15,7 +15,7 @@ exception: one per worker thread, on committed state.
 from __future__ import annotations
 
 from .building import Building, BuildResult
-from .importing import Importing
+from .importing import Importing, PreparedTx
 from .queries import Queries
 from .reader import CallReader
 
@@ -24,4 +24,4 @@ class Chain(Building, Importing, Queries):
     """One chain on one store: ``Chain(genesis, store, seal_check=True)`` opens it (writing block 0 if new)."""
 
 
-__all__ = ["BuildResult", "CallReader", "Chain"]
+__all__ = ["BuildResult", "CallReader", "Chain", "PreparedTx"]

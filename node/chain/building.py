@@ -25,6 +25,8 @@ from .execution import geth_reason
 
 log = logging.getLogger(__name__)
 
+_MIN_TX_GAS = 21_000  # the least gas any transaction uses
+
 
 @dataclass(frozen=True)
 class BuildResult:
@@ -61,43 +63,12 @@ class Building(ChainBase):
         header = consensus.prepare_header(
             header, self._signers(parent), signer, self.genesis.clique.epoch, vote=vote
         )
-        base_fee = getattr(header, "base_fee_per_gas", None)
-
-        chosen: list[PoolTx] = []
-        dropped: list[tuple[bytes, str]] = []
-        gas_left = self.genesis.block_gas_budget(header.gas_limit)  # the gas target on a free-gas chain
-        blocked_senders: set[bytes] = set()
-        for ptx in txs:
-            if ptx.sender in blocked_senders:
-                dropped.append((ptx.hash, "earlier transaction of the sender was dropped"))
-                continue
-            if not self._is_allowed(ptx.sender, parent):
-                blocked_senders.add(ptx.sender)
-                dropped.append((ptx.hash, str(AccountNotAllowed(ptx.sender))))
-                continue
-            if base_fee is not None and ptx.fee_cap < base_fee:
-                blocked_senders.add(ptx.sender)  # keep nonce order: later ones cannot go either
-                continue  # not dropped: it may fit once the base fee falls
-            if ptx.gas > gas_left:
-                blocked_senders.add(ptx.sender)
-                continue
-            gas_left -= ptx.gas
-            chosen.append(ptx)
-
+        budget = self.genesis.block_gas_budget(header.gas_limit)  # the gas target on a free-gas chain
         try:
-            block, receipts = self._execute_block(vm_class, header, [p.evm for p in chosen])
-        except ValidationError as exc:
-            # A transaction became invalid inside the block (e.g. balance drained by a delegated account).
-            # Rebuild without it; rare, so the slower per-transaction probe is acceptable here.
-            self.db.discard()
-            log.warning("block build failed (%s); probing transactions one by one", exc)
-            good, bad = self._probe(vm_class, header, chosen)
-            dropped.extend((p.hash, reason) for p, reason in bad)
-            chosen = good
-            block, receipts = self._execute_block(vm_class, header, [p.evm for p in chosen])
-
-        sealed = block.copy(header=consensus.seal_header(block.header, key))
-        try:
+            block, receipts, chosen, dropped = self._fill_block(
+                self._vm(header, vm_class), header, parent, txs, budget
+            )
+            sealed = block.copy(header=consensus.seal_header(block.header, key))
             self._validate_header_chain(sealed.header, parent)
             self.chaindb.persist_block(sealed)
             self._commit(sealed, receipts)
@@ -112,37 +83,79 @@ class Building(ChainBase):
             dropped=tuple(dropped),
         )
 
+    def _fill_block(
+        self,
+        vm: Any,
+        header: BlockHeaderAPI,
+        parent: BlockHeaderAPI,
+        candidates: Sequence[PoolTx],
+        budget: int,
+    ) -> tuple[BlockAPI, tuple[ReceiptAPI, ...], list[PoolTx], list[tuple[bytes, str]]]:
+        """Execute ``candidates`` in order while they fit, packing by gas *used* as geth does: a transaction
+        goes in if its gas limit fits in what the block has left after the ones before it actually used.
+
+        A transaction that turns out invalid (nonce or balance no longer fitting, e.g. drained by a delegated
+        account) is reverted and dropped; one that does not fit, or whose fee is below the base fee, waits.
+        Either way the sender's later transactions wait too (nonce order). Returns the block, its receipts,
+        the included and the dropped transactions (hash, reason).
+        """
+        base_fee = getattr(header, "base_fee_per_gas", None)
+        chosen: list[PoolTx] = []
+        dropped: list[tuple[bytes, str]] = []
+        receipts: list[ReceiptAPI] = []
+        waiting: set[bytes] = set()  # senders whose next transaction waits (fee, gas): later ones wait too
+        failed: set[bytes] = set()  # senders with a dropped transaction: their later ones cannot go in
+        vm.block_preprocessing(vm.get_block())
+        current = header
+        for ptx in candidates:
+            if ptx.sender in failed:
+                dropped.append((ptx.hash, "earlier transaction of the sender was dropped"))
+                continue
+            if ptx.sender in waiting or budget - current.gas_used < _MIN_TX_GAS:
+                continue  # (full: not even a plain transfer fits; later candidates are only looked at)
+            if not self._is_allowed(ptx.sender, parent):
+                failed.add(ptx.sender)
+                dropped.append((ptx.hash, str(AccountNotAllowed(ptx.sender))))
+                continue
+            if (base_fee is not None and ptx.fee_cap < base_fee) or current.gas_used + ptx.gas > budget:
+                waiting.add(ptx.sender)  # fits once the base fee falls / in a later block
+                continue
+            snapshot = vm.state.snapshot()
+            try:
+                receipt, _computation = vm.apply_transaction(current, ptx.evm)
+            except ValidationError as exc:  # checked before execution: nothing ran
+                vm.state.revert(snapshot)
+                failed.add(ptx.sender)
+                dropped.append((ptx.hash, geth_reason(str(exc))))
+                continue
+            current = vm.add_receipt_to_header(current, receipt)
+            current = vm.increment_blob_gas_used(current, ptx.evm)
+            receipts.append(receipt)
+            chosen.append(ptx)
+        block = self._finish_block(vm, current, [p.evm for p in chosen], tuple(receipts))
+        return block, tuple(receipts), chosen, dropped
+
     def _execute_block(
         self, vm_class: Any, header: BlockHeaderAPI, txs: Sequence[SignedTransactionAPI]
     ) -> tuple[BlockAPI, tuple[ReceiptAPI, ...]]:
+        """Execute exactly ``txs`` on ``header`` (py-evm's ``apply_all_transactions``) into a block."""
         vm = self._vm(header, vm_class)
         vm.block_preprocessing(vm.get_block())
         new_header, receipts, _computations = vm.apply_all_transactions(txs, header)
-        withdrawals: list[WithdrawalAPI] | None = [] if hasattr(header, "withdrawals_root") else None
+        return self._finish_block(vm, new_header, txs, receipts), receipts
+
+    @staticmethod
+    def _finish_block(
+        vm: Any,
+        new_header: BlockHeaderAPI,
+        txs: Sequence[SignedTransactionAPI],
+        receipts: tuple[ReceiptAPI, ...],
+    ) -> BlockAPI:
+        withdrawals: list[WithdrawalAPI] | None = [] if hasattr(new_header, "withdrawals_root") else None
         filled = vm.set_block_transactions_and_withdrawals(
             vm.get_block(), new_header, txs, receipts, withdrawals=withdrawals
         )
         vm._built_receipts = receipts  # see _deposits_from_built_receipts
         processed = vm.block_postprocessing(filled)
-        return vm.mine_block(processed).block, receipts
-
-    def _probe(
-        self, vm_class: Any, header: BlockHeaderAPI, candidates: Sequence[PoolTx]
-    ) -> tuple[list[PoolTx], list[tuple[PoolTx, str]]]:
-        vm = self._vm(header, vm_class)
-        vm.block_preprocessing(vm.get_block())
-        good: list[PoolTx] = []
-        bad: list[tuple[PoolTx, str]] = []
-        current = header
-        for ptx in candidates:
-            snapshot = vm.state.snapshot()
-            try:
-                receipt, _ = vm.apply_transaction(current, ptx.evm)
-                current = vm.add_receipt_to_header(current, receipt)
-                vm.state.commit(snapshot)
-                good.append(ptx)
-            except ValidationError as exc:
-                vm.state.revert(snapshot)
-                bad.append((ptx, geth_reason(str(exc))))
-        self.db.discard()
-        return good, bad
+        block: BlockAPI = vm.mine_block(processed).block
+        return block

@@ -4,17 +4,19 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 from eth.constants import GENESIS_PARENT_HASH
 from eth.db.chain import ChainDB
+from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
-from .. import consensus
+from .. import consensus, trie_nodes
 from ..errors import (
     AccountNotAllowed,
     ConflictsWithFinality,
@@ -36,58 +38,30 @@ class Importing(ChainBase):
     """Validation of what comes from outside (chain thread)."""
 
     def decode_transaction(self, raw: bytes) -> PoolTx:
-        """Decode and statically validate a raw transaction for the txpool (no state involved)."""
-        number = self.head.block_number + 1
-        timestamp = max(int(time.time()), self.head.timestamp + self.timestamp_step)
-        vm_class = self.vm_class_for(number, timestamp)
-        builder = vm_class.get_transaction_builder()
-        try:
-            if raw and raw[0] == 3:
-                raw = _strip_blob_sidecar(raw)
-            tx = builder.decode(raw)
-        except Exception as exc:
-            raise TransactionRejected(f"invalid transaction: {short(exc)}") from exc
-        try:
-            sender = checked_sender(tx)
-        except Exception as exc:
-            raise TransactionRejected("invalid transaction: invalid sender signature") from exc
-        if tx.s > _SECP256K1_HALF_N and self.genesis.schedule.fork_at(number, timestamp) != "frontier":
-            # EIP-2 (Homestead on): the VM refuses high-s signatures, so the pool must too; admitting one made
-            # the next block fail and fall back to probing transactions one by one.
-            raise TransactionRejected("invalid transaction v, r, s values")
-        chain_id = getattr(tx, "chain_id", None)
-        if chain_id is not None and chain_id != self.genesis.chain_id:
-            raise TransactionRejected(f"invalid chain id: have {chain_id} want {self.genesis.chain_id}")
-        if chain_id is None and getattr(tx, "type_id", None) is None and tx.v in (27, 28):
-            # pre-EIP-155 transactions replay across networks; geth refuses them over RPC by default too.
-            raise TransactionRejected("only replay-protected (EIP-155) transactions allowed over RPC")
-        try:
-            tx.validate()
-        except Exception as exc:
-            raise TransactionRejected(geth_reason(str(exc))) from exc
-        intrinsic = tx.intrinsic_gas
-        if tx.gas < intrinsic:
-            raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas}, minimum needed {intrinsic}")
-        type_id = getattr(tx, "type_id", None) or 0
-        fee_cap = tx.max_fee_per_gas if type_id >= 2 else tx.gas_price
-        tip_cap = tx.max_priority_fee_per_gas if type_id >= 2 else tx.gas_price
-        cost = tx.value + tx.gas * fee_cap
-        if type_id == 3:
-            cost += len(tx.blob_versioned_hashes) * GAS_PER_BLOB * tx.max_fee_per_blob_gas
-        self._senders.put(tx.hash, sender)
-        return PoolTx(
-            hash=tx.hash,
-            sender=sender,
-            nonce=tx.nonce,
-            gas=tx.gas,
-            fee_cap=fee_cap,
-            tip_cap=tip_cap,
-            cost=cost,
-            size=len(raw),
-            raw=raw,
-            type=type_id,
-            evm=tx,
+        """Decode and statically validate a raw transaction for the txpool (chain thread)."""
+        return self.admissible(self.prepare_transaction(raw))
+
+    def prepare_transaction(self, raw: bytes) -> PreparedTx:
+        """``decode_transaction``'s work, sender recovery included, on any thread: it reads no state, only
+        the fork the next block will have (``admissible`` checks it has not changed since)."""
+        fork = self._next_fork()
+        return PreparedTx(fork, _decode_for_pool(self._vm_classes[fork], fork, self.genesis.chain_id, raw))
+
+    def admissible(self, prepared: PreparedTx) -> PoolTx:
+        """The pool record of a prepared transaction (chain thread); decoded again if the fork changed."""
+        tx = (
+            prepared.tx
+            if prepared.fork == self._next_fork()
+            else self.prepare_transaction(prepared.tx.raw).tx
         )
+        self._senders.put(tx.hash, tx.sender)
+        return tx
+
+    def _next_fork(self) -> str:
+        """The fork of the next block (a transaction is decoded for it)."""
+        head = self.head  # one read: the chain thread may replace it meanwhile
+        timestamp = max(int(time.time()), head.timestamp + self.timestamp_step)
+        return self.genesis.schedule.fork_at(head.block_number + 1, timestamp)
 
     def _descends_from_finalized(self, parent: BlockHeaderAPI) -> bool:
         final = self.finalized
@@ -162,8 +136,12 @@ class Importing(ChainBase):
             self._validate_header_chain(header, parent)
         except ValidationError as exc:
             raise InvalidBlock(str(exc), number) from exc
-        if sum(int(tx.gas) for tx in block.transactions) > header.gas_limit:
-            raise InvalidBlock("transactions ask for more gas than the block's limit", number)
+        # Blocks are packed by gas used (as geth's are), so declared gas limits may add up to more than the block's;
+        # but every transaction needs its own limit within the block's, and uses at least its intrinsic gas.
+        if any(tx.gas > header.gas_limit for tx in block.transactions):
+            raise InvalidBlock("a transaction asks for more gas than the block's limit", number)
+        if sum(tx.intrinsic_gas for tx in block.transactions) > header.gas_limit:
+            raise InvalidBlock("transactions need more intrinsic gas than the block's limit", number)
         budget = self.genesis.block_gas_budget(header.gas_limit)
         if self.genesis.zero_base_fee and header.gas_used > budget:
             # Valid Ethereum, but on a zero-base-fee chain it would raise the base fee to 1 wei for good and end
@@ -214,22 +192,92 @@ class Importing(ChainBase):
         return block
 
 
-def checked_sender(tx: SignedTransactionAPI) -> Address:
+@dataclass(frozen=True)
+class PreparedTx:
+    """A raw transaction decoded and checked for the pool off the chain thread, and the fork it was read for."""
+
+    fork: str
+    tx: PoolTx
+
+
+def _decode_for_pool(vm_class: Any, fork: str, chain_id: int, raw: bytes) -> PoolTx:
+    """Decode and statically validate a raw transaction (no state involved; any thread)."""
+    builder = vm_class.get_transaction_builder()
+    try:
+        if raw and raw[0] == 3:
+            raw = _strip_blob_sidecar(raw)
+        tx = builder.decode(raw)
+    except Exception as exc:
+        raise TransactionRejected(f"invalid transaction: {short(exc)}") from exc
+    try:
+        sender = checked_sender(tx, raw)
+    except Exception as exc:
+        raise TransactionRejected("invalid transaction: invalid sender signature") from exc
+    if tx.s > _SECP256K1_HALF_N and fork != "frontier":
+        # EIP-2 (Homestead on): the VM refuses high-s signatures, so the pool must too; admitting one made
+        # the next block fail and fall back to probing transactions one by one.
+        raise TransactionRejected("invalid transaction v, r, s values")
+    tx_chain_id = getattr(tx, "chain_id", None)
+    if tx_chain_id is not None and tx_chain_id != chain_id:
+        raise TransactionRejected(f"invalid chain id: have {tx_chain_id} want {chain_id}")
+    if tx_chain_id is None and getattr(tx, "type_id", None) is None and tx.v in (27, 28):
+        # pre-EIP-155 transactions replay across networks; geth refuses them over RPC by default too.
+        raise TransactionRejected("only replay-protected (EIP-155) transactions allowed over RPC")
+    try:
+        tx.validate()
+    except Exception as exc:
+        raise TransactionRejected(geth_reason(str(exc))) from exc
+    intrinsic = tx.intrinsic_gas
+    if tx.gas < intrinsic:
+        raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas}, minimum needed {intrinsic}")
+    type_id = getattr(tx, "type_id", None) or 0
+    fee_cap = tx.max_fee_per_gas if type_id >= 2 else tx.gas_price
+    tip_cap = tx.max_priority_fee_per_gas if type_id >= 2 else tx.gas_price
+    cost = tx.value + tx.gas * fee_cap
+    if type_id == 3:
+        cost += len(tx.blob_versioned_hashes) * GAS_PER_BLOB * tx.max_fee_per_blob_gas
+    return PoolTx(
+        hash=tx.hash,
+        sender=sender,
+        nonce=tx.nonce,
+        gas=tx.gas,
+        fee_cap=fee_cap,
+        tip_cap=tip_cap,
+        cost=cost,
+        size=len(raw),
+        raw=raw,
+        type=type_id,
+        evm=tx,
+    )
+
+
+def checked_sender(tx: SignedTransactionAPI, raw: bytes | None = None) -> Address:
     """``tx.check_signature_validity()`` then ``tx.sender``, with one public-key recovery instead of two.
 
     For typed transactions this is py-evm's ``validate_transaction_signature`` and
     ``extract_transaction_sender`` merged (a fifth of admission time went to the second recovery); legacy
-    transactions keep py-evm's own path (their ``v`` carries the chain id).
+    transactions keep py-evm's own path (their ``v`` carries the chain id). Given the canonical ``raw`` bytes
+    (what ``tx`` was decoded from), the signed message and the hash are cut from them instead of re-encoding
+    the transaction, and the sender is remembered on ``tx`` (py-evm would recover it again when executing).
     """
     if getattr(tx, "type_id", None) is None:
         tx.check_signature_validity()
         return tx.sender
-    message = tx.get_message_for_signing()
+    if raw is not None:
+        # A typed transaction is type || rlp([fields..., y_parity, r, s]); it signs type || rlp([fields...]).
+        message = raw[:1] + trie_nodes.encode(trie_nodes.decode(raw[1:])[:-3])
+        tx.__dict__["hash"] = keccak(raw)  # cached_property: what ``tx.hash`` computes from ``tx.encode()``
+    else:
+        message = tx.get_message_for_signing()
     signature = keys.Signature(vrs=(tx.y_parity, tx.r, tx.s))
     public_key = signature.recover_public_key_from_msg(message)
-    if not signature.verify_msg(message, public_key):
+    # A key recovered from a signature always verifies it, except that libsecp256k1 (coincurve) refuses a
+    # high-s signature: checking only those keeps py-evm's outcome at a fraction of the cost.
+    if tx.s > _SECP256K1_HALF_N and not signature.verify_msg(message, public_key):
         raise ValidationError("Invalid Signature")
-    return Address(public_key.to_canonical_address())
+    sender = Address(public_key.to_canonical_address())
+    tx.__dict__["sender"] = sender  # cached_property ``sender``
+    return sender
 
 
 _SECP256K1_HALF_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141 // 2

@@ -7,6 +7,7 @@ the chain and returns plain JSON, so a response is computed from a single consis
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from collections.abc import Awaitable, Callable
@@ -443,9 +444,11 @@ class RpcApi(TraceApi, SimulateApi):
         (raw_hex,) = p.expect(params, 1, 1)
         raw = p.data(raw_hex, "argument 0")
 
-        def run() -> Any:
+        core = self.node.core
+
+        def run(fn: Callable[[], Any]) -> Any:
             try:
-                return fmt.d(self.node.core.submit(raw))
+                return fn()
             except AccountNotAllowed as exc:
                 raise RpcError(ACCOUNT_NOT_ALLOWED, str(exc)) from exc
             except PoolLimitExceeded as exc:  # EIP-1474's "limit exceeded": the request was fine, retry later
@@ -454,7 +457,10 @@ class RpcApi(TraceApi, SimulateApi):
             except TransactionRejected as exc:
                 raise RpcError(SERVER_ERROR, str(exc)) from exc
 
-        return await self._on_chain(run)  # core.submit announces it (events.PendingTransaction)
+        # Decoding and sender recovery need no chain state: a worker thread does them, not the chain thread.
+        prepared = await asyncio.get_running_loop().run_in_executor(None, run, lambda: core.prepare(raw))
+        # core.submit announces it (events.PendingTransaction)
+        return await self._on_chain(lambda: run(lambda: fmt.d(core.submit(raw, prepared=prepared))))
 
     # ----------------------------------------------------------------------------------------- blocks
     def _block_json(self, header: HeaderRecord, full: bool) -> Any:

@@ -1,0 +1,154 @@
+"""py-evm's account database with each storage trie updated once per state root, in bulk (``bulk_trie.py``).
+
+py-evm already collects a block's storage writes in a journal per account, but flushes that journal into the
+storage trie one slot at a time, re-encoding and re-hashing the path to the root for every slot. The lookup
+below keeps flushed writes in a dict (hashed slot -> value) and applies them to the trie in one walk when the
+storage root is asked for (``make_state_root``: once per block after Byzantium). Reads see the pending
+writes first. Everything else, journaling, reverts, account deletion and its rollback, is py-evm's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.abc import AccountStorageDatabaseAPI, DatabaseAPI
+from eth.constants import BLANK_ROOT_HASH
+from eth.db.account import AccountDB
+from eth.db.cache import CacheDB
+from eth.db.journal import JournalDB
+from eth.db.storage import AccountStorageDB, StorageLookup
+from eth.vm.interrupt import MissingStorageTrieNode
+from eth_typing import Address, Hash32
+from eth_utils import ValidationError
+
+from ..bulk_trie import lookup, update_trie
+from ..trie_nodes import decode
+
+_DECODED_NODES = 4096  # decoded trie nodes kept per account store (the paths of a block's slot reads)
+
+
+class BulkStorageLookup(StorageLookup):
+    """``StorageLookup`` whose writes wait in ``_pending`` until the root is needed, then go in at once."""
+
+    _pending: dict[bytes, bytes | None]  # hashed slot -> rlp value, None: deleted
+    _root: Hash32  # the root with everything flushed so far (``_starting_root_hash`` until a write)
+    _nodes: dict[Hash32, bytes]  # trie nodes made since the last commit, not yet in the database
+    _changed: bool  # py-evm's ``_write_trie is not None``: written to since the last commit or new trie
+    _history: list[tuple[Hash32, Hash32, dict[bytes, bytes | None], dict[Hash32, bytes], bool]]
+    _decoded: dict[bytes, Any]  # node hash -> decoded node (content-addressed: never stale)
+
+    def _initialize_to_root_hash(self, root_hash: Hash32) -> None:
+        if not hasattr(self, "_decoded"):
+            self._decoded = {}
+        self._starting_root_hash = root_hash
+        self._root = root_hash
+        self._pending = {}
+        self._nodes = {}
+        self._changed = False
+        self._history = []
+
+    # -- reads and writes ---------------------------------------------------------------------------------
+    def __getitem__(self, key: bytes) -> bytes:
+        hashed = self._decode_key(key)
+        pending = self._pending.get(hashed, ...)
+        if pending is not ...:
+            return pending or b""
+        try:
+            return lookup(self._node, self._root, hashed)
+        except KeyError as exc:
+            raise MissingStorageTrieNode(
+                exc.args[0], self._starting_root_hash, Hash32(hashed), None, self._address
+            ) from exc
+
+    def _node(self, node_hash: bytes) -> Any:
+        """A trie node by hash, decoded (cached: every read of a slot walks the same top nodes)."""
+        node = self._decoded.get(node_hash)
+        if node is None:
+            encoded = self._nodes.get(node_hash)  # type: ignore[call-overload]
+            node = decode(encoded if encoded is not None else self._db[node_hash])
+            if len(self._decoded) >= _DECODED_NODES:
+                self._decoded.clear()
+            self._decoded[node_hash] = node
+        return node
+
+    def _exists(self, key: bytes) -> bool:
+        return self[key] != b""
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._pending[self._decode_key(key)] = value or None
+        self._changed = True
+
+    def __delitem__(self, key: bytes) -> None:
+        self._pending[self._decode_key(key)] = None
+        self._changed = True
+
+    # -- roots --------------------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        if self._pending:
+            self._root, nodes = update_trie(self._node, self._root, self._pending)
+            self._nodes.update(nodes)
+            self._pending = {}
+
+    @property
+    def has_changed_root(self) -> bool:
+        return self._changed
+
+    def get_changed_root(self) -> Hash32:
+        if not self._changed:
+            raise ValidationError("Asked for changed root when no writes have been made")
+        self._flush()
+        return self._root
+
+    def commit_to(self, db: DatabaseAPI) -> None:
+        if not self._changed:
+            raise ValidationError(
+                "It is invalid to commit an account's storage if it has no pending changes. "
+                f"Root hash = 0x{self._starting_root_hash.hex()}"
+            )
+        self._flush()
+        for node_hash, node in self._nodes.items():
+            db[node_hash] = node
+        self._initialize_to_root_hash(self._root)
+
+    # -- account deletion (SELFDESTRUCT of a contract created in the same transaction, CREATE2 on it) --------
+    def new_trie(self) -> int:
+        self._history.append((self._starting_root_hash, self._root, self._pending, self._nodes, True))
+        self._starting_root_hash = BLANK_ROOT_HASH
+        self._root = BLANK_ROOT_HASH
+        self._pending = {}
+        self._nodes = {}
+        self._changed = False
+        return len(self._history)
+
+    def rollback_trie(self, trie_index: int) -> None:
+        if trie_index >= len(self._history):
+            raise ValidationError(
+                f"Trying to roll back a delete to index {trie_index}, but there are "
+                f"only {len(self._history)} indices available."
+            )
+        self._starting_root_hash, self._root, self._pending, self._nodes, self._changed = self._history[
+            trie_index
+        ]
+        del self._history[trie_index:]
+
+
+class BulkAccountStorageDB(AccountStorageDB):
+    """``AccountStorageDB`` over a ``BulkStorageLookup`` (py-evm's layers above it unchanged)."""
+
+    def __init__(self, db: Any, storage_root: Hash32, address: Address) -> None:
+        super().__init__(db, storage_root, address)
+        self._storage_lookup = BulkStorageLookup(db, storage_root, address)
+        self._storage_cache = CacheDB(self._storage_lookup)
+        self._locked_changes = JournalDB(self._storage_cache)
+        self._journal_storage = JournalDB(self._locked_changes)
+
+
+class BulkAccountDB(AccountDB):
+    """py-evm's ``AccountDB`` whose storage tries are updated in bulk."""
+
+    def _get_address_store(self, address: Address) -> AccountStorageDatabaseAPI:
+        store = self._account_stores.get(address)
+        if store is None:
+            store = BulkAccountStorageDB(self._raw_store_db, self._get_storage_root(address), address)
+            self._account_stores[address] = store
+        return store
