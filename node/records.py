@@ -139,7 +139,9 @@ class BlockRecord:
 
 @dataclass(frozen=True)
 class PoolTx:
-    """A decoded, signature-checked transaction as the txpool needs it; ``evm`` is opaque above this layer."""
+    """A decoded, signature-checked transaction as the txpool needs it. ``evm`` is the chain layer's decoded
+    transaction, carried to block building so it is not decoded twice: typed ``object`` so that nothing above
+    the chain layer can use it (``Chain.evm_transaction`` opens it; the boundary guards check the rest)."""
 
     hash: bytes
     sender: bytes
@@ -151,7 +153,7 @@ class PoolTx:
     size: int
     raw: bytes
     type: int
-    evm: Any
+    evm: object
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
@@ -32,6 +32,7 @@ from ..ordered_trie import ordered_trie_items
 from ..records import (
     CallRequest,
     HeaderRecord,
+    PoolTx,
     ReceiptRecord,
 )
 from ..storage import (
@@ -52,6 +53,11 @@ from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, with_fast_tries
 log = logging.getLogger(__name__)
 
 CACHED_TXS = 8_192  # transactions (or receipts) the block and receipt caches hold at most, ~12 full blocks
+
+
+def evm_transaction(tx: PoolTx) -> SignedTransactionAPI:
+    """The decoded transaction a pool entry carries from admission to block building (``PoolTx.evm``)."""
+    return cast(SignedTransactionAPI, tx.evm)
 
 
 class ChainBase(Calls):

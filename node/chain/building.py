@@ -20,7 +20,7 @@ from ..errors import (
 from ..records import (
     PoolTx,
 )
-from .base import ChainBase
+from .base import ChainBase, evm_transaction
 from .execution import geth_reason
 
 log = logging.getLogger(__name__)
@@ -122,17 +122,17 @@ class Building(ChainBase):
                 continue
             snapshot = vm.state.snapshot()
             try:
-                receipt, _computation = vm.apply_transaction(current, ptx.evm)
+                receipt, _computation = vm.apply_transaction(current, evm_transaction(ptx))
             except ValidationError as exc:  # checked before execution: nothing ran
                 vm.state.revert(snapshot)
                 failed.add(ptx.sender)
                 dropped.append((ptx.hash, geth_reason(str(exc))))
                 continue
             current = vm.add_receipt_to_header(current, receipt)
-            current = vm.increment_blob_gas_used(current, ptx.evm)
+            current = vm.increment_blob_gas_used(current, evm_transaction(ptx))
             receipts.append(receipt)
             chosen.append(ptx)
-        block = self._finish_block(vm, current, [p.evm for p in chosen], tuple(receipts))
+        block = self._finish_block(vm, current, [evm_transaction(p) for p in chosen], tuple(receipts))
         return block, tuple(receipts), chosen, dropped
 
     def _execute_block(

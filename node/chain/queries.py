@@ -38,7 +38,7 @@ from ..records import (
     ReceiptRecord,
     TxRecord,
 )
-from .base import ChainBase
+from .base import ChainBase, evm_transaction
 from .headers import header_record
 from .log_index import PLACE_BITS, criteria_keys
 from .vms import BLOB_FORKS, GAS_PER_BLOB, topic_bytes
@@ -232,7 +232,7 @@ class Queries(ChainBase):
 
     def pooled_record(self, tx: PoolTx) -> TxRecord:
         """A pooled transaction as a record (``eth_getTransactionByHash``, ``txpool_content``)."""
-        return self._tx_record(tx.evm)
+        return self._tx_record(evm_transaction(tx))
 
     def _tx_record(
         self, tx: SignedTransactionAPI, header: BlockHeaderAPI | None = None, index: int | None = None

@@ -14,6 +14,7 @@ from eth_keys import keys
 from eth_typing import Address
 from pamchain.node import contract_address, load_genesis, make_genesis
 from pamchain.node.chain import Chain, base
+from pamchain.node.chain.base import evm_transaction
 from pamchain.node.storage import open_store
 from web3 import Web3
 
@@ -178,4 +179,5 @@ def test_admission_prepared_off_thread__same_record_as_on_the_chain_thread(
         on_thread.raw,
     )
     stock = plain.vm_class_for(1, fast.head.timestamp + 1).get_transaction_builder().decode(raw)
-    assert record.evm.hash == stock.hash and record.evm.sender == stock.sender  # what execution reads
+    evm = evm_transaction(record)
+    assert evm.hash == stock.hash and evm.sender == stock.sender  # what execution reads
