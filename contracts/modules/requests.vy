@@ -1,4 +1,6 @@
 # pragma version ~=0.4.3
+# Over 500 lines on purpose: one request lifecycle (ask, approve with passkeys, deny, expire, break-glass) whose
+# checks must be read together; splitting it would spread one quorum rule over modules.
 """
 @title Requests: asking for access, and k-of-n approval before a deadline
 @custom:contract-name requests

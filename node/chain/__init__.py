@@ -3,7 +3,7 @@
 It configures py-evm VM classes from the genesis' fork schedule (Clique-configured for a pamchain genesis,
 ``NoProofConsensus`` for chains imported from elsewhere), builds and seals blocks (``building``), validates
 and imports transactions and blocks (``importing``), answers state and history queries as the frozen records
-of ``records.py`` (``queries``) and runs read-only calls (``execution``, ``reader``); ``base`` holds what they
+of ``records.py`` (``queries``, ``logs``) and runs read-only calls (``execution``, ``reader``); ``base`` holds what they
 share (store, VMs, genesis, headers, signers, commit, finality). Blocks cross this layer's boundary as
 ``HeaderRecord`` both ways (``headers``: a py-evm header to its record and back).
 
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from .building import Building, BuildResult
 from .importing import Importing, PreparedTx
+from .logs import Logs
 from .queries import Queries
 from .reader import CallReader
 
 
-class Chain(Building, Importing, Queries):
+class Chain(Building, Importing, Queries, Logs):
     """One chain on one store: ``Chain(genesis, store, seal_check=True)`` opens it (writing block 0 if new)."""
 
 
