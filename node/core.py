@@ -101,9 +101,6 @@ class NodeCore:
         self.on_pending()
         return tx.hash
 
-    def next_timestamp(self) -> int:
-        return max(int(time.time()), self.chain.head_record().timestamp + 1)
-
     def seal(self, allow_empty: bool = False, timestamp: int | None = None) -> SealedBlock | None:
         """Seal one block from whatever is executable now; ``None`` if there was nothing to seal."""
         if self.signer is None:
