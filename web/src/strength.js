@@ -2,7 +2,6 @@
 // sdk/directory/password_policy.py gives the Python port, so both reach the same verdict (tests/vectors/password-strength.json).
 
 import zxcvbn from "zxcvbn";
-import { MIN_SCORE } from "./policy.js";
 
 const ESTIMATE_LENGTH = 72; // password_policy.ESTIMATE_LENGTH: code points, not UTF-16 units
 
@@ -19,4 +18,3 @@ export function strength(password, accountName) {
   return zxcvbn(strengthInput(password), accountName ? [accountName] : []).score;
 }
 
-export { MIN_SCORE };

@@ -1,8 +1,8 @@
 // The service worker: keeps the app shell (the build's files, listed here by vite.config.js) in a cache named
 // after this build, so the app opens without a network; never touches the relay (/rpc, /payloads, /api).
 
-const SHELL = ["","index.html","assets/index-9d5qn20u.js","assets/index-DssI8Gos.css","assets/strength-CfbuSRLd.js","manifest.webmanifest","icons/icon-192.png","icons/icon-512.png"];
-const CACHE = "pamchain-shell-0f21ce7e707217a7";
+const SHELL = ["","index.html","assets/index-DssI8Gos.css","assets/index-UG8fWRNk.js","assets/strength-G7_3vZGX.js","manifest.webmanifest","icons/icon-192.png","icons/icon-512.png"];
+const CACHE = "pamchain-shell-0a71dfc19a2bd7ad";
 // Small files that change with the deployment or the build: the network first, the cache when it fails.
 const FRESH_FIRST = new Set(["", "index.html", "config.json", "manifest.webmanifest"]);
 
