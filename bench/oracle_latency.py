@@ -105,11 +105,15 @@ def wait_for_idle_chain(w3: Any, period: int, timeout: float = 30.0) -> None:
     be sealed at once). ``unlock_back_to_back`` measures the other case."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        head = int(w3.eth.get_block("latest")["timestamp"])
-        wait = head + period - time.time()
-        if wait <= 0:
+        latest = w3.eth.get_block("latest")
+        wait = int(latest["timestamp"]) + period - time.time()
+        # With several validators a block is final only once another signer sealed on top of it, so the
+        # chain is not idle while its last transactions (the previous unlock's receipt) are not final: it
+        # still seals the block that finalizes them, and a request sent meanwhile waits a period behind it.
+        settling = period > 0 and int(w3.eth.get_block("finalized")["number"]) < int(latest["number"])
+        if wait <= 0 and not settling:
             break
-        time.sleep(min(wait, 0.05))
+        time.sleep(min(max(wait, 0.0), 0.05) or 0.05)
     if period:
         # Requests come at any moment of a second, not just after the one the chain went idle in (that
         # phase would put every receipt a whole period after its request).
