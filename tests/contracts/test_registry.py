@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: one test per rule and per refusal of the registry module (roles, oracles, principals, policies, permissioning), kept beside each other.
 """Roles, oracles, principals, policies and account permissioning: the governed registry."""
 
 import boa

@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: every permission check and refusal of the request lifecycle has its negative test here, next to the rule it checks.
 """Requests: creation under a policy, k-of-n approval, denial, cancellation and expiry."""
 
 import boa

@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the access-review contract's rules and refusals, one test each, in the order of a campaign.
 """Access reviews (PamReviews): campaigns opened by the council, items confirmed by their reviewers, lapses that
 suspend or flag, and PamChain's SUSPENDER role that lets the campaign contract suspend and do nothing else."""
 

@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: one hypothesis state machine: the model and its rules only make sense read together.
 """A hypothesis state machine over the whole suite: a Python model predicts every outcome, invariants hold.
 
 Each rule predicts from the model whether the call must succeed or revert and checks that it did; the model

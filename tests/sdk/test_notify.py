@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the notifier end to end, channel by channel, against its real servers (SMTP, HTTP) started in the test.
 """The notifier end to end on the real bytecode (eth-tester), a real SMTP server with STARTTLS and a real HTTP
 webhook receiver that verifies the HMAC."""
 
