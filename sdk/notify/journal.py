@@ -9,13 +9,13 @@ stable id lets the receiver drop the copy.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pamchain.sdk.notify.messages import Notification
+from pamchain.sdk.sqlite_db import open_database
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
@@ -65,10 +65,7 @@ class NotifyJournal:
 
     def __init__(self, path: str | Path) -> None:
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:

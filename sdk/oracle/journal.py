@@ -29,6 +29,7 @@ from typing import Any
 
 from pamchain.sdk.chain.actions import DirectoryAction
 from pamchain.sdk.chain.model import Action, Outcome
+from pamchain.sdk.sqlite_db import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoint (
@@ -140,10 +141,7 @@ class Journal:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(self.path, _SCHEMA)
         self._migrate()
 
     def _migrate(self) -> None:

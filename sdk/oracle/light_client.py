@@ -11,7 +11,6 @@ table of the journal's SQLite file, so a restart resumes there instead of at the
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
@@ -39,6 +38,7 @@ from pamchain.sdk.chain.events import Event
 from pamchain.sdk.chain.jsonrpc import ChainRpc
 from pamchain.sdk.errors import NodeUnavailable, SdkError
 from pamchain.sdk.oracle.errors import EndpointLies, OracleError, UnverifiedBlock
+from pamchain.sdk.sqlite_db import open_database
 
 log = logging.getLogger("pamchain.oracle.light_client")
 _T = TypeVar("_T")
@@ -108,10 +108,7 @@ class SnapshotStore:
     """The light client's one row in the journal's SQLite file (a table of its own)."""
 
     def __init__(self, path: str | Path) -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
 
     def load(self, anchor: Anchor) -> Snapshot | None:
         row = self._db.execute("SELECT anchor, snapshot FROM light_client WHERE id = 1").fetchone()

@@ -7,13 +7,13 @@ per principal and unusable payloads found; and the devices' signed encryption ke
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pamchain.sdk.chain.model import Status
+from pamchain.sdk.sqlite_db import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS payloads (
@@ -104,10 +104,7 @@ class PayloadIndex:
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:
