@@ -18,6 +18,8 @@ from pamchain.sdk.chain.clique import (
     checkpoint_signers,
     header_fields,
     header_hash,
+    hex_bytes,
+    hex_int,
     seal_hash,
     seal_signer,
 )
@@ -47,76 +49,72 @@ class ChainVerdict:
         return self.bad is None
 
 
-def _b(value: str | None) -> bytes:
-    return bytes.fromhex(value[2:]) if value else b""
-
-
-def _i(value: str | int | None) -> int:
-    if value is None:
-        return 0
-    return value if isinstance(value, int) else int(value, 16)
-
-
 def _access_list(items: Any) -> list[Any]:
-    return [[_b(entry["address"]), [_b(k) for k in entry.get("storageKeys", [])]] for entry in items or []]
+    return [
+        [hex_bytes(entry["address"]), [hex_bytes(k) for k in entry.get("storageKeys", [])]]
+        for entry in items or []
+    ]
 
 
 def encode_transaction(tx: dict[str, Any]) -> bytes:
     """A transaction's canonical encoding (what the transactions trie holds), rebuilt from its JSON."""
 
-    kind = _i(tx.get("type", "0x0"))
-    to = _b(tx.get("to"))
-    sig = [_i(tx.get("yParity", tx.get("v"))), _i(tx["r"]), _i(tx["s"])]
+    kind = hex_int(tx.get("type", "0x0"))
+    to = hex_bytes(tx.get("to"))
+    sig = [hex_int(tx.get("yParity", tx.get("v"))), hex_int(tx["r"]), hex_int(tx["s"])]
     if kind == 0:
         return bytes(
             rlp.encode(
                 [
-                    _i(tx["nonce"]),
-                    _i(tx["gasPrice"]),
-                    _i(tx["gas"]),
+                    hex_int(tx["nonce"]),
+                    hex_int(tx["gasPrice"]),
+                    hex_int(tx["gas"]),
                     to,
-                    _i(tx["value"]),
-                    _b(tx["input"]),
-                    _i(tx["v"]),
-                    _i(tx["r"]),
-                    _i(tx["s"]),
+                    hex_int(tx["value"]),
+                    hex_bytes(tx["input"]),
+                    hex_int(tx["v"]),
+                    hex_int(tx["r"]),
+                    hex_int(tx["s"]),
                 ]
             )
         )
-    common = [_i(tx["chainId"]), _i(tx["nonce"])]
+    common = [hex_int(tx["chainId"]), hex_int(tx["nonce"])]
     if kind == 1:
         body = [
             *common,
-            _i(tx["gasPrice"]),
-            _i(tx["gas"]),
+            hex_int(tx["gasPrice"]),
+            hex_int(tx["gas"]),
             to,
-            _i(tx["value"]),
-            _b(tx["input"]),
+            hex_int(tx["value"]),
+            hex_bytes(tx["input"]),
             _access_list(tx.get("accessList")),
         ]
     else:
         body = [
             *common,
-            _i(tx["maxPriorityFeePerGas"]),
-            _i(tx["maxFeePerGas"]),
-            _i(tx["gas"]),
+            hex_int(tx["maxPriorityFeePerGas"]),
+            hex_int(tx["maxFeePerGas"]),
+            hex_int(tx["gas"]),
             to,
-            _i(tx["value"]),
-            _b(tx["input"]),
+            hex_int(tx["value"]),
+            hex_bytes(tx["input"]),
             _access_list(tx.get("accessList")),
         ]
         if kind == 3:
-            body += [_i(tx["maxFeePerBlobGas"]), [_b(h) for h in tx.get("blobVersionedHashes", [])]]
+            body += [
+                hex_int(tx["maxFeePerBlobGas"]),
+                [hex_bytes(h) for h in tx.get("blobVersionedHashes", [])],
+            ]
         elif kind == 4:
             body.append(
                 [
                     [
-                        _i(a["chainId"]),
-                        _b(a["address"]),
-                        _i(a["nonce"]),
-                        _i(a["yParity"]),
-                        _i(a["r"]),
-                        _i(a["s"]),
+                        hex_int(a["chainId"]),
+                        hex_bytes(a["address"]),
+                        hex_int(a["nonce"]),
+                        hex_int(a["yParity"]),
+                        hex_int(a["r"]),
+                        hex_int(a["s"]),
                     ]
                     for a in tx.get("authorizationList", [])
                 ]
@@ -128,10 +126,15 @@ def encode_transaction(tx: dict[str, Any]) -> bytes:
 
 def encode_receipt(receipt: dict[str, Any]) -> bytes:
 
-    kind = _i(receipt.get("type", "0x0"))
-    logs = [[_b(log["address"]), [_b(t) for t in log["topics"]], _b(log["data"])] for log in receipt["logs"]]
-    status: Any = _i(receipt["status"]) if "status" in receipt else _b(receipt["root"])
-    encoded = bytes(rlp.encode([status, _i(receipt["cumulativeGasUsed"]), _b(receipt["logsBloom"]), logs]))
+    kind = hex_int(receipt.get("type", "0x0"))
+    logs = [
+        [hex_bytes(log["address"]), [hex_bytes(t) for t in log["topics"]], hex_bytes(log["data"])]
+        for log in receipt["logs"]
+    ]
+    status: Any = hex_int(receipt["status"]) if "status" in receipt else hex_bytes(receipt["root"])
+    encoded = bytes(
+        rlp.encode([status, hex_int(receipt["cumulativeGasUsed"]), hex_bytes(receipt["logsBloom"]), logs])
+    )
     return encoded if kind == 0 else bytes([kind]) + encoded
 
 
@@ -148,11 +151,11 @@ def check_block(
 ) -> str | None:
     """Everything about one block that does not depend on the signer set; the reason it fails, or None."""
 
-    if parent_hash is not None and _b(block["parentHash"]) != parent_hash:
+    if parent_hash is not None and hex_bytes(block["parentHash"]) != parent_hash:
         return "parent hash does not match the previous block"
-    if header_hash(block) != _b(block["hash"]):
+    if header_hash(block) != hex_bytes(block["hash"]):
         return "header does not hash to the block hash (header fields were altered)"
-    if _b(block["sha3Uncles"]) != EMPTY_UNCLES or block.get("uncles"):
+    if hex_bytes(block["sha3Uncles"]) != EMPTY_UNCLES or block.get("uncles"):
         return "a Clique block has no uncles"
     transactions = block.get("transactions", [])
     encoded = []
@@ -160,15 +163,15 @@ def check_block(
         if not isinstance(tx, dict):
             return "the node returned transaction hashes, not bodies"
         raw = encode_transaction(tx)
-        if keccak(raw) != _b(tx["hash"]):
+        if keccak(raw) != hex_bytes(tx["hash"]):
             return f"transaction {tx['hash']} does not hash to its fields"
         encoded.append(raw)
-    if trie_root(encoded) != _b(block["transactionsRoot"]):
+    if trie_root(encoded) != hex_bytes(block["transactionsRoot"]):
         return "transactions root does not match the transactions"
     if len(receipts) != len(transactions):
         return "receipts and transactions differ in number"
-    ordered = sorted(receipts, key=lambda r: _i(r["transactionIndex"]))
-    if trie_root(encode_receipt(r) for r in ordered) != _b(block["receiptsRoot"]):
+    ordered = sorted(receipts, key=lambda r: hex_int(r["transactionIndex"]))
+    if trie_root(encode_receipt(r) for r in ordered) != hex_bytes(block["receiptsRoot"]):
         return "receipts root does not match the receipts"
     return None
 
@@ -209,7 +212,7 @@ def verify_chain(
     except BadHeader as exc:
         return ChainVerdict(0, head, zero, (), BadBlock(0, zero, exc.reason))
     checked = 1
-    parent = _b(genesis["hash"])
+    parent = hex_bytes(genesis["hash"])
     start = max(first, 1)
     for number in range(1, head + 1):
         block = rpc.block(number)
@@ -225,7 +228,7 @@ def verify_chain(
             return ChainVerdict(
                 checked, head, zero, _hex_all(snapshot.signers), BadBlock(number, block["hash"], reason)
             )
-        parent = _b(block["hash"])
+        parent = hex_bytes(block["hash"])
         if number >= start:
             checked += 1
             if on_block is not None:

@@ -110,11 +110,13 @@ class Tally:
     votes: int
 
 
-def _b(value: str | None) -> bytes:
+def hex_bytes(value: str | None) -> bytes:
+    """A JSON-RPC data field (``0x...``) as bytes; empty when absent."""
     return bytes.fromhex(value[2:]) if value else b""
 
 
-def _i(value: str | int | None) -> int:
+def hex_int(value: str | int | None) -> int:
+    """A JSON-RPC quantity (``0x...`` or already an int) as an int; 0 when absent."""
     if value is None:
         return 0
     return value if isinstance(value, int) else int(value, 16)
@@ -126,7 +128,7 @@ def header_fields(block: dict[str, Any]) -> list[Any]:
     for name, kind in HEADER_FIELDS:
         if name not in block or block[name] is None:
             continue
-        items.append(_b(block[name]) if kind == "bytes" else _i(block[name]))
+        items.append(hex_bytes(block[name]) if kind == "bytes" else hex_int(block[name]))
     return items
 
 
@@ -139,14 +141,14 @@ def seal_hash(block: dict[str, Any]) -> bytes:
     """Clique's signing hash: the header with the 65-byte seal cut from ``extraData`` (py-evm's definition)."""
 
     return keccak(
-        rlp.encode(header_fields(dict(block, extraData="0x" + _b(block["extraData"])[:-SEAL].hex())))
+        rlp.encode(header_fields(dict(block, extraData="0x" + hex_bytes(block["extraData"])[:-SEAL].hex())))
     )
 
 
 def seal_signer(block: dict[str, Any]) -> bytes:
     """The address that sealed ``block``, recovered from the last 65 bytes of ``extraData``."""
 
-    signature = _b(block["extraData"])[-SEAL:]
+    signature = hex_bytes(block["extraData"])[-SEAL:]
     v = signature[64]
     sig = keys.Signature(
         vrs=(v, int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"))
@@ -162,13 +164,13 @@ def checkpoint_signers(extra: bytes) -> tuple[bytes, ...]:
 def parse_header(block: Mapping[str, Any], signer: bytes = b"") -> Header:
     """The header's own hash (recomputed, never the served ``hash``) and the fields kept after checks."""
     return Header(
-        number=_i(block["number"]),
+        number=hex_int(block["number"]),
         hash=header_hash(dict(block)),
-        parent_hash=_b(block["parentHash"]),
+        parent_hash=hex_bytes(block["parentHash"]),
         signer=signer,
-        logs_bloom=_b(block["logsBloom"]),
-        receipts_root=_b(block["receiptsRoot"]),
-        transactions_root=_b(block["transactionsRoot"]),
+        logs_bloom=hex_bytes(block["logsBloom"]),
+        receipts_root=hex_bytes(block["receiptsRoot"]),
+        transactions_root=hex_bytes(block["transactionsRoot"]),
     )
 
 
@@ -198,7 +200,7 @@ class Snapshot:
         The caller must already trust the header (its hash is the anchor, or it links to the anchor).
         """
         header = parse_header(block)
-        signers = checkpoint_signers(_b(block["extraData"]))
+        signers = checkpoint_signers(hex_bytes(block["extraData"]))
         if not signers:
             raise BadHeader(header.number, header.hex_hash, "a checkpoint lists no signers")
         return cls(epoch, header.number, header.hash, tuple(sorted(signers)), tuple(recents))
@@ -209,7 +211,7 @@ class Snapshot:
         Raises :class:`BadHeader` for any rule it breaks: link, hash, Clique fields, seal, signer, recency,
         difficulty, checkpoint list.
         """
-        number = _i(block.get("number"))
+        number = hex_int(block.get("number"))
         served = str(block.get("hash"))
         if number != self.number + 1:
             raise BadHeader(number, served, f"expected block {self.number + 1}")
@@ -217,14 +219,14 @@ class Snapshot:
         where = header.hex_hash
         if header.parent_hash != self.hash:
             raise UnlinkedHeader(number, where, f"does not link to the verified block 0x{self.hash.hex()}")
-        if "hash" in block and _b(block["hash"]) != header.hash:
+        if "hash" in block and hex_bytes(block["hash"]) != header.hash:
             raise BadHeader(number, served, "header fields do not hash to the served block hash")
-        extra = _b(block["extraData"])
+        extra = hex_bytes(block["extraData"])
         if len(extra) < VANITY + SEAL or (len(extra) - VANITY - SEAL) % ADDRESS:
             raise BadHeader(number, where, "extraData is not Clique's vanity + signers + seal")
-        if _b(block["sha3Uncles"]) != EMPTY_UNCLES:
+        if hex_bytes(block["sha3Uncles"]) != EMPTY_UNCLES:
             raise BadHeader(number, where, "a Clique block has no uncles")
-        coinbase, nonce = _b(block["miner"]), _b(block["nonce"])
+        coinbase, nonce = hex_bytes(block["miner"]), hex_bytes(block["nonce"])
         checkpoint = number % self.epoch == 0
         listed = checkpoint_signers(extra)
         if checkpoint:
@@ -242,7 +244,7 @@ class Snapshot:
             raise BadHeader(number, where, "the seal is not a valid signature") from exc
         snapshot = self._apply(number, header.hash, signer, coinbase, nonce, where)
         in_turn = self.signers[number % len(self.signers)] == signer
-        if _i(block["difficulty"]) != (DIFF_IN_TURN if in_turn else DIFF_NO_TURN):
+        if hex_int(block["difficulty"]) != (DIFF_IN_TURN if in_turn else DIFF_NO_TURN):
             raise BadHeader(number, where, "difficulty does not match the signer's turn")
         return snapshot, replace(header, signer=signer)
 
