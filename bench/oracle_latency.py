@@ -113,7 +113,7 @@ def wait_for_idle_chain(w3: Any, period: int, timeout: float = 30.0) -> None:
         settling = period > 0 and int(w3.eth.get_block("finalized")["number"]) < int(latest["number"])
         if wait <= 0 and not settling:
             break
-        time.sleep(min(max(wait, 0.0), 0.05) or 0.05)
+        time.sleep(min(wait, 0.05) if wait > 0 else 0.05)
     if period:
         # Requests come at any moment of a second, not just after the one the chain went idle in (that
         # phase would put every receipt a whole period after its request).
