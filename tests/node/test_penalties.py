@@ -7,15 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pamchain.node.p2p.peers import FIRST, FORGET, LONGEST, Penalties
 
+from .test_free_gas_pool import Clock
+
 A, B = b"\xaa" * 64, b"\xbb" * 64
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_cool_off_doubles_per_offence_up_to_the_cap_and_ends_on_time() -> None:
