@@ -72,6 +72,17 @@ def cached_signer(header: BlockHeaderAPI) -> Address:
     return found
 
 
+def block_author(header: BlockHeaderAPI) -> Address:
+    """Who a block's fees go to and what COINBASE reads in it: its sealer (memoised), as in geth's Clique.
+
+    py-evm only expects ValueError from an unsealed header; the genesis carries 65 zero seal bytes, which
+    fail recovery with BadSignature. Neither has a signer, so fees (if any) go to the header's coinbase."""
+    try:
+        return cached_signer(header)
+    except (ValueError, BadSignature):
+        return header.coinbase
+
+
 def signer_limit(signer_count: int) -> int:
     """EIP-225: a signer may seal at most one block in any ``floor(N/2) + 1`` consecutive blocks."""
     return signer_count // 2 + 1
@@ -84,12 +95,7 @@ class PamchainClique(CliqueConsensus):
 
     @classmethod
     def get_fee_recipient(cls, header: BlockHeaderAPI) -> Address:
-        # py-evm only expects ValueError from an unsealed header; the genesis carries 65 zero seal bytes,
-        # which fail recovery with BadSignature. Neither has a signer, so fees (if any) go to the coinbase.
-        try:
-            return get_block_signer(header)
-        except (ValueError, BadSignature):
-            return header.coinbase
+        return block_author(header)
 
     def _integrity(self, header: BlockHeaderAPI) -> None:
         now = int(time.time())

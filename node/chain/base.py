@@ -93,7 +93,7 @@ class ChainBase(Calls):
         else:
             self.context_class = ConsensusContext
         self.consensus_context: Any = self.context_class(self.db)
-        self._timed_classes = {}
+        self._derived_classes = {}
         self._vm_classes = {name: with_fast_tries(self._configure_vm(name, vm)) for name, vm in VMS.items()}
         if genesis.p256_verify:  # EIP-7951 on top of Prague (docs/node.md): WebAuthn checked by contracts
             self._vm_classes["prague"] = with_p256verify(self._vm_classes["prague"])

@@ -14,6 +14,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
 from eth_utils import ValidationError
 
+from .. import consensus
 from ..calls import CallBudget, budget_scope, deadline_vm_class
 from ..errors import (
     ExecutionFailed,
@@ -37,7 +38,7 @@ class Calls:
     back to its py-evm header: callers name blocks by ``HeaderRecord``)."""
 
     genesis: Genesis
-    _timed_classes: dict[Any, Any]
+    _derived_classes: dict[tuple[Any, ...], Any]  # derived VM classes (deadline-checked, authored), built once
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:
         raise NotImplementedError
@@ -106,15 +107,28 @@ class Calls:
             request.gas_price in (None, 0) and request.max_fee in (None, 0) and not request.max_priority_fee
         )
         if no_fee and getattr(header, "base_fee_per_gas", None):
+            # The zero base fee is the call's, not the block's: COINBASE still reads the block's sealer, which
+            # the copied header's seal no longer recovers to.
+            base = vm_class or self.vm_class_for(header.block_number, header.timestamp)
+            vm_class = self._derived(base, "author", consensus.block_author(header))
             header = header.copy(base_fee_per_gas=0)
         state: StateAPI = self._vm(header, vm_class).state
         return state
 
     def _timed(self, vm_class: Any) -> Any:
-        timed = self._timed_classes.get(vm_class)
-        if timed is None:
-            timed = self._timed_classes[vm_class] = deadline_vm_class(vm_class)
-        return timed
+        return self._derived(vm_class, "timed")
+
+    def _derived(self, vm_class: Any, kind: str, author: bytes = b"") -> Any:
+        """``vm_class`` checking the call budget's deadline (``timed``) or with a fixed block author."""
+        key = (vm_class, kind, author)
+        found = self._derived_classes.get(key)
+        if found is None:
+            if kind == "timed":
+                found = deadline_vm_class(vm_class)
+            else:
+                found = consensus.sealing_vm_class(vm_class, Address(author))
+            self._derived_classes[key] = found
+        return found
 
     def call(self, request: CallRequest, block: HeaderRecord, budget: CallBudget | None = None) -> bytes:
         """Execute ``request`` on top of ``block``'s state; return output or raise ExecutionReverted/Failed

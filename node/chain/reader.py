@@ -33,7 +33,7 @@ class CallReader(Calls):
         self._vm_classes = chain._vm_classes
         self._context_class = chain.context_class
         self._reader: StoreReader = chain.store.reader()
-        self._timed_classes = {}
+        self._derived_classes = {}
         self._headers: LRU[bytes, BlockHeaderAPI] = LRU(16)
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:

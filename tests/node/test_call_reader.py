@@ -60,3 +60,27 @@ def test_calls__on_historical_state__file_store(
 ) -> None:
     with run_node(genesis_factory(), signer.key, tmp_path / "data", seal_mode="on-demand") as handle:
         _history(make_web3(handle.url), users, contract_artifact)
+
+
+# Runtime: with calldata, store COINBASE in slot 0; without, return COINBASE (as a 32-byte word).
+_COINBASE_RUNTIME = bytes.fromhex("36600b57415f5260205ff35b415f5500")
+_COINBASE_INIT = bytes.fromhex("6010600a5f3960105ff3") + _COINBASE_RUNTIME
+
+
+def test_calls__see_the_blocks_signer_as_coinbase(
+    node: NodeHandle, signer: LocalAccount, users: list[LocalAccount]
+) -> None:
+    """COINBASE is the block's sealer, as in geth's Clique: in a mined transaction and in ``eth_call`` alike
+    (a call that names no fee runs with a zero base fee, which must not change the block's author)."""
+    w3 = make_web3(node.url)
+    deployed = _send(w3, users[0], {"data": _COINBASE_INIT, "value": 0, "gasPrice": 2 * 10**9})
+    assert deployed.status == 1
+    address = deployed.contractAddress
+    mined = _send(w3, users[0], {"to": address, "data": b"\x01", "value": 0, "gasPrice": 2 * 10**9})
+    assert mined.status == 1
+    assert w3.eth.get_block(mined.blockNumber).baseFeePerGas > 0
+    stored = w3.eth.get_storage_at(address, 0)
+    assert stored[-20:] == bytes.fromhex(signer.address[2:])
+    for block in ("latest", mined.blockNumber):
+        seen = w3.eth.call({"to": address}, block)
+        assert seen[-20:] == bytes.fromhex(signer.address[2:]), block
