@@ -38,7 +38,9 @@ class Calls:
     back to its py-evm header: callers name blocks by ``HeaderRecord``)."""
 
     genesis: Genesis
-    _derived_classes: dict[tuple[Any, ...], Any]  # derived VM classes (deadline-checked, authored), built once
+    _derived_classes: dict[
+        tuple[Any, ...], Any
+    ]  # derived VM classes (deadline-checked, authored), built once
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:
         raise NotImplementedError
