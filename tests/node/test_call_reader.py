@@ -78,7 +78,7 @@ def test_calls__see_the_blocks_signer_as_coinbase(
     address = deployed.contractAddress
     mined = _send(w3, users[0], {"to": address, "data": b"\x01", "value": 0, "gasPrice": 2 * 10**9})
     assert mined.status == 1
-    assert w3.eth.get_block(mined.blockNumber).baseFeePerGas > 0
+    assert w3.eth.get_block(mined.blockNumber)["baseFeePerGas"] > 0
     stored = w3.eth.get_storage_at(address, 0)
     assert stored[-20:] == bytes.fromhex(signer.address[2:])
     for block in ("latest", mined.blockNumber):
