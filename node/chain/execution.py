@@ -26,9 +26,10 @@ from ..records import (
     CallRequest,
     HeaderRecord,
 )
-from . import tracing
+from . import sentry, tracing
 
 _CALL_STIPEND = 2300  # gas a value-carrying CALL hands over (geth's params.CallStipend)
+_SSTORE_SENTRY = 2300  # EIP-2200: an SSTORE with this much gas left or less fails
 
 
 class Calls:
@@ -121,12 +122,15 @@ class Calls:
         return self._derived(vm_class, "timed")
 
     def _derived(self, vm_class: Any, kind: str, author: bytes = b"") -> Any:
-        """``vm_class`` checking the call budget's deadline (``timed``) or with a fixed block author."""
+        """``vm_class`` checking the call budget's deadline (``timed``), noting the gas left at top-level
+        SSTOREs (``sentry``) or with a fixed block author (``author``)."""
         key = (vm_class, kind, author)
         found = self._derived_classes.get(key)
         if found is None:
             if kind == "timed":
                 found = deadline_vm_class(vm_class)
+            elif kind == "sentry":
+                found = sentry.watching_vm_class(vm_class)
             else:
                 found = consensus.sealing_vm_class(vm_class, Address(author))
             self._derived_classes[key] = found
@@ -169,7 +173,8 @@ class Calls:
     def _estimate(
         self, request: CallRequest, header: BlockHeaderAPI, cap: int, budget: CallBudget | None
     ) -> int:
-        state = self._call_state(request, header, budget=budget)
+        base = self.vm_class_for(header.block_number, header.timestamp)
+        state = self._call_state(request, header, self._derived(base, "sentry"), budget)
 
         def attempt(gas: int) -> ComputationAPI | None:
             snapshot = state.snapshot()
@@ -183,7 +188,8 @@ class Calls:
                 state.revert(snapshot)
             return computation
 
-        top = attempt(cap)
+        with sentry.watching():
+            top = attempt(cap)
         if top is None:
             raise ExecutionFailed(f"gas required exceeds allowance ({cap})")
         if top.is_error:
@@ -194,9 +200,17 @@ class Calls:
         # and usually enough on its own (geth tries this first too).
         intrinsic: int = self._spoof(request, header, state, cap).intrinsic_gas
         used = min(cap, intrinsic + top.get_gas_used())
-        first = attempt(used)
-        if first is not None and not first.is_error:
-            return used
+        # A call that made no nested call usually succeeds with exactly what it used (one run more, and the
+        # least gas there is); one that did hands its callees 63/64 of what is left, so with ``used`` alone
+        # it would fail: geth's order then, the optimistic limit first.
+        if not top.children:
+            # With no nested call, the run is the same under any limit that never leaves an SSTORE with
+            # 2,300 gas or less (EIP-2200's sentry): the least gas that does that, one run more.
+            least = sentry.least()
+            need = used if least is None else min(cap, max(used, cap - least + _SSTORE_SENTRY + 1))
+            first = attempt(need)
+            if first is not None and not first.is_error:
+                return need
         lo, hi = used, cap
         # geth's next guess: what a call that checks its remaining gas (SSTORE's stipend sentry, the 63/64
         # rule of a CALL) needs on top, so the search starts in a window of a few percent, not up to the cap.

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+import vyper
 from eth_account.signers.local import LocalAccount
 from pamchain.node import run_node
 from pamchain.node.service import NodeHandle
 from pamchain.node.storage import SqliteStore
 from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from .conftest import make_web3
 from .test_web3 import _deploy, _send
@@ -84,3 +87,82 @@ def test_calls__see_the_blocks_signer_as_coinbase(
     for block in ("latest", mined.blockNumber):
         seen = w3.eth.call({"to": address}, block)
         assert seen[-20:] == bytes.fromhex(signer.address[2:]), block
+
+
+_BURNER = """
+# pragma version ^0.4.0
+x: HashMap[uint256, uint256]
+
+@external
+def burn(n: uint256):
+    for i: uint256 in range(n, bound=200):
+        self.x[i] = i + 1
+"""
+
+_FORWARDER = """
+# pragma version ^0.4.0
+interface Burner:
+    def burn(n: uint256): nonpayable
+
+touched: uint256
+
+@external
+def run(target: address, n: uint256):
+    extcall Burner(target).burn(n)
+    self.touched = n
+"""
+
+
+@pytest.mark.parametrize("n", [1, 7, 40])
+def test_estimate_gas__enough_and_within_geths_tolerance__through_a_call(
+    node: NodeHandle, users: list[LocalAccount], n: int
+) -> None:
+    """A call that forwards gas (the 63/64 rule) and writes storage (SSTORE's stipend sentry): the estimate
+    lets the transaction succeed, and 2 % less gas does not (geth's search stops within 1.5 %)."""
+    w3 = make_web3(node.url)
+    burner = _deploy(w3, users[0], _compiled(_BURNER))
+    forwarder = _deploy(w3, users[0], _compiled(_FORWARDER))
+    call = forwarder.functions.run(burner.address, n)
+    estimate = call.estimate_gas({"from": users[1].address})
+    with pytest.raises((Web3RPCError, ContractLogicError)):  # out of gas, or the call's revert for lack of it
+        call.call({"from": users[1].address, "gas": estimate * 98 // 100})
+    receipt = _send(w3, users[1], call.build_transaction({"from": users[1].address, "gas": estimate}))
+    assert receipt.status == 1
+    assert forwarder.functions.run(burner.address, n).estimate_gas({"from": users[1].address}) <= estimate
+
+
+_WRITER = """
+# pragma version ^0.4.0
+event Set:
+    v: uint256
+
+a: public(uint256)
+
+@external
+def set(v: uint256):
+    self.a = v
+    self.a = v + 1  # a dirty slot: 100 gas, so little is left when it starts
+    log Set(v=v)
+"""
+
+
+@pytest.mark.parametrize("value", [1, 2**200])  # a cheap log, a costlier one
+def test_estimate_gas__no_nested_call__the_least_gas_that_works(
+    node: NodeHandle, users: list[LocalAccount], value: int
+) -> None:
+    """The last SSTORE before a cheap epilogue (a log) needs more than 2,300 gas left (EIP-2200): the estimate
+    is exactly the least limit that works, one gas less fails."""
+    w3 = make_web3(node.url)
+    writer = _deploy(w3, users[0], _compiled(_WRITER))
+    call = writer.functions.set(value)
+    estimate = call.estimate_gas({"from": users[1].address})
+    with pytest.raises((Web3RPCError, ContractLogicError)):
+        call.call({"from": users[1].address, "gas": estimate - 1})
+    receipt = _send(w3, users[1], call.build_transaction({"from": users[1].address, "gas": estimate}))
+    assert receipt.status == 1 and receipt.gasUsed < estimate  # the sentry, not the gas used, set it
+    assert writer.functions.a().call() == value + 1
+
+
+def _compiled(source: str) -> dict[str, Any]:
+    out = vyper.compile_code(source, output_formats=["abi", "bytecode"])
+    return {"abi": out["abi"], "bytecode": out["bytecode"]}
