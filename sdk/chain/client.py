@@ -45,7 +45,7 @@ from pamchain.sdk.errors import ConfigError, SdkError, Timeout, revert_from_mess
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import BlockIdentifier, FilterParams
+from web3.types import BlockIdentifier, FilterParams, RPCEndpoint
 
 BATCH_GAS = 1_500_000  # per call of a batch: above the dearest governed call (set_policy with 16 approvers)
 
@@ -67,8 +67,17 @@ class TxResult:
 
 
 def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
-    """A web3 connection to any JSON-RPC node; Clique's long extraData is accepted."""
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    """A web3 connection to any JSON-RPC node; Clique's long extraData is accepted.
+
+    The endpoint's chain id is asked once and remembered: web3's validation of every ``eth_call``,
+    ``eth_estimateGas`` and transaction asks for it first (two more round trips a call otherwise)."""
+    provider = Web3.HTTPProvider(
+        rpc_url,
+        request_kwargs={"timeout": timeout},
+        cache_allowed_requests=True,
+        cacheable_requests={RPCEndpoint("eth_chainId")},
+    )
+    w3 = Web3(provider)
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
 

@@ -1,0 +1,39 @@
+"""The SDK's web3 transport against a real node: what it asks the node for, per call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+from eth_account import Account
+from eth_utils import keccak
+from pamchain.node import make_genesis, run_node
+from pamchain.sdk.chain.client import connect
+from web3.types import Wei
+
+
+def _requests_by_method(metrics_url: str) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for line in requests.get(metrics_url, timeout=10).text.splitlines():
+        if line.startswith("pamchain_node_rpc_request_seconds_count{"):
+            method = line.split('method="', 1)[1].split('"', 1)[0]
+            counts[method] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_connect__asks_the_chain_id_once__not_with_every_call(tmp_path: Path) -> None:
+    """web3's validation of eth_call / eth_estimateGas asks ``eth_chainId`` first: twice a call, unless the
+    connection remembers it (an endpoint's chain id does not change under it)."""
+    signer = Account.from_key(keccak(text="transport-signer"))
+    user = Account.from_key(keccak(text="transport-user"))
+    genesis = make_genesis([signer.address], 4242, {user.address: 10**21})
+    with run_node(genesis, signer.key, tmp_path / "node", enable_metrics=True) as node:
+        w3 = connect(node.url)
+        for _ in range(5):
+            assert w3.eth.call({"to": user.address, "data": b""}) == b""
+            assert (
+                w3.eth.estimate_gas({"from": user.address, "to": signer.address, "value": Wei(1)}) == 21_000
+            )
+        counts = _requests_by_method(node.url.rstrip("/") + "/metrics")
+    assert counts.get("eth_call") == 5 and counts.get("eth_estimateGas") == 5
+    assert counts.get("eth_chainId") == 2  # web3 sets up its cache with one, then caches the next
