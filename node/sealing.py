@@ -4,8 +4,9 @@ usually wins; every sealed block is published as a ``NewHead`` event.
 One networked round: if this node's signer may seal the next block (authorized, not within the
 recently-signed limit) and there is a reason to seal (executable transactions, ``allow_empty``, or
 transactions in blocks that are not final yet - empty blocks are what carries them to finality), wait until
-the block's timestamp plus, when out of turn, geth's random wiggle; a new head arriving meanwhile restarts the
-round on it.
+the block's timestamp plus, when out of turn, half a second per signer ahead of it in the rotation among those
+allowed to seal (``consensus.seal_delay``: a stand-in for a barred in-turn signer seals at once); a new head
+arriving meanwhile restarts the round on it.
 
 Nothing in the path from a transaction to its block waits on a timer: a pending transaction wakes the
 producer, which seals at once unless the chain's rule forbids it yet - the Clique period since the head (a
@@ -40,6 +41,7 @@ class Plan:
     pending_txs: bool
     unfinalized_txs: bool
     signers: tuple[bytes, ...]
+    barred: frozenset[bytes]  # recently signed: may not seal the next block
 
 
 def plan_on_chain(core: NodeCore) -> Plan:
@@ -54,6 +56,7 @@ def plan_on_chain(core: NodeCore) -> Plan:
         pending_txs=core.has_work(),
         unfinalized_txs=chain.unfinalized_transactions(),
         signers=tuple(chain.signers()),
+        barred=chain.recently_signed(),
     )
 
 
@@ -183,7 +186,8 @@ class Producer:
         # keeps the period.
         step = core.chain.timestamp_step if on_demand and plan.pending_txs else self.period
         timestamp = max(plan.head_timestamp + step, int(time.time()))
-        delay = timestamp - time.time() + consensus.seal_delay(plan.signers, signer, plan.head_number + 1)
+        rank_delay = consensus.seal_delay(plan.signers, signer, plan.head_number + 1, plan.barred)
+        delay = timestamp - time.time() + rank_delay
         if delay > 0 and await self.wait_for_change(delay):
             return None  # a new head (or stop) arrived first: plan again on top of it
 

@@ -486,8 +486,9 @@ class ChainBase(Calls):
 
     def can_seal(self, signer: bytes) -> bool:
         """May ``signer`` seal the next block on the head (authorized, not within the recently-signed limit)?"""
+        return signer in self._signers(self.head) and signer not in self.recently_signed()
+
+    def recently_signed(self) -> frozenset[bytes]:
+        """The signers barred from sealing the next block on the head (EIP-225's recently-signed limit)."""
         signers = self._signers(self.head)
-        if signer not in signers:
-            return False
-        recent = consensus.recent_signers(self._header_by_hash, Hash32(self.head.hash), len(signers))
-        return signer not in recent
+        return frozenset(consensus.recent_signers(self._header_by_hash, Hash32(self.head.hash), len(signers)))

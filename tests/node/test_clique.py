@@ -18,7 +18,7 @@ from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 from pamchain.node import InvalidBlock, load_genesis
 from pamchain.node.chain import Chain
-from pamchain.node.consensus import seal_hash, seal_header
+from pamchain.node.consensus import seal_delay, seal_hash, seal_header
 from pamchain.node.storage import open_store
 
 VECTORS = Path(__file__).parent / "data" / "clique_sealed_headers.json"
@@ -216,3 +216,20 @@ def test_period_one__block_sharing_its_parents_second__rejected(
     two = second.copy(header=seal_header(second.header.copy(parent_hash=one.header.hash), key))
     with pytest.raises(InvalidBlock, match="timestamp"):
         replica.import_block(two)
+
+
+def test_seal_delay__in_turn_at_once__a_barred_in_turn_signer_stood_in_for_at_once() -> None:
+    """Who seals block ``n`` when: the in-turn signer at once; if it sealed too recently, the next signer in
+    the rotation at once (not after a random wiggle); every other eligible signer half a second per rank
+    later, so no two out-of-turn signers race with the same delay."""
+    a, b, c, d = (bytes([i]) * 20 for i in (1, 2, 3, 4))
+    signers = [c, a, d, b]  # rotation by sorted address: a, b, c, d
+    assert [seal_delay(signers, s, 4) for s in (a, b, c, d)] == [0.0, 0.5, 1.0, 1.5]
+    assert [seal_delay(signers, s, 5) for s in (b, c, d, a)] == [0.0, 0.5, 1.0, 1.5]
+    # b (in turn for 5) sealed 4: c stands in at once, d and a follow by rank among the eligible.
+    assert [seal_delay(signers, s, 5, barred={b}) for s in (c, d, a)] == [0.0, 0.5, 1.0]
+    assert seal_delay(signers, bytes(20), 5) == 0.0  # not a signer: nothing to rank
+    for n in range(12):  # any block, any barred set: eligible signers never share a delay
+        for barred in ({a}, {a, b}, {c, d}, set()):
+            delays = [seal_delay(signers, s, n, barred) for s in signers if s not in barred]
+            assert len(set(delays)) == len(delays) and min(delays) == 0.0
