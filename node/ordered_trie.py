@@ -16,7 +16,7 @@ import rlp
 from eth.constants import BLANK_ROOT_HASH
 from eth_typing import Hash32
 
-from .trie_nodes import hex_prefix, nibbles, reference, root
+from .trie_nodes import hex_prefix, nibbles, pack_nibbles, reference, root
 
 _nibbles = nibbles  # the walks below name their own local ``nibbles``
 
@@ -132,5 +132,5 @@ def ordered_trie_item(db: NodeSource, root: bytes, index: int) -> bytes:
 
 
 def _index(nibbles: bytes) -> int:
-    key = bytes(nibbles[i] << 4 | nibbles[i + 1] for i in range(0, len(nibbles), 2))
+    key = pack_nibbles(nibbles)
     return int(_BIG_INT.deserialize(rlp.decode(key)))

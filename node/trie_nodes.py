@@ -63,13 +63,18 @@ def _decode_at(data: bytes, pos: int) -> tuple[Any, int]:
     return items, end
 
 
+_HEX_TO_NIBBLE = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
+_NIBBLE_TO_HEX = bytes.maketrans(bytes(range(16)), b"0123456789abcdef")
+
+
 def nibbles(key: bytes) -> bytes:
-    """``key`` as one byte per nibble, high nibble first."""
-    out = bytearray()
-    for byte in key:
-        out.append(byte >> 4)
-        out.append(byte & 0x0F)
-    return bytes(out)
+    """``key`` as one byte per nibble, high nibble first (through ``hex``: C loops, not Python ones)."""
+    return key.hex().encode().translate(_HEX_TO_NIBBLE)
+
+
+def pack_nibbles(path: bytes) -> bytes:
+    """An even-length nibble path back to bytes (``nibbles``' inverse)."""
+    return bytes.fromhex(path.translate(_NIBBLE_TO_HEX).decode())
 
 
 def hex_prefix(path: bytes, leaf: bool) -> bytes:
@@ -81,7 +86,7 @@ def hex_prefix(path: bytes, leaf: bool) -> bytes:
     else:
         packed = bytes([flag << 4])
         rest = path
-    return packed + bytes(rest[i] << 4 | rest[i + 1] for i in range(0, len(rest), 2))
+    return packed + pack_nibbles(rest)
 
 
 def decode_hex_prefix(encoded: bytes) -> tuple[bytes, bool]:
