@@ -56,14 +56,29 @@ class TrustedNode:
     def __init__(self, client: PamClient, finality: Finality = Finality()) -> None:
         self.client = client
         self.finality = finality
+        # The hashes the node's final block named when last asked: its own and its parent's. Following the
+        # head, those are the two the follower checks next (the new final block, the checkpoint below it),
+        # so a poll asks for the final block once instead of three times.
+        self._named: dict[int, str] = {}
 
     def final_block(self) -> int:
-        return self.finality.final_block(self.client)
+        if self.finality.confirmations is not None:
+            self._named = {}
+            return self.finality.final_block(self.client)
+        block = self.client.w3.eth.get_block("finalized")
+        number = int(block["number"])
+        self._named = {number: HexBytes(block["hash"]).to_0x_hex()}
+        if number > 0:
+            self._named[number - 1] = HexBytes(block["parentHash"]).to_0x_hex()
+        return number
 
     def events(self, first: int, last: int, names: Collection[str] = ()) -> list[Event]:
         return self.client.events(first, last, names=names)  # by topic0 on the node: its log index
 
     def block_hash(self, number: int) -> str:
+        named = self._named.get(number)
+        if named is not None:
+            return named
         return HexBytes(self.client.w3.eth.get_block(number)["hash"]).to_0x_hex()
 
     def health(self) -> dict[str, Any]:

@@ -8,8 +8,15 @@ import requests
 from eth_account import Account
 from eth_utils import keccak
 from pamchain.node import make_genesis, run_node
+from pamchain.node.genesis import deployment_genesis
 from pamchain.sdk.chain.client import connect
+from pamchain.sdk.chain.deployer import deploy_plan
+from pamchain.sdk.oracle.follower import Follower
+from pamchain.sdk.oracle.journal import Journal
 from web3.types import Wei
+
+from support.chains import test_accounts
+from support.world import DOMAIN, standard_plan
 
 
 def _requests_by_method(metrics_url: str) -> dict[str, float]:
@@ -37,3 +44,30 @@ def test_connect__asks_the_chain_id_once__not_with_every_call(tmp_path: Path) ->
         counts = _requests_by_method(node.url.rstrip("/") + "/metrics")
     assert counts.get("eth_call") == 5 and counts.get("eth_estimateGas") == 5
     assert counts.get("eth_chainId") == 2  # web3 sets up its cache with one, then caches the next
+
+
+def test_follower__following_the_head__asks_for_the_final_block_once_a_poll(tmp_path: Path) -> None:
+    """A poll reads the final block, checks the checkpoint's hash and records the new final block's: the
+    final block's own answer names both hashes (its own, its parent's), so following the head asks the node
+    for one block a poll, and the checkpoint is still checked against the node's current chain."""
+    accounts = test_accounts()
+    signer = Account.from_key(keccak(text="transport-signer"))
+    genesis = deployment_genesis(
+        [signer.address], 4243, {a.address: 10**24 for a in accounts.values()}, accounts["deployer"].address
+    )
+    with run_node(genesis, signer.key, tmp_path / "node", enable_metrics=True) as node:
+        client, deployment = deploy_plan(connect(node.url), accounts["deployer"], standard_plan(accounts))
+        follower = Follower(
+            client, Journal(tmp_path / "journal.sqlite3"), DOMAIN, start_block=deployment.block
+        )
+        follower.poll()
+        alice = client.as_account(accounts["alice"])
+        metrics = node.url.rstrip("/") + "/metrics"
+        for _ in range(3):
+            alice.request_unlock()
+            before = _requests_by_method(metrics).get("eth_getBlockByNumber", 0)
+            assert follower.poll() == 1  # the unlock, journalled
+            assert _requests_by_method(metrics)["eth_getBlockByNumber"] - before == 1
+        checkpoint = follower.journal.checkpoint()
+        assert checkpoint is not None
+        assert checkpoint[1] == client.w3.eth.get_block(checkpoint[0])["hash"].to_0x_hex()
