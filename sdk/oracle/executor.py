@@ -202,8 +202,14 @@ class Executor:
 
         Removals never stand down (ensuring absence twice is harmless, and every site makes sure of it); an
         unlock, add or reset is done once, by whichever oracle's receipt came first.
+
+        A first attempt that was not held asks nothing: the follower journalled the action from a final block
+        and settled every receipt of the blocks up to it (``Journal.record``), so another oracle's receipt
+        could only be in a block sealed since, milliseconds ago - the race two oracles acting at once run
+        anyway, which the chain settles (the later receipt is refused). A retry, or an action a standby held
+        back (``takeover_after``), has given others time: it asks the chain first.
         """
-        if self.receipted is None:
+        if self.receipted is None or (entry.attempts == 0 and not entry.not_before):
             return False
         item = entry.action
         try:

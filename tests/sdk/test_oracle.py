@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -404,6 +406,50 @@ def test_two_oracles__second_stands_down_on_the_first_receipt(cast: Cast, tmp_pa
     receipt = cast.client.receipt(rid, Action.UNLOCK)
     assert receipt is not None and receipt.oracle == cast.oracle.address
     assert standby.journal.count("reported") == 1
+
+
+def _counting(lookup: Callable[[int, Action], Any], asked: list[int]) -> Callable[[int, Action], Any]:
+    def counted(rid: int, action: Action) -> Any:
+        asked.append(rid)
+        return lookup(rid, action)
+
+    return counted
+
+
+def test_two_oracles__retry_after_the_other_acted__stands_down(cast: Cast, tmp_path: Path) -> None:
+    """Two oracles acting at once, no standby: the second fails its first attempt (AD unreachable); by its
+    retry the first has acted and posted its receipt, so the retry asks the chain and stands down."""
+    directory = FlakyDirectory(failures=1)
+    second = _second_oracle(cast)
+    first_daemon, _ = build(cast, tmp_path / "a", directory)
+    other, _ = build(cast, tmp_path / "b", directory, oracle=second)
+    asked: list[int] = []
+    chain_receipt = other.executor.receipted
+    assert chain_receipt is not None
+    other.executor.receipted = _counting(chain_receipt, asked)
+    lock_out(directory, "alice")
+    rid = cast.as_(cast.alice).request_unlock()
+    assert other.run_once().applied == 0 and asked == []  # a first attempt asks nothing; AD failed it
+    assert first_daemon.run_once().applied == 1
+    lock_out(directory, "alice")  # were the other to unlock again, this lockout would be cleared
+    assert other.executor.run_due() == 1 and asked == [rid]  # the retry asked, and stood down
+    assert directory.is_locked(AccountRef("alice"))
+    assert other.run_once().reported == 0 and other.journal.count("reported") == 1
+
+
+def test_unlock__first_attempt__no_receipt_lookup_on_chain(cast: Cast, tmp_path: Path) -> None:
+    """The follower settled every receipt up to the block an action came from: its first attempt acts at once,
+    with no read of the chain for another oracle's receipt (one round trip less between request and AD)."""
+    directory = MemoryDirectory()
+    daemon, _ = build(cast, tmp_path, directory)
+    asked: list[int] = []
+    chain_receipt = daemon.executor.receipted
+    assert chain_receipt is not None
+    daemon.executor.receipted = _counting(chain_receipt, asked)
+    lock_out(directory, "alice")
+    rid = cast.as_(cast.alice).request_unlock()
+    assert daemon.run_once().applied == 1 and not directory.is_locked(AccountRef("alice"))
+    assert asked == [] and cast.client.receipt(rid, Action.UNLOCK) is not None
 
 
 def test_two_oracles__late_joiner_replays_history_without_acting(cast: Cast, tmp_path: Path) -> None:
