@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,13 +80,20 @@ def _checked(fn: Any) -> Any:
 
 def deadline_vm_class(vm_class: Any) -> Any:
     """``vm_class`` whose loops, calls and creates check this thread's budget (a configured copy)."""
+    return wrapped_opcodes_vm_class(vm_class, "Timed", _CHECKED_OPS, _checked)
+
+
+def wrapped_opcodes_vm_class(
+    vm_class: Any, label: str, ops: Iterable[int], wrap: Callable[[Any], Any]
+) -> Any:
+    """A configured copy of ``vm_class`` whose opcodes ``ops`` are ``wrap(original)`` (``label`` names it)."""
     state_class = vm_class.get_state_class()
     computation_class = state_class.computation_class
     opcodes = dict(computation_class.opcodes)
-    for op in _CHECKED_OPS:
+    for op in ops:
         if op in opcodes:
-            opcodes[op] = _checked(opcodes[op])
-    timed = computation_class.configure(__name__=f"Timed{computation_class.__name__}", opcodes=opcodes)
+            opcodes[op] = wrap(opcodes[op])
+    wrapped = computation_class.configure(__name__=f"{label}{computation_class.__name__}", opcodes=opcodes)
     return vm_class.configure(
-        __name__=f"Timed{vm_class.__name__}", _state_class=state_class.configure(computation_class=timed)
+        __name__=f"{label}{vm_class.__name__}", _state_class=state_class.configure(computation_class=wrapped)
     )

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from ..calls import wrapped_opcodes_vm_class
+
 _SSTORE = 0x55
 
 
@@ -52,11 +54,4 @@ def _noting(fn: Any) -> Any:
 
 def watching_vm_class(vm_class: Any) -> Any:
     """``vm_class`` whose SSTORE notes the gas left while ``watching`` (a configured copy)."""
-    state_class = vm_class.get_state_class()
-    computation_class = state_class.computation_class
-    opcodes = dict(computation_class.opcodes)
-    opcodes[_SSTORE] = _noting(opcodes[_SSTORE])
-    watched = computation_class.configure(__name__=f"Watched{computation_class.__name__}", opcodes=opcodes)
-    return vm_class.configure(
-        __name__=f"Watched{vm_class.__name__}", _state_class=state_class.configure(computation_class=watched)
-    )
+    return wrapped_opcodes_vm_class(vm_class, "Watched", (_SSTORE,), _noting)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -408,12 +407,18 @@ def test_two_oracles__second_stands_down_on_the_first_receipt(cast: Cast, tmp_pa
     assert standby.journal.count("reported") == 1
 
 
-def _counting(lookup: Callable[[int, Action], Any], asked: list[int]) -> Callable[[int, Action], Any]:
+def _receipt_lookups(daemon: OracleDaemon) -> list[int]:
+    """The request ids the daemon's executor asks the chain about (another oracle's receipt), as it asks."""
+    asked: list[int] = []
+    lookup = daemon.executor.receipted
+    assert lookup is not None
+
     def counted(rid: int, action: Action) -> Any:
         asked.append(rid)
         return lookup(rid, action)
 
-    return counted
+    daemon.executor.receipted = counted
+    return asked
 
 
 def test_two_oracles__retry_after_the_other_acted__stands_down(cast: Cast, tmp_path: Path) -> None:
@@ -423,10 +428,7 @@ def test_two_oracles__retry_after_the_other_acted__stands_down(cast: Cast, tmp_p
     second = _second_oracle(cast)
     first_daemon, _ = build(cast, tmp_path / "a", directory)
     other, _ = build(cast, tmp_path / "b", directory, oracle=second)
-    asked: list[int] = []
-    chain_receipt = other.executor.receipted
-    assert chain_receipt is not None
-    other.executor.receipted = _counting(chain_receipt, asked)
+    asked = _receipt_lookups(other)
     lock_out(directory, "alice")
     rid = cast.as_(cast.alice).request_unlock()
     assert other.run_once().applied == 0 and asked == []  # a first attempt asks nothing; AD failed it
@@ -442,10 +444,7 @@ def test_unlock__first_attempt__no_receipt_lookup_on_chain(cast: Cast, tmp_path:
     with no read of the chain for another oracle's receipt (one round trip less between request and AD)."""
     directory = MemoryDirectory()
     daemon, _ = build(cast, tmp_path, directory)
-    asked: list[int] = []
-    chain_receipt = daemon.executor.receipted
-    assert chain_receipt is not None
-    daemon.executor.receipted = _counting(chain_receipt, asked)
+    asked = _receipt_lookups(daemon)
     lock_out(directory, "alice")
     rid = cast.as_(cast.alice).request_unlock()
     assert daemon.run_once().applied == 1 and not directory.is_locked(AccountRef("alice"))
