@@ -399,9 +399,18 @@ class RpcApi(TraceApi, SimulateApi):
     async def _user_call(
         self, ref: p.BlockRef, run: Callable[[CallReader, HeaderRecord, CallBudget], Any]
     ) -> Any:
-        """Resolve the block on the chain thread, then run ``run(reader, block, budget)`` off it."""
+        """Resolve the block, then run ``run(reader, block, budget)`` off the chain thread.
+
+        ``latest`` and ``pending`` are resolved here: the head record is readable from any thread and its
+        state is committed before it becomes the head, so a call on it never queues behind a block being
+        sealed. Other blocks are looked up on the chain thread (its caches and store)."""
         budget = self._budget()
-        header = await self._on_chain(lambda: self._exec_header(ref))  # "pending": the next block's header
+        if ref.tag == "latest":
+            header = self.chain.head_record()
+        elif ref.tag == "pending":
+            header = self.chain.pending_header()  # the next block's header, from the head alone
+        else:
+            header = await self._on_chain(lambda: self._exec_header(ref))
         return await self.node.off_chain(lambda reader: _execute(lambda: run(reader, header, budget)))
 
     async def eth_call(self, params: list[Any]) -> Any:

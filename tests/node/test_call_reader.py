@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,36 @@ def test_estimate_gas__no_nested_call__the_least_gas_that_works(
 def _compiled(source: str) -> dict[str, Any]:
     out = vyper.compile_code(source, output_formats=["abi", "bytecode"])
     return {"abi": out["abi"], "bytecode": out["bytecode"]}
+
+
+def test_calls_at_latest__answered_while_the_chain_thread_is_busy(
+    node: NodeHandle, users: list[LocalAccount], contract_artifact: dict[str, Any]
+) -> None:
+    """A call or an estimate on the head's state needs nothing of the chain thread (the head record is
+    readable from any thread, its state committed before it becomes the head): it is answered while the
+    chain thread seals a long block, instead of queueing behind it."""
+    w3 = make_web3(node.url)
+    counter = _deploy(w3, users[0], contract_artifact)
+    busy, release = threading.Event(), threading.Event()
+
+    def occupy() -> None:
+        busy.set()
+        release.wait(30)
+
+    node.node._executor.submit(occupy)  # the chain thread's one worker, as a long seal holds it
+    try:
+        assert busy.wait(10)
+        answered: list[Any] = []
+        worker = threading.Thread(
+            target=lambda: answered.extend(
+                [
+                    counter.functions.count().call(),
+                    counter.functions.bump(1).estimate_gas({"from": users[1].address}),
+                ]
+            )
+        )
+        worker.start()
+        worker.join(10)
+        assert answered and answered[0] == 0 and answered[1] > 21_000
+    finally:
+        release.set()
