@@ -32,7 +32,7 @@ FUNDS = 10**24
 # the cumulative time of its entry function (they do not nest), what is left of the whole is "other".
 SEALING: tuple[tuple[str, str, str], ...] = (
     ("EVM execution (transactions, receipts)", "eth/vm/base.py", "apply_transaction"),
-    ("state root: storage and account tries", "eth/db/account.py", "make_state_root"),
+    ("state root: storage and account tries", "node/chain/bulk_storage.py", "make_state_root"),
     ("transaction/receipt tries", "node/chain/vms.py", "set_block_transactions_and_withdrawals"),
     ("block validation (transaction root)", "", "validate_block"),
     ("requests (EIP-7685) and block copies", "prague/__init__.py", "block_postprocessing"),
