@@ -8,9 +8,12 @@ import pytest
 import rlp
 from eth.constants import BLANK_ROOT_HASH
 from eth_typing import Hash32
+from hypothesis import given
+from hypothesis import strategies as st
 from pamchain.node import trie_nodes
 from pamchain.node.bulk_trie import lookup, update_trie
 from trie import HexaryTrie
+from trie.utils.nibbles import add_nibbles_terminator, encode_nibbles
 
 
 def _value(rng: random.Random) -> bytes:
@@ -104,3 +107,17 @@ def test_node_codec_matches_pyrlp(seed: int) -> None:
         encoded = rlp.encode(value)
         assert trie_nodes.encode(value) == encoded
         assert trie_nodes.decode(encoded) == rlp.decode(encoded)
+
+
+@given(st.binary(max_size=40), st.data())
+def test_nibble_paths__round_trip_and_match_py_trie(key: bytes, data: st.DataObject) -> None:
+    """A key's nibbles, packed back, are the key; a path's compact (hex-prefix) encoding, for a leaf or an
+    extension of any length, decodes to the same path and flag, and is py-trie's encoding byte for byte."""
+    path = trie_nodes.nibbles(key)
+    assert path == bytes(n for byte in key for n in (byte >> 4, byte & 0x0F))
+    assert trie_nodes.pack_nibbles(path) == key
+    cut = data.draw(st.integers(0, len(path)))
+    leaf = data.draw(st.booleans())
+    encoded = trie_nodes.hex_prefix(path[cut:], leaf)
+    assert trie_nodes.decode_hex_prefix(encoded) == (path[cut:], leaf)
+    assert encoded == encode_nibbles(add_nibbles_terminator(path[cut:]) if leaf else path[cut:])
