@@ -97,6 +97,21 @@ def _rpc_limit_options(fn: Any) -> Any:
     return fn
 
 
+def _state_options(fn: Any) -> Any:
+    fn = click.option(
+        "--archive",
+        is_flag=True,
+        help="Keep the state of every block (no pruning; the datadir grows faster).",
+    )(fn)
+    return click.option(
+        "--state-history",
+        default=128,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Keep the state of this many recent blocks; older states are pruned (blocks, receipts, logs stay).",
+    )(fn)
+
+
 class NodeGroup(click.Group):
     """``python -m pamchain.node``'s error boundary, as ``pamchain``'s: a node error is one line and exit 1."""
 
@@ -248,6 +263,7 @@ def genesis(
     type=click.Path(dir_okay=False),
     help="Node key file (default DATADIR/nodekey).",
 )
+@_state_options
 @click.option("--rpc-clique-votes", is_flag=True, help="Enable clique_propose / clique_discard.")
 @click.option(
     "--rpc-max-body", default=5 * 1024 * 1024, show_default=True, type=int, help="Largest request body."
@@ -278,6 +294,8 @@ def run(
     rpc_clique_votes: bool,
     rpc_max_body: int,
     verbose: int,
+    state_history: int,
+    archive: bool,
     **limits: Any,
 ) -> None:
     """Run the node until SIGINT/SIGTERM."""
@@ -324,6 +342,7 @@ def run(
         max_body=rpc_max_body,
         rpc_limits=_limits(RpcLimits, limits),
         pool_limits=_limits(PoolLimits, pool),
+        state_history=None if archive else state_history,
     )
 
     def ready(n: Any) -> None:
@@ -363,12 +382,15 @@ def node_id(node_key_file: str, host: str, port: int) -> None:
 @node.command("import")
 @click.option("--datadir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-seal-check", is_flag=True, help="Skip Clique seal checks (chains from other networks).")
+@_state_options
 @click.argument("chain_file", type=click.Path(exists=True, dir_okay=False))
-def import_(datadir: Path, no_seal_check: bool, chain_file: str) -> None:
+def import_(datadir: Path, no_seal_check: bool, state_history: int, archive: bool, chain_file: str) -> None:
     """Import an RLP chain file (geth import format)."""
     from pamchain.node.service import import_file
 
-    count, head = import_file(datadir, chain_file, seal_check=not no_seal_check)
+    count, head = import_file(
+        datadir, chain_file, seal_check=not no_seal_check, state_history=None if archive else state_history
+    )
     click.echo(f"imported {count} blocks; head #{head}")
 
 

@@ -26,6 +26,15 @@ class NotFound(NodeError, KeyError):
         return self.what
 
 
+class StateUnavailable(NodeError):
+    """The state of a block this node no longer keeps (pruned: older than its ``--state-history`` window);
+    worded as geth words it, so clients that recognise geth's answer recognise this one."""
+
+    def __init__(self, state_root: bytes) -> None:
+        super().__init__(f"state 0x{state_root.hex()} is not available")
+        self.state_root = state_root
+
+
 class TransactionRejected(NodeError, ValueError):
     """A transaction fails a validity rule (submission, building or import); ``reason`` is geth-like."""
 

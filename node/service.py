@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .chain import CallReader, Chain
+from .chain import DEFAULT_STATE_HISTORY, CallReader, Chain
 from .chainfile import export_chain, import_chain
 from .core import NodeCore, Signer
 from .errors import ExecutionFailed, ExecutionReverted, NodeError, StorageError
@@ -81,10 +81,14 @@ class NodeConfig:
     node_key: bytes | None = None
     enable_voting: bool = False  # clique_propose / clique_discard over RPC
     enable_metrics: bool = False  # GET /metrics (Prometheus text) on the RPC port
+    # Blocks below the head whose state is kept (older states are pruned); None: every state (an archive).
+    state_history: int | None = DEFAULT_STATE_HISTORY
 
     def __post_init__(self) -> None:
         if self.seal_mode not in SEAL_MODES:
             raise NodeError(f"seal mode must be one of {', '.join(SEAL_MODES)}, not {self.seal_mode!r}")
+        if self.state_history is not None and self.state_history < 1:
+            raise NodeError("state history must be at least 1 block (or None: keep every state)")
 
 
 class Node:
@@ -131,7 +135,12 @@ class Node:
         def open_chain() -> None:
             store = open_store(self.config.datadir)
             try:
-                self.chain = Chain(self.genesis, store, seal_check=self.config.seal_check)
+                self.chain = Chain(
+                    self.genesis,
+                    store,
+                    seal_check=self.config.seal_check,
+                    state_history=self.config.state_history,
+                )
             except BaseException:
                 store.close()
                 raise
@@ -421,12 +430,17 @@ def datadir_genesis(datadir: str | Path) -> Genesis:
     return load_genesis(path)
 
 
-def import_file(datadir: str | Path, chain_file: str | Path, seal_check: bool = True) -> tuple[int, int]:
+def import_file(
+    datadir: str | Path,
+    chain_file: str | Path,
+    seal_check: bool = True,
+    state_history: int | None = DEFAULT_STATE_HISTORY,
+) -> tuple[int, int]:
     """``node import``: returns (imported blocks, head number)."""
     genesis = datadir_genesis(datadir)
     store = open_store(datadir)
     try:
-        chain = Chain(genesis, store, seal_check=seal_check)
+        chain = Chain(genesis, store, seal_check=seal_check, state_history=state_history)
         count = import_chain(chain, chain_file)
         return count, chain.head_record().number
     finally:

@@ -6,8 +6,10 @@ committed transaction either fully present or absent, and its B-tree indices giv
 
 py-evm writes trie nodes, headers, receipts and the canonical-head pointer through many small
 ``atomic_batch()`` calls while it builds or imports a block. ``StagedDB`` collects all of them in memory and
-``commit()`` writes them, plus the log index rows and node metadata, in ONE SQLite transaction: a block is
-either entirely on disk or not at all, and the head pointer never names a block whose state is missing.
+``commit()`` writes them, plus the log index rows, node metadata and the state pruning's counts and journal
+(``StateRefs``), in ONE SQLite transaction: a block is either entirely on disk or not at all, the head pointer
+never names a block whose state is missing, and a state leaves the window in the commit of the block that
+pushes it out, or not at all.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from eth.db.atomic import AtomicDB
@@ -26,7 +29,9 @@ from eth.db.backends.base import BaseDB
 from .errors import StorageError
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID",
+    # n: for a state trie node written since pruning began, its places in the kept states (dropped at 0);
+    # NULL for everything else (blocks, receipts, code, indices) and for older nodes: never dropped.
+    "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, n INTEGER) WITHOUT ROWID",
     # One row per (criterion, canonical log): k = address_key() or topic_key() (64-bit hashes: 8 bytes a row
     # instead of 21-34; a collision only adds a candidate, every log read is checked against the filter),
     # block and idx = the block's number and the log's index in it, at = tx index << 16 | the log's place in
@@ -35,6 +40,10 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS log_pos (k INTEGER NOT NULL, block INTEGER NOT NULL, idx INTEGER NOT NULL,"
     " at INTEGER NOT NULL, PRIMARY KEY (k, block, idx)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID",
+    # One row per block whose state is kept (canonical or not): the trie nodes it added to and removed from
+    # its parent's state (32-byte hashes, one per place), undone or applied when the window passes it.
+    "CREATE TABLE IF NOT EXISTS state_journal (block INTEGER NOT NULL, hash BLOB NOT NULL,"
+    " added BLOB NOT NULL, removed BLOB NOT NULL, PRIMARY KEY (block, hash)) WITHOUT ROWID",
 )
 _MISSING = object()
 # meta key: the version of the log index the store holds complete (absent: an older datadir, backfilled on open)
@@ -44,6 +53,24 @@ LOG_INDEX_VERSION = b"2"
 META_LOG_BACKFILL = "log_index_backfilled"
 LogRow = tuple[int, int, int, int]  # (key, block, log index, tx index << 16 | place in the receipt)
 LogPosition = tuple[int, int, int]  # (block, log index, tx index << 16 | place in the receipt)
+JournalRow = tuple[bytes, bytes, bytes]  # (block hash, added node hashes, removed node hashes)
+
+
+@dataclass(frozen=True)
+class StateRefs:
+    """What one commit changes in the counts of state trie nodes (``chain/pruning.py`` decides it).
+
+    Applied in this order: ``added`` nodes are written or their count raised (a row already there keeps a
+    NULL count: never dropped), ``released`` counts lowered, ``pinned`` rows made permanent (code, which no
+    count may drop even if its bytes equal a trie node's), then every released row whose count reached 0 is
+    deleted; journal rows are written and forgotten.
+    """
+
+    added: Sequence[tuple[bytes, bytes, int]] = ()  # (node hash, encoding, places added)
+    released: Sequence[tuple[bytes, int]] = ()  # (node hash, places released)
+    pinned: Sequence[bytes] = ()
+    journal: Sequence[tuple[int, bytes, bytes, bytes]] = ()  # (block, block hash, added, removed)
+    forget: Sequence[tuple[int, bytes]] = ()  # (block, block hash) of journal rows done with
 
 
 class SqliteStore:
@@ -69,6 +96,9 @@ class SqliteStore:
             self._conn.execute("PRAGMA wal_autocheckpoint=4000")
             for stmt in _SCHEMA:
                 self._conn.execute(stmt)
+            columns = [row[1] for row in self._conn.execute("PRAGMA table_info(kv)")]
+            if "n" not in columns:  # a datadir from before pruning: its rows stay, uncounted
+                self._conn.execute("ALTER TABLE kv ADD COLUMN n INTEGER")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open store {target}: {exc}") from exc
         self._lock = threading.Lock()
@@ -76,6 +106,12 @@ class SqliteStore:
     def get(self, key: bytes) -> bytes | None:
         row = self._conn.execute("SELECT v FROM kv WHERE k=?", (key,)).fetchone()
         return None if row is None else row[0]
+
+    def journal(self, block: int) -> list[JournalRow]:
+        """The state journal's rows of the blocks numbered ``block`` (one per branch)."""
+        return self._conn.execute(
+            "SELECT hash, added, removed FROM state_journal WHERE block=?", (block,)
+        ).fetchall()
 
     def get_meta(self, key: str) -> bytes | None:
         row = self._conn.execute("SELECT v FROM meta WHERE k=?", (key,)).fetchone()
@@ -89,18 +125,24 @@ class SqliteStore:
         meta: Iterable[tuple[str, bytes]] = (),
         log_deletes: Iterable[LogRow] = (),
         statements: Sequence[str] = (),
+        refs: StateRefs | None = None,
     ) -> None:
         """Write everything in one transaction; on any error nothing is written.
 
         ``log_deletes`` (rows of blocks a reorg made non-canonical) go before ``log_rows``, so a block number
-        both dropped and re-added ends with the new block's rows.
+        both dropped and re-added ends with the new block's rows. A put keeps the row's count (the store is
+        content-addressed: a trie node written again is the same node).
         """
         with self._lock:
             cur = self._conn.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
-                cur.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", puts)
+                cur.executemany(
+                    "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", puts
+                )
                 cur.executemany("DELETE FROM kv WHERE k=?", ((k,) for k in deletes))
+                if refs is not None:
+                    _apply_refs(cur, refs)
                 cur.executemany(
                     "DELETE FROM log_pos WHERE k=? AND block=? AND idx=?", (r[:3] for r in log_deletes)
                 )
@@ -115,6 +157,9 @@ class SqliteStore:
                 if self._conn.in_transaction:
                     cur.execute("ROLLBACK")
                 raise
+
+    def has(self, key: bytes) -> bool:
+        return self._conn.execute("SELECT 1 FROM kv WHERE k=?", (key,)).fetchone() is not None
 
     def count_logs(self, keys: Sequence[int], first: int, last: int, cap: int) -> int:
         """How many indexed logs in ``[first, last]`` match any of ``keys``, counted up to about ``cap``."""
@@ -159,6 +204,20 @@ class SqliteStore:
             return self.get(key)
 
 
+def _apply_refs(cur: sqlite3.Cursor, refs: StateRefs) -> None:
+    cur.executemany(
+        "INSERT INTO kv (k, v, n) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET n = n + excluded.n",
+        refs.added,
+    )
+    cur.executemany("UPDATE kv SET n = n - ? WHERE k=?", ((n, k) for k, n in refs.released))
+    cur.executemany("UPDATE kv SET n = NULL WHERE k=?", ((k,) for k in refs.pinned))
+    cur.executemany("DELETE FROM kv WHERE k=? AND n <= 0", ((k,) for k, _ in refs.released))
+    cur.executemany(
+        "INSERT OR REPLACE INTO state_journal (block, hash, added, removed) VALUES (?, ?, ?, ?)", refs.journal
+    )
+    cur.executemany("DELETE FROM state_journal WHERE block=? AND hash=?", refs.forget)
+
+
 class StoreReader:
     """Committed key-value reads for one thread other than the chain thread, with an LRU of its own.
 
@@ -198,6 +257,12 @@ class StoreReader:
                 for _ in range(self._cache_entries // 8):
                     self._cache.popitem(last=False)
         return value
+
+    def has(self, key: bytes) -> bool:
+        """Is ``key`` in the store now (past the cache: a pruned state's root may still be cached)?"""
+        if self._conn is None:
+            return self._store._locked_get(key) is not None
+        return self._conn.execute("SELECT 1 FROM kv WHERE k=?", (key,)).fetchone() is not None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -339,17 +404,25 @@ class StagedDB(BaseDB):
         log_rows: Iterable[LogRow] = (),
         meta: Iterable[tuple[str, bytes]] = (),
         log_deletes: Iterable[LogRow] = (),
+        refs: StateRefs | None = None,
     ) -> None:
-        """Make every staged write durable in one transaction, with index rows and metadata."""
+        """Make every staged write durable in one transaction, with index rows, metadata and the state
+        pruning's counts (counted nodes are written by ``refs``, not as plain puts)."""
         staged = self._staged
-        puts = [(k, v) for k, v in staged.items() if v is not None]
+        counted = {k: v for k, v, _ in refs.added} if refs is not None else {}
+        puts = [(k, v) for k, v in staged.items() if v is not None and k not in counted]
         deletes = [k for k, v in staged.items() if v is None]
-        self._store.commit(puts, deletes, log_rows, meta, log_deletes)
+        self._store.commit(puts, deletes, log_rows, meta, log_deletes, refs=refs)
         self._staged = {}
         for k, v in puts:
             self._remember(k, v)
+        for k, v in counted.items():
+            self._remember(k, v)
         for k in deletes:
             self._cache.pop(k, None)
+        if refs is not None:
+            for k, _ in refs.released:  # maybe deleted: read the store again
+                self._cache.pop(k, None)
 
     def discard(self) -> None:
         self._staged = {}
@@ -368,8 +441,9 @@ class NodeDB(AtomicDB):
         log_rows: Iterable[LogRow] = (),
         meta: Iterable[tuple[str, bytes]] = (),
         log_deletes: Iterable[LogRow] = (),
+        refs: StateRefs | None = None,
     ) -> None:
-        self.staged.commit(log_rows, meta, log_deletes)
+        self.staged.commit(log_rows, meta, log_deletes, refs)
 
     def discard(self) -> None:
         self.staged.discard()

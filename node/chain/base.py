@@ -25,6 +25,7 @@ from ..errors import (
     ExecutionReverted,
     GenesisError,
     NotFound,
+    StateUnavailable,
     StorageError,
 )
 from ..genesis import PERMISSION_SELECTOR, Genesis
@@ -35,6 +36,7 @@ from ..records import (
     PoolTx,
     ReceiptRecord,
 )
+from ..state_diff import state_diff
 from ..storage import (
     LOG_INDEX_VERSION,
     META_LOG_BACKFILL,
@@ -43,11 +45,13 @@ from ..storage import (
     LogRow,
     NodeDB,
     SqliteStore,
+    StateRefs,
 )
 from .execution import Calls
 from .headers import header_record
 from .log_index import rows_for
 from .p256 import with_p256verify
+from .pruning import DEFAULT_STATE_HISTORY, META_STATE_KEPT_FROM, commit_refs
 from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, with_fast_tries
 
 log = logging.getLogger(__name__)
@@ -77,9 +81,20 @@ class ChainBase(Calls):
 
     timestamp_step: int  # 0 on a Clique chain of period 0 (blocks may share a second, EIP-225), else 1
 
-    def __init__(self, genesis: Genesis, store: SqliteStore, *, seal_check: bool = True) -> None:
+    def __init__(
+        self,
+        genesis: Genesis,
+        store: SqliteStore,
+        *,
+        seal_check: bool = True,
+        state_history: int | None = DEFAULT_STATE_HISTORY,
+    ) -> None:
+        if state_history is not None and state_history < 1:
+            raise ValueError("state_history must be at least 1 block (None keeps every state)")
         self.genesis = genesis
         self.store = store
+        self.state_history = state_history  # blocks whose state is kept below the head; None: all (archive)
+        self._state_kept_from = 0  # the oldest canonical block whose state is kept (pruning.py)
         self.db = NodeDB(store)
         self.history = CommittedReads(store)  # committed blocks' tries, past the read cache
         self.chaindb = ChainDB(self.db)
@@ -144,12 +159,18 @@ class ChainBase(Calls):
                 genesis_header, transactions=[], uncles=[], **self._empty_withdrawals(genesis_header)
             )
             self.chaindb.persist_block(block)
+            diff = state_diff(self.db.staged.__getitem__, BLANK_ROOT_HASH, genesis_header.state_root)
             self.db.commit(
                 meta=[
                     (META_GENESIS, genesis_header.hash),
                     (META_CHAIN_ID, str(self.genesis.chain_id).encode()),
                     (META_LOG_INDEX, LOG_INDEX_VERSION),
-                ]
+                    (META_STATE_KEPT_FROM, b"0"),
+                ],
+                refs=StateRefs(
+                    added=[(h, diff.added[h], n) for h, n in diff.added_places.items()],
+                    pinned=sorted(diff.codes),
+                ),
             )
         elif stored != genesis_header.hash:
             self.db.discard()
@@ -164,6 +185,13 @@ class ChainBase(Calls):
         self._advance_finality()
         if self.store.get_meta(META_LOG_INDEX) != LOG_INDEX_VERSION:
             self._backfill_log_index()
+        kept_from = self.store.get_meta(META_STATE_KEPT_FROM)
+        if kept_from is None:
+            # A datadir from before pruning: none of its nodes is counted, so every state it holds stays (a
+            # count cannot be rebuilt without walking them all); counting starts with the next block.
+            kept_from = str(self.head.block_number).encode()
+            self.store.commit((), meta=[(META_STATE_KEPT_FROM, kept_from)])
+        self._state_kept_from = int(kept_from)
 
     def _backfill_log_index(self, batch: int = 64) -> None:
         """Index the logs of a datadir written before the log index (or by an older one), once, at start-up.
@@ -354,11 +382,20 @@ class ChainBase(Calls):
         return tuple(snapshot.get_sorted_signers())
 
     # --------------------------------------------------------------------------------------- state reads
+    def has_state(self, block: HeaderRecord) -> bool:
+        """Does this node keep ``block``'s state (not pruned)?"""
+        return self._has_state_root(block.state_root)
+
+    def _has_state_root(self, state_root: bytes) -> bool:
+        return state_root == BLANK_ROOT_HASH or self.db.staged._exists(state_root)
+
     def _state(self, header: BlockHeaderAPI) -> StateAPI:
         # Read-only state objects are reused per block: building one costs a VM, and its account cache
         # makes repeated nonce/balance lookups (txpool admission, RPC) nearly free. Never mutated.
         state = self._states.get(header.hash)
         if state is None:
+            if not self._has_state_root(header.state_root):
+                raise StateUnavailable(header.state_root)
             state = self._vm(header).state
             self._states.put(header.hash, state)
         return state
@@ -419,7 +456,28 @@ class ChainBase(Calls):
     def _commit(self, block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> None:
         new_head = self.chaindb.get_canonical_head()  # what the staged writes make the head
         added, dropped = self._log_index_change(new_head, block, receipts)
-        self.db.commit(log_rows=added, log_deletes=dropped)
+        parent = self._header_by_hash(block.header.parent_hash)
+        diff = state_diff(self.db.staged.__getitem__, parent.state_root, block.header.state_root)
+        target = None
+        if self.state_history is not None:  # states that left the window and are final go
+            target = min(new_head.block_number - self.state_history, self.finalized.block_number)
+        refs, kept_from = commit_refs(
+            self.store,
+            diff,
+            (block.number, block.hash),
+            self._state_kept_from,
+            target,
+            lambda n: self.chaindb.get_canonical_block_hash(BlockNumber(n)),
+        )
+        if target is None:
+            kept_from = new_head.block_number  # an archive keeps all; pruning, if turned on, starts here
+        self.db.commit(
+            log_rows=added,
+            log_deletes=dropped,
+            refs=refs,
+            meta=[(META_STATE_KEPT_FROM, str(kept_from).encode())],
+        )
+        self._state_kept_from = kept_from
         self.head = new_head
         self._advance_finality()
         self._headers.put(block.hash, block.header)

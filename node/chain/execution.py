@@ -19,6 +19,7 @@ from ..calls import CallBudget, budget_scope, deadline_vm_class
 from ..errors import (
     ExecutionFailed,
     ExecutionReverted,
+    StateUnavailable,
 )
 from ..genesis import Genesis
 from ..records import (
@@ -35,8 +36,8 @@ _SSTORE_SENTRY = 2300  # EIP-2200: an SSTORE with this much gas left or less fai
 class Calls:
     """Calls on a header's state (``eth_call``, ``eth_estimateGas``, ``eth_createAccessList``), shared by
     ``Chain`` (its own calls, e.g. permission checks, on the chain thread) and ``CallReader`` (user calls, on
-    other threads). Subclasses provide the genesis, the VM classes, ``_vm`` and ``_evm_header`` (a block's record
-    back to its py-evm header: callers name blocks by ``HeaderRecord``)."""
+    other threads). Subclasses provide the genesis, the VM classes, ``_vm``, ``_evm_header`` (a block's record
+    back to its py-evm header: callers name blocks by ``HeaderRecord``) and ``_has_state_root`` (pruning)."""
 
     genesis: Genesis
     _derived_classes: dict[
@@ -51,6 +52,15 @@ class Calls:
 
     def _evm_header(self, block: HeaderRecord) -> BlockHeaderAPI:
         raise NotImplementedError
+
+    def _has_state_root(self, state_root: bytes) -> bool:
+        raise NotImplementedError
+
+    def _require_state(self, state_root: bytes) -> None:
+        """Raise geth's "state ... is not available" for a state this node pruned, before a VM walks into
+        its missing nodes."""
+        if not self._has_state_root(state_root):
+            raise StateUnavailable(state_root)
 
     def _spoof(self, request: CallRequest, header: BlockHeaderAPI, state: Any, gas: int) -> Any:
         vm_class = self.vm_class_for(header.block_number, header.timestamp)
@@ -115,6 +125,7 @@ class Calls:
             base = vm_class or self.vm_class_for(header.block_number, header.timestamp)
             vm_class = self._derived(base, "author", consensus.block_author(header))
             header = header.copy(base_fee_per_gas=0)
+        self._require_state(header.state_root)
         state: StateAPI = self._vm(header, vm_class).state
         return state
 
@@ -293,6 +304,7 @@ class Calls:
         budget's deadline."""
         header = self._evm_header(block)
         parent, txs = self._replay_inputs(header)
+        self._require_state(parent.state_root)
         with budget_scope(budget):
             return tracing.replay(self, header, parent, txs, make, only)
 

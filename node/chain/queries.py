@@ -45,10 +45,10 @@ class Queries(ChainBase):
     def account_proof(self, address: bytes, slots: Sequence[int], block: HeaderRecord) -> dict[str, Any]:
         """EIP-1186 proof: account fields plus the trie nodes from the state root to the account/slots."""
         header = self._evm_header(block)
+        state = self._state(header)  # raises StateUnavailable for a pruned state
         state_trie = HexaryTrie(self.db, root_hash=header.state_root)
         account_key = keccak(address)
         account_proof = state_trie.get_proof(account_key)
-        state = self._state(header)
         addr = Address(address)
         storage_root = state._account_db._get_storage_root(addr) if hasattr(state, "_account_db") else None
         if storage_root is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
+from eth.constants import BLANK_ROOT_HASH
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound
@@ -48,6 +49,9 @@ class CallReader(Calls):
             chain_context=self.chain_context,
             consensus_context=self._context_class(db),
         )
+
+    def _has_state_root(self, state_root: bytes) -> bool:
+        return state_root == BLANK_ROOT_HASH or self._reader.has(state_root)
 
     def _evm_header(self, block: HeaderRecord) -> BlockHeaderAPI:
         header = self._headers.get(block.hash)

@@ -141,6 +141,7 @@ def simulate(
     budget: CallBudget,
 ) -> list[SimulatedBlock]:
     """Simulate ``blocks`` on top of ``base`` (a committed block) with a ``CallReader``'s VMs."""
+    reader._require_state(base.state_root)
     with budget_scope(budget):
         return _Simulation(reader, validation, trace_transfers, budget).run(reader._evm_header(base), blocks)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from typing import cast
 
 import pytest
+from eth.abc import DatabaseAPI
 from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
-from eth_typing import Address
+from eth_typing import Address, Hash32
 from pamchain.node import trie_nodes
 from pamchain.node.state_diff import EMPTY_CODE_HASH, state_diff
 from pamchain.node.trie_nodes import BLANK_ROOT
@@ -43,7 +45,7 @@ def _places(db: dict[bytes, bytes], root: bytes) -> Counter[bytes]:
 
 
 def _mutate(db: AtomicDB, root: bytes, rng: random.Random, accounts: list[Address]) -> bytes:
-    state = AccountDB(db, root)
+    state = AccountDB(db, Hash32(root))
     for _ in range(rng.choice([1, 3, 40])):
         who = rng.choice(accounts)
         roll = rng.random()
@@ -64,9 +66,9 @@ def _mutate(db: AtomicDB, root: bytes, rng: random.Random, accounts: list[Addres
 def test_diff__counts_every_place__like_a_full_walk(seed: int) -> None:
     rng = random.Random(seed)
     raw: dict[bytes, bytes] = {}
-    db = AtomicDB(raw)
+    db = AtomicDB(cast(DatabaseAPI, raw))
     accounts = [Address(bytes([i]) * 20) for i in range(1, 6)]
-    root = BLANK_ROOT
+    root: bytes = BLANK_ROOT
     for _ in range(12):
         new_root = _mutate(db, root, rng, accounts)
         diff = state_diff(raw.__getitem__, root, new_root)
@@ -80,7 +82,7 @@ def test_diff__counts_every_place__like_a_full_walk(seed: int) -> None:
 
 def test_diff__reports_the_code_of_changed_accounts() -> None:
     raw: dict[bytes, bytes] = {}
-    state = AccountDB(AtomicDB(raw), BLANK_ROOT)
+    state = AccountDB(AtomicDB(cast(DatabaseAPI, raw)), BLANK_ROOT)
     state.set_code(Address(b"\x01" * 20), b"\x60\x00")
     state.set_balance(Address(b"\x02" * 20), 5)
     state.persist()
