@@ -23,7 +23,7 @@ from pamchain.sdk.chain.deployment import (
     Deployment,
     abi_version,
 )
-from pamchain.sdk.chain.events import Event, EventDecoder
+from pamchain.sdk.chain.events import Event, EventDecoder, GenericEvent
 from pamchain.sdk.chain.jsonrpc import ChainRpc, LogLimitExceeded, RpcError, too_many_logs
 from pamchain.sdk.chain.model import (
     ZERO32,
@@ -335,8 +335,23 @@ class ChainReads:
         )
 
     def policy_approvers(self, target: bytes, *, block: Block = "latest") -> tuple[bytes, ...]:
-        """The approver set of ``target`` at ``block`` (an old block needs a node that keeps its state)."""
-        return tuple(bytes(a) for a in self._call("policy_approvers", to_bytes32(target), block=block))
+        """The approver set of ``target`` after ``block``: the contract's at the head; at an older block, the
+        approvers of the last ``PolicySet`` of ``target`` up to it (the only place the set changes), because a
+        node keeps the state of its recent blocks only (docs/node.md, "State pruning") but every log."""
+        if block == "latest":
+            return tuple(bytes(a) for a in self._call("policy_approvers", to_bytes32(target)))
+        params: dict[str, Any] = {
+            "address": self.addresses,
+            "fromBlock": 0,
+            "toBlock": block,
+            "topics": [self.decoder.topic("PolicySet"), "0x" + to_bytes32(target).hex()],
+        }
+        changes = [
+            e
+            for e in self.decoder.decode_all(logs_in_range(self._get_logs, params, self.block_number))
+            if isinstance(e, GenericEvent) and e.event == "PolicySet"
+        ]
+        return tuple(bytes(a) for a in changes[-1].args["approvers"]) if changes else ()
 
     def requirements(self, target: bytes) -> int:
         """What an elevation of ``target`` must carry: ``REQUIRE_JUSTIFICATION`` | ``REQUIRE_TICKET`` bits."""

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -117,11 +118,12 @@ def test_key_announcement__verifies_for_its_device_and_chain_only() -> None:
 
 
 @contextlib.contextmanager
-def _world(tmp: Path) -> Iterator[World]:
-    with pamchain_node(tmp) as env:
+def _world(tmp: Path, *, end_bootstrap: bool = True, **node_options: Any) -> Iterator[World]:
+    with pamchain_node(tmp, **node_options) as env:
         plan = standard_plan(env.accounts)
         plan = dataclasses.replace(
             plan,
+            end_bootstrap=end_bootstrap,
             principals=[*plan.principals, PrincipalSpec(ERIN.address, directory_id("erin"), DOMAIN)],
             policies=[
                 *plan.policies,
@@ -164,6 +166,37 @@ def test_sealed_request__requester_and_approvers_read__others_403(world: World, 
         for reader in (ERIN, world.accounts["oracle"], world.accounts["c1"], Account.create()):
             with pytest.raises(PayloadStoreError) as info:
                 store.get_justification(reader, digest)
+            assert info.value.status == 403
+
+
+def test_request_older_than_the_nodes_state__readers_are_the_approvers_of_its_time(tmp_path: Path) -> None:
+    """On a node that keeps the state of its last block only (pruned history), the store learns a request
+    whose block's state is gone: the approvers who may read it are those of the policy when the request was
+    made (from the policy's events), not those a later change named."""
+    with _world(tmp_path / "chain", end_bootstrap=False, state_history=1) as world:
+        with world.store(tmp_path / "p", purge_interval=None) as (_, store):  # learns nothing yet
+            _publish(store, world, "alice", "bob", "carol", "erin")
+            digest, _ = seal_for_request(world.as_("alice"), store, ADMINS, TEXT)
+            rid = world.as_("alice").request_elevation(ADMINS, 600, justification_hash=digest)
+            request = world.client.request(rid)
+            request_block = world.client.block_number()
+        # Later: erin replaces bob and carol; more blocks push the request's state out of the node.
+        world.client.set_policy(
+            ADMINS, DOMAIN, approvers=(directory_id("erin"),), approvals_required=1, max_duration=3600
+        )
+        for _ in range(3):
+            world.client.set_policy(
+                OTHER_GROUP, DOMAIN, approvers=(directory_id("erin"),), approvals_required=1, max_duration=60
+            )
+        assert world.client.block_number() > request_block + 2
+        with world.store(tmp_path / "p", purge_interval=None) as (
+            _,
+            store,
+        ):  # now learns from the deployment on
+            for name in ("alice", "bob"):
+                assert read_justification(world.accounts[name], store, request).text == TEXT
+            with pytest.raises(PayloadStoreError) as info:
+                store.get_justification(ERIN, digest)
             assert info.value.status == 403
 
 
