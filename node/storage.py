@@ -40,10 +40,10 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS log_pos (k INTEGER NOT NULL, block INTEGER NOT NULL, idx INTEGER NOT NULL,"
     " at INTEGER NOT NULL, PRIMARY KEY (k, block, idx)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID",
-    # One row per block whose state is kept (canonical or not): the trie nodes it added to and removed from
-    # its parent's state (32-byte hashes, one per place), undone or applied when the window passes it.
+    # One row per block whose state is kept (canonical or not), so that the window finds every branch's
+    # blocks at a height when it passes it (what they changed is recomputed then: both states are still there).
     "CREATE TABLE IF NOT EXISTS state_journal (block INTEGER NOT NULL, hash BLOB NOT NULL,"
-    " added BLOB NOT NULL, removed BLOB NOT NULL, PRIMARY KEY (block, hash)) WITHOUT ROWID",
+    " PRIMARY KEY (block, hash)) WITHOUT ROWID",
 )
 _MISSING = object()
 # meta key: the version of the log index the store holds complete (absent: an older datadir, backfilled on open)
@@ -53,7 +53,6 @@ LOG_INDEX_VERSION = b"2"
 META_LOG_BACKFILL = "log_index_backfilled"
 LogRow = tuple[int, int, int, int]  # (key, block, log index, tx index << 16 | place in the receipt)
 LogPosition = tuple[int, int, int]  # (block, log index, tx index << 16 | place in the receipt)
-JournalRow = tuple[bytes, bytes, bytes]  # (block hash, added node hashes, removed node hashes)
 
 
 @dataclass(frozen=True)
@@ -63,13 +62,13 @@ class StateRefs:
     Applied in this order: ``added`` nodes are written or their count raised (a row already there keeps a
     NULL count: never dropped), ``released`` counts lowered, ``pinned`` rows made permanent (code, which no
     count may drop even if its bytes equal a trie node's), then every released row whose count reached 0 is
-    deleted; journal rows are written and forgotten.
+    deleted; journal rows (blocks whose state is kept) are written and forgotten.
     """
 
     added: Sequence[tuple[bytes, bytes, int]] = ()  # (node hash, encoding, places added)
     released: Sequence[tuple[bytes, int]] = ()  # (node hash, places released)
     pinned: Sequence[bytes] = ()
-    journal: Sequence[tuple[int, bytes, bytes, bytes]] = ()  # (block, block hash, added, removed)
+    journal: Sequence[tuple[int, bytes]] = ()  # (block, block hash) of blocks whose state is now kept
     forget: Sequence[tuple[int, bytes]] = ()  # (block, block hash) of journal rows done with
 
 
@@ -107,11 +106,9 @@ class SqliteStore:
         row = self._conn.execute("SELECT v FROM kv WHERE k=?", (key,)).fetchone()
         return None if row is None else row[0]
 
-    def journal(self, block: int) -> list[JournalRow]:
-        """The state journal's rows of the blocks numbered ``block`` (one per branch)."""
-        return self._conn.execute(
-            "SELECT hash, added, removed FROM state_journal WHERE block=?", (block,)
-        ).fetchall()
+    def journal(self, block: int) -> list[bytes]:
+        """Hashes of the blocks numbered ``block`` whose state is kept (one per branch)."""
+        return [h for (h,) in self._conn.execute("SELECT hash FROM state_journal WHERE block=?", (block,))]
 
     def get_meta(self, key: str) -> bytes | None:
         row = self._conn.execute("SELECT v FROM meta WHERE k=?", (key,)).fetchone()
@@ -212,9 +209,7 @@ def _apply_refs(cur: sqlite3.Cursor, refs: StateRefs) -> None:
     cur.executemany("UPDATE kv SET n = n - ? WHERE k=?", ((n, k) for k, n in refs.released))
     cur.executemany("UPDATE kv SET n = NULL WHERE k=?", ((k,) for k in refs.pinned))
     cur.executemany("DELETE FROM kv WHERE k=? AND n <= 0", ((k,) for k, _ in refs.released))
-    cur.executemany(
-        "INSERT OR REPLACE INTO state_journal (block, hash, added, removed) VALUES (?, ?, ?, ?)", refs.journal
-    )
+    cur.executemany("INSERT OR REPLACE INTO state_journal (block, hash) VALUES (?, ?)", refs.journal)
     cur.executemany("DELETE FROM state_journal WHERE block=? AND hash=?", refs.forget)
 
 

@@ -36,7 +36,7 @@ from ..records import (
     PoolTx,
     ReceiptRecord,
 )
-from ..state_diff import state_diff
+from ..state_diff import StateDiff, state_diff
 from ..storage import (
     LOG_INDEX_VERSION,
     META_LOG_BACKFILL,
@@ -468,6 +468,8 @@ class ChainBase(Calls):
             self._state_kept_from,
             target,
             lambda n: self.chaindb.get_canonical_block_hash(BlockNumber(n)),
+            self._state_diff_of,
+            lambda h: self._header_by_hash(h).parent_hash,
         )
         if target is None:
             kept_from = new_head.block_number  # an archive keeps all; pruning, if turned on, starts here
@@ -483,6 +485,12 @@ class ChainBase(Calls):
         self._headers.put(block.hash, block.header)
         self._blocks.put(block.hash, block)
         self._receipts.put(block.hash, tuple(receipts))  # pollers ask for them at once; skip the trie read
+
+    def _state_diff_of(self, block_hash: bytes) -> StateDiff:
+        """What a committed block changed in its parent's state (both still kept: see pruning.py)."""
+        header = self._header_by_hash(block_hash)
+        parent = self._header_by_hash(header.parent_hash)
+        return state_diff(self.db.staged.__getitem__, parent.state_root, header.state_root)
 
     def _log_index_change(
         self, new_head: BlockHeaderAPI, block: BlockAPI, receipts: Sequence[ReceiptAPI]

@@ -1,14 +1,16 @@
 """State pruning: the node keeps the world state of its last ``state_history`` blocks and drops older states,
 in the commit of the block that pushes them out of the window (docs/node.md, "State pruning").
 
-Every block's commit counts the trie nodes it added to its parent's state (by place: ``state_diff.py``) and
-journals them with those it removed. When a canonical block ``m`` leaves the window (it is ``state_history``
-blocks below the head and final), the nodes its block removed from state ``m - 1`` are released, and so are
-the nodes added by the other branches' blocks at height ``m`` (they can never become canonical: their fork is
-below finality); a node whose count reaches zero is in no kept state and is deleted. A node's count is its
-places in the oldest kept state plus its places added by every later kept block, whichever branch they are
-on, so a reorg inside the window changes no count. Blocks, receipts, logs and code are never counted, so
-never dropped.
+Every block's commit counts, by place, the trie nodes its block added to its parent's state
+(``state_diff.py``) and notes the block in the journal. When a canonical block ``m`` leaves the window (it is
+``state_history`` blocks below the head and final), the nodes its block removed from state ``m - 1`` are
+released, and so are the nodes added by the other branches' blocks at height ``m`` and by their descendants
+(their fork is below finality: they can never become canonical). What a block added or removed is computed
+again at that moment rather than journalled (both its states are still complete then): a journal of node
+hashes cost more disk than the states it let the node drop. A node whose count reaches zero is in no kept
+state and is deleted. A node's count is its places in the oldest kept state plus its places added by every
+later kept block, whichever branch it is on, so a reorg inside the window changes no count. Blocks,
+receipts, logs and code are never counted, so never dropped.
 """
 
 from __future__ import annotations
@@ -23,10 +25,6 @@ META_STATE_KEPT_FROM = "state_kept_from"  # the oldest canonical block whose sta
 DEFAULT_STATE_HISTORY = 128  # geth's default: the state of the last 128 blocks
 
 
-def _hashes(blob: bytes) -> list[bytes]:
-    return [blob[i : i + 32] for i in range(0, len(blob), 32)]
-
-
 def commit_refs(
     store: SqliteStore,
     diff: StateDiff,
@@ -34,38 +32,55 @@ def commit_refs(
     kept_from: int,
     target: int | None,
     canonical_hash: Callable[[int], bytes],
+    diff_of: Callable[[bytes], StateDiff],
+    parent_of: Callable[[bytes], bytes],
 ) -> tuple[StateRefs, int]:
-    """What the commit of ``block`` (number, hash) writes for pruning, and the oldest kept block after it.
+    """What the commit of ``block`` (number, hash), whose state ``diff`` changed, writes for pruning, and the
+    oldest kept block after it.
 
     ``target`` is the oldest block the window and finality let the node keep after this commit (None: keep
-    every state, an archive: counts are still kept, so the node may prune later without a rebuild).
-    ``canonical_hash`` reads the canonical chain as this commit leaves it.
+    every state, an archive; counts are still kept, so the node may prune later without a rebuild).
+    ``canonical_hash`` reads the canonical chain as this commit leaves it; ``diff_of`` a committed block's
+    state diff to its parent, ``parent_of`` its parent's hash.
     """
     added = [(h, diff.added[h], n) for h, n in diff.added_places.items()]
     if target is None:
         return StateRefs(added=added, pinned=sorted(diff.codes)), kept_from
-    number, block_hash = block
-    journal = [
-        (
-            number,
-            block_hash,
-            b"".join(diff.added_places.elements()),
-            b"".join(diff.removed_places.elements()),
-        )
-    ]
     released: Counter[bytes] = Counter()
     forget: list[tuple[int, bytes]] = []
     while kept_from < target:
         kept_from += 1
         canonical = canonical_hash(kept_from)
-        for row_hash, row_added, row_removed in store.journal(kept_from):
-            released.update(_hashes(row_removed if row_hash == canonical else row_added))
-            forget.append((kept_from, row_hash))
+        done = {h for _, h in forget}  # a side branch's later blocks went with its first
+        for block_hash in store.journal(kept_from):
+            if block_hash in done:
+                continue
+            if block_hash == canonical:
+                released.update(diff_of(block_hash).removed_places)
+                forget.append((kept_from, block_hash))
+                continue
+            for number, gone in _branch(store, kept_from, block_hash, parent_of):
+                released.update(diff_of(gone).added_places)
+                forget.append((number, gone))
     refs = StateRefs(
         added=added,
         released=list(released.items()),
         pinned=sorted(diff.codes),
-        journal=journal,
+        journal=[block],
         forget=forget,
     )
     return refs, kept_from
+
+
+def _branch(
+    store: SqliteStore, number: int, block_hash: bytes, parent_of: Callable[[bytes], bytes]
+) -> list[tuple[int, bytes]]:
+    """A side block and every kept block descending from it: discarded together, while their states are
+    all still complete (a child's diff needs its parent's state)."""
+    found = [(number, block_hash)]
+    frontier = {block_hash}
+    while frontier:
+        number += 1
+        frontier = {h for h in store.journal(number) if parent_of(h) in frontier}
+        found.extend((number, h) for h in frontier)
+    return found

@@ -326,3 +326,39 @@ def test_pruning__sigkill_while_sealing__leaves_a_complete_store(
     chain = Chain(load_genesis(doc), open_store(files.datadir), state_history=3)
     assert chain.head_record().number > 4
     _check_store(chain)
+
+
+def test_window__side_branch_of_two__both_discarded_once() -> None:
+    """The window passes a side branch of two blocks (x at 3 on canonical c2, y at 4 on x) in one commit
+    that moves it two heights: the canonical blocks release what they removed, the side blocks what they
+    added, each once."""
+    from collections import Counter
+
+    from pamchain.node.chain.pruning import commit_refs
+    from pamchain.node.state_diff import StateDiff
+
+    def diff(added: bytes, removed: bytes) -> StateDiff:
+        return StateDiff({added: b"n"}, Counter({added: 1}), Counter({removed: 1}))
+
+    journal = {3: [b"c3", b"x"], 4: [b"c4", b"y"], 5: [b"c5"]}
+    parents = {b"c3": b"c2", b"x": b"c2", b"c4": b"c3", b"y": b"x", b"c5": b"c4"}
+    diffs = {h: diff(b"+" + h, b"-" + h) for h in parents}
+
+    class Store:
+        def journal(self, number: int) -> list[bytes]:
+            return journal.get(number, [])
+
+    refs, kept = commit_refs(
+        Store(),  # type: ignore[arg-type]
+        diff(b"+c9", b"-c9"),
+        (9, b"c9"),
+        2,
+        4,
+        lambda n: b"c%d" % n,
+        diffs.__getitem__,
+        parents.__getitem__,
+    )
+    assert kept == 4
+    assert Counter(dict(refs.released)) == Counter({b"-c3": 1, b"+x": 1, b"-c4": 1, b"+y": 1})
+    assert sorted(refs.forget) == [(3, b"c3"), (3, b"x"), (4, b"c4"), (4, b"y")]
+    assert refs.journal == [(9, b"c9")] and refs.added == [(b"+c9", b"n", 1)]
