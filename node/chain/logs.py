@@ -13,6 +13,7 @@ import rlp
 from eth.abc import BlockHeaderAPI
 from eth_hash.auto import keccak
 
+from .. import receipt_blobs
 from ..errors import TransactionRejected
 from ..ordered_trie import ordered_trie_item, ordered_trie_items
 from ..records import LogRecord
@@ -110,7 +111,11 @@ class Logs(ChainBase):
         receipts = self._receipts.get(header.hash)
         if receipts is not None:
             per_tx: list[Any] = [r.logs for r in receipts]
-        else:
+        elif (blob := self._receipt_blob(header)) is not None:
+            per_tx = [
+                [_RawLog(f) for f in receipt_blobs.logs(blob, i)] for i in range(receipt_blobs.count(blob))
+            ]
+        else:  # a block stored before receipts rows: its receipt trie
             per_tx = [_raw_logs(r) for r in ordered_trie_items(self.history, header.receipt_root)]
         if not any(per_tx):
             return ()
@@ -124,7 +129,11 @@ class Logs(ChainBase):
     def _log_at(self, header: BlockHeaderAPI, index: int, at: int) -> LogRecord:
         """One log read through the receipt and transaction tries (a few nodes each), not the whole block."""
         tx_index, place = at >> PLACE_BITS, at & ((1 << PLACE_BITS) - 1)
-        logs = _raw_logs(ordered_trie_item(self.history, header.receipt_root, tx_index))
+        blob = self._receipt_blob(header)
+        if blob is not None:
+            logs = [_RawLog(f) for f in receipt_blobs.logs(blob, tx_index)]
+        else:
+            logs = _raw_logs(ordered_trie_item(self.history, header.receipt_root, tx_index))
         tx_hash = keccak(ordered_trie_item(self.history, header.transaction_root, tx_index))
         return log_record(header, tx_hash, tx_index, index, logs[place])
 

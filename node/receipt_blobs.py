@@ -1,0 +1,84 @@
+"""A block's receipts stored as one row, without their blooms: what the node keeps of receipts since issue 18.
+
+A receipt's consensus encoding carries a 256-byte bloom of its logs, and the receipt trie adds a hashed node
+per receipt and branch nodes above: 538 bytes a grant on disk, most of it recomputable. Like geth, the node
+stores each receipt without its bloom (rebuilt from the logs, byte for byte, when read) and, unlike the trie,
+all of a block's receipts in one row keyed by the receipt root, with an offset table so that one receipt is
+read without decoding the others (``eth_getLogs`` by principal reads one receipt in each of many blocks).
+The header's receipt root is unchanged: ``tests/node/test_receipt_blobs.py`` rebuilds it from the stored row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import rlp
+from eth_bloom import BloomFilter
+
+PREFIX = b"receipts:"  # + the block's receipt root
+_WIDTH = 4  # bytes of the count and of each end offset
+
+
+def key(receipt_root: bytes) -> bytes:
+    return PREFIX + receipt_root
+
+
+def pack(encoded: Sequence[bytes]) -> bytes:
+    """One row for a block's receipts (their consensus encodings, typed ones with their type byte)."""
+    bodies = [_strip_bloom(r) for r in encoded]
+    ends, end = [], 0
+    for body in bodies:
+        end += len(body)
+        ends.append(end)
+    head = len(bodies).to_bytes(_WIDTH, "big") + b"".join(e.to_bytes(_WIDTH, "big") for e in ends)
+    return head + b"".join(bodies)
+
+
+def count(blob: bytes) -> int:
+    return int.from_bytes(blob[:_WIDTH], "big")
+
+
+def _body(blob: bytes, index: int) -> bytes:
+    n = count(blob)
+    if not 0 <= index < n:
+        raise KeyError(index)
+    base = _WIDTH * (n + 1)
+    start = int.from_bytes(blob[_WIDTH * index : _WIDTH * (index + 1)], "big") if index else 0
+    end = int.from_bytes(blob[_WIDTH * (index + 1) : _WIDTH * (index + 2)], "big")
+    return blob[base + start : base + end]
+
+
+def item(blob: bytes, index: int) -> bytes:
+    """The consensus encoding of receipt ``index`` (bloom rebuilt); KeyError past the last."""
+    return _with_bloom(_body(blob, index))
+
+
+def items(blob: bytes) -> list[bytes]:
+    """Every receipt's consensus encoding, in order."""
+    return [item(blob, i) for i in range(count(blob))]
+
+
+def logs(blob: bytes, index: int) -> list[Any]:
+    """The logs of receipt ``index`` as RLP-decoded ``[address, topics, data]`` lists (no bloom computed)."""
+    body = _body(blob, index)
+    return list(rlp.decode(body[1:] if body[0] < 0xC0 else body)[2])
+
+
+def _strip_bloom(encoded: bytes) -> bytes:
+    prefix, payload = (encoded[:1], encoded[1:]) if encoded[0] < 0xC0 else (b"", encoded)
+    status, gas, _bloom, entries = rlp.decode(payload)
+    body: bytes = rlp.encode([status, gas, entries])
+    return prefix + body
+
+
+def _with_bloom(body: bytes) -> bytes:
+    prefix, payload = (body[:1], body[1:]) if body[0] < 0xC0 else (b"", body)
+    status, gas, entries = rlp.decode(payload)
+    bloom = BloomFilter()
+    for address, topics, _data in entries:
+        bloom.add(address)
+        for topic in topics:
+            bloom.add(topic)
+    encoded: bytes = rlp.encode([status, gas, int(bloom).to_bytes(256, "big"), entries])
+    return prefix + encoded

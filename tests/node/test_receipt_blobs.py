@@ -1,0 +1,89 @@
+"""Receipts stored one row a block without blooms: the header's receipt root rebuilt from the row, the same
+receipts and logs served as before, built and imported blocks alike, and an older datadir's receipt tries
+still read."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pamchain.node import receipt_blobs as blobs
+from pamchain.node.chain import Chain
+from pamchain.node.ordered_trie import ordered_trie_root
+
+from .test_log_index import CONTRACTS, SIGNERS, TOPICS, Builder, _doc
+
+
+def _chains(tmp_path: Path | None = None) -> tuple[Builder, Builder, int]:
+    start = int(time.time()) - 1_000
+    doc = _doc(start)
+    x, y = Builder(doc, tmp_path), Builder(doc)
+    for n in range(1, 7):
+        logs = [(n % 3, n % 4, (n + 1) % 4, n), (0, 1, 2, 40), (2, 3, 0, 0)][: 1 + n % 3]
+        x.block(logs if n != 4 else [], SIGNERS[n % 5], start + n)
+        assert y.chain.import_block(x.chain._evm_block(x.chain.head))
+    return x, y, start
+
+
+def _stored(chain: Chain, receipt_root: bytes) -> bytes | None:
+    return chain.store.get(blobs.key(receipt_root))
+
+
+def test_receipts__one_row_a_block__rebuilds_the_header_root_and_no_trie_is_stored() -> None:
+    x, y, _ = _chains()
+    for chain in (x.chain, y.chain):  # built, and imported
+        for n in range(1, 7):
+            header = chain._header_by_number(n)
+            blob = _stored(chain, header.receipt_root)
+            if n == 4:  # no transactions: the blank root, nothing stored
+                assert blob is None and not chain.block_receipts(chain.header_by_number(n))
+                continue
+            assert blob is not None
+            assert ordered_trie_root(blobs.items(blob))[0] == header.receipt_root
+            assert chain.store.get(header.receipt_root) is None  # the trie's root node is not stored
+            assert len(blob) < sum(len(r) for r in blobs.items(blob)) - 200 * blobs.count(blob)
+
+
+def test_receipts__served_as_before__after_the_caches_are_cleared() -> None:
+    x, y, _ = _chains()
+    wanted = [x.chain.block_receipts(x.chain.header_by_number(n)) for n in range(7)]
+    logs = x.chain.logs(0, 6, [], [])
+    for chain in (x.chain, y.chain):
+        chain._receipts.clear()
+        chain._receipt_records.clear()
+        assert [chain.block_receipts(chain.header_by_number(n)) for n in range(7)] == wanted
+        assert chain.logs(0, 6, [], []) == logs
+        assert chain.logs(0, 6, [CONTRACTS[0]], [[TOPICS[1]]]) == [
+            e for e in logs if e.address == CONTRACTS[0] and e.topics[0] == TOPICS[1]
+        ]
+        assert chain.raw_receipts(chain.header_by_number(2)) == blobs.items(
+            _stored(chain, chain._header_by_number(2).receipt_root) or b""
+        )
+
+
+def test_receipts__older_datadir_with_receipt_tries__still_read(tmp_path: Path) -> None:
+    """A datadir written before: its blocks' receipts are in receipt tries (here: the rows swapped back for
+    the trie nodes); they read the same, and new blocks are stored the new way."""
+    x, _, start = _chains(tmp_path)
+    wanted = [x.chain.block_receipts(x.chain.header_by_number(n)) for n in range(7)]
+    logs = x.chain.logs(0, 6, [], [])
+    conn = x.chain.store._conn
+    for n in range(1, 7):
+        root = x.chain._header_by_number(n).receipt_root
+        blob = _stored(x.chain, root)
+        if blob is None:
+            continue
+        _, nodes = ordered_trie_root(blobs.items(blob))
+        conn.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", nodes.items())
+        conn.execute("DELETE FROM kv WHERE k=?", (blobs.key(root),))
+    x.chain.store.close()
+    reopened = Builder(_doc(start), tmp_path)
+    reopened.nonce = x.nonce
+    chain = reopened.chain
+    assert [chain.block_receipts(chain.header_by_number(n)) for n in range(7)] == wanted
+    assert chain.logs(0, 6, [], []) == logs
+    reopened.block([(0, 1, 2, 3)], SIGNERS[7 % 5], start + 7)
+    assert _stored(chain, chain._header_by_number(7).receipt_root) is not None
+    chain._receipts.clear()
+    chain._receipt_records.clear()
+    assert [r.status for r in chain.block_receipts(chain.header_by_number(7))] == [1]
