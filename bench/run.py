@@ -160,7 +160,11 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
         rss_blocks = tuple(int(n) for n in args.rss_blocks.split(",")) if args.rss_blocks else ()
         results["p4"] = scale.run(
-            args.grants or (600 if args.quick else 1_000_000), tmp / "scale", args.quick, rss_blocks
+            args.grants or (600 if args.quick else 1_000_000),
+            tmp / "scale",
+            args.quick,
+            rss_blocks,
+            None if args.state_history == 0 else args.state_history,
         )
     return results
 
@@ -182,6 +186,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--iterations", type=int, default=30, help="P2/P3 iterations (default 30)")
     parser.add_argument("--grants", type=int, default=None, help="P4 grants (default 1,000,000)")
     parser.add_argument("--rss-blocks", default=None, help="P4 chain lengths for RSS (default 10000,100000)")
+    parser.add_argument(
+        "--state-history",
+        type=int,
+        default=128,
+        help="P4: blocks whose state the node keeps (default 128, the node's; 0: all, an archive)",
+    )
     parser.add_argument("--cli-runs", type=int, default=10, help="runs of each CLI command (default 10)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"output (default {DEFAULT_JSON})")
     args = parser.parse_args(argv)

@@ -29,6 +29,7 @@ from eth_account import Account
 from eth_keys import keys
 from eth_utils import keccak
 from pamchain.node import make_genesis
+from pamchain.node.chain import DEFAULT_STATE_HISTORY
 from pamchain.sdk.chain.abi import ContractAbi
 from pamchain.sdk.chain.events import EventDecoder
 
@@ -70,8 +71,11 @@ def _grant_txs(first: int, count: int, nonces: dict[int, int], target: bytes) ->
         yield unsigned.as_signed_transaction(_key(f"sender{s}"), chain_id=CHAIN_ID).encode()
 
 
-def build_chain(root: Path, grants: int, per_block: int) -> dict[str, Any]:
-    """Genesis + deployment + ``grants`` grant transactions in blocks of ``per_block``; returns build facts."""
+def build_chain(
+    root: Path, grants: int, per_block: int, state_history: int | None = DEFAULT_STATE_HISTORY
+) -> dict[str, Any]:
+    """Genesis + deployment + ``grants`` grant transactions in blocks of ``per_block``, the node keeping the
+    state of the last ``state_history`` blocks (None: all); returns build facts."""
     from pamchain.node.chain import Chain
     from pamchain.node.core import NodeCore, Signer
     from pamchain.node.service import init_datadir
@@ -94,7 +98,7 @@ def build_chain(root: Path, grants: int, per_block: int) -> dict[str, Any]:
     (root / "genesis.json").write_text(json.dumps(doc))
     genesis, _ = init_datadir(root / "d", root / "genesis.json")
     store = open_store(root / "d")
-    chain = Chain(genesis, store)
+    chain = Chain(genesis, store, state_history=state_history)
     core = NodeCore(
         chain,
         TxPool(PoolLimits(global_slots=10**6, per_sender=10**6)),
@@ -129,16 +133,20 @@ def build_chain(root: Path, grants: int, per_block: int) -> dict[str, Any]:
         "target": target,
         "build_s": time.perf_counter() - t0,
         "signer": signer,
+        "state_history": state_history,
     }
 
 
 @contextlib.contextmanager
-def _node(root: Path, signer: Any) -> Iterator[tuple[subprocess.Popen[bytes], Rpc, float]]:
+def _node(
+    root: Path, signer: Any, state_history: int | None = DEFAULT_STATE_HISTORY
+) -> Iterator[tuple[subprocess.Popen[bytes], Rpc, float]]:
     """pamchain's node on ``root/d`` (no sealing) until the block ends; yields the process, a client and the
     seconds it took to answer."""
     files = signer_files(root, root / "d", bytes(signer.key))
+    history = ["--archive"] if state_history is None else ["--state-history", str(state_history)]
     t0 = time.perf_counter()
-    with node_process(files, ["--no-seal"], timeout=600, grace=120) as (url, proc):
+    with node_process(files, ["--no-seal", *history], timeout=600, grace=120) as (url, proc):
         yield proc, Rpc(url), time.perf_counter() - t0
 
 
@@ -154,7 +162,7 @@ def measure(root: Path, built: dict[str, Any]) -> dict[str, Any]:
     target = "0x" + built["target"].hex()
     decoder = EventDecoder((target, ContractAbi(abi)))  # the oracle's decoder
     topic0 = "0x" + keccak(text="Granted(uint256,address,bytes32,uint256)").hex()
-    with _node(root, built["signer"]) as (proc, rpc, _first_start):
+    with _node(root, built["signer"], built["state_history"]) as (proc, rpc, _first_start):
         head = int(rpc.call("eth_blockNumber"), 16)
         who = "0x" + principal(7).rjust(32, b"\0").hex()
         times, found = [], 0
@@ -187,11 +195,12 @@ def measure(root: Path, built: dict[str, Any]) -> dict[str, Any]:
                 web3_events += 1
         web3_s = time.perf_counter() - t0
         rss = rss_mib(proc.pid)
-    with _node(root, built["signer"]) as (proc, rpc, restart_s):
+    with _node(root, built["signer"], built["state_history"]) as (proc, rpc, restart_s):
         pass
     disk = _disk_bytes(root / "d")
     return {
         "grants_in_chain": built["grants"],
+        "state_history_blocks": "all" if built["state_history"] is None else built["state_history"],
         "build_in_process_incl_signing_tx_per_s": round(built["grants"] / built["build_s"], 1),
         "one_principal_getLogs_ms_median": round(1000 * statistics.median(times), 1),
         "one_principal_grants_found": found,
@@ -233,8 +242,14 @@ def rss_at_blocks(root: Path, blocks: int) -> float:
         return round(rss_mib(proc.pid), 1)
 
 
-def run(grants: int, tmp: Path, quick: bool = False, rss_blocks: tuple[int, ...] = ()) -> dict[str, Any]:
-    built = build_chain(tmp / "grants", grants, PER_BLOCK)
+def run(
+    grants: int,
+    tmp: Path,
+    quick: bool = False,
+    rss_blocks: tuple[int, ...] = (),
+    state_history: int | None = DEFAULT_STATE_HISTORY,
+) -> dict[str, Any]:
+    built = build_chain(tmp / "grants", grants, PER_BLOCK, state_history)
     figures = measure(tmp / "grants", built)
     for blocks in rss_blocks or ((30, 60) if quick else (10_000, 100_000)):
         figures[f"node_rss_mib_at_{blocks}_blocks"] = rss_at_blocks(tmp / f"blocks{blocks}", blocks)
@@ -242,9 +257,10 @@ def run(grants: int, tmp: Path, quick: bool = False, rss_blocks: tuple[int, ...]
 
 
 def disk_breakdown(datadir: Path, grants: int) -> dict[str, int]:
-    """Bytes per grant on disk by what they hold: transactions and receipts (their trie nodes, walked from
-    every canonical block's roots), py-evm's tx-hash lookups, the log index, state trie nodes with headers and
-    code (the rest of the hash-keyed rows), and SQLite's page overhead (file size minus the rows' bytes)."""
+    """Bytes per grant on disk by what they hold: transactions (their trie nodes, walked from every canonical
+    block's root), receipts (their row a block, or the trie of an older datadir), py-evm's tx-hash lookups, the log index, state trie nodes with headers and
+    code (the rest of the hash-keyed rows), the state pruning's journal (the kept blocks' trie-node changes),
+    and SQLite's page overhead (file size minus the rows' bytes)."""
     import sqlite3
 
     import rlp
@@ -268,25 +284,34 @@ def disk_breakdown(datadir: Path, grants: int) -> dict[str, int]:
         return total
 
     parts = dict.fromkeys(
-        ("transactions", "receipts", "tx_hash_lookups", "state_headers_code", "log_index"), 0
+        ("transactions", "receipts", "tx_hash_lookups", "state_headers_code", "log_index", "state_journal"), 0
     )
     number = 0
+    receipt_tries = 0  # receipt trie nodes among the hash-keyed rows (older datadirs)
     blank = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
     while True:
         found = con.execute("SELECT v FROM kv WHERE k=?", (b"block-number-to-hash:%d" % number,)).fetchone()
         if found is None:
             break
         header = rlp.decode(get(rlp.decode(found[0])))
-        for name, root in (("transactions", header[4]), ("receipts", header[5])):
-            parts[name] += 0 if root == blank else trie_bytes(root)
+        parts["transactions"] += 0 if header[4] == blank else trie_bytes(header[4])
+        if header[5] != blank:
+            row = con.execute("SELECT length(k) + length(v) FROM kv WHERE k=?", (b"receipts:" + header[5],))
+            stored = row.fetchone()  # one row a block without blooms, or (older datadirs) a receipt trie
+            in_trie = 0 if stored is not None else trie_bytes(header[5])
+            parts["receipts"] += stored[0] if stored is not None else in_trie
+            receipt_tries += in_trie
         number += 1
     hashed = con.execute("SELECT sum(length(k) + length(v)) FROM kv WHERE length(k) = 32").fetchone()[0]
-    parts["state_headers_code"] = hashed - parts["transactions"] - parts["receipts"]
+    parts["state_headers_code"] = hashed - parts["transactions"] - receipt_tries
     parts["tx_hash_lookups"] = con.execute(
         "SELECT sum(length(k) + length(v)) FROM kv WHERE k >= ? AND k < ?",
         (b"transaction-hash-to-block", b"transaction-hash-to-blocl"),
     ).fetchone()[0]
     parts["log_index"] = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name='log_pos'").fetchone()[0] or 0
+    parts["state_journal"] = (
+        con.execute("SELECT sum(pgsize) FROM dbstat WHERE name='state_journal'").fetchone()[0] or 0
+    )
     size = _disk_bytes(datadir)
     parts["sqlite_pages_and_other"] = size - sum(parts.values())
     con.close()
