@@ -39,7 +39,7 @@ def state_diff(get: Callable[[bytes], bytes], old_root: bytes, new_root: bytes) 
     """The difference between the world states at ``old_root`` and ``new_root`` (``BLANK_ROOT``: empty);
     ``get`` reads a stored node's encoding by hash."""
     diff = StateDiff()
-    accounts = _trie_diff(get, old_root, new_root, diff)
+    accounts = _trie_diff(get, old_root, new_root, diff, leaves=True)
     for path in accounts[_OLD].keys() | accounts[_NEW].keys():
         old = accounts[_OLD].get(path)
         new = accounts[_NEW].get(path)
@@ -57,13 +57,18 @@ def state_diff(get: Callable[[bytes], bytes], old_root: bytes, new_root: bytes) 
 
 
 def _trie_diff(
-    get: Callable[[bytes], bytes], old_root: bytes, new_root: bytes, diff: StateDiff
+    get: Callable[[bytes], bytes],
+    old_root: bytes,
+    new_root: bytes,
+    diff: StateDiff,
+    leaves: bool = False,
 ) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
-    """Record in ``diff`` the nodes of one trie that changed; return the leaves (path -> value) on each side
-    of the change (for the account trie: the accounts whose storage may have changed)."""
-    leaves: tuple[dict[bytes, bytes], dict[bytes, bytes]] = ({}, {})
+    """Record in ``diff`` the nodes of one trie that changed; with ``leaves``, return the leaves (path ->
+    value) on each side of the change (for the account trie: the accounts whose storage may have changed;
+    a storage trie's leaves are not needed, and spelling out their paths was a third of the walk)."""
+    found: tuple[dict[bytes, bytes], dict[bytes, bytes]] = ({}, {})
     if old_root == new_root:
-        return leaves
+        return found
     # levels[path length] = (old side, new side), each {nibble path: reference}
     levels: dict[int, tuple[dict[bytes, Any], dict[bytes, Any]]] = {}
     if old_root != BLANK_ROOT:
@@ -95,13 +100,13 @@ def _trie_diff(
                         if child != b"":
                             child_path = path + bytes((nibble,))
                             levels.setdefault(len(child_path), ({}, {}))[side][child_path] = child
-                    if node[16] != b"":
-                        leaves[side][path] = node[16]
+                    if node[16] != b"" and leaves:
+                        found[side][path] = node[16]
                     continue
-                rest, is_leaf = decode_hex_prefix(node[0])
-                if is_leaf:
-                    leaves[side][path + rest] = node[1]
-                else:
-                    child_path = path + rest
-                    levels.setdefault(len(child_path), ({}, {}))[side][child_path] = node[1]
-    return leaves
+                if node[0][0] & 0x20:  # a leaf (hex-prefix flag): nothing stored below it
+                    if leaves:
+                        found[side][path + decode_hex_prefix(node[0])[0]] = node[1]
+                    continue
+                child_path = path + decode_hex_prefix(node[0])[0]
+                levels.setdefault(len(child_path), ({}, {}))[side][child_path] = node[1]
+    return found
