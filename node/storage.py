@@ -14,6 +14,7 @@ pushes it out, or not at all.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import sqlite3
@@ -336,6 +337,17 @@ def topic_key(position: int, topic: bytes) -> int:
     return _key64(b"T" + bytes([position]) + topic)
 
 
+_TX_LOOKUP = b"transaction-hash-to-block:"  # py-evm's key: this prefix and the hash's repr, ~120 bytes
+_TX_LOOKUP_ROW = b"tx:"  # + the 32-byte hash: how the node stores the same row
+
+
+def _tx_lookup_row(key: bytes) -> bytes | None:
+    """The node's key for py-evm's transaction-lookup key (None for any other key)."""
+    if not key.startswith(_TX_LOOKUP):
+        return None
+    return _TX_LOOKUP_ROW + bytes(ast.literal_eval(key[len(_TX_LOOKUP) :].decode()))
+
+
 class StagedDB(BaseDB):
     """The key-value view py-evm sees: staged writes over a read cache over the SQLite store.
 
@@ -351,7 +363,56 @@ class StagedDB(BaseDB):
         self._cache_entries = cache_entries
 
     # -- BaseDB -----------------------------------------------------------------------------------------
+    # py-evm keys a transaction's (block, index) by "transaction-hash-to-block:" and the hash's repr: 125 bytes
+    # a transaction on disk. The node keeps the row under "tx:" and the hash (38 bytes); a datadir written
+    # before has the long keys, read when the short one is absent and deleted with it.
     def __getitem__(self, key: bytes) -> bytes:
+        row = _tx_lookup_row(key)
+        if row is None:
+            return self._get(key)
+        try:
+            return self._get(row)
+        except KeyError:
+            if self._staged.get(row, _MISSING) is None:
+                raise  # deleted in this block
+            return self._get(key)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._staged[_tx_lookup_row(key) or key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        row = _tx_lookup_row(key)
+        if row is None:
+            self._delete(key)
+            return
+        found = False
+        for k in (row, key):
+            if self._exists_raw(k):
+                self._staged[k] = None
+                found = True
+        if not found:
+            raise KeyError(key)
+
+    def _exists(self, key: bytes) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def _exists_raw(self, key: bytes) -> bool:
+        try:
+            self._get(key)
+        except KeyError:
+            return False
+        return True
+
+    def _delete(self, key: bytes) -> None:
+        if not self._exists_raw(key):
+            raise KeyError(key)
+        self._staged[key] = None
+
+    def _get(self, key: bytes) -> bytes:
         staged = self._staged.get(key, _MISSING)
         if staged is not _MISSING:
             if staged is None:
@@ -365,21 +426,6 @@ class StagedDB(BaseDB):
             raise KeyError(key)
         self._remember(key, value)
         return value
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self._staged[key] = value
-
-    def __delitem__(self, key: bytes) -> None:
-        if not self._exists(key):
-            raise KeyError(key)
-        self._staged[key] = None
-
-    def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
 
     # -- staging ------------------------------------------------------------------------------------------
     def _remember(self, key: bytes, value: bytes) -> None:

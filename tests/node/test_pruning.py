@@ -173,6 +173,7 @@ def test_pruning__reorg_inside_the_window__reads_the_new_branch() -> None:
         y.block([(STORE, 1, 2000 + i), (STORE, 5, i)], SIGNERS[(p + 2 + i) % 5], start + p + 1 + i)
     ours = x.chain.head_record()
     assert x.chain.storage_at(STORE, 1, ours) == 1000
+    (our_tx,) = x.chain.tx_hashes(ours)
     for n in range(p + 1, p + 4):
         x.chain.import_block(y.chain._evm_block(y.chain._header_by_number(n)))
         _check_store(x.chain)
@@ -180,6 +181,10 @@ def test_pruning__reorg_inside_the_window__reads_the_new_branch() -> None:
     assert head.hash == y.chain.head_record().hash
     assert x.chain.storage_at(STORE, 1, head) == 2002
     assert x.chain.storage_at(STORE, 5, head) == 2
+    assert x.chain.locate(our_tx) is None  # its lookup went with its block (tests/node/test_tx_lookups.py)
+    for n in range(p + 1, p + 4):
+        block = x.chain.header_by_number(n)
+        assert [x.chain.locate(h) for h in x.chain.tx_hashes(block)] == [(block, 0), (block, 1)]
     for i in range(4, 12):  # both go on together until the window (and finality) passes the fork
         y.block(_writes(p + i), SIGNERS[(p + i + 3) % 5], start + p + i)
         x.chain.import_block(y.chain._evm_block(y.chain.head))
