@@ -304,10 +304,12 @@ def disk_breakdown(datadir: Path, grants: int) -> dict[str, int]:
         number += 1
     hashed = con.execute("SELECT sum(length(k) + length(v)) FROM kv WHERE length(k) = 32").fetchone()[0]
     parts["state_headers_code"] = hashed - parts["transactions"] - receipt_tries
-    parts["tx_hash_lookups"] = con.execute(
-        "SELECT sum(length(k) + length(v)) FROM kv WHERE k >= ? AND k < ?",
-        (b"transaction-hash-to-block", b"transaction-hash-to-blocl"),
-    ).fetchone()[0]
+    parts["tx_hash_lookups"] = sum(  # py-evm's long keys (older datadirs) and the node's "tx:" rows
+        con.execute(
+            "SELECT coalesce(sum(length(k) + length(v)), 0) FROM kv WHERE k >= ? AND k < ?", r
+        ).fetchone()[0]
+        for r in ((b"transaction-hash-to-block", b"transaction-hash-to-blocl"), (b"tx:", b"tx;"))
+    )
     parts["log_index"] = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name='log_pos'").fetchone()[0] or 0
     parts["state_journal"] = (
         con.execute("SELECT sum(pgsize) FROM dbstat WHERE name='state_journal'").fetchone()[0] or 0
