@@ -258,7 +258,7 @@ def run(
 
 def disk_breakdown(datadir: Path, grants: int) -> dict[str, int]:
     """Bytes per grant on disk by what they hold: transactions (their trie nodes, walked from every canonical
-    block's root), receipts (their row a block, or the trie of an older datadir), py-evm's tx-hash lookups, the log index, state trie nodes with headers and
+    block's root), receipts (their rows, or the trie of an older datadir), py-evm's tx-hash lookups, the log index, state trie nodes with headers and
     code (the rest of the hash-keyed rows), the state pruning's journal (the kept blocks' trie-node changes),
     and SQLite's page overhead (file size minus the rows' bytes)."""
     import sqlite3
@@ -296,8 +296,12 @@ def disk_breakdown(datadir: Path, grants: int) -> dict[str, int]:
         header = rlp.decode(get(rlp.decode(found[0])))
         parts["transactions"] += 0 if header[4] == blank else trie_bytes(header[4])
         if header[5] != blank:
-            row = con.execute("SELECT length(k) + length(v) FROM kv WHERE k=?", (b"receipts:" + header[5],))
-            stored = row.fetchone()  # one row a block without blooms, or (older datadirs) a receipt trie
+            row = con.execute(  # rows of 64 without blooms, or (older datadirs) a receipt trie
+                "SELECT sum(length(k) + length(v)) FROM kv WHERE k BETWEEN ? AND ?",
+                (b"receipts:" + header[5], b"receipts:" + header[5] + b"\xff\xff"),
+            )
+            stored = row.fetchone()
+            stored = None if stored[0] is None else stored
             in_trie = 0 if stored is not None else trie_bytes(header[5])
             parts["receipts"] += stored[0] if stored is not None else in_trie
             receipt_tries += in_trie

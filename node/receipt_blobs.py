@@ -1,11 +1,12 @@
-"""A block's receipts stored as one row, without their blooms: what the node keeps of receipts since issue 18.
+"""A block's receipts stored as a few rows without their blooms: what the node keeps of receipts since issue 18.
 
 A receipt's consensus encoding carries a 256-byte bloom of its logs, and the receipt trie adds a hashed node
 per receipt and branch nodes above: 538 bytes a grant on disk, most of it recomputable. Like geth, the node
 stores each receipt without its bloom (rebuilt from the logs, byte for byte, when read) and, unlike the trie,
-all of a block's receipts in one row keyed by the receipt root, with an offset table so that one receipt is
-read without decoding the others (``eth_getLogs`` by principal reads one receipt in each of many blocks).
-The header's receipt root is unchanged: ``tests/node/test_receipt_blobs.py`` rebuilds it from the stored row.
+a block's receipts 64 to a row keyed by the receipt root and the row's number, with an offset table so that
+one receipt is read without decoding the others: ``eth_getLogs`` by principal reads one receipt in each of
+many blocks, and a whole full block's row (~120 kB) for each cost it a third more time. The header's receipt
+root is unchanged: ``tests/node/test_receipt_blobs.py`` rebuilds it from the stored rows.
 """
 
 from __future__ import annotations
@@ -16,16 +17,30 @@ from typing import Any
 import rlp
 from eth_bloom import BloomFilter
 
-PREFIX = b"receipts:"  # + the block's receipt root
+PREFIX = b"receipts:"  # + the block's receipt root + the row's number (2 bytes)
+PER_ROW = 64  # receipts a row
 _WIDTH = 4  # bytes of the count and of each end offset
 
 
-def key(receipt_root: bytes) -> bytes:
-    return PREFIX + receipt_root
+def key(receipt_root: bytes, row: int = 0) -> bytes:
+    return PREFIX + receipt_root + row.to_bytes(2, "big")
+
+
+def last_key(receipt_root: bytes) -> bytes:
+    return key(receipt_root, 0xFFFF)
+
+
+def rows(receipt_root: bytes, encoded: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
+    """The rows (key, value) of a block's receipts (their consensus encodings, typed ones with their type
+    byte): receipt ``i`` is item ``i % PER_ROW`` of row ``i // PER_ROW``."""
+    return [
+        (key(receipt_root, n), pack(encoded[start : start + PER_ROW]))
+        for n, start in enumerate(range(0, len(encoded), PER_ROW))
+    ]
 
 
 def pack(encoded: Sequence[bytes]) -> bytes:
-    """One row for a block's receipts (their consensus encodings, typed ones with their type byte)."""
+    """One row of receipts."""
     bodies = [_strip_bloom(r) for r in encoded]
     ends, end = [], 0
     for body in bodies:
@@ -50,17 +65,18 @@ def _body(blob: bytes, index: int) -> bytes:
 
 
 def item(blob: bytes, index: int) -> bytes:
-    """The consensus encoding of receipt ``index`` (bloom rebuilt); KeyError past the last."""
+    """The consensus encoding of the row's receipt ``index`` (bloom rebuilt); KeyError past the last."""
     return _with_bloom(_body(blob, index))
 
 
 def items(blob: bytes) -> list[bytes]:
-    """Every receipt's consensus encoding, in order."""
+    """Every receipt's consensus encoding in the row, in order."""
     return [item(blob, i) for i in range(count(blob))]
 
 
 def logs(blob: bytes, index: int) -> list[Any]:
-    """The logs of receipt ``index`` as RLP-decoded ``[address, topics, data]`` lists (no bloom computed)."""
+    """The logs of the row's receipt ``index`` as RLP-decoded ``[address, topics, data]`` lists (no bloom
+    computed)."""
     body = _body(blob, index)
     return list(rlp.decode(body[1:] if body[0] < 0xC0 else body)[2])
 

@@ -159,6 +159,15 @@ class SqliteStore:
     def has(self, key: bytes) -> bool:
         return self._conn.execute("SELECT 1 FROM kv WHERE k=?", (key,)).fetchone() is not None
 
+    def values_between(self, first: bytes, last: bytes) -> list[bytes]:
+        """Values of the keys in ``[first, last]``, in key order."""
+        return [
+            v
+            for (v,) in self._conn.execute(
+                "SELECT v FROM kv WHERE k BETWEEN ? AND ? ORDER BY k", (first, last)
+            )
+        ]
+
     def count_logs(self, keys: Sequence[int], first: int, last: int, cap: int) -> int:
         """How many indexed logs in ``[first, last]`` match any of ``keys``, counted up to about ``cap``."""
         total = 0

@@ -361,22 +361,30 @@ class ChainBase(Calls):
         if receipts is None:
             block_class = self.vm_class_for(header.block_number, header.timestamp).get_block_class()
             decode = block_class.get_receipt_builder().decode
-            blob = self._receipt_blob(header)
+            rows = self._receipt_rows(header)
             encoded = (
-                receipt_blobs.items(blob)
-                if blob is not None
+                [r for row in rows for r in receipt_blobs.items(row)]
+                if rows
                 else ordered_trie_items(self.history, header.receipt_root)
             )
             receipts = tuple(decode(r) for r in encoded)
             self._receipts.put(header.hash, receipts)
         return receipts
 
-    def _receipt_blob(self, header: BlockHeaderAPI) -> bytes | None:
-        """A block's receipts row (receipt_blobs.py); None for a block without receipts or one stored before
-        it, whose receipts are in a receipt trie. Read past every cache: a full block's row is ~130 kB."""
+    def _receipt_rows(self, header: BlockHeaderAPI) -> list[bytes]:
+        """A block's receipts rows (receipt_blobs.py), read past every cache (a full block's are ~120 kB);
+        none for a block without receipts or one stored before them, whose receipts are in a receipt trie."""
+        if header.receipt_root == BLANK_ROOT_HASH:
+            return []
+        root = header.receipt_root
+        return self.store.values_between(receipt_blobs.key(root), receipt_blobs.last_key(root))
+
+    def _receipt_row(self, header: BlockHeaderAPI, index: int) -> tuple[bytes, int] | None:
+        """The row holding a block's receipt ``index`` and its place there; None as for ``_receipt_rows``."""
         if header.receipt_root == BLANK_ROOT_HASH:
             return None
-        return self.store.get(receipt_blobs.key(header.receipt_root))
+        row = self.store.get(receipt_blobs.key(header.receipt_root, index // receipt_blobs.PER_ROW))
+        return None if row is None else (row, index % receipt_blobs.PER_ROW)
 
     # ------------------------------------------------------------------------------------------- signers
     def signers(self, block: HeaderRecord | None = None) -> tuple[bytes, ...]:

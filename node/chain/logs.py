@@ -103,17 +103,20 @@ class Logs(ChainBase):
         return found
 
     def _block_logs(self, header: BlockHeaderAPI) -> tuple[LogRecord, ...]:
-        """Every log of a block, from its receipts and its transactions' hashes: both tries read in one walk
-        each, receipts decoded as plain RLP (only their logs are needed) and transactions only hashed."""
+        """Every log of a block, from its receipts rows (or an older block's receipt trie) and its transactions'
+        hashes (the trie read in one walk), receipts decoded as plain RLP (only their logs are needed) and
+        transactions only hashed."""
         cached = self._receipt_records.get(header.hash)
         if cached is not None:
             return tuple(entry for receipt in cached for entry in receipt.logs)
         receipts = self._receipts.get(header.hash)
         if receipts is not None:
             per_tx: list[Any] = [r.logs for r in receipts]
-        elif (blob := self._receipt_blob(header)) is not None:
+        elif rows := self._receipt_rows(header):
             per_tx = [
-                [_RawLog(f) for f in receipt_blobs.logs(blob, i)] for i in range(receipt_blobs.count(blob))
+                [_RawLog(f) for f in receipt_blobs.logs(row, i)]
+                for row in rows
+                for i in range(receipt_blobs.count(row))
             ]
         else:  # a block stored before receipts rows: its receipt trie
             per_tx = [_raw_logs(r) for r in ordered_trie_items(self.history, header.receipt_root)]
@@ -127,11 +130,11 @@ class Logs(ChainBase):
         return tuple(out)
 
     def _log_at(self, header: BlockHeaderAPI, index: int, at: int) -> LogRecord:
-        """One log read through the receipt and transaction tries (a few nodes each), not the whole block."""
+        """One log read from its receipt's row and the transaction trie (a few nodes), not the whole block."""
         tx_index, place = at >> PLACE_BITS, at & ((1 << PLACE_BITS) - 1)
-        blob = self._receipt_blob(header)
-        if blob is not None:
-            logs = [_RawLog(f) for f in receipt_blobs.logs(blob, tx_index)]
+        found = self._receipt_row(header, tx_index)
+        if found is not None:
+            logs = [_RawLog(f) for f in receipt_blobs.logs(*found)]
         else:
             logs = _raw_logs(ordered_trie_item(self.history, header.receipt_root, tx_index))
         tx_hash = keccak(ordered_trie_item(self.history, header.transaction_root, tx_index))

@@ -133,14 +133,14 @@ def _set_block_transactions_and_withdrawals(
     withdrawals: Sequence[Any] | None = None,
 ) -> BlockAPI:
     """py-evm's ``VM.set_block_transactions_and_withdrawals`` with the tries built in one pass, the receipts
-    stored as one row without blooms (``receipt_blobs.py``) instead of their trie, and kept on the VM for the
+    stored as rows without blooms (``receipt_blobs.py``) instead of their trie, and kept on the VM for the
     deposit scan and the importer (``_built_receipts``)."""
     tx_root, tx_nodes = ordered_trie_root([tx.encode() for tx in transactions])
     vm.chaindb.persist_trie_data_dict(tx_nodes)
     encoded = [r.encode() for r in receipts]
     receipt_root, _receipt_nodes = ordered_trie_root(encoded)
-    if encoded:
-        vm.chaindb.db[receipt_blobs.key(receipt_root)] = receipt_blobs.pack(encoded)
+    for row_key, row in receipt_blobs.rows(receipt_root, encoded):
+        vm.chaindb.db[row_key] = row
     vm.__dict__["_built_receipts"] = tuple(receipts)
     block_fields: dict[str, Any] = {"transactions": transactions}
     header_fields: dict[str, Any] = {"transaction_root": tx_root, "receipt_root": receipt_root}

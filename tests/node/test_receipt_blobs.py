@@ -1,4 +1,4 @@
-"""Receipts stored one row a block without blooms: the header's receipt root rebuilt from the row, the same
+"""Receipts stored 64 to a row without blooms: the header's receipt root rebuilt from the rows, the same
 receipts and logs served as before, built and imported blocks alike, and an older datadir's receipt tries
 still read."""
 
@@ -15,18 +15,25 @@ from .test_log_index import CONTRACTS, SIGNERS, TOPICS, Builder, _doc
 
 
 def _chains(tmp_path: Path | None = None) -> tuple[Builder, Builder, int]:
+    """Six blocks: 1-3 receipts, none (block 4), and 150 (block 6: three rows)."""
     start = int(time.time()) - 1_000
     doc = _doc(start)
     x, y = Builder(doc, tmp_path), Builder(doc)
     for n in range(1, 7):
         logs = [(n % 3, n % 4, (n + 1) % 4, n), (0, 1, 2, 40), (2, 3, 0, 0)][: 1 + n % 3]
+        if n == 6:
+            logs = [(i % 3, i % 4, 3 - i % 4, i % 7) for i in range(150)]
         x.block(logs if n != 4 else [], SIGNERS[n % 5], start + n)
         assert y.chain.import_block(x.chain._evm_block(x.chain.head))
     return x, y, start
 
 
-def _stored(chain: Chain, receipt_root: bytes) -> bytes | None:
-    return chain.store.get(blobs.key(receipt_root))
+def _stored(chain: Chain, receipt_root: bytes) -> list[bytes]:
+    return chain.store.values_between(blobs.key(receipt_root), blobs.last_key(receipt_root))
+
+
+def _items(rows: list[bytes]) -> list[bytes]:
+    return [r for row in rows for r in blobs.items(row)]
 
 
 def test_receipts__one_row_a_block__rebuilds_the_header_root_and_no_trie_is_stored() -> None:
@@ -34,14 +41,14 @@ def test_receipts__one_row_a_block__rebuilds_the_header_root_and_no_trie_is_stor
     for chain in (x.chain, y.chain):  # built, and imported
         for n in range(1, 7):
             header = chain._header_by_number(n)
-            blob = _stored(chain, header.receipt_root)
+            rows = _stored(chain, header.receipt_root)
             if n == 4:  # no transactions: the blank root, nothing stored
-                assert blob is None and not chain.block_receipts(chain.header_by_number(n))
+                assert rows == [] and not chain.block_receipts(chain.header_by_number(n))
                 continue
-            assert blob is not None
-            assert ordered_trie_root(blobs.items(blob))[0] == header.receipt_root
+            assert len(rows) == (3 if n == 6 else 1)
+            assert ordered_trie_root(_items(rows))[0] == header.receipt_root
             assert chain.store.get(header.receipt_root) is None  # the trie's root node is not stored
-            assert len(blob) < sum(len(r) for r in blobs.items(blob)) - 200 * blobs.count(blob)
+            assert sum(map(len, rows)) < sum(map(len, _items(rows))) - 200 * len(_items(rows))
 
 
 def test_receipts__served_as_before__after_the_caches_are_cleared() -> None:
@@ -56,9 +63,12 @@ def test_receipts__served_as_before__after_the_caches_are_cleared() -> None:
         assert chain.logs(0, 6, [CONTRACTS[0]], [[TOPICS[1]]]) == [
             e for e in logs if e.address == CONTRACTS[0] and e.topics[0] == TOPICS[1]
         ]
-        assert chain.raw_receipts(chain.header_by_number(2)) == blobs.items(
-            _stored(chain, chain._header_by_number(2).receipt_root) or b""
+        assert chain.raw_receipts(chain.header_by_number(6)) == _items(
+            _stored(chain, chain._header_by_number(6).receipt_root)
         )
+        sixth = [e for e in logs if e.block_number == 6]
+        assert len(sixth) == 150
+        assert chain.logs(6, 6, [CONTRACTS[2]], []) == [e for e in sixth if e.address == CONTRACTS[2]]
 
 
 def test_receipts__older_datadir_with_receipt_tries__still_read(tmp_path: Path) -> None:
@@ -70,12 +80,12 @@ def test_receipts__older_datadir_with_receipt_tries__still_read(tmp_path: Path) 
     conn = x.chain.store._conn
     for n in range(1, 7):
         root = x.chain._header_by_number(n).receipt_root
-        blob = _stored(x.chain, root)
-        if blob is None:
+        rows = _stored(x.chain, root)
+        if not rows:
             continue
-        _, nodes = ordered_trie_root(blobs.items(blob))
+        _, nodes = ordered_trie_root(_items(rows))
         conn.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", nodes.items())
-        conn.execute("DELETE FROM kv WHERE k=?", (blobs.key(root),))
+        conn.execute("DELETE FROM kv WHERE k BETWEEN ? AND ?", (blobs.key(root), blobs.last_key(root)))
     x.chain.store.close()
     reopened = Builder(_doc(start), tmp_path)
     reopened.nonce = x.nonce
@@ -83,7 +93,7 @@ def test_receipts__older_datadir_with_receipt_tries__still_read(tmp_path: Path) 
     assert [chain.block_receipts(chain.header_by_number(n)) for n in range(7)] == wanted
     assert chain.logs(0, 6, [], []) == logs
     reopened.block([(0, 1, 2, 3)], SIGNERS[7 % 5], start + 7)
-    assert _stored(chain, chain._header_by_number(7).receipt_root) is not None
+    assert _stored(chain, chain._header_by_number(7).receipt_root)
     chain._receipts.clear()
     chain._receipt_records.clear()
     assert [r.status for r in chain.block_receipts(chain.header_by_number(7))] == [1]
