@@ -57,6 +57,7 @@ from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, with_fast_tries
 log = logging.getLogger(__name__)
 
 CACHED_TXS = 8_192  # transactions (or receipts) the block and receipt caches hold at most, ~12 full blocks
+RECEIPT_ROW_CACHE_BYTES = 8 << 20  # receipts rows kept for one-log reads (~600 rows of 64 grants' receipts)
 
 
 def evm_transaction(tx: PoolTx) -> SignedTransactionAPI:
@@ -124,6 +125,8 @@ class ChainBase(Calls):
         self._receipt_records: LRU[bytes, tuple[ReceiptRecord, ...]] = LRU(
             CACHED_TXS // 2, lambda r: len(r) + 1
         )
+        # receipts rows read one log at a time (eth_getLogs by principal), bounded by their bytes
+        self._receipt_row_cache: LRU[bytes, bytes] = LRU(RECEIPT_ROW_CACHE_BYTES, len)
         self._senders: LRU[bytes, bytes] = LRU(65_536)
         self._allowed: LRU[tuple[bytes, bytes], bool] = LRU(4096)
         self._states: LRU[bytes, StateAPI] = LRU(4)
@@ -383,8 +386,14 @@ class ChainBase(Calls):
         """The row holding a block's receipt ``index`` and its place there; None as for ``_receipt_rows``."""
         if header.receipt_root == BLANK_ROOT_HASH:
             return None
-        row = self.store.get(receipt_blobs.key(header.receipt_root, index // receipt_blobs.PER_ROW))
-        return None if row is None else (row, index % receipt_blobs.PER_ROW)
+        key = receipt_blobs.key(header.receipt_root, index // receipt_blobs.PER_ROW)
+        row = self._receipt_row_cache.get(key)
+        if row is None:
+            row = self.store.get(key)
+            if row is None:
+                return None
+            self._receipt_row_cache.put(key, row)
+        return row, index % receipt_blobs.PER_ROW
 
     # ------------------------------------------------------------------------------------------- signers
     def signers(self, block: HeaderRecord | None = None) -> tuple[bytes, ...]:
@@ -413,10 +422,10 @@ class ChainBase(Calls):
     def _state(self, header: BlockHeaderAPI) -> StateAPI:
         # Read-only state objects are reused per block: building one costs a VM, and its account cache
         # makes repeated nonce/balance lookups (txpool admission, RPC) nearly free. Never mutated.
+        if not self._has_state_root(header.state_root):  # before the cache: it may hold a pruned state
+            raise StateUnavailable(header.state_root)
         state = self._states.get(header.hash)
         if state is None:
-            if not self._has_state_root(header.state_root):
-                raise StateUnavailable(header.state_root)
             state = self._vm(header).state
             self._states.put(header.hash, state)
         return state
