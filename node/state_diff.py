@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .trie_nodes import BLANK_ROOT, decode, decode_hex_prefix
+from .trie_nodes import BLANK_ROOT, decode, decode_hex_prefix, decoded
 
 EMPTY_CODE_HASH = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
 _OLD, _NEW = 0, 1
@@ -85,13 +85,12 @@ def _trie_diff(
         for side, refs in enumerate(sides):
             for path, ref in refs.items():
                 if isinstance(ref, bytes):  # a stored node (a hash); embedded nodes live in their parent
-                    encoded = get(ref)
                     if side == _OLD:
                         diff.removed_places[ref] += 1
                     else:
-                        diff.added[ref] = encoded
+                        diff.added[ref] = get(ref)
                         diff.added_places[ref] += 1
-                    node = decode(encoded)
+                    node = decoded(ref, get)  # mostly decoded already, by the block's trie updates
                 else:
                     node = ref
                 if len(node) == 17:

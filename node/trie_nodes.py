@@ -7,10 +7,12 @@ job several times faster. Output is byte-identical to pyrlp's (``tests/node/test
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from eth_hash.auto import keccak
 from eth_typing import Hash32
+from lru import LRU
 
 BLANK_ROOT = Hash32(keccak(b"\x80"))  # the root of the empty trie: the hash of an empty string's RLP
 
@@ -113,3 +115,17 @@ def root(node: Any, nodes: dict[Hash32, bytes]) -> Hash32:
     digest = Hash32(keccak(encoded))
     nodes[digest] = encoded
     return digest
+
+
+# Decoded trie nodes by hash, shared by every reader, writer and state diff on any thread: nodes are
+# content-addressed (a hash always decodes to the same node), so an entry is never stale. A block's writes
+# decode the paths they change; pruning's state diff walks the same nodes right after: one decode serves both.
+DECODED: LRU[bytes, Any] = LRU(32_768)
+
+
+def decoded(node_hash: bytes, read: Callable[[bytes], bytes]) -> Any:
+    """The node stored under ``node_hash``, decoded (``read`` fetches its encoding on a cache miss)."""
+    node = DECODED.get(node_hash)
+    if node is None:
+        node = DECODED[node_hash] = decode(read(node_hash))
+    return node

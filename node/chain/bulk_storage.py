@@ -20,16 +20,9 @@ from eth.db.storage import AccountStorageDB, StorageLookup
 from eth.vm.interrupt import MissingStorageTrieNode
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError, keccak
-from lru import LRU
 
 from ..bulk_trie import lookup, update_trie
-from ..trie_nodes import decode
-
-# Decoded storage trie nodes by hash, shared by every account store of every state and thread: nodes are
-# content-addressed (a hash always decodes to the same node), so an entry is never stale, and the top of a
-# big contract's storage trie stays decoded from block to block instead of being read and decoded again by
-# each block's fresh state (with 30,000 slots, five levels a slot read).
-_DECODED: LRU[bytes, Any] = LRU(8_192)  # a few MiB: the top levels of the biggest tries
+from ..trie_nodes import decoded
 
 
 class BulkStorageLookup(StorageLookup):
@@ -64,12 +57,8 @@ class BulkStorageLookup(StorageLookup):
 
     def _node(self, node_hash: bytes) -> Any:
         """A trie node by hash, decoded (cached: every read of a slot walks the same top nodes)."""
-        node = _DECODED.get(node_hash)
-        if node is None:
-            encoded = self._nodes.get(node_hash)  # type: ignore[call-overload]
-            node = decode(encoded if encoded is not None else self._db[node_hash])
-            _DECODED[node_hash] = node
-        return node
+        pending = self._nodes
+        return decoded(node_hash, lambda h: pending.get(h) or self._db[h])  # type: ignore[call-overload]
 
     def _exists(self, key: bytes) -> bool:
         return self[key] != b""
@@ -169,11 +158,7 @@ class BulkAccountDB(AccountDB):
         return self.state_root
 
     def _account_node(self, node_hash: bytes) -> Any:
-        node = _DECODED.get(node_hash)
-        if node is None:
-            node = decode(self._batchtrie[node_hash])
-            _DECODED[node_hash] = node
-        return node
+        return decoded(node_hash, self._batchtrie.__getitem__)
 
     def _get_address_store(self, address: Address) -> AccountStorageDatabaseAPI:
         store = self._account_stores.get(address)
