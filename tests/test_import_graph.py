@@ -49,6 +49,8 @@ NODE_LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "trie_nodes",
             "ordered_trie",
             "bulk_trie",
+            "state_diff",
+            "receipt_blobs",
             "metrics",
             "keys",
         ),
