@@ -10,13 +10,14 @@ import rlp
 
 from .chain import Chain
 from .errors import InvalidBlock
+from .trie_nodes import item_end
 
 
 def iter_rlp_items(data: bytes) -> Iterator[list[Any]]:
     """Split concatenated RLP items without decoding them twice."""
     pos = 0
     while pos < len(data):
-        end = _end_of_item(data, pos)
+        end = item_end(data, pos)
         if end > len(data):
             raise InvalidBlock(f"chain file: truncated RLP item at byte {pos}")
         try:
@@ -24,21 +25,6 @@ def iter_rlp_items(data: bytes) -> Iterator[list[Any]]:
         except rlp.exceptions.DecodingError as exc:
             raise InvalidBlock(f"chain file: malformed RLP at byte {pos}") from exc
         pos = end
-
-
-def _end_of_item(data: bytes, pos: int) -> int:
-    prefix = data[pos]
-    if prefix < 0x80:
-        return pos + 1
-    if prefix < 0xB8:
-        return pos + 1 + prefix - 0x80
-    if prefix < 0xC0:
-        n = prefix - 0xB7
-        return pos + 1 + n + int.from_bytes(data[pos + 1 : pos + 1 + n], "big")
-    if prefix < 0xF8:
-        return pos + 1 + prefix - 0xC0
-    n = prefix - 0xF7
-    return pos + 1 + n + int.from_bytes(data[pos + 1 : pos + 1 + n], "big")
 
 
 def import_chain(chain: Chain, source: str | Path | bytes) -> int:

@@ -17,6 +17,8 @@ from typing import Any
 import rlp
 from eth_bloom import BloomFilter
 
+from .trie_nodes import item_end as _item_end
+
 PREFIX = b"receipts:"  # + the block's receipt root + the row's number (2 bytes)
 PER_ROW = 64  # receipts a row
 _WIDTH = 4  # bytes of the count and of each end offset
@@ -89,22 +91,6 @@ def _strip_bloom(encoded: bytes) -> bytes:
     bloom = _item_end(payload, _item_end(payload, status))
     logs = _item_end(payload, bloom)
     return prefix + _as_list(payload[status:bloom] + payload[logs : _item_end(payload, logs)])
-
-
-def _item_end(data: bytes, pos: int) -> int:
-    """Where the RLP item starting at ``pos`` ends."""
-    first = data[pos]
-    if first < 0x80:
-        return pos + 1
-    if first < 0xB8:
-        return pos + 1 + first - 0x80
-    if first < 0xC0:
-        size = first - 0xB7
-        return pos + 1 + size + int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
-    if first < 0xF8:
-        return pos + 1 + first - 0xC0
-    size = first - 0xF7
-    return pos + 1 + size + int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
 
 
 def _list_start(data: bytes) -> int:

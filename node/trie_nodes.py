@@ -129,3 +129,19 @@ def decoded(node_hash: bytes, read: Callable[[bytes], bytes]) -> Any:
     if node is None:
         node = DECODED[node_hash] = decode(read(node_hash))
     return node
+
+
+def item_end(data: bytes, pos: int) -> int:
+    """Where the RLP item starting at ``pos`` in ``data`` ends (its bytes are ``data[pos:item_end]``)."""
+    first = data[pos]
+    if first < 0x80:
+        return pos + 1
+    if first < 0xB8:
+        return pos + 1 + first - 0x80
+    if first < 0xC0:
+        size = first - 0xB7
+        return pos + 1 + size + int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
+    if first < 0xF8:
+        return pos + 1 + first - 0xC0
+    size = first - 0xF7
+    return pos + 1 + size + int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
