@@ -15,7 +15,7 @@ from pamchain.sdk.oracle.follower import Follower
 from pamchain.sdk.oracle.journal import Journal
 from web3.types import Wei
 
-from support.chains import test_accounts
+from support import chains
 from support.world import DOMAIN, standard_plan
 
 
@@ -50,7 +50,7 @@ def test_follower__following_the_head__asks_for_the_final_block_once_a_poll(tmp_
     """A poll reads the final block, checks the checkpoint's hash and records the new final block's: the
     final block's own answer names both hashes (its own, its parent's), so following the head asks the node
     for one block a poll, and the checkpoint is still checked against the node's current chain."""
-    accounts = test_accounts()
+    accounts = chains.test_accounts()
     signer = Account.from_key(keccak(text="transport-signer"))
     genesis = deployment_genesis(
         [signer.address], 4243, {a.address: 10**24 for a in accounts.values()}, accounts["deployer"].address
