@@ -66,10 +66,14 @@ def cached_signer(header: BlockHeaderAPI) -> Address:
     found = _SIGNERS.get(key)
     if found is None:
         found = get_block_signer(header)
-        _SIGNERS[key] = found
-        if len(_SIGNERS) > 16_384:
-            _SIGNERS.popitem(last=False)
+        _remember_signer(key, found)
     return found
+
+
+def _remember_signer(header_hash: bytes, signer: Address) -> None:
+    _SIGNERS[header_hash] = signer
+    if len(_SIGNERS) > 16_384:
+        _SIGNERS.popitem(last=False)
 
 
 def block_author(header: BlockHeaderAPI) -> Address:
@@ -101,8 +105,11 @@ class PamchainClique(CliqueConsensus):
         now = int(time.time())
         if header.timestamp > now + self.max_future_drift:
             raise ValidationError(f"Invalid future timestamp: {header.timestamp} (now {now})")
-        # Clamp only for py-evm's own clock check; every other rule sees the real header.
-        validate_header_integrity(header.copy(timestamp=min(header.timestamp, now)), self._epoch_length)
+        # Clamp only for py-evm's own clock check; every other rule sees the real header (copied only when
+        # the clamp changes it: a header copy costs more than the checks).
+        validate_header_integrity(
+            header if header.timestamp <= now else header.copy(timestamp=now), self._epoch_length
+        )
 
     def validate_seal(self, header: BlockHeaderAPI) -> None:
         self._integrity(header)
@@ -392,4 +399,7 @@ def fork_choice_key(
 def seal_header(header: BlockHeaderAPI, private_key: PrivateKey) -> BlockHeaderAPI:
     """Sign the seal hash and place the 65-byte signature at the end of ``extraData``."""
     signature = private_key.sign_msg_hash(seal_hash(header))
-    return header.copy(extra_data=header.extra_data[:-SIGNATURE_LENGTH] + signature.to_bytes())
+    sealed = header.copy(extra_data=header.extra_data[:-SIGNATURE_LENGTH] + signature.to_bytes())
+    # Its signer is known: validating, committing and announcing the block need not recover it again.
+    _remember_signer(sealed.hash, Address(private_key.public_key.to_canonical_address()))
+    return sealed

@@ -121,3 +121,41 @@ def test_nibble_paths__round_trip_and_match_py_trie(key: bytes, data: st.DataObj
     encoded = trie_nodes.hex_prefix(path[cut:], leaf)
     assert trie_nodes.decode_hex_prefix(encoded) == (path[cut:], leaf)
     assert encoded == encode_nibbles(add_nibbles_terminator(path[cut:]) if leaf else path[cut:])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_account_reads_through_decoded_nodes__match_hexary_trie(seed: int) -> None:
+    """The account trie's fast reads (``DecodedReadTrie``) answer as ``HexaryTrie`` for present and absent
+    keys, at the current root and at an older one."""
+    from pamchain.node.chain.bulk_storage import DecodedReadTrie
+
+    rng = random.Random(seed)
+    db: dict[bytes, bytes] = {}
+    plain = HexaryTrie(db)
+    keys = [rng.randbytes(32) for _ in range(rng.randrange(1, 300))]
+    for key in keys:
+        plain[key] = _value(rng)
+    old_root = plain.root_hash
+    for key in rng.sample(keys, len(keys) // 3):
+        plain[key] = _value(rng)
+    absent = [rng.randbytes(32) for _ in range(50)] + [k[:31] + bytes([k[31] ^ 1]) for k in keys[:20]]
+    for root_hash in (plain.root_hash, old_root):
+        plain.root_hash = root_hash
+        fast = DecodedReadTrie(db, root_hash)
+        for key in keys + absent:
+            assert fast[key] == plain[key]
+
+
+def test_account_read_of_a_missing_node__raises_py_evms_missing_trie_node() -> None:
+    from pamchain.node.chain.bulk_storage import DecodedReadTrie
+    from trie.exceptions import MissingTrieNode
+
+    db: dict[bytes, bytes] = {}
+    plain = HexaryTrie(db)
+    keys = [bytes([i]) * 32 for i in range(40)]
+    for key in keys:
+        plain[key] = rlp.encode(b"pamchain-missing-node-test" + key)  # nodes no other test has cached
+    del db[plain.root_hash]
+    with pytest.raises(MissingTrieNode) as raised:
+        DecodedReadTrie(db, plain.root_hash)[keys[0]]
+    assert raised.value.missing_node_hash == plain.root_hash

@@ -56,6 +56,24 @@ def test_sealed_blocks_validate_and_reimport(genesis_factory: Any, signer: Local
         stock.validate_seal_extension(replica._header_by_number(n), ())
 
 
+def test_sealing_remembers_the_signer__the_one_recovery_would_find(
+    genesis_factory: Any, signer: LocalAccount
+) -> None:
+    """The sealer's address is remembered for the new header instead of recovered again; what it remembers
+    is what ecrecover finds, for the node's key and for any other."""
+    from pamchain.node import consensus
+
+    start = int(time.time()) - 100
+    source = _chain(genesis_factory(timestamp=start))
+    me, key = _key(signer)
+    block = source.build_block([], me, key, timestamp=start + 1)
+    header = source._header_by_number(block.number)
+    assert consensus._SIGNERS[header.hash] == get_block_signer(header) == me
+    other = keys.PrivateKey(b"\x07" * 32)
+    resealed = seal_header(header, other)
+    assert consensus._SIGNERS[resealed.hash] == get_block_signer(resealed) != me
+
+
 def test_block_sealed_by_non_signer_is_rejected(genesis_factory: Any, signer: LocalAccount) -> None:
     doc = genesis_factory()
     intruder = Account.from_key(b"\x42" * 32)
