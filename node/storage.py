@@ -298,7 +298,18 @@ class CommittedReads:
         return value
 
 
-class OverlayDB(BaseDB):
+class _ReadableDB(BaseDB):
+    """A ``BaseDB`` whose membership test (``key in db``) is a read: what exists is what ``[key]`` returns."""
+
+    def _exists(self, key: bytes) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+
+class OverlayDB(_ReadableDB):
     """A throwaway write layer over a ``StoreReader``: whatever a call writes stays here and dies with it."""
 
     def __init__(self, reader: StoreReader) -> None:
@@ -323,13 +334,6 @@ class OverlayDB(BaseDB):
         if key not in self:
             raise KeyError(key)
         self._written[key] = None
-
-    def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
 
 
 def _key64(data: bytes) -> int:
@@ -357,7 +361,7 @@ def _tx_lookup_row(key: bytes) -> bytes | None:
     return _TX_LOOKUP_ROW + bytes(ast.literal_eval(key[len(_TX_LOOKUP) :].decode()))
 
 
-class StagedDB(BaseDB):
+class StagedDB(_ReadableDB):
     """The key-value view py-evm sees: staged writes over a read cache over the SQLite store.
 
     Writes stay in memory until ``commit()``; ``discard()`` drops them (a block that failed validation
@@ -401,13 +405,6 @@ class StagedDB(BaseDB):
                 found = True
         if not found:
             raise KeyError(key)
-
-    def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
 
     def _exists_raw(self, key: bytes) -> bool:
         try:

@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_keys import keys
-from eth_typing import Address
 from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +24,7 @@ from pamchain.node.storage import LOG_INDEX_VERSION, META_LOG_INDEX, SqliteStore
 from support.node_process import init_node, start_node
 from support.rpc import free_port
 
+from .blocks import CallBlocks
 from .conftest import CHAIN_ID, ETHER
 from .test_crash import Client, _wait_up
 
@@ -68,36 +67,18 @@ def _doc(start: int) -> dict[str, Any]:
     )
 
 
-class Builder:
-    """A chain and the sender's next nonce on it."""
+class Builder(CallBlocks):
+    """A chain whose blocks emit logs (one a transaction)."""
 
     def __init__(self, doc: dict[str, Any], datadir: Path | None = None) -> None:
-        self.chain = Chain(load_genesis(doc), open_store(datadir))
-        self.nonce = 0
+        super().__init__(doc, SENDER, datadir)
 
     def block(self, logs: list[tuple[int, int, int, int]], signer: LocalAccount, timestamp: int) -> None:
-        txs = []
-        for contract, t0, t1, size in logs:
-            data = TOPICS[t0] + (TOPICS[t1] if contract < 2 else b"") + bytes(range(size))
-            raw = SENDER.sign_transaction(
-                {
-                    "to": to_checksum_address(CONTRACTS[contract]),
-                    "value": 0,
-                    "gas": 60_000,
-                    "maxFeePerGas": 10**10,
-                    "maxPriorityFeePerGas": 0,
-                    "nonce": self.nonce,
-                    "chainId": CHAIN_ID,
-                    "data": data,
-                }
-            ).raw_transaction
-            txs.append(self.chain.decode_transaction(bytes(raw)))
-            self.nonce += 1
-        key = keys.PrivateKey(signer.key)
-        built = self.chain.build_block(
-            txs, Address(key.public_key.to_canonical_address()), key, timestamp=timestamp
-        )
-        assert len(built.included) == len(logs)
+        calls = [
+            (CONTRACTS[c], TOPICS[t0] + (TOPICS[t1] if c < 2 else b"") + bytes(range(size)))
+            for c, t0, t1, size in logs
+        ]
+        self.build(calls, 60_000, signer, timestamp)
 
 
 def _index_rows(chain: Chain) -> list[tuple[int, int, int, int]]:

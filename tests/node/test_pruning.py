@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_keys import keys
-from eth_typing import Address
 from eth_utils import to_checksum_address
 from pamchain.node import load_genesis, make_genesis
 from pamchain.node.chain import Chain
@@ -25,6 +23,7 @@ from pamchain.node.storage import open_store
 from support.node_process import init_node, start_node
 from support.rpc import free_port
 
+from .blocks import CallBlocks
 from .conftest import CHAIN_ID, ETHER
 from .node_process import RpcClient
 from .test_crash import Client, _wait_up
@@ -49,35 +48,15 @@ def _doc(signers: list[LocalAccount], start: int) -> dict[str, Any]:
     )
 
 
-class Builder:
-    """A chain whose blocks write storage slots, and the sender's next nonce on it."""
+class Builder(CallBlocks):
+    """A chain whose blocks write storage slots (one a transaction)."""
 
     def __init__(self, doc: dict[str, Any], datadir: Path | None = None, **options: Any) -> None:
-        self.chain = Chain(load_genesis(doc), open_store(datadir), **options)
-        self.nonce = 0
+        super().__init__(doc, SENDER, datadir, **options)
 
     def block(self, writes: list[tuple[bytes, int, int]], signer: LocalAccount, timestamp: int) -> None:
-        txs = []
-        for contract, slot, value in writes:
-            raw = SENDER.sign_transaction(
-                {
-                    "to": to_checksum_address(contract),
-                    "value": 0,
-                    "gas": 80_000,
-                    "maxFeePerGas": 10**10,
-                    "maxPriorityFeePerGas": 0,
-                    "nonce": self.nonce,
-                    "chainId": CHAIN_ID,
-                    "data": slot.to_bytes(32, "big") + value.to_bytes(32, "big"),
-                }
-            ).raw_transaction
-            txs.append(self.chain.decode_transaction(bytes(raw)))
-            self.nonce += 1
-        key = keys.PrivateKey(signer.key)
-        built = self.chain.build_block(
-            txs, Address(key.public_key.to_canonical_address()), key, timestamp=timestamp
-        )
-        assert len(built.included) == len(writes)
+        calls = [(c, slot.to_bytes(32, "big") + value.to_bytes(32, "big")) for c, slot, value in writes]
+        self.build(calls, 80_000, signer, timestamp)
 
 
 def _writes(n: int) -> list[tuple[bytes, int, int]]:
