@@ -225,7 +225,7 @@ class Node:
             reader = getattr(self._call_readers, "reader", None)
             if reader is None:
                 reader = self._call_readers.reader = CallReader(self.chain)
-            return fn(reader)
+            return reader.run(fn)
 
         return await asyncio.get_running_loop().run_in_executor(self._calls, run)
 

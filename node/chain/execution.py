@@ -43,6 +43,7 @@ class Calls:
     _derived_classes: dict[
         tuple[Any, ...], Any
     ]  # derived VM classes (deadline-checked, authored), built once
+    _walked: list[bytes] | None = None  # state roots checked in the current ``CallReader.run``, if any
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:
         raise NotImplementedError
@@ -61,6 +62,8 @@ class Calls:
         its missing nodes."""
         if not self._has_state_root(state_root):
             raise StateUnavailable(state_root)
+        if self._walked is not None:
+            self._walked.append(state_root)
 
     def _spoof(self, request: CallRequest, header: BlockHeaderAPI, state: Any, gas: int) -> Any:
         vm_class = self.vm_class_for(header.block_number, header.timestamp)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound
+from eth.vm.interrupt import EVMMissingData
 from eth_typing import Hash32
+from trie.exceptions import MissingTrieNode
 
-from ..errors import NotFound
+from ..errors import NotFound, StateUnavailable
 from ..records import HeaderRecord
 from ..storage import OverlayDB, StoreReader
 from .base import ChainBase
 from .execution import Calls
 from .headers import evm_header
 from .vms import LRU
+
+_T = TypeVar("_T")
 
 
 class CallReader(Calls):
@@ -36,6 +41,22 @@ class CallReader(Calls):
         self._reader: StoreReader = chain.store.reader()
         self._derived_classes = {}
         self._headers: LRU[bytes, BlockHeaderAPI] = LRU(16)
+
+    def run(self, fn: Callable[[CallReader], _T]) -> _T:
+        """``fn(self)``: one request. The chain thread prunes while calls run here, so a state checked as kept
+        may leave the window while ``fn`` walks it; the trie nodes it then misses answer as a state pruned
+        before the request did (``StateUnavailable``, geth's -32000), not as a broken store."""
+        walked: list[bytes] = []
+        self._walked = walked
+        try:
+            return fn(self)
+        except (EVMMissingData, MissingTrieNode) as exc:
+            for root in walked:
+                if not self._has_state_root(root):
+                    raise StateUnavailable(root) from exc
+            raise  # a node missing from a state still kept: a real fault, reported as such
+        finally:
+            self._walked = None
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:
         return self._vm_classes[self.genesis.schedule.fork_at(number, timestamp)]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 from eth_utils import to_checksum_address
 from pamchain.node import load_genesis, make_genesis
 from pamchain.node.chain import Chain
@@ -346,3 +347,46 @@ def test_window__side_branch_of_two__both_discarded_once() -> None:
     assert Counter(dict(refs.released)) == Counter({b"-c3": 1, b"+x": 1, b"-c4": 1, b"+y": 1})
     assert sorted(refs.forget) == [(3, b"c3"), (3, b"x"), (4, b"c4"), (4, b"y")]
     assert refs.journal == [(9, b"c9")] and refs.added == [(b"+c9", b"n", 1)]
+
+
+def test_pruning__state_pruned_while_a_call_walks_it__answers_geths_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call off the chain thread checks that its block's state is kept, then walks it; if the window passes
+    the block meanwhile (pruning commits on the chain thread), the missing trie nodes it meets answer as a
+    pruned state does ("state 0x... is not available", -32000), not as an internal error."""
+    from pamchain.node import trie_nodes
+    from pamchain.node.chain.reader import CallReader
+    from pamchain.node.records import CallRequest
+    from trie.exceptions import MissingTrieNode
+
+    built, start = _single(tmp_path, state_history=4)
+    chain = built.chain
+    for n in range(1, 8):
+        built.block(_writes(n), SIGNERS[0], start + n)
+    reader = CallReader(chain)
+    oldest = chain.header_by_number(chain.head_record().number - 4)
+    assert chain.has_state(oldest)
+    checked = CallReader._require_state
+
+    def window_passes_after_the_check(self: CallReader, state_root: bytes) -> None:
+        checked(self, state_root)
+        for n in range(8, 11):
+            built.block(_writes(n), SIGNERS[0], start + n)
+        trie_nodes.DECODED.clear()  # the walk must go to the store, as it would for a state not read lately
+        self._reader._cache.clear()
+
+    monkeypatch.setattr(CallReader, "_require_state", window_passes_after_the_check)
+    request = CallRequest(to=STORE, data=(7).to_bytes(32, "big") * 2)
+    with pytest.raises(StateUnavailable, match=f"state 0x{oldest.state_root.hex()} is not available"):
+        reader.run(lambda r: r.call(request, oldest))
+    assert not chain.has_state(oldest)
+    monkeypatch.setattr(CallReader, "_require_state", checked)
+    assert reader.run(lambda r: r.call(request, chain.head_record())) == b""  # a kept state still answers
+
+    def broken_store(r: CallReader) -> bytes:
+        r._require_state(chain.head_record().state_root)
+        raise MissingTrieNode(Hash32(b"\x01" * 32), Hash32(chain.head_record().state_root), b"key")
+
+    with pytest.raises(MissingTrieNode):  # a node missing from a state still kept is a fault, not pruning
+        reader.run(broken_store)
