@@ -5,8 +5,9 @@ per receipt and branch nodes above: 538 bytes a grant on disk, most of it recomp
 stores each receipt without its bloom (rebuilt from the logs, byte for byte, when read) and, unlike the trie,
 a block's receipts 64 to a row keyed by the receipt root and the row's number, with an offset table so that
 one receipt is read without decoding the others: ``eth_getLogs`` by principal reads one receipt in each of
-many blocks, and a whole full block's row (~120 kB) for each cost it a third more time. The header's receipt
-root is unchanged: ``tests/node/test_receipt_blobs.py`` rebuilds it from the stored rows.
+many blocks, and a whole full block's row (~120 kB) for each cost it a third more time (the rows:
+``block_rows.py``, shared with transactions). The header's receipt root is unchanged:
+``tests/node/test_receipt_blobs.py`` rebuilds it from the stored rows.
 """
 
 from __future__ import annotations
@@ -17,69 +18,47 @@ from typing import Any
 import rlp
 from eth_bloom import BloomFilter
 
+from . import block_rows
 from .trie_nodes import item_end as _item_end
 
-PREFIX = b"receipts:"  # + the block's receipt root + the row's number (2 bytes)
-PER_ROW = 64  # receipts a row
-_WIDTH = 4  # bytes of the count and of each end offset
+PREFIX = block_rows.RECEIPTS  # + the block's receipt root + the row's number (2 bytes)
+PER_ROW = block_rows.PER_ROW  # receipts a row
+count = block_rows.count
 
 
 def key(receipt_root: bytes, row: int = 0) -> bytes:
-    return PREFIX + receipt_root + row.to_bytes(2, "big")
+    return block_rows.key(PREFIX, receipt_root, row)
 
 
 def last_key(receipt_root: bytes) -> bytes:
-    return key(receipt_root, 0xFFFF)
+    return block_rows.last_key(PREFIX, receipt_root)
 
 
 def rows(receipt_root: bytes, encoded: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
     """The rows (key, value) of a block's receipts (their consensus encodings, typed ones with their type
     byte): receipt ``i`` is item ``i % PER_ROW`` of row ``i // PER_ROW``."""
-    return [
-        (key(receipt_root, n), pack(encoded[start : start + PER_ROW]))
-        for n, start in enumerate(range(0, len(encoded), PER_ROW))
-    ]
+    return block_rows.rows(PREFIX, receipt_root, [_strip_bloom(r) for r in encoded])
 
 
 def pack(encoded: Sequence[bytes]) -> bytes:
     """One row of receipts."""
-    bodies = [_strip_bloom(r) for r in encoded]
-    ends, end = [], 0
-    for body in bodies:
-        end += len(body)
-        ends.append(end)
-    head = len(bodies).to_bytes(_WIDTH, "big") + b"".join(e.to_bytes(_WIDTH, "big") for e in ends)
-    return head + b"".join(bodies)
-
-
-def count(blob: bytes) -> int:
-    return int.from_bytes(blob[:_WIDTH], "big")
-
-
-def _body(blob: bytes, index: int) -> bytes:
-    n = count(blob)
-    if not 0 <= index < n:
-        raise KeyError(index)
-    base = _WIDTH * (n + 1)
-    start = int.from_bytes(blob[_WIDTH * index : _WIDTH * (index + 1)], "big") if index else 0
-    end = int.from_bytes(blob[_WIDTH * (index + 1) : _WIDTH * (index + 2)], "big")
-    return blob[base + start : base + end]
+    return block_rows.pack([_strip_bloom(r) for r in encoded])
 
 
 def item(blob: bytes, index: int) -> bytes:
     """The consensus encoding of the row's receipt ``index`` (bloom rebuilt); KeyError past the last."""
-    return _with_bloom(_body(blob, index))
+    return _with_bloom(block_rows.item(blob, index))
 
 
 def items(blob: bytes) -> list[bytes]:
     """Every receipt's consensus encoding in the row, in order."""
-    return [item(blob, i) for i in range(count(blob))]
+    return [_with_bloom(body) for body in block_rows.items(blob)]
 
 
 def logs(blob: bytes, index: int) -> list[Any]:
     """The logs of the row's receipt ``index`` as RLP-decoded ``[address, topics, data]`` lists (no bloom
     computed)."""
-    body = _body(blob, index)
+    body = block_rows.item(blob, index)
     return list(rlp.decode(body[1:] if body[0] < 0xC0 else body)[2])
 
 

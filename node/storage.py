@@ -27,6 +27,7 @@ from pathlib import Path
 from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
 
+from .block_rows import PREFIXES as _ROW_PREFIXES
 from .errors import StorageError
 
 _SCHEMA = (
@@ -256,7 +257,7 @@ class StoreReader:
         else:
             row = self._conn.execute("SELECT v FROM kv WHERE k=?", (key,)).fetchone()
             value = None if row is None else row[0]
-        if value is not None:
+        if value is not None and not key.startswith(_ROW_PREFIXES):  # history, as in StagedDB
             self._cache[key] = value
             if len(self._cache) > self._cache_entries:
                 for _ in range(self._cache_entries // 8):
@@ -366,7 +367,9 @@ class StagedDB(_ReadableDB):
 
     Writes stay in memory until ``commit()``; ``discard()`` drops them (a block that failed validation
     leaves no trace). Committed values are kept in an LRU read cache because py-evm reads the same trie
-    nodes over and over and a SQLite round-trip from Python costs several microseconds.
+    nodes over and over and a SQLite round-trip from Python costs several microseconds; a block's transactions
+    and receipts rows (``block_rows.py``, ~10 kB each) are not: they are history, read once by a catch-up, and
+    an entry-bounded cache of them would grow by gigabytes where one of trie nodes stays in the hundred MiB.
     """
 
     def __init__(self, store: SqliteStore, cache_entries: int = 262_144) -> None:
@@ -430,7 +433,8 @@ class StagedDB(_ReadableDB):
         value = self._store.get(key)
         if value is None:
             raise KeyError(key)
-        self._remember(key, value)
+        if not key.startswith(_ROW_PREFIXES):
+            self._remember(key, value)
         return value
 
     # -- staging ------------------------------------------------------------------------------------------
@@ -462,7 +466,8 @@ class StagedDB(_ReadableDB):
         self._store.commit(puts, deletes, log_rows, meta, log_deletes, refs=refs)
         self._staged = {}
         for k, v in puts:
-            self._remember(k, v)
+            if not k.startswith(_ROW_PREFIXES):
+                self._remember(k, v)
         for k, v in counted.items():
             self._remember(k, v)
         for k in deletes:

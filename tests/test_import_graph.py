@@ -50,6 +50,7 @@ NODE_LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "ordered_trie",
             "bulk_trie",
             "state_diff",
+            "block_rows",
             "receipt_blobs",
             "metrics",
             "keys",

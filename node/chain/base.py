@@ -14,12 +14,11 @@ from eth.consensus.context import ConsensusContext
 from eth.consensus.noproof import NoProofConsensus
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA256, EMPTY_UNCLE_HASH, GENESIS_PARENT_HASH, ZERO_HASH32
 from eth.db.account import AccountDB
-from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
-from .. import consensus, finality, receipt_blobs
+from .. import block_rows, consensus, finality, receipt_blobs
 from ..errors import (
     ExecutionFailed,
     ExecutionReverted,
@@ -47,6 +46,7 @@ from ..storage import (
     SqliteStore,
     StateRefs,
 )
+from .chaindb import NodeChainDB
 from .execution import Calls
 from .headers import header_record
 from .log_index import rows_for
@@ -57,7 +57,9 @@ from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, with_fast_tries
 log = logging.getLogger(__name__)
 
 CACHED_TXS = 8_192  # transactions (or receipts) the block and receipt caches hold at most, ~12 full blocks
-RECEIPT_ROW_CACHE_BYTES = 8 << 20  # receipts rows kept for one-log reads (~600 rows of 64 grants' receipts)
+ROW_CACHE_BYTES = (
+    16 << 20
+)  # receipts and transactions rows kept for one-log reads (~600 of each for 64 grants)
 
 
 def evm_transaction(tx: PoolTx) -> SignedTransactionAPI:
@@ -98,7 +100,7 @@ class ChainBase(Calls):
         self._state_kept_from = 0  # the oldest canonical block whose state is kept (pruning.py)
         self.db = NodeDB(store)
         self.history = CommittedReads(store)  # committed blocks' tries, past the read cache
-        self.chaindb = ChainDB(self.db)
+        self.chaindb = NodeChainDB(self.db)
         self.chain_context = ChainContext(genesis.chain_id)
         self.clique = genesis.clique is not None
         self.seal_check = seal_check
@@ -125,8 +127,8 @@ class ChainBase(Calls):
         self._receipt_records: LRU[bytes, tuple[ReceiptRecord, ...]] = LRU(
             CACHED_TXS // 2, lambda r: len(r) + 1
         )
-        # receipts rows read one log at a time (eth_getLogs by principal), bounded by their bytes
-        self._receipt_row_cache: LRU[bytes, bytes] = LRU(RECEIPT_ROW_CACHE_BYTES, len)
+        # receipts and transactions rows read one log at a time (eth_getLogs by principal), bounded by their bytes
+        self._row_cache: LRU[bytes, bytes] = LRU(ROW_CACHE_BYTES, len)
         self._senders: LRU[bytes, bytes] = LRU(65_536)
         self._allowed: LRU[tuple[bytes, bytes], bool] = LRU(4096)
         self._states: LRU[bytes, StateAPI] = LRU(4)
@@ -364,7 +366,7 @@ class ChainBase(Calls):
         if receipts is None:
             block_class = self.vm_class_for(header.block_number, header.timestamp).get_block_class()
             decode = block_class.get_receipt_builder().decode
-            rows = self._receipt_rows(header)
+            rows = self._rows(block_rows.RECEIPTS, header.receipt_root)
             encoded = (
                 [r for row in rows for r in receipt_blobs.items(row)]
                 if rows
@@ -374,26 +376,29 @@ class ChainBase(Calls):
             self._receipts.put(header.hash, receipts)
         return receipts
 
-    def _receipt_rows(self, header: BlockHeaderAPI) -> list[bytes]:
-        """A block's receipts rows (receipt_blobs.py), read past every cache (a full block's are ~120 kB);
-        none for a block without receipts or one stored before them, whose receipts are in a receipt trie."""
-        if header.receipt_root == BLANK_ROOT_HASH:
+    def _rows(self, prefix: bytes, root: bytes) -> list[bytes]:
+        """A block's committed receipts or transactions rows (``block_rows.py``: ``prefix``, the root of their
+        trie), unpacked, read past every cache (a full block's are ~120 kB); none for a block without any or one
+        stored before them, whose items are in a trie."""
+        if root == BLANK_ROOT_HASH:
             return []
-        root = header.receipt_root
-        return self.store.values_between(receipt_blobs.key(root), receipt_blobs.last_key(root))
+        first, last = block_rows.key(prefix, root), block_rows.last_key(prefix, root)
+        return [block_rows.unpack(row) for row in self.store.values_between(first, last)]
 
-    def _receipt_row(self, header: BlockHeaderAPI, index: int) -> tuple[bytes, int] | None:
-        """The row holding a block's receipt ``index`` and its place there; None as for ``_receipt_rows``."""
-        if header.receipt_root == BLANK_ROOT_HASH:
+    def _row(self, prefix: bytes, root: bytes, index: int) -> tuple[bytes, int] | None:
+        """The row holding a block's receipt or transaction ``index`` (unpacked, kept in a cache bounded by its
+        bytes) and its place there; None as for ``_rows``."""
+        if root == BLANK_ROOT_HASH:
             return None
-        key = receipt_blobs.key(header.receipt_root, index // receipt_blobs.PER_ROW)
-        row = self._receipt_row_cache.get(key)
+        key = block_rows.key(prefix, root, index // block_rows.PER_ROW)
+        row = self._row_cache.get(key)
         if row is None:
-            row = self.store.get(key)
-            if row is None:
+            stored = self.store.get(key)
+            if stored is None:
                 return None
-            self._receipt_row_cache.put(key, row)
-        return row, index % receipt_blobs.PER_ROW
+            row = block_rows.unpack(stored)
+            self._row_cache.put(key, row)
+        return row, index % block_rows.PER_ROW
 
     # ------------------------------------------------------------------------------------------- signers
     def signers(self, block: HeaderRecord | None = None) -> tuple[bytes, ...]:

@@ -10,7 +10,6 @@ from typing import Any
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 from eth.constants import GENESIS_PARENT_HASH
-from eth.db.chain import ChainDB
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_typing import Address, Hash32
@@ -30,6 +29,7 @@ from ..records import (
     PoolTx,
 )
 from .base import ChainBase
+from .chaindb import NodeChainDB
 from .execution import geth_reason
 from .vms import GAS_PER_BLOB
 
@@ -87,10 +87,10 @@ class Importing(ChainBase):
     def _canonicalize(self, header: BlockHeaderAPI) -> tuple[Hash32, ...]:
         """Make ``header`` the head (an EIP-3436 tie-break py-evm's score rule would not take)."""
         with self.chaindb.db.atomic_batch() as db:
-            new, _old = ChainDB._set_as_canonical_chain_head(db, header, GENESIS_PARENT_HASH)
+            new, _old = NodeChainDB._set_as_canonical_chain_head(db, header, GENESIS_PARENT_HASH)
             for h in new:
-                for i, tx_hash in enumerate(ChainDB._get_block_transaction_hashes(db, h)):
-                    ChainDB._add_transaction_to_canonical_chain(db, tx_hash, h, i)
+                for i, tx_hash in enumerate(NodeChainDB._get_block_transaction_hashes(db, h)):
+                    NodeChainDB._add_transaction_to_canonical_chain(db, tx_hash, h, i)
         return tuple(h.hash for h in new)
 
     def import_raw(self, raw: bytes) -> BlockImport:

@@ -13,7 +13,7 @@ import rlp
 from eth.abc import BlockHeaderAPI
 from eth_hash.auto import keccak
 
-from .. import receipt_blobs
+from .. import block_rows, receipt_blobs
 from ..errors import TransactionRejected
 from ..ordered_trie import ordered_trie_item, ordered_trie_items
 from ..records import LogRecord
@@ -103,16 +103,16 @@ class Logs(ChainBase):
         return found
 
     def _block_logs(self, header: BlockHeaderAPI) -> tuple[LogRecord, ...]:
-        """Every log of a block, from its receipts rows (or an older block's receipt trie) and its transactions'
-        hashes (the trie read in one walk), receipts decoded as plain RLP (only their logs are needed) and
-        transactions only hashed."""
+        """Every log of a block, from its receipts rows and its transactions rows (or an older block's tries, each
+        read in one walk), receipts decoded as plain RLP (only their logs are needed) and transactions only
+        hashed."""
         cached = self._receipt_records.get(header.hash)
         if cached is not None:
             return tuple(entry for receipt in cached for entry in receipt.logs)
         receipts = self._receipts.get(header.hash)
         if receipts is not None:
             per_tx: list[Any] = [r.logs for r in receipts]
-        elif rows := self._receipt_rows(header):
+        elif rows := self._rows(block_rows.RECEIPTS, header.receipt_root):
             per_tx = [
                 [_RawLog(f) for f in receipt_blobs.logs(row, i)]
                 for row in rows
@@ -122,7 +122,11 @@ class Logs(ChainBase):
             per_tx = [_raw_logs(r) for r in ordered_trie_items(self.history, header.receipt_root)]
         if not any(per_tx):
             return ()
-        tx_hashes = [keccak(tx) for tx in ordered_trie_items(self.history, header.transaction_root)]
+        if tx_rows := self._rows(block_rows.TRANSACTIONS, header.transaction_root):
+            encoded_txs = [tx for row in tx_rows for tx in block_rows.items(row)]
+        else:  # a block stored before transactions rows: its transaction trie
+            encoded_txs = ordered_trie_items(self.history, header.transaction_root)
+        tx_hashes = [keccak(tx) for tx in encoded_txs]
         out: list[LogRecord] = []
         for tx_index, (tx_hash, logs) in enumerate(zip(tx_hashes, per_tx, strict=True)):
             for entry in logs:
@@ -130,14 +134,19 @@ class Logs(ChainBase):
         return tuple(out)
 
     def _log_at(self, header: BlockHeaderAPI, index: int, at: int) -> LogRecord:
-        """One log read from its receipt's row and the transaction trie (a few nodes), not the whole block."""
+        """One log read from its receipt's row and its transaction's row (an older block's tries: a few nodes),
+        not the whole block."""
         tx_index, place = at >> PLACE_BITS, at & ((1 << PLACE_BITS) - 1)
-        found = self._receipt_row(header, tx_index)
+        found = self._row(block_rows.RECEIPTS, header.receipt_root, tx_index)
         if found is not None:
             logs = [_RawLog(f) for f in receipt_blobs.logs(*found)]
         else:
             logs = _raw_logs(ordered_trie_item(self.history, header.receipt_root, tx_index))
-        tx_hash = keccak(ordered_trie_item(self.history, header.transaction_root, tx_index))
+        tx_found = self._row(block_rows.TRANSACTIONS, header.transaction_root, tx_index)
+        if tx_found is not None:
+            tx_hash = keccak(block_rows.item(*tx_found))
+        else:
+            tx_hash = keccak(ordered_trie_item(self.history, header.transaction_root, tx_index))
         return log_record(header, tx_hash, tx_index, index, logs[place])
 
 

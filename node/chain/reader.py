@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.atomic import AtomicDB
-from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound
 from eth.vm.interrupt import EVMMissingData
 from eth_typing import Hash32
@@ -18,6 +17,7 @@ from ..errors import NotFound, StateUnavailable
 from ..records import HeaderRecord
 from ..storage import OverlayDB, StoreReader
 from .base import ChainBase
+from .chaindb import NodeChainDB
 from .execution import Calls
 from .headers import evm_header
 from .vms import LRU
@@ -66,7 +66,7 @@ class CallReader(Calls):
         db = AtomicDB(OverlayDB(self._reader))
         return cls(
             header=header,
-            chaindb=ChainDB(db),
+            chaindb=NodeChainDB(db),
             chain_context=self.chain_context,
             consensus_context=self._context_class(db),
         )
@@ -84,7 +84,7 @@ class CallReader(Calls):
     def _replay_inputs(
         self, header: BlockHeaderAPI
     ) -> tuple[BlockHeaderAPI, tuple[SignedTransactionAPI, ...]]:
-        chaindb = ChainDB(AtomicDB(OverlayDB(self._reader)))
+        chaindb = NodeChainDB(AtomicDB(OverlayDB(self._reader)))
         try:
             parent = chaindb.get_block_header_by_hash(Hash32(header.parent_hash))
         except HeaderNotFound as exc:

@@ -16,7 +16,6 @@ from typing import Any
 
 import rlp
 from eth.db.atomic import AtomicDB
-from eth.db.chain import ChainDB
 from eth.exceptions import Revert
 from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
@@ -26,6 +25,7 @@ from ..calls import CallBudget, budget_scope
 from ..errors import NodeError
 from ..records import AccessListEntry, CallRequest, HeaderRecord, LogRecord, TxRecord
 from ..storage import OverlayDB
+from .chaindb import NodeChainDB
 from .headers import header_record
 from .reader import CallReader
 from .tracing import SELFDESTRUCT, TraceHub, Tracer, error_text, revert_reason, word
@@ -158,7 +158,7 @@ class _Simulation:
         self.validation = validation
         self.trace_transfers = trace_transfers
         self.db = AtomicDB(OverlayDB(reader._reader))  # one overlay for the whole chain of simulated blocks
-        self.chaindb = ChainDB(self.db)
+        self.chaindb = NodeChainDB(self.db)
         self.gas_pool = budget.gas_cap or 2**63
         self.hub = TraceHub()
         self.chain_id = reader.genesis.chain_id

@@ -1,6 +1,6 @@
 """py-evm VM classes by fork, the chain layer's constants and caches, and the build-path speed-ups
-(keccak backend, tries built in one pass, storage tries updated in bulk, receipts handed to Prague's deposit
-scan)."""
+(keccak backend, tries built in one pass, transactions and receipts stored as rows, storage tries updated in
+bulk, receipts handed to Prague's deposit scan)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from eth.vm.forks import (
 from eth_hash.auto import keccak
 from eth_utils import ValidationError
 
-from .. import receipt_blobs
+from .. import block_rows, receipt_blobs
 from ..ordered_trie import ordered_trie_root
 from .bulk_storage import BulkAccountDB
 
@@ -132,15 +132,19 @@ def _set_block_transactions_and_withdrawals(
     receipts: Sequence[ReceiptAPI],
     withdrawals: Sequence[Any] | None = None,
 ) -> BlockAPI:
-    """py-evm's ``VM.set_block_transactions_and_withdrawals`` with the tries built in one pass, the receipts
-    stored as rows without blooms (``receipt_blobs.py``) instead of their trie, and kept on the VM for the
-    deposit scan and the importer (``_built_receipts``)."""
-    tx_root, tx_nodes = ordered_trie_root([tx.encode() for tx in transactions])
-    vm.chaindb.persist_trie_data_dict(tx_nodes)
+    """py-evm's ``VM.set_block_transactions_and_withdrawals`` with the tries built in one pass, the
+    transactions and the receipts (without blooms, ``receipt_blobs.py``) stored as rows (``block_rows.py``)
+    instead of their tries, and the receipts kept on the VM for the deposit scan and the importer
+    (``_built_receipts``)."""
+    encoded_txs = [tx.encode() for tx in transactions]
+    tx_root, _tx_nodes = ordered_trie_root(encoded_txs)
     encoded = [r.encode() for r in receipts]
     receipt_root, _receipt_nodes = ordered_trie_root(encoded)
+    db = vm.chaindb.db
+    for row_key, row in block_rows.rows(block_rows.TRANSACTIONS, tx_root, encoded_txs):
+        db[row_key] = row
     for row_key, row in receipt_blobs.rows(receipt_root, encoded):
-        vm.chaindb.db[row_key] = row
+        db[row_key] = row
     vm.__dict__["_built_receipts"] = tuple(receipts)
     block_fields: dict[str, Any] = {"transactions": transactions}
     header_fields: dict[str, Any] = {"transaction_root": tx_root, "receipt_root": receipt_root}

@@ -11,6 +11,7 @@ import rlp
 from eth_bloom import BloomFilter
 from hypothesis import given
 from hypothesis import strategies as st
+from pamchain.node import block_rows
 from pamchain.node import receipt_blobs as blobs
 from pamchain.node.chain import Chain
 from pamchain.node.ordered_trie import ordered_trie_root
@@ -33,7 +34,8 @@ def _chains(tmp_path: Path | None = None) -> tuple[Builder, Builder, int]:
 
 
 def _stored(chain: Chain, receipt_root: bytes) -> list[bytes]:
-    return chain.store.values_between(blobs.key(receipt_root), blobs.last_key(receipt_root))
+    stored = chain.store.values_between(blobs.key(receipt_root), blobs.last_key(receipt_root))
+    return [block_rows.unpack(row) for row in stored]
 
 
 def _items(rows: list[bytes]) -> list[bytes]:
