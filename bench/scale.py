@@ -257,8 +257,8 @@ def run(
 
 
 def disk_breakdown(datadir: Path, grants: int) -> dict[str, int]:
-    """Bytes per grant on disk by what they hold: transactions (their trie nodes, walked from every canonical
-    block's root), receipts (their rows, or the trie of an older datadir), py-evm's tx-hash lookups, the log index, state trie nodes with headers and
+    """Bytes per grant on disk by what they hold: transactions and receipts (their rows, or the tries of an
+    older datadir, walked from every canonical block's roots), py-evm's tx-hash lookups, the log index, state trie nodes with headers and
     code (the rest of the hash-keyed rows), the state pruning's journal (the kept blocks' trie-node changes),
     and SQLite's page overhead (file size minus the rows' bytes)."""
     import sqlite3
@@ -287,27 +287,29 @@ def disk_breakdown(datadir: Path, grants: int) -> dict[str, int]:
         ("transactions", "receipts", "tx_hash_lookups", "state_headers_code", "log_index", "state_journal"), 0
     )
     number = 0
-    receipt_tries = 0  # receipt trie nodes among the hash-keyed rows (older datadirs)
+    tries = 0  # transaction and receipt trie nodes among the hash-keyed rows (older datadirs)
     blank = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
     while True:
         found = con.execute("SELECT v FROM kv WHERE k=?", (b"block-number-to-hash:%d" % number,)).fetchone()
         if found is None:
             break
         header = rlp.decode(get(rlp.decode(found[0])))
-        parts["transactions"] += 0 if header[4] == blank else trie_bytes(header[4])
-        if header[5] != blank:
-            row = con.execute(  # rows of 64 without blooms, or (older datadirs) a receipt trie
+        for part, prefix, root in (
+            ("transactions", b"transactions:", header[4]),
+            ("receipts", b"receipts:", header[5]),
+        ):
+            if root == blank:
+                continue
+            (stored,) = con.execute(  # rows of 64 (receipts without blooms), or (older datadirs) a trie
                 "SELECT sum(length(k) + length(v)) FROM kv WHERE k BETWEEN ? AND ?",
-                (b"receipts:" + header[5], b"receipts:" + header[5] + b"\xff\xff"),
-            )
-            stored = row.fetchone()
-            stored = None if stored[0] is None else stored
-            in_trie = 0 if stored is not None else trie_bytes(header[5])
-            parts["receipts"] += stored[0] if stored is not None else in_trie
-            receipt_tries += in_trie
+                (prefix + root, prefix + root + b"\xff\xff"),
+            ).fetchone()
+            in_trie = 0 if stored is not None else trie_bytes(root)
+            parts[part] += stored if stored is not None else in_trie
+            tries += in_trie
         number += 1
     hashed = con.execute("SELECT sum(length(k) + length(v)) FROM kv WHERE length(k) = 32").fetchone()[0]
-    parts["state_headers_code"] = hashed - parts["transactions"] - receipt_tries
+    parts["state_headers_code"] = hashed - tries
     parts["tx_hash_lookups"] = sum(  # py-evm's long keys (older datadirs) and the node's "tx:" rows
         con.execute(
             "SELECT coalesce(sum(length(k) + length(v)), 0) FROM kv WHERE k >= ? AND k < ?", r
