@@ -96,7 +96,7 @@ class Cluster:
         args = [
             "--p2p-port", str(member.p2p_port), "--bootnodes", ",".join(self.bootnodes),
             "--node-key", str(member.node_key_file), "--period", str(self.period), "--rpc-admin",
-            "--rpc-clique-votes", "-v", *member.extra_args,
+            "--rpc-clique-votes", "-vv", *member.extra_args,
         ]  # fmt: skip
         member.proc = start_node(files, member.rpc_port, args, log=member.log)
         if wait:

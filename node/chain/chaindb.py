@@ -1,5 +1,5 @@
 """py-evm's ``ChainDB`` reading a block's transactions from its rows (``block_rows.py``), or from the transaction
-trie of a block stored before them."""
+trie of a block stored before them, and without its header-gap bookkeeping (which side branches broke)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 from eth.abc import BlockHeaderAPI, DatabaseAPI, SignedTransactionAPI, TransactionDecoderAPI
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.chain import ChainDB
+from eth.db.chain_gaps import GapChange, GapInfo
+from eth.typing import ChainGaps
 from eth_hash.auto import keccak
 from eth_typing import Hash32
 
@@ -39,7 +41,8 @@ def stored_transactions(db: Any, transaction_root: bytes) -> list[bytes]:
 
 class NodeChainDB(ChainDB):
     """The node's ``ChainDB``: every read of a block's transactions (blocks served, replays, the transaction
-    lookups a reorg rewrites) goes through ``stored_transactions``; headers, scores and lookups are py-evm's."""
+    lookups a reorg rewrites) goes through ``stored_transactions``; headers, scores and lookups are py-evm's,
+    except that header gaps are never tracked (``_update_header_chain_gaps``)."""
 
     def get_block_transactions(
         self, header: BlockHeaderAPI, transaction_decoder: type[TransactionDecoderAPI]
@@ -56,3 +59,20 @@ class NodeChainDB(ChainDB):
         return tuple(
             Hash32(keccak(encoded)) for encoded in stored_transactions(db, block_header.transaction_root)
         )
+
+    @classmethod
+    def _update_header_chain_gaps(
+        cls, db: DatabaseAPI, persisting_header: BlockHeaderAPI, base_gaps: ChainGaps | None = None
+    ) -> GapInfo:
+        """No gap change, ever: canonicality is fork choice's alone (``persist_block``'s score rule and
+        ``Chain._canonicalize``).
+
+        py-evm records which header *numbers* it holds, for header-first sync (which the node does not do), and
+        assumes every header it persists at a number it lacked is canonical. A node keeps side branches, and they
+        broke that: for a header at a number already held, ChainDB read the canonical header there (a side block
+        above the head - EIP-3436 keeps an equally heavy but shorter branch - has none: HeaderNotFound on every
+        later block at that height, imported or sealed, and the node stopped for good); a header filling a gap
+        that a reorganisation had reopened was made canonical whatever fork choice said, and the canonical child
+        read next to it could be missing too. Appends never went through that code; the record is left as is.
+        """
+        return GapChange.NoChange, cls._get_header_chain_gaps(db) if base_gaps is None else base_gaps
