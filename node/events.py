@@ -35,7 +35,14 @@ class NewHead:
     local: bool = True
 
 
-Event = PendingTransaction | NewHead
+@dataclass(frozen=True)
+class PeerUp:
+    """A link to a peer came up; ``peers``: how many the node has now."""
+
+    peers: int
+
+
+Event = PendingTransaction | NewHead | PeerUp
 Handler = Callable[[Event], None]
 
 

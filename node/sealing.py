@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from . import consensus
 from .abc import ChainRunner
 from .core import MAX_SEAL_AHEAD, NodeCore
-from .events import Event, Events, NewHead
+from .events import Event, Events, NewHead, PeerUp
 from .records import SealedBlock
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class Producer:
         allow_empty: bool,
         networked: bool,
         on_sealed: Callable[[SealedBlock], None] = lambda sealed: None,
+        peers: Callable[[], int] = lambda: 0,
     ) -> None:
         self.core = core
         self.runner = runner
@@ -83,6 +84,8 @@ class Producer:
         self.allow_empty = allow_empty
         self.networked = networked
         self.on_sealed = on_sealed
+        self.peers = peers
+        self._alone_logged = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work = asyncio.Event()
         self._change = asyncio.Event()  # new head, new transaction or stop: wakes the network producer
@@ -123,8 +126,8 @@ class Producer:
                 await self._task
 
     def on_event(self, event: Event) -> None:
-        """A block from a peer changed the head: restart the production round on it."""
-        if isinstance(event, NewHead) and not event.local:
+        """A block from a peer changed the head, or a peer came up: restart the production round."""
+        if (isinstance(event, NewHead) and not event.local) or isinstance(event, PeerUp):
             self._change.set()
 
     def wake_from_chain_thread(self) -> None:
@@ -180,6 +183,16 @@ class Producer:
         if not plan.can_seal or not want:
             await self.wait_for_change(self.period)
             return None
+        if len(plan.signers) > 1 and self.peers() == 0:
+            # Alone, a signer's blocks can never be final (a majority of signers must build on them); sealing
+            # them anyway only races the others' blocks when the links come up, which is how honest nodes
+            # came to finalize conflicting blocks (docs/network.md). A peer coming up restarts the round.
+            if not self._alone_logged:
+                log.info("not sealing: %d signers and no peer connected yet", len(plan.signers))
+                self._alone_logged = True
+            await self.wait_for_change(self.period)
+            return None
+        self._alone_logged = False
         assert core.signer is not None
         signer = core.signer.address
         # On demand, transactions go out at once (period 0: in the head's second if need be); everything else

@@ -156,6 +156,7 @@ class Node:
             allow_empty=self.config.allow_empty,
             networked=self.config.p2p_port is not None,
             on_sealed=self._sealed,
+            peers=lambda: len(self.p2p.peers) if self.p2p is not None else 0,
         )
         self.producer.listen()  # before RPC opens: a transaction submitted at once must wake it
         api = RpcApi(

@@ -16,7 +16,7 @@ from eth_utils import keccak
 
 from ..abc import PeerBackend
 from ..errors import NodeError
-from ..events import Event, Events, NewHead, PendingTransaction
+from ..events import Event, Events, NewHead, PeerUp, PendingTransaction
 from ..node_rules import NodeRules
 from ..sync import BATCH, ImportOutcome, Syncer, SyncState, import_on_chain, serve_blocks_on_chain
 from . import wire
@@ -233,6 +233,7 @@ class P2PService:
         session.start()
         short = session.remote_id.hex()[:12]
         log.info("peer up: %s at %s (%d peers)", short, address, len(self.peers))
+        self.events.publish(PeerUp(len(self.peers)))
         reason = "closed by peer"
         try:
             await peer.send(wire.STATUS, await self._status())
@@ -373,7 +374,7 @@ class P2PService:
     # ------------------------------------------------------------------------------------ from the node
     def on_event(self, event: Event) -> None:
         """What this node sealed or was sent over RPC goes to every peer (what peers sent is relayed above)."""
-        if not event.local:
+        if isinstance(event, PeerUp) or not event.local:
             return
         if isinstance(event, NewHead):
             self._spawn(_logged(self.announce_block(event.hash), f"announcing block {event.number}"))

@@ -3,6 +3,7 @@ restart, split and heal without reverting a final block, signers voted out and i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -216,16 +217,20 @@ def test_two_out_of_turn_blocks_at_one_height__the_signers_agree_and_seal_on(
 ) -> None:
     """Three signers, the one in turn for block 1 down; the other two each seal their own block 1 before they
     meet. Neither chain is heavier and the recently-signed rule forbids each to seal on its own block, so
-    unless one adopts the other's block (EIP-3436 tie-break) nobody ever seals again - the stalemate CI hit."""
-    cluster = cluster_factory(3, start=False)
-    first_in_turn = in_turn_signer([bytes.fromhex(m.signer.address[2:]) for m in cluster.members], 1)
-    down = next(m for m in cluster.members if bytes.fromhex(m.signer.address[2:]) == first_in_turn)
-    a, b = (m for m in cluster.members if m is not down)
+    unless one adopts the other's block (EIP-3436 tie-break) nobody ever seals again - the stalemate CI hit.
+    A signer with no peer does not seal, so each has a non-signer peer of its own until they meet."""
+    cluster = cluster_factory(5, start=False, signers=3)
+    signers, (a_peer, b_peer) = cluster.members[:3], cluster.members[3:]
+    first_in_turn = in_turn_signer([bytes.fromhex(m.signer.address[2:]) for m in signers], 1)
+    down = next(m for m in signers if bytes.fromhex(m.signer.address[2:]) == first_in_turn)
+    a, b = (m for m in signers if m is not down)
     cluster.bootnodes = []  # a and b do not know each other yet
-    for m in (a, b):
+    for m in (a, b, a_peer, b_peer):
         cluster.start(m, wait=False)
-    for m in (a, b):
+    for m in (a, b, a_peer, b_peer):
         cluster.wait_up(m)
+    a.rpc.call("admin_addPeer", a_peer.enode)
+    b.rpc.call("admin_addPeer", b_peer.enode)
     wait_for(lambda: a.rpc.number() == 1 and b.rpc.number() == 1, 60, "a and b each seal a block 1")
     assert a.rpc.block(1)["hash"] != b.rpc.block(1)["hash"]  # two blocks at one height, equal difficulty
     a.rpc.call("admin_addPeer", b.enode)
@@ -233,3 +238,26 @@ def test_two_out_of_turn_blocks_at_one_height__the_signers_agree_and_seal_on(
         lambda: a.rpc.number() >= 3 and b.rpc.number() >= 3, 60, "a and b agree on one block 1 and seal on"
     )
     same_head([a, b])
+
+
+def test_a_signer_alone_does_not_seal__it_seals_once_a_peer_is_up(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    """With three signers, a validator with no peer seals nothing (its blocks could never be final, and at
+    start they raced the others' into conflicting finality); a peer coming up starts it, and the transaction
+    it held becomes final."""
+    cluster = cluster_factory(3, start=False)
+    a, b, _c = cluster.members
+    cluster.start(a)
+    tx_hash = cluster.send_transfer(a, 0)
+    # Several periods in which it could have sealed: nothing (a loaded machine only makes this pass sooner).
+    watch_until = time.monotonic() + 4 * cluster.period
+    while time.monotonic() < watch_until:
+        assert a.rpc.number() == 0, "a signer with no peer sealed a block"
+        time.sleep(0.2)
+    assert _peers(a) == 0
+    cluster.start(b)
+    assert wait_for(lambda: _final_block_of(a, tx_hash), 60, "the transfer final once a peer is up")
+    assert _final_block_of(b, tx_hash) is not None or wait_for(
+        lambda: _final_block_of(b, tx_hash), 30, "the transfer final on the peer"
+    )
