@@ -20,7 +20,8 @@ from .test_log_index import CONTRACTS, SIGNERS, TOPICS, Builder, _doc
 
 
 def _chains(tmp_path: Path | None = None) -> tuple[Builder, Builder, int]:
-    """Six blocks: 1-3 receipts, none (block 4), and 150 (block 6: three rows)."""
+    """Six blocks: 1-3 transactions and receipts, none (block 4), and 150 (block 6: three rows); built on one
+    chain, imported into the other (also the transactions rows' test chains)."""
     start = int(time.time()) - 1_000
     doc = _doc(start)
     x, y = Builder(doc, tmp_path), Builder(doc)

@@ -25,21 +25,7 @@ from support.node_process import NodeProcess, init_node
 from .conftest import CHAIN_ID
 from .test_crash import Client
 from .test_log_index import CONTRACTS, SIGNERS, Builder, _doc
-
-
-def _chains(tmp_path: Path | None = None) -> tuple[Builder, Builder, int]:
-    """Six blocks: 1-3 transactions, none (block 4), and 150 (block 6: three rows); built on one chain,
-    imported into the other."""
-    start = int(time.time()) - 1_000
-    doc = _doc(start)
-    x, y = Builder(doc, tmp_path), Builder(doc)
-    for n in range(1, 7):
-        logs = [(n % 3, n % 4, (n + 1) % 4, n), (0, 1, 2, 40), (2, 3, 0, 0)][: 1 + n % 3]
-        if n == 6:
-            logs = [(i % 3, i % 4, 3 - i % 4, i % 7) for i in range(150)]
-        x.block(logs if n != 4 else [], SIGNERS[n % 5], start + n)
-        assert y.chain.import_block(x.chain._evm_block(x.chain.head))
-    return x, y, start
+from .test_receipt_blobs import _chains
 
 
 def _stored(chain: Chain, root: bytes) -> list[bytes]:
