@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import threading
 import time
@@ -388,5 +389,8 @@ def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str =
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
+            # The node, the payload store, the web server and the oracle all run in this process: where each
+            # thread stands is what explains a stall (printed in the failure's captured stderr).
+            faulthandler.dump_traceback(all_threads=True)
             raise AssertionError(f"{what} not met after {timeout} s")
         time.sleep(0.1)
