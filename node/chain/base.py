@@ -44,14 +44,13 @@ from ..storage import (
     LogRow,
     NodeDB,
     SqliteStore,
-    StateRefs,
 )
 from .chaindb import NodeChainDB
 from .execution import Calls
 from .headers import header_record
 from .log_index import rows_for
 from .p256 import with_p256verify
-from .pruning import DEFAULT_STATE_HISTORY, META_STATE_KEPT_FROM, commit_refs
+from .pruning import DEFAULT_STATE_HISTORY, META_STATE_KEPT_FROM, added_refs, commit_refs
 from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, with_fast_tries
 
 log = logging.getLogger(__name__)
@@ -172,10 +171,7 @@ class ChainBase(Calls):
                     (META_LOG_INDEX, LOG_INDEX_VERSION),
                     (META_STATE_KEPT_FROM, b"0"),
                 ],
-                refs=StateRefs(
-                    added=[(h, diff.added[h], n) for h, n in diff.added_places.items()],
-                    pinned=sorted(diff.codes),
-                ),
+                refs=added_refs(diff),
             )
         elif stored != genesis_header.hash:
             self.db.discard()
@@ -491,8 +487,7 @@ class ChainBase(Calls):
     def _commit(self, block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> None:
         new_head = self.chaindb.get_canonical_head()  # what the staged writes make the head
         added, dropped = self._log_index_change(new_head, block, receipts)
-        parent = self._header_by_hash(block.header.parent_hash)
-        diff = state_diff(self.db.staged.__getitem__, parent.state_root, block.header.state_root)
+        diff = self._state_diff(block.header)
         target = None
         if self.state_history is not None:  # states that left the window and are final go
             target = min(new_head.block_number - self.state_history, self.finalized.block_number)
@@ -503,7 +498,7 @@ class ChainBase(Calls):
             self._state_kept_from,
             target,
             lambda n: self.chaindb.get_canonical_block_hash(BlockNumber(n)),
-            self._state_diff_of,
+            lambda h: self._state_diff(self._header_by_hash(h)),
             lambda h: self._header_by_hash(h).parent_hash,
         )
         if target is None:
@@ -521,9 +516,8 @@ class ChainBase(Calls):
         self._blocks.put(block.hash, block)
         self._receipts.put(block.hash, tuple(receipts))  # pollers ask for them at once; skip the trie read
 
-    def _state_diff_of(self, block_hash: bytes) -> StateDiff:
-        """What a committed block changed in its parent's state (both still kept: see pruning.py)."""
-        header = self._header_by_hash(block_hash)
+    def _state_diff(self, header: BlockHeaderAPI) -> StateDiff:
+        """What a block changed in its parent's state (both still kept: see pruning.py)."""
         parent = self._header_by_hash(header.parent_hash)
         return state_diff(self.db.staged.__getitem__, parent.state_root, header.state_root)
 

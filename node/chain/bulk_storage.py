@@ -143,11 +143,12 @@ class DecodedReadTrie(HexaryTrie):
 
     def get(self, key: bytes) -> bytes:
         try:
-            return lookup(self._decoded, Hash32(self.root_hash), key)
+            return lookup(self.node, Hash32(self.root_hash), key)
         except KeyError as exc:
             raise MissingTrieNode(exc.args[0], Hash32(self.root_hash), key) from exc
 
-    def _decoded(self, node_hash: bytes) -> Any:
+    def node(self, node_hash: bytes) -> Any:
+        """A stored node of this trie, decoded (from the shared cache when another read decoded it)."""
         return decoded(node_hash, self.db.__getitem__)
 
 
@@ -158,8 +159,8 @@ class BulkAccountDB(AccountDB):
     def __init__(self, db: Any, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)
         # py-evm's pipe of account lookups (its docstring), with the fast-reading trie at its end
-        trie = DecodedReadTrie(self._batchtrie, state_root, prune=True)
-        self._trie = HashTrie(cast(DatabaseAPI, trie))  # py-evm passes its HexaryTrie the same way
+        self._account_trie = DecodedReadTrie(self._batchtrie, state_root, prune=True)
+        self._trie = HashTrie(cast(DatabaseAPI, self._account_trie))  # as py-evm passes its HexaryTrie
         self._trie_logger = KeyAccessLoggerDB(self._trie, log_missing_keys=False)
         self._trie_cache = CacheDB(self._trie_logger)
         self._journaltrie = JournalDB(self._trie_cache)
@@ -178,16 +179,13 @@ class BulkAccountDB(AccountDB):
         changes: dict[bytes, bytes | None] = {keccak(key): value for key, value in diff.pending_items()}
         changes.update((keccak(key), None) for key in diff.deleted_keys())
         if changes:
-            new_root, nodes = update_trie(self._account_node, self._trie.root_hash, changes)
+            new_root, nodes = update_trie(self._account_trie.node, self._trie.root_hash, changes)
             for node_hash, node in nodes.items():
                 self._batchtrie[node_hash] = node
             self._trie.root_hash = new_root
         self._journaltrie.reset()
         self._trie_cache.reset_cache()
         return self.state_root
-
-    def _account_node(self, node_hash: bytes) -> Any:
-        return decoded(node_hash, self._batchtrie.__getitem__)
 
     def _get_address_store(self, address: Address) -> AccountStorageDatabaseAPI:
         store = self._account_stores.get(address)

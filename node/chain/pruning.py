@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..state_diff import StateDiff
 from ..storage import SqliteStore, StateRefs
@@ -43,9 +44,9 @@ def commit_refs(
     ``canonical_hash`` reads the canonical chain as this commit leaves it; ``diff_of`` a committed block's
     state diff to its parent, ``parent_of`` its parent's hash.
     """
-    added = [(h, diff.added[h], n) for h, n in diff.added_places.items()]
+    written = added_refs(diff)
     if target is None:
-        return StateRefs(added=added, pinned=sorted(diff.codes)), kept_from
+        return written, kept_from
     released: Counter[bytes] = Counter()
     forget: list[tuple[int, bytes]] = []
     while kept_from < target:
@@ -62,14 +63,16 @@ def commit_refs(
             for number, gone in _branch(store, kept_from, block_hash, parent_of):
                 released.update(diff_of(gone).added_places)
                 forget.append((number, gone))
-    refs = StateRefs(
-        added=added,
-        released=list(released.items()),
-        pinned=sorted(diff.codes),
-        journal=[block],
-        forget=forget,
-    )
+    refs = replace(written, released=list(released.items()), journal=[block], forget=forget)
     return refs, kept_from
+
+
+def added_refs(diff: StateDiff) -> StateRefs:
+    """What a commit writes for the state ``diff`` added when no state leaves the window (the genesis, an
+    archive): the added nodes with their places, and the code it pins."""
+    return StateRefs(
+        added=[(h, diff.added[h], n) for h, n in diff.added_places.items()], pinned=sorted(diff.codes)
+    )
 
 
 def _branch(
