@@ -4,7 +4,7 @@ what building, importing and queries all stand on."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import rlp
@@ -362,15 +362,19 @@ class ChainBase(Calls):
         if receipts is None:
             block_class = self.vm_class_for(header.block_number, header.timestamp).get_block_class()
             decode = block_class.get_receipt_builder().decode
-            rows = self._rows(block_rows.RECEIPTS, header.receipt_root)
-            encoded = (
-                [r for row in rows for r in receipt_blobs.items(row)]
-                if rows
-                else ordered_trie_items(self.history, header.receipt_root)
-            )
+            encoded = self._stored_items(block_rows.RECEIPTS, header.receipt_root, receipt_blobs.items)
             receipts = tuple(decode(r) for r in encoded)
             self._receipts.put(header.hash, receipts)
         return receipts
+
+    def _stored_items(
+        self, prefix: bytes, root: bytes, items: Callable[[bytes], list[bytes]] = block_rows.items
+    ) -> list[bytes]:
+        """A block's receipts or transactions (their encodings, by index) from their rows, read with ``items``,
+        or, for a block stored before rows, from their trie (one walk)."""
+        if rows := self._rows(prefix, root):
+            return [item for row in rows for item in items(row)]
+        return ordered_trie_items(self.history, root)
 
     def _rows(self, prefix: bytes, root: bytes) -> list[bytes]:
         """A block's committed receipts or transactions rows (``block_rows.py``: ``prefix``, the root of their

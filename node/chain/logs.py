@@ -122,11 +122,9 @@ class Logs(ChainBase):
             per_tx = [_raw_logs(r) for r in ordered_trie_items(self.history, header.receipt_root)]
         if not any(per_tx):
             return ()
-        if tx_rows := self._rows(block_rows.TRANSACTIONS, header.transaction_root):
-            encoded_txs = [tx for row in tx_rows for tx in block_rows.items(row)]
-        else:  # a block stored before transactions rows: its transaction trie
-            encoded_txs = ordered_trie_items(self.history, header.transaction_root)
-        tx_hashes = [keccak(tx) for tx in encoded_txs]
+        tx_hashes = [
+            keccak(tx) for tx in self._stored_items(block_rows.TRANSACTIONS, header.transaction_root)
+        ]
         out: list[LogRecord] = []
         for tx_index, (tx_hash, logs) in enumerate(zip(tx_hashes, per_tx, strict=True)):
             for entry in logs:
