@@ -105,7 +105,7 @@ def _state_options(fn: Any) -> Any:
     )(fn)
     return click.option(
         "--state-history",
-        default=128,
+        default=128,  # chain/pruning.DEFAULT_STATE_HISTORY, spelled out: importing it would load py-evm for --help
         show_default=True,
         type=click.IntRange(min=1),
         help="Keep the state of this many recent blocks; older states are pruned (blocks, receipts, logs stay).",

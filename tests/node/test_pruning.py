@@ -390,3 +390,13 @@ def test_pruning__state_pruned_while_a_call_walks_it__answers_geths_error(
 
     with pytest.raises(MissingTrieNode):  # a node missing from a state still kept is a fault, not pruning
         reader.run(broken_store)
+
+
+def test_cli_state_history_default__is_the_chains() -> None:
+    """The CLI spells the window out (importing the chain would load py-evm for ``--help``): it must match."""
+    from pamchain.node.chain import DEFAULT_STATE_HISTORY
+    from pamchain.node.cli import import_, run
+
+    for command in (run, import_):
+        option = next(p for p in command.params if p.name == "state_history")
+        assert option.default == DEFAULT_STATE_HISTORY
