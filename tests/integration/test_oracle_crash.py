@@ -113,6 +113,17 @@ def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _messages(text: bytes) -> list[str]:
+    """The `msg` of each JSON log line in `text`."""
+    found = []
+    for line in text.splitlines():
+        try:
+            found.append(str(json.loads(line).get("msg")))
+        except (ValueError, AttributeError):
+            continue
+    return found
+
+
 def outcomes_logged(log: Path) -> dict[tuple[int, str], int]:
     """How many times each (request, action) reached an outcome, from the oracles' JSON logs."""
     counts: dict[tuple[int, str], int] = {}
@@ -161,6 +172,7 @@ def test_oracle_killed_at_random_points__each_action_once(
             grants.append(rid)
             expected.update({(rid, int(Action.ADD_MEMBER)), (rid, int(Action.REMOVE_MEMBER))})
 
+    started_at = 0
     process = start(config, log)
     try:
         for _ in range(kills):
@@ -168,6 +180,7 @@ def test_oracle_killed_at_random_points__each_action_once(
             time.sleep(rng.uniform(0.2, 2.5))
             process.send_signal(signal.SIGKILL)
             process.wait(10)
+            started_at = log.stat().st_size  # where the last oracle's own log lines begin
             process = start(config, log)
         deadline = time.monotonic() + 90
         while set(receipts_by_key(suite.client, first_block)) != expected:
@@ -176,6 +189,13 @@ def test_oracle_killed_at_random_points__each_action_once(
                 f"seed {seed}: missing {expected - set(receipts_by_key(suite.client, first_block))}"
             )
             time.sleep(0.25)
+        # The drain is what is under test: signal the last oracle once it runs (its signal handlers are
+        # installed then), not while it still starts up, when a SIGTERM ends it as it ends any process.
+        deadline = time.monotonic() + 60
+        while "oracle started" not in _messages(log.read_bytes()[started_at:]):
+            assert process.poll() is None, f"oracle died: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, "the last oracle did not start"
+            time.sleep(0.1)
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0, log.read_text()[-2000:]
     finally:
