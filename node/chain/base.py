@@ -15,6 +15,7 @@ from eth.consensus.noproof import NoProofConsensus
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA256, EMPTY_UNCLE_HASH, GENESIS_PARENT_HASH, ZERO_HASH32
 from eth.db.account import AccountDB
 from eth.exceptions import HeaderNotFound
+from eth_keys.exceptions import BadSignature
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
@@ -54,6 +55,11 @@ from .pruning import DEFAULT_STATE_HISTORY, META_STATE_KEPT_FROM, added_refs, co
 from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, with_fast_tries
 
 log = logging.getLogger(__name__)
+
+CHECKPOINTS_KEY = (
+    b"pamchain:ffg:"  # + block hash: the FFG checkpoints of the block's branch after it (finality.py)
+)
+_OWN_VOTE_KEY = b"pamchain:ffg-own:"  # + signer: the last vote this node's signer cast (finality.LastVote)
 
 CACHED_TXS = 8_192  # transactions (or receipts) the block and receipt caches hold at most, ~12 full blocks
 ROW_CACHE_BYTES = (
@@ -131,6 +137,8 @@ class ChainBase(Calls):
         self._senders: LRU[bytes, bytes] = LRU(65_536)
         self._allowed: LRU[tuple[bytes, bytes], bool] = LRU(4096)
         self._states: LRU[bytes, StateAPI] = LRU(4)
+        self._ffg: LRU[bytes, finality.Checkpoints] = LRU(1024)
+        self._ffg_epoch = finality.epoch_length(len(genesis.signers))
         self._open()
 
     # ------------------------------------------------------------------------------------------------ setup
@@ -490,6 +498,8 @@ class ChainBase(Calls):
 
     def _commit(self, block: BlockAPI, receipts: Sequence[ReceiptAPI]) -> None:
         new_head = self.chaindb.get_canonical_head()  # what the staged writes make the head
+        if self.clique and self.seal_check:
+            self._stage_checkpoints(block.header)
         added, dropped = self._log_index_change(new_head, block, receipts)
         diff = self._state_diff(block.header)
         target = None
@@ -569,16 +579,68 @@ class ChainBase(Calls):
         return max(1, len(self._signers(header)))
 
     def _advance_finality(self) -> None:
-        """Move ``finalized`` forward along the head's branch (see finality.py); never backwards."""
+        """Move ``finalized`` forward to what the head's branch holds final (see finality.py); never backwards."""
         if not (self.clique and self.seal_check):
             self.finalized = self.head  # no seals to count: imported/foreign chains treat the head as final
             return
-        floor = self.finalized
-        if not self._is_canonical(floor):  # cannot happen once imports are guarded; stay safe on odd datadirs
-            floor = self._header_by_number(0)
-        self.finalized = finality.majority_final(
-            self.head, lambda h: self._header_by_hash(h.parent_hash), self._signer_count(self.head), floor
-        )
+        if len(self._signers(self.head)) <= 1:
+            self.finalized = self.head  # one signer races no one: every sealed block is final
+            return
+        number = self.checkpoints(self.head).finalized
+        if number > self.finalized.block_number or not self._is_canonical(self.finalized):
+            self.finalized = self._header_by_number(number)
+
+    def checkpoints(self, header: BlockHeaderAPI) -> finality.Checkpoints:
+        """The FFG checkpoints of ``header``'s branch after it (stored with each block since they were kept;
+        an older datadir's are computed once from the last block that has them, or from genesis)."""
+        pending: list[BlockHeaderAPI] = []
+        current = header
+        while True:
+            found = self._ffg.get(current.hash)
+            if found is None:
+                stored = self.db.staged.get(CHECKPOINTS_KEY + current.hash) if current.block_number else None
+                found = finality.Checkpoints.decode(stored) if stored else None
+            if found is None and current.block_number == 0:
+                found = finality.Checkpoints()
+            if found is not None:
+                break
+            pending.append(current)
+            current = self._header_by_hash(current.parent_hash)
+        for block in reversed(pending):
+            found = self._apply_votes(found, block)
+            self._ffg.put(block.hash, found)
+        return found
+
+    def _apply_votes(self, parent: finality.Checkpoints, header: BlockHeaderAPI) -> finality.Checkpoints:
+        vote = finality.read_vote(header.extra_data, header.block_number, self._ffg_epoch)
+        if vote is None:
+            return parent
+        try:
+            signer = consensus.cached_signer(header)
+        except (ValueError, BadSignature):
+            return parent  # an unsealed header counts for nobody
+        signers = frozenset(self._signers(self._header_by_hash(header.parent_hash)))
+        return finality.apply(parent, signer, vote, signers, self._ffg_epoch)
+
+    def _cast_vote(self, parent: BlockHeaderAPI, signer: bytes) -> finality.Vote | None:
+        """The FFG vote ``signer`` puts in the block it seals on ``parent``, its record staged with the block."""
+        key = _OWN_VOTE_KEY + signer
+        stored = self.db.staged.get(key)
+        own = finality.LastVote.decode(stored) if stored else finality.LastVote()
+        vote = finality.next_vote(self.checkpoints(parent), own, parent.block_number + 1, self._ffg_epoch)
+        if vote is not None:
+            self.db.staged[key] = finality.LastVote(vote.source, vote.target).encode()
+        return vote
+
+    def _stage_checkpoints(self, header: BlockHeaderAPI) -> finality.Checkpoints:
+        """Compute and stage (committed with the block) the checkpoints after ``header``."""
+        if header.block_number == 0:
+            return finality.Checkpoints()
+        parent = self.checkpoints(self._header_by_hash(header.parent_hash))
+        after = self._apply_votes(parent, header)
+        self._ffg.put(header.hash, after)
+        self.db.staged[CHECKPOINTS_KEY + header.hash] = after.encode()
+        return after
 
     def has_block(self, block_hash: bytes) -> bool:
         return bool(self.chaindb.header_exists(Hash32(block_hash)))

@@ -60,11 +60,17 @@ class Building(ChainBase):
         vm_class = consensus.sealing_vm_class(base_class, signer)
         header = vm_class.create_header_from_parent(parent, timestamp=ts, gas_limit=parent.gas_limit)
         assert self.genesis.clique is not None
-        header = consensus.prepare_header(
-            header, self._signers(parent), signer, self.genesis.clique.epoch, vote=vote
-        )
         budget = self.genesis.block_gas_budget(header.gas_limit)  # the gas target on a free-gas chain
         try:
+            ffg = self._cast_vote(parent, signer) if self.seal_check else None
+            header = consensus.prepare_header(
+                header,
+                self._signers(parent),
+                signer,
+                self.genesis.clique.epoch,
+                vanity=ffg.vanity() if ffg else b"",
+                vote=vote,
+            )
             block, receipts, chosen, dropped = self._fill_block(
                 self._vm(header, vm_class), header, parent, txs, budget
             )

@@ -73,21 +73,29 @@ class Importing(ChainBase):
         return current.block_number >= final.block_number
 
     def _prefer_over_head(self, header: BlockHeaderAPI) -> bool:
-        """EIP-3436: does ``header`` beat the current head? (py-evm already switched if its score is higher.)"""
+        """Does ``header`` beat the current head? First the branch's latest justified checkpoint (FFG's fork
+        choice: see finality.py), then EIP-3436."""
         if not (self.clique and self.seal_check):
-            return False
+            return header.hash == self.chaindb.get_canonical_head().hash  # py-evm's score rule
         head = self.head
 
-        def key(h: BlockHeaderAPI) -> tuple[int, int, int, int]:
-            parent = self._header_by_hash(h.parent_hash)
-            return consensus.fork_choice_key(h, self._total_difficulty(h.hash), self._signers(parent))
+        def key(h: BlockHeaderAPI) -> tuple[int, int, int, int, int]:
+            parent = self._header_by_hash(h.parent_hash) if h.block_number else h
+            justified = self.checkpoints(h).justified
+            return (
+                justified,
+                *consensus.fork_choice_key(h, self._total_difficulty(h.hash), self._signers(parent)),
+            )
 
         return key(header) > key(head)
 
     def _canonicalize(self, header: BlockHeaderAPI) -> tuple[Hash32, ...]:
-        """Make ``header`` the head (an EIP-3436 tie-break py-evm's score rule would not take)."""
+        """Make ``header`` the head where fork choice and py-evm's score rule differ."""
         with self.chaindb.db.atomic_batch() as db:
-            new, _old = NodeChainDB._set_as_canonical_chain_head(db, header, GENESIS_PARENT_HASH)
+            new, old = NodeChainDB._set_as_canonical_chain_head(db, header, GENESIS_PARENT_HASH)
+            for h in old:
+                for tx_hash in NodeChainDB._get_block_transaction_hashes(db, h):
+                    NodeChainDB._remove_transaction_from_canonical_chain(db, tx_hash)
             for h in new:
                 for i, tx_hash in enumerate(NodeChainDB._get_block_transaction_hashes(db, h)):
                     NodeChainDB._add_transaction_to_canonical_chain(db, tx_hash, h, i)
@@ -170,9 +178,14 @@ class Importing(ChainBase):
             receipts = vm.__dict__.get("_built_receipts")  # set with the block's receipts row (vms.py)
             if receipts is None:  # stock py-evm VMs (the differential test's reference): the receipt trie
                 receipts = imported.get_receipts(self.chaindb)
+            head = self.head
             new_canonical, _old = self.chaindb.persist_block(imported)
-            if not new_canonical and self._prefer_over_head(imported.header):
-                new_canonical = self._canonicalize(imported.header)
+            if self._prefer_over_head(imported.header):
+                if not new_canonical:
+                    new_canonical = self._canonicalize(imported.header)
+            elif new_canonical:  # more difficulty, but the head's branch holds a later justified checkpoint
+                self._canonicalize(head)
+                new_canonical = ()
         except ValidationError as exc:
             raise InvalidBlock(str(exc), number) from exc
         self._commit(imported, receipts)

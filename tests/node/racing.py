@@ -4,12 +4,13 @@ test says so, so that every race between honest validators is played out exactly
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
 from eth_typing import Address
-from pamchain.node import load_genesis, make_genesis
+from pamchain.node import finality, load_genesis, make_genesis
 from pamchain.node.chain import Chain
 from pamchain.node.consensus import cached_signer
 from pamchain.node.errors import ConflictsWithFinality
@@ -23,13 +24,15 @@ def _address(account: LocalAccount) -> bytes:
 class Net:
     """Validators as in-process chains; nothing moves between them unless the test delivers it."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, datadirs: list[Path] | None = None) -> None:
         accounts = sorted(
             (Account.from_key(bytes([i + 1]) * 32) for i in range(size)), key=_address
         )  # sorted: validator i is signer i of the rotation (in turn at blocks n with n % size == i)
         doc = make_genesis([a.address for a in accounts], 4242, {}, timestamp=int(time.time()) - 100_000)
         self.accounts = accounts
-        self.chains = [Chain(load_genesis(doc), open_store(None)) for _ in accounts]
+        self.genesis = doc
+        dirs: list[Path | None] = list(datadirs) if datadirs else [None] * size
+        self.chains = [Chain(load_genesis(doc), open_store(d)) for d in dirs]
         self.finals: set[tuple[int, bytes]] = set()
 
     def seal(self, i: int) -> bytes:
@@ -92,8 +95,13 @@ class Net:
             self.finals.add((chain.finalized.block_number, chain.finalized.hash))
 
     def assert_one_final_chain(self) -> None:
-        """Every block any validator ever held final is on every validator's canonical chain."""
+        """Every block any validator ever held final is on every validator's canonical chain, and finality keeps
+        up with the head: no block waits more than ``3E - 2`` blocks for it (node/finality.py), counted from
+        a head sealed by a linked network that had at least ``3E`` rounds."""
         self.record_finals()
+        epoch = finality.epoch_length(len(self.chains))
+        for chain in self.chains:
+            assert chain.head.block_number - chain.finalized.block_number <= 3 * epoch - 2, self.describe()
         for number, block_hash in sorted(self.finals):
             for other in self.chains:
                 assert other.head.block_number >= number, self.describe()

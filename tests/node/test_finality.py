@@ -1,31 +1,25 @@
 """Finality between racing honest validators (node/finality.py), on in-process validators (tests/node/racing.py)
 whose blocks travel only in the order a test chooses.
 
-The defect these pin down (not fixed): two blocks sealed at the same height (an out-of-turn signer that did
-not see the in-turn block in time, or nodes that sealed block 1 before they were linked) let two nodes
-finalize different blocks. Each then refused the other's branch for good, and the one left alone on its branch
-stopped: it could not seal (recently signed) and refused every block the others sealed.
+The defect these pinned down, fixed by FFG votes in the blocks: two blocks sealed at the same height (an
+out-of-turn signer that did not see the in-turn block in time, or nodes that sealed block 1 before they were
+linked) let two nodes finalize different blocks. Each then refused the other's branch for good, and the one
+left alone on its branch stopped: it could not seal (recently signed) and refused every block the others sealed.
 """
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
-import pytest
+from pamchain.node import load_genesis
+from pamchain.node.chain import Chain
+from pamchain.node.chain.base import CHECKPOINTS_KEY
+from pamchain.node.storage import open_store
 
 from .racing import Net
 
-# Not fixed yet. Counting a block's own sealer lets a signer that sealed B, then moved (honestly) to a heavier
-# sibling of B and sealed there, count on both sides. A fix needs a vote rule (a block votes for its parent;
-# a signer seals only on a branch holding its last vote) and a rule for releasing a vote: without one, four
-# or five validators whose votes are split over branches can all be unable to seal (tried: no conflicting
-# finality in these scenarios, but deadlocks with 4 and 5 signers).
-STRANDED = (
-    "two honest races can finalize conflicting blocks on two nodes (node/finality.py counts B's own sealer)"
-)
 
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=STRANDED)
 def test_race_at_one_height__the_validator_that_built_on_the_losing_block__is_not_stranded() -> None:
     net = Net(3)  # block 1: v1 in turn; block 2: v2 in turn
     net.seal(2)  # v2 out of turn at #1: v1's in-turn block had not reached it
@@ -50,7 +44,6 @@ def test_everyone_sealed_block_one_alone__the_network_still_converges_and_seals(
     net.assert_one_final_chain()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=STRANDED)
 def test_random_races__finalized_blocks_never_conflict__and_linked_validators_keep_sealing() -> None:
     """Random partial deliveries and seals (a validator seals whenever it may, on whatever it has: any latency),
     then a fully linked network: no two validators ever hold conflicting final blocks, nobody is stranded."""
@@ -68,3 +61,25 @@ def test_random_races__finalized_blocks_never_conflict__and_linked_validators_ke
             net.run(3 * size)
             assert len({c.head.hash for c in net.chains}) == 1, (size, seed, net.describe())
             net.assert_one_final_chain()
+
+
+def test_finality_survives_a_restart__and_an_older_datadir_without_checkpoints_recomputes_it(
+    tmp_path: Path,
+) -> None:
+    dirs = [tmp_path / f"v{i}" for i in range(3)]
+    net = Net(3, dirs)
+    net.run(9)
+    before = net.chains[0]
+    final, head = before.finalized.hash, before.head.hash
+    assert before.finalized.block_number >= 4, net.describe()
+    keys = [
+        CHECKPOINTS_KEY + before._header_by_number(n).hash for n in range(1, before.head.block_number + 1)
+    ]
+    before.store.close()
+
+    again = Chain(load_genesis(net.genesis), open_store(dirs[0]))
+    assert (again.head.hash, again.finalized.hash) == (head, final)
+    again.store.commit((), deletes=keys)  # a datadir written before the checkpoints were kept
+    again.store.close()
+    older = Chain(load_genesis(net.genesis), open_store(dirs[0]))
+    assert older.finalized.hash == final
