@@ -4,7 +4,7 @@ what building, importing and queries all stand on."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 import rlp
@@ -60,6 +60,7 @@ CHECKPOINTS_KEY = (
     b"pamchain:ffg:"  # + block hash: the FFG checkpoints of the block's branch after it (finality.py)
 )
 _OWN_VOTE_KEY = b"pamchain:ffg-own:"  # + signer: the last vote this node's signer cast (finality.LastVote)
+_OWN_VOTE_SCAN = 256  # blocks of the branch read for the signer's own votes before it votes (_cast_vote)
 
 CACHED_TXS = 8_192  # transactions (or receipts) the block and receipt caches hold at most, ~12 full blocks
 ROW_CACHE_BYTES = (
@@ -613,24 +614,45 @@ class ChainBase(Calls):
 
     def _apply_votes(self, parent: finality.Checkpoints, header: BlockHeaderAPI) -> finality.Checkpoints:
         vote = finality.read_vote(header.extra_data, header.block_number, self._ffg_epoch)
-        if vote is None:
+        signer = self._sealer(header) if vote is not None else None
+        if signer is None:
             return parent
-        try:
-            signer = consensus.cached_signer(header)
-        except (ValueError, BadSignature):
-            return parent  # an unsealed header counts for nobody
         signers = frozenset(self._signers(self._header_by_hash(header.parent_hash)))
         return finality.apply(parent, signer, vote, signers, self._ffg_epoch)
 
     def _cast_vote(self, parent: BlockHeaderAPI, signer: bytes) -> finality.Vote | None:
-        """The FFG vote ``signer`` puts in the block it seals on ``parent``, its record staged with the block."""
+        """The FFG vote ``signer`` puts in the block it seals on ``parent``, its record staged with the block.
+
+        The record is the node's; the votes the signer's blocks carry on this branch count too, so a datadir
+        restored from a backup (or rebuilt) that synced its later blocks back does not vote their targets again.
+        """
         key = _OWN_VOTE_KEY + signer
         stored = self.db.staged.get(key)
         own = finality.LastVote.decode(stored) if stored else finality.LastVote()
-        vote = finality.next_vote(self.checkpoints(parent), own, parent.block_number + 1, self._ffg_epoch)
+        branch = self.checkpoints(parent)
+        above_final = max(0, parent.block_number - branch.finalized)  # votes at or below it are moot
+        for header in self._recent_branch(parent, min(above_final, _OWN_VOTE_SCAN)):
+            cast = finality.read_vote(header.extra_data, header.block_number, self._ffg_epoch)
+            if cast is not None and cast.target > own.last and self._sealer(header) == signer:
+                own = finality.LastVote(cast.source, cast.target)
+        vote = finality.next_vote(branch, own, parent.block_number + 1, self._ffg_epoch)
         if vote is not None:
             self.db.staged[key] = finality.LastVote(vote.source, vote.target).encode()
         return vote
+
+    def _recent_branch(self, header: BlockHeaderAPI, count: int) -> Iterator[BlockHeaderAPI]:
+        """``header`` and its ancestors, newest first, at most ``count`` of them and never genesis."""
+        for _ in range(count):
+            if header.block_number == 0:
+                return
+            yield header
+            header = self._header_by_hash(header.parent_hash)
+
+    def _sealer(self, header: BlockHeaderAPI) -> bytes | None:
+        try:
+            return bytes(consensus.cached_signer(header))
+        except (ValueError, BadSignature):
+            return None  # an unsealed header counts for nobody
 
     def _stage_checkpoints(self, header: BlockHeaderAPI) -> finality.Checkpoints:
         """Compute and stage (committed with the block) the checkpoints after ``header``."""

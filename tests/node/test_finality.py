@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pamchain.node import load_genesis
+from pamchain.node import finality, load_genesis
 from pamchain.node.chain import Chain
-from pamchain.node.chain.base import CHECKPOINTS_KEY
+from pamchain.node.chain.base import _OWN_VOTE_KEY, CHECKPOINTS_KEY
 from pamchain.node.storage import open_store
 
 from .racing import Net
@@ -83,3 +83,22 @@ def test_finality_survives_a_restart__and_an_older_datadir_without_checkpoints_r
     again.store.close()
     older = Chain(load_genesis(net.genesis), open_store(dirs[0]))
     assert older.finalized.hash == final
+
+
+def test_a_validator_that_lost_its_vote_record_reads_its_votes_back_from_the_chain() -> None:
+    """A datadir restored from a backup forgets the votes cast since; the blocks it synced back still carry them,
+    and it must not vote their targets again (a second vote at one height is what FFG forbids)."""
+    net = Net(3)
+    net.run(4)  # E = 2: the head's sealer voted for the checkpoint at or below the head
+    chain = net.chains[0]
+    head = chain.head
+    sealer = net.signer_of(chain, head.hash)
+    voted = finality.read_vote(head.extra_data, head.block_number, 2)
+    assert voted is not None
+    own = net.chains[sealer]
+    key = _OWN_VOTE_KEY + bytes.fromhex(net.accounts[sealer].address[2:])
+    own.store.commit((), deletes=[key])
+    own.db.staged._cache.clear()
+    again = own._cast_vote(own.head, key[len(_OWN_VOTE_KEY) :])
+    own.db.discard()
+    assert again is None or again.target > voted.target, (voted, again)
