@@ -602,7 +602,7 @@ class ChainBase(Calls):
                 stored = self.db.staged.get(CHECKPOINTS_KEY + current.hash) if current.block_number else None
                 found = finality.Checkpoints.decode(stored) if stored else None
             if found is None and current.block_number == 0:
-                found = finality.Checkpoints()
+                found = finality.Checkpoints(epoch=self._ffg_epoch)
             if found is not None:
                 break
             pending.append(current)
@@ -613,12 +613,12 @@ class ChainBase(Calls):
         return found
 
     def _apply_votes(self, parent: finality.Checkpoints, header: BlockHeaderAPI) -> finality.Checkpoints:
-        vote = finality.read_vote(header.extra_data, header.block_number, self._ffg_epoch)
+        vote = finality.read_vote(header.extra_data, header.block_number)
         signer = self._sealer(header) if vote is not None else None
         if signer is None:
             return parent
         signers = frozenset(self._signers(self._header_by_hash(header.parent_hash)))
-        return finality.apply(parent, signer, vote, signers, self._ffg_epoch)
+        return finality.apply(parent, signer, vote, signers)
 
     def _cast_vote(self, parent: BlockHeaderAPI, signer: bytes) -> finality.Vote | None:
         """The FFG vote ``signer`` puts in the block it seals on ``parent``, its record staged with the block.
@@ -632,7 +632,7 @@ class ChainBase(Calls):
         branch = self.checkpoints(parent)
         above_final = max(0, parent.block_number - branch.finalized)  # votes at or below it are moot
         for header in self._recent_branch(parent, min(above_final, _OWN_VOTE_SCAN)):
-            cast = finality.read_vote(header.extra_data, header.block_number, self._ffg_epoch)
+            cast = finality.read_vote(header.extra_data, header.block_number)
             if cast is not None and cast.target > own.last and self._sealer(header) == signer:
                 own = finality.LastVote(cast.source, cast.target)
         vote = finality.next_vote(branch, own, parent.block_number + 1, self._ffg_epoch)
@@ -657,7 +657,7 @@ class ChainBase(Calls):
     def _stage_checkpoints(self, header: BlockHeaderAPI) -> finality.Checkpoints:
         """Compute and stage (committed with the block) the checkpoints after ``header``."""
         if header.block_number == 0:
-            return finality.Checkpoints()
+            return finality.Checkpoints(epoch=self._ffg_epoch)
         parent = self.checkpoints(self._header_by_hash(header.parent_hash))
         after = self._apply_votes(parent, header)
         self._ffg.put(header.hash, after)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import rlp
 from eth_bloom import BloomFilter
 from eth_keys import keys
 from eth_utils import keccak
+from pamchain.sdk.chain import ffg as casper
 from pamchain.sdk.errors import SdkError
 
 VANITY, SEAL, ADDRESS = 32, 65, 20
@@ -190,6 +191,8 @@ class Snapshot:
     recents: tuple[tuple[int, bytes], ...]  # (block, signer) of the blocks a signer may not follow yet
     votes: tuple[Vote, ...] = ()
     tallies: tuple[tuple[bytes, Tally], ...] = ()
+    # the FFG checkpoints of the chain after ``number`` (sdk/chain/ffg.py)
+    ffg: casper.Checkpoints = field(default_factory=casper.Checkpoints)
 
     @classmethod
     def at_checkpoint(
@@ -243,6 +246,8 @@ class Snapshot:
         except Exception as exc:  # eth_keys raises several types for a malformed signature
             raise BadHeader(number, where, "the seal is not a valid signature") from exc
         snapshot = self._apply(number, header.hash, signer, coinbase, nonce, where)
+        vote = casper.read_vote(extra, number)
+        snapshot = replace(snapshot, ffg=casper.apply(self.ffg, signer, vote, frozenset(self.signers)))
         in_turn = self.signers[number % len(self.signers)] == signer
         if hex_int(block["difficulty"]) != (DIFF_IN_TURN if in_turn else DIFF_NO_TURN):
             raise BadHeader(number, where, "difficulty does not match the signer's turn")
@@ -295,6 +300,7 @@ class Snapshot:
             tuple(sorted(recents.items())),
             tuple(votes),
             tuple(tallies.items()),
+            self.ffg,
         )
 
     # -- persistence -------------------------------------------------------------------------------------
@@ -309,6 +315,7 @@ class Snapshot:
                 "recents": [[n, s.hex()] for n, s in self.recents],
                 "votes": [[v.signer.hex(), v.number, v.subject.hex(), v.authorize] for v in self.votes],
                 "tallies": [[a.hex(), t.authorize, t.votes] for a, t in self.tallies],
+                "ffg": self.ffg.to_json(),
             }
         )
 
@@ -323,6 +330,10 @@ class Snapshot:
             tuple((int(n), bytes.fromhex(s)) for n, s in data["recents"]),
             tuple(Vote(bytes.fromhex(s), int(n), bytes.fromhex(a), bool(z)) for s, n, a, z in data["votes"]),
             tuple((bytes.fromhex(a), Tally(bool(z), int(c))) for a, z, c in data["tallies"]),
+            # a snapshot stored before the checkpoints were counted was final by the earlier rule: trusted
+            casper.Checkpoints.from_json(data["ffg"])
+            if "ffg" in data
+            else casper.Checkpoints.from_anchor(int(data["number"])),
         )
 
 
@@ -344,28 +355,12 @@ def _uncast(tallies: dict[bytes, Tally], subject: bytes, authorize: bool) -> Non
         del tallies[subject]
 
 
-def majority_final(headers: Sequence[Header], signer_count: int) -> int | None:
-    """Index in ``headers`` (consecutive, oldest first) of the highest final block, or None.
-
-    docs/network.md's rule: block B is final once B and the blocks built on it were sealed by at least
-    ``floor(N/2) + 1`` distinct signers, N the signer count at the head.
-    """
-    needed = signer_limit(signer_count)
-    seen: set[bytes] = set()
-    for index in range(len(headers) - 1, -1, -1):
-        seen.add(headers[index].signer)
-        if len(seen) >= needed:
-            return index
-    return None
-
-
 __all__ = [
     "DEFAULT_EPOCH",
     "BadHeader",
     "Header",
     "Snapshot",
     "UnlinkedHeader",
-    "majority_final",
     "parse_header",
     "signer_limit",
 ]

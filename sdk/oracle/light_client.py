@@ -14,13 +14,14 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from eth_utils import keccak
 from hexbytes import HexBytes
+from pamchain.sdk.chain import ffg as casper
 from pamchain.sdk.chain.chain_check import encode_receipt, encode_transaction, trie_root
 from pamchain.sdk.chain.client import PamClient
 from pamchain.sdk.chain.clique import (
@@ -29,7 +30,6 @@ from pamchain.sdk.chain.clique import (
     Header,
     Snapshot,
     UnlinkedHeader,
-    majority_final,
     parse_header,
     seal_signer,
     signer_limit,
@@ -228,7 +228,7 @@ class LightClient:
                 raise self._refuse_header(block, f"malformed header ({type(exc).__name__})") from exc
             verified.append((current, header))
         self.headers_verified += len(verified)
-        index = majority_final([header for _, header in verified], len(current.signers))
+        index = self._final_index(verified, final.number)
         if index is not None:
             for _, header in verified[: index + 1]:
                 self._remember(header)
@@ -236,6 +236,20 @@ class LightClient:
             self._final = verified[index][0]
             self.store.save(self.anchor, self._final)
         return self._final.number if self._final is not None else final.number
+
+    @staticmethod
+    def _final_index(verified: list[tuple[Snapshot, Header]], final: int) -> int | None:
+        """Index in ``verified`` of the highest block now final: with one signer every sealed block (no one
+        races it), else the checkpoint finalized by the FFG votes the verified headers carry."""
+        if not verified:
+            return None
+        last = verified[-1][0]
+        if len(last.signers) == 1:
+            return len(verified) - 1
+        number = last.ffg.finalized
+        if number <= final:
+            return None
+        return number - verified[0][1].number
 
     def _start(self) -> Snapshot:
         stored = self.store.load(self.anchor)
@@ -275,7 +289,7 @@ class LightClient:
         log.info(
             "light client anchored", extra={"anchor": str(self.anchor), "signers": len(snapshot.signers)}
         )
-        return snapshot
+        return replace(snapshot, ffg=casper.Checkpoints.from_anchor(number))  # final by trust
 
     # -- verified headers and logs -----------------------------------------------------------------------
 

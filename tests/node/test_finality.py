@@ -93,7 +93,7 @@ def test_a_validator_that_lost_its_vote_record_reads_its_votes_back_from_the_cha
     chain = net.chains[0]
     head = chain.head
     sealer = net.signer_of(chain, head.hash)
-    voted = finality.read_vote(head.extra_data, head.block_number, 2)
+    voted = finality.read_vote(head.extra_data, head.block_number)
     assert voted is not None
     own = net.chains[sealer]
     key = _OWN_VOTE_KEY + bytes.fromhex(net.accounts[sealer].address[2:])

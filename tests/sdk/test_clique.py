@@ -25,7 +25,7 @@ from pamchain.node.consensus import prepare_header, seal_header
 from pamchain.node.genesis import load_genesis
 from pamchain.node.storage import open_store
 from pamchain.sdk.chain.chain_check import HEADER_FIELDS, header_hash, seal_hash, seal_signer
-from pamchain.sdk.chain.clique import BadHeader, Header, Snapshot, UnlinkedHeader, majority_final
+from pamchain.sdk.chain.clique import BadHeader, Snapshot, UnlinkedHeader
 
 DATA = Path(__file__).resolve().parents[1] / "node" / "data" / "clique"
 VOTING = json.loads((DATA / "voting_cases.json").read_text())
@@ -276,13 +276,17 @@ def test_header__resealed_breaking_a_rule__refused(
         parent.verify(forged)
 
 
-def test_majority_final__three_signers__needs_two_distinct_sealers() -> None:
-    def h(number: int, signer: bytes) -> Header:
-        return Header(number, bytes([number]) * 32, b"", signer, b"\0" * 256, b"", b"")
-
-    a, b, c = b"a" * 20, b"b" * 20, b"c" * 20
-    assert majority_final([h(1, a)], 3) is None  # one sealer: not final yet
-    assert majority_final([h(1, a), h(2, b)], 3) == 0  # b built on a's block: block 1 final
-    assert majority_final([h(1, a), h(2, b), h(3, c)], 3) == 1
-    assert majority_final([h(1, a)], 1) == 0  # one signer: sealed is final
-    assert majority_final([h(1, a), h(2, b), h(3, c), h(4, a)], 5) == 1  # 5 signers: three distinct (2..4)
+def test_the_snapshot_counts_the_finality_votes_the_node_casts_and_counts() -> None:
+    """Three signers in turn on the node's chain: the light client's snapshot, fed the served headers, holds the
+    same justified and finalized checkpoints as the node after every block, and finality advances."""
+    chain, start = node_chain(["A", "B", "C"])
+    ordered = sorted("ABC", key=address)
+    snapshot = Snapshot.at_checkpoint(block_json(chain, 0), 30_000)
+    for n in range(1, 13):
+        signer = ordered[n % 3]
+        chain.build_block([], address(signer), key(signer), timestamp=start + n)
+        snapshot, _ = snapshot.verify(block_json(chain))
+        node = chain.checkpoints(chain._evm_header(chain.head_record()))
+        assert (snapshot.ffg.justified, snapshot.ffg.finalized) == (node.justified, node.finalized), n
+    assert snapshot.ffg.finalized >= 8
+    assert Snapshot.from_json(snapshot.to_json()) == snapshot
