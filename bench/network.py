@@ -1,6 +1,7 @@
 """Validator network: block propagation, unlock end to end on 3 validators with 1 s blocks, resync speed.
 
-    .venv/bin/python -m bench.network [--quick] [--blocks N] [--iterations N] [--no-samba] [--json PATH]
+    .venv/bin/python -m bench.network [--quick] [--blocks N] [--iterations N] [--no-samba] [--period S]
+        [--only-unlock] [--json PATH]
 
 1. Propagation: 3 validator processes on loopback, 1 s blocks (empty blocks too); a WebSocket ``newHeads``
    subscription on every node; per block, the time from its first appearance on any node to its appearance
@@ -83,7 +84,7 @@ def propagation(tmp: Path, seconds: float) -> dict[str, Any]:
         cluster.stop_all()
 
 
-def unlock_latency(tmp: Path, iterations: int) -> dict[str, Any]:
+def unlock_latency(tmp: Path, iterations: int, period: int = 1) -> dict[str, Any]:
     from pamchain.node.genesis import contract_address
     from pamchain.sdk.chain.client import connect
     from pamchain.sdk.oracle.follower import Finality
@@ -97,7 +98,7 @@ def unlock_latency(tmp: Path, iterations: int) -> dict[str, Any]:
     # later, sealed because the request is not final yet) makes it final; with a block every second the
     # request would first wait for the next one.
     cluster = make_cluster(
-        tmp / "unlock", 3, allow_empty=False,
+        tmp / "unlock", 3, allow_empty=False, period=period,
         extra_alloc={a.address: 10**24 for a in accounts.values()},
         genesis_options={
             "allowlist": [accounts["deployer"].address],
@@ -113,7 +114,7 @@ def unlock_latency(tmp: Path, iterations: int) -> dict[str, Any]:
         url = cluster.members[0].rpc.url
         env = ChainEnv("pamchain-3-validators", url, connect(url), accounts, Finality())
         with samba(tmp) as (_, oracle_dir, observer):
-            return run_backend("net3", env, oracle_dir, observer, iterations, tmp, period=1)
+            return run_backend("net3", env, oracle_dir, observer, iterations, tmp, period=period)
     finally:
         cluster.stop_all()
 
@@ -166,6 +167,13 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None, help="propagation watch time")
     parser.add_argument("--no-samba", action="store_true", help="skip the unlock end-to-end part")
+    parser.add_argument(
+        "--period",
+        type=int,
+        default=1,
+        help="Clique period of the unlock part (0: on demand, same-second blocks)",
+    )
+    parser.add_argument("--only-unlock", action="store_true", help="the unlock end-to-end part alone")
     parser.add_argument("--json", type=Path, default=Path("bench/results/network.json"))
     args = parser.parse_args()
     blocks = args.blocks or (1_000 if args.quick else 10_000)
@@ -174,13 +182,16 @@ def main() -> None:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="pamchain-net-bench-") as name:
         tmp = Path(name)
-        results["propagation"] = propagation(tmp, seconds)
-        print(json.dumps(results["propagation"], indent=1))
+        if not args.only_unlock:
+            results["propagation"] = propagation(tmp, seconds)
+            print(json.dumps(results["propagation"], indent=1))
         if not args.no_samba:
-            results["unlock_3_validators_1s"] = unlock_latency(tmp, iterations)
-            print(json.dumps(results["unlock_3_validators_1s"], indent=1))
-        results["resync"] = resync(tmp, blocks)
-        print(json.dumps(results["resync"], indent=1))
+            name = f"unlock_3_validators_{args.period}s"
+            results[name] = unlock_latency(tmp, iterations, args.period)
+            print(json.dumps(results[name], indent=1))
+        if not args.only_unlock:
+            results["resync"] = resync(tmp, blocks)
+            print(json.dumps(results["resync"], indent=1))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {args.json}")

@@ -104,13 +104,18 @@ def wait_for_idle_chain(w3: Any, period: int, timeout: float = 30.0) -> None:
     at the wall clock and, with ``period``-second blocks, the period since the head over (the next block may
     be sealed at once). ``unlock_back_to_back`` measures the other case."""
     deadline = time.monotonic() + timeout
+    head, changed = -1, time.monotonic()
     while time.monotonic() < deadline:
         latest = w3.eth.get_block("latest")
         wait = int(latest["timestamp"]) + period - time.time()
-        # With several validators a block is final only once another signer sealed on top of it, so the
-        # chain is not idle while its last transactions (the previous unlock's receipt) are not final: it
-        # still seals the block that finalizes them, and a request sent meanwhile waits a period behind it.
-        settling = period > 0 and int(w3.eth.get_block("finalized")["number"]) < int(latest["number"])
+        if int(latest["number"]) != head:
+            head, changed = int(latest["number"]), time.monotonic()
+        # With several validators the chain is not idle while its last transactions (the previous unlock's
+        # receipt) are not final: the signers still seal the blocks that carry the finality votes, and a
+        # request sent meanwhile waits a period behind them. They stop once those are final (the head itself
+        # may stay unfinalized: its finalizing votes would come in later blocks), so idle is a head that has
+        # not moved for one and a half periods.
+        settling = period > 0 and time.monotonic() - changed < 1.5 * period
         if wait <= 0 and not settling:
             break
         time.sleep(min(wait, 0.05) if wait > 0 else 0.05)
