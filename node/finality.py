@@ -10,9 +10,20 @@ from pamchain.sdk.chain.ffg import (
     Vote,
     apply,
     epoch_length,
+    final_height,
     next_vote,
     quorum,
     read_vote,
 )
 
-__all__ = ["Checkpoints", "LastVote", "Vote", "apply", "epoch_length", "next_vote", "quorum", "read_vote"]
+__all__ = [
+    "Checkpoints",
+    "LastVote",
+    "Vote",
+    "apply",
+    "epoch_length",
+    "final_height",
+    "next_vote",
+    "quorum",
+    "read_vote",
+]

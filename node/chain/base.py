@@ -576,18 +576,13 @@ class ChainBase(Calls):
     def _total_difficulty(self, block_hash: bytes) -> int:
         return int(self.chaindb.get_score(Hash32(block_hash)))
 
-    def _signer_count(self, header: BlockHeaderAPI) -> int:
-        return max(1, len(self._signers(header)))
-
     def _advance_finality(self) -> None:
         """Move ``finalized`` forward to what the head's branch holds final (see finality.py); never backwards."""
         if not (self.clique and self.seal_check):
             self.finalized = self.head  # no seals to count: imported/foreign chains treat the head as final
             return
-        if len(self._signers(self.head)) <= 1:
-            self.finalized = self.head  # one signer races no one: every sealed block is final
-            return
-        number = self.checkpoints(self.head).finalized
+        head = self.head
+        number = finality.final_height(self.checkpoints(head), len(self._signers(head)), head.block_number)
         if number > self.finalized.block_number or not self._is_canonical(self.finalized):
             self.finalized = self._header_by_number(number)
 
@@ -654,15 +649,10 @@ class ChainBase(Calls):
         except (ValueError, BadSignature):
             return None  # an unsealed header counts for nobody
 
-    def _stage_checkpoints(self, header: BlockHeaderAPI) -> finality.Checkpoints:
-        """Compute and stage (committed with the block) the checkpoints after ``header``."""
-        if header.block_number == 0:
-            return finality.Checkpoints(epoch=self._ffg_epoch)
-        parent = self.checkpoints(self._header_by_hash(header.parent_hash))
-        after = self._apply_votes(parent, header)
-        self._ffg.put(header.hash, after)
-        self.db.staged[CHECKPOINTS_KEY + header.hash] = after.encode()
-        return after
+    def _stage_checkpoints(self, header: BlockHeaderAPI) -> None:
+        """Stage (committed with the block) the checkpoints after ``header``."""
+        if header.block_number:
+            self.db.staged[CHECKPOINTS_KEY + header.hash] = self.checkpoints(header).encode()
 
     def has_block(self, block_hash: bytes) -> bool:
         return bool(self.chaindb.header_exists(Hash32(block_hash)))

@@ -73,10 +73,8 @@ class Importing(ChainBase):
         return current.block_number >= final.block_number
 
     def _prefer_over_head(self, header: BlockHeaderAPI) -> bool:
-        """Does ``header`` beat the current head? First the branch's latest justified checkpoint (FFG's fork
-        choice: see finality.py), then EIP-3436."""
-        if not (self.clique and self.seal_check):
-            return header.hash == self.chaindb.get_canonical_head().hash  # py-evm's score rule
+        """Does ``header`` beat the current head (Clique chains)? First the branch's latest justified checkpoint
+        (FFG's fork choice: see finality.py), then EIP-3436."""
         head = self.head
 
         def key(h: BlockHeaderAPI) -> tuple[int, int, int, int, int]:
@@ -88,6 +86,17 @@ class Importing(ChainBase):
             )
 
         return key(header) > key(head)
+
+    def _choose_head(
+        self, header: BlockHeaderAPI, head: BlockHeaderAPI, new_canonical: tuple[Hash32, ...]
+    ) -> tuple[Hash32, ...]:
+        """Apply fork choice after py-evm persisted ``header`` (``new_canonical``: the hashes its score rule
+        made canonical); returns the hashes that are canonical now and were not."""
+        if self._prefer_over_head(header):
+            return new_canonical or self._canonicalize(header)
+        if new_canonical:  # more difficulty, but the head's branch holds a later justified checkpoint
+            self._canonicalize(head)
+        return ()
 
     def _canonicalize(self, header: BlockHeaderAPI) -> tuple[Hash32, ...]:
         """Make ``header`` the head where fork choice and py-evm's score rule differ."""
@@ -179,13 +188,9 @@ class Importing(ChainBase):
             if receipts is None:  # stock py-evm VMs (the differential test's reference): the receipt trie
                 receipts = imported.get_receipts(self.chaindb)
             head = self.head
-            new_canonical, _old = self.chaindb.persist_block(imported)
-            if self._prefer_over_head(imported.header):
-                if not new_canonical:
-                    new_canonical = self._canonicalize(imported.header)
-            elif new_canonical:  # more difficulty, but the head's branch holds a later justified checkpoint
-                self._canonicalize(head)
-                new_canonical = ()
+            new_canonical, _old = self.chaindb.persist_block(imported)  # py-evm's rule: the higher score
+            if self.clique and self.seal_check:  # foreign chains keep py-evm's rule
+                new_canonical = self._choose_head(imported.header, head, new_canonical)
         except ValidationError as exc:
             raise InvalidBlock(str(exc), number) from exc
         self._commit(imported, receipts)

@@ -158,6 +158,12 @@ def apply(parent: Checkpoints, signer: bytes, vote: Vote | None, signers: frozen
     return Checkpoints(vote.target, finalized, (), vote.epoch)
 
 
+def final_height(branch: Checkpoints, signer_count: int, head: int) -> int:
+    """The highest final block of a branch whose head is block ``head``: with one signer every sealed block (no
+    one races it), else the checkpoint its votes finalized."""
+    return head if signer_count <= 1 else branch.finalized
+
+
 @dataclass(frozen=True)
 class LastVote:
     """The highest target a signer voted and the source it voted from (kept with the blocks it sealed)."""

@@ -243,10 +243,8 @@ class LightClient:
         races it), else the checkpoint finalized by the FFG votes the verified headers carry."""
         if not verified:
             return None
-        last = verified[-1][0]
-        if len(last.signers) == 1:
-            return len(verified) - 1
-        number = last.ffg.finalized
+        last, head = verified[-1]
+        number = casper.final_height(last.ffg, len(last.signers), head.number)
         if number <= final:
             return None
         return number - verified[0][1].number
