@@ -1,7 +1,7 @@
 """Validator network: block propagation, unlock end to end on 3 validators with 1 s blocks, resync speed.
 
     .venv/bin/python -m bench.network [--quick] [--blocks N] [--iterations N] [--no-samba] [--period S]
-        [--only-unlock] [--json PATH]
+        [--only-unlock] [--no-expiry] [--json PATH]
 
 1. Propagation: 3 validator processes on loopback, 1 s blocks (empty blocks too); a WebSocket ``newHeads``
    subscription on every node; per block, the time from its first appearance on any node to its appearance
@@ -84,7 +84,7 @@ def propagation(tmp: Path, seconds: float) -> dict[str, Any]:
         cluster.stop_all()
 
 
-def unlock_latency(tmp: Path, iterations: int, period: int = 1) -> dict[str, Any]:
+def unlock_latency(tmp: Path, iterations: int, period: int = 1, expiries: bool = True) -> dict[str, Any]:
     from pamchain.node.genesis import contract_address
     from pamchain.sdk.chain.client import connect
     from pamchain.sdk.oracle.follower import Finality
@@ -114,7 +114,9 @@ def unlock_latency(tmp: Path, iterations: int, period: int = 1) -> dict[str, Any
         url = cluster.members[0].rpc.url
         env = ChainEnv("pamchain-3-validators", url, connect(url), accounts, Finality())
         with samba(tmp) as (_, oracle_dir, observer):
-            return run_backend("net3", env, oracle_dir, observer, iterations, tmp, period=period)
+            return run_backend(
+                "net3", env, oracle_dir, observer, iterations, tmp, period=period, expiries=expiries
+            )
     finally:
         cluster.stop_all()
 
@@ -174,6 +176,7 @@ def main() -> None:
         help="Clique period of the unlock part (0: on demand, same-second blocks)",
     )
     parser.add_argument("--only-unlock", action="store_true", help="the unlock end-to-end part alone")
+    parser.add_argument("--no-expiry", action="store_true", help="unlocks only, no grant expiries")
     parser.add_argument("--json", type=Path, default=Path("bench/results/network.json"))
     args = parser.parse_args()
     blocks = args.blocks or (1_000 if args.quick else 10_000)
@@ -187,7 +190,7 @@ def main() -> None:
             print(json.dumps(results["propagation"], indent=1))
         if not args.no_samba:
             name = f"unlock_3_validators_{args.period}s"
-            results[name] = unlock_latency(tmp, iterations, args.period)
+            results[name] = unlock_latency(tmp, iterations, args.period, not args.no_expiry)
             print(json.dumps(results[name], indent=1))
         if not args.only_unlock:
             results["resync"] = resync(tmp, blocks)

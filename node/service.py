@@ -108,6 +108,12 @@ class Node:
                 log.warning("0x%s is not a genesis signer", self.signer.address.hex())
         clique_period = genesis.clique.period if genesis.clique else 0
         self.period = config.period if config.period is not None else (clique_period or 1)
+        if self.period < 1:
+            # The producer's timers run on it: 0 would spin. A Clique period-0 chain seals on demand instead.
+            raise NodeError(
+                f"the block period must be at least 1 second, not {self.period} "
+                "(on a Clique period-0 chain, seal on demand: --seal-on-demand)"
+            )
         self.suggested_tip = (
             config.suggested_tip
             if config.suggested_tip is not None

@@ -95,8 +95,9 @@ class Cluster:
         files = NodeFiles(member.datadir, member.keystore, self.root / "password")
         args = [
             "--p2p-port", str(member.p2p_port), "--bootnodes", ",".join(self.bootnodes),
-            "--node-key", str(member.node_key_file), "--period", str(self.period), "--rpc-admin",
-            "--rpc-clique-votes", "-vv", *member.extra_args,
+            "--node-key", str(member.node_key_file), "--rpc-admin", "--rpc-clique-votes", "-vv",
+            # A period-0 chain (blocks may share a second) seals on demand; any other seals every period.
+            *(("--period", str(self.period)) if self.period else ("--seal-on-demand",)), *member.extra_args,
         ]  # fmt: skip
         member.proc = start_node(files, member.rpc_port, args, log=member.log)
         if wait:

@@ -9,12 +9,20 @@ from typing import Any
 
 import requests
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    """A TCP port nobody listens on at this instant (the caller binds it soon after)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on at this instant (the caller binds it soon after), and never one this process
+    handed out before: the kernel may offer a just-closed port again, and two nodes of a cluster given the same
+    one had one node's peers dial the other's RPC server."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_for_rpc(

@@ -334,6 +334,12 @@ class ChainBase(Calls):
             record = self._head_record = header_record(head)
         return record
 
+    @property
+    def finality_epoch(self) -> int:
+        """Blocks between two FFG checkpoints (sdk/chain/ffg.py): a transaction is final some 2 to 3 of these
+        after its block, on a network whose signers keep sealing."""
+        return self._ffg_epoch
+
     def finalized_record(self) -> HeaderRecord:
         """The block this node holds final (node/finality.py): RPC's ``safe`` and ``finalized``."""
         final, record = self.finalized, self._finalized_record

@@ -38,6 +38,9 @@ from .headers import header_record
 from .logs import log_record
 from .vms import BLOB_FORKS, GAS_PER_BLOB
 
+# How far back the producer looks for transactions that are not final yet (a stall longer than this counts as it).
+UNFINALIZED_SCAN = 256
+
 
 class Queries(ChainBase):
     """Reads of committed blocks and state (chain thread)."""
@@ -204,14 +207,23 @@ class Queries(ChainBase):
         return self._total_difficulty(self.head.hash)
 
     def unfinalized_transactions(self) -> bool:
-        """Does any block after the finalized one carry transactions? (walks at most a few blocks)"""
+        """Does any block after the finalized one carry transactions?"""
+        return self.unfinalized_depth() is not None
+
+    def unfinalized_depth(self) -> int | None:
+        """How many blocks the head is past the newest block that carries transactions and is not final yet (0:
+        the head itself), or None when every transaction is final. Walks back at most ``UNFINALIZED_SCAN``
+        blocks: a finality stall that long counts as that depth, transactions or not (the producer then keeps
+        its period, as it would for them)."""
         header = self.head
         final = self.finalized.block_number
+        depth = 0
         while header.block_number > final:
-            if self._tx_count(header):
-                return True
+            if self._tx_count(header) or depth >= UNFINALIZED_SCAN:
+                return depth
             header = self._header_by_hash(header.parent_hash)
-        return False
+            depth += 1
+        return None
 
     def orphaned_since(self, old_head: bytes) -> list[bytes]:
         """The blocks from ``old_head`` back that are no longer canonical, oldest first (after a reorg)."""

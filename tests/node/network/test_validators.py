@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from pamchain.node.consensus import in_turn_signer
+from pamchain.node.finality import epoch_length
+from pamchain.node.sealing import FAST_FINALITY_EPOCHS
 
 from support.cluster import Cluster, Member, same_head, wait_blocks, wait_for
 
@@ -261,3 +263,32 @@ def test_a_signer_alone_does_not_seal__it_seals_once_a_peer_is_up(
     assert _final_block_of(b, tx_hash) is not None or wait_for(
         lambda: _final_block_of(b, tx_hash), 30, "the transfer final on the peer"
     )
+
+
+def test_period_0_on_demand__the_blocks_finalizing_a_transfer_come_at_once__then_the_chain_idles(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    """Three signers on a Clique period-0 chain, sealing on demand without empty blocks: the blocks that carry a
+    transfer to finality (FFG votes of the other signers) are sealed at once, not one a period - their
+    timestamps span fewer seconds than they are blocks - and once it is final the chain stops sealing."""
+    cluster = cluster_factory(3, period=0, allow_empty=False)
+    a = cluster.members[0]
+    _mesh(cluster, cluster.members)
+    for nonce in range(3):
+        tx_hash = cluster.send_transfer(a, nonce)
+        receipt = wait_for(lambda: _final_block_of(a, tx_hash), 60, "the transfer final")  # noqa: B023
+        mined = a.rpc.block(int(receipt["blockNumber"], 16))
+        head = a.rpc.block("latest")
+        blocks = int(head["number"], 16) - int(mined["number"], 16)
+        seconds = int(head["timestamp"], 16) - int(mined["timestamp"], 16)
+        assert blocks >= 2, "FFG finalizes with votes in later blocks"
+        assert seconds < blocks, f"{blocks} finalizing blocks a period apart ({seconds} s)"
+    mined_at = int(receipt["blockNumber"], 16)
+
+    def still() -> bool:
+        before = a.rpc.number()
+        time.sleep(1.0)
+        return a.rpc.number() == before
+
+    wait_for(still, 30, "the chain idle once every transfer is final")
+    assert a.rpc.number() - mined_at <= FAST_FINALITY_EPOCHS * epoch_length(3), "too many empty blocks"
