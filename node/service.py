@@ -108,7 +108,7 @@ class Node:
                 log.warning("0x%s is not a genesis signer", self.signer.address.hex())
         clique_period = genesis.clique.period if genesis.clique else 0
         self.period = config.period if config.period is not None else (clique_period or 1)
-        if self.period < 1:
+        if self.period < 1 and config.seal_mode != "none":
             # The producer's timers run on it: 0 would spin. A Clique period-0 chain seals on demand instead.
             raise NodeError(
                 f"the block period must be at least 1 second, not {self.period} "
