@@ -56,6 +56,35 @@ def _error(id_: Any, code: int, message: str, data: Any = None) -> dict[str, Any
     return {"jsonrpc": "2.0", "id": id_, "error": err}
 
 
+def _failure(id_: Any, method: str, exc: Exception) -> dict[str, Any]:
+    """The error response of a request whose handler raised ``exc``."""
+    if isinstance(exc, RpcError):
+        return _error(id_, exc.code, exc.message, exc.data)
+    if isinstance(exc, NodeError):
+        return _error(id_, SERVER_ERROR, str(exc))
+    if isinstance(exc, (ValueError, TypeError, KeyError, IndexError, OverflowError)):
+        # Parameters that got past decoding but are still unusable (e.g. absurd sizes).
+        return _error(id_, INVALID_PARAMS, f"invalid argument: {exc}"[:300])
+    log.error("internal error in %s", method, exc_info=exc)
+    return _error(id_, INTERNAL_ERROR, "internal error")
+
+
+def _send_request(item: Any) -> bool:
+    """A well-formed ``eth_sendRawTransaction`` request with an id (batches admit runs of them together)."""
+    if not isinstance(item, dict) or item.get("method") != "eth_sendRawTransaction" or "id" not in item:
+        return False
+    id_ = item["id"]
+    return (
+        item.get("jsonrpc") == "2.0"
+        and isinstance(id_, (str, int, float, type(None)))
+        and not isinstance(id_, bool)
+        and isinstance(item.get("params", []), list)
+    )
+
+
+SEND_RESPONSE_BOUND = 300  # bytes: a send's response (a hash or an error) never exceeds this with its id
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
@@ -195,18 +224,30 @@ class RpcServer:
                 return _dumps(_error(None, INVALID_REQUEST, f"batch too large (limit {limit} requests)"))
             parts: list[str] = []
             size = 2
-            for item in payload:
-                response: dict[str, Any] | None
-                if cap and size > cap:  # geth: once over, the rest only get the error
-                    response = self._too_large(item) if isinstance(item, dict) and "id" in item else None
+            index = 0
+            while index < len(payload):
+                run = self._send_run(payload, index, size)
+                responses: list[dict[str, Any] | None]
+                if run:
+                    items = payload[index : index + run]
+                    responses = list(await self._send_many(items))
                 else:
-                    response = await self._handle_one(item, ws)
-                if response is not None:
-                    part = _dumps(response)
-                    if cap and size + len(part) + 1 > cap:
-                        part = _dumps(self._too_large(item))
-                    size += len(part) + 1
-                    parts.append(part)
+                    items = payload[index : index + 1]
+                    item = items[0]
+                    response: dict[str, Any] | None
+                    if cap and size > cap:  # geth: once over, the rest only get the error
+                        response = self._too_large(item) if isinstance(item, dict) and "id" in item else None
+                    else:
+                        response = await self._handle_one(item, ws)
+                    responses = [response]
+                index += len(items)
+                for item, response in zip(items, responses, strict=True):
+                    if response is not None:
+                        part = _dumps(response)
+                        if cap and size + len(part) + 1 > cap:
+                            part = _dumps(self._too_large(item))
+                        size += len(part) + 1
+                        parts.append(part)
             return "[" + ",".join(parts) + "]" if parts else None
         single = await self._handle_one(payload, ws)
         if single is None:
@@ -215,6 +256,34 @@ class RpcServer:
         if cap and len(encoded) > cap:
             return _dumps(self._too_large(payload))
         return encoded
+
+    def _send_run(self, payload: list[Any], start: int, size: int) -> int:
+        """How many requests from ``start`` on form a run of transactions to admit together (0: fewer than two,
+        or their responses could reach the response cap, where each must be handled on its own)."""
+        end = start
+        while end < len(payload) and _send_request(payload[end]):
+            end += 1
+        run = end - start
+        cap = self.limits.response_max_bytes
+        if run < 2 or (cap and size + run * SEND_RESPONSE_BOUND > cap):
+            return 0
+        return run
+
+    async def _send_many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The responses to a run of ``eth_sendRawTransaction`` requests, admitted in one go (in order)."""
+        started = time.perf_counter()
+        outcomes = await self.api.send_raw_transactions([item.get("params", []) or [] for item in items])
+        responses = [
+            _failure(item["id"], "eth_sendRawTransaction", outcome)
+            if isinstance(outcome, Exception)
+            else {"jsonrpc": "2.0", "id": item["id"], "result": outcome}
+            for item, outcome in zip(items, outcomes, strict=True)
+        ]
+        if self.metrics is not None:
+            each = (time.perf_counter() - started) / len(items)
+            for item, response in zip(items, responses, strict=True):
+                self.metrics.observe_rpc(item, response, each, self.api.methods)
+        return responses
 
     def _too_large(self, req: Any) -> dict[str, Any]:
         id_ = req.get("id") if isinstance(req, dict) else None
@@ -268,16 +337,8 @@ class RpcServer:
                     raise RpcError(METHOD_NOT_FOUND, f"the method {method} does not exist/is not available")
                 value = await handler(params)
             response: dict[str, Any] = {"jsonrpc": "2.0", "id": id_, "result": value}
-        except RpcError as exc:
-            response = _error(id_, exc.code, exc.message, exc.data)
-        except NodeError as exc:
-            response = _error(id_, SERVER_ERROR, str(exc))
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
-            # Parameters that got past decoding but are still unusable (e.g. absurd sizes).
-            response = _error(id_, INVALID_PARAMS, f"invalid argument: {exc}"[:300])
-        except Exception:
-            log.exception("internal error in %s", method)
-            response = _error(id_, INTERNAL_ERROR, "internal error")
+        except Exception as exc:
+            response = _failure(id_, method, exc)
         return None if is_notification else response
 
     # --------------------------------------------------------------------------------------------- HTTP
