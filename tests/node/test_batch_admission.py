@@ -14,19 +14,11 @@ from pamchain.node.rpc.methods import RpcApi
 from pamchain.node.service import run_node
 
 from .conftest import CHAIN_ID
+from .test_signature_admission import _typed
 
 
 def _raw(sender: LocalAccount, nonce: int, chain_id: int = CHAIN_ID) -> str:
-    tx: dict[str, Any] = {
-        "to": "0x" + "22" * 20,
-        "value": 1,
-        "gas": 21_000,
-        "maxFeePerGas": 10**10,
-        "maxPriorityFeePerGas": 1,
-        "nonce": nonce,
-        "chainId": chain_id,
-    }
-    return "0x" + bytes(sender.sign_transaction(tx).raw_transaction).hex()
+    return "0x" + _typed(sender, nonce, chain_id).hex()
 
 
 def _send(id_: Any, *params: Any) -> dict[str, Any]:

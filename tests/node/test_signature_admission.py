@@ -12,7 +12,8 @@ from .conftest import CHAIN_ID
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
-def _typed(sender: LocalAccount, nonce: int = 0) -> bytes:
+def _typed(sender: LocalAccount, nonce: int = 0, chain_id: int = CHAIN_ID) -> bytes:
+    """A signed EIP-1559 transfer of 1 wei."""
     tx = {
         "to": "0x" + "22" * 20,
         "value": 1,
@@ -20,7 +21,7 @@ def _typed(sender: LocalAccount, nonce: int = 0) -> bytes:
         "maxFeePerGas": 10**10,
         "maxPriorityFeePerGas": 1,
         "nonce": nonce,
-        "chainId": CHAIN_ID,
+        "chainId": chain_id,
     }
     return bytes(sender.sign_transaction(tx).raw_transaction)
 
