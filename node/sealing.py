@@ -40,9 +40,8 @@ class Plan:
     head_timestamp: int
     can_seal: bool
     pending_txs: bool
-    unfinalized_depth: (
-        int | None
-    )  # blocks past the newest not-yet-final one with transactions (None: all final)
+    # blocks past the newest not-yet-final one with transactions (None: all final)
+    unfinalized_depth: int | None
     epoch: int  # FFG checkpoint spacing in blocks
     signers: tuple[bytes, ...]
     barred: frozenset[bytes]  # recently signed: may not seal the next block

@@ -206,10 +206,6 @@ class Queries(ChainBase):
     def head_total_difficulty(self) -> int:
         return self._total_difficulty(self.head.hash)
 
-    def unfinalized_transactions(self) -> bool:
-        """Does any block after the finalized one carry transactions?"""
-        return self.unfinalized_depth() is not None
-
     def unfinalized_depth(self) -> int | None:
         """How many blocks the head is past the newest block that carries transactions and is not final yet (0:
         the head itself), or None when every transaction is final. Walks back at most ``UNFINALIZED_SCAN``
