@@ -2,7 +2,8 @@
 
 Runs the node as a process, records it with py-spy (``pip install py-spy``; sampling, so the node runs at full
 speed) while the P1 grants are sent and mined, and sums the samples by thread (the chain thread, the event
-loop, the worker threads) and, on each thread, by what the innermost recognised frame was doing.
+loop, the worker threads) and, on each thread, by what the innermost recognised frame was doing. Each
+thread's CPU time comes from /proc (exact; py-spy's samples give the shares within a thread).
 
     .venv/bin/python -m bench.node_profile --txs 3000 [--raw /tmp/spy.txt]
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -60,6 +62,25 @@ def summarize(raw: str) -> dict[str, dict[str, int]]:
     return {t: dict(c.most_common()) for t, c in sorted(out.items(), key=lambda kv: -sum(kv[1].values()))}
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each of a process's threads so far, by native thread id."""
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def thread_names(raw: str) -> dict[int, str]:
+    """Native thread id -> thread name, from py-spy's samples ("thread (tid): name;...")."""
+    return {
+        int(m[1]): re.sub(r"_\d+$", "", m[2]) for m in re.finditer(r"^thread \((\d+)\): ([^;]+);", raw, re.M)
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -81,12 +102,18 @@ def main() -> None:
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1.5)  # py-spy attaches
-            cpu = nt.cpu_seconds(proc.pid)
+            cpu, before = nt.cpu_seconds(proc.pid), thread_cpu(proc.pid)
             sent = nt.send_and_wait(rpc, load, batched=True)
-            cpu = nt.cpu_seconds(proc.pid) - cpu
+            cpu, after = nt.cpu_seconds(proc.pid) - cpu, thread_cpu(proc.pid)
             recorder.send_signal(2)
             recorder.wait(60)
-        by_thread = summarize(samples.read_text())
+        raw = samples.read_text(errors="replace")
+        by_thread = summarize(raw)
+        names = thread_names(raw)
+        cpu_by_thread: dict[str, float] = {}
+        for tid, seconds in after.items():
+            name = names.get(tid, "unnamed (native)")
+            cpu_by_thread[name] = cpu_by_thread.get(name, 0.0) + seconds - before.get(tid, 0.0)
     print(
         json.dumps(
             {
@@ -94,6 +121,10 @@ def main() -> None:
                 "tx_per_s": round(sent.tx_per_s, 1),
                 "blocks": sent.blocks,
                 "cpu_ms_per_tx": round(1000 * cpu / args.txs, 3),
+                "cpu_ms_per_tx_by_thread": {
+                    name: round(1000 * seconds / args.txs, 3)
+                    for name, seconds in sorted(cpu_by_thread.items(), key=lambda kv: -kv[1])
+                },
                 "samples_per_s": args.rate,
                 "samples": by_thread,
             },

@@ -22,6 +22,7 @@ from ..records import (
 )
 from .base import ChainBase, evm_transaction
 from .execution import geth_reason
+from .vms import RunningHeader
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class Building(ChainBase):
         waiting: set[bytes] = set()  # senders whose next transaction waits (fee, gas): later ones wait too
         failed: set[bytes] = set()  # senders with a dropped transaction: their later ones cannot go in
         vm.block_preprocessing(vm.get_block())
-        current = header
+        current = RunningHeader(header) if RunningHeader.applies_to(vm) else header
         for ptx in candidates:
             if ptx.sender in failed:
                 dropped.append((ptx.hash, "earlier transaction of the sender was dropped"))
@@ -134,11 +135,14 @@ class Building(ChainBase):
                 failed.add(ptx.sender)
                 dropped.append((ptx.hash, geth_reason(str(exc))))
                 continue
-            current = vm.add_receipt_to_header(current, receipt)
-            current = vm.increment_blob_gas_used(current, evm_transaction(ptx))
+            if isinstance(current, RunningHeader):
+                current.add(receipt, evm_transaction(ptx))
+            else:  # before Byzantium: the header takes each transaction's state root
+                current = vm.add_receipt_to_header(current, receipt)
             receipts.append(receipt)
             chosen.append(ptx)
-        block = self._finish_block(vm, current, [evm_transaction(p) for p in chosen], tuple(receipts))
+        filled = current.header() if isinstance(current, RunningHeader) else current
+        block = self._finish_block(vm, filled, [evm_transaction(p) for p in chosen], tuple(receipts))
         return block, tuple(receipts), chosen, dropped
 
     def _execute_block(

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from eth.db.schema import SchemaV1
 from eth_typing import Hash32
+from hypothesis import given
+from hypothesis import strategies as st
+from pamchain.node.storage import _tx_lookup_row
 
 from .test_log_index import SIGNERS, Builder, _doc
 
@@ -15,6 +18,14 @@ from .test_log_index import SIGNERS, Builder, _doc
 def _rows(builder: Builder, prefix: bytes) -> list[tuple[bytes, bytes]]:
     conn = builder.chain.store._conn
     return conn.execute("SELECT k, v FROM kv WHERE substr(k, 1, ?) = ?", (len(prefix), prefix)).fetchall()
+
+
+@given(st.binary(max_size=40))
+def test_lookup_key__any_hash__read_back_from_py_evm_key(tx_hash: bytes) -> None:
+    # every byte value, quotes and backslashes included: repr switches quotes and escapes
+    key = SchemaV1.make_transaction_hash_to_block_lookup_key(Hash32(tx_hash))
+    assert _tx_lookup_row(key) == b"tx:" + tx_hash
+    assert _tx_lookup_row(b"block-hash-to-score:" + tx_hash) is None
 
 
 def test_lookups__short_rows__every_transaction_found(tmp_path: Path) -> None:
