@@ -19,9 +19,12 @@ from eth.db.cache import CacheDB
 from eth.db.hash_trie import HashTrie
 from eth.db.journal import JournalDB
 from eth.db.storage import AccountStorageDB, StorageLookup
+from eth.rlp.accounts import Account
+from eth.validation import validate_canonical_address, validate_uint64, validate_uint256
 from eth.vm.interrupt import MissingStorageTrieNode
 from eth_typing import Address, Hash32
-from eth_utils import ValidationError, keccak
+from eth_utils import ValidationError, int_to_big_endian, keccak
+from rlp.codec import encode_raw
 from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
 
@@ -152,6 +155,19 @@ class DecodedReadTrie(HexaryTrie):
         return decoded(node_hash, self.db.__getitem__)
 
 
+def encode_account(account: Account) -> bytes:
+    """``rlp.encode(account, sedes=Account)``: nonce and balance as minimal big-endian integers, then the
+    two 32-byte hashes."""
+    return encode_raw(
+        [
+            int_to_big_endian(account.nonce) if account.nonce else b"",
+            int_to_big_endian(account.balance) if account.balance else b"",
+            account.storage_root,
+            account.code_hash,
+        ]
+    )
+
+
 class BulkAccountDB(AccountDB):
     """py-evm's ``AccountDB`` whose storage tries, and the account trie, are updated in bulk, and whose
     account reads walk decoded nodes (``DecodedReadTrie``)."""
@@ -164,6 +180,26 @@ class BulkAccountDB(AccountDB):
         self._trie_logger = KeyAccessLoggerDB(self._trie, log_missing_keys=False)
         self._trie_cache = CacheDB(self._trie_logger)
         self._journaltrie = JournalDB(self._trie_cache)
+
+    # -- account writes: py-evm makes each with ``Account.copy`` (a deep copy of every other field, then rlp's
+    # keyword merging and checks) and ``rlp.encode`` with the ``Account`` sedes: 24 us a write, four writes a
+    # transaction (the sender's fee and nonce, the refund, the fee recipient). The same account built from its
+    # fields and encoded by rlp's raw encoder is the same bytes in 7.5 us (``test_bulk_trie.py``).
+    def set_balance(self, address: Address, balance: int) -> None:
+        validate_canonical_address(address, title="Storage Address")
+        validate_uint256(balance, title="Account Balance")
+        account = self._get_account(address)
+        self._set_account(address, Account(account.nonce, balance, account.storage_root, account.code_hash))
+
+    def set_nonce(self, address: Address, nonce: int) -> None:
+        validate_canonical_address(address, title="Storage Address")
+        validate_uint64(nonce, title="Nonce")  # as py-evm: 2**64 - 1 allowed here
+        account = self._get_account(address)
+        self._set_account(address, Account(nonce, account.balance, account.storage_root, account.code_hash))
+
+    def _set_account(self, address: Address, account: Account) -> None:
+        self._account_cache[address] = account
+        self._journaltrie[address] = encode_account(account)
 
     def make_state_root(self) -> Hash32:
         """py-evm's, except that the changed accounts go into the account trie in one walk (``update_trie``)

@@ -1,4 +1,5 @@
-"""Bulk trie updates and the trie-node codec against py-evm's trie (``HexaryTrie``) and pyrlp."""
+"""Bulk trie updates, the trie-node codec and the account encoding against py-evm's trie (``HexaryTrie``) and
+pyrlp."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import random
 import pytest
 import rlp
 from eth.constants import BLANK_ROOT_HASH
+from eth.rlp.accounts import Account
 from eth_typing import Hash32
 from hypothesis import given
 from hypothesis import strategies as st
 from pamchain.node import trie_nodes
 from pamchain.node.bulk_trie import lookup, update_trie
+from pamchain.node.chain.bulk_storage import encode_account
 from trie import HexaryTrie
 from trie.utils.nibbles import add_nibbles_terminator, encode_nibbles
 
@@ -159,3 +162,15 @@ def test_account_read_of_a_missing_node__raises_py_evms_missing_trie_node() -> N
     with pytest.raises(MissingTrieNode) as raised:
         DecodedReadTrie(db, plain.root_hash)[keys[0]]
     assert raised.value.missing_node_hash == plain.root_hash
+
+
+@given(
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**256 - 1),
+    st.binary(min_size=32, max_size=32),
+    st.binary(min_size=32, max_size=32),
+)
+def test_account_encoding__same_bytes_as_pyrlp(nonce: int, balance: int, root: bytes, code: bytes) -> None:
+    account = Account(nonce, balance, root, code)
+    assert encode_account(account) == rlp.encode(account, sedes=Account)
+    assert rlp.decode(encode_account(account), sedes=Account) == account
