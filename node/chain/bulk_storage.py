@@ -158,7 +158,7 @@ class DecodedReadTrie(HexaryTrie):
 def encode_account(account: Account) -> bytes:
     """``rlp.encode(account, sedes=Account)``: nonce and balance as minimal big-endian integers, then the
     two 32-byte hashes."""
-    return encode_raw(
+    encoded: bytes = encode_raw(
         [
             int_to_big_endian(account.nonce) if account.nonce else b"",
             int_to_big_endian(account.balance) if account.balance else b"",
@@ -166,6 +166,7 @@ def encode_account(account: Account) -> bytes:
             account.code_hash,
         ]
     )
+    return encoded
 
 
 class BulkAccountDB(AccountDB):
