@@ -141,7 +141,7 @@ def _set_block_transactions_and_withdrawals(
     (``_built_receipts``)."""
     encoded_txs = [tx.encode() for tx in transactions]
     tx_root, _tx_nodes = ordered_trie_root(encoded_txs)
-    encoded = [r.encode() for r in receipts]
+    encoded = [receipt_blobs.encode(r) for r in receipts]
     receipt_root, _receipt_nodes = ordered_trie_root(encoded)
     db = vm.chaindb.db
     for row_key, row in block_rows.rows(block_rows.TRANSACTIONS, tx_root, encoded_txs):

@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 
 import rlp
+from eth.rlp.logs import Log
+from eth.rlp.receipts import Receipt
+from eth.vm.forks.prague.receipts import PragueReceiptBuilder
 from eth_bloom import BloomFilter
 from hypothesis import given
 from hypothesis import strategies as st
@@ -134,3 +137,22 @@ def test_receipt_rows__bloom_cut_out_byte_by_byte__read_back_whole(
     stored = blobs.pack([encoded])
     assert blobs.item(stored, 0) == encoded
     assert blobs._strip_bloom(encoded) == type_byte + rlp.encode([status, gas, entries])
+
+
+_LOGS = st.lists(
+    st.tuples(
+        st.binary(min_size=20, max_size=20),
+        st.lists(st.integers(0, 2**256 - 1), max_size=4),
+        st.binary(max_size=200),
+    ),
+    max_size=4,
+)
+
+
+@given(st.sampled_from([None, 1, 2, 4]), st.booleans(), st.integers(0, 2**64), _LOGS)
+def test_encode__same_bytes_as_py_evm(
+    type_id: int | None, success: bool, gas: int, logs: list[tuple[bytes, list[int], bytes]]
+) -> None:
+    inner = Receipt(b"\x01" if success else b"", gas, [Log(a, tuple(t), d) for a, t, d in logs])
+    receipt = inner if type_id is None else PragueReceiptBuilder.typed_receipt_class(type_id, inner)
+    assert blobs.encode(receipt) == receipt.encode()
