@@ -88,3 +88,21 @@ def test_quick__cli__every_read_only_command_answers(tmp_path: Path) -> None:
         assert "failed" not in figure, (label, figure)
         assert _positive(figure["p50_ms"]) and figure["min_ms"] <= figure["p50_ms"] <= figure["p95_ms"]
         assert figure["p95_ms"] <= figure["max_ms"]
+
+
+def test_quick__rpc_latency__every_call_on_both_backends(tmp_path: Path) -> None:
+    out = tmp_path / "rpc.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.rpc_latency", "--calls", "2", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert set(results) == {"pamchain on-demand", "anvil automine"}
+    assert set(results["pamchain on-demand"]) == set(results["anvil automine"])
+    assert "eth_estimateGas request_unlock" in results["anvil automine"]
+    assert all(_positive(ms) for figures in results.values() for ms in figures.values())
+    assert "| eth_call request_unlock |" in proc.stdout
