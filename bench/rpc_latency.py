@@ -49,7 +49,9 @@ def measure(env: Any, calls: int) -> dict[str, float]:
     return {
         "eth_blockNumber": median_ms(rpc("eth_blockNumber"), calls),
         "eth_getBlockByNumber latest": median_ms(rpc("eth_getBlockByNumber", "latest", False), calls),
-        "eth_getTransactionCount pending": median_ms(rpc("eth_getTransactionCount", sender, "pending"), calls),
+        "eth_getTransactionCount pending": median_ms(
+            rpc("eth_getTransactionCount", sender, "pending"), calls
+        ),
         "eth_maxPriorityFeePerGas": median_ms(rpc("eth_maxPriorityFeePerGas"), calls),
         "eth_call request_unlock": median_ms(rpc("eth_call", unlock, "latest"), calls),
         "eth_estimateGas request_unlock": median_ms(rpc("eth_estimateGas", unlock, "pending"), calls),
