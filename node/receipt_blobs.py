@@ -13,10 +13,9 @@ many blocks, and a whole full block's row (~120 kB) for each cost it a third mor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import rlp
-from eth.abc import ReceiptAPI
 from eth_bloom import BloomFilter
 from eth_utils import int_to_big_endian
 from rlp.codec import encode_raw
@@ -37,7 +36,20 @@ def last_key(receipt_root: bytes) -> bytes:
     return block_rows.last_key(PREFIX, receipt_root)
 
 
-def encode(receipt: ReceiptAPI) -> bytes:
+class Receipt(Protocol):
+    """What ``encode`` reads of a receipt (py-evm's, which this storage layer does not import)."""
+
+    @property
+    def state_root(self) -> bytes: ...
+    @property
+    def gas_used(self) -> int: ...
+    @property
+    def bloom(self) -> int: ...
+    @property
+    def logs(self) -> Sequence[Any]: ...
+
+
+def encode(receipt: Receipt) -> bytes:
     """``receipt.encode()``, its consensus encoding (a typed receipt's with its type byte), with rlp's raw
     encoder: pyrlp's field-by-field serialization (the 256-byte bloom, each 32-byte topic) cost 52 us a grant's
     receipt, this 17 us."""
