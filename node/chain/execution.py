@@ -219,9 +219,12 @@ class Calls:
         # it would fail: geth's order then, the optimistic limit first.
         if not top.children:
             # With no nested call, the run is the same under any limit that never leaves an SSTORE with
-            # 2,300 gas or less (EIP-2200's sentry): the least gas that does that, one run more.
+            # 2,300 gas or less (EIP-2200's sentry): the least gas that does that. If the run read the gas
+            # left or tried a call, one run more confirms it; else it is the answer as it stands (sentry.py).
             least = sentry.least()
             need = used if least is None else min(cap, max(used, cap - least + _SSTORE_SENTRY + 1))
+            if not sentry.gas_sensitive():
+                return need
             first = attempt(need)
             if first is not None and not first.is_error:
                 return need

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import vyper
+from eth.vm.forks.frontier.state import FrontierState
 from eth_account.signers.local import LocalAccount
 from pamchain.node import run_node
 from pamchain.node.service import NodeHandle
@@ -162,6 +163,65 @@ def test_estimate_gas__no_nested_call__the_least_gas_that_works(
     receipt = _send(w3, users[1], call.build_transaction({"from": users[1].address, "gas": estimate}))
     assert receipt.status == 1 and receipt.gasUsed < estimate  # the sentry, not the gas used, set it
     assert writer.functions.a().call() == value + 1
+
+
+_GAS_READER = """
+# pragma version ^0.4.0
+a: public(uint256)
+
+@external
+def set(v: uint256):
+    assert msg.gas > 60000, "too little gas left"  # reads GAS: the run depends on the limit
+    self.a = v
+"""
+
+
+def _counting_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts EVM runs of transactions (calls and estimates included) from now on, one entry a run."""
+    runs: list[int] = []
+    original = FrontierState.apply_transaction
+
+    def counted(self: Any, transaction: Any) -> Any:
+        runs.append(1)
+        return original(self, transaction)
+
+    monkeypatch.setattr(FrontierState, "apply_transaction", counted)
+    return runs
+
+
+def test_estimate_gas__no_nested_call_nor_gas_read__one_run(
+    node: NodeHandle, users: list[LocalAccount], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that neither calls out nor reads the gas left behaves the same under the limit it computed: the
+    estimate answers from that one run, and the limit works (one gas less does not: the sentry set it)."""
+    w3 = make_web3(node.url)
+    writer = _deploy(w3, users[0], _compiled(_WRITER))
+    call = writer.functions.set(7)
+    runs = _counting_runs(monkeypatch)
+    estimate = call.estimate_gas({"from": users[1].address})
+    assert len(runs) == 1
+    monkeypatch.undo()
+    with pytest.raises((Web3RPCError, ContractLogicError)):
+        call.call({"from": users[1].address, "gas": estimate - 1})
+    receipt = _send(w3, users[1], call.build_transaction({"from": users[1].address, "gas": estimate}))
+    assert receipt.status == 1 and writer.functions.a().call() == 8
+
+
+def test_estimate_gas__a_run_that_reads_the_gas_left__confirmed_and_searched(
+    node: NodeHandle, users: list[LocalAccount], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contract that reverts with too little gas left (``msg.gas``): what the first run used is not enough,
+    so the estimate confirms and searches (several runs) and its answer lets the transaction succeed."""
+    w3 = make_web3(node.url)
+    reader = _deploy(w3, users[0], _compiled(_GAS_READER))
+    call = reader.functions.set(5)
+    runs = _counting_runs(monkeypatch)
+    estimate = call.estimate_gas({"from": users[1].address})
+    assert len(runs) > 2  # the first run, the confirmation that failed, the search
+    monkeypatch.undo()
+    assert estimate > 60_000
+    receipt = _send(w3, users[1], call.build_transaction({"from": users[1].address, "gas": estimate}))
+    assert receipt.status == 1 and reader.functions.a().call() == 5
 
 
 def _compiled(source: str) -> dict[str, Any]:
