@@ -137,8 +137,9 @@ class Building(ChainBase):
                 continue
             if isinstance(current, RunningHeader):
                 current.add(receipt, evm_transaction(ptx))
-            else:  # before Byzantium: the header takes each transaction's state root
+            else:  # a VM without the node's speed-ups (before Byzantium; stock py-evm): its copies a transaction
                 current = vm.add_receipt_to_header(current, receipt)
+                current = vm.increment_blob_gas_used(current, evm_transaction(ptx))
             receipts.append(receipt)
             chosen.append(ptx)
         filled = current.header() if isinstance(current, RunningHeader) else current

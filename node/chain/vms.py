@@ -305,8 +305,8 @@ def _apply_all_transactions(
 
 def with_fast_tries(vm_class: Any) -> Any:
     """``vm_class`` with the one-pass transaction/receipt tries (building and validation), storage tries
-    updated in bulk, the header copied once a block instead of twice a transaction (``RunningHeader``), blocks copied without deep copies and, from Prague on, the deposit scan over receipts in
-    hand."""
+    updated in bulk, the header copied once a block instead of twice a transaction (``RunningHeader``), blocks
+    copied without deep copies and, from Prague on, the deposit scan over receipts in hand."""
     state_class = vm_class.get_state_class()
     overrides: dict[str, Any] = {
         "set_block_transactions_and_withdrawals": _set_block_transactions_and_withdrawals,
