@@ -344,7 +344,12 @@ def summarize_throughput(raw: dict[str, Any]) -> dict[str, Any]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far, seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
+
+
+def stat_cpu_seconds(stat: Path) -> float:
+    """User + system CPU seconds in a /proc ``stat`` file (a process's, or one thread's under ``task/``)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
