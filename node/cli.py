@@ -74,6 +74,20 @@ POOL_FLAGS: dict[str, tuple[str, type, str]] = {
     ),
 }
 
+# `pamchain node run` flags for the validator links (node/p2p/wire.py, LinkLimits).
+P2P_FLAGS: dict[str, tuple[str, type, str]] = {
+    "--p2p-handshake-timeout": (
+        "handshake_timeout",
+        float,
+        "Seconds a peer link may take to connect and authenticate (raise it for high-latency links).",
+    ),
+    "--p2p-redial-max": (
+        "redial_max",
+        float,
+        "Longest wait in seconds between dials of an unreachable or refusing validator (the backoff's cap).",
+    ),
+}
+
 
 def _pool_options(fn: Any) -> Any:
     from pamchain.node.txpool import PoolLimits
@@ -82,6 +96,17 @@ def _pool_options(fn: Any) -> Any:
     for flag, (name, kind, text) in reversed(POOL_FLAGS.items()):
         fn = click.option(
             flag, "pool_" + name, type=kind, default=getattr(defaults, name), show_default=True, help=text
+        )(fn)
+    return fn
+
+
+def _p2p_options(fn: Any) -> Any:
+    from pamchain.node.p2p.wire import LinkLimits
+
+    defaults = LinkLimits()
+    for flag, (name, kind, text) in reversed(P2P_FLAGS.items()):
+        fn = click.option(
+            flag, "p2p_" + name, type=kind, default=getattr(defaults, name), show_default=True, help=text
         )(fn)
     return fn
 
@@ -270,6 +295,7 @@ def genesis(
 )
 @_rpc_limit_options
 @_pool_options
+@_p2p_options
 @click.option("-v", "--verbose", count=True)
 def run(
     datadir: Path,
@@ -299,12 +325,14 @@ def run(
     **limits: Any,
 ) -> None:
     """Run the node until SIGINT/SIGTERM."""
+    from pamchain.node.p2p.wire import LinkLimits
     from pamchain.node.rpc.limits import RpcLimits
     from pamchain.node.service import NodeConfig, datadir_genesis, serve
     from pamchain.node.txpool import PoolLimits
     from pamchain.sdk.keys import load_key, read_passphrase
 
     pool = {name[len("pool_") :]: limits.pop(name) for name in list(limits) if name.startswith("pool_")}
+    link = {name[len("p2p_") :]: limits.pop(name) for name in list(limits) if name.startswith("p2p_")}
 
     logging.basicConfig(
         level=logging.WARNING - 10 * min(verbose, 2), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -342,6 +370,7 @@ def run(
         max_body=rpc_max_body,
         rpc_limits=_limits(RpcLimits, limits),
         pool_limits=_limits(PoolLimits, pool),
+        p2p_limits=_limits(LinkLimits, link),
         state_history=None if archive else state_history,
     )
 

@@ -37,6 +37,7 @@ from .metrics import NodeMetrics, head_age
 from .node_rules import NodeRules
 from .p2p.identity import Enode, NodeKey, load_or_create_node_key, parse_node_id
 from .p2p.service import P2PService
+from .p2p.wire import LinkLimits
 from .records import CallRequest, SealedBlock
 from .rpc.limits import RpcLimits
 from .rpc.methods import RpcApi
@@ -79,6 +80,7 @@ class NodeConfig:
     p2p_port: int | None = None
     bootnodes: tuple[str, ...] = ()
     node_key: bytes | None = None
+    p2p_limits: LinkLimits = field(default_factory=LinkLimits)  # handshake timeout, redial backoff, rates
     enable_voting: bool = False  # clique_propose / clique_discard over RPC
     enable_metrics: bool = False  # GET /metrics (Prometheus text) on the RPC port
     # Blocks below the head whose state is kept (older states are pruned); None: every state (an archive).
@@ -251,7 +253,14 @@ class Node:
             allowlist, self.genesis.permissions.node_contract, self._head_hash, self._call_at_head
         )
         self.p2p = P2PService(
-            self, key, self.config.p2p_host, self.config.p2p_port or 0, bootnodes, rules, events=self.events
+            self,
+            key,
+            self.config.p2p_host,
+            self.config.p2p_port or 0,
+            bootnodes,
+            rules,
+            self.config.p2p_limits,
+            events=self.events,
         )
         await self.p2p.start()
 

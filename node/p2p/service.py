@@ -26,8 +26,6 @@ from .peers import Peer, Penalties, Seen
 
 log = logging.getLogger(__name__)
 
-REDIAL_MIN, REDIAL_MAX = 0.5, 5.0  # backoff after a failed dial, doubling, with +-20 % jitter
-
 
 def _int(raw: bytes) -> int:
     return int.from_bytes(raw, "big")
@@ -174,7 +172,7 @@ class P2PService:
                     continue
                 if due.get(node_id, 0) > now:
                     continue
-                delay = min(REDIAL_MAX, max(REDIAL_MIN, delays.get(node_id, 0) * 2))
+                delay = min(self.limits.redial_max, max(self.limits.redial_min, delays.get(node_id, 0) * 2))
                 delays[node_id] = delay
                 due[node_id] = now + delay * random.uniform(0.8, 1.2)
                 self._dialing.add(node_id)

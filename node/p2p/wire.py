@@ -45,6 +45,16 @@ class LinkLimits:
     heartbeat: float = 2.0  # each side sends PING this often ...
     idle_timeout: float = 8.0  # ... and drops a link that sent nothing for this long
     min_transfer_rate: float = 64 * 1024  # bytes/s below which a frame's body is given up on (slowloris)
+    redial_min: float = 0.5  # backoff after a failed dial: from this, doubling after each failure ...
+    redial_max: float = 5.0  # ... up to this (+-20 % jitter); a link that came up resets it
+
+    def __post_init__(self) -> None:
+        if self.handshake_timeout <= 0:
+            raise ValueError("the p2p handshake timeout must be positive")
+        if self.redial_min <= 0:
+            raise ValueError("the p2p redial backoff must start above 0 s")
+        if self.redial_max < self.redial_min:
+            raise ValueError(f"the p2p redial cap must be at least the first backoff ({self.redial_min:g} s)")
 
 
 class HandshakeError(NodeError):

@@ -386,6 +386,30 @@ def test_node_run__nonsense_free_gas_limit__usage_error_before_anything_starts(t
     assert "the zero-price gas budget needs a positive gas amount and window" in result.output
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--p2p-handshake-timeout", "0"], "the p2p handshake timeout must be positive"),
+        (["--p2p-redial-max", "-1"], "the p2p redial cap must be at least the first backoff (0.5 s)"),
+        (["--p2p-redial-max", "0.1"], "the p2p redial cap must be at least the first backoff (0.5 s)"),
+    ],
+)
+def test_node_run__nonsense_p2p_limit__usage_error_before_anything_starts(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    signer = Account.create()
+    genesis = tmp_path / "genesis.json"
+    made = invoke(["node", "genesis", "--signer", signer.address, "--chain-id", "4242", "-o", str(genesis)])
+    assert made.exit_code == 0, made.output
+    assert (
+        invoke(["node", "init", "--datadir", str(tmp_path / "d"), "--genesis", str(genesis)]).exit_code == 0
+    )
+    result = invoke(["node", "run", "--datadir", str(tmp_path / "d"), *flags])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
 def test_node_genesis__deployer_with_a_permission_contract__usage_error(tmp_path: Path) -> None:
     deployer = Account.create()
     result = invoke(

@@ -46,6 +46,10 @@ def test_dialling_resumes_after_silent_garbage_and_false_listeners(
 ) -> None:
     cluster = cluster_factory(2, start=False)
     a, x = cluster.members
+    # Shorter than the defaults (5 s each), so that three dials a fault take seconds, not a minute: the
+    # settings are the operator's (`pamchain node run --help`), and the mechanism is the same.
+    for member in (a, x):
+        member.extra_args = (*member.extra_args, "--p2p-handshake-timeout", "2", "--p2p-redial-max", "1")
     cluster.start(a)  # a dials x's address, where each fake listener takes x's place in turn
     delays: dict[str, list[float]] = {}
     for mode in ("silent", "garbage", "wrong-id", "bad-hello"):
@@ -55,13 +59,19 @@ def test_dialling_resumes_after_silent_garbage_and_false_listeners(
         assert _peers(a) == 0
     log = _log(a)
     for reason in (
-        "no complete handshake within 5 s",  # silent
+        "no complete handshake within 2 s",  # silent
         "TLS:",  # garbage
         "listener's node id differs from the dialled address",  # wrong-id
         "not a pamchain-p2p/2 hello",  # bad-hello
     ):
         assert reason in log, reason
     assert "Traceback" not in log
+    # The settings took: a bad reply is redialled within the 1 s cap (+20 % jitter, the dial loop's 0.2 s
+    # tick, slack for a loaded machine), a silent listener within the 2 s handshake deadline plus that.
+    # With the defaults these waits reach 5-6 s and 10-11 s.
+    assert max(delays["silent"]) < 5.0, delays
+    for mode in ("garbage", "wrong-id", "bad-hello"):
+        assert max(delays[mode]) < 3.5, (mode, delays)
 
     cluster.bootnodes = []  # the real x does not dial a: the link must come from a's redialling
     started = time.monotonic()
