@@ -46,6 +46,7 @@ from ..storage import (
     NodeDB,
     SqliteStore,
 )
+from .calldata_floor import with_calldata_floor
 from .chaindb import NodeChainDB
 from .execution import Calls
 from .headers import header_record
@@ -144,13 +145,15 @@ class ChainBase(Calls):
 
     # ------------------------------------------------------------------------------------------------ setup
     def _configure_vm(self, fork: str, vm: Any) -> Any:
+        """``vm`` with the chain's consensus and the validity rules py-evm lacks (EIP-7623's floor)."""
         if self.clique:
             assert self.genesis.clique is not None
             configured = consensus.configure_clique_vm(fork, vm, self.genesis.clique.period)
             if not self.seal_check:
                 configured = configured.configure(consensus_class=NoProofConsensus)
-            return configured
-        return vm.configure(__name__=f"Imported{vm.__name__}", consensus_class=NoProofConsensus)
+        else:
+            configured = vm.configure(__name__=f"Imported{vm.__name__}", consensus_class=NoProofConsensus)
+        return with_calldata_floor(configured)
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:
         return self._vm_classes[self.genesis.schedule.fork_at(number, timestamp)]

@@ -28,6 +28,7 @@ from ..records import (
     HeaderRecord,
 )
 from . import sentry, tracing
+from .calldata_floor import FLOOR_ERROR, data_floor_gas
 
 _CALL_STIPEND = 2300  # gas a value-carrying CALL hands over (geth's params.CallStipend)
 _SSTORE_SENTRY = 2300  # EIP-2200: an SSTORE with this much gas left or less fails
@@ -213,7 +214,8 @@ class Calls:
         # Execution gas plus intrinsic gas, before refunds: an upper bound of what the receipt would show
         # and usually enough on its own (geth tries this first too).
         intrinsic: int = self._spoof(request, header, state, cap).intrinsic_gas
-        used = min(cap, intrinsic + top.get_gas_used())
+        # Prague on, no limit below the calldata floor is valid (EIP-7623), whatever the run used.
+        used = min(cap, max(intrinsic + top.get_gas_used(), data_floor_gas(base, request.data)))
         # A call that made no nested call usually succeeds with exactly what it used (one run more, and the
         # least gas there is); one that did hands its callees 63/64 of what is left, so with ``used`` alone
         # it would fail: geth's order then, the optimistic limit first.
@@ -420,6 +422,8 @@ _PANICS = {
 
 def geth_reason(message: str) -> str:
     """Map py-evm validation messages onto geth's wording, which clients match on."""
+    if message.startswith(FLOOR_ERROR):
+        return message
     lowered = message.lower()
     if "nonce" in lowered and ("invalid" in lowered or "expected" in lowered):
         return f"nonce too low: {message}" if "lower" in lowered else f"invalid nonce: {message}"

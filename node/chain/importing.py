@@ -29,6 +29,7 @@ from ..records import (
     PoolTx,
 )
 from .base import ChainBase
+from .calldata_floor import data_floor_gas, floor_error
 from .chaindb import NodeChainDB
 from .execution import geth_reason
 from .vms import GAS_PER_BLOB
@@ -250,6 +251,9 @@ def _decode_for_pool(vm_class: Any, fork: str, chain_id: int, raw: bytes) -> Poo
     intrinsic = tx.intrinsic_gas
     if tx.gas < intrinsic:
         raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas}, minimum needed {intrinsic}")
+    floor = data_floor_gas(vm_class, tx.data)
+    if tx.gas < floor:
+        raise TransactionRejected(floor_error(tx.gas, floor))
     type_id = getattr(tx, "type_id", None) or 0
     fee_cap = tx.max_fee_per_gas if type_id >= 2 else tx.gas_price
     tip_cap = tx.max_priority_fee_per_gas if type_id >= 2 else tx.gas_price
