@@ -303,6 +303,44 @@ def _apply_all_transactions(
     return running.header(), tuple(receipts), tuple(computations)
 
 
+# Jump destinations are a property of the code: each contract's valid and invalid positions, found once and
+# shared by every execution of it (py-evm works them out again for each message). Sets only grow, under the
+# GIL, from any thread; the table is cleared when it holds more codes than a node runs.
+_JUMP_POSITIONS: dict[bytes, tuple[set[int], set[int]]] = {}
+_JUMP_POSITIONS_MAX = 1024
+
+
+def _shared_positions(code: bytes) -> tuple[set[int], set[int]]:
+    found = _JUMP_POSITIONS.get(code)
+    if found is None:
+        if len(_JUMP_POSITIONS) >= _JUMP_POSITIONS_MAX:
+            _JUMP_POSITIONS.clear()
+        found = _JUMP_POSITIONS.setdefault(code, (set(), set()))
+    return found
+
+
+def fast_computation(computation_class: Any) -> Any:
+    """``computation_class`` without two repeated pieces of work: jump destinations analysed once a code,
+    not once a message (``_shared_positions``), and memory accesses within memory already paid for answered
+    at once (py-evm computes the size and gas of memory before and after on every MLOAD, MSTORE, CALLDATACOPY
+    and RETURN: a no-op when nothing grows, which the fast path returns). Same results: see
+    tests/node/test_differential_building.py."""
+    init, extend = computation_class.__init__, computation_class.extend_memory
+
+    def __init__(self: Any, state: Any, message: Any, transaction_context: Any) -> None:
+        init(self, state, message, transaction_context)
+        self.code.invalid_positions, self.code.valid_positions = _shared_positions(message.code)
+
+    def extend_memory(self: Any, start_position: int, size: int) -> None:
+        if size == 0 or start_position + size <= len(self._memory):
+            return  # no growth: no gas, and py-evm's Memory.extend would return too
+        extend(self, start_position, size)
+
+    return computation_class.configure(
+        __name__=computation_class.__name__, __init__=__init__, extend_memory=extend_memory
+    )
+
+
 def with_fast_tries(vm_class: Any) -> Any:
     """``vm_class`` with the one-pass transaction/receipt tries (building and validation), storage tries
     updated in bulk, the header copied once a block instead of twice a transaction (``RunningHeader``), blocks
@@ -318,6 +356,7 @@ def with_fast_tries(vm_class: Any) -> Any:
             # class in and out) on every use, three times a transaction: 2% of building. Same logger, looked
             # up once.
             logger=get_extended_debug_logger(f"eth.vm.state.{state_class.__name__}"),
+            computation_class=fast_computation(state_class.computation_class),
         ),
     }
     if issubclass(vm_class, ByzantiumVM):
