@@ -1,16 +1,24 @@
 """Where an unlock's time goes: one node, one oracle, one Samba DC, each stage of request -> seal -> oracle ->
-LDAP -> receipt timed by wrapping the functions that do it (in process, so the node's threads count too).
+LDAP -> receipt timed by wrapping the functions that do it, and every JSON-RPC request the requester and the
+oracle make timed by method.
 
     .venv/bin/python -m bench.latency_trace [--iterations 8] [--seal-mode on-demand|period] [--poll]
+        [--backend in-process|process|anvil]
 
-Prints, per stage, the median start and end (ms after the request was sent) over the unlocks, then the
-median gaps nobody was working in (a stage waiting on a timer shows up there).
+``in-process`` (the default) runs the node in this process, so its admission and sealing are traced too (its
+threads share this interpreter); ``process`` runs it as its own process, as P2 does, and ``anvil`` runs the
+same unlocks on anvil: comparing the two shows, request by request, where pamchain's extra time goes.
+
+Prints, per stage, the median start and end (ms after the request was sent) of its first run in each unlock,
+and the median total ms and number of runs per unlock; then the median gaps nobody was working in (a stage
+waiting on a timer shows up there).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import statistics
 import tempfile
 import threading
@@ -26,9 +34,10 @@ from pamchain.sdk.oracle.daemon import OracleDaemon
 from pamchain.sdk.oracle.executor import Executor
 from pamchain.sdk.oracle.follower import Follower
 from pamchain.sdk.oracle.reporter import Reporter
+from web3 import HTTPProvider
 
 from bench import oracle_latency as ol
-from support.chains import pamchain_node
+from support.chains import anvil, pamchain_node
 
 SPANS: list[tuple[str, float, float]] = []
 _LOCK = threading.Lock()
@@ -49,6 +58,38 @@ def _wrap(owner: Any, name: str, label: str) -> Callable[[], None]:
     return lambda: setattr(owner, name, original)
 
 
+def _wrap_rpc() -> Callable[[], None]:
+    """Every HTTP JSON-RPC request, labelled ``rpc: <method>`` (a batch by its methods)."""
+    original = HTTPProvider.make_request
+    original_batch = HTTPProvider.make_batch_request
+
+    def timed(self: Any, method: Any, params: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(self, method, params)
+        finally:
+            with _LOCK:
+                SPANS.append((f"rpc: {method}", start, time.perf_counter()))
+
+    def timed_batch(self: Any, requests: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original_batch(self, requests)
+        finally:
+            label = "rpc batch: " + json.dumps(sorted({str(m) for m, _ in requests}))
+            with _LOCK:
+                SPANS.append((label, start, time.perf_counter()))
+
+    HTTPProvider.make_request = timed  # type: ignore[method-assign]
+    HTTPProvider.make_batch_request = timed_batch  # type: ignore[method-assign,assignment]
+
+    def undo() -> None:
+        HTTPProvider.make_request = original  # type: ignore[method-assign]
+        HTTPProvider.make_batch_request = original_batch  # type: ignore[method-assign]
+
+    return undo
+
+
 @contextlib.contextmanager
 def traced(node_in_process: bool) -> Iterator[None]:
     targets: list[tuple[Any, str, str]] = [
@@ -65,7 +106,7 @@ def traced(node_in_process: bool) -> Iterator[None]:
         from pamchain.node.core import NodeCore
 
         targets += [(NodeCore, "submit", "node: admit tx"), (NodeCore, "seal", "node: seal block")]
-    undo = [_wrap(*t) for t in targets]
+    undo = [_wrap(*t) for t in targets] + [_wrap_rpc()]
     try:
         yield
     finally:
@@ -73,39 +114,54 @@ def traced(node_in_process: bool) -> Iterator[None]:
             u()
 
 
-def run(iterations: int, seal_mode: str, heads: bool) -> None:
+def run(iterations: int, seal_mode: str, heads: bool, backend: str) -> None:
     marks: list[tuple[float, float, float]] = []
     original = ol.run_backend
+    period = 1 if seal_mode == "period" else 0
 
-    def timed_unlocks(*args: Any, **kwargs: Any) -> Any:
-        return original(*args, **kwargs, marks=marks)
+    def timed_unlocks(env: Any) -> None:
+        SPANS.clear()
+        original(
+            "trace", env, oracle_dir, observer, iterations, tmp, expiries=False, heads=heads, period=period,
+            marks=marks,
+        )  # fmt: skip
 
-    with tempfile.TemporaryDirectory(prefix="pamchain-trace-") as name, traced(True):
+    with tempfile.TemporaryDirectory(prefix="pamchain-trace-") as name, traced(backend == "in-process"):
         tmp = Path(name)
         with ol.samba(tmp) as (_, oracle_dir, observer):
-            options: dict[str, Any] = {"seal_mode": seal_mode}
-            if seal_mode == "period":
-                options["period"] = 1
-            with pamchain_node(tmp / "node", **options) as env:
-                SPANS.clear()
-                timed_unlocks(
-                    "trace", env, oracle_dir, observer, iterations, tmp, expiries=False, heads=heads,
-                    period=1 if seal_mode == "period" else 0,
-                )  # fmt: skip
+            if backend == "anvil":
+                if seal_mode == "period":
+                    raise SystemExit("anvil is traced with automine only")
+                with anvil(tmp / "anvil") as env:
+                    timed_unlocks(env)
+            elif backend == "process":
+                with ol.pamchain_process(tmp / "node", period=period) as (env, _node):
+                    timed_unlocks(env)
+            else:
+                options: dict[str, Any] = {"seal_mode": seal_mode}
+                if seal_mode == "period":
+                    options["period"] = 1
+                with pamchain_node(tmp / "node", **options) as env:
+                    timed_unlocks(env)
     report(marks)
 
 
 def report(marks: list[tuple[float, float, float]]) -> None:
     rows: dict[str, list[tuple[float, float]]] = {}
+    totals: dict[str, list[tuple[float, int]]] = {}
     busy_gaps: list[float] = []
     for t0, t_ad, t_receipt in marks:
         inside = sorted((s for s in SPANS if t0 <= s[1] < t_receipt), key=lambda s: s[1])
-        seen: set[str] = set()
+        seen: dict[str, list[float]] = {}
         for label, start, end in inside:
-            if label in seen:
-                continue  # the first occurrence in this unlock's window
-            seen.add(label)
+            if label in seen:  # the first occurrence in this unlock's window; the rest count in the total
+                seen[label][0] += 1000 * (end - start)
+                seen[label][1] += 1
+                continue
+            seen[label] = [1000 * (end - start), 1]
             rows.setdefault(label, []).append((1000 * (start - t0), 1000 * (end - t0)))
+        for label, (total, count) in seen.items():
+            totals.setdefault(label, []).append((total, int(count)))
         covered, cursor, idle = sorted((s[1], s[2]) for s in inside), t0, 0.0
         for start, end in covered:
             if start > cursor:
@@ -115,11 +171,17 @@ def report(marks: list[tuple[float, float, float]]) -> None:
         busy_gaps.append(1000 * idle)
         rows.setdefault("= AD unlocked (observer)", []).append((1000 * (t_ad - t0),) * 2)
         rows.setdefault("= receipt seen (observer)", []).append((1000 * (t_receipt - t0),) * 2)
-    print(f"\n{'stage (first in each unlock)':<58}{'start ms':>10}{'end ms':>10}{'n':>4}")
+    print(
+        f"\n{'stage (first run in each unlock)':<58}{'start ms':>10}{'end ms':>10}{'total ms':>10}{'runs':>6}"
+        f"{'n':>4}"
+    )
     for label, spans in sorted(rows.items(), key=lambda kv: statistics.median(s[0] for s in kv[1])):
         start = statistics.median(s[0] for s in spans)
         end = statistics.median(s[1] for s in spans)
-        print(f"{label:<58}{start:>10.1f}{end:>10.1f}{len(spans):>4}")
+        per_unlock = totals.get(label, [(end - start, 1)])
+        total = statistics.median(t for t, _ in per_unlock)
+        runs = statistics.median(c for _, c in per_unlock)
+        print(f"{label[:57]:<58}{start:>10.1f}{end:>10.1f}{total:>10.1f}{runs:>6g}{len(spans):>4}")
     print(f"\nno traced stage running, median per unlock: {statistics.median(busy_gaps):.1f} ms")
 
 
@@ -130,12 +192,18 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=8)
     parser.add_argument("--seal-mode", choices=("on-demand", "period"), default="on-demand")
     parser.add_argument("--poll", action="store_true", help="no newHeads subscription: the oracle polls")
+    parser.add_argument(
+        "--backend",
+        choices=("in-process", "process", "anvil"),
+        default="in-process",
+        help="the node in this process (its stages traced), as its own process, or anvil",
+    )
     args = parser.parse_args()
     import logging
 
     logging.getLogger("pamchain").addHandler(logging.NullHandler())
     logging.getLogger("pamchain").propagate = False
-    run(args.iterations, args.seal_mode, not args.poll)
+    run(args.iterations, args.seal_mode, not args.poll, args.backend)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,11 @@ RPC_LIMIT_FLAGS: dict[str, tuple[str, type, str]] = {
         float,
         "Seconds a client may take to accept a message (0: none).",
     ),
+    "--rpc-send-sync-timeout": (
+        "send_sync_timeout",
+        float,
+        "Seconds eth_sendRawTransactionSync (EIP-7966) waits for the receipt: its default and its maximum.",
+    ),
 }
 
 

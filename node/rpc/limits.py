@@ -30,6 +30,8 @@ class RpcLimits:
     ws_max_subscriptions: int = 128  # eth_subscribe per connection
     ws_send_queue: int = 1_024  # messages queued for one connection before it is dropped as too slow
     ws_write_timeout: float = 10.0  # geth's websocket write deadline, seconds
+    # EIP-7966: eth_sendRawTransactionSync waits this long for the receipt (seconds), its default and maximum
+    send_sync_timeout: float = 2.0
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -37,3 +39,5 @@ class RpcLimits:
                 raise ValueError(f"rpc limit {name} must not be negative, got {value}")
         if self.call_workers < 1:
             raise ValueError("rpc limit call_workers must be at least 1")
+        if self.send_sync_timeout <= 0:
+            raise ValueError("rpc limit send_sync_timeout must be positive")

@@ -8,6 +8,7 @@ the chain and returns plain JSON, so a response is computed from a single consis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import math
 from collections.abc import Awaitable, Callable
@@ -88,6 +89,7 @@ class RpcApi(TraceApi, SimulateApi):
                 or (name.startswith("admin_") and enable_admin)
             ):
                 self.methods[name] = getattr(self, name)
+        self._next_head: asyncio.Future[None] | None = None  # resolved by the next head (on_head)
         if not enable_voting:  # votes change who runs the chain: opt-in
             for name in ("clique_propose", "clique_discard"):
                 self.methods.pop(name, None)
@@ -502,6 +504,74 @@ class RpcApi(TraceApi, SimulateApi):
                 ]
             )
         )
+
+    async def eth_sendRawTransactionSync(self, params: list[Any]) -> Any:
+        """EIP-7966: submit as ``eth_sendRawTransaction`` does, then answer with the receipt as soon as a block
+        holds the transaction (woken by the new head, no polling), or error 4 with the hash after the timeout
+        (the client's, in ms, when it is a positive one within ``send_sync_timeout``; that, else), or error 5 at
+        once when the transaction waits behind a missing nonce."""
+        raw_hex, timeout_raw = p.expect(params, 1, 2)
+        timeout = self._sync_timeout(timeout_raw)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        head = self._head_future()  # taken before the transaction can be sealed: that head wakes the wait
+        (outcome,) = await self.send_raw_transactions([[raw_hex]])
+        if isinstance(outcome, Exception):
+            raise outcome
+        tx_hash = bytes.fromhex(outcome[2:])
+        core = self.node.core
+
+        def missing_nonce() -> int | None:
+            tx = core.pool.get(tx_hash)
+            if tx is None:
+                return None  # sealed already (on demand), or dropped: the receipt says which
+            expected = core.pool.next_nonce(tx.sender, core.view().nonce(tx.sender))
+            return expected if expected < tx.nonce else None
+
+        expected = await self._on_chain(missing_nonce)
+        if expected is not None:
+            raise RpcError(
+                5,
+                "The transaction was added to the mempool but wasn't processed due to a missing nonce: "
+                f"the account's next nonce is {hex(expected)}.",
+                outcome,
+            )
+        while True:
+            record = await self._on_chain(lambda: self.chain.receipt(tx_hash))
+            if record is not None:
+                return fmt.receipt(record)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise RpcError(
+                    4,
+                    f"The transaction was added to the mempool but wasn't processed in {timeout:g}s.",
+                    outcome,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(head), remaining)
+            head = self._head_future()
+
+    def _sync_timeout(self, raw: Any) -> float:
+        """EIP-7966: a positive number of milliseconds within the node's maximum, else the node's default."""
+        limit = self.limits.send_sync_timeout
+        try:
+            ms = int(raw, 16) if isinstance(raw, str) else raw
+        except ValueError:
+            return limit
+        if isinstance(ms, bool) or not isinstance(ms, int) or ms <= 0 or ms / 1000 > limit:
+            return limit
+        return ms / 1000
+
+    def _head_future(self) -> asyncio.Future[None]:
+        if self._next_head is None or self._next_head.done():
+            self._next_head = asyncio.get_running_loop().create_future()
+        return self._next_head
+
+    def on_head(self) -> None:
+        """The canonical head moved (the server's event handler, on the loop): wake the receipt waits."""
+        if self._next_head is not None and not self._next_head.done():
+            self._next_head.set_result(None)
+        self._next_head = None
 
     # ----------------------------------------------------------------------------------------- blocks
     def _block_json(self, header: HeaderRecord, full: bool) -> Any:

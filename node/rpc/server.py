@@ -460,6 +460,7 @@ class RpcServer:
             self.publish_pending(event.tx_hash)
         elif isinstance(event, NewHead):
             self.api.filters.on_block(event.hash)
+            self.api.on_head()
             task = asyncio.get_running_loop().create_task(self._publish_block(event.number, event.hash))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -14,6 +14,8 @@ from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from pamchain.sdk.errors import NodeUnavailable, SdkError, Timeout, TransactionFailed, revert_from_message
 from web3 import Web3
+from web3._utils.method_formatters import receipt_formatter
+from web3.datastructures import AttributeDict
 from web3.exceptions import (
     ContractLogicError,
     MethodUnavailable,
@@ -21,7 +23,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
-from web3.types import TxParams
+from web3.types import RPCEndpoint, TxParams
 
 # Errors after which the node's view of our nonce is right and ours is stale: resync and re-sign.
 _STALE_NONCE = (
@@ -37,6 +39,7 @@ _GAS_MARGIN_NUM, _GAS_MARGIN_DEN = (
 )  # estimates get 20 % headroom: state can move between estimate and block
 RECEIPT_POLL_FIRST = 0.005  # seconds before the first receipt poll after sending; doubled each time
 RECEIPT_POLL_CAP = 0.05  # the longest wait between two polls
+METHOD_NOT_FOUND = -32601
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,7 @@ class Sender:
         self._next_nonce: int | None = None
         self._chain_id: int | None = None
         self._pending_estimates = True  # False once the provider proves it lacks "pending" estimates
+        self._sync_sends = True  # False once the node proves it lacks eth_sendRawTransactionSync (EIP-7966)
 
     @property
     def address(self) -> str:
@@ -126,11 +130,15 @@ class Sender:
             base["gas"] = self.estimate({k: v for k, v in base.items() if k != "nonce"})
         base.update({k: v for k, v in self._fees().items() if k not in base})
         resync = False
+        receipt: Any = None
         for _attempt in range(4):
             signed_tx = dict(base, nonce=self._reserve_nonce(resync))
             signed = self.account.sign_transaction(signed_tx)
             try:
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                if wait and self._sync_sends:
+                    tx_hash, receipt = self._send_sync(HexBytes(signed.raw_transaction))
+                else:
+                    tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             except (ConnectionError, OSError, requests.exceptions.ConnectionError) as exc:
                 self._forget_nonce()
                 raise NodeUnavailable(f"node unreachable: {exc}") from exc
@@ -149,10 +157,31 @@ class Sender:
         hex_hash = HexBytes(tx_hash).to_0x_hex()
         if not wait:
             return Sent(hex_hash, None)
-        receipt = self.wait(hex_hash)
+        if receipt is None:
+            receipt = self.wait(hex_hash)
         if receipt["status"] != 1:
             raise self._failure_reason(signed_tx, receipt, hex_hash)
         return Sent(hex_hash, receipt)
+
+    def _send_sync(self, raw: HexBytes) -> tuple[HexBytes, Any]:
+        """EIP-7966 ``eth_sendRawTransactionSync``: the hash and, once a block holds the transaction, its
+        receipt in the same request (no polls, nothing sleeping on a timer). The receipt is None when the node
+        gave up waiting (error 4: its timeout) or the transaction waits behind a missing nonce (5): it is
+        pooled, and ``wait`` polls for it as after ``eth_sendRawTransaction``. A node without the method
+        (-32601) is remembered and sent to the classic way."""
+        response = self.w3.provider.make_request(RPCEndpoint("eth_sendRawTransactionSync"), [raw.to_0x_hex()])
+        error = response.get("error")
+        if error is None:
+            receipt = AttributeDict.recursive(receipt_formatter(response["result"]))
+            return HexBytes(receipt["transactionHash"]), receipt
+        code = error.get("code") if isinstance(error, dict) else None
+        if code in (4, 5) and isinstance(error.get("data"), str):
+            return HexBytes(error["data"]), None
+        if code == METHOD_NOT_FOUND:
+            self._sync_sends = False
+            return HexBytes(self.w3.eth.send_raw_transaction(raw)), None
+        message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+        raise Web3RPCError(message, rpc_response=response)
 
     def send_all(self, txs: list[dict[str, Any]]) -> list[Sent]:
         """Send transactions back to back with consecutive nonces, then wait for every receipt.

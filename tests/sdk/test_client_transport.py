@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import requests
 from eth_account import Account
+from eth_typing import HexStr
 from eth_utils import keccak
 from pamchain.node import make_genesis, run_node
 from pamchain.node.genesis import deployment_genesis
+from pamchain.node.rpc.limits import RpcLimits
 from pamchain.sdk.chain.client import connect
 from pamchain.sdk.chain.deployer import deploy_plan
+from pamchain.sdk.chain.transactions import Sender
 from pamchain.sdk.oracle.follower import Follower
 from pamchain.sdk.oracle.journal import Journal
+from web3 import EthereumTesterProvider, Web3
 from web3.types import Wei
 
 from support import chains
@@ -71,3 +76,58 @@ def test_follower__following_the_head__asks_for_the_final_block_once_a_poll(tmp_
         checkpoint = follower.journal.checkpoint()
         assert checkpoint is not None
         assert checkpoint[1] == client.w3.eth.get_block(checkpoint[0])["hash"].to_0x_hex()
+
+
+def test_send__node_with_eip_7966__receipt_in_the_sending_request(tmp_path: Path) -> None:
+    """``eth_sendRawTransactionSync``: one request a transaction, no receipt polls, and the receipt the
+    same as ``eth_getTransactionReceipt``'s."""
+    signer = Account.from_key(keccak(text="transport-signer"))
+    user = Account.from_key(keccak(text="transport-user"))
+    genesis = make_genesis([signer.address], 4244, {user.address: 10**21})
+    with run_node(genesis, signer.key, tmp_path / "node", enable_metrics=True) as node:
+        w3 = connect(node.url)
+        sender = Sender(w3, user)
+        sent = [sender.send({"to": signer.address, "value": Wei(1)}) for _ in range(4)]
+        counts = _requests_by_method(node.url.rstrip("/") + "/metrics")
+        assert [s.receipt["status"] for s in sent] == [1, 1, 1, 1]
+        assert sent[-1].receipt == w3.eth.get_transaction_receipt(HexStr(sent[-1].tx_hash))
+    assert counts.get("eth_sendRawTransactionSync") == 4
+    assert "eth_sendRawTransaction" not in counts and "eth_getTransactionReceipt" not in counts
+
+
+def test_send__node_gives_up_waiting__receipt_polled_as_before(tmp_path: Path) -> None:
+    """Error 4 (the node's wait ended before a block came: 1 s blocks, a 50 ms wait) leaves the transaction
+    pooled; the SDK polls for its receipt."""
+    signer = Account.from_key(keccak(text="transport-signer"))
+    user = Account.from_key(keccak(text="transport-user"))
+    genesis = make_genesis([signer.address], 4245, {user.address: 10**21}, period=1)
+    limits = RpcLimits(send_sync_timeout=0.05)
+    with run_node(
+        genesis, signer.key, tmp_path / "node", seal_mode="period", enable_metrics=True, rpc_limits=limits
+    ) as node:
+        w3 = connect(node.url)
+        sent = Sender(w3, user).send({"to": signer.address, "value": Wei(1)})
+        counts = _requests_by_method(node.url.rstrip("/") + "/metrics")
+    assert sent.receipt["status"] == 1
+    assert counts.get("eth_sendRawTransactionSync") == 1 and counts.get("eth_getTransactionReceipt", 0) >= 1
+
+
+def test_send__provider_without_eip_7966__classic_send_remembered() -> None:
+    """eth-tester answers -32601: the transaction goes by ``eth_sendRawTransaction``, and later ones go
+    that way without asking again."""
+    asked: list[str] = []
+
+    class Counting(EthereumTesterProvider):
+        def make_request(self, method: Any, params: Any) -> Any:
+            asked.append(str(method))
+            return super().make_request(method, params)
+
+    w3 = Web3(Counting())
+    funded = w3.eth.accounts[0]
+    user = Account.from_key(keccak(text="transport-user"))
+    w3.eth.send_transaction({"from": funded, "to": user.address, "value": Wei(10**20)})
+    sender = Sender(w3, user)
+    for _ in range(3):
+        assert sender.send({"to": funded, "value": Wei(1)}).receipt["status"] == 1
+    assert asked.count("eth_sendRawTransactionSync") == 1
+    assert asked.count("eth_sendRawTransaction") == 3
