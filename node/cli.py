@@ -94,37 +94,36 @@ P2P_FLAGS: dict[str, tuple[str, type, str]] = {
 }
 
 
+def _limit_options(flags: dict[str, tuple[str, type, str]], defaults: Any, prefix: str) -> Any:
+    """Decorator adding one ``click`` option per entry of ``flags``, defaulting to ``defaults``' field; the
+    keyword is the field's name after ``prefix`` (``run`` sorts them back into their limits object)."""
+
+    def apply(fn: Any) -> Any:
+        for flag, (name, kind, text) in reversed(flags.items()):
+            fn = click.option(
+                flag, prefix + name, type=kind, default=getattr(defaults, name), show_default=True, help=text
+            )(fn)
+        return fn
+
+    return apply
+
+
 def _pool_options(fn: Any) -> Any:
     from pamchain.node.txpool import PoolLimits
 
-    defaults = PoolLimits()
-    for flag, (name, kind, text) in reversed(POOL_FLAGS.items()):
-        fn = click.option(
-            flag, "pool_" + name, type=kind, default=getattr(defaults, name), show_default=True, help=text
-        )(fn)
-    return fn
+    return _limit_options(POOL_FLAGS, PoolLimits(), "pool_")(fn)
 
 
 def _p2p_options(fn: Any) -> Any:
     from pamchain.node.p2p.wire import LinkLimits
 
-    defaults = LinkLimits()
-    for flag, (name, kind, text) in reversed(P2P_FLAGS.items()):
-        fn = click.option(
-            flag, "p2p_" + name, type=kind, default=getattr(defaults, name), show_default=True, help=text
-        )(fn)
-    return fn
+    return _limit_options(P2P_FLAGS, LinkLimits(), "p2p_")(fn)
 
 
 def _rpc_limit_options(fn: Any) -> Any:
     from pamchain.node.rpc.limits import RpcLimits
 
-    defaults = RpcLimits()
-    for flag, (name, kind, text) in reversed(RPC_LIMIT_FLAGS.items()):
-        fn = click.option(
-            flag, name, type=kind, default=getattr(defaults, name), show_default=True, help=text
-        )(fn)
-    return fn
+    return _limit_options(RPC_LIMIT_FLAGS, RpcLimits(), "")(fn)
 
 
 def _state_options(fn: Any) -> Any:

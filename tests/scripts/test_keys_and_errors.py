@@ -373,14 +373,17 @@ def test_node_genesis__free_gas__on_with_a_deployer_unless_refused(
     assert (int(doc["baseFeePerGas"], 16) == 0) is free
 
 
-def test_node_run__nonsense_free_gas_limit__usage_error_before_anything_starts(tmp_path: Path) -> None:
+def _init_datadir(datadir: Path) -> None:
+    """A datadir ``node run`` can start from: a fresh one-signer genesis, initialised."""
     signer = Account.create()
-    genesis = tmp_path / "genesis.json"
+    genesis = datadir.parent / "genesis.json"
     made = invoke(["node", "genesis", "--signer", signer.address, "--chain-id", "4242", "-o", str(genesis)])
     assert made.exit_code == 0, made.output
-    assert (
-        invoke(["node", "init", "--datadir", str(tmp_path / "d"), "--genesis", str(genesis)]).exit_code == 0
-    )
+    assert invoke(["node", "init", "--datadir", str(datadir), "--genesis", str(genesis)]).exit_code == 0
+
+
+def test_node_run__nonsense_free_gas_limit__usage_error_before_anything_starts(tmp_path: Path) -> None:
+    _init_datadir(tmp_path / "d")
     result = invoke(["node", "run", "--datadir", str(tmp_path / "d"), "--txpool-free-window", "0"])
     assert result.exit_code == 2
     assert "the zero-price gas budget needs a positive gas amount and window" in result.output
@@ -397,13 +400,7 @@ def test_node_run__nonsense_free_gas_limit__usage_error_before_anything_starts(t
 def test_node_run__nonsense_p2p_limit__usage_error_before_anything_starts(
     tmp_path: Path, flags: list[str], message: str
 ) -> None:
-    signer = Account.create()
-    genesis = tmp_path / "genesis.json"
-    made = invoke(["node", "genesis", "--signer", signer.address, "--chain-id", "4242", "-o", str(genesis)])
-    assert made.exit_code == 0, made.output
-    assert (
-        invoke(["node", "init", "--datadir", str(tmp_path / "d"), "--genesis", str(genesis)]).exit_code == 0
-    )
+    _init_datadir(tmp_path / "d")
     result = invoke(["node", "run", "--datadir", str(tmp_path / "d"), *flags])
     assert result.exit_code == 2
     assert message in result.output
