@@ -388,6 +388,9 @@ def _raise_for_computation(computation: ComputationAPI) -> None:
     if isinstance(error, Revert):
         data = computation.output
         raise ExecutionReverted(data, _revert_reason(data))
+    words = tracing.geth_words(error)
+    if words is not None:
+        raise ExecutionFailed(words)
     raise ExecutionFailed(geth_reason(type(error).__name__ + (f": {error}" if str(error) else "")))
 
 

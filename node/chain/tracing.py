@@ -52,25 +52,35 @@ def _slot(value: int) -> str:
     return "0x" + value.to_bytes(32, "big").hex()
 
 
-def error_text(error: BaseException) -> str:
-    """geth's wording of a failed frame."""
+_GETH_WORDS = {
+    "OutOfGas": "out of gas",
+    "InsufficientStack": "stack underflow",
+    "FullStack": "stack limit reached 1024",
+    "InvalidJumpDestination": "invalid jump destination",
+    "InvalidInstruction": "invalid opcode",
+    "StackDepthLimit": "max call depth exceeded",
+    "InsufficientFunds": "insufficient balance for transfer",
+    "WriteProtection": "write protection",
+    "ContractCreationCollision": "contract address collision",
+    "ReservedBytesInCode": "invalid code: must not begin with 0xef",
+    "OutOfBoundsRead": "return data out of bounds",
+}
+
+
+def geth_words(error: BaseException) -> str | None:
+    """geth's wording of a VM error py-evm raises (``core/vm/errors.go``), or None for one geth has no word
+    for. py-evm reports a jump onto a non-JUMPDEST as an invalid instruction; geth as an invalid jump."""
     if isinstance(error, Revert):
         return "execution reverted"
     name = type(error).__name__
-    known = {
-        "OutOfGas": "out of gas",
-        "InsufficientStack": "stack underflow",
-        "FullStack": "stack limit reached 1024",
-        "InvalidJumpDestination": "invalid jump destination",
-        "InvalidInstruction": "invalid opcode",
-        "StackDepthLimit": "max call depth exceeded",
-        "InsufficientFunds": "insufficient balance for transfer",
-        "WriteProtection": "write protection",
-        "ContractCreationCollision": "contract address collision",
-        "ReservedBytesInCode": "invalid code: must not begin with 0xef",
-        "OutOfBoundsRead": "return data out of bounds",
-    }
-    return known.get(name, str(error) or name)
+    if name == "InvalidInstruction" and "jump" in str(error).lower():
+        return "invalid jump destination"
+    return _GETH_WORDS.get(name)
+
+
+def error_text(error: BaseException) -> str:
+    """geth's wording of a failed frame."""
+    return geth_words(error) or str(error) or type(error).__name__
 
 
 def revert_reason(data: bytes) -> str | None:

@@ -34,7 +34,7 @@ from pamchain.node.storage import open_store
 from .conftest import CHAIN_ID, ETHER
 
 GAS = 3_000_000
-INVALID_JUMP = "InvalidInstruction: Jump resulted in invalid instruction"  # py-evm's words
+INVALID_JUMP = "invalid jump destination"  # geth's words (py-evm: an invalid instruction)
 
 
 def _push(value: int) -> bytes:
