@@ -10,6 +10,8 @@ from typing import Any
 
 from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.exceptions import OutOfGas
+from eth.vm.forks import ShanghaiVM
+from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST
 from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
 from eth_utils import ValidationError
@@ -167,6 +169,13 @@ class Calls:
     ) -> ComputationAPI:
         state = self._call_state(request, header, budget=budget)
         tx = self._spoof(request, header, state, gas)
+        if (
+            tx.gas < tx.intrinsic_gas
+        ):  # geth's words; py-evm would fail building the message ("Message.gas ...")
+            want = tx.intrinsic_gas
+            if not tx.to and issubclass(self.vm_class_for(header.block_number, header.timestamp), ShanghaiVM):
+                want += INITCODE_WORD_COST * ((len(tx.data) + 31) // 32)  # geth counts EIP-3860's in it too
+            raise ExecutionFailed(f"intrinsic gas too low: have {tx.gas}, want {want}")
         try:
             computation = state.apply_transaction(tx)
         except ValidationError as exc:

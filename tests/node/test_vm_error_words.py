@@ -30,3 +30,12 @@ def test_call__vm_error__geth_words(w3: Web3, users: list[LocalAccount], code: b
     }  # creation: 53,000 + data
     reply = dict(w3.provider.make_request("eth_call", [call, "latest"]))  # type: ignore[arg-type]
     assert reply["error"] == {"code": -32000, "message": words}, reply
+
+
+def test_call__gas_below_intrinsic__geth_words(w3: Web3, users: list[LocalAccount]) -> None:
+    """A creation call (53,000 + calldata) with 30,000 gas: geth's ErrIntrinsicGas with both figures."""
+    call = {"from": users[0].address, "data": "0x" + bytes([POP]).hex(), "gas": hex(30_000)}
+    reply = dict(w3.provider.make_request("eth_call", [call, "latest"]))  # type: ignore[arg-type]
+    assert reply["error"] == {"code": -32000, "message": "intrinsic gas too low: have 30000, want 53018"}, (
+        reply
+    )
