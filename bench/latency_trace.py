@@ -138,10 +138,8 @@ def run(iterations: int, seal_mode: str, heads: bool, backend: str) -> None:
                 with ol.pamchain_process(tmp / "node", period=period) as (env, _node):
                     timed_unlocks(env)
             else:
-                options: dict[str, Any] = {"seal_mode": seal_mode}
-                if seal_mode == "period":
-                    options["period"] = 1
-                with pamchain_node(tmp / "node", **options) as env:
+                options: dict[str, Any] = {"period": period} if period else {}
+                with pamchain_node(tmp / "node", seal_mode=seal_mode, **options) as env:
                     timed_unlocks(env)
     report(marks)
 

@@ -26,13 +26,15 @@ def has_floor(vm_class: Any) -> bool:
     return issubclass(vm_class, PragueVM)
 
 
-def data_floor_gas(vm_class: Any, data: bytes) -> int:
-    """The least gas limit ``data`` as calldata allows under ``vm_class``'s rules (0 before Prague)."""
-    if not has_floor(vm_class):
-        return 0
+def _floor(data: bytes) -> int:
     zeros = data.count(0)
     tokens = zeros + (len(data) - zeros) * STANDARD_TOKEN_COST
     return int(GAS_TX + TOTAL_COST_FLOOR_PER_TOKEN * tokens)
+
+
+def data_floor_gas(vm_class: Any, data: bytes) -> int:
+    """The least gas limit ``data`` as calldata allows under ``vm_class``'s rules (0 before Prague)."""
+    return _floor(data) if has_floor(vm_class) else 0
 
 
 def floor_error(gas: int, floor: int) -> str:
@@ -47,7 +49,7 @@ def with_calldata_floor(vm_class: Any) -> Any:
     validate = state_class.validate_transaction
 
     def validate_transaction(self: Any, transaction: SignedTransactionAPI) -> None:
-        floor = data_floor_gas(vm_class, transaction.data)
+        floor = _floor(transaction.data)  # the fork is known to have it: checked once, above
         if transaction.gas < floor:
             raise ValidationError(floor_error(transaction.gas, floor))
         validate(self, transaction)

@@ -169,9 +169,8 @@ class Calls:
     ) -> ComputationAPI:
         state = self._call_state(request, header, budget=budget)
         tx = self._spoof(request, header, state, gas)
-        if (
-            tx.gas < tx.intrinsic_gas
-        ):  # geth's words; py-evm would fail building the message ("Message.gas ...")
+        # Below its intrinsic gas a call gets geth's words; py-evm would fail building its message.
+        if tx.gas < tx.intrinsic_gas:
             want = tx.intrinsic_gas
             if not tx.to and issubclass(self.vm_class_for(header.block_number, header.timestamp), ShanghaiVM):
                 want += INITCODE_WORD_COST * ((len(tx.data) + 31) // 32)  # geth counts EIP-3860's in it too

@@ -323,8 +323,8 @@ def fast_computation(computation_class: Any) -> Any:
     """``computation_class`` without two repeated pieces of work: jump destinations analysed once a code,
     not once a message (``_shared_positions``), and memory accesses within memory already paid for answered
     at once (py-evm computes the size and gas of memory before and after on every MLOAD, MSTORE, CALLDATACOPY
-    and RETURN: a no-op when nothing grows, which the fast path returns). Same results: see
-    tests/node/test_differential_building.py."""
+    and RETURN: a no-op when nothing grows, which the fast path returns). Same results as stock py-evm:
+    tests/node/test_fast_computation.py (generated code) and test_differential_building.py (blocks)."""
     init, extend = computation_class.__init__, computation_class.extend_memory
 
     def __init__(self: Any, state: Any, message: Any, transaction_context: Any) -> None:

@@ -521,25 +521,27 @@ class RpcApi(TraceApi, SimulateApi):
         tx_hash = bytes.fromhex(outcome[2:])
         core = self.node.core
 
-        def missing_nonce() -> int | None:
-            tx = core.pool.get(tx_hash)
+        def look() -> tuple[Any, int | None]:
+            """The receipt, if a block holds the transaction; else the account's next nonce when the
+            transaction waits behind a gap (one chain-thread job for both)."""
+            record = self.chain.receipt(tx_hash)
+            tx = None if record is not None else core.pool.get(tx_hash)
             if tx is None:
-                return None  # sealed already (on demand), or dropped: the receipt says which
+                return record, None  # sealed, or dropped (then no receipt comes: the timeout says so)
             expected = core.pool.next_nonce(tx.sender, core.view().nonce(tx.sender))
-            return expected if expected < tx.nonce else None
+            return None, expected if expected < tx.nonce else None
 
-        expected = await self._on_chain(missing_nonce)
-        if expected is not None:
-            raise RpcError(
-                5,
-                "The transaction was added to the mempool but wasn't processed due to a missing nonce: "
-                f"the account's next nonce is {hex(expected)}.",
-                outcome,
-            )
         while True:
-            record = await self._on_chain(lambda: self.chain.receipt(tx_hash))
+            record, expected = await self._on_chain(look)
             if record is not None:
                 return fmt.receipt(record)
+            if expected is not None:
+                raise RpcError(
+                    5,
+                    "The transaction was added to the mempool but wasn't processed due to a missing nonce: "
+                    f"the account's next nonce is {hex(expected)}.",
+                    outcome,
+                )
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise RpcError(
