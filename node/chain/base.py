@@ -50,6 +50,7 @@ from .calldata_floor import with_calldata_floor
 from .chaindb import NodeChainDB
 from .execution import Calls
 from .headers import header_record
+from .initcode import with_initcode_rules
 from .log_index import rows_for
 from .p256 import with_p256verify
 from .pruning import DEFAULT_STATE_HISTORY, META_STATE_KEPT_FROM, added_refs, commit_refs
@@ -145,7 +146,8 @@ class ChainBase(Calls):
 
     # ------------------------------------------------------------------------------------------------ setup
     def _configure_vm(self, fork: str, vm: Any) -> Any:
-        """``vm`` with the chain's consensus and the validity rules py-evm lacks (EIP-7623's floor)."""
+        """``vm`` with the chain's consensus and the validity rules py-evm lacks (EIP-7623's floor, EIP-3860's
+        initcode words in the intrinsic gas and its size limit)."""
         if self.clique:
             assert self.genesis.clique is not None
             configured = consensus.configure_clique_vm(fork, vm, self.genesis.clique.period)
@@ -153,7 +155,7 @@ class ChainBase(Calls):
                 configured = configured.configure(consensus_class=NoProofConsensus)
         else:
             configured = vm.configure(__name__=f"Imported{vm.__name__}", consensus_class=NoProofConsensus)
-        return with_calldata_floor(configured)
+        return with_initcode_rules(with_calldata_floor(configured))
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:
         return self._vm_classes[self.genesis.schedule.fork_at(number, timestamp)]

@@ -10,8 +10,6 @@ from typing import Any
 
 from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.exceptions import OutOfGas
-from eth.vm.forks import ShanghaiVM
-from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST
 from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
 from eth_utils import ValidationError
@@ -31,6 +29,7 @@ from ..records import (
 )
 from . import sentry, tracing
 from .calldata_floor import FLOOR_ERROR, data_floor_gas
+from .initcode import initcode_error, intrinsic_error, intrinsic_gas
 
 _CALL_STIPEND = 2300  # gas a value-carrying CALL hands over (geth's params.CallStipend)
 _SSTORE_SENTRY = 2300  # EIP-2200: an SSTORE with this much gas left or less fails
@@ -169,12 +168,15 @@ class Calls:
     ) -> ComputationAPI:
         state = self._call_state(request, header, budget=budget)
         tx = self._spoof(request, header, state, gas)
-        # Below its intrinsic gas a call gets geth's words; py-evm would fail building its message.
-        if tx.gas < tx.intrinsic_gas:
-            want = tx.intrinsic_gas
-            if not tx.to and issubclass(self.vm_class_for(header.block_number, header.timestamp), ShanghaiVM):
-                want += INITCODE_WORD_COST * ((len(tx.data) + 31) // 32)  # geth counts EIP-3860's in it too
-            raise ExecutionFailed(f"intrinsic gas too low: have {tx.gas}, want {want}")
+        # Below its intrinsic gas (EIP-3860's initcode words counted, as geth counts them) a call gets geth's
+        # words; py-evm would fail building its message.
+        vm_class = self.vm_class_for(header.block_number, header.timestamp)
+        want = intrinsic_gas(vm_class, tx)
+        if tx.gas < want:
+            raise ExecutionFailed(intrinsic_error(tx.gas, want))
+        refusal = initcode_error(vm_class, tx)
+        if refusal:
+            raise ExecutionFailed(refusal)
         try:
             computation = state.apply_transaction(tx)
         except ValidationError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 from eth.constants import GENESIS_PARENT_HASH
+from eth.exceptions import VMError
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_typing import Address, Hash32
@@ -32,6 +33,7 @@ from .base import ChainBase
 from .calldata_floor import data_floor_gas, floor_error
 from .chaindb import NodeChainDB
 from .execution import geth_reason
+from .initcode import initcode_error, intrinsic_gas
 from .vms import GAS_PER_BLOB
 
 
@@ -158,7 +160,8 @@ class Importing(ChainBase):
         # but every transaction needs its own limit within the block's, and uses at least its intrinsic gas.
         if any(tx.gas > header.gas_limit for tx in block.transactions):
             raise InvalidBlock("a transaction asks for more gas than the block's limit", number)
-        if sum(tx.intrinsic_gas for tx in block.transactions) > header.gas_limit:
+        vm_class = self.vm_class_for(number, header.timestamp)
+        if sum(intrinsic_gas(vm_class, tx) for tx in block.transactions) > header.gas_limit:
             raise InvalidBlock("transactions need more intrinsic gas than the block's limit", number)
         budget = self.genesis.block_gas_budget(header.gas_limit)
         if self.genesis.zero_base_fee and header.gas_used > budget:
@@ -192,7 +195,7 @@ class Importing(ChainBase):
             new_canonical, _old = self.chaindb.persist_block(imported)  # py-evm's rule: the higher score
             if self.clique and self.seal_check:  # foreign chains keep py-evm's rule
                 new_canonical = self._choose_head(imported.header, head, new_canonical)
-        except ValidationError as exc:
+        except (ValidationError, VMError) as exc:  # VMError: py-evm refusing a transaction outside its VM run
             raise InvalidBlock(str(exc), number) from exc
         self._commit(imported, receipts)
         return bool(new_canonical)
@@ -248,7 +251,10 @@ def _decode_for_pool(vm_class: Any, fork: str, chain_id: int, raw: bytes) -> Poo
         tx.validate()
     except Exception as exc:
         raise TransactionRejected(geth_reason(str(exc))) from exc
-    intrinsic = tx.intrinsic_gas
+    refusal = initcode_error(vm_class, tx, pool=True)
+    if refusal:
+        raise TransactionRejected(refusal)
+    intrinsic = intrinsic_gas(vm_class, tx)  # EIP-3860's initcode words counted, as geth counts them
     if tx.gas < intrinsic:
         raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas}, minimum needed {intrinsic}")
     floor = data_floor_gas(vm_class, tx.data)

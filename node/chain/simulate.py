@@ -27,6 +27,7 @@ from ..records import AccessListEntry, CallRequest, HeaderRecord, LogRecord, TxR
 from ..storage import OverlayDB
 from .chaindb import NodeChainDB
 from .headers import header_record
+from .initcode import intrinsic_gas
 from .reader import CallReader
 from .tracing import SELFDESTRUCT, TraceHub, Tracer, error_text, revert_reason, word
 
@@ -373,10 +374,9 @@ class _Simulation:
                 f"err: max fee per gas less than block base fee: address {who}, maxFeePerGas: {fee_cap}, "
                 f"baseFee: {base_fee} {supplied}",
             )
-        if tx.intrinsic_gas > gas:
-            raise SimulationError(
-                -38013, f"err: intrinsic gas too low: have {gas}, want {tx.intrinsic_gas} {supplied}"
-            )
+        want = intrinsic_gas(type(vm), tx)  # EIP-3860's initcode words counted, as geth counts them
+        if want > gas:
+            raise SimulationError(-38013, f"err: intrinsic gas too low: have {gas}, want {want} {supplied}")
         balance = state.get_balance(Address(sender))
         want = gas * fee_cap + call.value
         if balance < want:

@@ -35,7 +35,6 @@ from eth.vm.forks import (
     TangerineWhistleVM,
 )
 from eth.vm.forks.cancun.state import get_total_blob_gas
-from eth.vm.interrupt import EVMMissingData
 from eth_hash.auto import keccak
 from eth_utils import ValidationError
 from eth_utils.logging import get_extended_debug_logger
@@ -276,6 +275,30 @@ class RunningHeader:
         return base.copy(**changes) if changes else base
 
 
+def apply_or_revert(vm: Any, header: Any, tx: SignedTransactionAPI) -> tuple[ReceiptAPI, Any]:
+    """py-evm's ``VM.apply_transaction``, its changes undone if it raises.
+
+    py-evm's own locks the state's changes as it starts, which drops every journal checkpoint taken before it,
+    so a snapshot taken around it cannot be reverted ("No checkpoint ... was found", raised in place of the
+    transaction's own error; py-evm's ``apply_all_transactions`` does just that on missing data). A block
+    builder that did so failed its whole block on a transaction refused once its execution had begun (its nonce
+    taken by an EIP-7702 authorization earlier in the block) instead of dropping it. The snapshot here is taken
+    after the lock.
+    """
+    vm.validate_transaction_against_header(header, tx)
+    vm.state.lock_changes()  # the block's earlier transactions become final, as in py-evm's VM
+    snapshot = vm.state.snapshot()
+    try:
+        computation = vm.state.apply_transaction(tx)
+        receipt: ReceiptAPI = vm.make_receipt(header, tx, computation, vm.state)
+        vm.validate_receipt(receipt)
+    except BaseException:
+        vm.state.revert(snapshot)
+        raise
+    vm.state.commit(snapshot)
+    return receipt, computation
+
+
 def _apply_all_transactions(
     vm: Any, transactions: Sequence[SignedTransactionAPI], base_header: BlockHeaderAPI
 ) -> tuple[BlockHeaderAPI, tuple[ReceiptAPI, ...], tuple[Any, ...]]:
@@ -291,12 +314,7 @@ def _apply_all_transactions(
     receipts = []
     computations = []
     for transaction in transactions:
-        snapshot = vm.state.snapshot()
-        try:
-            receipt, computation = vm.apply_transaction(running, transaction)
-        except EVMMissingData:
-            vm.state.revert(snapshot)
-            raise
+        receipt, computation = apply_or_revert(vm, running, transaction)
         running.add(receipt, transaction)
         receipts.append(receipt)
         computations.append(computation)
