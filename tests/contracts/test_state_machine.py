@@ -17,12 +17,15 @@ break-glass grants, that bootstrap power is over, and that every receipt is one 
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import boa
 import hypothesis.strategies as st
+import pytest
 from hypothesis import settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -95,7 +98,48 @@ ORACLE_DOMAINS = (DOMAIN, OTHER_DOMAIN)
 # Node ids the `set_node` rule plays with (NODE is allowed at bootstrap; ZERO32 is always refused).
 NODE_IDS = (NODE, h("node:site-b"), h("node:site-c"), ZERO32)
 # Run statistics reported by the test: examples, rule steps, calls that succeeded and reverted as predicted.
-STATS = dict.fromkeys(("examples", "steps", "succeeded", "reverted"), 0)
+STATS = dict.fromkeys(("examples", "steps", "succeeded", "reverted", "checks", "unchanged"), 0)
+# Calls that may have changed the chain (modifying, not simulated, not failed), counted by `_count_changes`.
+CHANGES = [0]
+
+
+def on_change(check: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Run invariant `check` only if the chain, the clock or the model may have moved since it last passed.
+
+    A step whose calls all reverted (as predicted) changes neither the chain nor the model, and every invariant
+    is a function of the chain, the clock and the model: checking again could only repeat the last verdict. It
+    was most of the machine's time (each check is dozens of calls through py-evm).
+    """
+
+    @functools.wraps(check)
+    def checked(machine: Any) -> None:
+        mark = (CHANGES[0], machine.now)
+        if machine.checked.get(check.__name__) == mark:
+            STATS["unchanged"] += 1
+            return
+        STATS["checks"] += 1
+        check(machine)
+        machine.checked[check.__name__] = mark
+
+    return checked
+
+
+@pytest.fixture
+def _count_changes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    execute_code = boa.env.execute_code
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        computation = execute_code(*args, **kwargs)
+        if (
+            kwargs.get("is_modifying", True)
+            and not kwargs.get("simulate", False)
+            and not computation.is_error
+        ):
+            CHANGES[0] += 1
+        return computation
+
+    monkeypatch.setattr(boa.env, "execute_code", counted)
+    yield
 
 
 @dataclass
@@ -150,6 +194,9 @@ class PamMachine(RuleBasedStateMachine):
         self.bg_until = dict.fromkeys(EVERYONE, 0)  # scheduled expiry of the latest break-glass grant
         self.unlock_window = dict.fromkeys(EVERYONE, 0)
         self.unlocks = dict.fromkeys(EVERYONE, 0)
+        self.checked: dict[
+            str, tuple[int, int, int]
+        ] = {}  # invariant -> the mark it last passed at (on_change)
         STATS["examples"] += 1
         STATS["steps"] -= 1  # the invariants also run once before the first step
 
@@ -739,8 +786,12 @@ class PamMachine(RuleBasedStateMachine):
     # -- invariants ----------------------------------------------------------------------------------
 
     @invariant()
-    def statuses_match_model(self) -> None:
+    def count_steps(self) -> None:
         STATS["steps"] += 1
+
+    @invariant()
+    @on_change
+    def statuses_match_model(self) -> None:
         for request_id, req in self.reqs.items():
             effective = req.status
             if req.status == PENDING and self.now >= req.deadline:
@@ -750,6 +801,7 @@ class PamMachine(RuleBasedStateMachine):
             assert self.pam.status_of(request_id) == effective, request_id
 
     @invariant()
+    @on_change
     def grants_are_sound(self) -> None:
         for request_id, req in self.reqs.items():
             if req.kind != ELEVATE or req.status not in (ACTIVE, ENDED):
@@ -766,6 +818,7 @@ class PamMachine(RuleBasedStateMachine):
                 assert self.status[req.subject] == 1, "suspended principal holds a live grant"
 
     @invariant()
+    @on_change
     def suspended_have_nothing(self) -> None:
         for name, status in self.status.items():
             assert self.pam.principal(World.id(name)).status == status
@@ -774,6 +827,7 @@ class PamMachine(RuleBasedStateMachine):
                 assert not self.pam.is_account_allowed(self.device[name])
 
     @invariant()
+    @on_change
     def receipts_only_from_oracle(self) -> None:
         for request_id, action in itertools.product(self.reqs, (A_UNLOCK, A_ADD_MEMBER, A_REMOVE_MEMBER)):
             receipt = self.pam.receipt(request_id, action)
@@ -783,6 +837,7 @@ class PamMachine(RuleBasedStateMachine):
                 assert receipt.outcome == 0
 
     @invariant()
+    @on_change
     def governance_only_by_quorum(self) -> None:
         assert self.council.council_threshold() == self.threshold
         assert self.council.council_members() == [self.world.council[m] for m in self.members]
@@ -792,12 +847,14 @@ class PamMachine(RuleBasedStateMachine):
                 assert counted == (member in proposal["approvals"]), (proposal_id, member)
 
     @invariant()
+    @on_change
     def bootstrap_power_ends(self) -> None:
         if self.bootstrap_over:
             assert not self.council.bootstrapping()
             assert not self.pam.is_account_allowed(self.world.deployer)
 
     @invariant()
+    @on_change
     def oracles_match_model(self) -> None:
         """ORACLE is held exactly by the accounts serving a domain; each domain's oracles are the model's."""
         for who in ORACLE_CANDIDATES:
@@ -809,17 +866,20 @@ class PamMachine(RuleBasedStateMachine):
                 assert self.pam.is_domain_oracle(domain, account) == ((domain, account) in self.oracles)
 
     @invariant()
+    @on_change
     def nodes_match_model(self) -> None:
         assert self.network.node_count() == len(self.nodes) >= 1
         for node_id in NODE_IDS:
             assert self.network.is_node_allowed(node_id) == (node_id in self.nodes)
 
     @invariant()
+    @on_change
     def one_live_break_glass_per_principal(self) -> None:
         holders = [r.subject for i, r in self.reqs.items() if r.break_glass and self.pam.is_active(i)]
         assert len(holders) == len(set(holders)), f"two live break-glass grants: {holders}"
 
     @invariant()
+    @on_change
     def receipts_explained_by_state(self) -> None:
         """From the chain alone: every receipt is one its request's state at posting time explains."""
         for request_id, action in self.receipts:
@@ -834,7 +894,7 @@ class PamMachine(RuleBasedStateMachine):
                 assert receipt.posted >= record.expiry or (end.reason != 0 and end.at <= receipt.posted)
 
 
-def test_state_machine(_suite_base: Suite, world: World) -> None:
+def test_state_machine(_suite_base: Suite, world: World, _count_changes: None) -> None:
     """Bounded by the loaded hypothesis profile (`ci` by default, `long` for the 10k-step run)."""
 
     class Machine(PamMachine):
@@ -846,3 +906,4 @@ def test_state_machine(_suite_base: Suite, world: World) -> None:
     run_state_machine_as_test(Machine, settings=settings(stateful_step_count=30))
     print("\nstate machine:", ", ".join(f"{value} {key}" for key, value in STATS.items()))
     assert STATS["succeeded"] > 0 and STATS["reverted"] > 0
+    assert STATS["checks"] > 10 * STATS["examples"], STATS  # the invariants ran, not only skipped

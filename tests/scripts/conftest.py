@@ -36,6 +36,15 @@ GROUP_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example"
 PSEUDONYM_KEY = keccak(text="cli test pseudonym key")
 GROUP_ID = group_target_id(PSEUDONYM_KEY, GROUP_DN)
 FIRST_PASSWORD = "Winter-Harbour-Lamp-81"
+# The live world's oracle loop: a test waiting for a receipt from an oracle that has stopped would only time out.
+_ORACLES: list[OracleThread] = []
+
+
+@pytest.fixture(autouse=True)
+def _oracle_still_running() -> Iterator[None]:
+    yield
+    for oracle in _ORACLES:
+        assert oracle.failure() is None, f"the live world's oracle {oracle.failure()}"
 
 
 def invoke(args: Sequence[str], env: dict[str, str] | None = None, input: str | None = None) -> Result:
@@ -178,7 +187,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 poll_interval=0.1,
                 reconcile_interval=3600,
             )
-            with OracleThread(daemon):
+            with OracleThread(daemon) as oracle:
+                _ORACLES.append(oracle)
                 yield Live(
                     root,
                     node.url,

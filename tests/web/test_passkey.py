@@ -166,14 +166,17 @@ def _approve_on_phone(page: Any, rid: int) -> str:
     page.get_by_role("navigation").get_by_role("link", name="Approvals").click()
     page.get_by_role("button", name=f"Approve request {rid}").click()
     status = page.locator("#pending-status")
-    wait_for(
-        lambda: (
-            "Done" in status.inner_text()
-            or "Refused" in status.inner_text()
-            or "No passkey" in status.inner_text()
-        ),
-        what="approval settled",
-    )
+    try:
+        wait_for(
+            lambda: (
+                "Done" in status.inner_text()
+                or "Refused" in status.inner_text()
+                or "No passkey" in status.inner_text()
+            ),
+            what="approval settled",
+        )
+    except AssertionError as exc:  # what the phone showed instead says why
+        raise AssertionError(f"{exc}; the status line reads {status.inner_text()!r}") from exc
     return str(status.inner_text())
 
 
