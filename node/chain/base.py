@@ -4,6 +4,7 @@ what building, importing and queries all stand on."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
@@ -75,6 +76,28 @@ def evm_transaction(tx: PoolTx) -> SignedTransactionAPI:
     return cast(SignedTransactionAPI, tx.evm)
 
 
+class _ForkVMs(dict[str, Any]):
+    """A chain's VM class per fork, configured the first time a fork is asked for.
+
+    Configuring all of py-evm's forks took 65 ms per ``Chain``, nearly all of it for forks the chain never runs
+    (a chain's schedule usually names one or two). Readers on other threads ask too: the first class configured
+    for a fork is the one every caller gets.
+    """
+
+    def __init__(self, configure: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._configure = configure
+        self._lock = threading.Lock()
+
+    def __missing__(self, fork: str) -> Any:
+        if fork not in VMS:
+            raise KeyError(fork)
+        with self._lock:
+            if not dict.__contains__(self, fork):
+                self[fork] = self._configure(fork)
+            return dict.__getitem__(self, fork)
+
+
 class ChainBase(Calls):
     """One chain on one store: what ``Chain``'s building, importing and queries share.
 
@@ -120,9 +143,10 @@ class ChainBase(Calls):
             self.context_class = ConsensusContext
         self.consensus_context: Any = self.context_class(self.db)
         self._derived_classes = {}
-        self._vm_classes = {name: with_fast_tries(self._configure_vm(name, vm)) for name, vm in VMS.items()}
-        if genesis.p256_verify:  # EIP-7951 on top of Prague (docs/node.md): WebAuthn checked by contracts
-            self._vm_classes["prague"] = with_p256verify(self._vm_classes["prague"])
+        # The layers every fork's VM is made of, fixed now although a fork is configured only when first used
+        # (a test makes a reference chain by replacing a layer while it makes the chain).
+        layers = (with_calldata_floor, with_initcode_rules, with_fast_tries)
+        self._vm_classes = _ForkVMs(lambda fork: self._fork_vm(fork, layers))
         self._headers: LRU[bytes, BlockHeaderAPI] = LRU(4096)
         self._header_records: LRU[bytes, HeaderRecord] = LRU(256)
         self._head_record: HeaderRecord | None = None  # asked for on every RPC read: see head_record()
@@ -145,17 +169,23 @@ class ChainBase(Calls):
         self._open()
 
     # ------------------------------------------------------------------------------------------------ setup
-    def _configure_vm(self, fork: str, vm: Any) -> Any:
-        """``vm`` with the chain's consensus and the validity rules py-evm lacks (EIP-7623's floor, EIP-3860's
-        initcode words in the intrinsic gas and its size limit)."""
+    def _fork_vm(self, fork: str, layers: Sequence[Callable[[Any], Any]]) -> Any:
+        """``fork``'s VM with the chain's consensus, then ``layers``: the validity rules py-evm lacks (EIP-7623's
+        floor, EIP-3860's initcode rules) and the node's speed-ups; EIP-7951's P256VERIFY on Prague if the
+        genesis asks for it (docs/node.md: WebAuthn checked by contracts)."""
+        vm = VMS[fork]
         if self.clique:
             assert self.genesis.clique is not None
-            configured = consensus.configure_clique_vm(fork, vm, self.genesis.clique.period)
+            vm_class = consensus.configure_clique_vm(fork, vm, self.genesis.clique.period)
             if not self.seal_check:
-                configured = configured.configure(consensus_class=NoProofConsensus)
+                vm_class = vm_class.configure(consensus_class=NoProofConsensus)
         else:
-            configured = vm.configure(__name__=f"Imported{vm.__name__}", consensus_class=NoProofConsensus)
-        return with_initcode_rules(with_calldata_floor(configured))
+            vm_class = vm.configure(__name__=f"Imported{vm.__name__}", consensus_class=NoProofConsensus)
+        for layer in layers:
+            vm_class = layer(vm_class)
+        if fork == "prague" and self.genesis.p256_verify:
+            vm_class = with_p256verify(vm_class)
+        return vm_class
 
     def vm_class_for(self, number: int, timestamp: int) -> Any:
         return self._vm_classes[self.genesis.schedule.fork_at(number, timestamp)]
