@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
-from eth_typing import Address
+from eth_typing import Address, Hash32
 from pamchain.node import load_genesis, make_genesis
 from pamchain.node.chain import Chain, base, importing
 from pamchain.node.errors import InvalidBlock, TransactionRejected
@@ -194,7 +194,7 @@ def test_node__delegation_spends_a_pooled_nonce__dropped__the_chain_keeps_sealin
     with run_node(genesis_factory(period=1), signer.key, seal_mode="period", period=3600) as handle:
         w3 = make_web3(handle.url)  # blocks only when the test seals one
         auth = a.sign_authorization({"chainId": CHAIN_ID, "address": "0x" + "de" * 20, "nonce": 0})
-        delegation = {
+        delegation: dict[str, Any] = {
             "to": a.address,
             "value": 0,
             "gas": 100_000,
@@ -232,7 +232,7 @@ def test_build__node_fault_while_a_transaction_runs__block_fails__nothing_droppe
     state_class = ours.vm_class_for(1, ours.head.timestamp + 1).get_state_class()
 
     def broken(self: Any, tx: Any) -> Any:
-        raise MissingTrieNode(b"\x01" * 32, b"\x02" * 32, b"")
+        raise MissingTrieNode(Hash32(b"\x01" * 32), Hash32(b"\x02" * 32), b"")
 
     with monkeypatch.context() as patch:
         patch.setattr(state_class, "apply_transaction", broken)
@@ -243,7 +243,7 @@ def test_build__node_fault_while_a_transaction_runs__block_fails__nothing_droppe
 
 
 def _transfer(sender: LocalAccount, nonce: int = 0, value: int = 1) -> bytes:
-    tx = {
+    tx: dict[str, Any] = {
         "to": "0x" + "22" * 20,
         "value": value,
         "gas": 21_000,
