@@ -3,7 +3,7 @@ LDAP -> receipt timed by wrapping the functions that do it, and every JSON-RPC r
 oracle make timed by method.
 
     .venv/bin/python -m bench.latency_trace [--iterations 8] [--seal-mode on-demand|period] [--poll]
-        [--backend in-process|process|anvil]
+        [--backend in-process|process|anvil] [--each]
 
 ``in-process`` (the default) runs the node in this process, so its admission and sealing are traced too (its
 threads share this interpreter); ``process`` runs it as its own process, as P2 does, and ``anvil`` runs the
@@ -58,6 +58,16 @@ def _wrap(owner: Any, name: str, label: str) -> Callable[[], None]:
     return lambda: setattr(owner, name, original)
 
 
+def _caller() -> str:
+    """Who sends a request: the requester (the main thread) or the oracle (its threads)."""
+    name = threading.current_thread().name
+    return (
+        "client"
+        if threading.current_thread() is threading.main_thread()
+        else ("oracle" if "oracle" in name else name)
+    )
+
+
 def _wrap_rpc() -> Callable[[], None]:
     """Every HTTP JSON-RPC request, labelled ``rpc: <method>`` (a batch by its methods)."""
     original = HTTPProvider.make_request
@@ -69,14 +79,14 @@ def _wrap_rpc() -> Callable[[], None]:
             return original(self, method, params)
         finally:
             with _LOCK:
-                SPANS.append((f"rpc: {method}", start, time.perf_counter()))
+                SPANS.append((f"rpc {_caller()}: {method}", start, time.perf_counter()))
 
     def timed_batch(self: Any, requests: Any) -> Any:
         start = time.perf_counter()
         try:
             return original_batch(self, requests)
         finally:
-            label = "rpc batch: " + json.dumps(sorted({str(m) for m, _ in requests}))
+            label = f"rpc {_caller()} batch: " + json.dumps(sorted({str(m) for m, _ in requests}))
             with _LOCK:
                 SPANS.append((label, start, time.perf_counter()))
 
@@ -114,7 +124,7 @@ def traced(node_in_process: bool) -> Iterator[None]:
             u()
 
 
-def run(iterations: int, seal_mode: str, heads: bool, backend: str) -> None:
+def run(iterations: int, seal_mode: str, heads: bool, backend: str, each: bool = False) -> None:
     marks: list[tuple[float, float, float]] = []
     original = ol.run_backend
     period = 1 if seal_mode == "period" else 0
@@ -141,17 +151,21 @@ def run(iterations: int, seal_mode: str, heads: bool, backend: str) -> None:
                 options: dict[str, Any] = {"period": period} if period else {}
                 with pamchain_node(tmp / "node", seal_mode=seal_mode, **options) as env:
                     timed_unlocks(env)
-    report(marks)
+    report(marks, each)
 
 
-def report(marks: list[tuple[float, float, float]]) -> None:
+def report(marks: list[tuple[float, float, float]], each: bool = False) -> None:
     rows: dict[str, list[tuple[float, float]]] = {}
     totals: dict[str, list[tuple[float, int]]] = {}
     busy_gaps: list[float] = []
     for t0, t_ad, t_receipt in marks:
         inside = sorted((s for s in SPANS if t0 <= s[1] < t_receipt), key=lambda s: s[1])
         seen: dict[str, list[float]] = {}
+        nth: dict[str, int] = {}
         for label, start, end in inside:
+            if label.startswith("rpc") and each:  # every request in order: "rpc oracle: eth_call #2"
+                nth[label] = nth.get(label, 0) + 1
+                label = f"{label} #{nth[label]}"
             if label in seen:  # the first occurrence in this unlock's window; the rest count in the total
                 seen[label][0] += 1000 * (end - start)
                 seen[label][1] += 1
@@ -190,6 +204,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=8)
     parser.add_argument("--seal-mode", choices=("on-demand", "period"), default="on-demand")
     parser.add_argument("--poll", action="store_true", help="no newHeads subscription: the oracle polls")
+    parser.add_argument("--each", action="store_true", help="every JSON-RPC request in order, not the first")
     parser.add_argument(
         "--backend",
         choices=("in-process", "process", "anvil"),
@@ -201,7 +216,7 @@ def main() -> None:
 
     logging.getLogger("pamchain").addHandler(logging.NullHandler())
     logging.getLogger("pamchain").propagate = False
-    run(args.iterations, args.seal_mode, not args.poll, args.backend)
+    run(args.iterations, args.seal_mode, not args.poll, args.backend, args.each)
 
 
 if __name__ == "__main__":

@@ -3,48 +3,30 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, WithdrawalAPI
-from eth.exceptions import BlockNotFound, HeaderNotFound, StateRootNotFound
 from eth_keys.datatypes import PrivateKey
 from eth_typing import Address
 from eth_utils import ValidationError
-from trie.exceptions import MissingTrieNode
 
 from .. import consensus
 from ..errors import (
     AccountNotAllowed,
-    NodeError,
 )
 from ..records import (
     PoolTx,
 )
 from .base import ChainBase, evm_transaction
 from .execution import geth_reason
-from .vms import RunningHeader, apply_or_revert
+from .vms import NODE_FAULTS, RunningHeader, apply_or_revert
 
 log = logging.getLogger(__name__)
 
 _MIN_TX_GAS = 21_000  # the least gas any transaction uses
-# Failures of the node itself while a transaction runs: the block fails and is retried, the transaction stays
-# pooled. Anything else a transaction's execution raises is that transaction's doing (py-evm turns some invalid
-# transactions into exceptions other than ValidationError, e.g. an over-long initcode into OutOfGas before its
-# computation starts): it is dropped, so that one transaction can never stop a validator from sealing.
-_NODE_FAULTS = (
-    NodeError,
-    MissingTrieNode,
-    StateRootNotFound,
-    HeaderNotFound,
-    BlockNotFound,
-    sqlite3.Error,
-    OSError,
-    MemoryError,
-)
 
 
 @dataclass(frozen=True)
@@ -120,7 +102,7 @@ class Building(ChainBase):
         goes in if its gas limit fits in what the block has left after the ones before it actually used.
 
         A transaction that turns out invalid (nonce or balance no longer fitting, e.g. drained by a delegated
-        account) or whose execution raises (``_NODE_FAULTS`` apart) is reverted and dropped; one that does not fit, or whose fee is below the base fee, waits.
+        account) or whose execution raises (``NODE_FAULTS`` apart) is reverted and dropped; one that does not fit, or whose fee is below the base fee, waits.
         Either way the sender's later transactions wait too (nonce order). Returns the block, its receipts,
         the included and the dropped transactions (hash, reason).
         """
@@ -151,7 +133,7 @@ class Building(ChainBase):
                 failed.add(ptx.sender)
                 dropped.append((ptx.hash, geth_reason(str(exc))))
                 continue
-            except _NODE_FAULTS:
+            except NODE_FAULTS:
                 raise
             except Exception as exc:
                 failed.add(ptx.sender)

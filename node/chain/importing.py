@@ -34,7 +34,7 @@ from .calldata_floor import data_floor_gas, floor_error
 from .chaindb import NodeChainDB
 from .execution import geth_reason
 from .initcode import initcode_error, intrinsic_gas
-from .vms import GAS_PER_BLOB
+from .vms import GAS_PER_BLOB, NODE_FAULTS
 
 
 class Importing(ChainBase):
@@ -184,7 +184,14 @@ class Importing(ChainBase):
         )
         vm = self._vm(base.copy(gas_used=header.gas_used), vm_class)
         try:
-            result = vm.import_block(block)
+            try:
+                result = vm.import_block(block)
+            except NODE_FAULTS:
+                raise
+            except (ValidationError, VMError):  # VMError: py-evm refusing a transaction outside its VM run
+                raise
+            except Exception as exc:  # the block's own doing (a builder that drops such transactions: vms.py)
+                raise InvalidBlock(f"executing the block raised {type(exc).__name__}: {exc}", number) from exc
             imported = result.block
             if imported.header != header:
                 raise InvalidBlock(_header_mismatch(imported.header, header), number)
@@ -195,7 +202,7 @@ class Importing(ChainBase):
             new_canonical, _old = self.chaindb.persist_block(imported)  # py-evm's rule: the higher score
             if self.clique and self.seal_check:  # foreign chains keep py-evm's rule
                 new_canonical = self._choose_head(imported.header, head, new_canonical)
-        except (ValidationError, VMError) as exc:  # VMError: py-evm refusing a transaction outside its VM run
+        except (ValidationError, VMError) as exc:
             raise InvalidBlock(str(exc), number) from exc
         self._commit(imported, receipts)
         return bool(new_canonical)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ import rlp
 from eth._utils.db import get_parent_header
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.constants import MAX_UNCLES
+from eth.exceptions import BlockNotFound, HeaderNotFound, StateRootNotFound
 from eth.validation import validate_length_lte
 from eth.vm.forks import (
     ArrowGlacierVM,
@@ -35,11 +37,14 @@ from eth.vm.forks import (
     TangerineWhistleVM,
 )
 from eth.vm.forks.cancun.state import get_total_blob_gas
+from eth.vm.interrupt import EVMMissingData
 from eth_hash.auto import keccak
 from eth_utils import ValidationError
 from eth_utils.logging import get_extended_debug_logger
+from trie.exceptions import MissingTrieNode
 
 from .. import block_rows, receipt_blobs
+from ..errors import NodeError
 from ..ordered_trie import ordered_trie_root
 from .bulk_storage import BulkAccountDB
 
@@ -273,6 +278,24 @@ class RunningHeader:
         if self._blobs and self._blob_gas != base.blob_gas_used:
             changes["blob_gas_used"] = self._blob_gas
         return base.copy(**changes) if changes else base
+
+
+# Failures of the node itself while a transaction or a block runs: a block being built fails and is retried,
+# its transactions stay pooled; a block being imported is not refused for them. Anything else a transaction's
+# execution raises is that transaction's doing (py-evm turns some invalid transactions into exceptions other
+# than ValidationError, e.g. an over-long initcode into OutOfGas before its computation starts): a builder
+# drops it, so that one transaction can never stop a validator from sealing, and a block holding one is invalid.
+NODE_FAULTS = (
+    NodeError,
+    EVMMissingData,
+    MissingTrieNode,
+    StateRootNotFound,
+    HeaderNotFound,
+    BlockNotFound,
+    sqlite3.Error,
+    OSError,
+    MemoryError,
+)
 
 
 def apply_or_revert(vm: Any, header: Any, tx: SignedTransactionAPI) -> tuple[ReceiptAPI, Any]:

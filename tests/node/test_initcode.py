@@ -242,6 +242,42 @@ def test_build__node_fault_while_a_transaction_runs__block_fails__nothing_droppe
     assert _build(ours, signer, [transfer]).included == (transfer.hash,)
 
 
+@pytest.mark.parametrize(
+    ("raised", "outcome"),
+    [
+        (TypeError("py-evm tripped on the transaction"), InvalidBlock),
+        (MissingTrieNode(Hash32(b"\x01" * 32), Hash32(b"\x02" * 32), b""), MissingTrieNode),
+    ],
+)
+def test_import__execution_raises__invalid_block_unless_a_node_fault(
+    two_chains: tuple[Chain, Chain],
+    signer: LocalAccount,
+    users: list[LocalAccount],
+    monkeypatch: pytest.MonkeyPatch,
+    raised: Exception,
+    outcome: type[Exception],
+) -> None:
+    """Import classifies what executing a block raises as the builder does: a block whose transaction makes
+    py-evm raise is invalid (an honest builder drops such a transaction); a fault of the node itself is not the
+    block's, and the block imports once it is over."""
+    ours, lax = two_chains
+    built = _build(lax, signer, [lax.decode_transaction(_transfer(users[0]))])
+    block = ours.decode_block(lax.encode_block(built.number))
+    state_class = ours.vm_class_for(1, block.header.timestamp).get_state_class()
+
+    def broken(self: Any, tx: Any) -> Any:
+        raise raised
+
+    with monkeypatch.context() as patch:
+        patch.setattr(state_class, "apply_transaction", broken)
+        with pytest.raises(outcome) as caught:
+            ours.import_block(block)
+    if outcome is InvalidBlock:
+        assert "executing the block raised TypeError: py-evm tripped" in str(caught.value)
+    assert ours.head.block_number == 0
+    assert ours.import_block(block) and ours.head.block_number == 1
+
+
 def _transfer(sender: LocalAccount, nonce: int = 0, value: int = 1) -> bytes:
     tx: dict[str, Any] = {
         "to": "0x" + "22" * 20,
