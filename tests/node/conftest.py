@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,8 +10,13 @@ import pytest
 import vyper
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from pamchain.node import make_genesis, run_node
+from eth_keys import keys
+from eth_typing import Address
+from pamchain.node import load_genesis, make_genesis, run_node
+from pamchain.node.chain import Chain, base
+from pamchain.node.errors import InvalidBlock
 from pamchain.node.service import NodeHandle
+from pamchain.node.storage import open_store
 from web3 import HTTPProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
@@ -18,6 +24,61 @@ from .boundary import ChainBoundary, Crossings
 
 CHAIN_ID = 31337
 ETHER = 10**18
+
+
+def signed_transfer(sender: LocalAccount, nonce: int = 0, value: int = 1) -> bytes:
+    """A raw EIP-1559 transfer of ``value`` wei to a fixed recipient."""
+    tx: dict[str, Any] = {
+        "to": "0x" + "22" * 20,
+        "value": value,
+        "gas": 21_000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 1,
+        "nonce": nonce,
+        "chainId": CHAIN_ID,
+    }
+    return bytes(sender.sign_transaction(tx).raw_transaction)
+
+
+def rpc(w3: Web3, method: str, *params: Any) -> dict[str, Any]:
+    """The raw JSON-RPC reply (``result`` or ``error``), as a client sees it."""
+    return dict(w3.provider.make_request(method, list(params)))  # type: ignore[arg-type]
+
+
+def build_on(chain: Chain, signer: LocalAccount, pooled: list[Any]) -> Any:
+    """``chain`` builds, seals and commits a block of ``pooled`` (decoded transactions) as ``signer``."""
+    key = keys.PrivateKey(signer.key)
+    signer_address = Address(key.public_key.to_canonical_address())
+    return chain.build_block(pooled, signer_address, key, timestamp=chain.head.timestamp + 1)
+
+
+def assert_refused_on_import(
+    ours: Chain, lax: Chain, signer: LocalAccount, pooled: Any, refusal: str
+) -> None:
+    """The lax chain builds a block of ``pooled``; the node's chain refuses it (``refusal``) and stays put."""
+    built = build_on(lax, signer, [pooled])
+    assert built.included == (pooled.hash,)
+    head = ours.head.block_number
+    with pytest.raises(InvalidBlock, match=refusal):
+        ours.import_block(ours.decode_block(lax.encode_block(built.number)))
+    assert ours.head.block_number == head
+
+
+@contextlib.contextmanager
+def ours_and_lax(signer: LocalAccount, alloc: dict[str, int], rule: str) -> Iterator[tuple[Chain, Chain]]:
+    """The node's chain, and one whose VMs lack ``rule`` (a layer of ``chain.base``, e.g.
+    ``with_calldata_floor``): a faulty or hostile validator's."""
+    genesis = load_genesis(make_genesis([signer.address], CHAIN_ID, alloc))
+    ours = Chain(genesis, open_store(None))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(base, rule, lambda vm_class: vm_class)
+        lax = Chain(genesis, open_store(None))
+    try:
+        yield ours, lax
+    finally:
+        for chain in (ours, lax):
+            chain.store.close()
+
 
 TEST_CONTRACT = """
 # pragma version ^0.4.0

@@ -11,19 +11,17 @@ from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
-from eth_keys import keys
-from eth_typing import Address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pamchain.node import load_genesis, make_genesis
-from pamchain.node.chain import Chain, base, importing
+from pamchain.node.chain import Chain, importing
 from pamchain.node.chain.calldata_floor import data_floor_gas
-from pamchain.node.errors import InvalidBlock, TransactionRejected
+from pamchain.node.errors import TransactionRejected
 from pamchain.node.service import NodeHandle
 from pamchain.node.storage import open_store
 from web3 import Web3
 
-from .conftest import CHAIN_ID, ETHER
+from .conftest import CHAIN_ID, ETHER, assert_refused_on_import, ours_and_lax, rpc
 
 RECIPIENT = "0x" + "22" * 20
 DATA = b"\x01" * 1000  # 4,000 tokens: intrinsic 21,000 + 16 * 1,000 = 37,000; floor 21,000 + 40,000 = 61,000
@@ -44,20 +42,16 @@ def _transfer(sender: LocalAccount, gas: int, nonce: int = 0, data: bytes = DATA
     return bytes(sender.sign_transaction(tx).raw_transaction)
 
 
-def _rpc(w3: Web3, method: str, *params: Any) -> dict[str, Any]:
-    return dict(w3.provider.make_request(method, list(params)))  # type: ignore[arg-type]
-
-
 def test_send__limit_between_intrinsic_gas_and_floor__refused_and_nonce_kept(
     node: NodeHandle, w3: Web3, users: list[LocalAccount]
 ) -> None:
-    reply = _rpc(w3, "eth_sendRawTransaction", "0x" + _transfer(users[0], FLOOR - 1).hex())
+    reply = rpc(w3, "eth_sendRawTransaction", "0x" + _transfer(users[0], FLOOR - 1).hex())
     assert reply["error"]["code"] == -32000, reply
     assert reply["error"]["message"] == (
         f"insufficient gas for floor data gas cost: gas {FLOOR - 1}, minimum needed {FLOOR}"
     )
     # Nothing was pooled: the same nonce goes through with the floor as its limit, charged exactly that.
-    sent = _rpc(w3, "eth_sendRawTransaction", "0x" + _transfer(users[0], FLOOR).hex())
+    sent = rpc(w3, "eth_sendRawTransaction", "0x" + _transfer(users[0], FLOOR).hex())
     assert "error" not in sent, sent
     receipt = w3.eth.wait_for_transaction_receipt(sent["result"], timeout=30)
     assert receipt["status"] == 1 and receipt["gasUsed"] == FLOOR
@@ -67,11 +61,11 @@ def test_estimate__calldata_heavy_transfer__the_floor_not_the_intrinsic_gas(
     node: NodeHandle, w3: Web3, users: list[LocalAccount]
 ) -> None:
     call = {"from": users[0].address, "to": RECIPIENT, "value": hex(1), "data": "0x" + DATA.hex()}
-    assert int(_rpc(w3, "eth_estimateGas", call)["result"], 16) == FLOOR
+    assert int(rpc(w3, "eth_estimateGas", call)["result"], 16) == FLOOR
     # A call below the floor is refused as geth refuses it; at the floor it runs.
-    low = _rpc(w3, "eth_call", {**call, "gas": hex(FLOOR - 1)}, "latest")
+    low = rpc(w3, "eth_call", {**call, "gas": hex(FLOOR - 1)}, "latest")
     assert "insufficient gas for floor data gas cost" in low["error"]["message"], low
-    assert _rpc(w3, "eth_call", {**call, "gas": hex(FLOOR)}, "latest")["result"] == "0x"
+    assert rpc(w3, "eth_call", {**call, "gas": hex(FLOOR)}, "latest")["result"] == "0x"
 
 
 def test_estimate__short_calldata__the_floor_of_its_tokens(
@@ -79,8 +73,8 @@ def test_estimate__short_calldata__the_floor_of_its_tokens(
 ) -> None:
     """One non-zero byte: intrinsic gas 21,016, floor 21,040; no calldata: both 21,000."""
     call = {"from": users[0].address, "to": RECIPIENT, "value": hex(1)}
-    assert int(_rpc(w3, "eth_estimateGas", {**call, "data": "0x01"})["result"], 16) == 21_040
-    assert int(_rpc(w3, "eth_estimateGas", call)["result"], 16) == 21_000
+    assert int(rpc(w3, "eth_estimateGas", {**call, "data": "0x01"})["result"], 16) == 21_040
+    assert int(rpc(w3, "eth_estimateGas", call)["result"], 16) == 21_000
 
 
 @settings(max_examples=60, deadline=None)
@@ -102,18 +96,9 @@ def _chain_vm_classes() -> dict[str, Any]:
 
 
 @pytest.fixture
-def two_chains(
-    signer: LocalAccount, users: list[LocalAccount], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Chain, Chain]]:
-    """The node's chain, and one whose VMs lack the rule (a faulty or hostile validator's)."""
-    genesis = load_genesis(make_genesis([signer.address], CHAIN_ID, {users[0].address: 1000 * ETHER}))
-    ours = Chain(genesis, open_store(None))
-    with monkeypatch.context() as patch:
-        patch.setattr(base, "with_calldata_floor", lambda vm_class: vm_class)
-        lax = Chain(genesis, open_store(None))
-    yield ours, lax
-    for chain in (ours, lax):
-        chain.store.close()
+def two_chains(signer: LocalAccount, users: list[LocalAccount]) -> Iterator[tuple[Chain, Chain]]:
+    with ours_and_lax(signer, {users[0].address: 1000 * ETHER}, "with_calldata_floor") as pair:
+        yield pair
 
 
 def test_import__block_with_a_limit_below_the_floor__refused(
@@ -129,14 +114,5 @@ def test_import__block_with_a_limit_below_the_floor__refused(
     with monkeypatch.context() as patch:  # the lax validator's pool lacks the rule too
         patch.setattr(importing, "data_floor_gas", lambda vm_class, data: 0)
         pooled = lax.decode_transaction(raw)
-    key = keys.PrivateKey(signer.key)
-    built = lax.build_block(
-        [pooled],
-        Address(key.public_key.to_canonical_address()),
-        key,
-        timestamp=lax.head.timestamp + 1,
-    )
-    assert len(built.included) == 1  # the lax VM charged the floor past the limit
-    with pytest.raises(InvalidBlock, match="insufficient gas for floor data gas cost"):
-        ours.import_block(ours.decode_block(lax.encode_block(built.number)))
-    assert ours.head.block_number == 0
+    # The lax VM charges the floor past the limit; the node refuses the block.
+    assert_refused_on_import(ours, lax, signer, pooled, "insufficient gas for floor data gas cost")

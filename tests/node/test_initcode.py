@@ -11,17 +11,23 @@ from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
-from eth_keys import keys
-from eth_typing import Address, Hash32
-from pamchain.node import load_genesis, make_genesis
-from pamchain.node.chain import Chain, base, importing
+from eth_typing import Hash32
+from pamchain.node.chain import Chain, importing
 from pamchain.node.errors import InvalidBlock, TransactionRejected
 from pamchain.node.service import NodeHandle, run_node
-from pamchain.node.storage import open_store
 from trie.exceptions import MissingTrieNode
 from web3 import Web3
 
-from .conftest import CHAIN_ID, ETHER, make_web3
+from .conftest import (
+    CHAIN_ID,
+    ETHER,
+    assert_refused_on_import,
+    build_on,
+    make_web3,
+    ours_and_lax,
+    rpc,
+    signed_transfer,
+)
 
 # 1,024 zero bytes of initcode: STOP at once, an empty contract. py-evm's intrinsic gas 53,000 + 4 * 1,024 =
 # 57,096; geth's adds 2 * 32 words: 57,160, which is also exactly what the creation costs.
@@ -43,23 +49,19 @@ def _create(sender: LocalAccount, gas: int, nonce: int = 0, data: bytes = INITCO
     return bytes(sender.sign_transaction(tx).raw_transaction)
 
 
-def _rpc(w3: Web3, method: str, *params: Any) -> dict[str, Any]:
-    return dict(w3.provider.make_request(method, list(params)))  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize("gas", [PY_EVM_INTRINSIC, INTRINSIC - 1])
 def test_send__creation_below_its_initcode_words__refused_and_nonce_kept(
     node: NodeHandle, w3: Web3, users: list[LocalAccount], gas: int
 ) -> None:
     sender = users[1] if gas == PY_EVM_INTRINSIC else users[2]
     nonce = w3.eth.get_transaction_count(sender.address)
-    reply = _rpc(w3, "eth_sendRawTransaction", "0x" + _create(sender, gas, nonce).hex())
+    reply = rpc(w3, "eth_sendRawTransaction", "0x" + _create(sender, gas, nonce).hex())
     assert reply["error"] == {
         "code": -32000,
         "message": f"intrinsic gas too low: gas {gas}, minimum needed {INTRINSIC}",
     }, reply
     # Nothing was pooled: the same nonce goes through at geth's intrinsic gas, charged exactly that.
-    sent = _rpc(w3, "eth_sendRawTransaction", "0x" + _create(sender, INTRINSIC, nonce).hex())
+    sent = rpc(w3, "eth_sendRawTransaction", "0x" + _create(sender, INTRINSIC, nonce).hex())
     assert "error" not in sent, sent
     receipt = w3.eth.wait_for_transaction_receipt(sent["result"], timeout=30)
     assert receipt["status"] == 1 and receipt["gasUsed"] == INTRINSIC
@@ -72,7 +74,7 @@ def test_send__initcode_over_the_limit__refused_whatever_the_gas(
     sender = users[3]
     nonce = w3.eth.get_transaction_count(sender.address)
     balance = w3.eth.get_balance(sender.address)
-    reply = _rpc(
+    reply = rpc(
         w3, "eth_sendRawTransaction", "0x" + _create(sender, 5_000_000, nonce, b"\0" * (LIMIT + 1)).hex()
     )
     assert reply["error"] == {
@@ -80,7 +82,7 @@ def test_send__initcode_over_the_limit__refused_whatever_the_gas(
         "message": f"max initcode size exceeded: code size {LIMIT + 1}, limit {LIMIT}",
     }, reply
     # At the limit it is a valid creation.
-    sent = _rpc(w3, "eth_sendRawTransaction", "0x" + _create(sender, 5_000_000, nonce, b"\0" * LIMIT).hex())
+    sent = rpc(w3, "eth_sendRawTransaction", "0x" + _create(sender, 5_000_000, nonce, b"\0" * LIMIT).hex())
     receipt = w3.eth.wait_for_transaction_receipt(sent["result"], timeout=30)
     # It pays the larger of its intrinsic gas and (Prague) its calldata floor, here the floor.
     intrinsic, floor = 53_000 + 4 * LIMIT + 2 * LIMIT // 32, 21_000 + 10 * LIMIT
@@ -92,13 +94,13 @@ def test_call_and_estimate__creation__geth_intrinsic_gas_and_limit(
     w3: Web3, users: list[LocalAccount]
 ) -> None:
     call = {"from": users[0].address, "data": "0x" + INITCODE.hex()}
-    assert int(_rpc(w3, "eth_estimateGas", call)["result"], 16) == INTRINSIC
-    low = _rpc(w3, "eth_call", {**call, "gas": hex(INTRINSIC - 1)}, "latest")
+    assert int(rpc(w3, "eth_estimateGas", call)["result"], 16) == INTRINSIC
+    low = rpc(w3, "eth_call", {**call, "gas": hex(INTRINSIC - 1)}, "latest")
     assert low["error"]["message"] == f"intrinsic gas too low: have {INTRINSIC - 1}, want {INTRINSIC}", low
-    assert _rpc(w3, "eth_call", {**call, "gas": hex(INTRINSIC)}, "latest")["result"] == "0x"
+    assert rpc(w3, "eth_call", {**call, "gas": hex(INTRINSIC)}, "latest")["result"] == "0x"
     big = {**call, "data": "0x" + bytes(LIMIT + 1).hex(), "gas": hex(5_000_000)}
     for method, params in (("eth_call", [big, "latest"]), ("eth_estimateGas", [big])):
-        reply = _rpc(w3, method, *params)
+        reply = rpc(w3, method, *params)
         assert (
             reply["error"]["message"] == f"max initcode size exceeded: code size {LIMIT + 1} limit {LIMIT}"
         ), (
@@ -108,19 +110,11 @@ def test_call_and_estimate__creation__geth_intrinsic_gas_and_limit(
 
 
 @pytest.fixture
-def two_chains(
-    signer: LocalAccount, users: list[LocalAccount], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Chain, Chain]]:
-    """The node's chain, and one whose VMs lack the rules (a faulty or hostile validator's)."""
-    funded = {user.address: 1000 * ETHER for user in users[:2]}
-    genesis = load_genesis(make_genesis([signer.address], CHAIN_ID, funded))
-    ours = Chain(genesis, open_store(None))
-    with monkeypatch.context() as patch:
-        patch.setattr(base, "with_initcode_rules", lambda vm_class: vm_class)
-        lax = Chain(genesis, open_store(None))
-    yield ours, lax
-    for chain in (ours, lax):
-        chain.store.close()
+def two_chains(signer: LocalAccount, users: list[LocalAccount]) -> Iterator[tuple[Chain, Chain]]:
+    with ours_and_lax(
+        signer, {user.address: 1000 * ETHER for user in users[:2]}, "with_initcode_rules"
+    ) as pair:
+        yield pair
 
 
 def test_import__block_with_a_creation_below_geth_intrinsic_gas__refused(
@@ -136,11 +130,8 @@ def test_import__block_with_a_creation_below_geth_intrinsic_gas__refused(
     with monkeypatch.context() as patch:  # the lax validator's pool lacks the rule too
         patch.setattr(importing, "intrinsic_gas", lambda vm_class, tx: tx.intrinsic_gas)
         pooled = lax.decode_transaction(raw)
-    built = _build(lax, signer, [pooled])
-    assert built.included == (pooled.hash,)  # the lax VM ran it out of gas and charged the sender its limit
-    with pytest.raises(InvalidBlock, match="intrinsic gas too low: have 57096, want 57160"):
-        ours.import_block(ours.decode_block(lax.encode_block(built.number)))
-    assert ours.head.block_number == 0
+    # The lax VM runs it out of gas and charges the sender its whole limit; the node refuses the block.
+    assert_refused_on_import(ours, lax, signer, pooled, "intrinsic gas too low: have 57096, want 57160")
 
 
 def test_build__transaction_py_evm_raises_on__dropped__the_others_sealed(
@@ -156,8 +147,8 @@ def test_build__transaction_py_evm_raises_on__dropped__the_others_sealed(
     with monkeypatch.context() as patch:  # admitted by a pool without the rule
         patch.setattr(importing, "initcode_error", lambda vm_class, tx, pool=False: None)
         poisoned = lax.decode_transaction(_create(users[0], 5_000_000, data=bytes(LIMIT + 1)))
-    transfer = lax.decode_transaction(_transfer(users[1]))
-    built = _build(lax, signer, [poisoned, transfer])
+    transfer = lax.decode_transaction(signed_transfer(users[1]))
+    built = build_on(lax, signer, [poisoned, transfer])
     assert built.included == (transfer.hash,)
     assert [(h, reason.split(":")[0]) for h, reason in built.dropped] == [
         (poisoned.hash, "transaction failed in the VM")
@@ -173,10 +164,10 @@ def test_build__transaction_refused_once_the_block_started__dropped__the_others_
     the second after its VM has locked the block's changes, which dropped the snapshot the builder took before:
     reverting it raised "No checkpoint ... was found" and failed the whole block, every retry alike."""
     ours, _lax = two_chains
-    spend = ours.decode_transaction(_transfer(users[0], value=1000 * ETHER - 21_000 * 10**10))
-    broke = ours.decode_transaction(_transfer(users[0], nonce=1))
-    other = ours.decode_transaction(_transfer(users[1]))
-    built = _build(ours, signer, [spend, broke, other])
+    spend = ours.decode_transaction(signed_transfer(users[0], value=1000 * ETHER - 21_000 * 10**10))
+    broke = ours.decode_transaction(signed_transfer(users[0], nonce=1))
+    other = ours.decode_transaction(signed_transfer(users[1]))
+    built = build_on(ours, signer, [spend, broke, other])
     assert built.included == (spend.hash, other.hash)
     assert [h for h, _reason in built.dropped] == [broke.hash]
     assert "insufficient funds for gas * price + value" in built.dropped[0][1]
@@ -208,14 +199,14 @@ def test_node__delegation_spends_a_pooled_nonce__dropped__the_chain_keeps_sealin
             w3.eth.send_raw_transaction(raw)
             for raw in (
                 b.sign_transaction(delegation).raw_transaction,
-                _transfer(a),
-                _transfer(c),
+                signed_transfer(a),
+                signed_transfer(c),
             )
         ]
         sealed = handle.seal()
         assert sealed is not None and set(sealed.tx_hashes) == {bytes(sent[0]), bytes(sent[2])}
         assert w3.eth.get_transaction_count(a.address) == 1  # the authorization took it
-        assert _rpc(w3, "eth_getTransactionByHash", "0x" + bytes(sent[1]).hex())["result"] is None
+        assert rpc(w3, "eth_getTransactionByHash", "0x" + bytes(sent[1]).hex())["result"] is None
         assert handle.seal() is not None  # and sealing goes on
 
 
@@ -228,7 +219,7 @@ def test_build__node_fault_while_a_transaction_runs__block_fails__nothing_droppe
     """A failure of the node itself (here a trie node missing from storage) is not the transaction's doing: the
     block fails and the transaction stays for the next attempt, which seals it."""
     ours, _lax = two_chains
-    transfer = ours.decode_transaction(_transfer(users[0]))
+    transfer = ours.decode_transaction(signed_transfer(users[0]))
     state_class = ours.vm_class_for(1, ours.head.timestamp + 1).get_state_class()
 
     def broken(self: Any, tx: Any) -> Any:
@@ -237,9 +228,9 @@ def test_build__node_fault_while_a_transaction_runs__block_fails__nothing_droppe
     with monkeypatch.context() as patch:
         patch.setattr(state_class, "apply_transaction", broken)
         with pytest.raises(MissingTrieNode):
-            _build(ours, signer, [transfer])
+            build_on(ours, signer, [transfer])
     assert ours.head.block_number == 0
-    assert _build(ours, signer, [transfer]).included == (transfer.hash,)
+    assert build_on(ours, signer, [transfer]).included == (transfer.hash,)
 
 
 @pytest.mark.parametrize(
@@ -261,7 +252,7 @@ def test_import__execution_raises__invalid_block_unless_a_node_fault(
     py-evm raise is invalid (an honest builder drops such a transaction); a fault of the node itself is not the
     block's, and the block imports once it is over."""
     ours, lax = two_chains
-    built = _build(lax, signer, [lax.decode_transaction(_transfer(users[0]))])
+    built = build_on(lax, signer, [lax.decode_transaction(signed_transfer(users[0]))])
     block = ours.decode_block(lax.encode_block(built.number))
     state_class = ours.vm_class_for(1, block.header.timestamp).get_state_class()
 
@@ -276,20 +267,3 @@ def test_import__execution_raises__invalid_block_unless_a_node_fault(
         assert "executing the block raised TypeError: py-evm tripped" in str(caught.value)
     assert ours.head.block_number == 0
     assert ours.import_block(block) and ours.head.block_number == 1
-
-
-def _transfer(sender: LocalAccount, nonce: int = 0, value: int = 1) -> bytes:
-    tx: dict[str, Any] = {
-        "to": "0x" + "22" * 20,
-        "value": value,
-        "gas": 21_000,
-        "maxFeePerGas": 10**10,
-        "maxPriorityFeePerGas": 1,
-    }
-    return bytes(sender.sign_transaction({**tx, "nonce": nonce, "chainId": CHAIN_ID}).raw_transaction)
-
-
-def _build(chain: Chain, signer: LocalAccount, pooled: list[Any]) -> Any:
-    key = keys.PrivateKey(signer.key)
-    signer_address = Address(key.public_key.to_canonical_address())
-    return chain.build_block(pooled, signer_address, key, timestamp=chain.head.timestamp + 1)

@@ -15,44 +15,31 @@ from pamchain.node.rpc.limits import RpcLimits
 from pamchain.node.service import NodeHandle, run_node
 from web3 import Web3
 
-from .conftest import CHAIN_ID, make_web3
+from .conftest import make_web3, rpc, signed_transfer
 
 
 def _transfer(sender: LocalAccount, nonce: int, value: int = 1) -> str:
-    tx: dict[str, Any] = {
-        "to": "0x" + "22" * 20,
-        "value": value,
-        "gas": 21_000,
-        "maxFeePerGas": 10**10,
-        "maxPriorityFeePerGas": 1,
-        "nonce": nonce,
-        "chainId": CHAIN_ID,
-    }
-    return "0x" + bytes(sender.sign_transaction(tx).raw_transaction).hex()
-
-
-def _rpc(w3: Web3, method: str, *params: Any) -> dict[str, Any]:
-    return dict(w3.provider.make_request(method, list(params)))  # type: ignore[arg-type]
+    return "0x" + signed_transfer(sender, nonce, value).hex()
 
 
 def test_sync__sealing_on_demand__answers_with_the_receipt(w3: Web3, users: list[LocalAccount]) -> None:
-    reply = _rpc(w3, "eth_sendRawTransactionSync", _transfer(users[0], 0))
+    reply = rpc(w3, "eth_sendRawTransactionSync", _transfer(users[0], 0))
     receipt = reply["result"]
     assert receipt["status"] == "0x1" and receipt["blockNumber"] == "0x1"
     # The same object eth_getTransactionReceipt gives.
-    assert _rpc(w3, "eth_getTransactionReceipt", receipt["transactionHash"])["result"] == receipt
+    assert rpc(w3, "eth_getTransactionReceipt", receipt["transactionHash"])["result"] == receipt
 
 
 def test_sync__missing_nonce__error_5_at_once_with_the_hash(w3: Web3, users: list[LocalAccount]) -> None:
     started = time.monotonic()
-    gapped = _rpc(w3, "eth_sendRawTransactionSync", _transfer(users[0], 1))
+    gapped = rpc(w3, "eth_sendRawTransactionSync", _transfer(users[0], 1))
     assert time.monotonic() - started < 1.5  # not the 2 s wait
     error = gapped["error"]
     assert error["code"] == 5
     assert "the account's next nonce is 0x0" in error["message"]
-    assert _rpc(w3, "eth_getTransactionByHash", error["data"])["result"]["nonce"] == "0x1"  # pooled
+    assert rpc(w3, "eth_getTransactionByHash", error["data"])["result"]["nonce"] == "0x1"  # pooled
     # Filling the gap mines both.
-    filled = _rpc(w3, "eth_sendRawTransactionSync", _transfer(users[0], 0))["result"]
+    filled = rpc(w3, "eth_sendRawTransactionSync", _transfer(users[0], 0))["result"]
     assert filled["status"] == "0x1"
     later = w3.eth.wait_for_transaction_receipt(error["data"], timeout=30)
     assert later["status"] == 1
@@ -60,11 +47,11 @@ def test_sync__missing_nonce__error_5_at_once_with_the_hash(w3: Web3, users: lis
 
 def test_sync__refused_transaction__same_error_as_send_raw(w3: Web3, users: list[LocalAccount]) -> None:
     raw = _transfer(users[0], 0, value=10**40)  # more than the account holds
-    sync = _rpc(w3, "eth_sendRawTransactionSync", raw)["error"]
-    plain = _rpc(w3, "eth_sendRawTransaction", raw)["error"]
+    sync = rpc(w3, "eth_sendRawTransactionSync", raw)["error"]
+    plain = rpc(w3, "eth_sendRawTransaction", raw)["error"]
     assert sync == plain and sync["code"] == -32000 and "insufficient funds" in sync["message"]
-    assert _rpc(w3, "eth_sendRawTransactionSync", "0x1234")["error"]["code"] == -32000
-    assert _rpc(w3, "eth_sendRawTransactionSync")["error"]["code"] == -32602
+    assert rpc(w3, "eth_sendRawTransactionSync", "0x1234")["error"]["code"] == -32000
+    assert rpc(w3, "eth_sendRawTransactionSync")["error"]["code"] == -32602
 
 
 @pytest.fixture
@@ -95,10 +82,10 @@ def test_sync__no_block_in_time__error_4_with_the_hash_and_pooled(
 ) -> None:
     _, w3 = unsealed
     params = [_transfer(users[0], 0)] + ([] if timeout is None else [timeout])
-    error = _rpc(w3, "eth_sendRawTransactionSync", *params)["error"]
+    error = rpc(w3, "eth_sendRawTransactionSync", *params)["error"]
     assert error["code"] == 4
     assert error["message"] == f"The transaction was added to the mempool but wasn't processed in {waited}."
-    pooled = _rpc(w3, "eth_getTransactionByHash", error["data"])["result"]
+    pooled = rpc(w3, "eth_getTransactionByHash", error["data"])["result"]
     assert pooled["blockNumber"] is None  # pending, not lost
 
 
@@ -112,8 +99,8 @@ def test_sync__one_second_blocks__answers_when_the_next_block_holds_it(
         w3 = make_web3(handle.url)
         for nonce in range(3):  # each waits for a block of its own, up to a period
             started = time.monotonic()
-            receipt = _rpc(w3, "eth_sendRawTransactionSync", _transfer(users[0], nonce))["result"]
+            receipt = rpc(w3, "eth_sendRawTransactionSync", _transfer(users[0], nonce))["result"]
             assert receipt["status"] == "0x1"
             assert time.monotonic() - started < 3.0  # a period, and slack for a loaded machine
-            block = _rpc(w3, "eth_getBlockByNumber", receipt["blockNumber"], False)["result"]
+            block = rpc(w3, "eth_getBlockByNumber", receipt["blockNumber"], False)["result"]
             assert receipt["transactionHash"] in block["transactions"]
