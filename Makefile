@@ -25,7 +25,8 @@ artifacts: $(VENV)/.installed
 	$(VENV)/bin/python -m pamchain.contracts
 
 # Integration tests need a real Samba AD DC: install it (apt, once) before the suite. The suite runs on one
-# pytest-xdist worker per core (at most 4; `make test WORKERS=0` runs one process), each with its own Samba DC.
+# pytest-xdist worker per core and one more (at most 4; `make test WORKERS=0` runs one process), each with its
+# own Samba DC.
 WORKERS ?= auto
 test: $(VENV)/.installed
 	bash .ci/install-samba.sh
