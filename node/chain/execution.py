@@ -29,7 +29,7 @@ from ..records import (
 )
 from . import sentry, tracing
 from .calldata_floor import FLOOR_ERROR, data_floor_gas
-from .initcode import initcode_error, intrinsic_error, intrinsic_gas
+from .initcode import intrinsic_error, intrinsic_gas
 
 _CALL_STIPEND = 2300  # gas a value-carrying CALL hands over (geth's params.CallStipend)
 _SSTORE_SENTRY = 2300  # EIP-2200: an SSTORE with this much gas left or less fails
@@ -169,14 +169,11 @@ class Calls:
         state = self._call_state(request, header, budget=budget)
         tx = self._spoof(request, header, state, gas)
         # Below its intrinsic gas (EIP-3860's initcode words counted, as geth counts them) a call gets geth's
-        # words; py-evm would fail building its message.
-        vm_class = self.vm_class_for(header.block_number, header.timestamp)
-        want = intrinsic_gas(vm_class, tx)
+        # words; py-evm would fail building its message. (An over-long initcode is refused by the VM's own
+        # validation: chain/initcode.py.)
+        want = intrinsic_gas(self.vm_class_for(header.block_number, header.timestamp), tx)
         if tx.gas < want:
             raise ExecutionFailed(intrinsic_error(tx.gas, want))
-        refusal = initcode_error(vm_class, tx)
-        if refusal:
-            raise ExecutionFailed(refusal)
         try:
             computation = state.apply_transaction(tx)
         except ValidationError as exc:

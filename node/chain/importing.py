@@ -171,7 +171,6 @@ class Importing(ChainBase):
                 f"gas used {header.gas_used} above the gas target {budget} of a zero-base-fee chain",
                 number,
             )
-        vm_class = self.vm_class_for(number, header.timestamp)
         for tx in block.transactions:
             try:
                 sender = self._sender(tx)
@@ -186,9 +185,7 @@ class Importing(ChainBase):
         try:
             try:
                 result = vm.import_block(block)
-            except NODE_FAULTS:
-                raise
-            except (ValidationError, VMError):  # VMError: py-evm refusing a transaction outside its VM run
+            except (*NODE_FAULTS, ValidationError, VMError):  # the node's fault; or refused below, as invalid
                 raise
             except Exception as exc:  # the block's own doing (a builder that drops such transactions: vms.py)
                 raise InvalidBlock(f"executing the block raised {type(exc).__name__}: {exc}", number) from exc
@@ -202,7 +199,7 @@ class Importing(ChainBase):
             new_canonical, _old = self.chaindb.persist_block(imported)  # py-evm's rule: the higher score
             if self.clique and self.seal_check:  # foreign chains keep py-evm's rule
                 new_canonical = self._choose_head(imported.header, head, new_canonical)
-        except (ValidationError, VMError) as exc:
+        except (ValidationError, VMError) as exc:  # VMError: py-evm refusing a transaction outside its VM run
             raise InvalidBlock(str(exc), number) from exc
         self._commit(imported, receipts)
         return bool(new_canonical)

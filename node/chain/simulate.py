@@ -374,9 +374,11 @@ class _Simulation:
                 f"err: max fee per gas less than block base fee: address {who}, maxFeePerGas: {fee_cap}, "
                 f"baseFee: {base_fee} {supplied}",
             )
-        want = intrinsic_gas(type(vm), tx)  # EIP-3860's initcode words counted, as geth counts them
-        if want > gas:
-            raise SimulationError(-38013, f"err: intrinsic gas too low: have {gas}, want {want} {supplied}")
+        intrinsic = intrinsic_gas(type(vm), tx)  # EIP-3860's initcode words counted, as geth counts them
+        if intrinsic > gas:
+            raise SimulationError(
+                -38013, f"err: intrinsic gas too low: have {gas}, want {intrinsic} {supplied}"
+            )
         balance = state.get_balance(Address(sender))
         want = gas * fee_cap + call.value
         if balance < want:

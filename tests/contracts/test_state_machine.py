@@ -106,8 +106,9 @@ CHANGES = [0]
 def on_change(check: Callable[[Any], None]) -> Callable[[Any], None]:
     """Run invariant `check` only if the chain, the clock or the model may have moved since it last passed.
 
-    A step whose calls all reverted (as predicted) changes neither the chain nor the model, and every invariant
-    is a function of the chain, the clock and the model: checking again could only repeat the last verdict. It
+    A step whose calls all reverted (as predicted) changes neither the chain nor the model (the model changes
+    only with a call that succeeded), and every invariant is a function of the chain, the clock and the model:
+    checking again could only repeat the last verdict. It
     was most of the machine's time (each check is dozens of calls through py-evm).
     """
 
@@ -194,9 +195,8 @@ class PamMachine(RuleBasedStateMachine):
         self.bg_until = dict.fromkeys(EVERYONE, 0)  # scheduled expiry of the latest break-glass grant
         self.unlock_window = dict.fromkeys(EVERYONE, 0)
         self.unlocks = dict.fromkeys(EVERYONE, 0)
-        self.checked: dict[
-            str, tuple[int, int, int]
-        ] = {}  # invariant -> the mark it last passed at (on_change)
+        # invariant -> the mark (chain changes, clock) it last passed at: see on_change
+        self.checked: dict[str, tuple[int, int]] = {}
         STATS["examples"] += 1
         STATS["steps"] -= 1  # the invariants also run once before the first step
 
