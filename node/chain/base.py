@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
@@ -47,6 +48,7 @@ from ..storage import (
     NodeDB,
     SqliteStore,
 )
+from . import readset
 from .calldata_floor import with_calldata_floor
 from .chaindb import NodeChainDB
 from .execution import Calls
@@ -58,6 +60,7 @@ from .pruning import DEFAULT_STATE_HISTORY, META_STATE_KEPT_FROM, added_refs, co
 from .vms import LRU, META_CHAIN_ID, META_GENESIS, VMS, with_fast_tries
 
 log = logging.getLogger(__name__)
+_PERMISSION_GAS = 1_000_000  # what a permission call may use
 
 CHECKPOINTS_KEY = (
     b"pamchain:ffg:"  # + block hash: the FFG checkpoints of the block's branch after it (finality.py)
@@ -163,6 +166,9 @@ class ChainBase(Calls):
         self._row_cache: LRU[bytes, bytes] = LRU(ROW_CACHE_BYTES, len)
         self._senders: LRU[bytes, bytes] = LRU(65_536)
         self._allowed: LRU[tuple[bytes, bytes], bool] = LRU(4096)
+        # Per sender, its last permission call's inputs and answer: carried to a new head where the inputs hold.
+        self._allowed_reads: LRU[bytes, tuple[readset.ReadSet, bool]] = LRU(4096)
+        self.permission_calls: Counter[str] = Counter()  # "run" / "carried" (read by tests and benchmarks)
         self._states: LRU[bytes, StateAPI] = LRU(4)
         self._ffg: LRU[bytes, finality.Checkpoints] = LRU(1024)
         self._ffg_epoch = finality.epoch_length(len(genesis.signers))
@@ -516,12 +522,29 @@ class ChainBase(Calls):
         cached = self._allowed.get(key)
         if cached is not None:
             return bool(cached)
-        data = PERMISSION_SELECTOR + sender.rjust(32, b"\0")
-        try:
-            out = self._call(CallRequest(to=perms.contract, data=data, gas=1_000_000), parent)
-            allowed = len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
-        except (ExecutionReverted, ExecutionFailed):
-            allowed = False  # a missing or broken permission contract allows nobody beyond the allowlist
+        vm_class = self.vm_class_for(parent.block_number, parent.timestamp)
+        author = consensus.block_author(parent)
+        earlier = self._allowed_reads.get(sender)
+        if earlier is not None and earlier[0].holds(self._state(parent), vm_class, author):
+            # Everything the last permission call for this sender read is unchanged here: so is its answer.
+            allowed = earlier[1]
+            self.permission_calls["carried"] += 1
+        else:
+            request = CallRequest(
+                to=perms.contract, data=PERMISSION_SELECTOR + sender.rjust(32, b"\0"), gas=_PERMISSION_GAS
+            )
+            state = self._call_state(request, parent, self._derived(vm_class, "recording"))
+            try:
+                out = self._run(state, request, parent, _PERMISSION_GAS).output
+                allowed = len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
+            except (ExecutionReverted, ExecutionFailed):
+                allowed = False  # a missing or broken permission contract allows nobody beyond the allowlist
+            self.permission_calls["run"] += 1
+            reads = readset.recorded(state)
+            if reads is None:
+                self._allowed_reads.pop(sender, None)
+            else:
+                self._allowed_reads.put(sender, (reads, allowed))
         self._allowed.put(key, allowed)
         return allowed
 

@@ -27,7 +27,7 @@ from ..records import (
     CallRequest,
     HeaderRecord,
 )
-from . import sentry, tracing
+from . import readset, sentry, tracing
 from .calldata_floor import FLOOR_ERROR, data_floor_gas
 from .initcode import intrinsic_error, intrinsic_gas
 
@@ -139,7 +139,7 @@ class Calls:
 
     def _derived(self, vm_class: Any, kind: str, author: bytes = b"") -> Any:
         """``vm_class`` checking the call budget's deadline (``timed``), noting the gas left at top-level
-        SSTOREs (``sentry``) or with a fixed block author (``author``)."""
+        SSTOREs (``sentry``), noting what a run read (``recording``) or with a fixed block author (``author``)."""
         key = (vm_class, kind, author)
         found = self._derived_classes.get(key)
         if found is None:
@@ -147,6 +147,8 @@ class Calls:
                 found = deadline_vm_class(vm_class)
             elif kind == "sentry":
                 found = sentry.watching_vm_class(vm_class)
+            elif kind == "recording":
+                found = readset.recording_vm_class(vm_class)
             else:
                 found = consensus.sealing_vm_class(vm_class, Address(author))
             self._derived_classes[key] = found
@@ -166,7 +168,10 @@ class Calls:
     def _execute(
         self, request: CallRequest, header: BlockHeaderAPI, gas: int, budget: CallBudget | None = None
     ) -> ComputationAPI:
-        state = self._call_state(request, header, budget=budget)
+        return self._run(self._call_state(request, header, budget=budget), request, header, gas)
+
+    def _run(self, state: StateAPI, request: CallRequest, header: BlockHeaderAPI, gas: int) -> ComputationAPI:
+        """Run ``request`` as a transaction on ``state`` (a ``_call_state``); raise as ``call`` does."""
         tx = self._spoof(request, header, state, gas)
         # Below its intrinsic gas (EIP-3860's initcode words counted, as geth counts them) a call gets geth's
         # words; py-evm would fail building its message. (An over-long initcode is refused by the VM's own
