@@ -111,16 +111,13 @@ def run_oracle(iterations: int, tmp: Path) -> dict[str, Any]:
     tmp.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"iterations": iterations, "oracle_poll_interval_s": ol.POLL}
     with ol.samba(tmp) as (_, oracle_dir, observer):
-        with ol.pamchain_process(tmp / "ondemand") as (env, _):
-            results["pamchain on-demand"] = ol.run_backend(
-                "ondemand", env, oracle_dir, observer, iterations, tmp
-            )
+        results["pamchain on-demand"], results["anvil automine"] = ol.on_demand_against_anvil(
+            tmp, oracle_dir, observer, iterations
+        )
         with ol.pamchain_process(tmp / "period", period=1) as (env, _):
             results["pamchain 1s-blocks"] = ol.run_backend(
                 "period", env, oracle_dir, observer, iterations, tmp, period=1
             )
-        with ol.anvil(tmp / "anvil") as env:
-            results["anvil automine"] = ol.run_backend("anvil", env, oracle_dir, observer, iterations, tmp)
         with ol.pamchain_process(tmp / "stopped") as (env, handle):
             stopped = ol.run_backend("stopped", env, oracle_dir, observer, 1, tmp, node=handle)
             results["pamchain node stopped"] = {"expiry_node_stopped": stopped["expiry_node_stopped"]}
