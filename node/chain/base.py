@@ -168,7 +168,7 @@ class ChainBase(Calls):
         self._allowed: LRU[tuple[bytes, bytes], bool] = LRU(4096)
         # Per sender, its last permission call's inputs and answer: carried to a new head where the inputs hold.
         self._allowed_reads: LRU[bytes, tuple[readset.ReadSet, bool]] = LRU(4096)
-        self.permission_calls: Counter[str] = Counter()  # "run" / "carried" (read by tests and benchmarks)
+        self.permission_calls: Counter[str] = Counter()  # "run" / "carried" (read by tests)
         self._states: LRU[bytes, StateAPI] = LRU(4)
         self._ffg: LRU[bytes, finality.Checkpoints] = LRU(1024)
         self._ffg_epoch = finality.epoch_length(len(genesis.signers))

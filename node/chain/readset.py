@@ -37,7 +37,7 @@ _READERS: dict[str, Callable[[Any, bytes, int], Hashable]] = {
     "storage": lambda state, address, slot: state.get_storage(address, slot),
     "balance": lambda state, address, _: state.get_balance(address),
     "nonce": lambda state, address, _: state.get_nonce(address),
-    "code": lambda state, address, _: state.get_code(address),
+    "code": lambda state, address, _: state.get_code_hash(address),  # noted by its hash
     "code_hash": lambda state, address, _: state.get_code_hash(address),
     "exists": lambda state, address, _: state.account_exists(address),
     "empty": lambda state, address, _: state.account_is_empty(address),
@@ -93,7 +93,7 @@ class ReadSet:
 
 def recorded(state: Any) -> ReadSet | None:
     """The read set of the run just made on ``state`` (of a ``recording_vm_class``), or None if its outcome
-    depends on more than the state it read (the block, the bookkeeping) or it read too much to check."""
+    depends on the block (it ran an instruction reading it) or it read too much to check."""
     recorder: _Recorder | None = getattr(state, "_recorder", None)
     if recorder is None or recorder.context_dependent or len(recorder.reads) > MAX_READS:
         return None
@@ -132,6 +132,8 @@ def recording_vm_class(vm_class: Any) -> Any:
             finally:
                 self.vm_state._recorder.active = False
 
+    code_hash = state_class.get_code_hash
+
     def reader(kind: str, name: str) -> Any:
         original = getattr(state_class, name)
 
@@ -139,7 +141,9 @@ def recording_vm_class(vm_class: Any) -> Any:
             value = original(self, address, *args, **kwargs)
             recorder = self._recorder
             if recorder is not None:
-                recorder.read(kind, address, _slot(args, kwargs) if kind == "storage" else -1, value)
+                # Code by its hash: a read set holds no contract's bytes (thousands of senders keep one each).
+                noted = code_hash(self, address) if kind == "code" else value
+                recorder.read(kind, address, _slot(args, kwargs) if kind == "storage" else -1, noted)
             return value
 
         return read
