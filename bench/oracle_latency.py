@@ -148,7 +148,7 @@ def wait_for_idle_chain(w3: Any, period: int, timeout: float = 30.0) -> None:
 
 @dataclass
 class Rig:
-    """One backend ready to unlock: its suite deployed, alice locked out and unlocked by its own oracle."""
+    """One backend ready to unlock alice: its suite deployed, its users on the DC, its own oracle running."""
 
     client: Any
     alice_client: Any
