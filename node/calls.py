@@ -83,6 +83,20 @@ def deadline_vm_class(vm_class: Any) -> Any:
     return wrapped_opcodes_vm_class(vm_class, "Timed", _CHECKED_OPS, _checked)
 
 
+def marking(mark: Callable[[Any], None]) -> Callable[[Any], Any]:
+    """A ``wrap`` for ``wrapped_opcodes_vm_class``: the opcode calls ``mark(computation)``, then runs."""
+
+    def wrap(fn: Any) -> Any:
+        def opcode(computation: Any) -> Any:
+            mark(computation)
+            return fn(computation=computation)
+
+        opcode.mnemonic = getattr(fn, "mnemonic", "")  # type: ignore[attr-defined]
+        return opcode
+
+    return wrap
+
+
 def wrapped_opcodes_vm_class(
     vm_class: Any, label: str, ops: Iterable[int], wrap: Callable[[Any], Any]
 ) -> Any:

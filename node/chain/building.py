@@ -103,8 +103,9 @@ class Building(ChainBase):
 
         A transaction that turns out invalid (nonce or balance no longer fitting, e.g. drained by a delegated
         account) or whose execution raises (``NODE_FAULTS`` apart) is reverted and dropped; one that does not
-        fit, or whose fee is below the base fee, waits. Either way the sender's later transactions wait too (nonce order). Returns the block, its receipts,
-        the included and the dropped transactions (hash, reason).
+        fit, or whose fee is below the base fee, waits. Either way the sender's later transactions wait too
+        (nonce order). Returns the block, its receipts, the included and the dropped transactions (hash,
+        reason).
         """
         base_fee = getattr(header, "base_fee_per_gas", None)
         chosen: list[PoolTx] = []

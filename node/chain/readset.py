@@ -25,7 +25,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from ..calls import wrapped_opcodes_vm_class
+from ..calls import marking, wrapped_opcodes_vm_class
 
 # BLOCKHASH, COINBASE, TIMESTAMP, NUMBER, PREVRANDAO, GASLIMIT, BASEFEE, BLOBHASH, BLOBBASEFEE; GASPRICE
 _CONTEXT_OPS = (0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x48, 0x49, 0x4A, 0x3A)
@@ -104,20 +104,15 @@ def _slot(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
     return int(args[0] if args else kwargs["slot"])
 
 
-def _flagging(fn: Any) -> Any:
-    def opcode(computation: Any) -> Any:
-        recorder = getattr(computation.state, "_recorder", None)
-        if recorder is not None:
-            recorder.context_dependent = True
-        return fn(computation=computation)
-
-    opcode.mnemonic = getattr(fn, "mnemonic", "")  # type: ignore[attr-defined]
-    return opcode
+def _reads_context(computation: Any) -> None:
+    recorder = getattr(computation.state, "_recorder", None)
+    if recorder is not None:
+        recorder.context_dependent = True
 
 
 def recording_vm_class(vm_class: Any) -> Any:
     """``vm_class`` whose state notes what each run's message read (``recorded``): a configured copy."""
-    flagged = wrapped_opcodes_vm_class(vm_class, "Context", _CONTEXT_OPS, _flagging)
+    flagged = wrapped_opcodes_vm_class(vm_class, "Context", _CONTEXT_OPS, marking(_reads_context))
     state_class = flagged.get_state_class()
     executor_class = state_class.transaction_executor_class
 

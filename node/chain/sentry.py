@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..calls import wrapped_opcodes_vm_class
+from ..calls import marking, wrapped_opcodes_vm_class
 
 _SSTORE = 0x55
 # GAS; CREATE, CALL, CALLCODE, DELEGATECALL, CREATE2, STATICCALL
@@ -68,18 +68,13 @@ def _noting(fn: Any) -> Any:
     return opcode
 
 
-def _flagging(fn: Any) -> Any:
-    def opcode(computation: Any) -> Any:
-        if _watch.active:
-            _watch.sensitive = True
-        return fn(computation=computation)
-
-    opcode.mnemonic = getattr(fn, "mnemonic", "")  # type: ignore[attr-defined]
-    return opcode
+def _flag(_computation: Any) -> None:
+    if _watch.active:
+        _watch.sensitive = True
 
 
 def watching_vm_class(vm_class: Any) -> Any:
     """``vm_class`` whose SSTORE notes the gas left, and whose gas-sensitive instructions flag the run, while
     ``watching`` (a configured copy)."""
     noting = wrapped_opcodes_vm_class(vm_class, "Watched", (_SSTORE,), _noting)
-    return wrapped_opcodes_vm_class(noting, "Gas", _GAS_SENSITIVE, _flagging)
+    return wrapped_opcodes_vm_class(noting, "Gas", _GAS_SENSITIVE, marking(_flag))

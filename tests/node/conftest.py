@@ -26,7 +26,7 @@ CHAIN_ID = 31337
 ETHER = 10**18
 
 
-def signed_transfer(sender: LocalAccount, nonce: int = 0, value: int = 1) -> bytes:
+def signed_transfer(sender: LocalAccount, nonce: int = 0, value: int = 1, chain_id: int = CHAIN_ID) -> bytes:
     """A raw EIP-1559 transfer of ``value`` wei to a fixed recipient."""
     tx: dict[str, Any] = {
         "to": "0x" + "22" * 20,
@@ -35,7 +35,7 @@ def signed_transfer(sender: LocalAccount, nonce: int = 0, value: int = 1) -> byt
         "maxFeePerGas": 10**10,
         "maxPriorityFeePerGas": 1,
         "nonce": nonce,
-        "chainId": CHAIN_ID,
+        "chainId": chain_id,
     }
     return bytes(sender.sign_transaction(tx).raw_transaction)
 

@@ -13,12 +13,11 @@ from eth_account.signers.local import LocalAccount
 from pamchain.node.rpc.methods import RpcApi
 from pamchain.node.service import run_node
 
-from .conftest import CHAIN_ID
-from .test_signature_admission import _typed
+from .conftest import CHAIN_ID, signed_transfer
 
 
 def _raw(sender: LocalAccount, nonce: int, chain_id: int = CHAIN_ID) -> str:
-    return "0x" + _typed(sender, nonce, chain_id).hex()
+    return "0x" + signed_transfer(sender, nonce, chain_id=chain_id).hex()
 
 
 def _send(id_: Any, *params: Any) -> dict[str, Any]:

@@ -30,10 +30,10 @@ from pamchain.sdk.chain.deployer import deploy_plan
 from web3 import Web3
 
 import support.chains as chains
-from support.chains import ChainEnv, connect, deployment_genesis
+from support.chains import connect, deployment_genesis
 from support.world import directory_id, standard_plan
 
-from .conftest import CHAIN_ID, build_on, rpc
+from .conftest import CHAIN_ID, build_on, rpc, signed_transfer
 
 REGISTRY = """
 # pragma version ^0.4.0
@@ -105,6 +105,24 @@ def _fresh(chain: Chain, who: bytes) -> bool:
     return len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
 
 
+def _admin_tx(
+    chain: Chain, admin: LocalAccount, nonce: int, to: bytes | None, data: bytes, value: int = 0
+) -> Any:
+    """``admin``'s transaction (a creation when ``to`` is None), decoded by ``chain`` for building."""
+    tx: dict[str, Any] = {
+        "value": value,
+        "data": data,
+        "gas": 2_000_000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 1,
+        "nonce": nonce,
+        "chainId": CHAIN_ID,
+    }
+    if to is not None:
+        tx["to"] = Web3.to_checksum_address(to)
+    return chain.decode_transaction(bytes(admin.sign_transaction(tx).raw_transaction))
+
+
 class _GateChain:
     """A chain whose permission contract is the gate, deployed with its registry by the allowlisted admin."""
 
@@ -136,19 +154,8 @@ class _GateChain:
         )
 
     def _tx(self, to: bytes | None, data: bytes, value: int = 0) -> Any:
-        tx: dict[str, Any] = {
-            "value": value,
-            "data": data,
-            "gas": 2_000_000,
-            "maxFeePerGas": 10**10,
-            "maxPriorityFeePerGas": 1,
-            "nonce": self.nonce,
-            "chainId": CHAIN_ID,
-        }
-        if to is not None:
-            tx["to"] = Web3.to_checksum_address(to)
         self.nonce += 1
-        return self.chain.decode_transaction(bytes(self.admin.sign_transaction(tx).raw_transaction))
+        return _admin_tx(self.chain, self.admin, self.nonce - 1, to, data, value)
 
     def block(self, pooled: list[Any]) -> None:
         built = build_on(self.chain, self.signer, pooled)
@@ -265,17 +272,10 @@ class _State:
 # -- a real node, the real contracts --------------------------------------------------------------------------
 
 
-def _send(w3: Web3, account: LocalAccount, to: str, nonce: int) -> dict[str, Any]:
-    tx: dict[str, Any] = {
-        "to": to,
-        "value": 0,
-        "gas": 100_000,
-        "maxFeePerGas": 10**10,
-        "maxPriorityFeePerGas": 1,
-        "nonce": nonce,
-        "chainId": 1337,
-    }
-    return rpc(w3, "eth_sendRawTransaction", "0x" + account.sign_transaction(tx).raw_transaction.hex())
+def _send(w3: Web3, account: LocalAccount) -> dict[str, Any]:
+    """A one-wei transfer from ``account`` at its next nonce, as the node answers it."""
+    raw = signed_transfer(account, w3.eth.get_transaction_count(account.address), chain_id=1337)
+    return rpc(w3, "eth_sendRawTransaction", "0x" + raw.hex())
 
 
 def test_node__suspended_principal__refused_at_once__unrelated_heads_carry(tmp_path: Path) -> None:
@@ -286,30 +286,29 @@ def test_node__suspended_principal__refused_at_once__unrelated_heads_carry(tmp_p
         period=0,
     )  # fmt: skip
     with run_node(genesis, signer.key, tmp_path / "node", seal_mode="on-demand") as node:
-        env = ChainEnv("pamchain", node.url, connect(node.url), accounts, None)  # type: ignore[arg-type]
-        client, _deployment = deploy_plan(env.w3, accounts["deployer"], standard_plan(accounts))
+        w3 = connect(node.url)
+        client, _deployment = deploy_plan(w3, accounts["deployer"], standard_plan(accounts))
         chain = node.node.chain
         alice, bob = accounts["alice"], accounts["bob"]
-        sink = Web3.to_checksum_address("0x" + "22" * 20)
 
         def mined(reply: dict[str, Any]) -> None:
             assert "result" in reply, reply
-            env.w3.eth.wait_for_transaction_receipt(reply["result"], timeout=30, poll_latency=0.01)
+            w3.eth.wait_for_transaction_receipt(reply["result"], timeout=30, poll_latency=0.01)
 
-        mined(_send(env.w3, alice, sink, env.w3.eth.get_transaction_count(alice.address)))
+        mined(_send(w3, alice))
         carried = chain.permission_calls["carried"]
         # A block that changes nothing alice's permission reads (bob's transfer): her next one carries.
-        mined(_send(env.w3, bob, sink, env.w3.eth.get_transaction_count(bob.address)))
-        mined(_send(env.w3, alice, sink, env.w3.eth.get_transaction_count(alice.address)))
+        mined(_send(w3, bob))
+        mined(_send(w3, alice))
         assert chain.permission_calls["carried"] > carried
 
         # The council suspends alice: the very next head refuses her, though her last answer was "allowed".
         client.as_account(accounts["c1"]).suspend(directory_id("alice"))
-        reply = _send(env.w3, alice, sink, env.w3.eth.get_transaction_count(alice.address))
+        reply = _send(w3, alice)
         assert reply["error"]["code"] == -32007, reply
         assert "not permitted" in reply["error"]["message"]
         # bob is untouched by it and still sends.
-        mined(_send(env.w3, bob, sink, env.w3.eth.get_transaction_count(bob.address)))
+        mined(_send(w3, bob))
 
 
 def test_readset__permission_contract_deployed_later__its_code_is_an_input(
@@ -334,21 +333,17 @@ def test_readset__permission_contract_deployed_later__its_code_is_an_input(
         kept = chain._allowed_reads.get(who)
         assert kept is not None and any(kind == "code" for (kind, _a, _s), _v in kept[0].reads)
 
-        def raw(nonce: int, data: bytes, to: str | None = None) -> Any:
-            tx: dict[str, Any] = {"value": 0, "data": data, "gas": 2_000_000, "maxFeePerGas": 10**10}
-            tx.update({"maxPriorityFeePerGas": 1, "nonce": nonce, "chainId": CHAIN_ID})
-            if to is not None:
-                tx["to"] = to
-            return chain.decode_transaction(bytes(admin.sign_transaction(tx).raw_transaction))
-
         gate = Web3().eth.contract(abi=gate_abi, bytecode=gate_code)
         deploy = gate.constructor(Web3.to_checksum_address("0x" + "00" * 20)).data_in_transaction
         allow = gate.encode_abi("set_flag", [user.address, 1])
-        gate_address = Web3.to_checksum_address(contract_address(admin_address, 1))
         build_on(
             chain,
             signer,
-            [raw(0, b""), raw(1, bytes.fromhex(deploy[2:])), raw(2, bytes.fromhex(allow[2:]), gate_address)],
+            [
+                _admin_tx(chain, admin, 0, None, b""),
+                _admin_tx(chain, admin, 1, None, bytes.fromhex(deploy[2:])),
+                _admin_tx(chain, admin, 2, contract_address(admin_address, 1), bytes.fromhex(allow[2:])),
+            ],
         )
         assert _fresh(chain, who) is True
         assert chain.is_allowed(who, chain.head_record()) is True

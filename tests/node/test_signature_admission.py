@@ -7,23 +7,9 @@ from eth_account.signers.local import LocalAccount
 from pamchain.node.service import NodeHandle
 from web3 import Web3
 
-from .conftest import CHAIN_ID
+from .conftest import CHAIN_ID, signed_transfer
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def _typed(sender: LocalAccount, nonce: int = 0, chain_id: int = CHAIN_ID) -> bytes:
-    """A signed EIP-1559 transfer of 1 wei."""
-    tx = {
-        "to": "0x" + "22" * 20,
-        "value": 1,
-        "gas": 21_000,
-        "maxFeePerGas": 10**10,
-        "maxPriorityFeePerGas": 1,
-        "nonce": nonce,
-        "chainId": chain_id,
-    }
-    return bytes(sender.sign_transaction(tx).raw_transaction)
 
 
 def _with_signature(raw: bytes, y_parity: int, r: int, s: int) -> bytes:
@@ -39,7 +25,7 @@ def _send(w3: Web3, raw: bytes) -> dict:
 def test_typed_signature__valid__accepted_with_the_signer_as_sender(
     node: NodeHandle, w3: Web3, users: list[LocalAccount]
 ) -> None:
-    reply = _send(w3, _typed(users[0]))
+    reply = _send(w3, signed_transfer(users[0]))
     assert "error" not in reply, reply
     assert w3.eth.get_transaction(reply["result"])["from"] == users[0].address
 
@@ -47,7 +33,7 @@ def test_typed_signature__valid__accepted_with_the_signer_as_sender(
 def test_typed_signature__tampered_s__rejected_or_other_sender(
     node: NodeHandle, w3: Web3, users: list[LocalAccount]
 ) -> None:
-    raw = _typed(users[0])
+    raw = signed_transfer(users[0])
     fields = rlp.decode(raw[1:])
     y, r, s = (rlp.sedes.big_endian_int.deserialize(v) for v in fields[-3:])
     reply = _send(w3, _with_signature(raw, y, r, s ^ 1))
@@ -56,13 +42,13 @@ def test_typed_signature__tampered_s__rejected_or_other_sender(
 
 
 def test_typed_signature__zero_r__rejected(node: NodeHandle, w3: Web3, users: list[LocalAccount]) -> None:
-    raw = _typed(users[0])
+    raw = signed_transfer(users[0])
     reply = _send(w3, _with_signature(raw, 0, 0, 1))
     assert reply["error"]["message"].startswith("invalid transaction")
 
 
 def test_typed_signature__high_s__rejected(node: NodeHandle, w3: Web3, users: list[LocalAccount]) -> None:
-    raw = _typed(users[0])
+    raw = signed_transfer(users[0])
     fields = rlp.decode(raw[1:])
     y, r, s = (rlp.sedes.big_endian_int.deserialize(v) for v in fields[-3:])
     reply = _send(w3, _with_signature(raw, 1 - y, r, SECP256K1_N - s))  # the malleable twin (EIP-2)
