@@ -2,27 +2,72 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import itertools
+import os
+import random
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import requests
 
-_HANDED_OUT: set[int] = set()
+#: Port -> the open lock file that reserves it for this process (closed, and so released, when it exits).
+_RESERVED: dict[int, int] = {}
+_LOCKS = Path(tempfile.gettempdir()) / f"pamchain-ports-{os.getuid()}"
+_LOWEST = 10000  # below: well-known and registered services
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on at this instant (the caller binds it soon after), and never one this process
-    handed out before: the kernel may offer a just-closed port again, and two nodes of a cluster given the same
-    one had one node's peers dial the other's RPC server."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
+    """A loopback TCP port for a server this process starts soon after, reserved for this process while it
+    lives: never handed to another process that asks here, nor to one of this process's earlier callers (two
+    nodes of a cluster given one port had one node's peers dial the other's RPC server), and a restart on it
+    finds it still free.
+
+    The port comes from below the kernel's ephemeral range, which bind(0) and every outgoing connection draw
+    from, and is reserved by an ``flock`` on a per-port file that other test processes (xdist workers, a
+    benchmark beside the suite) take too. With bind(0) alone, two xdist workers were once given one port and a
+    test talked to the other worker's node."""
+    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    first, end = (_LOWEST, low) if low - _LOWEST >= 4096 else (max(high + 1, _LOWEST), 65536)
+    start = random.randrange(first, end)  # processes starting together look in different places
+    port = reserve(itertools.chain(range(start, end), range(first, start)))
+    if port is None:
+        raise RuntimeError(f"no free port left below {low} nor above {high}")
+    return port
+
+
+def reserve(candidates: Iterable[int]) -> int | None:
+    """The first of ``candidates`` that no process reserved and nothing is bound to, now reserved for this
+    process; ``None`` if there is none."""
+    _LOCKS.mkdir(mode=0o700, exist_ok=True)
+    for port in candidates:
+        if port in _RESERVED:
+            continue
+        fd = os.open(_LOCKS / str(port), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        if _bindable(port):
+            _RESERVED[port] = fd
             return port
+        os.close(fd)
+    return None
+
+
+def _bindable(port: int) -> bool:
+    """Whether a server could bind ``port`` on loopback now (a listener, or a lingering connection, holds it)."""
+    with socket.socket() as sock, contextlib.suppress(OSError):
+        sock.bind(("127.0.0.1", port))
+        return True
+    return False
 
 
 def wait_for_rpc(

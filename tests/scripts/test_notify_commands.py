@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,8 @@ import pytest
 from pamchain.sdk.chain.client import Deployment, abi_version
 from pamchain.sdk.chain.transactions import wait_until
 from pamchain.sdk.oracle.health import HealthServer
+
+from support.rpc import free_port
 
 from ..sdk.notify_parts import Hook, WebhookReceiver
 from .conftest import GROUP_ID, Live, invoke
@@ -29,12 +30,6 @@ def _keep_log_handlers() -> Iterator[None]:
     saved = (root.handlers[:], root.level, root.propagate)
     yield
     root.handlers[:], root.level, root.propagate = saved
-
-
-def unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(tmp_path: Path, text: str) -> Path:
@@ -97,7 +92,7 @@ def test_run__node_unreachable__one_line(tmp_path: Path) -> None:
     version = abi_version()  # the right ABI: the node is the next thing checked
     Deployment(1, "0x" + "11" * 20, 1, version).save(tmp_path / "deployment.json")
     path = write_config(
-        tmp_path, f'[chain]\nrpc_url = "http://127.0.0.1:{unused_port()}"\ndeployment = "deployment.json"\n'
+        tmp_path, f'[chain]\nrpc_url = "http://127.0.0.1:{free_port()}"\ndeployment = "deployment.json"\n'
     )
     code, err = run(path)
     assert code == 1
@@ -105,7 +100,7 @@ def test_run__node_unreachable__one_line(tmp_path: Path) -> None:
 
 
 def test_status__nothing_listening__one_line() -> None:
-    result = invoke(["notify", "status", "--url", f"http://127.0.0.1:{unused_port()}"])
+    result = invoke(["notify", "status", "--url", f"http://127.0.0.1:{free_port()}"])
     assert result.exit_code == 1 and result.stderr.startswith("Error: no notifier answers at")
 
 
@@ -131,7 +126,7 @@ def test_oracle_status__shares_the_helper() -> None:
         server.stop()
     assert result.exit_code == 0
     assert result.stdout == f"{'healthy':>22}: True\noldest_pending_seconds: 0.0\n"  # as before the move
-    missing = invoke(["oracle", "status", "--url", f"http://127.0.0.1:{unused_port()}"])
+    missing = invoke(["oracle", "status", "--url", f"http://127.0.0.1:{free_port()}"])
     assert missing.exit_code == 1 and "no oracle answers at" in missing.stderr
 
 

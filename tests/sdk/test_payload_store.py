@@ -419,13 +419,11 @@ def test_rate_limiter__bad_values__refused() -> None:
 
 
 def test_node_unreachable__503_retry_later_and_nothing_stored(world: World, tmp_path: Path) -> None:
-    import socket
-
     from pamchain.sdk.chain.client import connect
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    from support.rpc import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"  # reserved: nobody listens there
     blind = ChainAuthorizer(PamClient(connect(dead, timeout=5), world.client.contract.address))
     with ServedStore(PayloadStore(tmp_path / "p", blind, purge_interval=None)) as served:
         client = PayloadClient(served.url)

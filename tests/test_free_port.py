@@ -1,0 +1,88 @@
+"""``support.rpc.free_port``: a port handed to one test process is never handed to another, nor taken by the
+kernel for somebody's outgoing connection, while that process lives.
+
+CI's clean-clone run failed once (stop 29): a module's node in one xdist worker was given the port another
+worker's node already served on. Its fixture's first transaction reached the other node, whose allowlist
+did not hold the sender, and nine tests failed at setup with "account not allowed".
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from support import rpc
+
+ROOT = Path(__file__).resolve().parents[1]
+TAKE = 400  # ports each process takes: with the kernel's bind(0) the two sets met ~6 times on average
+
+
+def _take_in_other_process(count: int) -> tuple[subprocess.Popen[str], set[int]]:
+    """A child that takes ``count`` ports, prints them, and holds them until its stdin closes."""
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys\nfrom support.rpc import free_port\n"
+         f"print(' '.join(str(free_port()) for _ in range({count})), flush=True)\nsys.stdin.read()"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout is not None
+    return child, {int(p) for p in child.stdout.readline().split()}
+
+
+def _release(child: subprocess.Popen[str]) -> None:
+    assert child.stdin is not None
+    child.stdin.close()
+    assert child.wait(timeout=30) == 0
+
+
+def test_free_port__two_processes__never_the_same_port() -> None:
+    first, theirs = _take_in_other_process(TAKE)
+    try:
+        ours = {rpc.free_port() for _ in range(TAKE)}
+        second, others = _take_in_other_process(TAKE)
+        _release(second)
+    finally:
+        _release(first)
+    assert len(theirs) == len(ours) == len(others) == TAKE
+    assert not theirs & ours and not others & ours and not theirs & others
+
+
+def test_free_port__outside_the_kernels_ephemeral_range() -> None:
+    """bind(0) and connect() take their ports from the ephemeral range, so a port outside it cannot be taken
+    by another program between ``free_port`` and the server binding it."""
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = [rpc.free_port() for _ in range(50)]
+    assert all(1024 <= p < low or high < p < 65536 for p in ports), ports
+
+
+def test_free_port__a_server_binds_what_it_was_given() -> None:
+    port = rpc.free_port()
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", port))
+        server.listen()
+        assert server.getsockname()[1] == port
+
+
+def test_reserve__skips_a_port_someone_listens_on() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        free = rpc.free_port()
+        assert rpc.reserve([taken, free]) is None  # ``free`` is already this process's
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            spare = probe.getsockname()[1]
+        assert rpc.reserve([taken, spare]) == spare
+
+
+def test_reserve__a_port_held_by_another_process__skipped() -> None:
+    child, theirs = _take_in_other_process(1)
+    try:
+        (held,) = theirs
+        assert rpc.reserve([held]) is None
+    finally:
+        _release(child)
+    assert rpc.reserve([held]) == held  # its holder exited: the lock went with it
