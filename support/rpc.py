@@ -29,17 +29,26 @@ def free_port() -> int:
     nodes of a cluster given one port had one node's peers dial the other's RPC server), and a restart on it
     finds it still free.
 
-    The port comes from below the kernel's ephemeral range, which bind(0) and every outgoing connection draw
+    The port comes from outside the kernel's ephemeral range, which bind(0) and every outgoing connection draw
     from, and is reserved by an ``flock`` on a per-port file that other test processes (xdist workers, a
     benchmark beside the suite) take too. With bind(0) alone, two xdist workers were once given one port and a
     test talked to the other worker's node."""
     low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    first, end = (_LOWEST, low) if low - _LOWEST >= 4096 else (max(high + 1, _LOWEST), 65536)
+    first, end = port_range(low, high)
     start = random.randrange(first, end)  # processes starting together look in different places
     port = reserve(itertools.chain(range(start, end), range(first, start)))
     if port is None:
-        raise RuntimeError(f"no free port left below {low} nor above {high}")
+        raise RuntimeError(f"no free port left in {first}-{end - 1}")
     return port
+
+
+def port_range(low: int, high: int) -> tuple[int, int]:
+    """Where ``free_port`` looks, ``[first, end)``, given the kernel's ephemeral range ``low``-``high``: the
+    larger span outside it, from 10000 up; where the ephemeral range leaves fewer than 4,096 ports outside it,
+    everything from 10000 up (the locks still keep test processes apart)."""
+    below, above = (_LOWEST, low), (max(high + 1, _LOWEST), 65536)
+    wider = max(below, above, key=lambda span: span[1] - span[0])
+    return wider if wider[1] - wider[0] >= 4096 else (_LOWEST, 65536)
 
 
 def reserve(candidates: Iterable[int]) -> int | None:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from support import rpc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +55,28 @@ def test_free_port__outside_the_kernels_ephemeral_range() -> None:
     """bind(0) and connect() take their ports from the ephemeral range, so a port outside it cannot be taken
     by another program between ``free_port`` and the server binding it."""
     low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    first, end = rpc.port_range(low, high)
     ports = [rpc.free_port() for _ in range(50)]
-    assert all(1024 <= p < low or high < p < 65536 for p in ports), ports
+    assert all(first <= p < end for p in ports), ports
+    if end - first < 65536 - 10000:  # unless this machine leaves too little room outside (see below)
+        assert all(p < low or p > high for p in ports), ports
+
+
+@pytest.mark.parametrize(
+    ("ephemeral", "span"),
+    [
+        ((32768, 60999), (10000, 32768)),  # Linux's default
+        ((49152, 65535), (10000, 49152)),  # IANA's
+        ((10000, 50000), (50001, 65536)),  # room above only
+        ((1024, 65535), (10000, 65536)),  # no room outside: the locks alone
+        ((15000, 63000), (10000, 15000)),
+        ((13000, 63000), (10000, 65536)),  # too little room either side
+    ],
+)
+def test_port_range__outside_the_ephemeral_range_where_there_is_room(
+    ephemeral: tuple[int, int], span: tuple[int, int]
+) -> None:
+    assert rpc.port_range(*ephemeral) == span
 
 
 def test_free_port__a_server_binds_what_it_was_given() -> None:
