@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pamchain.sdk.directory.ldap import LdapConfig
 
+from . import claims
 from .processes import alive, stop_process
 
 DEFAULT_IP = "127.0.0.2"
@@ -389,55 +390,16 @@ def free_loopback_ip(first: int = 2, last: int = 39) -> str:
         return forced
     for octet in range(first, last + 1):
         ip = f"127.0.0.{octet}"
-        if _claim(ip):
-            if all(_port_free(ip, port) for port in DC_PORTS):
+        if claims.claim(ip):
+            if all(claims.port_free(ip, port) for port in DC_PORTS):
                 return ip
             release_loopback_ip(ip)
     raise SambaError(f"no free loopback address 127.0.0.{first}-{last} for a Samba DC")
 
 
-_CLAIMS: dict[str, int] = {}  # address -> the open descriptor whose lock claims it
-
-
-def _claim_dir() -> Path:
-    # Machine-wide, like the addresses: not $TMPDIR (a test's private one, say) nor the template cache (which
-    # PAMCHAIN_SAMBA_CACHE moves); every process must see the same claims.
-    return Path("/tmp/pamchain-loopback-claims")
-
-
-def _claim(ip: str) -> bool:
-    if ip in _CLAIMS:
-        return False  # this process already runs (or is starting) a DC there
-    try:
-        if not _claim_dir().is_dir():
-            _claim_dir().mkdir(exist_ok=True)
-            _claim_dir().chmod(0o1777)  # like /tmp itself: any user may claim, nobody removes another's file
-        fd = os.open(_claim_dir() / f"{ip}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:
-        return False  # another user's claim file: that address is theirs
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return False
-    _CLAIMS[ip] = fd
-    return True
-
-
 def release_loopback_ip(ip: str) -> None:
     """Give up this process's claim on `ip` (after its DC stopped); a no-op for an address never claimed."""
-    fd = _CLAIMS.pop(ip, None)
-    if fd is not None:
-        os.close(fd)  # closing the only descriptor drops the lock
-
-
-def _port_free(ip: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((ip, port))
-        except OSError:
-            return False
-    return True
+    claims.release(ip)
 
 
 def admin_ldap_config(dc: SambaDC, password_file: Path) -> LdapConfig:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import itertools
-import os
 import random
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import requests
+from pamchain.devnet import claims
 
-#: Port -> the open lock file that reserves it for this process (closed, and so released, when it exits).
-_RESERVED: dict[int, int] = {}
-_LOCKS = Path(tempfile.gettempdir()) / f"pamchain-ports-{os.getuid()}"
 _LOWEST = 10000  # below: well-known and registered services
 
 
@@ -30,8 +23,8 @@ def free_port() -> int:
     finds it still free.
 
     The port comes from outside the kernel's ephemeral range, which bind(0) and every outgoing connection draw
-    from, and is reserved by an ``flock`` on a per-port file that other test processes (xdist workers, a
-    benchmark beside the suite) take too. With bind(0) alone, two xdist workers were once given one port and a
+    from, and is claimed (``pamchain.devnet.claims``) the way other test processes (xdist workers, a benchmark
+    beside the suite) claim theirs. With bind(0) alone, two xdist workers were once given one port and a
     test talked to the other worker's node."""
     low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     first, end = port_range(low, high)
@@ -52,31 +45,14 @@ def port_range(low: int, high: int) -> tuple[int, int]:
 
 
 def reserve(candidates: Iterable[int]) -> int | None:
-    """The first of ``candidates`` that no process reserved and nothing is bound to, now reserved for this
+    """The first of ``candidates`` that no process claimed and nothing is bound to, now claimed for this
     process; ``None`` if there is none."""
-    _LOCKS.mkdir(mode=0o700, exist_ok=True)
     for port in candidates:
-        if port in _RESERVED:
-            continue
-        fd = os.open(_LOCKS / str(port), os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        if _bindable(port):
-            _RESERVED[port] = fd
-            return port
-        os.close(fd)
+        if claims.claim(f"port-{port}"):
+            if claims.port_free("127.0.0.1", port):
+                return port
+            claims.release(f"port-{port}")
     return None
-
-
-def _bindable(port: int) -> bool:
-    """Whether a server could bind ``port`` on loopback now (a listener, or a lingering connection, holds it)."""
-    with socket.socket() as sock, contextlib.suppress(OSError):
-        sock.bind(("127.0.0.1", port))
-        return True
-    return False
 
 
 def wait_for_rpc(
