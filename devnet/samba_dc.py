@@ -381,25 +381,26 @@ def free_loopback_ip(first: int = 2, last: int = 39) -> str:
     """The first loopback address on which every DC port is free, claimed for this process
     (``PAMCHAIN_SAMBA_IP`` forces one).
 
-    Ports stay free until the DC binds them, seconds later: a claim (an exclusive lock on a file named after
-    the address, held until `release_loopback_ip` or the process's exit) keeps parallel test workers, a
-    benchmark and a devnet starting at the same moment from choosing the same address.
+    Ports stay free until the DC binds them, seconds later: a claim (``claims.LOOPBACK``, by the address's last
+    octet, held until `release_loopback_ip` or the process's exit) keeps parallel test workers, a benchmark and
+    a devnet starting at the same moment from choosing the same address.
     """
     forced = os.environ.get("PAMCHAIN_SAMBA_IP")
     if forced:
         return forced
     for octet in range(first, last + 1):
         ip = f"127.0.0.{octet}"
-        if claims.claim(ip):
+        if claims.LOOPBACK.claim(octet):
             if all(claims.port_free(ip, port) for port in DC_PORTS):
                 return ip
-            release_loopback_ip(ip)
+            claims.LOOPBACK.release(octet)
     raise SambaError(f"no free loopback address 127.0.0.{first}-{last} for a Samba DC")
 
 
 def release_loopback_ip(ip: str) -> None:
     """Give up this process's claim on `ip` (after its DC stopped); a no-op for an address never claimed."""
-    claims.release(ip)
+    if ip.startswith("127.0.0."):
+        claims.LOOPBACK.release(int(ip.rsplit(".", 1)[1]))
 
 
 def admin_ldap_config(dc: SambaDC, password_file: Path) -> LdapConfig:

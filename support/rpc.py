@@ -48,10 +48,10 @@ def reserve(candidates: Iterable[int]) -> int | None:
     """The first of ``candidates`` that no process claimed and nothing is bound to, now claimed for this
     process; ``None`` if there is none."""
     for port in candidates:
-        if claims.claim(f"port-{port}"):
+        if claims.PORTS.claim(port):
             if claims.port_free("127.0.0.1", port):
                 return port
-            claims.release(f"port-{port}")
+            claims.PORTS.release(port)
     return None
 
 

@@ -8,12 +8,14 @@ did not hold the sender, and nine tests failed at setup with "account not allowe
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pamchain.devnet.claims import Claims
 
 from support import rpc
 
@@ -84,6 +86,16 @@ def test_port_range__outside_the_ephemeral_range_where_there_is_room(
     assert rpc.port_range(*ephemeral) == span
 
 
+def test_free_port__many_ports__one_descriptor() -> None:
+    """A worker claims a port for each of hundreds of servers: the claims share one open descriptor (a
+    1024-descriptor limit would otherwise end the run)."""
+    rpc.free_port()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(200):
+        rpc.free_port()
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 def test_free_port__a_server_binds_what_it_was_given() -> None:
     port = rpc.free_port()
     with socket.socket() as server:
@@ -113,3 +125,24 @@ def test_reserve__a_port_held_by_another_process__skipped() -> None:
     finally:
         _release(child)
     assert rpc.reserve([held]) == held  # its holder exited: the lock went with it
+
+
+def _claimable_elsewhere(kind: str, n: int) -> bool:
+    probe = (
+        "import sys\nfrom pamchain.devnet.claims import Claims\n"
+        f"sys.exit(0 if Claims({kind!r}).claim({n}) else 3)"
+    )
+    code = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, timeout=60).returncode
+    assert code in (0, 3)
+    return code == 0
+
+
+def test_claims__released__another_process_may_claim() -> None:
+    kind, n = "test-release", 4242
+    mine = Claims(kind)
+    assert mine.claim(n) and not mine.claim(n)
+    assert not _claimable_elsewhere(kind, n)
+    mine.release(n)
+    assert _claimable_elsewhere(kind, n)
+    assert mine.claim(n)
+    mine.release(n)
