@@ -23,10 +23,10 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account import Account
 from eth_utils import keccak
@@ -48,6 +48,7 @@ from support.world import ADMINS, DOMAIN, directory_id, standard_plan
 
 PASSWORD = "Bench-Password-Lamp-81!"
 POLL = 0.05
+T = TypeVar("T")
 # Before each interleaved unlock: the previous one's tail (its oracle reading the receipt's block, the node's
 # work after it) is over, so it does not run beside the next unlock on the other backend.
 SETTLE = 0.1
@@ -183,6 +184,11 @@ class Rig:
         wait_for_receipt(self.client, rid)
         return time.perf_counter() - t0
 
+    def expiry(self, env: Any, iterations: int, stop_node: Any = None) -> dict[str, float]:
+        """``expiry_precision`` of bob's grants on this rig."""
+        bob = AccountRef(self.users["bob"].sam_account_name)
+        return expiry_precision(self.client, env, self.observer, self.group.ref, bob, iterations, stop_node)
+
 
 @contextlib.contextmanager
 def rig(
@@ -255,29 +261,28 @@ def run_backend(
     ``marks`` collects (request sent, AD unlocked, receipt seen) per unlock, perf_counter seconds;
     ``period``: the chain's block period (0: on demand), for waiting until it is idle."""
     with rig(name, env, oracle_dir, observer, tmp, heads=heads, period=period) as r:
-        to_unlocked, to_receipt = [], []
-        for _ in range(iterations):
-            t0, t1, t2 = r.unlock()
-            to_unlocked.append(t1 - t0)
-            to_receipt.append(t2 - t0)
-            if marks is not None:
-                marks.append((t0, t1, t2))
-        result: dict[str, Any] = {
-            "unlock_to_ad": summary(to_unlocked),
-            "unlock_to_receipt": summary(to_receipt),
-            "unlock_back_to_back": back_to_back(r, iterations),
-        }
+        unlocks = [r.unlock() for _ in range(iterations)]
+        if marks is not None:
+            marks.extend(unlocks)
+        r.lock_out()
+        result = unlock_results(unlocks, [r.next_unlock() for _ in range(iterations)])
         if not expiries:
             return result
-        bob = AccountRef(r.users["bob"].sam_account_name)
-        result["expiry"] = expiry_precision(
-            r.client, env, observer, r.group.ref, bob, max(2, iterations // 2), stop_node=None
-        )
+        result["expiry"] = r.expiry(env, max(2, iterations // 2))
         if node is not None:
-            result["expiry_node_stopped"] = expiry_precision(
-                r.client, env, observer, r.group.ref, bob, 1, stop_node=node
-            )
+            result["expiry_node_stopped"] = r.expiry(env, 1, stop_node=node)
         return result
+
+
+def unlock_results(unlocks: list[tuple[float, float, float]], back_to_back: list[float]) -> dict[str, Any]:
+    """The unlock figures from (request sent, AD unlocked, receipt seen) marks and back-to-back spans: request
+    to AD, request to receipt, and back to back (a help desk clearing a queue: each unlock sent as soon as the
+    previous receipt is seen, no wait for the chain to go idle)."""
+    return {
+        "unlock_to_ad": summary([t1 - t0 for t0, t1, _ in unlocks]),
+        "unlock_to_receipt": summary([t2 - t0 for t0, _, t2 in unlocks]),
+        "unlock_back_to_back": summary(back_to_back),
+    }
 
 
 def run_interleaved(rigs: dict[str, Rig], iterations: int) -> dict[str, dict[str, Any]]:
@@ -285,28 +290,20 @@ def run_interleaved(rigs: dict[str, Rig], iterations: int) -> dict[str, dict[str
     order turning each time, ``SETTLE`` apart), so that a change in the machine's speed falls on all of them
     alike."""
     names = list(rigs)
-    marks: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
-    spans: dict[str, list[float]] = {n: [] for n in names}
-    for i in range(iterations):
-        order = names[i % len(names) :] + names[: i % len(names)]
-        for n in order:
-            time.sleep(SETTLE)
-            marks[n].append(rigs[n].unlock())
-    for n in names:
-        rigs[n].lock_out()
-    for i in range(iterations):
-        order = names[i % len(names) :] + names[: i % len(names)]
-        for n in order:
-            time.sleep(SETTLE)
-            spans[n].append(rigs[n].next_unlock())
-    return {
-        n: {
-            "unlock_to_ad": summary([t1 - t0 for t0, t1, _ in marks[n]]),
-            "unlock_to_receipt": summary([t2 - t0 for t0, _, t2 in marks[n]]),
-            "unlock_back_to_back": summary(spans[n]),
-        }
-        for n in names
-    }
+
+    def in_turn(step: Callable[[Rig], T]) -> dict[str, list[T]]:
+        done: dict[str, list[T]] = {n: [] for n in names}
+        for i in range(iterations):
+            for n in names[i % len(names) :] + names[: i % len(names)]:
+                time.sleep(SETTLE)
+                done[n].append(step(rigs[n]))
+        return done
+
+    marks = in_turn(Rig.unlock)
+    for r in rigs.values():
+        r.lock_out()
+    spans = in_turn(Rig.next_unlock)
+    return {n: unlock_results(marks[n], spans[n]) for n in names}
 
 
 def on_demand_against_anvil(
@@ -322,18 +319,8 @@ def on_demand_against_anvil(
     ):
         results = run_interleaved({"pamchain": pam, "anvil": peer}, iterations)
         for name, env, r in (("pamchain", pam_env, pam), ("anvil", anvil_env, peer)):
-            bob = AccountRef(r.users["bob"].sam_account_name)
-            results[name]["expiry"] = expiry_precision(
-                r.client, env, observer, r.group.ref, bob, max(2, iterations // 2), stop_node=None
-            )
+            results[name]["expiry"] = r.expiry(env, max(2, iterations // 2))
     return results["pamchain"], results["anvil"]
-
-
-def back_to_back(r: Rig, iterations: int) -> dict[str, float]:
-    """Request -> receipt of unlocks sent one after another, each as soon as the previous receipt is seen
-    (nothing waits for the chain to go idle): a help desk clearing a queue."""
-    r.lock_out()
-    return summary([r.next_unlock() for _ in range(iterations)])
 
 
 def expiry_precision(
