@@ -37,8 +37,7 @@ _READERS: dict[str, Callable[[Any, bytes, int], Hashable]] = {
     "storage": lambda state, address, slot: state.get_storage(address, slot),
     "balance": lambda state, address, _: state.get_balance(address),
     "nonce": lambda state, address, _: state.get_nonce(address),
-    "code": lambda state, address, _: state.get_code_hash(address),  # noted by its hash
-    "code_hash": lambda state, address, _: state.get_code_hash(address),
+    "code": lambda state, address, _: state.get_code_hash(address),  # by its hash, read as code or as hash
     "exists": lambda state, address, _: state.account_exists(address),
     "empty": lambda state, address, _: state.account_is_empty(address),
     "code_or_nonce": lambda state, address, _: state.has_code_or_nonce(address),
@@ -137,7 +136,7 @@ def recording_vm_class(vm_class: Any) -> Any:
             recorder = self._recorder
             if recorder is not None:
                 # Code by its hash: a read set holds no contract's bytes (thousands of senders keep one each).
-                noted = code_hash(self, address) if kind == "code" else value
+                noted = code_hash(self, address) if name == "get_code" else value
                 recorder.read(kind, address, _slot(args, kwargs) if kind == "storage" else -1, noted)
             return value
 
@@ -163,7 +162,7 @@ def recording_vm_class(vm_class: Any) -> Any:
         "get_balance": reader("balance", "get_balance"),
         "get_nonce": reader("nonce", "get_nonce"),
         "get_code": reader("code", "get_code"),
-        "get_code_hash": reader("code_hash", "get_code_hash"),
+        "get_code_hash": reader("code", "get_code_hash"),
         "account_exists": reader("exists", "account_exists"),
         "account_is_empty": reader("empty", "account_is_empty"),
         "has_code_or_nonce": reader("code_or_nonce", "has_code_or_nonce"),
