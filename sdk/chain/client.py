@@ -42,6 +42,7 @@ from pamchain.sdk.chain.model import (
 from pamchain.sdk.chain.reader import Block, ChainReads
 from pamchain.sdk.chain.transactions import Sender, as_revert, wait_until
 from pamchain.sdk.errors import ConfigError, SdkError, Timeout, revert_from_message
+from pamchain.sdk.sessions import pinned_session
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
@@ -70,9 +71,12 @@ def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
     """A web3 connection to any JSON-RPC node; Clique's long extraData is accepted.
 
     The endpoint's chain id is asked once and remembered: web3's validation of every ``eth_call``,
-    ``eth_estimateGas`` and transaction asks for it first (two more round trips a call otherwise)."""
+    ``eth_estimateGas`` and transaction asks for it first (two more round trips a call otherwise). Proxy and
+    CA bundle settings are read from the environment now, once (:func:`~pamchain.sdk.sessions.pinned_session`).
+    """
     provider = Web3.HTTPProvider(
         rpc_url,
+        session=pinned_session(rpc_url),
         request_kwargs={"timeout": timeout},
         cache_allowed_requests=True,
         cacheable_requests={RPCEndpoint("eth_chainId")},

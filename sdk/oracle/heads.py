@@ -10,7 +10,9 @@ from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.exceptions import InvalidHandshake, InvalidURI, WebSocketException
+from websockets.proxy import get_proxy
 from websockets.sync.client import ClientConnection, connect
+from websockets.uri import parse_uri
 
 log = logging.getLogger("pamchain.oracle.heads")
 
@@ -29,12 +31,23 @@ def ws_url_for(rpc_url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
 
 
+def _proxy_for(ws_url: str) -> str | None:
+    """The proxy the environment names for ``ws_url``, read once: websockets reads it at every connection
+    otherwise, iterating ``os.environ`` from this thread (see :mod:`pamchain.sdk.sessions`). An invalid URL
+    has none; connecting to it fails and says why."""
+    try:
+        return get_proxy(parse_uri(ws_url))
+    except InvalidURI:
+        return None
+
+
 class HeadWatch:
     """A thread holding one ``newHeads`` subscription; calls ``wake`` for every head and after every
     (re)connection (heads announced while it was down are caught up by the tick the wake starts)."""
 
     def __init__(self, ws_url: str, wake: Callable[[], None]) -> None:
         self.ws_url = ws_url
+        self._proxy = _proxy_for(ws_url)
         self.wake = wake
         self.connected = threading.Event()
         self.heads = 0  # notifications received (health, tests)
@@ -86,7 +99,9 @@ class HeadWatch:
             delay = min(delay * 2, RECONNECT_CAP)
 
     def _follow(self) -> None:
-        with connect(self.ws_url, open_timeout=OPEN_TIMEOUT, close_timeout=1, max_size=2**20) as socket:
+        with connect(
+            self.ws_url, proxy=self._proxy, open_timeout=OPEN_TIMEOUT, close_timeout=1, max_size=2**20
+        ) as socket:
             with self._lock:
                 if self._stop.is_set():
                     return

@@ -1,10 +1,18 @@
-"""The SDK's web3 transport against a real node: what it asks the node for, per call."""
+"""The SDK's transports against a real node: what web3 asks the node for, per call, and what the JSON-RPC
+and WebSocket connections take from the environment, and when."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from eth_account import Account
 from eth_typing import HexStr
@@ -16,11 +24,13 @@ from pamchain.sdk.chain.client import connect
 from pamchain.sdk.chain.deployer import deploy_plan
 from pamchain.sdk.chain.transactions import Sender
 from pamchain.sdk.oracle.follower import Follower
+from pamchain.sdk.oracle.heads import HeadWatch, ws_url_for
 from pamchain.sdk.oracle.journal import Journal
 from web3 import EthereumTesterProvider, Web3
 from web3.types import Wei
 
 from support import chains
+from support.rpc import free_port
 from support.world import DOMAIN, standard_plan
 
 
@@ -131,3 +141,137 @@ def test_send__provider_without_eip_7966__classic_send_remembered() -> None:
         assert sender.send({"to": funded, "value": Wei(1)}).receipt["status"] == 1
     assert asked.count("eth_sendRawTransactionSync") == 1
     assert asked.count("eth_sendRawTransaction") == 3
+
+
+class _RecordingProxy(ThreadingHTTPServer):
+    """A plain HTTP forward proxy on loopback that notes every request it carries to the node."""
+
+    def __init__(self) -> None:
+        self.carried: list[str] = []
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: _RecordingProxy
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.carried.append(self.path)
+        direct = requests.Session()
+        direct.trust_env = False
+        answer = direct.post(self.path, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _proxy() -> Iterator[_RecordingProxy]:
+    server = _RecordingProxy()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def _without_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+
+
+def test_connect__proxy_named_in_the_environment_at_connect__carries_the_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever starts the oracle behind an HTTP proxy names it the usual way, and the connection uses it."""
+    signer = Account.from_key(keccak(text="transport-signer"))
+    genesis = make_genesis([signer.address], 4244, {})
+    _without_proxy_settings(monkeypatch)
+    with run_node(genesis, signer.key, tmp_path / "node") as node, _proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        w3 = connect(node.url)
+        assert w3.eth.block_number >= 0
+    assert proxy.carried and all(path.startswith(node.url.rstrip("/")) for path in proxy.carried)
+
+
+def test_connect__environment_changed_after_connect__the_connection_keeps_its_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment is read once, when the connection is made: a proxy named later (here a dead one) is
+    not used, so the calls still reach the node."""
+    signer = Account.from_key(keccak(text="transport-signer"))
+    genesis = make_genesis([signer.address], 4245, {})
+    _without_proxy_settings(monkeypatch)
+    with run_node(genesis, signer.key, tmp_path / "node") as node:
+        w3 = connect(node.url)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+        assert w3.eth.block_number >= 0
+
+
+def test_connect__environment_changing_while_a_thread_calls__no_call_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live world's oracle thread died of ``KeyError: 'PYTEST_CURRENT_TEST'``: requests read the proxy
+    settings from ``os.environ`` on every call, and iterating the environment raises when another thread
+    deletes a variable in between (pytest sets and deletes that one around every test). A daemon thread in
+    any process whose environment changes at run time could die the same way. Here the main thread sets and
+    deletes a variable while another thread calls the node; a tiny switch interval makes the interleaving
+    frequent."""
+    signer = Account.from_key(keccak(text="transport-signer"))
+    genesis = make_genesis([signer.address], 4246, {})
+    _without_proxy_settings(monkeypatch)
+    monkeypatch.setenv("NO_PROXY", "example.invalid")  # a proxy setting, so a proxy lookup has work to do
+    errors: list[BaseException] = []
+    with run_node(genesis, signer.key, tmp_path / "node") as node:
+        w3 = connect(node.url)
+
+        def calls() -> None:
+            try:
+                for _ in range(400):
+                    assert w3.eth.block_number >= 0
+            except BaseException as exc:
+                errors.append(exc)
+
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        caller = threading.Thread(target=calls)
+        try:
+            caller.start()
+            while caller.is_alive():
+                os.environ["PAMCHAIN_TOGGLED"] = "1"
+                del os.environ["PAMCHAIN_TOGGLED"]
+        finally:
+            sys.setswitchinterval(interval)
+            caller.join(60)
+    assert errors == []
+
+
+def test_head_watch__proxy_named_after_it_was_made__not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The oracle's newHeads subscription takes its proxy from the environment when the watch is made, like
+    its JSON-RPC connection: a (dead) proxy named later does not stop it subscribing."""
+    signer = Account.from_key(keccak(text="transport-signer"))
+    genesis = make_genesis([signer.address], 4247, {})
+    _without_proxy_settings(monkeypatch)
+    with run_node(genesis, signer.key, tmp_path / "node") as node:
+        watch = HeadWatch(ws_url_for(node.url), lambda: None)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+        watch.start()
+        try:
+            assert watch.connected.wait(30), "no newHeads subscription"
+        finally:
+            watch.stop()
