@@ -14,6 +14,7 @@ import logging
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,10 +73,20 @@ class OracleThread:
             self.error = exc
 
     def failure(self) -> str | None:
-        """``None`` while the loop runs, else how it ended (for the devnet's watcher)."""
+        """``None`` while the loop runs, else how it ended (for the devnet's watcher): the exception's type,
+        text and the line that raised it, since the devnet shows no log (``KeyError``'s text alone is a bare
+        key)."""
         if self.thread.is_alive():
             return None
-        return f"stopped: {self.error}" if self.error is not None else "stopped"
+        if self.error is None:
+            return "stopped"
+        frames = traceback.extract_tb(self.error.__traceback__)
+        where = (
+            f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})"
+            if frames
+            else ""
+        )
+        return f"stopped: {type(self.error).__name__}: {self.error}{where}"
 
     def __enter__(self) -> OracleThread:
         self.thread.start()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from pamchain.devnet.lifecycle import Interrupted, Lifecycle, PartDied
 from pamchain.devnet.processes import alive
+from pamchain.devnet.runner import OracleThread
 
 
 @contextlib.contextmanager
@@ -168,3 +169,39 @@ def test_start_up_error__parts_stopped_and_the_error_raised_as_is() -> None:
     with pytest.raises(ValueError, match="port busy"), Lifecycle(lambda _: None) as life:
         life.run(start)
     assert log == ["start node", "stop node"]
+
+
+def test_oracle_thread_dies__failure_names_the_exception_and_where() -> None:
+    """The devnet shows no log, so the watcher's line is all a user sees of an oracle that died: the live
+    world's oracle once ended with ``stopped: 'PYTEST_CURRENT_TEST'``, a KeyError's bare key."""
+
+    class Daemon:
+        def run(self, *, install_signals: bool) -> None:
+            raise KeyError("SOME_VARIABLE")
+
+        def stop(self) -> None:
+            pass
+
+    with OracleThread(Daemon()) as oracle:
+        oracle.thread.join(10)
+        failure = oracle.failure()
+    assert failure is not None
+    assert failure.startswith("stopped: KeyError: 'SOME_VARIABLE' (at test_lifecycle.py:")
+    assert failure.endswith(" in run)")
+
+
+def test_oracle_thread_running__no_failure__stopped_quietly__stopped() -> None:
+    class Daemon:
+        def __init__(self) -> None:
+            self.stopping = threading.Event()
+
+        def run(self, *, install_signals: bool) -> None:
+            self.stopping.wait(30)
+
+        def stop(self) -> None:
+            self.stopping.set()
+
+    daemon = Daemon()
+    with OracleThread(daemon) as oracle:
+        assert oracle.failure() is None
+    assert oracle.failure() == "stopped"
