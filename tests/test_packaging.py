@@ -1,9 +1,17 @@
-"""Packaging: every source folder with an __init__.py is a listed sub-package, and the data files ship."""
+"""Packaging: every source folder with an __init__.py is a listed sub-package, the wheel the pinned build
+backend builds holds the data files, without a warning, and requirements.lock pins exactly what is needed."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,17 +37,79 @@ def test_every_python_package_folder_is_listed() -> None:
         assert package in config["package-dir"], f"{package} has no package-dir entry"
 
 
-def test_contract_sources_and_data_are_package_data() -> None:
-    data = _config()["package-data"]
-    assert "*.vy" in data["pamchain.contracts"] and "modules/*.vy" in data["pamchain.contracts"]
-    compiled = sorted((ROOT / "contracts" / "compiled").glob("*.json"))
-    assert compiled and all(
-        any(p.relative_to(ROOT / "contracts").match(pattern) for pattern in data["pamchain.contracts"])
-        for p in compiled
+_BUILD = """
+import json, sys, warnings
+from setuptools import build_meta
+from setuptools.warnings import SetuptoolsWarning
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    wheel = build_meta.build_wheel(sys.argv[1])
+said = [str(w.message).strip().splitlines()[0] for w in caught if issubclass(w.category, SetuptoolsWarning)]
+print(json.dumps({"wheel": wheel, "warnings": said}))
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], list[str]]:
+    """The wheel setuptools (the pinned build backend) builds from a copy of the sources: its file names and
+    the setuptools warnings the build gave."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    skip = shutil.ignore_patterns("node_modules", "__pycache__", "*.egg-info", ".venv", "build", "dist")
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for folder in _config()["package-dir"].values():
+        if "/" not in folder:
+            shutil.copytree(ROOT / folder, source / folder, ignore=skip)
+    out = subprocess.run(
+        [sys.executable, "-c", _BUILD, str(root / "dist")],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
-    shipped = ROOT / "sdk" / "data" / "breached-passwords.txt"
-    assert shipped.exists()
-    assert any(shipped.relative_to(ROOT / "sdk").match(pattern) for pattern in data["pamchain.sdk"])
+    built = json.loads(out.stdout.strip().splitlines()[-1])
+    with zipfile.ZipFile(root / "dist" / built["wheel"]) as archive:
+        return set(archive.namelist()), built["warnings"]
+
+
+def test_wheel__ships_the_contracts_the_compiled_artifacts_the_lists_and_the_phone_app(
+    wheel: tuple[set[str], list[str]],
+) -> None:
+    names, _ = wheel
+    expected = [
+        *(f"pamchain/contracts/{p.name}" for p in (ROOT / "contracts").glob("*.vy")),
+        *(f"pamchain/contracts/modules/{p.name}" for p in (ROOT / "contracts" / "modules").glob("*.vy")),
+        *(f"pamchain/contracts/compiled/{p.name}" for p in (ROOT / "contracts" / "compiled").glob("*.json")),
+        "pamchain/sdk/data/breached-passwords.txt",
+        *(
+            f"pamchain/web/static/{p.relative_to(ROOT / 'web' / 'static')}"
+            for p in (ROOT / "web" / "static").rglob("*")
+            if p.is_file()
+        ),
+        "pamchain/node/service.py",
+        "pamchain/scripts/cli.py",
+    ]
+    assert len(expected) > 30 and "pamchain/web/static/index.html" in expected
+    missing = sorted(set(expected) - names)
+    assert not missing, f"not in the wheel: {missing}"
+
+
+def test_wheel__built_without_a_setuptools_warning(wheel: tuple[set[str], list[str]]) -> None:
+    """Each warning setuptools gives is a configuration it will stop accepting (a license as a table: by
+    2027-02-18; data folders that look like packages but are not listed)."""
+    _, warnings = wheel
+    assert warnings == []
+
+
+def test_build_backend__pinned_and_the_same_in_the_dev_extra() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (backend,) = pyproject["build-system"]["requires"]
+    assert backend.startswith("setuptools==")
+    assert backend in pyproject["project"]["optional-dependencies"]["dev"]
 
 
 # -- requirements.lock in step with pyproject.toml ------------------------------------------------------------
