@@ -193,36 +193,40 @@ def _without_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def test_connect__proxy_named_in_the_environment_at_connect__carries_the_calls(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Whoever starts the oracle behind an HTTP proxy names it the usual way, and the connection uses it."""
+@pytest.fixture(scope="module")
+def bare_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One in-process node with no accounts for the tests of what a connection takes from the environment."""
     signer = Account.from_key(keccak(text="transport-signer"))
     genesis = make_genesis([signer.address], 4244, {})
+    with run_node(genesis, signer.key, tmp_path_factory.mktemp("bare") / "node") as node:
+        yield node
+
+
+def test_connect__proxy_named_in_the_environment_at_connect__carries_the_calls(
+    bare_node: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever starts the oracle behind an HTTP proxy names it the usual way, and the connection uses it."""
     _without_proxy_settings(monkeypatch)
-    with run_node(genesis, signer.key, tmp_path / "node") as node, _proxy() as proxy:
+    with _proxy() as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
-        w3 = connect(node.url)
+        w3 = connect(bare_node.url)
         assert w3.eth.block_number >= 0
-    assert proxy.carried and all(path.startswith(node.url.rstrip("/")) for path in proxy.carried)
+    assert proxy.carried and all(path.startswith(bare_node.url.rstrip("/")) for path in proxy.carried)
 
 
 def test_connect__environment_changed_after_connect__the_connection_keeps_its_settings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bare_node: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The environment is read once, when the connection is made: a proxy named later (here a dead one) is
     not used, so the calls still reach the node."""
-    signer = Account.from_key(keccak(text="transport-signer"))
-    genesis = make_genesis([signer.address], 4245, {})
     _without_proxy_settings(monkeypatch)
-    with run_node(genesis, signer.key, tmp_path / "node") as node:
-        w3 = connect(node.url)
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
-        assert w3.eth.block_number >= 0
+    w3 = connect(bare_node.url)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    assert w3.eth.block_number >= 0
 
 
 def test_connect__environment_changing_while_a_thread_calls__no_call_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bare_node: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The live world's oracle thread died of ``KeyError: 'PYTEST_CURRENT_TEST'``: requests read the proxy
     settings from ``os.environ`` on every call, and iterating the environment raises when another thread
@@ -230,48 +234,42 @@ def test_connect__environment_changing_while_a_thread_calls__no_call_fails(
     any process whose environment changes at run time could die the same way. Here the main thread sets and
     deletes a variable while another thread calls the node; a tiny switch interval makes the interleaving
     frequent."""
-    signer = Account.from_key(keccak(text="transport-signer"))
-    genesis = make_genesis([signer.address], 4246, {})
     _without_proxy_settings(monkeypatch)
     monkeypatch.setenv("NO_PROXY", "example.invalid")  # a proxy setting, so a proxy lookup has work to do
     errors: list[BaseException] = []
-    with run_node(genesis, signer.key, tmp_path / "node") as node:
-        w3 = connect(node.url)
+    w3 = connect(bare_node.url)
 
-        def calls() -> None:
-            try:
-                for _ in range(400):
-                    assert w3.eth.block_number >= 0
-            except BaseException as exc:
-                errors.append(exc)
-
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(1e-6)
-        caller = threading.Thread(target=calls)
+    def calls() -> None:
         try:
-            caller.start()
-            while caller.is_alive():
-                os.environ["PAMCHAIN_TOGGLED"] = "1"
-                del os.environ["PAMCHAIN_TOGGLED"]
-        finally:
-            sys.setswitchinterval(interval)
-            caller.join(60)
+            for _ in range(400):
+                assert w3.eth.block_number >= 0
+        except BaseException as exc:
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    caller = threading.Thread(target=calls)
+    try:
+        caller.start()
+        while caller.is_alive():
+            os.environ["PAMCHAIN_TOGGLED"] = "1"
+            del os.environ["PAMCHAIN_TOGGLED"]
+    finally:
+        sys.setswitchinterval(interval)
+        caller.join(60)
     assert errors == []
 
 
 def test_head_watch__proxy_named_after_it_was_made__not_used(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bare_node: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The oracle's newHeads subscription takes its proxy from the environment when the watch is made, like
     its JSON-RPC connection: a (dead) proxy named later does not stop it subscribing."""
-    signer = Account.from_key(keccak(text="transport-signer"))
-    genesis = make_genesis([signer.address], 4247, {})
     _without_proxy_settings(monkeypatch)
-    with run_node(genesis, signer.key, tmp_path / "node") as node:
-        watch = HeadWatch(ws_url_for(node.url), lambda: None)
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
-        watch.start()
-        try:
-            assert watch.connected.wait(30), "no newHeads subscription"
-        finally:
-            watch.stop()
+    watch = HeadWatch(ws_url_for(bare_node.url), lambda: None)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    watch.start()
+    try:
+        assert watch.connected.wait(30), "no newHeads subscription"
+    finally:
+        watch.stop()
